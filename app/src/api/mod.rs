@@ -1,0 +1,4 @@
+//! Server functions, one module per feature. Each is thin: parse input into domain types, call the
+//! backend, map errors into [`crate::error::AppError`].
+
+pub mod privacy_notice;

@@ -1,0 +1,43 @@
+//! Typed access to the server-side session from server functions. Keys are an enum, so a typo
+//! cannot silently read an empty value; values are never logged (they may identify a person).
+
+use super::error::internal;
+use crate::error::AppError;
+use serde::{Serialize, de::DeserializeOwned};
+use tower_sessions::Session;
+
+/// Every key the portal stores in a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    /// The person hid the privacy reminder on the home page.
+    PrivacyNoticeDismissed,
+}
+
+impl Key {
+    fn as_str(self) -> &'static str {
+        match self {
+            Key::PrivacyNoticeDismissed => "privacy_notice_dismissed",
+        }
+    }
+}
+
+/// The current request's session.
+pub struct PortalSession(Session);
+
+impl PortalSession {
+    /// The session of the request being handled (the session layer wraps the whole router).
+    pub async fn current() -> Result<Self, AppError> {
+        leptos_axum::extract::<Session>()
+            .await
+            .map(PortalSession)
+            .map_err(|e| internal("session layer missing", &e))
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, key: Key) -> Result<Option<T>, AppError> {
+        self.0.get(key.as_str()).await.map_err(|e| internal("reading the session failed", &e))
+    }
+
+    pub async fn insert<T: Serialize>(&self, key: Key, value: T) -> Result<(), AppError> {
+        self.0.insert(key.as_str(), value).await.map_err(|e| internal("writing the session failed", &e))
+    }
+}

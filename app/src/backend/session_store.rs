@@ -1,0 +1,130 @@
+//! A tower-sessions store over sea-orm, so sessions live in the portal's own database (SQLite or
+//! PostgreSQL) and several stateless servers can share them. The sqlx-based store cannot be used:
+//! it is built on an older tower-sessions core and sqlx (see STACK.md).
+
+use async_trait::async_trait;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set, SqlErr};
+use std::collections::HashMap;
+use time::OffsetDateTime;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
+
+mod entity {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "tower_session")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        #[sea_orm(column_type = "Text")]
+        pub data: String,
+        /// Unix seconds.
+        pub expires_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+use entity::{ActiveModel, Column, Entity};
+
+/// Session store backed by the `tower_session` table.
+#[derive(Clone, Debug)]
+pub struct SeaOrmSessionStore {
+    db: DatabaseConnection,
+}
+
+impl SeaOrmSessionStore {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    /// Number of stored sessions, expired or not (for tests and diagnostics).
+    pub async fn count(&self) -> Result<u64, DbErr> {
+        use sea_orm::PaginatorTrait;
+        Entity::find().count(&self.db).await
+    }
+}
+
+fn backend(e: DbErr) -> session_store::Error {
+    // DbErr carries no session data, only the database's own message.
+    session_store::Error::Backend(e.to_string())
+}
+
+fn row(record: &Record) -> session_store::Result<ActiveModel> {
+    let data = serde_json::to_string(&record.data)
+        .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+    Ok(ActiveModel {
+        id: Set(record.id.to_string()),
+        data: Set(data),
+        expires_at: Set(record.expiry_date.unix_timestamp()),
+    })
+}
+
+fn now() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+#[async_trait]
+impl SessionStore for SeaOrmSessionStore {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        // A 128-bit random id practically never collides; if it does, draw another rather than
+        // overwrite someone else's session.
+        loop {
+            match Entity::insert(row(record)?).exec(&self.db).await {
+                Ok(_) => return Ok(()),
+                Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                    record.id = Id::default();
+                }
+                Err(e) => return Err(backend(e)),
+            }
+        }
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        Entity::insert(row(record)?)
+            .on_conflict(
+                OnConflict::column(Column::Id)
+                    .update_columns([Column::Data, Column::ExpiresAt])
+                    .to_owned(),
+            )
+            .exec(&self.db)
+            .await
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
+        let found = Entity::find_by_id(session_id.to_string())
+            .filter(Column::ExpiresAt.gt(now()))
+            .one(&self.db)
+            .await
+            .map_err(backend)?;
+        let Some(model) = found else { return Ok(None) };
+        let data: HashMap<String, serde_json::Value> = serde_json::from_str(&model.data)
+            .map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        let expiry_date = OffsetDateTime::from_unix_timestamp(model.expires_at)
+            .map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        Ok(Some(Record { id: *session_id, data, expiry_date }))
+    }
+
+    async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
+        Entity::delete_by_id(session_id.to_string()).exec(&self.db).await.map(|_| ()).map_err(backend)
+    }
+}
+
+#[async_trait]
+impl ExpiredDeletion for SeaOrmSessionStore {
+    async fn delete_expired(&self) -> session_store::Result<()> {
+        Entity::delete_many()
+            .filter(Column::ExpiresAt.lte(now()))
+            .exec(&self.db)
+            .await
+            .map(|_| ())
+            .map_err(backend)
+    }
+}

@@ -1,0 +1,112 @@
+//! `AppError`: the one error type a client (browser or API caller) sees.
+//!
+//! Causes stay on the server: an internal failure is logged there with its whole source chain and
+//! a reference id ([`crate::domain::ErrorRef`]); the client gets only the id, which a patient can
+//! read to the help desk.
+
+use crate::domain::ErrorRef;
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+/// One invalid form field, with a message written for the person filling the form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+/// Every failure a client can be told about. Messages are safe to show as they are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AppError {
+    #[error("Please sign in to continue.")]
+    Unauthenticated,
+    /// Also the answer for another patient's data: the response must not reveal that it exists.
+    #[error("We could not find that page or record.")]
+    NotFound,
+    #[error("Please correct the fields marked below.")]
+    Validation { fields: Vec<FieldError> },
+    #[error("{message}")]
+    Conflict { message: String },
+    #[error("Too many attempts. Please wait {retry_after_secs} seconds and try again.")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("Something went wrong on our side. If it keeps happening, quote reference {ref_id}.")]
+    Internal { ref_id: ErrorRef },
+    /// The request never reached the server, or its answer could not be read.
+    #[error("The portal could not be reached. Check your connection and try again.")]
+    Unreachable,
+    /// A malformed request (missing or unreadable arguments), not a person's typing mistake.
+    #[error("The request could not be understood. Please reload the page and try again.")]
+    BadRequest,
+}
+
+impl AppError {
+    /// The HTTP status that goes with the error: one match, used by every handler.
+    pub fn status_code(&self) -> u16 {
+        match self {
+            AppError::Unauthenticated => 401,
+            AppError::NotFound => 404,
+            AppError::Validation { .. } => 422,
+            AppError::Conflict { .. } => 409,
+            AppError::RateLimited { .. } => 429,
+            AppError::BadRequest => 400,
+            AppError::Unreachable => 503,
+            AppError::Internal { .. } => 500,
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Request(_) | ServerFnErrorErr::Deserialization(_) => {
+                AppError::Unreachable
+            }
+            ServerFnErrorErr::Args(_)
+            | ServerFnErrorErr::MissingArg(_)
+            | ServerFnErrorErr::UnsupportedRequestMethod(_) => AppError::BadRequest,
+            other => AppError::Internal {
+                ref_id: ErrorRef::for_framework_error(&other.to_string()),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn another_patients_record_and_a_missing_one_look_the_same() {
+        // HOUSE-STYLE: another patient's data answers 404, never 403.
+        assert_eq!(AppError::NotFound.status_code(), 404);
+    }
+
+    #[test]
+    fn internal_errors_show_only_the_reference() {
+        let ref_id = ErrorRef::parse("E-7F3A9C2D").expect("valid reference");
+        let shown = AppError::Internal { ref_id }.to_string();
+        assert!(shown.contains("E-7F3A9C2D"), "{shown}");
+        assert!(!shown.to_lowercase().contains("sql"), "{shown}");
+    }
+
+    #[test]
+    fn errors_round_trip_through_the_wire_format() {
+        let err = AppError::Validation {
+            fields: vec![FieldError { field: "email".into(), message: "Enter an email address.".into() }],
+        };
+        let bytes = err.ser();
+        assert_eq!(AppError::de(bytes), err);
+    }
+
+    #[test]
+    fn transport_failures_are_not_reported_as_server_bugs() {
+        let e = AppError::from_server_fn_error(ServerFnErrorErr::Request("offline".into()));
+        assert_eq!(e, AppError::Unreachable);
+        let e = AppError::from_server_fn_error(ServerFnErrorErr::MissingArg("size".into()));
+        assert_eq!(e, AppError::BadRequest);
+    }
+}

@@ -1,0 +1,21 @@
+//! The portal's schema history: one ordered list of sea-orm migrations that runs unchanged on
+//! SQLite (the embedded default) and PostgreSQL (production).
+//!
+//! Rules that keep both backends working (SQLite's `ALTER TABLE` is limited):
+//! declare foreign keys inside `create_table`, make one change per `ALTER`, and recreate a
+//! table to reshape it. Never edit a migration that has shipped; add a new one.
+//! This crate must never depend on `app`: history is frozen, the application moves on.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_create_session;
+
+/// The list the server applies at start-up and `portal migrate` drives.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261124_000001_create_session::Migration)]
+    }
+}

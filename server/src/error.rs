@@ -1,0 +1,33 @@
+//! Start-up failures. Each prints as one line that names the problem and the setting to change;
+//! the binary exits non-zero without a panic or backtrace.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("{0}")]
+    Settings(#[from] crate::settings::SettingsError),
+
+    #[error(
+        "setting `database_url` (DATABASE_URL or PORTAL_DATABASE_URL): unsupported scheme `{scheme}`; use sqlite:// or postgres://"
+    )]
+    UnsupportedDatabase { scheme: String },
+
+    #[error("cannot create the data directory {} (setting `data_dir`, PORTAL_DATA_DIR): {reason}", path.display())]
+    DataDir { path: PathBuf, reason: String },
+
+    #[error(
+        "cannot connect to the {backend} database (setting `database_url`, DATABASE_URL or PORTAL_DATABASE_URL): {reason}"
+    )]
+    DatabaseUnreachable { backend: &'static str, reason: String },
+
+    #[error("database migrations failed: {0}")]
+    Migration(String),
+
+    #[error("cannot listen on {addr} (setting `addr`, PORTAL_ADDR): {reason}")]
+    Bind { addr: SocketAddr, reason: String },
+
+    #[error("the server stopped with an error: {0}")]
+    Serve(String),
+}

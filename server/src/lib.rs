@@ -1,0 +1,14 @@
+//! The portal's server: settings, database connection and migrations, the axum router with its
+//! middleware (security headers, sessions, request ids, compression), health checks and the CLI.
+//!
+//! `startup::Application::build(Settings)` is the one way to get a running server; the binary and
+//! the integration tests both use it.
+
+pub mod cli;
+pub mod database;
+pub mod error;
+pub mod health;
+pub mod security;
+pub mod settings;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,100 @@
+//! Baseline security headers on every response, and the per-request CSP nonce.
+//!
+//! The Content-Security-Policy allows scripts only from the portal itself or carrying this
+//! response's nonce (Leptos puts it on its hydration and streaming scripts), and WebAssembly
+//! compilation (`'wasm-unsafe-eval'`); never `'unsafe-inline'`. Pages may not be framed.
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use leptos::nonce::Nonce;
+use std::sync::Arc;
+
+/// What the header middleware needs to know, fixed at start-up.
+#[derive(Debug, Clone)]
+pub struct SecurityHeaders {
+    /// Add `Strict-Transport-Security` (only when people reach the portal over https).
+    pub hsts: bool,
+    /// Allow the cargo-leptos live-reload websocket (development only).
+    pub dev_reload: bool,
+}
+
+/// The policy for one response.
+pub fn content_security_policy(nonce: &str, dev_reload: bool) -> String {
+    let connect = if dev_reload { "'self' ws://127.0.0.1:* ws://localhost:*" } else { "'self'" };
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src {connect}; \
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// Middleware: draws a nonce for the request (read by the Leptos renderer through the request
+/// extensions) and sets the security headers on the response.
+pub async fn headers(State(config): State<Arc<SecurityHeaders>>, mut request: Request, next: Next) -> Response {
+    let nonce = Nonce::new();
+    request.extensions_mut().insert(nonce.clone());
+    let is_asset = request.uri().path().starts_with("/pkg/");
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+
+    if let Ok(value) = HeaderValue::from_str(&content_security_policy(&nonce, config.dev_reload)) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    // `same-origin`: no address ever leaks to another site, and the portal's own form posts keep
+    // the Referer that the no-JavaScript redirect back relies on.
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::HeaderName::from_static("cross-origin-opener-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
+    headers.insert(
+        header::HeaderName::from_static("permissions-policy"),
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"),
+    );
+    if config.hsts {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+        );
+    }
+    // 45 CFR 170.315(d)(7): no health data left in browser or proxy caches. Pages and API answers
+    // are never stored; only the fingerprint-free site assets under /pkg may be cached briefly.
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        let policy = if is_asset { "public, max-age=300" } else { "no-store" };
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
+    }
+    response
+}
+
+/// Leptos context hook: makes the renderer use the nonce that [`headers`] put in the request.
+pub fn provide_request_nonce() {
+    use leptos::prelude::{provide_context, use_context};
+    if let Some(parts) = use_context::<http::request::Parts>()
+        && let Some(nonce) = parts.extensions.get::<Nonce>()
+    {
+        provide_context(nonce.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_allows_wasm_and_nonced_scripts_but_not_inline_ones() {
+        let csp = content_security_policy("abc123", false);
+        assert!(csp.contains("script-src 'self' 'nonce-abc123' 'wasm-unsafe-eval'"));
+        assert!(csp.contains("frame-ancestors 'none'"));
+        assert!(!csp.contains("unsafe-inline"));
+        assert!(!csp.contains("ws:"));
+    }
+
+    #[test]
+    fn live_reload_is_allowed_only_in_development() {
+        assert!(content_security_policy("n", true).contains("ws://127.0.0.1:*"));
+    }
+}

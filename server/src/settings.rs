@@ -1,0 +1,345 @@
+//! `Settings`: every knob of the portal, loaded once at start-up from an optional TOML file and
+//! then from environment variables (`PORTAL_*`, plus the conventional `DATABASE_URL`), validated
+//! before anything starts. The portal runs with no file and no variables at all.
+//!
+//! Secrets (a database URL may carry a password) are wrapped in `SecretString`, whose `Debug`
+//! prints `[REDACTED]`, so settings can be logged without leaking them.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Where the portal runs. Development relaxes what plain `http://127.0.0.1` needs: cookies without
+/// `Secure`, the live-reload socket in the Content-Security-Policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// The portal's settings. See [`DOCS`] for what each one means.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub environment: Environment,
+    pub addr: SocketAddr,
+    pub public_url: Option<url::Url>,
+    pub data_dir: PathBuf,
+    pub database_url: Option<SecretString>,
+    pub database_schema: Option<String>,
+    pub database_max_connections: u32,
+    pub database_connect_timeout_secs: u64,
+    pub site_root: PathBuf,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub session_idle_minutes: u32,
+    pub session_cleanup_interval_secs: u64,
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            environment: Environment::Development,
+            addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            public_url: None,
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            database_schema: None,
+            database_max_connections: 10,
+            database_connect_timeout_secs: 5,
+            site_root: PathBuf::from("target/site"),
+            log_format: LogFormat::Human,
+            log_level: "info".to_string(),
+            session_idle_minutes: 30,
+            session_cleanup_interval_secs: 300,
+            shutdown_grace_secs: 20,
+        }
+    }
+}
+
+/// One setting, as `portal serve --help` and the README describe it.
+pub struct SettingDoc {
+    pub key: &'static str,
+    pub default: &'static str,
+    pub help: &'static str,
+}
+
+/// Every setting. `portal serve --help` prints this list; a test checks that the README names
+/// every one and that each is a real field of [`Settings`].
+pub const DOCS: &[SettingDoc] = &[
+    SettingDoc { key: "environment", default: "development", help: "development or production. Production makes cookies Secure and requires an https public_url." },
+    SettingDoc { key: "addr", default: "127.0.0.1:3000", help: "Address and port to listen on." },
+    SettingDoc { key: "public_url", default: "(none)", help: "The address people use, e.g. https://portal.example.org. https turns on HSTS." },
+    SettingDoc { key: "data_dir", default: "data", help: "Directory for the SQLite database (created on first run)." },
+    SettingDoc { key: "database_url", default: "sqlite://<data_dir>/portal.db", help: "sqlite://... or postgres://...; also read from DATABASE_URL. Secret: never printed." },
+    SettingDoc { key: "database_schema", default: "(server default)", help: "PostgreSQL only: the schema (search_path) to use." },
+    SettingDoc { key: "database_max_connections", default: "10", help: "Size of the connection pool." },
+    SettingDoc { key: "database_connect_timeout_secs", default: "5", help: "How long to wait for a database connection before giving up." },
+    SettingDoc { key: "site_root", default: "target/site", help: "Directory with the built site (pkg/ with wasm, js, css; public files)." },
+    SettingDoc { key: "log_format", default: "human", help: "human or json." },
+    SettingDoc { key: "log_level", default: "info", help: "Log filter, e.g. info or portal=debug,info." },
+    SettingDoc { key: "session_idle_minutes", default: "30", help: "A session expires after this many minutes without a request." },
+    SettingDoc { key: "session_cleanup_interval_secs", default: "300", help: "How often expired sessions are deleted from the database." },
+    SettingDoc { key: "shutdown_grace_secs", default: "20", help: "On SIGTERM/SIGINT, how long in-flight requests may take to finish." },
+];
+
+/// The environment variable that sets `key`.
+pub fn env_name(key: &str) -> String {
+    format!("PORTAL_{}", key.to_ascii_uppercase())
+}
+
+/// The settings list for `--help`.
+pub fn help_text() -> String {
+    let mut text = String::from(
+        "Settings (TOML file given by --config or PORTAL_CONFIG, overridden by environment variables):\n",
+    );
+    for doc in DOCS {
+        text.push_str(&format!(
+            "  {:<32} {:<36} default: {}\n      {}\n",
+            doc.key,
+            env_name(doc.key),
+            doc.default,
+            doc.help
+        ));
+    }
+    text
+}
+
+/// A setting that could not be read or is not acceptable.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read the settings file {}: {reason}", path.display())]
+    File { path: PathBuf, reason: String },
+    #[error("setting `{key}` ({env}): {reason}")]
+    Invalid { key: String, env: String, reason: String },
+}
+
+impl SettingsError {
+    fn invalid(key: &str, reason: impl Into<String>) -> Self {
+        SettingsError::Invalid { key: key.to_string(), env: env_name(key), reason: reason.into() }
+    }
+}
+
+impl Settings {
+    /// Loads the settings: defaults, then the TOML file (if any), then `DATABASE_URL`, then
+    /// `PORTAL_*` variables. Validates the result.
+    pub fn load(file: Option<&Path>) -> Result<Settings, SettingsError> {
+        let mut figment = Figment::new();
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(SettingsError::File {
+                    path: path.to_path_buf(),
+                    reason: "no such file".into(),
+                });
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        let figment = figment
+            .merge(Env::raw().only(&["DATABASE_URL"]))
+            // PORTAL_CONFIG names the file; it is not a setting. `__` separates future sections.
+            .merge(Env::prefixed("PORTAL_").ignore(&["CONFIG"]).split("__"));
+        let settings: Settings = figment.extract().map_err(|e| describe(e, file))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks what types alone cannot.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        if self.database_max_connections == 0 {
+            return Err(SettingsError::invalid("database_max_connections", "must be at least 1"));
+        }
+        if self.session_idle_minutes == 0 {
+            return Err(SettingsError::invalid("session_idle_minutes", "must be at least 1"));
+        }
+        if self.session_cleanup_interval_secs == 0 {
+            return Err(SettingsError::invalid("session_cleanup_interval_secs", "must be at least 1"));
+        }
+        if let Some(url) = &self.public_url
+            && !matches!(url.scheme(), "http" | "https")
+        {
+            return Err(SettingsError::invalid("public_url", "must start with https:// (or http:// in development)"));
+        }
+        if self.environment == Environment::Production && !self.served_over_tls() {
+            // 45 CFR 170.315(d)(9): health data travels only over encrypted transport.
+            return Err(SettingsError::invalid(
+                "public_url",
+                "production needs the https:// address people use (TLS may end at a proxy)",
+            ));
+        }
+        if let Some(schema) = &self.database_schema
+            && (schema.is_empty() || !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        {
+            return Err(SettingsError::invalid("database_schema", "use letters, digits and _ only"));
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log_level).is_err() {
+            return Err(SettingsError::invalid("log_level", "not a valid log filter (try `info` or `debug`)"));
+        }
+        Ok(())
+    }
+
+    /// The database URL to use: the configured one, or the SQLite file under `data_dir`.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.expose_secret().to_string(),
+            None => format!("sqlite://{}/portal.db?mode=rwc", self.data_dir.display()),
+        }
+    }
+
+    /// True when people reach the portal over https (possibly through a TLS-terminating proxy).
+    pub fn served_over_tls(&self) -> bool {
+        self.public_url.as_ref().is_some_and(|u| u.scheme() == "https")
+    }
+
+    /// Cookies carry `Secure` everywhere but local development over plain http.
+    pub fn secure_cookies(&self) -> bool {
+        self.environment == Environment::Production || self.served_over_tls()
+    }
+}
+
+fn describe(error: figment::Error, file: Option<&Path>) -> SettingsError {
+    let key = error.path.join(".");
+    let source = error
+        .metadata
+        .as_ref()
+        .map(|m| m.name.to_string())
+        .unwrap_or_else(|| file.map(|p| p.display().to_string()).unwrap_or_default());
+    let reason = match &error.kind {
+        figment::error::Kind::UnknownField(field, _) => {
+            return SettingsError::Invalid {
+                key: field.clone(),
+                env: env_name(field),
+                reason: format!("unknown setting (from {source}); `portal serve --help` lists them all"),
+            };
+        }
+        // The value itself is left out on purpose: it might be a secret.
+        figment::error::Kind::InvalidType(_, expected) => format!("expected {expected}"),
+        figment::error::Kind::InvalidValue(_, expected) => format!("expected {expected}"),
+        other => other.to_string(),
+    };
+    if key.is_empty() {
+        return SettingsError::File {
+            path: file.map(Path::to_path_buf).unwrap_or_default(),
+            reason: format!("{reason} (from {source})"),
+        };
+    }
+    SettingsError::Invalid { env: env_name(&key), key, reason: format!("{reason} (from {source})") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn runs_with_no_file_and_no_variables() {
+        Jail::expect_with(|_jail| {
+            let s = Settings::load(None).expect("defaults are valid");
+            assert_eq!(s.addr.to_string(), "127.0.0.1:3000");
+            assert_eq!(s.database_url(), "sqlite://data/portal.db?mode=rwc");
+            assert!(!s.secure_cookies());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        Jail::expect_with(|jail| {
+            jail.create_file("portal.toml", "addr = \"0.0.0.0:8080\"\nlog_format = \"json\"\n")?;
+            jail.set_env("PORTAL_ADDR", "127.0.0.1:9000");
+            let s = Settings::load(Some(Path::new("portal.toml"))).expect("valid");
+            assert_eq!(s.addr.to_string(), "127.0.0.1:9000");
+            assert_eq!(s.log_format, LogFormat::Json);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn database_url_is_read_from_the_conventional_variable_and_never_printed() {
+        Jail::expect_with(|jail| {
+            jail.set_env("DATABASE_URL", "postgres://portal:hunter2@db/portal");
+            let s = Settings::load(None).expect("valid");
+            assert_eq!(s.database_url(), "postgres://portal:hunter2@db/portal");
+            assert!(!format!("{s:?}").contains("hunter2"), "Debug must redact the secret");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_malformed_setting_names_the_setting_and_its_variable() {
+        Jail::expect_with(|jail| {
+            jail.set_env("PORTAL_ADDR", "not-an-address");
+            let err = Settings::load(None).expect_err("must fail").to_string();
+            assert!(err.contains("`addr`") && err.contains("PORTAL_ADDR"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_unknown_variable_is_reported_not_ignored() {
+        Jail::expect_with(|jail| {
+            jail.set_env("PORTAL_ADRR", "127.0.0.1:1");
+            let err = Settings::load(None).expect_err("must fail").to_string();
+            assert!(err.contains("adrr") && err.contains("unknown setting"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn production_requires_https() {
+        Jail::expect_with(|jail| {
+            jail.set_env("PORTAL_ENVIRONMENT", "production");
+            let err = Settings::load(None).expect_err("must fail").to_string();
+            assert!(err.contains("public_url"), "{err}");
+            jail.set_env("PORTAL_PUBLIC_URL", "https://portal.example.org");
+            let s = Settings::load(None).expect("valid");
+            assert!(s.secure_cookies() && s.served_over_tls());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error() {
+        Jail::expect_with(|_jail| {
+            let err = Settings::load(Some(Path::new("nope.toml"))).expect_err("must fail").to_string();
+            assert!(err.contains("nope.toml"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn every_documented_setting_is_a_real_one_and_vice_versa() {
+        // Deserialising a TOML that sets every documented key proves each is a field; the
+        // field count check catches a field without documentation.
+        let mut toml = String::new();
+        toml.push_str("environment = \"development\"\naddr = \"127.0.0.1:1\"\npublic_url = \"http://x\"\n");
+        toml.push_str("data_dir = \"d\"\ndatabase_url = \"sqlite::memory:\"\ndatabase_schema = \"s\"\n");
+        toml.push_str("database_max_connections = 1\ndatabase_connect_timeout_secs = 1\nsite_root = \"s\"\n");
+        toml.push_str("log_format = \"human\"\nlog_level = \"info\"\nsession_idle_minutes = 1\n");
+        toml.push_str("session_cleanup_interval_secs = 1\nshutdown_grace_secs = 1\n");
+        let keys: Vec<&str> = toml.lines().filter_map(|l| l.split(" = ").next()).collect();
+        let documented: Vec<&str> = DOCS.iter().map(|d| d.key).collect();
+        assert_eq!(keys, documented, "DOCS must list every setting, in declaration order");
+        let parsed: Result<Settings, _> = Figment::from(Toml::string(&toml)).extract();
+        assert!(parsed.is_ok(), "{parsed:?}");
+    }
+
+    #[test]
+    fn the_readme_lists_every_setting() {
+        let readme = include_str!("../../README.md");
+        for doc in DOCS {
+            assert!(readme.contains(&env_name(doc.key)), "README must document {}", env_name(doc.key));
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! Building and running the server: database, migrations, router, listener, background tasks and
+//! graceful shutdown. Used alike by `portal serve` and by the integration tests.
+
+use crate::error::StartupError;
+use crate::security::{self, SecurityHeaders};
+use crate::settings::{Environment, Settings};
+use crate::{database, health, telemetry};
+use app::backend::session_store::SeaOrmSessionStore;
+use app::backend::state::AppState;
+use app::{App, shell};
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use leptos::config::{Env, LeptosOptions};
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use sea_orm::DatabaseConnection;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::session_store::ExpiredDeletion;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "portal_session";
+
+/// A server that is bound to its address and connected to its database, ready to run.
+pub struct Application {
+    settings: Settings,
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    db: DatabaseConnection,
+    router: Router,
+}
+
+impl Application {
+    /// Connects to the database, applies pending migrations, binds the listener and builds the
+    /// router. Every failure is a one-line [`StartupError`] naming the setting to change.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let db = database::connect(&settings).await?;
+        database::migrate_up(&db).await?;
+        let listener = TcpListener::bind(settings.addr).await.map_err(|e| StartupError::Bind {
+            addr: settings.addr,
+            reason: match e.kind() {
+                std::io::ErrorKind::AddrInUse => "address already in use".to_string(),
+                _ => e.to_string(),
+            },
+        })?;
+        let local_addr = listener.local_addr().map_err(|e| StartupError::Bind {
+            addr: settings.addr,
+            reason: e.to_string(),
+        })?;
+        let state = AppState { leptos_options: leptos_options(&settings, local_addr), db: db.clone() };
+        let router = router(&settings, state);
+        Ok(Application { settings, listener, local_addr, db, router })
+    }
+
+    /// The bound address (the real port when the settings asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The connection pool the server uses.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish for at most
+    /// `shutdown_grace_secs`. Runs the expired-session clean-up in the background meanwhile.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartupError> {
+        let cleanup = tokio::spawn(delete_expired_sessions(
+            SeaOrmSessionStore::new(self.db.clone()),
+            Duration::from_secs(self.settings.session_cleanup_interval_secs),
+        ));
+        let grace = Duration::from_secs(self.settings.shutdown_grace_secs);
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let serve = axum::serve(
+            self.listener,
+            self.router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing requests in flight");
+            let _ = stopping_tx.send(());
+        });
+        let result = tokio::select! {
+            result = serve => result.map_err(|e| StartupError::Serve(e.to_string())),
+            () = async move {
+                if stopping_rx.await.is_ok() {
+                    tokio::time::sleep(grace).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            } => {
+                tracing::warn!(grace_secs = grace.as_secs(), "requests still running after the grace period; stopping anyway");
+                Ok(())
+            }
+        };
+        cleanup.abort();
+        self.db.close_by_ref().await.ok();
+        result
+    }
+}
+
+/// The Leptos options, from our settings rather than from cargo-leptos' environment variables,
+/// so the binary behaves the same however it was started.
+fn leptos_options(settings: &Settings, addr: SocketAddr) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("portal")
+        .site_root(settings.site_root.display().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(addr)
+        .env(match settings.environment {
+            Environment::Development => Env::DEV,
+            Environment::Production => Env::PROD,
+        })
+        .build()
+}
+
+/// The whole HTTP surface: health checks, server functions, pages and static files, wrapped in
+/// sessions, security headers, compression and request logging.
+pub fn router(settings: &Settings, state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let sessions = SessionManagerLayer::new(SeaOrmSessionStore::new(state.db.clone()))
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        // Lax, not Strict: Strict would drop the cookie on the identity provider's redirect back.
+        .with_same_site(SameSite::Lax)
+        .with_secure(settings.secure_cookies())
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(i64::from(
+            settings.session_idle_minutes,
+        ))));
+    let headers = Arc::new(SecurityHeaders {
+        hsts: settings.served_over_tls(),
+        dev_reload: settings.environment == Environment::Development,
+    });
+    let leptos_options = state.leptos_options.clone();
+
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .leptos_routes_with_context(&state, routes, security::provide_request_nonce, move || {
+            shell(leptos_options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+            security::provide_request_nonce,
+            shell,
+        ))
+        .with_state(state)
+        .layer(sessions)
+        .layer(CatchPanicLayer::custom(panic_page))
+        .layer(axum::middleware::from_fn_with_state(headers, security::headers))
+        .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn(telemetry::request_span))
+}
+
+/// The answer when a handler panics: a plain page with no detail (the panic is logged).
+fn panic_page(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    let body = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+        <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+        <title>Something went wrong · Patient portal</title></head><body>\
+        <h1>Something went wrong</h1><p>Please try again in a moment.</p>\
+        <p><a href=\"/\">Go to the home page</a></p></body></html>";
+    let mut response = (StatusCode::INTERNAL_SERVER_ERROR, body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    response
+}
+
+async fn delete_expired_sessions(store: SeaOrmSessionStore, period: Duration) {
+    let mut interval = tokio::time::interval(period);
+    loop {
+        interval.tick().await;
+        if let Err(error) = store.delete_expired().await {
+            tracing::warn!(%error, "deleting expired sessions failed; will retry");
+        }
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

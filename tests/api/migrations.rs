@@ -1,0 +1,48 @@
+//! The one set of migrations runs up, down and up again on this suite's database (SQLite, or
+//! PostgreSQL under `TEST_DATABASE_URL`).
+
+use portal_tests::TestDatabase;
+use migrations::MigratorTrait;
+use sea_orm_migration::SchemaManager;
+use server::cli::{MigrateAction, migrate};
+
+async fn has_session_table(settings: &server::settings::Settings) -> bool {
+    let db = server::database::connect(settings).await.expect("connects");
+    let exists = SchemaManager::new(&db).has_table("tower_session").await.expect("query");
+    db.close().await.ok();
+    exists
+}
+
+#[tokio::test]
+async fn migrations_go_up_down_and_up_again() {
+    let database = TestDatabase::create().await;
+    let settings = database.settings();
+    let total = migrations::Migrator::migrations().len();
+
+    let report = migrate(&settings, MigrateAction::Up).await.expect("up");
+    assert!(report.starts_with(&format!("Applied {total} migration(s)")), "{report}");
+    assert!(has_session_table(&settings).await);
+
+    let report = migrate(&settings, MigrateAction::Up).await.expect("up again");
+    assert_eq!(report, "The database is up to date; nothing to apply.");
+
+    let status = migrate(&settings, MigrateAction::Status).await.expect("status");
+    assert!(status.contains("Applied") && !status.contains("Pending"), "{status}");
+
+    let report = migrate(&settings, MigrateAction::Down { steps: u32::MAX }).await.expect("down");
+    assert!(report.starts_with(&format!("Rolled back {total} migration(s)")), "{report}");
+    assert!(!has_session_table(&settings).await);
+
+    let status = migrate(&settings, MigrateAction::Status).await.expect("status");
+    assert!(status.contains("Pending") && !status.contains("Applied"), "{status}");
+
+    migrate(&settings, MigrateAction::Up).await.expect("up after down");
+    assert!(has_session_table(&settings).await);
+}
+
+#[tokio::test]
+async fn rolling_back_an_empty_database_says_so_and_succeeds() {
+    let database = TestDatabase::create().await;
+    let report = migrate(&database.settings(), MigrateAction::Down { steps: 1 }).await.expect("not an error");
+    assert_eq!(report, "No migrations are applied; nothing to roll back.");
+}
