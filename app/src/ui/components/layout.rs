@@ -7,7 +7,9 @@ use leptos_router::components::A;
 /// First focusable element: lets keyboard and screen-reader users jump past the navigation.
 #[component]
 pub fn SkipLink() -> impl IntoView {
-    view! { <a class="skip-link" href=format!("#{}", ids::MAIN)>"Skip to main content"</a> }
+    // rel="external": the client-side router must leave this link to the browser, whose fragment
+    // navigation moves focus to <main tabindex="-1"> (WCAG 2.4.1 bypass blocks).
+    view! { <a class="skip-link" rel="external" href=format!("#{}", ids::MAIN)>"Skip to main content"</a> }
 }
 
 #[component]

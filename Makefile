@@ -1,0 +1,31 @@
+# The two commands: `make run` serves the portal at http://127.0.0.1:3000 on SQLite;
+# `make test` runs every test. Both install what a fresh machine lacks first (scripts/setup.sh).
+SHELL := /bin/bash
+export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+
+.PHONY: run test setup build size lint e2e test-rust
+
+run: setup
+	cargo leptos serve --release
+
+test:
+	scripts/test.sh
+
+setup:
+	scripts/setup.sh
+
+build: setup
+	cargo leptos build --release
+
+size:
+	scripts/size.sh
+
+lint: setup
+	cargo clippy -p app -p server -p migrations -p portal-tests --all-targets -- -D warnings
+	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+test-rust:
+	cargo test -p app -p server -p migrations -p portal-tests
+
+e2e: build
+	npx playwright test --config tests/e2e/playwright.config.ts

@@ -1,0 +1,60 @@
+// Browser tests: the release build of the portal, started fresh on its own port and its own
+// empty SQLite directory, driven in Debian's Chromium on a desktop and a phone (Pixel 7) viewport.
+import { defineConfig, devices } from '@playwright/test';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+const root = path.resolve(__dirname, '../..');
+const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(root, 'target');
+const port = Number(process.env.E2E_PORT ?? 3100);
+const dataDir = mkdtempSync(path.join(tmpdir(), 'portal-e2e-'));
+
+// Debian's Chromium, not Playwright's download (no network here). The flags keep it from
+// reaching for the network on its own, which this machine refuses.
+const launchOptions = {
+  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
+};
+
+export default defineConfig({
+  testDir: '.',
+  timeout: 30_000,
+  expect: { timeout: 10_000 },
+  fullyParallel: false,
+  workers: 2,
+  retries: 0,
+  reporter: [['list']],
+  outputDir: path.join(tmpdir(), 'portal-e2e-results'),
+  use: {
+    baseURL: `http://127.0.0.1:${port}`,
+    trace: 'retain-on-failure',
+  },
+  projects: [
+    { name: 'desktop', use: { ...devices['Desktop Chrome'], launchOptions } },
+    { name: 'phone', use: { ...devices['Pixel 7'], launchOptions } },
+  ],
+  webServer: {
+    command: `${path.join(targetDir, 'release', 'portal')} serve`,
+    cwd: root,
+    url: `http://127.0.0.1:${port}/readyz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: 'ignore',
+    stderr: 'pipe',
+    env: {
+      PORTAL_ADDR: `127.0.0.1:${port}`,
+      PORTAL_DATA_DIR: dataDir,
+      PORTAL_SITE_ROOT: process.env.PORTAL_SITE_ROOT ?? path.join(root, 'target', 'site'),
+      PORTAL_LOG_LEVEL: 'warn',
+    },
+  },
+});
