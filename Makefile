@@ -22,7 +22,7 @@ size:
 
 lint: setup
 	cargo clippy -p app -p server -p migrations -p portal-tests --all-targets -- -D warnings
-	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy -p frontend -p app --target wasm32-unknown-unknown -- -D warnings
 
 test-rust:
 	cargo test -p app -p server -p migrations -p portal-tests

@@ -11,7 +11,7 @@ step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 step "clippy (server side and wasm side; warnings are errors)"
 cargo clippy -p app -p server -p migrations -p portal-tests --all-targets -- -D warnings
-cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+cargo clippy -p frontend -p app --target wasm32-unknown-unknown -- -D warnings
 
 step "unit and integration tests on SQLite"
 env -u TEST_DATABASE_URL cargo test -p app -p server -p migrations -p portal-tests

@@ -238,6 +238,7 @@ fn describe(error: figment::Error, file: Option<&Path>) -> SettingsError {
 }
 
 #[cfg(test)]
+#[expect(clippy::result_large_err, reason = "figment::Jail fixes the closure's error type")]
 mod tests {
     use super::*;
     use figment::Jail;

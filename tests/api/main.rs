@@ -1,5 +1,7 @@
 //! Integration tests against the real router. One binary (faster to link); one module per area.
 
+#![expect(clippy::expect_used, reason = "test code: a failed step should stop the test with its message")]
+
 mod health;
 mod migrations;
 mod pages;

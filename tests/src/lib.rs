@@ -5,6 +5,8 @@
 //! SQLite by default (a new file per test). When `TEST_DATABASE_URL` names a PostgreSQL server,
 //! every test gets its own fresh schema there instead, so the same suite covers both databases.
 
+#![expect(clippy::expect_used, reason = "test code: a failed step should stop the test with its message")]
+
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use server::settings::Settings;
 use server::startup::Application;
