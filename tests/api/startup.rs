@@ -41,3 +41,48 @@ async fn an_unreachable_database_names_the_database_setting() {
     assert!(message.contains("DATABASE_URL"), "{message}");
     assert!(!message.contains("secret-password"), "the password must never be printed: {message}");
 }
+
+#[tokio::test]
+async fn sqlite_runs_in_wal_mode_with_foreign_keys_on() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let database = TestDatabase::create().await;
+    if database.backend != portal_tests::TestBackend::Sqlite {
+        return; // A PostgreSQL run: these are SQLite pragmas.
+    }
+    let db = server::database::connect(&database.settings()).await.expect("connects");
+    let pragma = |name: &'static str| {
+        let db = db.clone();
+        async move {
+            let row = db
+                .query_one_raw(Statement::from_string(db.get_database_backend(), format!("PRAGMA {name}")))
+                .await
+                .expect("pragma")
+                .expect("one row");
+            row.try_get_by_index::<String>(0)
+                .or_else(|_| row.try_get_by_index::<i64>(0).map(|v| v.to_string()))
+                .expect("a value")
+        }
+    };
+    assert_eq!(pragma("journal_mode").await, "wal");
+    assert_eq!(pragma("foreign_keys").await, "1");
+}
+
+#[tokio::test]
+async fn the_server_stops_gracefully_when_asked() {
+    let database = TestDatabase::create().await;
+    let app = Application::build(database.settings()).await.expect("starts");
+    let address = format!("http://{}/healthz", app.local_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    assert_eq!(reqwest::get(&address).await.expect("answers").status(), 200);
+
+    stop.send(()).expect("server still running");
+    let result = tokio::time::timeout(std::time::Duration::from_secs(10), server)
+        .await
+        .expect("stops well within the grace period")
+        .expect("task not cancelled");
+    assert!(result.is_ok(), "{result:?}");
+    assert!(reqwest::get(&address).await.is_err(), "no longer accepting connections");
+}
