@@ -243,9 +243,13 @@ mod tests {
     use super::*;
     use figment::Jail;
 
+    // Each test starts from an empty environment (`clear_env`), so a developer's own PORTAL_*
+    // variables cannot change the outcome.
+
     #[test]
     fn runs_with_no_file_and_no_variables() {
-        Jail::expect_with(|_jail| {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
             let s = Settings::load(None).expect("defaults are valid");
             assert_eq!(s.addr.to_string(), "127.0.0.1:3000");
             assert_eq!(s.database_url(), "sqlite://data/portal.db?mode=rwc");
@@ -257,6 +261,7 @@ mod tests {
     #[test]
     fn environment_overrides_the_file() {
         Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.create_file("portal.toml", "addr = \"0.0.0.0:8080\"\nlog_format = \"json\"\n")?;
             jail.set_env("PORTAL_ADDR", "127.0.0.1:9000");
             let s = Settings::load(Some(Path::new("portal.toml"))).expect("valid");
@@ -269,6 +274,7 @@ mod tests {
     #[test]
     fn database_url_is_read_from_the_conventional_variable_and_never_printed() {
         Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.set_env("DATABASE_URL", "postgres://portal:hunter2@db/portal");
             let s = Settings::load(None).expect("valid");
             assert_eq!(s.database_url(), "postgres://portal:hunter2@db/portal");
@@ -280,6 +286,7 @@ mod tests {
     #[test]
     fn a_malformed_setting_names_the_setting_and_its_variable() {
         Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.set_env("PORTAL_ADDR", "not-an-address");
             let err = Settings::load(None).expect_err("must fail").to_string();
             assert!(err.contains("`addr`") && err.contains("PORTAL_ADDR"), "{err}");
@@ -290,6 +297,7 @@ mod tests {
     #[test]
     fn an_unknown_variable_is_reported_not_ignored() {
         Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.set_env("PORTAL_ADRR", "127.0.0.1:1");
             let err = Settings::load(None).expect_err("must fail").to_string();
             assert!(err.contains("adrr") && err.contains("unknown setting"), "{err}");
@@ -300,6 +308,7 @@ mod tests {
     #[test]
     fn production_requires_https() {
         Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.set_env("PORTAL_ENVIRONMENT", "production");
             let err = Settings::load(None).expect_err("must fail").to_string();
             assert!(err.contains("public_url"), "{err}");
@@ -312,7 +321,8 @@ mod tests {
 
     #[test]
     fn a_missing_file_is_an_error() {
-        Jail::expect_with(|_jail| {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
             let err = Settings::load(Some(Path::new("nope.toml"))).expect_err("must fail").to_string();
             assert!(err.contains("nope.toml"), "{err}");
             Ok(())

@@ -1,7 +1,6 @@
 //! Security headers on every response, and a CSP nonce that matches the page's scripts.
 
-use portal_tests::spawn_app_with;
-use server::settings::Environment;
+use portal_tests::{production_behind_tls, spawn_app_with};
 
 fn header(response: &reqwest::Response, name: &str) -> String {
     response
@@ -60,11 +59,7 @@ async fn json_and_error_responses_carry_the_headers_too() {
 
 #[tokio::test]
 async fn hsts_is_sent_when_served_over_tls() {
-    let app = spawn_app_with(|s| {
-        s.environment = Environment::Production;
-        s.public_url = Some("https://portal.example.org".parse().expect("url"));
-    })
-    .await;
+    let app = spawn_app_with(production_behind_tls).await;
     let response = app.get("/").await;
     assert!(header(&response, "strict-transport-security").contains("max-age="));
 }

@@ -2,8 +2,7 @@
 //! privacy-reminder form, which works without JavaScript (POST answered by a redirect).
 
 use app::backend::session_store::SeaOrmSessionStore;
-use portal_tests::spawn_app_with;
-use server::settings::Environment;
+use portal_tests::{production_behind_tls, spawn_app_with};
 use server::startup::SESSION_COOKIE;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{ExpiredDeletion, SessionStore};
@@ -52,11 +51,7 @@ async fn the_form_works_without_javascript_and_the_session_remembers_it() {
 
 #[tokio::test]
 async fn cookies_are_secure_outside_local_development() {
-    let app = spawn_app_with(|s| {
-        s.environment = Environment::Production;
-        s.public_url = Some("https://portal.example.org".parse().expect("url"));
-    })
-    .await;
+    let app = spawn_app_with(production_behind_tls).await;
     let response = app.post_form(DISMISS, &[]).await;
     let cookie = session_cookie(&response).to_ascii_lowercase();
     assert!(cookie.split(';').any(|a| a.trim() == "secure"), "{cookie}");

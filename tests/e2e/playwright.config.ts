@@ -8,7 +8,10 @@ import path from 'node:path';
 const root = path.resolve(__dirname, '../..');
 const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(root, 'target');
 const port = Number(process.env.E2E_PORT ?? 3100);
-const dataDir = mkdtempSync(path.join(tmpdir(), 'portal-e2e-'));
+// E2E_BASE_URL points the tests at a portal that is already running (e.g. `make run` on :3000)
+// instead of starting the release build on a fresh database.
+const externalUrl = process.env.E2E_BASE_URL;
+const dataDir = externalUrl ? '' : mkdtempSync(path.join(tmpdir(), 'portal-e2e-'));
 
 // Debian's Chromium, not Playwright's download (no network here). The flags keep it from
 // reaching for the network on its own, which this machine refuses.
@@ -35,14 +38,14 @@ export default defineConfig({
   reporter: [['list']],
   outputDir: path.join(tmpdir(), 'portal-e2e-results'),
   use: {
-    baseURL: `http://127.0.0.1:${port}`,
+    baseURL: externalUrl ?? `http://127.0.0.1:${port}`,
     trace: 'retain-on-failure',
   },
   projects: [
     { name: 'desktop', use: { ...devices['Desktop Chrome'], launchOptions } },
     { name: 'phone', use: { ...devices['Pixel 7'], launchOptions } },
   ],
-  webServer: {
+  webServer: externalUrl ? undefined : {
     command: `${path.join(targetDir, 'release', 'portal')} serve`,
     cwd: root,
     url: `http://127.0.0.1:${port}/readyz`,

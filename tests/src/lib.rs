@@ -109,6 +109,12 @@ impl TestApp {
     }
 }
 
+/// Settings as a production deployment behind TLS has them (Secure cookies, HSTS).
+pub fn production_behind_tls(settings: &mut Settings) {
+    settings.environment = server::settings::Environment::Production;
+    settings.public_url = Some("https://portal.example.org".parse().expect("a valid URL"));
+}
+
 /// Starts the portal with default settings on a fresh database.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await

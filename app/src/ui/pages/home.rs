@@ -5,6 +5,14 @@ use crate::ui::ids;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+/// What a patient can do here, in their words: (title, one line).
+const FEATURES: &[(&str, &str)] = &[
+    ("Read your record", "Problems, medicines, allergies, test results and visit notes."),
+    ("Get a copy", "Download it as a PDF to read, or as FHIR data for an app."),
+    ("Send it on", "Have a copy sent to a doctor, a lawyer or a family member."),
+    ("Track your requests", "See each step, and the date by which the law says we must answer."),
+];
+
 #[component]
 pub fn HomePage() -> impl IntoView {
     view! {
@@ -18,22 +26,10 @@ pub fn HomePage() -> impl IntoView {
             <PrivacyNotice/>
             <h2>"What you can do here"</h2>
             <ul class="cards">
-                <li class="card">
-                    <h3>"Read your record"</h3>
-                    <p>"Problems, medicines, allergies, test results and visit notes."</p>
-                </li>
-                <li class="card">
-                    <h3>"Get a copy"</h3>
-                    <p>"Download it as a PDF to read, or as FHIR data for an app."</p>
-                </li>
-                <li class="card">
-                    <h3>"Send it on"</h3>
-                    <p>"Have a copy sent to a doctor, a lawyer or a family member."</p>
-                </li>
-                <li class="card">
-                    <h3>"Track your requests"</h3>
-                    <p>"See each step, and the date by which the law says we must answer."</p>
-                </li>
+                {FEATURES
+                    .iter()
+                    .map(|(title, text)| view! { <li class="card"><h3>{*title}</h3><p>{*text}</p></li> })
+                    .collect_view()}
             </ul>
         </section>
     }
