@@ -23,8 +23,8 @@ pub enum TestBackend {
 /// A fresh, empty database for one test, described as settings.
 pub struct TestDatabase {
     pub backend: TestBackend,
-    /// Keeps the SQLite directory alive for the test's duration.
-    _dir: Option<tempfile::TempDir>,
+    /// The SQLite directory, kept alive (and deleted afterwards) with the test.
+    dir: Option<tempfile::TempDir>,
     database_url: Option<String>,
     schema: Option<String>,
 }
@@ -43,14 +43,14 @@ impl TestDatabase {
                 admin.close().await.ok();
                 TestDatabase {
                     backend: TestBackend::Postgres,
-                    _dir: None,
+                    dir: None,
                     database_url: Some(url),
                     schema: Some(schema),
                 }
             }
             _ => TestDatabase {
                 backend: TestBackend::Sqlite,
-                _dir: Some(tempfile::tempdir().expect("temporary directory")),
+                dir: Some(tempfile::tempdir().expect("temporary directory")),
                 database_url: None,
                 schema: None,
             },
@@ -66,7 +66,7 @@ impl TestDatabase {
             log_level: "warn".into(),
             ..Settings::default()
         };
-        if let Some(dir) = &self._dir {
+        if let Some(dir) = &self.dir {
             settings.data_dir = dir.path().join("data");
         }
         settings
