@@ -31,6 +31,13 @@ pub enum AppError {
     Conflict { message: String },
     #[error("Too many attempts. Please wait {retry_after_secs} seconds and try again.")]
     RateLimited { retry_after_secs: u64 },
+    /// One answer for an unknown email, a wrong password and a disabled account.
+    #[error("The email address or password is not right. Check them and try again.")]
+    InvalidCredentials,
+    /// Too many failed sign-ins for this email or from this device; says nothing about whether
+    /// the account exists.
+    #[error("Sign-in is locked after too many attempts. Try again in {} minute(s), or reset your password.", retry_after_secs.div_ceil(60))]
+    Locked { retry_after_secs: u64 },
     #[error("Something went wrong on our side. If it keeps happening, quote reference {ref_id}.")]
     Internal { ref_id: ErrorRef },
     /// The request never reached the server, or its answer could not be read.
@@ -49,7 +56,8 @@ impl AppError {
             AppError::NotFound => 404,
             AppError::Validation { .. } => 422,
             AppError::Conflict { .. } => 409,
-            AppError::RateLimited { .. } => 429,
+            AppError::RateLimited { .. } | AppError::Locked { .. } => 429,
+            AppError::InvalidCredentials => 401,
             AppError::BadRequest => 400,
             AppError::Unreachable => 503,
             AppError::Internal { .. } => 500,

@@ -9,6 +9,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_create_session;
+mod m20261124_000002_identity;
 
 /// The list the server applies at start-up and `portal migrate` drives.
 pub struct Migrator;
@@ -16,6 +17,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261124_000001_create_session::Migration)]
+        vec![
+            Box::new(m20261124_000001_create_session::Migration),
+            Box::new(m20261124_000002_identity::Migration),
+        ]
     }
 }

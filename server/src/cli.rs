@@ -31,6 +31,52 @@ pub enum Command {
         #[command(subcommand)]
         action: MigrateAction,
     },
+    /// Manage accounts from the command line (the first administrator, emergencies).
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+    /// Walk the audit trail's hash chain and name the first altered or missing event.
+    VerifyAudit,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminAction {
+    /// Create an account. Without --password-stdin a random temporary password is printed once.
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        /// The name shown in the portal and in audit reports.
+        #[arg(long)]
+        name: String,
+        /// A role to grant (repeat for several): patient, caregiver, him_staff, him_reviewer, administrator.
+        #[arg(long = "role", required = true, value_parser = parse_role)]
+        roles: Vec<app::domain::Role>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Grant a role to an existing account (its sessions end: it signs in again).
+    GrantRole {
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_parser = parse_role)]
+        role: app::domain::Role,
+    },
+    /// Revoke a role from an account (its sessions end).
+    RevokeRole {
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_parser = parse_role)]
+        role: app::domain::Role,
+    },
+}
+
+fn parse_role(input: &str) -> Result<app::domain::Role, String> {
+    app::domain::Role::parse(input).ok_or_else(|| {
+        let names: Vec<&str> = app::domain::Role::ALL.iter().map(|r| r.as_str()).collect();
+        format!("unknown role `{input}`; use one of {}", names.join(", "))
+    })
 }
 
 #[derive(Debug, Subcommand)]
@@ -74,7 +120,98 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
         Command::Migrate { action } => migrate(&settings, action).await.map(|report| println!("{report}")),
+        Command::Admin { action } => {
+            let password = match &action {
+                AdminAction::CreateUser { password_stdin: true, .. } => {
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .map_err(|e| StartupError::Admin(format!("cannot read the password from standard input: {e}")))?;
+                    Some(line.trim_end_matches(['\r', '\n']).to_string())
+                }
+                _ => None,
+            };
+            admin(&settings, action, password).await.map(|report| println!("{report}"))
+        }
+        Command::VerifyAudit => {
+            let report = verify_audit(&settings).await?;
+            println!("{report}");
+            match report {
+                app::backend::audit::ChainReport::Intact { .. } => Ok(()),
+                _ => Err(StartupError::AuditBroken),
+            }
+        }
     }
+}
+
+/// Runs an account command and returns what to print. `password` is the one read from stdin.
+pub async fn admin(settings: &Settings, action: AdminAction, password: Option<String>) -> Result<String, StartupError> {
+    use app::backend::auth::{Auth, users};
+    use app::backend::request::RequestMeta;
+    use app::domain::EmailAddress;
+    let db = database::connect(settings).await?;
+    database::migrate_up(&db).await?;
+    let fail = |e: &dyn std::fmt::Display| StartupError::Admin(e.to_string());
+    let request = RequestMeta::command_line();
+    let email_of = |input: &str| EmailAddress::parse(input).map_err(|e| StartupError::Admin(format!("--email: {e}")));
+    let granting = matches!(action, AdminAction::GrantRole { .. });
+    let report = match action {
+        AdminAction::CreateUser { email, name, roles, .. } => {
+            let auth = Auth::new(settings.auth_config()).map_err(|e| StartupError::PasswordHashing(e.to_string()))?;
+            let email = email_of(&email)?;
+            let (password, generated) = match password {
+                Some(p) => (p, false),
+                None => (random_password(), true),
+            };
+            let new = users::NewUser {
+                email,
+                display_name: name,
+                password: Some(password.clone()),
+                roles: roles.into_iter().collect(),
+                patient_id: None,
+            };
+            let user = users::create(&db, &auth, new, None, &request).await.map_err(|e| fail(&e))?;
+            let roles: Vec<&str> = user.roles.iter().map(|r| r.as_str()).collect();
+            let mut report = format!("Created {} with role(s) {}.", user.email, roles.join(", "));
+            if generated {
+                report.push_str(&format!(
+                    "\nTemporary password (shown once; change it after signing in): {password}"
+                ));
+            }
+            report
+        }
+        AdminAction::GrantRole { email, role } | AdminAction::RevokeRole { email, role } => {
+            let granted = granting;
+            let email = email_of(&email)?;
+            let user = users::find_by_email(&db, &email)
+                .await
+                .map_err(|e| fail(&e))?
+                .ok_or_else(|| StartupError::Admin(format!("no account has the email address {email}")))?;
+            let changed = users::set_role(&db, &user.id, role, granted, None, &request).await.map_err(|e| fail(&e))?;
+            match (changed, granted) {
+                (true, true) => format!("Granted {role} to {email}; their sessions were ended."),
+                (true, false) => format!("Revoked {role} from {email}; their sessions were ended."),
+                (false, true) => format!("{email} already has {role}; nothing changed."),
+                (false, false) => format!("{email} does not have {role}; nothing changed."),
+            }
+        }
+    };
+    db.close_by_ref().await.ok();
+    Ok(report)
+}
+
+/// A random temporary password: 20 characters from an alphabet without look-alikes.
+fn random_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzACDEFGHJKLMNPQRSTUVWXYZ23456789";
+    (0..20).map(|_| ALPHABET[usize::from(rand::random::<u8>()) % ALPHABET.len()] as char).collect()
+}
+
+/// Walks the audit chain.
+pub async fn verify_audit(settings: &Settings) -> Result<app::backend::audit::ChainReport, StartupError> {
+    let db = database::connect(settings).await?;
+    let report = app::backend::audit::verify(&db).await.map_err(|e| StartupError::Admin(e.to_string()))?;
+    db.close_by_ref().await.ok();
+    Ok(report)
 }
 
 async fn serve(settings: Settings) -> Result<(), StartupError> {

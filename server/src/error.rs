@@ -28,6 +28,18 @@ pub enum StartupError {
     #[error("cannot listen on {addr} (setting `addr`, PORTAL_ADDR): {reason}")]
     Bind { addr: SocketAddr, reason: String },
 
+    #[error("setting `argon2_memory_kib` / `argon2_iterations` / `argon2_parallelism`: {0}")]
+    PasswordHashing(String),
+
+    #[error("{0}")]
+    Admin(String),
+
+    #[error("the audit trail failed verification (see above)")]
+    AuditBroken,
+
+    #[error("demo set-up failed: {0}")]
+    Demo(String),
+
     #[error("the server stopped with an error: {0}")]
     Serve(String),
 }

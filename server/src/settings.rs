@@ -43,9 +43,20 @@ pub struct Settings {
     pub site_root: PathBuf,
     pub log_format: LogFormat,
     pub log_level: String,
-    pub session_idle_minutes: u32,
     pub session_cleanup_interval_secs: u64,
     pub shutdown_grace_secs: u64,
+    pub site_code: String,
+    pub staff_idle_minutes: u32,
+    pub patient_idle_minutes: u32,
+    pub session_absolute_hours: u32,
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+    pub lockout_threshold: i32,
+    pub lockout_address_threshold: i32,
+    pub lockout_base_secs: i64,
+    pub lockout_max_secs: i64,
+    pub demo: bool,
 }
 
 impl Default for Settings {
@@ -62,9 +73,20 @@ impl Default for Settings {
             site_root: PathBuf::from("target/site"),
             log_format: LogFormat::Human,
             log_level: "info".to_string(),
-            session_idle_minutes: 30,
             session_cleanup_interval_secs: 300,
             shutdown_grace_secs: 20,
+            site_code: "main".to_string(),
+            staff_idle_minutes: 15,
+            patient_idle_minutes: 30,
+            session_absolute_hours: 12,
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            lockout_threshold: 5,
+            lockout_address_threshold: 20,
+            lockout_base_secs: 60,
+            lockout_max_secs: 3600,
+            demo: false,
         }
     }
 }
@@ -90,9 +112,20 @@ pub const DOCS: &[SettingDoc] = &[
     SettingDoc { key: "site_root", default: "target/site", help: "Directory with the built site (pkg/ with wasm, js, css; public files)." },
     SettingDoc { key: "log_format", default: "human", help: "human or json." },
     SettingDoc { key: "log_level", default: "info", help: "Log filter, e.g. info or portal=debug,info." },
-    SettingDoc { key: "session_idle_minutes", default: "30", help: "A session expires after this many minutes without a request." },
     SettingDoc { key: "session_cleanup_interval_secs", default: "300", help: "How often expired sessions are deleted from the database." },
     SettingDoc { key: "shutdown_grace_secs", default: "20", help: "On SIGTERM/SIGINT, how long in-flight requests may take to finish." },
+    SettingDoc { key: "site_code", default: "main", help: "The site whose medical record numbers this portal serves (record numbers are unique per site)." },
+    SettingDoc { key: "staff_idle_minutes", default: "15", help: "Staff are signed out after this many minutes without activity (ONC 170.315(d)(5))." },
+    SettingDoc { key: "patient_idle_minutes", default: "30", help: "Patients and caregivers are signed out after this many minutes without activity." },
+    SettingDoc { key: "session_absolute_hours", default: "12", help: "A sign-in ends after this many hours, whatever the activity." },
+    SettingDoc { key: "argon2_memory_kib", default: "19456", help: "Argon2id memory cost for password hashes (OWASP: 19 MiB)." },
+    SettingDoc { key: "argon2_iterations", default: "2", help: "Argon2id time cost (OWASP: 2)." },
+    SettingDoc { key: "argon2_parallelism", default: "1", help: "Argon2id parallelism (OWASP: 1)." },
+    SettingDoc { key: "lockout_threshold", default: "5", help: "Failed sign-ins for one email before it locks; each further failure doubles the lock." },
+    SettingDoc { key: "lockout_address_threshold", default: "20", help: "Failed sign-ins from one client address before it locks." },
+    SettingDoc { key: "lockout_base_secs", default: "60", help: "The first lock's length in seconds." },
+    SettingDoc { key: "lockout_max_secs", default: "3600", help: "The longest lock in seconds." },
+    SettingDoc { key: "demo", default: "false", help: "Demo mode: creates a demo patient, HIM staff user and administrator once, and shows their credentials on the sign-in page. Refused with PostgreSQL or in production." },
 ];
 
 /// The environment variable that sets `key`.
@@ -160,8 +193,40 @@ impl Settings {
         if self.database_max_connections == 0 {
             return Err(SettingsError::invalid("database_max_connections", "must be at least 1"));
         }
-        if self.session_idle_minutes == 0 {
-            return Err(SettingsError::invalid("session_idle_minutes", "must be at least 1"));
+        for (key, value) in [
+            ("staff_idle_minutes", self.staff_idle_minutes),
+            ("patient_idle_minutes", self.patient_idle_minutes),
+            ("session_absolute_hours", self.session_absolute_hours),
+            ("argon2_iterations", self.argon2_iterations),
+            ("argon2_parallelism", self.argon2_parallelism),
+        ] {
+            if value == 0 {
+                return Err(SettingsError::invalid(key, "must be at least 1"));
+            }
+        }
+        if self.argon2_memory_kib < 8 * self.argon2_parallelism {
+            return Err(SettingsError::invalid("argon2_memory_kib", "must be at least 8 KiB per lane"));
+        }
+        if self.lockout_threshold < 1 || self.lockout_address_threshold < 1 {
+            return Err(SettingsError::invalid("lockout_threshold", "thresholds must be at least 1"));
+        }
+        if self.lockout_base_secs < 1 || self.lockout_max_secs < self.lockout_base_secs {
+            return Err(SettingsError::invalid("lockout_max_secs", "needs 1 <= lockout_base_secs <= lockout_max_secs"));
+        }
+        if self.site_code.is_empty()
+            || self.site_code.len() > 32
+            || !self.site_code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(SettingsError::invalid("site_code", "use 1 to 32 letters, digits, - or _"));
+        }
+        if self.demo {
+            // Demo credentials are printed on the sign-in page: never where real patients are.
+            if self.environment == Environment::Production {
+                return Err(SettingsError::invalid("demo", "demo mode cannot run in production"));
+            }
+            if self.database_url().starts_with("postgres") {
+                return Err(SettingsError::invalid("demo", "demo mode runs only on the embedded SQLite database, never on PostgreSQL"));
+            }
         }
         if self.session_cleanup_interval_secs == 0 {
             return Err(SettingsError::invalid("session_cleanup_interval_secs", "must be at least 1"));
@@ -200,6 +265,28 @@ impl Settings {
     /// True when people reach the portal over https (possibly through a TLS-terminating proxy).
     pub fn served_over_tls(&self) -> bool {
         self.public_url.as_ref().is_some_and(|u| u.scheme() == "https")
+    }
+
+    /// The authentication settings the backend uses.
+    pub fn auth_config(&self) -> app::backend::auth::AuthConfig {
+        use app::backend::auth::{AuthConfig, password::HashCost, throttle::ThrottlePolicy};
+        AuthConfig {
+            hash_cost: HashCost {
+                memory_kib: self.argon2_memory_kib,
+                iterations: self.argon2_iterations,
+                parallelism: self.argon2_parallelism,
+            },
+            throttle: ThrottlePolicy {
+                account_threshold: self.lockout_threshold,
+                address_threshold: self.lockout_address_threshold,
+                base_lock_secs: self.lockout_base_secs,
+                max_lock_secs: self.lockout_max_secs,
+                ..ThrottlePolicy::default()
+            },
+            staff_idle_minutes: self.staff_idle_minutes,
+            patient_idle_minutes: self.patient_idle_minutes,
+            absolute_hours: self.session_absolute_hours,
+        }
     }
 
     /// Cookies carry `Secure` everywhere but local development over plain http.
@@ -337,8 +424,12 @@ mod tests {
         toml.push_str("environment = \"development\"\naddr = \"127.0.0.1:1\"\npublic_url = \"http://x\"\n");
         toml.push_str("data_dir = \"d\"\ndatabase_url = \"sqlite::memory:\"\ndatabase_schema = \"s\"\n");
         toml.push_str("database_max_connections = 1\ndatabase_connect_timeout_secs = 1\nsite_root = \"s\"\n");
-        toml.push_str("log_format = \"human\"\nlog_level = \"info\"\nsession_idle_minutes = 1\n");
-        toml.push_str("session_cleanup_interval_secs = 1\nshutdown_grace_secs = 1\n");
+        toml.push_str("log_format = \"human\"\nlog_level = \"info\"\n");
+        toml.push_str("session_cleanup_interval_secs = 1\nshutdown_grace_secs = 1\nsite_code = \"a\"\n");
+        toml.push_str("staff_idle_minutes = 1\npatient_idle_minutes = 1\nsession_absolute_hours = 1\n");
+        toml.push_str("argon2_memory_kib = 8\nargon2_iterations = 1\nargon2_parallelism = 1\n");
+        toml.push_str("lockout_threshold = 1\nlockout_address_threshold = 1\nlockout_base_secs = 1\n");
+        toml.push_str("lockout_max_secs = 1\ndemo = false\n");
         let keys: Vec<&str> = toml.lines().filter_map(|l| l.split(" = ").next()).collect();
         let documented: Vec<&str> = DOCS.iter().map(|d| d.key).collect();
         assert_eq!(keys, documented, "DOCS must list every setting, in declaration order");

@@ -5,6 +5,7 @@ use crate::error::StartupError;
 use crate::security::{self, SecurityHeaders};
 use crate::settings::{Environment, Settings};
 use crate::{database, health, telemetry};
+use app::backend::auth::Auth;
 use app::backend::session_store::SeaOrmSessionStore;
 use app::backend::state::AppState;
 use app::{App, shell};
@@ -55,7 +56,19 @@ impl Application {
             addr: settings.addr,
             reason: e.to_string(),
         })?;
-        let state = AppState { leptos_options: leptos_options(&settings, local_addr), db: db.clone() };
+        let auth = Auth::new(settings.auth_config()).map_err(|e| StartupError::PasswordHashing(e.to_string()))?;
+        if settings.demo {
+            app::backend::demo::ensure(&db, &auth, &settings.site_code)
+                .await
+                .map_err(|e| StartupError::Demo(e.to_string()))?;
+        }
+        let state = AppState {
+            leptos_options: leptos_options(&settings, local_addr),
+            db: db.clone(),
+            auth,
+            site_code: settings.site_code.clone(),
+            demo: settings.demo,
+        };
         let router = router(&settings, state);
         Ok(Application { settings, listener, local_addr, db, router })
     }
@@ -135,8 +148,10 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
         // Lax, not Strict: Strict would drop the cookie on the identity provider's redirect back.
         .with_same_site(SameSite::Lax)
         .with_secure(settings.secure_cookies())
+        // The cookie session outlives no sign-in: it expires after the longest idle time-out.
+        // Each sign-in's own idle and absolute limits are enforced on its `login_session` row.
         .with_expiry(Expiry::OnInactivity(time::Duration::minutes(i64::from(
-            settings.session_idle_minutes,
+            settings.staff_idle_minutes.max(settings.patient_idle_minutes),
         ))));
     let headers = Arc::new(SecurityHeaders {
         hsts: settings.served_over_tls(),
@@ -156,6 +171,7 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
         ))
         .with_state(state)
         .layer(sessions)
+        .layer(axum::middleware::from_fn(security::same_origin_writes))
         .layer(CatchPanicLayer::custom(panic_page))
         .layer(axum::middleware::from_fn_with_state(headers, security::headers))
         .layer(CompressionLayer::new())

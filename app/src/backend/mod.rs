@@ -1,8 +1,17 @@
-//! Server-only code (feature `ssr`): application state, database entities, sessions and, in later
-//! features, repositories, services, the policy and the audit trail. sea-orm models never leave this
-//! module: repositories map rows to domain types.
+//! Server-only code (feature `ssr`): application state, database entities, sessions,
+//! authentication, the authorization policy, the access context (the one door to patient data)
+//! and the audit trail. sea-orm models never leave this module: services map rows to domain types.
 
+pub mod access;
+pub mod audit;
+pub mod auth;
+pub mod current;
+pub mod db;
+pub mod demo;
+pub mod entities;
 pub mod error;
+pub mod policy;
+pub mod request;
 pub mod session;
 pub mod session_store;
 pub mod state;

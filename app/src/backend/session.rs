@@ -11,12 +11,19 @@ use tower_sessions::Session;
 pub enum Key {
     /// The person hid the privacy reminder on the home page.
     PrivacyNoticeDismissed,
+    /// The `login_session` id of the signed-in user (never the user id itself: a session can be
+    /// revoked from anywhere by revoking the row).
+    Login,
+    /// Why the last session ended without a sign-out (idle, absolute), shown once on sign-in.
+    SignedOutReason,
 }
 
 impl Key {
     fn as_str(self) -> &'static str {
         match self {
             Key::PrivacyNoticeDismissed => "privacy_notice_dismissed",
+            Key::Login => "login",
+            Key::SignedOutReason => "signed_out_reason",
         }
     }
 }
@@ -35,6 +42,17 @@ impl PortalSession {
 
     pub async fn get<T: DeserializeOwned>(&self, key: Key) -> Result<Option<T>, AppError> {
         self.0.get(key.as_str()).await.map_err(|e| internal("reading the session failed", &e))
+    }
+
+    /// Removes a value, returning it.
+    pub async fn remove<T: DeserializeOwned>(&self, key: Key) -> Result<Option<T>, AppError> {
+        self.0.remove(key.as_str()).await.map_err(|e| internal("writing the session failed", &e))
+    }
+
+    /// Gives the session a new id, keeping its data: after sign-in and privilege changes, so an id
+    /// planted before sign-in (session fixation) is worthless.
+    pub async fn cycle_id(&self) -> Result<(), AppError> {
+        self.0.cycle_id().await.map_err(|e| internal("renewing the session id failed", &e))
     }
 
     pub async fn insert<T: Serialize>(&self, key: Key, value: T) -> Result<(), AppError> {

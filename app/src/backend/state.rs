@@ -10,6 +10,12 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// The one pool, shared by sessions, health checks and (later) every repository.
     pub db: DatabaseConnection,
+    /// Passwords, throttling and session time-outs.
+    pub auth: super::auth::Auth,
+    /// The site whose medical record numbers this portal serves.
+    pub site_code: String,
+    /// Demo mode: the sign-in page shows the demo credentials.
+    pub demo: bool,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -1,6 +1,16 @@
 //! Pure domain types and rules: no async, no I/O, no database, no Leptos.
 //! Newtypes have private fields and a `parse` constructor, so an invalid value cannot exist.
 
+mod date;
+mod email;
 mod error_ref;
+mod password;
+mod patient;
+mod role;
 
+pub use date::{DateError, IsoDate};
+pub use email::{EmailAddress, EmailError, MAX_EMAIL_LEN};
 pub use error_ref::{ErrorRef, ErrorRefParseError};
+pub use password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, PasswordError, check_length};
+pub use patient::{Mrn, NewPatient, PatientForm, PatientSummary, Sex};
+pub use role::Role;

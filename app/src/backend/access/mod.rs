@@ -1,0 +1,235 @@
+//! The one door to patient data. An [`AccessContext`] is built per request from the signed-in
+//! session; each method asks `policy::decide`, adds the patient filter to its query, and audits
+//! the read or change through `audit::record` (changes in the same transaction). The patient
+//! entity is private to this module, so nothing else can reach patient rows.
+//!
+//! Another patient's data, a refused action and a record that does not exist all answer
+//! `AppError::NotFound`: the answer never reveals that a record exists (HOUSE-STYLE).
+
+mod patient_row;
+
+use super::audit::{self, AuditAction, AuditEvent, Outcome};
+use super::auth::sessions::SignedIn;
+use super::db::{now_ms, write_transaction};
+use super::error::internal;
+use super::policy::{self, Action, Decision, Principal, Target};
+use super::request::RequestMeta;
+use crate::domain::{NewPatient, PatientSummary};
+use crate::error::{AppError, FieldError};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, SqlErr,
+};
+
+/// Everything one request may do with patient data, on behalf of one signed-in user.
+pub struct AccessContext {
+    db: DatabaseConnection,
+    principal: Principal,
+    request: RequestMeta,
+    site_code: String,
+}
+
+fn to_summary(row: patient_row::Model) -> PatientSummary {
+    PatientSummary {
+        id: row.id,
+        mrn: row.mrn,
+        family_name: row.family_name,
+        given_names: row.given_names,
+        birth_date: row.birth_date,
+        sex: row.sex,
+        deceased_date: row.deceased_date,
+    }
+}
+
+fn db_failed(context: &str) -> impl FnOnce(sea_orm::DbErr) -> AppError + '_ {
+    move |e| internal(context, &e)
+}
+
+impl AccessContext {
+    /// The context for a signed-in user (built by `backend::current`).
+    pub fn new(db: DatabaseConnection, signed_in: &SignedIn, request: RequestMeta, site_code: String) -> Self {
+        let principal = Principal {
+            user_id: signed_in.user.id.clone(),
+            roles: signed_in.user.roles.clone(),
+            patient_id: signed_in.user.patient_id.clone(),
+        };
+        AccessContext { db, principal, request, site_code }
+    }
+
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    pub fn request(&self) -> &RequestMeta {
+        &self.request
+    }
+
+    fn event(&self, action: AuditAction, outcome: Outcome) -> AuditEvent {
+        AuditEvent::new(action, outcome, &self.request).actor(&self.principal.user_id)
+    }
+
+    /// Asks the policy; a refusal is audited as denied and answered 404.
+    async fn authorize(&self, action: Action, target: Target<'_>, audit_as: AuditAction) -> Result<(), AppError> {
+        // Caregiver grants arrive with the caregivers feature; until then nobody holds one.
+        if policy::decide(&self.principal, action, target, &[]) == Decision::Allow {
+            return Ok(());
+        }
+        let mut event = self.event(audit_as, Outcome::Denied);
+        if let Target::Patient(id) = target {
+            event = event.patient(id);
+        }
+        audit::record_alone(&self.db, event).await.map_err(db_failed("auditing a refusal failed"))?;
+        Err(AppError::NotFound)
+    }
+
+    /// Checks a site-wide permission (user management, audit report); refused means 404.
+    pub async fn require(&self, action: Action, audit_as: AuditAction) -> Result<(), AppError> {
+        self.authorize(action, Target::Site, audit_as).await
+    }
+
+    /// One patient's demographics. Audited as a read.
+    pub async fn patient(&self, patient_id: &str) -> Result<PatientSummary, AppError> {
+        self.authorize(Action::ReadPatientRecord, Target::Patient(patient_id), AuditAction::PatientRead).await?;
+        let row = patient_row::Entity::find_by_id(patient_id.to_string())
+            .filter(patient_row::Column::SiteCode.eq(self.site_code.as_str()))
+            .one(&self.db)
+            .await
+            .map_err(db_failed("reading a patient failed"))?;
+        let Some(row) = row else {
+            return Err(AppError::NotFound);
+        };
+        audit::record_alone(
+            &self.db,
+            self.event(AuditAction::PatientRead, Outcome::Success).patient(patient_id).entity("patient", patient_id),
+        )
+        .await
+        .map_err(db_failed("auditing a read failed"))?;
+        Ok(to_summary(row))
+    }
+
+    /// The signed-in patient's own record, if their account is linked to one.
+    pub async fn own_patient(&self) -> Result<Option<PatientSummary>, AppError> {
+        match self.principal.patient_id.clone() {
+            Some(id) => self.patient(&id).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Searches the registry by record number, or family name (prefix) with an optional birth
+    /// date. At most 50 results. Audited with the number of results, never the search terms.
+    pub async fn search_patients(&self, text: &str, birth_date: Option<&str>) -> Result<Vec<PatientSummary>, AppError> {
+        self.authorize(Action::SearchPatients, Target::Site, AuditAction::PatientSearch).await?;
+        let text = text.trim();
+        if text.is_empty() || text.chars().count() > 100 {
+            return Err(AppError::Validation {
+                fields: vec![FieldError {
+                    field: "q".into(),
+                    message: "Enter a record number or a family name (up to 100 characters).".into(),
+                }],
+            });
+        }
+        let escaped: String = text.to_lowercase().chars().filter(|c| !matches!(c, '%' | '_' | '\\')).collect();
+        let mut condition = Condition::any()
+            .add(patient_row::Column::Mrn.eq(text.to_ascii_uppercase()))
+            .add(Expr::expr(Func::lower(Expr::col(patient_row::Column::FamilyName))).like(format!("{escaped}%")));
+        if let Some(date) = birth_date.filter(|d| !d.trim().is_empty()) {
+            condition = Condition::all().add(condition).add(patient_row::Column::BirthDate.eq(date.trim()));
+        }
+        let rows = patient_row::Entity::find()
+            .filter(patient_row::Column::SiteCode.eq(self.site_code.as_str()))
+            .filter(condition)
+            .order_by_asc(patient_row::Column::FamilyName)
+            .order_by_asc(patient_row::Column::GivenNames)
+            .limit(50)
+            .all(&self.db)
+            .await
+            .map_err(db_failed("searching patients failed"))?;
+        audit::record_alone(
+            &self.db,
+            self.event(AuditAction::PatientSearch, Outcome::Success).detail(format!("results={}", rows.len())),
+        )
+        .await
+        .map_err(db_failed("auditing a search failed"))?;
+        Ok(rows.into_iter().map(to_summary).collect())
+    }
+
+    /// Creates a patient record by hand; the row and its audit event commit together.
+    pub async fn create_patient(&self, new: NewPatient) -> Result<PatientSummary, AppError> {
+        self.authorize(Action::CreatePatient, Target::Site, AuditAction::PatientCreate).await?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let row = patient_row::Model {
+            id: id.clone(),
+            site_code: self.site_code.clone(),
+            mrn: new.mrn.as_str().to_string(),
+            family_name: new.family_name,
+            given_names: new.given_names,
+            birth_date: new.birth_date.to_string(),
+            sex: new.sex.as_str().to_string(),
+            phone: new.phone,
+            email: new.email.map(|e| e.as_str().to_string()),
+            deceased_date: new.deceased_date.map(|d| d.to_string()),
+            created_at_ms: now_ms(),
+        };
+        let txn = write_transaction(&self.db).await.map_err(db_failed("starting a transaction failed"))?;
+        if let Err(e) = patient_row::Entity::insert(patient_row::ActiveModel::from(row.clone())).exec(&txn).await {
+            return Err(match e.sql_err() {
+                Some(SqlErr::UniqueConstraintViolation(_)) => AppError::Validation {
+                    fields: vec![FieldError {
+                        field: "mrn".into(),
+                        message: "Another patient already has this medical record number.".into(),
+                    }],
+                },
+                _ => internal("creating a patient failed", &e),
+            });
+        }
+        audit::record(&txn, self.event(AuditAction::PatientCreate, Outcome::Success).patient(&id).entity("patient", &id))
+            .await
+            .map_err(db_failed("auditing a new patient failed"))?;
+        txn.commit().await.map_err(db_failed("committing a new patient failed"))?;
+        Ok(to_summary(row))
+    }
+}
+
+/// Patient records for set-up code that runs before anyone signs in (the demo data, the command
+/// line). Audited with no actor; never reachable from a request.
+pub mod setup {
+    use super::*;
+
+    /// Creates a patient record if its record number is free; returns its id either way.
+    pub async fn ensure_patient(
+        db: &DatabaseConnection,
+        site_code: &str,
+        new: NewPatient,
+        request: &RequestMeta,
+    ) -> Result<String, sea_orm::DbErr> {
+        let txn = write_transaction(db).await?;
+        if let Some(existing) = patient_row::Entity::find()
+            .filter(patient_row::Column::SiteCode.eq(site_code))
+            .filter(patient_row::Column::Mrn.eq(new.mrn.as_str()))
+            .one(&txn)
+            .await?
+        {
+            return Ok(existing.id);
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        patient_row::Entity::insert(patient_row::ActiveModel {
+            id: Set(id.clone()),
+            site_code: Set(site_code.to_string()),
+            mrn: Set(new.mrn.as_str().to_string()),
+            family_name: Set(new.family_name),
+            given_names: Set(new.given_names),
+            birth_date: Set(new.birth_date.to_string()),
+            sex: Set(new.sex.as_str().to_string()),
+            phone: Set(new.phone),
+            email: Set(new.email.map(|e| e.as_str().to_string())),
+            deceased_date: Set(new.deceased_date.map(|d| d.to_string())),
+            created_at_ms: Set(now_ms()),
+        })
+        .exec(&txn)
+        .await?;
+        audit::record(&txn, AuditEvent::new(AuditAction::PatientCreate, Outcome::Success, request).patient(&id).entity("patient", &id)).await?;
+        txn.commit().await?;
+        Ok(id)
+    }
+}

@@ -1,0 +1,118 @@
+//! Password sign-in. An unknown email and a wrong password get the same answer after the same
+//! work (one Argon2 verification, the same throttle and audit writes); a locked sign-in says so
+//! whether or not the account exists, because the lock is keyed by the typed email.
+
+use super::throttle::{self, Keys};
+use super::users;
+use super::{Auth, sessions};
+use crate::backend::audit::{self, AuditAction, AuditEvent, Outcome};
+use crate::backend::db::{now_ms, write_transaction};
+use crate::backend::request::RequestMeta;
+use crate::domain::{EmailAddress, MAX_EMAIL_LEN, MAX_PASSWORD_CHARS};
+use sea_orm::{DatabaseConnection, DbErr};
+
+/// Why a sign-in failed. Only [`SignInError::Db`] and [`SignInError::Hash`] are server faults.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    /// Wrong email, wrong password, unknown or disabled account: one answer for all.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// Too many failures for this email or from this address.
+    #[error("locked for {retry_after_secs} s")]
+    Locked { retry_after_secs: u64 },
+    /// Input that cannot be an email or a password at all (empty, far too long).
+    #[error("malformed input")]
+    Malformed { field: &'static str, message: &'static str },
+    #[error(transparent)]
+    Hash(#[from] super::password::HashError),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// A completed password check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordVerified {
+    pub user_id: String,
+    pub login_id: String,
+}
+
+fn failure(request: &RequestMeta, detail: &str) -> AuditEvent {
+    AuditEvent::new(AuditAction::Login, Outcome::Failure, request).detail(detail)
+}
+
+/// Checks `email` and `password` and, if they match an active account, starts a login session.
+pub async fn sign_in(
+    db: &DatabaseConnection,
+    auth: &Auth,
+    email: &str,
+    password: String,
+    request: &RequestMeta,
+) -> Result<PasswordVerified, SignInError> {
+    let typed = email.trim().to_lowercase();
+    // Far too long or empty input is refused before any work, with a clear reason (and audited).
+    let malformed = if typed.is_empty() {
+        Some(("email", "Enter your email address."))
+    } else if typed.chars().count() > MAX_EMAIL_LEN {
+        Some(("email", "An email address has at most 254 characters."))
+    } else if password.is_empty() {
+        Some(("password", "Enter your password."))
+    } else if password.chars().count() > MAX_PASSWORD_CHARS {
+        Some(("password", "Passwords have at most 128 characters."))
+    } else {
+        None
+    };
+    if let Some((field, message)) = malformed {
+        audit::record_alone(db, failure(request, "malformed_input")).await?;
+        return Err(SignInError::Malformed { field, message });
+    }
+
+    let now = now_ms();
+    let keys = Keys::new(&typed, &request.client_address);
+    if let Some(ms) = throttle::locked(db, &keys, now).await? {
+        audit::record_alone(db, failure(request, "locked")).await?;
+        return Err(SignInError::Locked { retry_after_secs: (ms as u64).div_ceil(1000) });
+    }
+
+    let user = match EmailAddress::parse(&typed) {
+        Ok(parsed) => users::find_by_email(db, &parsed).await?,
+        Err(_) => None,
+    };
+    let stored = match &user {
+        Some(u) => users::password_hash(db, &u.id).await?,
+        None => None,
+    };
+    let matches = auth.passwords.verify(password, stored).await?;
+
+    let txn = write_transaction(db).await?;
+    match user {
+        Some(user) if matches && user.active => {
+            throttle::record_success(&txn, &keys).await?;
+            let login_id = sessions::start(&txn, &auth.config, &user.id, request).await?;
+            audit::record(
+                &txn,
+                AuditEvent::new(AuditAction::Login, Outcome::Success, request)
+                    .actor(&user.id)
+                    .entity("login_session", &login_id)
+                    .detail("password"),
+            )
+            .await?;
+            txn.commit().await?;
+            Ok(PasswordVerified { user_id: user.id, login_id })
+        }
+        user => {
+            throttle::record_failure(&txn, &auth.config.throttle, &keys, now).await?;
+            let (actor, detail) = match &user {
+                None => (None, "unknown_account"),
+                Some(u) if !u.active && matches => (Some(u.id.clone()), "account_disabled"),
+                Some(u) => (Some(u.id.clone()), "wrong_password"),
+            };
+            let mut event = failure(request, detail);
+            if let Some(actor) = actor {
+                event = event.actor(actor);
+            }
+            audit::record(&txn, event).await?;
+            txn.commit().await?;
+            Err(SignInError::InvalidCredentials)
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! Authentication: passwords, sign-in throttling, login sessions with idle and absolute time-outs,
+//! and the users and roles behind them. Every sign-in, sign-out, time-out and role change is
+//! audited through `backend::audit`.
+
+pub mod login;
+pub mod password;
+pub mod sessions;
+pub mod throttle;
+pub mod users;
+
+use password::{HashCost, HashError, Passwords};
+use throttle::ThrottlePolicy;
+
+/// Authentication settings, mapped by the server from its `Settings`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthConfig {
+    pub hash_cost: HashCost,
+    pub throttle: ThrottlePolicy,
+    /// ONC 170.315(d)(5): automatic time-out after inactivity. Staff default 15 minutes.
+    pub staff_idle_minutes: u32,
+    /// Patients default 30 minutes.
+    pub patient_idle_minutes: u32,
+    /// The absolute lifetime of a sign-in, whatever the activity (default 12 hours).
+    pub absolute_hours: u32,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            hash_cost: HashCost::default(),
+            throttle: ThrottlePolicy::default(),
+            staff_idle_minutes: 15,
+            patient_idle_minutes: 30,
+            absolute_hours: 12,
+        }
+    }
+}
+
+/// The authentication service shared by every request (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct Auth {
+    pub config: AuthConfig,
+    pub passwords: Passwords,
+}
+
+impl Auth {
+    pub fn new(config: AuthConfig) -> Result<Self, HashError> {
+        let passwords = Passwords::new(config.hash_cost)?;
+        Ok(Auth { config, passwords })
+    }
+}

@@ -1,0 +1,207 @@
+//! Users and roles: creating accounts, granting and revoking roles (each change audited in the
+//! same transaction), and reading a user's roles for the policy.
+
+use super::password::check_new_password;
+use crate::backend::audit::{self, AuditAction, AuditEvent, Outcome};
+use crate::backend::db::{now_ms, write_transaction};
+use crate::backend::entities::{app_user, user_role};
+use crate::backend::request::RequestMeta;
+use crate::domain::{EmailAddress, PasswordError, Role};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, SqlErr,
+};
+use std::collections::BTreeSet;
+
+/// A user as the rest of the portal sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub display_name: String,
+    pub patient_id: Option<String>,
+    pub active: bool,
+    pub has_password: bool,
+    pub mfa_enabled: bool,
+    pub roles: BTreeSet<Role>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error("an account with this email address already exists")]
+    EmailTaken,
+    #[error("{0}")]
+    Password(#[from] PasswordError),
+    #[error("the display name must have 1 to 100 characters")]
+    DisplayName,
+    #[error(transparent)]
+    Hash(#[from] super::password::HashError),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// What a new account needs.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub email: EmailAddress,
+    pub display_name: String,
+    pub password: Option<String>,
+    pub roles: BTreeSet<Role>,
+    pub patient_id: Option<String>,
+}
+
+pub(crate) fn to_user(row: app_user::Model, roles: BTreeSet<Role>) -> User {
+    User {
+        id: row.id,
+        email: row.email,
+        display_name: row.display_name,
+        patient_id: row.patient_id,
+        active: row.status == "active",
+        has_password: row.password_hash.is_some(),
+        mfa_enabled: row.totp_enabled_at_ms.is_some(),
+        roles,
+    }
+}
+
+/// The roles stored for `user_id` (unknown role names from a newer version are ignored).
+pub async fn roles_of(db: &impl ConnectionTrait, user_id: &str) -> Result<BTreeSet<Role>, DbErr> {
+    let rows = user_role::Entity::find().filter(user_role::Column::UserId.eq(user_id)).all(db).await?;
+    Ok(rows.iter().filter_map(|r| Role::parse(&r.role)).collect())
+}
+
+pub async fn find_by_id(db: &impl ConnectionTrait, user_id: &str) -> Result<Option<User>, DbErr> {
+    let Some(row) = app_user::Entity::find_by_id(user_id.to_string()).one(db).await? else {
+        return Ok(None);
+    };
+    let roles = roles_of(db, &row.id).await?;
+    Ok(Some(to_user(row, roles)))
+}
+
+/// The stored password hash (never leaves the backend).
+pub(crate) async fn password_hash(db: &impl ConnectionTrait, user_id: &str) -> Result<Option<String>, DbErr> {
+    Ok(app_user::Entity::find_by_id(user_id.to_string()).one(db).await?.and_then(|r| r.password_hash))
+}
+
+pub async fn find_by_email(db: &impl ConnectionTrait, email: &EmailAddress) -> Result<Option<User>, DbErr> {
+    let Some(row) = app_user::Entity::find()
+        .filter(app_user::Column::Email.eq(email.as_str()))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let roles = roles_of(db, &row.id).await?;
+    Ok(Some(to_user(row, roles)))
+}
+
+/// Creates an account with its roles; the creation and each role grant are audited in the same
+/// transaction. `actor` is the administrator (or `None` for the command line and demo set-up).
+pub async fn create(
+    db: &DatabaseConnection,
+    auth: &super::Auth,
+    new: NewUser,
+    actor: Option<&str>,
+    request: &RequestMeta,
+) -> Result<User, UserError> {
+    let display_name = new.display_name.trim().to_string();
+    if display_name.is_empty() || display_name.chars().count() > 100 {
+        return Err(UserError::DisplayName);
+    }
+    let password_hash = match new.password {
+        Some(password) => {
+            check_new_password(&password, Some(&new.email))?;
+            Some(auth.passwords.hash(password).await?)
+        }
+        None => None,
+    };
+    let id = uuid::Uuid::new_v4().to_string();
+    let now = now_ms();
+    let txn = write_transaction(db).await?;
+    let inserted = app_user::Entity::insert(app_user::ActiveModel {
+        id: Set(id.clone()),
+        email: Set(new.email.as_str().to_string()),
+        display_name: Set(display_name),
+        password_hash: Set(password_hash),
+        patient_id: Set(new.patient_id.clone()),
+        status: Set("active".into()),
+        totp_secret: Set(None),
+        totp_enabled_at_ms: Set(None),
+        totp_last_step: Set(None),
+        created_at_ms: Set(now),
+    })
+    .exec(&txn)
+    .await;
+    if let Err(e) = inserted {
+        return Err(match e.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => UserError::EmailTaken,
+            _ => UserError::Db(e),
+        });
+    }
+    let with_actor = |event: AuditEvent| match actor {
+        Some(a) => event.actor(a),
+        None => event,
+    };
+    let mut event = with_actor(AuditEvent::new(AuditAction::UserCreate, Outcome::Success, request))
+        .entity("user", &id);
+    if let Some(patient) = &new.patient_id {
+        event = event.patient(patient);
+    }
+    audit::record(&txn, event).await?;
+    for role in &new.roles {
+        insert_role(&txn, &id, *role, now).await?;
+        audit::record(
+            &txn,
+            with_actor(AuditEvent::new(AuditAction::RoleGrant, Outcome::Success, request))
+                .entity("user", &id)
+                .detail(format!("role={role}")),
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(find_by_id(db, &id).await?.ok_or_else(|| DbErr::RecordNotFound("app_user".into()))?)
+}
+
+async fn insert_role(db: &impl ConnectionTrait, user_id: &str, role: Role, now: i64) -> Result<(), DbErr> {
+    user_role::Entity::insert(user_role::ActiveModel {
+        user_id: Set(user_id.to_string()),
+        role: Set(role.as_str().to_string()),
+        granted_at_ms: Set(now),
+    })
+    .exec(db)
+    .await
+    .map(|_| ())
+}
+
+/// Grants or revokes one role; audited in the same transaction. Returns false when nothing
+/// changed (the user already had, or did not have, the role).
+pub async fn set_role(
+    db: &DatabaseConnection,
+    user_id: &str,
+    role: Role,
+    granted: bool,
+    actor: Option<&str>,
+    request: &RequestMeta,
+) -> Result<bool, DbErr> {
+    let txn = write_transaction(db).await?;
+    let has = roles_of(&txn, user_id).await?.contains(&role);
+    if has == granted {
+        return Ok(false);
+    }
+    if granted {
+        insert_role(&txn, user_id, role, now_ms()).await?;
+    } else {
+        user_role::Entity::delete_by_id((user_id.to_string(), role.as_str().to_string())).exec(&txn).await?;
+    }
+    let action = if granted { AuditAction::RoleGrant } else { AuditAction::RoleRevoke };
+    let mut event = AuditEvent::new(action, Outcome::Success, request)
+        .entity("user", user_id)
+        .detail(format!("role={role}"));
+    if let Some(a) = actor {
+        event = event.actor(a);
+    }
+    audit::record(&txn, event).await?;
+    // A privilege change ends the user's other sign-ins: they sign in again under the new roles.
+    super::sessions::revoke_all(&txn, user_id).await?;
+    txn.commit().await?;
+    Ok(true)
+}

@@ -1,0 +1,22 @@
+//! Transactions the way this portal needs them on both databases.
+
+use sea_orm::{
+    DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
+};
+
+/// Begins a transaction that will write. On SQLite it starts `IMMEDIATE`, taking the write lock
+/// up front (waiting out `busy_timeout`), so a read followed by a write cannot fail half-way with
+/// `SQLITE_BUSY`; PostgreSQL ignores the option.
+pub async fn write_transaction(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    })
+    .await
+}
+
+/// Milliseconds since the Unix epoch: the portal's stored instant.
+pub fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
