@@ -1,4 +1,6 @@
 //! Server functions, one module per feature. Each is thin: parse input into domain types, call the
 //! backend, map errors into [`crate::error::AppError`].
 
+pub mod auth;
+pub mod patients;
 pub mod privacy_notice;

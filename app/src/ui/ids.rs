@@ -11,6 +11,34 @@ pub const ERROR_HEADING: &str = "error-heading";
 pub const PRIVACY_NOTICE: &str = "privacy-notice";
 pub const PRIVACY_NOTICE_DISMISS: &str = "privacy-notice-dismiss";
 pub const PRIVACY_NOTICE_ERROR: &str = "privacy-notice-error";
+pub const SIGN_IN_HEADING: &str = "sign-in-heading";
+pub const SIGN_IN_EMAIL: &str = "sign-in-email";
+pub const SIGN_IN_PASSWORD: &str = "sign-in-password";
+pub const SIGN_IN_SUBMIT: &str = "sign-in-submit";
+pub const SIGN_IN_ERROR: &str = "sign-in-error";
+pub const TIMED_OUT_NOTICE: &str = "timed-out-notice";
+pub const DEMO_CREDENTIALS: &str = "demo-credentials";
+pub const SIGNED_IN_AS: &str = "signed-in-as";
+pub const SIGN_OUT: &str = "sign-out";
+pub const IDLE_WARNING: &str = "idle-warning";
+pub const IDLE_WARNING_STAY: &str = "idle-warning-stay";
+pub const ACCOUNT_HEADING: &str = "account-heading";
+pub const SESSION_LIST: &str = "session-list";
+pub const SIGN_OUT_EVERYWHERE: &str = "sign-out-everywhere";
+pub const PASSWORD_CHANGED: &str = "password-changed";
+pub const CURRENT_PASSWORD: &str = "current-password";
+pub const NEW_PASSWORD: &str = "new-password";
+pub const CHANGE_PASSWORD_ERROR: &str = "change-password-error";
+pub const RECORD_HEADING: &str = "record-heading";
+pub const RECORD_DEMOGRAPHICS: &str = "record-demographics";
+pub const RECORD_PENDING: &str = "record-pending";
+pub const PATIENTS_HEADING: &str = "patients-heading";
+pub const PATIENT_SEARCH_Q: &str = "patient-search-q";
+pub const PATIENT_RESULTS: &str = "patient-results";
+pub const NEW_PATIENT_MRN: &str = "new-patient-mrn";
+pub const NEW_PATIENT_ERROR: &str = "new-patient-error";
+pub const NEW_PATIENT_SUBMIT: &str = "new-patient-submit";
+pub const PATIENT_HEADING: &str = "patient-heading";
 
 /// Every id above, by the name the browser tests use.
 pub const ALL: &[(&str, &str)] = &[
@@ -24,6 +52,34 @@ pub const ALL: &[(&str, &str)] = &[
     ("PRIVACY_NOTICE", PRIVACY_NOTICE),
     ("PRIVACY_NOTICE_DISMISS", PRIVACY_NOTICE_DISMISS),
     ("PRIVACY_NOTICE_ERROR", PRIVACY_NOTICE_ERROR),
+    ("SIGN_IN_HEADING", SIGN_IN_HEADING),
+    ("SIGN_IN_EMAIL", SIGN_IN_EMAIL),
+    ("SIGN_IN_PASSWORD", SIGN_IN_PASSWORD),
+    ("SIGN_IN_SUBMIT", SIGN_IN_SUBMIT),
+    ("SIGN_IN_ERROR", SIGN_IN_ERROR),
+    ("TIMED_OUT_NOTICE", TIMED_OUT_NOTICE),
+    ("DEMO_CREDENTIALS", DEMO_CREDENTIALS),
+    ("SIGNED_IN_AS", SIGNED_IN_AS),
+    ("SIGN_OUT", SIGN_OUT),
+    ("IDLE_WARNING", IDLE_WARNING),
+    ("IDLE_WARNING_STAY", IDLE_WARNING_STAY),
+    ("ACCOUNT_HEADING", ACCOUNT_HEADING),
+    ("SESSION_LIST", SESSION_LIST),
+    ("SIGN_OUT_EVERYWHERE", SIGN_OUT_EVERYWHERE),
+    ("PASSWORD_CHANGED", PASSWORD_CHANGED),
+    ("CURRENT_PASSWORD", CURRENT_PASSWORD),
+    ("NEW_PASSWORD", NEW_PASSWORD),
+    ("CHANGE_PASSWORD_ERROR", CHANGE_PASSWORD_ERROR),
+    ("RECORD_HEADING", RECORD_HEADING),
+    ("RECORD_DEMOGRAPHICS", RECORD_DEMOGRAPHICS),
+    ("RECORD_PENDING", RECORD_PENDING),
+    ("PATIENTS_HEADING", PATIENTS_HEADING),
+    ("PATIENT_SEARCH_Q", PATIENT_SEARCH_Q),
+    ("PATIENT_RESULTS", PATIENT_RESULTS),
+    ("NEW_PATIENT_MRN", NEW_PATIENT_MRN),
+    ("NEW_PATIENT_ERROR", NEW_PATIENT_ERROR),
+    ("NEW_PATIENT_SUBMIT", NEW_PATIENT_SUBMIT),
+    ("PATIENT_HEADING", PATIENT_HEADING),
 ];
 
 #[cfg(test)]

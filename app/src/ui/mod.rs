@@ -10,6 +10,10 @@ use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
+use pages::account::AccountPage;
+use pages::record::RecordPage;
+use pages::sign_in::SignInPage;
+use pages::staff_patients::{PatientPage, PatientsPage};
 use pages::{error::ErrorPage, home::HomePage, not_found::NotFound};
 
 /// The HTML document around the application, rendered on the server only.
@@ -58,6 +62,11 @@ pub fn App() -> impl IntoView {
                 <ErrorBoundary fallback=|errors| view! { <ErrorPage errors/> }>
                     <Routes fallback=|| view! { <NotFound/> }>
                         <Route path=path!("") view=HomePage/>
+                        <Route path=path!("/sign-in") view=SignInPage/>
+                        <Route path=path!("/account") view=AccountPage/>
+                        <Route path=path!("/record") view=RecordPage/>
+                        <Route path=path!("/staff/patients") view=PatientsPage/>
+                        <Route path=path!("/staff/patients/:id") view=PatientPage/>
                     </Routes>
                 </ErrorBoundary>
             </main>

@@ -22,6 +22,8 @@ pub struct AuthConfig {
     pub patient_idle_minutes: u32,
     /// The absolute lifetime of a sign-in, whatever the activity (default 12 hours).
     pub absolute_hours: u32,
+    /// The idle warning appears this many seconds before the time-out (default one minute).
+    pub idle_warning_secs: i64,
 }
 
 impl Default for AuthConfig {
@@ -32,6 +34,7 @@ impl Default for AuthConfig {
             staff_idle_minutes: 15,
             patient_idle_minutes: 30,
             absolute_hours: 12,
+            idle_warning_secs: 60,
         }
     }
 }

@@ -205,3 +205,59 @@ pub async fn set_role(
     txn.commit().await?;
     Ok(true)
 }
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChangePasswordError {
+    #[error("the current password is wrong")]
+    WrongCurrent,
+    #[error("{0}")]
+    Policy(#[from] PasswordError),
+    #[error(transparent)]
+    Hash(#[from] super::password::HashError),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// Changes the signed-in user's password after checking the current one. Their other sessions
+/// end (whoever else knew the old password is signed out); audited either way.
+pub async fn change_password(
+    db: &DatabaseConnection,
+    auth: &super::Auth,
+    signed_in: &super::sessions::SignedIn,
+    current: String,
+    new: String,
+    request: &RequestMeta,
+) -> Result<(), ChangePasswordError> {
+    use crate::backend::entities::login_session;
+    use sea_orm::sea_query::Expr;
+    let user = &signed_in.user;
+    let stored = password_hash(db, &user.id).await?;
+    let bounded = current.chars().count() <= crate::domain::MAX_PASSWORD_CHARS;
+    if !bounded || !auth.passwords.verify(current, stored).await? {
+        audit::record_alone(
+            db,
+            AuditEvent::new(AuditAction::PasswordChange, Outcome::Failure, request).actor(&user.id).detail("wrong_current_password"),
+        )
+        .await?;
+        return Err(ChangePasswordError::WrongCurrent);
+    }
+    let email = EmailAddress::parse(&user.email).ok();
+    check_new_password(&new, email.as_ref())?;
+    let hash = auth.passwords.hash(new).await?;
+    let txn = write_transaction(db).await?;
+    app_user::Entity::update_many()
+        .col_expr(app_user::Column::PasswordHash, Expr::value(hash))
+        .filter(app_user::Column::Id.eq(user.id.as_str()))
+        .exec(&txn)
+        .await?;
+    login_session::Entity::update_many()
+        .col_expr(login_session::Column::RevokedAtMs, Expr::value(now_ms()))
+        .filter(login_session::Column::UserId.eq(user.id.as_str()))
+        .filter(login_session::Column::Id.ne(signed_in.login_id.as_str()))
+        .filter(login_session::Column::RevokedAtMs.is_null())
+        .exec(&txn)
+        .await?;
+    audit::record(&txn, AuditEvent::new(AuditAction::PasswordChange, Outcome::Success, request).actor(&user.id)).await?;
+    txn.commit().await?;
+    Ok(())
+}

@@ -1,4 +1,6 @@
-//! Reusable components.
+//! Reusable pieces of the interface.
 
+pub mod form;
+pub mod idle_warning;
 pub mod layout;
 pub mod privacy_notice;

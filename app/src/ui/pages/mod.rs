@@ -1,5 +1,9 @@
 //! One module per route.
 
+pub mod account;
 pub mod error;
 pub mod home;
 pub mod not_found;
+pub mod record;
+pub mod sign_in;
+pub mod staff_patients;

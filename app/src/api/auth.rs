@@ -1,0 +1,323 @@
+//! Sign-in, sign-out and the signed-in person's view of their sessions. Thin: parse, call
+//! `backend::auth`, map errors. Forms post here directly, so all of it works before hydration.
+
+use crate::error::AppError;
+use crate::domain::Role;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// The signed-in person, as the header and account page show them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurrentUser {
+    pub name: String,
+    pub email: String,
+    pub roles: Vec<Role>,
+    /// The account is linked to a patient record (identity verified).
+    pub has_record: bool,
+    pub mfa_enabled: bool,
+}
+
+impl CurrentUser {
+    pub fn is(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
+/// How long until the idle time-out, for the warning one minute before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdleClock {
+    pub idle_seconds_left: i64,
+    /// Show the warning this many seconds before the time-out.
+    pub warn_seconds: i64,
+}
+
+/// One of the person's open sessions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRow {
+    pub id: String,
+    pub started: String,
+    pub last_active: String,
+    pub address: String,
+    pub browser: String,
+    pub current: bool,
+}
+
+/// A demo account shown on the sign-in page in demo mode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DemoCredential {
+    pub label: String,
+    pub email: String,
+    pub password: String,
+}
+
+/// Only same-site paths may be returned to after sign-in (no open redirect).
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') && !path.starts_with("/api/") => {
+            path.to_string()
+        }
+        _ => "/account".to_string(),
+    }
+}
+
+/// Signs in with email and password and goes to `next` (or the account page).
+#[server(prefix = "/api", endpoint = "sign_in")]
+pub async fn sign_in(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
+    use crate::backend::auth::login::{self, SignInError};
+    use crate::backend::current::state;
+    use crate::backend::error::{internal, with_status};
+    use crate::backend::request::RequestMeta;
+    use crate::backend::session::{Key, PortalSession};
+    use crate::error::FieldError;
+    with_status(async move {
+        let state = state()?;
+        let request = RequestMeta::current().await;
+        let verified = login::sign_in(&state.db, &state.auth, &email, password, &request).await.map_err(|e| match e {
+            SignInError::InvalidCredentials => AppError::InvalidCredentials,
+            SignInError::Locked { retry_after_secs } => AppError::Locked { retry_after_secs },
+            SignInError::Malformed { field, message } => {
+                AppError::Validation { fields: vec![FieldError { field: field.into(), message: message.into() }] }
+            }
+            SignInError::Hash(e) => internal("password verification failed", &e),
+            SignInError::Db(e) => internal("sign-in failed", &e),
+        })?;
+        let session = PortalSession::current().await?;
+        // A new session id at sign-in: an id planted before (session fixation) is now worthless.
+        session.cycle_id().await?;
+        session.insert(Key::Login, verified.login_id).await?;
+        session.remove::<String>(Key::SignedOutReason).await?;
+        leptos_axum::redirect(&safe_next(next.as_deref()));
+        Ok(())
+    }.await)
+}
+
+/// Signs out of this browser.
+#[server(prefix = "/api", endpoint = "sign_out")]
+pub async fn sign_out() -> Result<(), AppError> {
+    use crate::backend::auth::sessions;
+    use crate::backend::current::{signed_in, state};
+    use crate::backend::error::{internal, with_status};
+    use crate::backend::session::{Key, PortalSession};
+    with_status(async move {
+        let state = state()?;
+        if let Ok((me, request)) = signed_in(false).await {
+            sessions::end(&state.db, &me, &request).await.map_err(|e| internal("sign-out failed", &e))?;
+        }
+        let session = PortalSession::current().await?;
+        session.remove::<String>(Key::Login).await?;
+        session.cycle_id().await?;
+        leptos_axum::redirect("/sign-in?signed_out=1");
+        Ok(())
+    }.await)
+}
+
+/// The signed-in person, or `None`. Counts as activity (every page asks).
+#[server(prefix = "/api", endpoint = "me")]
+pub async fn me() -> Result<Option<CurrentUser>, AppError> {
+    use crate::backend::current::signed_in;
+    use crate::backend::error::with_status;
+    with_status(async move {
+        match signed_in(true).await {
+            Ok((s, _)) => Ok(Some(CurrentUser {
+                name: s.user.display_name,
+                email: s.user.email,
+                roles: s.user.roles.into_iter().collect(),
+                has_record: s.user.patient_id.is_some(),
+                mfa_enabled: s.user.mfa_enabled,
+            })),
+            Err(AppError::Unauthenticated) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }.await)
+}
+
+/// Time left before the idle time-out. Does not count as activity (the warning polls it).
+#[server(prefix = "/api", endpoint = "session_clock")]
+pub async fn session_clock() -> Result<IdleClock, AppError> {
+    use crate::backend::current::{signed_in, state};
+    use crate::backend::db::now_ms;
+    use crate::backend::error::with_status;
+    with_status(async move {
+        let warn = state()?.auth.config.idle_warning_secs;
+        let (s, _) = signed_in(false).await?;
+        Ok(IdleClock { idle_seconds_left: ((s.idle_deadline_ms - now_ms()) / 1000).max(0), warn_seconds: warn })
+    }.await)
+}
+
+/// "Stay signed in": counts as activity and answers the new time left.
+#[server(prefix = "/api", endpoint = "keep_alive")]
+pub async fn keep_alive() -> Result<IdleClock, AppError> {
+    use crate::backend::current::{signed_in, state};
+    use crate::backend::db::now_ms;
+    use crate::backend::error::with_status;
+    with_status(async move {
+        let warn = state()?.auth.config.idle_warning_secs;
+        let (s, _) = signed_in(true).await?;
+        Ok(IdleClock { idle_seconds_left: ((s.idle_deadline_ms - now_ms()) / 1000).max(0), warn_seconds: warn })
+    }.await)
+}
+
+/// Why the last session ended, shown once on the sign-in page ("idle" or "absolute").
+#[server(prefix = "/api", endpoint = "signed_out_reason")]
+pub async fn signed_out_reason() -> Result<Option<String>, AppError> {
+    use crate::backend::auth::sessions::EndReason;
+    use crate::backend::error::with_status;
+    use crate::backend::session::{Key, PortalSession};
+    with_status(async move {
+        let session = PortalSession::current().await?;
+        let reason: Option<EndReason> = session.get(Key::SignedOutReason).await?;
+        Ok(reason.map(|r| match r {
+            EndReason::Idle => "idle".to_string(),
+            EndReason::Absolute => "absolute".to_string(),
+            EndReason::Revoked => "revoked".to_string(),
+        }))
+    }.await)
+}
+
+/// The demo credentials, in demo mode only.
+#[server(prefix = "/api", endpoint = "demo_credentials")]
+pub async fn demo_credentials() -> Result<Vec<DemoCredential>, AppError> {
+    use crate::backend::current::state;
+    use crate::backend::error::with_status;
+    with_status(async move {
+        if !state()?.demo {
+            return Ok(Vec::new());
+        }
+        Ok(crate::backend::demo::accounts()
+            .into_iter()
+            .map(|a| DemoCredential { label: a.label, email: a.email, password: a.password })
+            .collect())
+    }.await)
+}
+
+#[cfg(any(feature = "ssr", test))]
+fn format_ms(ms: i64) -> String {
+    // UTC, minutes precision; the page says so. (Local time needs the browser's zone.)
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm), to avoid a date library in the browser.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rem / 3600, (rem % 3600) / 60)
+}
+
+/// The person's open sessions, this one first.
+#[server(prefix = "/api", endpoint = "my_sessions")]
+pub async fn my_sessions() -> Result<Vec<SessionRow>, AppError> {
+    use crate::backend::auth::sessions;
+    use crate::backend::current::{signed_in, state};
+    use crate::backend::error::{internal, with_status};
+    with_status(async move {
+        let state = state()?;
+        let (me, _) = signed_in(true).await?;
+        let mut rows: Vec<SessionRow> = sessions::list(&state.db, &state.auth.config, &me)
+            .await
+            .map_err(|e| internal("listing sessions failed", &e))?
+            .into_iter()
+            .map(|s| SessionRow {
+                id: s.id,
+                started: format_ms(s.created_at_ms),
+                last_active: format_ms(s.last_seen_ms),
+                address: s.client_address,
+                browser: s.user_agent,
+                current: s.current,
+            })
+            .collect();
+        rows.sort_by_key(|r| !r.current);
+        Ok(rows)
+    }.await)
+}
+
+/// Ends one of the person's other sessions.
+#[server(prefix = "/api", endpoint = "end_session")]
+pub async fn end_session(id: String) -> Result<(), AppError> {
+    use crate::backend::auth::sessions;
+    use crate::backend::current::{signed_in, state};
+    use crate::backend::error::{internal, with_status};
+    with_status(async move {
+        let state = state()?;
+        let (me, request) = signed_in(true).await?;
+        let ended = sessions::end_one(&state.db, &me, &id, &request).await.map_err(|e| internal("ending a session failed", &e))?;
+        if !ended {
+            return Err(AppError::NotFound);
+        }
+        leptos_axum::redirect("/account");
+        Ok(())
+    }.await)
+}
+
+/// "Sign out everywhere": ends every session of this person, this one included.
+#[server(prefix = "/api", endpoint = "sign_out_everywhere")]
+pub async fn sign_out_everywhere() -> Result<(), AppError> {
+    use crate::backend::auth::sessions;
+    use crate::backend::current::{signed_in, state};
+    use crate::backend::error::{internal, with_status};
+    use crate::backend::session::{Key, PortalSession};
+    with_status(async move {
+        let state = state()?;
+        let (me, request) = signed_in(true).await?;
+        sessions::end_everywhere(&state.db, &me, &request).await.map_err(|e| internal("signing out everywhere failed", &e))?;
+        let session = PortalSession::current().await?;
+        session.remove::<String>(Key::Login).await?;
+        session.cycle_id().await?;
+        leptos_axum::redirect("/sign-in?signed_out=everywhere");
+        Ok(())
+    }.await)
+}
+
+/// Changes the password after checking the current one; other sessions end.
+#[server(prefix = "/api", endpoint = "change_password")]
+pub async fn change_password(current_password: String, new_password: String) -> Result<(), AppError> {
+    use crate::backend::auth::users::{self, ChangePasswordError};
+    use crate::backend::current::{signed_in, state};
+    use crate::backend::error::{internal, with_status};
+    use crate::error::FieldError;
+    with_status(async move {
+        let state = state()?;
+        let (me, request) = signed_in(true).await?;
+        users::change_password(&state.db, &state.auth, &me, current_password, new_password, &request)
+            .await
+            .map_err(|e| match e {
+                ChangePasswordError::WrongCurrent => AppError::Validation {
+                    fields: vec![FieldError { field: "current_password".into(), message: "Your current password is not right.".into() }],
+                },
+                ChangePasswordError::Policy(p) => AppError::Validation {
+                    fields: vec![FieldError { field: "new_password".into(), message: p.to_string() }],
+                },
+                ChangePasswordError::Hash(e) => internal("password hashing failed", &e),
+                ChangePasswordError::Db(e) => internal("changing the password failed", &e),
+            })?;
+        leptos_axum::redirect("/account?password=changed");
+        Ok(())
+    }.await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_followed_after_sign_in() {
+        assert_eq!(safe_next(Some("/record")), "/record");
+        assert_eq!(safe_next(Some("//evil.example/")), "/account");
+        assert_eq!(safe_next(Some("https://evil.example/")), "/account");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/account");
+        assert_eq!(safe_next(Some("/api/sign_out")), "/account");
+        assert_eq!(safe_next(None), "/account");
+    }
+
+    #[test]
+    fn instants_print_as_utc_dates() {
+        assert_eq!(format_ms(0), "1970-01-01 00:00 UTC");
+        assert_eq!(format_ms(1_795_519_800_000), "2026-11-24 09:30 UTC");
+        assert_eq!(format_ms(951_782_400_000), "2000-02-29 00:00 UTC");
+    }
+}

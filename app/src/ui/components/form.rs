@@ -1,0 +1,98 @@
+//! Form building blocks: a labelled field that shows its own error (linked with
+//! `aria-describedby`, marked `aria-invalid`), and the form-level error announced by screen
+//! readers (`role="alert"`). The same markup works before hydration: errors then come back in the
+//! redirect's query string and are rendered on the server.
+
+use crate::error::AppError;
+use leptos::prelude::*;
+
+/// The message for `field` in a failed action's validation error, if any.
+pub fn field_error<T>(result: Option<Result<T, AppError>>, field: &str) -> Option<String> {
+    match result {
+        Some(Err(AppError::Validation { fields })) => {
+            fields.into_iter().find(|f| f.field == field).map(|f| f.message)
+        }
+        _ => None,
+    }
+}
+
+/// A text-like input with its label, optional hint and error.
+#[component]
+pub fn Field(
+    /// The visible label.
+    label: &'static str,
+    /// The form field name (the server function's argument).
+    name: &'static str,
+    /// The element id (also used by browser tests).
+    id: &'static str,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(optional)] autocomplete: Option<&'static str>,
+    #[prop(optional)] hint: Option<&'static str>,
+    #[prop(optional)] required: bool,
+    #[prop(optional, into)] value: Option<String>,
+    #[prop(optional)] maxlength: Option<u32>,
+    #[prop(into)] error: Signal<Option<String>>,
+) -> impl IntoView {
+    let hint_id = format!("{id}-hint");
+    let error_id = format!("{id}-error");
+    let described = {
+        let hint_id = hint_id.clone();
+        let error_id = error_id.clone();
+        move || {
+            let mut ids = Vec::new();
+            if hint.is_some() {
+                ids.push(hint_id.clone());
+            }
+            if error.get().is_some() {
+                ids.push(error_id.clone());
+            }
+            (!ids.is_empty()).then(|| ids.join(" "))
+        }
+    };
+    view! {
+        <div class="field" class:field--invalid=move || error.get().is_some()>
+            <label for=id>{label}</label>
+            {hint.map(|h| view! { <p id=hint_id.clone() class="field__hint">{h}</p> })}
+            {move || error.get().map(|e| view! { <p id=error_id.clone() class="field__error">{e}</p> })}
+            <input
+                id=id
+                name=name
+                type=kind
+                autocomplete=autocomplete
+                required=required
+                maxlength=maxlength
+                value=value
+                aria-invalid=move || error.get().is_some().then_some("true")
+                aria-describedby=described
+            />
+        </div>
+    }
+}
+
+/// The form-level message of a failed action (validation errors point at their fields).
+#[component]
+pub fn FormError<T: Clone + Send + Sync + 'static>(
+    #[prop(into)] result: Signal<Option<Result<T, AppError>>>,
+    id: &'static str,
+) -> impl IntoView {
+    move || {
+        result.get().and_then(Result::err).map(|error| {
+            view! { <p id=id class="form-error" role="alert">{error.to_string()}</p> }
+        })
+    }
+}
+
+/// What to show instead of a page when its data could not be had.
+#[component]
+pub fn LoadError(error: AppError) -> impl IntoView {
+    match error {
+        AppError::Unauthenticated => view! {
+            <div class="notice" role="status">
+                <p>"Please sign in to see this page."</p>
+                <a class="button" href="/sign-in" rel="external">"Sign in"</a>
+            </div>
+        }
+        .into_any(),
+        other => view! { <p class="form-error" role="alert">{other.to_string()}</p> }.into_any(),
+    }
+}

@@ -1,0 +1,98 @@
+//! The account page: who is signed in, their open sessions (end one, or sign out everywhere) and
+//! a password change.
+
+use crate::api::auth::{ChangePassword, EndSession, SignOutEverywhere, my_sessions};
+use crate::ui::components::form::{Field, FormError, LoadError, field_error};
+use crate::ui::components::layout::CurrentUserResource;
+use crate::ui::ids;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+#[component]
+pub fn AccountPage() -> impl IntoView {
+    let user = expect_context::<CurrentUserResource>().0;
+    let end_one = ServerAction::<EndSession>::new();
+    let everywhere = ServerAction::<SignOutEverywhere>::new();
+    let change = ServerAction::<ChangePassword>::new();
+    let sessions = Resource::new(move || end_one.version().get(), |_| my_sessions());
+    let query = use_query_map();
+    let changed = move || query.read().get("password").as_deref() == Some("changed") || matches!(change.value().get(), Some(Ok(())));
+    let change_result = Signal::derive(move || change.value().get());
+
+    view! {
+        <Title text="Your account"/>
+        <section class="page" aria-labelledby=ids::ACCOUNT_HEADING>
+            <h1 id=ids::ACCOUNT_HEADING>"Your account"</h1>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match user.await {
+                        Ok(Some(me)) => view! {
+                            <dl class="facts">
+                                <dt>"Name"</dt><dd>{me.name.clone()}</dd>
+                                <dt>"Email"</dt><dd>{me.email.clone()}</dd>
+                                <dt>"Access"</dt>
+                                <dd>{if me.roles.is_empty() {
+                                    "Waiting for identity verification by our records team".to_string()
+                                } else {
+                                    me.roles.iter().map(|r| r.label()).collect::<Vec<_>>().join(", ")
+                                }}</dd>
+                            </dl>
+                        }.into_any(),
+                        Ok(None) => view! { <LoadError error=crate::error::AppError::Unauthenticated/> }.into_any(),
+                        Err(e) => view! { <LoadError error=e/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+
+            <h2 id="sessions-title">"Where you are signed in"</h2>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match sessions.await {
+                        Ok(rows) => view! {
+                            <ul id=ids::SESSION_LIST class="session-list" aria-labelledby="sessions-title">
+                                {rows.into_iter().map(|row| {
+                                    let id = row.id.clone();
+                                    view! {
+                                        <li class="session-list__item">
+                                            <p>
+                                                <strong>{if row.current { "This device" } else { "Another device" }}</strong>
+                                                " · " {row.address}
+                                            </p>
+                                            <p class="muted">{row.browser}</p>
+                                            <p class="muted">"Signed in " {row.started} " · last active " {row.last_active}</p>
+                                            {(!row.current).then(|| view! {
+                                                <ActionForm action=end_one attr:class="inline-form">
+                                                    <input type="hidden" name="id" value=id/>
+                                                    <button type="submit" class="button button--secondary">"Sign out this device"</button>
+                                                </ActionForm>
+                                            })}
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(e) => view! { <LoadError error=e/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+            <ActionForm action=everywhere attr:class="form">
+                <button type="submit" id=ids::SIGN_OUT_EVERYWHERE class="button button--secondary">"Sign out everywhere"</button>
+            </ActionForm>
+
+            <h2>"Change your password"</h2>
+            {move || changed().then(|| view! { <p id=ids::PASSWORD_CHANGED class="notice" role="status">"Your password was changed. Your other devices were signed out."</p> })}
+            <ActionForm action=change attr:class="form" attr:novalidate="true">
+                <Field label="Current password" name="current_password" id=ids::CURRENT_PASSWORD kind="password"
+                    autocomplete="current-password" required=true
+                    error=Signal::derive(move || field_error(change_result.get(), "current_password"))/>
+                <Field label="New password" name="new_password" id=ids::NEW_PASSWORD kind="password"
+                    autocomplete="new-password" required=true
+                    hint="At least 12 characters. A few unrelated words make a strong password."
+                    error=Signal::derive(move || field_error(change_result.get(), "new_password"))/>
+                <FormError result=change_result id=ids::CHANGE_PASSWORD_ERROR/>
+                <button type="submit" class="button">"Change password"</button>
+            </ActionForm>
+        </section>
+    }
+}
