@@ -1,12 +1,13 @@
-# The two commands: `make run` serves the portal at http://127.0.0.1:3000 on SQLite;
+# The two commands: `make run` serves the portal at http://127.0.0.1:3000 on SQLite in demo mode;
 # `make test` runs every test. Both install what a fresh machine lacks first (scripts/setup.sh).
 SHELL := /bin/bash
 export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
 .PHONY: run test setup build size lint e2e test-rust
 
+# Demo mode: made-up accounts shown on the sign-in page (refused in production and on PostgreSQL).
 run: setup
-	cargo leptos serve --release
+	PORTAL_DEMO=true cargo leptos serve --release
 
 test:
 	scripts/test.sh

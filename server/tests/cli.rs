@@ -68,3 +68,67 @@ fn migrate_status_lists_the_migrations() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("Pending") && stdout.contains("create_session"), "{stdout}");
 }
+
+/// Runs the binary in `dir` (so several commands share one SQLite database), feeding `stdin`.
+fn portal_in(dir: &std::path::Path, args: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_portal"))
+        .args(args)
+        .env_clear()
+        .env("PORTAL_LOG_LEVEL", "warn")
+        .current_dir(dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("written");
+    child.wait_with_output().expect("finished")
+}
+
+#[test]
+fn the_first_administrator_comes_from_the_command_line_and_the_trail_verifies() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let created = portal_in(
+        dir.path(),
+        &["admin", "create-user", "--email", "Root@Example.org", "--name", "Rosa Root", "--role", "administrator"],
+        "",
+    );
+    let stdout = String::from_utf8_lossy(&created.stdout);
+    assert!(created.status.success(), "{stdout} {}", String::from_utf8_lossy(&created.stderr));
+    assert!(stdout.contains("Created root@example.org with role(s) administrator."), "{stdout}");
+    let temporary = stdout.lines().find_map(|l| l.strip_prefix("Temporary password (shown once; change it after signing in): "));
+    assert_eq!(temporary.map(str::len), Some(20), "{stdout}");
+
+    let again = portal_in(
+        dir.path(),
+        &["admin", "create-user", "--email", "root@example.org", "--name", "Rosa", "--role", "him_staff", "--password-stdin"],
+        "a perfectly good passphrase\n",
+    );
+    let line = one_error_line(&again);
+    assert!(line.contains("already exists"), "{line}");
+
+    let granted = portal_in(dir.path(), &["admin", "grant-role", "--email", "root@example.org", "--role", "him_reviewer"], "");
+    assert!(String::from_utf8_lossy(&granted.stdout).contains("Granted him_reviewer"), "{granted:?}");
+
+    let verified = portal_in(dir.path(), &["verify-audit"], "");
+    let stdout = String::from_utf8_lossy(&verified.stdout);
+    assert!(verified.status.success(), "{stdout}");
+    assert!(stdout.starts_with("The audit trail is intact: 3 event(s)"), "user, role, role: {stdout}");
+}
+
+#[test]
+fn weak_passwords_and_unknown_roles_are_refused_on_the_command_line() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let weak = portal_in(
+        dir.path(),
+        &["admin", "create-user", "--email", "a@example.org", "--name", "A", "--role", "administrator", "--password-stdin"],
+        "password1234\n",
+    );
+    let line = one_error_line(&weak);
+    assert!(line.contains("too common"), "{line}");
+
+    let role = portal_in(dir.path(), &["admin", "create-user", "--email", "a@example.org", "--name", "A", "--role", "root"], "");
+    assert_eq!(role.status.code(), Some(2), "clap usage error");
+    assert!(String::from_utf8_lossy(&role.stderr).contains("unknown role `root`"));
+}

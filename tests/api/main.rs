@@ -2,9 +2,14 @@
 
 #![expect(clippy::expect_used, reason = "test code: a failed step should stop the test with its message")]
 
+mod access;
+mod audit;
+mod auth;
+mod demo;
 mod health;
 mod migrations;
 mod pages;
+mod scale_out;
 mod security_headers;
 mod sessions;
 mod startup;

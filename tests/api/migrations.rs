@@ -6,11 +6,19 @@ use migrations::MigratorTrait;
 use sea_orm_migration::SchemaManager;
 use server::cli::{MigrateAction, migrate};
 
+/// Whether the schema is there: true if every table exists, false if none does, a failure if
+/// only some do (a half-applied or half-rolled-back history).
 async fn has_session_table(settings: &server::settings::Settings) -> bool {
     let db = server::database::connect(settings).await.expect("connects");
-    let exists = SchemaManager::new(&db).has_table("tower_session").await.expect("query");
+    let tables = ["tower_session", "patient", "app_user", "user_role", "login_session", "login_throttle",
+        "one_time_token", "external_identity", "audit_event", "audit_head"];
+    let mut present = Vec::new();
+    for table in tables {
+        present.push(SchemaManager::new(&db).has_table(table).await.expect("query"));
+    }
     db.close().await.ok();
-    exists
+    assert!(present.iter().all(|p| *p) || present.iter().all(|p| !*p), "{tables:?}: {present:?}");
+    present[0]
 }
 
 #[tokio::test]

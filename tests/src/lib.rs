@@ -7,7 +7,13 @@
 
 #![expect(clippy::expect_used, reason = "test code: a failed step should stop the test with its message")]
 
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use app::backend::access::setup::ensure_patient;
+use app::backend::auth::Auth;
+use app::backend::auth::users::{self, NewUser, User};
+use app::backend::entities::audit_event;
+use app::backend::request::RequestMeta;
+use app::domain::{EmailAddress, IsoDate, NewPatient, PatientForm, Role};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait, QueryOrder};
 use server::settings::Settings;
 use server::startup::Application;
 use std::net::SocketAddr;
@@ -64,6 +70,10 @@ impl TestDatabase {
             database_schema: self.schema.clone(),
             database_url: self.database_url.clone().map(Into::into),
             log_level: "warn".into(),
+            // Cheap password hashing keeps the suite fast; the real cost is a setting, and the
+            // stored hash carries its own parameters.
+            argon2_memory_kib: 1024,
+            argon2_iterations: 1,
             ..Settings::default()
         };
         if let Some(dir) = &self.dir {
@@ -96,6 +106,87 @@ impl TestApp {
         self.client.get(self.url(path)).send().await.expect("request sent")
     }
 
+    /// A fresh browser: its own cookie jar, no redirects followed.
+    pub fn new_client(&self) -> reqwest::Client {
+        browser()
+    }
+
+    /// Calls a server function as the hydrated page does (form-encoded arguments, JSON answer).
+    pub async fn call(&self, client: &reqwest::Client, endpoint: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        client
+            .post(self.url(&format!("/api/{endpoint}")))
+            .header("accept", "application/json")
+            .form(fields)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Calls a server function and parses its JSON answer, asserting the status.
+    pub async fn call_ok(&self, client: &reqwest::Client, endpoint: &str, fields: &[(&str, &str)]) -> serde_json::Value {
+        let response = self.call(client, endpoint, fields).await;
+        let status = response.status().as_u16();
+        let body = response.text().await.expect("body");
+        assert!(status == 200 || status == 302, "{endpoint} answered {status}: {body}");
+        if body.is_empty() { serde_json::Value::Null } else { serde_json::from_str(&body).expect("JSON") }
+    }
+
+    /// Creates an account with `PASSWORD` directly in the database (as `portal admin` would).
+    pub async fn create_user(&self, email: &str, roles: &[Role], patient_id: Option<&str>) -> User {
+        let auth = Auth::new(self.settings.auth_config()).expect("hashing parameters");
+        let new = NewUser {
+            email: EmailAddress::parse(email).expect("valid email"),
+            display_name: format!("Test {email}"),
+            password: Some(PASSWORD.to_string()),
+            roles: roles.iter().copied().collect(),
+            patient_id: patient_id.map(str::to_string),
+        };
+        users::create(&self.db, &auth, new, None, &RequestMeta::command_line()).await.expect("user created")
+    }
+
+    /// Creates a patient record and returns its id.
+    pub async fn create_patient(&self, mrn: &str, family: &str, birth_date: &str) -> String {
+        let form = PatientForm {
+            mrn: mrn.into(),
+            family_name: family.into(),
+            given_names: "Test".into(),
+            birth_date: birth_date.into(),
+            sex: "unknown".into(),
+            ..PatientForm::default()
+        };
+        let today = IsoDate::parse("2026-11-24").expect("valid date");
+        let new = NewPatient::parse(&form, today).expect("valid patient");
+        ensure_patient(&self.db, &self.settings.site_code, new, &RequestMeta::command_line()).await.expect("patient created")
+    }
+
+    /// Signs in through the real endpoint; returns the response (302 on success).
+    pub async fn sign_in(&self, client: &reqwest::Client, email: &str, password: &str) -> reqwest::Response {
+        self.call(client, "sign_in", &[("email", email), ("password", password)]).await
+    }
+
+    /// Signs in and asserts it worked.
+    pub async fn login_as(&self, client: &reqwest::Client, email: &str) {
+        let response = self.sign_in(client, email, PASSWORD).await;
+        let status = response.status();
+        assert!(status.is_redirection() || status.is_success(), "sign-in failed: {status} {}", response.text().await.unwrap_or_default());
+    }
+
+    /// Who the portal thinks `client` is (`None` when signed out).
+    pub async fn me(&self, client: &reqwest::Client) -> Option<serde_json::Value> {
+        let value = self.call_ok(client, "me", &[]).await;
+        (!value.is_null()).then_some(value)
+    }
+
+    /// Every audit row, oldest first.
+    pub async fn audit_rows(&self) -> Vec<audit_event::Model> {
+        audit_event::Entity::find().order_by_asc(audit_event::Column::Seq).all(&self.db).await.expect("audit rows")
+    }
+
+    /// Audit rows with this action and outcome.
+    pub async fn audit(&self, action: &str, outcome: &str) -> Vec<audit_event::Model> {
+        self.audit_rows().await.into_iter().filter(|r| r.action == action && r.outcome == outcome).collect()
+    }
+
     /// A plain HTML form post, as a browser without JavaScript sends it.
     pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
         self.client
@@ -107,6 +198,17 @@ impl TestApp {
             .await
             .expect("request sent")
     }
+}
+
+/// The password every test account gets.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("HTTP client")
 }
 
 /// Settings as a production deployment behind TLS has them (Secure cookies, HSTS).
@@ -133,10 +235,6 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     tokio::spawn(app.run_until_stopped(async move {
         let _ = stopped.await;
     }));
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("HTTP client");
+    let client = browser();
     TestApp { address, db, backend: database.backend, client, settings, _database: database, _stop: stop }
 }

@@ -53,7 +53,13 @@ pub struct DemoCredential {
 /// Only same-site paths may be returned to after sign-in (no open redirect).
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') && !path.starts_with("/api/") => {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.starts_with("/api/")
+                && path.len() <= 500
+                && path.chars().all(|c| c.is_ascii_graphic() && c != '\\') =>
+        {
             path.to_string()
         }
         _ => "/account".to_string(),
@@ -312,12 +318,15 @@ mod tests {
         assert_eq!(safe_next(Some("/\\evil.example")), "/account");
         assert_eq!(safe_next(Some("/api/sign_out")), "/account");
         assert_eq!(safe_next(None), "/account");
+        // A header value cannot carry control characters: they must not reach the redirect.
+        assert_eq!(safe_next(Some("/record\r\nSet-Cookie: x=1")), "/account");
+        assert_eq!(safe_next(Some("/record with space")), "/account");
     }
 
     #[test]
     fn instants_print_as_utc_dates() {
         assert_eq!(format_ms(0), "1970-01-01 00:00 UTC");
-        assert_eq!(format_ms(1_795_519_800_000), "2026-11-24 09:30 UTC");
+        assert_eq!(format_ms(1_795_512_600_000), "2026-11-24 09:30 UTC");
         assert_eq!(format_ms(951_782_400_000), "2000-02-29 00:00 UTC");
     }
 }

@@ -222,7 +222,7 @@ fn row_hash(row: &audit_event::Model) -> String {
 pub async fn record(txn: &DatabaseTransaction, event: AuditEvent) -> Result<(), DbErr> {
     // Take the head's lock before reading it: a no-op update.
     audit_head::Entity::update_many()
-        .col_expr(audit_head::Column::LastSeq, Expr::col(audit_head::Column::LastSeq).into())
+        .col_expr(audit_head::Column::LastSeq, Expr::col(audit_head::Column::LastSeq))
         .filter(audit_head::Column::Id.eq(1))
         .exec(txn)
         .await?;

@@ -29,8 +29,16 @@ fn random_bits() -> u32 {
 
 /// Sets the HTTP status of the current server-function response from the error, so API callers
 /// and tests see 404, 422, 500... rather than the framework's blanket 500.
+///
+/// Not for requests that accept HTML: a plain form post must keep the 302 back to the form (which
+/// carries the error in its query string), and a page rendered on the server must not take the
+/// status of one of its data calls.
 pub fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    let accepts_html = leptos::prelude::use_context::<http::request::Parts>()
+        .and_then(|parts| parts.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).map(|v| v.contains("text/html")))
+        .unwrap_or(false);
     if let Err(error) = &result
+        && !accepts_html
         && let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
         && let Ok(status) = http::StatusCode::from_u16(error.status_code())
     {

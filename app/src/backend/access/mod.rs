@@ -16,7 +16,7 @@ use super::policy::{self, Action, Decision, Principal, Target};
 use super::request::RequestMeta;
 use crate::domain::{NewPatient, PatientSummary};
 use crate::error::{AppError, FieldError};
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, SqlErr,
@@ -129,10 +129,17 @@ impl AccessContext {
                 }],
             });
         }
-        let escaped: String = text.to_lowercase().chars().filter(|c| !matches!(c, '%' | '_' | '\\')).collect();
+        // LIKE wildcards typed by the user are matched literally.
+        let mut escaped = String::new();
+        for c in text.to_lowercase().chars() {
+            if matches!(c, '%' | '_' | '!') {
+                escaped.push('!');
+            }
+            escaped.push(c);
+        }
         let mut condition = Condition::any()
             .add(patient_row::Column::Mrn.eq(text.to_ascii_uppercase()))
-            .add(Expr::expr(Func::lower(Expr::col(patient_row::Column::FamilyName))).like(format!("{escaped}%")));
+            .add(Expr::expr(Func::lower(Expr::col(patient_row::Column::FamilyName))).like(LikeExpr::new(format!("{escaped}%")).escape('!')));
         if let Some(date) = birth_date.filter(|d| !d.trim().is_empty()) {
             condition = Condition::all().add(condition).add(patient_row::Column::BirthDate.eq(date.trim()));
         }

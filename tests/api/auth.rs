@@ -1,0 +1,384 @@
+//! Password sign-in, lock-out, session id rotation, time-outs, sign-out everywhere, the session
+//! list, password changes and role changes: each through the real endpoints, each checked in the
+//! audit trail.
+
+use app::backend::auth::users;
+use app::backend::entities::login_session;
+use app::backend::request::RequestMeta;
+use app::domain::Role;
+use portal_tests::{PASSWORD, spawn_app, spawn_app_with};
+use sea_orm::sea_query::Expr;
+use sea_orm::{EntityTrait, QueryFilter, ColumnTrait};
+use server::startup::SESSION_COOKIE;
+
+fn session_cookie_value(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix(&format!("{SESSION_COOKIE}=")))
+        .map(|c| c.split(';').next().unwrap_or_default().to_string())
+}
+
+#[tokio::test]
+async fn a_patient_signs_in_and_out_and_both_are_audited() {
+    let app = spawn_app().await;
+    let user = app.create_user("ana@example.org", &[Role::Patient], None).await;
+    let client = app.new_client();
+    assert_eq!(app.me(&client).await, None);
+
+    let response = app.sign_in(&client, "  Ana@Example.org ", PASSWORD).await;
+    assert_eq!(response.status(), 200, "the page's client follows the redirect header");
+    assert!(response.headers()["location"].to_str().expect("ASCII").ends_with("/account"));
+    let me = app.me(&client).await.expect("signed in");
+    assert_eq!(me["email"], "ana@example.org");
+    assert_eq!(me["roles"], serde_json::json!(["patient"]));
+
+    let logins = app.audit("login", "success").await;
+    assert_eq!(logins.len(), 1);
+    assert_eq!(logins[0].actor_user_id.as_deref(), Some(user.id.as_str()));
+    assert!(logins[0].client_address.as_deref().is_some_and(|a| a.starts_with("127.")));
+    assert!(logins[0].request_id.as_deref().is_some_and(|r| r.len() == 32));
+
+    let response = app.call(&client, "sign_out", &[]).await;
+    assert!(response.status().is_success(), "{}", response.status());
+    assert_eq!(app.me(&client).await, None);
+    assert_eq!(app.audit("logout", "success").await.len(), 1);
+}
+
+#[tokio::test]
+async fn sign_in_gives_the_browser_a_new_session_id() {
+    let app = spawn_app().await;
+    app.create_user("ana@example.org", &[Role::Patient], None).await;
+    let client = app.new_client();
+    // A session exists before sign-in (the privacy reminder was dismissed).
+    let before = app.call(&client, "dismiss_privacy_notice", &[]).await;
+    let planted = session_cookie_value(&before).expect("a session before sign-in");
+
+    let response = app.sign_in(&client, "ana@example.org", PASSWORD).await;
+    let after = session_cookie_value(&response).expect("sign-in sets the cookie");
+    assert_ne!(planted, after, "session fixation: the pre-sign-in id must not survive");
+
+    // The planted id is worthless: a browser holding only it is not signed in.
+    let attacker = reqwest::Client::builder().build().expect("client");
+    let answer = attacker
+        .post(app.url("/api/me"))
+        .header("cookie", format!("{SESSION_COOKIE}={planted}"))
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("body");
+    assert_eq!(answer, "null");
+}
+
+#[tokio::test]
+async fn unknown_email_and_wrong_password_get_the_same_answer() {
+    let app = spawn_app().await;
+    app.create_user("ana@example.org", &[Role::Patient], None).await;
+    let client = app.new_client();
+
+    let wrong = app.sign_in(&client, "ana@example.org", "not the password at all").await;
+    let (wrong_status, wrong_body) = (wrong.status(), wrong.text().await.expect("body"));
+    let unknown = app.sign_in(&client, "nobody@example.org", "not the password at all").await;
+    let (unknown_status, unknown_body) = (unknown.status(), unknown.text().await.expect("body"));
+
+    assert_eq!(wrong_status, 401);
+    assert_eq!((wrong_status, &wrong_body), (unknown_status, &unknown_body));
+    assert!(wrong_body.contains("invalid_credentials"), "{wrong_body}");
+    assert_eq!(app.me(&client).await, None);
+    let failures = app.audit("login", "failure").await;
+    let details: Vec<_> = failures.iter().map(|r| r.detail.clone().unwrap_or_default()).collect();
+    assert_eq!(details, vec!["wrong_password", "unknown_account"]);
+}
+
+#[tokio::test]
+async fn repeated_failures_lock_the_email_whether_or_not_it_has_an_account() {
+    let app = spawn_app_with(|s| s.lockout_threshold = 3).await;
+    app.create_user("ana@example.org", &[Role::Patient], None).await;
+    let client = app.new_client();
+
+    for email in ["ana@example.org", "nobody@example.org"] {
+        for _ in 0..3 {
+            assert_eq!(app.sign_in(&client, email, "a wrong password here").await.status(), 401);
+        }
+        // Locked now: even the right password is refused, and the answer is the same for both.
+        let locked = app.sign_in(&client, email, PASSWORD).await;
+        assert_eq!(locked.status(), 429, "{email}");
+        let body = locked.text().await.expect("body");
+        assert!(body.contains("\"kind\":\"locked\""), "{body}");
+        assert!(body.contains("\"retry_after_secs\":60"), "{body}");
+    }
+    assert_eq!(app.me(&client).await, None);
+    assert_eq!(app.audit("login", "failure").await.iter().filter(|r| r.detail.as_deref() == Some("locked")).count(), 2);
+    assert!(app.audit("login", "success").await.is_empty());
+}
+
+#[tokio::test]
+async fn one_client_address_failing_on_many_emails_is_locked_too() {
+    let app = spawn_app_with(|s| s.lockout_address_threshold = 4).await;
+    app.create_user("ana@example.org", &[Role::Patient], None).await;
+    let client = app.new_client();
+    for n in 0..4 {
+        app.sign_in(&client, &format!("guess{n}@example.org"), "a wrong password here").await;
+    }
+    assert_eq!(app.sign_in(&client, "ana@example.org", PASSWORD).await.status(), 429);
+}
+
+#[tokio::test]
+async fn absurd_input_is_refused_clearly_audited_and_changes_nothing() {
+    let app = spawn_app().await;
+    app.create_user("ana@example.org", &[Role::Patient], None).await;
+    let client = app.new_client();
+    let sessions_before = login_session::Entity::find().all(&app.db).await.expect("rows").len();
+
+    let huge = "x".repeat(10_000);
+    let response = app.sign_in(&client, "ana@example.org", &huge).await;
+    assert_eq!(response.status(), 422);
+    let body = response.text().await.expect("body");
+    assert!(body.contains("at most 128 characters"), "{body}");
+
+    let long_email = format!("{}@example.org", "a".repeat(10_000));
+    let response = app.sign_in(&client, &long_email, PASSWORD).await;
+    assert_eq!(response.status(), 422);
+
+    assert_eq!(app.sign_in(&client, "", PASSWORD).await.status(), 422);
+    assert_eq!(login_session::Entity::find().all(&app.db).await.expect("rows").len(), sessions_before);
+    assert_eq!(app.audit("login", "failure").await.len(), 3);
+    assert_eq!(app.me(&client).await, None);
+}
+
+#[tokio::test]
+async fn an_idle_session_times_out_says_why_and_is_audited() {
+    let app = spawn_app().await;
+    app.create_user("ana@example.org", &[Role::Patient], None).await;
+    let client = app.new_client();
+    app.login_as(&client, "ana@example.org").await;
+    let clock = app.call_ok(&client, "session_clock", &[]).await;
+    let left = clock["idle_seconds_left"].as_i64().expect("number");
+    assert!((29 * 60..=30 * 60).contains(&left), "patients get 30 minutes: {left}");
+    assert_eq!(clock["warn_seconds"], 60);
+
+    // 31 minutes without activity.
+    let past = app::backend::db::now_ms() - 31 * 60_000;
+    login_session::Entity::update_many()
+        .col_expr(login_session::Column::LastSeenMs, Expr::value(past))
+        .exec(&app.db)
+        .await
+        .expect("update");
+
+    assert_eq!(app.me(&client).await, None);
+    assert_eq!(app.call_ok(&client, "signed_out_reason", &[]).await, "idle");
+    let timeouts = app.audit("session_timeout", "success").await;
+    assert_eq!(timeouts.len(), 1);
+    assert_eq!(timeouts[0].detail.as_deref(), Some("idle"));
+    // Signing in again resumes.
+    app.login_as(&client, "ana@example.org").await;
+    assert!(app.me(&client).await.is_some());
+}
+
+#[tokio::test]
+async fn staff_time_out_sooner_than_patients() {
+    let app = spawn_app().await;
+    app.create_user("sam@example.org", &[Role::HimStaff], None).await;
+    let client = app.new_client();
+    app.login_as(&client, "sam@example.org").await;
+    let left = app.call_ok(&client, "session_clock", &[]).await["idle_seconds_left"].as_i64().expect("number");
+    assert!((14 * 60..=15 * 60).contains(&left), "staff get 15 minutes: {left}");
+
+    // 16 minutes idle ends a staff session (it would not end a patient's).
+    let past = app::backend::db::now_ms() - 16 * 60_000;
+    login_session::Entity::update_many()
+        .col_expr(login_session::Column::LastSeenMs, Expr::value(past))
+        .exec(&app.db)
+        .await
+        .expect("update");
+    assert_eq!(app.me(&client).await, None);
+}
+
+#[tokio::test]
+async fn the_status_poll_does_not_count_as_activity_but_staying_does() {
+    let app = spawn_app().await;
+    app.create_user("ana@example.org", &[Role::Patient], None).await;
+    let client = app.new_client();
+    app.login_as(&client, "ana@example.org").await;
+    let past = app::backend::db::now_ms() - 10 * 60_000;
+    login_session::Entity::update_many()
+        .col_expr(login_session::Column::LastSeenMs, Expr::value(past))
+        .exec(&app.db)
+        .await
+        .expect("update");
+
+    let polled = app.call_ok(&client, "session_clock", &[]).await["idle_seconds_left"].as_i64().expect("number");
+    assert!(polled <= 20 * 60, "{polled}");
+    let stayed = app.call_ok(&client, "keep_alive", &[]).await["idle_seconds_left"].as_i64().expect("number");
+    assert!(stayed >= 29 * 60, "{stayed}");
+}
+
+#[tokio::test]
+async fn a_session_ends_after_its_absolute_lifetime_whatever_the_activity() {
+    let app = spawn_app().await;
+    app.create_user("ana@example.org", &[Role::Patient], None).await;
+    let client = app.new_client();
+    app.login_as(&client, "ana@example.org").await;
+    let row = login_session::Entity::find().one(&app.db).await.expect("query").expect("a session");
+    assert_eq!(row.expires_at_ms - row.created_at_ms, 12 * 3_600_000, "12 hours by default");
+
+    login_session::Entity::update_many()
+        .col_expr(login_session::Column::ExpiresAtMs, Expr::value(app::backend::db::now_ms() - 1))
+        .exec(&app.db)
+        .await
+        .expect("update");
+    assert_eq!(app.me(&client).await, None);
+    assert_eq!(app.call_ok(&client, "signed_out_reason", &[]).await, "absolute");
+}
+
+#[tokio::test]
+async fn sessions_are_listed_and_signing_out_everywhere_ends_them_all() {
+    let app = spawn_app().await;
+    app.create_user("ana@example.org", &[Role::Patient], None).await;
+    let (phone, laptop) = (app.new_client(), app.new_client());
+    app.login_as(&phone, "ana@example.org").await;
+    app.login_as(&laptop, "ana@example.org").await;
+
+    let list = app.call_ok(&phone, "my_sessions", &[]).await;
+    let list = list.as_array().expect("array");
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0]["current"], true, "this device first");
+    assert_eq!(list[1]["current"], false);
+
+    // End the other device only.
+    let other = list[1]["id"].as_str().expect("id").to_string();
+    app.call_ok(&phone, "end_session", &[("id", &other)]).await;
+    assert_eq!(app.me(&laptop).await, None);
+    assert!(app.me(&phone).await.is_some());
+    assert_eq!(app.audit("session_revoke", "success").await.len(), 1);
+
+    // Someone else's session id cannot be ended from here.
+    app.create_user("ben@example.org", &[Role::Patient], None).await;
+    let ben = app.new_client();
+    app.login_as(&ben, "ben@example.org").await;
+    let bens = app.call_ok(&ben, "my_sessions", &[]).await[0]["id"].as_str().expect("id").to_string();
+    assert_eq!(app.call(&phone, "end_session", &[("id", &bens)]).await.status(), 404);
+    assert!(app.me(&ben).await.is_some());
+
+    app.login_as(&laptop, "ana@example.org").await;
+    app.call_ok(&phone, "sign_out_everywhere", &[]).await;
+    assert_eq!(app.me(&phone).await, None);
+    assert_eq!(app.me(&laptop).await, None);
+    assert!(app.me(&ben).await.is_some(), "other people are not affected");
+    assert_eq!(app.audit("sign_out_everywhere", "success").await.len(), 1);
+}
+
+#[tokio::test]
+async fn changing_the_password_checks_the_old_one_and_the_policy_and_ends_other_sessions() {
+    let app = spawn_app().await;
+    app.create_user("ana@example.org", &[Role::Patient], None).await;
+    let (phone, laptop) = (app.new_client(), app.new_client());
+    app.login_as(&phone, "ana@example.org").await;
+    app.login_as(&laptop, "ana@example.org").await;
+
+    let wrong = app.call(&phone, "change_password", &[("current_password", "not it at all"), ("new_password", "a brand new passphrase")]).await;
+    assert_eq!(wrong.status(), 422);
+    assert!(wrong.text().await.expect("body").contains("current_password"));
+    let common = app.call(&phone, "change_password", &[("current_password", PASSWORD), ("new_password", "qwertyuiop123")]).await;
+    assert_eq!(common.status(), 422);
+    assert!(common.text().await.expect("body").contains("too common"));
+    let short = app.call(&phone, "change_password", &[("current_password", PASSWORD), ("new_password", "short")]).await;
+    assert_eq!(short.status(), 422);
+
+    app.call_ok(&phone, "change_password", &[("current_password", PASSWORD), ("new_password", "a brand new passphrase")]).await;
+    assert!(app.me(&phone).await.is_some(), "this device stays signed in");
+    assert_eq!(app.me(&laptop).await, None, "other devices are signed out");
+    assert_eq!(app.sign_in(&laptop, "ana@example.org", PASSWORD).await.status(), 401);
+    assert_eq!(app.sign_in(&laptop, "ana@example.org", "a brand new passphrase").await.status(), 200);
+    assert_eq!(app.audit("password_change", "failure").await.len(), 1);
+    assert_eq!(app.audit("password_change", "success").await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_role_change_is_audited_and_ends_the_users_sessions() {
+    let app = spawn_app().await;
+    let user = app.create_user("sam@example.org", &[Role::HimStaff], None).await;
+    let admin = app.create_user("root@example.org", &[Role::Administrator], None).await;
+    let client = app.new_client();
+    app.login_as(&client, "sam@example.org").await;
+
+    let changed = users::set_role(&app.db, &user.id, Role::HimReviewer, true, Some(&admin.id), &RequestMeta::command_line())
+        .await
+        .expect("granted");
+    assert!(changed);
+    assert_eq!(app.me(&client).await, None, "new privileges need a new sign-in (and a new session id)");
+    app.login_as(&client, "sam@example.org").await;
+    assert_eq!(app.me(&client).await.expect("signed in")["roles"], serde_json::json!(["him_staff", "him_reviewer"]));
+
+    let grants = app.audit("role_grant", "success").await;
+    let last = grants.last().expect("a grant");
+    assert_eq!(last.actor_user_id.as_deref(), Some(admin.id.as_str()));
+    assert_eq!(last.entity_id.as_deref(), Some(user.id.as_str()));
+    assert_eq!(last.detail.as_deref(), Some("role=him_reviewer"));
+
+    let unchanged = users::set_role(&app.db, &user.id, Role::HimReviewer, true, None, &RequestMeta::command_line())
+        .await
+        .expect("no-op");
+    assert!(!unchanged);
+    let revoked = users::set_role(&app.db, &user.id, Role::HimReviewer, false, None, &RequestMeta::command_line())
+        .await
+        .expect("revoked");
+    assert!(revoked);
+    assert_eq!(app.audit("role_revoke", "success").await.len(), 1);
+    let open = login_session::Entity::find()
+        .filter(login_session::Column::RevokedAtMs.is_null())
+        .all(&app.db)
+        .await
+        .expect("rows");
+    assert!(open.is_empty());
+}
+
+#[tokio::test]
+async fn cross_site_form_posts_are_refused() {
+    let app = spawn_app().await;
+    app.create_user("ana@example.org", &[Role::Patient], None).await;
+    let client = app.new_client();
+    let response = client
+        .post(app.url("/api/sign_in"))
+        .header("origin", "https://evil.example")
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("email", "ana@example.org"), ("password", PASSWORD)])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 403);
+    assert!(app.audit("login", "success").await.is_empty());
+
+    let same_site = client
+        .post(app.url("/api/sign_in"))
+        .header("origin", app.address.clone())
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("email", "ana@example.org"), ("password", PASSWORD)])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(same_site.status(), 200);
+}
+
+#[tokio::test]
+async fn a_failed_sign_in_without_javascript_comes_back_to_the_form_with_the_error() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(app.url("/api/sign_in"))
+        .header("accept", "text/html")
+        .header("referer", app.url("/sign-in"))
+        .form(&[("email", "nobody@example.org"), ("password", "whatever it is")])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 302);
+    let location = response.headers()["location"].to_str().expect("ASCII").to_string();
+    assert!(location.contains("/sign-in") && location.contains("__err="), "{location}");
+    let page = app.client.get(location).send().await.expect("sent").text().await.expect("body");
+    assert!(page.contains("The email address or password is not right"), "the error is rendered without JavaScript");
+}
