@@ -50,6 +50,7 @@ pub struct Settings {
     pub patient_idle_minutes: u32,
     pub session_absolute_hours: u32,
     pub idle_warning_secs: u32,
+    pub patient_mfa_required: bool,
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
     pub argon2_parallelism: u32,
@@ -81,6 +82,7 @@ impl Default for Settings {
             patient_idle_minutes: 30,
             session_absolute_hours: 12,
             idle_warning_secs: 60,
+            patient_mfa_required: false,
             argon2_memory_kib: 19_456,
             argon2_iterations: 2,
             argon2_parallelism: 1,
@@ -121,6 +123,7 @@ pub const DOCS: &[SettingDoc] = &[
     SettingDoc { key: "patient_idle_minutes", default: "30", help: "Patients and caregivers are signed out after this many minutes without activity." },
     SettingDoc { key: "session_absolute_hours", default: "12", help: "A sign-in ends after this many hours, whatever the activity." },
     SettingDoc { key: "idle_warning_secs", default: "60", help: "The time-out warning (with a button to stay signed in) appears this many seconds before the idle time-out." },
+    SettingDoc { key: "patient_mfa_required", default: "false", help: "Patients must set up two-step verification too (staff always must)." },
     SettingDoc { key: "argon2_memory_kib", default: "19456", help: "Argon2id memory cost for password hashes (OWASP: 19 MiB)." },
     SettingDoc { key: "argon2_iterations", default: "2", help: "Argon2id time cost (OWASP: 2)." },
     SettingDoc { key: "argon2_parallelism", default: "1", help: "Argon2id parallelism (OWASP: 1)." },
@@ -295,6 +298,7 @@ impl Settings {
             patient_idle_minutes: self.patient_idle_minutes,
             absolute_hours: self.session_absolute_hours,
             idle_warning_secs: i64::from(self.idle_warning_secs),
+            patient_mfa_required: self.patient_mfa_required,
         }
     }
 
@@ -435,7 +439,7 @@ mod tests {
         toml.push_str("database_max_connections = 1\ndatabase_connect_timeout_secs = 1\nsite_root = \"s\"\n");
         toml.push_str("log_format = \"human\"\nlog_level = \"info\"\n");
         toml.push_str("session_cleanup_interval_secs = 1\nshutdown_grace_secs = 1\nsite_code = \"a\"\n");
-        toml.push_str("staff_idle_minutes = 1\npatient_idle_minutes = 1\nsession_absolute_hours = 1\nidle_warning_secs = 1\n");
+        toml.push_str("staff_idle_minutes = 1\npatient_idle_minutes = 1\nsession_absolute_hours = 1\nidle_warning_secs = 1\npatient_mfa_required = false\n");
         toml.push_str("argon2_memory_kib = 8\nargon2_iterations = 1\nargon2_parallelism = 1\n");
         toml.push_str("lockout_threshold = 1\nlockout_address_threshold = 1\nlockout_base_secs = 1\n");
         toml.push_str("lockout_max_secs = 1\ndemo = false\n");

@@ -162,6 +162,7 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/admin/audit.csv", get(app::backend::export::audit_csv))
         .leptos_routes_with_context(&state, routes, security::provide_request_nonce, move || {
             shell(leptos_options.clone())
         })

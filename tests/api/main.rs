@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod demo;
 mod health;
+mod mfa;
 mod migrations;
 mod pages;
 mod scale_out;

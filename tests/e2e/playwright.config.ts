@@ -12,6 +12,11 @@ const port = Number(process.env.E2E_PORT ?? 3100);
 // instead of starting the release build on a fresh database.
 const externalUrl = process.env.E2E_BASE_URL;
 const dataDir = externalUrl ? '' : mkdtempSync(path.join(tmpdir(), 'portal-e2e-'));
+// A second server with a one-minute idle time-out, for the time-out warning journey.
+export const idlePort = port + 1;
+const idleDataDir = externalUrl ? '' : mkdtempSync(path.join(tmpdir(), 'portal-e2e-idle-'));
+const binary = path.join(targetDir, 'release', 'portal');
+const siteRoot = process.env.PORTAL_SITE_ROOT ?? path.join(root, 'target', 'site');
 
 // Debian's Chromium, not Playwright's download (no network here). The flags keep it from
 // reaching for the network on its own, which this machine refuses.
@@ -45,19 +50,42 @@ export default defineConfig({
     { name: 'desktop', use: { ...devices['Desktop Chrome'], launchOptions } },
     { name: 'phone', use: { ...devices['Pixel 7'], launchOptions } },
   ],
-  webServer: externalUrl ? undefined : {
-    command: `${path.join(targetDir, 'release', 'portal')} serve`,
-    cwd: root,
-    url: `http://127.0.0.1:${port}/readyz`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-    stdout: 'ignore',
-    stderr: 'pipe',
-    env: {
-      PORTAL_ADDR: `127.0.0.1:${port}`,
-      PORTAL_DATA_DIR: dataDir,
-      PORTAL_SITE_ROOT: process.env.PORTAL_SITE_ROOT ?? path.join(root, 'target', 'site'),
-      PORTAL_LOG_LEVEL: 'warn',
+  webServer: externalUrl ? undefined : [
+    {
+      command: `${binary} serve`,
+      cwd: root,
+      url: `http://127.0.0.1:${port}/readyz`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'ignore',
+      stderr: 'pipe',
+      env: {
+        PORTAL_ADDR: `127.0.0.1:${port}`,
+        PORTAL_DATA_DIR: dataDir,
+        PORTAL_SITE_ROOT: siteRoot,
+        PORTAL_LOG_LEVEL: 'warn',
+        PORTAL_DEMO: 'true',
+      },
     },
-  },
+    {
+      command: `${binary} serve`,
+      cwd: root,
+      url: `http://127.0.0.1:${idlePort}/readyz`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'ignore',
+      stderr: 'pipe',
+      env: {
+        PORTAL_ADDR: `127.0.0.1:${idlePort}`,
+        PORTAL_DATA_DIR: idleDataDir,
+        PORTAL_SITE_ROOT: siteRoot,
+        PORTAL_LOG_LEVEL: 'warn',
+        PORTAL_DEMO: 'true',
+        // Signed out after one idle minute; warned after ten seconds.
+        PORTAL_PATIENT_IDLE_MINUTES: '1',
+        PORTAL_STAFF_IDLE_MINUTES: '1',
+        PORTAL_IDLE_WARNING_SECS: '50',
+      },
+    },
+  ],
 });

@@ -8,7 +8,7 @@
 #![expect(clippy::expect_used, reason = "test code: a failed step should stop the test with its message")]
 
 use app::backend::access::setup::ensure_patient;
-use app::backend::auth::Auth;
+use app::backend::auth::{Auth, totp};
 use app::backend::auth::users::{self, NewUser, User};
 use app::backend::entities::audit_event;
 use app::backend::request::RequestMeta;
@@ -93,6 +93,8 @@ pub struct TestApp {
     /// Keeps cookies between requests; never follows redirects.
     pub client: reqwest::Client,
     pub settings: Settings,
+    /// Authenticator secrets that `login_as` set up, by email.
+    pub authenticators: std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>,
     _database: TestDatabase,
     _stop: oneshot::Sender<()>,
 }
@@ -164,11 +166,36 @@ impl TestApp {
         self.call(client, "sign_in", &[("email", email), ("password", password)]).await
     }
 
-    /// Signs in and asserts it worked.
+    /// Signs in and asserts it worked. Staff (who must use two-step verification) get an
+    /// authenticator set up on their first sign-in, and codes from it afterwards, as a person
+    /// with the app would type them.
     pub async fn login_as(&self, client: &reqwest::Client, email: &str) {
         let response = self.sign_in(client, email, PASSWORD).await;
         let status = response.status();
+        let location = response.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
         assert!(status.is_redirection() || status.is_success(), "sign-in failed: {status} {}", response.text().await.unwrap_or_default());
+        if location.starts_with("/sign-in/setup") {
+            let setup = self.call_ok(client, "mfa_setup_start", &[]).await;
+            let key: String = setup["manual_key"].as_str().expect("key").split_whitespace().collect();
+            let secret = totp::decode_secret(&key).expect("base32");
+            let code = format!("{:06}", totp::hotp(&secret, totp::step_at(app::backend::db::now_ms() / 1000) as u64));
+            self.call_ok(client, "mfa_setup_confirm", &[("code", &code)]).await;
+            self.call_ok(client, "take_recovery_codes", &[]).await;
+            self.authenticators.lock().expect("lock").insert(email.to_string(), secret);
+        } else if location.starts_with("/sign-in/verify") {
+            let secret = self.authenticators.lock().expect("lock").get(email).cloned().expect("an authenticator set up by login_as");
+            // Each code works once; the window accepts the previous, current and next step.
+            let now = totp::step_at(app::backend::db::now_ms() / 1000);
+            let mut done = false;
+            for step in now - 1..=now + 1 {
+                let code = format!("{:06}", totp::hotp(&secret, step as u64));
+                if self.call(client, "verify_second_factor", &[("code", &code)]).await.status().is_success() {
+                    done = true;
+                    break;
+                }
+            }
+            assert!(done, "no fresh code left for {email} in this 30-second window");
+        }
     }
 
     /// Who the portal thinks `client` is (`None` when signed out).
@@ -236,5 +263,14 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
         let _ = stopped.await;
     }));
     let client = browser();
-    TestApp { address, db, backend: database.backend, client, settings, _database: database, _stop: stop }
+    TestApp {
+        address,
+        db,
+        backend: database.backend,
+        client,
+        settings,
+        authenticators: Default::default(),
+        _database: database,
+        _stop: stop,
+    }
 }

@@ -48,6 +48,8 @@ pub struct DemoCredential {
     pub label: String,
     pub email: String,
     pub password: String,
+    pub authenticator_key: Option<String>,
+    pub current_code: Option<String>,
 }
 
 /// Only same-site paths may be returned to after sign-in (no open redirect).
@@ -66,6 +68,17 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
+/// Percent-encodes a path for a query string.
+pub fn percent(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// Signs in with email and password and goes to `next` (or the account page).
 #[server(prefix = "/api", endpoint = "sign_in")]
 pub async fn sign_in(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
@@ -73,12 +86,14 @@ pub async fn sign_in(email: String, password: String, next: Option<String>) -> R
     use crate::backend::current::state;
     use crate::backend::error::{internal, with_status};
     use crate::backend::request::RequestMeta;
-    use crate::backend::session::{Key, PortalSession};
+    use crate::backend::auth::requires_mfa;
+    use crate::backend::db::now_ms;
+    use crate::backend::session::{Key, PendingSignIn, PendingStage, PortalSession};
     use crate::error::FieldError;
     with_status(async move {
         let state = state()?;
         let request = RequestMeta::current().await;
-        let verified = login::sign_in(&state.db, &state.auth, &email, password, &request).await.map_err(|e| match e {
+        let user = login::verify_password(&state.db, &state.auth, &email, password, &request).await.map_err(|e| match e {
             SignInError::InvalidCredentials => AppError::InvalidCredentials,
             SignInError::Locked { retry_after_secs } => AppError::Locked { retry_after_secs },
             SignInError::Malformed { field, message } => {
@@ -90,8 +105,26 @@ pub async fn sign_in(email: String, password: String, next: Option<String>) -> R
         let session = PortalSession::current().await?;
         // A new session id at sign-in: an id planted before (session fixation) is now worthless.
         session.cycle_id().await?;
-        session.insert(Key::Login, verified.login_id).await?;
         session.remove::<String>(Key::SignedOutReason).await?;
+        session.remove::<String>(Key::Login).await?;
+        let next_query = next.as_deref().map(|n| format!("?next={}", percent(&safe_next(Some(n))))).unwrap_or_default();
+        let stage = if user.mfa_enabled {
+            Some(PendingStage::Verify)
+        } else if requires_mfa(&state.auth.config, &user) {
+            Some(PendingStage::Enroll)
+        } else {
+            None
+        };
+        if let Some(stage) = stage {
+            session.insert(Key::PendingSignIn, PendingSignIn { user_id: user.id.clone(), stage, since_ms: now_ms() }).await?;
+            let page = if stage == PendingStage::Verify { "/sign-in/verify" } else { "/sign-in/setup" };
+            leptos_axum::redirect(&format!("{page}{next_query}"));
+            return Ok(());
+        }
+        let login_id = login::complete(&state.db, &state.auth, &user.id, "password", &request)
+            .await
+            .map_err(|e| internal("completing a sign-in failed", &e))?;
+        session.insert(Key::Login, login_id).await?;
         leptos_axum::redirect(&safe_next(next.as_deref()));
         Ok(())
     }.await)
@@ -191,28 +224,15 @@ pub async fn demo_credentials() -> Result<Vec<DemoCredential>, AppError> {
         }
         Ok(crate::backend::demo::accounts()
             .into_iter()
-            .map(|a| DemoCredential { label: a.label, email: a.email, password: a.password })
+            .map(|a| DemoCredential {
+                label: a.label,
+                email: a.email,
+                password: a.password,
+                authenticator_key: a.authenticator_key,
+                current_code: a.current_code,
+            })
             .collect())
     }.await)
-}
-
-#[cfg(any(feature = "ssr", test))]
-fn format_ms(ms: i64) -> String {
-    // UTC, minutes precision; the page says so. (Local time needs the browser's zone.)
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm), to avoid a date library in the browser.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rem / 3600, (rem % 3600) / 60)
 }
 
 /// The person's open sessions, this one first.
@@ -230,8 +250,8 @@ pub async fn my_sessions() -> Result<Vec<SessionRow>, AppError> {
             .into_iter()
             .map(|s| SessionRow {
                 id: s.id,
-                started: format_ms(s.created_at_ms),
-                last_active: format_ms(s.last_seen_ms),
+                started: crate::domain::format_utc_minutes(s.created_at_ms),
+                last_active: crate::domain::format_utc_minutes(s.last_seen_ms),
                 address: s.client_address,
                 browser: s.user_agent,
                 current: s.current,
@@ -323,10 +343,4 @@ mod tests {
         assert_eq!(safe_next(Some("/record with space")), "/account");
     }
 
-    #[test]
-    fn instants_print_as_utc_dates() {
-        assert_eq!(format_ms(0), "1970-01-01 00:00 UTC");
-        assert_eq!(format_ms(1_795_512_600_000), "2026-11-24 09:30 UTC");
-        assert_eq!(format_ms(951_782_400_000), "2000-02-29 00:00 UTC");
-    }
 }

@@ -442,6 +442,12 @@ mod tests {
     }
 
     #[test]
+    fn the_report_offers_every_action() {
+        let names: Vec<&str> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
+        assert_eq!(crate::api::audit::action_names(), names.as_slice());
+    }
+
+    #[test]
     fn action_names_round_trip_and_are_unique() {
         let mut names: Vec<&str> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
         for action in AuditAction::ALL {

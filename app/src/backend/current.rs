@@ -22,14 +22,25 @@ pub async fn signed_in(touch: bool) -> Result<(SignedIn, RequestMeta), AppError>
     let state = state()?;
     let session = PortalSession::current().await?;
     let request = RequestMeta::current().await;
+    let signed = signed_in_with(&state, &session, &request, touch).await?;
+    Ok((signed, request))
+}
+
+/// The same check for plain axum routes (downloads), which have no Leptos context.
+pub async fn signed_in_with(
+    state: &AppState,
+    session: &PortalSession,
+    request: &RequestMeta,
+    touch: bool,
+) -> Result<SignedIn, AppError> {
     let Some(login_id) = session.get::<String>(Key::Login).await? else {
         return Err(AppError::Unauthenticated);
     };
-    match sessions::check(&state.db, &state.auth.config, &login_id, touch, &request)
+    match sessions::check(&state.db, &state.auth.config, &login_id, touch, request)
         .await
         .map_err(|e| internal("checking the session failed", &e))?
     {
-        Ok(signed_in) => Ok((signed_in, request)),
+        Ok(signed_in) => Ok(signed_in),
         Err(reason) => {
             session.remove::<String>(Key::Login).await?;
             if reason != EndReason::Revoked {

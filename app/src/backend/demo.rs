@@ -4,7 +4,8 @@
 //! PostgreSQL.
 
 use super::access::setup::ensure_patient;
-use super::auth::Auth;
+use super::auth::{Auth, mfa, totp};
+use super::db::now_ms;
 use super::auth::users::{self, NewUser, UserError};
 use super::request::RequestMeta;
 use crate::domain::{EmailAddress, IsoDate, NewPatient, PatientForm, Role};
@@ -17,7 +18,14 @@ pub struct DemoAccount {
     pub label: String,
     pub email: String,
     pub password: String,
+    /// Staff accounts must use two-step verification: their authenticator key (base32), to type
+    /// into an app, and the code it shows now.
+    pub authenticator_key: Option<String>,
+    pub current_code: Option<String>,
 }
+
+/// The demo staff accounts' authenticator secret (20 bytes, published: demo data only).
+const DEMO_TOTP_SECRET: &[u8; 20] = b"portal-demo-totp-key";
 
 const ACCOUNTS: [(&str, &str, &str, &str, Role); 3] = [
     ("Patient (Alex Rivera)", "Alex Rivera", "patient@demo.example", "demo-patient-lantern", Role::Patient),
@@ -27,12 +35,15 @@ const ACCOUNTS: [(&str, &str, &str, &str, Role); 3] = [
 
 /// The demo accounts' credentials.
 pub fn accounts() -> Vec<DemoAccount> {
+    let step = totp::step_at(now_ms() / 1000);
     ACCOUNTS
         .iter()
-        .map(|(label, _, email, password, _)| DemoAccount {
+        .map(|(label, _, email, password, role)| DemoAccount {
             label: (*label).into(),
             email: (*email).into(),
             password: (*password).into(),
+            authenticator_key: role.is_staff().then(|| totp::manual_key(DEMO_TOTP_SECRET)),
+            current_code: role.is_staff().then(|| format!("{:06}", totp::hotp(DEMO_TOTP_SECRET, step as u64))),
         })
         .collect()
 }
@@ -73,7 +84,12 @@ pub async fn ensure(db: &sea_orm::DatabaseConnection, auth: &Auth, site_code: &s
             roles: BTreeSet::from([role]),
             patient_id: (role == Role::Patient).then(|| patient_id.clone()),
         };
-        users::create(db, auth, new, None, &request).await?;
+        let user = users::create(db, auth, new, None, &request).await?;
+        if role.is_staff() {
+            // Set up the published authenticator through the real enrolment path.
+            let code = format!("{:06}", totp::hotp(DEMO_TOTP_SECRET, totp::step_at(now_ms() / 1000) as u64));
+            mfa::enable(db, &user, DEMO_TOTP_SECRET, &code, &request).await.map_err(|e| DemoError::Data(e.to_string()))?;
+        }
         tracing::info!(role = role.as_str(), "demo account created");
     }
     Ok(())

@@ -10,6 +10,7 @@ pub mod db;
 pub mod demo;
 pub mod entities;
 pub mod error;
+pub mod export;
 pub mod policy;
 pub mod request;
 pub mod session;

@@ -16,6 +16,30 @@ pub enum Key {
     Login,
     /// Why the last session ended without a sign-out (idle, absolute), shown once on sign-in.
     SignedOutReason,
+    /// A sign-in whose password was right but whose second factor is still to come.
+    PendingSignIn,
+    /// An authenticator secret being set up, until a code from the app confirms it.
+    PendingTotpSecret,
+    /// Fresh recovery codes, shown once and then removed.
+    RecoveryCodesOnce,
+}
+
+/// Where a half-finished sign-in stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PendingStage {
+    /// Waiting for a code from the person's authenticator.
+    Verify,
+    /// Waiting for a staff member to set up an authenticator.
+    Enroll,
+}
+
+/// A password-verified sign-in waiting for its second factor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct PendingSignIn {
+    pub user_id: String,
+    pub stage: PendingStage,
+    pub since_ms: i64,
 }
 
 impl Key {
@@ -24,12 +48,21 @@ impl Key {
             Key::PrivacyNoticeDismissed => "privacy_notice_dismissed",
             Key::Login => "login",
             Key::SignedOutReason => "signed_out_reason",
+            Key::PendingSignIn => "pending_sign_in",
+            Key::PendingTotpSecret => "pending_totp_secret",
+            Key::RecoveryCodesOnce => "recovery_codes_once",
         }
     }
 }
 
 /// The current request's session.
 pub struct PortalSession(Session);
+
+impl From<Session> for PortalSession {
+    fn from(session: Session) -> Self {
+        PortalSession(session)
+    }
+}
 
 impl PortalSession {
     /// The session of the request being handled (the session layer wraps the whole router).

@@ -61,9 +61,70 @@ impl fmt::Display for IsoDate {
     }
 }
 
+/// (year, month, day, seconds into the day) of a Unix time in milliseconds, UTC. Howard
+/// Hinnant's civil-from-days algorithm, so no date library is needed in the browser.
+fn civil(ms: i64) -> (i64, i64, i64, i64) {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day, rem)
+}
+
+/// `2026-11-24 09:30 UTC`
+pub fn format_utc_minutes(ms: i64) -> String {
+    let (y, m, d, rem) = civil(ms);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", rem / 3600, (rem % 3600) / 60)
+}
+
+/// `2026-11-24 09:30:05`, UTC (the audit report says so in its column heading).
+pub fn format_utc_seconds(ms: i64) -> String {
+    let (y, m, d, rem) = civil(ms);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rem / 3600, (rem % 3600) / 60, rem % 60)
+}
+
+impl IsoDate {
+    /// Milliseconds since the Unix epoch at the start of this day, UTC.
+    pub fn start_ms(self) -> i64 {
+        // Days from civil (Hinnant), the inverse of `civil`.
+        let (y, m, d) = (i64::from(self.year), i64::from(self.month), i64::from(self.day));
+        let y = if m <= 2 { y - 1 } else { y };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let mp = if m > 2 { m - 3 } else { m + 9 };
+        let doy = (153 * mp + 2) / 5 + d - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        (era * 146_097 + doe - 719_468) * 86_400_000
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instants_print_as_utc_dates() {
+        assert_eq!(format_utc_minutes(0), "1970-01-01 00:00 UTC");
+        assert_eq!(format_utc_minutes(1_795_512_600_000), "2026-11-24 09:30 UTC");
+        assert_eq!(format_utc_seconds(951_782_405_000), "2000-02-29 00:00:05");
+    }
+
+    #[test]
+    fn days_start_at_utc_midnight() {
+        for s in ["1970-01-01", "2000-02-29", "2026-11-24", "1899-12-31"] {
+            let day = IsoDate::parse(s).expect("valid");
+            assert_eq!(format_utc_seconds(day.start_ms()), format!("{s} 00:00:00"));
+        }
+        assert_eq!(IsoDate::parse("2026-11-24").expect("valid").start_ms(), 1_795_478_400_000);
+    }
 
     #[test]
     fn real_dates_parse_and_print_back() {

@@ -1,6 +1,7 @@
 //! Pure domain types and rules: no async, no I/O, no database, no Leptos.
 //! Newtypes have private fields and a `parse` constructor, so an invalid value cannot exist.
 
+mod audit_report;
 mod date;
 mod email;
 mod error_ref;
@@ -8,7 +9,8 @@ mod password;
 mod patient;
 mod role;
 
-pub use date::{DateError, IsoDate};
+pub use audit_report::{AuditReportForm, AuditReportQuery, AuditReportRow, AuditSort, to_csv};
+pub use date::{DateError, IsoDate, format_utc_minutes, format_utc_seconds};
 pub use email::{EmailAddress, EmailError, MAX_EMAIL_LEN};
 pub use error_ref::{ErrorRef, ErrorRefParseError};
 pub use password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, PasswordError, check_length};

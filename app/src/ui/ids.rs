@@ -39,6 +39,26 @@ pub const NEW_PATIENT_MRN: &str = "new-patient-mrn";
 pub const NEW_PATIENT_ERROR: &str = "new-patient-error";
 pub const NEW_PATIENT_SUBMIT: &str = "new-patient-submit";
 pub const PATIENT_HEADING: &str = "patient-heading";
+pub const MFA_VERIFY_HEADING: &str = "mfa-verify-heading";
+pub const MFA_CODE: &str = "mfa-code";
+pub const MFA_ERROR: &str = "mfa-error";
+pub const MFA_SUBMIT: &str = "mfa-submit";
+pub const MFA_SETUP_HEADING: &str = "mfa-setup-heading";
+pub const MFA_MANUAL_KEY: &str = "mfa-manual-key";
+pub const MFA_SETUP_CODE: &str = "mfa-setup-code";
+pub const MFA_SETUP_ERROR: &str = "mfa-setup-error";
+pub const MFA_SETUP_SUBMIT: &str = "mfa-setup-submit";
+pub const RECOVERY_HEADING: &str = "recovery-heading";
+pub const RECOVERY_CODES: &str = "recovery-codes";
+pub const MFA_STATUS: &str = "mfa-status";
+pub const MFA_SETUP_LINK: &str = "mfa-setup-link";
+pub const AUDIT_HEADING: &str = "audit-heading";
+pub const AUDIT_USER: &str = "audit-user";
+pub const AUDIT_PATIENT: &str = "audit-patient";
+pub const AUDIT_ACTION: &str = "audit-action";
+pub const AUDIT_SUBMIT: &str = "audit-submit";
+pub const AUDIT_CSV: &str = "audit-csv";
+pub const AUDIT_TABLE: &str = "audit-table";
 
 /// Every id above, by the name the browser tests use.
 pub const ALL: &[(&str, &str)] = &[
@@ -80,6 +100,26 @@ pub const ALL: &[(&str, &str)] = &[
     ("NEW_PATIENT_ERROR", NEW_PATIENT_ERROR),
     ("NEW_PATIENT_SUBMIT", NEW_PATIENT_SUBMIT),
     ("PATIENT_HEADING", PATIENT_HEADING),
+    ("MFA_VERIFY_HEADING", MFA_VERIFY_HEADING),
+    ("MFA_CODE", MFA_CODE),
+    ("MFA_ERROR", MFA_ERROR),
+    ("MFA_SUBMIT", MFA_SUBMIT),
+    ("MFA_SETUP_HEADING", MFA_SETUP_HEADING),
+    ("MFA_MANUAL_KEY", MFA_MANUAL_KEY),
+    ("MFA_SETUP_CODE", MFA_SETUP_CODE),
+    ("MFA_SETUP_ERROR", MFA_SETUP_ERROR),
+    ("MFA_SETUP_SUBMIT", MFA_SETUP_SUBMIT),
+    ("RECOVERY_HEADING", RECOVERY_HEADING),
+    ("RECOVERY_CODES", RECOVERY_CODES),
+    ("MFA_STATUS", MFA_STATUS),
+    ("MFA_SETUP_LINK", MFA_SETUP_LINK),
+    ("AUDIT_HEADING", AUDIT_HEADING),
+    ("AUDIT_USER", AUDIT_USER),
+    ("AUDIT_PATIENT", AUDIT_PATIENT),
+    ("AUDIT_ACTION", AUDIT_ACTION),
+    ("AUDIT_SUBMIT", AUDIT_SUBMIT),
+    ("AUDIT_CSV", AUDIT_CSV),
+    ("AUDIT_TABLE", AUDIT_TABLE),
 ];
 
 #[cfg(test)]

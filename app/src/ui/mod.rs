@@ -11,6 +11,8 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 use pages::account::AccountPage;
+use pages::audit_report::AuditReportPage;
+use pages::mfa::{RecoveryCodesPage, SetupPage, VerifyPage};
 use pages::record::RecordPage;
 use pages::sign_in::SignInPage;
 use pages::staff_patients::{PatientPage, PatientsPage};
@@ -63,9 +65,14 @@ pub fn App() -> impl IntoView {
                     <Routes fallback=|| view! { <NotFound/> }>
                         <Route path=path!("") view=HomePage/>
                         <Route path=path!("/sign-in") view=SignInPage/>
+                        <Route path=path!("/sign-in/verify") view=VerifyPage/>
+                        <Route path=path!("/sign-in/setup") view=SetupPage/>
                         <Route path=path!("/account") view=AccountPage/>
+                        <Route path=path!("/account/mfa") view=SetupPage/>
+                        <Route path=path!("/account/recovery-codes") view=RecoveryCodesPage/>
                         <Route path=path!("/record") view=RecordPage/>
                         <Route path=path!("/staff/patients") view=PatientsPage/>
+                        <Route path=path!("/admin/audit") view=AuditReportPage/>
                         <Route path=path!("/staff/patients/:id") view=PatientPage/>
                     </Routes>
                 </ErrorBoundary>

@@ -29,25 +29,20 @@ pub enum SignInError {
     Db(#[from] DbErr),
 }
 
-/// A completed password check.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PasswordVerified {
-    pub user_id: String,
-    pub login_id: String,
-}
-
 fn failure(request: &RequestMeta, detail: &str) -> AuditEvent {
     AuditEvent::new(AuditAction::Login, Outcome::Failure, request).detail(detail)
 }
 
-/// Checks `email` and `password` and, if they match an active account, starts a login session.
-pub async fn sign_in(
+/// Checks `email` and `password` against an active account and returns it. The sign-in is not
+/// complete yet: the caller asks for the second factor where one is set up or required, then
+/// calls [`complete`]. Failures are counted and audited here.
+pub async fn verify_password(
     db: &DatabaseConnection,
     auth: &Auth,
     email: &str,
     password: String,
     request: &RequestMeta,
-) -> Result<PasswordVerified, SignInError> {
+) -> Result<users::User, SignInError> {
     let typed = email.trim().to_lowercase();
     // Far too long or empty input is refused before any work, with a clear reason (and audited).
     let malformed = if typed.is_empty() {
@@ -87,17 +82,8 @@ pub async fn sign_in(
     match user {
         Some(user) if matches && user.active => {
             throttle::record_success(&txn, &keys).await?;
-            let login_id = sessions::start(&txn, &auth.config, &user.id, request).await?;
-            audit::record(
-                &txn,
-                AuditEvent::new(AuditAction::Login, Outcome::Success, request)
-                    .actor(&user.id)
-                    .entity("login_session", &login_id)
-                    .detail("password"),
-            )
-            .await?;
             txn.commit().await?;
-            Ok(PasswordVerified { user_id: user.id, login_id })
+            Ok(user)
         }
         user => {
             throttle::record_failure(&txn, &auth.config.throttle, &keys, now).await?;
@@ -115,4 +101,27 @@ pub async fn sign_in(
             Err(SignInError::InvalidCredentials)
         }
     }
+}
+
+/// Completes a sign-in whose factors all passed: starts the login session and audits the login
+/// with how it was made (`password`, `password+totp`, ...). Returns the login session id.
+pub async fn complete(
+    db: &DatabaseConnection,
+    auth: &Auth,
+    user_id: &str,
+    how: &str,
+    request: &RequestMeta,
+) -> Result<String, DbErr> {
+    let txn = write_transaction(db).await?;
+    let login_id = sessions::start(&txn, &auth.config, user_id, request).await?;
+    audit::record(
+        &txn,
+        AuditEvent::new(AuditAction::Login, Outcome::Success, request)
+            .actor(user_id)
+            .entity("login_session", &login_id)
+            .detail(how),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(login_id)
 }

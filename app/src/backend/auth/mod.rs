@@ -3,9 +3,11 @@
 //! audited through `backend::audit`.
 
 pub mod login;
+pub mod mfa;
 pub mod password;
 pub mod sessions;
 pub mod throttle;
+pub mod totp;
 pub mod users;
 
 use password::{HashCost, HashError, Passwords};
@@ -24,6 +26,8 @@ pub struct AuthConfig {
     pub absolute_hours: u32,
     /// The idle warning appears this many seconds before the time-out (default one minute).
     pub idle_warning_secs: i64,
+    /// Patients must set up a second factor too (staff always must).
+    pub patient_mfa_required: bool,
 }
 
 impl Default for AuthConfig {
@@ -35,6 +39,7 @@ impl Default for AuthConfig {
             patient_idle_minutes: 30,
             absolute_hours: 12,
             idle_warning_secs: 60,
+            patient_mfa_required: false,
         }
     }
 }
@@ -44,6 +49,12 @@ impl Default for AuthConfig {
 pub struct Auth {
     pub config: AuthConfig,
     pub passwords: Passwords,
+}
+
+/// Whether `user` must use a second factor: every staff role must (ONC 170.315(d)(13), issue 3);
+/// patients when the setting says so.
+pub fn requires_mfa(config: &AuthConfig, user: &users::User) -> bool {
+    user.roles.iter().any(|r| r.is_staff()) || config.patient_mfa_required
 }
 
 impl Auth {

@@ -73,7 +73,8 @@ pub fn lock_secs(policy: &ThrottlePolicy, failures: i32, threshold: i32) -> Opti
     Some(policy.base_lock_secs.saturating_mul(1i64 << over).min(policy.max_lock_secs))
 }
 
-async fn fail_one(
+/// Counts a failure against one key (the second-factor lock uses its own key).
+pub async fn record_failure_one(
     db: &impl ConnectionTrait,
     policy: &ThrottlePolicy,
     key: &str,
@@ -113,8 +114,8 @@ pub async fn record_failure(
     keys: &Keys,
     now_ms: i64,
 ) -> Result<(), DbErr> {
-    fail_one(db, policy, &keys.account, policy.account_threshold, now_ms).await?;
-    fail_one(db, policy, &keys.address, policy.address_threshold, now_ms).await
+    record_failure_one(db, policy, &keys.account, policy.account_threshold, now_ms).await?;
+    record_failure_one(db, policy, &keys.address, policy.address_threshold, now_ms).await
 }
 
 /// A successful sign-in clears the account's count. The address keeps its count (it decays with

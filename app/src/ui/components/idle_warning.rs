@@ -50,7 +50,8 @@ pub fn IdleWarning() -> impl IntoView {
         let navigate = navigate.clone();
         let tick = move || {
             let Some(end) = deadline.get_untracked() else { return };
-            let secs = ((end - now_ms()) / 1000.0).ceil() as i64;
+            let remaining_ms = end - now_ms();
+            let secs = (remaining_ms / 1000.0).ceil() as i64;
             if secs <= warn_secs.get_untracked() && !rechecked.get_value() {
                 // Before warning, ask the server: activity in another tab moves the deadline.
                 rechecked.set_value(true);
@@ -63,7 +64,8 @@ pub fn IdleWarning() -> impl IntoView {
                     }
                 });
             }
-            if secs <= 0 {
+            // A second past the deadline, so the server (whose clock started first) agrees.
+            if remaining_ms <= -1000.0 {
                 deadline.set(None);
                 left.set(None);
                 let navigate = navigate.clone();
@@ -74,7 +76,7 @@ pub fn IdleWarning() -> impl IntoView {
                 });
                 return;
             }
-            left.set(Some(secs));
+            left.set(Some(secs.max(0)));
         };
         if let Ok(handle) = set_interval_with_handle(tick, Duration::from_secs(1)) {
             on_cleanup(move || handle.clear());

@@ -38,6 +38,9 @@ fn nav_links(user: &CurrentUser) -> Vec<(&'static str, &'static str)> {
     if user.is(Role::HimStaff) {
         links.push(("/staff/patients", "Patients"));
     }
+    if user.is(Role::Administrator) {
+        links.push(("/admin/audit", "Audit report"));
+    }
     links.push(("/account", "Account"));
     links
 }

@@ -2,6 +2,7 @@
 //! a password change.
 
 use crate::api::auth::{ChangePassword, EndSession, SignOutEverywhere, my_sessions};
+use crate::api::mfa::mfa_status;
 use crate::ui::components::form::{Field, FormError, LoadError, field_error};
 use crate::ui::components::layout::CurrentUserResource;
 use crate::ui::ids;
@@ -19,6 +20,7 @@ pub fn AccountPage() -> impl IntoView {
     let query = use_query_map();
     let changed = move || query.read().get("password").as_deref() == Some("changed") || matches!(change.value().get(), Some(Ok(())));
     let change_result = Signal::derive(move || change.value().get());
+    let mfa = Resource::new(|| (), |_| mfa_status());
 
     view! {
         <Title text="Your account"/>
@@ -42,6 +44,27 @@ pub fn AccountPage() -> impl IntoView {
                         Ok(None) => view! { <LoadError error=crate::error::AppError::Unauthenticated/> }.into_any(),
                         Err(e) => view! { <LoadError error=e/> }.into_any(),
                     }
+                })}
+            </Suspense>
+
+            <h2>"Two-step verification"</h2>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    mfa.await.ok().map(|m| if m.enabled {
+                        view! {
+                            <p id=ids::MFA_STATUS>
+                                "On. You have " {m.recovery_codes_left} " unused recovery code(s). "
+                                <a id=ids::MFA_SETUP_LINK href="/account/mfa">"Set up a new phone (and new recovery codes)"</a>
+                            </p>
+                        }.into_any()
+                    } else {
+                        view! {
+                            <div id=ids::MFA_STATUS class="notice">
+                                <p>"Protect your health information: ask for a code from your phone as well as your password when you sign in."</p>
+                                <a id=ids::MFA_SETUP_LINK class="button" href="/account/mfa">"Set up two-step verification"</a>
+                            </div>
+                        }.into_any()
+                    })
                 })}
             </Suspense>
 

@@ -1,8 +1,10 @@
 //! One module per route.
 
 pub mod account;
+pub mod audit_report;
 pub mod error;
 pub mod home;
+pub mod mfa;
 pub mod not_found;
 pub mod record;
 pub mod sign_in;

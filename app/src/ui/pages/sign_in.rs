@@ -68,7 +68,15 @@ pub fn SignInPage() -> impl IntoView {
                             <dl class="demo-list">
                                 {accounts.into_iter().map(|a| view! {
                                     <dt>{a.label}</dt>
-                                    <dd><code>{a.email}</code>" / "<code>{a.password}</code></dd>
+                                    <dd>
+                                        <code>{a.email}</code>" / "<code>{a.password}</code>
+                                        {a.authenticator_key.map(|k| view! {
+                                            <br/>"Authenticator key: "<code class="demo-key">{k}</code>
+                                        })}
+                                        {a.current_code.map(|c| view! {
+                                            <br/>"Code right now: "<code>{c}</code>" (changes every 30 seconds)"
+                                        })}
+                                    </dd>
                                 }).collect_view()}
                             </dl>
                         </aside>
