@@ -138,10 +138,20 @@ fn leptos_options(settings: &Settings, addr: SocketAddr) -> LeptosOptions {
         .build()
 }
 
+/// The application's routes, generated once per process. Generating renders the app with
+/// resource loading switched off through a process-wide flag (leptos_server's
+/// `SuppressResourceLoad`), which would stall any page being rendered at that moment by another
+/// server in the same process (the integration tests run many); the routes never change, so once
+/// is enough.
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 /// The whole HTTP surface: health checks, server functions, pages and static files, wrapped in
 /// sessions, security headers, compression and request logging.
 pub fn router(settings: &Settings, state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let sessions = SessionManagerLayer::new(SeaOrmSessionStore::new(state.db.clone()))
         .with_name(SESSION_COOKIE)
         .with_http_only(true)

@@ -4,7 +4,9 @@
 
 mod access;
 mod audit;
+mod audit_report;
 mod auth;
+mod concurrency;
 mod demo;
 mod health;
 mod mfa;

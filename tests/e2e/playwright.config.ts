@@ -17,6 +17,10 @@ export const idlePort = port + 1;
 const idleDataDir = externalUrl ? '' : mkdtempSync(path.join(tmpdir(), 'portal-e2e-idle-'));
 const binary = path.join(targetDir, 'release', 'portal');
 const siteRoot = process.env.PORTAL_SITE_ROOT ?? path.join(root, 'target', 'site');
+// Tests that need an account made on the command line (`portal admin create-user`) use these;
+// the workers inherit them.
+process.env.E2E_DATA_DIR = dataDir;
+process.env.E2E_BINARY = binary;
 
 // Debian's Chromium, not Playwright's download (no network here). The flags keep it from
 // reaching for the network on its own, which this machine refuses.

@@ -21,6 +21,9 @@ pub fn state() -> Result<AppState, AppError> {
 pub async fn signed_in(touch: bool) -> Result<(SignedIn, RequestMeta), AppError> {
     let state = state()?;
     let session = PortalSession::current().await?;
+    if session.get::<String>(Key::Login).await?.is_none() {
+        return Err(AppError::Unauthenticated);
+    }
     let request = RequestMeta::current().await;
     let signed = signed_in_with(&state, &session, &request, touch).await?;
     Ok((signed, request))

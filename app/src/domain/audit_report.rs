@@ -37,6 +37,7 @@ impl AuditSort {
 
 /// The filters as typed (query-string fields, all optional).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AuditReportForm {
     pub from: String,
     pub to: String,

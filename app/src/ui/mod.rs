@@ -9,7 +9,7 @@ use components::layout::{SiteFooter, SiteHeader, SkipLink};
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{SsrMode, path};
 use pages::account::AccountPage;
 use pages::audit_report::AuditReportPage;
 use pages::mfa::{RecoveryCodesPage, SetupPage, VerifyPage};
@@ -52,6 +52,8 @@ pub fn App() -> impl IntoView {
         }
     });
 
+    // Every route renders in `Async` mode: the server waits for the page's data and sends complete
+    // HTML, so pages (and their forms' errors) work before hydration and without JavaScript.
     view! {
         <Stylesheet id="leptos" href="/pkg/portal.css"/>
         <Title formatter=|title: String| {
@@ -63,17 +65,17 @@ pub fn App() -> impl IntoView {
             <main id=ids::MAIN class="site-main" tabindex="-1">
                 <ErrorBoundary fallback=|errors| view! { <ErrorPage errors/> }>
                     <Routes fallback=|| view! { <NotFound/> }>
-                        <Route path=path!("") view=HomePage/>
-                        <Route path=path!("/sign-in") view=SignInPage/>
-                        <Route path=path!("/sign-in/verify") view=VerifyPage/>
-                        <Route path=path!("/sign-in/setup") view=SetupPage/>
-                        <Route path=path!("/account") view=AccountPage/>
-                        <Route path=path!("/account/mfa") view=SetupPage/>
-                        <Route path=path!("/account/recovery-codes") view=RecoveryCodesPage/>
-                        <Route path=path!("/record") view=RecordPage/>
-                        <Route path=path!("/staff/patients") view=PatientsPage/>
-                        <Route path=path!("/admin/audit") view=AuditReportPage/>
-                        <Route path=path!("/staff/patients/:id") view=PatientPage/>
+                        <Route path=path!("") view=HomePage ssr=SsrMode::Async/>
+                        <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async/>
+                        <Route path=path!("/sign-in/verify") view=VerifyPage ssr=SsrMode::Async/>
+                        <Route path=path!("/sign-in/setup") view=SetupPage ssr=SsrMode::Async/>
+                        <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
+                        <Route path=path!("/account/mfa") view=SetupPage ssr=SsrMode::Async/>
+                        <Route path=path!("/account/recovery-codes") view=RecoveryCodesPage ssr=SsrMode::Async/>
+                        <Route path=path!("/record") view=RecordPage ssr=SsrMode::Async/>
+                        <Route path=path!("/staff/patients") view=PatientsPage ssr=SsrMode::Async/>
+                        <Route path=path!("/admin/audit") view=AuditReportPage ssr=SsrMode::Async/>
+                        <Route path=path!("/staff/patients/:id") view=PatientPage ssr=SsrMode::Async/>
                     </Routes>
                 </ErrorBoundary>
             </main>

@@ -96,7 +96,7 @@ pub async fn check(
     let idle = idle_ms(config, &user);
     let ended = if now >= row.expires_at_ms {
         Some(EndReason::Absolute)
-    } else if now - row.last_seen_ms > idle {
+    } else if now - row.last_seen_ms >= idle {
         Some(EndReason::Idle)
     } else {
         None

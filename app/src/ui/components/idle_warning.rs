@@ -64,15 +64,19 @@ pub fn IdleWarning() -> impl IntoView {
                     }
                 });
             }
-            // A second past the deadline, so the server (whose clock started first) agrees.
+            // A second past the deadline, ask the server, which decides: it ends the session (and
+            // the sign-in page says why), or, if another tab was active, gives a new deadline.
             if remaining_ms <= -1000.0 {
                 deadline.set(None);
-                left.set(None);
                 let navigate = navigate.clone();
                 leptos::task::spawn_local(async move {
-                    // This call ends the session on the server and records why.
-                    let _ = session_clock().await;
-                    navigate("/sign-in?timeout=1", Default::default());
+                    match session_clock().await {
+                        Ok(clock) => set_clock(clock.idle_seconds_left, clock.warn_seconds),
+                        Err(_) => {
+                            left.set(None);
+                            navigate("/sign-in?timeout=1", Default::default());
+                        }
+                    }
                 });
                 return;
             }
