@@ -91,6 +91,7 @@ impl Application {
     ) -> Result<(), StartupError> {
         let cleanup = tokio::spawn(delete_expired_sessions(
             SeaOrmSessionStore::new(self.db.clone()),
+            self.settings.auth_config(),
             Duration::from_secs(self.settings.session_cleanup_interval_secs),
         ));
         let grace = Duration::from_secs(self.settings.shutdown_grace_secs);
@@ -158,10 +159,12 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
         // Lax, not Strict: Strict would drop the cookie on the identity provider's redirect back.
         .with_same_site(SameSite::Lax)
         .with_secure(settings.secure_cookies())
-        // The cookie session outlives no sign-in: it expires after the longest idle time-out.
-        // Each sign-in's own idle and absolute limits are enforced on its `login_session` row.
-        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(i64::from(
-            settings.staff_idle_minutes.max(settings.patient_idle_minutes),
+        // The sign-in's own idle and absolute limits are enforced on its `login_session` row. The
+        // cookie session lives longer (the absolute limit, counted from the last request), so a
+        // browser coming back after an idle time-out is told why it was signed out, and the
+        // time-out is audited.
+        .with_expiry(Expiry::OnInactivity(time::Duration::hours(i64::from(
+            settings.session_absolute_hours,
         ))));
     let headers = Arc::new(SecurityHeaders {
         hsts: settings.served_over_tls(),
@@ -204,12 +207,19 @@ fn panic_page(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     response
 }
 
-async fn delete_expired_sessions(store: SeaOrmSessionStore, period: Duration) {
+/// Deletes expired cookie sessions and ends (and audits) sign-ins that went idle or reached their
+/// absolute limit while nobody came back to them.
+async fn delete_expired_sessions(store: SeaOrmSessionStore, auth: app::backend::auth::AuthConfig, period: Duration) {
     let mut interval = tokio::time::interval(period);
     loop {
         interval.tick().await;
         if let Err(error) = store.delete_expired().await {
             tracing::warn!(%error, "deleting expired sessions failed; will retry");
+        }
+        match app::backend::auth::sessions::sweep(store.db(), &auth).await {
+            Ok(0) => {}
+            Ok(ended) => tracing::info!(ended, "ended timed-out sign-ins"),
+            Err(error) => tracing::warn!(%error, "ending timed-out sign-ins failed; will retry"),
         }
     }
 }

@@ -382,3 +382,69 @@ async fn a_failed_sign_in_without_javascript_comes_back_to_the_form_with_the_err
     let page = app.client.get(location).send().await.expect("sent").text().await.expect("body");
     assert!(page.contains("The email address or password is not right"), "the error is rendered without JavaScript");
 }
+
+#[tokio::test]
+async fn the_time_out_warnings_clock_is_what_ends_an_idle_session() {
+    let app = spawn_app().await;
+    app.create_user("ana@example.org", &[Role::Patient], None).await;
+    let client = app.new_client();
+    app.login_as(&client, "ana@example.org").await;
+    let past = app::backend::db::now_ms() - 31 * 60_000;
+    login_session::Entity::update_many()
+        .col_expr(login_session::Column::LastSeenMs, Expr::value(past))
+        .exec(&app.db)
+        .await
+        .expect("update");
+    // The browser's countdown reached zero and asks the server, which ends the session.
+    assert_eq!(app.call(&client, "session_clock", &[]).await.status(), 401);
+    assert_eq!(app.call_ok(&client, "signed_out_reason", &[]).await, "idle");
+    assert_eq!(app.audit("session_timeout", "success").await.len(), 1);
+}
+
+#[tokio::test]
+async fn sign_ins_nobody_comes_back_to_are_ended_and_audited_in_the_background() {
+    let app = spawn_app().await;
+    app.create_user("ana@example.org", &[Role::Patient], None).await;
+    let (left_open, active) = (app.new_client(), app.new_client());
+    app.login_as(&left_open, "ana@example.org").await;
+    app.login_as(&active, "ana@example.org").await;
+    let rows = login_session::Entity::find().all(&app.db).await.expect("rows");
+    let past = app::backend::db::now_ms() - 45 * 60_000;
+    login_session::Entity::update_many()
+        .col_expr(login_session::Column::LastSeenMs, Expr::value(past))
+        .filter(login_session::Column::Id.eq(rows[0].id.clone()))
+        .exec(&app.db)
+        .await
+        .expect("update");
+
+    let ended = app::backend::auth::sessions::sweep(&app.db, &app.settings.auth_config()).await.expect("sweep");
+    assert_eq!(ended, 1);
+    let timeouts = app.audit("session_timeout", "success").await;
+    assert_eq!(timeouts.len(), 1);
+    assert_eq!(timeouts[0].entity_id.as_deref(), Some(rows[0].id.as_str()));
+    assert_eq!(app::backend::auth::sessions::sweep(&app.db, &app.settings.auth_config()).await.expect("sweep"), 0, "once");
+}
+
+#[tokio::test]
+async fn the_cookie_session_outlives_the_idle_time_out_so_the_reason_can_be_shown() {
+    let app = spawn_app_with(|s| s.patient_idle_minutes = 1).await;
+    app.create_user("ana@example.org", &[Role::Patient], None).await;
+    let client = app.new_client();
+    app.login_as(&client, "ana@example.org").await;
+    let store = app::backend::session_store::SeaOrmSessionStore::new(app.db.clone());
+    assert_eq!(store.count().await.expect("count"), 1);
+    // The cookie session expires after the absolute limit of inactivity, not after one minute.
+    let rows: Vec<(String, i64)> = {
+        use sea_orm::{ConnectionTrait, Statement};
+        let backend = app.db.get_database_backend();
+        app.db
+            .query_all_raw(Statement::from_string(backend, "SELECT id, expires_at FROM tower_session"))
+            .await
+            .expect("rows")
+            .into_iter()
+            .map(|r| (r.try_get::<String>("", "id").expect("id"), r.try_get::<i64>("", "expires_at").expect("expiry")))
+            .collect()
+    };
+    let now_secs = app::backend::db::now_ms() / 1000;
+    assert!(rows[0].1 - now_secs > 11 * 3600, "{} s", rows[0].1 - now_secs);
+}

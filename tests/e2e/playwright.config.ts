@@ -11,15 +11,16 @@ const port = Number(process.env.E2E_PORT ?? 3100);
 // E2E_BASE_URL points the tests at a portal that is already running (e.g. `make run` on :3000)
 // instead of starting the release build on a fresh database.
 const externalUrl = process.env.E2E_BASE_URL;
-const dataDir = externalUrl ? '' : mkdtempSync(path.join(tmpdir(), 'portal-e2e-'));
+// The config is loaded again in every worker: the directories are made once, in the main process,
+// and handed to the workers through the environment they inherit.
+const dataDir = externalUrl ? '' : (process.env.E2E_DATA_DIR ??= mkdtempSync(path.join(tmpdir(), 'portal-e2e-')));
 // A second server with a one-minute idle time-out, for the time-out warning journey.
 export const idlePort = port + 1;
-const idleDataDir = externalUrl ? '' : mkdtempSync(path.join(tmpdir(), 'portal-e2e-idle-'));
+const idleDataDir = externalUrl ? '' : (process.env.E2E_IDLE_DATA_DIR ??= mkdtempSync(path.join(tmpdir(), 'portal-e2e-idle-')));
 const binary = path.join(targetDir, 'release', 'portal');
 const siteRoot = process.env.PORTAL_SITE_ROOT ?? path.join(root, 'target', 'site');
-// Tests that need an account made on the command line (`portal admin create-user`) use these;
-// the workers inherit them.
-process.env.E2E_DATA_DIR = dataDir;
+// Tests that make an account on the command line (`portal admin create-user`) use the binary on
+// E2E_DATA_DIR, the first server's database.
 process.env.E2E_BINARY = binary;
 
 // Debian's Chromium, not Playwright's download (no network here). The flags keep it from

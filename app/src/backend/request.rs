@@ -37,6 +37,15 @@ impl RequestMeta {
         Self::from_parts(&headers, peer)
     }
 
+    /// For the server's own background work (no request behind it).
+    pub fn system() -> Self {
+        RequestMeta {
+            request_id: format!("system-{}", uuid::Uuid::new_v4().simple()),
+            client_address: "server".into(),
+            user_agent: String::new(),
+        }
+    }
+
     /// For work that no HTTP request started (the command line).
     pub fn command_line() -> Self {
         RequestMeta {

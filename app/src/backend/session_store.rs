@@ -43,6 +43,11 @@ impl SeaOrmSessionStore {
         Self { db }
     }
 
+    /// The database the sessions live in.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
     /// Number of stored sessions, expired or not (for tests and diagnostics).
     pub async fn count(&self) -> Result<u64, DbErr> {
         use sea_orm::PaginatorTrait;

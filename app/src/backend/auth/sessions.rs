@@ -263,3 +263,28 @@ pub async fn list(
         })
         .collect())
 }
+
+/// Ends every open sign-in past its idle or absolute limit, auditing each time-out (run in the
+/// background, so a sign-in left open on a shared computer is ended even if nobody comes back).
+pub async fn sweep(db: &DatabaseConnection, config: &AuthConfig) -> Result<u64, DbErr> {
+    use sea_orm::Condition;
+    let now = now_ms();
+    let shortest_idle = i64::from(config.staff_idle_minutes.min(config.patient_idle_minutes)) * 60_000;
+    let candidates = login_session::Entity::find()
+        .filter(login_session::Column::RevokedAtMs.is_null())
+        .filter(
+            Condition::any()
+                .add(login_session::Column::LastSeenMs.lt(now - shortest_idle))
+                .add(login_session::Column::ExpiresAtMs.lte(now)),
+        )
+        .all(db)
+        .await?;
+    let request = RequestMeta::system();
+    let mut ended = 0;
+    for row in candidates {
+        if check(db, config, &row.id, false, &request).await?.is_err() {
+            ended += 1;
+        }
+    }
+    Ok(ended)
+}
