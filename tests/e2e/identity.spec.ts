@@ -133,9 +133,9 @@ test('a new staff member sets up two-step verification, signs in with a code and
   await expect(page.locator(byId(ids.NEW_PATIENT_MRN))).toHaveAttribute('aria-invalid', 'true');
   await expect(page.locator(byId(ids.NEW_PATIENT_ERROR))).toHaveText('Please correct the fields marked below.');
 
-  await page.getByLabel('Medical record number').fill(mrn);
-  await page.getByLabel('Family name').fill('Okonkwo');
-  await page.getByLabel('Given names').fill('Ada');
+  await page.getByLabel('Medical record number', { exact: true }).fill(mrn);
+  await page.getByLabel('Family name', { exact: true }).fill('Okonkwo');
+  await page.getByLabel('Given names', { exact: true }).fill('Ada');
   await page.getByLabel('Date of birth', { exact: true }).fill('1975-06-30');
   await page.getByLabel('Administrative sex').selectOption('female');
   await page.locator(byId(ids.NEW_PATIENT_SUBMIT)).click();
