@@ -3,6 +3,7 @@
 #![expect(clippy::expect_used, reason = "test code: a failed step should stop the test with its message")]
 
 mod access;
+mod activation;
 mod audit;
 mod audit_report;
 mod auth;

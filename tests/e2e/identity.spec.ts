@@ -80,7 +80,7 @@ test.describe('without JavaScript', () => {
   });
 });
 
-test('a new staff member sets up two-step verification, signs in with a code and creates a patient', async ({ page }, testInfo) => {
+test('a new staff member sets up two-step verification, creates a patient and issues an activation code the patient uses', async ({ page }, testInfo) => {
   test.skip(!!process.env.E2E_BASE_URL, 'needs the command line on the test server\'s database');
   const stamp = `${testInfo.project.name}-${Date.now().toString(36)}`;
   const staff = { email: `dana-${stamp}@example.org`, password: 'orchid lantern harbour' };
@@ -141,8 +141,34 @@ test('a new staff member sets up two-step verification, signs in with a code and
   await page.locator(byId(ids.NEW_PATIENT_SUBMIT)).click();
   await expect(page.locator(byId(ids.PATIENT_HEADING))).toHaveText('Okonkwo, Ada');
 
+  // Give the new patient an activation code: a printable letter, shown once.
+  await waitForHydration(page);
+  await page.locator(byId(ids.ISSUE_ACTIVATION)).click();
+  await expect(page).toHaveURL(/\/letter$/);
+  const code = (await page.locator(byId(ids.ACTIVATION_CODE)).innerText()).trim();
+  expect(code).toMatch(/^[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}$/);
+
   await page.goto(`/staff/patients?q=${mrn}`);
   await expect(page.locator(byId(ids.PATIENT_RESULTS))).toContainText('Okonkwo, Ada');
+  await page.locator(byId(ids.SIGN_OUT)).click();
+  await expect(page).toHaveURL(/\/sign-in\?signed_out=1$/);
+
+  // The patient creates their account with the code and their date of birth.
+  await page.locator(byId(ids.REGISTER_LINK)).click();
+  await expect(page.locator(byId(ids.REGISTER_HEADING))).toBeVisible();
+  await waitForHydration(page);
+  await page.getByLabel('Activation code').fill(code);
+  await page.getByLabel('Your date of birth').fill('1975-06-29');
+  await page.getByLabel('Your name').fill('Ada Okonkwo');
+  await page.getByLabel('Email address').fill(`ada-${stamp}@example.org`);
+  await page.getByLabel('Choose a password').fill('velvet compass morning');
+  await page.locator(byId(ids.REGISTER_SUBMIT)).click();
+  await expect(page.locator(`${byId(ids.REGISTER_CODE)}-error`)).toContainText('not right');
+  await page.getByLabel('Your date of birth').fill('1975-06-30');
+  await page.locator(byId(ids.REGISTER_SUBMIT)).click();
+  await expect(page).toHaveURL(/\/record$/);
+  await expect(page.locator(byId(ids.RECORD_DEMOGRAPHICS))).toContainText(mrn);
+  await expect(page.locator(byId(ids.SIGNED_IN_AS))).toHaveText('Ada Okonkwo');
 });
 
 test('the idle warning offers to stay signed in, then the session times out', async ({ page }, testInfo) => {

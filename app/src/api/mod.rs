@@ -1,6 +1,7 @@
 //! Server functions, one module per feature. Each is thin: parse input into domain types, call the
 //! backend, map errors into [`crate::error::AppError`].
 
+pub mod activation;
 pub mod audit;
 pub mod auth;
 pub mod mfa;

@@ -22,6 +22,8 @@ pub enum Key {
     PendingTotpSecret,
     /// Fresh recovery codes, shown once and then removed.
     RecoveryCodesOnce,
+    /// A freshly issued activation letter, shown once (for printing) and then removed.
+    ActivationLetterOnce,
 }
 
 /// Where a half-finished sign-in stands.
@@ -51,6 +53,7 @@ impl Key {
             Key::PendingSignIn => "pending_sign_in",
             Key::PendingTotpSecret => "pending_totp_secret",
             Key::RecoveryCodesOnce => "recovery_codes_once",
+            Key::ActivationLetterOnce => "activation_letter_once",
         }
     }
 }

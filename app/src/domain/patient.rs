@@ -188,6 +188,17 @@ pub struct PatientSummary {
     pub deceased_date: Option<String>,
 }
 
+/// An activation letter's content: what HIM staff print and hand or post to the patient. The
+/// code is shown this once; the portal keeps only its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivationLetter {
+    pub patient_id: String,
+    pub patient_name: String,
+    pub mrn: String,
+    pub code: String,
+    pub expires_on: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

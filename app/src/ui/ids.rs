@@ -59,6 +59,19 @@ pub const AUDIT_ACTION: &str = "audit-action";
 pub const AUDIT_SUBMIT: &str = "audit-submit";
 pub const AUDIT_CSV: &str = "audit-csv";
 pub const AUDIT_TABLE: &str = "audit-table";
+pub const LETTER_HEADING: &str = "letter-heading";
+pub const ACTIVATION_LETTER: &str = "activation-letter";
+pub const ACTIVATION_CODE: &str = "activation-code";
+pub const ISSUE_ACTIVATION: &str = "issue-activation";
+pub const REGISTER_HEADING: &str = "register-heading";
+pub const REGISTER_CODE: &str = "register-code";
+pub const REGISTER_BIRTH: &str = "register-birth";
+pub const REGISTER_NAME: &str = "register-name";
+pub const REGISTER_EMAIL: &str = "register-email";
+pub const REGISTER_PASSWORD: &str = "register-password";
+pub const REGISTER_ERROR: &str = "register-error";
+pub const REGISTER_SUBMIT: &str = "register-submit";
+pub const REGISTER_LINK: &str = "register-link";
 
 /// Every id above, by the name the browser tests use.
 pub const ALL: &[(&str, &str)] = &[
@@ -120,6 +133,19 @@ pub const ALL: &[(&str, &str)] = &[
     ("AUDIT_SUBMIT", AUDIT_SUBMIT),
     ("AUDIT_CSV", AUDIT_CSV),
     ("AUDIT_TABLE", AUDIT_TABLE),
+    ("LETTER_HEADING", LETTER_HEADING),
+    ("ACTIVATION_LETTER", ACTIVATION_LETTER),
+    ("ACTIVATION_CODE", ACTIVATION_CODE),
+    ("ISSUE_ACTIVATION", ISSUE_ACTIVATION),
+    ("REGISTER_HEADING", REGISTER_HEADING),
+    ("REGISTER_CODE", REGISTER_CODE),
+    ("REGISTER_BIRTH", REGISTER_BIRTH),
+    ("REGISTER_NAME", REGISTER_NAME),
+    ("REGISTER_EMAIL", REGISTER_EMAIL),
+    ("REGISTER_PASSWORD", REGISTER_PASSWORD),
+    ("REGISTER_ERROR", REGISTER_ERROR),
+    ("REGISTER_SUBMIT", REGISTER_SUBMIT),
+    ("REGISTER_LINK", REGISTER_LINK),
 ];
 
 #[cfg(test)]

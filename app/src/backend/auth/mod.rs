@@ -28,6 +28,8 @@ pub struct AuthConfig {
     pub idle_warning_secs: i64,
     /// Patients must set up a second factor too (staff always must).
     pub patient_mfa_required: bool,
+    /// How long an activation code stays valid.
+    pub activation_code_days: u32,
 }
 
 impl Default for AuthConfig {
@@ -40,6 +42,7 @@ impl Default for AuthConfig {
             absolute_hours: 12,
             idle_warning_secs: 60,
             patient_mfa_required: false,
+            activation_code_days: 30,
         }
     }
 }

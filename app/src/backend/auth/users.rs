@@ -8,8 +8,8 @@ use crate::backend::entities::{app_user, user_role};
 use crate::backend::request::RequestMeta;
 use crate::domain::{EmailAddress, PasswordError, Role};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, SqlErr,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
+    EntityTrait, QueryFilter, SqlErr,
 };
 use std::collections::BTreeSet;
 
@@ -94,17 +94,21 @@ pub async fn find_by_email(db: &impl ConnectionTrait, email: &EmailAddress) -> R
     Ok(Some(to_user(row, roles)))
 }
 
-/// Creates an account with its roles; the creation and each role grant are audited in the same
-/// transaction. `actor` is the administrator (or `None` for the command line and demo set-up).
-pub async fn create(
-    db: &DatabaseConnection,
-    auth: &super::Auth,
-    new: NewUser,
-    actor: Option<&str>,
-    request: &RequestMeta,
-) -> Result<User, UserError> {
+/// A new account whose input was checked and whose password was hashed, ready to insert.
+#[derive(Debug, Clone)]
+pub struct PreparedUser {
+    email: EmailAddress,
+    display_name: String,
+    password_hash: Option<String>,
+    roles: BTreeSet<Role>,
+    patient_id: Option<String>,
+}
+
+/// Checks the name and the password policy and hashes the password (slow: do it before opening
+/// a transaction).
+pub async fn prepare(auth: &super::Auth, new: NewUser) -> Result<PreparedUser, UserError> {
     let display_name = new.display_name.trim().to_string();
-    if display_name.is_empty() || display_name.chars().count() > 100 {
+    if display_name.is_empty() || display_name.chars().count() > 100 || display_name.chars().any(char::is_control) {
         return Err(UserError::DisplayName);
     }
     let password_hash = match new.password {
@@ -114,22 +118,32 @@ pub async fn create(
         }
         None => None,
     };
+    Ok(PreparedUser { email: new.email, display_name, password_hash, roles: new.roles, patient_id: new.patient_id })
+}
+
+/// Inserts a prepared account and its roles inside `txn`, auditing the creation and each role.
+/// Returns the new user's id.
+pub async fn insert(
+    txn: &DatabaseTransaction,
+    user: PreparedUser,
+    actor: Option<&str>,
+    request: &RequestMeta,
+) -> Result<String, UserError> {
     let id = uuid::Uuid::new_v4().to_string();
     let now = now_ms();
-    let txn = write_transaction(db).await?;
     let inserted = app_user::Entity::insert(app_user::ActiveModel {
         id: Set(id.clone()),
-        email: Set(new.email.as_str().to_string()),
-        display_name: Set(display_name),
-        password_hash: Set(password_hash),
-        patient_id: Set(new.patient_id.clone()),
+        email: Set(user.email.as_str().to_string()),
+        display_name: Set(user.display_name),
+        password_hash: Set(user.password_hash),
+        patient_id: Set(user.patient_id.clone()),
         status: Set("active".into()),
         totp_secret: Set(None),
         totp_enabled_at_ms: Set(None),
         totp_last_step: Set(None),
         created_at_ms: Set(now),
     })
-    .exec(&txn)
+    .exec(txn)
     .await;
     if let Err(e) = inserted {
         return Err(match e.sql_err() {
@@ -141,22 +155,36 @@ pub async fn create(
         Some(a) => event.actor(a),
         None => event,
     };
-    let mut event = with_actor(AuditEvent::new(AuditAction::UserCreate, Outcome::Success, request))
-        .entity("user", &id);
-    if let Some(patient) = &new.patient_id {
+    let mut event = with_actor(AuditEvent::new(AuditAction::UserCreate, Outcome::Success, request)).entity("user", &id);
+    if let Some(patient) = &user.patient_id {
         event = event.patient(patient);
     }
-    audit::record(&txn, event).await?;
-    for role in &new.roles {
-        insert_role(&txn, &id, *role, now).await?;
+    audit::record(txn, event).await?;
+    for role in &user.roles {
+        insert_role(txn, &id, *role, now).await?;
         audit::record(
-            &txn,
+            txn,
             with_actor(AuditEvent::new(AuditAction::RoleGrant, Outcome::Success, request))
                 .entity("user", &id)
                 .detail(format!("role={role}")),
         )
         .await?;
     }
+    Ok(id)
+}
+
+/// Creates an account with its roles; the creation and each role grant are audited in the same
+/// transaction. `actor` is the administrator (or `None` for the command line and demo set-up).
+pub async fn create(
+    db: &DatabaseConnection,
+    auth: &super::Auth,
+    new: NewUser,
+    actor: Option<&str>,
+    request: &RequestMeta,
+) -> Result<User, UserError> {
+    let prepared = prepare(auth, new).await?;
+    let txn = write_transaction(db).await?;
+    let id = insert(&txn, prepared, actor, request).await?;
     txn.commit().await?;
     Ok(find_by_id(db, &id).await?.ok_or_else(|| DbErr::RecordNotFound("app_user".into()))?)
 }

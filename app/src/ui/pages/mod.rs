@@ -1,6 +1,7 @@
 //! One module per route.
 
 pub mod account;
+pub mod activation;
 pub mod audit_report;
 pub mod error;
 pub mod home;

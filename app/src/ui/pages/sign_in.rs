@@ -58,6 +58,10 @@ pub fn SignInPage() -> impl IntoView {
                 <FormError result id=ids::SIGN_IN_ERROR/>
                 <button type="submit" id=ids::SIGN_IN_SUBMIT class="button">"Sign in"</button>
             </ActionForm>
+            <p>
+                "Got an activation letter from our records team? "
+                <a id=ids::REGISTER_LINK href="/register">"Create your account"</a>
+            </p>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     let accounts = demo.await.unwrap_or_default();

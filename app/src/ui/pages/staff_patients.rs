@@ -1,6 +1,7 @@
 //! HIM staff: search the patient registry, create a record by hand, open a record. The search is
 //! a GET form (bookmarkable, works without JavaScript); creating posts to the server function.
 
+use crate::api::activation::IssueActivationCode;
 use crate::api::patients::{CreatePatient, patient, search_patients};
 use crate::domain::Sex;
 use crate::ui::components::form::{Field, FormError, LoadError, field_error};
@@ -97,6 +98,8 @@ pub fn PatientsPage() -> impl IntoView {
 pub fn PatientPage() -> impl IntoView {
     let params = use_params_map();
     let record = Resource::new(move || params.read().get("id").unwrap_or_default(), patient);
+    let issue = ServerAction::<IssueActivationCode>::new();
+    let issued = Signal::derive(move || issue.value().get());
     view! {
         <Title text="Patient"/>
         <section class="page" aria-labelledby=ids::PATIENT_HEADING>
@@ -111,6 +114,13 @@ pub fn PatientPage() -> impl IntoView {
                                 <dt>"Administrative sex"</dt><dd>{Sex::parse(&p.sex).map(|s| s.label()).unwrap_or("Unknown")}</dd>
                                 {p.deceased_date.map(|d| view! { <dt>"Date of death"</dt><dd>{d}</dd> })}
                             </dl>
+                            <h2>"Patient portal access"</h2>
+                            <p>"Give the patient a code to create their own account. It works once; a new code replaces the old one."</p>
+                            <ActionForm action=issue attr:class="form">
+                                <input type="hidden" name="patient_id" value=p.id.clone()/>
+                                <FormError result=issued id="issue-activation-error"/>
+                                <button type="submit" id=ids::ISSUE_ACTIVATION class="button">"Issue an activation code"</button>
+                            </ActionForm>
                         }.into_any(),
                         Err(e) => view! {
                             <h1 id=ids::PATIENT_HEADING>"Patient"</h1>

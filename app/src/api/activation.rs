@@ -1,0 +1,116 @@
+//! Patient activation: HIM staff issue a single-use, expiring code for a patient record and
+//! print it as a letter; the patient registers with the code and their date of birth, which
+//! creates their account linked to that record and signs them in.
+
+use crate::domain::ActivationLetter;
+use crate::error::AppError;
+use leptos::prelude::*;
+
+/// Issues a new activation code for the patient and opens the printable letter.
+#[server(prefix = "/api", endpoint = "issue_activation_code")]
+pub async fn issue_activation_code(patient_id: String) -> Result<(), AppError> {
+    use crate::backend::current::{access, state};
+    use crate::backend::error::with_status;
+    use crate::backend::session::{Key, PortalSession};
+    with_status(async move {
+        let days = state()?.auth.config.activation_code_days;
+        let letter = access().await?.issue_activation_code(&patient_id, days).await?;
+        let session = PortalSession::current().await?;
+        let path = format!("/staff/patients/{}/letter", crate::api::auth::percent(&letter.patient_id));
+        session.insert(Key::ActivationLetterOnce, letter).await?;
+        leptos_axum::redirect(&path);
+        Ok(())
+    }.await)
+}
+
+/// The letter just issued, once: reading it removes the code from the session.
+#[server(prefix = "/api", endpoint = "take_activation_letter")]
+pub async fn take_activation_letter() -> Result<Option<ActivationLetter>, AppError> {
+    use crate::backend::current::signed_in;
+    use crate::backend::error::with_status;
+    use crate::backend::session::{Key, PortalSession};
+    with_status(async move {
+        signed_in(true).await?;
+        PortalSession::current().await?.remove::<ActivationLetter>(Key::ActivationLetterOnce).await
+    }.await)
+}
+
+/// Creates a patient's account from an activation code and their date of birth, then signs in.
+#[server(prefix = "/api", endpoint = "activate_account")]
+pub async fn activate_account(
+    code: String,
+    birth_date: String,
+    name: String,
+    email: String,
+    password: String,
+) -> Result<(), AppError> {
+    use crate::backend::access::activation::{self, Redeem, RedeemError};
+    use crate::backend::auth::login;
+    use crate::backend::auth::users::{NewUser, UserError};
+    use crate::backend::current::state;
+    use crate::backend::error::{internal, with_status};
+    use crate::backend::request::RequestMeta;
+    use crate::backend::session::{Key, PortalSession};
+    use crate::domain::{EmailAddress, IsoDate};
+    use crate::error::FieldError;
+    with_status(async move {
+        let state = state()?;
+        let request = RequestMeta::current().await;
+        let field = |field: &str, message: &str| FieldError { field: field.into(), message: message.into() };
+        let mut errors = Vec::new();
+        if code.trim().is_empty() {
+            errors.push(field("code", "Enter the activation code from your letter."));
+        }
+        if IsoDate::parse(&birth_date).is_err() {
+            errors.push(field("birth_date", "Enter your date of birth as YYYY-MM-DD."));
+        }
+        let email = EmailAddress::parse(&email).map_err(|e| errors.push(field("email", &e.to_string()))).ok();
+        if password.chars().count() > crate::domain::MAX_PASSWORD_CHARS {
+            errors.push(field("password", "Use at most 128 characters."));
+        }
+        let Some(email) = email.filter(|_| errors.is_empty()) else {
+            return Err(AppError::Validation { fields: errors });
+        };
+        let redeem = Redeem {
+            code,
+            birth_date,
+            new_user: NewUser { email, display_name: name, password: Some(password), roles: Default::default(), patient_id: None },
+        };
+        let user_id = activation::redeem(&state.db, &state.auth, &state.auth.config.throttle, redeem, &request)
+            .await
+            .map_err(|e| match e {
+                RedeemError::Invalid => AppError::Validation {
+                    fields: vec![field("code", "The activation code or the date of birth is not right, or the code has expired or was used. Check your letter, or ask the records team for a new code.")],
+                },
+                RedeemError::Locked { retry_after_secs } => AppError::Locked { retry_after_secs },
+                RedeemError::AlreadyActivated => AppError::Conflict {
+                    message: "This health record already has an account. Sign in, or ask the records team for help.".into(),
+                },
+                RedeemError::User(UserError::EmailTaken) => AppError::Validation {
+                    fields: vec![field("email", "An account with this email address already exists. Use another address, or sign in.")],
+                },
+                RedeemError::User(UserError::Password(p)) => AppError::Validation { fields: vec![field("password", &p.to_string())] },
+                RedeemError::User(UserError::DisplayName) => AppError::Validation {
+                    fields: vec![field("name", "Enter your name (up to 100 characters).")],
+                },
+                RedeemError::User(UserError::Hash(e)) => internal("hashing a password failed", &e),
+                RedeemError::User(UserError::Db(e)) | RedeemError::Db(e) => internal("activating an account failed", &e),
+            })?;
+        let session = PortalSession::current().await?;
+        session.cycle_id().await?;
+        if state.auth.config.patient_mfa_required {
+            // The site wants a second factor from patients too: set it up before the first sign-in.
+            use crate::backend::session::{PendingSignIn, PendingStage};
+            let pending = PendingSignIn { user_id, stage: PendingStage::Enroll, since_ms: crate::backend::db::now_ms() };
+            session.insert(Key::PendingSignIn, pending).await?;
+            leptos_axum::redirect("/sign-in/setup");
+            return Ok(());
+        }
+        let login_id = login::complete(&state.db, &state.auth, &user_id, "activation", &request)
+            .await
+            .map_err(|e| internal("signing in after activation failed", &e))?;
+        session.insert(Key::Login, login_id).await?;
+        leptos_axum::redirect("/record");
+        Ok(())
+    }.await)
+}

@@ -1,0 +1,77 @@
+//! Patient activation pages: the printable letter HIM staff hand or post to a patient (shown once,
+//! straight after the code is issued), and the registration form where the patient uses it.
+
+use crate::api::activation::{ActivateAccount, take_activation_letter};
+use crate::ui::components::form::{Field, FormError, LoadError, field_error};
+use crate::ui::ids;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn ActivationLetterPage() -> impl IntoView {
+    let letter = Resource::new(|| (), |_| take_activation_letter());
+    view! {
+        <Title text="Activation letter"/>
+        <section class="page" aria-labelledby=ids::LETTER_HEADING>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match letter.await {
+                        Ok(Some(l)) => view! {
+                            <article id=ids::ACTIVATION_LETTER class="letter">
+                                <h1 id=ids::LETTER_HEADING>"Your patient portal activation code"</h1>
+                                <p>"Dear " {l.patient_name.clone()} ","</p>
+                                <p>
+                                    "You can now see your health record online. To create your account, go to the "
+                                    "patient portal, choose “Create your account”, and enter this code with your date of birth:"
+                                </p>
+                                <p class="letter__code"><code id=ids::ACTIVATION_CODE>{l.code.clone()}</code></p>
+                                <p>"The code works once and expires on " <strong>{l.expires_on.clone()}</strong> "."</p>
+                                <p class="muted">"Record number " {l.mrn.clone()} ". If you did not ask for this letter, please call the records department."</p>
+                            </article>
+                            <p class="no-print muted">
+                                "Print this page or read the code to the patient now: it is shown only once. "
+                                "Issuing another code stops this one from working."
+                            </p>
+                            <p class="no-print"><a href=format!("/staff/patients/{}", l.patient_id)>"Back to the patient"</a></p>
+                        }.into_any(),
+                        Ok(None) => view! {
+                            <h1 id=ids::LETTER_HEADING>"Activation letter"</h1>
+                            <p>"This letter was already shown. Issue a new code from the patient's page if it was lost."</p>
+                        }.into_any(),
+                        Err(e) => view! { <h1 id=ids::LETTER_HEADING>"Activation letter"</h1><LoadError error=e/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+pub fn RegisterPage() -> impl IntoView {
+    let action = ServerAction::<ActivateAccount>::new();
+    let result = Signal::derive(move || action.value().get());
+    let err = move |field: &'static str| Signal::derive(move || field_error(result.get(), field));
+    view! {
+        <Title text="Create your account"/>
+        <section class="page page--narrow" aria-labelledby=ids::REGISTER_HEADING>
+            <h1 id=ids::REGISTER_HEADING>"Create your account"</h1>
+            <p>"Use the activation code from the letter our records team gave you."</p>
+            <ActionForm action attr:class="form" attr:novalidate="true">
+                <Field label="Activation code" name="code" id=ids::REGISTER_CODE required=true maxlength=20
+                    autocomplete="off" hint="Twelve letters and digits, like ABCD-EFGH-JKMN." error=err("code")/>
+                <Field label="Your date of birth" name="birth_date" id=ids::REGISTER_BIRTH kind="date" required=true
+                    autocomplete="bday" error=err("birth_date")/>
+                <Field label="Your name" name="name" id=ids::REGISTER_NAME required=true maxlength=100
+                    autocomplete="name" error=err("name")/>
+                <Field label="Email address" name="email" id=ids::REGISTER_EMAIL kind="email" required=true maxlength=254
+                    autocomplete="email" hint="You will sign in with it." error=err("email")/>
+                <Field label="Choose a password" name="password" id=ids::REGISTER_PASSWORD kind="password" required=true
+                    autocomplete="new-password" hint="At least 12 characters. A few unrelated words make a strong password."
+                    error=err("password")/>
+                <FormError result id=ids::REGISTER_ERROR/>
+                <button type="submit" id=ids::REGISTER_SUBMIT class="button">"Create my account"</button>
+            </ActionForm>
+            <p>"Already have an account? " <a href="/sign-in">"Sign in"</a></p>
+        </section>
+    }
+}

@@ -1,0 +1,152 @@
+//! Patient activation: HIM staff issue a single-use, expiring code (stored hashed) and print it;
+//! the patient registers with the code and their date of birth and lands signed in on their own
+//! record. Wrong, used, replaced and expired codes are refused alike, audited, and change nothing.
+
+use app::backend::entities::one_time_token;
+use app::domain::Role;
+use portal_tests::{TestApp, spawn_app, spawn_app_with};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+/// A patient record and a signed-in HIM staff member.
+async fn scene(app: &TestApp) -> (String, reqwest::Client) {
+    let patient = app.create_patient("MRN-7", "Lopez", "1984-03-07").await;
+    app.create_user("sam@example.org", &[Role::HimStaff], None).await;
+    let staff = app.new_client();
+    app.login_as(&staff, "sam@example.org").await;
+    (patient, staff)
+}
+
+async fn issue(app: &TestApp, staff: &reqwest::Client, patient: &str) -> String {
+    let response = app.call(staff, "issue_activation_code", &[("patient_id", patient)]).await;
+    assert!(response.status().is_success(), "{}", response.status());
+    let location = response.headers()["location"].to_str().expect("ASCII").to_string();
+    assert_eq!(location, format!("/staff/patients/{patient}/letter"));
+    let letter = app.call_ok(staff, "take_activation_letter", &[]).await;
+    assert_eq!(letter["patient_id"], patient);
+    assert!(letter["patient_name"].as_str().is_some_and(|n| n.starts_with("Test ")));
+    assert_eq!(app.call_ok(staff, "take_activation_letter", &[]).await, serde_json::Value::Null, "shown once");
+    letter["code"].as_str().expect("code").to_string()
+}
+
+async fn activate(app: &TestApp, client: &reqwest::Client, code: &str, birth: &str, email: &str) -> reqwest::Response {
+    app.call(client, "activate_account", &[
+        ("code", code),
+        ("birth_date", birth),
+        ("name", "Ana Lopez"),
+        ("email", email),
+        ("password", "kettle orbit lantern"),
+    ])
+    .await
+}
+
+#[tokio::test]
+async fn a_patient_activates_with_code_and_birth_date_and_sees_their_record() {
+    let app = spawn_app().await;
+    let (patient, staff) = scene(&app).await;
+    let code = issue(&app, &staff, &patient).await;
+    assert_eq!(code.len(), 14);
+    let stored = one_time_token::Entity::find().all(&app.db).await.expect("rows");
+    assert!(stored.iter().all(|t| !t.token_hash.contains(&code) && t.token_hash.len() == 64), "only the hash is stored");
+
+    let person = app.new_client();
+    // Typed loosely: lower case, no dashes.
+    let response = activate(&app, &person, &code.replace('-', "").to_lowercase(), "1984-03-07", "ana@example.org").await;
+    assert!(response.status().is_success(), "{}", response.status());
+    assert_eq!(response.headers()["location"], "/record");
+    let record = app.call_ok(&person, "my_record", &[]).await;
+    assert_eq!(record["id"], patient.as_str());
+    assert_eq!(app.me(&person).await.expect("signed in")["roles"], serde_json::json!(["patient"]));
+
+    assert_eq!(app.audit("activation_issue", "success").await.len(), 1);
+    let redeemed = app.audit("activation_redeem", "success").await;
+    assert_eq!(redeemed.len(), 1);
+    assert_eq!(redeemed[0].patient_id.as_deref(), Some(patient.as_str()));
+
+    // The code is spent.
+    let again = activate(&app, &app.new_client(), &code, "1984-03-07", "other@example.org").await;
+    assert_eq!(again.status(), 422);
+}
+
+#[tokio::test]
+async fn wrong_replaced_and_expired_codes_are_refused_alike_and_change_nothing() {
+    let app = spawn_app().await;
+    let (patient, staff) = scene(&app).await;
+    let first = issue(&app, &staff, &patient).await;
+    let person = app.new_client();
+
+    let wrong_birth = activate(&app, &person, &first, "1984-03-08", "ana@example.org").await;
+    assert_eq!(wrong_birth.status(), 422);
+    let wrong_birth = wrong_birth.text().await.expect("body");
+    let unknown = activate(&app, &person, "AAAA-BBBB-CCCC", "1984-03-07", "ana@example.org").await.text().await.expect("body");
+    assert_eq!(wrong_birth, unknown, "the answer does not say which part was wrong");
+
+    // A new code replaces the first.
+    let second = issue(&app, &staff, &patient).await;
+    assert_eq!(activate(&app, &person, &first, "1984-03-07", "ana@example.org").await.status(), 422);
+
+    // An expired code is refused.
+    one_time_token::Entity::update_many()
+        .col_expr(one_time_token::Column::ExpiresAtMs, Expr::value(app::backend::db::now_ms() - 1))
+        .filter(one_time_token::Column::Purpose.eq("activation"))
+        .exec(&app.db)
+        .await
+        .expect("expire");
+    assert_eq!(activate(&app, &person, &second, "1984-03-07", "ana@example.org").await.status(), 422);
+
+    assert_eq!(app.me(&person).await, None);
+    let details: Vec<String> = app.audit("activation_redeem", "failure").await.into_iter().filter_map(|r| r.detail).collect();
+    assert_eq!(details, vec!["birth_date_mismatch", "unknown_code", "unknown_code", "expired_code"]);
+    assert!(app.audit("user_create", "success").await.iter().all(|r| r.patient_id.is_none()), "no patient account was made");
+}
+
+#[tokio::test]
+async fn bad_registration_input_keeps_the_code_usable() {
+    let app = spawn_app().await;
+    let (patient, staff) = scene(&app).await;
+    let code = issue(&app, &staff, &patient).await;
+    let person = app.new_client();
+    let weak = app
+        .call(&person, "activate_account", &[("code", &code), ("birth_date", "1984-03-07"), ("name", "Ana"), ("email", "ana@example.org"), ("password", "password1234")])
+        .await;
+    assert_eq!(weak.status(), 422);
+    assert!(weak.text().await.expect("body").contains("too common"));
+    let bad_email = activate(&app, &person, &code, "1984-03-07", "not-an-email").await;
+    assert_eq!(bad_email.status(), 422);
+    let taken = activate(&app, &person, &code, "1984-03-07", "sam@example.org").await;
+    assert_eq!(taken.status(), 422);
+    assert!(taken.text().await.expect("body").contains("\"field\":\"email\""));
+    // Still usable after all that.
+    assert!(activate(&app, &person, &code, "1984-03-07", "ana@example.org").await.status().is_success());
+}
+
+#[tokio::test]
+async fn guessing_codes_from_one_address_is_locked() {
+    let app = spawn_app_with(|s| s.lockout_threshold = 3).await;
+    let (patient, staff) = scene(&app).await;
+    let code = issue(&app, &staff, &patient).await;
+    let person = app.new_client();
+    for _ in 0..3 {
+        activate(&app, &person, "AAAA-BBBB-CCCC", "1984-03-07", "ana@example.org").await;
+    }
+    assert_eq!(activate(&app, &person, &code, "1984-03-07", "ana@example.org").await.status(), 429);
+}
+
+#[tokio::test]
+async fn only_him_staff_issue_codes_and_a_record_gets_one_account() {
+    let app = spawn_app().await;
+    let (patient, staff) = scene(&app).await;
+    let other = app.create_patient("MRN-8", "Nguyen", "1990-01-01").await;
+    app.create_user("ana@example.org", &[Role::Patient], Some(&other)).await;
+    let patient_client = app.new_client();
+    app.login_as(&patient_client, "ana@example.org").await;
+    assert_eq!(app.call(&patient_client, "issue_activation_code", &[("patient_id", &other)]).await.status(), 404);
+    assert_eq!(app.call(&staff, "issue_activation_code", &[("patient_id", "no-such-id")]).await.status(), 404);
+
+    // MRN-8 already has an account: its code is refused with a clear message.
+    let code = issue(&app, &staff, &other).await;
+    let response = activate(&app, &app.new_client(), &code, "1990-01-01", "ben@example.org").await;
+    assert_eq!(response.status(), 409);
+    assert!(response.text().await.expect("body").contains("already has an account"));
+    let _ = patient;
+}
