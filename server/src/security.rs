@@ -101,6 +101,60 @@ fn is_same_origin(headers: &axum::http::HeaderMap) -> bool {
     }
 }
 
+/// The endpoints where credentials or codes are guessed: sign-in, the second factor, set-up,
+/// activation. Each also has its own lock-out in the database; this per-address rate limit (in
+/// memory, per server) stops a burst before it reaches the password hasher.
+pub const RATE_LIMITED_PATHS: &[&str] = &[
+    "/api/sign_in",
+    "/api/verify_second_factor",
+    "/api/mfa_setup_confirm",
+    "/api/activate_account",
+];
+
+/// A per-client-address limiter (governor's GCRA), shared by the rate-limit middleware.
+pub struct RateLimit {
+    limiter: governor::DefaultKeyedRateLimiter<std::net::IpAddr>,
+}
+
+impl RateLimit {
+    /// `per_minute` requests a minute per address, all of which may come at once.
+    pub fn per_minute(per_minute: u32) -> Self {
+        let n = std::num::NonZeroU32::new(per_minute.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
+        RateLimit { limiter: governor::RateLimiter::keyed(governor::Quota::per_minute(n).allow_burst(n)) }
+    }
+}
+
+/// Middleware: answers 429 with `Retry-After` when one address posts to the endpoints above
+/// faster than the limit. The body is the portal's JSON error, so forms show the message.
+pub async fn rate_limit(
+    State(limit): State<Arc<RateLimit>>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    if request.method() == axum::http::Method::POST && RATE_LIMITED_PATHS.contains(&request.uri().path()) {
+        if limit.limiter.len() > 100_000 {
+            limit.limiter.retain_recent();
+        }
+        if let Err(not_until) = limit.limiter.check_key(&peer.ip()) {
+            use governor::clock::{Clock, DefaultClock};
+            let wait = not_until.wait_time_from(DefaultClock::default().now()).as_secs().max(1);
+            tracing::warn!(path = %request.uri().path(), "rate limit reached");
+            let body = app::error::AppError::RateLimited { retry_after_secs: wait };
+            let json = serde_json::to_string(&body).unwrap_or_default();
+            let mut response = (StatusCode::TOO_MANY_REQUESTS, json).into_response();
+            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            if let Ok(value) = HeaderValue::from_str(&wait.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            return response;
+        }
+    }
+    next.run(request).await
+}
+
 /// Leptos context hook: makes the renderer use the nonce that [`headers`] put in the request.
 pub fn provide_request_nonce() {
     use leptos::prelude::{provide_context, use_context};

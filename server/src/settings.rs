@@ -52,6 +52,7 @@ pub struct Settings {
     pub idle_warning_secs: u32,
     pub patient_mfa_required: bool,
     pub activation_code_days: u32,
+    pub auth_rate_limit_per_minute: u32,
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
     pub argon2_parallelism: u32,
@@ -85,6 +86,7 @@ impl Default for Settings {
             idle_warning_secs: 60,
             patient_mfa_required: false,
             activation_code_days: 30,
+            auth_rate_limit_per_minute: 30,
             argon2_memory_kib: 19_456,
             argon2_iterations: 2,
             argon2_parallelism: 1,
@@ -127,6 +129,7 @@ pub const DOCS: &[SettingDoc] = &[
     SettingDoc { key: "idle_warning_secs", default: "60", help: "The time-out warning (with a button to stay signed in) appears this many seconds before the idle time-out." },
     SettingDoc { key: "patient_mfa_required", default: "false", help: "Patients must set up two-step verification too (staff always must)." },
     SettingDoc { key: "activation_code_days", default: "30", help: "How many days an activation code (printed for a patient by HIM staff) stays valid." },
+    SettingDoc { key: "auth_rate_limit_per_minute", default: "30", help: "Posts a minute one client address may make to sign-in, second-factor and activation endpoints (per server)." },
     SettingDoc { key: "argon2_memory_kib", default: "19456", help: "Argon2id memory cost for password hashes (OWASP: 19 MiB)." },
     SettingDoc { key: "argon2_iterations", default: "2", help: "Argon2id time cost (OWASP: 2)." },
     SettingDoc { key: "argon2_parallelism", default: "1", help: "Argon2id parallelism (OWASP: 1)." },
@@ -208,6 +211,7 @@ impl Settings {
             ("session_absolute_hours", self.session_absolute_hours),
             ("argon2_iterations", self.argon2_iterations),
             ("activation_code_days", self.activation_code_days),
+            ("auth_rate_limit_per_minute", self.auth_rate_limit_per_minute),
             ("argon2_parallelism", self.argon2_parallelism),
         ] {
             if value == 0 {
@@ -444,7 +448,7 @@ mod tests {
         toml.push_str("database_max_connections = 1\ndatabase_connect_timeout_secs = 1\nsite_root = \"s\"\n");
         toml.push_str("log_format = \"human\"\nlog_level = \"info\"\n");
         toml.push_str("session_cleanup_interval_secs = 1\nshutdown_grace_secs = 1\nsite_code = \"a\"\n");
-        toml.push_str("staff_idle_minutes = 1\npatient_idle_minutes = 1\nsession_absolute_hours = 1\nidle_warning_secs = 1\npatient_mfa_required = false\nactivation_code_days = 1\n");
+        toml.push_str("staff_idle_minutes = 1\npatient_idle_minutes = 1\nsession_absolute_hours = 1\nidle_warning_secs = 1\npatient_mfa_required = false\nactivation_code_days = 1\nauth_rate_limit_per_minute = 1\n");
         toml.push_str("argon2_memory_kib = 8\nargon2_iterations = 1\nargon2_parallelism = 1\n");
         toml.push_str("lockout_threshold = 1\nlockout_address_threshold = 1\nlockout_base_secs = 1\n");
         toml.push_str("lockout_max_secs = 1\ndemo = false\n");

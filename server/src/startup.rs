@@ -186,6 +186,10 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
         .with_state(state)
         .layer(sessions)
         .layer(axum::middleware::from_fn(security::same_origin_writes))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(security::RateLimit::per_minute(settings.auth_rate_limit_per_minute)),
+            security::rate_limit,
+        ))
         .layer(CatchPanicLayer::custom(panic_page))
         .layer(axum::middleware::from_fn_with_state(headers, security::headers))
         .layer(CompressionLayer::new())

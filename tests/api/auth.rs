@@ -448,3 +448,18 @@ async fn the_cookie_session_outlives_the_idle_time_out_so_the_reason_can_be_show
     let now_secs = app::backend::db::now_ms() / 1000;
     assert!(rows[0].1 - now_secs > 11 * 3600, "{} s", rows[0].1 - now_secs);
 }
+
+#[tokio::test]
+async fn bursts_of_sign_in_attempts_from_one_address_are_rate_limited() {
+    let app = spawn_app_with(|s| s.auth_rate_limit_per_minute = 3).await;
+    let client = app.new_client();
+    for _ in 0..3 {
+        assert_eq!(app.sign_in(&client, "nobody@example.org", "a wrong password here").await.status(), 401);
+    }
+    let limited = app.sign_in(&client, "nobody@example.org", "a wrong password here").await;
+    assert_eq!(limited.status(), 429);
+    assert!(limited.headers()["retry-after"].to_str().expect("ASCII").parse::<u64>().expect("seconds") >= 1);
+    assert!(limited.text().await.expect("body").contains("\"kind\":\"rate_limited\""));
+    // Other pages are not limited.
+    assert_eq!(app.get("/sign-in").await.status(), 200);
+}
