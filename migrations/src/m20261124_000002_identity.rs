@@ -96,6 +96,17 @@ enum ExternalIdentity {
     LinkedAtMs,
 }
 
+/// What a self-registered person says about themselves, for HIM staff to match against a record.
+#[derive(DeriveIden)]
+enum IdentityClaim {
+    Table,
+    UserId,
+    FullName,
+    BirthDate,
+    Phone,
+    CreatedAtMs,
+}
+
 #[derive(DeriveIden)]
 enum AuditEvent {
     Table,
@@ -313,6 +324,26 @@ impl MigrationTrait for Migration {
             )
             .await?;
 
+        manager
+            .create_table(
+                Table::create()
+                    .table(IdentityClaim::Table)
+                    .col(string_len(IdentityClaim::UserId, 36).primary_key())
+                    .col(string_len(IdentityClaim::FullName, 100))
+                    .col(string_len(IdentityClaim::BirthDate, 10))
+                    .col(string_len_null(IdentityClaim::Phone, 32))
+                    .col(big_integer(IdentityClaim::CreatedAtMs))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_identity_claim_user")
+                            .from(IdentityClaim::Table, IdentityClaim::UserId)
+                            .to(AppUser::Table, AppUser::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+
         // The audit trail deliberately has no foreign keys: it must outlive what it describes.
         manager
             .create_table(
@@ -401,6 +432,7 @@ impl MigrationTrait for Migration {
         for table in [
             AuditHead::Table.into_iden(),
             AuditEvent::Table.into_iden(),
+            IdentityClaim::Table.into_iden(),
             ExternalIdentity::Table.into_iden(),
             OneTimeToken::Table.into_iden(),
             LoginThrottle::Table.into_iden(),

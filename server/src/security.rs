@@ -109,6 +109,7 @@ pub const RATE_LIMITED_PATHS: &[&str] = &[
     "/api/verify_second_factor",
     "/api/mfa_setup_confirm",
     "/api/activate_account",
+    "/api/self_register",
 ];
 
 /// A per-client-address limiter (governor's GCRA), shared by the rate-limit middleware.

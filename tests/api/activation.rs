@@ -150,3 +150,64 @@ async fn only_him_staff_issue_codes_and_a_record_gets_one_account() {
     assert!(response.text().await.expect("body").contains("already has an account"));
     let _ = patient;
 }
+
+async fn self_register(app: &TestApp, client: &reqwest::Client, email: &str) -> reqwest::Response {
+    app.call(client, "self_register", &[
+        ("name", "Ben Nguyen"),
+        ("email", email),
+        ("birth_date", "1990-01-01"),
+        ("phone", "+1 555 0100"),
+        ("password", "kettle orbit lantern"),
+    ])
+    .await
+}
+
+#[tokio::test]
+async fn a_self_registered_account_sees_nothing_until_him_staff_verify_and_link_it() {
+    let app = spawn_app().await;
+    let (_, staff) = scene(&app).await;
+    let record = app.create_patient("MRN-9", "Nguyen", "1990-01-01").await;
+    let person = app.new_client();
+    let response = self_register(&app, &person, "ben@example.org").await;
+    assert!(response.status().is_success(), "{}", response.status());
+    assert_eq!(app.me(&person).await.expect("signed in")["roles"], serde_json::json!([]));
+    assert_eq!(app.call_ok(&person, "my_record", &[]).await, serde_json::Value::Null, "nothing to see yet");
+    assert_eq!(app.call(&person, "patient", &[("id", &record)]).await.status(), 404);
+    assert_eq!(app.call(&person, "pending_verifications", &[]).await.status(), 404, "not staff work");
+
+    let pending = app.call_ok(&staff, "pending_verifications", &[]).await;
+    let pending = pending.as_array().expect("array");
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0]["full_name"], "Ben Nguyen");
+    assert_eq!(pending[0]["birth_date"], "1990-01-01");
+    let user_id = pending[0]["user_id"].as_str().expect("id").to_string();
+
+    // A wrong record number is refused by field; a record that has an account cannot be linked.
+    let wrong = app.call(&staff, "verify_identity", &[("user_id", &user_id), ("mrn", "MRN-404")]).await;
+    assert_eq!(wrong.status(), 422);
+    app.call_ok(&staff, "verify_identity", &[("user_id", &user_id), ("mrn", "mrn-9")]).await;
+    assert_eq!(app.call_ok(&staff, "pending_verifications", &[]).await, serde_json::json!([]));
+
+    // The privilege change ended the person's session; signing in again shows the record.
+    assert_eq!(app.me(&person).await, None);
+    assert_eq!(app.sign_in(&person, "ben@example.org", "kettle orbit lantern").await.status(), 200);
+    assert_eq!(app.call_ok(&person, "my_record", &[]).await["id"], record.as_str());
+    let verified = app.audit("identity_verify", "success").await;
+    assert_eq!(verified.len(), 1);
+    assert_eq!(verified[0].patient_id.as_deref(), Some(record.as_str()));
+}
+
+#[tokio::test]
+async fn self_registration_input_is_checked() {
+    let app = spawn_app().await;
+    let person = app.new_client();
+    let bad = app
+        .call(&person, "self_register", &[("name", ""), ("email", "nope"), ("birth_date", "1990-02-30"), ("phone", "call me"), ("password", "short")])
+        .await;
+    assert_eq!(bad.status(), 422);
+    let body = bad.text().await.expect("body");
+    assert!(body.contains("\"field\":\"email\"") && body.contains("\"field\":\"birth_date\"") && body.contains("\"field\":\"phone\""), "{body}");
+    assert!(self_register(&app, &person, "ben@example.org").await.status().is_success());
+    let again = self_register(&app, &app.new_client(), "ben@example.org").await;
+    assert_eq!(again.status(), 422);
+}

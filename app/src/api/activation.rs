@@ -114,3 +114,81 @@ pub async fn activate_account(
         Ok(())
     }.await)
 }
+
+/// Creates an account without an activation code. It sees no health information until HIM staff
+/// verify the person's identity and link their record; the person is signed in meanwhile.
+#[server(prefix = "/api", endpoint = "self_register")]
+pub async fn self_register(
+    name: String,
+    email: String,
+    birth_date: String,
+    phone: String,
+    password: String,
+) -> Result<(), AppError> {
+    use crate::backend::auth::login;
+    use crate::backend::auth::users::{self, NewUser, UserError};
+    use crate::backend::current::state;
+    use crate::backend::error::{internal, with_status};
+    use crate::backend::request::RequestMeta;
+    use crate::backend::session::{Key, PortalSession};
+    use crate::domain::{EmailAddress, IsoDate};
+    use crate::error::FieldError;
+    with_status(async move {
+        let state = state()?;
+        let request = RequestMeta::current().await;
+        let field = |field: &str, message: &str| FieldError { field: field.into(), message: message.into() };
+        let mut errors = Vec::new();
+        let email = EmailAddress::parse(&email).map_err(|e| errors.push(field("email", &e.to_string()))).ok();
+        let birth = IsoDate::parse(&birth_date).map_err(|e| errors.push(field("birth_date", &e.to_string()))).ok();
+        let phone = phone.trim().to_string();
+        if phone.len() > 32 || !phone.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c)) {
+            errors.push(field("phone", "Enter a phone number with digits, spaces, +, - or brackets."));
+        }
+        if password.chars().count() > crate::domain::MAX_PASSWORD_CHARS {
+            errors.push(field("password", "Use at most 128 characters."));
+        }
+        let (Some(email), Some(birth)) = (email, birth) else {
+            return Err(AppError::Validation { fields: errors });
+        };
+        if !errors.is_empty() {
+            return Err(AppError::Validation { fields: errors });
+        }
+        let new = NewUser { email, display_name: name, password: Some(password), roles: Default::default(), patient_id: None };
+        let phone = (!phone.is_empty()).then_some(phone);
+        let user_id = users::self_register(&state.db, &state.auth, new, &birth, phone, &request).await.map_err(|e| match e {
+            UserError::EmailTaken => AppError::Validation {
+                fields: vec![field("email", "An account with this email address already exists. Sign in, or use another address.")],
+            },
+            UserError::Password(p) => AppError::Validation { fields: vec![field("password", &p.to_string())] },
+            UserError::DisplayName => AppError::Validation { fields: vec![field("name", "Enter your name (up to 100 characters).")] },
+            UserError::Hash(e) => internal("hashing a password failed", &e),
+            UserError::Db(e) => internal("registering failed", &e),
+        })?;
+        let login_id = login::complete(&state.db, &state.auth, &user_id, "registration", &request)
+            .await
+            .map_err(|e| internal("signing in after registration failed", &e))?;
+        let session = PortalSession::current().await?;
+        session.cycle_id().await?;
+        session.insert(Key::Login, login_id).await?;
+        leptos_axum::redirect("/record");
+        Ok(())
+    }.await)
+}
+
+/// Self-registered accounts waiting for HIM staff to verify them.
+#[server(prefix = "/api", endpoint = "pending_verifications")]
+pub async fn pending_verifications() -> Result<Vec<crate::domain::PendingVerification>, AppError> {
+    use crate::backend::{current::access, error::with_status};
+    with_status(async move { access().await?.pending_verifications().await }.await)
+}
+
+/// HIM staff verified the person: link their account to the record with this number.
+#[server(prefix = "/api", endpoint = "verify_identity")]
+pub async fn verify_identity(user_id: String, mrn: String) -> Result<(), AppError> {
+    use crate::backend::{current::access, error::with_status};
+    with_status(async move {
+        access().await?.verify_identity(&user_id, &mrn).await?;
+        leptos_axum::redirect("/staff/verifications?linked=1");
+        Ok(())
+    }.await)
+}

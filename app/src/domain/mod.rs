@@ -14,5 +14,5 @@ pub use date::{DateError, IsoDate, format_utc_minutes, format_utc_seconds};
 pub use email::{EmailAddress, EmailError, MAX_EMAIL_LEN};
 pub use error_ref::{ErrorRef, ErrorRefParseError};
 pub use password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, PasswordError, check_length};
-pub use patient::{ActivationLetter, Mrn, NewPatient, PatientForm, PatientSummary, Sex};
+pub use patient::{ActivationLetter, Mrn, PendingVerification, NewPatient, PatientForm, PatientSummary, Sex};
 pub use role::Role;

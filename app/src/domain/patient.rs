@@ -188,6 +188,17 @@ pub struct PatientSummary {
     pub deceased_date: Option<String>,
 }
 
+/// A self-registered account waiting for HIM staff to verify who it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingVerification {
+    pub user_id: String,
+    pub email: String,
+    pub full_name: String,
+    pub birth_date: String,
+    pub phone: Option<String>,
+    pub registered: String,
+}
+
 /// An activation letter's content: what HIM staff print and hand or post to the patient. The
 /// code is shown this once; the portal keeps only its hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -72,6 +72,15 @@ pub const REGISTER_PASSWORD: &str = "register-password";
 pub const REGISTER_ERROR: &str = "register-error";
 pub const REGISTER_SUBMIT: &str = "register-submit";
 pub const REGISTER_LINK: &str = "register-link";
+pub const SELF_NAME: &str = "self-name";
+pub const SELF_BIRTH: &str = "self-birth";
+pub const SELF_EMAIL: &str = "self-email";
+pub const SELF_PASSWORD: &str = "self-password";
+pub const SELF_ERROR: &str = "self-error";
+pub const SELF_SUBMIT: &str = "self-submit";
+pub const VERIFY_HEADING: &str = "verify-heading";
+pub const VERIFY_ERROR: &str = "verify-error";
+pub const VERIFY_LIST: &str = "verify-list";
 
 /// Every id above, by the name the browser tests use.
 pub const ALL: &[(&str, &str)] = &[
@@ -146,6 +155,15 @@ pub const ALL: &[(&str, &str)] = &[
     ("REGISTER_ERROR", REGISTER_ERROR),
     ("REGISTER_SUBMIT", REGISTER_SUBMIT),
     ("REGISTER_LINK", REGISTER_LINK),
+    ("SELF_NAME", SELF_NAME),
+    ("SELF_BIRTH", SELF_BIRTH),
+    ("SELF_EMAIL", SELF_EMAIL),
+    ("SELF_PASSWORD", SELF_PASSWORD),
+    ("SELF_ERROR", SELF_ERROR),
+    ("SELF_SUBMIT", SELF_SUBMIT),
+    ("VERIFY_HEADING", VERIFY_HEADING),
+    ("VERIFY_ERROR", VERIFY_ERROR),
+    ("VERIFY_LIST", VERIFY_LIST),
 ];
 
 #[cfg(test)]

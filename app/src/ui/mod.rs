@@ -11,7 +11,7 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 use pages::account::AccountPage;
-use pages::activation::{ActivationLetterPage, RegisterPage};
+use pages::activation::{ActivationLetterPage, RegisterPage, VerificationsPage};
 use pages::audit_report::AuditReportPage;
 use pages::mfa::{RecoveryCodesPage, SetupPage, VerifyPage};
 use pages::record::RecordPage;
@@ -79,6 +79,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/staff/patients/:id") view=PatientPage ssr=SsrMode::Async/>
                         <Route path=path!("/staff/patients/:id/letter") view=ActivationLetterPage ssr=SsrMode::Async/>
                         <Route path=path!("/register") view=RegisterPage ssr=SsrMode::Async/>
+                        <Route path=path!("/staff/verifications") view=VerificationsPage ssr=SsrMode::Async/>
                     </Routes>
                 </ErrorBoundary>
             </main>

@@ -14,7 +14,7 @@ use super::db::{now_ms, write_transaction};
 use super::error::internal;
 use super::policy::{self, Action, Decision, Principal, Target};
 use super::request::RequestMeta;
-use crate::domain::{ActivationLetter, AuditReportQuery, AuditReportRow, AuditSort, NewPatient, PatientSummary, format_utc_seconds};
+use crate::domain::{ActivationLetter, PendingVerification, AuditReportQuery, AuditReportRow, AuditSort, NewPatient, PatientSummary, format_utc_seconds};
 use crate::error::{AppError, FieldError};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
@@ -369,6 +369,106 @@ impl AccessContext {
             code,
             expires_on: format_utc_seconds(expires)[..10].to_string(),
         })
+    }
+}
+
+impl AccessContext {
+    /// Self-registered accounts waiting for identity verification, oldest first.
+    pub async fn pending_verifications(&self) -> Result<Vec<PendingVerification>, AppError> {
+        use super::entities::{app_user, identity_claim};
+        self.authorize(Action::VerifyIdentity, Target::Site, AuditAction::IdentityVerify).await?;
+        let claims = identity_claim::Entity::find()
+            .order_by_asc(identity_claim::Column::CreatedAtMs)
+            .limit(200)
+            .all(&self.db)
+            .await
+            .map_err(db_failed("listing verifications failed"))?;
+        let mut out = Vec::new();
+        for claim in claims {
+            let Some(user) = app_user::Entity::find_by_id(claim.user_id.clone())
+                .one(&self.db)
+                .await
+                .map_err(db_failed("listing verifications failed"))?
+            else {
+                continue;
+            };
+            if user.patient_id.is_some() || user.status != "active" {
+                continue;
+            }
+            out.push(PendingVerification {
+                user_id: user.id,
+                email: user.email,
+                full_name: claim.full_name,
+                birth_date: claim.birth_date,
+                phone: claim.phone,
+                registered: format_utc_seconds(claim.created_at_ms)[..16].to_string(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Links a self-registered account to the patient record `mrn` after HIM staff verified the
+    /// person's identity (45 CFR 164.514(h)): grants the patient role, ends the account's
+    /// sessions (new privileges need a new sign-in), audited in the same transaction.
+    pub async fn verify_identity(&self, user_id: &str, mrn: &str) -> Result<PatientSummary, AppError> {
+        use super::entities::{app_user, identity_claim, user_role};
+        self.authorize(Action::VerifyIdentity, Target::Site, AuditAction::IdentityVerify).await?;
+        let mrn_field = |message: &str| AppError::Validation {
+            fields: vec![FieldError { field: "mrn".into(), message: message.into() }],
+        };
+        let patient = patient_row::Entity::find()
+            .filter(patient_row::Column::SiteCode.eq(self.site_code.as_str()))
+            .filter(patient_row::Column::Mrn.eq(mrn.trim().to_ascii_uppercase()))
+            .one(&self.db)
+            .await
+            .map_err(db_failed("verifying an identity failed"))?
+            .ok_or_else(|| mrn_field("No patient has this medical record number."))?;
+        let taken = app_user::Entity::find()
+            .filter(app_user::Column::PatientId.eq(patient.id.as_str()))
+            .one(&self.db)
+            .await
+            .map_err(db_failed("verifying an identity failed"))?;
+        if taken.is_some() {
+            return Err(mrn_field("This record already has an account linked to it."));
+        }
+        let user = app_user::Entity::find_by_id(user_id.to_string())
+            .one(&self.db)
+            .await
+            .map_err(db_failed("verifying an identity failed"))?
+            .filter(|u| u.patient_id.is_none())
+            .ok_or(AppError::NotFound)?;
+        let failed = |e: sea_orm::DbErr| internal("verifying an identity failed", &e);
+        let txn = write_transaction(&self.db).await.map_err(failed)?;
+        app_user::Entity::update_many()
+            .col_expr(app_user::Column::PatientId, Expr::value(patient.id.clone()))
+            .filter(app_user::Column::Id.eq(user.id.as_str()))
+            .exec(&txn)
+            .await
+            .map_err(failed)?;
+        user_role::Entity::insert(user_role::ActiveModel {
+            user_id: Set(user.id.clone()),
+            role: Set(crate::domain::Role::Patient.as_str().into()),
+            granted_at_ms: Set(now_ms()),
+        })
+        .exec(&txn)
+        .await
+        .map_err(failed)?;
+        identity_claim::Entity::delete_by_id(user.id.clone()).exec(&txn).await.map_err(failed)?;
+        super::auth::sessions::revoke_all(&txn, &user.id).await.map_err(failed)?;
+        audit::record(
+            &txn,
+            self.event(AuditAction::IdentityVerify, Outcome::Success).patient(&patient.id).entity("user", &user.id),
+        )
+        .await
+        .map_err(failed)?;
+        audit::record(
+            &txn,
+            self.event(AuditAction::RoleGrant, Outcome::Success).entity("user", &user.id).detail("role=patient"),
+        )
+        .await
+        .map_err(failed)?;
+        txn.commit().await.map_err(failed)?;
+        Ok(to_summary(patient))
     }
 }
 

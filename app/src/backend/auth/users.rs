@@ -289,3 +289,33 @@ pub async fn change_password(
     txn.commit().await?;
     Ok(())
 }
+
+/// Self-registration without an activation code: an account with no role and no record, which
+/// sees nothing until HIM staff verify the person and link a record. What the person says about
+/// themselves is kept for that check.
+pub async fn self_register(
+    db: &DatabaseConnection,
+    auth: &super::Auth,
+    new: NewUser,
+    birth_date: &crate::domain::IsoDate,
+    phone: Option<String>,
+    request: &RequestMeta,
+) -> Result<String, UserError> {
+    use crate::backend::entities::identity_claim;
+    let new = NewUser { roles: BTreeSet::new(), patient_id: None, ..new };
+    let full_name = new.display_name.trim().to_string();
+    let prepared = prepare(auth, new).await?;
+    let txn = write_transaction(db).await?;
+    let id = insert(&txn, prepared, None, request).await?;
+    identity_claim::Entity::insert(identity_claim::ActiveModel {
+        user_id: Set(id.clone()),
+        full_name: Set(full_name),
+        birth_date: Set(birth_date.to_string()),
+        phone: Set(phone),
+        created_at_ms: Set(now_ms()),
+    })
+    .exec(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(id)
+}

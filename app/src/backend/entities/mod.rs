@@ -6,6 +6,7 @@ pub mod app_user;
 pub mod audit_event;
 pub mod audit_head;
 pub mod external_identity;
+pub mod identity_claim;
 pub mod login_session;
 pub mod login_throttle;
 pub mod one_time_token;

@@ -37,6 +37,7 @@ fn nav_links(user: &CurrentUser) -> Vec<(&'static str, &'static str)> {
     }
     if user.is(Role::HimStaff) {
         links.push(("/staff/patients", "Patients"));
+        links.push(("/staff/verifications", "Verifications"));
     }
     if user.is(Role::Administrator) {
         links.push(("/admin/audit", "Audit report"));

@@ -1,7 +1,7 @@
 //! Patient activation pages: the printable letter HIM staff hand or post to a patient (shown once,
 //! straight after the code is issued), and the registration form where the patient uses it.
 
-use crate::api::activation::{ActivateAccount, take_activation_letter};
+use crate::api::activation::{ActivateAccount, SelfRegister, VerifyIdentity, pending_verifications, take_activation_letter};
 use crate::ui::components::form::{Field, FormError, LoadError, field_error};
 use crate::ui::ids;
 use leptos::prelude::*;
@@ -51,6 +51,9 @@ pub fn RegisterPage() -> impl IntoView {
     let action = ServerAction::<ActivateAccount>::new();
     let result = Signal::derive(move || action.value().get());
     let err = move |field: &'static str| Signal::derive(move || field_error(result.get(), field));
+    let register = ServerAction::<SelfRegister>::new();
+    let self_result = Signal::derive(move || register.value().get());
+    let self_err = move |field: &'static str| Signal::derive(move || field_error(self_result.get(), field));
     view! {
         <Title text="Create your account"/>
         <section class="page page--narrow" aria-labelledby=ids::REGISTER_HEADING>
@@ -71,7 +74,76 @@ pub fn RegisterPage() -> impl IntoView {
                 <FormError result id=ids::REGISTER_ERROR/>
                 <button type="submit" id=ids::REGISTER_SUBMIT class="button">"Create my account"</button>
             </ActionForm>
+            <h2 id="no-letter-title">"No letter?"</h2>
+            <p>
+                "You can still create an account. It will not show any health information until our "
+                "records team has checked who you are, usually within two working days; they may call you."
+            </p>
+            <ActionForm action=register attr:class="form" attr:novalidate="true" attr:aria-labelledby="no-letter-title">
+                <Field label="Your full name" name="name" id=ids::SELF_NAME required=true maxlength=100
+                    autocomplete="name" error=self_err("name")/>
+                <Field label="Date of birth" name="birth_date" id=ids::SELF_BIRTH kind="date" required=true
+                    autocomplete="bday" error=self_err("birth_date")/>
+                <Field label="Phone (optional)" name="phone" id="self-phone" kind="tel" maxlength=32
+                    autocomplete="tel" error=self_err("phone")/>
+                <Field label="Email" name="email" id=ids::SELF_EMAIL kind="email" required=true maxlength=254
+                    autocomplete="email" error=self_err("email")/>
+                <Field label="Password" name="password" id=ids::SELF_PASSWORD kind="password" required=true
+                    autocomplete="new-password" hint="At least 12 characters." error=self_err("password")/>
+                <FormError result=self_result id=ids::SELF_ERROR/>
+                <button type="submit" id=ids::SELF_SUBMIT class="button button--secondary">"Create an account to be verified"</button>
+            </ActionForm>
             <p>"Already have an account? " <a href="/sign-in">"Sign in"</a></p>
+        </section>
+    }
+}
+
+#[component]
+pub fn VerificationsPage() -> impl IntoView {
+    let verify = ServerAction::<VerifyIdentity>::new();
+    let pending = Resource::new(move || verify.version().get(), |_| pending_verifications());
+    let result = Signal::derive(move || verify.value().get());
+    view! {
+        <Title text="Identity verification"/>
+        <section class="page" aria-labelledby=ids::VERIFY_HEADING>
+            <h1 id=ids::VERIFY_HEADING>"Accounts waiting for identity verification"</h1>
+            <p class="muted">
+                "Check who the person is (for example by calling them at a number in their record), "
+                "then link their account to their record. Until then their account shows no health information."
+            </p>
+            <FormError result id=ids::VERIFY_ERROR/>
+            {move || crate::ui::components::form::field_error(result.get(), "mrn").map(|m| view! {
+                <p class="form-error" role="alert">{m}</p>
+            })}
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match pending.await {
+                        Ok(list) if list.is_empty() => view! { <p id=ids::VERIFY_LIST role="status">"Nobody is waiting."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <ul id=ids::VERIFY_LIST class="session-list">
+                                {list.into_iter().map(|p| {
+                                    let input_id = format!("verify-mrn-{}", p.user_id);
+                                    view! {
+                                        <li class="session-list__item">
+                                            <p><strong>{p.full_name}</strong>" · born "{p.birth_date}</p>
+                                            <p class="muted">{p.email}{p.phone.map(|ph| format!(" · {ph}"))}" · registered "{p.registered}" UTC"</p>
+                                            <ActionForm action=verify attr:class="form form--inline">
+                                                <input type="hidden" name="user_id" value=p.user_id.clone()/>
+                                                <div class="field">
+                                                    <label for=input_id.clone()>"Medical record number"</label>
+                                                    <input id=input_id name="mrn" type="text" maxlength="32" required=true/>
+                                                </div>
+                                                <button type="submit" class="button">"Verified: link to this record"</button>
+                                            </ActionForm>
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(e) => view! { <LoadError error=e/> }.into_any(),
+                    }
+                })}
+            </Suspense>
         </section>
     }
 }
