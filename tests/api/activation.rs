@@ -135,7 +135,7 @@ async fn guessing_codes_from_one_address_is_locked() {
 #[tokio::test]
 async fn only_him_staff_issue_codes_and_a_record_gets_one_account() {
     let app = spawn_app().await;
-    let (patient, staff) = scene(&app).await;
+    let (_, staff) = scene(&app).await;
     let other = app.create_patient("MRN-8", "Nguyen", "1990-01-01").await;
     app.create_user("ana@example.org", &[Role::Patient], Some(&other)).await;
     let patient_client = app.new_client();
@@ -148,7 +148,6 @@ async fn only_him_staff_issue_codes_and_a_record_gets_one_account() {
     let response = activate(&app, &app.new_client(), &code, "1990-01-01", "ben@example.org").await;
     assert_eq!(response.status(), 409);
     assert!(response.text().await.expect("body").contains("already has an account"));
-    let _ = patient;
 }
 
 async fn self_register(app: &TestApp, client: &reqwest::Client, email: &str) -> reqwest::Response {

@@ -17,3 +17,4 @@ mod scale_out;
 mod security_headers;
 mod sessions;
 mod startup;
+mod users;

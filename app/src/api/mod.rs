@@ -7,3 +7,4 @@ pub mod auth;
 pub mod mfa;
 pub mod patients;
 pub mod privacy_notice;
+pub mod users;

@@ -24,6 +24,8 @@ pub enum Key {
     RecoveryCodesOnce,
     /// A freshly issued activation letter, shown once (for printing) and then removed.
     ActivationLetterOnce,
+    /// A new staff account's temporary password, shown once to the administrator.
+    TemporaryPasswordOnce,
 }
 
 /// Where a half-finished sign-in stands.
@@ -54,6 +56,7 @@ impl Key {
             Key::PendingTotpSecret => "pending_totp_secret",
             Key::RecoveryCodesOnce => "recovery_codes_once",
             Key::ActivationLetterOnce => "activation_letter_once",
+            Key::TemporaryPasswordOnce => "temporary_password_once",
         }
     }
 }

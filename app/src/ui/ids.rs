@@ -81,6 +81,14 @@ pub const SELF_SUBMIT: &str = "self-submit";
 pub const VERIFY_HEADING: &str = "verify-heading";
 pub const VERIFY_ERROR: &str = "verify-error";
 pub const VERIFY_LIST: &str = "verify-list";
+pub const USERS_HEADING: &str = "users-heading";
+pub const CREATED_ACCOUNT: &str = "created-account";
+pub const TEMPORARY_PASSWORD: &str = "temporary-password";
+pub const USER_LIST: &str = "user-list";
+pub const NEW_STAFF_NAME: &str = "new-staff-name";
+pub const NEW_STAFF_EMAIL: &str = "new-staff-email";
+pub const NEW_STAFF_ERROR: &str = "new-staff-error";
+pub const NEW_STAFF_SUBMIT: &str = "new-staff-submit";
 
 /// Every id above, by the name the browser tests use.
 pub const ALL: &[(&str, &str)] = &[
@@ -164,6 +172,14 @@ pub const ALL: &[(&str, &str)] = &[
     ("VERIFY_HEADING", VERIFY_HEADING),
     ("VERIFY_ERROR", VERIFY_ERROR),
     ("VERIFY_LIST", VERIFY_LIST),
+    ("USERS_HEADING", USERS_HEADING),
+    ("CREATED_ACCOUNT", CREATED_ACCOUNT),
+    ("TEMPORARY_PASSWORD", TEMPORARY_PASSWORD),
+    ("USER_LIST", USER_LIST),
+    ("NEW_STAFF_NAME", NEW_STAFF_NAME),
+    ("NEW_STAFF_EMAIL", NEW_STAFF_EMAIL),
+    ("NEW_STAFF_ERROR", NEW_STAFF_ERROR),
+    ("NEW_STAFF_SUBMIT", NEW_STAFF_SUBMIT),
 ];
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use pages::audit_report::AuditReportPage;
 use pages::mfa::{RecoveryCodesPage, SetupPage, VerifyPage};
 use pages::record::RecordPage;
 use pages::sign_in::SignInPage;
+use pages::users::UsersPage;
 use pages::staff_patients::{PatientPage, PatientsPage};
 use pages::{error::ErrorPage, home::HomePage, not_found::NotFound};
 
@@ -76,6 +77,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/record") view=RecordPage ssr=SsrMode::Async/>
                         <Route path=path!("/staff/patients") view=PatientsPage ssr=SsrMode::Async/>
                         <Route path=path!("/admin/audit") view=AuditReportPage ssr=SsrMode::Async/>
+                        <Route path=path!("/admin/users") view=UsersPage ssr=SsrMode::Async/>
                         <Route path=path!("/staff/patients/:id") view=PatientPage ssr=SsrMode::Async/>
                         <Route path=path!("/staff/patients/:id/letter") view=ActivationLetterPage ssr=SsrMode::Async/>
                         <Route path=path!("/register") view=RegisterPage ssr=SsrMode::Async/>

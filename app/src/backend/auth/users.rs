@@ -319,3 +319,67 @@ pub async fn self_register(
     txn.commit().await?;
     Ok(id)
 }
+
+/// Accounts for the administrators' list: email containing `query` (all when empty), newest first.
+pub async fn list(db: &DatabaseConnection, query: &str) -> Result<Vec<User>, DbErr> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    let mut select = app_user::Entity::find();
+    let q = query.trim().to_lowercase();
+    if !q.is_empty() {
+        select = select.filter(app_user::Column::Email.contains(q.as_str()));
+    }
+    let rows = select.order_by_desc(app_user::Column::CreatedAtMs).limit(200).all(db).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let roles = roles_of(db, &row.id).await?;
+        out.push(to_user(row, roles));
+    }
+    Ok(out)
+}
+
+/// How many active accounts hold `role`.
+pub async fn count_active_with(db: &impl ConnectionTrait, role: Role) -> Result<usize, DbErr> {
+    let holders = user_role::Entity::find().filter(user_role::Column::Role.eq(role.as_str())).all(db).await?;
+    let mut count = 0;
+    for holder in holders {
+        if app_user::Entity::find_by_id(holder.user_id).one(db).await?.is_some_and(|u| u.status == "active") {
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
+/// Disables or re-enables an account; disabling ends its sessions. Audited in the same
+/// transaction. Returns false when nothing changed.
+pub async fn set_active(
+    db: &DatabaseConnection,
+    user_id: &str,
+    active: bool,
+    actor: Option<&str>,
+    request: &RequestMeta,
+) -> Result<bool, DbErr> {
+    use sea_orm::sea_query::Expr;
+    let status = if active { "active" } else { "disabled" };
+    let txn = write_transaction(db).await?;
+    let changed = app_user::Entity::update_many()
+        .col_expr(app_user::Column::Status, Expr::value(status))
+        .filter(app_user::Column::Id.eq(user_id))
+        .filter(app_user::Column::Status.ne(status))
+        .exec(&txn)
+        .await?;
+    if changed.rows_affected == 0 {
+        return Ok(false);
+    }
+    if !active {
+        super::sessions::revoke_all(&txn, user_id).await?;
+    }
+    let mut event = AuditEvent::new(AuditAction::UserDisable, Outcome::Success, request)
+        .entity("user", user_id)
+        .detail(if active { "enabled" } else { "disabled" });
+    if let Some(a) = actor {
+        event = event.actor(a);
+    }
+    audit::record(&txn, event).await?;
+    txn.commit().await?;
+    Ok(true)
+}

@@ -40,6 +40,7 @@ fn nav_links(user: &CurrentUser) -> Vec<(&'static str, &'static str)> {
         links.push(("/staff/verifications", "Verifications"));
     }
     if user.is(Role::Administrator) {
+        links.push(("/admin/users", "Accounts"));
         links.push(("/admin/audit", "Audit report"));
     }
     links.push(("/account", "Account"));

@@ -10,3 +10,4 @@ pub mod not_found;
 pub mod record;
 pub mod sign_in;
 pub mod staff_patients;
+pub mod users;
