@@ -34,6 +34,9 @@ pub enum StartupError {
     #[error("{0}")]
     Admin(String),
 
+    #[error("setting `smtp_url` (PORTAL_SMTP_URL) or `mail_from` (PORTAL_MAIL_FROM): {0}")]
+    Mail(String),
+
     #[error("the audit trail failed verification (see above)")]
     AuditBroken,
 

@@ -110,6 +110,8 @@ pub const RATE_LIMITED_PATHS: &[&str] = &[
     "/api/mfa_setup_confirm",
     "/api/activate_account",
     "/api/self_register",
+    "/api/request_password_reset",
+    "/api/reset_password",
 ];
 
 /// A per-client-address limiter (governor's GCRA), shared by the rate-limit middleware.

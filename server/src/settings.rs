@@ -53,6 +53,8 @@ pub struct Settings {
     pub patient_mfa_required: bool,
     pub activation_code_days: u32,
     pub auth_rate_limit_per_minute: u32,
+    pub smtp_url: Option<SecretString>,
+    pub mail_from: String,
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
     pub argon2_parallelism: u32,
@@ -87,6 +89,8 @@ impl Default for Settings {
             patient_mfa_required: false,
             activation_code_days: 30,
             auth_rate_limit_per_minute: 30,
+            smtp_url: None,
+            mail_from: "Patient portal <portal@localhost>".to_string(),
             argon2_memory_kib: 19_456,
             argon2_iterations: 2,
             argon2_parallelism: 1,
@@ -130,6 +134,8 @@ pub const DOCS: &[SettingDoc] = &[
     SettingDoc { key: "patient_mfa_required", default: "false", help: "Patients must set up two-step verification too (staff always must)." },
     SettingDoc { key: "activation_code_days", default: "30", help: "How many days an activation code (printed for a patient by HIM staff) stays valid." },
     SettingDoc { key: "auth_rate_limit_per_minute", default: "30", help: "Posts a minute one client address may make to sign-in, second-factor and activation endpoints (per server)." },
+    SettingDoc { key: "smtp_url", default: "(none)", help: "Mail server for password-reset links, e.g. smtp://mail.internal:25 or smtps://user:pass@host:465. Secret: never printed. Without one, development logs the links; production sends nothing." },
+    SettingDoc { key: "mail_from", default: "Patient portal <portal@localhost>", help: "The From address of the portal's mail." },
     SettingDoc { key: "argon2_memory_kib", default: "19456", help: "Argon2id memory cost for password hashes (OWASP: 19 MiB)." },
     SettingDoc { key: "argon2_iterations", default: "2", help: "Argon2id time cost (OWASP: 2)." },
     SettingDoc { key: "argon2_parallelism", default: "1", help: "Argon2id parallelism (OWASP: 1)." },
@@ -449,6 +455,7 @@ mod tests {
         toml.push_str("log_format = \"human\"\nlog_level = \"info\"\n");
         toml.push_str("session_cleanup_interval_secs = 1\nshutdown_grace_secs = 1\nsite_code = \"a\"\n");
         toml.push_str("staff_idle_minutes = 1\npatient_idle_minutes = 1\nsession_absolute_hours = 1\nidle_warning_secs = 1\npatient_mfa_required = false\nactivation_code_days = 1\nauth_rate_limit_per_minute = 1\n");
+        toml.push_str("smtp_url = \"smtp://localhost:25\"\nmail_from = \"a@b.c\"\n");
         toml.push_str("argon2_memory_kib = 8\nargon2_iterations = 1\nargon2_parallelism = 1\n");
         toml.push_str("lockout_threshold = 1\nlockout_address_threshold = 1\nlockout_base_secs = 1\n");
         toml.push_str("lockout_max_secs = 1\ndemo = false\n");

@@ -62,12 +62,25 @@ impl Application {
                 .await
                 .map_err(|e| StartupError::Demo(e.to_string()))?;
         }
+        use secrecy::ExposeSecret;
+        let mailer = app::backend::mail::Mailer::new(
+            settings.smtp_url.as_ref().map(|u| u.expose_secret()),
+            &settings.mail_from,
+            settings.environment == Environment::Development,
+        )
+        .map_err(|e| StartupError::Mail(e.to_string()))?;
+        let base_url = match &settings.public_url {
+            Some(url) => url.as_str().trim_end_matches('/').to_string(),
+            None => format!("http://{local_addr}"),
+        };
         let state = AppState {
             leptos_options: leptos_options(&settings, local_addr),
             db: db.clone(),
             auth,
             site_code: settings.site_code.clone(),
             demo: settings.demo,
+            mailer,
+            base_url,
         };
         let router = router(&settings, state);
         Ok(Application { settings, listener, local_addr, db, router })

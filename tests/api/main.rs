@@ -13,6 +13,7 @@ mod health;
 mod mfa;
 mod migrations;
 mod pages;
+mod reset;
 mod scale_out;
 mod security_headers;
 mod sessions;

@@ -274,3 +274,77 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
         _stop: stop,
     }
 }
+
+/// A minimal SMTP server on 127.0.0.1 that keeps every message it receives, so mail tests go
+/// through the portal's real SMTP client.
+pub struct SmtpSink {
+    /// `smtp://127.0.0.1:PORT`
+    pub url: String,
+    messages: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl SmtpSink {
+    pub async fn start() -> SmtpSink {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("smtp://{}", listener.local_addr().expect("address"));
+        let messages = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let store = messages.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let (read, mut write) = socket.into_split();
+                    let mut lines = BufReader::new(read).lines();
+                    let _ = write.write_all(b"220 sink ESMTP\r\n").await;
+                    let mut in_data = false;
+                    let mut data = String::new();
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        if in_data {
+                            if line == "." {
+                                in_data = false;
+                                store.lock().expect("lock").push(std::mem::take(&mut data));
+                                let _ = write.write_all(b"250 OK\r\n").await;
+                            } else {
+                                data.push_str(line.strip_prefix('.').unwrap_or(&line));
+                                data.push('\n');
+                            }
+                            continue;
+                        }
+                        let verb = line.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
+                        let reply: &[u8] = match verb.as_str() {
+                            "EHLO" | "HELO" => b"250 sink\r\n",
+                            "DATA" => {
+                                in_data = true;
+                                b"354 End data with <CR><LF>.<CR><LF>\r\n"
+                            }
+                            "QUIT" => {
+                                let _ = write.write_all(b"221 Bye\r\n").await;
+                                break;
+                            }
+                            _ => b"250 OK\r\n",
+                        };
+                        let _ = write.write_all(reply).await;
+                    }
+                });
+            }
+        });
+        SmtpSink { url, messages }
+    }
+
+    /// Waits (up to five seconds) for the `n`th message (counting from 1) and returns it.
+    pub async fn message(&self, n: usize) -> String {
+        for _ in 0..100 {
+            if let Some(m) = self.messages.lock().expect("lock").get(n - 1).cloned() {
+                return m;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no message number {n} arrived");
+    }
+
+    /// How many messages arrived so far.
+    pub fn count(&self) -> usize {
+        self.messages.lock().expect("lock").len()
+    }
+}

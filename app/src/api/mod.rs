@@ -7,4 +7,5 @@ pub mod auth;
 pub mod mfa;
 pub mod patients;
 pub mod privacy_notice;
+pub mod reset;
 pub mod users;

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod entities;
 pub mod error;
 pub mod export;
+pub mod mail;
 pub mod policy;
 pub mod request;
 pub mod session;

@@ -16,6 +16,10 @@ pub struct AppState {
     pub site_code: String,
     /// Demo mode: the sign-in page shows the demo credentials.
     pub demo: bool,
+    /// Outgoing mail (password-reset links).
+    pub mailer: super::mail::Mailer,
+    /// The address people use, for links in mail (`public_url`, or the local address).
+    pub base_url: String,
 }
 
 impl FromRef<AppState> for LeptosOptions {

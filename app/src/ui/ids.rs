@@ -89,6 +89,16 @@ pub const NEW_STAFF_NAME: &str = "new-staff-name";
 pub const NEW_STAFF_EMAIL: &str = "new-staff-email";
 pub const NEW_STAFF_ERROR: &str = "new-staff-error";
 pub const NEW_STAFF_SUBMIT: &str = "new-staff-submit";
+pub const FORGOT_HEADING: &str = "forgot-heading";
+pub const FORGOT_SENT: &str = "forgot-sent";
+pub const FORGOT_EMAIL: &str = "forgot-email";
+pub const FORGOT_SUBMIT: &str = "forgot-submit";
+pub const RESET_HEADING: &str = "reset-heading";
+pub const RESET_PASSWORD: &str = "reset-password";
+pub const RESET_ERROR: &str = "reset-error";
+pub const RESET_SUBMIT: &str = "reset-submit";
+pub const FORGOT_LINK: &str = "forgot-link";
+pub const PASSWORD_RESET_NOTICE: &str = "password-reset-notice";
 
 /// Every id above, by the name the browser tests use.
 pub const ALL: &[(&str, &str)] = &[
@@ -180,6 +190,16 @@ pub const ALL: &[(&str, &str)] = &[
     ("NEW_STAFF_EMAIL", NEW_STAFF_EMAIL),
     ("NEW_STAFF_ERROR", NEW_STAFF_ERROR),
     ("NEW_STAFF_SUBMIT", NEW_STAFF_SUBMIT),
+    ("FORGOT_HEADING", FORGOT_HEADING),
+    ("FORGOT_SENT", FORGOT_SENT),
+    ("FORGOT_EMAIL", FORGOT_EMAIL),
+    ("FORGOT_SUBMIT", FORGOT_SUBMIT),
+    ("RESET_HEADING", RESET_HEADING),
+    ("RESET_PASSWORD", RESET_PASSWORD),
+    ("RESET_ERROR", RESET_ERROR),
+    ("RESET_SUBMIT", RESET_SUBMIT),
+    ("FORGOT_LINK", FORGOT_LINK),
+    ("PASSWORD_RESET_NOTICE", PASSWORD_RESET_NOTICE),
 ];
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use pages::activation::{ActivationLetterPage, RegisterPage, VerificationsPage};
 use pages::audit_report::AuditReportPage;
 use pages::mfa::{RecoveryCodesPage, SetupPage, VerifyPage};
 use pages::record::RecordPage;
+use pages::reset::{ForgotPasswordPage, ResetPasswordPage};
 use pages::sign_in::SignInPage;
 use pages::users::UsersPage;
 use pages::staff_patients::{PatientPage, PatientsPage};
@@ -81,6 +82,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/staff/patients/:id") view=PatientPage ssr=SsrMode::Async/>
                         <Route path=path!("/staff/patients/:id/letter") view=ActivationLetterPage ssr=SsrMode::Async/>
                         <Route path=path!("/register") view=RegisterPage ssr=SsrMode::Async/>
+                        <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async/>
+                        <Route path=path!("/reset-password") view=ResetPasswordPage ssr=SsrMode::Async/>
                         <Route path=path!("/staff/verifications") view=VerificationsPage ssr=SsrMode::Async/>
                     </Routes>
                 </ErrorBoundary>

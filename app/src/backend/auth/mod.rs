@@ -5,6 +5,7 @@
 pub mod login;
 pub mod mfa;
 pub mod password;
+pub mod reset;
 pub mod sessions;
 pub mod throttle;
 pub mod totp;

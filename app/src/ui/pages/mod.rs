@@ -8,6 +8,7 @@ pub mod home;
 pub mod mfa;
 pub mod not_found;
 pub mod record;
+pub mod reset;
 pub mod sign_in;
 pub mod staff_patients;
 pub mod users;

@@ -24,6 +24,8 @@ pub fn SignInPage() -> impl IntoView {
             Some("You are signed out on every device.")
         } else if q.get("signed_out").is_some() {
             Some("You are signed out. Close the browser if this is a shared computer.")
+        } else if q.get("reset").is_some() {
+            Some("Your password was changed, and every device was signed out. Sign in with the new password.")
         } else {
             None
         }
@@ -58,6 +60,7 @@ pub fn SignInPage() -> impl IntoView {
                 <FormError result id=ids::SIGN_IN_ERROR/>
                 <button type="submit" id=ids::SIGN_IN_SUBMIT class="button">"Sign in"</button>
             </ActionForm>
+            <p><a id=ids::FORGOT_LINK href="/forgot-password">"Forgot your password?"</a></p>
             <p>
                 "Got an activation letter from our records team? "
                 <a id=ids::REGISTER_LINK href="/register">"Create your account"</a>
