@@ -21,6 +21,15 @@ fn session_cookie_value(response: &reqwest::Response) -> Option<String> {
         .map(|c| c.split(';').next().unwrap_or_default().to_string())
 }
 
+/// Makes every open sign-in look idle for `minutes` (as if nobody had touched it since).
+async fn idle_for(app: &portal_tests::TestApp, minutes: i64) {
+    login_session::Entity::update_many()
+        .col_expr(login_session::Column::LastSeenMs, Expr::value(app::backend::db::now_ms() - minutes * 60_000))
+        .exec(&app.db)
+        .await
+        .expect("update");
+}
+
 #[tokio::test]
 async fn a_patient_signs_in_and_out_and_both_are_audited() {
     let app = spawn_app().await;
@@ -162,12 +171,7 @@ async fn an_idle_session_times_out_says_why_and_is_audited() {
     assert_eq!(clock["warn_seconds"], 60);
 
     // 31 minutes without activity.
-    let past = app::backend::db::now_ms() - 31 * 60_000;
-    login_session::Entity::update_many()
-        .col_expr(login_session::Column::LastSeenMs, Expr::value(past))
-        .exec(&app.db)
-        .await
-        .expect("update");
+    idle_for(&app, 31).await;
 
     assert_eq!(app.me(&client).await, None);
     assert_eq!(app.call_ok(&client, "signed_out_reason", &[]).await, "idle");
@@ -189,12 +193,7 @@ async fn staff_time_out_sooner_than_patients() {
     assert!((14 * 60..=15 * 60).contains(&left), "staff get 15 minutes: {left}");
 
     // 16 minutes idle ends a staff session (it would not end a patient's).
-    let past = app::backend::db::now_ms() - 16 * 60_000;
-    login_session::Entity::update_many()
-        .col_expr(login_session::Column::LastSeenMs, Expr::value(past))
-        .exec(&app.db)
-        .await
-        .expect("update");
+    idle_for(&app, 16).await;
     assert_eq!(app.me(&client).await, None);
 }
 
@@ -204,12 +203,7 @@ async fn the_status_poll_does_not_count_as_activity_but_staying_does() {
     app.create_user("ana@example.org", &[Role::Patient], None).await;
     let client = app.new_client();
     app.login_as(&client, "ana@example.org").await;
-    let past = app::backend::db::now_ms() - 10 * 60_000;
-    login_session::Entity::update_many()
-        .col_expr(login_session::Column::LastSeenMs, Expr::value(past))
-        .exec(&app.db)
-        .await
-        .expect("update");
+    idle_for(&app, 10).await;
 
     let polled = app.call_ok(&client, "session_clock", &[]).await["idle_seconds_left"].as_i64().expect("number");
     assert!(polled <= 20 * 60, "{polled}");
@@ -389,12 +383,7 @@ async fn the_time_out_warnings_clock_is_what_ends_an_idle_session() {
     app.create_user("ana@example.org", &[Role::Patient], None).await;
     let client = app.new_client();
     app.login_as(&client, "ana@example.org").await;
-    let past = app::backend::db::now_ms() - 31 * 60_000;
-    login_session::Entity::update_many()
-        .col_expr(login_session::Column::LastSeenMs, Expr::value(past))
-        .exec(&app.db)
-        .await
-        .expect("update");
+    idle_for(&app, 31).await;
     // The browser's countdown reached zero and asks the server, which ends the session.
     assert_eq!(app.call(&client, "session_clock", &[]).await.status(), 401);
     assert_eq!(app.call_ok(&client, "signed_out_reason", &[]).await, "idle");
