@@ -46,7 +46,7 @@ pub async fn activate_account(
 ) -> Result<(), AppError> {
     use crate::backend::access::activation::{self, Redeem, RedeemError};
     use crate::backend::auth::login;
-    use crate::backend::auth::users::{NewUser, UserError};
+    use crate::backend::auth::users::NewUser;
     use crate::backend::current::state;
     use crate::backend::error::{internal, with_status};
     use crate::backend::request::RequestMeta;
@@ -86,15 +86,8 @@ pub async fn activate_account(
                 RedeemError::AlreadyActivated => AppError::Conflict {
                     message: "This health record already has an account. Sign in, or ask the records team for help.".into(),
                 },
-                RedeemError::User(UserError::EmailTaken) => AppError::Validation {
-                    fields: vec![field("email", "An account with this email address already exists. Use another address, or sign in.")],
-                },
-                RedeemError::User(UserError::Password(p)) => AppError::Validation { fields: vec![field("password", &p.to_string())] },
-                RedeemError::User(UserError::DisplayName) => AppError::Validation {
-                    fields: vec![field("name", "Enter your name (up to 100 characters).")],
-                },
-                RedeemError::User(UserError::Hash(e)) => internal("hashing a password failed", &e),
-                RedeemError::User(UserError::Db(e)) | RedeemError::Db(e) => internal("activating an account failed", &e),
+                RedeemError::User(e) => e.into_app_error(),
+                RedeemError::Db(e) => internal("activating an account failed", &e),
             })?;
         let session = PortalSession::current().await?;
         session.cycle_id().await?;
@@ -155,15 +148,9 @@ pub async fn self_register(
         }
         let new = NewUser { email, display_name: name, password: Some(password), roles: Default::default(), patient_id: None };
         let phone = (!phone.is_empty()).then_some(phone);
-        let user_id = users::self_register(&state.db, &state.auth, new, &birth, phone, &request).await.map_err(|e| match e {
-            UserError::EmailTaken => AppError::Validation {
-                fields: vec![field("email", "An account with this email address already exists. Sign in, or use another address.")],
-            },
-            UserError::Password(p) => AppError::Validation { fields: vec![field("password", &p.to_string())] },
-            UserError::DisplayName => AppError::Validation { fields: vec![field("name", "Enter your name (up to 100 characters).")] },
-            UserError::Hash(e) => internal("hashing a password failed", &e),
-            UserError::Db(e) => internal("registering failed", &e),
-        })?;
+        let user_id = users::self_register(&state.db, &state.auth, new, &birth, phone, &request)
+            .await
+            .map_err(UserError::into_app_error)?;
         let login_id = login::complete(&state.db, &state.auth, &user_id, "registration", &request)
             .await
             .map_err(|e| internal("signing in after registration failed", &e))?;

@@ -75,7 +75,7 @@ pub async fn create_staff_user(
     use crate::backend::audit::AuditAction;
     use crate::backend::auth::users::{self, NewUser, UserError};
     use crate::backend::current::{access, state};
-    use crate::backend::error::{internal, with_status};
+    use crate::backend::error::with_status;
     use crate::backend::policy::Action;
     use crate::backend::session::{Key, PortalSession};
     use crate::domain::EmailAddress;
@@ -101,13 +101,7 @@ pub async fn create_staff_user(
         let new = NewUser { email: email.clone(), display_name: name, password: Some(password.clone()), roles, patient_id: None };
         users::create(&state.db, &state.auth, new, Some(&context.principal().user_id), context.request())
             .await
-            .map_err(|e| match e {
-                UserError::EmailTaken => AppError::Validation { fields: vec![field("email", "An account with this email address already exists.")] },
-                UserError::DisplayName => AppError::Validation { fields: vec![field("name", "Enter the person's name (up to 100 characters).")] },
-                UserError::Password(p) => AppError::Validation { fields: vec![field("email", &p.to_string())] },
-                UserError::Hash(e) => internal("hashing a password failed", &e),
-                UserError::Db(e) => internal("creating a user failed", &e),
-            })?;
+            .map_err(UserError::into_app_error)?;
         let session = PortalSession::current().await?;
         session.insert(Key::TemporaryPasswordOnce, CreatedAccount { email: email.to_string(), temporary_password: password }).await?;
         leptos_axum::redirect("/admin/users?created=1");

@@ -40,6 +40,23 @@ pub enum UserError {
     Db(#[from] DbErr),
 }
 
+impl UserError {
+    /// The answer a person sees: their own mistakes point at the field, the rest is logged.
+    pub fn into_app_error(self) -> crate::error::AppError {
+        use crate::error::{AppError, FieldError};
+        let field = |field: &str, message: &str| AppError::Validation {
+            fields: vec![FieldError { field: field.into(), message: message.into() }],
+        };
+        match self {
+            UserError::EmailTaken => field("email", "An account with this email address already exists. Sign in, or use another address."),
+            UserError::Password(p) => field("password", &p.to_string()),
+            UserError::DisplayName => field("name", "Enter a name of up to 100 characters."),
+            UserError::Hash(e) => crate::backend::error::internal("hashing a password failed", &e),
+            UserError::Db(e) => crate::backend::error::internal("saving an account failed", &e),
+        }
+    }
+}
+
 /// What a new account needs.
 #[derive(Debug, Clone)]
 pub struct NewUser {
