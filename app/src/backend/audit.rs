@@ -341,47 +341,6 @@ pub async fn verify(db: &impl ConnectionTrait) -> Result<ChainReport, DbErr> {
     Ok(ChainReport::Intact { rows, head_hash: prev_hash })
 }
 
-/// A filter for the audit report (ONC 170.315(d)(3)): period, user, patient, action.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AuditQuery {
-    pub from_ms: Option<i64>,
-    pub to_ms: Option<i64>,
-    pub actor: Option<String>,
-    pub patient: Option<String>,
-    pub action: Option<AuditAction>,
-    pub newest_first: bool,
-    pub limit: u64,
-}
-
-/// Reads events matching `query` (for the report and its CSV export).
-pub async fn search(
-    db: &impl ConnectionTrait,
-    query: &AuditQuery,
-) -> Result<Vec<audit_event::Model>, DbErr> {
-    let mut select = audit_event::Entity::find();
-    if let Some(from) = query.from_ms {
-        select = select.filter(audit_event::Column::OccurredAtMs.gte(from));
-    }
-    if let Some(to) = query.to_ms {
-        select = select.filter(audit_event::Column::OccurredAtMs.lt(to));
-    }
-    if let Some(actor) = &query.actor {
-        select = select.filter(audit_event::Column::ActorUserId.eq(actor.clone()));
-    }
-    if let Some(patient) = &query.patient {
-        select = select.filter(audit_event::Column::PatientId.eq(patient.clone()));
-    }
-    if let Some(action) = query.action {
-        select = select.filter(audit_event::Column::Action.eq(action.as_str()));
-    }
-    select = if query.newest_first {
-        select.order_by_desc(audit_event::Column::Seq)
-    } else {
-        select.order_by_asc(audit_event::Column::Seq)
-    };
-    select.limit(query.limit.max(1)).all(db).await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -65,7 +65,13 @@ impl Mailer {
                     .subject(subject)
                     .body(body)
                     .map_err(|e| MailError::Build(e.to_string()))?;
-                transport.send(message).await.map(|_| ()).map_err(|e| MailError::Send(e.to_string()))
+                // Only the kind of failure and the server's reply code are kept: the full text can
+                // quote the recipient's address.
+                transport.send(message).await.map(|_| ()).map_err(|e| {
+                    let kind = if e.is_permanent() { "permanent" } else if e.is_transient() { "transient" } else { "connection or protocol" };
+                    let code = e.status().map(|c| format!(" (reply {c})")).unwrap_or_default();
+                    MailError::Send(format!("{kind} failure{code}"))
+                })
             }
             Mailer::Log => {
                 // Development only (the settings never choose this in production).

@@ -346,12 +346,21 @@ pub async fn list(db: &DatabaseConnection, query: &str) -> Result<Vec<User>, DbE
         select = select.filter(app_user::Column::Email.contains(q.as_str()));
     }
     let rows = select.order_by_desc(app_user::Column::CreatedAtMs).limit(200).all(db).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let roles = roles_of(db, &row.id).await?;
-        out.push(to_user(row, roles));
+    // All their roles in one query, not one per account.
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let mut roles: std::collections::HashMap<String, BTreeSet<Role>> = std::collections::HashMap::new();
+    for grant in user_role::Entity::find().filter(user_role::Column::UserId.is_in(ids)).all(db).await? {
+        if let Some(role) = Role::parse(&grant.role) {
+            roles.entry(grant.user_id).or_default().insert(role);
+        }
     }
-    Ok(out)
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let held = roles.remove(&row.id).unwrap_or_default();
+            to_user(row, held)
+        })
+        .collect())
 }
 
 /// How many active accounts hold `role`.
