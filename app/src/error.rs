@@ -43,6 +43,9 @@ pub enum AppError {
     /// The request never reached the server, or its answer could not be read.
     #[error("The portal could not be reached. Check your connection and try again.")]
     Unreachable,
+    /// A service the portal depends on (an OpenID provider) does not answer.
+    #[error("{message}")]
+    Unavailable { message: String },
     /// A malformed request (missing or unreadable arguments), not a person's typing mistake.
     #[error("The request could not be understood. Please reload the page and try again.")]
     BadRequest,
@@ -59,7 +62,7 @@ impl AppError {
             AppError::RateLimited { .. } | AppError::Locked { .. } => 429,
             AppError::InvalidCredentials => 401,
             AppError::BadRequest => 400,
-            AppError::Unreachable => 503,
+            AppError::Unreachable | AppError::Unavailable { .. } => 503,
             AppError::Internal { .. } => 500,
         }
     }

@@ -37,6 +37,9 @@ pub enum StartupError {
     #[error("setting `smtp_url` (PORTAL_SMTP_URL) or `mail_from` (PORTAL_MAIL_FROM): {0}")]
     Mail(String),
 
+    #[error("setting `oidc_providers` (PORTAL_OIDC_PROVIDERS) or `public_url`: {0}")]
+    Oidc(String),
+
     #[error("the audit trail failed verification (see above)")]
     AuditBroken,
 

@@ -112,6 +112,8 @@ pub const RATE_LIMITED_PATHS: &[&str] = &[
     "/api/self_register",
     "/api/request_password_reset",
     "/api/reset_password",
+    "/api/oidc_sign_in",
+    "/api/oidc_link",
 ];
 
 /// A per-client-address limiter (governor's GCRA), shared by the rate-limit middleware.

@@ -63,6 +63,27 @@ pub struct Settings {
     pub lockout_base_secs: i64,
     pub lockout_max_secs: i64,
     pub demo: bool,
+    pub oidc_providers: Vec<OidcProviderSettings>,
+}
+
+/// One OpenID Connect provider people may sign in with (`[[oidc_providers]]` in the TOML file).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcProviderSettings {
+    /// Short name used in addresses: letters, digits, - and _.
+    pub id: String,
+    /// What the sign-in button says.
+    pub label: String,
+    /// The issuer exactly as the provider writes it in its tokens (`iss`); discovery reads
+    /// `{issuer}/.well-known/openid-configuration`.
+    pub issuer: String,
+    pub client_id: String,
+    /// A confidential client's secret (never printed); none for a public client (PKCE alone).
+    #[serde(default)]
+    pub client_secret: Option<SecretString>,
+    /// Offered on the activation page, so new patients can register with it.
+    #[serde(default)]
+    pub for_patients: bool,
 }
 
 impl Default for Settings {
@@ -99,6 +120,7 @@ impl Default for Settings {
             lockout_base_secs: 60,
             lockout_max_secs: 3600,
             demo: false,
+            oidc_providers: Vec::new(),
         }
     }
 }
@@ -144,6 +166,7 @@ pub const DOCS: &[SettingDoc] = &[
     SettingDoc { key: "lockout_base_secs", default: "60", help: "The first lock's length in seconds." },
     SettingDoc { key: "lockout_max_secs", default: "3600", help: "The longest lock in seconds." },
     SettingDoc { key: "demo", default: "false", help: "Demo mode: creates a demo patient, HIM staff user and administrator once, and shows their credentials on the sign-in page. Refused with PostgreSQL or in production." },
+    SettingDoc { key: "oidc_providers", default: "(none)", help: "OpenID Connect providers: a list of {id, label, issuer, client_id, client_secret, for_patients}. Register {public_url}/auth/oidc/callback with each." },
 ];
 
 /// The environment variable that sets `key`.
@@ -273,6 +296,29 @@ impl Settings {
         {
             return Err(SettingsError::invalid("database_schema", "use letters, digits and _ only"));
         }
+        let mut ids = std::collections::BTreeSet::new();
+        for provider in &self.oidc_providers {
+            if provider.id.is_empty()
+                || provider.id.len() > 32
+                || !provider.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(SettingsError::invalid("oidc_providers", "each id needs 1 to 32 letters, digits, - or _"));
+            }
+            if !ids.insert(provider.id.as_str()) {
+                return Err(SettingsError::invalid("oidc_providers", format!("the id `{}` is used twice", provider.id)));
+            }
+            if provider.label.trim().is_empty() || provider.client_id.is_empty() {
+                return Err(SettingsError::invalid("oidc_providers", format!("`{}` needs a label and a client_id", provider.id)));
+            }
+            let Ok(issuer) = url::Url::parse(&provider.issuer) else {
+                return Err(SettingsError::invalid("oidc_providers", format!("`{}`: the issuer is not an address", provider.id)));
+            };
+            let scheme = issuer.scheme();
+            if scheme != "https" && !(scheme == "http" && self.environment == Environment::Development) {
+                // The ID token's keys come from the issuer: over plain http they could be swapped.
+                return Err(SettingsError::invalid("oidc_providers", format!("`{}`: the issuer must be https:// (http only in development)", provider.id)));
+            }
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log_level).is_err() {
             return Err(SettingsError::invalid("log_level", "not a valid log filter (try `info` or `debug`)"));
         }
@@ -315,6 +361,23 @@ impl Settings {
             patient_mfa_required: self.patient_mfa_required,
             activation_code_days: self.activation_code_days,
         }
+    }
+
+    /// The OpenID providers as the backend takes them.
+    pub fn oidc_config(&self) -> Vec<app::backend::auth::oidc::ProviderConfig> {
+        self.oidc_providers
+            .iter()
+            .map(|p| app::backend::auth::oidc::ProviderConfig {
+                id: p.id.clone(),
+                label: p.label.trim().to_string(),
+                // Compared as a string with the discovery document and the ID token's `iss`
+                // (OpenID Connect Discovery 1.0 §4.3): kept exactly as written.
+                issuer: p.issuer.clone(),
+                client_id: p.client_id.clone(),
+                client_secret: p.client_secret.as_ref().map(|s| s.expose_secret().to_string()),
+                for_patients: p.for_patients,
+            })
+            .collect()
     }
 
     /// Cookies carry `Secure` everywhere but local development over plain http.
@@ -459,6 +522,7 @@ mod tests {
         toml.push_str("argon2_memory_kib = 8\nargon2_iterations = 1\nargon2_parallelism = 1\n");
         toml.push_str("lockout_threshold = 1\nlockout_address_threshold = 1\nlockout_base_secs = 1\n");
         toml.push_str("lockout_max_secs = 1\ndemo = false\n");
+        toml.push_str("oidc_providers = [{ id = \"idp\", label = \"IdP\", issuer = \"https://idp.example\", client_id = \"c\" }]\n");
         let keys: Vec<&str> = toml.lines().filter_map(|l| l.split(" = ").next()).collect();
         let documented: Vec<&str> = DOCS.iter().map(|d| d.key).collect();
         assert_eq!(keys, documented, "DOCS must list every setting, in declaration order");

@@ -79,6 +79,8 @@ impl Application {
             auth,
             site_code: settings.site_code.clone(),
             demo: settings.demo,
+            oidc: app::backend::auth::oidc::Oidc::new(settings.oidc_config(), &base_url)
+                .map_err(StartupError::Oidc)?,
             mailer,
             base_url,
         };
@@ -189,6 +191,7 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/admin/audit.csv", get(app::backend::export::audit_csv))
+        .route(app::backend::auth::oidc::CALLBACK_PATH, get(app::backend::oidc_routes::callback))
         .leptos_routes_with_context(&state, routes, security::provide_request_nonce, move || {
             shell(leptos_options.clone())
         })

@@ -42,7 +42,9 @@ pub async fn activate_account(
     birth_date: String,
     name: String,
     email: String,
-    password: String,
+    #[server(default)] password: String,
+    /// Set when the person chose "Continue with <provider>" instead of a password.
+    #[server(default)] oidc_provider: Option<String>,
 ) -> Result<(), AppError> {
     use crate::backend::access::activation::{self, Redeem, RedeemError};
     use crate::backend::auth::login;
@@ -68,13 +70,30 @@ pub async fn activate_account(
         if password.chars().count() > crate::domain::MAX_PASSWORD_CHARS {
             errors.push(field("password", "Use at most 128 characters."));
         }
+        if let Some(provider) = oidc_provider.filter(|p| !p.is_empty()) {
+            // An OpenID identity instead of a password: check what can be checked now, then go
+            // to the provider; the code is spent on the way back (backend::oidc_routes).
+            use crate::backend::auth::oidc::Intent;
+            use crate::backend::auth::users;
+            let name = users::check_display_name(&name).map_err(|e| errors.push(field("name", &e.to_string()))).ok();
+            let (Some(email), Some(name)) = (email.filter(|_| errors.is_empty()), name.filter(|_| errors.is_empty())) else {
+                return Err(AppError::Validation { fields: errors });
+            };
+            if users::find_by_email(&state.db, &email).await.map_err(|e| internal("checking an email failed", &e))?.is_some() {
+                return Err(users::UserError::EmailTaken.into_app_error());
+            }
+            let code_hash = activation::hash_typed(&code).unwrap_or_default();
+            let intent = Intent::Activate { code_hash, birth_date: birth_date.trim().to_string(), name, email: email.as_str().to_string() };
+            return crate::api::oidc::server::start(&provider, intent).await;
+        }
         let Some(email) = email.filter(|_| errors.is_empty()) else {
             return Err(AppError::Validation { fields: errors });
         };
         let redeem = Redeem {
-            code,
+            code_hash: activation::hash_typed(&code),
             birth_date,
             new_user: NewUser { email, display_name: name, password: Some(password), roles: Default::default(), patient_id: None },
+            link: None,
         };
         let user_id = activation::redeem(&state.db, &state.auth, &state.auth.config.throttle, redeem, &request)
             .await
@@ -94,7 +113,7 @@ pub async fn activate_account(
         if state.auth.config.patient_mfa_required {
             // The site wants a second factor from patients too: set it up before the first sign-in.
             use crate::backend::session::{PendingSignIn, PendingStage};
-            let pending = PendingSignIn { user_id, stage: PendingStage::Enroll, since_ms: crate::backend::db::now_ms() };
+            let pending = PendingSignIn { user_id, stage: PendingStage::Enroll, since_ms: crate::backend::db::now_ms(), first_factor: "activation".into() };
             session.insert(Key::PendingSignIn, pending).await?;
             leptos_axum::redirect("/sign-in/setup");
             return Ok(());

@@ -83,12 +83,10 @@ pub fn percent(value: &str) -> String {
 #[server(prefix = "/api", endpoint = "sign_in")]
 pub async fn sign_in(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
     use crate::backend::auth::login::{self, SignInError};
-    use crate::backend::current::state;
+    use crate::backend::current::{begin_sign_in, state};
     use crate::backend::error::{internal, with_status};
     use crate::backend::request::RequestMeta;
-    use crate::backend::auth::requires_mfa;
-    use crate::backend::db::now_ms;
-    use crate::backend::session::{Key, PendingSignIn, PendingStage, PortalSession};
+    use crate::backend::session::PortalSession;
     use crate::error::FieldError;
     with_status(async move {
         let state = state()?;
@@ -103,29 +101,8 @@ pub async fn sign_in(email: String, password: String, next: Option<String>) -> R
             SignInError::Db(e) => internal("sign-in failed", &e),
         })?;
         let session = PortalSession::current().await?;
-        // A new session id at sign-in: an id planted before (session fixation) is now worthless.
-        session.cycle_id().await?;
-        session.remove::<String>(Key::SignedOutReason).await?;
-        session.remove::<String>(Key::Login).await?;
-        let next_query = next.as_deref().map(|n| format!("?next={}", percent(&safe_next(Some(n))))).unwrap_or_default();
-        let stage = if user.mfa_enabled {
-            Some(PendingStage::Verify)
-        } else if requires_mfa(&state.auth.config, &user) {
-            Some(PendingStage::Enroll)
-        } else {
-            None
-        };
-        if let Some(stage) = stage {
-            session.insert(Key::PendingSignIn, PendingSignIn { user_id: user.id.clone(), stage, since_ms: now_ms() }).await?;
-            let page = if stage == PendingStage::Verify { "/sign-in/verify" } else { "/sign-in/setup" };
-            leptos_axum::redirect(&format!("{page}{next_query}"));
-            return Ok(());
-        }
-        let login_id = login::complete(&state.db, &state.auth, &user.id, "password", &request)
-            .await
-            .map_err(|e| internal("completing a sign-in failed", &e))?;
-        session.insert(Key::Login, login_id).await?;
-        leptos_axum::redirect(&safe_next(next.as_deref()));
+        let to = begin_sign_in(&state, &session, &user, "password", next.as_deref(), &request).await?;
+        leptos_axum::redirect(&to);
         Ok(())
     }.await)
 }

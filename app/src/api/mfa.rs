@@ -46,6 +46,11 @@ mod server {
         users::find_by_id(&state.db, &p.user_id).await.map_err(|e| internal("reading a user failed", &e)).map(|u| u.filter(|u| u.active))
     }
 
+    /// How the waiting sign-in gave its first factor (`password`, `oidc:<provider>`).
+    pub async fn first_factor(session: &PortalSession) -> Result<String, AppError> {
+        Ok(session.get::<PendingSignIn>(Key::PendingSignIn).await?.map(|p| p.first_factor).unwrap_or_else(|| "password".into()))
+    }
+
     /// Whoever may set up an authenticator now: the signed-in user, or a staff member whose
     /// sign-in waits for it.
     pub async fn enrolling_user() -> Result<(User, Option<SignedIn>), AppError> {
@@ -85,7 +90,8 @@ pub async fn verify_second_factor(code: String, next: Option<String>) -> Result<
             mfa::MfaError::NotEnrolled => AppError::Unauthenticated,
             mfa::MfaError::Db(e) => internal("checking a second factor failed", &e),
         })?;
-        let login_id = login::complete(&state.db, &state.auth, &user.id, &format!("password+{}", method.as_str()), &request)
+        let first = server::first_factor(&session).await?;
+        let login_id = login::complete(&state.db, &state.auth, &user.id, &format!("{first}+{}", method.as_str()), &request)
             .await
             .map_err(|e| internal("completing a sign-in failed", &e))?;
         session.remove::<serde_json::Value>(Key::PendingSignIn).await?;
@@ -162,7 +168,8 @@ pub async fn mfa_setup_confirm(code: String) -> Result<(), AppError> {
         })?;
         session.remove::<String>(Key::PendingTotpSecret).await?;
         if signed.is_none() {
-            let login_id = login::complete(&state.db, &state.auth, &user.id, "password+totp_enrolment", &request)
+            let first = server::first_factor(&session).await?;
+            let login_id = login::complete(&state.db, &state.auth, &user.id, &format!("{first}+totp_enrolment"), &request)
                 .await
                 .map_err(|e| internal("completing a sign-in failed", &e))?;
             session.remove::<serde_json::Value>(Key::PendingSignIn).await?;

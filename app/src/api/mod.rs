@@ -5,6 +5,7 @@ pub mod activation;
 pub mod audit;
 pub mod auth;
 pub mod mfa;
+pub mod oidc;
 pub mod patients;
 pub mod privacy_notice;
 pub mod reset;

@@ -48,12 +48,13 @@ pub enum AuditAction {
     ActivationRedeem,
     IdentityVerify,
     IdentityLink,
+    IdentityUnlink,
     AuditReportRead,
     AuditExport,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 24] = [
+    pub const ALL: [AuditAction; 25] = [
         AuditAction::Login,
         AuditAction::Logout,
         AuditAction::SessionTimeout,
@@ -76,6 +77,7 @@ impl AuditAction {
         AuditAction::ActivationRedeem,
         AuditAction::IdentityVerify,
         AuditAction::IdentityLink,
+        AuditAction::IdentityUnlink,
         AuditAction::AuditReportRead,
         AuditAction::AuditExport,
     ];
@@ -104,6 +106,7 @@ impl AuditAction {
             AuditAction::ActivationRedeem => "activation_redeem",
             AuditAction::IdentityVerify => "identity_verify",
             AuditAction::IdentityLink => "identity_link",
+            AuditAction::IdentityUnlink => "identity_unlink",
             AuditAction::AuditReportRead => "audit_report_read",
             AuditAction::AuditExport => "audit_export",
         }

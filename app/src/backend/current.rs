@@ -60,3 +60,47 @@ pub async fn access() -> Result<AccessContext, AppError> {
     let (signed_in, request) = signed_in(true).await?;
     Ok(AccessContext::new(state.db.clone(), &signed_in, request, state.site_code.clone()))
 }
+
+/// Where a sign-in whose first factor passed (a password, or a provider's ID token) goes next:
+/// the second factor when one is set up, its set-up when one is required (staff always,
+/// ONC 170.315(d)(13)), or straight in. Gives the session a new id first, so an id planted
+/// before sign-in (session fixation) is worthless. Returns the path to send the browser to.
+pub async fn begin_sign_in(
+    state: &AppState,
+    session: &PortalSession,
+    user: &super::auth::users::User,
+    first_factor: &str,
+    next: Option<&str>,
+    request: &RequestMeta,
+) -> Result<String, AppError> {
+    use super::auth::{login, requires_mfa};
+    use super::session::{PendingSignIn, PendingStage};
+    use crate::api::auth::{percent, safe_next};
+    session.cycle_id().await?;
+    session.remove::<String>(Key::SignedOutReason).await?;
+    session.remove::<String>(Key::Login).await?;
+    let stage = if user.mfa_enabled {
+        Some(PendingStage::Verify)
+    } else if requires_mfa(&state.auth.config, user) {
+        Some(PendingStage::Enroll)
+    } else {
+        None
+    };
+    if let Some(stage) = stage {
+        let pending = PendingSignIn {
+            user_id: user.id.clone(),
+            stage,
+            since_ms: super::db::now_ms(),
+            first_factor: first_factor.to_string(),
+        };
+        session.insert(Key::PendingSignIn, pending).await?;
+        let page = if stage == PendingStage::Verify { "/sign-in/verify" } else { "/sign-in/setup" };
+        let next_query = next.map(|n| format!("?next={}", percent(&safe_next(Some(n))))).unwrap_or_default();
+        return Ok(format!("{page}{next_query}"));
+    }
+    let login_id = login::complete(&state.db, &state.auth, &user.id, first_factor, request)
+        .await
+        .map_err(|e| internal("completing a sign-in failed", &e))?;
+    session.insert(Key::Login, login_id).await?;
+    Ok(safe_next(next))
+}

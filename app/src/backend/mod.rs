@@ -12,6 +12,7 @@ pub mod entities;
 pub mod error;
 pub mod export;
 pub mod mail;
+pub mod oidc_routes;
 pub mod policy;
 pub mod request;
 pub mod session;

@@ -26,6 +26,9 @@ pub enum Key {
     ActivationLetterOnce,
     /// A new staff account's temporary password, shown once to the administrator.
     TemporaryPasswordOnce,
+    /// An OpenID Connect flow under way: its state, nonce and PKCE verifier (removed on the
+    /// callback, whatever its outcome).
+    OidcPending,
 }
 
 /// Where a half-finished sign-in stands.
@@ -44,6 +47,13 @@ pub struct PendingSignIn {
     pub user_id: String,
     pub stage: PendingStage,
     pub since_ms: i64,
+    /// How the first factor was given (`password`, `oidc:<provider>`), for the audit trail.
+    #[serde(default = "password_factor")]
+    pub first_factor: String,
+}
+
+fn password_factor() -> String {
+    "password".into()
 }
 
 impl Key {
@@ -57,6 +67,7 @@ impl Key {
             Key::RecoveryCodesOnce => "recovery_codes_once",
             Key::ActivationLetterOnce => "activation_letter_once",
             Key::TemporaryPasswordOnce => "temporary_password_once",
+            Key::OidcPending => "oidc_pending",
         }
     }
 }

@@ -20,6 +20,8 @@ pub struct AppState {
     pub mailer: super::mail::Mailer,
     /// The address people use, for links in mail (`public_url`, or the local address).
     pub base_url: String,
+    /// The configured OpenID providers (none: passwords only).
+    pub oidc: super::auth::oidc::Oidc,
 }
 
 impl FromRef<AppState> for LeptosOptions {

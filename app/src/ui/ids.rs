@@ -11,6 +11,12 @@ pub const ERROR_HEADING: &str = "error-heading";
 pub const PRIVACY_NOTICE: &str = "privacy-notice";
 pub const PRIVACY_NOTICE_DISMISS: &str = "privacy-notice-dismiss";
 pub const PRIVACY_NOTICE_ERROR: &str = "privacy-notice-error";
+pub const OIDC_OUTCOME: &str = "oidc-outcome";
+pub const OIDC_PROVIDERS: &str = "oidc-providers";
+pub const OIDC_SIGN_IN_ERROR: &str = "oidc-sign-in-error";
+pub const IDENTITY_LIST: &str = "identity-list";
+pub const OIDC_LINK_ERROR: &str = "oidc-link-error";
+pub const ACTIVATION_OIDC: &str = "activation-oidc";
 pub const SIGN_IN_HEADING: &str = "sign-in-heading";
 pub const SIGN_IN_EMAIL: &str = "sign-in-email";
 pub const SIGN_IN_PASSWORD: &str = "sign-in-password";
@@ -200,6 +206,12 @@ pub const ALL: &[(&str, &str)] = &[
     ("RESET_SUBMIT", RESET_SUBMIT),
     ("FORGOT_LINK", FORGOT_LINK),
     ("PASSWORD_RESET_NOTICE", PASSWORD_RESET_NOTICE),
+    ("OIDC_OUTCOME", OIDC_OUTCOME),
+    ("OIDC_PROVIDERS", OIDC_PROVIDERS),
+    ("OIDC_SIGN_IN_ERROR", OIDC_SIGN_IN_ERROR),
+    ("IDENTITY_LIST", IDENTITY_LIST),
+    ("OIDC_LINK_ERROR", OIDC_LINK_ERROR),
+    ("ACTIVATION_OIDC", ACTIVATION_OIDC),
 ];
 
 #[cfg(test)]

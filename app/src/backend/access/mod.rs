@@ -513,9 +513,24 @@ pub mod activation {
 
     /// What the registration form carries.
     pub struct Redeem {
-        pub code: String,
+        /// The code's hash ([`hash_typed`]); `None` when what was typed cannot be a code.
+        pub code_hash: Option<String>,
         pub birth_date: String,
         pub new_user: NewUser,
+        /// An OpenID identity to link to the new account instead of a password.
+        pub link: Option<Link>,
+    }
+
+    /// A provider identity to link at activation.
+    pub struct Link {
+        pub issuer: String,
+        pub subject: String,
+        pub provider_label: String,
+    }
+
+    /// The hash of a typed code, or `None` when it is far too long to be one.
+    pub fn hash_typed(code: &str) -> Option<String> {
+        (code.len() <= 64).then(|| hash(code))
     }
 
     /// Checks the code and date of birth, then creates the patient's account linked to the record
@@ -534,13 +549,14 @@ pub mod activation {
             audit::record_alone(db, AuditEvent::new(AuditAction::ActivationRedeem, Outcome::Failure, request).detail("locked")).await?;
             return Err(RedeemError::Locked { retry_after_secs: (ms as u64).div_ceil(1000) });
         }
-        let token = if redeem.code.len() <= 64 {
-            one_time_token::Entity::find_by_id(hash(&redeem.code))
-                .filter(one_time_token::Column::Purpose.eq(PURPOSE))
-                .one(db)
-                .await?
-        } else {
-            None
+        let token = match &redeem.code_hash {
+            Some(code_hash) => {
+                one_time_token::Entity::find_by_id(code_hash.clone())
+                    .filter(one_time_token::Column::Purpose.eq(PURPOSE))
+                    .one(db)
+                    .await?
+            }
+            None => None,
         };
         let patient = match &token {
             Some(t) => match &t.patient_id {
@@ -589,6 +605,14 @@ pub mod activation {
             return Err(RedeemError::Invalid);
         }
         let user_id = users::insert(&txn, prepared, None, request).await?;
+        if let Some(link) = &redeem.link {
+            use crate::backend::auth::identities::{self, LinkError};
+            identities::link(&txn, &user_id, &link.issuer, &link.subject, &link.provider_label, request).await.map_err(|e| match e {
+                LinkError::Db(e) => RedeemError::Db(e),
+                // Checked before the code was spent; lost a race with another account: start over.
+                _ => RedeemError::Invalid,
+            })?;
+        }
         audit::record(
             &txn,
             AuditEvent::new(AuditAction::ActivationRedeem, Outcome::Success, request)

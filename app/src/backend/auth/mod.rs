@@ -2,8 +2,10 @@
 //! and the users and roles behind them. Every sign-in, sign-out, time-out and role change is
 //! audited through `backend::audit`.
 
+pub mod identities;
 pub mod login;
 pub mod mfa;
+pub mod oidc;
 pub mod password;
 pub mod reset;
 pub mod sessions;

@@ -111,6 +111,15 @@ pub async fn find_by_email(db: &impl ConnectionTrait, email: &EmailAddress) -> R
     Ok(Some(to_user(row, roles)))
 }
 
+/// A display name of 1 to 100 characters with no control characters, trimmed.
+pub fn check_display_name(name: &str) -> Result<String, UserError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(UserError::DisplayName);
+    }
+    Ok(name.to_string())
+}
+
 /// A new account whose input was checked and whose password was hashed, ready to insert.
 #[derive(Debug, Clone)]
 pub struct PreparedUser {
@@ -124,10 +133,7 @@ pub struct PreparedUser {
 /// Checks the name and the password policy and hashes the password (slow: do it before opening
 /// a transaction).
 pub async fn prepare(auth: &super::Auth, new: NewUser) -> Result<PreparedUser, UserError> {
-    let display_name = new.display_name.trim().to_string();
-    if display_name.is_empty() || display_name.chars().count() > 100 || display_name.chars().any(char::is_control) {
-        return Err(UserError::DisplayName);
-    }
+    let display_name = check_display_name(&new.display_name)?;
     let password_hash = match new.password {
         Some(password) => {
             check_new_password(&password, Some(&new.email))?;

@@ -3,4 +3,5 @@
 pub mod form;
 pub mod idle_warning;
 pub mod layout;
+pub mod oidc;
 pub mod privacy_notice;

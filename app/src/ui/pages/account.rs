@@ -1,8 +1,10 @@
-//! The account page: who is signed in, their open sessions (end one, or sign out everywhere) and
-//! a password change.
+//! The account page: who is signed in, their open sessions (end one, or sign out everywhere), the
+//! sign-ins linked from OpenID providers (link, unlink) and a password change.
 
 use crate::api::auth::{ChangePassword, EndSession, SignOutEverywhere, my_sessions};
 use crate::api::mfa::mfa_status;
+use crate::api::oidc::{OidcLink, UnlinkIdentity, my_identities};
+use crate::ui::components::oidc::{OidcOutcome, providers_resource};
 use crate::ui::components::form::{Field, FormError, LoadError, field_error};
 use crate::ui::components::layout::CurrentUserResource;
 use crate::ui::ids;
@@ -21,11 +23,18 @@ pub fn AccountPage() -> impl IntoView {
     let changed = move || query.read().get("password").as_deref() == Some("changed") || matches!(change.value().get(), Some(Ok(())));
     let change_result = Signal::derive(move || change.value().get());
     let mfa = Resource::new(|| (), |_| mfa_status());
+    let link = ServerAction::<OidcLink>::new();
+    let link_result = Signal::derive(move || link.value().get());
+    let unlink = ServerAction::<UnlinkIdentity>::new();
+    let unlink_result = Signal::derive(move || unlink.value().get());
+    let identities = Resource::new(move || unlink.version().get(), |_| my_identities());
+    let providers = providers_resource();
 
     view! {
         <Title text="Your account"/>
         <section class="page" aria-labelledby=ids::ACCOUNT_HEADING>
             <h1 id=ids::ACCOUNT_HEADING>"Your account"</h1>
+            <OidcOutcome/>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match user.await {
@@ -102,6 +111,39 @@ pub fn AccountPage() -> impl IntoView {
             <ActionForm action=everywhere attr:class="form">
                 <button type="submit" id=ids::SIGN_OUT_EVERYWHERE class="button button--secondary">"Sign out everywhere"</button>
             </ActionForm>
+
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let providers = providers.await;
+                    let linked = identities.await.unwrap_or_default();
+                    let none_linked = linked.is_empty();
+                    (!providers.is_empty() || !none_linked).then(move || view! {
+                        <h2 id="identities-title">"Sign in with another service"</h2>
+                        <ul id=ids::IDENTITY_LIST class="session-list" aria-labelledby="identities-title">
+                            {linked.into_iter().map(|row| view! {
+                                <li class="session-list__item">
+                                    <p><strong>{row.provider.clone()}</strong></p>
+                                    <p class="muted">"Linked " {row.linked.clone()}</p>
+                                    <ActionForm action=unlink attr:class="inline-form">
+                                        <input type="hidden" name="issuer" value=row.issuer.clone()/>
+                                        <input type="hidden" name="subject" value=row.subject.clone()/>
+                                        <button type="submit" class="button button--secondary">"Unlink " {row.provider.clone()}</button>
+                                    </ActionForm>
+                                </li>
+                            }).collect_view()}
+                            {none_linked.then(|| view! { <li class="muted">"None linked yet."</li> })}
+                        </ul>
+                        <FormError result=unlink_result id=ids::OIDC_LINK_ERROR/>
+                        {providers.into_iter().map(|p| view! {
+                            <ActionForm action=link attr:class="inline-form">
+                                <input type="hidden" name="provider" value=p.id.clone()/>
+                                <button type="submit" class="button button--secondary">"Link your " {p.label.clone()} " sign-in"</button>
+                            </ActionForm>
+                        }).collect_view()}
+                        <FormError result=link_result id="oidc-link-start-error"/>
+                    })
+                })}
+            </Suspense>
 
             <h2>"Change your password"</h2>
             {move || changed().then(|| view! { <p id=ids::PASSWORD_CHANGED class="notice" role="status">"Your password was changed. Your other devices were signed out."</p> })}

@@ -3,6 +3,7 @@
 
 use crate::api::activation::{ActivateAccount, SelfRegister, VerifyIdentity, pending_verifications, take_activation_letter};
 use crate::ui::components::form::{Field, FormError, LoadError, field_error};
+use crate::ui::components::oidc::{OidcOutcome, providers_resource};
 use crate::ui::ids;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -54,11 +55,13 @@ pub fn RegisterPage() -> impl IntoView {
     let register = ServerAction::<SelfRegister>::new();
     let self_result = Signal::derive(move || register.value().get());
     let self_err = move |field: &'static str| Signal::derive(move || field_error(self_result.get(), field));
+    let providers = providers_resource();
     view! {
         <Title text="Create your account"/>
         <section class="page page--narrow" aria-labelledby=ids::REGISTER_HEADING>
             <h1 id=ids::REGISTER_HEADING>"Create your account"</h1>
             <p>"Use the activation code from the letter our records team gave you."</p>
+            <OidcOutcome/>
             <ActionForm action attr:class="form" attr:novalidate="true">
                 <Field label="Activation code" name="code" id=ids::REGISTER_CODE required=true maxlength=20
                     autocomplete="off" hint="Twelve letters and digits, like ABCD-EFGH-JKMN." error=err("code")/>
@@ -73,6 +76,22 @@ pub fn RegisterPage() -> impl IntoView {
                     error=err("password")/>
                 <FormError result id=ids::REGISTER_ERROR/>
                 <button type="submit" id=ids::REGISTER_SUBMIT class="button">"Create my account"</button>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let list: Vec<_> = providers.await.into_iter().filter(|p| p.for_patients).collect();
+                        (!list.is_empty()).then(|| view! {
+                            <div id=ids::ACTIVATION_OIDC class="oidc-providers">
+                                <p class="divider"><span>"or, instead of a password"</span></p>
+                                {list.into_iter().map(|p| view! {
+                                    <button type="submit" name="oidc_provider" value=p.id.clone()
+                                        class="button button--secondary button--wide">
+                                        "Continue with " {p.label.clone()}
+                                    </button>
+                                }).collect_view()}
+                            </div>
+                        })
+                    })}
+                </Suspense>
             </ActionForm>
             <h2 id="no-letter-title">"No letter?"</h2>
             <p>

@@ -4,6 +4,7 @@
 
 use crate::api::auth::{SignIn, demo_credentials, signed_out_reason};
 use crate::ui::components::form::{Field, FormError, field_error};
+use crate::ui::components::oidc::{OidcOutcome, OidcSignInButtons};
 use crate::ui::ids;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -36,6 +37,7 @@ pub fn SignInPage() -> impl IntoView {
         <section class="page page--narrow" aria-labelledby=ids::SIGN_IN_HEADING>
             <h1 id=ids::SIGN_IN_HEADING>"Sign in"</h1>
             {move || status().map(|s| view! { <p class="notice" role="status">{s}</p> })}
+            <OidcOutcome/>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     let why = reason.await.ok().flatten();
@@ -60,6 +62,7 @@ pub fn SignInPage() -> impl IntoView {
                 <FormError result id=ids::SIGN_IN_ERROR/>
                 <button type="submit" id=ids::SIGN_IN_SUBMIT class="button">"Sign in"</button>
             </ActionForm>
+            <OidcSignInButtons next=Signal::derive(next)/>
             <p><a id=ids::FORGOT_LINK href="/forgot-password">"Forgot your password?"</a></p>
             <p>
                 "Got an activation letter from our records team? "
