@@ -11,6 +11,7 @@ mod concurrency;
 mod demo;
 mod health;
 mod mfa;
+mod oidc;
 mod migrations;
 mod pages;
 mod reset;

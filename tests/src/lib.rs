@@ -183,6 +183,14 @@ impl TestApp {
             self.call_ok(client, "take_recovery_codes", &[]).await;
             self.authenticators.lock().expect("lock").insert(email.to_string(), secret);
         } else if location.starts_with("/sign-in/verify") {
+            self.second_factor(client, email).await;
+        }
+    }
+
+    /// Types a fresh code from `email`'s authenticator (set up by `login_as`) into the second
+    /// step of a sign-in waiting for it.
+    pub async fn second_factor(&self, client: &reqwest::Client, email: &str) {
+        {
             let secret = self.authenticators.lock().expect("lock").get(email).cloned().expect("an authenticator set up by login_as");
             // Each code works once; the window accepts the previous, current and next step.
             let now = totp::step_at(app::backend::db::now_ms() / 1000);
@@ -226,6 +234,8 @@ impl TestApp {
             .expect("request sent")
     }
 }
+
+pub mod oidc;
 
 /// The password every test account gets.
 pub const PASSWORD: &str = "correct horse battery staple";

@@ -44,9 +44,9 @@ pub fn OidcSignInButtons(#[prop(into)] next: Signal<String>) -> impl IntoView {
                         {list.into_iter().map(|p| view! {
                             <ActionForm action attr:class="inline-form">
                                 <input type="hidden" name="provider" value=p.id.clone()/>
-                                <input type="hidden" name="next" prop:value=next/>
+                                <input type="hidden" name="next" value=next/>
                                 <button type="submit" class="button button--secondary button--wide">
-                                    "Sign in with " {p.label.clone()}
+                                    {format!("Sign in with {}", p.label)}
                                 </button>
                             </ActionForm>
                         }).collect_view()}

@@ -127,7 +127,7 @@ pub fn AccountPage() -> impl IntoView {
                                     <ActionForm action=unlink attr:class="inline-form">
                                         <input type="hidden" name="issuer" value=row.issuer.clone()/>
                                         <input type="hidden" name="subject" value=row.subject.clone()/>
-                                        <button type="submit" class="button button--secondary">"Unlink " {row.provider.clone()}</button>
+                                        <button type="submit" class="button button--secondary">{format!("Unlink {}", row.provider)}</button>
                                     </ActionForm>
                                 </li>
                             }).collect_view()}
@@ -137,7 +137,7 @@ pub fn AccountPage() -> impl IntoView {
                         {providers.into_iter().map(|p| view! {
                             <ActionForm action=link attr:class="inline-form">
                                 <input type="hidden" name="provider" value=p.id.clone()/>
-                                <button type="submit" class="button button--secondary">"Link your " {p.label.clone()} " sign-in"</button>
+                                <button type="submit" class="button button--secondary">{format!("Link your {} sign-in", p.label)}</button>
                             </ActionForm>
                         }).collect_view()}
                         <FormError result=link_result id="oidc-link-start-error"/>

@@ -85,7 +85,7 @@ pub fn RegisterPage() -> impl IntoView {
                                 {list.into_iter().map(|p| view! {
                                     <button type="submit" name="oidc_provider" value=p.id.clone()
                                         class="button button--secondary button--wide">
-                                        "Continue with " {p.label.clone()}
+                                        {format!("Continue with {}", p.label)}
                                     </button>
                                 }).collect_view()}
                             </div>

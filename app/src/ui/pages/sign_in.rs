@@ -52,7 +52,7 @@ pub fn SignInPage() -> impl IntoView {
                 })}
             </Suspense>
             <ActionForm action attr:class="form" attr:novalidate="true">
-                <input type="hidden" name="next" prop:value=next/>
+                <input type="hidden" name="next" value=next/>
                 <Field label="Email address" name="email" id=ids::SIGN_IN_EMAIL kind="email"
                     autocomplete="username" required=true maxlength=254
                     error=Signal::derive(move || field_error(result.get(), "email"))/>
