@@ -437,6 +437,45 @@ mod tests {
     }
 
     #[test]
+    fn oidc_providers_come_from_a_variable_or_the_file_and_are_checked() {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env(
+                "PORTAL_OIDC_PROVIDERS",
+                r#"[{ id = "hospital", label = "Hospital ID", issuer = "https://id.example.org", client_id = "portal", client_secret = "s3cret" }]"#,
+            );
+            let s = Settings::load(None).expect("valid");
+            let config = s.oidc_config();
+            assert_eq!(config.len(), 1);
+            assert_eq!(config[0].issuer, "https://id.example.org", "kept exactly as written");
+            assert_eq!(config[0].client_secret.as_deref(), Some("s3cret"));
+            assert!(!config[0].for_patients);
+            assert!(!format!("{s:?}").contains("s3cret"), "the secret is never printed");
+
+            jail.create_file(
+                "portal.toml",
+                "environment = \"production\"\npublic_url = \"https://portal.example.org\"\n\
+                 [[oidc_providers]]\nid = \"idp\"\nlabel = \"IdP\"\nissuer = \"http://id.example.org\"\nclient_id = \"c\"\n",
+            )?;
+            jail.set_env("PORTAL_OIDC_PROVIDERS", "[]");
+            assert!(Settings::load(Some(Path::new("portal.toml"))).is_ok(), "the variable wins over the file");
+            jail.clear_env();
+            let err = Settings::load(Some(Path::new("portal.toml"))).expect_err("plain http in production").to_string();
+            assert!(err.contains("oidc_providers") && err.contains("https"), "{err}");
+
+            jail.set_env(
+                "PORTAL_OIDC_PROVIDERS",
+                r#"[{ id = "a", label = "A", issuer = "https://a.example", client_id = "c" }, { id = "a", label = "B", issuer = "https://b.example", client_id = "c" }]"#,
+            );
+            let err = Settings::load(None).expect_err("an id used twice").to_string();
+            assert!(err.contains("used twice"), "{err}");
+            jail.set_env("PORTAL_OIDC_PROVIDERS", r#"[{ id = "a b", label = "A", issuer = "https://a.example", client_id = "c" }]"#);
+            assert!(Settings::load(None).is_err(), "an id that cannot go in an address");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn environment_overrides_the_file() {
         Jail::expect_with(|jail| {
             jail.clear_env();

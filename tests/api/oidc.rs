@@ -5,9 +5,10 @@
 
 use app::backend::entities::{app_user, external_identity};
 use app::domain::Role;
+use portal_tests::fake_idp::{FakeIdp, Flaw};
 use portal_tests::oidc::{self, PROVIDER, journey, location, login_at_provider, spawn_app_with_provider, start, visit_callback};
 use portal_tests::{TestApp, spawn_app_with};
-use sea_orm::{EntityTrait, PaginatorTrait};
+use sea_orm::{ActiveValue::Set, EntityTrait, PaginatorTrait};
 
 /// A signed-in patient who linked the provider identity `login`.
 async fn linked_patient(app: &TestApp, email: &str, login: &str) -> reqwest::Client {
@@ -295,4 +296,68 @@ async fn the_sign_in_page_offers_each_provider_without_javascript() {
     assert!(html.contains(r#"name="provider" value="test""#), "{html}");
     let html = app.get("/register").await.text().await.expect("html");
     assert!(html.contains("Continue with Test IdP"), "{html}");
+}
+
+/// Signs in through the hostile provider whose ID token has `flaw`; returns where the portal
+/// sent the browser, and the app.
+async fn through_fake_provider(flaw: Flaw) -> (TestApp, reqwest::Client, String) {
+    let idp = FakeIdp::start(flaw).await;
+    let app = spawn_app_with(|s| {
+        s.oidc_providers = vec![oidc::provider_settings("fake", &idp.issuer, &idp.client_id, Some("secret"))];
+    })
+    .await;
+    // The identity the fake provider vouches for belongs to a patient.
+    let user = app.create_user("m@example.org", &[Role::Patient], None).await;
+    external_identity::Entity::insert(external_identity::ActiveModel {
+        issuer: Set(idp.issuer.clone()),
+        subject: Set("mallory".into()),
+        user_id: Set(user.id.clone()),
+        linked_at_ms: Set(0),
+    })
+    .exec(&app.db)
+    .await
+    .expect("linked");
+    let browser = app.new_client();
+    let authorize = start(&app, &browser, "oidc_sign_in", &[("provider", "fake")]).await;
+    idp.expect_nonce(&query_param(&authorize, "nonce"));
+    let state = query_param(&authorize, "state");
+    let to = visit_callback(&browser, &app.url(&format!("/auth/oidc/callback?code=fake-code&state={state}"))).await;
+    (app, browser, to)
+}
+
+async fn assert_token_refused(flaw: Flaw) {
+    let (app, browser, to) = through_fake_provider(flaw).await;
+    assert_eq!(to, "/sign-in?oidc=failed", "{flaw:?}");
+    assert!(app.me(&browser).await.is_none(), "{flaw:?}");
+    let failures = app.audit("login", "failure").await;
+    assert_eq!(failures.last().and_then(|r| r.detail.clone()).as_deref(), Some("oidc_token_rejected"), "{flaw:?}");
+    assert!(app.audit("login", "success").await.is_empty(), "{flaw:?}");
+}
+
+#[tokio::test]
+async fn the_hostile_provider_signs_in_when_its_token_is_sound() {
+    // The control: without a flaw, the same set-up signs in, so each refusal below is a check.
+    let (app, browser, to) = through_fake_provider(Flaw::None).await;
+    assert_eq!(to, "/account");
+    assert_eq!(app.me(&browser).await.expect("signed in")["email"], "m@example.org");
+}
+
+#[tokio::test]
+async fn an_id_token_for_another_audience_is_refused() {
+    assert_token_refused(Flaw::OtherAudience).await;
+}
+
+#[tokio::test]
+async fn an_id_token_from_another_issuer_is_refused() {
+    assert_token_refused(Flaw::OtherIssuer).await;
+}
+
+#[tokio::test]
+async fn an_expired_id_token_is_refused() {
+    assert_token_refused(Flaw::Expired).await;
+}
+
+#[tokio::test]
+async fn an_id_token_with_a_broken_signature_is_refused() {
+    assert_token_refused(Flaw::BrokenSignature).await;
 }

@@ -19,7 +19,7 @@ async function signIn(page: Page, who: { email: string; password: string }, base
   await waitForHydration(page);
   await page.getByLabel('Email address').fill(who.email);
   await page.getByLabel('Password', { exact: true }).fill(who.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await expect(page).toHaveURL(/\/account$/);
 }
 
@@ -54,14 +54,14 @@ test('a wrong password is announced at the form and keeps the person signed out'
   await waitForHydration(page);
   await page.getByLabel('Email address').fill('nobody-here@demo.example');
   await page.getByLabel('Password', { exact: true }).fill('not the right password');
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   const error = page.locator(byId(ids.SIGN_IN_ERROR));
   await expect(error).toHaveAttribute('role', 'alert');
   await expect(error).toContainText('The email address or password is not right');
   await expect(page).toHaveURL(/\/sign-in/);
 
   await page.getByLabel('Email address').fill('');
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   const field = page.locator(byId(ids.SIGN_IN_EMAIL));
   await expect(field).toHaveAttribute('aria-invalid', 'true');
   await expect(page.locator(`${byId(ids.SIGN_IN_EMAIL)}-error`)).toHaveText('Enter your email address.');
@@ -74,7 +74,7 @@ test.describe('without JavaScript', () => {
     await page.goto('/sign-in');
     await page.getByLabel('Email address').fill(PATIENT.email);
     await page.getByLabel('Password', { exact: true }).fill(PATIENT.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await expect(page).toHaveURL(/\/account$/);
     await expect(page.locator(byId(ids.SIGNED_IN_AS))).toHaveText(PATIENT.name);
   });
@@ -91,7 +91,7 @@ test('a new staff member sets up two-step verification, creates a patient and is
   await waitForHydration(page);
   await page.getByLabel('Email address').fill(staff.email);
   await page.getByLabel('Password', { exact: true }).fill(staff.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await expect(page).toHaveURL(/\/sign-in\/setup/);
   await expect(page.locator(byId(ids.MFA_SETUP_HEADING))).toBeVisible();
   await expect(page.getByRole('img', { name: /QR code/ })).toBeVisible();
@@ -111,7 +111,7 @@ test('a new staff member sets up two-step verification, creates a patient and is
   await waitForHydration(page);
   await page.getByLabel('Email address').fill(staff.email);
   await page.getByLabel('Password', { exact: true }).fill(staff.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await expect(page).toHaveURL(/\/sign-in\/verify/);
   await waitForHydration(page);
   await page.getByLabel('Code').fill('000000');

@@ -18,6 +18,11 @@ const dataDir = externalUrl ? '' : (process.env.E2E_DATA_DIR ??= mkdtempSync(pat
 export const idlePort = port + 1;
 const idleDataDir = externalUrl ? '' : (process.env.E2E_IDLE_DATA_DIR ??= mkdtempSync(path.join(tmpdir(), 'portal-e2e-idle-')));
 const binary = path.join(targetDir, 'release', 'portal');
+// A real OpenID provider (npm oidc-provider, tests/oidc/provider.mjs) with one static client for
+// the first server, which offers it as "Hospital ID".
+export const oidcPort = port + 90;
+const oidcIssuer = `http://127.0.0.1:${oidcPort}`;
+const oidcClient = { client_id: 'portal-e2e', client_secret: 'e2e-only-client-secret' };
 const siteRoot = process.env.PORTAL_SITE_ROOT ?? path.join(root, 'target', 'site');
 // Tests that make an account on the command line (`portal admin create-user`) use the binary on
 // E2E_DATA_DIR, the first server's database.
@@ -70,6 +75,25 @@ export default defineConfig({
         PORTAL_SITE_ROOT: siteRoot,
         PORTAL_LOG_LEVEL: 'warn',
         PORTAL_DEMO: 'true',
+        PORTAL_OIDC_PROVIDERS: `[{ id = "hospital", label = "Hospital ID", issuer = "${oidcIssuer}", client_id = "${oidcClient.client_id}", client_secret = "${oidcClient.client_secret}", for_patients = true }]`,
+      },
+    },
+    {
+      command: `node ${path.join(root, 'tests', 'oidc', 'provider.mjs')}`,
+      cwd: root,
+      url: `${oidcIssuer}/.well-known/openid-configuration`,
+      reuseExistingServer: false,
+      timeout: 30_000,
+      stdout: 'ignore',
+      stderr: 'ignore',
+      env: {
+        OIDC_PORT: String(oidcPort),
+        OIDC_CLIENTS: JSON.stringify([{
+          ...oidcClient,
+          redirect_uris: [`http://127.0.0.1:${port}/auth/oidc/callback`],
+          grant_types: ['authorization_code'],
+          response_types: ['code'],
+        }]),
       },
     },
     {

@@ -235,6 +235,7 @@ impl TestApp {
     }
 }
 
+pub mod fake_idp;
 pub mod oidc;
 
 /// The password every test account gets.
