@@ -18,16 +18,35 @@ pub struct SecurityHeaders {
     pub hsts: bool,
     /// Allow the cargo-leptos live-reload websocket (development only).
     pub dev_reload: bool,
+    /// Origins a form may lead to besides the portal: the OpenID providers' (a sign-in button
+    /// posts to the portal, which redirects to the provider, and `form-action` covers that
+    /// redirect). Space-separated; empty when no provider is configured.
+    pub form_targets: String,
 }
 
 /// The policy for one response.
-pub fn content_security_policy(nonce: &str, dev_reload: bool) -> String {
+pub fn content_security_policy(nonce: &str, dev_reload: bool, form_targets: &str) -> String {
     let connect = if dev_reload { "'self' ws://127.0.0.1:* ws://localhost:*" } else { "'self'" };
+    let forms = if form_targets.is_empty() { "'self'".to_string() } else { format!("'self' {form_targets}") };
     format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
          style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src {connect}; \
-         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+         object-src 'none'; base-uri 'none'; form-action {forms}; frame-ancestors 'none'"
     )
+}
+
+/// The origins (`scheme://host:port`) of the given addresses, deduplicated, for `form-action`.
+pub fn origins<'a>(addresses: impl IntoIterator<Item = &'a str>) -> String {
+    let mut seen: Vec<String> = Vec::new();
+    for address in addresses {
+        if let Ok(url) = url::Url::parse(address) {
+            let origin = url.origin().ascii_serialization();
+            if origin != "null" && !seen.contains(&origin) {
+                seen.push(origin);
+            }
+        }
+    }
+    seen.join(" ")
 }
 
 /// Middleware: draws a nonce for the request (read by the Leptos renderer through the request
@@ -39,7 +58,7 @@ pub async fn headers(State(config): State<Arc<SecurityHeaders>>, mut request: Re
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
 
-    if let Ok(value) = HeaderValue::from_str(&content_security_policy(&nonce, config.dev_reload)) {
+    if let Ok(value) = HeaderValue::from_str(&content_security_policy(&nonce, config.dev_reload, &config.form_targets)) {
         headers.insert(header::CONTENT_SECURITY_POLICY, value);
     }
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
@@ -176,11 +195,19 @@ mod tests {
 
     #[test]
     fn the_policy_allows_wasm_and_nonced_scripts_but_not_inline_ones() {
-        let csp = content_security_policy("abc123", false);
+        let csp = content_security_policy("abc123", false, "");
         assert!(csp.contains("script-src 'self' 'nonce-abc123' 'wasm-unsafe-eval'"));
         assert!(csp.contains("frame-ancestors 'none'"));
         assert!(!csp.contains("unsafe-inline"));
         assert!(!csp.contains("ws:"));
+        assert!(csp.contains("form-action 'self';"));
+    }
+
+    #[test]
+    fn forms_may_lead_to_the_openid_providers_only() {
+        let targets = origins(["https://id.example.org/realms/staff", "https://id.example.org", "http://127.0.0.1:3190", "not a url"]);
+        assert_eq!(targets, "https://id.example.org http://127.0.0.1:3190");
+        assert!(content_security_policy("n", false, &targets).contains("form-action 'self' https://id.example.org http://127.0.0.1:3190;"));
     }
 
     #[test]
@@ -204,6 +231,6 @@ mod tests {
 
     #[test]
     fn live_reload_is_allowed_only_in_development() {
-        assert!(content_security_policy("n", true).contains("ws://127.0.0.1:*"));
+        assert!(content_security_policy("n", true, "").contains("ws://127.0.0.1:*"));
     }
 }

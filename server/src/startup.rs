@@ -184,6 +184,7 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
     let headers = Arc::new(SecurityHeaders {
         hsts: settings.served_over_tls(),
         dev_reload: settings.environment == Environment::Development,
+        form_targets: security::origins(settings.oidc_providers.iter().map(|p| p.issuer.as_str())),
     });
     let leptos_options = state.leptos_options.clone();
 

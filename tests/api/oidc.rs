@@ -361,3 +361,17 @@ async fn an_expired_id_token_is_refused() {
 async fn an_id_token_with_a_broken_signature_is_refused() {
     assert_token_refused(Flaw::BrokenSignature).await;
 }
+
+#[tokio::test]
+async fn the_provider_button_works_without_javascript() {
+    let app = spawn_app_with_provider(|_| {}).await;
+    let response = app.post_form("/api/oidc_sign_in", &[("provider", PROVIDER), ("next", "")]).await;
+    let status = response.status().as_u16();
+    let to = location(&response).unwrap_or_default();
+    assert!((300..400).contains(&status), "a plain form post is redirected: {status} {to}");
+    assert!(to.starts_with(&oidc::issuer()), "to the provider: {to}");
+    // Browsers apply the page's `form-action` to that redirect: the provider must be allowed.
+    let page = app.get("/sign-in").await;
+    let csp = page.headers()["content-security-policy"].to_str().expect("ASCII").to_string();
+    assert!(csp.contains(&format!("form-action 'self' {};", oidc::issuer())), "{csp}");
+}
