@@ -277,7 +277,7 @@ impl Oidc {
         let nonce = Nonce::new(pending.nonce.clone());
         let verified = {
             let verifier = client.id_token_verifier();
-            id_token.claims(&verifier, &nonce).map(|c| c.clone())
+            id_token.claims(&verifier, &nonce).cloned()
         };
         let claims = match verified {
             Ok(claims) => claims,
@@ -286,7 +286,7 @@ impl Oidc {
                 let metadata = self.metadata(provider, true).await?;
                 let client = self.client(provider, metadata);
                 let verifier = client.id_token_verifier();
-                id_token.claims(&verifier, &nonce).map(|c| c.clone()).map_err(|e| OidcError::TokenRejected(e.to_string()))?
+                id_token.claims(&verifier, &nonce).cloned().map_err(|e| OidcError::TokenRejected(e.to_string()))?
             }
             Err(e) => return Err(OidcError::TokenRejected(e.to_string())),
         };
