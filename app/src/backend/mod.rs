@@ -11,6 +11,7 @@ pub mod demo;
 pub mod entities;
 pub mod error;
 pub mod export;
+pub mod fhir;
 pub mod mail;
 pub mod oidc_routes;
 pub mod policy;
