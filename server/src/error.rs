@@ -43,6 +43,9 @@ pub enum StartupError {
     #[error("the audit trail failed verification (see above)")]
     AuditBroken,
 
+    #[error("import: {0}")]
+    Import(String),
+
     #[error("demo set-up failed: {0}")]
     Demo(String),
 

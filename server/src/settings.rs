@@ -63,6 +63,8 @@ pub struct Settings {
     pub lockout_base_secs: i64,
     pub lockout_max_secs: i64,
     pub demo: bool,
+    pub import_max_file_bytes: u64,
+    pub import_max_string_bytes: u64,
     pub oidc_providers: Vec<OidcProviderSettings>,
 }
 
@@ -121,6 +123,8 @@ impl Default for Settings {
             lockout_max_secs: 3600,
             demo: false,
             oidc_providers: Vec::new(),
+            import_max_file_bytes: 64 * 1024 * 1024,
+            import_max_string_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -166,6 +170,8 @@ pub const DOCS: &[SettingDoc] = &[
     SettingDoc { key: "lockout_base_secs", default: "60", help: "The first lock's length in seconds." },
     SettingDoc { key: "lockout_max_secs", default: "3600", help: "The longest lock in seconds." },
     SettingDoc { key: "demo", default: "false", help: "Demo mode: creates a demo patient, HIM staff user and administrator once, and shows their credentials on the sign-in page. Refused with PostgreSQL or in production." },
+    SettingDoc { key: "import_max_file_bytes", default: "67108864", help: "The largest FHIR file `portal import` and the upload page accept (64 MiB)." },
+    SettingDoc { key: "import_max_string_bytes", default: "16777216", help: "The longest string value inside an imported resource, e.g. a base64 attachment (16 MiB)." },
     SettingDoc { key: "oidc_providers", default: "(none)", help: "OpenID Connect providers: a list of {id, label, issuer, client_id, client_secret, for_patients}. Register {public_url}/auth/oidc/callback with each." },
 ];
 
@@ -276,6 +282,9 @@ impl Settings {
                 return Err(SettingsError::invalid("demo", "demo mode runs only on the embedded SQLite database, never on PostgreSQL"));
             }
         }
+        if self.import_max_file_bytes < 1024 || self.import_max_string_bytes < 1024 {
+            return Err(SettingsError::invalid("import_max_file_bytes", "the import limits must be at least 1024 bytes"));
+        }
         if self.session_cleanup_interval_secs == 0 {
             return Err(SettingsError::invalid("session_cleanup_interval_secs", "must be at least 1"));
         }
@@ -360,6 +369,15 @@ impl Settings {
             idle_warning_secs: i64::from(self.idle_warning_secs),
             patient_mfa_required: self.patient_mfa_required,
             activation_code_days: self.activation_code_days,
+        }
+    }
+
+    /// The import limits.
+    pub fn import_limits(&self) -> app::backend::fhir::parse::Limits {
+        app::backend::fhir::parse::Limits {
+            max_file_bytes: self.import_max_file_bytes,
+            max_string_bytes: usize::try_from(self.import_max_string_bytes).unwrap_or(usize::MAX),
+            ..Default::default()
         }
     }
 
@@ -561,6 +579,7 @@ mod tests {
         toml.push_str("argon2_memory_kib = 8\nargon2_iterations = 1\nargon2_parallelism = 1\n");
         toml.push_str("lockout_threshold = 1\nlockout_address_threshold = 1\nlockout_base_secs = 1\n");
         toml.push_str("lockout_max_secs = 1\ndemo = false\n");
+        toml.push_str("import_max_file_bytes = 1024\nimport_max_string_bytes = 1024\n");
         toml.push_str("oidc_providers = [{ id = \"idp\", label = \"IdP\", issuer = \"https://idp.example\", client_id = \"c\" }]\n");
         let keys: Vec<&str> = toml.lines().filter_map(|l| l.split(" = ").next()).collect();
         let documented: Vec<&str> = DOCS.iter().map(|d| d.key).collect();

@@ -49,12 +49,13 @@ pub enum AuditAction {
     IdentityVerify,
     IdentityLink,
     IdentityUnlink,
+    RecordImport,
     AuditReportRead,
     AuditExport,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 25] = [
+    pub const ALL: [AuditAction; 26] = [
         AuditAction::Login,
         AuditAction::Logout,
         AuditAction::SessionTimeout,
@@ -78,6 +79,7 @@ impl AuditAction {
         AuditAction::IdentityVerify,
         AuditAction::IdentityLink,
         AuditAction::IdentityUnlink,
+        AuditAction::RecordImport,
         AuditAction::AuditReportRead,
         AuditAction::AuditExport,
     ];
@@ -107,6 +109,7 @@ impl AuditAction {
             AuditAction::IdentityVerify => "identity_verify",
             AuditAction::IdentityLink => "identity_link",
             AuditAction::IdentityUnlink => "identity_unlink",
+            AuditAction::RecordImport => "record_import",
             AuditAction::AuditReportRead => "audit_report_read",
             AuditAction::AuditExport => "audit_export",
         }

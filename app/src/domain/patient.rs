@@ -7,7 +7,7 @@ use crate::error::FieldError;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// A medical record number: letters, digits and `-`, 1 to 32 characters, unique within a site.
+/// A medical record number: letters, digits and `-`, 1 to 64 characters (EHR exports often use UUIDs), unique within a site.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Mrn(String);
 
@@ -17,8 +17,8 @@ impl Mrn {
         if s.is_empty() {
             return Err("Enter the medical record number.");
         }
-        if s.len() > 32 || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-            return Err("A medical record number has up to 32 letters, digits or dashes.");
+        if s.len() > 64 || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err("A medical record number has up to 64 letters, digits or dashes.");
         }
         Ok(Mrn(s.to_ascii_uppercase()))
     }

@@ -6,6 +6,8 @@
 //! Another patient's data, a refused action and a record that does not exist all answer
 //! `AppError::NotFound`: the answer never reveals that a record exists (HOUSE-STYLE).
 
+mod clinical_rows;
+pub mod import;
 mod patient_row;
 
 use super::audit::{self, AuditAction, AuditEvent, Outcome};

@@ -1,0 +1,673 @@
+//! FHIR R4 import, the database half. One file is one unit: everything it holds is written in one
+//! transaction or nothing is (a bad entry, a conflict or a database failure rolls the whole file
+//! back). Re-importing a file updates its resources in place, matched on resource identity
+//! (type + id), and rewrites nothing that did not change.
+//!
+//! Patient matching (DOMAIN.md, "Data quality"): an incoming Patient that shares an identifier
+//! with a record updates that record; one that only shares name and birth date with another record
+//! becomes a new record **and** a row on the HIM "possible duplicates" list. Never a silent merge.
+//!
+//! Called by `portal import` (no signed-in user) and, through the access context's policy check,
+//! by the HIM upload page. Every import, success or failure, is audited and kept in `import_run`.
+
+use super::clinical_rows::{
+    clinical_document, clinical_item, duplicate_candidate, fhir_resource, import_run, patient_identifier,
+    resource_identifier, sensitive_tag,
+};
+use super::patient_row;
+use crate::backend::audit::{self, AuditAction, AuditEvent, Outcome};
+use crate::backend::db::{now_ms, write_transaction};
+use crate::backend::fhir::map::{self, Mapped, PatientData};
+use crate::backend::fhir::parse::{self, Limits, ParseError, RawEntry};
+use crate::backend::fhir::sensitive;
+use crate::backend::request::RequestMeta;
+use crate::domain::Mrn;
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
+    QueryFilter,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Resource types that describe the care system rather than a patient (no Patient needed).
+pub const DIRECTORY_TYPES: &[&str] =
+    &["Organization", "Location", "Practitioner", "PractitionerRole", "Medication", "HealthcareService", "Endpoint", "Substance"];
+
+/// Rows per multi-row INSERT (well under SQLite's and PostgreSQL's bound-parameter limits).
+const CHUNK: usize = 200;
+/// Unresolved references listed by name in a summary; the rest are counted.
+const LISTED_REFERENCES: usize = 5;
+
+/// The patient record a file was imported into.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportedPatient {
+    pub id: String,
+    pub mrn: String,
+    pub name: String,
+    /// A new record (rather than an update of an existing one).
+    pub created: bool,
+}
+
+/// What one file did.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Summary {
+    pub bundle_type: String,
+    pub resources: usize,
+    /// Resources per type, as in the file.
+    pub per_type: BTreeMap<String, usize>,
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub patient: Option<ImportedPatient>,
+    /// Records with the same name and birth date but other identifiers, put on the HIM list.
+    pub possible_duplicates: usize,
+    /// Items tagged with a sensitive category, per category.
+    pub sensitive: BTreeMap<String, usize>,
+    pub warnings: Vec<String>,
+}
+
+/// Why a file was not imported (nothing of it was written).
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    #[error("the file holds clinical resources but no Patient")]
+    NoPatient,
+    #[error("the file holds {0} Patient resources; import one patient per file")]
+    SeveralPatients(usize),
+    #[error("entry {entry}: {message}")]
+    Conflict { entry: usize, message: String },
+    #[error("the database failed: {0}")]
+    Db(#[from] DbErr),
+}
+
+impl ImportError {
+    /// A person's mistake in the file (as opposed to a server fault).
+    pub fn is_input_error(&self) -> bool {
+        !matches!(self, ImportError::Db(_))
+    }
+
+    fn audit_detail(&self) -> &'static str {
+        match self {
+            ImportError::Parse(_) => "invalid_file",
+            ImportError::NoPatient => "no_patient",
+            ImportError::SeveralPatients(_) => "several_patients",
+            ImportError::Conflict { .. } => "conflict",
+            ImportError::Db(_) => "database_error",
+        }
+    }
+}
+
+/// Who imports, from where.
+pub struct Importer<'a> {
+    pub db: &'a DatabaseConnection,
+    pub site_code: &'a str,
+    pub limits: Limits,
+    /// The signed-in HIM user or administrator; `None` on the command line.
+    pub actor: Option<&'a str>,
+    pub request: &'a RequestMeta,
+}
+
+/// One entry, mapped.
+struct Prepared<'a> {
+    entry: &'a RawEntry<'a>,
+    mapped: Mapped,
+    identifiers: Vec<(String, String)>,
+    sha256: String,
+    is_directory: bool,
+}
+
+fn identifiers(value: &Value) -> Vec<(String, String)> {
+    value
+        .get("identifier")
+        .and_then(Value::as_array)
+        .map(|ids| {
+            ids.iter()
+                .filter_map(|i| Some((i.get("system")?.as_str()?.to_string(), i.get("value")?.as_str()?.to_string())))
+                .filter(|(s, v)| s.len() <= 255 && v.len() <= 255)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Importer<'_> {
+    /// Imports one file. `progress(done, total)` is called as entries are read and written.
+    pub async fn import(&self, source: &str, bytes: &[u8], progress: &(dyn Fn(usize, usize) + Sync)) -> Result<Summary, ImportError> {
+        let started = now_ms();
+        let result = self.import_inner(source, bytes, progress, started).await;
+        if let Err(error) = &result {
+            // Nothing of the file was written; the attempt itself is recorded.
+            let mut event = AuditEvent::new(AuditAction::RecordImport, Outcome::Failure, self.request).detail(error.audit_detail());
+            if let Some(actor) = self.actor {
+                event = event.actor(actor);
+            }
+            let summary = serde_json::json!({ "error": error.to_string() }).to_string();
+            let txn = write_transaction(self.db).await?;
+            audit::record(&txn, event).await?;
+            insert_run(&txn, source, self.actor, None, started, "failed", summary).await?;
+            txn.commit().await?;
+        }
+        result
+    }
+
+    async fn import_inner(
+        &self,
+        source: &str,
+        bytes: &[u8],
+        progress: &(dyn Fn(usize, usize) + Sync),
+        started: i64,
+    ) -> Result<Summary, ImportError> {
+        let text = parse::text(bytes, &self.limits)?;
+        let file = parse::parse(text, &self.limits)?;
+        let total = file.entries.len() * 2;
+        let patients: Vec<&RawEntry<'_>> = file.entries.iter().filter(|e| e.resource_type == "Patient").collect();
+        let clinical = file.entries.iter().any(|e| e.resource_type != "Patient" && !DIRECTORY_TYPES.contains(&e.resource_type.as_str()));
+        if patients.len() > 1 {
+            return Err(ImportError::SeveralPatients(patients.len()));
+        }
+        if clinical && patients.is_empty() {
+            return Err(ImportError::NoPatient);
+        }
+
+        let mut summary = Summary { bundle_type: file.bundle_type.clone(), resources: file.entries.len(), ..Summary::default() };
+        let mut prepared = Vec::with_capacity(file.entries.len());
+        for (n, entry) in file.entries.iter().enumerate() {
+            let value = parse::resource(entry, &self.limits)?;
+            let mapped = map::map(&entry.resource_type, &value)
+                .map_err(|(pointer, message)| ParseError::Field { entry: entry.index, pointer, message })?;
+            for warning in &mapped.warnings {
+                summary.warnings.push(format!("entry {} ({}): {warning}", entry.index, entry.resource_type));
+            }
+            *summary.per_type.entry(entry.resource_type.clone()).or_default() += 1;
+            let is_directory = DIRECTORY_TYPES.contains(&entry.resource_type.as_str());
+            prepared.push(Prepared {
+                entry,
+                identifiers: if is_directory { identifiers(&value) } else { Vec::new() },
+                sha256: hex::encode(Sha256::digest(entry.raw.get().as_bytes())),
+                mapped,
+                is_directory,
+            });
+            progress(n + 1, total);
+        }
+        let patient_data = prepared.iter().find_map(|p| p.mapped.patient.clone());
+
+        let txn = write_transaction(self.db).await?;
+        let patient = match (&patient_data, patients.first()) {
+            (Some(data), Some(entry)) => Some(self.match_patient(&txn, data, entry, &mut summary).await?),
+            _ => None,
+        };
+        let patient_id = patient.as_ref().map(|p| p.id.clone());
+
+        // Resource identity: which of these resources the database already has.
+        let mut existing: HashMap<(String, String), fhir_resource::Model> = HashMap::new();
+        let ids: Vec<String> = prepared.iter().map(|p| p.entry.id.clone()).collect();
+        for chunk in ids.chunks(CHUNK) {
+            for row in fhir_resource::Entity::find().filter(fhir_resource::Column::FhirId.is_in(chunk.to_vec())).all(&txn).await? {
+                existing.insert((row.resource_type.clone(), row.fhir_id.clone()), row);
+            }
+        }
+        let now = now_ms();
+        let mut uuid_of: Vec<String> = Vec::with_capacity(prepared.len());
+        let mut new_rows = Vec::new();
+        let mut rewrite: Vec<usize> = Vec::new();
+        let mut updated_ids: Vec<String> = Vec::new();
+        for (n, p) in prepared.iter().enumerate() {
+            let owner = if p.is_directory { None } else { patient_id.clone() };
+            match existing.get(&(p.entry.resource_type.clone(), p.entry.id.clone())) {
+                Some(row) => {
+                    if row.patient_id != owner {
+                        return Err(ImportError::Conflict {
+                            entry: p.entry.index,
+                            message: format!("{}/{} is already part of another patient's record", p.entry.resource_type, p.entry.id),
+                        });
+                    }
+                    uuid_of.push(row.id.clone());
+                    if row.sha256 == p.sha256 {
+                        summary.unchanged += 1;
+                    } else {
+                        fhir_resource::Entity::update_many()
+                            .col_expr(fhir_resource::Column::Json, Expr::value(p.entry.raw.get()))
+                            .col_expr(fhir_resource::Column::Sha256, Expr::value(p.sha256.clone()))
+                            .col_expr(fhir_resource::Column::UpdatedAtMs, Expr::value(now))
+                            .filter(fhir_resource::Column::Id.eq(row.id.as_str()))
+                            .exec(&txn)
+                            .await?;
+                        summary.updated += 1;
+                        updated_ids.push(row.id.clone());
+                        rewrite.push(n);
+                    }
+                }
+                None => {
+                    let id = uuid::Uuid::new_v4().to_string();
+                    new_rows.push(fhir_resource::ActiveModel {
+                        id: Set(id.clone()),
+                        resource_type: Set(p.entry.resource_type.clone()),
+                        fhir_id: Set(p.entry.id.clone()),
+                        patient_id: Set(owner),
+                        json: Set(p.entry.raw.get().to_string()),
+                        sha256: Set(p.sha256.clone()),
+                        imported_at_ms: Set(now),
+                        updated_at_ms: Set(now),
+                    });
+                    uuid_of.push(id);
+                    summary.created += 1;
+                    rewrite.push(n);
+                }
+            }
+        }
+        let mut written = file.entries.len();
+        for chunk in new_rows.chunks(CHUNK) {
+            fhir_resource::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
+            written += chunk.len();
+            progress(written.min(total), total);
+        }
+        // The normalized rows of changed resources are rebuilt from their new JSON.
+        for chunk in updated_ids.chunks(CHUNK) {
+            let ids = chunk.to_vec();
+            clinical_item::Entity::delete_many().filter(clinical_item::Column::ResourceId.is_in(ids.clone())).exec(&txn).await?;
+            clinical_document::Entity::delete_many().filter(clinical_document::Column::ResourceId.is_in(ids.clone())).exec(&txn).await?;
+            sensitive_tag::Entity::delete_many().filter(sensitive_tag::Column::ResourceId.is_in(ids.clone())).exec(&txn).await?;
+            resource_identifier::Entity::delete_many().filter(resource_identifier::Column::ResourceId.is_in(ids)).exec(&txn).await?;
+        }
+
+        let resolver = Resolver::new(&prepared, &uuid_of);
+        let mut unresolved: BTreeMap<String, usize> = BTreeMap::new();
+        for p in &prepared {
+            for reference in &p.mapped.references {
+                if resolver.resolve(&txn, reference).await?.is_none() && !reference.starts_with('#') {
+                    *unresolved.entry(reference.clone()).or_default() += 1;
+                }
+            }
+        }
+        // Observations that a DiagnosticReport lists as its results.
+        let mut report_of: HashMap<String, String> = HashMap::new();
+        for (n, p) in prepared.iter().enumerate() {
+            if let Some(item) = &p.mapped.item {
+                for member in &item.members {
+                    if let Some(target) = resolver.resolve(&txn, member).await? {
+                        report_of.insert(target, uuid_of[n].clone());
+                    }
+                }
+            }
+        }
+
+        let mut items = Vec::new();
+        let mut documents = Vec::new();
+        let mut tags = Vec::new();
+        let mut directory_ids = Vec::new();
+        for &n in &rewrite {
+            let p = &prepared[n];
+            let resource_id = &uuid_of[n];
+            let mut seen = HashSet::new();
+            for (system, value) in p.identifiers.iter().filter(|pair| seen.insert(*pair)) {
+                directory_ids.push(resource_identifier::ActiveModel {
+                    resource_id: Set(resource_id.clone()),
+                    system: Set(system.clone()),
+                    value: Set(value.clone()),
+                });
+            }
+            let Some(patient_id) = patient_id.as_ref().filter(|_| !p.is_directory) else { continue };
+            let mut categories = Vec::new();
+            if let Some(item) = &p.mapped.item {
+                let encounter_id = match &item.encounter_ref {
+                    Some(r) => resolver.resolve(&txn, r).await?,
+                    None => None,
+                };
+                categories = sensitive::categories(&item.codes, None);
+                let first = item.codes.iter().find(|c| c.code.is_some());
+                items.push(clinical_item::ActiveModel {
+                    resource_id: Set(resource_id.clone()),
+                    patient_id: Set(patient_id.clone()),
+                    kind: Set(item.kind.to_string()),
+                    display: Set(item.display.clone()),
+                    codes: Set(serde_json::to_string(&item.codes).unwrap_or_else(|_| "[]".into())),
+                    code_system: Set(first.and_then(|c| c.system.clone()).map(|s| clip(&s, 255))),
+                    code: Set(first.and_then(|c| c.code.clone()).map(|s| clip(&s, 128))),
+                    status: Set(item.status.as_deref().map(|s| clip(s, 64))),
+                    category: Set(item.category.as_deref().map(|s| clip(s, 64))),
+                    start_text: Set(item.start.as_ref().map(|d| clip(&d.text, 40))),
+                    start_ms: Set(item.start.as_ref().map(|d| d.start_ms)),
+                    end_text: Set(item.end.as_ref().map(|d| clip(&d.text, 40))),
+                    end_ms: Set(item.end.as_ref().map(|d| d.start_ms)),
+                    encounter_id: Set(encounter_id),
+                    report_id: Set(report_of.get(resource_id).cloned()),
+                    value_num: Set(item.value_num),
+                    value_text: Set(item.value_text.clone()),
+                    unit: Set(item.unit.as_deref().map(|s| clip(s, 64))),
+                    ref_low: Set(item.ref_low),
+                    ref_high: Set(item.ref_high),
+                    ref_text: Set(item.ref_text.clone()),
+                    interpretation: Set(item.interpretation.as_deref().map(|s| clip(s, 64))),
+                });
+            }
+            for (position, doc) in p.mapped.documents.iter().enumerate() {
+                for c in sensitive::categories(std::iter::empty(), Some(&doc.title)) {
+                    if !categories.contains(&c) {
+                        categories.push(c);
+                    }
+                }
+                let encounter_id = match &doc.encounter_ref {
+                    Some(r) => resolver.resolve(&txn, r).await?,
+                    None => None,
+                };
+                let size = doc.text.as_ref().map(String::len).or(doc.data.as_ref().map(Vec::len)).unwrap_or(0);
+                documents.push(clinical_document::ActiveModel {
+                    id: Set(uuid::Uuid::new_v4().to_string()),
+                    resource_id: Set(resource_id.clone()),
+                    patient_id: Set(patient_id.clone()),
+                    position: Set(position as i32),
+                    title: Set(doc.title.clone()),
+                    content_type: Set(clip(&doc.content_type, 128)),
+                    date_text: Set(doc.date.as_ref().map(|d| clip(&d.text, 40))),
+                    date_ms: Set(doc.date.as_ref().map(|d| d.start_ms)),
+                    encounter_id: Set(encounter_id),
+                    text_body: Set(doc.text.clone()),
+                    data: Set(doc.data.clone()),
+                    size: Set(size as i64),
+                });
+            }
+            for category in categories {
+                *summary.sensitive.entry(category.as_str().to_string()).or_default() += 1;
+                tags.push(sensitive_tag::ActiveModel {
+                    resource_id: Set(resource_id.clone()),
+                    category: Set(category.as_str().to_string()),
+                    patient_id: Set(patient_id.clone()),
+                });
+            }
+        }
+        for chunk in items.chunks(CHUNK) {
+            clinical_item::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
+        }
+        // Documents one at a time: one attachment may be large.
+        for doc in documents {
+            clinical_document::Entity::insert(doc).exec(&txn).await?;
+        }
+        for chunk in tags.chunks(CHUNK) {
+            sensitive_tag::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
+        }
+        for chunk in directory_ids.chunks(CHUNK) {
+            resource_identifier::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
+        }
+
+        if !unresolved.is_empty() {
+            let count: usize = unresolved.values().sum();
+            let examples: Vec<&str> = unresolved.keys().take(LISTED_REFERENCES).map(String::as_str).collect();
+            summary.warnings.push(format!(
+                "{count} reference(s) to {} resource(s) not in this file or the database were kept as text (import the practitioner and organization files to resolve them), e.g. {}",
+                unresolved.len(),
+                examples.join(", ")
+            ));
+        }
+        summary.patient = patient;
+
+        let mut event = AuditEvent::new(AuditAction::RecordImport, Outcome::Success, self.request).detail(format!(
+            "resources={} created={} updated={} unchanged={}",
+            summary.resources, summary.created, summary.updated, summary.unchanged
+        ));
+        if let Some(actor) = self.actor {
+            event = event.actor(actor);
+        }
+        if let Some(p) = &summary.patient {
+            event = event.patient(&p.id).entity("patient", &p.id);
+        }
+        audit::record(&txn, event).await?;
+        let run_summary = serde_json::to_string(&summary).unwrap_or_default();
+        insert_run(&txn, source, self.actor, patient_id.as_deref(), started, "imported", run_summary).await?;
+        txn.commit().await?;
+        progress(total, total);
+        Ok(summary)
+    }
+
+    /// Finds or creates the patient record for the incoming Patient (see the module notes).
+    async fn match_patient(
+        &self,
+        txn: &DatabaseTransaction,
+        data: &PatientData,
+        entry: &RawEntry<'_>,
+        summary: &mut Summary,
+    ) -> Result<ImportedPatient, ImportError> {
+        let conflict = |message: String| ImportError::Conflict { entry: entry.index, message };
+        let Some(birth_date) = data.birth_date.clone() else {
+            return Err(conflict("the Patient has no birthDate, which record matching and every released page need".into()));
+        };
+        // 1. The same Patient resource imported before.
+        let by_resource = fhir_resource::Entity::find()
+            .filter(fhir_resource::Column::ResourceType.eq("Patient"))
+            .filter(fhir_resource::Column::FhirId.eq(entry.id.as_str()))
+            .one(txn)
+            .await?
+            .and_then(|r| r.patient_id);
+        // 2. A record that holds one of its identifiers.
+        let mut by_identifier: Vec<String> = Vec::new();
+        for (system, value) in &data.identifiers {
+            if let Some(row) = patient_identifier::Entity::find_by_id((system.clone(), value.clone())).one(txn).await?
+                && !by_identifier.contains(&row.patient_id)
+            {
+                by_identifier.push(row.patient_id);
+            }
+        }
+        if by_identifier.len() > 1 {
+            return Err(conflict("the Patient's identifiers belong to two different records; resolve that on the duplicates list first".into()));
+        }
+        let matched = by_resource.or_else(|| by_identifier.first().cloned());
+        let name = format!("{} {}", data.given, data.family).trim().to_string();
+        let imported = match matched {
+            Some(id) => {
+                let Some(row) = patient_row::Entity::find_by_id(id.clone()).one(txn).await? else {
+                    return Err(conflict("the matching record has disappeared".into()));
+                };
+                if row.site_code != self.site_code {
+                    return Err(conflict("the matching record belongs to another site".into()));
+                }
+                patient_row::Entity::update_many()
+                    .col_expr(patient_row::Column::FamilyName, Expr::value(clip(&data.family, 100)))
+                    .col_expr(patient_row::Column::GivenNames, Expr::value(clip(&data.given, 100)))
+                    .col_expr(patient_row::Column::BirthDate, Expr::value(birth_date.clone()))
+                    .col_expr(patient_row::Column::Sex, Expr::value(data.sex.clone()))
+                    .col_expr(patient_row::Column::Phone, Expr::value(data.phone.as_deref().map(|p| clip(p, 32))))
+                    .col_expr(patient_row::Column::Email, Expr::value(data.email.as_deref().map(|e| clip(e, 254))))
+                    .col_expr(patient_row::Column::DeceasedDate, Expr::value(data.deceased_date.clone()))
+                    .filter(patient_row::Column::Id.eq(id.as_str()))
+                    .exec(txn)
+                    .await?;
+                ImportedPatient { id, mrn: row.mrn, name, created: false }
+            }
+            None => {
+                let mrn = data
+                    .mrn
+                    .as_deref()
+                    .and_then(|m| Mrn::parse(m).ok())
+                    .or_else(|| Mrn::parse(&entry.id).ok())
+                    .ok_or_else(|| conflict("the Patient has no usable record number (an identifier typed MR, or a resource id)".into()))?;
+                let taken = patient_row::Entity::find()
+                    .filter(patient_row::Column::SiteCode.eq(self.site_code))
+                    .filter(patient_row::Column::Mrn.eq(mrn.as_str()))
+                    .one(txn)
+                    .await?;
+                if taken.is_some() {
+                    return Err(conflict(format!("record number {} already belongs to another record with other identifiers", mrn.as_str())));
+                }
+                let id = uuid::Uuid::new_v4().to_string();
+                patient_row::Entity::insert(patient_row::ActiveModel {
+                    id: Set(id.clone()),
+                    site_code: Set(self.site_code.to_string()),
+                    mrn: Set(mrn.as_str().to_string()),
+                    family_name: Set(clip(&data.family, 100)),
+                    given_names: Set(clip(&data.given, 100)),
+                    birth_date: Set(birth_date.clone()),
+                    sex: Set(data.sex.clone()),
+                    phone: Set(data.phone.as_deref().map(|p| clip(p, 32))),
+                    email: Set(data.email.as_deref().map(|e| clip(e, 254))),
+                    deceased_date: Set(data.deceased_date.clone()),
+                    created_at_ms: Set(now_ms()),
+                })
+                .exec(txn)
+                .await?;
+                let mut event = AuditEvent::new(AuditAction::PatientCreate, Outcome::Success, self.request).patient(&id).entity("patient", &id).detail("import");
+                if let Some(actor) = self.actor {
+                    event = event.actor(actor);
+                }
+                audit::record(txn, event).await?;
+                // Same name and birth date, other identifiers: maybe the same person. HIM decides.
+                let namesakes = patient_row::Entity::find()
+                    .filter(patient_row::Column::SiteCode.eq(self.site_code))
+                    .filter(patient_row::Column::BirthDate.eq(birth_date.as_str()))
+                    .filter(Expr::expr(Func::lower(Expr::col(patient_row::Column::FamilyName))).eq(data.family.to_lowercase()))
+                    .filter(Expr::expr(Func::lower(Expr::col(patient_row::Column::GivenNames))).eq(data.given.to_lowercase()))
+                    .filter(patient_row::Column::Id.ne(id.as_str()))
+                    .all(txn)
+                    .await?;
+                for other in namesakes {
+                    duplicate_candidate::Entity::insert(duplicate_candidate::ActiveModel {
+                        id: Set(uuid::Uuid::new_v4().to_string()),
+                        patient_id: Set(id.clone()),
+                        other_patient_id: Set(other.id),
+                        reason: Set("same name and birth date, different identifiers".into()),
+                        status: Set("open".into()),
+                        created_at_ms: Set(now_ms()),
+                        resolved_by_user_id: Set(None),
+                        resolved_at_ms: Set(None),
+                    })
+                    .exec(txn)
+                    .await?;
+                    summary.possible_duplicates += 1;
+                }
+                ImportedPatient { id, mrn: mrn.as_str().to_string(), name, created: true }
+            }
+        };
+        for (system, value) in &data.identifiers {
+            if system.len() > 255 || value.len() > 255 {
+                continue;
+            }
+            let known = patient_identifier::Entity::find_by_id((system.clone(), value.clone())).one(txn).await?;
+            if known.is_none() {
+                patient_identifier::Entity::insert(patient_identifier::ActiveModel {
+                    system: Set(system.clone()),
+                    value: Set(value.clone()),
+                    patient_id: Set(imported.id.clone()),
+                })
+                .exec(txn)
+                .await?;
+            }
+        }
+        Ok(imported)
+    }
+}
+
+async fn insert_run(
+    txn: &DatabaseTransaction,
+    source: &str,
+    actor: Option<&str>,
+    patient_id: Option<&str>,
+    started: i64,
+    status: &str,
+    summary: String,
+) -> Result<(), DbErr> {
+    import_run::Entity::insert(import_run::ActiveModel {
+        id: Set(uuid::Uuid::new_v4().to_string()),
+        source: Set(clip(source, 255)),
+        actor_user_id: Set(actor.map(str::to_string)),
+        patient_id: Set(patient_id.map(str::to_string)),
+        started_at_ms: Set(started),
+        finished_at_ms: Set(now_ms()),
+        status: Set(status.to_string()),
+        summary: Set(summary),
+    })
+    .exec(txn)
+    .await?;
+    Ok(())
+}
+
+/// At most `max` bytes, cut at a character boundary.
+fn clip(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
+}
+
+/// Resolves references to stored resource ids: inside the file first (`urn:uuid:` full URLs,
+/// `Type/id`, conditional `Type?identifier=system|value` on directory resources), then in the
+/// database. Lookups are cached.
+struct Resolver<'a> {
+    by_full_url: HashMap<&'a str, usize>,
+    by_type_id: HashMap<(&'a str, &'a str), usize>,
+    by_identifier: HashMap<(&'a str, &'a str, &'a str), usize>,
+    uuid_of: &'a [String],
+    cache: std::sync::Mutex<HashMap<String, Option<String>>>,
+}
+
+impl<'a> Resolver<'a> {
+    fn new(prepared: &'a [Prepared<'a>], uuid_of: &'a [String]) -> Self {
+        let mut by_full_url = HashMap::new();
+        let mut by_type_id = HashMap::new();
+        let mut by_identifier = HashMap::new();
+        for (n, p) in prepared.iter().enumerate() {
+            if let Some(url) = &p.entry.full_url {
+                by_full_url.insert(url.as_str(), n);
+            }
+            by_type_id.insert((p.entry.resource_type.as_str(), p.entry.id.as_str()), n);
+            for (system, value) in &p.identifiers {
+                by_identifier.insert((p.entry.resource_type.as_str(), system.as_str(), value.as_str()), n);
+            }
+        }
+        Resolver { by_full_url, by_type_id, by_identifier, uuid_of, cache: Default::default() }
+    }
+
+    async fn resolve(&self, txn: &impl ConnectionTrait, reference: &str) -> Result<Option<String>, DbErr> {
+        if let Some(n) = self.by_full_url.get(reference) {
+            return Ok(Some(self.uuid_of[*n].clone()));
+        }
+        if let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(reference).cloned()) {
+            return Ok(hit);
+        }
+        let found = if let Some((kind, query)) = reference.split_once("?identifier=") {
+            let (system, value) = query.split_once('|').unwrap_or(("", query));
+            match self.by_identifier.get(&(kind, system, value)) {
+                Some(n) => Some(self.uuid_of[*n].clone()),
+                None => {
+                    let ids: Vec<String> = resource_identifier::Entity::find()
+                        .filter(resource_identifier::Column::System.eq(system))
+                        .filter(resource_identifier::Column::Value.eq(value))
+                        .all(txn)
+                        .await?
+                        .into_iter()
+                        .map(|r| r.resource_id)
+                        .collect();
+                    match ids.is_empty() {
+                        true => None,
+                        false => fhir_resource::Entity::find()
+                            .filter(fhir_resource::Column::Id.is_in(ids))
+                            .filter(fhir_resource::Column::ResourceType.eq(kind))
+                            .one(txn)
+                            .await?
+                            .map(|r| r.id),
+                    }
+                }
+            }
+        } else if let Some((kind, id)) = reference.rsplit_once('/').filter(|(k, _)| !k.contains(':')).map(|(k, i)| (k.rsplit('/').next().unwrap_or(k), i)) {
+            match self.by_type_id.get(&(kind, id)) {
+                Some(n) => Some(self.uuid_of[*n].clone()),
+                None => fhir_resource::Entity::find()
+                    .filter(fhir_resource::Column::ResourceType.eq(kind))
+                    .filter(fhir_resource::Column::FhirId.eq(id))
+                    .one(txn)
+                    .await?
+                    .map(|r| r.id),
+            }
+        } else {
+            None
+        };
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(reference.to_string(), found.clone());
+        }
+        Ok(found)
+    }
+}
