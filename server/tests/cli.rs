@@ -132,3 +132,42 @@ fn weak_passwords_and_unknown_roles_are_refused_on_the_command_line() {
     assert_eq!(role.status.code(), Some(2), "clap usage error");
     assert!(String::from_utf8_lossy(&role.stderr).contains("unknown role `root`"));
 }
+
+#[test]
+fn import_tries_every_file_and_exits_1_when_one_failed() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/fhir/synthea");
+    let good = format!("{fixtures}/8a4c9c04-1524-9f1c-d65b-9b17e4520fef.json");
+    let bad = dir.path().join("broken.json");
+    std::fs::write(&bad, "{\"resourceType\":\"Bundle\",\n\"type\":\"collection\",\n\"entry\":[").expect("write");
+    let bad = bad.display().to_string();
+    let data = dir.path().join("data").display().to_string();
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_portal"))
+            .args(["import", bad.as_str(), good.as_str()])
+            .env_clear()
+            .env("PORTAL_DATA_DIR", &data)
+            .env("PORTAL_LOG_LEVEL", "warn")
+            .output()
+            .expect("the binary runs")
+    };
+    let output = run();
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("FAILED") && stdout.contains("broken.json") && stdout.contains("line 3"), "{stdout}");
+    assert!(stdout.contains("Zandra428 O'Hara248") && stdout.contains("66 resources: 66 new"), "the good file after the bad one: {stdout}");
+    assert!(stdout.contains("2 file(s): 1 imported, 1 failed"), "{stdout}");
+    assert!(stderr.contains("1 of 2 file(s) failed") && !stderr.contains("panicked"), "{stderr}");
+
+    // Again: the good file is unchanged, nothing is duplicated.
+    let stdout = String::from_utf8_lossy(&run().stdout).to_string();
+    assert!(stdout.contains("66 resources: 0 new, 0 changed, 66 unchanged"), "{stdout}");
+}
+
+#[test]
+fn import_of_a_missing_path_names_it() {
+    let (output, _dir) = portal(&["import", "no-such-folder"], &[]);
+    let line = one_error_line(&output);
+    assert!(line.contains("no-such-folder") && line.contains("no such file"), "{line}");
+}

@@ -10,6 +10,7 @@ mod auth;
 mod concurrency;
 mod demo;
 mod health;
+mod import;
 mod mfa;
 mod oidc;
 mod migrations;
