@@ -45,6 +45,21 @@ pub enum Command {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
+    /// Benchmarks (figures for the README, not tests).
+    Bench {
+        #[command(subcommand)]
+        action: BenchAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchAction {
+    /// Import one FHIR file into a fresh SQLite database and compare with a plain JSON parse of
+    /// the same bytes (default: the largest shared fixture).
+    Import {
+        #[arg(value_name = "FILE", default_value = "tests/fixtures/fhir/synthea/057aa36e-b892-9964-75b9-ffb46b097e34.json")]
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -141,11 +156,15 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
             admin(&settings, action, password).await.map(|report| println!("{report}"))
         }
         Command::Import { paths } => {
-            let report = import(&settings, &paths).await?;
+            let report = crate::import::import(&settings, &paths).await?;
             println!("{}", report.text);
             if report.failed > 0 {
                 return Err(StartupError::Import(format!("{} of {} file(s) failed (see above)", report.failed, report.files)));
             }
+            Ok(())
+        }
+        Command::Bench { action: BenchAction::Import { file } } => {
+            println!("{}", crate::import::bench(&settings, &file).await?);
             Ok(())
         }
         Command::VerifyAudit => {
@@ -304,126 +323,3 @@ mod tests {
     }
 }
 
-/// What `portal import` did, for printing.
-pub struct ImportReport {
-    pub text: String,
-    pub files: usize,
-    pub failed: usize,
-}
-
-/// The files to import: each file named, and every `*.json` / `*.ndjson` under each folder.
-/// Files without a Patient (practitioner and organization directories) go first, so the
-/// conditional references of the patient files resolve against them.
-pub fn import_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, StartupError> {
-    fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        entries.sort();
-        for path in entries {
-            if path.is_dir() {
-                walk(&path, out)?;
-            } else if path.extension().is_some_and(|e| e == "json" || e == "ndjson") {
-                out.push(path);
-            }
-        }
-        Ok(())
-    }
-    let mut files = Vec::new();
-    for path in paths {
-        if path.is_dir() {
-            walk(path, &mut files).map_err(|e| StartupError::Import(format!("cannot read the folder {}: {e}", path.display())))?;
-        } else if path.is_file() {
-            files.push(path.clone());
-        } else {
-            return Err(StartupError::Import(format!("{}: no such file or folder", path.display())));
-        }
-    }
-    // A cheap look, for the order only: does the file mention a Patient resource at all?
-    let has_patient = |path: &PathBuf| {
-        std::fs::read(path).map(|bytes| bytes.windows(9).any(|w| w == b"\"Patient\"")).unwrap_or(true)
-    };
-    files.sort_by_key(|p| has_patient(p));
-    Ok(files)
-}
-
-/// `portal import PATH...`: imports each file in its own transaction, with a progress bar on a
-/// terminal, and returns the summary (per file, then counts per resource type).
-pub async fn import(settings: &Settings, paths: &[PathBuf]) -> Result<ImportReport, StartupError> {
-    use app::backend::access::import::Importer;
-    use app::backend::request::RequestMeta;
-    use indicatif::{ProgressBar, ProgressStyle};
-    use std::collections::BTreeMap;
-    use std::fmt::Write;
-    let files = import_files(paths)?;
-    let db = database::connect(settings).await?;
-    database::migrate_up(&db).await?;
-    let request = RequestMeta::command_line();
-    let importer = Importer { db: &db, site_code: &settings.site_code, limits: settings.import_limits(), actor: None, request: &request };
-    let style = ProgressStyle::with_template("{prefix:.bold} [{bar:30}] {pos}/{len} entries {msg}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
-    let mut text = String::new();
-    let mut totals: BTreeMap<String, usize> = BTreeMap::new();
-    let (mut failed, mut warnings) = (0, 0);
-    for (n, path) in files.iter().enumerate() {
-        let name = path.display().to_string();
-        let bar = ProgressBar::new(0).with_style(style.clone()).with_prefix(format!("{}/{}", n + 1, files.len()));
-        bar.set_message(path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default());
-        let outcome = match std::fs::metadata(path) {
-            Ok(meta) if meta.len() > settings.import_max_file_bytes => Err(format!(
-                "the file is {} bytes; the limit is {} (setting import_max_file_bytes)",
-                meta.len(),
-                settings.import_max_file_bytes
-            )),
-            Ok(_) => match std::fs::read(path) {
-                Ok(bytes) => {
-                    let progress = |done: usize, total: usize| {
-                        bar.set_length(total as u64);
-                        bar.set_position(done as u64);
-                    };
-                    importer.import(&name, &bytes, &progress).await.map_err(|e| e.to_string())
-                }
-                Err(e) => Err(format!("cannot read it: {e}")),
-            },
-            Err(e) => Err(format!("cannot read it: {e}")),
-        };
-        bar.finish_and_clear();
-        match outcome {
-            Ok(summary) => {
-                let who = match &summary.patient {
-                    Some(p) => format!("{} (record {}, {})", p.name, p.mrn, if p.created { "new" } else { "updated" }),
-                    None => "no patient (directory resources)".into(),
-                };
-                let _ = writeln!(
-                    text,
-                    "ok      {name}: {who}; {} resources: {} new, {} changed, {} unchanged",
-                    summary.resources, summary.created, summary.updated, summary.unchanged
-                );
-                if summary.possible_duplicates > 0 {
-                    let _ = writeln!(text, "        possible duplicate of {} existing record(s): listed for HIM review", summary.possible_duplicates);
-                }
-                if !summary.sensitive.is_empty() {
-                    let tags: Vec<String> = summary.sensitive.iter().map(|(k, v)| format!("{k} {v}")).collect();
-                    let _ = writeln!(text, "        sensitive items tagged: {}", tags.join(", "));
-                }
-                for w in &summary.warnings {
-                    let _ = writeln!(text, "        warning: {w}");
-                }
-                warnings += summary.warnings.len();
-                for (kind, count) in summary.per_type {
-                    *totals.entry(kind).or_default() += count;
-                }
-            }
-            Err(error) => {
-                failed += 1;
-                let _ = writeln!(text, "FAILED  {name}: {error} (nothing from this file was written)");
-            }
-        }
-    }
-    let _ = writeln!(text, "\n{} file(s): {} imported, {} failed, {} warning(s)", files.len(), files.len() - failed, failed, warnings);
-    if !totals.is_empty() {
-        let counts: Vec<String> = totals.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        let _ = write!(text, "resources: {}", counts.join(", "));
-    }
-    db.close_by_ref().await.ok();
-    Ok(ImportReport { text, files: files.len(), failed })
-}

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod database;
 pub mod error;
 pub mod health;
+pub mod import;
 pub mod security;
 pub mod settings;
 pub mod startup;

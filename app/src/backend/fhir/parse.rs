@@ -225,29 +225,21 @@ fn older_version(entries: &[RawEntry<'_>]) -> Option<(&'static str, String)> {
         if stu3.contains(&e.resource_type.as_str()) {
             return Some(("STU3", format!("entry {} is a {}", e.index, e.resource_type)));
         }
-        let shape = |field: &str| -> Option<Value> {
-            let v: Value = serde_json::from_str(e.raw.get()).ok()?;
-            v.get(field).cloned()
-        };
+        if !matches!(e.resource_type.as_str(), "Condition" | "Immunization" | "Encounter") {
+            continue;
+        }
+        let Ok(v) = serde_json::from_str::<Value>(e.raw.get()) else { continue };
+        let has = |field: &str| v.get(field).is_some();
+        let is_text = |field: &str| v.get(field).is_some_and(Value::is_string);
         match e.resource_type.as_str() {
-            "Condition" => {
-                if shape("clinicalStatus").is_some_and(|s| s.is_string()) {
-                    let version = if shape("asserter").is_some() || shape("dateRecorded").is_some() { "DSTU2" } else { "STU3" };
-                    return Some((version, format!("entry {}: Condition.clinicalStatus is a code, not a CodeableConcept", e.index)));
-                }
+            "Condition" if is_text("clinicalStatus") => {
+                let version = if has("asserter") || has("dateRecorded") { "DSTU2" } else { "STU3" };
+                return Some((version, format!("entry {}: Condition.clinicalStatus is a code, not a CodeableConcept", e.index)));
             }
-            "Immunization" => {
-                if shape("wasNotGiven").is_some() {
-                    return Some(("DSTU2", format!("entry {}: Immunization.wasNotGiven", e.index)));
-                }
-                if shape("notGiven").is_some() {
-                    return Some(("STU3", format!("entry {}: Immunization.notGiven", e.index)));
-                }
-            }
-            "Encounter" => {
-                if shape("class").is_some_and(|c| c.is_string()) {
-                    return Some(("DSTU2", format!("entry {}: Encounter.class is a code, not a Coding", e.index)));
-                }
+            "Immunization" if has("wasNotGiven") => return Some(("DSTU2", format!("entry {}: Immunization.wasNotGiven", e.index))),
+            "Immunization" if has("notGiven") => return Some(("STU3", format!("entry {}: Immunization.notGiven", e.index))),
+            "Encounter" if is_text("class") => {
+                return Some(("DSTU2", format!("entry {}: Encounter.class is a code, not a Coding", e.index)));
             }
             _ => {}
         }
