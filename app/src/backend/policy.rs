@@ -42,10 +42,14 @@ pub enum Action {
     ReadAuditReport,
     /// Decide a reviewable denial (45 CFR 164.524(a)(4): a licensed reviewer).
     DecideReviewableDenial,
+    /// Import FHIR files (the upload page; the command line runs as the system).
+    ImportRecords,
+    /// Work the list of possible duplicate patient records.
+    ReviewDuplicates,
 }
 
 impl Action {
-    pub const ALL: [Action; 8] = [
+    pub const ALL: [Action; 10] = [
         Action::ReadPatientRecord,
         Action::SearchPatients,
         Action::CreatePatient,
@@ -54,6 +58,8 @@ impl Action {
         Action::ManageUsers,
         Action::ReadAuditReport,
         Action::DecideReviewableDenial,
+        Action::ImportRecords,
+        Action::ReviewDuplicates,
     ];
 }
 
@@ -92,7 +98,10 @@ pub fn decide(principal: &Principal, action: Action, target: Target<'_>, grants:
             own || proxy || staff || principal.has(Role::HimReviewer)
         }
         (IssueActivationCode, Target::Patient(_)) => staff,
-        (SearchPatients | CreatePatient | VerifyIdentity, Target::Site) => staff,
+        (SearchPatients | CreatePatient | VerifyIdentity | ReviewDuplicates, Target::Site) => staff,
+        // The issue names both: HIM staff load records, administrators load them at set-up. The
+        // upload page shows counts and the record number, not the record.
+        (ImportRecords, Target::Site) => staff || principal.has(Role::Administrator),
         (ManageUsers | ReadAuditReport, Target::Site) => principal.has(Role::Administrator),
         (DecideReviewableDenial, Target::Patient(_)) => principal.has(Role::HimReviewer),
         _ => false,
@@ -141,6 +150,8 @@ mod tests {
             (ManageUsers, Deny, Deny, Deny),
             (ReadAuditReport, Deny, Deny, Deny),
             (DecideReviewableDenial, Deny, Deny, Deny),
+            (ImportRecords, Deny, Deny, Deny),
+            (ReviewDuplicates, Deny, Deny, Deny),
         ]);
     }
 
@@ -157,6 +168,8 @@ mod tests {
             (ManageUsers, Deny, Deny, Deny),
             (ReadAuditReport, Deny, Deny, Deny),
             (DecideReviewableDenial, Deny, Deny, Deny),
+            (ImportRecords, Deny, Deny, Deny),
+            (ReviewDuplicates, Deny, Deny, Deny),
         ]);
         check(&[Role::Caregiver], &[], &[
             (ReadPatientRecord, Deny, Deny, Deny),
@@ -167,6 +180,8 @@ mod tests {
             (ManageUsers, Deny, Deny, Deny),
             (ReadAuditReport, Deny, Deny, Deny),
             (DecideReviewableDenial, Deny, Deny, Deny),
+            (ImportRecords, Deny, Deny, Deny),
+            (ReviewDuplicates, Deny, Deny, Deny),
         ]);
     }
 
@@ -188,6 +203,8 @@ mod tests {
             (ManageUsers, Deny, Deny, Deny),
             (ReadAuditReport, Deny, Deny, Deny),
             (DecideReviewableDenial, Deny, Deny, Deny),
+            (ImportRecords, Deny, Deny, Allow),
+            (ReviewDuplicates, Deny, Deny, Allow),
         ]);
     }
 
@@ -202,6 +219,8 @@ mod tests {
             (ManageUsers, Deny, Deny, Deny),
             (ReadAuditReport, Deny, Deny, Deny),
             (DecideReviewableDenial, Allow, Allow, Deny),
+            (ImportRecords, Deny, Deny, Deny),
+            (ReviewDuplicates, Deny, Deny, Deny),
         ]);
     }
 
@@ -216,6 +235,8 @@ mod tests {
             (ManageUsers, Deny, Deny, Allow),
             (ReadAuditReport, Deny, Deny, Allow),
             (DecideReviewableDenial, Deny, Deny, Deny),
+            (ImportRecords, Deny, Deny, Allow),
+            (ReviewDuplicates, Deny, Deny, Deny),
         ]);
     }
 
@@ -231,6 +252,8 @@ mod tests {
             (ManageUsers, Deny, Deny, Deny),
             (ReadAuditReport, Deny, Deny, Deny),
             (DecideReviewableDenial, Deny, Deny, Deny),
+            (ImportRecords, Deny, Deny, Deny),
+            (ReviewDuplicates, Deny, Deny, Deny),
         ]);
     }
 
