@@ -192,6 +192,7 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/admin/audit.csv", get(app::backend::export::audit_csv))
+        .route("/record/documents/{id}/download", get(app::backend::export::document_download))
         .route(app::backend::auth::oidc::CALLBACK_PATH, get(app::backend::oidc_routes::callback))
         .leptos_routes_with_context(&state, routes, security::provide_request_nonce, move || {
             shell(leptos_options.clone())

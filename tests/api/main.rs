@@ -15,6 +15,7 @@ mod mfa;
 mod oidc;
 mod migrations;
 mod pages;
+mod record;
 mod reset;
 mod scale_out;
 mod security_headers;

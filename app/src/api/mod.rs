@@ -8,5 +8,6 @@ pub mod mfa;
 pub mod oidc;
 pub mod patients;
 pub mod privacy_notice;
+pub mod record;
 pub mod reset;
 pub mod users;

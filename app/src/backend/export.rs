@@ -1,5 +1,5 @@
 //! Downloads served as plain axum routes (registered before the Leptos routes): the audit report
-//! as CSV. Each checks the session itself and goes through the access context like any server
+//! as CSV, and a record's attachments. Each checks the session itself and goes through the access context like any server
 //! function; answers carry `Cache-Control: no-store` (ONC 170.315(d)(7)).
 
 use super::access::AccessContext;
@@ -48,6 +48,65 @@ pub async fn audit_csv(
             let h = response.headers_mut();
             h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
             h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"audit-report.csv\""));
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(e) => error_response(e),
+    }
+}
+
+/// Types a downloaded attachment may be served as; anything else goes out as
+/// `application/octet-stream`, so an imported file can never run as a page of the portal.
+const DOWNLOAD_TYPES: &[&str] = &["application/pdf", "image/png", "image/jpeg", "image/gif", "image/tiff", "text/plain"];
+
+/// Query of a document download: whose record (staff), or none for one's own.
+#[derive(Debug, serde::Deserialize)]
+pub struct DownloadQuery {
+    pub patient: Option<String>,
+}
+
+/// `GET /record/documents/{id}/download[?patient=]`: an attachment (a PDF, an image) as a file.
+pub async fn document_download(
+    State(state): State<AppState>,
+    session: Session,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Query(query): Query<DownloadQuery>,
+) -> Response {
+    let request = RequestMeta::from_parts(&headers, Some(peer));
+    let session = PortalSession::from(session);
+    let signed = match signed_in_with(&state, &session, &request, true).await {
+        Ok(s) => s,
+        Err(e) => return error_response(e),
+    };
+    let context = AccessContext::new(state.db.clone(), &signed, request, state.site_code.clone());
+    match context.record_document(query.patient.as_deref(), &id).await {
+        Ok((view, data)) => {
+            let bytes = match (data, view.text) {
+                (Some(bytes), _) => bytes,
+                (None, Some(text)) => text.into_bytes(),
+                (None, None) => return error_response(AppError::NotFound),
+            };
+            let base = view.row.content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+            let content_type = if DOWNLOAD_TYPES.contains(&base.as_str()) { base } else { "application/octet-stream".into() };
+            let extension = match content_type.as_str() {
+                "application/pdf" => "pdf",
+                "image/png" => "png",
+                "image/jpeg" => "jpg",
+                "image/gif" => "gif",
+                "image/tiff" => "tiff",
+                "text/plain" => "txt",
+                _ => "bin",
+            };
+            let mut response = bytes.into_response();
+            let h = response.headers_mut();
+            if let Ok(v) = HeaderValue::from_str(&content_type) {
+                h.insert(header::CONTENT_TYPE, v);
+            }
+            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"document.{extension}\"")) {
+                h.insert(header::CONTENT_DISPOSITION, v);
+            }
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }

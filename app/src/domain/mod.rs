@@ -7,6 +7,7 @@ mod email;
 mod error_ref;
 mod password;
 mod patient;
+mod record;
 mod role;
 
 pub use audit_report::{AuditReportForm, AuditReportQuery, AuditReportRow, AuditSort, to_csv};
@@ -15,4 +16,8 @@ pub use email::{EmailAddress, EmailError, MAX_EMAIL_LEN};
 pub use error_ref::{ErrorRef, ErrorRefParseError};
 pub use password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, PasswordError, check_length};
 pub use patient::{ActivationLetter, Mrn, PendingVerification, NewPatient, PatientForm, PatientSummary, Sex};
+pub use record::{
+    CodeView, DocumentRow, DocumentView, Flag, ItemRow, ListFilter, ListPage, PAGE_SIZE, Range, RecordOverview, Section, Trend,
+    TrendPoint, VisitView, html_to_text, system_name,
+};
 pub use role::Role;

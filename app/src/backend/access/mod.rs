@@ -9,6 +9,7 @@
 mod clinical_rows;
 pub mod import;
 mod patient_row;
+mod record;
 
 use super::audit::{self, AuditAction, AuditEvent, Outcome};
 use super::auth::sessions::SignedIn;

@@ -1,0 +1,338 @@
+//! Reading the imported clinical record through the access context: the summary, one section
+//! page (date range, pagination), a visit with everything recorded in it, a note, a trend. Each
+//! read asks the policy for the patient (another patient's record answers 404, like a missing
+//! one) and is audited with what was read (section, visit, document), never with its content.
+
+use super::clinical_rows::{clinical_document, clinical_item};
+use super::{AccessContext, db_failed, patient_row, to_summary};
+use crate::backend::audit::{self, AuditAction, Outcome};
+use crate::backend::fhir::map::{Coding, trim_number};
+use crate::backend::policy::{Action, Target};
+use crate::domain::{
+    CodeView, DocumentRow, DocumentView, Flag, ItemRow, ListFilter, ListPage, PAGE_SIZE, RecordOverview, Section, Trend,
+    TrendPoint, VisitView, html_to_text, system_name,
+};
+use crate::error::AppError;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select};
+
+/// The date as a list shows it: `2020-01-02`, or `2020-01-02 10:15` when a time was recorded.
+fn shown_date(text: Option<&str>) -> Option<String> {
+    let t = text?;
+    Some(if t.len() >= 16 && t.as_bytes()[10] == b'T' { format!("{} {}", &t[..10], &t[11..16]) } else { t.to_string() })
+}
+
+fn codes(json: &str) -> Vec<CodeView> {
+    serde_json::from_str::<Vec<Coding>>(json)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|c| Some(CodeView { system: system_name(c.system.as_deref().unwrap_or("")), code: c.code?, display: c.display }))
+        .collect()
+}
+
+fn with_unit(value: f64, unit: Option<&str>) -> String {
+    match unit.filter(|u| !u.is_empty()) {
+        Some(u) => format!("{} {u}", trim_number(value)),
+        None => trim_number(value),
+    }
+}
+
+pub(super) fn to_row(m: clinical_item::Model) -> ItemRow {
+    let observation = m.kind == "observation";
+    let money = m.kind == "claim" || m.kind == "explanation_of_benefit";
+    let value = match (m.value_num, observation || money) {
+        (Some(v), true) => Some(with_unit(v, m.unit.as_deref())),
+        (None, true) if observation => m.value_text.clone(),
+        _ => None,
+    };
+    let range = match (m.ref_low, m.ref_high) {
+        (Some(l), Some(h)) => Some(format!("{}–{}", trim_number(l), trim_number(h))),
+        (Some(l), None) => Some(format!("≥ {}", trim_number(l))),
+        (None, Some(h)) => Some(format!("≤ {}", trim_number(h))),
+        (None, None) if observation => m.ref_text.clone(),
+        (None, None) => None,
+    };
+    let detail = if observation {
+        None
+    } else {
+        let mut parts: Vec<String> = Vec::new();
+        if let Some(t) = m.value_text.as_deref().filter(|t| !t.is_empty()) {
+            parts.push(t.to_string());
+        }
+        if let Some(t) = m.ref_text.as_deref().filter(|t| !t.is_empty()) {
+            parts.push(t.to_string());
+        }
+        if m.kind == "allergy"
+            && let Some(c) = &m.interpretation
+        {
+            parts.push(format!("criticality: {c}"));
+        }
+        (!parts.is_empty()).then(|| parts.join(" · "))
+    };
+    ItemRow {
+        flag: if observation { Flag::of(m.interpretation.as_deref(), m.value_num, m.ref_low, m.ref_high) } else { None },
+        trend_code: if observation && m.value_num.is_some() { m.code.clone() } else { None },
+        codes: codes(&m.codes),
+        date: shown_date(m.start_text.as_deref()),
+        end_date: shown_date(m.end_text.as_deref()),
+        id: m.resource_id,
+        kind: m.kind,
+        display: if m.display.is_empty() { "(no description)".into() } else { m.display },
+        status: m.status,
+        category: m.category,
+        value,
+        range,
+        detail,
+    }
+}
+
+fn is_text(content_type: &str) -> bool {
+    let base = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    base.starts_with("text/")
+}
+
+fn to_document_row(d: &clinical_document::Model) -> DocumentRow {
+    DocumentRow {
+        id: d.id.clone(),
+        title: if d.title.is_empty() { "Document".into() } else { d.title.clone() },
+        date: shown_date(d.date_text.as_deref()),
+        content_type: d.content_type.clone(),
+        size: d.size,
+        // Text types are stored decoded (lists do not load the body to check).
+        is_text: is_text(&d.content_type),
+    }
+}
+
+/// Documents without their bodies (lists never load note text or attachment bytes).
+fn document_list() -> Select<clinical_document::Entity> {
+    clinical_document::Entity::find()
+        .select_only()
+        .columns([
+            clinical_document::Column::Id,
+            clinical_document::Column::ResourceId,
+            clinical_document::Column::PatientId,
+            clinical_document::Column::Position,
+            clinical_document::Column::Title,
+            clinical_document::Column::ContentType,
+            clinical_document::Column::DateText,
+            clinical_document::Column::DateMs,
+            clinical_document::Column::EncounterId,
+            clinical_document::Column::Size,
+        ])
+        .expr_as(sea_orm::sea_query::Expr::cust("NULL"), "text_body")
+        .expr_as(sea_orm::sea_query::Expr::cust("NULL"), "data")
+}
+
+impl AccessContext {
+    /// The patient whose record is read: the one asked for (staff), or the signed-in patient's
+    /// own. Asks the policy and checks the record is on this site; both failures answer 404.
+    async fn record_patient(&self, requested: Option<&str>) -> Result<patient_row::Model, AppError> {
+        let id = match requested {
+            Some(id) => id.to_string(),
+            None => self.principal.patient_id.clone().ok_or(AppError::NotFound)?,
+        };
+        self.authorize(Action::ReadPatientRecord, Target::Patient(&id), AuditAction::PatientRead).await?;
+        patient_row::Entity::find_by_id(id)
+            .filter(patient_row::Column::SiteCode.eq(self.site_code.as_str()))
+            .one(&self.db)
+            .await
+            .map_err(db_failed("reading a patient failed"))?
+            .ok_or(AppError::NotFound)
+    }
+
+    async fn audit_read(&self, patient_id: &str, what: &'static str, detail: String) -> Result<(), AppError> {
+        let event = self.event(AuditAction::PatientRead, Outcome::Success).patient(patient_id).entity(what, patient_id).detail(detail);
+        audit::record_alone(&self.db, event).await.map_err(db_failed("auditing a read failed"))
+    }
+
+    fn items(&self, patient_id: &str, kinds: &[&str]) -> Select<clinical_item::Entity> {
+        clinical_item::Entity::find()
+            .filter(clinical_item::Column::PatientId.eq(patient_id))
+            .filter(clinical_item::Column::Kind.is_in(kinds.iter().copied()))
+    }
+
+    /// The front page: demographics, active problems, current medications, allergies, recent
+    /// immunizations, and the latest value of each vital sign and lab test.
+    pub async fn record_summary(&self, requested: Option<&str>) -> Result<RecordOverview, AppError> {
+        let patient = self.record_patient(requested).await?;
+        let id = patient.id.clone();
+        let failed = db_failed("reading the record summary failed");
+        let newest = |select: Select<clinical_item::Entity>, limit: u64| {
+            select.order_by_desc(clinical_item::Column::StartMs).limit(limit).all(&self.db)
+        };
+        let problems = newest(self.items(&id, &["condition"]).filter(clinical_item::Column::Status.eq("active")), 20).await.map_err(failed)?;
+        let medications = newest(self.items(&id, &["medication_request"]).filter(clinical_item::Column::Status.eq("active")), 20)
+            .await
+            .map_err(db_failed("reading medications failed"))?;
+        let allergies = newest(self.items(&id, &["allergy"]), 20).await.map_err(db_failed("reading allergies failed"))?;
+        let immunizations = newest(self.items(&id, &["immunization"]), 5).await.map_err(db_failed("reading immunizations failed"))?;
+        let latest_per_code = |category: &'static str, limit: usize| {
+            let select = self.items(&id, &["observation"]).filter(clinical_item::Column::Category.eq(category));
+            async move {
+                let rows = newest(select, 400).await?;
+                let mut seen = std::collections::HashSet::new();
+                Ok::<_, sea_orm::DbErr>(
+                    rows.into_iter().filter(|r| seen.insert(r.code.clone().unwrap_or_else(|| r.display.clone()))).take(limit).collect::<Vec<_>>(),
+                )
+            }
+        };
+        let vitals = latest_per_code("vital-signs", 10).await.map_err(db_failed("reading vital signs failed"))?;
+        let labs = latest_per_code("laboratory", 12).await.map_err(db_failed("reading lab results failed"))?;
+        self.audit_read(&id, "record", "summary".into()).await?;
+        let rows = |v: Vec<clinical_item::Model>| v.into_iter().map(to_row).collect();
+        Ok(RecordOverview {
+            patient: to_summary(patient),
+            problems: rows(problems),
+            medications: rows(medications),
+            allergies: rows(allergies),
+            immunizations: rows(immunizations),
+            vitals: rows(vitals),
+            labs: rows(labs),
+        })
+    }
+
+    /// One section, newest first, within the filter's dates, one page at a time.
+    pub async fn record_section_page(&self, requested: Option<&str>, section: Section, filter: &ListFilter) -> Result<ListPage, AppError> {
+        let range = filter.parse().map_err(|fields| AppError::Validation { fields })?;
+        let patient = self.record_patient(requested).await?;
+        let id = patient.id;
+        let offset = u64::from(range.page - 1) * PAGE_SIZE;
+        let mut page = ListPage { section, items: Vec::new(), documents: Vec::new(), page: range.page, pages: 1, total: 0 };
+        if section == Section::Documents {
+            let mut select = document_list().filter(clinical_document::Column::PatientId.eq(id.as_str()));
+            if let Some(f) = range.from_ms {
+                select = select.filter(clinical_document::Column::DateMs.gte(f));
+            }
+            if let Some(u) = range.until_ms {
+                select = select.filter(clinical_document::Column::DateMs.lt(u));
+            }
+            page.total = select.clone().count(&self.db).await.map_err(db_failed("counting documents failed"))?;
+            let rows = select
+                .order_by_desc(clinical_document::Column::DateMs)
+                .order_by_asc(clinical_document::Column::Position)
+                .offset(offset)
+                .limit(PAGE_SIZE)
+                .all(&self.db)
+                .await
+                .map_err(db_failed("listing documents failed"))?;
+            page.documents = rows.iter().map(to_document_row).collect();
+        } else {
+            let mut select = self.items(&id, section.kinds());
+            if let Some(category) = section.observation_category() {
+                select = select.filter(clinical_item::Column::Category.eq(category));
+            }
+            if let Some(f) = range.from_ms {
+                select = select.filter(clinical_item::Column::StartMs.gte(f));
+            }
+            if let Some(u) = range.until_ms {
+                select = select.filter(clinical_item::Column::StartMs.lt(u));
+            }
+            page.total = select.clone().count(&self.db).await.map_err(db_failed("counting a section failed"))?;
+            let rows = select
+                .order_by_desc(clinical_item::Column::StartMs)
+                .order_by_asc(clinical_item::Column::Display)
+                .offset(offset)
+                .limit(PAGE_SIZE)
+                .all(&self.db)
+                .await
+                .map_err(db_failed("listing a section failed"))?;
+            page.items = rows.into_iter().map(to_row).collect();
+        }
+        page.pages = page.total.div_ceil(PAGE_SIZE).max(1) as u32;
+        self.audit_read(&id, "record_section", format!("section={} page={}", section.slug(), range.page)).await?;
+        Ok(page)
+    }
+
+    /// A visit and everything recorded in it (grouped by section), with its notes.
+    pub async fn record_visit(&self, requested: Option<&str>, visit_id: &str) -> Result<VisitView, AppError> {
+        let patient = self.record_patient(requested).await?;
+        let id = patient.id;
+        let visit = self
+            .items(&id, &["encounter"])
+            .filter(clinical_item::Column::ResourceId.eq(visit_id))
+            .one(&self.db)
+            .await
+            .map_err(db_failed("reading a visit failed"))?
+            .ok_or(AppError::NotFound)?;
+        let contents = clinical_item::Entity::find()
+            .filter(clinical_item::Column::PatientId.eq(id.as_str()))
+            .filter(clinical_item::Column::EncounterId.eq(visit_id))
+            .order_by_asc(clinical_item::Column::StartMs)
+            .all(&self.db)
+            .await
+            .map_err(db_failed("reading a visit failed"))?;
+        let documents = document_list()
+            .filter(clinical_document::Column::PatientId.eq(id.as_str()))
+            .filter(clinical_document::Column::EncounterId.eq(visit_id))
+            .order_by_asc(clinical_document::Column::DateMs)
+            .all(&self.db)
+            .await
+            .map_err(db_failed("reading a visit's notes failed"))?;
+        let mut sections: Vec<(Section, Vec<ItemRow>)> = Vec::new();
+        for row in contents {
+            let Some(section) = Section::of_kind(&row.kind, row.category.as_deref()) else { continue };
+            let item = to_row(row);
+            match sections.iter_mut().find(|(s, _)| *s == section) {
+                Some((_, items)) => items.push(item),
+                None => sections.push((section, vec![item])),
+            }
+        }
+        sections.sort_by_key(|(s, _)| Section::ALL.iter().position(|x| x == s));
+        self.audit_read(&id, "visit", format!("visit={visit_id}")).await?;
+        Ok(VisitView { visit: to_row(visit), sections, documents: documents.iter().map(to_document_row).collect() })
+    }
+
+    /// A note or attachment: its text for reading, or its bytes for download.
+    pub async fn record_document(&self, requested: Option<&str>, document_id: &str) -> Result<(DocumentView, Option<Vec<u8>>), AppError> {
+        let patient = self.record_patient(requested).await?;
+        let doc = clinical_document::Entity::find_by_id(document_id.to_string())
+            .filter(clinical_document::Column::PatientId.eq(patient.id.as_str()))
+            .one(&self.db)
+            .await
+            .map_err(db_failed("reading a document failed"))?
+            .ok_or(AppError::NotFound)?;
+        self.audit_read(&patient.id, "document", format!("document={document_id}")).await?;
+        let row = to_document_row(&doc);
+        let html = doc.content_type.to_ascii_lowercase().starts_with("text/html");
+        let text = doc.text_body.map(|t| if html { html_to_text(&t) } else { t });
+        Ok((DocumentView { row, text }, doc.data))
+    }
+
+    /// Every numeric result for one code, oldest first (at most 500).
+    pub async fn record_trend(&self, requested: Option<&str>, code: &str) -> Result<Trend, AppError> {
+        let patient = self.record_patient(requested).await?;
+        let rows = self
+            .items(&patient.id, &["observation"])
+            .filter(clinical_item::Column::Code.eq(code))
+            .filter(clinical_item::Column::ValueNum.is_not_null())
+            .order_by_asc(clinical_item::Column::StartMs)
+            .limit(500)
+            .all(&self.db)
+            .await
+            .map_err(db_failed("reading a trend failed"))?;
+        let Some(last) = rows.last().cloned() else { return Err(AppError::NotFound) };
+        self.audit_read(&patient.id, "trend", format!("code={code}")).await?;
+        let code_view = codes(&last.codes).into_iter().find(|c| c.code == code).unwrap_or(CodeView {
+            system: system_name(last.code_system.as_deref().unwrap_or("")),
+            code: code.to_string(),
+            display: None,
+        });
+        Ok(Trend {
+            title: last.display.clone(),
+            code: code_view,
+            unit: last.unit.clone(),
+            low: last.ref_low,
+            high: last.ref_high,
+            points: rows
+                .into_iter()
+                .filter_map(|r| {
+                    Some(TrendPoint {
+                        flag: Flag::of(r.interpretation.as_deref(), r.value_num, r.ref_low, r.ref_high),
+                        date: shown_date(r.start_text.as_deref())?,
+                        ms: r.start_ms?,
+                        value: r.value_num?,
+                    })
+                })
+                .collect(),
+        })
+    }
+}

@@ -1,0 +1,162 @@
+//! The clinical record through the access context: the patient reads their own imported record
+//! (summary, sections with dates and pages, a visit with its contents, a note, a trend, an
+//! attachment), staff read any, and anyone else gets 404 for another patient's record. Every
+//! read is audited.
+
+use app::backend::access::import::Importer;
+use app::backend::fhir::parse::Limits;
+use app::backend::request::RequestMeta;
+use app::domain::Role;
+use portal_tests::{TestApp, spawn_app};
+use serde_json::Value;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/fhir/synthea");
+/// Lucas404 León820: 93 lab results, notes, non-ASCII name.
+const LEON: &str = "ab5537a3-8608-5f56-53f5-d10b00eb4680.json";
+const ZANDRA: &str = "8a4c9c04-1524-9f1c-d65b-9b17e4520fef.json";
+
+async fn import(app: &TestApp, file: &str) -> String {
+    let bytes = std::fs::read(format!("{FIXTURES}/{file}")).expect("fixture");
+    let request = RequestMeta::command_line();
+    let importer = Importer { db: &app.db, site_code: &app.settings.site_code, limits: Limits::default(), actor: None, request: &request };
+    importer.import(file, &bytes, &|_, _| {}).await.expect("imports").patient.expect("a patient").id
+}
+
+/// Leon's record imported, and a signed-in browser for an account linked to it.
+async fn leon(app: &TestApp) -> (String, reqwest::Client) {
+    let id = import(app, LEON).await;
+    app.create_user("leon@example.org", &[Role::Patient], Some(&id)).await;
+    let client = app.new_client();
+    app.login_as(&client, "leon@example.org").await;
+    (id, client)
+}
+
+#[tokio::test]
+async fn a_patient_reads_their_summary_and_every_section() {
+    let app = spawn_app().await;
+    let (id, client) = leon(&app).await;
+    let summary = app.call_ok(&client, "record_summary", &[]).await;
+    assert_eq!(summary["patient"]["id"], id.as_str());
+    assert_eq!(summary["patient"]["family_name"], "León820");
+    assert!(!summary["labs"].as_array().expect("labs").is_empty());
+    assert!(!summary["vitals"].as_array().expect("vitals").is_empty());
+    let lab = &summary["labs"][0];
+    assert!(lab["codes"][0]["system"] == "LOINC", "codes carry their system: {lab}");
+
+    for section in ["problems", "medications", "allergies", "immunizations", "labs", "vitals", "procedures", "visits", "documents", "care-plans", "claims"] {
+        let page = app.call_ok(&client, "record_section", &[("section", section)]).await;
+        assert_eq!(page["page"], 1, "{section}");
+        assert!(page["total"].as_u64().is_some(), "{section}");
+    }
+    let labs = app.call_ok(&client, "record_section", &[("section", "labs")]).await;
+    let total = labs["total"].as_u64().expect("total");
+    assert!(total >= 93, "at least the manifest's 93 lab results with a value: {total}");
+    assert_eq!(labs["items"].as_array().expect("items").len(), 20, "one page");
+    assert_eq!(labs["pages"].as_u64(), Some(total.div_ceil(20)));
+    let last = app.call_ok(&client, "record_section", &[("section", "labs"), ("page", "5")]).await;
+    assert_eq!(last["items"].as_array().expect("items").len() as u64, total - 80);
+    assert!(app.audit("patient_read", "success").await.iter().any(|r| r.detail.as_deref() == Some("section=labs page=5")));
+}
+
+#[tokio::test]
+async fn the_date_range_filters_every_list_and_bad_dates_are_explained() {
+    let app = spawn_app().await;
+    let (_, client) = leon(&app).await;
+    let all = app.call_ok(&client, "record_section", &[("section", "visits")]).await;
+    let dates: Vec<String> = all["items"].as_array().expect("items").iter().filter_map(|i| i["date"].as_str().map(|d| d[..10].to_string())).collect();
+    let newest = dates.first().expect("a visit").clone();
+    let some = app.call_ok(&client, "record_section", &[("section", "visits"), ("from", &newest), ("to", &newest)]).await;
+    assert!(some["total"].as_u64().expect("total") >= 1);
+    assert!(some["total"].as_u64() < all["total"].as_u64());
+    for item in some["items"].as_array().expect("items") {
+        assert!(item["date"].as_str().expect("date").starts_with(&newest));
+    }
+    let bad = app.call(&client, "record_section", &[("section", "visits"), ("from", "2020-02-30")]).await;
+    assert_eq!(bad.status(), 422);
+    let reversed = app.call(&client, "record_section", &[("section", "visits"), ("from", "2020-02-01"), ("to", "2020-01-01")]).await;
+    assert_eq!(reversed.status(), 422);
+    assert_eq!(app.call(&client, "record_section", &[("section", "nonsense")]).await.status(), 404);
+}
+
+#[tokio::test]
+async fn a_visit_opens_with_what_was_recorded_in_it_and_a_note_reads_as_text() {
+    let app = spawn_app().await;
+    let (_, client) = leon(&app).await;
+    let docs = app.call_ok(&client, "record_section", &[("section", "documents")]).await;
+    let doc = docs["documents"].as_array().expect("documents").iter().find(|d| d["is_text"] == true).expect("a note").clone();
+    let note = app.call_ok(&client, "record_document", &[("id", doc["id"].as_str().expect("id"))]).await;
+    assert!(note["text"].as_str().is_some_and(|t| t.len() > 20), "{note}");
+
+    let visits = app.call_ok(&client, "record_section", &[("section", "visits")]).await;
+    let mut found = false;
+    for visit in visits["items"].as_array().expect("visits") {
+        let view = app.call_ok(&client, "record_visit", &[("id", visit["id"].as_str().expect("id"))]).await;
+        if !view["sections"].as_array().expect("sections").is_empty() {
+            found = true;
+            assert_eq!(view["visit"]["id"], visit["id"]);
+            break;
+        }
+    }
+    assert!(found, "some visit recorded something");
+}
+
+#[tokio::test]
+async fn a_test_with_several_results_has_a_trend() {
+    let app = spawn_app().await;
+    let (_, client) = leon(&app).await;
+    let summary = app.call_ok(&client, "record_summary", &[]).await;
+    let code = summary["vitals"].as_array().expect("vitals").iter().find_map(|v| v["trend_code"].as_str()).expect("a numeric vital").to_string();
+    let trend = app.call_ok(&client, "record_trend", &[("code", &code)]).await;
+    let points = trend["points"].as_array().expect("points");
+    assert!(points.len() >= 2, "{trend}");
+    let ms: Vec<i64> = points.iter().map(|p| p["ms"].as_i64().expect("ms")).collect();
+    assert!(ms.windows(2).all(|w| w[0] <= w[1]), "oldest first");
+    assert_eq!(app.call(&client, "record_trend", &[("code", "no-such-code")]).await.status(), 404);
+}
+
+#[tokio::test]
+async fn another_patients_record_answers_404_and_staff_read_any() {
+    let app = spawn_app().await;
+    let (_, client) = leon(&app).await;
+    let other = import(&app, ZANDRA).await;
+    for (endpoint, fields) in [
+        ("record_summary", vec![("patient", other.as_str())]),
+        ("record_section", vec![("patient", other.as_str()), ("section", "labs")]),
+        ("record_trend", vec![("patient", other.as_str()), ("code", "8302-2")]),
+    ] {
+        let response = app.call(&client, endpoint, &fields).await;
+        assert_eq!(response.status(), 404, "{endpoint}");
+    }
+    assert!(!app.audit("patient_read", "denied").await.is_empty(), "refusals are audited");
+    // A visit or note of another patient, asked for by id, is not found either.
+    app.create_user("sam@example.org", &[Role::HimStaff], None).await;
+    let staff = app.new_client();
+    app.login_as(&staff, "sam@example.org").await;
+    let theirs = app.call_ok(&staff, "record_section", &[("patient", &other), ("section", "visits")]).await;
+    let visit = theirs["items"][0]["id"].as_str().expect("a visit").to_string();
+    assert_eq!(app.call(&client, "record_visit", &[("id", &visit)]).await.status(), 404);
+    let summary: Value = app.call_ok(&staff, "record_summary", &[("patient", &other)]).await;
+    assert_eq!(summary["patient"]["id"], other.as_str());
+    // Signed out: nothing.
+    let stranger = app.new_client();
+    assert_eq!(app.call(&stranger, "record_summary", &[]).await.status(), 401);
+}
+
+#[tokio::test]
+async fn attachments_download_as_files_only_for_their_patient() {
+    let app = spawn_app().await;
+    let (_, client) = leon(&app).await;
+    let docs = app.call_ok(&client, "record_section", &[("section", "documents")]).await;
+    let id = docs["documents"][0]["id"].as_str().expect("a document").to_string();
+    let response = client.get(app.url(&format!("/record/documents/{id}/download"))).send().await.expect("download");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    assert!(response.headers()["content-disposition"].to_str().expect("ASCII").starts_with("attachment"));
+    assert!(!response.bytes().await.expect("bytes").is_empty());
+    let stranger = app.new_client();
+    let other = import(&app, ZANDRA).await;
+    app.create_user("z@example.org", &[Role::Patient], Some(&other)).await;
+    app.login_as(&stranger, "z@example.org").await;
+    let theirs = stranger.get(app.url(&format!("/record/documents/{id}/download"))).send().await.expect("download");
+    assert_eq!(theirs.status(), 404);
+}
