@@ -160,3 +160,38 @@ async fn attachments_download_as_files_only_for_their_patient() {
     let theirs = stranger.get(app.url(&format!("/record/documents/{id}/download"))).send().await.expect("download");
     assert_eq!(theirs.status(), 404);
 }
+
+#[tokio::test]
+async fn the_record_pages_render_on_the_server_without_javascript() {
+    let app = spawn_app().await;
+    let (_, client) = leon(&app).await;
+    let html = |path: String| {
+        let client = client.clone();
+        let url = app.url(&path);
+        async move {
+            let response = client.get(url).header("accept", "text/html").send().await.expect("page");
+            assert_eq!(response.status(), 200, "{path}");
+            response.text().await.expect("html")
+        }
+    };
+    let summary = html("/record".into()).await;
+    for expected in ["León820", "Latest lab results", "Active problems", "record-demographics", "LOINC"] {
+        assert!(summary.contains(expected), "summary lacks {expected}");
+    }
+    let labs = html("/record/labs".into()).await;
+    assert!(labs.contains("page 1 of 5") && labs.contains("rel=\"next\""), "pages: {labs}");
+    assert!(labs.contains("See the trend"));
+    let second = html("/record/labs?page=2".into()).await;
+    assert!(second.contains("page 2 of 5") && second.contains("rel=\"prev\""));
+
+    let summary_json = app.call_ok(&client, "record_summary", &[]).await;
+    let code = summary_json["vitals"].as_array().expect("vitals").iter().find_map(|v| v["trend_code"].as_str()).expect("a trend").to_string();
+    let trend = html(format!("/record/trend/{code}")).await;
+    assert!(trend.contains("<svg") && trend.contains("role=\"img\"") && trend.contains("<polyline"), "{trend}");
+    let visits = app.call_ok(&client, "record_section", &[("section", "visits")]).await;
+    let visit = visits["items"][0]["id"].as_str().expect("a visit").to_string();
+    assert!(html(format!("/record/visits/{visit}")).await.contains("record-heading"));
+    let docs = app.call_ok(&client, "record_section", &[("section", "documents")]).await;
+    let doc = docs["documents"][0]["id"].as_str().expect("a note").to_string();
+    assert!(html(format!("/record/documents/{doc}")).await.contains("id=\"record-note\""));
+}

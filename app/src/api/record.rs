@@ -2,7 +2,7 @@
 //! for the signed-in patient's own record and a record id for HIM staff; either way the access
 //! context decides, filters and audits, and another patient's record answers 404.
 
-use crate::domain::{DocumentView, ListPage, RecordOverview, Section, Trend, VisitView};
+use crate::domain::{DocumentView, ListPage, RecordOverview, Trend, VisitView};
 use crate::error::AppError;
 use leptos::prelude::*;
 
@@ -23,7 +23,7 @@ pub async fn record_section(
     page: Option<u32>,
 ) -> Result<ListPage, AppError> {
     use crate::backend::{current::access, error::with_status};
-    use crate::domain::ListFilter;
+    use crate::domain::{ListFilter, Section};
     with_status(async move {
         let section = Section::parse(&section).ok_or(AppError::NotFound)?;
         access().await?.record_section_page(patient.as_deref(), section, &ListFilter { from, to, page }).await

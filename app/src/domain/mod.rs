@@ -18,6 +18,6 @@ pub use password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, PasswordError, check_
 pub use patient::{ActivationLetter, Mrn, PendingVerification, NewPatient, PatientForm, PatientSummary, Sex};
 pub use record::{
     CodeView, DocumentRow, DocumentView, Flag, ItemRow, ListFilter, ListPage, PAGE_SIZE, Range, RecordOverview, Section, Trend,
-    TrendPoint, VisitView, html_to_text, system_name,
+    TrendPoint, VisitView, format_value, html_to_text, system_name,
 };
 pub use role::Role;

@@ -300,6 +300,15 @@ pub struct TrendPoint {
     pub flag: Option<Flag>,
 }
 
+/// A number as a person reads it: at most two decimals, no trailing zeros.
+pub fn format_value(value: f64) -> String {
+    if !value.is_finite() {
+        return String::new();
+    }
+    let text = format!("{value:.2}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 /// Every numeric result for one code, oldest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trend {

@@ -38,6 +38,11 @@ pub const CHANGE_PASSWORD_ERROR: &str = "change-password-error";
 pub const RECORD_HEADING: &str = "record-heading";
 pub const RECORD_DEMOGRAPHICS: &str = "record-demographics";
 pub const RECORD_PENDING: &str = "record-pending";
+pub const RECORD_FROM: &str = "record-from";
+pub const RECORD_TO: &str = "record-to";
+pub const RECORD_COUNT: &str = "record-count";
+pub const RECORD_NOTE: &str = "record-note";
+pub const RECORD_CHART: &str = "record-chart";
 pub const PATIENTS_HEADING: &str = "patients-heading";
 pub const PATIENT_SEARCH_Q: &str = "patient-search-q";
 pub const PATIENT_RESULTS: &str = "patient-results";
@@ -139,6 +144,11 @@ pub const ALL: &[(&str, &str)] = &[
     ("RECORD_HEADING", RECORD_HEADING),
     ("RECORD_DEMOGRAPHICS", RECORD_DEMOGRAPHICS),
     ("RECORD_PENDING", RECORD_PENDING),
+    ("RECORD_FROM", RECORD_FROM),
+    ("RECORD_TO", RECORD_TO),
+    ("RECORD_COUNT", RECORD_COUNT),
+    ("RECORD_NOTE", RECORD_NOTE),
+    ("RECORD_CHART", RECORD_CHART),
     ("PATIENTS_HEADING", PATIENTS_HEADING),
     ("PATIENT_SEARCH_Q", PATIENT_SEARCH_Q),
     ("PATIENT_RESULTS", PATIENT_RESULTS),

@@ -14,7 +14,7 @@ use pages::account::AccountPage;
 use pages::activation::{ActivationLetterPage, RegisterPage, VerificationsPage};
 use pages::audit_report::AuditReportPage;
 use pages::mfa::{RecoveryCodesPage, SetupPage, VerifyPage};
-use pages::record::RecordPage;
+use pages::record::{DocumentPage, RecordPage, SectionPage, TrendPage, VisitPage};
 use pages::reset::{ForgotPasswordPage, ResetPasswordPage};
 use pages::sign_in::SignInPage;
 use pages::users::UsersPage;
@@ -76,6 +76,15 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/account/mfa") view=SetupPage ssr=SsrMode::Async/>
                         <Route path=path!("/account/recovery-codes") view=RecoveryCodesPage ssr=SsrMode::Async/>
                         <Route path=path!("/record") view=RecordPage ssr=SsrMode::Async/>
+                        <Route path=path!("/record/:section") view=SectionPage ssr=SsrMode::Async/>
+                        <Route path=path!("/record/visits/:id") view=VisitPage ssr=SsrMode::Async/>
+                        <Route path=path!("/record/documents/:id") view=DocumentPage ssr=SsrMode::Async/>
+                        <Route path=path!("/record/trend/:code") view=TrendPage ssr=SsrMode::Async/>
+                        <Route path=path!("/staff/patients/:pid/record") view=RecordPage ssr=SsrMode::Async/>
+                        <Route path=path!("/staff/patients/:pid/record/:section") view=SectionPage ssr=SsrMode::Async/>
+                        <Route path=path!("/staff/patients/:pid/record/visits/:id") view=VisitPage ssr=SsrMode::Async/>
+                        <Route path=path!("/staff/patients/:pid/record/documents/:id") view=DocumentPage ssr=SsrMode::Async/>
+                        <Route path=path!("/staff/patients/:pid/record/trend/:code") view=TrendPage ssr=SsrMode::Async/>
                         <Route path=path!("/staff/patients") view=PatientsPage ssr=SsrMode::Async/>
                         <Route path=path!("/admin/audit") view=AuditReportPage ssr=SsrMode::Async/>
                         <Route path=path!("/admin/users") view=UsersPage ssr=SsrMode::Async/>

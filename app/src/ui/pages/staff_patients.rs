@@ -114,6 +114,7 @@ pub fn PatientPage() -> impl IntoView {
                                 <dt>"Administrative sex"</dt><dd>{Sex::parse(&p.sex).map(|s| s.label()).unwrap_or("Unknown")}</dd>
                                 {p.deceased_date.map(|d| view! { <dt>"Date of death"</dt><dd>{d}</dd> })}
                             </dl>
+                            <p><A href=format!("/staff/patients/{}/record", p.id) attr:class="button button--secondary">"Open the health record"</A></p>
                             <h2>"Patient portal access"</h2>
                             <p>"Give the patient a code to create their own account. It works once; a new code replaces the old one."</p>
                             <ActionForm action=issue attr:class="form">
