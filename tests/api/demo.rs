@@ -22,7 +22,11 @@ async fn demo_mode_creates_its_accounts_once_and_they_can_sign_in() {
     }
     let patient = app.new_client();
     app.sign_in(&patient, "patient@demo.example", "demo-patient-lantern").await;
-    assert_eq!(app.call_ok(&patient, "my_record", &[]).await["mrn"], "DEMO-0001");
+    assert_eq!(app.call_ok(&patient, "my_record", &[]).await["mrn"], "AB5537A3-8608-5F56-53F5-D10B00EB4680");
+    // The demo records are real imported bundles: the patient reads their labs.
+    let labs = app.call_ok(&patient, "record_section", &[("section", "labs")]).await;
+    assert!(labs["total"].as_u64().is_some_and(|n| n >= 93), "{labs}");
+    assert_eq!(app.audit("record_import", "success").await.len(), 3);
 
     // Running the set-up again changes nothing.
     let users_before = app.audit("user_create", "success").await.len();

@@ -7,7 +7,7 @@ import { totp } from './totp';
 import { execFileSync } from 'node:child_process';
 
 const byId = (id: string) => `#${id}`;
-const PATIENT = { email: 'patient@demo.example', password: 'demo-patient-lantern', name: 'Alex Rivera' };
+const PATIENT = { email: 'patient@demo.example', password: 'demo-patient-lantern', name: 'Lucas León' };
 
 
 async function waitForHydration(page: Page) {
@@ -39,7 +39,7 @@ test('a patient signs in, reads their record and signs out', async ({ page }) =>
   await expect(page.locator(byId(ids.SESSION_LIST))).toContainText('This device');
 
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'My record' }).click();
-  await expect(page.locator(byId(ids.RECORD_DEMOGRAPHICS))).toContainText('DEMO-0001');
+  await expect(page.locator(byId(ids.RECORD_DEMOGRAPHICS))).toContainText('AB5537A3-8608-5F56-53F5-D10B00EB4680');
 
   await page.locator(byId(ids.SIGN_OUT)).click();
   await expect(page).toHaveURL(/\/sign-in\?signed_out=1$/);

@@ -5,7 +5,7 @@ import { test, expect, type Page } from '@playwright/test';
 import ids from './ids.json';
 
 const byId = (id: string) => `#${id}`;
-const PATIENT = { email: 'patient@demo.example', password: 'demo-patient-lantern', name: 'Alex Rivera' };
+const PATIENT = { email: 'patient@demo.example', password: 'demo-patient-lantern', name: 'Lucas León' };
 
 async function waitForHydration(page: Page) {
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');

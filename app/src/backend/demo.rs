@@ -1,14 +1,16 @@
-//! Demo mode (setting `demo`): one demo patient record, and a patient, an HIM staff member and an
+//! Demo mode (setting `demo`): three synthetic patient records imported from FHIR, and a patient
+//! (linked to the first record), an HIM staff member and an
 //! administrator who can sign in with the credentials below, created once. The sign-in page and
 //! the README show the credentials, so the settings refuse demo mode in production and on
 //! PostgreSQL.
 
-use super::access::setup::ensure_patient;
+use super::access::import::Importer;
+use super::fhir::parse::Limits;
 use super::auth::{Auth, mfa, totp};
 use super::db::now_ms;
 use super::auth::users::{self, NewUser, UserError};
 use super::request::RequestMeta;
-use crate::domain::{EmailAddress, IsoDate, NewPatient, PatientForm, Role};
+use crate::domain::{EmailAddress, Role};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -25,10 +27,17 @@ pub struct DemoAccount {
 }
 
 /// The demo staff accounts' authenticator secret (20 bytes, published: demo data only).
+/// The demo records: the first is the demo patient's own.
+const DEMO_BUNDLES: [(&str, &[u8]); 3] = [
+    ("demo: Lucas404 León820", include_bytes!("../../../tests/fixtures/fhir/synthea/ab5537a3-8608-5f56-53f5-d10b00eb4680.json")),
+    ("demo: Zandra428 O'Hara248", include_bytes!("../../../tests/fixtures/fhir/synthea/8a4c9c04-1524-9f1c-d65b-9b17e4520fef.json")),
+    ("demo: Marcos Delagarza", include_bytes!("../../../tests/fixtures/fhir/synthea/Marcos_Delagarza_4acb6705-25a7-430a-b799-a4ad8d7fbb38.json")),
+];
+
 const DEMO_TOTP_SECRET: &[u8; 20] = b"portal-demo-totp-key";
 
 const ACCOUNTS: [(&str, &str, &str, &str, Role); 3] = [
-    ("Patient (Alex Rivera)", "Alex Rivera", "patient@demo.example", "demo-patient-lantern", Role::Patient),
+    ("Patient (Lucas León)", "Lucas León", "patient@demo.example", "demo-patient-lantern", Role::Patient),
     ("HIM staff", "Sam Okafor", "staff@demo.example", "demo-staff-lantern", Role::HimStaff),
     ("Administrator", "Jordan Lee", "admin@demo.example", "demo-admin-lantern", Role::Administrator),
 ];
@@ -61,17 +70,22 @@ pub enum DemoError {
 /// Creates whatever part of the demo data is missing; running it again changes nothing.
 pub async fn ensure(db: &sea_orm::DatabaseConnection, auth: &Auth, site_code: &str) -> Result<(), DemoError> {
     let request = RequestMeta::command_line();
-    let form = PatientForm {
-        mrn: "DEMO-0001".into(),
-        family_name: "Rivera".into(),
-        given_names: "Alex".into(),
-        birth_date: "1987-05-14".into(),
-        sex: "female".into(),
-        ..PatientForm::default()
-    };
-    let today = IsoDate::parse("2026-01-01").map_err(|e| DemoError::Data(e.to_string()))?;
-    let patient = NewPatient::parse(&form, today).map_err(|e| DemoError::Data(format!("{e:?}")))?;
-    let patient_id = ensure_patient(db, site_code, patient, &request).await?;
+    let patient_email = EmailAddress::parse(ACCOUNTS[0].2).map_err(|e| DemoError::Data(e.to_string()))?;
+    if users::find_by_email(db, &patient_email).await?.is_some() {
+        // Set up on an earlier start: the records and accounts are there.
+        return Ok(());
+    }
+    // Three synthetic records (Synthea, Apache-2.0; see tests/fixtures/fhir/synthea/SOURCES.md),
+    // imported like any FHIR file. The demo patient signs in to the first.
+    let importer = Importer { db, site_code, limits: Limits::default(), actor: None, request: &request };
+    let mut patient_id = None;
+    for (name, bytes) in DEMO_BUNDLES {
+        let summary = importer.import(name, bytes, &|_, _| {}).await.map_err(|e| DemoError::Data(format!("{name}: {e}")))?;
+        if patient_id.is_none() {
+            patient_id = summary.patient.map(|p| p.id);
+        }
+    }
+    let patient_id = patient_id.ok_or_else(|| DemoError::Data("the first demo bundle has no patient".into()))?;
     for (_, name, email, password, role) in ACCOUNTS {
         let email = EmailAddress::parse(email).map_err(|e| DemoError::Data(e.to_string()))?;
         if users::find_by_email(db, &email).await?.is_some() {
