@@ -36,8 +36,25 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 pub const DIRECTORY_TYPES: &[&str] =
     &["Organization", "Location", "Practitioner", "PractitionerRole", "Medication", "HealthcareService", "Endpoint", "Substance"];
 
-/// Rows per multi-row INSERT (well under SQLite's and PostgreSQL's bound-parameter limits).
-const CHUNK: usize = 200;
+/// Ids per `IN (...)` lookup.
+const CHUNK: usize = 500;
+/// Bound parameters per multi-row INSERT: under SQLite's limit (32,766) and PostgreSQL's (65,535).
+const MAX_PARAMS: usize = 30_000;
+
+/// Inserts `rows` in as few statements as the parameter limit allows, moving (not copying) them.
+async fn insert_all<E, A>(txn: &DatabaseTransaction, mut rows: Vec<A>, columns: usize) -> Result<(), DbErr>
+where
+    E: EntityTrait,
+    A: sea_orm::ActiveModelTrait<Entity = E> + Send,
+{
+    let per_statement = (MAX_PARAMS / columns.max(1)).max(1);
+    while !rows.is_empty() {
+        let rest = rows.split_off(std::cmp::min(per_statement, rows.len()));
+        E::insert_many(rows).exec_without_returning(txn).await?;
+        rows = rest;
+    }
+    Ok(())
+}
 /// Unresolved references listed by name in a summary; the rest are counted.
 const LISTED_REFERENCES: usize = 5;
 
@@ -160,8 +177,13 @@ impl Importer<'_> {
         progress: &(dyn Fn(usize, usize) + Sync),
         started: i64,
     ) -> Result<Summary, ImportError> {
+        // Phase times for `RUST_LOG=app::backend::access::import=debug` (no content is logged).
+        let clock = std::time::Instant::now();
+        let mut phases: Vec<(&str, u128)> = Vec::new();
+        let mut mark = |name: &'static str| phases.push((name, clock.elapsed().as_micros()));
         let text = parse::text(bytes, &self.limits)?;
         let file = parse::parse(text, &self.limits)?;
+        mark("split");
         let total = file.entries.len() * 2;
         let patients: Vec<&RawEntry<'_>> = file.entries.iter().filter(|e| e.resource_type == "Patient").collect();
         let clinical = file.entries.iter().any(|e| e.resource_type != "Patient" && !DIRECTORY_TYPES.contains(&e.resource_type.as_str()));
@@ -193,6 +215,7 @@ impl Importer<'_> {
             progress(n + 1, total);
         }
         let patient_data = prepared.iter().find_map(|p| p.mapped.patient.clone());
+        mark("map");
 
         let txn = write_transaction(self.db).await?;
         let patient = match (&patient_data, patients.first()) {
@@ -258,12 +281,8 @@ impl Importer<'_> {
                 }
             }
         }
-        let mut written = file.entries.len();
-        for chunk in new_rows.chunks(CHUNK) {
-            fhir_resource::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
-            written += chunk.len();
-            progress(written.min(total), total);
-        }
+        insert_all(&txn, new_rows, 8).await?;
+        progress(file.entries.len() + file.entries.len() / 2, total);
         // The normalized rows of changed resources are rebuilt from their new JSON.
         for chunk in updated_ids.chunks(CHUNK) {
             let ids = chunk.to_vec();
@@ -273,6 +292,7 @@ impl Importer<'_> {
             resource_identifier::Entity::delete_many().filter(resource_identifier::Column::ResourceId.is_in(ids)).exec(&txn).await?;
         }
 
+        mark("store");
         let resolver = Resolver::new(&prepared, &uuid_of);
         let mut unresolved: BTreeMap<String, usize> = BTreeMap::new();
         for p in &prepared {
@@ -294,6 +314,7 @@ impl Importer<'_> {
             }
         }
 
+        mark("resolve");
         let mut items = Vec::new();
         let mut documents = Vec::new();
         let mut tags = Vec::new();
@@ -378,20 +399,19 @@ impl Importer<'_> {
                 });
             }
         }
-        for chunk in items.chunks(CHUNK) {
-            clinical_item::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
+        mark("rows");
+        insert_all(&txn, items, 22).await?;
+        // Documents in small groups: one attachment may be large.
+        let mut documents = documents;
+        while !documents.is_empty() {
+            let rest = documents.split_off(std::cmp::min(20, documents.len()));
+            clinical_document::Entity::insert_many(documents).exec_without_returning(&txn).await?;
+            documents = rest;
         }
-        // Documents one at a time: one attachment may be large.
-        for doc in documents {
-            clinical_document::Entity::insert(doc).exec(&txn).await?;
-        }
-        for chunk in tags.chunks(CHUNK) {
-            sensitive_tag::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
-        }
-        for chunk in directory_ids.chunks(CHUNK) {
-            resource_identifier::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
-        }
+        insert_all(&txn, tags, 3).await?;
+        insert_all(&txn, directory_ids, 3).await?;
 
+        mark("insert");
         if !unresolved.is_empty() {
             let count: usize = unresolved.values().sum();
             let examples: Vec<&str> = unresolved.keys().take(LISTED_REFERENCES).map(String::as_str).collect();
@@ -417,6 +437,8 @@ impl Importer<'_> {
         let run_summary = serde_json::to_string(&summary).unwrap_or_default();
         insert_run(&txn, source, self.actor, patient_id.as_deref(), started, "imported", run_summary).await?;
         txn.commit().await?;
+        mark("commit");
+        tracing::debug!(?phases, resources = summary.resources, "import phases (microseconds since start)");
         progress(total, total);
         Ok(summary)
     }

@@ -216,6 +216,7 @@ pub fn valid_id(id: &str) -> bool {
 /// Resource types that exist only before R4, and shapes R4 changed: enough to tell an older
 /// export from a broken one.
 fn older_version(entries: &[RawEntry<'_>]) -> Option<(&'static str, String)> {
+    let mut looked_at = std::collections::HashSet::new();
     for e in entries {
         let dstu2 = ["MedicationOrder", "DiagnosticOrder", "Order", "OrderResponse", "DeviceUseRequest"];
         let stu3 = ["ProcedureRequest", "ReferralRequest", "EligibilityRequest", "ProcessRequest", "DeviceComponent"];
@@ -225,7 +226,8 @@ fn older_version(entries: &[RawEntry<'_>]) -> Option<(&'static str, String)> {
         if stu3.contains(&e.resource_type.as_str()) {
             return Some(("STU3", format!("entry {} is a {}", e.index, e.resource_type)));
         }
-        if !matches!(e.resource_type.as_str(), "Condition" | "Immunization" | "Encounter") {
+        // A file is written in one version: the first resource of each telling type is enough.
+        if !matches!(e.resource_type.as_str(), "Condition" | "Immunization" | "Encounter") || !looked_at.insert(e.resource_type.as_str()) {
             continue;
         }
         let Ok(v) = serde_json::from_str::<Value>(e.raw.get()) else { continue };
@@ -250,34 +252,38 @@ fn older_version(entries: &[RawEntry<'_>]) -> Option<(&'static str, String)> {
 /// Parses one resource and checks what the limits bound: nesting depth and string length.
 pub fn resource(entry: &RawEntry<'_>, limits: &Limits) -> Result<Value, ParseError> {
     let value: Value = serde_json::from_str(entry.raw.get()).map_err(|e| ParseError::Entry { entry: entry.index, message: json_error(&e).to_string() })?;
-    check_limits(&value, limits, &mut String::new(), 0).map_err(|(pointer, message)| ParseError::Field { entry: entry.index, pointer, message })?;
+    if let Err((mut path, message)) = check_limits(&value, limits, 0) {
+        // The path is collected innermost first, only when a limit was hit.
+        path.reverse();
+        return Err(ParseError::Field { entry: entry.index, pointer: path.concat(), message });
+    }
     Ok(value)
 }
 
-fn check_limits(value: &Value, limits: &Limits, pointer: &mut String, depth: usize) -> Result<(), (String, String)> {
+/// Walks the tree; on a breach, returns the JSON pointer's segments (innermost first).
+fn check_limits(value: &Value, limits: &Limits, depth: usize) -> Result<(), (Vec<String>, String)> {
     if depth > limits.max_depth {
-        return Err((pointer.clone(), format!("nested deeper than {} levels", limits.max_depth)));
+        return Err((Vec::new(), format!("nested deeper than {} levels", limits.max_depth)));
     }
     match value {
         Value::String(s) if s.len() > limits.max_string_bytes => {
-            Err((pointer.clone(), format!("a string of {} bytes; the limit is {} (setting import_max_string_bytes)", s.len(), limits.max_string_bytes)))
+            Err((Vec::new(), format!("a string of {} bytes; the limit is {} (setting import_max_string_bytes)", s.len(), limits.max_string_bytes)))
         }
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
-                let len = pointer.len();
-                pointer.push_str(&format!("/{i}"));
-                check_limits(item, limits, pointer, depth + 1)?;
-                pointer.truncate(len);
+                check_limits(item, limits, depth + 1).map_err(|(mut path, m)| {
+                    path.push(format!("/{i}"));
+                    (path, m)
+                })?;
             }
             Ok(())
         }
         Value::Object(map) => {
             for (key, item) in map {
-                let len = pointer.len();
-                pointer.push('/');
-                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
-                check_limits(item, limits, pointer, depth + 1)?;
-                pointer.truncate(len);
+                check_limits(item, limits, depth + 1).map_err(|(mut path, m)| {
+                    path.push(format!("/{}", key.replace('~', "~0").replace('/', "~1")));
+                    (path, m)
+                })?;
             }
             Ok(())
         }
