@@ -81,6 +81,7 @@ impl Application {
             demo: settings.demo,
             oidc: app::backend::auth::oidc::Oidc::new(settings.oidc_config(), &base_url)
                 .map_err(StartupError::Oidc)?,
+            import_limits: settings.import_limits(),
             mailer,
             base_url,
         };
@@ -194,6 +195,12 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
         .route("/admin/audit.csv", get(app::backend::export::audit_csv))
         .route("/record/documents/{id}/download", get(app::backend::export::document_download))
         .route(app::backend::auth::oidc::CALLBACK_PATH, get(app::backend::oidc_routes::callback))
+        .route(
+            "/staff/import/upload",
+            axum::routing::post(app::backend::upload::upload)
+                // The largest accepted file plus the form's own bytes.
+                .layer(axum::extract::DefaultBodyLimit::max(usize::try_from(settings.import_max_file_bytes).unwrap_or(usize::MAX).saturating_add(64 * 1024))),
+        )
         .leptos_routes_with_context(&state, routes, security::provide_request_nonce, move || {
             shell(leptos_options.clone())
         })

@@ -21,4 +21,5 @@ mod scale_out;
 mod security_headers;
 mod sessions;
 mod startup;
+mod upload;
 mod users;

@@ -50,12 +50,13 @@ pub enum AuditAction {
     IdentityLink,
     IdentityUnlink,
     RecordImport,
+    DuplicateReview,
     AuditReportRead,
     AuditExport,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 26] = [
+    pub const ALL: [AuditAction; 27] = [
         AuditAction::Login,
         AuditAction::Logout,
         AuditAction::SessionTimeout,
@@ -80,6 +81,7 @@ impl AuditAction {
         AuditAction::IdentityLink,
         AuditAction::IdentityUnlink,
         AuditAction::RecordImport,
+        AuditAction::DuplicateReview,
         AuditAction::AuditReportRead,
         AuditAction::AuditExport,
     ];
@@ -110,6 +112,7 @@ impl AuditAction {
             AuditAction::IdentityLink => "identity_link",
             AuditAction::IdentityUnlink => "identity_unlink",
             AuditAction::RecordImport => "record_import",
+            AuditAction::DuplicateReview => "duplicate_review",
             AuditAction::AuditReportRead => "audit_report_read",
             AuditAction::AuditExport => "audit_export",
         }

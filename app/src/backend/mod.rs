@@ -19,3 +19,4 @@ pub mod request;
 pub mod session;
 pub mod session_store;
 pub mod state;
+pub mod upload;

@@ -22,6 +22,8 @@ pub struct AppState {
     pub base_url: String,
     /// The configured OpenID providers (none: passwords only).
     pub oidc: super::auth::oidc::Oidc,
+    /// Limits on uploaded FHIR files.
+    pub import_limits: super::fhir::parse::Limits,
 }
 
 impl FromRef<AppState> for LeptosOptions {

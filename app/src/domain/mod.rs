@@ -5,6 +5,7 @@ mod audit_report;
 mod date;
 mod email;
 mod error_ref;
+mod import;
 mod password;
 mod patient;
 mod record;
@@ -14,6 +15,7 @@ pub use audit_report::{AuditReportForm, AuditReportQuery, AuditReportRow, AuditS
 pub use date::{DateError, IsoDate, format_utc_minutes, format_utc_seconds};
 pub use email::{EmailAddress, EmailError, MAX_EMAIL_LEN};
 pub use error_ref::{ErrorRef, ErrorRefParseError};
+pub use import::{DuplicateDecision, DuplicatePair, ImportRunRow};
 pub use password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, PasswordError, check_length};
 pub use patient::{ActivationLetter, Mrn, PendingVerification, NewPatient, PatientForm, PatientSummary, Sex};
 pub use record::{

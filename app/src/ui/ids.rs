@@ -38,6 +38,12 @@ pub const CHANGE_PASSWORD_ERROR: &str = "change-password-error";
 pub const RECORD_HEADING: &str = "record-heading";
 pub const RECORD_DEMOGRAPHICS: &str = "record-demographics";
 pub const RECORD_PENDING: &str = "record-pending";
+pub const IMPORT_HEADING: &str = "import-heading";
+pub const IMPORT_FILE: &str = "import-file";
+pub const IMPORT_SUBMIT: &str = "import-submit";
+pub const IMPORT_RUNS: &str = "import-runs";
+pub const DUPLICATES_HEADING: &str = "duplicates-heading";
+pub const DUPLICATES_LIST: &str = "duplicates-list";
 pub const RECORD_FROM: &str = "record-from";
 pub const RECORD_TO: &str = "record-to";
 pub const RECORD_COUNT: &str = "record-count";
@@ -144,6 +150,12 @@ pub const ALL: &[(&str, &str)] = &[
     ("RECORD_HEADING", RECORD_HEADING),
     ("RECORD_DEMOGRAPHICS", RECORD_DEMOGRAPHICS),
     ("RECORD_PENDING", RECORD_PENDING),
+    ("IMPORT_HEADING", IMPORT_HEADING),
+    ("IMPORT_FILE", IMPORT_FILE),
+    ("IMPORT_SUBMIT", IMPORT_SUBMIT),
+    ("IMPORT_RUNS", IMPORT_RUNS),
+    ("DUPLICATES_HEADING", DUPLICATES_HEADING),
+    ("DUPLICATES_LIST", DUPLICATES_LIST),
     ("RECORD_FROM", RECORD_FROM),
     ("RECORD_TO", RECORD_TO),
     ("RECORD_COUNT", RECORD_COUNT),

@@ -13,6 +13,7 @@ use leptos_router::{SsrMode, path};
 use pages::account::AccountPage;
 use pages::activation::{ActivationLetterPage, RegisterPage, VerificationsPage};
 use pages::audit_report::AuditReportPage;
+use pages::import::{DuplicatesPage, ImportPage};
 use pages::mfa::{RecoveryCodesPage, SetupPage, VerifyPage};
 use pages::record::{DocumentPage, RecordPage, SectionPage, TrendPage, VisitPage};
 use pages::reset::{ForgotPasswordPage, ResetPasswordPage};
@@ -94,6 +95,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async/>
                         <Route path=path!("/reset-password") view=ResetPasswordPage ssr=SsrMode::Async/>
                         <Route path=path!("/staff/verifications") view=VerificationsPage ssr=SsrMode::Async/>
+                        <Route path=path!("/staff/import") view=ImportPage ssr=SsrMode::Async/>
+                        <Route path=path!("/staff/duplicates") view=DuplicatesPage ssr=SsrMode::Async/>
                     </Routes>
                 </ErrorBoundary>
             </main>

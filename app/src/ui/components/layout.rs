@@ -38,6 +38,10 @@ fn nav_links(user: &CurrentUser) -> Vec<(&'static str, &'static str)> {
     if user.is(Role::HimStaff) {
         links.push(("/staff/patients", "Patients"));
         links.push(("/staff/verifications", "Verifications"));
+        links.push(("/staff/duplicates", "Duplicates"));
+    }
+    if user.is(Role::HimStaff) || user.is(Role::Administrator) {
+        links.push(("/staff/import", "Import"));
     }
     if user.is(Role::Administrator) {
         links.push(("/admin/users", "Accounts"));

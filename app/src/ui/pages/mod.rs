@@ -5,6 +5,7 @@ pub mod activation;
 pub mod audit_report;
 pub mod error;
 pub mod home;
+pub mod import;
 pub mod mfa;
 pub mod not_found;
 pub mod record;
