@@ -402,7 +402,6 @@ impl Importer<'_> {
         mark("rows");
         insert_all(&txn, items, 22).await?;
         // Documents in small groups: one attachment may be large.
-        let mut documents = documents;
         while !documents.is_empty() {
             let rest = documents.split_off(std::cmp::min(20, documents.len()));
             clinical_document::Entity::insert_many(documents).exec_without_returning(&txn).await?;
