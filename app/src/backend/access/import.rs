@@ -497,11 +497,16 @@ impl Importer<'_> {
                 ImportedPatient { id, mrn: row.mrn, name, created: false }
             }
             None => {
+                // Record numbers hold letters, digits and dashes: other characters become dashes.
+                let usable = |text: &str| {
+                    let cleaned: String = text.trim().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).take(64).collect();
+                    Mrn::parse(cleaned.trim_matches('-')).ok()
+                };
                 let mrn = data
                     .mrn
                     .as_deref()
-                    .and_then(|m| Mrn::parse(m).ok())
-                    .or_else(|| Mrn::parse(&entry.id).ok())
+                    .and_then(usable)
+                    .or_else(|| usable(&entry.id))
                     .ok_or_else(|| conflict("the Patient has no usable record number (an identifier typed MR, or a resource id)".into()))?;
                 let taken = patient_row::Entity::find()
                     .filter(patient_row::Column::SiteCode.eq(self.site_code))
