@@ -255,6 +255,14 @@ async fn every_bad_input_is_refused_with_where_and_writes_nothing() {
     let latin1 = ok.replace("Lopez", "L\u{f3}pez").replace('\u{f3}', "\u{1}");
     let latin1: Vec<u8> = latin1.bytes().map(|b| if b == 1 { 0xF3 } else { b }).collect();
     assert!(matches!(refused(&app, &latin1, limits).await, ImportError::Parse(ParseError::NotUtf8 { .. })));
+    // A UTF-8 byte-order mark (as Windows tools write) is accepted.
+    let with_bom = [b"\xEF\xBB\xBF".as_slice(), ok.as_bytes()].concat();
+    let bom = import(&app, "bom.json", &with_bom).await.expect("a BOM is accepted");
+    let bom_patient = bom.patient.expect("patient").id;
+    let backend = app.db.get_database_backend();
+    app.db.execute_raw(Statement::from_string(backend, format!("DELETE FROM fhir_resource WHERE patient_id = '{bom_patient}'"))).await.expect("clean up");
+    app.db.execute_raw(Statement::from_string(backend, format!("DELETE FROM patient_identifier WHERE patient_id = '{bom_patient}'"))).await.expect("clean up");
+    app.db.execute_raw(Statement::from_string(backend, format!("DELETE FROM patient WHERE id = '{bom_patient}'"))).await.expect("clean up");
     let patient_only = json!({"resourceType": "Patient", "id": "p"}).to_string();
     assert!(matches!(refused(&app, patient_only.as_bytes(), limits).await, ImportError::Parse(ParseError::NotBundle { .. })));
     let stu3 = json!({"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {"resourceType": "ProcedureRequest", "id": "x"}}]});
