@@ -92,6 +92,17 @@ pub fn format_utc_seconds(ms: i64) -> String {
 }
 
 impl IsoDate {
+    /// The date `days` later (earlier when negative), if it is still a date this type holds.
+    pub fn add_days(self, days: i64) -> Option<IsoDate> {
+        let (y, m, d, _) = civil(self.start_ms() + days * 86_400_000);
+        IsoDate::from_parts(u16::try_from(y).ok()?, u16::try_from(m).ok()?, u16::try_from(d).ok()?).ok()
+    }
+
+    /// Calendar days from this date to `later` (negative when `later` is earlier).
+    pub fn days_until(self, later: IsoDate) -> i64 {
+        (later.start_ms() - self.start_ms()) / 86_400_000
+    }
+
     /// Milliseconds since the Unix epoch at the start of this day, UTC.
     pub fn start_ms(self) -> i64 {
         // Days from civil (Hinnant), the inverse of `civil`.
@@ -124,6 +135,16 @@ mod tests {
             assert_eq!(format_utc_seconds(day.start_ms()), format!("{s} 00:00:00"));
         }
         assert_eq!(IsoDate::parse("2026-11-24").expect("valid").start_ms(), 1_795_478_400_000);
+    }
+
+    #[test]
+    fn days_add_across_months_years_and_leap_days() {
+        let day = |s: &str| IsoDate::parse(s).expect("valid");
+        assert_eq!(day("2024-02-15").add_days(30), Some(day("2024-03-16")));
+        assert_eq!(day("2023-12-20").add_days(30), Some(day("2024-01-19")));
+        assert_eq!(day("2024-03-01").add_days(-1), Some(day("2024-02-29")));
+        assert_eq!(day("2024-01-01").days_until(day("2024-12-31")), 365);
+        assert_eq!(day("2024-01-31").days_until(day("2024-01-01")), -30);
     }
 
     #[test]

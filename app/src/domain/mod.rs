@@ -9,6 +9,7 @@ mod import;
 mod password;
 mod patient;
 mod record;
+pub mod release;
 mod role;
 
 pub use audit_report::{AuditReportForm, AuditReportQuery, AuditReportRow, AuditSort, to_csv};
