@@ -110,6 +110,8 @@ async fn all_eight_shared_bundles_import_with_the_counts_of_the_manifest() {
         assert_eq!(labs.to_string(), row["lab_obs_with_valueQuantity"], "{file}: lab results with a value");
     }
     assert_eq!(count(&app, "SELECT COUNT(*) FROM patient").await, 8);
+    // Medications given by reference (`medicationReference`) carry the Medication's code and name.
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM clinical_item WHERE kind LIKE 'medication%' AND (codes = '[]' OR display = '')").await, 0);
     // The support files resolved the conditional references: every encounter of the blaze
     // bundles found its practitioner, so no warning was left.
     let runs = count(&app, "SELECT COUNT(*) FROM import_run WHERE status = 'imported'").await;

@@ -332,7 +332,18 @@ impl Importer<'_> {
             }
             let Some(patient_id) = patient_id.as_ref().filter(|_| !p.is_directory) else { continue };
             let mut categories = Vec::new();
-            if let Some(item) = &p.mapped.item {
+            // A medication given by reference takes its code and name from the Medication.
+            let from_medication = p.mapped.item.as_ref().and_then(|i| i.medication_ref.as_deref()).and_then(|r| resolver.local(r)).and_then(|n| prepared[n].mapped.medication.clone());
+            let item_with_medication = p.mapped.item.clone().map(|mut item| {
+                if let Some((codes, display)) = from_medication {
+                    item.codes = codes;
+                    if item.display.is_empty() {
+                        item.display = display;
+                    }
+                }
+                item
+            });
+            if let Some(item) = &item_with_medication {
                 let encounter_id = match &item.encounter_ref {
                     Some(r) => resolver.resolve(&txn, r).await?,
                     None => None,
@@ -645,6 +656,15 @@ impl<'a> Resolver<'a> {
             }
         }
         Resolver { by_full_url, by_type_id, by_identifier, uuid_of, cache: Default::default() }
+    }
+
+    /// The entry of this file a reference points at, if it is in the file.
+    fn local(&self, reference: &str) -> Option<usize> {
+        if let Some(n) = self.by_full_url.get(reference) {
+            return Some(*n);
+        }
+        let (kind, id) = reference.rsplit_once('/')?;
+        self.by_type_id.get(&(kind.rsplit('/').next().unwrap_or(kind), id)).copied()
     }
 
     async fn resolve(&self, txn: &impl ConnectionTrait, reference: &str) -> Result<Option<String>, DbErr> {

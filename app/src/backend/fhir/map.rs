@@ -56,6 +56,9 @@ pub struct Item {
     pub interpretation: Option<String>,
     /// For a DiagnosticReport: its result observations' references.
     pub members: Vec<String>,
+    /// For a medication given by reference (`medicationReference`): that reference, so the
+    /// importer can take the code from the Medication resource.
+    pub medication_ref: Option<String>,
 }
 
 /// A note or attachment.
@@ -79,6 +82,8 @@ pub struct Mapped {
     pub documents: Vec<Document>,
     /// Every reference in the resource (`reference` fields), to resolve or warn about.
     pub references: Vec<String>,
+    /// For a `Medication`: its code and name, for the requests that point at it.
+    pub medication: Option<(Vec<Coding>, String)>,
     pub warnings: Vec<String>,
 }
 
@@ -168,6 +173,7 @@ pub fn map(resource_type: &str, r: &Value) -> Result<Mapped, FieldError> {
     };
     match resource_type {
         "Patient" => out.patient = Some(patient(r)?),
+        "Medication" => out.medication = Some((codings(r.get("code")), concept_text(r.get("code")).unwrap_or_default())),
         "Encounter" => {
             let mut i = item("encounter", first(r, "type"));
             i.status = s(r, "status");
@@ -199,6 +205,9 @@ pub fn map(resource_type: &str, r: &Value) -> Result<Mapped, FieldError> {
         "MedicationRequest" | "MedicationAdministration" | "MedicationStatement" => {
             let kind = if resource_type == "MedicationRequest" { "medication_request" } else { "medication_administration" };
             let mut i = item(kind, r.get("medicationCodeableConcept"));
+            if i.codes.is_empty() {
+                i.medication_ref = reference(r.get("medicationReference"));
+            }
             if i.display.is_empty() {
                 i.display = r.get("medicationReference").and_then(|m| s(m, "display")).unwrap_or_default();
             }
