@@ -40,11 +40,15 @@ pub fn import_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, StartupError> {
             return Err(StartupError::Import(format!("{}: no such file or folder", path.display())));
         }
     }
-    // A cheap look, for the order only: does the file mention a Patient resource at all?
-    let has_patient = |path: &PathBuf| {
-        std::fs::read(path).map(|bytes| bytes.windows(9).any(|w| w == b"\"Patient\"")).unwrap_or(true)
+    // A cheap look, for the order only: directory files (no patient at all) first, then files
+    // that hold Patients, then bulk files that only point at them (Observation.ndjson, ...).
+    let rank = |path: &PathBuf| match std::fs::read(path) {
+        Ok(bytes) if bytes.windows(9).any(|w| w == b"\"Patient\"") => 1,
+        Ok(bytes) if bytes.windows(8).any(|w| w == b"Patient/") => 2,
+        Ok(_) => 0,
+        Err(_) => 1,
     };
-    files.sort_by_key(|p| has_patient(p));
+    files.sort_by_key(|p| rank(p));
     Ok(files)
 }
 
@@ -94,7 +98,8 @@ pub async fn import(settings: &Settings, paths: &[PathBuf]) -> Result<ImportRepo
             Ok(summary) => {
                 let who = match &summary.patient {
                     Some(p) => format!("{} (record {}, {})", p.name, p.mrn, if p.created { "new" } else { "updated" }),
-                    None => "no patient (directory resources)".into(),
+                    None if summary.patients > 0 => format!("{} patient record(s)", summary.patients),
+                    None => "no patient of its own (directory resources, or resources of patients imported before)".into(),
                 };
                 let _ = writeln!(
                     text,

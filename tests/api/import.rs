@@ -329,3 +329,44 @@ async fn dangling_references_and_broken_attachments_import_with_warnings() {
     assert!(summary.warnings.iter().any(|w| w.contains("Practitioner?identifier=")), "{:?}", summary.warnings);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM fhir_resource WHERE fhir_id = 'd'").await, 1, "the resource is kept");
 }
+
+#[tokio::test]
+async fn bulk_ndjson_holds_many_patients_and_resources_that_name_them() {
+    let app = spawn_app().await;
+    let patient = |id: &str, mrn: &str, family: &str| {
+        json!({"resourceType": "Patient", "id": id, "gender": "female", "birthDate": "1980-01-01",
+               "name": [{"family": family, "given": ["Eve"]}],
+               "identifier": [{"type": {"coding": [{"code": "MR"}]}, "system": "urn:bulk", "value": mrn}]})
+        .to_string()
+    };
+    // A .ndjson file of a single line is one resource, not a misplaced top-level one.
+    let single = import(&app, "One.ndjson", patient("bp-0", "B-0", "Clark").as_bytes()).await.expect("one line");
+    assert_eq!(single.patients, 1);
+    let patients = [patient("bp-1", "B-1", "Adams"), patient("bp-2", "B-2", "Brown")].join("\n");
+    let summary = import(&app, "Patient.ndjson", patients.as_bytes()).await.expect("Patient.ndjson");
+    assert_eq!(summary.patients, 2);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM patient").await, 3);
+
+    let observation = |id: &str, patient: &str| {
+        json!({"resourceType": "Observation", "id": id, "status": "final", "subject": {"reference": format!("Patient/{patient}")},
+               "code": {"coding": [{"system": "http://loinc.org", "code": "8302-2", "display": "Body height"}]},
+               "effectiveDateTime": "2020-01-01T00:00:00Z", "valueQuantity": {"value": 170, "unit": "cm"}})
+        .to_string()
+    };
+    let observations = [observation("o-1", "bp-1"), observation("o-2", "bp-2"), observation("o-3", "bp-2")].join("\n");
+    import(&app, "Observation.ndjson", observations.as_bytes()).await.expect("Observation.ndjson");
+    let owned = |id: &'static str| {
+        let app = &app;
+        async move {
+            count(app, &format!("SELECT COUNT(*) FROM clinical_item i JOIN fhir_resource p ON p.patient_id = i.patient_id AND p.resource_type = 'Patient' WHERE p.fhir_id = '{id}'")).await
+        }
+    };
+    assert_eq!(owned("bp-1").await, 1);
+    assert_eq!(owned("bp-2").await, 2);
+
+    // A resource naming a patient nobody imported: refused, nothing written.
+    let orphan = [observation("o-4", "bp-1"), observation("o-5", "nobody")].join("\n");
+    let error = import(&app, "More.ndjson", orphan.as_bytes()).await.expect_err("an unknown patient");
+    assert!(matches!(&error, ImportError::Conflict { entry: 1, message } if message.contains("Patient.ndjson first")), "{error}");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM fhir_resource WHERE fhir_id = 'o-4'").await, 0, "all or nothing");
+}

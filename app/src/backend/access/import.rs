@@ -79,6 +79,8 @@ pub struct Summary {
     pub updated: usize,
     pub unchanged: usize,
     pub patient: Option<ImportedPatient>,
+    /// Patient records the file created or updated (several in a bulk NDJSON file).
+    pub patients: usize,
     /// Records with the same name and birth date but other identifiers, put on the HIM list.
     pub possible_duplicates: usize,
     /// Items tagged with a sensitive category, per category.
@@ -131,6 +133,8 @@ pub struct Importer<'a> {
 /// One entry, mapped.
 struct Prepared<'a> {
     entry: &'a RawEntry<'a>,
+    /// The patient the resource names (`subject`, `patient`, `beneficiary`), as written.
+    subject: Option<String>,
     mapped: Mapped,
     identifiers: Vec<(String, String)>,
     sha256: String,
@@ -182,15 +186,19 @@ impl Importer<'_> {
         let mut phases: Vec<(&str, u128)> = Vec::new();
         let mut mark = |name: &'static str| phases.push((name, clock.elapsed().as_micros()));
         let text = parse::text(bytes, &self.limits)?;
-        let file = parse::parse(text, &self.limits)?;
+        let ndjson = source.to_ascii_lowercase().ends_with(".ndjson") || source.to_ascii_lowercase().ends_with(".jsonl");
+        let file = parse::parse_as(text, &self.limits, ndjson)?;
         mark("split");
         let total = file.entries.len() * 2;
         let patients: Vec<&RawEntry<'_>> = file.entries.iter().filter(|e| e.resource_type == "Patient").collect();
         let clinical = file.entries.iter().any(|e| e.resource_type != "Patient" && !DIRECTORY_TYPES.contains(&e.resource_type.as_str()));
-        if patients.len() > 1 {
+        // A Bundle is one patient's. Bulk-data NDJSON is one resource type for many patients
+        // (Patient.ndjson, Observation.ndjson, ...): each resource names its patient.
+        let bulk = file.bundle_type == "ndjson";
+        if patients.len() > 1 && !bulk {
             return Err(ImportError::SeveralPatients(patients.len()));
         }
-        if clinical && patients.is_empty() {
+        if clinical && patients.is_empty() && !bulk {
             return Err(ImportError::NoPatient);
         }
 
@@ -205,8 +213,13 @@ impl Importer<'_> {
             }
             *summary.per_type.entry(entry.resource_type.clone()).or_default() += 1;
             let is_directory = DIRECTORY_TYPES.contains(&entry.resource_type.as_str());
+            let subject = ["subject", "patient", "beneficiary"]
+                .iter()
+                .find_map(|k| value.get(*k).and_then(|r| r.get("reference")).and_then(Value::as_str))
+                .map(str::to_string);
             prepared.push(Prepared {
                 entry,
+                subject,
                 identifiers: if is_directory { identifiers(&value) } else { Vec::new() },
                 sha256: hex::encode(Sha256::digest(entry.raw.get().as_bytes())),
                 mapped,
@@ -214,15 +227,53 @@ impl Importer<'_> {
             });
             progress(n + 1, total);
         }
-        let patient_data = prepared.iter().find_map(|p| p.mapped.patient.clone());
         mark("map");
 
         let txn = write_transaction(self.db).await?;
-        let patient = match (&patient_data, patients.first()) {
-            (Some(data), Some(entry)) => Some(self.match_patient(&txn, data, entry, &mut summary).await?),
-            _ => None,
-        };
+        // The patient record of each Patient in the file, by its FHIR id.
+        let mut matched: HashMap<String, ImportedPatient> = HashMap::new();
+        for p in prepared.iter().filter(|p| p.entry.resource_type == "Patient") {
+            if let Some(data) = &p.mapped.patient {
+                let record = self.match_patient(&txn, data, p.entry, &mut summary).await?;
+                matched.insert(p.entry.id.clone(), record);
+            }
+        }
+        let patient = if matched.len() == 1 { matched.values().next().cloned() } else { None };
+        summary.patients = matched.len();
         let patient_id = patient.as_ref().map(|p| p.id.clone());
+        // Whose each resource is: the file's one patient, or (bulk NDJSON) the patient it names.
+        let mut owner_of: Vec<Option<String>> = Vec::with_capacity(prepared.len());
+        for p in &prepared {
+            let owner = if p.is_directory {
+                None
+            } else if p.entry.resource_type == "Patient" {
+                matched.get(&p.entry.id).map(|m| m.id.clone())
+            } else if !bulk {
+                patient_id.clone()
+            } else {
+                let named = p.subject.as_deref().and_then(|r| r.strip_prefix("Patient/").or_else(|| r.strip_prefix("urn:uuid:")));
+                let found = match named {
+                    Some(id) => match matched.get(id) {
+                        Some(m) => Some(m.id.clone()),
+                        None => fhir_resource::Entity::find()
+                            .filter(fhir_resource::Column::ResourceType.eq("Patient"))
+                            .filter(fhir_resource::Column::FhirId.eq(id))
+                            .one(&txn)
+                            .await?
+                            .and_then(|r| r.patient_id),
+                    },
+                    None => None,
+                };
+                Some(found.ok_or_else(|| ImportError::Conflict {
+                    entry: p.entry.index,
+                    message: format!(
+                        "{}/{} names no patient that is in this file or already imported (import Patient.ndjson first)",
+                        p.entry.resource_type, p.entry.id
+                    ),
+                })?)
+            };
+            owner_of.push(owner);
+        }
 
         // Resource identity: which of these resources the database already has.
         let mut existing: HashMap<(String, String), fhir_resource::Model> = HashMap::new();
@@ -238,7 +289,7 @@ impl Importer<'_> {
         let mut rewrite: Vec<usize> = Vec::new();
         let mut updated_ids: Vec<String> = Vec::new();
         for (n, p) in prepared.iter().enumerate() {
-            let owner = if p.is_directory { None } else { patient_id.clone() };
+            let owner = owner_of[n].clone();
             match existing.get(&(p.entry.resource_type.clone(), p.entry.id.clone())) {
                 Some(row) => {
                     if row.patient_id != owner {
@@ -330,7 +381,7 @@ impl Importer<'_> {
                     value: Set(value.clone()),
                 });
             }
-            let Some(patient_id) = patient_id.as_ref().filter(|_| !p.is_directory) else { continue };
+            let Some(patient_id) = owner_of[n].as_ref() else { continue };
             let mut categories = Vec::new();
             // A medication given by reference takes its code and name from the Medication.
             let from_medication = p.mapped.item.as_ref().and_then(|i| i.medication_ref.as_deref()).and_then(|r| resolver.local(r)).and_then(|n| prepared[n].mapped.medication.clone());

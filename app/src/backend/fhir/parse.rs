@@ -135,8 +135,14 @@ fn json_error(e: &serde_json::Error) -> ParseError {
 /// NDJSON), R4 rather than DSTU2/STU3, every entry a resource with a type and an id, and no id
 /// used twice.
 pub fn parse<'a>(text: &'a str, limits: &Limits) -> Result<ParsedFile<'a>, ParseError> {
+    parse_as(text, limits, false)
+}
+
+/// As [`parse`]; `ndjson` says the file is NDJSON whatever it looks like (a `.ndjson` file of
+/// one line is one resource, not a top-level resource that should have been a Bundle).
+pub fn parse_as<'a>(text: &'a str, limits: &Limits, ndjson: bool) -> Result<ParsedFile<'a>, ParseError> {
     let trimmed = text.trim_start();
-    let is_ndjson = trimmed.starts_with('{') && {
+    let is_ndjson = ndjson || trimmed.starts_with('{') && {
         // NDJSON: a first line that is a complete object on its own, followed by more lines.
         let first = trimmed.lines().next().unwrap_or_default();
         serde_json::from_str::<&RawValue>(first).is_ok() && trimmed.lines().filter(|l| !l.trim().is_empty()).count() > 1
