@@ -11,6 +11,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261124_000001_create_session;
 mod m20261124_000002_identity;
 mod m20261124_000003_clinical_records;
+mod m20261124_000004_release_requests;
 
 /// The list the server applies at start-up and `portal migrate` drives.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_create_session::Migration),
             Box::new(m20261124_000002_identity::Migration),
             Box::new(m20261124_000003_clinical_records::Migration),
+            Box::new(m20261124_000004_release_requests::Migration),
         ]
     }
 }

@@ -65,6 +65,8 @@ pub struct Settings {
     pub demo: bool,
     pub import_max_file_bytes: u64,
     pub import_max_string_bytes: u64,
+    pub request_response_days: u32,
+    pub self_copy_fee_cents: u32,
     pub oidc_providers: Vec<OidcProviderSettings>,
 }
 
@@ -125,6 +127,8 @@ impl Default for Settings {
             oidc_providers: Vec::new(),
             import_max_file_bytes: 64 * 1024 * 1024,
             import_max_string_bytes: 16 * 1024 * 1024,
+            request_response_days: 30,
+            self_copy_fee_cents: 0,
         }
     }
 }
@@ -172,6 +176,8 @@ pub const DOCS: &[SettingDoc] = &[
     SettingDoc { key: "demo", default: "false", help: "Demo mode: creates a demo patient, HIM staff user and administrator once, and shows their credentials on the sign-in page. Refused with PostgreSQL or in production." },
     SettingDoc { key: "import_max_file_bytes", default: "67108864", help: "The largest FHIR file `portal import` and the upload page accept (64 MiB)." },
     SettingDoc { key: "import_max_string_bytes", default: "16777216", help: "The longest string value inside an imported resource, e.g. a base64 attachment (16 MiB)." },
+    SettingDoc { key: "request_response_days", default: "30", help: "Calendar days to act on a request for a copy (45 CFR 164.524(b)(2); some states require 15)." },
+    SettingDoc { key: "self_copy_fee_cents", default: "0", help: "Fee for a patient's own electronic copy, in cents; capped at the $6.50 flat fee." },
     SettingDoc { key: "oidc_providers", default: "(none)", help: "OpenID Connect providers: a list of {id, label, issuer, client_id, client_secret, for_patients}. Register {public_url}/auth/oidc/callback with each." },
 ];
 
@@ -284,6 +290,12 @@ impl Settings {
         }
         if self.import_max_file_bytes < 1024 || self.import_max_string_bytes < 1024 {
             return Err(SettingsError::invalid("import_max_file_bytes", "the import limits must be at least 1024 bytes"));
+        }
+        if !(1..=60).contains(&self.request_response_days) {
+            return Err(SettingsError::invalid("request_response_days", "use 1 to 60 days (the federal rule is 30)"));
+        }
+        if self.self_copy_fee_cents > app::domain::release::MAX_FLAT_ELECTRONIC_FEE_CENTS {
+            return Err(SettingsError::invalid("self_copy_fee_cents", "at most 650 (the $6.50 flat fee for electronic copies)"));
         }
         if self.session_cleanup_interval_secs == 0 {
             return Err(SettingsError::invalid("session_cleanup_interval_secs", "must be at least 1"));
@@ -580,6 +592,7 @@ mod tests {
         toml.push_str("lockout_threshold = 1\nlockout_address_threshold = 1\nlockout_base_secs = 1\n");
         toml.push_str("lockout_max_secs = 1\ndemo = false\n");
         toml.push_str("import_max_file_bytes = 1024\nimport_max_string_bytes = 1024\n");
+        toml.push_str("request_response_days = 30\nself_copy_fee_cents = 0\n");
         toml.push_str("oidc_providers = [{ id = \"idp\", label = \"IdP\", issuer = \"https://idp.example\", client_id = \"c\" }]\n");
         let keys: Vec<&str> = toml.lines().filter_map(|l| l.split(" = ").next()).collect();
         let documented: Vec<&str> = DOCS.iter().map(|d| d.key).collect();

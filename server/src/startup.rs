@@ -82,6 +82,8 @@ impl Application {
             oidc: app::backend::auth::oidc::Oidc::new(settings.oidc_config(), &base_url)
                 .map_err(StartupError::Oidc)?,
             import_limits: settings.import_limits(),
+            request_response_days: settings.request_response_days,
+            self_copy_fee_cents: settings.self_copy_fee_cents,
             mailer,
             base_url,
         };

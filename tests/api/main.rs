@@ -16,6 +16,7 @@ mod oidc;
 mod migrations;
 mod pages;
 mod record;
+mod release;
 mod reset;
 mod scale_out;
 mod security_headers;

@@ -26,6 +26,6 @@ pub fn action_names() -> &'static [&'static str] {
         "login", "logout", "session_timeout", "sign_out_everywhere", "session_revoke", "mfa_enroll", "mfa_challenge",
         "mfa_disable", "password_change", "password_reset_request", "password_reset", "user_create", "user_disable",
         "role_grant", "role_revoke", "patient_create", "patient_read", "patient_search", "activation_issue",
-        "activation_redeem", "identity_verify", "identity_link", "identity_unlink", "record_import", "duplicate_review", "audit_report_read", "audit_export",
+        "activation_redeem", "identity_verify", "identity_link", "identity_unlink", "record_import", "duplicate_review", "release_request", "audit_report_read", "audit_export",
     ]
 }

@@ -10,5 +10,6 @@ pub mod oidc;
 pub mod patients;
 pub mod privacy_notice;
 pub mod record;
+pub mod release;
 pub mod reset;
 pub mod users;

@@ -51,12 +51,13 @@ pub enum AuditAction {
     IdentityUnlink,
     RecordImport,
     DuplicateReview,
+    ReleaseRequest,
     AuditReportRead,
     AuditExport,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 27] = [
+    pub const ALL: [AuditAction; 28] = [
         AuditAction::Login,
         AuditAction::Logout,
         AuditAction::SessionTimeout,
@@ -82,6 +83,7 @@ impl AuditAction {
         AuditAction::IdentityUnlink,
         AuditAction::RecordImport,
         AuditAction::DuplicateReview,
+        AuditAction::ReleaseRequest,
         AuditAction::AuditReportRead,
         AuditAction::AuditExport,
     ];
@@ -113,6 +115,7 @@ impl AuditAction {
             AuditAction::IdentityUnlink => "identity_unlink",
             AuditAction::RecordImport => "record_import",
             AuditAction::DuplicateReview => "duplicate_review",
+            AuditAction::ReleaseRequest => "release_request",
             AuditAction::AuditReportRead => "audit_report_read",
             AuditAction::AuditExport => "audit_export",
         }

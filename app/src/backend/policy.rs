@@ -46,10 +46,14 @@ pub enum Action {
     ImportRecords,
     /// Work the list of possible duplicate patient records.
     ReviewDuplicates,
+    /// Ask for a copy of a record (45 CFR 164.524): the patient for themselves.
+    RequestCopy,
+    /// Work the release-of-information queue.
+    WorkRequests,
 }
 
 impl Action {
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 12] = [
         Action::ReadPatientRecord,
         Action::SearchPatients,
         Action::CreatePatient,
@@ -60,6 +64,8 @@ impl Action {
         Action::DecideReviewableDenial,
         Action::ImportRecords,
         Action::ReviewDuplicates,
+        Action::RequestCopy,
+        Action::WorkRequests,
     ];
 }
 
@@ -98,6 +104,9 @@ pub fn decide(principal: &Principal, action: Action, target: Target<'_>, grants:
             own || proxy || staff || principal.has(Role::HimReviewer)
         }
         (IssueActivationCode, Target::Patient(_)) => staff,
+        // Caregivers ask on a patient's behalf through their grants (a later feature).
+        (RequestCopy, Target::Patient(patient)) => principal.has(Role::Patient) && principal.patient_id.as_deref() == Some(patient),
+        (WorkRequests, Target::Site) => staff,
         (SearchPatients | CreatePatient | VerifyIdentity | ReviewDuplicates, Target::Site) => staff,
         // The issue names both: HIM staff load records, administrators load them at set-up. The
         // upload page shows counts and the record number, not the record.
@@ -152,6 +161,8 @@ mod tests {
             (DecideReviewableDenial, Deny, Deny, Deny),
             (ImportRecords, Deny, Deny, Deny),
             (ReviewDuplicates, Deny, Deny, Deny),
+            (RequestCopy, Allow, Deny, Deny),
+            (WorkRequests, Deny, Deny, Deny),
         ]);
     }
 
@@ -170,6 +181,8 @@ mod tests {
             (DecideReviewableDenial, Deny, Deny, Deny),
             (ImportRecords, Deny, Deny, Deny),
             (ReviewDuplicates, Deny, Deny, Deny),
+            (RequestCopy, Deny, Deny, Deny),
+            (WorkRequests, Deny, Deny, Deny),
         ]);
         check(&[Role::Caregiver], &[], &[
             (ReadPatientRecord, Deny, Deny, Deny),
@@ -182,6 +195,8 @@ mod tests {
             (DecideReviewableDenial, Deny, Deny, Deny),
             (ImportRecords, Deny, Deny, Deny),
             (ReviewDuplicates, Deny, Deny, Deny),
+            (RequestCopy, Deny, Deny, Deny),
+            (WorkRequests, Deny, Deny, Deny),
         ]);
     }
 
@@ -205,6 +220,8 @@ mod tests {
             (DecideReviewableDenial, Deny, Deny, Deny),
             (ImportRecords, Deny, Deny, Allow),
             (ReviewDuplicates, Deny, Deny, Allow),
+            (RequestCopy, Deny, Deny, Deny),
+            (WorkRequests, Deny, Deny, Allow),
         ]);
     }
 
@@ -221,6 +238,8 @@ mod tests {
             (DecideReviewableDenial, Allow, Allow, Deny),
             (ImportRecords, Deny, Deny, Deny),
             (ReviewDuplicates, Deny, Deny, Deny),
+            (RequestCopy, Deny, Deny, Deny),
+            (WorkRequests, Deny, Deny, Deny),
         ]);
     }
 
@@ -237,6 +256,8 @@ mod tests {
             (DecideReviewableDenial, Deny, Deny, Deny),
             (ImportRecords, Deny, Deny, Allow),
             (ReviewDuplicates, Deny, Deny, Deny),
+            (RequestCopy, Deny, Deny, Deny),
+            (WorkRequests, Deny, Deny, Deny),
         ]);
     }
 
@@ -254,6 +275,8 @@ mod tests {
             (DecideReviewableDenial, Deny, Deny, Deny),
             (ImportRecords, Deny, Deny, Deny),
             (ReviewDuplicates, Deny, Deny, Deny),
+            (RequestCopy, Deny, Deny, Deny),
+            (WorkRequests, Deny, Deny, Deny),
         ]);
     }
 

@@ -24,6 +24,9 @@ pub struct AppState {
     pub oidc: super::auth::oidc::Oidc,
     /// Limits on uploaded FHIR files.
     pub import_limits: super::fhir::parse::Limits,
+    /// Days to act on a request for a copy, and the fee for one's own copy (cents).
+    pub request_response_days: u32,
+    pub self_copy_fee_cents: u32,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -10,6 +10,7 @@ mod clinical_rows;
 pub mod import;
 mod patient_row;
 mod record;
+pub mod release;
 
 use super::audit::{self, AuditAction, AuditEvent, Outcome};
 use super::auth::sessions::SignedIn;

@@ -1,0 +1,74 @@
+//! Requests for copies: the patient submits, follows and cancels their own; HIM staff work the
+//! queue. Thin: parse, call the access context, map errors.
+
+use crate::domain::release::RequestView;
+use crate::error::AppError;
+use leptos::prelude::*;
+
+/// Asks for a copy of one's own record (for oneself) and opens its tracking page.
+#[server(prefix = "/api", endpoint = "submit_request")]
+pub async fn submit_request(
+    scope: String,
+    #[server(default)] from: Option<String>,
+    #[server(default)] to: Option<String>,
+    #[server(default)] pdf: Option<String>,
+    #[server(default)] fhir: Option<String>,
+) -> Result<RequestView, AppError> {
+    use crate::backend::current::{access, state};
+    use crate::backend::error::with_status;
+    use crate::domain::release::RequestForm;
+    with_status(async move {
+        let state = state()?;
+        let today = {
+            let text = crate::domain::format_utc_seconds(crate::backend::db::now_ms());
+            crate::domain::IsoDate::parse(&text[..10]).map_err(|_| AppError::BadRequest)?
+        };
+        let request = RequestForm { scope, from, to, pdf, fhir }.check(today).map_err(|fields| AppError::Validation { fields })?;
+        let view = access().await?.submit_request(request, i64::from(state.request_response_days), state.self_copy_fee_cents).await?;
+        leptos_axum::redirect(&format!("/requests/{}", view.id));
+        Ok(view)
+    }.await)
+}
+
+/// The signed-in patient's requests, newest first.
+#[server(prefix = "/api", endpoint = "my_requests")]
+pub async fn my_requests() -> Result<Vec<RequestView>, AppError> {
+    use crate::backend::{current::access, error::with_status};
+    with_status(async move { access().await?.my_requests().await }.await)
+}
+
+/// One request with its timeline.
+#[server(prefix = "/api", endpoint = "request_detail")]
+pub async fn request_detail(id: String) -> Result<RequestView, AppError> {
+    use crate::backend::{current::access, error::with_status};
+    with_status(async move { access().await?.copy_request(&id).await }.await)
+}
+
+/// The HIM queue of open requests.
+#[server(prefix = "/api", endpoint = "request_queue")]
+pub async fn request_queue() -> Result<Vec<RequestView>, AppError> {
+    use crate::backend::{current::access, error::with_status};
+    with_status(async move { access().await?.request_queue().await }.await)
+}
+
+/// Moves a request on: `cancel` (the requester), or an HIM step (`start_identity_check`,
+/// `identity_verified`, `approve`, `approve_partially`, `deny`, `release`, `close`).
+#[server(prefix = "/api", endpoint = "advance_request")]
+pub async fn advance_request(id: String, step: String, #[server(default)] note: Option<String>) -> Result<RequestView, AppError> {
+    use crate::backend::{current::access, error::with_status};
+    use crate::domain::release::Event;
+    with_status(async move {
+        let event = match step.as_str() {
+            "cancel" => Event::Cancel,
+            "start_identity_check" => Event::StartIdentityCheck,
+            "identity_verified" => Event::IdentityVerified,
+            "approve" => Event::Approve,
+            "approve_partially" => Event::ApprovePartially,
+            "deny" => Event::Deny,
+            "release" => Event::Release,
+            "close" => Event::Close,
+            _ => return Err(AppError::BadRequest),
+        };
+        access().await?.advance_request(&id, event, note).await
+    }.await)
+}

@@ -1,0 +1,102 @@
+//! Requests for copies: a patient asks for a copy of their own record and follows it; HIM staff
+//! move it through the lifecycle; every step is kept on the timeline and audited; refused steps,
+//! bad forms and other patients' requests change nothing.
+
+use app::domain::Role;
+use portal_tests::{TestApp, spawn_app};
+
+async fn patient(app: &TestApp, email: &str, mrn: &str) -> reqwest::Client {
+    let record = app.create_patient(mrn, "Lopez", "1984-03-07").await;
+    app.create_user(email, &[Role::Patient], Some(&record)).await;
+    let client = app.new_client();
+    app.login_as(&client, email).await;
+    client
+}
+
+async fn staff(app: &TestApp) -> reqwest::Client {
+    app.create_user("sam@example.org", &[Role::HimStaff], None).await;
+    let client = app.new_client();
+    app.login_as(&client, "sam@example.org").await;
+    client
+}
+
+#[tokio::test]
+async fn a_patient_requests_a_copy_and_him_staff_take_it_to_release() {
+    let app = spawn_app().await;
+    let ana = patient(&app, "ana@example.org", "MRN-1").await;
+    let request = app.call_ok(&ana, "submit_request", &[("scope", "labs,problems"), ("from", "2020-01-01"), ("pdf", "on")]).await;
+    assert!(request["number"].as_str().expect("number").starts_with("R-"));
+    assert_eq!(request["status"], "submitted");
+    assert_eq!(request["days_left"], 30, "due 30 days after receipt (45 CFR 164.524(b)(2))");
+    assert_eq!(request["fee"], "Free");
+    assert_eq!(request["scope"], "Lab results, Problems, from 2020-01-01");
+    let id = request["id"].as_str().expect("id").to_string();
+    assert_eq!(app.call_ok(&ana, "my_requests", &[]).await.as_array().map(Vec::len), Some(1));
+
+    let sam = staff(&app).await;
+    let queue = app.call_ok(&sam, "request_queue", &[]).await;
+    assert_eq!(queue[0]["id"], id.as_str());
+    for (step, status) in [("start_identity_check", "identity_check"), ("identity_verified", "in_review"), ("approve", "approved"), ("release", "released")] {
+        let view = app.call_ok(&sam, "advance_request", &[("id", &id), ("step", step), ("note", "ok")]).await;
+        assert_eq!(view["status"], status, "{step}");
+    }
+    let view = app.call_ok(&ana, "request_detail", &[("id", &id)]).await;
+    let timeline: Vec<&str> = view["timeline"].as_array().expect("timeline").iter().filter_map(|t| t["status"].as_str()).collect();
+    assert_eq!(timeline, ["Received", "Checking identity", "In review", "Approved", "Ready to download"]);
+    assert_eq!(view["can_cancel"], false, "a released copy cannot be withdrawn");
+    // Releasing twice is refused, and audited.
+    let again = app.call(&sam, "advance_request", &[("id", &id), ("step", "release")]).await;
+    assert_eq!(again.status(), 409);
+    assert!(!app.audit("release_request", "failure").await.is_empty());
+    assert_eq!(app.audit("release_request", "success").await.len(), 5);
+}
+
+#[tokio::test]
+async fn the_requester_cancels_before_release_and_only_staff_decide() {
+    let app = spawn_app().await;
+    let ana = patient(&app, "ana@example.org", "MRN-1").await;
+    let id = app.call_ok(&ana, "submit_request", &[("scope", "all"), ("pdf", "on"), ("fhir", "on")]).await["id"].as_str().expect("id").to_string();
+    // A patient cannot approve their own request: as if it did not exist.
+    assert_eq!(app.call(&ana, "advance_request", &[("id", &id), ("step", "approve")]).await.status(), 404);
+    let view = app.call_ok(&ana, "advance_request", &[("id", &id), ("step", "cancel")]).await;
+    assert_eq!(view["status"], "cancelled");
+    // Approving a cancelled request is refused.
+    let sam = staff(&app).await;
+    assert_eq!(app.call(&sam, "advance_request", &[("id", &id), ("step", "start_identity_check")]).await.status(), 409);
+    assert_eq!(app.call_ok(&sam, "request_queue", &[]).await, serde_json::json!([]), "cancelled requests leave the queue");
+}
+
+#[tokio::test]
+async fn another_patients_request_answers_404() {
+    let app = spawn_app().await;
+    let ana = patient(&app, "ana@example.org", "MRN-1").await;
+    let ben = patient(&app, "ben@example.org", "MRN-2").await;
+    let id = app.call_ok(&ana, "submit_request", &[("scope", "all"), ("pdf", "on")]).await["id"].as_str().expect("id").to_string();
+    assert_eq!(app.call(&ben, "request_detail", &[("id", &id)]).await.status(), 404);
+    assert_eq!(app.call(&ben, "advance_request", &[("id", &id), ("step", "cancel")]).await.status(), 404);
+    assert_eq!(app.call(&ben, "request_queue", &[]).await.status(), 404);
+    assert_eq!(app.call_ok(&ben, "my_requests", &[]).await, serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn bad_request_forms_are_refused_and_create_nothing() {
+    let app = spawn_app().await;
+    let ana = patient(&app, "ana@example.org", "MRN-1").await;
+    for (fields, field) in [
+        (vec![("scope", ""), ("pdf", "on")], "scope"),
+        (vec![("scope", "all")], "formats"),
+        (vec![("scope", "all"), ("pdf", "on"), ("from", "2020-02-01"), ("to", "2020-01-01")], "to"),
+        (vec![("scope", "all"), ("pdf", "on"), ("from", "2999-01-01")], "from"),
+    ] {
+        let response = app.call(&ana, "submit_request", &fields).await;
+        assert_eq!(response.status(), 422, "{field}");
+        let body = response.text().await.expect("body");
+        assert!(body.contains(&format!("\"field\":\"{field}\"")), "{body}");
+    }
+    assert_eq!(app.call_ok(&ana, "my_requests", &[]).await, serde_json::json!([]));
+    // An account not yet linked to a record cannot ask.
+    app.create_user("new@example.org", &[], None).await;
+    let newcomer = app.new_client();
+    app.login_as(&newcomer, "new@example.org").await;
+    assert_eq!(app.call(&newcomer, "submit_request", &[("scope", "all"), ("pdf", "on")]).await.status(), 404);
+}
