@@ -38,6 +38,16 @@ pub const CHANGE_PASSWORD_ERROR: &str = "change-password-error";
 pub const RECORD_HEADING: &str = "record-heading";
 pub const RECORD_DEMOGRAPHICS: &str = "record-demographics";
 pub const RECORD_PENDING: &str = "record-pending";
+pub const REQUESTS_HEADING: &str = "requests-heading";
+pub const REQUEST_FROM: &str = "request-from";
+pub const REQUEST_TO: &str = "request-to";
+pub const REQUEST_ERROR: &str = "request-error";
+pub const REQUEST_SUBMIT: &str = "request-submit";
+pub const REQUEST_LIST: &str = "request-list";
+pub const REQUEST_STATUS: &str = "request-status";
+pub const REQUEST_TIMELINE: &str = "request-timeline";
+pub const QUEUE_HEADING: &str = "queue-heading";
+pub const QUEUE_LIST: &str = "queue-list";
 pub const IMPORT_HEADING: &str = "import-heading";
 pub const IMPORT_FILE: &str = "import-file";
 pub const IMPORT_SUBMIT: &str = "import-submit";
@@ -150,6 +160,16 @@ pub const ALL: &[(&str, &str)] = &[
     ("RECORD_HEADING", RECORD_HEADING),
     ("RECORD_DEMOGRAPHICS", RECORD_DEMOGRAPHICS),
     ("RECORD_PENDING", RECORD_PENDING),
+    ("REQUESTS_HEADING", REQUESTS_HEADING),
+    ("REQUEST_FROM", REQUEST_FROM),
+    ("REQUEST_TO", REQUEST_TO),
+    ("REQUEST_ERROR", REQUEST_ERROR),
+    ("REQUEST_SUBMIT", REQUEST_SUBMIT),
+    ("REQUEST_LIST", REQUEST_LIST),
+    ("REQUEST_STATUS", REQUEST_STATUS),
+    ("REQUEST_TIMELINE", REQUEST_TIMELINE),
+    ("QUEUE_HEADING", QUEUE_HEADING),
+    ("QUEUE_LIST", QUEUE_LIST),
     ("IMPORT_HEADING", IMPORT_HEADING),
     ("IMPORT_FILE", IMPORT_FILE),
     ("IMPORT_SUBMIT", IMPORT_SUBMIT),

@@ -34,9 +34,11 @@ fn nav_links(user: &CurrentUser) -> Vec<(&'static str, &'static str)> {
     let mut links = vec![("/", "Home")];
     if user.is(Role::Patient) || user.roles.is_empty() {
         links.push(("/record", "My record"));
+        links.push(("/requests", "Copies"));
     }
     if user.is(Role::HimStaff) {
         links.push(("/staff/patients", "Patients"));
+        links.push(("/staff/requests", "Requests"));
         links.push(("/staff/verifications", "Verifications"));
         links.push(("/staff/duplicates", "Duplicates"));
     }

@@ -9,6 +9,7 @@ pub mod import;
 pub mod mfa;
 pub mod not_found;
 pub mod record;
+pub mod requests;
 pub mod reset;
 pub mod sign_in;
 pub mod staff_patients;
