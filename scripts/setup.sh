@@ -33,6 +33,14 @@ if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -x node_modules/.bin/playwright ] 
   npm ci --no-audit --no-fund
 fi
 
+# poppler-utils (pdftotext, pdfinfo) and qpdf check the released PDFs in the integration tests.
+if ! command -v pdftotext >/dev/null || ! command -v qpdf >/dev/null; then
+  step "installing Debian's poppler-utils and qpdf (PDF checks in the tests)"
+  sudo_cmd=""
+  [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get install -y -qq poppler-utils qpdf || { $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq poppler-utils qpdf; }
+fi
+
 if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
   step "installing Debian's Chromium for the browser tests"
   sudo_cmd=""

@@ -12,6 +12,7 @@ mod m20261124_000001_create_session;
 mod m20261124_000002_identity;
 mod m20261124_000003_clinical_records;
 mod m20261124_000004_release_requests;
+mod m20261124_000005_released_files;
 
 /// The list the server applies at start-up and `portal migrate` drives.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_identity::Migration),
             Box::new(m20261124_000003_clinical_records::Migration),
             Box::new(m20261124_000004_release_requests::Migration),
+            Box::new(m20261124_000005_released_files::Migration),
         ]
     }
 }

@@ -67,6 +67,8 @@ pub struct Settings {
     pub import_max_string_bytes: u64,
     pub request_response_days: u32,
     pub self_copy_fee_cents: u32,
+    pub file_keys: Option<SecretString>,
+    pub release_download_days: u32,
     pub oidc_providers: Vec<OidcProviderSettings>,
 }
 
@@ -129,6 +131,8 @@ impl Default for Settings {
             import_max_string_bytes: 16 * 1024 * 1024,
             request_response_days: 30,
             self_copy_fee_cents: 0,
+            file_keys: None,
+            release_download_days: 30,
         }
     }
 }
@@ -178,6 +182,8 @@ pub const DOCS: &[SettingDoc] = &[
     SettingDoc { key: "import_max_string_bytes", default: "16777216", help: "The longest string value inside an imported resource, e.g. a base64 attachment (16 MiB)." },
     SettingDoc { key: "request_response_days", default: "30", help: "Calendar days to act on a request for a copy (45 CFR 164.524(b)(2); some states require 15)." },
     SettingDoc { key: "self_copy_fee_cents", default: "0", help: "Fee for a patient's own electronic copy, in cents; capped at the $6.50 flat fee." },
+    SettingDoc { key: "file_keys", default: "(development key)", help: "Keys that encrypt released files at rest (AES-256-GCM): id:base64 of 32 bytes, several separated by commas; the first seals, all open. Secret: never printed. Required in production." },
+    SettingDoc { key: "release_download_days", default: "30", help: "Days a released copy stays downloadable; after that the patient asks again." },
     SettingDoc { key: "oidc_providers", default: "(none)", help: "OpenID Connect providers: a list of {id, label, issuer, client_id, client_secret, for_patients}. Register {public_url}/auth/oidc/callback with each." },
 ];
 
@@ -297,6 +303,18 @@ impl Settings {
         if self.self_copy_fee_cents > app::domain::release::MAX_FLAT_ELECTRONIC_FEE_CENTS {
             return Err(SettingsError::invalid("self_copy_fee_cents", "at most 650 (the $6.50 flat fee for electronic copies)"));
         }
+        match &self.file_keys {
+            Some(keys) => {
+                app::backend::copies::seal::FileKeys::parse(keys.expose_secret()).map_err(|e| SettingsError::invalid("file_keys", &e))?;
+            }
+            None if self.environment == Environment::Production => {
+                return Err(SettingsError::invalid("file_keys", "production needs a key for released files (id:base64 of 32 random bytes)"));
+            }
+            None => {}
+        }
+        if !(1..=365).contains(&self.release_download_days) {
+            return Err(SettingsError::invalid("release_download_days", "use 1 to 365 days"));
+        }
         if self.session_cleanup_interval_secs == 0 {
             return Err(SettingsError::invalid("session_cleanup_interval_secs", "must be at least 1"));
         }
@@ -382,6 +400,16 @@ impl Settings {
             patient_mfa_required: self.patient_mfa_required,
             activation_code_days: self.activation_code_days,
         }
+    }
+
+    /// The keys for released files: the configured ones, or the development key (validation
+    /// refused production without keys).
+    pub fn file_keys(&self) -> app::backend::copies::seal::FileKeys {
+        use app::backend::copies::seal::FileKeys;
+        self.file_keys
+            .as_ref()
+            .and_then(|k| FileKeys::parse(k.expose_secret()).ok())
+            .unwrap_or_else(FileKeys::development)
     }
 
     /// The import limits.
@@ -593,6 +621,7 @@ mod tests {
         toml.push_str("lockout_max_secs = 1\ndemo = false\n");
         toml.push_str("import_max_file_bytes = 1024\nimport_max_string_bytes = 1024\n");
         toml.push_str("request_response_days = 30\nself_copy_fee_cents = 0\n");
+        toml.push_str("file_keys = \"k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\nrelease_download_days = 30\n");
         toml.push_str("oidc_providers = [{ id = \"idp\", label = \"IdP\", issuer = \"https://idp.example\", client_id = \"c\" }]\n");
         let keys: Vec<&str> = toml.lines().filter_map(|l| l.split(" = ").next()).collect();
         let documented: Vec<&str> = DOCS.iter().map(|d| d.key).collect();

@@ -84,6 +84,8 @@ impl Application {
             import_limits: settings.import_limits(),
             request_response_days: settings.request_response_days,
             self_copy_fee_cents: settings.self_copy_fee_cents,
+            file_keys: settings.file_keys(),
+            release_download_days: settings.release_download_days,
             mailer,
             base_url,
         };

@@ -1,0 +1,224 @@
+//! The files a release produces, built from what the access context read (never from the
+//! database directly): the PDF copy of the record (`pdf`), the FHIR R4 `collection` Bundle of the
+//! released resources as imported, and their encryption at rest (`seal`).
+
+pub mod pdf;
+pub mod seal;
+
+use crate::domain::{DocumentRow, ItemRow, Section};
+use pdf::{Block, PdfCopy, PdfSection};
+use sha2::{Digest, Sha256};
+
+/// The confidentiality notice in every footer.
+pub const CONFIDENTIALITY_NOTICE: &str = "Confidential health information, released at the patient's request. Keep it private; \
+the recipient of a copy sent to someone else may use it only as the patient authorized.";
+
+/// 42 CFR 2.32's notice (the short form), on every page of a copy that includes records of a
+/// Part 2 substance-use disorder program.
+pub const PART2_NOTICE: &str = "42 CFR part 2 prohibits unauthorized use or disclosure of these records. This record is protected \
+by federal confidentiality rules (42 CFR part 2); they prohibit any further disclosure of it without the patient's written consent, \
+and its use to investigate or prosecute the patient.";
+
+/// What the cover page states about a copy.
+#[derive(Debug, Clone, Default)]
+pub struct CoverFacts {
+    pub request_number: String,
+    pub patient_name: String,
+    pub birth_date: String,
+    pub record_number: String,
+    pub requester: String,
+    pub recipient: String,
+    pub scope: String,
+    /// What was left out and why: (what, legal basis).
+    pub excluded: Vec<(String, String)>,
+    pub released_by: String,
+    pub released_on: String,
+    pub site: String,
+    pub created_unix: i64,
+}
+
+/// The hex SHA-256 of a file, recorded and shown so a recipient can check what they received.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn code_text(row: &ItemRow) -> String {
+    row.codes.first().map(|c| format!("{} {}", c.system, c.code)).unwrap_or_default()
+}
+
+fn date_text(row: &ItemRow) -> String {
+    match (&row.date, &row.end_date) {
+        (Some(d), Some(e)) if d != e => format!("{d} to {e}"),
+        (Some(d), _) => d.clone(),
+        (None, Some(e)) => format!("until {e}"),
+        (None, None) => String::new(),
+    }
+}
+
+fn section_blocks(section: Section, rows: &[ItemRow]) -> Vec<Block> {
+    if rows.is_empty() {
+        return vec![Block::Paragraph("Nothing recorded in this part of the record for the period of the copy.".into())];
+    }
+    let table = if matches!(section, Section::Labs | Section::Vitals) {
+        Block::Table {
+            columns: vec![("Date".into(), 1.3), ("Test".into(), 2.6), ("Result".into(), 1.6), ("Reference range".into(), 1.1), ("Flag".into(), 0.7), ("Code".into(), 1.2)],
+            rows: rows
+                .iter()
+                .map(|r| {
+                    vec![
+                        date_text(r),
+                        r.display.clone(),
+                        r.value.clone().unwrap_or_default(),
+                        r.range.clone().unwrap_or_default(),
+                        r.flag.map(|f| f.label().to_string()).unwrap_or_default(),
+                        code_text(r),
+                    ]
+                })
+                .collect(),
+        }
+    } else {
+        Block::Table {
+            columns: vec![("Date".into(), 1.3), ("Description".into(), 3.0), ("Status".into(), 0.9), ("Details".into(), 2.0), ("Code".into(), 1.3)],
+            rows: rows
+                .iter()
+                .map(|r| {
+                    vec![
+                        date_text(r),
+                        r.display.clone(),
+                        r.status.clone().unwrap_or_default(),
+                        r.detail.clone().or_else(|| r.value.clone()).unwrap_or_default(),
+                        code_text(r),
+                    ]
+                })
+                .collect(),
+        }
+    };
+    vec![Block::Paragraph(format!("{} entries, newest first.", rows.len())), table]
+}
+
+fn document_blocks(documents: &[(DocumentRow, Option<String>)]) -> Vec<Block> {
+    if documents.is_empty() {
+        return vec![Block::Paragraph("No documents or notes for the period of the copy.".into())];
+    }
+    let mut blocks = Vec::with_capacity(documents.len() * 2);
+    for (doc, text) in documents {
+        let when = doc.date.clone().unwrap_or_else(|| "undated".into());
+        blocks.push(Block::Heading(format!("{} ({when})", doc.title)));
+        blocks.push(Block::Paragraph(match text {
+            Some(t) if !t.trim().is_empty() => t.clone(),
+            _ => format!("An attachment ({}, {} bytes): it is in the FHIR copy as received.", doc.content_type, doc.size),
+        }));
+    }
+    blocks
+}
+
+/// The PDF copy of a record: cover, contents, one section per part of the record.
+pub fn record_copy(facts: &CoverFacts, sections: &[(Section, Vec<ItemRow>)], documents: Option<&[(DocumentRow, Option<String>)]>, part2: bool) -> PdfCopy {
+    let mut cover = vec![
+        Block::Title("Copy of health record".into()),
+        Block::Paragraph(format!("{}. Released under the patient's right of access (45 CFR 164.524).", facts.site)),
+        Block::Facts(vec![
+            ("Request".into(), facts.request_number.clone()),
+            ("Patient".into(), facts.patient_name.clone()),
+            ("Date of birth".into(), facts.birth_date.clone()),
+            ("Record number".into(), facts.record_number.clone()),
+            ("Requested by".into(), facts.requester.clone()),
+            ("Recipient".into(), facts.recipient.clone()),
+            ("What the copy covers".into(), facts.scope.clone()),
+            ("Released by".into(), facts.released_by.clone()),
+            ("Date released".into(), facts.released_on.clone()),
+        ]),
+        Block::Heading("Left out of this copy".into()),
+    ];
+    if facts.excluded.is_empty() {
+        cover.push(Block::Paragraph("Nothing within the scope of the request was left out.".into()));
+    } else {
+        cover.push(Block::Table {
+            columns: vec![("What".into(), 2.0), ("Why (legal basis)".into(), 3.0)],
+            rows: facts.excluded.iter().map(|(what, why)| vec![what.clone(), why.clone()]).collect(),
+        });
+    }
+    if part2 {
+        cover.push(Block::Heading("Substance use disorder records".into()));
+        cover.push(Block::Paragraph(PART2_NOTICE.into()));
+    }
+    let mut out: Vec<PdfSection> = sections.iter().map(|(s, rows)| PdfSection { title: s.title().into(), blocks: section_blocks(*s, rows) }).collect();
+    if let Some(docs) = documents {
+        out.push(PdfSection { title: Section::Documents.title().into(), blocks: document_blocks(docs) });
+    }
+    PdfCopy {
+        title: format!("Health record copy {} for {}", facts.request_number, facts.patient_name),
+        subject: format!("Copy of the health record of {}, request {}", facts.patient_name, facts.request_number),
+        author: facts.site.clone(),
+        header: format!("{} · born {} · record {} · request {}", facts.patient_name, facts.birth_date, facts.record_number, facts.request_number),
+        footer_notice: CONFIDENTIALITY_NOTICE.into(),
+        redisclosure_notice: part2.then(|| PART2_NOTICE.to_string()),
+        created_unix: facts.created_unix,
+        cover,
+        sections: out,
+    }
+}
+
+/// The FHIR copy: a `collection` Bundle of the released resources, each exactly as imported
+/// (the stored original text goes in unparsed).
+pub fn fhir_bundle(bundle_id: &str, timestamp: &str, resources: &[(String, String, String)]) -> String {
+    let mut out = String::with_capacity(resources.iter().map(|(_, _, j)| j.len() + 80).sum::<usize>() + 256);
+    out.push_str("{\"resourceType\":\"Bundle\",\"id\":");
+    out.push_str(&serde_json::to_string(bundle_id).unwrap_or_else(|_| "\"copy\"".into()));
+    out.push_str(",\"type\":\"collection\",\"timestamp\":");
+    out.push_str(&serde_json::to_string(timestamp).unwrap_or_else(|_| "\"\"".into()));
+    out.push_str(",\"entry\":[");
+    for (n, (resource_type, id, json)) in resources.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"fullUrl\":");
+        out.push_str(&serde_json::to_string(&format!("{resource_type}/{id}")).unwrap_or_else(|_| "\"\"".into()));
+        out.push_str(",\"resource\":");
+        out.push_str(json);
+        out.push('}');
+    }
+    out.push_str("]}");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fhir_copy_is_a_collection_of_the_originals() {
+        let json = fhir_bundle("b1", "2026-11-24T10:00:00Z", &[("Patient".into(), "p1".into(), r#"{"resourceType":"Patient","id":"p1","name":[{"family":"León"}]}"#.into())]);
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+        assert_eq!(v["type"], "collection");
+        assert_eq!(v["entry"][0]["fullUrl"], "Patient/p1");
+        assert_eq!(v["entry"][0]["resource"]["name"][0]["family"], "León");
+    }
+
+    #[test]
+    fn a_copy_renders_every_section_with_page_numbers() {
+        let facts = CoverFacts { request_number: "R-1001".into(), patient_name: "Łucja León".into(), birth_date: "2001-02-03".into(), created_unix: 1_700_000_000, ..Default::default() };
+        let rows = vec![ItemRow {
+            id: "x".into(),
+            kind: "condition".into(),
+            display: "Ωmega Съешь".into(),
+            codes: vec![],
+            status: Some("active".into()),
+            category: None,
+            date: Some("2020-01-01".into()),
+            end_date: None,
+            value: None,
+            range: None,
+            flag: None,
+            detail: None,
+            trend_code: None,
+        }];
+        let copy = record_copy(&facts, &[(Section::Problems, rows)], Some(&[]), true);
+        let rendered = pdf::render(&copy, &|_, _| {}).unwrap_or_else(|e| panic!("{e}"));
+        assert!(rendered.bytes.starts_with(b"%PDF-"));
+        assert_eq!(rendered.pages, 4, "cover, contents, problems, documents");
+        if let Ok(path) = std::env::var("PORTAL_PDF_DUMP") {
+            std::fs::write(path, &rendered.bytes).ok();
+        }
+    }
+}

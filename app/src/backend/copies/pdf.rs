@@ -1,0 +1,497 @@
+//! The PDF renderer of released copies and letters: a small page-layout engine over printpdf
+//! (which draws but does not lay out). Pure: a `PdfCopy` of text in, the file's bytes out.
+//!
+//! - An embedded Unicode TrueType font (DejaVu Sans Condensed, regular and bold; licence in
+//!   `app/assets/fonts/`), subset into the file: "León", Polish, Greek, Cyrillic all print; a
+//!   character the font lacks prints as "?" rather than vanishing.
+//! - Lines are broken by measured glyph widths; tables repeat their header on each page.
+//! - Every page has the header (patient, birth date, record number, request) and the footer
+//!   ("Page X of Y", the confidentiality notice and, when Part 2 records are included, the
+//!   redisclosure notice of 42 CFR 2.32). Page numbers come from a second pass, so the table of
+//!   contents and "of Y" are exact.
+
+use printpdf::{
+    Color, Line, LinePoint, Mm, Op, ParsedFont, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions, Point, Pt, Rgb,
+    TextItem,
+};
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+const REGULAR_TTF: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSansCondensed.ttf");
+const BOLD_TTF: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSansCondensed-Bold.ttf");
+
+/// US Letter, in points.
+const PAGE_W: f32 = 612.0;
+const PAGE_H: f32 = 792.0;
+const MARGIN_X: f32 = 48.0;
+const HEADER_Y: f32 = PAGE_H - 34.0;
+const CONTENT_TOP: f32 = PAGE_H - 62.0;
+const BODY: f32 = 9.0;
+const SMALL: f32 = 7.5;
+const CELL: f32 = 8.0;
+
+/// A document to render: the cover, then a table of contents, then the sections.
+#[derive(Debug, Clone, Default)]
+pub struct PdfCopy {
+    pub title: String,
+    pub subject: String,
+    pub author: String,
+    /// The running header of every page.
+    pub header: String,
+    /// The confidentiality notice in every footer.
+    pub footer_notice: String,
+    /// 42 CFR 2.32's notice, in every footer when Part 2 records are included.
+    pub redisclosure_notice: Option<String>,
+    pub created_unix: i64,
+    pub cover: Vec<Block>,
+    /// Without sections (a letter), there is no table of contents.
+    pub sections: Vec<PdfSection>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PdfSection {
+    pub title: String,
+    pub blocks: Vec<Block>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Block {
+    Title(String),
+    Heading(String),
+    Paragraph(String),
+    /// Label and value pairs (the cover's facts).
+    Facts(Vec<(String, String)>),
+    Table { columns: Vec<(String, f32)>, rows: Vec<Vec<String>> },
+}
+
+/// The rendered file and its page count.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub bytes: Vec<u8>,
+    pub pages: usize,
+}
+
+struct Face {
+    font: ParsedFont,
+    /// Advance widths per character, in thousandths of the font size.
+    widths: HashMap<char, f32>,
+}
+
+impl Face {
+    fn load(bytes: &[u8]) -> Option<Face> {
+        let font = ParsedFont::from_bytes(bytes, 0, &mut Vec::new())?;
+        let per_em = f32::from(font.units_per_em.max(1));
+        let widths = font
+            .codepoint_to_glyph
+            .iter()
+            .filter_map(|(cp, gid)| Some((char::from_u32(*cp)?, f32::from(font.glyph_widths.get(gid).copied().unwrap_or(0)) * 1000.0 / per_em)))
+            .collect();
+        Some(Face { font, widths })
+    }
+
+    fn has(&self, c: char) -> bool {
+        self.widths.contains_key(&c)
+    }
+
+    fn width(&self, text: &str, size: f32) -> f32 {
+        text.chars().map(|c| self.widths.get(&c).copied().unwrap_or(500.0)).sum::<f32>() * size / 1000.0
+    }
+}
+
+struct Fonts {
+    regular: Face,
+    bold: Face,
+}
+
+fn fonts() -> Result<&'static Fonts, String> {
+    static FONTS: OnceLock<Option<Fonts>> = OnceLock::new();
+    FONTS
+        .get_or_init(|| Some(Fonts { regular: Face::load(REGULAR_TTF)?, bold: Face::load(BOLD_TTF)? }))
+        .as_ref()
+        .ok_or_else(|| "the embedded font could not be read".to_string())
+}
+
+impl Fonts {
+    fn face(&self, bold: bool) -> &Face {
+        if bold { &self.bold } else { &self.regular }
+    }
+
+    /// Text the font can draw: controls dropped, tabs as spaces, missing glyphs as "?".
+    fn clean(&self, text: &str) -> String {
+        text.chars()
+            .filter_map(|c| match c {
+                '\t' => Some(' '),
+                '\n' => Some('\n'),
+                c if c.is_control() => None,
+                c if self.regular.has(c) => Some(c),
+                _ => Some('?'),
+            })
+            .collect()
+    }
+
+    /// Breaks text into lines no wider than `width`: at spaces, and inside a word only when the
+    /// word alone is too wide. Hard line breaks are kept; blank lines are kept once.
+    fn wrap(&self, text: &str, width: f32, size: f32, bold: bool) -> Vec<String> {
+        let face = self.face(bold);
+        let space = face.width(" ", size);
+        let mut lines = Vec::new();
+        for raw in self.clean(text).split('\n') {
+            let raw = raw.trim_end();
+            if raw.trim().is_empty() {
+                if lines.last().is_some_and(|l: &String| !l.is_empty()) {
+                    lines.push(String::new());
+                }
+                continue;
+            }
+            let mut line = String::new();
+            let mut line_w = 0.0;
+            for word in raw.split(' ').filter(|w| !w.is_empty()) {
+                let w = face.width(word, size);
+                if !line.is_empty() && line_w + space + w <= width {
+                    line.push(' ');
+                    line.push_str(word);
+                    line_w += space + w;
+                    continue;
+                }
+                if !line.is_empty() {
+                    lines.push(std::mem::take(&mut line));
+                }
+                if w <= width {
+                    line = word.to_string();
+                    line_w = w;
+                } else {
+                    // A word wider than the line (a URL, a long code): break it by characters.
+                    line_w = 0.0;
+                    for c in word.chars() {
+                        let cw = face.width(c.encode_utf8(&mut [0; 4]), size);
+                        if line_w + cw > width && !line.is_empty() {
+                            lines.push(std::mem::take(&mut line));
+                            line_w = 0.0;
+                        }
+                        line.push(c);
+                        line_w += cw;
+                    }
+                }
+            }
+            if !line.is_empty() {
+                lines.push(line);
+            }
+        }
+        while lines.last().is_some_and(|l| l.is_empty()) {
+            lines.pop();
+        }
+        lines
+    }
+}
+
+#[derive(Default)]
+struct Page {
+    texts: Vec<(f32, f32, bool, f32, String)>,
+    rules: Vec<(f32, f32, f32)>,
+}
+
+/// Lays blocks out top to bottom, opening pages as it goes.
+struct Flow<'a> {
+    fonts: &'a Fonts,
+    pages: Vec<Page>,
+    y: f32,
+    bottom: f32,
+}
+
+fn line_height(size: f32) -> f32 {
+    size * 1.32
+}
+
+impl<'a> Flow<'a> {
+    fn new(fonts: &'a Fonts, bottom: f32) -> Self {
+        let mut flow = Flow { fonts, pages: Vec::new(), y: CONTENT_TOP, bottom };
+        flow.new_page();
+        flow
+    }
+
+    fn new_page(&mut self) {
+        self.pages.push(Page::default());
+        self.y = CONTENT_TOP;
+    }
+
+    fn page(&mut self) -> &mut Page {
+        if self.pages.is_empty() {
+            self.pages.push(Page::default());
+        }
+        let last = self.pages.len() - 1;
+        &mut self.pages[last]
+    }
+
+    /// Makes room for `height`; a new page when this one is full (never for an empty page).
+    fn room(&mut self, height: f32) {
+        if self.y - height < self.bottom && self.y < CONTENT_TOP {
+            self.new_page();
+        }
+    }
+
+    fn text(&mut self, x: f32, bold: bool, size: f32, text: String) {
+        let y = self.y - size;
+        self.page().texts.push((x, y, bold, size, text));
+    }
+
+    fn lines(&mut self, text: &str, size: f32, bold: bool, indent: f32) {
+        let width = PAGE_W - 2.0 * MARGIN_X - indent;
+        for line in self.fonts.wrap(text, width, size, bold) {
+            self.room(line_height(size));
+            if !line.is_empty() {
+                self.text(MARGIN_X + indent, bold, size, line);
+            }
+            self.y -= line_height(size);
+        }
+    }
+
+    fn block(&mut self, block: &Block) {
+        match block {
+            Block::Title(t) => {
+                self.room(60.0);
+                self.lines(t, 16.0, true, 0.0);
+                self.y -= 6.0;
+            }
+            Block::Heading(t) => {
+                // Keep a heading with at least two lines of what follows.
+                self.room(line_height(11.0) + 3.0 * line_height(BODY));
+                self.y -= 4.0;
+                self.lines(t, 11.0, true, 0.0);
+                self.y -= 2.0;
+            }
+            Block::Paragraph(t) => {
+                self.lines(t, BODY, false, 0.0);
+                self.y -= 4.0;
+            }
+            Block::Facts(pairs) => {
+                let label_w = 130.0;
+                let value_w = PAGE_W - 2.0 * MARGIN_X - label_w;
+                for (label, value) in pairs {
+                    let label_lines = self.fonts.wrap(label, label_w - 6.0, BODY, true);
+                    let value_lines = self.fonts.wrap(value, value_w, BODY, false);
+                    let rows = label_lines.len().max(value_lines.len()).max(1);
+                    self.room(rows as f32 * line_height(BODY));
+                    let top = self.y;
+                    for (i, l) in label_lines.into_iter().enumerate() {
+                        self.y = top - i as f32 * line_height(BODY);
+                        self.text(MARGIN_X, true, BODY, l);
+                    }
+                    for (i, l) in value_lines.into_iter().enumerate() {
+                        self.y = top - i as f32 * line_height(BODY);
+                        self.text(MARGIN_X + label_w, false, BODY, l);
+                    }
+                    self.y = top - rows as f32 * line_height(BODY) - 2.0;
+                }
+                self.y -= 4.0;
+            }
+            Block::Table { columns, rows } => self.table(columns, rows),
+        }
+    }
+
+    fn table(&mut self, columns: &[(String, f32)], rows: &[Vec<String>]) {
+        let total: f32 = columns.iter().map(|(_, s)| s).sum::<f32>().max(0.01);
+        let full = PAGE_W - 2.0 * MARGIN_X;
+        let widths: Vec<f32> = columns.iter().map(|(_, s)| s / total * full).collect();
+        let lh = line_height(CELL);
+        // A cell never takes more than 40 lines: a table row must fit on a page.
+        let wrap_row = |cells: &[String], bold: bool| -> Vec<Vec<String>> {
+            widths
+                .iter()
+                .enumerate()
+                .map(|(i, w)| {
+                    let mut lines = self.fonts.wrap(cells.get(i).map(String::as_str).unwrap_or(""), w - 6.0, CELL, bold);
+                    if lines.len() > 40 {
+                        lines.truncate(40);
+                        lines.push("…".into());
+                    }
+                    lines
+                })
+                .collect()
+        };
+        let header_cells: Vec<String> = columns.iter().map(|(t, _)| t.clone()).collect();
+        let header = wrap_row(&header_cells, true);
+        let header_h = header.iter().map(Vec::len).max().unwrap_or(1) as f32 * lh + 4.0;
+        let draw_row = |flow: &mut Flow, cells: &[Vec<String>], bold: bool| {
+            let top = flow.y;
+            let mut x = MARGIN_X;
+            for (i, lines) in cells.iter().enumerate() {
+                for (n, l) in lines.iter().enumerate() {
+                    flow.y = top - n as f32 * lh;
+                    flow.text(x, bold, CELL, l.clone());
+                }
+                x += widths[i];
+            }
+            let h = cells.iter().map(Vec::len).max().unwrap_or(1).max(1) as f32 * lh;
+            flow.y = top - h - 2.0;
+            let y = flow.y + 1.0;
+            flow.page().rules.push((MARGIN_X, PAGE_W - MARGIN_X, y));
+            flow.y -= 2.0;
+        };
+        self.room(header_h + lh * 2.0);
+        draw_row(self, &header, true);
+        for row in rows {
+            let cells = wrap_row(row, false);
+            let h = cells.iter().map(Vec::len).max().unwrap_or(1) as f32 * lh + 4.0;
+            if self.y - h < self.bottom {
+                self.new_page();
+                draw_row(self, &header, true);
+            }
+            draw_row(self, &cells, false);
+        }
+        self.y -= 6.0;
+    }
+}
+
+/// The footer's lines, and how much room they take above the page's bottom edge.
+fn footer_lines(fonts: &Fonts, copy: &PdfCopy) -> (Vec<String>, Vec<String>, f32) {
+    let width = PAGE_W - 2.0 * MARGIN_X - 70.0;
+    let notice = fonts.wrap(&copy.footer_notice, width, SMALL, false);
+    let part2 = copy.redisclosure_notice.as_deref().map(|n| fonts.wrap(n, PAGE_W - 2.0 * MARGIN_X, SMALL, false)).unwrap_or_default();
+    let height = 30.0 + (notice.len() + part2.len()) as f32 * line_height(SMALL) + 10.0;
+    (notice, part2, height)
+}
+
+fn toc_blocks(entries: &[(String, usize)]) -> Vec<(String, String)> {
+    entries.iter().map(|(t, p)| (t.clone(), p.to_string())).collect()
+}
+
+/// Lays the table of contents out: one line per section, the page number right-aligned.
+fn toc_pages(fonts: &Fonts, bottom: f32, entries: &[(String, String)]) -> Vec<Page> {
+    let mut flow = Flow::new(fonts, bottom);
+    flow.block(&Block::Title("Contents".into()));
+    let right = PAGE_W - MARGIN_X;
+    for (title, page) in entries {
+        let width = PAGE_W - 2.0 * MARGIN_X - 60.0;
+        let lines = fonts.wrap(title, width, 10.0, false);
+        flow.room(lines.len() as f32 * line_height(10.0));
+        let top = flow.y;
+        for (i, l) in lines.iter().enumerate() {
+            flow.y = top - i as f32 * line_height(10.0);
+            flow.text(MARGIN_X, false, 10.0, l.clone());
+        }
+        flow.y = top;
+        let w = fonts.regular.width(page, 10.0);
+        flow.text(right - w, false, 10.0, page.clone());
+        flow.y = top - lines.len().max(1) as f32 * line_height(10.0) - 3.0;
+    }
+    flow.pages
+}
+
+/// Renders the document. `progress(done, total)` is called as sections are laid out.
+pub fn render(copy: &PdfCopy, progress: &dyn Fn(usize, usize)) -> Result<Rendered, String> {
+    let fonts = fonts()?;
+    let (notice, part2, footer_h) = footer_lines(fonts, copy);
+    let bottom = footer_h;
+
+    // First pass: the sections, each from a new page, numbered from 0.
+    let mut body = Flow::new(fonts, bottom);
+    body.pages.clear();
+    let mut starts = Vec::with_capacity(copy.sections.len());
+    let total = copy.sections.len();
+    for (n, section) in copy.sections.iter().enumerate() {
+        body.new_page();
+        starts.push(body.pages.len() - 1);
+        body.block(&Block::Title(section.title.clone()));
+        for block in &section.blocks {
+            body.block(block);
+        }
+        progress(n + 1, total);
+    }
+
+    let mut cover = Flow::new(fonts, bottom);
+    for block in &copy.cover {
+        cover.block(block);
+    }
+    let cover_pages = cover.pages;
+
+    // The contents' length does not depend on the numbers, so lay it out once to count its pages.
+    let toc = if copy.sections.is_empty() {
+        Vec::new()
+    } else {
+        let draft: Vec<(String, usize)> = copy.sections.iter().map(|s| (s.title.clone(), 9999)).collect();
+        let toc_len = toc_pages(fonts, bottom, &toc_blocks(&draft)).len();
+        let first = cover_pages.len() + toc_len + 1;
+        let entries: Vec<(String, usize)> = copy.sections.iter().zip(&starts).map(|(s, start)| (s.title.clone(), first + start)).collect();
+        toc_pages(fonts, bottom, &toc_blocks(&entries))
+    };
+    let front = cover_pages.len() + toc.len();
+    let pages: Vec<Page> = cover_pages.into_iter().chain(toc).chain(body.pages).collect();
+    let count = pages.len();
+
+    let mut doc = PdfDocument::new(&copy.title);
+    let regular = doc.add_font(&fonts.regular.font);
+    let bold = doc.add_font(&fonts.bold.font);
+    let created = printpdf::OffsetDateTime::from_unix_timestamp(copy.created_unix).map_err(|e| e.to_string())?;
+    let info = &mut doc.metadata.info;
+    info.creation_date = created;
+    info.modification_date = created;
+    info.metadata_date = created;
+    info.document_title = copy.title.clone();
+    info.author = copy.author.clone();
+    info.subject = copy.subject.clone();
+    info.creator = "Patient-access portal".into();
+    info.producer = "printpdf".into();
+
+    let header = {
+        let mut h = fonts.clean(&copy.header);
+        let max = PAGE_W - 2.0 * MARGIN_X;
+        while fonts.regular.width(&h, SMALL + 0.5) > max && h.pop().is_some() {}
+        h
+    };
+    let black = Color::Rgb(Rgb { r: 0.0, g: 0.0, b: 0.0, icc_profile: None });
+    let grey = Color::Rgb(Rgb { r: 0.35, g: 0.35, b: 0.35, icc_profile: None });
+    let mut out = Vec::with_capacity(count);
+    for (index, page) in pages.into_iter().enumerate() {
+        let mut ops = Vec::with_capacity(page.texts.len() * 5 + 40);
+        let put = |ops: &mut Vec<Op>, x: f32, y: f32, is_bold: bool, size: f32, text: String, color: &Color| {
+            ops.push(Op::StartTextSection);
+            ops.push(Op::SetFillColor { col: color.clone() });
+            ops.push(Op::SetFont { font: PdfFontHandle::External(if is_bold { bold.clone() } else { regular.clone() }), size: Pt(size) });
+            ops.push(Op::SetTextCursor { pos: Point { x: Pt(x), y: Pt(y) } });
+            ops.push(Op::ShowText { items: vec![TextItem::Text(text)] });
+            ops.push(Op::EndTextSection);
+        };
+        let rule = |ops: &mut Vec<Op>, x1: f32, x2: f32, y: f32| {
+            ops.push(Op::SetOutlineColor { col: Color::Rgb(Rgb { r: 0.6, g: 0.6, b: 0.6, icc_profile: None }) });
+            ops.push(Op::SetOutlineThickness { pt: Pt(0.5) });
+            ops.push(Op::DrawLine {
+                line: Line {
+                    points: vec![
+                        LinePoint { p: Point { x: Pt(x1), y: Pt(y) }, bezier: false },
+                        LinePoint { p: Point { x: Pt(x2), y: Pt(y) }, bezier: false },
+                    ],
+                    is_closed: false,
+                },
+            });
+        };
+        put(&mut ops, MARGIN_X, HEADER_Y, false, SMALL + 0.5, header.clone(), &grey);
+        rule(&mut ops, MARGIN_X, PAGE_W - MARGIN_X, HEADER_Y - 5.0);
+        for (x, y, b, size, text) in page.texts {
+            put(&mut ops, x, y, b, size, text, &black);
+        }
+        for (x1, x2, y) in page.rules {
+            rule(&mut ops, x1, x2, y);
+        }
+        // The footer, bottom up: Part 2 notice, confidentiality notice with the page number.
+        let mut y = 24.0;
+        for line in part2.iter().rev() {
+            put(&mut ops, MARGIN_X, y, false, SMALL, line.clone(), &grey);
+            y += line_height(SMALL);
+        }
+        for line in notice.iter().rev() {
+            put(&mut ops, MARGIN_X, y, false, SMALL, line.clone(), &grey);
+            y += line_height(SMALL);
+        }
+        let number = format!("Page {} of {}", index + 1, count);
+        let w = fonts.bold.width(&number, 8.0);
+        put(&mut ops, PAGE_W - MARGIN_X - w, y - line_height(SMALL), true, 8.0, number, &black);
+        rule(&mut ops, MARGIN_X, PAGE_W - MARGIN_X, y + 2.0);
+        out.push(PdfPage::new(Mm(PAGE_W * 25.4 / 72.0), Mm(PAGE_H * 25.4 / 72.0), ops));
+    }
+    for (section, start) in copy.sections.iter().zip(&starts) {
+        doc.add_bookmark(&section.title, front + start + 1);
+    }
+    doc.with_pages(out);
+    let bytes = doc.save(&PdfSaveOptions { optimize: true, subset_fonts: true, secure: true, image_optimization: None }, &mut Vec::new());
+    Ok(Rendered { bytes, pages: count })
+}
