@@ -29,6 +29,9 @@ pub enum AppError {
     Validation { fields: Vec<FieldError> },
     #[error("{message}")]
     Conflict { message: String },
+    /// Something that existed and has expired (a released copy past its download period).
+    #[error("{message}")]
+    Gone { message: String },
     #[error("Too many attempts. Please wait {retry_after_secs} seconds and try again.")]
     RateLimited { retry_after_secs: u64 },
     /// One answer for an unknown email, a wrong password and a disabled account.
@@ -59,6 +62,7 @@ impl AppError {
             AppError::NotFound => 404,
             AppError::Validation { .. } => 422,
             AppError::Conflict { .. } => 409,
+            AppError::Gone { .. } => 410,
             AppError::RateLimited { .. } | AppError::Locked { .. } => 429,
             AppError::InvalidCredentials => 401,
             AppError::BadRequest => 400,

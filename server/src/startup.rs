@@ -198,6 +198,7 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/admin/audit.csv", get(app::backend::export::audit_csv))
         .route("/record/documents/{id}/download", get(app::backend::export::document_download))
+        .route("/requests/{id}/files/{kind}", get(app::backend::export::release_file_download))
         .route(app::backend::auth::oidc::CALLBACK_PATH, get(app::backend::oidc_routes::callback))
         .route(
             "/staff/import/upload",

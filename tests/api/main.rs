@@ -17,6 +17,7 @@ mod migrations;
 mod pages;
 mod record;
 mod release;
+mod release_copies;
 mod reset;
 mod scale_out;
 mod security_headers;

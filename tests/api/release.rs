@@ -36,19 +36,22 @@ async fn a_patient_requests_a_copy_and_him_staff_take_it_to_release() {
     let sam = staff(&app).await;
     let queue = app.call_ok(&sam, "request_queue", &[]).await;
     assert_eq!(queue[0]["id"], id.as_str());
-    for (step, status) in [("start_identity_check", "identity_check"), ("identity_verified", "in_review"), ("approve", "approved"), ("release", "released")] {
+    for (step, status) in [("start_identity_check", "identity_check"), ("identity_verified", "in_review")] {
         let view = app.call_ok(&sam, "advance_request", &[("id", &id), ("step", step), ("note", "ok")]).await;
         assert_eq!(view["status"], status, "{step}");
     }
+    assert_eq!(app.call_ok(&sam, "decide_request", &[("id", &id), ("decision", "approve"), ("note", "ok")]).await["status"], "approved");
+    assert_eq!(app.call_ok(&sam, "release_copy", &[("id", &id)]).await["status"], "released");
     let view = app.call_ok(&ana, "request_detail", &[("id", &id)]).await;
     let timeline: Vec<&str> = view["timeline"].as_array().expect("timeline").iter().filter_map(|t| t["status"].as_str()).collect();
     assert_eq!(timeline, ["Received", "Checking identity", "In review", "Approved", "Ready to download"]);
     assert_eq!(view["can_cancel"], false, "a released copy cannot be withdrawn");
     // Releasing twice is refused, and audited.
-    let again = app.call(&sam, "advance_request", &[("id", &id), ("step", "release")]).await;
+    let again = app.call(&sam, "release_copy", &[("id", &id)]).await;
     assert_eq!(again.status(), 409);
     assert!(!app.audit("release_request", "failure").await.is_empty());
-    assert_eq!(app.audit("release_request", "success").await.len(), 5);
+    // Submit, four transitions, and the release's record of its files' hashes.
+    assert_eq!(app.audit("release_request", "success").await.len(), 6);
 }
 
 #[tokio::test]
@@ -57,7 +60,7 @@ async fn the_requester_cancels_before_release_and_only_staff_decide() {
     let ana = patient(&app, "ana@example.org", "MRN-1").await;
     let id = app.call_ok(&ana, "submit_request", &[("scope", "all"), ("pdf", "on"), ("fhir", "on")]).await["id"].as_str().expect("id").to_string();
     // A patient cannot approve their own request: as if it did not exist.
-    assert_eq!(app.call(&ana, "advance_request", &[("id", &id), ("step", "approve")]).await.status(), 404);
+    assert_eq!(app.call(&ana, "decide_request", &[("id", &id), ("decision", "approve")]).await.status(), 404);
     let view = app.call_ok(&ana, "advance_request", &[("id", &id), ("step", "cancel")]).await;
     assert_eq!(view["status"], "cancelled");
     // Approving a cancelled request is refused.

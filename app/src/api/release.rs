@@ -52,7 +52,7 @@ pub async fn request_queue() -> Result<Vec<RequestView>, AppError> {
 }
 
 /// Moves a request on: `cancel` (the requester), or an HIM step (`start_identity_check`,
-/// `identity_verified`, `approve`, `approve_partially`, `deny`, `release`, `close`).
+/// `identity_verified`, `close`). Decisions and releases have their own functions.
 #[server(prefix = "/api", endpoint = "advance_request")]
 pub async fn advance_request(id: String, step: String, #[server(default)] note: Option<String>) -> Result<RequestView, AppError> {
     use crate::backend::{current::access, error::with_status};
@@ -62,13 +62,60 @@ pub async fn advance_request(id: String, step: String, #[server(default)] note: 
             "cancel" => Event::Cancel,
             "start_identity_check" => Event::StartIdentityCheck,
             "identity_verified" => Event::IdentityVerified,
-            "approve" => Event::Approve,
-            "approve_partially" => Event::ApprovePartially,
-            "deny" => Event::Deny,
-            "release" => Event::Release,
             "close" => Event::Close,
             _ => return Err(AppError::BadRequest),
         };
         access().await?.advance_request(&id, event, note).await
+    }.await)
+}
+
+/// HIM's decision after review: `approve`, `approve_partially` (withholding categories, each
+/// with its basis) or `deny` (with its ground).
+#[server(prefix = "/api", endpoint = "decide_request")]
+#[allow(clippy::too_many_arguments)]
+pub async fn decide_request(
+    id: String,
+    decision: String,
+    #[server(default)] ground: Option<String>,
+    #[server(default)] note: Option<String>,
+    #[server(default)] mental_health: Option<String>,
+    #[server(default)] substance_use: Option<String>,
+    #[server(default)] hiv_sti: Option<String>,
+    #[server(default)] reproductive_health: Option<String>,
+    #[server(default)] genetic: Option<String>,
+) -> Result<RequestView, AppError> {
+    use crate::backend::{current::access, error::with_status};
+    use crate::domain::release::{Decision, DecisionKind};
+    with_status(async move {
+        let kind = match decision.as_str() {
+            "approve" => DecisionKind::Approve,
+            "approve_partially" => DecisionKind::ApprovePartially,
+            "deny" => DecisionKind::Deny,
+            _ => return Err(AppError::BadRequest),
+        };
+        let withheld = [
+            ("mental_health", mental_health),
+            ("substance_use", substance_use),
+            ("hiv_sti", hiv_sti),
+            ("reproductive_health", reproductive_health),
+            ("genetic", genetic),
+        ]
+        .into_iter()
+        .map(|(c, b)| (c.to_string(), b.unwrap_or_default()))
+        .collect();
+        let checked = Decision::check(kind, withheld, ground.as_deref(), note).map_err(|fields| AppError::Validation { fields })?;
+        access().await?.decide_request(&id, checked).await
+    }.await)
+}
+
+/// Produces the copy of an approved request and makes it downloadable (HIM staff).
+#[server(prefix = "/api", endpoint = "release_copy")]
+pub async fn release_copy(id: String) -> Result<RequestView, AppError> {
+    use crate::backend::current::{access, state};
+    use crate::backend::error::with_status;
+    with_status(async move {
+        let state = state()?;
+        let site = format!("{} Health Information Management", state.site_code);
+        access().await?.release_copy(&id, &state.file_keys, state.release_download_days, &site).await
     }.await)
 }

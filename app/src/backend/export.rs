@@ -113,3 +113,40 @@ pub async fn document_download(
         Err(e) => error_response(e),
     }
 }
+
+/// `GET /requests/{id}/files/{kind}`: a released copy (`pdf`, `fhir`) for its requester or HIM
+/// staff. Decrypted on the way out, never cached (`no-store`), audited by the access context.
+pub async fn release_file_download(
+    State(state): State<AppState>,
+    session: Session,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    axum::extract::Path((id, kind)): axum::extract::Path<(String, String)>,
+) -> Response {
+    let request = RequestMeta::from_parts(&headers, Some(peer));
+    let session = PortalSession::from(session);
+    let signed = match signed_in_with(&state, &session, &request, true).await {
+        Ok(s) => s,
+        Err(e) => return error_response(e),
+    };
+    if !matches!(kind.as_str(), "pdf" | "fhir" | "denial_letter") {
+        return error_response(AppError::NotFound);
+    }
+    let context = AccessContext::new(state.db.clone(), &signed, request, state.site_code.clone());
+    match context.download_copy(&id, &kind, &state.file_keys).await {
+        Ok((file_name, content_type, bytes)) => {
+            let mut response = bytes.into_response();
+            let h = response.headers_mut();
+            if let Ok(v) = HeaderValue::from_str(&content_type) {
+                h.insert(header::CONTENT_TYPE, v);
+            }
+            // The name is ours (`record-R-1042.pdf`), never typed by anyone.
+            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
+                h.insert(header::CONTENT_DISPOSITION, v);
+            }
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(e) => error_response(e),
+    }
+}

@@ -290,6 +290,24 @@ impl DenialGround {
         DenialGround::RepresentativeHarm,
     ];
 
+    /// The code forms and storage use.
+    pub fn code(self) -> &'static str {
+        match self {
+            DenialGround::PsychotherapyNotes => "psychotherapy_notes",
+            DenialGround::LitigationPreparation => "litigation_preparation",
+            DenialGround::InmateSafety => "inmate_safety",
+            DenialGround::ResearchSuspended => "research_suspended",
+            DenialGround::ConfidentialSource => "confidential_source",
+            DenialGround::DangerToLifeOrSafety => "danger_to_life_or_safety",
+            DenialGround::ReferencesAnotherPerson => "references_another_person",
+            DenialGround::RepresentativeHarm => "representative_harm",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<DenialGround> {
+        DenialGround::ALL.into_iter().find(|g| g.code() == code)
+    }
+
     /// Whether the patient may have the denial reviewed by a licensed professional who took no
     /// part in it (164.524(a)(3) grounds are reviewable; (a)(2) grounds are not).
     pub fn reviewable(self) -> bool {
@@ -662,6 +680,110 @@ pub struct RequestView {
     pub fee: String,
     pub can_cancel: bool,
     pub timeline: Vec<TimelineRow>,
+    /// The released files (with their SHA-256), newest decision's withholdings and grounds.
+    pub files: Vec<FileView>,
+    pub withheld: Vec<String>,
+    pub grounds: Vec<String>,
+}
+
+/// The legal bases on which HIM may withhold a sensitive category from a copy, with the text the
+/// cover page and the patient read ("Every release records what was left out and why").
+pub const WITHHOLD_BASES: [(&str, &str); 6] = [
+    ("psychotherapy_notes", "45 CFR 164.524(a)(1)(i): psychotherapy notes are not part of the right of access"),
+    ("part2_no_consent", "42 CFR 2.31: no Part 2 consent from the patient covers this release"),
+    ("danger_to_life_or_safety", "45 CFR 164.524(a)(3)(i): a licensed professional judged access likely to endanger life or safety"),
+    ("references_another_person", "45 CFR 164.524(a)(3)(ii): it refers to another person who could be substantially harmed"),
+    ("confidential_source", "45 CFR 164.524(a)(2)(v): obtained from someone else under a promise of confidentiality"),
+    ("litigation_preparation", "45 CFR 164.524(a)(1)(ii): compiled for a legal proceeding"),
+];
+
+/// The text of a withholding basis, or `None` for an unknown code.
+pub fn withhold_basis(code: &str) -> Option<&'static str> {
+    WITHHOLD_BASES.iter().find(|(c, _)| *c == code).map(|(_, text)| *text)
+}
+
+/// A sensitive category left out of a release, and why (stored with the decision).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Withheld {
+    /// A sensitive-category code (`mental_health`, `substance_use`, ...).
+    pub category: String,
+    /// A `WITHHOLD_BASES` code.
+    pub basis: String,
+}
+
+/// What HIM decided in review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DecisionKind {
+    Approve,
+    ApprovePartially,
+    Deny,
+}
+
+/// A checked decision, ready to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub kind: DecisionKind,
+    pub withheld: Vec<Withheld>,
+    pub grounds: Vec<DenialGround>,
+    pub note: Option<String>,
+}
+
+impl Decision {
+    /// Checks a decision as the review form sends it: a partial approval withholds something,
+    /// each withheld category has a known basis, a denial names its ground (164.524(d)(2)(i)).
+    /// Psychotherapy notes are withheld from every release without asking (164.524(a)(1)(i)).
+    pub fn check(kind: DecisionKind, withheld: Vec<(String, String)>, ground: Option<&str>, note: Option<String>) -> Result<Decision, Vec<crate::error::FieldError>> {
+        let mut errors = Vec::new();
+        let mut fail = |field: &str, message: String| errors.push(crate::error::FieldError { field: field.into(), message });
+        let mut out = Vec::new();
+        for (category, basis) in withheld {
+            if basis.is_empty() {
+                continue;
+            }
+            if withhold_basis(&basis).is_none() {
+                fail(&category, "Choose a legal basis from the list.".into());
+            } else if !out.iter().any(|w: &Withheld| w.category == category) {
+                out.push(Withheld { category, basis });
+            }
+        }
+        let grounds = match (kind, ground.map(str::trim).filter(|g| !g.is_empty())) {
+            (DecisionKind::Deny, None) => {
+                fail("ground", "A denial must state its ground (45 CFR 164.524(d)(2)(i)).".into());
+                Vec::new()
+            }
+            (DecisionKind::Deny, Some(g)) => match DenialGround::parse(g) {
+                Some(g) => vec![g],
+                None => {
+                    fail("ground", "Choose a ground from the list.".into());
+                    Vec::new()
+                }
+            },
+            _ => Vec::new(),
+        };
+        if kind == DecisionKind::ApprovePartially && out.is_empty() {
+            fail("withheld", "A partial approval withholds at least one category; otherwise approve.".into());
+        }
+        if kind == DecisionKind::Approve && !out.is_empty() {
+            fail("withheld", "Withholding part of the record is a partial approval.".into());
+        }
+        let note = note.map(|n| n.trim().chars().take(2000).collect::<String>()).filter(|n| !n.is_empty());
+        if errors.is_empty() { Ok(Decision { kind, withheld: out, grounds, note }) } else { Err(errors) }
+    }
+}
+
+/// A file a release produced, as the tracking page and the queue show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileView {
+    /// `pdf`, `fhir` or `denial_letter`.
+    pub kind: String,
+    pub label: String,
+    pub file_name: String,
+    pub size: i64,
+    pub sha256: String,
+    pub pages: Option<i32>,
+    pub expires: String,
+    pub expired: bool,
+    pub href: String,
 }
 
 /// What a copy covers.

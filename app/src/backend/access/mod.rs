@@ -11,6 +11,7 @@ pub mod import;
 mod patient_row;
 mod record;
 pub mod release;
+mod release_files;
 
 use super::audit::{self, AuditAction, AuditEvent, Outcome};
 use super::auth::sessions::SignedIn;

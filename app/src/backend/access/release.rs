@@ -71,6 +71,60 @@ pub(super) mod rows {
 
         impl ActiveModelBehavior for ActiveModel {}
     }
+
+    pub mod release_decision {
+        use sea_orm::entity::prelude::*;
+
+        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+        #[sea_orm(table_name = "release_decision")]
+        pub struct Model {
+            #[sea_orm(primary_key, auto_increment = false)]
+            pub id: String,
+            pub request_id: String,
+            pub decided_by_user_id: String,
+            pub decision: String,
+            /// JSON list of `domain::release::Withheld`.
+            pub exclusions: String,
+            /// JSON list of denial-ground codes.
+            pub grounds: String,
+            pub note: Option<String>,
+            pub at_ms: i64,
+        }
+
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    }
+
+    pub mod release_file {
+        use sea_orm::entity::prelude::*;
+
+        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+        #[sea_orm(table_name = "release_file")]
+        pub struct Model {
+            #[sea_orm(primary_key, auto_increment = false)]
+            pub id: String,
+            pub request_id: String,
+            pub kind: String,
+            pub file_name: String,
+            pub content_type: String,
+            pub size: i64,
+            pub sha256: String,
+            pub pages: Option<i32>,
+            pub key_id: String,
+            pub nonce: Vec<u8>,
+            pub ciphertext: Vec<u8>,
+            pub created_at_ms: i64,
+            pub expires_at_ms: i64,
+            pub downloads: i32,
+        }
+
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    }
 }
 
 use rows::{release_event, release_request};
@@ -84,13 +138,13 @@ fn actor_kind(actor: Actor) -> &'static str {
     }
 }
 
-fn today() -> IsoDate {
+pub(super) fn today() -> IsoDate {
     let ms = now_ms();
     let text = crate::domain::format_utc_seconds(ms);
     IsoDate::parse(&text[..10]).unwrap_or_else(|_| unreachable!("a formatted date parses"))
 }
 
-fn describe_scope(scope: &release::Scope) -> String {
+pub(super) fn describe_scope(scope: &release::Scope) -> String {
     let what = if scope.sections.is_empty() {
         "The whole record".to_string()
     } else {
@@ -105,7 +159,7 @@ fn describe_scope(scope: &release::Scope) -> String {
 }
 
 impl AccessContext {
-    fn view(&self, row: release_request::Model, events: Vec<release_event::Model>) -> RequestView {
+    pub(super) fn view(&self, row: release_request::Model, events: Vec<release_event::Model>) -> RequestView {
         let status = Status::parse(&row.status).unwrap_or(Status::Submitted);
         let received = IsoDate::parse(&row.received_on).unwrap_or_else(|_| today());
         let due = IsoDate::parse(&row.due_on).unwrap_or(received);
@@ -140,6 +194,9 @@ impl AccessContext {
                     note: e.note,
                 })
                 .collect(),
+            files: Vec::new(),
+            withheld: Vec::new(),
+            grounds: Vec::new(),
         }
     }
 
@@ -224,7 +281,9 @@ impl AccessContext {
         let Some(row) = row else { return Err(AppError::NotFound) };
         self.authorize(Action::ReadPatientRecord, Target::Patient(&row.patient_id), AuditAction::ReleaseRequest).await?;
         let events = self.events_of(&row.id).await?;
-        Ok(self.view(row, events))
+        let mut view = self.view(row, events);
+        self.add_release_details(&mut view).await?;
+        Ok(view)
     }
 
     /// The signed-in patient's requests, newest first.
@@ -276,26 +335,33 @@ impl AccessContext {
             self.authorize(Action::WorkRequests, Target::Site, AuditAction::ReleaseRequest).await?;
             return Err(AppError::NotFound);
         };
-        let from = Status::parse(&row.status).unwrap_or(Status::Submitted);
-        let to = match release::transition(from, event, actor, false) {
-            Ok(to) => to,
-            Err(e) => {
-                let refused = self.event(AuditAction::ReleaseRequest, Outcome::Failure).patient(&row.patient_id).entity("release_request", id).detail(format!("refused: {e}"));
-                audit::record_alone(&self.db, refused).await.map_err(db_failed("auditing a request failed"))?;
-                return Err(AppError::Conflict { message: format!("{}: {e}.", format_number(row.number)) });
-            }
-        };
+        let (from, to) = self.check_transition(&row, event, actor).await?;
         let note = note.map(|n| n.trim().chars().take(2000).collect::<String>()).filter(|n| !n.is_empty());
-        let failed = db_failed("updating a request failed");
-        let txn = write_transaction(&self.db).await.map_err(failed)?;
+        let txn = write_transaction(&self.db).await.map_err(db_failed("updating a request failed"))?;
+        self.move_in(&txn, &row, from, to, actor, note).await?;
+        txn.commit().await.map_err(db_failed("updating a request failed"))?;
+        self.copy_request(id).await
+    }
+
+    /// The transition a request takes, inside the caller's transaction: the status update
+    /// (conditional on the status read, so two clerks acting at once cannot both win), the
+    /// timeline entry and the audit event.
+    pub(super) async fn move_in(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        row: &release_request::Model,
+        from: Status,
+        to: Status,
+        actor: Actor,
+        note: Option<String>,
+    ) -> Result<(), AppError> {
         let now = now_ms();
-        // Conditional on the status read above: two clerks acting at once cannot both win.
         let changed = release_request::Entity::update_many()
             .col_expr(release_request::Column::Status, Expr::value(to.as_str()))
             .col_expr(release_request::Column::UpdatedAtMs, Expr::value(now))
-            .filter(release_request::Column::Id.eq(id))
+            .filter(release_request::Column::Id.eq(row.id.as_str()))
             .filter(release_request::Column::Status.eq(from.as_str()))
-            .exec(&txn)
+            .exec(txn)
             .await
             .map_err(db_failed("updating a request failed"))?;
         if changed.rows_affected != 1 {
@@ -303,31 +369,44 @@ impl AccessContext {
         }
         release_event::Entity::insert(release_event::ActiveModel {
             id: Set(uuid::Uuid::new_v4().to_string()),
-            request_id: Set(id.to_string()),
+            request_id: Set(row.id.clone()),
             at_ms: Set(now),
-            actor_user_id: Set(Some(self.principal.user_id.clone())),
+            actor_user_id: Set(if actor == Actor::System { None } else { Some(self.principal.user_id.clone()) }),
             actor_kind: Set(actor_kind(actor).into()),
             from_status: Set(Some(from.as_str().into())),
             to_status: Set(to.as_str().into()),
             note: Set(note),
         })
-        .exec_without_returning(&txn)
+        .exec_without_returning(txn)
         .await
         .map_err(db_failed("updating a request failed"))?;
         audit::record(
-            &txn,
+            txn,
             self.event(AuditAction::ReleaseRequest, Outcome::Success)
                 .patient(&row.patient_id)
-                .entity("release_request", id)
+                .entity("release_request", &row.id)
                 .detail(format!("{}->{}", from.as_str(), to.as_str())),
         )
         .await
         .map_err(db_failed("auditing a request failed"))?;
-        txn.commit().await.map_err(db_failed("updating a request failed"))?;
-        self.copy_request(id).await
+        Ok(())
+    }
+
+    /// Checks a transition, auditing a refused one (nothing changes): 409 with the reason.
+    pub(super) async fn check_transition(&self, row: &release_request::Model, event: Event, actor: Actor) -> Result<(Status, Status), AppError> {
+        let from = Status::parse(&row.status).unwrap_or(Status::Submitted);
+        let reviewable = self.denial_is_reviewable(&row.id).await?;
+        match release::transition(from, event, actor, reviewable) {
+            Ok(to) => Ok((from, to)),
+            Err(e) => {
+                let refused = self.event(AuditAction::ReleaseRequest, Outcome::Failure).patient(&row.patient_id).entity("release_request", &row.id).detail(format!("refused: {e}"));
+                audit::record_alone(&self.db, refused).await.map_err(db_failed("auditing a request failed"))?;
+                Err(AppError::Conflict { message: format!("{}: {e}.", format_number(row.number)) })
+            }
+        }
     }
 }
 
-fn format_number(number: i64) -> String {
+pub(super) fn format_number(number: i64) -> String {
     format!("Request R-{number}")
 }

@@ -1,0 +1,440 @@
+//! Deciding a request and producing its copy, through the access context.
+//!
+//! - `decide_request`: HIM approves, approves in part (withholding sensitive categories, each
+//!   with its legal basis) or denies (with its 164.524 ground). Psychotherapy notes are withheld
+//!   from every copy without asking (45 CFR 164.524(a)(1)(i)).
+//! - `release_copy`: reads the record in the request's scope, leaves out what the decision
+//!   withheld, renders the PDF and the FHIR Bundle on a blocking thread (never on the async
+//!   runtime), seals each file (AES-256-GCM) and stores it with its SHA-256 in the same
+//!   transaction as the status change: a failure anywhere leaves the request approved and
+//!   retryable, never half-released.
+//! - `download_copy`: the requester (or HIM staff) fetches a file; audited; the first download
+//!   by the requester marks the request delivered. Expired files answer 410.
+
+use super::clinical_rows::{clinical_document, clinical_item, fhir_resource, sensitive_tag};
+use super::record::to_row;
+use super::release::rows::{release_decision, release_file, release_request};
+use super::release::{describe_scope, today};
+use super::{AccessContext, db_failed, patient_row};
+use crate::backend::audit::{self, AuditAction, Outcome};
+use crate::backend::copies::seal::{FileKeys, Sealed};
+use crate::backend::copies::{self, CoverFacts, sha256_hex};
+use crate::backend::db::{now_ms, write_transaction};
+use crate::backend::error::internal;
+use crate::backend::entities::app_user;
+use crate::backend::fhir::sensitive::Category;
+use crate::backend::policy::{Action, Target};
+use crate::domain::release::{Actor, Decision, DecisionKind, DenialGround, Event, FileView, RequestView, Scope, Status, Withheld, withhold_basis};
+use crate::domain::{DocumentRow, ItemRow, Role, Section, format_utc_minutes, format_utc_seconds};
+use crate::error::AppError;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use std::collections::HashSet;
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// What the access context read for a copy, before rendering.
+struct Content {
+    sections: Vec<(Section, Vec<ItemRow>)>,
+    documents: Option<Vec<(DocumentRow, Option<String>)>>,
+    /// The stored resources released in the FHIR copy: (type, FHIR id, original JSON).
+    resources: Vec<(String, String, String)>,
+    part2: bool,
+}
+
+/// A released file being stored.
+struct Produced {
+    kind: &'static str,
+    file_name: String,
+    content_type: &'static str,
+    bytes: Vec<u8>,
+    pages: Option<i32>,
+}
+
+fn file_label(kind: &str) -> &'static str {
+    match kind {
+        "pdf" => "Your record (PDF)",
+        "fhir" => "Your record as FHIR data (JSON)",
+        "denial_letter" => "Denial letter (PDF)",
+        _ => "File",
+    }
+}
+
+fn withheld_text(w: &Withheld) -> String {
+    let what = Category::parse(&w.category).map(Category::label).unwrap_or("Other information");
+    format!("{what}. {}", withhold_basis(&w.basis).unwrap_or("withheld"))
+}
+
+impl AccessContext {
+    async fn latest_decision(&self, request_id: &str) -> Result<Option<release_decision::Model>, AppError> {
+        release_decision::Entity::find()
+            .filter(release_decision::Column::RequestId.eq(request_id))
+            .order_by_desc(release_decision::Column::AtMs)
+            .one(&self.db)
+            .await
+            .map_err(db_failed("reading a decision failed"))
+    }
+
+    /// Whether the request's denial may be reviewed (only 164.524(a)(3) grounds).
+    pub(super) async fn denial_is_reviewable(&self, request_id: &str) -> Result<bool, AppError> {
+        let Some(decision) = self.latest_decision(request_id).await? else { return Ok(false) };
+        let grounds: Vec<String> = serde_json::from_str(&decision.grounds).unwrap_or_default();
+        let grounds: Vec<DenialGround> = grounds.iter().filter_map(|g| DenialGround::parse(g)).collect();
+        Ok(crate::domain::release::denial_reviewable(&grounds))
+    }
+
+    /// Files (never their bytes), withholdings and grounds for a request's page.
+    pub(super) async fn add_release_details(&self, view: &mut RequestView) -> Result<(), AppError> {
+        let files: Vec<(String, String, i64, String, Option<i32>, i64)> = release_file::Entity::find()
+            .select_only()
+            .columns([release_file::Column::Kind, release_file::Column::FileName, release_file::Column::Size, release_file::Column::Sha256, release_file::Column::Pages, release_file::Column::ExpiresAtMs])
+            .filter(release_file::Column::RequestId.eq(view.id.as_str()))
+            .order_by_asc(release_file::Column::Kind)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(db_failed("listing a request's files failed"))?;
+        let now = now_ms();
+        view.files = files
+            .into_iter()
+            .map(|(kind, file_name, size, sha256, pages, expires)| FileView {
+                label: file_label(&kind).into(),
+                href: format!("/requests/{}/files/{kind}", view.id),
+                kind,
+                file_name,
+                size,
+                sha256,
+                pages,
+                expires: format_utc_minutes(expires),
+                expired: expires <= now,
+            })
+            .collect();
+        if let Some(decision) = self.latest_decision(&view.id).await? {
+            let withheld: Vec<Withheld> = serde_json::from_str(&decision.exclusions).unwrap_or_default();
+            view.withheld = withheld.iter().map(withheld_text).collect();
+            let grounds: Vec<String> = serde_json::from_str(&decision.grounds).unwrap_or_default();
+            view.grounds = grounds.iter().filter_map(|g| DenialGround::parse(g)).map(|g| format!("{} ({})", g.plain_language(), g.citation())).collect();
+        }
+        Ok(())
+    }
+
+    async fn staff_request(&self, id: &str) -> Result<release_request::Model, AppError> {
+        let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await.map_err(db_failed("reading a request failed"))?;
+        // Staff only; anyone else is told the request does not exist.
+        self.authorize(Action::WorkRequests, Target::Site, AuditAction::ReleaseRequest).await?;
+        row.ok_or(AppError::NotFound)
+    }
+
+    /// HIM's decision after review: approve, approve in part, or deny; stored with the
+    /// transition in one transaction.
+    pub async fn decide_request(&self, id: &str, decision: Decision) -> Result<RequestView, AppError> {
+        let row = self.staff_request(id).await?;
+        let event = match decision.kind {
+            DecisionKind::Approve => Event::Approve,
+            DecisionKind::ApprovePartially => Event::ApprovePartially,
+            DecisionKind::Deny => Event::Deny,
+        };
+        let (from, to) = self.check_transition(&row, event, Actor::HimStaff).await?;
+        let mut withheld = decision.withheld.clone();
+        if decision.kind != DecisionKind::Deny && !withheld.iter().any(|w| w.category == Category::PsychotherapyNotes.as_str()) {
+            withheld.push(Withheld { category: Category::PsychotherapyNotes.as_str().into(), basis: "psychotherapy_notes".into() });
+        }
+        let txn = write_transaction(&self.db).await.map_err(db_failed("saving a decision failed"))?;
+        release_decision::Entity::insert(release_decision::ActiveModel {
+            id: Set(uuid::Uuid::new_v4().to_string()),
+            request_id: Set(row.id.clone()),
+            decided_by_user_id: Set(self.principal.user_id.clone()),
+            decision: Set(match decision.kind {
+                DecisionKind::Approve => "approve",
+                DecisionKind::ApprovePartially => "approve_partially",
+                DecisionKind::Deny => "deny",
+            }
+            .into()),
+            exclusions: Set(serde_json::to_string(&withheld).unwrap_or_else(|_| "[]".into())),
+            grounds: Set(serde_json::to_string(&decision.grounds.iter().map(|g| g.code()).collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into())),
+            note: Set(decision.note.clone()),
+            at_ms: Set(now_ms()),
+        })
+        .exec_without_returning(&txn)
+        .await
+        .map_err(db_failed("saving a decision failed"))?;
+        self.move_in(&txn, &row, from, to, Actor::HimStaff, decision.note).await?;
+        txn.commit().await.map_err(db_failed("saving a decision failed"))?;
+        self.copy_request(id).await
+    }
+
+    /// Reads what a copy contains: the scope's sections and date range, without the resources
+    /// tagged with a withheld category.
+    async fn copy_content(&self, patient_id: &str, scope: &Scope, withheld: &[Withheld], fhir: bool) -> Result<Content, AppError> {
+        let failed = || db_failed("reading the record for a copy failed");
+        let withheld_categories: HashSet<&str> = withheld.iter().map(|w| w.category.as_str()).chain([Category::PsychotherapyNotes.as_str()]).collect();
+        let tags = sensitive_tag::Entity::find().filter(sensitive_tag::Column::PatientId.eq(patient_id)).all(&self.db).await.map_err(failed())?;
+        let mut skip: HashSet<String> = HashSet::new();
+        let mut substance: HashSet<String> = HashSet::new();
+        for tag in tags {
+            if withheld_categories.contains(tag.category.as_str()) {
+                skip.insert(tag.resource_id.clone());
+            }
+            if tag.category == Category::SubstanceUse.as_str() {
+                substance.insert(tag.resource_id);
+            }
+        }
+        let from_ms = scope.from.map(|d| d.start_ms());
+        let until_ms = scope.to.map(|d| d.start_ms() + DAY_MS);
+        let whole = scope.sections.is_empty();
+        let wanted: Vec<Section> = if whole { Section::ALL.to_vec() } else { scope.sections.clone() };
+        let mut included: HashSet<String> = HashSet::new();
+        let mut sections = Vec::new();
+        for section in wanted.iter().copied().filter(|s| *s != Section::Documents) {
+            let mut select = clinical_item::Entity::find()
+                .filter(clinical_item::Column::PatientId.eq(patient_id))
+                .filter(clinical_item::Column::Kind.is_in(section.kinds().iter().copied()));
+            if let Some(category) = section.observation_category() {
+                select = select.filter(clinical_item::Column::Category.eq(category));
+            }
+            if let Some(f) = from_ms {
+                select = select.filter(clinical_item::Column::StartMs.gte(f));
+            }
+            if let Some(u) = until_ms {
+                select = select.filter(clinical_item::Column::StartMs.lt(u));
+            }
+            let rows = select
+                .order_by_desc(clinical_item::Column::StartMs)
+                .order_by_asc(clinical_item::Column::Display)
+                .all(&self.db)
+                .await
+                .map_err(failed())?;
+            let rows: Vec<ItemRow> = rows
+                .into_iter()
+                .filter(|r| !skip.contains(&r.resource_id))
+                .map(|r| {
+                    included.insert(r.resource_id.clone());
+                    to_row(r)
+                })
+                .collect();
+            sections.push((section, rows));
+        }
+        let documents = if wanted.contains(&Section::Documents) {
+            let mut select = clinical_document::Entity::find().filter(clinical_document::Column::PatientId.eq(patient_id));
+            if let Some(f) = from_ms {
+                select = select.filter(clinical_document::Column::DateMs.gte(f));
+            }
+            if let Some(u) = until_ms {
+                select = select.filter(clinical_document::Column::DateMs.lt(u));
+            }
+            let docs = select
+                .order_by_desc(clinical_document::Column::DateMs)
+                .order_by_asc(clinical_document::Column::Position)
+                .all(&self.db)
+                .await
+                .map_err(failed())?;
+            let mut out = Vec::with_capacity(docs.len());
+            for d in docs.into_iter().filter(|d| !skip.contains(&d.resource_id)) {
+                included.insert(d.resource_id.clone());
+                let html = d.content_type.to_ascii_lowercase().starts_with("text/html");
+                let text = d.text_body.clone().map(|t| if html { crate::domain::html_to_text(&t) } else { t });
+                out.push((
+                    DocumentRow {
+                        id: d.id.clone(),
+                        title: if d.title.is_empty() { "Document".into() } else { d.title.clone() },
+                        date: d.date_text.clone().map(|t| t.chars().take(10).collect()),
+                        content_type: d.content_type.clone(),
+                        size: d.size,
+                        is_text: text.is_some(),
+                    },
+                    text,
+                ));
+            }
+            Some(out)
+        } else {
+            None
+        };
+        let part2 = included.iter().any(|id| substance.contains(id));
+        let resources = if fhir {
+            // The whole record without dates: every stored resource of the patient but the
+            // withheld ones. Otherwise the Patient and the resources the PDF shows.
+            let rows: Vec<(String, String, String, String)> = fhir_resource::Entity::find()
+                .select_only()
+                .columns([fhir_resource::Column::Id, fhir_resource::Column::ResourceType, fhir_resource::Column::FhirId, fhir_resource::Column::Json])
+                .filter(fhir_resource::Column::PatientId.eq(patient_id))
+                .order_by_asc(fhir_resource::Column::ImportedAtMs)
+                .order_by_asc(fhir_resource::Column::Id)
+                .into_tuple()
+                .all(&self.db)
+                .await
+                .map_err(failed())?;
+            let everything = whole && from_ms.is_none() && until_ms.is_none();
+            rows.into_iter()
+                .filter(|(id, kind, _, _)| !skip.contains(id) && (kind == "Patient" || everything || included.contains(id)))
+                .map(|(_, kind, fhir_id, json)| (kind, fhir_id, json))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(Content { sections, documents, resources, part2 })
+    }
+
+    async fn display_name(&self, user_id: &str) -> Result<String, AppError> {
+        Ok(app_user::Entity::find_by_id(user_id.to_string())
+            .one(&self.db)
+            .await
+            .map_err(db_failed("reading a user failed"))?
+            .map(|u| u.display_name)
+            .unwrap_or_else(|| "Unknown user".into()))
+    }
+
+    /// Produces and stores the copy of an approved request (HIM staff), then marks it released.
+    pub async fn release_copy(&self, id: &str, keys: &FileKeys, download_days: u32, site_name: &str) -> Result<RequestView, AppError> {
+        let row = self.staff_request(id).await?;
+        let (from, to) = self.check_transition(&row, Event::Release, Actor::HimStaff).await?;
+        let patient = patient_row::Entity::find_by_id(row.patient_id.clone())
+            .one(&self.db)
+            .await
+            .map_err(db_failed("reading a patient failed"))?
+            .ok_or(AppError::NotFound)?;
+        let scope: Scope = serde_json::from_str(&row.scope).map_err(|e| internal("reading a request's scope failed", &e))?;
+        let withheld: Vec<Withheld> = match self.latest_decision(&row.id).await? {
+            Some(d) => serde_json::from_str(&d.exclusions).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let pdf = row.formats.split(',').any(|f| f == "pdf");
+        let fhir = row.formats.split(',').any(|f| f == "fhir");
+        let content = self.copy_content(&row.patient_id, &scope, &withheld, fhir).await?;
+        let now = now_ms();
+        let number = format!("R-{}", row.number);
+        let requester = self.display_name(&row.requester_user_id).await?;
+        let facts = CoverFacts {
+            request_number: number.clone(),
+            patient_name: format!("{} {}", patient.given_names, patient.family_name).trim().to_string(),
+            birth_date: patient.birth_date.clone(),
+            record_number: patient.mrn.clone(),
+            recipient: match row.recipient_kind.as_str() {
+                "myself" => format!("{requester} (the patient)"),
+                _ => [row.recipient_name.clone(), row.recipient_address.clone()].into_iter().flatten().collect::<Vec<_>>().join(", "),
+            },
+            requester,
+            scope: describe_scope(&scope),
+            excluded: withheld.iter().map(|w| {
+                let what = Category::parse(&w.category).map(Category::label).unwrap_or("Other information").to_string();
+                (what, withhold_basis(&w.basis).unwrap_or("withheld").to_string())
+            }).collect(),
+            released_by: self.display_name(&self.principal.user_id).await?,
+            released_on: today().to_string(),
+            site: site_name.to_string(),
+            created_unix: now / 1000,
+        };
+        let stamp = format_utc_seconds(now);
+        let bundle_id = uuid::Uuid::new_v4().to_string();
+        // Rendering is CPU work: a blocking thread keeps the runtime serving everyone else.
+        let produced = tokio::task::spawn_blocking(move || -> Result<Vec<Produced>, String> {
+            let mut out = Vec::new();
+            if pdf {
+                let copy = copies::record_copy(&facts, &content.sections, content.documents.as_deref(), content.part2);
+                let rendered = copies::pdf::render(&copy, &|_, _| {})?;
+                out.push(Produced {
+                    kind: "pdf",
+                    file_name: format!("record-{}.pdf", facts.request_number),
+                    content_type: "application/pdf",
+                    pages: i32::try_from(rendered.pages).ok(),
+                    bytes: rendered.bytes,
+                });
+            }
+            if fhir {
+                let json = copies::fhir_bundle(&bundle_id, &stamp, &content.resources);
+                out.push(Produced {
+                    kind: "fhir",
+                    file_name: format!("record-{}.json", facts.request_number),
+                    content_type: "application/fhir+json",
+                    pages: None,
+                    bytes: json.into_bytes(),
+                });
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(request = %row.id, error = %e, "the copy's rendering thread stopped");
+            AppError::Unavailable { message: "Producing the copy stopped unexpectedly. The request is unchanged; try again.".into() }
+        })?
+        .map_err(|e| {
+            tracing::error!(request = %row.id, error = %e, "rendering a copy failed");
+            AppError::Unavailable { message: "Producing the copy failed. The request is unchanged; try again.".into() }
+        })?;
+        let expires = now + i64::from(download_days) * DAY_MS;
+        let txn = write_transaction(&self.db).await.map_err(db_failed("storing the copy failed"))?;
+        let mut hashes = Vec::new();
+        for file in produced {
+            let file_id = uuid::Uuid::new_v4().to_string();
+            let sealed = keys.seal(&file.bytes, &format!("{file_id}/{}", row.id)).map_err(|e| internal("sealing a copy failed", &std::io::Error::other(e)))?;
+            let sha = sha256_hex(&file.bytes);
+            hashes.push(format!("{}={sha}", file.kind));
+            release_file::Entity::insert(release_file::ActiveModel {
+                id: Set(file_id),
+                request_id: Set(row.id.clone()),
+                kind: Set(file.kind.into()),
+                file_name: Set(file.file_name),
+                content_type: Set(file.content_type.into()),
+                size: Set(file.bytes.len() as i64),
+                sha256: Set(sha),
+                pages: Set(file.pages),
+                key_id: Set(sealed.key_id),
+                nonce: Set(sealed.nonce),
+                ciphertext: Set(sealed.ciphertext),
+                created_at_ms: Set(now),
+                expires_at_ms: Set(expires),
+                downloads: Set(0),
+            })
+            .exec_without_returning(&txn)
+            .await
+            .map_err(db_failed("storing the copy failed"))?;
+        }
+        self.move_in(&txn, &row, from, to, Actor::HimStaff, None).await?;
+        audit::record(&txn, self.event(AuditAction::ReleaseRequest, Outcome::Success).patient(&row.patient_id).entity("release_request", &row.id).detail(format!("files {}", hashes.join(" "))))
+            .await
+            .map_err(db_failed("auditing a release failed"))?;
+        txn.commit().await.map_err(db_failed("storing the copy failed"))?;
+        self.copy_request(id).await
+    }
+
+    /// A released file for download: the requester's own, or any for HIM staff; another
+    /// patient's answers 404 and an expired one 410. Audited; the requester's first download
+    /// marks the request delivered.
+    pub async fn download_copy(&self, id: &str, kind: &str, keys: &FileKeys) -> Result<(String, String, Vec<u8>), AppError> {
+        let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await.map_err(db_failed("reading a request failed"))?;
+        let Some(row) = row else { return Err(AppError::NotFound) };
+        let own = self.principal.patient_id.as_deref() == Some(row.patient_id.as_str()) && row.requester_user_id == self.principal.user_id;
+        if !own && !self.principal.roles.contains(&Role::HimStaff) {
+            self.authorize(Action::WorkRequests, Target::Site, AuditAction::ReleaseRequest).await?;
+            return Err(AppError::NotFound);
+        }
+        self.authorize(Action::ReadPatientRecord, Target::Patient(&row.patient_id), AuditAction::ReleaseRequest).await?;
+        let file = release_file::Entity::find()
+            .filter(release_file::Column::RequestId.eq(row.id.as_str()))
+            .filter(release_file::Column::Kind.eq(kind))
+            .one(&self.db)
+            .await
+            .map_err(db_failed("reading a file failed"))?
+            .ok_or(AppError::NotFound)?;
+        if file.expires_at_ms <= now_ms() {
+            let event = self.event(AuditAction::ReleaseRequest, Outcome::Failure).patient(&row.patient_id).entity("release_file", &file.id).detail("download refused: expired");
+            audit::record_alone(&self.db, event).await.map_err(db_failed("auditing a download failed"))?;
+            return Err(AppError::Gone { message: format!("{} expired on {}. Ask for a new copy.", file.file_name, format_utc_minutes(file.expires_at_ms)) });
+        }
+        let sealed = Sealed { key_id: file.key_id.clone(), nonce: file.nonce.clone(), ciphertext: file.ciphertext.clone() };
+        let bytes = keys.open(&sealed, &format!("{}/{}", file.id, row.id)).map_err(|e| internal("opening a released file failed", &std::io::Error::other(e)))?;
+        let txn = write_transaction(&self.db).await.map_err(db_failed("recording a download failed"))?;
+        release_file::Entity::update_many()
+            .col_expr(release_file::Column::Downloads, { use sea_orm::sea_query::ExprTrait; sea_orm::sea_query::Expr::col(release_file::Column::Downloads).add(1) })
+            .filter(release_file::Column::Id.eq(file.id.as_str()))
+            .exec(&txn)
+            .await
+            .map_err(db_failed("recording a download failed"))?;
+        audit::record(&txn, self.event(AuditAction::ReleaseRequest, Outcome::Success).patient(&row.patient_id).entity("release_file", &file.id).detail(format!("downloaded {kind} sha256={}", file.sha256)))
+            .await
+            .map_err(db_failed("auditing a download failed"))?;
+        if own && row.status == Status::Released.as_str() {
+            self.move_in(&txn, &row, Status::Released, Status::Delivered, Actor::Requester, Some(format!("{} downloaded", file_label(kind)))).await?;
+        }
+        txn.commit().await.map_err(db_failed("recording a download failed"))?;
+        Ok((file.file_name, file.content_type, bytes))
+    }
+}

@@ -1,0 +1,216 @@
+//! Released copies end to end: HIM decides (withholding a sensitive category with its basis),
+//! the portal renders the PDF and the FHIR Bundle, seals and stores them, and the patient
+//! downloads them. The PDF is checked with poppler's `pdftotext` and `pdfinfo` and with
+//! `qpdf --check` (scripts/setup.sh installs them): the name with its accent, every section,
+//! "Page X of Y" on every page, the withheld item absent.
+
+use app::backend::access::import::Importer;
+use app::backend::fhir::parse::Limits;
+use app::backend::request::RequestMeta;
+use app::domain::Role;
+use portal_tests::{TestApp, spawn_app};
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::process::Command;
+
+const LEON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/fhir/synthea/ab5537a3-8608-5f56-53f5-d10b00eb4680.json");
+
+async fn import(app: &TestApp, path: &str) -> String {
+    let bytes = std::fs::read(path).expect("fixture");
+    let request = RequestMeta::command_line();
+    let importer = Importer { db: &app.db, site_code: &app.settings.site_code, limits: Limits::default(), actor: None, request: &request };
+    importer.import("fixture.json", &bytes, &|_, _| {}).await.expect("imports").patient.expect("a patient").id
+}
+
+async fn signed_in(app: &TestApp, email: &str, roles: &[Role], patient: Option<&str>) -> reqwest::Client {
+    app.create_user(email, roles, patient).await;
+    let client = app.new_client();
+    app.login_as(&client, email).await;
+    client
+}
+
+/// One of the patient's problems, tagged as mental health (as the importer tags F-codes).
+async fn tag_a_problem(app: &TestApp, patient: &str) -> (String, String) {
+    let backend = app.db.get_database_backend();
+    let rows = app
+        .db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            if backend == sea_orm::DatabaseBackend::Postgres {
+                "SELECT c.resource_id, c.display, r.fhir_id FROM clinical_item c JOIN fhir_resource r ON r.id = c.resource_id WHERE c.patient_id = $1 AND c.kind = 'condition' ORDER BY c.display"
+            } else {
+                "SELECT c.resource_id, c.display, r.fhir_id FROM clinical_item c JOIN fhir_resource r ON r.id = c.resource_id WHERE c.patient_id = ? AND c.kind = 'condition' ORDER BY c.display"
+            },
+            [patient.into()],
+        ))
+        .await
+        .expect("conditions");
+    let all: Vec<(String, String, String)> = rows
+        .iter()
+        .map(|r| (r.try_get("", "resource_id").expect("id"), r.try_get("", "display").expect("display"), r.try_get("", "fhir_id").expect("fhir id")))
+        .collect();
+    let (resource_id, _, fhir_id) = all.first().cloned().expect("a problem");
+    // Synthea repeats problem names in claims and visits: give this one a name found nowhere
+    // else, so its absence from the copy means the item itself was left out.
+    let display = "Tagged problem Zq-7".to_string();
+    app.db
+        .execute_unprepared(&format!("UPDATE clinical_item SET display = '{display}' WHERE resource_id = '{resource_id}'"))
+        .await
+        .expect("renamed");
+    app.db
+        .execute_unprepared(&format!("INSERT INTO sensitive_tag (resource_id, category, patient_id) VALUES ('{resource_id}', 'mental_health', '{patient}')"))
+        .await
+        .expect("tagged");
+    (display, fhir_id)
+}
+
+fn pdf_tool(tool: &str, args: &[&str], pdf: &[u8]) -> String {
+    let path = std::env::temp_dir().join(format!("portal-test-{}.pdf", uuid::Uuid::new_v4()));
+    std::fs::write(&path, pdf).expect("temp file");
+    let mut command = Command::new(tool);
+    command.args(args).arg(&path);
+    if tool == "pdftotext" {
+        command.arg("-");
+    }
+    let out = command.output().unwrap_or_else(|e| panic!("{tool} is needed (Debian poppler-utils / qpdf; scripts/setup.sh installs them): {e}"));
+    std::fs::remove_file(&path).ok();
+    assert!(out.status.success(), "{tool} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+async fn released(app: &TestApp, staff: &reqwest::Client, id: &str, decision: &[(&str, &str)]) -> Value {
+    for step in ["start_identity_check", "identity_verified"] {
+        app.call_ok(staff, "advance_request", &[("id", id), ("step", step)]).await;
+    }
+    let mut fields = vec![("id", id)];
+    fields.extend_from_slice(decision);
+    app.call_ok(staff, "decide_request", &fields).await;
+    app.call_ok(staff, "release_copy", &[("id", id)]).await
+}
+
+#[tokio::test]
+async fn a_partly_approved_copy_is_released_downloaded_and_passes_the_pdf_checks() {
+    let app = spawn_app().await;
+    let patient = import(&app, LEON).await;
+    let (withheld, withheld_fhir_id) = tag_a_problem(&app, &patient).await;
+    let leon = signed_in(&app, "leon@example.org", &[Role::Patient], Some(&patient)).await;
+    let sam = signed_in(&app, "sam@example.org", &[Role::HimStaff], None).await;
+    let id = app.call_ok(&leon, "submit_request", &[("scope", "all"), ("pdf", "on"), ("fhir", "on")]).await["id"].as_str().expect("id").to_string();
+
+    // A partial approval must say what it withholds, and on a known basis.
+    for step in ["start_identity_check", "identity_verified"] {
+        app.call_ok(&sam, "advance_request", &[("id", &id), ("step", step)]).await;
+    }
+    assert_eq!(app.call(&sam, "decide_request", &[("id", &id), ("decision", "approve_partially")]).await.status(), 422);
+    assert_eq!(app.call(&sam, "decide_request", &[("id", &id), ("decision", "approve_partially"), ("mental_health", "because")]).await.status(), 422);
+    // Nothing can be released before a decision.
+    assert_eq!(app.call(&sam, "release_copy", &[("id", &id)]).await.status(), 409);
+    let decided = app.call_ok(&sam, "decide_request", &[("id", &id), ("decision", "approve_partially"), ("mental_health", "references_another_person")]).await;
+    assert_eq!(decided["status"], "partially_approved");
+    let view = app.call_ok(&sam, "release_copy", &[("id", &id)]).await;
+    assert_eq!(view["status"], "released");
+    let withheld_lines: Vec<&str> = view["withheld"].as_array().expect("withheld").iter().filter_map(Value::as_str).collect();
+    assert!(withheld_lines.iter().any(|w| w.starts_with("Mental health") && w.contains("164.524(a)(3)(ii)")), "{withheld_lines:?}");
+    assert!(withheld_lines.iter().any(|w| w.starts_with("Psychotherapy notes")), "always withheld: {withheld_lines:?}");
+
+    // The patient sees both files with their SHA-256 and downloads them.
+    let view = app.call_ok(&leon, "request_detail", &[("id", &id)]).await;
+    let files = view["files"].as_array().expect("files");
+    assert_eq!(files.len(), 2);
+    let pdf_file = files.iter().find(|f| f["kind"] == "pdf").expect("pdf");
+    let response = leon.get(app.url(pdf_file["href"].as_str().expect("href"))).send().await.expect("download");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    assert_eq!(response.headers()["content-type"], "application/pdf");
+    let pdf = response.bytes().await.expect("bytes").to_vec();
+    assert_eq!(hex::encode(Sha256::digest(&pdf)), pdf_file["sha256"].as_str().expect("sha"), "the recorded SHA-256 is the file's");
+    assert_eq!(app.call_ok(&leon, "request_detail", &[("id", &id)]).await["status"], "delivered", "the first download delivers");
+
+    // The PDF's content.
+    let text = pdf_tool("pdftotext", &["-layout"], &pdf);
+    let info = pdf_tool("pdfinfo", &[], &pdf);
+    let pages: usize = info.lines().find_map(|l| l.strip_prefix("Pages:")).and_then(|n| n.trim().parse().ok()).expect("page count");
+    assert!(pages > 5, "{pages} pages");
+    assert!(text.contains("Lucas404 León820"), "the name with its accent");
+    for n in 1..=pages {
+        assert!(text.contains(&format!("Page {n} of {pages}")), "page {n} is numbered");
+    }
+    for section in ["Problems", "Medications", "Allergies", "Immunizations", "Lab results", "Vital signs", "Procedures", "Visits", "Documents and notes", "Care plans, goals and devices", "Claims and benefits", "Contents"] {
+        assert!(text.contains(section), "section {section}");
+    }
+    assert!(text.contains("R-1001"), "the request on every page's header");
+    assert!(text.contains("Mental health"), "the cover says what was left out");
+    assert!(!text.contains(&withheld), "the withheld problem {withheld:?} is absent");
+    assert!(info.contains("Title:") && info.contains("León820"), "metadata: {info}");
+    let check = pdf_tool("qpdf", &["--check"], &pdf);
+    assert!(check.contains("No syntax or stream encoding errors"), "{check}");
+
+    // The FHIR copy: a collection of the originals, without the withheld one.
+    let fhir_file = files.iter().find(|f| f["kind"] == "fhir").expect("fhir");
+    let bundle: Value = leon.get(app.url(fhir_file["href"].as_str().expect("href"))).send().await.expect("download").json().await.expect("json");
+    assert_eq!(bundle["type"], "collection");
+    let entries = bundle["entry"].as_array().expect("entries");
+    assert!(entries.iter().any(|e| e["resource"]["resourceType"] == "Patient"));
+    assert!(entries.len() > 250, "the whole record: {}", entries.len());
+    assert!(!entries.iter().any(|e| e["resource"]["id"] == withheld_fhir_id.as_str()), "the withheld condition is not in the FHIR copy");
+
+    // The control: approved in full, the same problem is in the copy.
+    let second = app.call_ok(&leon, "submit_request", &[("scope", "problems"), ("pdf", "on")]).await["id"].as_str().expect("id").to_string();
+    let view = released(&app, &sam, &second, &[("decision", "approve")]).await;
+    let href = view["files"][0]["href"].as_str().expect("href").to_string();
+    let full = leon.get(app.url(&href)).send().await.expect("download").bytes().await.expect("bytes").to_vec();
+    assert!(pdf_tool("pdftotext", &["-layout"], &full).contains(&withheld), "without the withholding the problem is there");
+
+    // Downloads are audited with the file's hash.
+    let downloads = app.audit("release_request", "success").await;
+    assert!(downloads.iter().filter(|r| r.detail.as_deref().is_some_and(|d| d.starts_with("downloaded"))).count() >= 2);
+}
+
+#[tokio::test]
+async fn downloads_are_for_the_requester_and_staff_only_and_expire() {
+    let app = spawn_app().await;
+    let patient = import(&app, LEON).await;
+    let leon = signed_in(&app, "leon@example.org", &[Role::Patient], Some(&patient)).await;
+    let other = app.create_patient("MRN-2", "Other", "1990-01-01").await;
+    let eve = signed_in(&app, "eve@example.org", &[Role::Patient], Some(&other)).await;
+    let sam = signed_in(&app, "sam@example.org", &[Role::HimStaff], None).await;
+    let id = app.call_ok(&leon, "submit_request", &[("scope", "labs"), ("from", "2015-01-01"), ("fhir", "on")]).await["id"].as_str().expect("id").to_string();
+    let view = released(&app, &sam, &id, &[("decision", "approve")]).await;
+    let href = view["files"][0]["href"].as_str().expect("href").to_string();
+    assert_eq!(view["files"].as_array().map(Vec::len), Some(1), "FHIR only, as asked");
+
+    assert_eq!(eve.get(app.url(&href)).send().await.expect("eve").status(), 404, "another patient's copy");
+    assert_eq!(app.new_client().get(app.url(&href)).send().await.expect("anonymous").status(), 401);
+    assert_eq!(sam.get(app.url(&href)).send().await.expect("staff").status(), 200);
+    assert_eq!(app.call_ok(&leon, "request_detail", &[("id", &id)]).await["status"], "released", "a staff download does not deliver");
+    let bundle: Value = leon.get(app.url(&href)).send().await.expect("leon").json().await.expect("json");
+    let kinds: Vec<&str> = bundle["entry"].as_array().expect("entries").iter().filter_map(|e| e["resource"]["resourceType"].as_str()).collect();
+    assert!(kinds.contains(&"Observation") && kinds.contains(&"Patient"), "{kinds:?}");
+    assert!(kinds.iter().all(|k| matches!(*k, "Observation" | "Patient")), "labs only: {kinds:?}");
+
+    // A tampered file is never served; an expired one answers 410.
+    app.db.execute_unprepared("UPDATE release_file SET expires_at_ms = 0").await.expect("expire");
+    let gone = leon.get(app.url(&href)).send().await.expect("expired");
+    assert_eq!(gone.status(), 410);
+    assert!(gone.text().await.unwrap_or_default().contains("Ask for a new copy"));
+    assert!(app.audit("release_request", "failure").await.iter().any(|r| r.detail.as_deref() == Some("download refused: expired")));
+}
+
+#[tokio::test]
+async fn a_denial_states_its_ground_and_releases_nothing() {
+    let app = spawn_app().await;
+    let patient = import(&app, LEON).await;
+    let leon = signed_in(&app, "leon@example.org", &[Role::Patient], Some(&patient)).await;
+    let sam = signed_in(&app, "sam@example.org", &[Role::HimStaff], None).await;
+    let id = app.call_ok(&leon, "submit_request", &[("scope", "all"), ("pdf", "on")]).await["id"].as_str().expect("id").to_string();
+    for step in ["start_identity_check", "identity_verified"] {
+        app.call_ok(&sam, "advance_request", &[("id", &id), ("step", step)]).await;
+    }
+    assert_eq!(app.call(&sam, "decide_request", &[("id", &id), ("decision", "deny")]).await.status(), 422, "a denial needs its ground");
+    let view = app.call_ok(&sam, "decide_request", &[("id", &id), ("decision", "deny"), ("ground", "danger_to_life_or_safety")]).await;
+    assert_eq!(view["status"], "denied");
+    assert!(view["grounds"][0].as_str().expect("ground").contains("164.524(a)(3)(i)"));
+    assert_eq!(app.call(&sam, "release_copy", &[("id", &id)]).await.status(), 409, "a denied request cannot be released");
+    assert_eq!(app.call_ok(&leon, "request_detail", &[("id", &id)]).await["files"], serde_json::json!([]));
+}
