@@ -48,6 +48,11 @@ pub const REQUEST_STATUS: &str = "request-status";
 pub const REQUEST_TIMELINE: &str = "request-timeline";
 pub const QUEUE_HEADING: &str = "queue-heading";
 pub const QUEUE_LIST: &str = "queue-list";
+pub const REQUEST_FILES: &str = "request-files";
+pub const REVIEW_FORM: &str = "review-form";
+pub const REVIEW_ERROR: &str = "review-error";
+pub const RELEASE_BUTTON: &str = "release-button";
+pub const RELEASE_ERROR: &str = "release-error";
 pub const IMPORT_HEADING: &str = "import-heading";
 pub const IMPORT_FILE: &str = "import-file";
 pub const IMPORT_SUBMIT: &str = "import-submit";
@@ -170,6 +175,11 @@ pub const ALL: &[(&str, &str)] = &[
     ("REQUEST_TIMELINE", REQUEST_TIMELINE),
     ("QUEUE_HEADING", QUEUE_HEADING),
     ("QUEUE_LIST", QUEUE_LIST),
+    ("REQUEST_FILES", REQUEST_FILES),
+    ("REVIEW_FORM", REVIEW_FORM),
+    ("REVIEW_ERROR", REVIEW_ERROR),
+    ("RELEASE_BUTTON", RELEASE_BUTTON),
+    ("RELEASE_ERROR", RELEASE_ERROR),
     ("IMPORT_HEADING", IMPORT_HEADING),
     ("IMPORT_FILE", IMPORT_FILE),
     ("IMPORT_SUBMIT", IMPORT_SUBMIT),

@@ -3,7 +3,8 @@
 //! request on its tracking page (status, due date, timeline). HIM staff work the queue, nearest
 //! due date first. Plain forms posting to server functions: all of it works before hydration.
 
-use crate::api::release::{AdvanceRequest, SubmitRequest, my_requests, request_detail, request_queue};
+use crate::api::release::{AdvanceRequest, DecideRequest, ReleaseCopy, SubmitRequest, my_requests, request_detail, request_queue};
+use crate::domain::release::{DenialGround, WITHHOLD_BASES};
 use crate::domain::Section;
 use crate::domain::release::RequestView;
 use crate::ui::components::form::{FormError, LoadError, field_error};
@@ -20,6 +21,47 @@ fn due_text(r: &RequestView) -> String {
         format!("Due by {} ({} days left)", r.due, r.days_left.max(0))
     } else {
         format!("Received {}", r.received)
+    }
+}
+
+/// The released files with their size, pages, SHA-256 and expiry, each a plain download link
+/// (works before hydration; `rel="external"` keeps the router out of it).
+#[component]
+fn ReleasedFiles(request: RequestView) -> impl IntoView {
+    (!request.files.is_empty()).then(|| view! {
+        <h2 id="files-title">"Your copy"</h2>
+        <ul id=ids::REQUEST_FILES class="items" aria-labelledby="files-title">
+            {request.files.into_iter().map(|f| {
+                let size = if f.size >= 1024 * 1024 { format!("{:.1} MB", f.size as f64 / 1_048_576.0) } else { format!("{} KB", (f.size + 1023) / 1024) };
+                let pages = f.pages.map(|p| format!(", {p} pages")).unwrap_or_default();
+                view! {
+                    <li class="item">
+                        <p class="item__title">{f.label.clone()}</p>
+                        <p class="item__meta muted"><span>{format!("{}{pages}", size)}</span>
+                            <span>{if f.expired { format!("Expired {}", f.expires) } else { format!("Available until {}", f.expires) }}</span></p>
+                        <p class="muted hash">{format!("SHA-256: {}", f.sha256)}</p>
+                        {(!f.expired).then(|| view! {
+                            <a class="button" href=f.href.clone() download=f.file_name.clone() rel="external">{format!("Download {}", f.file_name)}</a>
+                        })}
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
+    })
+}
+
+/// What the decision left out and why, and a denial's grounds.
+#[component]
+fn DecisionFacts(request: RequestView) -> impl IntoView {
+    view! {
+        {(!request.withheld.is_empty()).then(|| view! {
+            <h2>"Left out of the copy"</h2>
+            <ul class="plain">{request.withheld.into_iter().map(|w| view! { <li>{w}</li> }).collect_view()}</ul>
+        })}
+        {(!request.grounds.is_empty()).then(|| view! {
+            <h2>"Why the request was denied"</h2>
+            <ul class="plain">{request.grounds.into_iter().map(|g| view! { <li>{g}</li> }).collect_view()}</ul>
+        })}
     }
 }
 
@@ -109,6 +151,8 @@ pub fn RequestPage() -> impl IntoView {
                                 <dt>"Formats"</dt><dd>{r.formats.clone()}</dd>
                                 <dt>"Fee"</dt><dd>{r.fee.clone()}</dd>
                             </dl>
+                            <ReleasedFiles request=r.clone()/>
+                            <DecisionFacts request=r.clone()/>
                             <h2>"Timeline"</h2>
                             <ol id=ids::REQUEST_TIMELINE class="items">
                                 {r.timeline.iter().map(|t| view! {
@@ -141,9 +185,7 @@ pub fn RequestPage() -> impl IntoView {
 fn steps(status: &str) -> &'static [(&'static str, &'static str)] {
     match status {
         "submitted" => &[("start_identity_check", "Start the identity check")],
-        "identity_check" => &[("identity_verified", "Identity verified"), ("deny", "Deny")],
-        "in_review" => &[("approve", "Approve"), ("approve_partially", "Approve in part"), ("deny", "Deny")],
-        "approved" | "partially_approved" => &[("release", "Release the copy")],
+        "identity_check" => &[("identity_verified", "Identity verified")],
         "delivered" | "denied" => &[("close", "Close")],
         _ => &[],
     }
@@ -168,7 +210,7 @@ pub fn RequestQueuePage() -> impl IntoView {
                             <ul id=ids::QUEUE_LIST class="items">
                                 {list.into_iter().map(|r| view! {
                                     <li class="item">
-                                        <p class="item__title">{format!("{} · {}", r.number, r.status_label)}
+                                        <p class="item__title"><A href=format!("/staff/requests/{}", r.id)>{format!("{} · {}", r.number, r.status_label)}</A>
                                             {r.overdue.then(|| view! { <span class="badge">"Overdue"</span> })}</p>
                                         <p>{r.scope.clone()}</p>
                                         <p class="item__meta muted"><span>{due_text(&r)}</span>
@@ -189,5 +231,147 @@ pub fn RequestQueuePage() -> impl IntoView {
                 })}
             </Suspense>
         </section>
+    }
+}
+
+/// One request for HIM staff: the facts, a link to the patient's record alongside, the identity
+/// step, the review (what to withhold and on what basis, or the denial's ground), the release,
+/// and the files. Each is a plain form: it works before hydration.
+#[component]
+pub fn StaffRequestPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
+    let advance = ServerAction::<AdvanceRequest>::new();
+    let decide = ServerAction::<DecideRequest>::new();
+    let release = ServerAction::<ReleaseCopy>::new();
+    let advance_result = Signal::derive(move || advance.value().get());
+    let decide_result = Signal::derive(move || decide.value().get());
+    let release_result = Signal::derive(move || release.value().get());
+    let request = Resource::new(
+        move || (id.get(), advance.version().get(), decide.version().get(), release.version().get()),
+        |(id, ..)| request_detail(id),
+    );
+    view! {
+        <Title text="Request review"/>
+        <section class="page" aria-labelledby=ids::REQUESTS_HEADING>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match request.await {
+                        Ok(r) => {
+                            let status = r.status.clone();
+                            let (id_steps, id_review, id_release) = (r.id.clone(), r.id.clone(), r.id.clone());
+                            let step_list = steps(&status);
+                            let step_form = (!step_list.is_empty()).then(move || view! {
+                                <ActionForm action=advance attr:class="form">
+                                    <input type="hidden" name="id" value=id_steps/>
+                                    {step_list.iter().map(|(step, label)| view! {
+                                        <button type="submit" name="step" value=*step class="button">{*label}</button>
+                                        " "
+                                    }).collect_view()}
+                                </ActionForm>
+                            });
+                            let review = (status == "in_review").then(move || view! { <ReviewForm id=id_review action=decide result=decide_result/> });
+                            let release_form = matches!(status.as_str(), "approved" | "partially_approved").then(move || view! {
+                                <ActionForm action=release attr:class="form" attr:aria-busy=move || release.pending().get().to_string()>
+                                    <input type="hidden" name="id" value=id_release/>
+                                    <FormError result=release_result id=ids::RELEASE_ERROR/>
+                                    <p role="status" aria-live="polite">{move || release.pending().get().then_some("Producing the copy… this can take a few seconds for a long record.")}</p>
+                                    <button type="submit" id=ids::RELEASE_BUTTON class="button" disabled=move || release.pending().get()>"Produce and release the copy"</button>
+                                </ActionForm>
+                            });
+                            view! {
+                                <h1 id=ids::REQUESTS_HEADING>{format!("Request {}", r.number)}</h1>
+                                <p id=ids::REQUEST_STATUS class="notice" role="status">{format!("{}. {}", r.status_label, due_text(&r))}</p>
+                                <dl class="facts">
+                                    <dt>"What"</dt><dd>{r.scope.clone()}</dd>
+                                    <dt>"Formats"</dt><dd>{r.formats.clone()}</dd>
+                                    <dt>"Fee"</dt><dd>{r.fee.clone()}</dd>
+                                    <dt>"Patient"</dt><dd><A href=format!("/staff/patients/{}/record", r.patient_id)>"Open the record"</A></dd>
+                                </dl>
+                                <FormError result=advance_result id="step-error"/>
+                                {step_form}
+                                {review}
+                                {release_form}
+                                <ReleasedFiles request=r.clone()/>
+                                <DecisionFacts request=r.clone()/>
+                                <h2>"Timeline"</h2>
+                                <ol id=ids::REQUEST_TIMELINE class="items">
+                                    {r.timeline.iter().map(|t| view! {
+                                        <li class="item">
+                                            <p class="item__title">{t.status.clone()}</p>
+                                            <p class="item__meta muted"><span>{t.at.clone()}</span><span>{t.who.clone()}</span></p>
+                                            {t.note.clone().map(|n| view! { <p>{n}</p> })}
+                                        </li>
+                                    }).collect_view()}
+                                </ol>
+                                <p><A href="/staff/requests">"Back to the queue"</A></p>
+                            }.into_any()
+                        }
+                        Err(e) => view! { <h1 id=ids::REQUESTS_HEADING>"Request"</h1><LoadError error=e/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+/// The review: approve, approve in part (each sensitive category included or withheld on a
+/// stated basis), or deny on a 164.524 ground.
+#[component]
+fn ReviewForm(id: String, action: ServerAction<DecideRequest>, result: Signal<Option<Result<RequestView, crate::error::AppError>>>) -> impl IntoView {
+    let categories = [
+        ("mental_health", "Mental health"),
+        ("substance_use", "Substance use disorder (42 CFR Part 2)"),
+        ("hiv_sti", "HIV and sexually transmitted infections"),
+        ("reproductive_health", "Reproductive health"),
+        ("genetic", "Genetic information"),
+    ];
+    view! {
+        <h2 id="review-title">"Review and decide"</h2>
+        <ActionForm action attr:id=ids::REVIEW_FORM attr:class="form" attr:novalidate="true" attr:aria-labelledby="review-title">
+            <input type="hidden" name="id" value=id/>
+            <p class="muted">"Psychotherapy notes are always left out (45 CFR 164.524(a)(1)(i))."</p>
+            <fieldset class="field">
+                <legend>"Sensitive categories"</legend>
+                {move || field_error(result.get(), "withheld").map(|e| view! { <p class="field__error" role="alert">{e}</p> })}
+                {categories.into_iter().map(|(code, label)| {
+                    let select_id = format!("withhold-{code}");
+                    view! {
+                        <div class="field">
+                            <label for=select_id.clone()>{label}</label>
+                            {move || field_error(result.get(), code).map(|e| view! { <p class="field__error" role="alert">{e}</p> })}
+                            <select id=select_id name=code>
+                                <option value="" selected=true>"Include"</option>
+                                {WITHHOLD_BASES.iter().filter(|(c, _)| *c != "psychotherapy_notes").map(|(c, text)| view! {
+                                    <option value=*c>{format!("Leave out: {text}")}</option>
+                                }).collect_view()}
+                            </select>
+                        </div>
+                    }
+                }).collect_view()}
+            </fieldset>
+            <div class="field">
+                <label for="deny-ground">"Ground, if you deny"</label>
+                {move || field_error(result.get(), "ground").map(|e| view! { <p class="field__error" role="alert">{e}</p> })}
+                <select id="deny-ground" name="ground">
+                    <option value="" selected=true>"(not denying)"</option>
+                    {DenialGround::ALL.into_iter().map(|g| view! {
+                        <option value=g.code()>{format!("{} {}{}", g.citation(), g.plain_language(), if g.reviewable() { " (reviewable)" } else { "" })}</option>
+                    }).collect_view()}
+                </select>
+            </div>
+            <div class="field">
+                <label for="review-note">"Note for the timeline (optional; the patient sees it)"</label>
+                <textarea id="review-note" name="note" rows="2" maxlength="2000"></textarea>
+            </div>
+            <FormError result id=ids::REVIEW_ERROR/>
+            <div class="actions">
+                <button type="submit" name="decision" value="approve" class="button">"Approve"</button>
+                " "
+                <button type="submit" name="decision" value="approve_partially" class="button button--secondary">"Approve in part"</button>
+                " "
+                <button type="submit" name="decision" value="deny" class="button button--secondary">"Deny"</button>
+            </div>
+        </ActionForm>
     }
 }
