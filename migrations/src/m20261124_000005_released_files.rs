@@ -1,7 +1,9 @@
 //! Release of information, the decision and its files: what HIM decided for a request (approve,
 //! approve in part, deny; which sensitive categories were withheld and on what legal basis; the
-//! denial grounds), and each file the portal produced (the PDF and FHIR copies, the denial letter),
-//! stored encrypted (AES-256-GCM) in the database so every server instance can serve it.
+//! denial grounds), each file the portal produced (the PDF and FHIR copies, the denial letter, the
+//! signed authorization), stored encrypted (AES-256-GCM) in the database so every server instance
+//! can serve it; the signature of an authorization (45 CFR 164.508); the passcode link a third
+//! party opens; and the accounting of disclosures (45 CFR 164.528), append-only.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -44,6 +46,63 @@ enum ReleaseFile {
     CreatedAtMs,
     ExpiresAtMs,
     Downloads,
+}
+
+#[derive(DeriveIden)]
+enum ReleaseAuthorization {
+    Table,
+    Id,
+    RequestId,
+    SignerName,
+    SignerUserId,
+    SignedAtMs,
+    ClientAddress,
+    Description,
+    RecipientName,
+    RecipientAddress,
+    Purpose,
+    ExpiresOn,
+}
+
+#[derive(DeriveIden)]
+enum ReleaseLink {
+    Table,
+    Id,
+    RequestId,
+    TokenHash,
+    PasscodeHash,
+    PasscodeKeyId,
+    PasscodeNonce,
+    PasscodeSealed,
+    ExpiresAtMs,
+    FailedAttempts,
+    LockedUntilMs,
+    OpenedCount,
+    CreatedAtMs,
+}
+
+#[derive(DeriveIden)]
+enum Disclosure {
+    Table,
+    Id,
+    PatientId,
+    RequestId,
+    DisclosedOn,
+    RecipientName,
+    RecipientAddress,
+    Description,
+    Purpose,
+    Accountable,
+    Kind,
+    CorrectsId,
+    RecordedByUserId,
+    CreatedAtMs,
+}
+
+#[derive(DeriveIden)]
+enum Patient {
+    Table,
+    Id,
 }
 
 #[async_trait::async_trait]
@@ -106,10 +165,95 @@ impl MigrationTrait for Migration {
         manager
             .create_index(Index::create().name("idx_release_file_kind").table(ReleaseFile::Table).col(ReleaseFile::RequestId).col(ReleaseFile::Kind).unique().to_owned())
             .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ReleaseAuthorization::Table)
+                    .col(string_len(ReleaseAuthorization::Id, 36).primary_key())
+                    .col(string_len_uniq(ReleaseAuthorization::RequestId, 36))
+                    .col(string_len(ReleaseAuthorization::SignerName, 200))
+                    .col(string_len(ReleaseAuthorization::SignerUserId, 36))
+                    .col(big_integer(ReleaseAuthorization::SignedAtMs))
+                    .col(string_len(ReleaseAuthorization::ClientAddress, 64))
+                    .col(text(ReleaseAuthorization::Description))
+                    .col(string_len(ReleaseAuthorization::RecipientName, 200))
+                    .col(string_len(ReleaseAuthorization::RecipientAddress, 500))
+                    .col(string_len(ReleaseAuthorization::Purpose, 500))
+                    .col(string_len(ReleaseAuthorization::ExpiresOn, 10))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_release_authorization_request")
+                            .from(ReleaseAuthorization::Table, ReleaseAuthorization::RequestId)
+                            .to(ReleaseRequest::Table, ReleaseRequest::Id)
+                            .on_delete(ForeignKeyAction::Restrict),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ReleaseLink::Table)
+                    .col(string_len(ReleaseLink::Id, 36).primary_key())
+                    .col(string_len_uniq(ReleaseLink::RequestId, 36))
+                    .col(string_len_uniq(ReleaseLink::TokenHash, 64))
+                    .col(string_len(ReleaseLink::PasscodeHash, 64))
+                    .col(string_len(ReleaseLink::PasscodeKeyId, 64))
+                    .col(blob(ReleaseLink::PasscodeNonce))
+                    .col(blob(ReleaseLink::PasscodeSealed))
+                    .col(big_integer(ReleaseLink::ExpiresAtMs))
+                    .col(integer(ReleaseLink::FailedAttempts))
+                    .col(big_integer(ReleaseLink::LockedUntilMs))
+                    .col(integer(ReleaseLink::OpenedCount))
+                    .col(big_integer(ReleaseLink::CreatedAtMs))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_release_link_request")
+                            .from(ReleaseLink::Table, ReleaseLink::RequestId)
+                            .to(ReleaseRequest::Table, ReleaseRequest::Id)
+                            .on_delete(ForeignKeyAction::Restrict),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Disclosure::Table)
+                    .col(string_len(Disclosure::Id, 36).primary_key())
+                    .col(string_len(Disclosure::PatientId, 36))
+                    .col(string_len_null(Disclosure::RequestId, 36))
+                    .col(string_len(Disclosure::DisclosedOn, 10))
+                    .col(string_len(Disclosure::RecipientName, 200))
+                    .col(string_len_null(Disclosure::RecipientAddress, 500))
+                    .col(text(Disclosure::Description))
+                    .col(string_len(Disclosure::Purpose, 500))
+                    .col(boolean(Disclosure::Accountable))
+                    .col(string_len(Disclosure::Kind, 16))
+                    .col(string_len_null(Disclosure::CorrectsId, 36))
+                    .col(string_len_null(Disclosure::RecordedByUserId, 36))
+                    .col(big_integer(Disclosure::CreatedAtMs))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_disclosure_patient")
+                            .from(Disclosure::Table, Disclosure::PatientId)
+                            .to(Patient::Table, Patient::Id)
+                            .on_delete(ForeignKeyAction::Restrict),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        // A patient's accounting, newest first.
+        manager
+            .create_index(Index::create().name("idx_disclosure_patient").table(Disclosure::Table).col(Disclosure::PatientId).col(Disclosure::DisclosedOn).to_owned())
+            .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_table(Table::drop().table(Disclosure::Table).to_owned()).await?;
+        manager.drop_table(Table::drop().table(ReleaseLink::Table).to_owned()).await?;
+        manager.drop_table(Table::drop().table(ReleaseAuthorization::Table).to_owned()).await?;
         manager.drop_table(Table::drop().table(ReleaseFile::Table).to_owned()).await?;
         manager.drop_table(Table::drop().table(ReleaseDecision::Table).to_owned()).await?;
         Ok(())

@@ -914,3 +914,48 @@ mod request_form_tests {
         assert_eq!(field(form("all", None, None, false, false)), vec!["formats"]);
     }
 }
+
+#[cfg(test)]
+mod decision_tests {
+    use super::*;
+
+    fn w(category: &str, basis: &str) -> (String, String) {
+        (category.into(), basis.into())
+    }
+
+    #[test]
+    fn an_approval_withholds_nothing_and_a_partial_one_withholds_something() {
+        let ok = Decision::check(DecisionKind::Approve, vec![w("mental_health", "")], None, Some("  fine ".into())).expect("approve");
+        assert!(ok.withheld.is_empty());
+        assert_eq!(ok.note.as_deref(), Some("fine"));
+        let refused = Decision::check(DecisionKind::Approve, vec![w("mental_health", "part2_no_consent")], None, None).expect_err("withholding is partial");
+        assert_eq!(refused[0].field, "withheld");
+        let refused = Decision::check(DecisionKind::ApprovePartially, vec![w("genetic", "")], None, None).expect_err("nothing withheld");
+        assert_eq!(refused[0].field, "withheld");
+        let partial = Decision::check(DecisionKind::ApprovePartially, vec![w("substance_use", "part2_no_consent"), w("genetic", "")], None, None).expect("partial");
+        assert_eq!(partial.withheld, vec![Withheld { category: "substance_use".into(), basis: "part2_no_consent".into() }]);
+    }
+
+    #[test]
+    fn every_withheld_category_needs_a_known_basis() {
+        let refused = Decision::check(DecisionKind::ApprovePartially, vec![w("hiv_sti", "because")], None, None).expect_err("unknown basis");
+        assert_eq!(refused[0].field, "hiv_sti");
+        for (code, text) in WITHHOLD_BASES {
+            assert_eq!(withhold_basis(code), Some(text));
+            assert!(text.contains("CFR"), "each basis cites its rule: {text}");
+        }
+    }
+
+    #[test]
+    fn a_denial_states_one_known_ground() {
+        // 45 CFR 164.524(d)(2)(i): the letter states the basis.
+        let refused = Decision::check(DecisionKind::Deny, vec![], None, None).expect_err("no ground");
+        assert_eq!(refused[0].field, "ground");
+        assert_eq!(Decision::check(DecisionKind::Deny, vec![], Some("whim"), None).expect_err("unknown")[0].field, "ground");
+        for g in DenialGround::ALL {
+            let d = Decision::check(DecisionKind::Deny, vec![], Some(g.code()), None).expect("denial");
+            assert_eq!(d.grounds, vec![g]);
+            assert_eq!(DenialGround::parse(g.code()), Some(g));
+        }
+    }
+}

@@ -1,0 +1,68 @@
+// Release of information in a real browser, on a phone and a desktop: the demo patient asks for
+// a copy, a new HIM staff member checks identity, reviews, approves and releases it, and the
+// patient downloads the PDF (checked to be a PDF), which marks the request delivered.
+import { test, expect } from '@playwright/test';
+import { readFileSync } from 'node:fs';
+import ids from './ids.json';
+import { signInAsNewStaff, waitForHydration } from './staff';
+
+const byId = (id: string) => `#${id}`;
+const PATIENT = { email: 'patient@demo.example', password: 'demo-patient-lantern' };
+
+test('the patient requests a copy, HIM staff approve it, the patient downloads the PDF', async ({ page, browser }, testInfo) => {
+  test.skip(!!process.env.E2E_BASE_URL, 'needs the command line on the test server\'s database');
+  test.setTimeout(90_000);
+
+  // The patient asks for their lab results as a PDF.
+  await page.goto('/sign-in?next=/requests');
+  await waitForHydration(page);
+  await page.getByLabel('Email address').fill(PATIENT.email);
+  await page.getByLabel('Password', { exact: true }).fill(PATIENT.password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await expect(page).toHaveURL(/\/requests$/);
+  await waitForHydration(page);
+  await page.getByLabel('Lab results only').check();
+  await page.getByRole('button', { name: 'Send my request' }).click();
+  await expect(page).toHaveURL(/\/requests\/[0-9a-f-]+$/);
+  const heading = (await page.locator(byId(ids.REQUESTS_HEADING)).innerText()).trim();
+  const number = heading.replace('Request ', '');
+  expect(number).toMatch(/^R-\d+$/);
+
+  // HIM staff, in their own browser, work the request from the queue.
+  const staffContext = await browser.newContext({ ...testInfo.project.use });
+  const staff = await staffContext.newPage();
+  await signInAsNewStaff(staff, testInfo);
+  await staff.goto('/staff/requests');
+  await waitForHydration(staff);
+  await staff.getByRole('link', { name: new RegExp(`^${number} `) }).click();
+  await expect(staff.locator(byId(ids.REQUESTS_HEADING))).toHaveText(`Request ${number}`);
+  await waitForHydration(staff);
+  await staff.getByRole('button', { name: 'Start the identity check' }).click();
+  await expect(staff.locator(byId(ids.REQUEST_STATUS))).toContainText('Checking identity');
+  await staff.getByRole('button', { name: 'Identity verified' }).click();
+  await expect(staff.locator(byId(ids.REVIEW_FORM))).toBeVisible();
+  await expect(staff.getByLabel('Mental health')).toHaveValue('');
+  await staff.getByLabel('Note for the timeline').fill('Identity checked against the portal account.');
+  await staff.getByRole('button', { name: 'Approve', exact: true }).click();
+  await expect(staff.locator(byId(ids.REQUEST_STATUS))).toContainText('Approved');
+  await staff.locator(byId(ids.RELEASE_BUTTON)).click();
+  await expect(staff.locator(byId(ids.REQUEST_STATUS))).toContainText('Ready to download');
+  await expect(staff.locator(byId(ids.REQUEST_FILES))).toContainText('SHA-256');
+  await staffContext.close();
+
+  // The patient sees the copy on the tracking page and downloads it.
+  await page.reload();
+  await waitForHydration(page);
+  await expect(page.locator(byId(ids.REQUEST_STATUS))).toContainText('Ready to download');
+  await expect(page.locator(byId(ids.REQUEST_FILES))).toContainText('Available until');
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('link', { name: /^Download record-R-\d+\.pdf$/ }).click(),
+  ]);
+  expect(download.suggestedFilename()).toBe(`record-${number}.pdf`);
+  const bytes = readFileSync((await download.path())!);
+  expect(bytes.subarray(0, 5).toString()).toBe('%PDF-');
+  await page.reload();
+  await expect(page.locator(byId(ids.REQUEST_STATUS))).toContainText('Delivered');
+  await expect(page.locator(byId(ids.REQUEST_TIMELINE))).toContainText('Identity checked against the portal account.');
+});
