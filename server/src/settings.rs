@@ -69,6 +69,7 @@ pub struct Settings {
     pub self_copy_fee_cents: u32,
     pub file_keys: Option<SecretString>,
     pub release_download_days: u32,
+    pub privacy_contact: String,
     pub oidc_providers: Vec<OidcProviderSettings>,
 }
 
@@ -133,6 +134,7 @@ impl Default for Settings {
             self_copy_fee_cents: 0,
             file_keys: None,
             release_download_days: 30,
+            privacy_contact: "the Privacy Officer, Health Information Management".to_string(),
         }
     }
 }
@@ -184,6 +186,7 @@ pub const DOCS: &[SettingDoc] = &[
     SettingDoc { key: "self_copy_fee_cents", default: "0", help: "Fee for a patient's own electronic copy, in cents; capped at the $6.50 flat fee." },
     SettingDoc { key: "file_keys", default: "(development key)", help: "Keys that encrypt released files at rest (AES-256-GCM): id:base64 of 32 bytes, several separated by commas; the first seals, all open. Secret: never printed. Required in production." },
     SettingDoc { key: "release_download_days", default: "30", help: "Days a released copy stays downloadable; after that the patient asks again." },
+    SettingDoc { key: "privacy_contact", default: "the Privacy Officer, Health Information Management", help: "Who patients complain to, named in denial letters (45 CFR 164.524(d)(2)(iii)): a name or title and a telephone number." },
     SettingDoc { key: "oidc_providers", default: "(none)", help: "OpenID Connect providers: a list of {id, label, issuer, client_id, client_secret, for_patients}. Register {public_url}/auth/oidc/callback with each." },
 ];
 
@@ -311,6 +314,9 @@ impl Settings {
                 return Err(SettingsError::invalid("file_keys", "production needs a key for released files (id:base64 of 32 random bytes)"));
             }
             None => {}
+        }
+        if self.privacy_contact.trim().is_empty() || self.privacy_contact.chars().count() > 300 {
+            return Err(SettingsError::invalid("privacy_contact", "name a title and a telephone number (1 to 300 characters)"));
         }
         if !(1..=365).contains(&self.release_download_days) {
             return Err(SettingsError::invalid("release_download_days", "use 1 to 365 days"));
@@ -621,7 +627,7 @@ mod tests {
         toml.push_str("lockout_max_secs = 1\ndemo = false\n");
         toml.push_str("import_max_file_bytes = 1024\nimport_max_string_bytes = 1024\n");
         toml.push_str("request_response_days = 30\nself_copy_fee_cents = 0\n");
-        toml.push_str("file_keys = \"k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\nrelease_download_days = 30\n");
+        toml.push_str("file_keys = \"k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\nrelease_download_days = 30\nprivacy_contact = \"p\"\n");
         toml.push_str("oidc_providers = [{ id = \"idp\", label = \"IdP\", issuer = \"https://idp.example\", client_id = \"c\" }]\n");
         let keys: Vec<&str> = toml.lines().filter_map(|l| l.split(" = ").next()).collect();
         let documented: Vec<&str> = DOCS.iter().map(|d| d.key).collect();

@@ -86,6 +86,7 @@ impl Application {
             self_copy_fee_cents: settings.self_copy_fee_cents,
             file_keys: settings.file_keys(),
             release_download_days: settings.release_download_days,
+            privacy_contact: settings.privacy_contact.clone(),
             mailer,
             base_url,
         };

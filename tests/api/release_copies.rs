@@ -198,11 +198,13 @@ async fn downloads_are_for_the_requester_and_staff_only_and_expire() {
 }
 
 #[tokio::test]
-async fn a_denial_states_its_ground_and_releases_nothing() {
+async fn a_denial_comes_with_its_letter_and_a_reviewer_who_took_no_part_decides_the_review() {
     let app = spawn_app().await;
     let patient = import(&app, LEON).await;
     let leon = signed_in(&app, "leon@example.org", &[Role::Patient], Some(&patient)).await;
-    let sam = signed_in(&app, "sam@example.org", &[Role::HimStaff], None).await;
+    // Sam works requests and is also a reviewer: he still may not review his own denial.
+    let sam = signed_in(&app, "sam@example.org", &[Role::HimStaff, Role::HimReviewer], None).await;
+    let rita = signed_in(&app, "rita@example.org", &[Role::HimReviewer], None).await;
     let id = app.call_ok(&leon, "submit_request", &[("scope", "all"), ("pdf", "on")]).await["id"].as_str().expect("id").to_string();
     for step in ["start_identity_check", "identity_verified"] {
         app.call_ok(&sam, "advance_request", &[("id", &id), ("step", step)]).await;
@@ -212,5 +214,50 @@ async fn a_denial_states_its_ground_and_releases_nothing() {
     assert_eq!(view["status"], "denied");
     assert!(view["grounds"][0].as_str().expect("ground").contains("164.524(a)(3)(i)"));
     assert_eq!(app.call(&sam, "release_copy", &[("id", &id)]).await.status(), 409, "a denied request cannot be released");
-    assert_eq!(app.call_ok(&leon, "request_detail", &[("id", &id)]).await["files"], serde_json::json!([]));
+
+    // The letter (164.524(d)(2)): plain language, the basis, review rights, how to complain.
+    let view = app.call_ok(&leon, "request_detail", &[("id", &id)]).await;
+    assert_eq!(view["can_request_review"], true);
+    let files = view["files"].as_array().expect("files");
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0]["kind"], "denial_letter");
+    let letter = leon.get(app.url(files[0]["href"].as_str().expect("href"))).send().await.expect("letter").bytes().await.expect("bytes").to_vec();
+    let text = pdf_tool("pdftotext", &[], &letter);
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    for needed in ["Why we denied your request", "endanger your life or physical safety", "164.524(a)(3)(i)", "Your right to have this decision reviewed", "Ask for a review", "the Privacy Officer", "Office for Civil Rights", "1-800-368-1019", "Lucas404 León820"] {
+        assert!(flat.contains(needed), "the letter says {needed:?}: {flat}");
+    }
+    assert!(pdf_tool("qpdf", &["--check"], &letter).contains("No syntax or stream encoding errors"));
+    assert_eq!(app.call_ok(&leon, "request_detail", &[("id", &id)]).await["status"], "denied", "reading the letter delivers nothing");
+
+    // The patient asks for a review; the reviewer queue shows it.
+    assert_eq!(app.call(&sam, "request_denial_review", &[("id", &id)]).await.status(), 404, "only the requester asks");
+    assert_eq!(app.call_ok(&leon, "request_denial_review", &[("id", &id)]).await["status"], "denial_under_review");
+    assert_eq!(app.call_ok(&rita, "review_queue", &[]).await[0]["id"], id.as_str());
+    assert_eq!(app.call(&leon, "review_queue", &[]).await.status(), 404);
+    // The one who denied may not review; a patient may not either.
+    let own = app.call(&sam, "review_denial", &[("id", &id), ("outcome", "overturn")]).await;
+    assert_eq!(own.status(), 409);
+    assert!(own.text().await.unwrap_or_default().contains("took no part"));
+    assert_eq!(app.call(&leon, "review_denial", &[("id", &id), ("outcome", "overturn")]).await.status(), 404);
+    let view = app.call_ok(&rita, "review_denial", &[("id", &id), ("outcome", "overturn"), ("note", "No risk found.")]).await;
+    assert_eq!(view["status"], "approved");
+    assert!(view["timeline"].as_array().expect("timeline").iter().any(|t| t["note"] == "Denial overturned on review: No risk found." && t["who"] == "Reviewer"));
+    // Overturned, HIM releases the copy after all.
+    assert_eq!(app.call_ok(&sam, "release_copy", &[("id", &id)]).await["status"], "released");
+}
+
+#[tokio::test]
+async fn a_denial_on_a_ground_without_review_cannot_be_sent_to_review() {
+    let app = spawn_app().await;
+    let patient = app.create_patient("MRN-1", "Lopez", "1984-03-07").await;
+    let ana = signed_in(&app, "ana@example.org", &[Role::Patient], Some(&patient)).await;
+    let sam = signed_in(&app, "sam@example.org", &[Role::HimStaff], None).await;
+    let id = app.call_ok(&ana, "submit_request", &[("scope", "all"), ("pdf", "on")]).await["id"].as_str().expect("id").to_string();
+    app.call_ok(&sam, "advance_request", &[("id", &id), ("step", "start_identity_check")]).await;
+    let view = app.call_ok(&sam, "decide_request", &[("id", &id), ("decision", "deny"), ("ground", "litigation_preparation")]).await;
+    assert_eq!(view["can_request_review"], false);
+    let refused = app.call(&ana, "request_denial_review", &[("id", &id)]).await;
+    assert_eq!(refused.status(), 409);
+    assert!(refused.text().await.unwrap_or_default().contains("not reviewable"));
 }

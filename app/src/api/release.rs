@@ -104,7 +104,9 @@ pub async fn decide_request(
         .map(|(c, b)| (c.to_string(), b.unwrap_or_default()))
         .collect();
         let checked = Decision::check(kind, withheld, ground.as_deref(), note).map_err(|fields| AppError::Validation { fields })?;
-        access().await?.decide_request(&id, checked).await
+        let state = crate::backend::current::state()?;
+        let site = site_name(&state);
+        access().await?.decide_request(&id, checked, release_settings(&state, &site)).await
     }.await)
 }
 
@@ -115,7 +117,45 @@ pub async fn release_copy(id: String) -> Result<RequestView, AppError> {
     use crate::backend::error::with_status;
     with_status(async move {
         let state = state()?;
-        let site = format!("{} Health Information Management", state.site_code);
-        access().await?.release_copy(&id, &state.file_keys, state.release_download_days, &site).await
+        let site = site_name(&state);
+        access().await?.release_copy(&id, release_settings(&state, &site)).await
+    }.await)
+}
+
+#[cfg(feature = "ssr")]
+fn site_name(state: &crate::backend::state::AppState) -> String {
+    format!("{} Health Information Management", state.site_code)
+}
+
+#[cfg(feature = "ssr")]
+fn release_settings<'a>(state: &'a crate::backend::state::AppState, site: &'a str) -> crate::backend::access::ReleaseSettings<'a> {
+    crate::backend::access::ReleaseSettings { keys: &state.file_keys, download_days: state.release_download_days, site, privacy_contact: &state.privacy_contact }
+}
+
+/// The requester asks for a review of a reviewable denial.
+#[server(prefix = "/api", endpoint = "request_denial_review")]
+pub async fn request_denial_review(id: String) -> Result<RequestView, AppError> {
+    use crate::backend::{current::access, error::with_status};
+    with_status(async move { access().await?.request_denial_review(&id).await }.await)
+}
+
+/// Denials waiting for a reviewer.
+#[server(prefix = "/api", endpoint = "review_queue")]
+pub async fn review_queue() -> Result<Vec<RequestView>, AppError> {
+    use crate::backend::{current::access, error::with_status};
+    with_status(async move { access().await?.review_queue().await }.await)
+}
+
+/// A reviewer who took no part in the denial upholds (`uphold`) or overturns (`overturn`) it.
+#[server(prefix = "/api", endpoint = "review_denial")]
+pub async fn review_denial(id: String, outcome: String, #[server(default)] note: Option<String>) -> Result<RequestView, AppError> {
+    use crate::backend::{current::access, error::with_status};
+    with_status(async move {
+        let uphold = match outcome.as_str() {
+            "uphold" => true,
+            "overturn" => false,
+            _ => return Err(AppError::BadRequest),
+        };
+        access().await?.review_denial(&id, uphold, note).await
     }.await)
 }

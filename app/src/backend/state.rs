@@ -31,6 +31,8 @@ pub struct AppState {
     pub file_keys: super::copies::seal::FileKeys,
     /// Days a released copy stays downloadable.
     pub release_download_days: u32,
+    /// Who patients complain to (denial letters).
+    pub privacy_contact: String,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -684,6 +684,8 @@ pub struct RequestView {
     pub files: Vec<FileView>,
     pub withheld: Vec<String>,
     pub grounds: Vec<String>,
+    /// Denied on reviewable grounds only: the requester may ask for a review.
+    pub can_request_review: bool,
 }
 
 /// The legal bases on which HIM may withhold a sensitive category from a copy, with the text the

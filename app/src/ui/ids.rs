@@ -53,6 +53,7 @@ pub const REVIEW_FORM: &str = "review-form";
 pub const REVIEW_ERROR: &str = "review-error";
 pub const RELEASE_BUTTON: &str = "release-button";
 pub const RELEASE_ERROR: &str = "release-error";
+pub const DENIAL_REVIEW_ERROR: &str = "denial-review-error";
 pub const IMPORT_HEADING: &str = "import-heading";
 pub const IMPORT_FILE: &str = "import-file";
 pub const IMPORT_SUBMIT: &str = "import-submit";
@@ -180,6 +181,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("REVIEW_ERROR", REVIEW_ERROR),
     ("RELEASE_BUTTON", RELEASE_BUTTON),
     ("RELEASE_ERROR", RELEASE_ERROR),
+    ("DENIAL_REVIEW_ERROR", DENIAL_REVIEW_ERROR),
     ("IMPORT_HEADING", IMPORT_HEADING),
     ("IMPORT_FILE", IMPORT_FILE),
     ("IMPORT_SUBMIT", IMPORT_SUBMIT),

@@ -16,7 +16,7 @@ use pages::audit_report::AuditReportPage;
 use pages::import::{DuplicatesPage, ImportPage};
 use pages::mfa::{RecoveryCodesPage, SetupPage, VerifyPage};
 use pages::record::{DocumentPage, RecordPage, SectionPage, TrendPage, VisitPage};
-use pages::requests::{RequestPage, RequestQueuePage, RequestsPage, StaffRequestPage};
+use pages::requests::{RequestPage, RequestQueuePage, RequestsPage, ReviewQueuePage, StaffRequestPage};
 use pages::reset::{ForgotPasswordPage, ResetPasswordPage};
 use pages::sign_in::SignInPage;
 use pages::users::UsersPage;
@@ -101,6 +101,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/requests/:id") view=RequestPage ssr=SsrMode::Async/>
                         <Route path=path!("/staff/requests") view=RequestQueuePage ssr=SsrMode::Async/>
                         <Route path=path!("/staff/requests/:id") view=StaffRequestPage ssr=SsrMode::Async/>
+                        <Route path=path!("/staff/reviews") view=ReviewQueuePage ssr=SsrMode::Async/>
                         <Route path=path!("/staff/duplicates") view=DuplicatesPage ssr=SsrMode::Async/>
                     </Routes>
                 </ErrorBoundary>

@@ -12,6 +12,7 @@ mod patient_row;
 mod record;
 pub mod release;
 mod release_files;
+pub use release_files::ReleaseSettings;
 
 use super::audit::{self, AuditAction, AuditEvent, Outcome};
 use super::auth::sessions::SignedIn;

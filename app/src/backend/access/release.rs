@@ -197,6 +197,7 @@ impl AccessContext {
             files: Vec::new(),
             withheld: Vec::new(),
             grounds: Vec::new(),
+            can_request_review: false,
         }
     }
 

@@ -31,6 +31,19 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 use std::collections::HashSet;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+/// Denial letters stay downloadable as long as the record of the decision is kept (six years,
+/// as documentation under 45 CFR 164.530(j)).
+const LETTER_KEEP_MS: i64 = 6 * 366 * DAY_MS;
+
+/// The settings a release uses.
+#[derive(Clone, Copy)]
+pub struct ReleaseSettings<'a> {
+    pub keys: &'a FileKeys,
+    pub download_days: u32,
+    /// The organization as letters and covers name it.
+    pub site: &'a str,
+    pub privacy_contact: &'a str,
+}
 
 /// What the access context read for a copy, before rendering.
 struct Content {
@@ -112,7 +125,9 @@ impl AccessContext {
             let withheld: Vec<Withheld> = serde_json::from_str(&decision.exclusions).unwrap_or_default();
             view.withheld = withheld.iter().map(withheld_text).collect();
             let grounds: Vec<String> = serde_json::from_str(&decision.grounds).unwrap_or_default();
-            view.grounds = grounds.iter().filter_map(|g| DenialGround::parse(g)).map(|g| format!("{} ({})", g.plain_language(), g.citation())).collect();
+            let parsed: Vec<DenialGround> = grounds.iter().filter_map(|g| DenialGround::parse(g)).collect();
+            view.grounds = parsed.iter().map(|g| format!("{} ({})", g.plain_language(), g.citation())).collect();
+            view.can_request_review = view.status == Status::Denied.as_str() && crate::domain::release::denial_reviewable(&parsed);
         }
         Ok(())
     }
@@ -126,7 +141,7 @@ impl AccessContext {
 
     /// HIM's decision after review: approve, approve in part, or deny; stored with the
     /// transition in one transaction.
-    pub async fn decide_request(&self, id: &str, decision: Decision) -> Result<RequestView, AppError> {
+    pub async fn decide_request(&self, id: &str, decision: Decision, settings: ReleaseSettings<'_>) -> Result<RequestView, AppError> {
         let row = self.staff_request(id).await?;
         let event = match decision.kind {
             DecisionKind::Approve => Event::Approve,
@@ -138,7 +153,41 @@ impl AccessContext {
         if decision.kind != DecisionKind::Deny && !withheld.iter().any(|w| w.category == Category::PsychotherapyNotes.as_str()) {
             withheld.push(Withheld { category: Category::PsychotherapyNotes.as_str().into(), basis: "psychotherapy_notes".into() });
         }
+        // A denial comes with its letter, rendered before anything is stored.
+        let letter = if decision.kind == DecisionKind::Deny {
+            let patient = self.patient_row_of(&row).await?;
+            let scope: Scope = serde_json::from_str(&row.scope).map_err(|e| internal("reading a request's scope failed", &e))?;
+            let facts = copies::LetterFacts {
+                site: settings.site.to_string(),
+                date: today().to_string(),
+                patient_name: format!("{} {}", patient.given_names, patient.family_name).trim().to_string(),
+                birth_date: patient.birth_date.clone(),
+                record_number: patient.mrn.clone(),
+                request_number: format!("R-{}", row.number),
+                received: row.received_on.clone(),
+                scope: describe_scope(&scope),
+                grounds: decision.grounds.clone(),
+                privacy_contact: settings.privacy_contact.to_string(),
+                created_unix: now_ms() / 1000,
+            };
+            let rendered = tokio::task::spawn_blocking(move || copies::pdf::render(&copies::denial_letter(&facts), &|_, _| {}))
+                .await
+                .map_err(|e| internal("the letter's rendering thread stopped", &e))?
+                .map_err(|e| internal("rendering a denial letter failed", &std::io::Error::other(e)))?;
+            Some(Produced {
+                kind: "denial_letter",
+                file_name: format!("denial-letter-R-{}.pdf", row.number),
+                content_type: "application/pdf",
+                pages: i32::try_from(rendered.pages).ok(),
+                bytes: rendered.bytes,
+            })
+        } else {
+            None
+        };
         let txn = write_transaction(&self.db).await.map_err(db_failed("saving a decision failed"))?;
+        if let Some(letter) = letter {
+            self.store_files(&txn, &row, vec![letter], now_ms() + LETTER_KEEP_MS, settings.keys).await?;
+        }
         release_decision::Entity::insert(release_decision::ActiveModel {
             id: Set(uuid::Uuid::new_v4().to_string()),
             request_id: Set(row.id.clone()),
@@ -273,6 +322,115 @@ impl AccessContext {
         Ok(Content { sections, documents, resources, part2 })
     }
 
+    async fn patient_row_of(&self, row: &release_request::Model) -> Result<patient_row::Model, AppError> {
+        patient_row::Entity::find_by_id(row.patient_id.clone())
+            .one(&self.db)
+            .await
+            .map_err(db_failed("reading a patient failed"))?
+            .ok_or(AppError::NotFound)
+    }
+
+    /// Seals and stores produced files in the caller's transaction; returns `kind=sha256` each.
+    async fn store_files(&self, txn: &sea_orm::DatabaseTransaction, row: &release_request::Model, produced: Vec<Produced>, expires: i64, keys: &FileKeys) -> Result<Vec<String>, AppError> {
+        let now = now_ms();
+        let mut hashes = Vec::new();
+        for file in produced {
+            let file_id = uuid::Uuid::new_v4().to_string();
+            let sealed = keys.seal(&file.bytes, &format!("{file_id}/{}", row.id)).map_err(|e| internal("sealing a copy failed", &std::io::Error::other(e)))?;
+            let sha = sha256_hex(&file.bytes);
+            hashes.push(format!("{}={sha}", file.kind));
+            release_file::Entity::insert(release_file::ActiveModel {
+                id: Set(file_id),
+                request_id: Set(row.id.clone()),
+                kind: Set(file.kind.into()),
+                file_name: Set(file.file_name),
+                content_type: Set(file.content_type.into()),
+                size: Set(file.bytes.len() as i64),
+                sha256: Set(sha),
+                pages: Set(file.pages),
+                key_id: Set(sealed.key_id),
+                nonce: Set(sealed.nonce),
+                ciphertext: Set(sealed.ciphertext),
+                created_at_ms: Set(now),
+                expires_at_ms: Set(expires),
+                downloads: Set(0),
+            })
+            .exec_without_returning(txn)
+            .await
+            .map_err(db_failed("storing a file failed"))?;
+        }
+        Ok(hashes)
+    }
+
+    /// The requester sends a reviewable denial to review (45 CFR 164.524(d)(4)).
+    pub async fn request_denial_review(&self, id: &str) -> Result<RequestView, AppError> {
+        let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await.map_err(db_failed("reading a request failed"))?;
+        let Some(row) = row else { return Err(AppError::NotFound) };
+        let own = self.principal.patient_id.as_deref() == Some(row.patient_id.as_str()) && row.requester_user_id == self.principal.user_id;
+        if !own {
+            self.authorize(Action::RequestCopy, Target::Patient(&row.patient_id), AuditAction::ReleaseRequest).await?;
+            return Err(AppError::NotFound);
+        }
+        let (from, to) = self.check_transition(&row, Event::RequestDenialReview, Actor::Requester).await?;
+        let txn = write_transaction(&self.db).await.map_err(db_failed("updating a request failed"))?;
+        self.move_in(&txn, &row, from, to, Actor::Requester, Some("Review requested".into())).await?;
+        txn.commit().await.map_err(db_failed("updating a request failed"))?;
+        self.copy_request(id).await
+    }
+
+    /// Reviewable denials waiting for a reviewer, the oldest first.
+    pub async fn review_queue(&self) -> Result<Vec<RequestView>, AppError> {
+        if !self.principal.roles.contains(&Role::HimReviewer) {
+            self.authorize(Action::DecideReviewableDenial, Target::Site, AuditAction::ReleaseRequest).await?;
+        }
+        let rows = release_request::Entity::find()
+            .filter(release_request::Column::Status.eq(Status::DenialUnderReview.as_str()))
+            .order_by_asc(release_request::Column::UpdatedAtMs)
+            .limit(500)
+            .all(&self.db)
+            .await
+            .map_err(db_failed("listing reviews failed"))?;
+        Ok(rows.into_iter().map(|r| self.view(r, Vec::new())).collect())
+    }
+
+    /// A licensed reviewer who took no part in the denial upholds or overturns it
+    /// (45 CFR 164.524(a)(4)); overturned, the request is approved and HIM releases the copy.
+    pub async fn review_denial(&self, id: &str, uphold: bool, note: Option<String>) -> Result<RequestView, AppError> {
+        let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await.map_err(db_failed("reading a request failed"))?;
+        let Some(row) = row else { return Err(AppError::NotFound) };
+        self.authorize(Action::DecideReviewableDenial, Target::Patient(&row.patient_id), AuditAction::ReleaseRequest).await?;
+        let decision = self.latest_decision(&row.id).await?;
+        if decision.as_ref().is_some_and(|d| d.decided_by_user_id == self.principal.user_id) {
+            let refused = self.event(AuditAction::ReleaseRequest, Outcome::Failure).patient(&row.patient_id).entity("release_request", &row.id).detail("refused: reviewer made the denial");
+            audit::record_alone(&self.db, refused).await.map_err(db_failed("auditing a request failed"))?;
+            return Err(AppError::Conflict { message: "You made this denial: the review must be done by a reviewer who took no part in it (45 CFR 164.524(a)(4)).".into() });
+        }
+        let event = if uphold { Event::UpholdDenial } else { Event::OverturnDenial };
+        let (from, to) = self.check_transition(&row, event, Actor::Reviewer).await?;
+        let note = note.map(|n| n.trim().chars().take(2000).collect::<String>()).filter(|n| !n.is_empty());
+        let txn = write_transaction(&self.db).await.map_err(db_failed("updating a request failed"))?;
+        if !uphold {
+            // Overturned: the copy is released in full (but psychotherapy notes) after all.
+            release_decision::Entity::insert(release_decision::ActiveModel {
+                id: Set(uuid::Uuid::new_v4().to_string()),
+                request_id: Set(row.id.clone()),
+                decided_by_user_id: Set(self.principal.user_id.clone()),
+                decision: Set("approve".into()),
+                exclusions: Set(serde_json::to_string(&[Withheld { category: Category::PsychotherapyNotes.as_str().into(), basis: "psychotherapy_notes".into() }]).unwrap_or_else(|_| "[]".into())),
+                grounds: Set("[]".into()),
+                note: Set(note.clone()),
+                at_ms: Set(now_ms()),
+            })
+            .exec_without_returning(&txn)
+            .await
+            .map_err(db_failed("saving a decision failed"))?;
+        }
+        let outcome = if uphold { "Denial upheld on review" } else { "Denial overturned on review" };
+        self.move_in(&txn, &row, from, to, Actor::Reviewer, Some(note.map(|n| format!("{outcome}: {n}")).unwrap_or_else(|| outcome.into()))).await?;
+        txn.commit().await.map_err(db_failed("updating a request failed"))?;
+        self.copy_request(id).await
+    }
+
     async fn display_name(&self, user_id: &str) -> Result<String, AppError> {
         Ok(app_user::Entity::find_by_id(user_id.to_string())
             .one(&self.db)
@@ -283,14 +441,11 @@ impl AccessContext {
     }
 
     /// Produces and stores the copy of an approved request (HIM staff), then marks it released.
-    pub async fn release_copy(&self, id: &str, keys: &FileKeys, download_days: u32, site_name: &str) -> Result<RequestView, AppError> {
+    pub async fn release_copy(&self, id: &str, settings: ReleaseSettings<'_>) -> Result<RequestView, AppError> {
+        let (keys, download_days, site_name) = (settings.keys, settings.download_days, settings.site);
         let row = self.staff_request(id).await?;
         let (from, to) = self.check_transition(&row, Event::Release, Actor::HimStaff).await?;
-        let patient = patient_row::Entity::find_by_id(row.patient_id.clone())
-            .one(&self.db)
-            .await
-            .map_err(db_failed("reading a patient failed"))?
-            .ok_or(AppError::NotFound)?;
+        let patient = self.patient_row_of(&row).await?;
         let scope: Scope = serde_json::from_str(&row.scope).map_err(|e| internal("reading a request's scope failed", &e))?;
         let withheld: Vec<Withheld> = match self.latest_decision(&row.id).await? {
             Some(d) => serde_json::from_str(&d.exclusions).unwrap_or_default(),
@@ -361,32 +516,7 @@ impl AccessContext {
         })?;
         let expires = now + i64::from(download_days) * DAY_MS;
         let txn = write_transaction(&self.db).await.map_err(db_failed("storing the copy failed"))?;
-        let mut hashes = Vec::new();
-        for file in produced {
-            let file_id = uuid::Uuid::new_v4().to_string();
-            let sealed = keys.seal(&file.bytes, &format!("{file_id}/{}", row.id)).map_err(|e| internal("sealing a copy failed", &std::io::Error::other(e)))?;
-            let sha = sha256_hex(&file.bytes);
-            hashes.push(format!("{}={sha}", file.kind));
-            release_file::Entity::insert(release_file::ActiveModel {
-                id: Set(file_id),
-                request_id: Set(row.id.clone()),
-                kind: Set(file.kind.into()),
-                file_name: Set(file.file_name),
-                content_type: Set(file.content_type.into()),
-                size: Set(file.bytes.len() as i64),
-                sha256: Set(sha),
-                pages: Set(file.pages),
-                key_id: Set(sealed.key_id),
-                nonce: Set(sealed.nonce),
-                ciphertext: Set(sealed.ciphertext),
-                created_at_ms: Set(now),
-                expires_at_ms: Set(expires),
-                downloads: Set(0),
-            })
-            .exec_without_returning(&txn)
-            .await
-            .map_err(db_failed("storing the copy failed"))?;
-        }
+        let hashes = self.store_files(&txn, &row, produced, expires, keys).await?;
         self.move_in(&txn, &row, from, to, Actor::HimStaff, None).await?;
         audit::record(&txn, self.event(AuditAction::ReleaseRequest, Outcome::Success).patient(&row.patient_id).entity("release_request", &row.id).detail(format!("files {}", hashes.join(" "))))
             .await

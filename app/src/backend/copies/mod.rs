@@ -222,3 +222,77 @@ mod tests {
         }
     }
 }
+
+/// What a denial letter states (45 CFR 164.524(d)(2)).
+#[derive(Debug, Clone, Default)]
+pub struct LetterFacts {
+    pub site: String,
+    pub date: String,
+    pub patient_name: String,
+    pub birth_date: String,
+    pub record_number: String,
+    pub request_number: String,
+    pub received: String,
+    pub scope: String,
+    pub grounds: Vec<crate::domain::release::DenialGround>,
+    /// Who to complain to at the organization: name or title, and phone (164.524(d)(2)(iii)).
+    pub privacy_contact: String,
+    pub created_unix: i64,
+}
+
+/// The Office for Civil Rights, where a complaint to the Secretary goes (164.524(d)(2)(iii)).
+pub const HHS_COMPLAINTS: &str = "U.S. Department of Health and Human Services, Office for Civil Rights, \
+200 Independence Avenue SW, Washington, D.C. 20201; telephone 1-800-368-1019; online at www.hhs.gov/ocr/complaints.";
+
+/// The denial letter: in plain language, the basis, the review rights and how to use them (when
+/// reviewable), and how to complain to the organization and to HHS (45 CFR 164.524(d)(2)).
+pub fn denial_letter(f: &LetterFacts) -> PdfCopy {
+    let reviewable = crate::domain::release::denial_reviewable(&f.grounds);
+    let mut cover = vec![
+        Block::Title("Decision on your request for your health record".into()),
+        Block::Paragraph(format!("{}. {}", f.site, f.date)),
+        Block::Facts(vec![
+            ("Request".into(), f.request_number.clone()),
+            ("Patient".into(), f.patient_name.clone()),
+            ("Date of birth".into(), f.birth_date.clone()),
+            ("Record number".into(), f.record_number.clone()),
+            ("Received".into(), f.received.clone()),
+            ("You asked for".into(), f.scope.clone()),
+        ]),
+        Block::Paragraph(format!("Dear {},", f.patient_name)),
+        Block::Paragraph(format!(
+            "We have reviewed your request {} and we are not able to give you a copy of this information. This letter explains why, and what you can do.",
+            f.request_number
+        )),
+        Block::Heading("Why we denied your request".into()),
+    ];
+    for g in &f.grounds {
+        cover.push(Block::Paragraph(format!("{} (the rule: {}.)", g.plain_language(), g.citation())));
+    }
+    cover.push(Block::Heading("Your right to have this decision reviewed".into()));
+    cover.push(Block::Paragraph(if reviewable {
+        format!(
+            "You may ask us to have this denial reviewed by a licensed health care professional who did not take part in the original decision. \
+To ask, sign in to the patient portal, open request {} and choose \"Ask for a review\", or write to us at the address below. \
+We will do what the reviewer decides and tell you the result in writing.",
+            f.request_number
+        )
+    } else {
+        "The reason for this denial is one the law does not allow to be reviewed (45 CFR 164.524(a)(2)). You may still complain, as described below.".into()
+    }));
+    cover.push(Block::Heading("How to complain".into()));
+    cover.push(Block::Paragraph(format!("You may complain to us: {}.", f.privacy_contact.trim_end_matches('.'))));
+    cover.push(Block::Paragraph(format!("You may also complain to the Secretary of Health and Human Services: {HHS_COMPLAINTS}")));
+    cover.push(Block::Paragraph("We will not hold it against you in any way if you ask for a review or complain.".into()));
+    PdfCopy {
+        title: format!("Denial letter {} for {}", f.request_number, f.patient_name),
+        subject: format!("Decision on request {}", f.request_number),
+        author: f.site.clone(),
+        header: format!("{} · born {} · record {} · request {}", f.patient_name, f.birth_date, f.record_number, f.request_number),
+        footer_notice: CONFIDENTIALITY_NOTICE.into(),
+        redisclosure_notice: None,
+        created_unix: f.created_unix,
+        cover,
+        sections: Vec::new(),
+    }
+}

@@ -42,6 +42,9 @@ fn nav_links(user: &CurrentUser) -> Vec<(&'static str, &'static str)> {
         links.push(("/staff/verifications", "Verifications"));
         links.push(("/staff/duplicates", "Duplicates"));
     }
+    if user.is(Role::HimReviewer) {
+        links.push(("/staff/reviews", "Reviews"));
+    }
     if user.is(Role::HimStaff) || user.is(Role::Administrator) {
         links.push(("/staff/import", "Import"));
     }

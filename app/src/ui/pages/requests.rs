@@ -3,7 +3,9 @@
 //! request on its tracking page (status, due date, timeline). HIM staff work the queue, nearest
 //! due date first. Plain forms posting to server functions: all of it works before hydration.
 
-use crate::api::release::{AdvanceRequest, DecideRequest, ReleaseCopy, SubmitRequest, my_requests, request_detail, request_queue};
+use crate::api::release::{
+    AdvanceRequest, DecideRequest, ReleaseCopy, RequestDenialReview, ReviewDenial, SubmitRequest, my_requests, request_detail, request_queue, review_queue,
+};
 use crate::domain::release::{DenialGround, WITHHOLD_BASES};
 use crate::domain::Section;
 use crate::domain::release::RequestView;
@@ -29,7 +31,7 @@ fn due_text(r: &RequestView) -> String {
 #[component]
 fn ReleasedFiles(request: RequestView) -> impl IntoView {
     (!request.files.is_empty()).then(|| view! {
-        <h2 id="files-title">"Your copy"</h2>
+        <h2 id="files-title">"Files"</h2>
         <ul id=ids::REQUEST_FILES class="items" aria-labelledby="files-title">
             {request.files.into_iter().map(|f| {
                 let size = if f.size >= 1024 * 1024 { format!("{:.1} MB", f.size as f64 / 1_048_576.0) } else { format!("{} KB", (f.size + 1023) / 1024) };
@@ -135,8 +137,10 @@ pub fn RequestPage() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
     let advance = ServerAction::<AdvanceRequest>::new();
+    let ask_review = ServerAction::<RequestDenialReview>::new();
     let result = Signal::derive(move || advance.value().get());
-    let request = Resource::new(move || (id.get(), advance.version().get()), |(id, _)| request_detail(id));
+    let review_result = Signal::derive(move || ask_review.value().get());
+    let request = Resource::new(move || (id.get(), advance.version().get(), ask_review.version().get()), |(id, ..)| request_detail(id));
     view! {
         <Title text="Request"/>
         <section class="page" aria-labelledby=ids::REQUESTS_HEADING>
@@ -164,6 +168,14 @@ pub fn RequestPage() -> impl IntoView {
                                 }).collect_view()}
                             </ol>
                             <FormError result id="request-action-error"/>
+                            <FormError result=review_result id="review-request-error"/>
+                            {r.can_request_review.then({ let rid = r.id.clone(); move || view! {
+                                <ActionForm action=ask_review attr:class="form">
+                                    <input type="hidden" name="id" value=rid/>
+                                    <p>"A licensed health professional who took no part in this decision can review it. We will tell you the result."</p>
+                                    <button type="submit" class="button">"Ask for a review"</button>
+                                </ActionForm>
+                            }})}
                             {r.can_cancel.then(|| view! {
                                 <ActionForm action=advance attr:class="form">
                                     <input type="hidden" name="id" value=r.id.clone()/>
@@ -244,11 +256,13 @@ pub fn StaffRequestPage() -> impl IntoView {
     let advance = ServerAction::<AdvanceRequest>::new();
     let decide = ServerAction::<DecideRequest>::new();
     let release = ServerAction::<ReleaseCopy>::new();
+    let review = ServerAction::<ReviewDenial>::new();
+    let review_result = Signal::derive(move || review.value().get());
     let advance_result = Signal::derive(move || advance.value().get());
     let decide_result = Signal::derive(move || decide.value().get());
     let release_result = Signal::derive(move || release.value().get());
     let request = Resource::new(
-        move || (id.get(), advance.version().get(), decide.version().get(), release.version().get()),
+        move || (id.get(), advance.version().get(), decide.version().get(), release.version().get(), review.version().get()),
         |(id, ..)| request_detail(id),
     );
     view! {
@@ -259,7 +273,23 @@ pub fn StaffRequestPage() -> impl IntoView {
                     match request.await {
                         Ok(r) => {
                             let status = r.status.clone();
-                            let (id_steps, id_review, id_release) = (r.id.clone(), r.id.clone(), r.id.clone());
+                            let (id_steps, id_review, id_release, id_denial) = (r.id.clone(), r.id.clone(), r.id.clone(), r.id.clone());
+                            let denial_review = (status == "denial_under_review").then(move || view! {
+                                <h2 id="denial-review-title">"Review of the denial"</h2>
+                                <ActionForm action=review attr:class="form" attr:aria-labelledby="denial-review-title">
+                                    <input type="hidden" name="id" value=id_denial/>
+                                    <p class="muted">"Only a licensed reviewer who took no part in the denial may decide (45 CFR 164.524(a)(4))."</p>
+                                    <div class="field">
+                                        <label for="denial-review-note">"Reasons (the patient sees them)"</label>
+                                        <textarea id="denial-review-note" name="note" rows="3" maxlength="2000"></textarea>
+                                    </div>
+                                    <FormError result=review_result id=ids::DENIAL_REVIEW_ERROR/>
+                                    <div class="actions">
+                                        <button type="submit" name="outcome" value="uphold" class="button">"Uphold the denial"</button>
+                                        <button type="submit" name="outcome" value="overturn" class="button button--secondary">"Overturn: release the copy"</button>
+                                    </div>
+                                </ActionForm>
+                            });
                             let step_list = steps(&status);
                             let step_form = (!step_list.is_empty()).then(move || view! {
                                 <ActionForm action=advance attr:class="form">
@@ -291,6 +321,7 @@ pub fn StaffRequestPage() -> impl IntoView {
                                 <FormError result=advance_result id="step-error"/>
                                 {step_form}
                                 {review}
+                                {denial_review}
                                 {release_form}
                                 <ReleasedFiles request=r.clone()/>
                                 <DecisionFacts request=r.clone()/>
@@ -373,5 +404,36 @@ fn ReviewForm(id: String, action: ServerAction<DecideRequest>, result: Signal<Op
                 <button type="submit" name="decision" value="deny" class="button button--secondary">"Deny"</button>
             </div>
         </ActionForm>
+    }
+}
+
+/// Reviewable denials waiting for a licensed reviewer (HIM reviewers).
+#[component]
+pub fn ReviewQueuePage() -> impl IntoView {
+    let queue = Resource::new(|| (), |_| review_queue());
+    view! {
+        <Title text="Denials to review"/>
+        <section class="page" aria-labelledby=ids::QUEUE_HEADING>
+            <h1 id=ids::QUEUE_HEADING>"Denials to review"</h1>
+            <p>"Patients asked for these denials to be reviewed. Decide only those you took no part in."</p>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match queue.await {
+                        Ok(list) if list.is_empty() => view! { <p id=ids::QUEUE_LIST class="muted">"Nothing to review."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <ul id=ids::QUEUE_LIST class="items">
+                                {list.into_iter().map(|r| view! {
+                                    <li class="item">
+                                        <p class="item__title"><A href=format!("/staff/requests/{}", r.id)>{format!("{} · {}", r.number, r.status_label)}</A></p>
+                                        <p>{r.scope.clone()}</p>
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(e) => view! { <LoadError error=e/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
     }
 }
