@@ -519,6 +519,7 @@ mod tests {
             jail.create_file(
                 "portal.toml",
                 "environment = \"production\"\npublic_url = \"https://portal.example.org\"\n\
+                 file_keys = \"k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\n\
                  [[oidc_providers]]\nid = \"idp\"\nlabel = \"IdP\"\nissuer = \"http://id.example.org\"\nclient_id = \"c\"\n",
             )?;
             jail.set_env("PORTAL_OIDC_PROVIDERS", "[]");
@@ -591,11 +592,19 @@ mod tests {
         Jail::expect_with(|jail| {
             jail.clear_env();
             jail.set_env("PORTAL_ENVIRONMENT", "production");
+            jail.set_env("PORTAL_PUBLIC_URL", "https://portal.example.org");
+            // Released files are encrypted with a key of the site's own, never the development one.
+            let err = Settings::load(None).expect_err("no file key").to_string();
+            assert!(err.contains("file_keys"), "{err}");
+            jail.set_env("PORTAL_FILE_KEYS", "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
+            jail.set_env("PORTAL_PUBLIC_URL", "");
             let err = Settings::load(None).expect_err("must fail").to_string();
             assert!(err.contains("public_url"), "{err}");
             jail.set_env("PORTAL_PUBLIC_URL", "https://portal.example.org");
             let s = Settings::load(None).expect("valid");
             assert!(s.secure_cookies() && s.served_over_tls());
+            jail.set_env("PORTAL_FILE_KEYS", "k1:short");
+            assert!(Settings::load(None).expect_err("bad key").to_string().contains("file_keys"));
             Ok(())
         });
     }

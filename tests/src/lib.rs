@@ -253,6 +253,7 @@ fn browser() -> reqwest::Client {
 pub fn production_behind_tls(settings: &mut Settings) {
     settings.environment = server::settings::Environment::Production;
     settings.public_url = Some("https://portal.example.org".parse().expect("a valid URL"));
+    settings.file_keys = Some("k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into());
 }
 
 /// Starts the portal with default settings on a fresh database.
