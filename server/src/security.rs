@@ -135,6 +135,10 @@ pub const RATE_LIMITED_PATHS: &[&str] = &[
     "/api/oidc_link",
 ];
 
+/// Passcode links of copies sent to someone else (`POST /shared/{token}`): the passcode is
+/// guessed there, so the same per-address limit applies on top of the link's own lock-out.
+pub const RATE_LIMITED_PREFIX: &str = "/shared/";
+
 /// A per-client-address limiter (governor's GCRA), shared by the rate-limit middleware.
 pub struct RateLimit {
     limiter: governor::DefaultKeyedRateLimiter<std::net::IpAddr>,
@@ -158,7 +162,8 @@ pub async fn rate_limit(
 ) -> Response {
     use axum::http::StatusCode;
     use axum::response::IntoResponse;
-    if request.method() == axum::http::Method::POST && RATE_LIMITED_PATHS.contains(&request.uri().path()) {
+    let path = request.uri().path();
+    if request.method() == axum::http::Method::POST && (RATE_LIMITED_PATHS.contains(&path) || path.starts_with(RATE_LIMITED_PREFIX)) {
         if limit.limiter.len() > 100_000 {
             limit.limiter.retain_recent();
         }

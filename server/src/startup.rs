@@ -200,6 +200,8 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
         .route("/admin/audit.csv", get(app::backend::export::audit_csv))
         .route("/record/documents/{id}/download", get(app::backend::export::document_download))
         .route("/requests/{id}/files/{kind}", get(app::backend::export::release_file_download))
+        .route("/shared/{token}", axum::routing::post(app::backend::export::shared_open))
+        .route("/disclosures.pdf", get(app::backend::export::accounting_pdf))
         .route(app::backend::auth::oidc::CALLBACK_PATH, get(app::backend::oidc_routes::callback))
         .route(
             "/staff/import/upload",

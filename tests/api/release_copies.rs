@@ -261,3 +261,105 @@ async fn a_denial_on_a_ground_without_review_cannot_be_sent_to_review() {
     assert_eq!(refused.status(), 409);
     assert!(refused.text().await.unwrap_or_default().contains("not reviewable"));
 }
+
+fn third_party_fields<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut fields = vec![
+        ("scope", "labs"),
+        ("pdf", "on"),
+        ("recipient", "someone_else"),
+        ("recipient_name", "Dr. Ana Gomez, Harbour Clinic"),
+        ("recipient_address", "ana.gomez@clinic.example"),
+        ("purpose", "At my request: a second opinion"),
+        ("expires_on", "2099-01-01"),
+        ("signature_name", "Test leon@example.org"),
+        ("consent", "on"),
+        ("ack_revocation", "on"),
+        ("ack_no_conditioning", "on"),
+        ("ack_redisclosure", "on"),
+    ];
+    for (k, v) in extra {
+        fields.retain(|(f, _)| f != k);
+        if !v.is_empty() {
+            fields.push((k, v));
+        }
+    }
+    fields
+}
+
+#[tokio::test]
+async fn a_copy_for_someone_else_needs_a_complete_authorization_and_reaches_them_by_passcode_link() {
+    let app = spawn_app().await;
+    let patient = import(&app, LEON).await;
+    let leon = signed_in(&app, "leon@example.org", &[Role::Patient], Some(&patient)).await;
+    let sam = signed_in(&app, "sam@example.org", &[Role::HimStaff], None).await;
+
+    // Each missing element of 164.508 is named; a recipient email that is not one is refused;
+    // nothing is stored.
+    for (field, value) in [("consent", ""), ("ack_redisclosure", ""), ("signature_name", "Someone Else"), ("recipient_address", "ana@"), ("expires_on", "2001-01-01"), ("purpose", "")] {
+        let response = app.call(&leon, "submit_request", &third_party_fields(&[(field, value)])).await;
+        assert_eq!(response.status(), 422, "{field}");
+        let body: Value = response.json().await.expect("json");
+        assert!(body.to_string().contains(field), "{field} is named: {body}");
+    }
+    assert_eq!(app.call_ok(&leon, "my_requests", &[]).await, serde_json::json!([]), "nothing half-written");
+
+    let view = app.call_ok(&leon, "submit_request", &third_party_fields(&[])).await;
+    let id = view["id"].as_str().expect("id").to_string();
+    assert_eq!(view["recipient"], "Dr. Ana Gomez, Harbour Clinic, ana.gomez@clinic.example");
+    let authorization = view["files"].as_array().expect("files").iter().find(|f| f["kind"] == "authorization").expect("the signed form is kept");
+    let form = leon.get(app.url(authorization["href"].as_str().expect("href"))).send().await.expect("form").bytes().await.expect("bytes").to_vec();
+    let text = pdf_tool("pdftotext", &[], &form).split_whitespace().collect::<Vec<_>>().join(" ");
+    for needed in ["Authorization to release health information", "Dr. Ana Gomez", "second opinion", "2099-01-01", "revoke", "does not depend", "redisclosed", "Test leon@example.org", "From network address 127.0.0.1", "Lab results"] {
+        assert!(text.contains(needed), "the form shows {needed:?}: {text}");
+    }
+
+    released(&app, &sam, &id, &[("decision", "approve")]).await;
+    // The requester sees the link and passcode to pass on; staff never see the passcode.
+    let view = app.call_ok(&leon, "request_detail", &[("id", &id)]).await;
+    let share = &view["share"];
+    let url = share["url"].as_str().expect("url").to_string();
+    let passcode: String = share["passcode"].as_str().expect("passcode").chars().filter(char::is_ascii_digit).collect();
+    assert_eq!(passcode.len(), 8);
+    assert!(app.call_ok(&sam, "request_detail", &[("id", &id)]).await["share"].is_null());
+    let path = url.split_once("/shared/").map(|(_, t)| format!("/shared/{t}")).expect("path");
+
+    // The accounting entry was written with the release.
+    let accounting = app.call_ok(&leon, "my_disclosures", &[]).await;
+    let entry = &accounting["entries"][0];
+    assert_eq!(entry["recipient"], "Dr. Ana Gomez, Harbour Clinic");
+    assert_eq!(entry["address"], "ana.gomez@clinic.example");
+    assert_eq!(entry["purpose"], "At my request: a second opinion");
+    assert!(entry["description"].as_str().expect("description").contains("Lab results"));
+
+    // The recipient, without an account: a wrong passcode is counted, the right one opens.
+    let recipient = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let origin = app.url("");
+    let post = |code: String| {
+        let recipient = recipient.clone();
+        let url = app.url(&path);
+        let origin = origin.clone();
+        async move { recipient.post(url).header("origin", origin.trim_end_matches('/')).form(&[("passcode", code.as_str()), ("kind", "pdf")]).send().await.expect("post") }
+    };
+    let wrong = post("00000000".into()).await;
+    assert_eq!(wrong.status(), 303);
+    assert!(wrong.headers()["location"].to_str().unwrap_or_default().ends_with("?error=wrong-4"));
+    let opened = post(passcode.clone()).await;
+    assert_eq!(opened.status(), 200);
+    assert_eq!(opened.headers()["cache-control"], "no-store");
+    assert!(opened.bytes().await.expect("pdf").starts_with(b"%PDF-"));
+    let view = app.call_ok(&leon, "request_detail", &[("id", &id)]).await;
+    assert_eq!(view["status"], "delivered", "opening the link delivers");
+    assert_eq!(view["share"]["opened"], 1, "each opening is recorded");
+    assert!(app.audit("release_request", "success").await.iter().any(|r| r.detail.as_deref().is_some_and(|d| d.starts_with("shared link opened: pdf"))));
+
+    // Five wrong passcodes in a row lock the link, even for the right one.
+    for _ in 0..5 {
+        post("11111111".into()).await;
+    }
+    let locked = post(passcode.clone()).await;
+    assert!(locked.headers()["location"].to_str().unwrap_or_default().ends_with("?error=locked"));
+    assert!(app.audit("release_request", "failure").await.iter().any(|r| r.detail.as_deref() == Some("shared link: wrong passcode, locked")));
+    // A tampered token is unknown.
+    let tampered = recipient.post(app.url(&format!("{path}x"))).header("origin", origin.trim_end_matches('/')).form(&[("passcode", passcode.as_str()), ("kind", "pdf")]).send().await.expect("post");
+    assert!(tampered.headers()["location"].to_str().unwrap_or_default().ends_with("?error=unknown"));
+}

@@ -66,3 +66,66 @@ test('the patient requests a copy, HIM staff approve it, the patient downloads t
   await expect(page.locator(byId(ids.REQUEST_STATUS))).toContainText('Delivered');
   await expect(page.locator(byId(ids.REQUEST_TIMELINE))).toContainText('Identity checked against the portal account.');
 });
+
+test('a denial comes with its letter; the patient asks for a review and a reviewer overturns it', async ({ page, browser }, testInfo) => {
+  test.skip(!!process.env.E2E_BASE_URL, 'needs the command line on the test server\'s database');
+  test.setTimeout(90_000);
+
+  await page.goto('/sign-in?next=/requests');
+  await waitForHydration(page);
+  await page.getByLabel('Email address').fill(PATIENT.email);
+  await page.getByLabel('Password', { exact: true }).fill(PATIENT.password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await expect(page).toHaveURL(/\/requests$/);
+  await waitForHydration(page);
+  await page.getByLabel('Visits only').check();
+  await page.getByRole('button', { name: 'Send my request' }).click();
+  await expect(page).toHaveURL(/\/requests\/[0-9a-f-]+$/);
+  const requestUrl = page.url();
+  const number = (await page.locator(byId(ids.REQUESTS_HEADING)).innerText()).trim().replace('Request ', '');
+
+  // HIM staff deny it on a reviewable ground; a denial without its ground is refused at the field.
+  const staffContext = await browser.newContext({ ...testInfo.project.use });
+  const staff = await staffContext.newPage();
+  await signInAsNewStaff(staff, testInfo);
+  await staff.goto(requestUrl.replace('/requests/', '/staff/requests/'));
+  await waitForHydration(staff);
+  await staff.getByRole('button', { name: 'Start the identity check' }).click();
+  await staff.getByRole('button', { name: 'Identity verified' }).click();
+  await staff.getByRole('button', { name: 'Deny', exact: true }).click();
+  await expect(staff.getByText('A denial must state its ground')).toBeVisible();
+  await staff.getByLabel('Ground, if you deny').selectOption('danger_to_life_or_safety');
+  await staff.getByRole('button', { name: 'Deny', exact: true }).click();
+  await expect(staff.locator(byId(ids.REQUEST_STATUS))).toContainText('Denied');
+  await staffContext.close();
+
+  // The patient reads why, downloads the letter and asks for a review.
+  await page.reload();
+  await waitForHydration(page);
+  await expect(page.locator(byId(ids.REQUEST_STATUS))).toContainText('Denied');
+  await expect(page.getByText('endanger your life or physical safety')).toBeVisible();
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('link', { name: `Download denial-letter-${number}.pdf` }).click(),
+  ]);
+  expect(readFileSync((await download.path())!).subarray(0, 5).toString()).toBe('%PDF-');
+  await page.getByRole('button', { name: 'Ask for a review' }).click();
+  await expect(page.locator(byId(ids.REQUEST_STATUS))).toContainText('Denial under review');
+
+  // A reviewer who took no part overturns it.
+  const reviewerContext = await browser.newContext({ ...testInfo.project.use });
+  const reviewer = await reviewerContext.newPage();
+  await signInAsNewStaff(reviewer, testInfo, 'Riley Reviewer', 'him_reviewer');
+  await reviewer.goto('/staff/reviews');
+  await waitForHydration(reviewer);
+  await reviewer.getByRole('link', { name: new RegExp(`^${number} `) }).click();
+  await waitForHydration(reviewer);
+  await reviewer.getByLabel('Reasons (the patient sees them)').fill('No risk found on review.');
+  await reviewer.getByRole('button', { name: 'Overturn: release the copy' }).click();
+  await expect(reviewer.locator(byId(ids.REQUEST_STATUS))).toContainText('Approved');
+  await reviewerContext.close();
+
+  await page.reload();
+  await expect(page.locator(byId(ids.REQUEST_STATUS))).toContainText('Approved');
+  await expect(page.locator(byId(ids.REQUEST_TIMELINE))).toContainText('No risk found on review.');
+});

@@ -13,11 +13,11 @@ export async function waitForHydration(page: Page) {
 }
 
 /** Creates a staff member on the command line, then signs in and sets up two-step verification. */
-export async function signInAsNewStaff(page: Page, testInfo: TestInfo, name = 'Robin Records'): Promise<void> {
+export async function signInAsNewStaff(page: Page, testInfo: TestInfo, name = 'Robin Records', role = 'him_staff'): Promise<void> {
   const stamp = `${testInfo.project.name}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6)}`;
-  const email = `him-${stamp}@example.org`;
+  const email = `${role}-${stamp}@example.org`;
   const password = 'harbour lantern orchid';
-  execFileSync(process.env.E2E_BINARY!, ['admin', 'create-user', '--email', email, '--name', name, '--role', 'him_staff', '--password-stdin'], {
+  execFileSync(process.env.E2E_BINARY!, ['admin', 'create-user', '--email', email, '--name', name, '--role', role, '--password-stdin'], {
     input: `${password}\n`,
     env: { ...process.env, PORTAL_DATA_DIR: process.env.E2E_DATA_DIR!, PORTAL_LOG_LEVEL: 'warn' },
   });

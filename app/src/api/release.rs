@@ -5,26 +5,58 @@ use crate::domain::release::RequestView;
 use crate::error::AppError;
 use leptos::prelude::*;
 
-/// Asks for a copy of one's own record (for oneself) and opens its tracking page.
+/// Asks for a copy of one's own record, for oneself or (`recipient=someone_else`) sent to
+/// someone else on a signed authorization, and opens its tracking page.
 #[server(prefix = "/api", endpoint = "submit_request")]
+#[allow(clippy::too_many_arguments)]
 pub async fn submit_request(
     scope: String,
     #[server(default)] from: Option<String>,
     #[server(default)] to: Option<String>,
     #[server(default)] pdf: Option<String>,
     #[server(default)] fhir: Option<String>,
+    #[server(default)] recipient: Option<String>,
+    #[server(default)] recipient_name: Option<String>,
+    #[server(default)] recipient_address: Option<String>,
+    #[server(default)] purpose: Option<String>,
+    #[server(default)] expires_on: Option<String>,
+    #[server(default)] expiry_event: Option<String>,
+    #[server(default)] signature_name: Option<String>,
+    #[server(default)] consent: Option<String>,
+    #[server(default)] ack_revocation: Option<String>,
+    #[server(default)] ack_no_conditioning: Option<String>,
+    #[server(default)] ack_redisclosure: Option<String>,
 ) -> Result<RequestView, AppError> {
     use crate::backend::current::{access, state};
     use crate::backend::error::with_status;
-    use crate::domain::release::RequestForm;
+    use crate::domain::release::{AuthorizationForm, RequestForm};
     with_status(async move {
         let state = state()?;
         let today = {
             let text = crate::domain::format_utc_seconds(crate::backend::db::now_ms());
             crate::domain::IsoDate::parse(&text[..10]).map_err(|_| AppError::BadRequest)?
         };
-        let request = RequestForm { scope, from, to, pdf, fhir }.check(today).map_err(|fields| AppError::Validation { fields })?;
-        let view = access().await?.submit_request(request, i64::from(state.request_response_days), state.self_copy_fee_cents).await?;
+        let checked = RequestForm { scope, from, to, pdf, fhir }.check(today);
+        let third_party = match recipient.as_deref().unwrap_or("myself") {
+            "myself" => None,
+            "someone_else" => Some(AuthorizationForm {
+                description: String::new(),
+                recipient_name: recipient_name.unwrap_or_default(),
+                recipient_address: recipient_address.unwrap_or_default(),
+                purpose: purpose.unwrap_or_default(),
+                expires_on: expires_on.unwrap_or_default(),
+                expiry_event: expiry_event.unwrap_or_default(),
+                signature_name: signature_name.unwrap_or_default(),
+                consent: consent.is_some(),
+                ack_revocation: ack_revocation.is_some(),
+                ack_no_conditioning: ack_no_conditioning.is_some(),
+                ack_redisclosure: ack_redisclosure.is_some(),
+                representative_authority: None,
+            }),
+            _ => return Err(AppError::BadRequest),
+        };
+        let site = site_name(&state);
+        let view = access().await?.submit_request(checked, third_party, today, release_settings(&state, &site)).await?;
         leptos_axum::redirect(&format!("/requests/{}", view.id));
         Ok(view)
     }.await)
@@ -37,11 +69,17 @@ pub async fn my_requests() -> Result<Vec<RequestView>, AppError> {
     with_status(async move { access().await?.my_requests().await }.await)
 }
 
-/// One request with its timeline.
+/// One request with its timeline (and, for its requester, the link and passcode to pass on).
 #[server(prefix = "/api", endpoint = "request_detail")]
 pub async fn request_detail(id: String) -> Result<RequestView, AppError> {
-    use crate::backend::{current::access, error::with_status};
-    with_status(async move { access().await?.copy_request(&id).await }.await)
+    use crate::backend::current::{access, state};
+    use crate::backend::error::with_status;
+    with_status(async move {
+        let state = state()?;
+        let access = access().await?;
+        let view = access.copy_request(&id).await?;
+        access.with_share(view, &state.file_keys, &state.base_url).await
+    }.await)
 }
 
 /// The HIM queue of open requests.
@@ -118,7 +156,20 @@ pub async fn release_copy(id: String) -> Result<RequestView, AppError> {
     with_status(async move {
         let state = state()?;
         let site = site_name(&state);
-        access().await?.release_copy(&id, release_settings(&state, &site)).await
+        let (view, notice) = access().await?.release_copy(&id, release_settings(&state, &site)).await?;
+        if let Some(notice) = notice {
+            // No health information, no name: only that something waits, and where.
+            let body = format!(
+                "Health records were shared with you through the {site} patient portal.\n\n\
+                 Open this link: {}{}\n\n\
+                 You will need the passcode from the person who sent them. The link expires; it is for you only.\n",
+                state.base_url, notice.path
+            );
+            if let Err(e) = state.mailer.send(&notice.email, "Health records shared with you", body).await {
+                tracing::warn!(error = %e, "mailing a shared link failed; the patient can pass the link on");
+            }
+        }
+        Ok(view)
     }.await)
 }
 
@@ -129,7 +180,14 @@ fn site_name(state: &crate::backend::state::AppState) -> String {
 
 #[cfg(feature = "ssr")]
 fn release_settings<'a>(state: &'a crate::backend::state::AppState, site: &'a str) -> crate::backend::access::ReleaseSettings<'a> {
-    crate::backend::access::ReleaseSettings { keys: &state.file_keys, download_days: state.release_download_days, site, privacy_contact: &state.privacy_contact }
+    crate::backend::access::ReleaseSettings {
+        response_days: i64::from(state.request_response_days),
+        self_fee_cents: state.self_copy_fee_cents,
+        keys: &state.file_keys,
+        download_days: state.release_download_days,
+        site,
+        privacy_contact: &state.privacy_contact,
+    }
 }
 
 /// The requester asks for a review of a reviewable denial.
@@ -158,4 +216,73 @@ pub async fn review_denial(id: String, outcome: String, #[server(default)] note:
         };
         access().await?.review_denial(&id, uphold, note).await
     }.await)
+}
+
+/// The signed-in patient's accounting of disclosures (six years).
+#[server(prefix = "/api", endpoint = "my_disclosures")]
+pub async fn my_disclosures() -> Result<crate::domain::release::Accounting, AppError> {
+    use crate::backend::{current::access, error::with_status};
+    with_status(async move { access().await?.accounting(None).await }.await)
+}
+
+/// A patient's accounting, for HIM staff.
+#[server(prefix = "/api", endpoint = "patient_disclosures")]
+pub async fn patient_disclosures(patient: String) -> Result<crate::domain::release::Accounting, AppError> {
+    use crate::backend::{current::access, error::with_status};
+    with_status(async move { access().await?.accounting(Some(&patient)).await }.await)
+}
+
+/// HIM records a disclosure made outside the portal, or corrects an entry (a new entry).
+#[server(prefix = "/api", endpoint = "add_disclosure")]
+#[allow(clippy::too_many_arguments)]
+pub async fn add_disclosure(
+    patient: String,
+    disclosed_on: String,
+    recipient_name: String,
+    #[server(default)] recipient_address: Option<String>,
+    description: String,
+    purpose: String,
+    #[server(default)] accountable: Option<String>,
+    #[server(default)] corrects: Option<String>,
+) -> Result<crate::domain::release::Accounting, AppError> {
+    use crate::backend::{access::ManualDisclosure, current::access, error::with_status};
+    use crate::error::FieldError;
+    with_status(async move {
+        let mut fields = Vec::new();
+        let date = crate::domain::IsoDate::parse(&disclosed_on).ok();
+        let today = crate::domain::IsoDate::parse(&crate::domain::format_utc_seconds(crate::backend::db::now_ms())[..10]).map_err(|_| AppError::BadRequest)?;
+        match date {
+            None => fields.push(FieldError { field: "disclosed_on".into(), message: "Enter the date of the disclosure as YYYY-MM-DD.".into() }),
+            Some(d) if d > today => fields.push(FieldError { field: "disclosed_on".into(), message: "A disclosure cannot be in the future.".into() }),
+            _ => {}
+        }
+        let text = |v: &str, max: usize| !v.trim().is_empty() && v.chars().count() <= max;
+        if !text(&recipient_name, 200) {
+            fields.push(FieldError { field: "recipient_name".into(), message: "Name the recipient (up to 200 characters).".into() });
+        }
+        if !text(&description, 2000) {
+            fields.push(FieldError { field: "description".into(), message: "Describe what was disclosed.".into() });
+        }
+        if !text(&purpose, 500) {
+            fields.push(FieldError { field: "purpose".into(), message: "State the purpose (or attach the request).".into() });
+        }
+        let Some(date) = date.filter(|_| fields.is_empty()) else { return Err(AppError::Validation { fields }) };
+        let entry = ManualDisclosure {
+            disclosed_on: date,
+            recipient_name: recipient_name.trim().into(),
+            recipient_address: recipient_address.map(|a| a.trim().to_string()).filter(|a| !a.is_empty()),
+            description: description.trim().into(),
+            purpose: purpose.trim().into(),
+            accountable: accountable.is_some(),
+            corrects: corrects.map(|c| c.trim().to_string()).filter(|c| !c.is_empty()),
+        };
+        access().await?.add_disclosure(&patient, entry).await
+    }.await)
+}
+
+/// The signed-in patient's activity history: views, downloads, transmits.
+#[server(prefix = "/api", endpoint = "my_activity")]
+pub async fn my_activity() -> Result<Vec<crate::domain::release::ActivityRow>, AppError> {
+    use crate::backend::{current::access, error::with_status};
+    with_status(async move { access().await?.activity_history().await }.await)
 }

@@ -129,7 +129,7 @@ pub async fn release_file_download(
         Ok(s) => s,
         Err(e) => return error_response(e),
     };
-    if !matches!(kind.as_str(), "pdf" | "fhir" | "denial_letter") {
+    if !matches!(kind.as_str(), "pdf" | "fhir" | "denial_letter" | "authorization") {
         return error_response(AppError::NotFound);
     }
     let context = AccessContext::new(state.db.clone(), &signed, request, state.site_code.clone());
@@ -149,4 +149,99 @@ pub async fn release_file_download(
         }
         Err(e) => error_response(e),
     }
+}
+
+/// The recipient's form on `/shared/{token}`.
+#[derive(Debug, serde::Deserialize)]
+pub struct SharedForm {
+    #[serde(default)]
+    pub passcode: String,
+    #[serde(default)]
+    pub kind: String,
+}
+
+/// `POST /shared/{token}`: the recipient of a copy sent to someone else types the passcode and
+/// gets the file. No account: the token and passcode are the authority (checked, counted,
+/// locked and audited by `access::open_shared_copy`). A refusal goes back to the page with a
+/// reason code, so the form announces it without JavaScript.
+pub async fn shared_open(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    axum::extract::Path(token): axum::extract::Path<String>,
+    axum::extract::Form(form): axum::extract::Form<SharedForm>,
+) -> Response {
+    let request = RequestMeta::from_parts(&headers, Some(peer));
+    let kind = if form.kind == "fhir" { "fhir" } else { "pdf" };
+    let back = |code: String| {
+        let mut response = StatusCode::SEE_OTHER.into_response();
+        if let Ok(v) = HeaderValue::from_str(&format!("/shared/{token}?error={code}")) {
+            response.headers_mut().insert(header::LOCATION, v);
+        }
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    };
+    if token.len() > 100 || !token.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return back("unknown".into());
+    }
+    match super::access::open_shared_copy(&state.db, &request, &token, &form.passcode, kind, &state.file_keys).await {
+        Ok((file_name, content_type, bytes)) => {
+            let mut response = bytes.into_response();
+            let h = response.headers_mut();
+            if let Ok(v) = HeaderValue::from_str(&content_type) {
+                h.insert(header::CONTENT_TYPE, v);
+            }
+            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
+                h.insert(header::CONTENT_DISPOSITION, v);
+            }
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(AppError::Validation { fields }) => {
+            let left = fields.first().and_then(|f| f.message.split_whitespace().find_map(|w| w.parse::<u32>().ok())).unwrap_or(0);
+            back(format!("wrong-{left}"))
+        }
+        Err(AppError::RateLimited { .. }) => back("locked".into()),
+        Err(AppError::Gone { .. }) => back("expired".into()),
+        Err(AppError::NotFound) => back("unknown".into()),
+        Err(e) => error_response(e),
+    }
+}
+
+/// `GET /disclosures.pdf`: the signed-in patient's accounting of disclosures as a PDF.
+pub async fn accounting_pdf(
+    State(state): State<AppState>,
+    session: Session,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let request = RequestMeta::from_parts(&headers, Some(peer));
+    let session = PortalSession::from(session);
+    let signed = match signed_in_with(&state, &session, &request, true).await {
+        Ok(s) => s,
+        Err(e) => return error_response(e),
+    };
+    let context = AccessContext::new(state.db.clone(), &signed, request, state.site_code.clone());
+    let accounting = match context.accounting(None).await {
+        Ok(a) => a,
+        Err(e) => return error_response(e),
+    };
+    let patient = match context.own_patient().await {
+        Ok(Some(p)) => p,
+        Ok(None) => return error_response(AppError::NotFound),
+        Err(e) => return error_response(e),
+    };
+    let site = format!("{} Health Information Management", state.site_code);
+    let name = format!("{} {}", patient.given_names, patient.family_name);
+    let document = super::copies::accounting_document(&site, (&name, &patient.birth_date, &patient.mrn), &accounting, super::db::now_ms() / 1000);
+    let rendered = match tokio::task::spawn_blocking(move || super::copies::pdf::render(&document, &|_, _| {})).await {
+        Ok(Ok(r)) => r,
+        _ => return error_response(AppError::Unavailable { message: "The accounting could not be produced just now. Try again.".into() }),
+    };
+    let mut response = rendered.bytes.into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/pdf"));
+    h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"accounting-of-disclosures.pdf\""));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }

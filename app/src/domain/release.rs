@@ -414,6 +414,13 @@ impl AuthorizationForm {
         need("description", filled(&self.description, 2000), "Describe the information to be released (up to 2,000 characters).");
         need("recipient_name", filled(&self.recipient_name, 200), "Name the person or organization who will receive it.");
         need("recipient_address", filled(&self.recipient_address, 500), "Give the recipient's address or email.");
+        // An address with an "@" is meant as an email: it must be one (the link goes there).
+        let address = self.recipient_address.trim();
+        need(
+            "recipient_address",
+            !address.contains('@') || crate::domain::EmailAddress::parse(address).is_ok() || address.is_empty(),
+            "That email address is not valid. Check it, or give a postal address instead.",
+        );
         need("purpose", filled(&self.purpose, 500), "Say why (\"at my request\" is enough).");
         let expiry_date = IsoDate::parse(&self.expires_on).ok();
         let has_event = filled(&self.expiry_event, 200);
@@ -645,6 +652,20 @@ mod tests {
     }
 
     #[test]
+    fn a_recipient_email_must_be_an_email_and_a_postal_address_is_fine() {
+        for bad in ["ana@", "@clinic.example", "ana gomez@clinic.example", "ana@@clinic.example"] {
+            let mut form = complete_form();
+            form.recipient_address = bad.into();
+            let errors = form.check(day("2026-11-24"), "Lucas León").expect_err(bad);
+            assert_eq!(errors[0].field, "recipient_address", "{bad}");
+            assert!(errors[0].message.contains("not valid"), "{bad}");
+        }
+        let mut postal = complete_form();
+        postal.recipient_address = "12 Harbour Road, Springfield, IL 62701".into();
+        assert!(postal.check(day("2026-11-24"), "Lucas León").is_ok());
+    }
+
+    #[test]
     fn statuses_round_trip() {
         for s in Status::ALL {
             assert_eq!(Status::parse(s.as_str()), Some(s));
@@ -686,6 +707,22 @@ pub struct RequestView {
     pub grounds: Vec<String>,
     /// Denied on reviewable grounds only: the requester may ask for a review.
     pub can_request_review: bool,
+    /// To someone else: where it went ("Dr. Gomez, clinic@example.org"), empty for oneself.
+    pub recipient: String,
+    /// The passcode link, for the requester only.
+    pub share: Option<ShareView>,
+}
+
+/// The link a recipient opens, and the passcode the patient passes on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareView {
+    pub recipient: String,
+    pub url: String,
+    /// Eight digits, shown as two groups of four.
+    pub passcode: String,
+    pub expires: String,
+    pub expired: bool,
+    pub opened: i32,
 }
 
 /// The legal bases on which HIM may withhold a sensitive category from a copy, with the text the
@@ -959,5 +996,64 @@ mod decision_tests {
             assert_eq!(d.grounds, vec![g]);
             assert_eq!(DenialGround::parse(g.code()), Some(g));
         }
+    }
+}
+
+/// One entry of the accounting of disclosures (45 CFR 164.528(b)(2)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisclosureRow {
+    pub id: String,
+    pub date: String,
+    pub recipient: String,
+    pub address: Option<String>,
+    pub description: String,
+    pub purpose: String,
+    /// Whether 164.528 requires it in the accounting (releases under an authorization do not;
+    /// the portal lists them anyway).
+    pub accountable: bool,
+    /// `automatic` (written by a release), `manual` (added by HIM) or `correction`.
+    pub kind: String,
+    /// A correction names the entry it corrects.
+    pub corrects: Option<String>,
+}
+
+/// The accounting a patient sees: six years back from today.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Accounting {
+    pub from: String,
+    pub to: String,
+    pub entries: Vec<DisclosureRow>,
+}
+
+/// One line of the activity history (ONC 170.315(e)(1)): a view, download or transmit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityRow {
+    pub at: String,
+    /// `View`, `Download` or `Transmit`.
+    pub action: String,
+    /// The patient ("You"), a representative by name, HIM staff, or the recipient of a link.
+    pub who: String,
+    pub what: String,
+    /// For transmits, the addressee.
+    pub addressee: Option<String>,
+}
+
+/// The earliest date of an accounting: six years before `today` (164.528(a)).
+pub fn accounting_start(today: IsoDate) -> IsoDate {
+    // 2192 days is six years of which at most two are leap years: the start is never later
+    // than six years back.
+    today.add_days(-2192).unwrap_or(today)
+}
+
+#[cfg(test)]
+mod accounting_tests {
+    use super::*;
+
+    #[test]
+    fn rule_164_528_a_the_accounting_covers_six_years() {
+        let today = IsoDate::parse("2026-11-24").unwrap_or_else(|_| unreachable!());
+        let start = accounting_start(today);
+        assert_eq!(start.to_string(), "2020-11-23", "six years back (and one day: never short of six years)");
+        assert!(start.days_until(today) >= 6 * 365 + 1);
     }
 }

@@ -54,6 +54,9 @@ pub const REVIEW_ERROR: &str = "review-error";
 pub const RELEASE_BUTTON: &str = "release-button";
 pub const RELEASE_ERROR: &str = "release-error";
 pub const DENIAL_REVIEW_ERROR: &str = "denial-review-error";
+pub const SHARED_HEADING: &str = "shared-heading";
+pub const SHARED_PASSCODE: &str = "shared-passcode";
+pub const REQUEST_SHARE: &str = "request-share";
 pub const IMPORT_HEADING: &str = "import-heading";
 pub const IMPORT_FILE: &str = "import-file";
 pub const IMPORT_SUBMIT: &str = "import-submit";
@@ -182,6 +185,9 @@ pub const ALL: &[(&str, &str)] = &[
     ("RELEASE_BUTTON", RELEASE_BUTTON),
     ("RELEASE_ERROR", RELEASE_ERROR),
     ("DENIAL_REVIEW_ERROR", DENIAL_REVIEW_ERROR),
+    ("SHARED_HEADING", SHARED_HEADING),
+    ("SHARED_PASSCODE", SHARED_PASSCODE),
+    ("REQUEST_SHARE", REQUEST_SHARE),
     ("IMPORT_HEADING", IMPORT_HEADING),
     ("IMPORT_FILE", IMPORT_FILE),
     ("IMPORT_SUBMIT", IMPORT_SUBMIT),

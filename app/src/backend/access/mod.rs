@@ -12,7 +12,9 @@ mod patient_row;
 mod record;
 pub mod release;
 mod release_files;
-pub use release_files::ReleaseSettings;
+pub use release_files::{LinkNotice, ReleaseSettings};
+mod shared;
+pub use shared::{ManualDisclosure, open_shared_copy};
 
 use super::audit::{self, AuditAction, AuditEvent, Outcome};
 use super::auth::sessions::SignedIn;

@@ -7,7 +7,10 @@ use super::{AccessContext, db_failed};
 use crate::backend::audit::{self, AuditAction, Outcome};
 use crate::backend::db::{now_ms, write_transaction};
 use crate::backend::policy::{Action, Target};
-use crate::domain::release::{self, Actor, Clock, Event, NewRequest, RequestView, Status, TimelineRow};
+use super::release_files::{Produced, ReleaseSettings};
+use crate::backend::copies;
+use crate::backend::error::internal;
+use crate::domain::release::{self, Actor, AuthorizationForm, Clock, Event, NewRequest, RequestView, Status, TimelineRow};
 use crate::domain::{IsoDate, Role, format_utc_minutes};
 use crate::error::AppError;
 use sea_orm::sea_query::Expr;
@@ -125,6 +128,88 @@ pub(super) mod rows {
 
         impl ActiveModelBehavior for ActiveModel {}
     }
+
+    pub mod release_authorization {
+        use sea_orm::entity::prelude::*;
+
+        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+        #[sea_orm(table_name = "release_authorization")]
+        pub struct Model {
+            #[sea_orm(primary_key, auto_increment = false)]
+            pub id: String,
+            pub request_id: String,
+            pub signer_name: String,
+            pub signer_user_id: String,
+            pub signed_at_ms: i64,
+            pub client_address: String,
+            pub description: String,
+            pub recipient_name: String,
+            pub recipient_address: String,
+            pub purpose: String,
+            pub expires_on: String,
+        }
+
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    }
+
+    pub mod release_link {
+        use sea_orm::entity::prelude::*;
+
+        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+        #[sea_orm(table_name = "release_link")]
+        pub struct Model {
+            #[sea_orm(primary_key, auto_increment = false)]
+            pub id: String,
+            pub request_id: String,
+            pub token_hash: String,
+            pub passcode_hash: String,
+            pub passcode_key_id: String,
+            pub passcode_nonce: Vec<u8>,
+            /// "token passcode", sealed: shown to the requester to pass on.
+            pub passcode_sealed: Vec<u8>,
+            pub expires_at_ms: i64,
+            pub failed_attempts: i32,
+            pub locked_until_ms: i64,
+            pub opened_count: i32,
+            pub created_at_ms: i64,
+        }
+
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    }
+
+    pub mod disclosure {
+        use sea_orm::entity::prelude::*;
+
+        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+        #[sea_orm(table_name = "disclosure")]
+        pub struct Model {
+            #[sea_orm(primary_key, auto_increment = false)]
+            pub id: String,
+            pub patient_id: String,
+            pub request_id: Option<String>,
+            pub disclosed_on: String,
+            pub recipient_name: String,
+            pub recipient_address: Option<String>,
+            pub description: String,
+            pub purpose: String,
+            pub accountable: bool,
+            pub kind: String,
+            pub corrects_id: Option<String>,
+            pub recorded_by_user_id: Option<String>,
+            pub created_at_ms: i64,
+        }
+
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    }
 }
 
 use rows::{release_event, release_request};
@@ -142,6 +227,12 @@ pub(super) fn today() -> IsoDate {
     let ms = now_ms();
     let text = crate::domain::format_utc_seconds(ms);
     IsoDate::parse(&text[..10]).unwrap_or_else(|_| unreachable!("a formatted date parses"))
+}
+
+/// The specific description an authorization needs (164.508(c)(1)(i)): scope and formats.
+fn describe_request(request: &NewRequest) -> String {
+    let formats = [request.formats.pdf.then_some("a PDF copy"), request.formats.fhir.then_some("FHIR R4 data")].into_iter().flatten().collect::<Vec<_>>().join(" and ");
+    format!("{} ({formats})", describe_scope(&request.scope))
 }
 
 pub(super) fn describe_scope(scope: &release::Scope) -> String {
@@ -198,6 +289,12 @@ impl AccessContext {
             withheld: Vec::new(),
             grounds: Vec::new(),
             can_request_review: false,
+            recipient: match (&row.recipient_name, &row.recipient_address) {
+                (Some(n), Some(a)) => format!("{n}, {a}"),
+                (Some(n), None) => n.clone(),
+                _ => String::new(),
+            },
+            share: None,
         }
     }
 
@@ -210,14 +307,40 @@ impl AccessContext {
             .map_err(db_failed("reading a request's timeline failed"))
     }
 
-    /// The signed-in patient asks for a copy of their own record, for themselves. The clock
+    /// The signed-in patient asks for a copy of their own record: for themselves, or sent to
+    /// someone else on an authorization signed here (45 CFR 164.508; typed name, consent box,
+    /// time and client address as the signature, kept as a PDF). Errors of the request and of
+    /// the authorization come back together; nothing is stored unless all is valid. The clock
     /// starts today (45 CFR 164.524(b)(2)); the fee is shown before and kept.
-    pub async fn submit_request(&self, request: NewRequest, response_days: i64, self_fee_cents: u32) -> Result<RequestView, AppError> {
+    pub async fn submit_request(
+        &self,
+        request: Result<NewRequest, Vec<crate::error::FieldError>>,
+        third_party: Option<AuthorizationForm>,
+        today: IsoDate,
+        settings: ReleaseSettings<'_>,
+    ) -> Result<RequestView, AppError> {
         let patient_id = self.principal.patient_id.clone().ok_or(AppError::NotFound)?;
         self.authorize(Action::RequestCopy, Target::Patient(&patient_id), AuditAction::ReleaseRequest).await?;
-        let received = today();
-        let clock = Clock::start(received, response_days).ok_or(AppError::BadRequest)?;
-        let fee = release::fee_cents(release::RecipientKind::Myself, self_fee_cents, 0);
+        let signer = self.display_name(&self.principal.user_id).await?;
+        let (request, authorization) = match (request, third_party) {
+            (Ok(r), None) => (r, None),
+            (Err(fields), None) => return Err(AppError::Validation { fields }),
+            (request, Some(mut form)) => {
+                form.description = request.as_ref().map(|r| describe_request(r)).unwrap_or_else(|_| "(see the request)".into());
+                match (request, form.check(today, &signer)) {
+                    (Ok(r), Ok(a)) => (r, Some(a)),
+                    (r, a) => {
+                        let mut fields = r.err().unwrap_or_default();
+                        fields.extend(a.err().unwrap_or_default());
+                        return Err(AppError::Validation { fields });
+                    }
+                }
+            }
+        };
+        let received = today;
+        let clock = Clock::start(received, settings.response_days).ok_or(AppError::BadRequest)?;
+        let kind = if authorization.is_some() { release::RecipientKind::ThirdParty } else { release::RecipientKind::Myself };
+        let fee = release::fee_cents(kind, settings.self_fee_cents, 0);
         let failed = db_failed("saving a request failed");
         let txn = write_transaction(&self.db).await.map_err(failed)?;
         let last: Option<i64> = release_request::Entity::find()
@@ -228,22 +351,57 @@ impl AccessContext {
             .await
             .map_err(db_failed("numbering a request failed"))?
             .flatten();
+        let number = last.unwrap_or(1000) + 1;
         let id = uuid::Uuid::new_v4().to_string();
         let now = now_ms();
+        // The signed authorization as a PDF, rendered before anything is stored.
+        let authorization_pdf = match &authorization {
+            Some(a) => {
+                let patient = super::patient_row::Entity::find_by_id(patient_id.clone())
+                    .one(&txn)
+                    .await
+                    .map_err(db_failed("reading a patient failed"))?
+                    .ok_or(AppError::NotFound)?;
+                let facts = copies::AuthorizationFacts {
+                    site: settings.site.to_string(),
+                    request_number: format!("R-{number}"),
+                    patient_name: format!("{} {}", patient.given_names, patient.family_name).trim().to_string(),
+                    birth_date: patient.birth_date,
+                    record_number: patient.mrn,
+                    description: a.form.description.clone(),
+                    recipient_name: a.form.recipient_name.trim().to_string(),
+                    recipient_address: a.form.recipient_address.trim().to_string(),
+                    purpose: a.form.purpose.trim().to_string(),
+                    expires: if a.form.expires_on.trim().is_empty() { a.form.expiry_event.trim().to_string() } else { a.form.expires_on.trim().to_string() },
+                    signer: a.form.signature_name.split_whitespace().collect::<Vec<_>>().join(" "),
+                    signed_at: crate::domain::format_utc_seconds(now),
+                    client_address: self.request.client_address.clone(),
+                    representative_authority: a.form.representative_authority.clone(),
+                    created_unix: now / 1000,
+                };
+                let rendered = tokio::task::spawn_blocking(move || copies::pdf::render(&copies::authorization_form(&facts), &|_, _| {}))
+                    .await
+                    .map_err(|e| internal("the authorization's rendering thread stopped", &e))?
+                    .map_err(|e| internal("rendering an authorization failed", &std::io::Error::other(e)))?;
+                Some(Produced { kind: "authorization", file_name: format!("authorization-R-{number}.pdf"), content_type: "application/pdf", pages: i32::try_from(rendered.pages).ok(), bytes: rendered.bytes })
+            }
+            None => None,
+        };
         let formats = [request.formats.pdf.then_some("pdf"), request.formats.fhir.then_some("fhir")].into_iter().flatten().collect::<Vec<_>>().join(",");
+        let form = authorization.as_ref().map(|a| &a.form);
         release_request::Entity::insert(release_request::ActiveModel {
             id: Set(id.clone()),
-            number: Set(last.unwrap_or(1000) + 1),
+            number: Set(number),
             patient_id: Set(patient_id.clone()),
             requester_user_id: Set(self.principal.user_id.clone()),
             on_behalf_of: Set(None),
             status: Set(Status::Submitted.as_str().into()),
             scope: Set(serde_json::to_string(&request.scope).unwrap_or_default()),
             formats: Set(formats),
-            recipient_kind: Set("myself".into()),
-            recipient_name: Set(None),
-            recipient_address: Set(None),
-            purpose: Set(None),
+            recipient_kind: Set(if form.is_some() { "third_party" } else { "myself" }.into()),
+            recipient_name: Set(form.map(|f| f.recipient_name.trim().to_string())),
+            recipient_address: Set(form.map(|f| f.recipient_address.trim().to_string())),
+            purpose: Set(form.map(|f| f.purpose.trim().to_string())),
             fee_cents: Set(i32::try_from(fee).unwrap_or(i32::MAX)),
             received_on: Set(clock.received.to_string()),
             due_on: Set(clock.due.to_string()),
@@ -264,12 +422,32 @@ impl AccessContext {
             actor_kind: Set(actor_kind(Actor::Requester).into()),
             from_status: Set(None),
             to_status: Set(Status::Submitted.as_str().into()),
-            note: Set(None),
+            note: Set(form.map(|f| format!("To be sent to {}; authorization signed.", f.recipient_name.trim()))),
         })
         .exec_without_returning(&txn)
         .await
         .map_err(db_failed("saving a request failed"))?;
-        audit::record(&txn, self.event(AuditAction::ReleaseRequest, Outcome::Success).patient(&patient_id).entity("release_request", &id).detail("submitted"))
+        if let (Some(a), Some(pdf)) = (&authorization, authorization_pdf) {
+            rows::release_authorization::Entity::insert(rows::release_authorization::ActiveModel {
+                id: Set(uuid::Uuid::new_v4().to_string()),
+                request_id: Set(id.clone()),
+                signer_name: Set(a.form.signature_name.split_whitespace().collect::<Vec<_>>().join(" ")),
+                signer_user_id: Set(self.principal.user_id.clone()),
+                signed_at_ms: Set(now),
+                client_address: Set(self.request.client_address.chars().take(64).collect()),
+                description: Set(a.form.description.clone()),
+                recipient_name: Set(a.form.recipient_name.trim().to_string()),
+                recipient_address: Set(a.form.recipient_address.trim().to_string()),
+                purpose: Set(a.form.purpose.trim().to_string()),
+                expires_on: Set(if a.form.expires_on.trim().is_empty() { String::new() } else { a.form.expires_on.trim().to_string() }),
+            })
+            .exec_without_returning(&txn)
+            .await
+            .map_err(db_failed("saving an authorization failed"))?;
+            self.store_files(&txn, &id, vec![pdf], now + super::release_files::LETTER_KEEP_MS, settings.keys).await?;
+        }
+        let detail = if authorization.is_some() { "submitted: to a third party, authorization signed" } else { "submitted" };
+        audit::record(&txn, self.event(AuditAction::ReleaseRequest, Outcome::Success).patient(&patient_id).entity("release_request", &id).detail(detail))
             .await
             .map_err(db_failed("auditing a request failed"))?;
         txn.commit().await.map_err(db_failed("saving a request failed"))?;
@@ -284,6 +462,14 @@ impl AccessContext {
         let events = self.events_of(&row.id).await?;
         let mut view = self.view(row, events);
         self.add_release_details(&mut view).await?;
+        Ok(view)
+    }
+
+    /// A request with its passcode link filled in for its requester (the page shows it to pass on).
+    pub async fn with_share(&self, mut view: RequestView, keys: &crate::backend::copies::seal::FileKeys, base_url: &str) -> Result<RequestView, AppError> {
+        if let Some(row) = release_request::Entity::find_by_id(view.id.clone()).one(&self.db).await.map_err(db_failed("reading a request failed"))? {
+            view.share = self.share_of(&row, keys, base_url).await?;
+        }
         Ok(view)
     }
 
@@ -406,6 +592,24 @@ impl AccessContext {
             }
         }
     }
+}
+
+/// A transition the portal itself makes (a recipient opened a link), on the timeline.
+pub(super) async fn record_system_event(txn: &sea_orm::DatabaseTransaction, request_id: &str, from: Status, to: Status, note: &str) -> Result<(), AppError> {
+    release_event::Entity::insert(release_event::ActiveModel {
+        id: Set(uuid::Uuid::new_v4().to_string()),
+        request_id: Set(request_id.to_string()),
+        at_ms: Set(now_ms()),
+        actor_user_id: Set(None),
+        actor_kind: Set(actor_kind(Actor::System).into()),
+        from_status: Set(Some(from.as_str().into())),
+        to_status: Set(to.as_str().into()),
+        note: Set(Some(note.to_string())),
+    })
+    .exec_without_returning(txn)
+    .await
+    .map_err(db_failed("updating a request failed"))?;
+    Ok(())
 }
 
 pub(super) fn format_number(number: i64) -> String {

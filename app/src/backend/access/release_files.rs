@@ -33,11 +33,22 @@ use std::collections::HashSet;
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 /// Denial letters stay downloadable as long as the record of the decision is kept (six years,
 /// as documentation under 45 CFR 164.530(j)).
-const LETTER_KEEP_MS: i64 = 6 * 366 * DAY_MS;
+pub(super) const LETTER_KEEP_MS: i64 = 6 * 366 * DAY_MS;
+
+/// What the recipient of a copy sent to someone else is mailed: where the link is. The passcode
+/// is not in it: the patient passes it on.
+#[derive(Debug, Clone)]
+pub struct LinkNotice {
+    pub email: String,
+    pub path: String,
+}
 
 /// The settings a release uses.
 #[derive(Clone, Copy)]
 pub struct ReleaseSettings<'a> {
+    /// Calendar days to act on a request (164.524(b)(2)).
+    pub response_days: i64,
+    pub self_fee_cents: u32,
     pub keys: &'a FileKeys,
     pub download_days: u32,
     /// The organization as letters and covers name it.
@@ -55,12 +66,12 @@ struct Content {
 }
 
 /// A released file being stored.
-struct Produced {
-    kind: &'static str,
-    file_name: String,
-    content_type: &'static str,
-    bytes: Vec<u8>,
-    pages: Option<i32>,
+pub(super) struct Produced {
+    pub(super) kind: &'static str,
+    pub(super) file_name: String,
+    pub(super) content_type: &'static str,
+    pub(super) bytes: Vec<u8>,
+    pub(super) pages: Option<i32>,
 }
 
 fn file_label(kind: &str) -> &'static str {
@@ -68,6 +79,7 @@ fn file_label(kind: &str) -> &'static str {
         "pdf" => "Your record (PDF)",
         "fhir" => "Your record as FHIR data (JSON)",
         "denial_letter" => "Denial letter (PDF)",
+        "authorization" => "Signed authorization (PDF)",
         _ => "File",
     }
 }
@@ -186,7 +198,7 @@ impl AccessContext {
         };
         let txn = write_transaction(&self.db).await.map_err(db_failed("saving a decision failed"))?;
         if let Some(letter) = letter {
-            self.store_files(&txn, &row, vec![letter], now_ms() + LETTER_KEEP_MS, settings.keys).await?;
+            self.store_files(&txn, &row.id, vec![letter], now_ms() + LETTER_KEEP_MS, settings.keys).await?;
         }
         release_decision::Entity::insert(release_decision::ActiveModel {
             id: Set(uuid::Uuid::new_v4().to_string()),
@@ -331,17 +343,17 @@ impl AccessContext {
     }
 
     /// Seals and stores produced files in the caller's transaction; returns `kind=sha256` each.
-    async fn store_files(&self, txn: &sea_orm::DatabaseTransaction, row: &release_request::Model, produced: Vec<Produced>, expires: i64, keys: &FileKeys) -> Result<Vec<String>, AppError> {
+    pub(super) async fn store_files(&self, txn: &sea_orm::DatabaseTransaction, request_id: &str, produced: Vec<Produced>, expires: i64, keys: &FileKeys) -> Result<Vec<String>, AppError> {
         let now = now_ms();
         let mut hashes = Vec::new();
         for file in produced {
             let file_id = uuid::Uuid::new_v4().to_string();
-            let sealed = keys.seal(&file.bytes, &format!("{file_id}/{}", row.id)).map_err(|e| internal("sealing a copy failed", &std::io::Error::other(e)))?;
+            let sealed = keys.seal(&file.bytes, &format!("{file_id}/{request_id}")).map_err(|e| internal("sealing a copy failed", &std::io::Error::other(e)))?;
             let sha = sha256_hex(&file.bytes);
             hashes.push(format!("{}={sha}", file.kind));
             release_file::Entity::insert(release_file::ActiveModel {
                 id: Set(file_id),
-                request_id: Set(row.id.clone()),
+                request_id: Set(request_id.to_string()),
                 kind: Set(file.kind.into()),
                 file_name: Set(file.file_name),
                 content_type: Set(file.content_type.into()),
@@ -431,7 +443,7 @@ impl AccessContext {
         self.copy_request(id).await
     }
 
-    async fn display_name(&self, user_id: &str) -> Result<String, AppError> {
+    pub(super) async fn display_name(&self, user_id: &str) -> Result<String, AppError> {
         Ok(app_user::Entity::find_by_id(user_id.to_string())
             .one(&self.db)
             .await
@@ -441,7 +453,9 @@ impl AccessContext {
     }
 
     /// Produces and stores the copy of an approved request (HIM staff), then marks it released.
-    pub async fn release_copy(&self, id: &str, settings: ReleaseSettings<'_>) -> Result<RequestView, AppError> {
+    /// For a copy sent to someone else, the notice to mail the recipient (their email and the
+    /// link's path; no health information) comes back too.
+    pub async fn release_copy(&self, id: &str, settings: ReleaseSettings<'_>) -> Result<(RequestView, Option<LinkNotice>), AppError> {
         let (keys, download_days, site_name) = (settings.keys, settings.download_days, settings.site);
         let row = self.staff_request(id).await?;
         let (from, to) = self.check_transition(&row, Event::Release, Actor::HimStaff).await?;
@@ -516,13 +530,21 @@ impl AccessContext {
         })?;
         let expires = now + i64::from(download_days) * DAY_MS;
         let txn = write_transaction(&self.db).await.map_err(db_failed("storing the copy failed"))?;
-        let hashes = self.store_files(&txn, &row, produced, expires, keys).await?;
+        let hashes = self.store_files(&txn, &row.id, produced, expires, keys).await?;
+        // To someone else: a passcode link for the recipient, and the accounting entry.
+        let notice = if row.recipient_kind == "third_party" {
+            let link = self.create_link(&txn, &row, expires, keys).await?;
+            self.record_disclosure(&txn, &row, &describe_scope(&scope), "automatic").await?;
+            row.recipient_address.as_deref().filter(|a| a.contains('@')).map(|email| LinkNotice { email: email.to_string(), path: link })
+        } else {
+            None
+        };
         self.move_in(&txn, &row, from, to, Actor::HimStaff, None).await?;
         audit::record(&txn, self.event(AuditAction::ReleaseRequest, Outcome::Success).patient(&row.patient_id).entity("release_request", &row.id).detail(format!("files {}", hashes.join(" "))))
             .await
             .map_err(db_failed("auditing a release failed"))?;
         txn.commit().await.map_err(db_failed("storing the copy failed"))?;
-        self.copy_request(id).await
+        Ok((self.copy_request(id).await?, notice))
     }
 
     /// A released file for download: the requester's own, or any for HIM staff; another
@@ -561,7 +583,9 @@ impl AccessContext {
         audit::record(&txn, self.event(AuditAction::ReleaseRequest, Outcome::Success).patient(&row.patient_id).entity("release_file", &file.id).detail(format!("downloaded {kind} sha256={}", file.sha256)))
             .await
             .map_err(db_failed("auditing a download failed"))?;
-        if own && row.status == Status::Released.as_str() {
+        // The requester's own copy is delivered when they download it; a copy for someone else
+        // is delivered when the recipient opens the link.
+        if own && row.status == Status::Released.as_str() && row.recipient_kind == "myself" && matches!(kind, "pdf" | "fhir") {
             self.move_in(&txn, &row, Status::Released, Status::Delivered, Actor::Requester, Some(format!("{} downloaded", file_label(kind)))).await?;
         }
         txn.commit().await.map_err(db_failed("recording a download failed"))?;

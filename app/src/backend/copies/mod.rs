@@ -296,3 +296,112 @@ We will do what the reviewer decides and tell you the result in writing.",
         sections: Vec::new(),
     }
 }
+
+/// What the signed authorization shows (45 CFR 164.508(c)).
+#[derive(Debug, Clone, Default)]
+pub struct AuthorizationFacts {
+    pub site: String,
+    pub request_number: String,
+    pub patient_name: String,
+    pub birth_date: String,
+    pub record_number: String,
+    pub description: String,
+    pub recipient_name: String,
+    pub recipient_address: String,
+    pub purpose: String,
+    pub expires: String,
+    pub signer: String,
+    pub signed_at: String,
+    pub client_address: String,
+    pub representative_authority: Option<String>,
+    pub created_unix: i64,
+}
+
+/// The authorization as signed in the portal, kept as a PDF: every core element and required
+/// statement of 164.508(c), and the electronic signature (typed name, time, client address).
+pub fn authorization_form(f: &AuthorizationFacts) -> PdfCopy {
+    let mut facts = vec![
+        ("Patient".into(), f.patient_name.clone()),
+        ("Date of birth".into(), f.birth_date.clone()),
+        ("Record number".into(), f.record_number.clone()),
+        ("Who may disclose".into(), f.site.clone()),
+        ("Information to disclose".into(), f.description.clone()),
+        ("Who may receive it".into(), format!("{}, {}", f.recipient_name, f.recipient_address)),
+        ("Purpose".into(), f.purpose.clone()),
+        ("This authorization ends".into(), f.expires.clone()),
+    ];
+    if let Some(authority) = &f.representative_authority {
+        facts.push(("Signed by a representative, with authority".into(), authority.clone()));
+    }
+    let cover = vec![
+        Block::Title("Authorization to release health information".into()),
+        Block::Paragraph(format!("Request {}. 45 CFR 164.508.", f.request_number)),
+        Block::Facts(facts),
+        Block::Heading("Statements the signer acknowledged".into()),
+        Block::Paragraph("I may revoke this authorization at any time by writing to the organization above (or in the patient portal), except to the extent that action has already been taken on it.".into()),
+        Block::Paragraph("My treatment, payment, enrollment or eligibility for benefits does not depend on whether I sign this authorization.".into()),
+        Block::Paragraph("Information disclosed under this authorization may be redisclosed by the recipient and may no longer be protected by federal privacy rules.".into()),
+        Block::Heading("Electronic signature".into()),
+        Block::Facts(vec![
+            ("Signed (typed name)".into(), f.signer.clone()),
+            ("Signed at".into(), f.signed_at.clone()),
+            ("From network address".into(), f.client_address.clone()),
+        ]),
+    ];
+    PdfCopy {
+        title: format!("Authorization {} for {}", f.request_number, f.patient_name),
+        subject: format!("Authorization to release health information, request {}", f.request_number),
+        author: f.site.clone(),
+        header: format!("{} · born {} · record {} · request {}", f.patient_name, f.birth_date, f.record_number, f.request_number),
+        footer_notice: CONFIDENTIALITY_NOTICE.into(),
+        redisclosure_notice: None,
+        created_unix: f.created_unix,
+        cover,
+        sections: Vec::new(),
+    }
+}
+
+/// The accounting of disclosures as a PDF for the patient (45 CFR 164.528(b)).
+pub fn accounting_document(site: &str, patient: (&str, &str, &str), accounting: &crate::domain::release::Accounting, created_unix: i64) -> PdfCopy {
+    let (name, birth, mrn) = patient;
+    let mut cover = vec![
+        Block::Title("Accounting of disclosures".into()),
+        Block::Paragraph(format!("{site}. Disclosures of the health record of {name} from {} to {} (45 CFR 164.528).", accounting.from, accounting.to)),
+        Block::Paragraph("Releases made under an authorization you signed are listed too, marked \"not required\": the law does not require them in an accounting, but you can see them.".into()),
+    ];
+    if accounting.entries.is_empty() {
+        cover.push(Block::Paragraph("No disclosures in this period.".into()));
+    } else {
+        cover.push(Block::Table {
+            columns: vec![("Date".into(), 1.0), ("Recipient and address".into(), 2.2), ("What".into(), 2.4), ("Purpose".into(), 1.6), ("Note".into(), 1.1)],
+            rows: accounting
+                .entries
+                .iter()
+                .map(|e| {
+                    vec![
+                        e.date.clone(),
+                        [Some(e.recipient.clone()), e.address.clone()].into_iter().flatten().collect::<Vec<_>>().join(", "),
+                        e.description.clone(),
+                        e.purpose.clone(),
+                        match (&e.corrects, e.accountable) {
+                            (Some(_), _) => "Correction of an earlier entry".into(),
+                            (None, true) => String::new(),
+                            (None, false) => "Not required".into(),
+                        },
+                    ]
+                })
+                .collect(),
+        });
+    }
+    PdfCopy {
+        title: format!("Accounting of disclosures for {name}"),
+        subject: "Accounting of disclosures".into(),
+        author: site.to_string(),
+        header: format!("{name} · born {birth} · record {mrn} · accounting of disclosures"),
+        footer_notice: CONFIDENTIALITY_NOTICE.into(),
+        redisclosure_notice: None,
+        created_unix,
+        cover,
+        sections: Vec::new(),
+    }
+}

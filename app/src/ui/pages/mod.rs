@@ -11,6 +11,7 @@ pub mod not_found;
 pub mod record;
 pub mod requests;
 pub mod reset;
+pub mod shared;
 pub mod sign_in;
 pub mod staff_patients;
 pub mod users;

@@ -104,7 +104,54 @@ pub fn RequestsPage() -> impl IntoView {
                     <label class="check"><input type="checkbox" name="pdf" value="on" checked=true/>" PDF, to read and print"</label>
                     <label class="check"><input type="checkbox" name="fhir" value="on"/>" FHIR data, for health apps"</label>
                 </fieldset>
-                <p class="muted">"Fee: free for a copy to yourself. We answer within 30 days."</p>
+                <fieldset class="field">
+                    <legend>"Who gets the copy"</legend>
+                    <label class="check"><input type="radio" name="recipient" value="myself" checked=true/>" Me, to download here"</label>
+                    <label class="check"><input type="radio" name="recipient" value="someone_else"/>" Someone else (a doctor, a lawyer, an insurer, a family member)"</label>
+                </fieldset>
+                <fieldset class="field" aria-describedby="third-party-help">
+                    <legend>"Sending it to someone else: your authorization"</legend>
+                    <p id="third-party-help" class="muted">"Only if you chose someone else. We send them a link; you give them the passcode shown on this request's page. The law (45 CFR 164.508) needs every item below."</p>
+                    {[
+                        ("recipient_name", "Their name or organization", "text", "organization"),
+                        ("recipient_address", "Their email, or postal address", "text", "off"),
+                        ("purpose", "Why (\"at my request\" is enough)", "text", "off"),
+                        ("expires_on", "This authorization ends on", "date", "off"),
+                        ("expiry_event", "…or ends when (an event, instead of a date)", "text", "off"),
+                    ].into_iter().map(|(name, label, kind, auto)| {
+                        let id = format!("auth-{name}");
+                        let error_id = format!("{id}-error");
+                        view! {
+                            <div class="field">
+                                <label for=id.clone()>{label}</label>
+                                {let error_id = error_id.clone(); move || field_error(result.get(), name).map(|e| view! { <p id=error_id.clone() class="field__error" role="alert">{e}</p> })}
+                                <input id=id name=name type=kind autocomplete=auto
+                                    aria-invalid=move || field_error(result.get(), name).is_some().to_string()
+                                    aria-describedby=move || field_error(result.get(), name).map(|_| error_id.clone())/>
+                            </div>
+                        }
+                    }).collect_view()}
+                    {[
+                        ("ack_revocation", "I understand I may revoke this authorization in writing at any time, except for what was already done under it."),
+                        ("ack_no_conditioning", "I understand my treatment, payment or benefits do not depend on signing it."),
+                        ("ack_redisclosure", "I understand the recipient may share the information further, and it may then no longer be protected by federal privacy law."),
+                    ].into_iter().map(|(name, label)| view! {
+                        <div class="field">
+                            {move || field_error(result.get(), name).map(|e| view! { <p class="field__error" role="alert">{e}</p> })}
+                            <label class="check"><input type="checkbox" name=name value="on"/>{format!(" {label}")}</label>
+                        </div>
+                    }).collect_view()}
+                    <div class="field">
+                        <label for="auth-signature_name">"Sign: type your full name as on your account"</label>
+                        {move || field_error(result.get(), "signature_name").map(|e| view! { <p class="field__error" role="alert">{e}</p> })}
+                        <input id="auth-signature_name" name="signature_name" type="text" autocomplete="name"/>
+                    </div>
+                    <div class="field">
+                        {move || field_error(result.get(), "consent").map(|e| view! { <p class="field__error" role="alert">{e}</p> })}
+                        <label class="check"><input type="checkbox" name="consent" value="on"/>" I sign this authorization. The time and my network address are recorded with my signature."</label>
+                    </div>
+                </fieldset>
+                <p class="muted">"Fee: free for a copy to yourself or to someone you name. We answer within 30 days."</p>
                 <FormError result id=ids::REQUEST_ERROR/>
                 <button type="submit" id=ids::REQUEST_SUBMIT class="button">"Send my request"</button>
             </ActionForm>
@@ -155,6 +202,15 @@ pub fn RequestPage() -> impl IntoView {
                                 <dt>"Formats"</dt><dd>{r.formats.clone()}</dd>
                                 <dt>"Fee"</dt><dd>{r.fee.clone()}</dd>
                             </dl>
+                            {(!r.recipient.is_empty()).then(|| view! { <p>{format!("To be sent to {}.", r.recipient)}</p> })}
+                            {r.share.clone().map(|share| view! {
+                                <div id=ids::REQUEST_SHARE class="notice">
+                                    <p class="notice__title">{format!("For {}: give them this link and passcode", share.recipient)}</p>
+                                    <p class="hash">{share.url.clone()}</p>
+                                    <p>"Passcode: "<strong class="passcode">{share.passcode.clone()}</strong></p>
+                                    <p class="muted">{format!("{} Opened {} time(s).", if share.expired { format!("Expired {}.", share.expires) } else { format!("Works until {}.", share.expires) }, share.opened)}</p>
+                                </div>
+                            })}
                             <ReleasedFiles request=r.clone()/>
                             <DecisionFacts request=r.clone()/>
                             <h2>"Timeline"</h2>
@@ -316,6 +372,7 @@ pub fn StaffRequestPage() -> impl IntoView {
                                     <dt>"What"</dt><dd>{r.scope.clone()}</dd>
                                     <dt>"Formats"</dt><dd>{r.formats.clone()}</dd>
                                     <dt>"Fee"</dt><dd>{r.fee.clone()}</dd>
+                                    <dt>"Recipient"</dt><dd>{if r.recipient.is_empty() { "The patient".to_string() } else { format!("{} (signed authorization in the files)", r.recipient) }}</dd>
                                     <dt>"Patient"</dt><dd><A href=format!("/staff/patients/{}/record", r.patient_id)>"Open the record"</A></dd>
                                 </dl>
                                 <FormError result=advance_result id="step-error"/>

@@ -1,0 +1,399 @@
+//! Copies sent to someone else, and the records of who received what.
+//!
+//! - The passcode link: created at release (a random token, stored hashed; an 8-digit passcode,
+//!   stored hashed and, sealed, for the requester to pass on). The recipient needs no account:
+//!   the token and passcode are the authority. Wrong passcodes count; five in a row lock the link
+//!   for 15 minutes. Every attempt and opening is audited; the first opening delivers the request.
+//! - The accounting of disclosures (45 CFR 164.528): an entry for every release to a third party,
+//!   written with the release; HIM adds manual entries; corrections are new entries pointing at
+//!   the old one; the patient sees six years.
+//! - The activity history (ONC 170.315(e)(1)): each view, download and transmit of the patient's
+//!   record, from the audit trail and the disclosures.
+
+use super::release::rows::{disclosure, release_file, release_link, release_request};
+use super::release::today;
+use super::{AccessContext, db_failed};
+use crate::backend::audit::{self, AuditAction, AuditEvent, Outcome};
+use crate::backend::copies::seal::{FileKeys, Sealed};
+use crate::backend::copies::sha256_hex;
+use crate::backend::db::{now_ms, write_transaction};
+use crate::backend::error::internal;
+use crate::backend::request::RequestMeta;
+use crate::domain::release::{ShareView, Status};
+use crate::domain::format_utc_minutes;
+use crate::error::{AppError, FieldError};
+use base64::Engine;
+use rand::RngCore;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+
+/// Wrong passcodes in a row before the link locks, and for how long.
+pub const LINK_MAX_FAILURES: i32 = 5;
+pub const LINK_LOCK_MS: i64 = 15 * 60 * 1000;
+
+fn passcode_hash(link_id: &str, passcode: &str) -> String {
+    sha256_hex(format!("{link_id}:{passcode}").as_bytes())
+}
+
+/// Compares in constant time (a passcode check must not leak how much matched).
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl AccessContext {
+    /// Creates the passcode link of a released copy; returns its path (`/shared/<token>`).
+    pub(super) async fn create_link(&self, txn: &sea_orm::DatabaseTransaction, row: &release_request::Model, expires: i64, keys: &FileKeys) -> Result<String, AppError> {
+        let mut token_bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut token_bytes);
+        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token_bytes);
+        let passcode = format!("{:08}", rand::rng().next_u32() % 100_000_000);
+        let id = uuid::Uuid::new_v4().to_string();
+        let sealed = keys.seal(format!("{token} {passcode}").as_bytes(), &format!("link/{id}")).map_err(|e| internal("sealing a link failed", &std::io::Error::other(e)))?;
+        release_link::Entity::insert(release_link::ActiveModel {
+            id: Set(id.clone()),
+            request_id: Set(row.id.clone()),
+            token_hash: Set(sha256_hex(token.as_bytes())),
+            passcode_hash: Set(passcode_hash(&id, &passcode)),
+            passcode_key_id: Set(sealed.key_id),
+            passcode_nonce: Set(sealed.nonce),
+            passcode_sealed: Set(sealed.ciphertext),
+            expires_at_ms: Set(expires),
+            failed_attempts: Set(0),
+            locked_until_ms: Set(0),
+            opened_count: Set(0),
+            created_at_ms: Set(now_ms()),
+        })
+        .exec_without_returning(txn)
+        .await
+        .map_err(db_failed("saving a link failed"))?;
+        Ok(format!("/shared/{token}"))
+    }
+
+    /// Writes an accounting entry for a release to a third party (164.528(b)(2)): date,
+    /// recipient and address, what, why. Under a signed authorization it is not accountable
+    /// (164.528(a)(1)(iv)), but it is recorded and shown to the patient all the same.
+    pub(super) async fn record_disclosure(&self, txn: &sea_orm::DatabaseTransaction, row: &release_request::Model, what: &str, kind: &str) -> Result<(), AppError> {
+        disclosure::Entity::insert(disclosure::ActiveModel {
+            id: Set(uuid::Uuid::new_v4().to_string()),
+            patient_id: Set(row.patient_id.clone()),
+            request_id: Set(Some(row.id.clone())),
+            disclosed_on: Set(today().to_string()),
+            recipient_name: Set(row.recipient_name.clone().unwrap_or_default()),
+            recipient_address: Set(row.recipient_address.clone()),
+            description: Set(format!("Copy of the health record: {what} (request R-{})", row.number)),
+            purpose: Set(row.purpose.clone().unwrap_or_else(|| "At the patient's request".into())),
+            accountable: Set(false),
+            kind: Set(kind.into()),
+            corrects_id: Set(None),
+            recorded_by_user_id: Set(Some(self.principal.user_id.clone())),
+            created_at_ms: Set(now_ms()),
+        })
+        .exec_without_returning(txn)
+        .await
+        .map_err(db_failed("recording a disclosure failed"))?;
+        Ok(())
+    }
+
+    /// The link and passcode of a copy sent to someone else, for its requester only.
+    pub(super) async fn share_of(&self, row: &release_request::Model, keys: &FileKeys, base_url: &str) -> Result<Option<ShareView>, AppError> {
+        if row.requester_user_id != self.principal.user_id {
+            return Ok(None);
+        }
+        let Some(link) = release_link::Entity::find().filter(release_link::Column::RequestId.eq(row.id.as_str())).one(&self.db).await.map_err(db_failed("reading a link failed"))? else {
+            return Ok(None);
+        };
+        let sealed = Sealed { key_id: link.passcode_key_id.clone(), nonce: link.passcode_nonce.clone(), ciphertext: link.passcode_sealed.clone() };
+        let opened = keys.open(&sealed, &format!("link/{}", link.id)).map_err(|e| internal("opening a link failed", &std::io::Error::other(e)))?;
+        let text = String::from_utf8(opened).unwrap_or_default();
+        let (token, passcode) = text.split_once(' ').unwrap_or_default();
+        Ok(Some(ShareView {
+            recipient: row.recipient_name.clone().unwrap_or_default(),
+            url: format!("{base_url}/shared/{token}"),
+            passcode: format!("{} {}", &passcode[..passcode.len().min(4)], &passcode[passcode.len().min(4)..]),
+            expires: format_utc_minutes(link.expires_at_ms),
+            expired: link.expires_at_ms <= now_ms(),
+            opened: link.opened_count,
+        }))
+    }
+}
+
+/// Opens a shared copy with its passcode, for a recipient without an account. The token and
+/// passcode are the authority; everything is audited; wrong passcodes lock the link.
+pub async fn open_shared_copy(
+    db: &DatabaseConnection,
+    request: &RequestMeta,
+    token: &str,
+    passcode: &str,
+    kind: &str,
+    keys: &FileKeys,
+) -> Result<(String, String, Vec<u8>), AppError> {
+    let now = now_ms();
+    let failed = |detail: &str, link: Option<&release_link::Model>| {
+        let mut e = AuditEvent::new(AuditAction::ReleaseRequest, Outcome::Failure, request).detail(format!("shared link: {detail}"));
+        if let Some(l) = link {
+            e = e.entity("release_link", &l.id);
+        }
+        e
+    };
+    let link = release_link::Entity::find()
+        .filter(release_link::Column::TokenHash.eq(sha256_hex(token.as_bytes())))
+        .one(db)
+        .await
+        .map_err(db_failed("reading a link failed"))?;
+    let Some(link) = link else {
+        audit::record_alone(db, failed("unknown link", None)).await.map_err(db_failed("auditing a link failed"))?;
+        return Err(AppError::NotFound);
+    };
+    let row = release_request::Entity::find_by_id(link.request_id.clone()).one(db).await.map_err(db_failed("reading a request failed"))?.ok_or(AppError::NotFound)?;
+    let patient_failed = |detail: &str| failed(detail, Some(&link)).patient(&row.patient_id);
+    if link.expires_at_ms <= now {
+        audit::record_alone(db, patient_failed("expired")).await.map_err(db_failed("auditing a link failed"))?;
+        return Err(AppError::Gone { message: "This link has expired. Ask the person who sent it for a new copy.".into() });
+    }
+    if link.locked_until_ms > now {
+        audit::record_alone(db, patient_failed("locked")).await.map_err(db_failed("auditing a link failed"))?;
+        return Err(AppError::RateLimited { retry_after_secs: Ord::max(u64::try_from((link.locked_until_ms - now) / 1000).unwrap_or(1), 1) });
+    }
+    let typed: String = passcode.chars().filter(char::is_ascii_digit).collect();
+    if !same(&passcode_hash(&link.id, &typed), &link.passcode_hash) {
+        let failures = link.failed_attempts + 1;
+        let lock = failures >= LINK_MAX_FAILURES;
+        release_link::Entity::update_many()
+            .col_expr(release_link::Column::FailedAttempts, Expr::value(if lock { 0 } else { failures }))
+            .col_expr(release_link::Column::LockedUntilMs, Expr::value(if lock { now + LINK_LOCK_MS } else { link.locked_until_ms }))
+            .filter(release_link::Column::Id.eq(link.id.as_str()))
+            .exec(db)
+            .await
+            .map_err(db_failed("counting a wrong passcode failed"))?;
+        audit::record_alone(db, patient_failed(if lock { "wrong passcode, locked" } else { "wrong passcode" })).await.map_err(db_failed("auditing a link failed"))?;
+        if lock {
+            return Err(AppError::RateLimited { retry_after_secs: u64::try_from(LINK_LOCK_MS / 1000).unwrap_or(900) });
+        }
+        return Err(AppError::Validation {
+            fields: vec![FieldError {
+                field: "passcode".into(),
+                message: format!("That passcode is not right. {} tries left before the link locks.", LINK_MAX_FAILURES - failures),
+            }],
+        });
+    }
+    let file = release_file::Entity::find()
+        .filter(release_file::Column::RequestId.eq(row.id.as_str()))
+        .filter(release_file::Column::Kind.eq(kind))
+        .one(db)
+        .await
+        .map_err(db_failed("reading a file failed"))?
+        .ok_or(AppError::NotFound)?;
+    let sealed = Sealed { key_id: file.key_id.clone(), nonce: file.nonce.clone(), ciphertext: file.ciphertext.clone() };
+    let bytes = keys.open(&sealed, &format!("{}/{}", file.id, row.id)).map_err(|e| internal("opening a released file failed", &std::io::Error::other(e)))?;
+    let txn = write_transaction(db).await.map_err(db_failed("recording an opening failed"))?;
+    release_link::Entity::update_many()
+        .col_expr(release_link::Column::FailedAttempts, Expr::value(0))
+        .col_expr(release_link::Column::OpenedCount, Expr::col(release_link::Column::OpenedCount).add(1))
+        .filter(release_link::Column::Id.eq(link.id.as_str()))
+        .exec(&txn)
+        .await
+        .map_err(db_failed("recording an opening failed"))?;
+    audit::record(
+        &txn,
+        AuditEvent::new(AuditAction::ReleaseRequest, Outcome::Success, request)
+            .patient(&row.patient_id)
+            .entity("release_link", &link.id)
+            .detail(format!("shared link opened: {kind} sha256={} to {}", file.sha256, row.recipient_name.clone().unwrap_or_default())),
+    )
+    .await
+    .map_err(db_failed("auditing an opening failed"))?;
+    if row.status == Status::Released.as_str() {
+        // The first opening delivers the request (the portal acts: the recipient has no account).
+        let changed = release_request::Entity::update_many()
+            .col_expr(release_request::Column::Status, Expr::value(Status::Delivered.as_str()))
+            .col_expr(release_request::Column::UpdatedAtMs, Expr::value(now))
+            .filter(release_request::Column::Id.eq(row.id.as_str()))
+            .filter(release_request::Column::Status.eq(Status::Released.as_str()))
+            .exec(&txn)
+            .await
+            .map_err(db_failed("recording an opening failed"))?;
+        if changed.rows_affected == 1 {
+            super::release::record_system_event(&txn, &row.id, Status::Released, Status::Delivered, &format!("Opened by {}", row.recipient_name.clone().unwrap_or_default())).await?;
+        }
+    }
+    txn.commit().await.map_err(db_failed("recording an opening failed"))?;
+    Ok((file.file_name, file.content_type, bytes))
+}
+
+/// A disclosure HIM records by hand (made outside the portal: by fax, by mail, to a public
+/// health authority), or a correction of an earlier entry.
+#[derive(Debug, Clone)]
+pub struct ManualDisclosure {
+    pub disclosed_on: crate::domain::IsoDate,
+    pub recipient_name: String,
+    pub recipient_address: Option<String>,
+    pub description: String,
+    pub purpose: String,
+    pub accountable: bool,
+    pub corrects: Option<String>,
+}
+
+fn disclosure_row(d: disclosure::Model) -> crate::domain::release::DisclosureRow {
+    crate::domain::release::DisclosureRow {
+        id: d.id,
+        date: d.disclosed_on,
+        recipient: d.recipient_name,
+        address: d.recipient_address,
+        description: d.description,
+        purpose: d.purpose,
+        accountable: d.accountable,
+        kind: d.kind,
+        corrects: d.corrects_id,
+    }
+}
+
+impl AccessContext {
+    /// The accounting of disclosures of the patient's own record (or, for HIM staff, of the
+    /// patient asked for): six years back, newest first (164.528(a)). Audited.
+    pub async fn accounting(&self, requested: Option<&str>) -> Result<crate::domain::release::Accounting, AppError> {
+        use sea_orm::QueryOrder;
+        let patient_id = match requested {
+            Some(id) => id.to_string(),
+            None => self.principal.patient_id.clone().ok_or(AppError::NotFound)?,
+        };
+        self.authorize(crate::backend::policy::Action::ReadPatientRecord, crate::backend::policy::Target::Patient(&patient_id), AuditAction::PatientRead).await?;
+        let to = today();
+        let from = crate::domain::release::accounting_start(to);
+        let rows = disclosure::Entity::find()
+            .filter(disclosure::Column::PatientId.eq(patient_id.as_str()))
+            .filter(disclosure::Column::DisclosedOn.gte(from.to_string()))
+            .order_by_desc(disclosure::Column::DisclosedOn)
+            .order_by_desc(disclosure::Column::CreatedAtMs)
+            .all(&self.db)
+            .await
+            .map_err(db_failed("reading the accounting failed"))?;
+        let event = self.event(AuditAction::PatientRead, Outcome::Success).patient(&patient_id).entity("accounting", &patient_id).detail("accounting of disclosures");
+        audit::record_alone(&self.db, event).await.map_err(db_failed("auditing a read failed"))?;
+        Ok(crate::domain::release::Accounting { from: from.to_string(), to: to.to_string(), entries: rows.into_iter().map(disclosure_row).collect() })
+    }
+
+    /// HIM adds an entry by hand, or corrects one (a new entry pointing at the old: entries are
+    /// never changed or deleted).
+    pub async fn add_disclosure(&self, patient_id: &str, entry: ManualDisclosure) -> Result<crate::domain::release::Accounting, AppError> {
+        self.authorize(crate::backend::policy::Action::WorkRequests, crate::backend::policy::Target::Site, AuditAction::ReleaseRequest).await?;
+        self.patient(patient_id).await?;
+        if let Some(old) = &entry.corrects {
+            let found = disclosure::Entity::find_by_id(old.clone())
+                .filter(disclosure::Column::PatientId.eq(patient_id))
+                .one(&self.db)
+                .await
+                .map_err(db_failed("reading a disclosure failed"))?;
+            if found.is_none() {
+                return Err(AppError::Validation { fields: vec![FieldError { field: "corrects".into(), message: "That entry is not in this patient's accounting.".into() }] });
+            }
+        }
+        let txn = write_transaction(&self.db).await.map_err(db_failed("recording a disclosure failed"))?;
+        let id = uuid::Uuid::new_v4().to_string();
+        disclosure::Entity::insert(disclosure::ActiveModel {
+            id: Set(id.clone()),
+            patient_id: Set(patient_id.to_string()),
+            request_id: Set(None),
+            disclosed_on: Set(entry.disclosed_on.to_string()),
+            recipient_name: Set(entry.recipient_name),
+            recipient_address: Set(entry.recipient_address),
+            description: Set(entry.description),
+            purpose: Set(entry.purpose),
+            accountable: Set(entry.accountable),
+            kind: Set(if entry.corrects.is_some() { "correction" } else { "manual" }.into()),
+            corrects_id: Set(entry.corrects),
+            recorded_by_user_id: Set(Some(self.principal.user_id.clone())),
+            created_at_ms: Set(now_ms()),
+        })
+        .exec_without_returning(&txn)
+        .await
+        .map_err(db_failed("recording a disclosure failed"))?;
+        audit::record(&txn, self.event(AuditAction::ReleaseRequest, Outcome::Success).patient(patient_id).entity("disclosure", &id).detail("disclosure recorded"))
+            .await
+            .map_err(db_failed("auditing a disclosure failed"))?;
+        txn.commit().await.map_err(db_failed("recording a disclosure failed"))?;
+        self.accounting(Some(patient_id)).await
+    }
+
+    /// The activity history of the signed-in patient's record (170.315(e)(1)): each view and
+    /// download by the patient, each copy sent to someone else (with the addressee) and each
+    /// opening of its link, newest first.
+    pub async fn activity_history(&self) -> Result<Vec<crate::domain::release::ActivityRow>, AppError> {
+        use crate::backend::entities::audit_event;
+        use sea_orm::{QueryOrder, QuerySelect};
+        let patient_id = self.principal.patient_id.clone().ok_or(AppError::NotFound)?;
+        self.authorize(crate::backend::policy::Action::ReadPatientRecord, crate::backend::policy::Target::Patient(&patient_id), AuditAction::PatientRead).await?;
+        let events = audit_event::Entity::find()
+            .filter(audit_event::Column::PatientId.eq(patient_id.as_str()))
+            .filter(audit_event::Column::Outcome.eq("success"))
+            .filter(audit_event::Column::Action.is_in(["patient_read", "release_request"]))
+            .order_by_desc(audit_event::Column::Seq)
+            .limit(500)
+            .all(&self.db)
+            .await
+            .map_err(db_failed("reading the activity failed"))?;
+        let mut rows = Vec::new();
+        for e in events {
+            let detail = e.detail.clone().unwrap_or_default();
+            let by_patient = e.actor_user_id.as_deref() == Some(self.principal.user_id.as_str());
+            let row = match (e.action.as_str(), by_patient) {
+                ("patient_read", true) if detail != "accounting of disclosures" => Some(("View", "You".to_string(), describe_read(&detail), None)),
+                ("release_request", true) if detail.starts_with("downloaded") => Some(("Download", "You".to_string(), describe_download(&detail), None)),
+                ("release_request", false) if detail.starts_with("shared link opened") => {
+                    let to = detail.split_once(" to ").map(|(_, r)| r.to_string());
+                    Some(("Transmit", "The recipient, with your passcode".to_string(), "Opened the copy you sent".to_string(), to))
+                }
+                _ => None,
+            };
+            if let Some((action, who, what, addressee)) = row {
+                rows.push(crate::domain::release::ActivityRow { at: format_utc_minutes(e.occurred_at_ms), action: action.into(), who, what, addressee });
+            }
+        }
+        // Copies sent at the patient's request (the transmit itself, with the addressee).
+        let sent = disclosure::Entity::find()
+            .filter(disclosure::Column::PatientId.eq(patient_id.as_str()))
+            .filter(disclosure::Column::Kind.eq("automatic"))
+            .all(&self.db)
+            .await
+            .map_err(db_failed("reading the activity failed"))?;
+        for d in sent {
+            rows.push(crate::domain::release::ActivityRow {
+                at: format_utc_minutes(d.created_at_ms),
+                action: "Transmit".into(),
+                who: "Sent at your request".into(),
+                what: d.description,
+                addressee: Some([Some(d.recipient_name), d.recipient_address].into_iter().flatten().collect::<Vec<_>>().join(", ")),
+            });
+        }
+        rows.sort_by(|a, b| b.at.cmp(&a.at));
+        let event = self.event(AuditAction::PatientRead, Outcome::Success).patient(&patient_id).entity("activity", &patient_id).detail("activity history");
+        audit::record_alone(&self.db, event).await.map_err(db_failed("auditing a read failed"))?;
+        Ok(rows)
+    }
+}
+
+fn describe_read(detail: &str) -> String {
+    if let Some(section) = detail.strip_prefix("section=") {
+        let slug = section.split_whitespace().next().unwrap_or_default();
+        return crate::domain::Section::parse(slug).map(|s| format!("{} (record)", s.title())).unwrap_or_else(|| "Your record".into());
+    }
+    if detail.starts_with("visit=") {
+        return "A visit".into();
+    }
+    if detail.starts_with("document=") {
+        return "A document or note".into();
+    }
+    if detail == "activity history" {
+        return "This activity history".into();
+    }
+    "Your record".into()
+}
+
+fn describe_download(detail: &str) -> String {
+    match detail.split_whitespace().nth(1) {
+        Some("pdf") => "A PDF copy of your record".into(),
+        Some("fhir") => "Your record as FHIR data".into(),
+        Some("denial_letter") => "A denial letter".into(),
+        Some("authorization") => "A signed authorization".into(),
+        _ => "A file".into(),
+    }
+}
