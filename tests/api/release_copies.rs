@@ -359,6 +359,33 @@ async fn a_copy_for_someone_else_needs_a_complete_authorization_and_reaches_them
     let locked = post(passcode.clone()).await;
     assert!(locked.headers()["location"].to_str().unwrap_or_default().ends_with("?error=locked"));
     assert!(app.audit("release_request", "failure").await.iter().any(|r| r.detail.as_deref() == Some("shared link: wrong passcode, locked")));
+    // The activity history shows the transmit with its addressee, and the patient's own views.
+    app.call_ok(&leon, "record_section", &[("section", "labs")]).await;
+    let activity = app.call_ok(&leon, "my_activity", &[]).await;
+    let rows = activity.as_array().expect("rows");
+    assert!(rows.iter().any(|r| r["action"] == "Transmit" && r["addressee"].as_str().is_some_and(|a| a.contains("ana.gomez@clinic.example"))), "{activity}");
+    assert!(rows.iter().any(|r| r["action"] == "View" && r["what"] == "Lab results (record)" && r["who"] == "You"), "{activity}");
+    assert!(rows.iter().any(|r| r["action"] == "Download" && r["what"] == "A signed authorization"), "{activity}");
+
+    // HIM adds an entry made outside the portal, then corrects it with a new one.
+    let added = app
+        .call_ok(&sam, "add_disclosure", &[("patient", &patient), ("disclosed_on", "2026-01-15"), ("recipient_name", "County Health Department"), ("description", "Immunization history"), ("purpose", "Public health reporting"), ("accountable", "on")])
+        .await;
+    let first = added["entries"].as_array().expect("entries").iter().find(|e| e["kind"] == "manual").expect("manual")["id"].as_str().expect("id").to_string();
+    let corrected = app
+        .call_ok(&sam, "add_disclosure", &[("patient", &patient), ("disclosed_on", "2026-01-15"), ("recipient_name", "County Health Department"), ("description", "Immunization history, 2020 to 2025"), ("purpose", "Public health reporting"), ("accountable", "on"), ("corrects", &first)])
+        .await;
+    assert_eq!(corrected["entries"].as_array().map(Vec::len), Some(3), "the old entry stays; the correction is added");
+    assert!(corrected["entries"].as_array().expect("entries").iter().any(|e| e["corrects"] == first.as_str()));
+    assert_eq!(app.call(&sam, "add_disclosure", &[("patient", &patient), ("disclosed_on", "2999-01-01"), ("recipient_name", "X"), ("description", "Y"), ("purpose", "Z")]).await.status(), 422, "not in the future");
+    assert_eq!(app.call(&leon, "add_disclosure", &[("patient", &patient), ("disclosed_on", "2026-01-01"), ("recipient_name", "X"), ("description", "Y"), ("purpose", "Z")]).await.status(), 404, "patients cannot write their accounting");
+    let pdf = leon.get(app.url("/disclosures.pdf")).send().await.expect("pdf");
+    assert_eq!(pdf.headers()["cache-control"], "no-store");
+    let text = pdf_tool("pdftotext", &[], &pdf.bytes().await.expect("bytes")).split_whitespace().collect::<Vec<_>>().join(" ");
+    for needed in ["Accounting of disclosures", "County Health Department", "Dr. Ana Gomez", "Correction of an earlier entry", "Not required", "Page 1 of"] {
+        assert!(text.contains(needed), "the accounting PDF shows {needed:?}: {text}");
+    }
+
     // A tampered token is unknown.
     let tampered = recipient.post(app.url(&format!("{path}x"))).header("origin", origin.trim_end_matches('/')).form(&[("passcode", passcode.as_str()), ("kind", "pdf")]).send().await.expect("post");
     assert!(tampered.headers()["location"].to_str().unwrap_or_default().ends_with("?error=unknown"));

@@ -129,3 +129,82 @@ test('a denial comes with its letter; the patient asks for a review and a review
   await expect(page.locator(byId(ids.REQUEST_STATUS))).toContainText('Approved');
   await expect(page.locator(byId(ids.REQUEST_TIMELINE))).toContainText('No risk found on review.');
 });
+
+test('a copy for someone else: the signed authorization, the passcode link, the disclosure entry', async ({ page, browser }, testInfo) => {
+  test.skip(!!process.env.E2E_BASE_URL, 'needs the command line on the test server\'s database');
+  test.setTimeout(90_000);
+  const clinic = `Dr. Ana Gomez ${testInfo.project.name} ${Date.now().toString(36)}`;
+
+  await page.goto('/sign-in?next=/requests');
+  await waitForHydration(page);
+  await page.getByLabel('Email address').fill(PATIENT.email);
+  await page.getByLabel('Password', { exact: true }).fill(PATIENT.password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await expect(page).toHaveURL(/\/requests$/);
+  await waitForHydration(page);
+  await page.getByLabel('Immunizations only').check();
+  await page.getByLabel(/^Someone else/).check();
+  await page.getByLabel('Their name or organization').fill(clinic);
+  await page.getByLabel('Their email, or postal address').fill('ana.gomez@');
+  await page.getByLabel(/^Why/).fill('At my request: a second opinion');
+  await page.getByLabel('This authorization ends on').fill('2099-01-01');
+  await page.getByLabel(/may revoke this authorization/).check();
+  await page.getByLabel(/do not depend on signing/).check();
+  await page.getByLabel(/may share the information further/).check();
+  await page.getByLabel('Sign: type your full name as on your account').fill('Lucas León');
+  await page.getByLabel(/^I sign this authorization/).check();
+  await page.getByRole('button', { name: 'Send my request' }).click();
+  // The email is not one: refused at the field, nothing sent.
+  await expect(page.getByText('That email address is not valid')).toBeVisible();
+  await page.getByLabel('Their email, or postal address').fill('ana.gomez@clinic.example');
+  await page.getByRole('button', { name: 'Send my request' }).click();
+  await expect(page).toHaveURL(/\/requests\/[0-9a-f-]+$/);
+  await expect(page.getByText(`To be sent to ${clinic}, ana.gomez@clinic.example.`)).toBeVisible();
+  await expect(page.locator(byId(ids.REQUEST_FILES))).toContainText('Signed authorization (PDF)');
+  const requestUrl = page.url();
+
+  const staffContext = await browser.newContext({ ...testInfo.project.use });
+  const staff = await staffContext.newPage();
+  await signInAsNewStaff(staff, testInfo);
+  await staff.goto(requestUrl.replace('/requests/', '/staff/requests/'));
+  await waitForHydration(staff);
+  await staff.getByRole('button', { name: 'Start the identity check' }).click();
+  await staff.getByRole('button', { name: 'Identity verified' }).click();
+  await staff.getByRole('button', { name: 'Approve', exact: true }).click();
+  await staff.locator(byId(ids.RELEASE_BUTTON)).click();
+  await expect(staff.locator(byId(ids.REQUEST_STATUS))).toContainText('Ready to download');
+  await staffContext.close();
+
+  // The patient passes on the link and passcode.
+  await page.reload();
+  const share = page.locator(byId(ids.REQUEST_SHARE));
+  await expect(share).toContainText(`For ${clinic}`);
+  const url = (await share.locator('.hash').innerText()).trim();
+  const passcode = (await share.locator('.passcode').innerText()).replace(/\D/g, '');
+  expect(passcode).toHaveLength(8);
+
+  // The recipient, with no account: a wrong passcode is announced, the right one downloads.
+  const recipientContext = await browser.newContext({ ...testInfo.project.use });
+  const recipient = await recipientContext.newPage();
+  await recipient.goto(url);
+  await expect(recipient.locator(byId(ids.SHARED_HEADING))).toBeVisible();
+  await recipient.getByLabel('Passcode (8 digits)').fill('00000000');
+  await recipient.getByRole('button', { name: 'Download the PDF' }).click();
+  await expect(recipient.getByRole('alert')).toContainText('4 tries left');
+  await expect(recipient.getByLabel('Passcode (8 digits)')).toHaveAttribute('aria-invalid', 'true');
+  await recipient.getByLabel('Passcode (8 digits)').fill(passcode);
+  const [download] = await Promise.all([
+    recipient.waitForEvent('download'),
+    recipient.getByRole('button', { name: 'Download the PDF' }).click(),
+  ]);
+  expect(readFileSync((await download.path())!).subarray(0, 5).toString()).toBe('%PDF-');
+  await recipientContext.close();
+
+  // Delivered; the disclosure and the transmit are on record for the patient.
+  await page.reload();
+  await expect(page.locator(byId(ids.REQUEST_STATUS))).toContainText('Delivered');
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Who saw it' }).click();
+  await expect(page.locator(byId(ids.DISCLOSURE_LIST))).toContainText(clinic);
+  await expect(page.locator(byId(ids.ACTIVITY_LIST))).toContainText('Transmit');
+  await expect(page.locator(byId(ids.ACTIVITY_LIST))).toContainText(`To ${clinic}, ana.gomez@clinic.example`);
+});

@@ -57,6 +57,9 @@ pub const DENIAL_REVIEW_ERROR: &str = "denial-review-error";
 pub const SHARED_HEADING: &str = "shared-heading";
 pub const SHARED_PASSCODE: &str = "shared-passcode";
 pub const REQUEST_SHARE: &str = "request-share";
+pub const DISCLOSURES_HEADING: &str = "disclosures-heading";
+pub const DISCLOSURE_LIST: &str = "disclosure-list";
+pub const ACTIVITY_LIST: &str = "activity-list";
 pub const IMPORT_HEADING: &str = "import-heading";
 pub const IMPORT_FILE: &str = "import-file";
 pub const IMPORT_SUBMIT: &str = "import-submit";
@@ -188,6 +191,9 @@ pub const ALL: &[(&str, &str)] = &[
     ("SHARED_HEADING", SHARED_HEADING),
     ("SHARED_PASSCODE", SHARED_PASSCODE),
     ("REQUEST_SHARE", REQUEST_SHARE),
+    ("DISCLOSURES_HEADING", DISCLOSURES_HEADING),
+    ("DISCLOSURE_LIST", DISCLOSURE_LIST),
+    ("ACTIVITY_LIST", ACTIVITY_LIST),
     ("IMPORT_HEADING", IMPORT_HEADING),
     ("IMPORT_FILE", IMPORT_FILE),
     ("IMPORT_SUBMIT", IMPORT_SUBMIT),

@@ -35,6 +35,7 @@ fn nav_links(user: &CurrentUser) -> Vec<(&'static str, &'static str)> {
     if user.is(Role::Patient) || user.roles.is_empty() {
         links.push(("/record", "My record"));
         links.push(("/requests", "Copies"));
+        links.push(("/disclosures", "Who saw it"));
     }
     if user.is(Role::HimStaff) {
         links.push(("/staff/patients", "Patients"));

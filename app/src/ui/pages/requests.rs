@@ -373,7 +373,8 @@ pub fn StaffRequestPage() -> impl IntoView {
                                     <dt>"Formats"</dt><dd>{r.formats.clone()}</dd>
                                     <dt>"Fee"</dt><dd>{r.fee.clone()}</dd>
                                     <dt>"Recipient"</dt><dd>{if r.recipient.is_empty() { "The patient".to_string() } else { format!("{} (signed authorization in the files)", r.recipient) }}</dd>
-                                    <dt>"Patient"</dt><dd><A href=format!("/staff/patients/{}/record", r.patient_id)>"Open the record"</A></dd>
+                                    <dt>"Patient"</dt><dd><A href=format!("/staff/patients/{}/record", r.patient_id)>"Open the record"</A>" · "
+                                        <A href=format!("/staff/patients/{}/disclosures", r.patient_id)>"Accounting of disclosures"</A></dd>
                                 </dl>
                                 <FormError result=advance_result id="step-error"/>
                                 {step_form}
