@@ -143,7 +143,7 @@ test('a copy for someone else: the signed authorization, the passcode link, the 
   await expect(page).toHaveURL(/\/requests$/);
   await waitForHydration(page);
   await page.getByLabel('Immunizations only').check();
-  await page.getByLabel(/^Someone else/).check();
+  await page.getByRole('radio', { name: /^Someone else/ }).check();
   await page.getByLabel('Their name or organization').fill(clinic);
   await page.getByLabel('Their email, or postal address').fill('ana.gomez@');
   await page.getByLabel(/^Why/).fill('At my request: a second opinion');
@@ -152,7 +152,7 @@ test('a copy for someone else: the signed authorization, the passcode link, the 
   await page.getByLabel(/do not depend on signing/).check();
   await page.getByLabel(/may share the information further/).check();
   await page.getByLabel('Sign: type your full name as on your account').fill('Lucas León');
-  await page.getByLabel(/^I sign this authorization/).check();
+  await page.getByRole('checkbox', { name: /^I sign this authorization/ }).check();
   await page.getByRole('button', { name: 'Send my request' }).click();
   // The email is not one: refused at the field, nothing sent.
   await expect(page.getByText('That email address is not valid')).toBeVisible();
