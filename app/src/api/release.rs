@@ -1,5 +1,7 @@
 //! Requests for copies: the patient submits, follows and cancels their own; HIM staff work the
 //! queue. Thin: parse, call the access context, map errors.
+// Form endpoints take one argument per form field (plain forms post them before hydration).
+#![allow(clippy::too_many_arguments)]
 
 use crate::domain::release::RequestView;
 use crate::error::AppError;
@@ -8,7 +10,6 @@ use leptos::prelude::*;
 /// Asks for a copy of one's own record, for oneself or (`recipient=someone_else`) sent to
 /// someone else on a signed authorization, and opens its tracking page.
 #[server(prefix = "/api", endpoint = "submit_request")]
-#[allow(clippy::too_many_arguments)]
 pub async fn submit_request(
     scope: String,
     #[server(default)] from: Option<String>,
@@ -110,7 +111,6 @@ pub async fn advance_request(id: String, step: String, #[server(default)] note: 
 /// HIM's decision after review: `approve`, `approve_partially` (withholding categories, each
 /// with its basis) or `deny` (with its ground).
 #[server(prefix = "/api", endpoint = "decide_request")]
-#[allow(clippy::too_many_arguments)]
 pub async fn decide_request(
     id: String,
     decision: String,
@@ -234,7 +234,6 @@ pub async fn patient_disclosures(patient: String) -> Result<crate::domain::relea
 
 /// HIM records a disclosure made outside the portal, or corrects an entry (a new entry).
 #[server(prefix = "/api", endpoint = "add_disclosure")]
-#[allow(clippy::too_many_arguments)]
 pub async fn add_disclosure(
     patient: String,
     disclosed_on: String,

@@ -326,7 +326,7 @@ impl AccessContext {
             (Ok(r), None) => (r, None),
             (Err(fields), None) => return Err(AppError::Validation { fields }),
             (request, Some(mut form)) => {
-                form.description = request.as_ref().map(|r| describe_request(r)).unwrap_or_else(|_| "(see the request)".into());
+                form.description = request.as_ref().map(describe_request).unwrap_or_else(|_| "(see the request)".into());
                 match (request, form.check(today, &signer)) {
                     (Ok(r), Ok(a)) => (r, Some(a)),
                     (r, a) => {
