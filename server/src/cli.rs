@@ -60,6 +60,15 @@ pub enum BenchAction {
         #[arg(value_name = "FILE", default_value = "tests/fixtures/fhir/synthea/057aa36e-b892-9964-75b9-ffb46b097e34.json")]
         file: PathBuf,
     },
+    /// Render the full-record PDF of one patient file, and compare with headless Chromium
+    /// printing the same content from HTML (default: the largest shared fixture).
+    Pdf {
+        #[arg(value_name = "FILE", default_value = "tests/fixtures/fhir/synthea/057aa36e-b892-9964-75b9-ffb46b097e34.json")]
+        file: PathBuf,
+        /// The Chromium to compare with.
+        #[arg(long, default_value = "/usr/bin/chromium")]
+        chromium: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -161,6 +170,10 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
             if report.failed > 0 {
                 return Err(StartupError::Import(format!("{} of {} file(s) failed (see above)", report.failed, report.files)));
             }
+            Ok(())
+        }
+        Command::Bench { action: BenchAction::Pdf { file, chromium } } => {
+            println!("{}", crate::import::bench_pdf(&settings, &file, &chromium).await?);
             Ok(())
         }
         Command::Bench { action: BenchAction::Import { file } } => {

@@ -176,3 +176,119 @@ pub async fn bench(settings: &Settings, file: &std::path::Path) -> Result<String
         ms(import) / ms(parse).max(0.001)
     ))
 }
+
+/// The peak resident memory of this process since the last reset, in KiB (Linux `VmHWM`).
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next()).and_then(|n| n.parse().ok())
+}
+
+/// `portal bench pdf FILE`: imports the file into a fresh SQLite database, lays the patient's
+/// whole record out as the released PDF copy would, and renders it (best of three), printing
+/// pages, bytes, milliseconds, pages per second and the peak memory of the render. In the same
+/// run, headless Chromium prints the same content as HTML (styled with the portal's stylesheet)
+/// to PDF (`chromium --headless --print-to-pdf`), and the ratio is printed (target: 20x or more).
+pub async fn bench_pdf(settings: &Settings, file: &std::path::Path, chromium: &std::path::Path) -> Result<String, StartupError> {
+    use app::backend::access::AccessContext;
+    use app::backend::access::import::Importer;
+    use app::backend::auth::sessions::SignedIn;
+    use app::backend::auth::users::{self, NewUser};
+    use app::backend::auth::Auth;
+    use app::backend::request::RequestMeta;
+    use app::domain::{EmailAddress, Role};
+    use std::time::Instant;
+    let fail = |what: &str, e: &dyn std::fmt::Display| StartupError::Import(format!("{what}: {e}"));
+    let bytes = std::fs::read(file).map_err(|e| fail(&file.display().to_string(), &e))?;
+    let dir = std::env::temp_dir().join(format!("portal-bench-{}", uuid::Uuid::new_v4().simple()));
+    let mut fresh = settings.clone();
+    fresh.data_dir = dir.clone();
+    fresh.database_url = None;
+    let db = database::connect(&fresh).await?;
+    database::migrate_up(&db).await?;
+    let request = RequestMeta::command_line();
+    let importer = Importer { db: &db, site_code: &fresh.site_code, limits: fresh.import_limits(), actor: None, request: &request };
+    let summary = importer.import(&file.display().to_string(), &bytes, &|_, _| {}).await.map_err(|e| fail("import", &e))?;
+    let patient = summary.patient.ok_or_else(|| fail("import", &"the file has no patient"))?;
+    let auth = Auth::new(fresh.auth_config()).map_err(|e| fail("hashing", &e))?;
+    let email = EmailAddress::parse("bench@portal.invalid").map_err(|e| fail("email", &e))?;
+    let new = NewUser { email, display_name: "Benchmark".into(), password: None, roles: [Role::HimStaff].into_iter().collect(), patient_id: None };
+    let user = users::create(&db, &auth, new, None, &request).await.map_err(|e| fail("user", &e))?;
+    let signed = SignedIn { login_id: "bench".into(), user, idle_deadline_ms: i64::MAX, absolute_deadline_ms: i64::MAX };
+    let context = AccessContext::new(db.clone(), &signed, request.clone(), fresh.site_code.clone());
+    let start = Instant::now();
+    let copy = context.full_record_copy(&patient.id, "Benchmark Health Information Management").await.map_err(|e| fail("reading the record", &e))?;
+    let read = start.elapsed();
+    db.close_by_ref().await.ok();
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // The render, three times; memory measured from a reset of the peak (Linux clear_refs 5).
+    let mut best = std::time::Duration::MAX;
+    let mut rendered = None;
+    let mut peak = None;
+    for n in 0..3 {
+        if n == 2 {
+            let _ = std::fs::write("/proc/self/clear_refs", "5");
+        }
+        let before = peak_rss_kib();
+        let start = Instant::now();
+        let r = app::backend::copies::pdf::render(&copy, &|_, _| {}).map_err(|e| fail("render", &e))?;
+        best = best.min(start.elapsed());
+        if n == 2 {
+            peak = peak_rss_kib().zip(before).map(|(after, before)| (after, after.saturating_sub(before)));
+        }
+        rendered = Some(r);
+    }
+    let rendered = rendered.ok_or_else(|| fail("render", &"no run"))?;
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    let mut out = format!(
+        "file: {} ({} bytes, {} resources)\nreading the record through the access context: {:.1} ms\nPDF render (best of 3): {} pages, {} bytes, {:.1} ms, {:.0} pages/s\n",
+        file.display(),
+        bytes.len(),
+        summary.resources,
+        ms(read),
+        rendered.pages,
+        rendered.bytes.len(),
+        ms(best),
+        rendered.pages as f64 / best.as_secs_f64().max(1e-9),
+    );
+    if let Some((after, growth)) = peak {
+        out.push_str(&format!("peak resident memory of the process during the render: {:.1} MiB ({:.1} MiB above the start of the render)\n", after as f64 / 1024.0, growth as f64 / 1024.0));
+    }
+
+    // Chromium printing the same content from HTML.
+    let work = std::env::temp_dir().join(format!("portal-bench-html-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&work).map_err(|e| fail("temp dir", &e))?;
+    let css = std::fs::read_to_string("style/main.css").unwrap_or_default();
+    let html_path = work.join("record.html");
+    std::fs::write(&html_path, app::backend::copies::html::to_html(&copy, &css)).map_err(|e| fail("html", &e))?;
+    let pdf_path = work.join("record.pdf");
+    let print = |page: String, to: &std::path::Path| {
+        let start = Instant::now();
+        let result = std::process::Command::new(chromium)
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--no-pdf-header-footer"])
+            .arg(format!("--user-data-dir={}", work.join("profile").display()))
+            .arg(format!("--print-to-pdf={}", to.display()))
+            .arg(page)
+            .output();
+        (result, start.elapsed())
+    };
+    // Chromium's own start-up, printing an empty page: reported so the ratio can be read fairly.
+    let (_, empty) = print("about:blank".into(), &work.join("empty.pdf"));
+    let (status, chrome) = print(format!("file://{}", html_path.display()), &pdf_path);
+    match status {
+        Ok(o) if o.status.success() && pdf_path.exists() => {
+            let size = std::fs::metadata(&pdf_path).map(|m| m.len()).unwrap_or(0);
+            out.push_str(&format!(
+                "chromium --headless --print-to-pdf of the same content as HTML: {size} bytes, {:.1} ms (an empty page: {:.1} ms)\nratio: {:.1}x faster than Chromium (target: at least 20x); {:.1}x without Chromium's start-up",
+                ms(chrome),
+                ms(empty),
+                ms(chrome) / ms(best).max(0.001),
+                (ms(chrome) - ms(empty)).max(0.0) / ms(best).max(0.001)
+            ));
+        }
+        Ok(o) => out.push_str(&format!("chromium failed ({}): {}", o.status, String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or_default())),
+        Err(e) => out.push_str(&format!("chromium could not be started ({}): {e}", chromium.display())),
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(out)
+}

@@ -132,7 +132,7 @@ async fn a_partly_approved_copy_is_released_downloaded_and_passes_the_pdf_checks
     let info = pdf_tool("pdfinfo", &[], &pdf);
     let pages: usize = info.lines().find_map(|l| l.strip_prefix("Pages:")).and_then(|n| n.trim().parse().ok()).expect("page count");
     assert!(pages > 5, "{pages} pages");
-    assert!(text.contains("Lucas404 León820"), "the name with its accent");
+    assert!(text.contains("Lucas404 León820"), "the name with its accent: {}", &text[..text.len().min(600)]);
     for n in 1..=pages {
         assert!(text.contains(&format!("Page {n} of {pages}")), "page {n} is numbered");
     }

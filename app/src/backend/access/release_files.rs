@@ -443,6 +443,32 @@ impl AccessContext {
         self.copy_request(id).await
     }
 
+    /// The whole record of a patient laid out as the PDF copy shows it, nothing withheld but
+    /// psychotherapy notes (HIM staff; audited as a read). The benchmark renders it.
+    pub async fn full_record_copy(&self, patient_id: &str, site: &str) -> Result<copies::pdf::PdfCopy, AppError> {
+        self.authorize(Action::WorkRequests, Target::Site, AuditAction::PatientRead).await?;
+        let patient = patient_row::Entity::find_by_id(patient_id.to_string()).one(&self.db).await.map_err(db_failed("reading a patient failed"))?.ok_or(AppError::NotFound)?;
+        let scope = Scope { sections: Vec::new(), from: None, to: None };
+        let content = self.copy_content(patient_id, &scope, &[], false).await?;
+        let event = self.event(AuditAction::PatientRead, Outcome::Success).patient(patient_id).entity("record_copy", patient_id).detail("full record laid out as a copy");
+        audit::record_alone(&self.db, event).await.map_err(db_failed("auditing a read failed"))?;
+        let facts = CoverFacts {
+            request_number: "preview".into(),
+            patient_name: format!("{} {}", patient.given_names, patient.family_name).trim().to_string(),
+            birth_date: patient.birth_date,
+            record_number: patient.mrn,
+            requester: self.display_name(&self.principal.user_id).await?,
+            recipient: "HIM staff (preview)".into(),
+            scope: describe_scope(&scope),
+            excluded: Vec::new(),
+            released_by: "Not released".into(),
+            released_on: today().to_string(),
+            site: site.to_string(),
+            created_unix: now_ms() / 1000,
+        };
+        Ok(copies::record_copy(&facts, &content.sections, content.documents.as_deref(), content.part2))
+    }
+
     pub(super) async fn display_name(&self, user_id: &str) -> Result<String, AppError> {
         Ok(app_user::Entity::find_by_id(user_id.to_string())
             .one(&self.db)

@@ -2,6 +2,7 @@
 //! database directly): the PDF copy of the record (`pdf`), the FHIR R4 `collection` Bundle of the
 //! released resources as imported, and their encryption at rest (`seal`).
 
+pub mod html;
 pub mod pdf;
 pub mod seal;
 
@@ -185,6 +186,26 @@ pub fn fhir_bundle(bundle_id: &str, timestamp: &str, resources: &[(String, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_latin_only_copy_keeps_its_accents_in_the_subset_font() {
+        // Only Mac Roman characters: the subset must still carry a Unicode cmap.
+        let facts = CoverFacts { request_number: "R-1".into(), patient_name: "Lucas León · José Núñez".into(), birth_date: "1969-01-05".into(), created_unix: 1_700_000_000, ..Default::default() };
+        let copy = record_copy(&facts, &[], None, false);
+        let rendered = pdf::render(&copy, &|_, _| {}).unwrap_or_else(|e| panic!("{e}"));
+        assert!(rendered.bytes.len() < 60_000, "the fonts are subset: {} bytes", rendered.bytes.len());
+        let Ok(out) = std::process::Command::new("pdftotext").arg("-").arg("-").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().and_then(|mut child| {
+            use std::io::Write;
+            if let Some(mut stdin) = child.stdin.take() {
+                stdin.write_all(&rendered.bytes)?;
+            }
+            child.wait_with_output()
+        }) else {
+            panic!("pdftotext is needed (Debian poppler-utils; scripts/setup.sh installs it)");
+        };
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Lucas León · José Núñez"), "{text}");
+    }
 
     #[test]
     fn the_fhir_copy_is_a_collection_of_the_originals() {

@@ -184,6 +184,24 @@ impl Fonts {
     }
 }
 
+/// The face cut down to the glyphs a document uses (allsorts, as printpdf's own subsetting
+/// does): a copy embeds a few kilobytes of font instead of the whole face. Always a Unicode
+/// cmap: the smallest one allsorts may pick (Mac Roman) is read back as Unicode and would turn
+/// "ó" into "·".
+fn subset(face: &Face, used: &std::collections::BTreeSet<char>) -> Result<ParsedFont, String> {
+    use allsorts::binary::read::ReadScope;
+    use allsorts::font_data::FontData;
+    use allsorts::subset::{CmapTarget, SubsetProfile, subset};
+    let data = ReadScope::new(&face.font.original_bytes).read::<FontData<'_>>().map_err(|e| format!("reading the font: {e}"))?;
+    let provider = data.table_provider(0).map_err(|e| format!("reading the font: {e}"))?;
+    let mut glyphs: Vec<u16> = vec![0];
+    glyphs.extend(used.iter().filter_map(|c| face.font.codepoint_to_glyph.get(&u32::from(*c)).copied()));
+    glyphs.sort_unstable();
+    glyphs.dedup();
+    let bytes = subset(&provider, &glyphs, &SubsetProfile::Minimal, CmapTarget::Unicode).map_err(|e| format!("subsetting the font: {e}"))?;
+    ParsedFont::from_bytes(&bytes, 0, &mut Vec::new()).ok_or_else(|| "the subset font could not be read".to_string())
+}
+
 #[derive(Default)]
 struct Page {
     texts: Vec<(f32, f32, bool, f32, String)>,
@@ -418,9 +436,43 @@ pub fn render(copy: &PdfCopy, progress: &dyn Fn(usize, usize)) -> Result<Rendere
     let pages: Vec<Page> = cover_pages.into_iter().chain(toc).chain(body.pages).collect();
     let count = pages.len();
 
+    let header = {
+        let mut h = fonts.clean(&copy.header);
+        let max = PAGE_W - 2.0 * MARGIN_X;
+        while fonts.regular.width(&h, SMALL + 0.5) > max && h.pop().is_some() {}
+        h
+    };
+    // Every text of every page, with the running header and footer, so the fonts can be
+    // subset to the characters used before anything is written.
+    type Text = (f32, f32, bool, f32, String, bool);
+    let mut laid_out: Vec<(Vec<Text>, Vec<(f32, f32, f32)>, f32)> = Vec::with_capacity(count);
+    let (mut used_regular, mut used_bold) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
+    for (index, page) in pages.into_iter().enumerate() {
+        let mut texts: Vec<Text> = Vec::with_capacity(page.texts.len() + 8);
+        texts.push((MARGIN_X, HEADER_Y, false, SMALL + 0.5, header.clone(), true));
+        texts.extend(page.texts.into_iter().map(|(x, y, b, size, text)| (x, y, b, size, text, false)));
+        let mut y = 24.0;
+        for line in part2.iter().rev() {
+            texts.push((MARGIN_X, y, false, SMALL, line.clone(), true));
+            y += line_height(SMALL);
+        }
+        for line in notice.iter().rev() {
+            texts.push((MARGIN_X, y, false, SMALL, line.clone(), true));
+            y += line_height(SMALL);
+        }
+        let number = format!("Page {} of {}", index + 1, count);
+        let w = fonts.bold.width(&number, 8.0);
+        texts.push((PAGE_W - MARGIN_X - w, y - line_height(SMALL), true, 8.0, number, false));
+        for (_, _, is_bold, _, text, _) in &texts {
+            let set = if *is_bold { &mut used_bold } else { &mut used_regular };
+            set.extend(text.chars());
+        }
+        laid_out.push((texts, page.rules, y + 2.0));
+    }
+
     let mut doc = PdfDocument::new(&copy.title);
-    let regular = doc.add_font(&fonts.regular.font);
-    let bold = doc.add_font(&fonts.bold.font);
+    let regular = doc.add_font(&subset(&fonts.regular, &used_regular)?);
+    let bold = doc.add_font(&subset(&fonts.bold, &used_bold)?);
     let created = printpdf::OffsetDateTime::from_unix_timestamp(copy.created_unix).map_err(|e| e.to_string())?;
     let info = &mut doc.metadata.info;
     info.creation_date = created;
@@ -432,60 +484,45 @@ pub fn render(copy: &PdfCopy, progress: &dyn Fn(usize, usize)) -> Result<Rendere
     info.creator = "Patient-access portal".into();
     info.producer = "printpdf".into();
 
-    let header = {
-        let mut h = fonts.clean(&copy.header);
-        let max = PAGE_W - 2.0 * MARGIN_X;
-        while fonts.regular.width(&h, SMALL + 0.5) > max && h.pop().is_some() {}
-        h
-    };
     let black = Color::Rgb(Rgb { r: 0.0, g: 0.0, b: 0.0, icc_profile: None });
     let grey = Color::Rgb(Rgb { r: 0.35, g: 0.35, b: 0.35, icc_profile: None });
     let mut out = Vec::with_capacity(count);
-    for (index, page) in pages.into_iter().enumerate() {
-        let mut ops = Vec::with_capacity(page.texts.len() * 5 + 40);
-        let put = |ops: &mut Vec<Op>, x: f32, y: f32, is_bold: bool, size: f32, text: String, color: &Color| {
-            ops.push(Op::StartTextSection);
-            ops.push(Op::SetFillColor { col: color.clone() });
-            ops.push(Op::SetFont { font: PdfFontHandle::External(if is_bold { bold.clone() } else { regular.clone() }), size: Pt(size) });
-            ops.push(Op::SetTextCursor { pos: Point { x: Pt(x), y: Pt(y) } });
+    for (texts, rules, footer_rule) in laid_out {
+        // A page's texts in one text object (absolute positions; font and colour set only when
+        // they change), then its rules: small content streams compress fast.
+        let mut ops = Vec::with_capacity(texts.len() * 3 + rules.len() + 16);
+        ops.push(Op::StartTextSection);
+        let mut current: Option<(bool, u32)> = None;
+        let mut current_grey: Option<bool> = None;
+        for (x, y, is_bold, size, text, is_grey) in texts {
+            if current != Some((is_bold, size.to_bits())) {
+                ops.push(Op::SetFont { font: PdfFontHandle::External(if is_bold { bold.clone() } else { regular.clone() }), size: Pt(size) });
+                current = Some((is_bold, size.to_bits()));
+            }
+            if current_grey != Some(is_grey) {
+                ops.push(Op::SetFillColor { col: if is_grey { grey.clone() } else { black.clone() } });
+                current_grey = Some(is_grey);
+            }
+            ops.push(Op::SetTextMatrix { matrix: printpdf::TextMatrix::Translate(Pt(x), Pt(y)) });
             ops.push(Op::ShowText { items: vec![TextItem::Text(text)] });
-            ops.push(Op::EndTextSection);
+        }
+        ops.push(Op::EndTextSection);
+        ops.push(Op::SetOutlineColor { col: Color::Rgb(Rgb { r: 0.6, g: 0.6, b: 0.6, icc_profile: None }) });
+        ops.push(Op::SetOutlineThickness { pt: Pt(0.5) });
+        let rule = |x1: f32, x2: f32, y: f32| Op::DrawLine {
+            line: Line {
+                points: vec![
+                    LinePoint { p: Point { x: Pt(x1), y: Pt(y) }, bezier: false },
+                    LinePoint { p: Point { x: Pt(x2), y: Pt(y) }, bezier: false },
+                ],
+                is_closed: false,
+            },
         };
-        let rule = |ops: &mut Vec<Op>, x1: f32, x2: f32, y: f32| {
-            ops.push(Op::SetOutlineColor { col: Color::Rgb(Rgb { r: 0.6, g: 0.6, b: 0.6, icc_profile: None }) });
-            ops.push(Op::SetOutlineThickness { pt: Pt(0.5) });
-            ops.push(Op::DrawLine {
-                line: Line {
-                    points: vec![
-                        LinePoint { p: Point { x: Pt(x1), y: Pt(y) }, bezier: false },
-                        LinePoint { p: Point { x: Pt(x2), y: Pt(y) }, bezier: false },
-                    ],
-                    is_closed: false,
-                },
-            });
-        };
-        put(&mut ops, MARGIN_X, HEADER_Y, false, SMALL + 0.5, header.clone(), &grey);
-        rule(&mut ops, MARGIN_X, PAGE_W - MARGIN_X, HEADER_Y - 5.0);
-        for (x, y, b, size, text) in page.texts {
-            put(&mut ops, x, y, b, size, text, &black);
+        ops.push(rule(MARGIN_X, PAGE_W - MARGIN_X, HEADER_Y - 5.0));
+        for (x1, x2, y) in rules {
+            ops.push(rule(x1, x2, y));
         }
-        for (x1, x2, y) in page.rules {
-            rule(&mut ops, x1, x2, y);
-        }
-        // The footer, bottom up: Part 2 notice, confidentiality notice with the page number.
-        let mut y = 24.0;
-        for line in part2.iter().rev() {
-            put(&mut ops, MARGIN_X, y, false, SMALL, line.clone(), &grey);
-            y += line_height(SMALL);
-        }
-        for line in notice.iter().rev() {
-            put(&mut ops, MARGIN_X, y, false, SMALL, line.clone(), &grey);
-            y += line_height(SMALL);
-        }
-        let number = format!("Page {} of {}", index + 1, count);
-        let w = fonts.bold.width(&number, 8.0);
-        put(&mut ops, PAGE_W - MARGIN_X - w, y - line_height(SMALL), true, 8.0, number, &black);
-        rule(&mut ops, MARGIN_X, PAGE_W - MARGIN_X, y + 2.0);
+        ops.push(rule(MARGIN_X, PAGE_W - MARGIN_X, footer_rule));
         out.push(PdfPage::new(Mm(PAGE_W * 25.4 / 72.0), Mm(PAGE_H * 25.4 / 72.0), ops));
     }
     for (section, start) in copy.sections.iter().zip(&starts) {
