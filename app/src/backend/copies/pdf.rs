@@ -445,7 +445,8 @@ pub fn render(copy: &PdfCopy, progress: &dyn Fn(usize, usize)) -> Result<Rendere
     // Every text of every page, with the running header and footer, so the fonts can be
     // subset to the characters used before anything is written.
     type Text = (f32, f32, bool, f32, String, bool);
-    let mut laid_out: Vec<(Vec<Text>, Vec<(f32, f32, f32)>, f32)> = Vec::with_capacity(count);
+    type Rule = (f32, f32, f32);
+    let mut laid_out: Vec<(Vec<Text>, Vec<Rule>, f32)> = Vec::with_capacity(count);
     let (mut used_regular, mut used_bold) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
     for (index, page) in pages.into_iter().enumerate() {
         let mut texts: Vec<Text> = Vec::with_capacity(page.texts.len() + 8);
