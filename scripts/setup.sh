@@ -41,6 +41,12 @@ if ! command -v pdftotext >/dev/null || ! command -v qpdf >/dev/null; then
   $sudo_cmd apt-get install -y -qq poppler-utils qpdf || { $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq poppler-utils qpdf; }
 fi
 
+# aiosmtpd (PyPI): the local SMTP sink the notification tests send through.
+if ! python3 -c "import aiosmtpd" 2>/dev/null; then
+  step "installing aiosmtpd (SMTP sink for the mail tests)"
+  python3 -m pip install --quiet --disable-pip-version-check aiosmtpd
+fi
+
 if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
   step "installing Debian's Chromium for the browser tests"
   sudo_cmd=""

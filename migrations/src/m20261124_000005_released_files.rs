@@ -100,6 +100,18 @@ enum Disclosure {
 }
 
 #[derive(DeriveIden)]
+enum Notification {
+    Table,
+    Id,
+    UserId,
+    RequestId,
+    Message,
+    CreatedAtMs,
+    ReadAtMs,
+    EmailedAtMs,
+}
+
+#[derive(DeriveIden)]
 enum Patient {
     Table,
     Id,
@@ -243,6 +255,24 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // In-portal messages about a request, and the mail outbox (`emailed_at_ms` empty: to send).
+        manager
+            .create_table(
+                Table::create()
+                    .table(Notification::Table)
+                    .col(string_len(Notification::Id, 36).primary_key())
+                    .col(string_len(Notification::UserId, 36))
+                    .col(string_len_null(Notification::RequestId, 36))
+                    .col(string_len(Notification::Message, 500))
+                    .col(big_integer(Notification::CreatedAtMs))
+                    .col(big_integer_null(Notification::ReadAtMs))
+                    .col(big_integer_null(Notification::EmailedAtMs))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(Index::create().name("idx_notification_user").table(Notification::Table).col(Notification::UserId).col(Notification::CreatedAtMs).to_owned())
+            .await?;
         // A patient's accounting, newest first.
         manager
             .create_index(Index::create().name("idx_disclosure_patient").table(Disclosure::Table).col(Disclosure::PatientId).col(Disclosure::DisclosedOn).to_owned())
@@ -251,6 +281,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_table(Table::drop().table(Notification::Table).to_owned()).await?;
         manager.drop_table(Table::drop().table(Disclosure::Table).to_owned()).await?;
         manager.drop_table(Table::drop().table(ReleaseLink::Table).to_owned()).await?;
         manager.drop_table(Table::drop().table(ReleaseAuthorization::Table).to_owned()).await?;

@@ -37,7 +37,13 @@ pub struct Application {
     local_addr: SocketAddr,
     db: DatabaseConnection,
     router: Router,
+    /// The mail outbox's sender and the address links in mail point at.
+    mailer: app::backend::mail::Mailer,
+    base_url: String,
 }
+
+/// How often the mail outbox is emptied (request notifications).
+const OUTBOX_INTERVAL: Duration = Duration::from_secs(10);
 
 impl Application {
     /// Connects to the database, applies pending migrations, binds the listener and builds the
@@ -73,6 +79,7 @@ impl Application {
             Some(url) => url.as_str().trim_end_matches('/').to_string(),
             None => format!("http://{local_addr}"),
         };
+        let (outbox_mailer, outbox_base) = (mailer.clone(), base_url.clone());
         let state = AppState {
             leptos_options: leptos_options(&settings, local_addr),
             db: db.clone(),
@@ -91,7 +98,7 @@ impl Application {
             base_url,
         };
         let router = router(&settings, state);
-        Ok(Application { settings, listener, local_addr, db, router })
+        Ok(Application { settings, listener, local_addr, db, router, mailer: outbox_mailer, base_url: outbox_base })
     }
 
     /// The bound address (the real port when the settings asked for port 0).
@@ -115,6 +122,18 @@ impl Application {
             self.settings.auth_config(),
             Duration::from_secs(self.settings.session_cleanup_interval_secs),
         ));
+        let outbox = {
+            let (db, mailer, base_url) = (self.db.clone(), self.mailer.clone(), self.base_url.clone());
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(OUTBOX_INTERVAL);
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = app::backend::access::send_pending_notifications(&db, &mailer, &base_url).await {
+                        tracing::warn!(error = %e, "the mail outbox could not be read");
+                    }
+                }
+            })
+        };
         let grace = Duration::from_secs(self.settings.shutdown_grace_secs);
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let serve = axum::serve(
@@ -140,6 +159,7 @@ impl Application {
             }
         };
         cleanup.abort();
+        outbox.abort();
         self.db.close_by_ref().await.ok();
         result
     }

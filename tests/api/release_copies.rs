@@ -390,3 +390,39 @@ async fn a_copy_for_someone_else_needs_a_complete_authorization_and_reaches_them
     let tampered = recipient.post(app.url(&format!("{path}x"))).header("origin", origin.trim_end_matches('/')).form(&[("passcode", passcode.as_str()), ("kind", "pdf")]).send().await.expect("post");
     assert!(tampered.headers()["location"].to_str().unwrap_or_default().ends_with("?error=unknown"));
 }
+
+#[tokio::test]
+async fn each_step_notifies_the_requester_in_the_portal_and_by_mail_without_health_information() {
+    use app::backend::mail::Mailer;
+    let sink = portal_tests::Aiosmtpd::start().await;
+    let app = spawn_app().await;
+    let patient = import(&app, LEON).await;
+    let leon = signed_in(&app, "leon@example.org", &[Role::Patient], Some(&patient)).await;
+    let sam = signed_in(&app, "sam@example.org", &[Role::HimStaff], None).await;
+    let view = app.call_ok(&leon, "submit_request", &[("scope", "labs"), ("pdf", "on")]).await;
+    let (id, number) = (view["id"].as_str().expect("id").to_string(), view["number"].as_str().expect("number").to_string());
+    assert_eq!(app.call_ok(&leon, "my_notifications", &[]).await, serde_json::json!([]), "no message for one's own step");
+    released(&app, &sam, &id, &[("decision", "approve")]).await;
+    let messages = app.call_ok(&leon, "my_notifications", &[]).await;
+    let texts: Vec<&str> = messages.as_array().expect("messages").iter().filter_map(|m| m["message"].as_str()).collect();
+    assert_eq!(texts.len(), 4, "identity check, in review, approved, ready: {texts:?}");
+    assert_eq!(texts[0], format!("Your request {number} has an update: Ready to download."));
+    assert!(messages[0]["unread"].as_bool().unwrap_or(false));
+    app.call_ok(&leon, "mark_notifications_read", &[]).await;
+    assert_eq!(app.call_ok(&leon, "my_notifications", &[]).await[0]["unread"], false);
+    assert_eq!(app.call_ok(&sam, "my_notifications", &[]).await, serde_json::json!([]), "only the requester's");
+
+    // The outbox mails each once, through a real SMTP server; a second run sends nothing.
+    let mailer = Mailer::new(Some(&sink.url), "Portal <portal@example.org>", false).expect("mailer");
+    let sent = app::backend::access::send_pending_notifications(&app.db, &mailer, "https://portal.example.org").await.expect("outbox");
+    assert_eq!(sent, 4);
+    assert_eq!(app::backend::access::send_pending_notifications(&app.db, &mailer, "https://portal.example.org").await.expect("outbox"), 0);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let printed = sink.stop();
+    assert_eq!(printed.matches("Subject: Your request").count(), 4, "{printed}");
+    assert!(printed.contains(&format!("Your request {number} has an update: sign in to see it.")), "{printed}");
+    assert!(printed.contains("leon@example.org"));
+    for health in ["León", "Lab", "lab", "Glucose", "Ready to download"] {
+        assert!(!printed.contains(health), "no health information in mail ({health}): {printed}");
+    }
+}

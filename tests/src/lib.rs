@@ -360,3 +360,41 @@ impl SmtpSink {
         self.messages.lock().expect("lock").len()
     }
 }
+
+/// The PyPI `aiosmtpd` server on a free local port, printing each message it receives (its
+/// `Debugging` handler); scripts/setup.sh installs it. The notification tests mail through it.
+pub struct Aiosmtpd {
+    pub url: String,
+    child: std::process::Child,
+}
+
+impl Aiosmtpd {
+    pub async fn start() -> Aiosmtpd {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("address").port();
+        let child = std::process::Command::new("python3")
+            .args(["-u", "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Debugging", "-l", &format!("127.0.0.1:{port}")])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 -m aiosmtpd (scripts/setup.sh installs aiosmtpd)");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return Aiosmtpd { url: format!("smtp://127.0.0.1:{port}"), child };
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("aiosmtpd did not start");
+    }
+
+    /// Stops the server and returns everything it printed (the messages).
+    pub fn stop(mut self) -> String {
+        use std::io::Read;
+        let _ = self.child.kill();
+        let mut out = String::new();
+        if let Some(mut stdout) = self.child.stdout.take() {
+            let _ = stdout.read_to_string(&mut out);
+        }
+        let _ = self.child.wait();
+        out
+    }
+}

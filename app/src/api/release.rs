@@ -285,3 +285,17 @@ pub async fn my_activity() -> Result<Vec<crate::domain::release::ActivityRow>, A
     use crate::backend::{current::access, error::with_status};
     with_status(async move { access().await?.activity_history().await }.await)
 }
+
+/// The signed-in user's messages about their requests.
+#[server(prefix = "/api", endpoint = "my_notifications")]
+pub async fn my_notifications() -> Result<Vec<crate::domain::release::NotificationView>, AppError> {
+    use crate::backend::{current::access, error::with_status};
+    with_status(async move { access().await?.my_notifications().await }.await)
+}
+
+/// Marks the signed-in user's messages read.
+#[server(prefix = "/api", endpoint = "mark_notifications_read")]
+pub async fn mark_notifications_read() -> Result<(), AppError> {
+    use crate::backend::{current::access, error::with_status};
+    with_status(async move { access().await?.mark_notifications_read().await }.await)
+}

@@ -999,6 +999,15 @@ mod decision_tests {
     }
 }
 
+/// One in-portal message about a request (no health information: the number and the status).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationView {
+    pub message: String,
+    pub at: String,
+    pub request_id: Option<String>,
+    pub unread: bool,
+}
+
 /// One entry of the accounting of disclosures (45 CFR 164.528(b)(2)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DisclosureRow {

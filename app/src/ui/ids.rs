@@ -60,6 +60,7 @@ pub const REQUEST_SHARE: &str = "request-share";
 pub const DISCLOSURES_HEADING: &str = "disclosures-heading";
 pub const DISCLOSURE_LIST: &str = "disclosure-list";
 pub const ACTIVITY_LIST: &str = "activity-list";
+pub const NOTIFICATIONS: &str = "notifications";
 pub const IMPORT_HEADING: &str = "import-heading";
 pub const IMPORT_FILE: &str = "import-file";
 pub const IMPORT_SUBMIT: &str = "import-submit";
@@ -194,6 +195,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("DISCLOSURES_HEADING", DISCLOSURES_HEADING),
     ("DISCLOSURE_LIST", DISCLOSURE_LIST),
     ("ACTIVITY_LIST", ACTIVITY_LIST),
+    ("NOTIFICATIONS", NOTIFICATIONS),
     ("IMPORT_HEADING", IMPORT_HEADING),
     ("IMPORT_FILE", IMPORT_FILE),
     ("IMPORT_SUBMIT", IMPORT_SUBMIT),

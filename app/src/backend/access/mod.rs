@@ -14,7 +14,7 @@ pub mod release;
 mod release_files;
 pub use release_files::{LinkNotice, ReleaseSettings};
 mod shared;
-pub use shared::{ManualDisclosure, open_shared_copy};
+pub use shared::{ManualDisclosure, open_shared_copy, send_pending_notifications};
 
 use super::audit::{self, AuditAction, AuditEvent, Outcome};
 use super::auth::sessions::SignedIn;

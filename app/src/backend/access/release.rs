@@ -183,6 +183,28 @@ pub(super) mod rows {
         impl ActiveModelBehavior for ActiveModel {}
     }
 
+    pub mod notification {
+        use sea_orm::entity::prelude::*;
+
+        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+        #[sea_orm(table_name = "notification")]
+        pub struct Model {
+            #[sea_orm(primary_key, auto_increment = false)]
+            pub id: String,
+            pub user_id: String,
+            pub request_id: Option<String>,
+            pub message: String,
+            pub created_at_ms: i64,
+            pub read_at_ms: Option<i64>,
+            pub emailed_at_ms: Option<i64>,
+        }
+
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    }
+
     pub mod disclosure {
         use sea_orm::entity::prelude::*;
 
@@ -576,6 +598,10 @@ impl AccessContext {
         )
         .await
         .map_err(db_failed("auditing a request failed"))?;
+        // The requester hears of every step but their own.
+        if actor != Actor::Requester {
+            notify(txn, row, to).await?;
+        }
         Ok(())
     }
 
@@ -609,6 +635,27 @@ pub(super) async fn record_system_event(txn: &sea_orm::DatabaseTransaction, requ
     .exec_without_returning(txn)
     .await
     .map_err(db_failed("updating a request failed"))?;
+    if let Some(row) = release_request::Entity::find_by_id(request_id.to_string()).one(txn).await.map_err(db_failed("reading a request failed"))? {
+        notify(txn, &row, to).await?;
+    }
+    Ok(())
+}
+
+/// A message to the requester about their request, in the portal and (through the outbox) by
+/// email. It names the request and its new status only: no health information.
+pub(super) async fn notify(txn: &sea_orm::DatabaseTransaction, row: &release_request::Model, to: Status) -> Result<(), AppError> {
+    rows::notification::Entity::insert(rows::notification::ActiveModel {
+        id: Set(uuid::Uuid::new_v4().to_string()),
+        user_id: Set(row.requester_user_id.clone()),
+        request_id: Set(Some(row.id.clone())),
+        message: Set(format!("Your request R-{} has an update: {}.", row.number, to.label())),
+        created_at_ms: Set(now_ms()),
+        read_at_ms: Set(None),
+        emailed_at_ms: Set(None),
+    })
+    .exec_without_returning(txn)
+    .await
+    .map_err(db_failed("saving a notification failed"))?;
     Ok(())
 }
 

@@ -4,7 +4,7 @@
 //! due date first. Plain forms posting to server functions: all of it works before hydration.
 
 use crate::api::release::{
-    AdvanceRequest, DecideRequest, ReleaseCopy, RequestDenialReview, ReviewDenial, SubmitRequest, my_requests, request_detail, request_queue, review_queue,
+    MarkNotificationsRead, my_notifications, AdvanceRequest, DecideRequest, ReleaseCopy, RequestDenialReview, ReviewDenial, SubmitRequest, my_requests, request_detail, request_queue, review_queue,
 };
 use crate::domain::release::{DenialGround, WITHHOLD_BASES};
 use crate::domain::Section;
@@ -72,10 +72,36 @@ pub fn RequestsPage() -> impl IntoView {
     let submit = ServerAction::<SubmitRequest>::new();
     let result = Signal::derive(move || submit.value().get());
     let requests = Resource::new(move || submit.version().get(), |_| my_requests());
+    let mark_read = ServerAction::<MarkNotificationsRead>::new();
+    let messages = Resource::new(move || mark_read.version().get(), |_| my_notifications());
     view! {
         <Title text="Copies of my record"/>
         <section class="page" aria-labelledby=ids::REQUESTS_HEADING>
             <h1 id=ids::REQUESTS_HEADING>"Copies of my record"</h1>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let list = messages.await.unwrap_or_default();
+                    let unread = list.iter().filter(|m| m.unread).count();
+                    (unread > 0).then(|| view! {
+                        <div id=ids::NOTIFICATIONS class="notice" role="status">
+                            <p class="notice__title">{format!("{unread} new update(s)")}</p>
+                            <ul class="plain">
+                                {list.into_iter().filter(|m| m.unread).map(|m| view! {
+                                    <li>{match m.request_id.clone() {
+                                            Some(id) => view! { <A href=format!("/requests/{id}")>{m.message.clone()}</A> }.into_any(),
+                                            None => view! { <span>{m.message.clone()}</span> }.into_any(),
+                                        }}
+                                        <span class="muted">{format!(" ({})", m.at)}</span></li>
+                                }).collect_view()}
+                            </ul>
+                            <ActionForm action=mark_read attr:class="inline-form">
+                                <button type="submit" class="button button--secondary">"Mark as read"</button>
+                            </ActionForm>
+                        </div>
+                    })
+                })}
+            </Suspense>
+            <p><A href="/disclosures">"Who received my record, and my activity history"</A></p>
             <h2 id="new-request-title">"Ask for a copy"</h2>
             <ActionForm action=submit attr:class="form" attr:novalidate="true" attr:aria-labelledby="new-request-title">
                 <fieldset class="field">
