@@ -103,3 +103,54 @@ async fn bad_request_forms_are_refused_and_create_nothing() {
     app.login_as(&newcomer, "new@example.org").await;
     assert_eq!(app.call(&newcomer, "submit_request", &[("scope", "all"), ("pdf", "on")]).await.status(), 404);
 }
+
+#[tokio::test]
+async fn the_queue_filters_searches_and_claims_and_the_one_extension_is_told_to_the_patient() {
+    let app = spawn_app().await;
+    let ana = patient(&app, "ana@example.org", "MRN-1").await;
+    let ben = patient(&app, "ben@example.org", "MRN-2").await;
+    let sam = staff(&app).await;
+    app.create_user("kim@example.org", &[Role::HimStaff], None).await;
+    let kim = app.new_client();
+    app.login_as(&kim, "kim@example.org").await;
+    let a = app.call_ok(&ana, "submit_request", &[("scope", "all"), ("pdf", "on")]).await;
+    let b = app.call_ok(&ben, "submit_request", &[("scope", "labs"), ("pdf", "on")]).await;
+    let (a_id, b_id) = (a["id"].as_str().expect("id").to_string(), b["id"].as_str().expect("id").to_string());
+    let ids = |v: &serde_json::Value| v.as_array().expect("list").iter().filter_map(|r| r["id"].as_str().map(str::to_string)).collect::<Vec<_>>();
+
+    assert_eq!(ids(&app.call_ok(&sam, "request_queue", &[]).await).len(), 2);
+    let by_mrn = app.call_ok(&sam, "request_queue", &[("filter[q]", "mrn-2")]).await;
+    assert_eq!(ids(&by_mrn), [b_id.clone()]);
+    assert!(by_mrn[0]["patient_label"].as_str().expect("label").contains("MRN-2"));
+    assert_eq!(ids(&app.call_ok(&sam, "request_queue", &[("filter[q]", a["number"].as_str().expect("n"))]).await), [a_id.clone()]);
+    assert_eq!(ids(&app.call_ok(&sam, "request_queue", &[("filter[due_within]", "40")]).await).len(), 2);
+    assert_eq!(ids(&app.call_ok(&sam, "request_queue", &[("filter[due_within]", "3")]).await).len(), 0);
+    assert_eq!(ids(&app.call_ok(&sam, "request_queue", &[("filter[overdue]", "on")]).await).len(), 0);
+    assert_eq!(ids(&app.call_ok(&sam, "request_queue", &[("filter[recipient]", "third_party")]).await).len(), 0);
+    assert_eq!(app.call(&sam, "request_queue", &[("filter[status]", "nonsense")]).await.status(), 422);
+    assert_eq!(app.call(&sam, "request_queue", &[("filter[due_within]", "-1")]).await.status(), 422);
+
+    // Claiming: mine, not Kim's to take; letting go frees it.
+    assert_eq!(app.call_ok(&sam, "claim_request", &[("id", &a_id), ("claim", "on")]).await["assigned_to_me"], true);
+    assert_eq!(ids(&app.call_ok(&sam, "request_queue", &[("filter[mine]", "on")]).await), [a_id.clone()]);
+    assert_eq!(app.call(&kim, "claim_request", &[("id", &a_id), ("claim", "on")]).await.status(), 409);
+    app.call_ok(&sam, "claim_request", &[("id", &a_id)]).await;
+    assert_eq!(app.call_ok(&kim, "claim_request", &[("id", &a_id), ("claim", "on")]).await["assigned_to_me"], true);
+    assert_eq!(app.call(&ana, "claim_request", &[("id", &a_id), ("claim", "on")]).await.status(), 404);
+
+    // The extension (164.524(b)(2)(iii)): a reason, a date at most 30 days later, only once.
+    let due = a["due"].as_str().expect("due").to_string();
+    let later = app::domain::IsoDate::parse(&due).expect("date").add_days(20).expect("date").to_string();
+    let too_far = app::domain::IsoDate::parse(&due).expect("date").add_days(31).expect("date").to_string();
+    assert_eq!(app.call(&sam, "extend_request", &[("id", &a_id), ("new_due", &later), ("reason", " ")]).await.status(), 422);
+    assert_eq!(app.call(&sam, "extend_request", &[("id", &a_id), ("new_due", &too_far), ("reason", "Records are archived off site")]).await.status(), 422);
+    let extended = app.call_ok(&sam, "extend_request", &[("id", &a_id), ("new_due", &later), ("reason", "Records are archived off site")]).await;
+    assert_eq!(extended["due"], later.as_str());
+    assert_eq!(extended["extended"], true);
+    assert_eq!(app.call(&sam, "extend_request", &[("id", &a_id), ("new_due", &later), ("reason", "Again")]).await.status(), 422, "only once");
+    let seen = app.call_ok(&ana, "request_detail", &[("id", &a_id)]).await;
+    assert!(seen["timeline"].as_array().expect("timeline").iter().any(|t| t["note"].as_str().is_some_and(|n| n.contains(&later) && n.contains("archived off site"))), "the notice: {seen}");
+    let messages = app.call_ok(&ana, "my_notifications", &[]).await;
+    assert!(messages[0]["message"].as_str().expect("message").contains(&format!("new due date {later}")));
+    assert_eq!(app.call(&ana, "extend_request", &[("id", &a_id), ("new_due", &later), ("reason", "x")]).await.status(), 404);
+}

@@ -83,11 +83,33 @@ pub async fn request_detail(id: String) -> Result<RequestView, AppError> {
     }.await)
 }
 
-/// The HIM queue of open requests.
+/// The HIM queue of open requests, filtered and searched.
 #[server(prefix = "/api", endpoint = "request_queue")]
-pub async fn request_queue() -> Result<Vec<RequestView>, AppError> {
+pub async fn request_queue(#[server(default)] filter: crate::domain::release::QueueFilter) -> Result<Vec<RequestView>, AppError> {
     use crate::backend::{current::access, error::with_status};
-    with_status(async move { access().await?.request_queue().await }.await)
+    with_status(async move { access().await?.request_queue(&filter).await }.await)
+}
+
+/// HIM staff claim a request (`claim=on`) or let it go.
+#[server(prefix = "/api", endpoint = "claim_request")]
+pub async fn claim_request(id: String, #[server(default)] claim: Option<String>) -> Result<RequestView, AppError> {
+    use crate::backend::{current::access, error::with_status};
+    with_status(async move { access().await?.claim_request(&id, claim.is_some()).await }.await)
+}
+
+/// The one extension (before the deadline, with the reason and the new date; the patient is told).
+#[server(prefix = "/api", endpoint = "extend_request")]
+pub async fn extend_request(id: String, new_due: String, reason: String) -> Result<RequestView, AppError> {
+    use crate::backend::{current::access, error::with_status};
+    use crate::error::FieldError;
+    with_status(async move {
+        let date = crate::domain::IsoDate::parse(&new_due)
+            .map_err(|_| AppError::Validation { fields: vec![FieldError { field: "new_due".into(), message: "Enter the new due date as YYYY-MM-DD.".into() }] })?;
+        if reason.trim().is_empty() {
+            return Err(AppError::Validation { fields: vec![FieldError { field: "reason".into(), message: "Tell the patient why (45 CFR 164.524(b)(2)(iii)).".into() }] });
+        }
+        access().await?.extend_request(&id, date, &reason, 30).await
+    }.await)
 }
 
 /// Moves a request on: `cancel` (the requester), or an HIM step (`start_identity_check`,

@@ -709,6 +709,14 @@ pub struct RequestView {
     pub can_request_review: bool,
     /// To someone else: where it went ("Dr. Gomez, clinic@example.org"), empty for oneself.
     pub recipient: String,
+    /// The HIM staff member working it (queue and staff pages), and whether that is the viewer.
+    pub assignee: Option<String>,
+    pub assigned_to_me: bool,
+    /// The patient's name and record number (staff pages only; empty for patients).
+    pub patient_label: String,
+    /// Whether the one extension was used, and why (the patient's notice).
+    pub extended: bool,
+    pub extension_reason: Option<String>,
     /// The passcode link, for the requester only.
     pub share: Option<ShareView>,
 }
@@ -997,6 +1005,23 @@ mod decision_tests {
             assert_eq!(DenialGround::parse(g.code()), Some(g));
         }
     }
+}
+
+/// The HIM queue's filters, as its GET form sends them (every one optional).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueFilter {
+    /// A status code, or empty for every open one.
+    pub status: Option<String>,
+    /// Due within this many days (overdue ones included).
+    pub due_within: Option<String>,
+    /// `on`: overdue only.
+    pub overdue: Option<String>,
+    /// `on`: assigned to me only.
+    pub mine: Option<String>,
+    /// `myself` or `third_party`.
+    pub recipient: Option<String>,
+    /// Patient name, record number, request number (R-1042) or id.
+    pub q: Option<String>,
 }
 
 /// One in-portal message about a request (no health information: the number and the status).

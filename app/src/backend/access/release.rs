@@ -13,7 +13,7 @@ use crate::backend::error::internal;
 use crate::domain::release::{self, Actor, AuthorizationForm, Clock, Event, NewRequest, RequestView, Status, TimelineRow};
 use crate::domain::{IsoDate, Role, format_utc_minutes};
 use crate::error::AppError;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 pub(super) mod rows {
@@ -317,6 +317,11 @@ impl AccessContext {
                 _ => String::new(),
             },
             share: None,
+            assigned_to_me: row.assigned_to.as_deref() == Some(self.principal.user_id.as_str()),
+            assignee: row.assigned_to.clone(),
+            patient_label: String::new(),
+            extended: row.extended,
+            extension_reason: row.extension_reason.clone(),
         }
     }
 
@@ -514,18 +519,169 @@ impl AccessContext {
         Ok(out)
     }
 
-    /// The HIM queue: open requests, the nearest due date first.
-    pub async fn request_queue(&self) -> Result<Vec<RequestView>, AppError> {
+    /// The HIM queue: open requests, the nearest due date first, filtered (status, due within
+    /// N days, overdue, assigned to me, recipient) and searched (patient name, record number,
+    /// request number or id). Each shows the patient's name and record number and who works it.
+    pub async fn request_queue(&self, filter: &release::QueueFilter) -> Result<Vec<RequestView>, AppError> {
         self.require(Action::WorkRequests, AuditAction::ReleaseRequest).await?;
         let open: Vec<&str> = Status::ALL.iter().filter(|s| !s.is_final()).map(|s| s.as_str()).collect();
-        let rows = release_request::Entity::find()
-            .filter(release_request::Column::Status.is_in(open))
-            .order_by_asc(release_request::Column::DueOn)
-            .limit(500)
-            .all(&self.db)
+        let mut select = release_request::Entity::find();
+        match filter.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(status) => {
+                let status = Status::parse(status).ok_or_else(|| AppError::Validation { fields: vec![crate::error::FieldError { field: "status".into(), message: "Choose a status from the list.".into() }] })?;
+                select = select.filter(release_request::Column::Status.eq(status.as_str()));
+            }
+            None => select = select.filter(release_request::Column::Status.is_in(open)),
+        }
+        let today = today();
+        if let Some(days) = filter.due_within.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            let days: i64 = days.parse().ok().filter(|d| (0..=366).contains(d)).ok_or_else(|| AppError::Validation { fields: vec![crate::error::FieldError { field: "due_within".into(), message: "Enter a number of days from 0 to 366.".into() }] })?;
+            let until = today.add_days(days).unwrap_or(today);
+            select = select.filter(release_request::Column::DueOn.lte(until.to_string()));
+        }
+        if filter.overdue.is_some() {
+            select = select
+                .filter(release_request::Column::DueOn.lt(today.to_string()))
+                .filter(release_request::Column::Status.is_in([Status::Submitted.as_str(), Status::IdentityCheck.as_str(), Status::InReview.as_str()]));
+        }
+        if filter.mine.is_some() {
+            select = select.filter(release_request::Column::AssignedTo.eq(self.principal.user_id.as_str()));
+        }
+        match filter.recipient.as_deref() {
+            Some("myself") => select = select.filter(release_request::Column::RecipientKind.eq("myself")),
+            Some("third_party") => select = select.filter(release_request::Column::RecipientKind.eq("third_party")),
+            _ => {}
+        }
+        if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            let number = q.trim_start_matches(['R', 'r']).trim_start_matches('-').parse::<i64>().ok();
+            let like = format!("%{}%", q.to_lowercase().replace(['%', '_'], ""));
+            let patients: Vec<String> = super::patient_row::Entity::find()
+                .select_only()
+                .column(super::patient_row::Column::Id)
+                .filter(super::patient_row::Column::SiteCode.eq(self.site_code.as_str()))
+                .filter(
+                    sea_orm::Condition::any()
+                        .add(Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(super::patient_row::Column::FamilyName))).like(like.clone()))
+                        .add(Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(super::patient_row::Column::GivenNames))).like(like.clone()))
+                        .add(Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(super::patient_row::Column::Mrn))).like(like)),
+                )
+                .limit(200)
+                .into_tuple()
+                .all(&self.db)
+                .await
+                .map_err(db_failed("searching patients failed"))?;
+            let mut any = sea_orm::Condition::any().add(release_request::Column::Id.eq(q)).add(release_request::Column::PatientId.is_in(patients));
+            if let Some(n) = number {
+                any = any.add(release_request::Column::Number.eq(n));
+            }
+            select = select.filter(any);
+        }
+        let rows = select.order_by_asc(release_request::Column::DueOn).order_by_asc(release_request::Column::Number).limit(500).all(&self.db).await.map_err(db_failed("listing the queue failed"))?;
+        let ids: Vec<String> = rows.iter().map(|r| r.patient_id.clone()).collect();
+        let patients = super::patient_row::Entity::find().filter(super::patient_row::Column::Id.is_in(ids)).all(&self.db).await.map_err(db_failed("listing the queue failed"))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let label = patients.iter().find(|p| p.id == row.patient_id).map(|p| format!("{} {} · {}", p.given_names, p.family_name, p.mrn)).unwrap_or_default();
+            let assignee = match &row.assigned_to {
+                Some(user) => Some(self.display_name(user).await?),
+                None => None,
+            };
+            let mut view = self.view(row, Vec::new());
+            view.patient_label = label;
+            view.assignee = assignee;
+            out.push(view);
+        }
+        Ok(out)
+    }
+
+    /// HIM staff claim a request (it is then theirs in "assigned to me"), or let it go.
+    pub async fn claim_request(&self, id: &str, claim: bool) -> Result<RequestView, AppError> {
+        self.authorize(Action::WorkRequests, Target::Site, AuditAction::ReleaseRequest).await?;
+        let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await.map_err(db_failed("reading a request failed"))?.ok_or(AppError::NotFound)?;
+        let txn = write_transaction(&self.db).await.map_err(db_failed("assigning a request failed"))?;
+        let mut update = release_request::Entity::update_many()
+            .col_expr(release_request::Column::AssignedTo, Expr::value(claim.then(|| self.principal.user_id.clone())))
+            .col_expr(release_request::Column::UpdatedAtMs, Expr::value(now_ms()))
+            .filter(release_request::Column::Id.eq(id));
+        if claim {
+            // Claiming does not take a request someone else holds.
+            update = update.filter(sea_orm::Condition::any().add(release_request::Column::AssignedTo.is_null()).add(release_request::Column::AssignedTo.eq(self.principal.user_id.as_str())));
+        } else {
+            update = update.filter(release_request::Column::AssignedTo.eq(self.principal.user_id.as_str()));
+        }
+        let changed = update.exec(&txn).await.map_err(db_failed("assigning a request failed"))?;
+        if changed.rows_affected != 1 {
+            return Err(AppError::Conflict { message: format!("{} is being worked by someone else.", format_number(row.number)) });
+        }
+        audit::record(&txn, self.event(AuditAction::ReleaseRequest, Outcome::Success).patient(&row.patient_id).entity("release_request", id).detail(if claim { "claimed" } else { "unclaimed" }))
             .await
-            .map_err(db_failed("listing the queue failed"))?;
-        Ok(rows.into_iter().map(|r| self.view(r, Vec::new())).collect())
+            .map_err(db_failed("auditing a request failed"))?;
+        txn.commit().await.map_err(db_failed("assigning a request failed"))?;
+        self.copy_request(id).await
+    }
+
+    /// The one extension of 164.524(b)(2)(iii): before the deadline, with the reason and the new
+    /// date, which the patient reads on the timeline and is told of (the written notice).
+    pub async fn extend_request(&self, id: &str, new_due: IsoDate, reason: &str, max_days: i64) -> Result<RequestView, AppError> {
+        self.authorize(Action::WorkRequests, Target::Site, AuditAction::ReleaseRequest).await?;
+        let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await.map_err(db_failed("reading a request failed"))?.ok_or(AppError::NotFound)?;
+        let status = Status::parse(&row.status).unwrap_or(Status::Submitted);
+        let received = IsoDate::parse(&row.received_on).map_err(|_| AppError::BadRequest)?;
+        let due = IsoDate::parse(&row.due_on).map_err(|_| AppError::BadRequest)?;
+        let clock = Clock { received, due, extended: row.extended };
+        let extended = match clock.extend(status, today(), new_due, reason, max_days) {
+            Ok(c) => c,
+            Err(e) => {
+                let refused = self.event(AuditAction::ReleaseRequest, Outcome::Failure).patient(&row.patient_id).entity("release_request", id).detail(format!("extension refused: {e}"));
+                audit::record_alone(&self.db, refused).await.map_err(db_failed("auditing a request failed"))?;
+                return Err(AppError::Validation { fields: vec![crate::error::FieldError { field: "new_due".into(), message: e.to_string() }] });
+            }
+        };
+        let reason = reason.trim().chars().take(1000).collect::<String>();
+        let txn = write_transaction(&self.db).await.map_err(db_failed("extending a request failed"))?;
+        let changed = release_request::Entity::update_many()
+            .col_expr(release_request::Column::DueOn, Expr::value(extended.due.to_string()))
+            .col_expr(release_request::Column::Extended, Expr::value(true))
+            .col_expr(release_request::Column::ExtensionReason, Expr::value(reason.clone()))
+            .col_expr(release_request::Column::UpdatedAtMs, Expr::value(now_ms()))
+            .filter(release_request::Column::Id.eq(id))
+            .filter(release_request::Column::Extended.eq(false))
+            .exec(&txn)
+            .await
+            .map_err(db_failed("extending a request failed"))?;
+        if changed.rows_affected != 1 {
+            return Err(AppError::Conflict { message: "This request was already extended.".into() });
+        }
+        release_event::Entity::insert(release_event::ActiveModel {
+            id: Set(uuid::Uuid::new_v4().to_string()),
+            request_id: Set(id.to_string()),
+            at_ms: Set(now_ms()),
+            actor_user_id: Set(Some(self.principal.user_id.clone())),
+            actor_kind: Set(actor_kind(Actor::HimStaff).into()),
+            from_status: Set(Some(status.as_str().into())),
+            to_status: Set(status.as_str().into()),
+            note: Set(Some(format!("We need more time: the new due date is {}. Why: {reason}", extended.due))),
+        })
+        .exec_without_returning(&txn)
+        .await
+        .map_err(db_failed("extending a request failed"))?;
+        rows::notification::Entity::insert(rows::notification::ActiveModel {
+            id: Set(uuid::Uuid::new_v4().to_string()),
+            user_id: Set(row.requester_user_id.clone()),
+            request_id: Set(Some(row.id.clone())),
+            message: Set(format!("Your request R-{} has an update: new due date {}.", row.number, extended.due)),
+            created_at_ms: Set(now_ms()),
+            read_at_ms: Set(None),
+            emailed_at_ms: Set(None),
+        })
+        .exec_without_returning(&txn)
+        .await
+        .map_err(db_failed("extending a request failed"))?;
+        audit::record(&txn, self.event(AuditAction::ReleaseRequest, Outcome::Success).patient(&row.patient_id).entity("release_request", id).detail(format!("extended to {}", extended.due)))
+            .await
+            .map_err(db_failed("auditing a request failed"))?;
+        txn.commit().await.map_err(db_failed("extending a request failed"))?;
+        self.copy_request(id).await
     }
 
     /// Moves a request on: the requester cancels; HIM staff check, review, decide, release,

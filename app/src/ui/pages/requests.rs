@@ -4,9 +4,9 @@
 //! due date first. Plain forms posting to server functions: all of it works before hydration.
 
 use crate::api::release::{
-    MarkNotificationsRead, my_notifications, AdvanceRequest, DecideRequest, ReleaseCopy, RequestDenialReview, ReviewDenial, SubmitRequest, my_requests, request_detail, request_queue, review_queue,
+    ClaimRequest, ExtendRequest, MarkNotificationsRead, my_notifications, AdvanceRequest, DecideRequest, ReleaseCopy, RequestDenialReview, ReviewDenial, SubmitRequest, my_requests, request_detail, request_queue, review_queue,
 };
-use crate::domain::release::{DenialGround, WITHHOLD_BASES};
+use crate::domain::release::{DenialGround, QueueFilter, WITHHOLD_BASES};
 use crate::domain::Section;
 use crate::domain::release::RequestView;
 use crate::ui::components::form::{FormError, LoadError, field_error};
@@ -14,7 +14,7 @@ use crate::ui::ids;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 fn due_text(r: &RequestView) -> String {
     if r.overdue {
@@ -287,37 +287,89 @@ fn steps(status: &str) -> &'static [(&'static str, &'static str)] {
 
 #[component]
 pub fn RequestQueuePage() -> impl IntoView {
+    let query = use_query_map();
     let advance = ServerAction::<AdvanceRequest>::new();
+    let claim = ServerAction::<ClaimRequest>::new();
     let result = Signal::derive(move || advance.value().get());
-    let queue = Resource::new(move || advance.version().get(), |_| request_queue());
+    let claim_result = Signal::derive(move || claim.value().get());
+    let filter = Memo::new(move |_| {
+        let q = query.read();
+        let get = |k: &str| q.get(k).filter(|v| !v.is_empty());
+        QueueFilter { status: get("status"), due_within: get("due_within"), overdue: get("overdue"), mine: get("mine"), recipient: get("recipient"), q: get("q") }
+    });
+    let queue = Resource::new(move || (filter.get(), advance.version().get(), claim.version().get()), |(f, ..)| request_queue(f));
+    let value = move |k: &'static str| move || query.read().get(k).unwrap_or_default();
+    let checked = move |k: &'static str| move || query.read().get(k).is_some_and(|v| !v.is_empty());
     view! {
         <Title text="Request queue"/>
         <section class="page" aria-labelledby=ids::QUEUE_HEADING>
             <h1 id=ids::QUEUE_HEADING>"Request queue"</h1>
             <p>"Open requests for copies, the nearest due date first."</p>
+            <form method="get" action="/staff/requests" class="form filter" role="search" aria-label="Filter the queue">
+                <div class="field">
+                    <label for="queue-q">"Patient, record number or request"</label>
+                    <input id="queue-q" name="q" type="search" prop:value=value("q") value=value("q")/>
+                </div>
+                <div class="field">
+                    <label for="queue-status">"Status"</label>
+                    <select id="queue-status" name="status">
+                        <option value="">"Every open request"</option>
+                        {crate::domain::release::Status::ALL.into_iter().map(|st| view! {
+                            <option value=st.as_str() selected=move || query.read().get("status").as_deref() == Some(st.as_str())>{st.label()}</option>
+                        }).collect_view()}
+                    </select>
+                </div>
+                <div class="field">
+                    <label for="queue-due">"Due within (days)"</label>
+                    <input id="queue-due" name="due_within" type="number" min="0" max="366" inputmode="numeric" value=value("due_within")/>
+                </div>
+                <div class="field">
+                    <label for="queue-recipient">"Recipient"</label>
+                    <select id="queue-recipient" name="recipient">
+                        <option value="">"Anyone"</option>
+                        <option value="myself" selected=move || query.read().get("recipient").as_deref() == Some("myself")>"The patient"</option>
+                        <option value="third_party" selected=move || query.read().get("recipient").as_deref() == Some("third_party")>"Someone else"</option>
+                    </select>
+                </div>
+                <label class="check"><input type="checkbox" name="overdue" value="on" checked=checked("overdue")/>" Overdue only"</label>
+                <label class="check"><input type="checkbox" name="mine" value="on" checked=checked("mine")/>" Assigned to me"</label>
+                <button type="submit" class="button button--secondary">"Filter"</button>
+            </form>
             <FormError result id="queue-error"/>
+            <FormError result=claim_result id="claim-error"/>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match queue.await {
-                        Ok(list) if list.is_empty() => view! { <p id=ids::QUEUE_LIST class="muted">"No open requests."</p> }.into_any(),
+                        Ok(list) if list.is_empty() => view! { <p id=ids::QUEUE_LIST class="muted">"No requests match."</p> }.into_any(),
                         Ok(list) => view! {
+                            <p class="muted" role="status">{format!("{} request(s)", list.len())}</p>
                             <ul id=ids::QUEUE_LIST class="items">
-                                {list.into_iter().map(|r| view! {
+                                {list.into_iter().map(|r| { let (claim_id, step_id) = (r.id.clone(), r.id.clone()); view! {
                                     <li class="item">
-                                        <p class="item__title"><A href=format!("/staff/requests/{}", r.id)>{format!("{} · {}", r.number, r.status_label)}</A>
-                                            {r.overdue.then(|| view! { <span class="badge">"Overdue"</span> })}</p>
-                                        <p>{r.scope.clone()}</p>
+                                        <p class="item__title"><A href=format!("/staff/requests/{}", r.id.clone())>{format!("{} · {}", r.number, r.status_label)}</A>
+                                            {r.overdue.then(|| view! { <span class="badge">"Overdue"</span> })}
+                                            {(!r.recipient.is_empty()).then(|| view! { <span class="badge badge--info">"To someone else"</span> })}</p>
+                                        <p>{format!("{} · {}", r.patient_label, r.scope)}</p>
                                         <p class="item__meta muted"><span>{due_text(&r)}</span>
-                                            <span><A href=format!("/staff/patients/{}", r.patient_id)>"The patient"</A></span></p>
+                                            <span>{r.assignee.clone().map(|a| format!("Worked by {a}")).unwrap_or_else(|| "Not claimed".into())}</span></p>
+                                        <ActionForm action=claim attr:class="inline-form">
+                                            <input type="hidden" name="id" value=claim_id/>
+                                            {if r.assigned_to_me {
+                                                view! { <button type="submit" class="button button--secondary">"Let go"</button> }.into_any()
+                                            } else {
+                                                view! { <input type="hidden" name="claim" value="on"/><button type="submit" class="button button--secondary">"Claim"</button> }.into_any()
+                                            }}
+                                        </ActionForm>
+                                        " "
                                         <ActionForm action=advance attr:class="inline-form">
-                                            <input type="hidden" name="id" value=r.id.clone()/>
+                                            <input type="hidden" name="id" value=step_id/>
                                             {steps(&r.status).iter().map(|(step, label)| view! {
                                                 <button type="submit" name="step" value=*step class="button button--secondary">{*label}</button>
                                                 " "
                                             }).collect_view()}
                                         </ActionForm>
                                     </li>
-                                }).collect_view()}
+                                }}).collect_view()}
                             </ul>
                         }.into_any(),
                         Err(e) => view! { <LoadError error=e/> }.into_any(),
@@ -340,11 +392,13 @@ pub fn StaffRequestPage() -> impl IntoView {
     let release = ServerAction::<ReleaseCopy>::new();
     let review = ServerAction::<ReviewDenial>::new();
     let review_result = Signal::derive(move || review.value().get());
+    let extend = ServerAction::<ExtendRequest>::new();
+    let extend_result = Signal::derive(move || extend.value().get());
     let advance_result = Signal::derive(move || advance.value().get());
     let decide_result = Signal::derive(move || decide.value().get());
     let release_result = Signal::derive(move || release.value().get());
     let request = Resource::new(
-        move || (id.get(), advance.version().get(), decide.version().get(), release.version().get(), review.version().get()),
+        move || (id.get(), advance.version().get(), decide.version().get(), release.version().get(), review.version().get(), extend.version().get()),
         |(id, ..)| request_detail(id),
     );
     view! {
@@ -383,6 +437,26 @@ pub fn StaffRequestPage() -> impl IntoView {
                                 </ActionForm>
                             });
                             let review = (status == "in_review").then(move || view! { <ReviewForm id=id_review action=decide result=decide_result/> });
+                            let id_extend = r.id.clone();
+                            let extension = (!r.extended && matches!(status.as_str(), "submitted" | "identity_check" | "in_review")).then(move || view! {
+                                <details class="form">
+                                    <summary>"Extend the deadline (once, up to 30 days)"</summary>
+                                    <ActionForm action=extend attr:class="form" attr:novalidate="true">
+                                        <input type="hidden" name="id" value=id_extend/>
+                                        <div class="field">
+                                            <label for="extend-date">"New due date"</label>
+                                            {move || field_error(extend_result.get(), "new_due").map(|e| view! { <p class="field__error" role="alert">{e}</p> })}
+                                            <input id="extend-date" name="new_due" type="date"/>
+                                        </div>
+                                        <div class="field">
+                                            <label for="extend-reason">"Why (the patient reads this notice)"</label>
+                                            {move || field_error(extend_result.get(), "reason").map(|e| view! { <p class="field__error" role="alert">{e}</p> })}
+                                            <textarea id="extend-reason" name="reason" rows="2" maxlength="1000"></textarea>
+                                        </div>
+                                        <button type="submit" class="button button--secondary">"Extend and tell the patient"</button>
+                                    </ActionForm>
+                                </details>
+                            });
                             let release_form = matches!(status.as_str(), "approved" | "partially_approved").then(move || view! {
                                 <ActionForm action=release attr:class="form" attr:aria-busy=move || release.pending().get().to_string()>
                                     <input type="hidden" name="id" value=id_release/>
@@ -404,6 +478,7 @@ pub fn StaffRequestPage() -> impl IntoView {
                                 </dl>
                                 <FormError result=advance_result id="step-error"/>
                                 {step_form}
+                                {extension}
                                 {review}
                                 {denial_review}
                                 {release_form}
