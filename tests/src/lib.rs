@@ -371,7 +371,7 @@ pub struct Aiosmtpd {
 impl Aiosmtpd {
     pub async fn start() -> Aiosmtpd {
         let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("address").port();
-        let child = std::process::Command::new("python3")
+        let mut child = std::process::Command::new("python3")
             .args(["-u", "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Debugging", "-l", &format!("127.0.0.1:{port}")])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
@@ -383,6 +383,8 @@ impl Aiosmtpd {
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("aiosmtpd did not start");
     }
 
