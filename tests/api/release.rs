@@ -120,9 +120,9 @@ async fn the_queue_filters_searches_and_claims_and_the_one_extension_is_told_to_
 
     assert_eq!(ids(&app.call_ok(&sam, "request_queue", &[]).await).len(), 2);
     let by_mrn = app.call_ok(&sam, "request_queue", &[("filter[q]", "mrn-2")]).await;
-    assert_eq!(ids(&by_mrn), [b_id.clone()]);
+    assert_eq!(ids(&by_mrn), [b_id.as_str()]);
     assert!(by_mrn[0]["patient_label"].as_str().expect("label").contains("MRN-2"));
-    assert_eq!(ids(&app.call_ok(&sam, "request_queue", &[("filter[q]", a["number"].as_str().expect("n"))]).await), [a_id.clone()]);
+    assert_eq!(ids(&app.call_ok(&sam, "request_queue", &[("filter[q]", a["number"].as_str().expect("n"))]).await), [a_id.as_str()]);
     assert_eq!(ids(&app.call_ok(&sam, "request_queue", &[("filter[due_within]", "40")]).await).len(), 2);
     assert_eq!(ids(&app.call_ok(&sam, "request_queue", &[("filter[due_within]", "3")]).await).len(), 0);
     assert_eq!(ids(&app.call_ok(&sam, "request_queue", &[("filter[overdue]", "on")]).await).len(), 0);
@@ -132,7 +132,7 @@ async fn the_queue_filters_searches_and_claims_and_the_one_extension_is_told_to_
 
     // Claiming: mine, not Kim's to take; letting go frees it.
     assert_eq!(app.call_ok(&sam, "claim_request", &[("id", &a_id), ("claim", "on")]).await["assigned_to_me"], true);
-    assert_eq!(ids(&app.call_ok(&sam, "request_queue", &[("filter[mine]", "on")]).await), [a_id.clone()]);
+    assert_eq!(ids(&app.call_ok(&sam, "request_queue", &[("filter[mine]", "on")]).await), [a_id.as_str()]);
     assert_eq!(app.call(&kim, "claim_request", &[("id", &a_id), ("claim", "on")]).await.status(), 409);
     app.call_ok(&sam, "claim_request", &[("id", &a_id)]).await;
     assert_eq!(app.call_ok(&kim, "claim_request", &[("id", &a_id), ("claim", "on")]).await["assigned_to_me"], true);
