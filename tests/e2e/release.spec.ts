@@ -1,13 +1,20 @@
 // Release of information in a real browser, on a phone and a desktop: the demo patient asks for
 // a copy, a new HIM staff member checks identity, reviews, approves and releases it, and the
 // patient downloads the PDF (checked to be a PDF), which marks the request delivered.
-import { test, expect } from '@playwright/test';
+import { test, expect, type Page } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
 import { readFileSync } from 'node:fs';
 import ids from './ids.json';
 import { signInAsNewStaff, waitForHydration } from './staff';
 
 const byId = (id: string) => `#${id}`;
 const PATIENT = { email: 'patient@demo.example', password: 'demo-patient-lantern' };
+
+async function noViolations(page: Page, where: string) {
+  const results = await new AxeBuilder({ page }).analyze();
+  const summary = results.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')})`);
+  expect(summary, `accessibility violations on ${where}`).toEqual([]);
+}
 
 test('the patient requests a copy, HIM staff approve it, the patient downloads the PDF', async ({ page, browser }, testInfo) => {
   test.skip(!!process.env.E2E_BASE_URL, 'needs the command line on the test server\'s database');
@@ -21,6 +28,7 @@ test('the patient requests a copy, HIM staff approve it, the patient downloads t
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await expect(page).toHaveURL(/\/requests$/);
   await waitForHydration(page);
+  await noViolations(page, 'the request form');
   await page.getByLabel('Lab results only').check();
   await page.getByRole('button', { name: 'Send my request' }).click();
   await expect(page).toHaveURL(/\/requests\/[0-9a-f-]+$/);
@@ -41,6 +49,7 @@ test('the patient requests a copy, HIM staff approve it, the patient downloads t
   await expect(staff.locator(byId(ids.REQUEST_STATUS))).toContainText('Checking identity');
   await staff.getByRole('button', { name: 'Identity verified' }).click();
   await expect(staff.locator(byId(ids.REVIEW_FORM))).toBeVisible();
+  await noViolations(staff, 'the review page');
   await expect(staff.getByLabel('Mental health')).toHaveValue('');
   await staff.getByLabel('Note for the timeline').fill('Identity checked against the portal account.');
   await staff.getByRole('button', { name: 'Approve', exact: true }).click();
@@ -55,6 +64,7 @@ test('the patient requests a copy, HIM staff approve it, the patient downloads t
   await waitForHydration(page);
   await expect(page.locator(byId(ids.REQUEST_STATUS))).toContainText('Ready to download');
   await expect(page.locator(byId(ids.REQUEST_FILES))).toContainText('Available until');
+  await noViolations(page, 'the released request page');
   const [download] = await Promise.all([
     page.waitForEvent('download'),
     page.getByRole('link', { name: /^Download record-R-\d+\.pdf$/ }).click(),
@@ -188,6 +198,7 @@ test('a copy for someone else: the signed authorization, the passcode link, the 
   const recipient = await recipientContext.newPage();
   await recipient.goto(url);
   await expect(recipient.locator(byId(ids.SHARED_HEADING))).toBeVisible();
+  await noViolations(recipient, 'the recipient page');
   await recipient.getByLabel('Passcode (8 digits)').fill('00000000');
   await recipient.getByRole('button', { name: 'Download the PDF' }).click();
   await expect(recipient.getByRole('alert')).toContainText('4 tries left');
@@ -206,5 +217,6 @@ test('a copy for someone else: the signed authorization, the passcode link, the 
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Who saw it' }).click();
   await expect(page.locator(byId(ids.DISCLOSURE_LIST))).toContainText(clinic);
   await expect(page.locator(byId(ids.ACTIVITY_LIST))).toContainText('Transmit');
+  await noViolations(page, 'who received my record');
   await expect(page.locator(byId(ids.ACTIVITY_LIST))).toContainText(`To ${clinic}, ana.gomez@clinic.example`);
 });
