@@ -67,6 +67,7 @@ pub struct Settings {
     pub import_max_string_bytes: u64,
     pub request_response_days: u32,
     pub self_copy_fee_cents: u32,
+    pub third_party_copy_fee_cents: u32,
     pub file_keys: Option<SecretString>,
     pub release_download_days: u32,
     pub privacy_contact: String,
@@ -132,6 +133,7 @@ impl Default for Settings {
             import_max_string_bytes: 16 * 1024 * 1024,
             request_response_days: 30,
             self_copy_fee_cents: 0,
+            third_party_copy_fee_cents: 0,
             file_keys: None,
             release_download_days: 30,
             privacy_contact: "the Privacy Officer, Health Information Management".to_string(),
@@ -184,6 +186,7 @@ pub const DOCS: &[SettingDoc] = &[
     SettingDoc { key: "import_max_string_bytes", default: "16777216", help: "The longest string value inside an imported resource, e.g. a base64 attachment (16 MiB)." },
     SettingDoc { key: "request_response_days", default: "30", help: "Calendar days to act on a request for a copy (45 CFR 164.524(b)(2); some states require 15)." },
     SettingDoc { key: "self_copy_fee_cents", default: "0", help: "Fee for a patient's own electronic copy, in cents; capped at the $6.50 flat fee." },
+    SettingDoc { key: "third_party_copy_fee_cents", default: "0", help: "Fee for an electronic copy sent to someone else on the patient's authorization, in cents (at most 100000); shown before the request is sent." },
     SettingDoc { key: "file_keys", default: "(development key)", help: "Keys that encrypt released files at rest (AES-256-GCM): id:base64 of 32 bytes, several separated by commas; the first seals, all open. Secret: never printed. Required in production." },
     SettingDoc { key: "release_download_days", default: "30", help: "Days a released copy stays downloadable; after that the patient asks again." },
     SettingDoc { key: "privacy_contact", default: "the Privacy Officer, Health Information Management", help: "Who patients complain to, named in denial letters (45 CFR 164.524(d)(2)(iii)): a name or title and a telephone number." },
@@ -302,6 +305,9 @@ impl Settings {
         }
         if !(1..=60).contains(&self.request_response_days) {
             return Err(SettingsError::invalid("request_response_days", "use 1 to 60 days (the federal rule is 30)"));
+        }
+        if self.third_party_copy_fee_cents > 100_000 {
+            return Err(SettingsError::invalid("third_party_copy_fee_cents", "at most 100000 (USD 1,000)"));
         }
         if self.self_copy_fee_cents > app::domain::release::MAX_FLAT_ELECTRONIC_FEE_CENTS {
             return Err(SettingsError::invalid("self_copy_fee_cents", "at most 650 (the $6.50 flat fee for electronic copies)"));
@@ -635,7 +641,7 @@ mod tests {
         toml.push_str("lockout_threshold = 1\nlockout_address_threshold = 1\nlockout_base_secs = 1\n");
         toml.push_str("lockout_max_secs = 1\ndemo = false\n");
         toml.push_str("import_max_file_bytes = 1024\nimport_max_string_bytes = 1024\n");
-        toml.push_str("request_response_days = 30\nself_copy_fee_cents = 0\n");
+        toml.push_str("request_response_days = 30\nself_copy_fee_cents = 0\nthird_party_copy_fee_cents = 0\n");
         toml.push_str("file_keys = \"k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\nrelease_download_days = 30\nprivacy_contact = \"p\"\n");
         toml.push_str("oidc_providers = [{ id = \"idp\", label = \"IdP\", issuer = \"https://idp.example\", client_id = \"c\" }]\n");
         let keys: Vec<&str> = toml.lines().filter_map(|l| l.split(" = ").next()).collect();

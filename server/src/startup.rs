@@ -91,6 +91,7 @@ impl Application {
             import_limits: settings.import_limits(),
             request_response_days: settings.request_response_days,
             self_copy_fee_cents: settings.self_copy_fee_cents,
+            third_party_copy_fee_cents: settings.third_party_copy_fee_cents,
             file_keys: settings.file_keys(),
             release_download_days: settings.release_download_days,
             privacy_contact: settings.privacy_contact.clone(),

@@ -426,3 +426,18 @@ async fn each_step_notifies_the_requester_in_the_portal_and_by_mail_without_heal
         assert!(!printed.contains(health), "no health information in mail ({health}): {printed}");
     }
 }
+
+#[tokio::test]
+async fn the_fee_schedule_is_shown_before_sending_and_kept_with_the_request() {
+    let app = portal_tests::spawn_app_with(|s| {
+        s.self_copy_fee_cents = 500;
+        s.third_party_copy_fee_cents = 2500;
+    })
+    .await;
+    let patient = app.create_patient("MRN-1", "Lopez", "1984-03-07").await;
+    let leon = signed_in(&app, "leon@example.org", &[Role::Patient], Some(&patient)).await;
+    let terms = app.call_ok(&leon, "copy_terms", &[]).await;
+    assert_eq!(terms, serde_json::json!({ "self_fee": "$5.00", "third_party_fee": "$25.00", "response_days": 30 }));
+    assert_eq!(app.call_ok(&leon, "submit_request", &[("scope", "all"), ("pdf", "on")]).await["fee"], "$5.00");
+    assert_eq!(app.call_ok(&leon, "submit_request", &third_party_fields(&[])).await["fee"], "$25.00");
+}

@@ -205,6 +205,7 @@ fn release_settings<'a>(state: &'a crate::backend::state::AppState, site: &'a st
     crate::backend::access::ReleaseSettings {
         response_days: i64::from(state.request_response_days),
         self_fee_cents: state.self_copy_fee_cents,
+        third_party_fee_cents: state.third_party_copy_fee_cents,
         keys: &state.file_keys,
         download_days: state.release_download_days,
         site,
@@ -320,4 +321,19 @@ pub async fn my_notifications() -> Result<Vec<crate::domain::release::Notificati
 pub async fn mark_notifications_read() -> Result<(), AppError> {
     use crate::backend::{current::access, error::with_status};
     with_status(async move { access().await?.mark_notifications_read().await }.await)
+}
+
+/// What a copy costs and how long it takes, shown on the form before sending (164.524(c)(4)).
+#[server(prefix = "/api", endpoint = "copy_terms")]
+pub async fn copy_terms() -> Result<crate::domain::release::CopyTerms, AppError> {
+    use crate::backend::{current::state, error::with_status};
+    use crate::domain::release::{RecipientKind, fee_cents, fee_text};
+    with_status(async move {
+        let state = state()?;
+        Ok(crate::domain::release::CopyTerms {
+            self_fee: fee_text(fee_cents(RecipientKind::Myself, state.self_copy_fee_cents, state.third_party_copy_fee_cents)),
+            third_party_fee: fee_text(fee_cents(RecipientKind::ThirdParty, state.self_copy_fee_cents, state.third_party_copy_fee_cents)),
+            response_days: state.request_response_days,
+        })
+    }.await)
 }

@@ -27,6 +27,7 @@ pub struct AppState {
     /// Days to act on a request for a copy, and the fee for one's own copy (cents).
     pub request_response_days: u32,
     pub self_copy_fee_cents: u32,
+    pub third_party_copy_fee_cents: u32,
     /// Keys that seal released files (AES-256-GCM).
     pub file_keys: super::copies::seal::FileKeys,
     /// Days a released copy stays downloadable.

@@ -368,6 +368,19 @@ pub fn fee_cents(recipient: RecipientKind, self_fee_cents: u32, third_party_fee_
     }
 }
 
+/// A fee as people read it: "Free" or "$6.50".
+pub fn fee_text(cents: u32) -> String {
+    if cents == 0 { "Free".into() } else { format!("${}.{:02}", cents / 100, cents % 100) }
+}
+
+/// The fee schedule and the deadline, as the request form states them before sending.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CopyTerms {
+    pub self_fee: String,
+    pub third_party_fee: String,
+    pub response_days: u32,
+}
+
 /// The authorization form for a release to someone else, as typed (45 CFR 164.508(c)).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorizationForm {

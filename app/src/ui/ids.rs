@@ -61,6 +61,7 @@ pub const DISCLOSURES_HEADING: &str = "disclosures-heading";
 pub const DISCLOSURE_LIST: &str = "disclosure-list";
 pub const ACTIVITY_LIST: &str = "activity-list";
 pub const NOTIFICATIONS: &str = "notifications";
+pub const REQUEST_FEES: &str = "request-fees";
 pub const IMPORT_HEADING: &str = "import-heading";
 pub const IMPORT_FILE: &str = "import-file";
 pub const IMPORT_SUBMIT: &str = "import-submit";
@@ -196,6 +197,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("DISCLOSURE_LIST", DISCLOSURE_LIST),
     ("ACTIVITY_LIST", ACTIVITY_LIST),
     ("NOTIFICATIONS", NOTIFICATIONS),
+    ("REQUEST_FEES", REQUEST_FEES),
     ("IMPORT_HEADING", IMPORT_HEADING),
     ("IMPORT_FILE", IMPORT_FILE),
     ("IMPORT_SUBMIT", IMPORT_SUBMIT),

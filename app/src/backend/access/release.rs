@@ -291,7 +291,7 @@ impl AccessContext {
             overdue: clock.overdue(status, today()),
             scope: scope.as_ref().map(describe_scope).unwrap_or_default(),
             formats: formats.iter().map(|f| if *f == "pdf" { "PDF" } else { "FHIR data" }).collect::<Vec<_>>().join(" and "),
-            fee: if row.fee_cents == 0 { "Free".into() } else { format!("${}.{:02}", row.fee_cents / 100, row.fee_cents % 100) },
+            fee: release::fee_text(u32::try_from(row.fee_cents).unwrap_or(0)),
             can_cancel: release::transition(status, Event::Cancel, Actor::Requester, false).is_ok(),
             timeline: events
                 .into_iter()
@@ -367,7 +367,7 @@ impl AccessContext {
         let received = today;
         let clock = Clock::start(received, settings.response_days).ok_or(AppError::BadRequest)?;
         let kind = if authorization.is_some() { release::RecipientKind::ThirdParty } else { release::RecipientKind::Myself };
-        let fee = release::fee_cents(kind, settings.self_fee_cents, 0);
+        let fee = release::fee_cents(kind, settings.self_fee_cents, settings.third_party_fee_cents);
         let failed = db_failed("saving a request failed");
         let txn = write_transaction(&self.db).await.map_err(failed)?;
         let last: Option<i64> = release_request::Entity::find()

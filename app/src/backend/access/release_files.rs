@@ -49,6 +49,7 @@ pub struct ReleaseSettings<'a> {
     /// Calendar days to act on a request (164.524(b)(2)).
     pub response_days: i64,
     pub self_fee_cents: u32,
+    pub third_party_fee_cents: u32,
     pub keys: &'a FileKeys,
     pub download_days: u32,
     /// The organization as letters and covers name it.

@@ -4,7 +4,7 @@
 //! due date first. Plain forms posting to server functions: all of it works before hydration.
 
 use crate::api::release::{
-    ClaimRequest, ExtendRequest, MarkNotificationsRead, my_notifications, AdvanceRequest, DecideRequest, ReleaseCopy, RequestDenialReview, ReviewDenial, SubmitRequest, my_requests, request_detail, request_queue, review_queue,
+    ClaimRequest, ExtendRequest, MarkNotificationsRead, copy_terms, my_notifications, AdvanceRequest, DecideRequest, ReleaseCopy, RequestDenialReview, ReviewDenial, SubmitRequest, my_requests, request_detail, request_queue, review_queue,
 };
 use crate::domain::release::{DenialGround, QueueFilter, WITHHOLD_BASES};
 use crate::domain::Section;
@@ -73,6 +73,7 @@ pub fn RequestsPage() -> impl IntoView {
     let result = Signal::derive(move || submit.value().get());
     let requests = Resource::new(move || submit.version().get(), |_| my_requests());
     let mark_read = ServerAction::<MarkNotificationsRead>::new();
+    let terms = Resource::new(|| (), |_| copy_terms());
     let messages = Resource::new(move || mark_read.version().get(), |_| my_notifications());
     view! {
         <Title text="Copies of my record"/>
@@ -177,7 +178,16 @@ pub fn RequestsPage() -> impl IntoView {
                         <label class="check"><input type="checkbox" name="consent" value="on"/>" I sign this authorization. The time and my network address are recorded with my signature."</label>
                     </div>
                 </fieldset>
-                <p class="muted">"Fee: free for a copy to yourself or to someone you name. We answer within 30 days."</p>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        terms.await.ok().map(|t| view! {
+                            <p id=ids::REQUEST_FEES class="muted">{format!(
+                                "Fee: {} for a copy to yourself; {} for a copy sent to someone else. We answer within {} days.",
+                                t.self_fee, t.third_party_fee, t.response_days
+                            )}</p>
+                        })
+                    })}
+                </Suspense>
                 <FormError result id=ids::REQUEST_ERROR/>
                 <button type="submit" id=ids::REQUEST_SUBMIT class="button">"Send my request"</button>
             </ActionForm>
