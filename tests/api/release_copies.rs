@@ -352,6 +352,10 @@ async fn a_copy_for_someone_else_needs_a_complete_authorization_and_reaches_them
     assert_eq!(view["share"]["opened"], 1, "each opening is recorded");
     assert!(app.audit("release_request", "success").await.iter().any(|r| r.detail.as_deref().is_some_and(|d| d.starts_with("shared link opened: pdf"))));
 
+    // A format that was not asked for is named as such, not as a bad link.
+    let no_fhir = recipient.post(app.url(&path)).header("origin", origin.trim_end_matches('/')).form(&[("passcode", passcode.as_str()), ("kind", "fhir")]).send().await.expect("post");
+    assert!(no_fhir.headers()["location"].to_str().unwrap_or_default().ends_with("?error=missing-fhir"));
+
     // Five wrong passcodes in a row lock the link, even for the right one.
     for _ in 0..5 {
         post("11111111".into()).await;

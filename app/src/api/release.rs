@@ -33,10 +33,7 @@ pub async fn submit_request(
     use crate::domain::release::{AuthorizationForm, RequestForm};
     with_status(async move {
         let state = state()?;
-        let today = {
-            let text = crate::domain::format_utc_seconds(crate::backend::db::now_ms());
-            crate::domain::IsoDate::parse(&text[..10]).map_err(|_| AppError::BadRequest)?
-        };
+        let today = crate::backend::db::today();
         let checked = RequestForm { scope, from, to, pdf, fhir }.check(today);
         let third_party = match recipient.as_deref().unwrap_or("myself") {
             "myself" => None,
@@ -272,7 +269,7 @@ pub async fn add_disclosure(
     with_status(async move {
         let mut fields = Vec::new();
         let date = crate::domain::IsoDate::parse(&disclosed_on).ok();
-        let today = crate::domain::IsoDate::parse(&crate::domain::format_utc_seconds(crate::backend::db::now_ms())[..10]).map_err(|_| AppError::BadRequest)?;
+        let today = crate::backend::db::today();
         match date {
             None => fields.push(FieldError { field: "disclosed_on".into(), message: "Enter the date of the disclosure as YYYY-MM-DD.".into() }),
             Some(d) if d > today => fields.push(FieldError { field: "disclosed_on".into(), message: "A disclosure cannot be in the future.".into() }),

@@ -20,3 +20,10 @@ pub async fn write_transaction(db: &DatabaseConnection) -> Result<DatabaseTransa
 pub fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
+
+/// Today's date in UTC (the legal clocks count calendar days).
+pub fn today() -> crate::domain::IsoDate {
+    let now = time::OffsetDateTime::now_utc().date();
+    crate::domain::IsoDate::from_parts(now.year().clamp(1850, 9999) as u16, u8::from(now.month()).into(), now.day().into())
+        .unwrap_or_else(|_| unreachable!("a calendar date is a valid date"))
+}

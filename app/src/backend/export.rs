@@ -18,6 +18,21 @@ use tower_sessions::Session;
 /// The most events one CSV file carries.
 pub const CSV_MAX_ROWS: u64 = 100_000;
 
+/// A file as a download: its type, `attachment` with the given name (always one the portal
+/// chose, never typed by anyone), and `Cache-Control: no-store` (ONC 170.315(d)(7)).
+fn attachment(body: impl IntoResponse, content_type: &str, file_name: &str) -> Response {
+    let mut response = body.into_response();
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 fn error_response(error: AppError) -> Response {
     let status = StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], error.to_string()).into_response()
@@ -43,14 +58,7 @@ pub async fn audit_csv(
     };
     let context = AccessContext::new(state.db.clone(), &signed, request, state.site_code.clone());
     match context.audit_report(&query, CSV_MAX_ROWS, true).await {
-        Ok(rows) => {
-            let mut response = to_csv(&rows).into_response();
-            let h = response.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
-            h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"audit-report.csv\""));
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }
+        Ok(rows) => attachment(to_csv(&rows), "text/csv; charset=utf-8", "audit-report.csv"),
         Err(e) => error_response(e),
     }
 }
@@ -99,16 +107,7 @@ pub async fn document_download(
                 "text/plain" => "txt",
                 _ => "bin",
             };
-            let mut response = bytes.into_response();
-            let h = response.headers_mut();
-            if let Ok(v) = HeaderValue::from_str(&content_type) {
-                h.insert(header::CONTENT_TYPE, v);
-            }
-            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"document.{extension}\"")) {
-                h.insert(header::CONTENT_DISPOSITION, v);
-            }
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
+            attachment(bytes, &content_type, &format!("document.{extension}"))
         }
         Err(e) => error_response(e),
     }
@@ -134,19 +133,7 @@ pub async fn release_file_download(
     }
     let context = AccessContext::new(state.db.clone(), &signed, request, state.site_code.clone());
     match context.download_copy(&id, &kind, &state.file_keys).await {
-        Ok((file_name, content_type, bytes)) => {
-            let mut response = bytes.into_response();
-            let h = response.headers_mut();
-            if let Ok(v) = HeaderValue::from_str(&content_type) {
-                h.insert(header::CONTENT_TYPE, v);
-            }
-            // The name is ours (`record-R-1042.pdf`), never typed by anyone.
-            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
-                h.insert(header::CONTENT_DISPOSITION, v);
-            }
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }
+        Ok((file_name, content_type, bytes)) => attachment(bytes, &content_type, &file_name),
         Err(e) => error_response(e),
     }
 }
@@ -185,24 +172,14 @@ pub async fn shared_open(
         return back("unknown".into());
     }
     match super::access::open_shared_copy(&state.db, &request, &token, &form.passcode, kind, &state.file_keys).await {
-        Ok((file_name, content_type, bytes)) => {
-            let mut response = bytes.into_response();
-            let h = response.headers_mut();
-            if let Ok(v) = HeaderValue::from_str(&content_type) {
-                h.insert(header::CONTENT_TYPE, v);
-            }
-            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
-                h.insert(header::CONTENT_DISPOSITION, v);
-            }
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }
+        Ok((file_name, content_type, bytes)) => attachment(bytes, &content_type, &file_name),
         Err(AppError::Validation { fields }) => {
             let left = fields.first().and_then(|f| f.message.split_whitespace().find_map(|w| w.parse::<u32>().ok())).unwrap_or(0);
             back(format!("wrong-{left}"))
         }
         Err(AppError::RateLimited { .. }) => back("locked".into()),
         Err(AppError::Gone { .. }) => back("expired".into()),
+        Err(AppError::Conflict { .. }) => back(format!("missing-{kind}")),
         Err(AppError::NotFound) => back("unknown".into()),
         Err(e) => error_response(e),
     }
@@ -238,10 +215,5 @@ pub async fn accounting_pdf(
         Ok(Ok(r)) => r,
         _ => return error_response(AppError::Unavailable { message: "The accounting could not be produced just now. Try again.".into() }),
     };
-    let mut response = rendered.bytes.into_response();
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/pdf"));
-    h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"accounting-of-disclosures.pdf\""));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    attachment(rendered.bytes, "application/pdf", "accounting-of-disclosures.pdf")
 }

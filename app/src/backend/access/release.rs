@@ -245,11 +245,7 @@ fn actor_kind(actor: Actor) -> &'static str {
     }
 }
 
-pub(super) fn today() -> IsoDate {
-    let ms = now_ms();
-    let text = crate::domain::format_utc_seconds(ms);
-    IsoDate::parse(&text[..10]).unwrap_or_else(|_| unreachable!("a formatted date parses"))
-}
+pub(super) use crate::backend::db::today;
 
 /// The specific description an authorization needs (164.508(c)(1)(i)): scope and formats.
 fn describe_request(request: &NewRequest) -> String {

@@ -182,7 +182,8 @@ pub async fn open_shared_copy(
         .one(db)
         .await
         .map_err(db_failed("reading a file failed"))?
-        .ok_or(AppError::NotFound)?;
+        // The passcode was right: say the format was not asked for, not that the link is bad.
+        .ok_or_else(|| AppError::Conflict { message: format!("This copy has no {kind} file.") })?;
     let sealed = Sealed { key_id: file.key_id.clone(), nonce: file.nonce.clone(), ciphertext: file.ciphertext.clone() };
     let bytes = keys.open(&sealed, &format!("{}/{}", file.id, row.id)).map_err(|e| internal("opening a released file failed", &std::io::Error::other(e)))?;
     let txn = write_transaction(db).await.map_err(db_failed("recording an opening failed"))?;

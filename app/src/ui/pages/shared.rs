@@ -12,6 +12,11 @@ fn message(code: &str) -> Option<String> {
     if let Some(left) = code.strip_prefix("wrong-") {
         return Some(format!("That passcode is not right. {left} tries left before the link locks for 15 minutes."));
     }
+    match code {
+        "missing-pdf" => return Some("This copy was sent as FHIR data only: use \"Download the FHIR data\".".into()),
+        "missing-fhir" => return Some("This copy was sent as a PDF only: use \"Download the PDF\".".into()),
+        _ => {}
+    }
     Some(
         match code {
             "locked" => "This link is locked after too many wrong passcodes. Try again in 15 minutes.",
