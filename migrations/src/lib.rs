@@ -13,6 +13,7 @@ mod m20261124_000002_identity;
 mod m20261124_000003_clinical_records;
 mod m20261124_000004_release_requests;
 mod m20261124_000005_released_files;
+mod m20261124_000006_caregivers;
 
 /// The list the server applies at start-up and `portal migrate` drives.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000003_clinical_records::Migration),
             Box::new(m20261124_000004_release_requests::Migration),
             Box::new(m20261124_000005_released_files::Migration),
+            Box::new(m20261124_000006_caregivers::Migration),
         ]
     }
 }

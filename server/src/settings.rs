@@ -71,6 +71,12 @@ pub struct Settings {
     pub file_keys: Option<SecretString>,
     pub release_download_days: u32,
     pub privacy_contact: String,
+    pub caregiver_default_days: u32,
+    pub caregiver_max_days: u32,
+    pub caregiver_invitation_days: u32,
+    pub proxy_limited_from_age: u8,
+    pub proxy_adult_from_age: u8,
+    pub representative_document_max_bytes: u64,
     pub oidc_providers: Vec<OidcProviderSettings>,
 }
 
@@ -137,6 +143,12 @@ impl Default for Settings {
             file_keys: None,
             release_download_days: 30,
             privacy_contact: "the Privacy Officer, Health Information Management".to_string(),
+            caregiver_default_days: 365,
+            caregiver_max_days: 730,
+            caregiver_invitation_days: 14,
+            proxy_limited_from_age: 12,
+            proxy_adult_from_age: 18,
+            representative_document_max_bytes: 10 * 1024 * 1024,
         }
     }
 }
@@ -190,6 +202,12 @@ pub const DOCS: &[SettingDoc] = &[
     SettingDoc { key: "file_keys", default: "(development key)", help: "Keys that encrypt released files at rest (AES-256-GCM): id:base64 of 32 bytes, several separated by commas; the first seals, all open. Secret: never printed. Required in production." },
     SettingDoc { key: "release_download_days", default: "30", help: "Days a released copy stays downloadable; after that the patient asks again." },
     SettingDoc { key: "privacy_contact", default: "the Privacy Officer, Health Information Management", help: "Who patients complain to, named in denial letters (45 CFR 164.524(d)(2)(iii)): a name or title and a telephone number." },
+    SettingDoc { key: "caregiver_default_days", default: "365", help: "The caregiver access length the patient's invitation form offers, in days." },
+    SettingDoc { key: "caregiver_max_days", default: "730", help: "The longest caregiver access a patient may grant in one invitation, in days." },
+    SettingDoc { key: "caregiver_invitation_days", default: "14", help: "Days an invitation link can be accepted; unused, it expires." },
+    SettingDoc { key: "proxy_limited_from_age", default: "12", help: "From this birthday a parent's access is limited: no notes, no sensitive categories (45 CFR 164.502(g)(3); state law varies)." },
+    SettingDoc { key: "proxy_adult_from_age", default: "18", help: "From this birthday a parent's access ends, unless the adult patient invites them." },
+    SettingDoc { key: "representative_document_max_bytes", default: "10485760", help: "The largest supporting document (PDF, PNG or JPEG) a representative may upload (10 MiB)." },
     SettingDoc { key: "oidc_providers", default: "(none)", help: "OpenID Connect providers: a list of {id, label, issuer, client_id, client_secret, for_patients}. Register {public_url}/auth/oidc/callback with each." },
 ];
 
@@ -305,6 +323,18 @@ impl Settings {
         }
         if !(1..=60).contains(&self.request_response_days) {
             return Err(SettingsError::invalid("request_response_days", "use 1 to 60 days (the federal rule is 30)"));
+        }
+        if self.caregiver_default_days == 0 || self.caregiver_default_days > self.caregiver_max_days || self.caregiver_max_days > 3650 {
+            return Err(SettingsError::invalid("caregiver_default_days", "use 1 to caregiver_max_days (at most 3650)"));
+        }
+        if !(1..=90).contains(&self.caregiver_invitation_days) {
+            return Err(SettingsError::invalid("caregiver_invitation_days", "use 1 to 90 days"));
+        }
+        if !(self.proxy_limited_from_age >= 1 && self.proxy_limited_from_age <= self.proxy_adult_from_age && self.proxy_adult_from_age <= 21) {
+            return Err(SettingsError::invalid("proxy_limited_from_age", "need 1 <= proxy_limited_from_age <= proxy_adult_from_age <= 21"));
+        }
+        if self.representative_document_max_bytes < 1024 || self.representative_document_max_bytes > 100 * 1024 * 1024 {
+            return Err(SettingsError::invalid("representative_document_max_bytes", "use 1024 bytes to 100 MiB"));
         }
         if self.third_party_copy_fee_cents > 100_000 {
             return Err(SettingsError::invalid("third_party_copy_fee_cents", "at most 100000 (USD 1,000)"));
@@ -422,6 +452,17 @@ impl Settings {
             .as_ref()
             .and_then(|k| FileKeys::parse(k.expose_secret()).ok())
             .unwrap_or_else(FileKeys::development)
+    }
+
+    /// The caregiver settings as the backend takes them.
+    pub fn caregiver_settings(&self) -> app::backend::access::CaregiverSettings {
+        app::backend::access::CaregiverSettings {
+            default_days: self.caregiver_default_days,
+            max_days: self.caregiver_max_days,
+            invitation_days: self.caregiver_invitation_days,
+            ages: app::domain::caregiver::AgeThresholds { limited_from: self.proxy_limited_from_age, adult_from: self.proxy_adult_from_age },
+            document_max_bytes: self.representative_document_max_bytes,
+        }
     }
 
     /// The import limits.
@@ -643,6 +684,7 @@ mod tests {
         toml.push_str("import_max_file_bytes = 1024\nimport_max_string_bytes = 1024\n");
         toml.push_str("request_response_days = 30\nself_copy_fee_cents = 0\nthird_party_copy_fee_cents = 0\n");
         toml.push_str("file_keys = \"k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\nrelease_download_days = 30\nprivacy_contact = \"p\"\n");
+        toml.push_str("caregiver_default_days = 1\ncaregiver_max_days = 1\ncaregiver_invitation_days = 1\nproxy_limited_from_age = 12\nproxy_adult_from_age = 18\nrepresentative_document_max_bytes = 1024\n");
         toml.push_str("oidc_providers = [{ id = \"idp\", label = \"IdP\", issuer = \"https://idp.example\", client_id = \"c\" }]\n");
         let keys: Vec<&str> = toml.lines().filter_map(|l| l.split(" = ").next()).collect();
         let documented: Vec<&str> = DOCS.iter().map(|d| d.key).collect();

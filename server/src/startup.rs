@@ -44,6 +44,9 @@ pub struct Application {
 
 /// How often the mail outbox is emptied (request notifications).
 const OUTBOX_INTERVAL: Duration = Duration::from_secs(10);
+/// How often a server checks whether today's caregiver age and expiry rules have run (the first
+/// server to claim the day runs them; the check itself is one small query).
+const DAILY_JOB_CHECK: Duration = Duration::from_secs(600);
 
 impl Application {
     /// Connects to the database, applies pending migrations, binds the listener and builds the
@@ -95,6 +98,7 @@ impl Application {
             file_keys: settings.file_keys(),
             release_download_days: settings.release_download_days,
             privacy_contact: settings.privacy_contact.clone(),
+            caregivers: settings.caregiver_settings(),
             mailer,
             base_url,
         };
@@ -135,6 +139,20 @@ impl Application {
                 }
             })
         };
+        let daily = {
+            let (db, ages) = (self.db.clone(), self.settings.caregiver_settings().ages);
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(DAILY_JOB_CHECK);
+                loop {
+                    tick.tick().await;
+                    match app::backend::access::run_daily_age_rules(&db, ages, app::backend::db::today()).await {
+                        Ok(Some(run)) => tracing::info!(narrowed = run.narrowed, ended_at_majority = run.ended_at_majority, expired = run.expired, "caregiver age and expiry rules applied"),
+                        Ok(None) => {}
+                        Err(e) => tracing::warn!(error = %e, "the caregiver age rules could not run; trying again later"),
+                    }
+                }
+            })
+        };
         let grace = Duration::from_secs(self.settings.shutdown_grace_secs);
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let serve = axum::serve(
@@ -161,6 +179,7 @@ impl Application {
         };
         cleanup.abort();
         outbox.abort();
+        daily.abort();
         self.db.close_by_ref().await.ok();
         result
     }
@@ -223,6 +242,14 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
         .route("/requests/{id}/files/{kind}", get(app::backend::export::release_file_download))
         .route("/shared/{token}", axum::routing::post(app::backend::export::shared_open))
         .route("/disclosures.pdf", get(app::backend::export::accounting_pdf))
+        .route("/representatives/{id}/documents/{doc}", get(app::backend::export::representative_document))
+        .route(
+            "/representatives/new",
+            axum::routing::post(app::backend::upload::representative)
+                // Five documents at the largest accepted size, plus the form's own bytes: a larger
+                // body (a 200 MB upload) is cut off and answered with the size limit.
+                .layer(axum::extract::DefaultBodyLimit::max(usize::try_from(settings.representative_document_max_bytes.saturating_mul(5)).unwrap_or(usize::MAX).saturating_add(64 * 1024))),
+        )
         .route(app::backend::auth::oidc::CALLBACK_PATH, get(app::backend::oidc_routes::callback))
         .route(
             "/staff/import/upload",

@@ -27,5 +27,6 @@ pub fn action_names() -> &'static [&'static str] {
         "mfa_disable", "password_change", "password_reset_request", "password_reset", "user_create", "user_disable",
         "role_grant", "role_revoke", "patient_create", "patient_read", "patient_search", "activation_issue",
         "activation_redeem", "identity_verify", "identity_link", "identity_unlink", "record_import", "duplicate_review", "release_request", "audit_report_read", "audit_export",
+        "caregiver_invite", "caregiver_accept", "caregiver_revoke", "caregiver_switch", "representative_request", "representative_decide",
     ]
 }

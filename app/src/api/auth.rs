@@ -15,6 +15,12 @@ pub struct CurrentUser {
     /// The account is linked to a patient record (identity verified).
     pub has_record: bool,
     pub mfa_enabled: bool,
+    /// The person whose record is on screen when a caregiver switched to them.
+    pub acting: Option<crate::domain::caregiver::ActingChoice>,
+    /// The switch points at someone whose access has ended.
+    pub acting_lost: bool,
+    /// The user may act for at least one other person (shows the switcher).
+    pub helps_others: bool,
 }
 
 impl CurrentUser {
@@ -134,13 +140,21 @@ pub async fn me() -> Result<Option<CurrentUser>, AppError> {
     use crate::backend::error::with_status;
     with_status(async move {
         match signed_in(true).await {
-            Ok((s, _)) => Ok(Some(CurrentUser {
-                name: s.user.display_name,
-                email: s.user.email,
-                roles: s.user.roles.into_iter().collect(),
-                has_record: s.user.patient_id.is_some(),
-                mfa_enabled: s.user.mfa_enabled,
-            })),
+            Ok((s, request)) => {
+                let state = crate::backend::current::state()?;
+                let session = crate::backend::session::PortalSession::current().await?;
+                let acting = crate::backend::current::access_with(&state, &session, &s, request).await?.acting().await?;
+                Ok(Some(CurrentUser {
+                    name: s.user.display_name,
+                    email: s.user.email,
+                    roles: s.user.roles.into_iter().collect(),
+                    has_record: s.user.patient_id.is_some(),
+                    mfa_enabled: s.user.mfa_enabled,
+                    helps_others: !acting.choices.is_empty(),
+                    acting: acting.acting_for,
+                    acting_lost: acting.lost,
+                }))
+            }
             Err(AppError::Unauthenticated) => Ok(None),
             Err(e) => Err(e),
         }

@@ -54,10 +54,16 @@ pub enum AuditAction {
     ReleaseRequest,
     AuditReportRead,
     AuditExport,
+    CaregiverInvite,
+    CaregiverAccept,
+    CaregiverRevoke,
+    CaregiverSwitch,
+    RepresentativeRequest,
+    RepresentativeDecide,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 28] = [
+    pub const ALL: [AuditAction; 34] = [
         AuditAction::Login,
         AuditAction::Logout,
         AuditAction::SessionTimeout,
@@ -86,6 +92,12 @@ impl AuditAction {
         AuditAction::ReleaseRequest,
         AuditAction::AuditReportRead,
         AuditAction::AuditExport,
+        AuditAction::CaregiverInvite,
+        AuditAction::CaregiverAccept,
+        AuditAction::CaregiverRevoke,
+        AuditAction::CaregiverSwitch,
+        AuditAction::RepresentativeRequest,
+        AuditAction::RepresentativeDecide,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -118,6 +130,12 @@ impl AuditAction {
             AuditAction::ReleaseRequest => "release_request",
             AuditAction::AuditReportRead => "audit_report_read",
             AuditAction::AuditExport => "audit_export",
+            AuditAction::CaregiverInvite => "caregiver_invite",
+            AuditAction::CaregiverAccept => "caregiver_accept",
+            AuditAction::CaregiverRevoke => "caregiver_revoke",
+            AuditAction::CaregiverSwitch => "caregiver_switch",
+            AuditAction::RepresentativeRequest => "representative_request",
+            AuditAction::RepresentativeDecide => "representative_decide",
         }
     }
 
@@ -181,6 +199,13 @@ impl AuditEvent {
 
     pub fn actor(mut self, user_id: impl Into<String>) -> Self {
         self.actor = Some(user_id.into());
+        self
+    }
+
+    /// Whom the actor acted for: the patient's record id when a caregiver acts (HOUSE-STYLE:
+    /// delegation stores both parties).
+    pub fn on_behalf_of(mut self, patient_id: impl Into<String>) -> Self {
+        self.on_behalf_of = Some(patient_id.into());
         self
     }
 

@@ -58,7 +58,15 @@ pub async fn signed_in_with(
 pub async fn access() -> Result<AccessContext, AppError> {
     let state = state()?;
     let (signed_in, request) = signed_in(true).await?;
-    Ok(AccessContext::new(state.db.clone(), &signed_in, request, state.site_code.clone()))
+    let session = PortalSession::current().await?;
+    access_with(&state, &session, &signed_in, request).await
+}
+
+/// The access context for plain axum routes (downloads): the same, with whose record is on
+/// screen (a caregiver's switch) read from the session.
+pub async fn access_with(state: &AppState, session: &PortalSession, signed_in: &SignedIn, request: RequestMeta) -> Result<AccessContext, AppError> {
+    let acting_for = session.get::<String>(Key::ActingFor).await?;
+    Ok(AccessContext::new(state.db.clone(), signed_in, request, state.site_code.clone()).with_caregivers(acting_for, state.caregivers.ages))
 }
 
 /// Where a sign-in whose first factor passed (a password, or a provider's ID token) goes next:
@@ -79,6 +87,8 @@ pub async fn begin_sign_in(
     session.cycle_id().await?;
     session.remove::<String>(Key::SignedOutReason).await?;
     session.remove::<String>(Key::Login).await?;
+    // A new sign-in starts as oneself: nobody inherits a previous user's switch.
+    session.remove::<String>(Key::ActingFor).await?;
     let stage = if user.mfa_enabled {
         Some(PendingStage::Verify)
     } else if requires_mfa(&state.auth.config, user) {

@@ -2,7 +2,6 @@
 //! as CSV, and a record's attachments. Each checks the session itself and goes through the access context like any server
 //! function; answers carry `Cache-Control: no-store` (ONC 170.315(d)(7)).
 
-use super::access::AccessContext;
 use super::current::signed_in_with;
 use super::request::RequestMeta;
 use super::session::PortalSession;
@@ -56,7 +55,10 @@ pub async fn audit_csv(
         Ok(q) => q,
         Err(fields) => return error_response(AppError::Validation { fields }),
     };
-    let context = AccessContext::new(state.db.clone(), &signed, request, state.site_code.clone());
+    let context = match crate::backend::current::access_with(&state, &session, &signed, request).await {
+        Ok(c) => c,
+        Err(e) => return error_response(e),
+    };
     match context.audit_report(&query, CSV_MAX_ROWS, true).await {
         Ok(rows) => attachment(to_csv(&rows), "text/csv; charset=utf-8", "audit-report.csv"),
         Err(e) => error_response(e),
@@ -88,7 +90,10 @@ pub async fn document_download(
         Ok(s) => s,
         Err(e) => return error_response(e),
     };
-    let context = AccessContext::new(state.db.clone(), &signed, request, state.site_code.clone());
+    let context = match crate::backend::current::access_with(&state, &session, &signed, request).await {
+        Ok(c) => c,
+        Err(e) => return error_response(e),
+    };
     match context.record_document(query.patient.as_deref(), &id).await {
         Ok((view, data)) => {
             let bytes = match (data, view.text) {
@@ -131,7 +136,10 @@ pub async fn release_file_download(
     if !matches!(kind.as_str(), "pdf" | "fhir" | "denial_letter" | "authorization") {
         return error_response(AppError::NotFound);
     }
-    let context = AccessContext::new(state.db.clone(), &signed, request, state.site_code.clone());
+    let context = match crate::backend::current::access_with(&state, &session, &signed, request).await {
+        Ok(c) => c,
+        Err(e) => return error_response(e),
+    };
     match context.download_copy(&id, &kind, &state.file_keys).await {
         Ok((file_name, content_type, bytes)) => attachment(bytes, &content_type, &file_name),
         Err(e) => error_response(e),
@@ -198,7 +206,10 @@ pub async fn accounting_pdf(
         Ok(s) => s,
         Err(e) => return error_response(e),
     };
-    let context = AccessContext::new(state.db.clone(), &signed, request, state.site_code.clone());
+    let context = match crate::backend::current::access_with(&state, &session, &signed, request).await {
+        Ok(c) => c,
+        Err(e) => return error_response(e),
+    };
     let accounting = match context.accounting(None).await {
         Ok(a) => a,
         Err(e) => return error_response(e),
@@ -216,4 +227,36 @@ pub async fn accounting_pdf(
         _ => return error_response(AppError::Unavailable { message: "The accounting could not be produced just now. Try again.".into() }),
     };
     attachment(rendered.bytes, "application/pdf", "accounting-of-disclosures.pdf")
+}
+
+/// `GET /representatives/{id}/documents/{doc}`: a representative's supporting document, for HIM
+/// staff verifying it (or the person who sent it). Opened from its seal, `no-store`, audited.
+pub async fn representative_document(
+    State(state): State<AppState>,
+    session: Session,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    axum::extract::Path((id, doc)): axum::extract::Path<(String, String)>,
+) -> Response {
+    let request = RequestMeta::from_parts(&headers, Some(peer));
+    let session = PortalSession::from(session);
+    let signed = match signed_in_with(&state, &session, &request, true).await {
+        Ok(s) => s,
+        Err(e) => return error_response(e),
+    };
+    let context = match crate::backend::current::access_with(&state, &session, &signed, request).await {
+        Ok(c) => c,
+        Err(e) => return error_response(e),
+    };
+    match context.representative_document(&id, &doc, &state.file_keys).await {
+        Ok((link, bytes)) => {
+            let extension = match link.content_type.as_str() {
+                "application/pdf" => "pdf",
+                "image/png" => "png",
+                _ => "jpg",
+            };
+            attachment(bytes, &link.content_type, &format!("document.{extension}"))
+        }
+        Err(e) => error_response(e),
+    }
 }

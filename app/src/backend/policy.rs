@@ -6,6 +6,7 @@
 //! but get no access to clinical records through that role alone.
 
 use crate::domain::Role;
+use crate::domain::caregiver::{AgeBand, GrantKind, GrantScope, ViewScope, effective_scope};
 use std::collections::BTreeSet;
 
 /// Who is asking: a signed-in user with their roles and, for a patient, their own record.
@@ -50,10 +51,20 @@ pub enum Action {
     RequestCopy,
     /// Work the release-of-information queue.
     WorkRequests,
+    /// Read the parts of a record a limited proxy may not see: notes, sensitive categories, items
+    /// marked adolescent-confidential (45 CFR 164.502(g)(3); DOMAIN.md, personal representatives).
+    ReadSensitive,
+    /// See a patient's copy requests and follow them.
+    TrackRequests,
+    /// Invite, revoke and list a patient's caregivers: the patient alone. A caregiver never
+    /// grants access onward.
+    ManageCaregivers,
+    /// Verify representatives' documents and approve, refuse or end them (HIM staff).
+    VerifyRepresentatives,
 }
 
 impl Action {
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 16] = [
         Action::ReadPatientRecord,
         Action::SearchPatients,
         Action::CreatePatient,
@@ -66,6 +77,10 @@ impl Action {
         Action::ReviewDuplicates,
         Action::RequestCopy,
         Action::WorkRequests,
+        Action::ReadSensitive,
+        Action::TrackRequests,
+        Action::ManageCaregivers,
+        Action::VerifyRepresentatives,
     ];
 }
 
@@ -78,11 +93,35 @@ pub enum Target<'a> {
     Site,
 }
 
-/// A caregiver's access to another patient (granted by the patient or HIM; a later feature).
-/// Callers pass only grants that are in force now.
+/// A caregiver's access to another patient, granted by the patient or established by HIM.
+/// Callers pass only grants that are in force now (not revoked, not expired); the age band is
+/// the patient's today, so the age rules apply on every request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
     pub patient_id: String,
+    pub kind: GrantKind,
+    pub scope: GrantScope,
+    pub band: AgeBand,
+}
+
+impl Grant {
+    /// What this grant allows today.
+    pub fn effective(&self) -> Option<GrantScope> {
+        effective_scope(self.kind, self.scope, self.band)
+    }
+}
+
+/// What all of a caregiver's grants for `patient` allow together; `None` without the caregiver
+/// role (a grant means nothing without it) or without a grant in force.
+pub fn proxy_scope(principal: &Principal, patient: &str, grants: &[Grant]) -> Option<GrantScope> {
+    if !principal.has(Role::Caregiver) {
+        return None;
+    }
+    grants.iter().filter(|g| g.patient_id == patient).filter_map(Grant::effective).reduce(|a, b| GrantScope {
+        view: a.view.max(b.view),
+        request_copies: a.request_copies || b.request_copies,
+        track_requests: a.track_requests || b.track_requests,
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,17 +134,23 @@ pub enum Decision {
 pub fn decide(principal: &Principal, action: Action, target: Target<'_>, grants: &[Grant]) -> Decision {
     use Action::*;
     let staff = principal.has(Role::HimStaff);
+    let reviewer = principal.has(Role::HimReviewer);
+    let own = |patient: &str| principal.has(Role::Patient) && principal.patient_id.as_deref() == Some(patient);
+    let proxy = |patient: &str| proxy_scope(principal, patient, grants);
     let allowed = match (action, target) {
-        (ReadPatientRecord, Target::Patient(patient)) => {
-            let own = principal.has(Role::Patient) && principal.patient_id.as_deref() == Some(patient);
-            let proxy = principal.has(Role::Caregiver) && grants.iter().any(|g| g.patient_id == patient);
-            // HIM staff read records to verify identity and process releases; reviewers read
-            // what they review.
-            own || proxy || staff || principal.has(Role::HimReviewer)
+        // HIM staff read records to verify identity and process releases; reviewers read what
+        // they review.
+        (ReadPatientRecord, Target::Patient(patient)) => own(patient) || proxy(patient).is_some() || staff || reviewer,
+        // A limited proxy sees no notes and no sensitive categories (DOMAIN.md).
+        (ReadSensitive, Target::Patient(patient)) => {
+            own(patient) || proxy(patient).is_some_and(|s| s.view == ViewScope::Full) || staff || reviewer
         }
+        (TrackRequests, Target::Patient(patient)) => own(patient) || proxy(patient).is_some_and(|s| s.track_requests) || staff || reviewer,
         (IssueActivationCode, Target::Patient(_)) => staff,
-        // Caregivers ask on a patient's behalf through their grants (a later feature).
-        (RequestCopy, Target::Patient(patient)) => principal.has(Role::Patient) && principal.patient_id.as_deref() == Some(patient),
+        // 45 CFR 164.502(g): a personal representative exercises the patient's right of access.
+        (RequestCopy, Target::Patient(patient)) => own(patient) || proxy(patient).is_some_and(|s| s.request_copies),
+        (ManageCaregivers, Target::Patient(patient)) => own(patient),
+        (VerifyRepresentatives, Target::Site) => staff,
         (WorkRequests, Target::Site) => staff,
         (SearchPatients | CreatePatient | VerifyIdentity | ReviewDuplicates, Target::Site) => staff,
         // The issue names both: HIM staff load records, administrators load them at set-up. The
@@ -163,12 +208,20 @@ mod tests {
             (ReviewDuplicates, Deny, Deny, Deny),
             (RequestCopy, Allow, Deny, Deny),
             (WorkRequests, Deny, Deny, Deny),
+            (ReadSensitive, Allow, Deny, Deny),
+            (TrackRequests, Allow, Deny, Deny),
+            (ManageCaregivers, Allow, Deny, Deny),
+            (VerifyRepresentatives, Deny, Deny, Deny),
         ]);
     }
 
+    fn grant(patient: &str, kind: GrantKind, scope: GrantScope, band: AgeBand) -> Grant {
+        Grant { patient_id: patient.into(), kind, scope, band }
+    }
+
     #[test]
-    fn a_caregiver_reads_only_granted_patients() {
-        let grants = [Grant { patient_id: OTHER.into() }];
+    fn a_caregiver_acts_only_for_granted_patients() {
+        let grants = [grant(OTHER, GrantKind::Guardian, GrantScope::FULL, AgeBand::Adult)];
         // "own" is not granted here: a caregiver without the patient role has no own record.
         check(&[Role::Caregiver], &grants, &[
             (ReadPatientRecord, Deny, Allow, Deny),
@@ -181,8 +234,13 @@ mod tests {
             (DecideReviewableDenial, Deny, Deny, Deny),
             (ImportRecords, Deny, Deny, Deny),
             (ReviewDuplicates, Deny, Deny, Deny),
-            (RequestCopy, Deny, Deny, Deny),
+            (RequestCopy, Deny, Allow, Deny),
             (WorkRequests, Deny, Deny, Deny),
+            (ReadSensitive, Deny, Allow, Deny),
+            (TrackRequests, Deny, Allow, Deny),
+            // Never onward: only the patient manages who sees their record.
+            (ManageCaregivers, Deny, Deny, Deny),
+            (VerifyRepresentatives, Deny, Deny, Deny),
         ]);
         check(&[Role::Caregiver], &[], &[
             (ReadPatientRecord, Deny, Deny, Deny),
@@ -197,14 +255,80 @@ mod tests {
             (ReviewDuplicates, Deny, Deny, Deny),
             (RequestCopy, Deny, Deny, Deny),
             (WorkRequests, Deny, Deny, Deny),
+            (ReadSensitive, Deny, Deny, Deny),
+            (TrackRequests, Deny, Deny, Deny),
+            (ManageCaregivers, Deny, Deny, Deny),
+            (VerifyRepresentatives, Deny, Deny, Deny),
         ]);
+    }
+
+    /// What a grant allows today, by kind and age band (DOMAIN.md, personal representatives):
+    /// `Some(true)` the granted scope, `Some(false)` at most the limited view, `None` nothing.
+    const AGE_TABLE: [(GrantKind, AgeBand, Option<bool>); 15] = [
+        (GrantKind::ParentOfMinor, AgeBand::Child, Some(true)),
+        (GrantKind::ParentOfMinor, AgeBand::Adolescent, Some(false)),
+        (GrantKind::ParentOfMinor, AgeBand::Adult, None),
+        (GrantKind::Invitation, AgeBand::Child, Some(true)),
+        (GrantKind::Invitation, AgeBand::Adolescent, Some(true)),
+        (GrantKind::Invitation, AgeBand::Adult, Some(true)),
+        (GrantKind::Guardian, AgeBand::Child, Some(true)),
+        (GrantKind::Guardian, AgeBand::Adolescent, Some(true)),
+        (GrantKind::Guardian, AgeBand::Adult, Some(true)),
+        (GrantKind::PowerOfAttorney, AgeBand::Child, Some(true)),
+        (GrantKind::PowerOfAttorney, AgeBand::Adolescent, Some(true)),
+        (GrantKind::PowerOfAttorney, AgeBand::Adult, Some(true)),
+        (GrantKind::Executor, AgeBand::Child, Some(true)),
+        (GrantKind::Executor, AgeBand::Adolescent, Some(true)),
+        (GrantKind::Executor, AgeBand::Adult, Some(true)),
+    ];
+
+    #[test]
+    fn every_grant_kind_scope_and_age_band_decides_every_action() {
+        let p = principal(&[Role::Caregiver]);
+        let mut cases = 0;
+        for (kind, band, rule) in AGE_TABLE {
+            for scope in GrantScope::all() {
+                let grants = [grant(OTHER, kind, scope, band)];
+                for action in Action::ALL {
+                    // The expected answer, from the table and the scope alone.
+                    let expected = match (rule, action) {
+                        (None, _) => false,
+                        (Some(_), ReadPatientRecord) => true,
+                        (Some(keeps_view), ReadSensitive) => keeps_view && scope.view == ViewScope::Full,
+                        (Some(_), RequestCopy) => scope.request_copies,
+                        (Some(_), TrackRequests) => scope.track_requests,
+                        (Some(_), _) => false,
+                    };
+                    let expected = if expected { Allow } else { Deny };
+                    assert_eq!(decide(&p, action, Target::Patient(OTHER), &grants), expected, "{kind:?} {band:?} {scope:?} {action:?}");
+                    // Nothing for anyone else, nothing site-wide.
+                    assert_eq!(decide(&p, action, Target::Patient(OWN), &grants), Deny, "{kind:?} {band:?} {scope:?} {action:?} other patient");
+                    assert_eq!(decide(&p, action, Target::Site, &grants), Deny, "{kind:?} {band:?} {scope:?} {action:?} site");
+                    cases += 1;
+                }
+            }
+        }
+        assert_eq!(cases, GrantKind::ALL.len() * AgeBand::ALL.len() * GrantScope::all().len() * Action::ALL.len());
+    }
+
+    #[test]
+    fn several_grants_for_one_patient_add_up() {
+        let p = principal(&[Role::Caregiver]);
+        let limited = GrantScope { view: ViewScope::Limited, request_copies: false, track_requests: true };
+        let copies = GrantScope { view: ViewScope::Limited, request_copies: true, track_requests: false };
+        let grants = [grant(OTHER, GrantKind::Invitation, limited, AgeBand::Adult), grant(OTHER, GrantKind::PowerOfAttorney, copies, AgeBand::Adult)];
+        assert_eq!(decide(&p, RequestCopy, Target::Patient(OTHER), &grants), Allow);
+        assert_eq!(decide(&p, TrackRequests, Target::Patient(OTHER), &grants), Allow);
+        assert_eq!(decide(&p, ReadSensitive, Target::Patient(OTHER), &grants), Deny);
     }
 
     #[test]
     fn grants_mean_nothing_without_the_caregiver_role() {
-        let grants = [Grant { patient_id: OTHER.into() }];
+        let grants = [grant(OTHER, GrantKind::Guardian, GrantScope::FULL, AgeBand::Adult)];
         let p = principal(&[Role::Patient]);
-        assert_eq!(decide(&p, ReadPatientRecord, Target::Patient(OTHER), &grants), Deny);
+        for action in Action::ALL {
+            assert_eq!(decide(&p, action, Target::Patient(OTHER), &grants), Deny, "{action:?}");
+        }
     }
 
     #[test]
@@ -222,6 +346,10 @@ mod tests {
             (ReviewDuplicates, Deny, Deny, Allow),
             (RequestCopy, Deny, Deny, Deny),
             (WorkRequests, Deny, Deny, Allow),
+            (ReadSensitive, Allow, Allow, Deny),
+            (TrackRequests, Allow, Allow, Deny),
+            (ManageCaregivers, Deny, Deny, Deny),
+            (VerifyRepresentatives, Deny, Deny, Allow),
         ]);
     }
 
@@ -240,6 +368,10 @@ mod tests {
             (ReviewDuplicates, Deny, Deny, Deny),
             (RequestCopy, Deny, Deny, Deny),
             (WorkRequests, Deny, Deny, Deny),
+            (ReadSensitive, Allow, Allow, Deny),
+            (TrackRequests, Allow, Allow, Deny),
+            (ManageCaregivers, Deny, Deny, Deny),
+            (VerifyRepresentatives, Deny, Deny, Deny),
         ]);
     }
 
@@ -258,6 +390,10 @@ mod tests {
             (ReviewDuplicates, Deny, Deny, Deny),
             (RequestCopy, Deny, Deny, Deny),
             (WorkRequests, Deny, Deny, Deny),
+            (ReadSensitive, Deny, Deny, Deny),
+            (TrackRequests, Deny, Deny, Deny),
+            (ManageCaregivers, Deny, Deny, Deny),
+            (VerifyRepresentatives, Deny, Deny, Deny),
         ]);
     }
 
@@ -277,6 +413,10 @@ mod tests {
             (ReviewDuplicates, Deny, Deny, Deny),
             (RequestCopy, Deny, Deny, Deny),
             (WorkRequests, Deny, Deny, Deny),
+            (ReadSensitive, Deny, Deny, Deny),
+            (TrackRequests, Deny, Deny, Deny),
+            (ManageCaregivers, Deny, Deny, Deny),
+            (VerifyRepresentatives, Deny, Deny, Deny),
         ]);
     }
 

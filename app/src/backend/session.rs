@@ -16,6 +16,8 @@ pub enum Key {
     Login,
     /// Why the last session ended without a sign-out (idle, absolute), shown once on sign-in.
     SignedOutReason,
+    /// The patient a caregiver switched to ("whose record is on screen"); absent for oneself.
+    ActingFor,
     /// A sign-in whose password was right but whose second factor is still to come.
     PendingSignIn,
     /// An authenticator secret being set up, until a code from the app confirms it.
@@ -62,6 +64,7 @@ impl Key {
             Key::PrivacyNoticeDismissed => "privacy_notice_dismissed",
             Key::Login => "login",
             Key::SignedOutReason => "signed_out_reason",
+            Key::ActingFor => "acting_for",
             Key::PendingSignIn => "pending_sign_in",
             Key::PendingTotpSecret => "pending_totp_secret",
             Key::RecoveryCodesOnce => "recovery_codes_once",

@@ -34,6 +34,8 @@ pub struct AppState {
     pub release_download_days: u32,
     /// Who patients complain to (denial letters).
     pub privacy_contact: String,
+    /// Invitation and grant lengths, the proxy age thresholds, document limits.
+    pub caregivers: super::access::CaregiverSettings,
 }
 
 impl FromRef<AppState> for LeptosOptions {

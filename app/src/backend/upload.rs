@@ -64,3 +64,82 @@ pub async fn upload(
         Err(e) => plain(StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), e.to_string()),
     }
 }
+
+/// `POST /representatives/new`: someone asks to be recognised as a patient's representative, with
+/// supporting documents (plain multipart, works without JavaScript). Checked and stored through
+/// the access context; the browser goes back to `/representatives`, with what to correct when
+/// something was wrong (nothing is kept then).
+pub async fn representative(
+    State(state): State<AppState>,
+    session: Session,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    mut multipart: Multipart,
+) -> Response {
+    use super::access::{RepresentativeForm, caregivers::Upload};
+    let request = RequestMeta::from_parts(&headers, Some(peer));
+    let session = PortalSession::from(session);
+    let signed = match signed_in_with(&state, &session, &request, true).await {
+        Ok(s) => s,
+        Err(_) => return see_other("/sign-in?next=/representatives"),
+    };
+    let context = match super::current::access_with(&state, &session, &signed, request).await {
+        Ok(c) => c,
+        Err(e) => return plain(StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), e.to_string()),
+    };
+    let max_mb = state.caregivers.document_max_bytes / (1024 * 1024);
+    let mut form = RepresentativeForm::default();
+    let mut uploads: Vec<Upload> = Vec::new();
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) => {
+                let name = field.name().unwrap_or_default().to_string();
+                if name == "documents" {
+                    let file_name: String = field.file_name().map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n).chars().take(200).collect()).unwrap_or_default();
+                    let bytes = field.bytes().await.map(|b| b.to_vec()).map_err(|_| format!("could not be read; documents may be at most {max_mb} MB"));
+                    uploads.push((file_name, bytes));
+                } else {
+                    let text = field.text().await.unwrap_or_default();
+                    match name.as_str() {
+                        "kind" => form.kind = text,
+                        "patient_name" => form.patient_name = text,
+                        "birth_date" => form.birth_date = text,
+                        "mrn" => form.mrn = text,
+                        "statement" => form.statement = text,
+                        _ => {}
+                    }
+                }
+            }
+            Ok(None) => break,
+            // The body limit stops an oversized upload before it is read whole.
+            Err(_) => {
+                uploads.push(("upload".into(), Err(format!("could not be read; documents may be at most {max_mb} MB"))));
+                break;
+            }
+        }
+    }
+    match context.submit_representative_request(&form, uploads, &state.caregivers, &state.file_keys).await {
+        Ok(_) => see_other("/representatives?sent=1"),
+        Err(AppError::Validation { fields }) => {
+            let text = fields.iter().map(|f| f.message.as_str()).collect::<Vec<_>>().join(" | ");
+            let encoded: String = url_escape(&text);
+            see_other(&format!("/representatives?error={encoded}"))
+        }
+        Err(e) => plain(StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), e.to_string()),
+    }
+}
+
+fn see_other(location: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+/// Percent-encodes a query value (everything but unreserved characters).
+fn url_escape(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}

@@ -53,6 +53,13 @@ impl IsoDate {
     pub fn year(self) -> u16 {
         self.year
     }
+
+    /// Whole years from this date (a birth date) to `on`; a birthday counts on its day, and
+    /// 29 February birthdays count on 1 March in other years.
+    pub fn age_on(self, on: IsoDate) -> i64 {
+        let before_birthday = (on.month, on.day) < (self.month, self.day);
+        i64::from(on.year) - i64::from(self.year) - i64::from(before_birthday)
+    }
 }
 
 impl fmt::Display for IsoDate {

@@ -2,6 +2,7 @@
 //! Newtypes have private fields and a `parse` constructor, so an invalid value cannot exist.
 
 mod audit_report;
+pub mod caregiver;
 mod date;
 mod email;
 mod error_ref;

@@ -280,6 +280,8 @@ pub struct RecordOverview {
     pub immunizations: Vec<ItemRow>,
     pub vitals: Vec<ItemRow>,
     pub labs: Vec<ItemRow>,
+    /// A limited proxy's view: no notes, no sensitive categories (the page says so).
+    pub limited: bool,
 }
 
 /// A visit with everything recorded in it.

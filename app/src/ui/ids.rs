@@ -142,6 +142,40 @@ pub const FORGOT_LINK: &str = "forgot-link";
 pub const PASSWORD_RESET_NOTICE: &str = "password-reset-notice";
 
 /// Every id above, by the name the browser tests use.
+pub const ACCEPT_ERROR: &str = "accept-error";
+pub const ACCEPT_HEADING: &str = "accept-heading";
+pub const ACCEPT_SIGN_IN: &str = "accept-sign-in";
+pub const ACCEPT_SUBMIT: &str = "accept-submit";
+pub const ACCEPT_SUMMARY: &str = "accept-summary";
+pub const ACTING_BANNER: &str = "acting-banner";
+pub const CAREGIVERS_ACTIVE: &str = "caregivers-active";
+pub const CAREGIVERS_HEADING: &str = "caregivers-heading";
+pub const CAREGIVERS_HISTORY: &str = "caregivers-history";
+pub const CAREGIVERS_INVITATIONS: &str = "caregivers-invitations";
+pub const INVITE_COPIES: &str = "invite-copies";
+pub const INVITE_DAYS: &str = "invite-days";
+pub const INVITE_EMAIL: &str = "invite-email";
+pub const INVITE_ERROR: &str = "invite-error";
+pub const INVITE_FULL: &str = "invite-full";
+pub const INVITE_LIMITED: &str = "invite-limited";
+pub const INVITE_LINK: &str = "invite-link";
+pub const INVITE_SENT: &str = "invite-sent";
+pub const INVITE_SUBMIT: &str = "invite-submit";
+pub const INVITE_TRACK: &str = "invite-track";
+pub const PEOPLE_HEADING: &str = "people-heading";
+pub const PEOPLE_LIST: &str = "people-list";
+pub const REPRESENTATIVE_BIRTH: &str = "representative-birth";
+pub const REPRESENTATIVE_ERROR: &str = "representative-error";
+pub const REPRESENTATIVE_FILES: &str = "representative-files";
+pub const REPRESENTATIVE_HEADING: &str = "representative-heading";
+pub const REPRESENTATIVE_KIND: &str = "representative-kind";
+pub const REPRESENTATIVE_NAME: &str = "representative-name";
+pub const REPRESENTATIVE_SENT: &str = "representative-sent";
+pub const REPRESENTATIVE_SUBMIT: &str = "representative-submit";
+pub const STAFF_REPRESENTATIVES_HEADING: &str = "staff-representatives-heading";
+pub const STAFF_REPRESENTATIVES_LIST: &str = "staff-representatives-list";
+
+pub const RECORD_LIMITED: &str = "record-limited";
 pub const ALL: &[(&str, &str)] = &[
     ("MAIN", MAIN),
     ("SITE_HEADER", SITE_HEADER),
@@ -282,6 +316,39 @@ pub const ALL: &[(&str, &str)] = &[
     ("IDENTITY_LIST", IDENTITY_LIST),
     ("OIDC_LINK_ERROR", OIDC_LINK_ERROR),
     ("ACTIVATION_OIDC", ACTIVATION_OIDC),
+    ("ACCEPT_ERROR", ACCEPT_ERROR),
+    ("ACCEPT_HEADING", ACCEPT_HEADING),
+    ("ACCEPT_SIGN_IN", ACCEPT_SIGN_IN),
+    ("ACCEPT_SUBMIT", ACCEPT_SUBMIT),
+    ("ACCEPT_SUMMARY", ACCEPT_SUMMARY),
+    ("ACTING_BANNER", ACTING_BANNER),
+    ("CAREGIVERS_ACTIVE", CAREGIVERS_ACTIVE),
+    ("CAREGIVERS_HEADING", CAREGIVERS_HEADING),
+    ("CAREGIVERS_HISTORY", CAREGIVERS_HISTORY),
+    ("CAREGIVERS_INVITATIONS", CAREGIVERS_INVITATIONS),
+    ("INVITE_COPIES", INVITE_COPIES),
+    ("INVITE_DAYS", INVITE_DAYS),
+    ("INVITE_EMAIL", INVITE_EMAIL),
+    ("INVITE_ERROR", INVITE_ERROR),
+    ("INVITE_FULL", INVITE_FULL),
+    ("INVITE_LIMITED", INVITE_LIMITED),
+    ("INVITE_LINK", INVITE_LINK),
+    ("INVITE_SENT", INVITE_SENT),
+    ("INVITE_SUBMIT", INVITE_SUBMIT),
+    ("INVITE_TRACK", INVITE_TRACK),
+    ("PEOPLE_HEADING", PEOPLE_HEADING),
+    ("PEOPLE_LIST", PEOPLE_LIST),
+    ("REPRESENTATIVE_BIRTH", REPRESENTATIVE_BIRTH),
+    ("REPRESENTATIVE_ERROR", REPRESENTATIVE_ERROR),
+    ("REPRESENTATIVE_FILES", REPRESENTATIVE_FILES),
+    ("REPRESENTATIVE_HEADING", REPRESENTATIVE_HEADING),
+    ("REPRESENTATIVE_KIND", REPRESENTATIVE_KIND),
+    ("REPRESENTATIVE_NAME", REPRESENTATIVE_NAME),
+    ("REPRESENTATIVE_SENT", REPRESENTATIVE_SENT),
+    ("REPRESENTATIVE_SUBMIT", REPRESENTATIVE_SUBMIT),
+    ("STAFF_REPRESENTATIVES_HEADING", STAFF_REPRESENTATIVES_HEADING),
+    ("STAFF_REPRESENTATIVES_LIST", STAFF_REPRESENTATIVES_LIST),
+    ("RECORD_LIMITED", RECORD_LIMITED),
 ];
 
 #[cfg(test)]

@@ -106,6 +106,11 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/disclosures") view=pages::disclosures::DisclosuresPage ssr=SsrMode::Async/>
                         <Route path=path!("/staff/patients/:pid/disclosures") view=pages::disclosures::StaffDisclosuresPage ssr=SsrMode::Async/>
                         <Route path=path!("/staff/duplicates") view=DuplicatesPage ssr=SsrMode::Async/>
+                        <Route path=path!("/caregivers") view=pages::caregivers::CaregiversPage ssr=SsrMode::Async/>
+                        <Route path=path!("/caregivers/accept") view=pages::caregivers::AcceptInvitationPage ssr=SsrMode::Async/>
+                        <Route path=path!("/people") view=pages::caregivers::PeoplePage ssr=SsrMode::Async/>
+                        <Route path=path!("/representatives") view=pages::caregivers::RepresentativesPage ssr=SsrMode::Async/>
+                        <Route path=path!("/staff/representatives") view=pages::caregivers::StaffRepresentativesPage ssr=SsrMode::Async/>
                     </Routes>
                 </ErrorBoundary>
             </main>

@@ -6,6 +6,8 @@
 //! Another patient's data, a refused action and a record that does not exist all answer
 //! `AppError::NotFound`: the answer never reveals that a record exists (HOUSE-STYLE).
 
+pub mod caregivers;
+pub use caregivers::{CaregiverSettings, RepresentativeForm, apply_age_rules, run_daily_age_rules};
 mod clinical_rows;
 pub mod import;
 mod patient_row;
@@ -36,6 +38,10 @@ pub struct AccessContext {
     principal: Principal,
     request: RequestMeta,
     site_code: String,
+    /// The patient a caregiver switched to; `None` acts as oneself.
+    acting_for: Option<String>,
+    /// The ages at which a parent's access narrows and ends (settings).
+    ages: crate::domain::caregiver::AgeThresholds,
 }
 
 fn to_summary(row: patient_row::Model) -> PatientSummary {
@@ -62,7 +68,16 @@ impl AccessContext {
             roles: signed_in.user.roles.clone(),
             patient_id: signed_in.user.patient_id.clone(),
         };
-        AccessContext { db, principal, request, site_code }
+        AccessContext { db, principal, request, site_code, acting_for: None, ages: Default::default() }
+    }
+
+    /// Acting for another patient (the caregiver's switch, from the session), under the site's
+    /// age thresholds. The switch itself grants nothing: every check still asks the policy
+    /// with the grants in force.
+    pub fn with_caregivers(mut self, acting_for: Option<String>, ages: crate::domain::caregiver::AgeThresholds) -> Self {
+        self.acting_for = acting_for.filter(|id| self.principal.patient_id.as_deref() != Some(id.as_str()));
+        self.ages = ages;
+        self
     }
 
     pub fn principal(&self) -> &Principal {
@@ -73,14 +88,25 @@ impl AccessContext {
         &self.request
     }
 
+    /// An audit event by the signed-in user; when a caregiver acts for someone, with that
+    /// patient as on-behalf-of (both identities on every action).
     fn event(&self, action: AuditAction, outcome: Outcome) -> AuditEvent {
-        AuditEvent::new(action, outcome, &self.request).actor(&self.principal.user_id)
+        let event = AuditEvent::new(action, outcome, &self.request).actor(&self.principal.user_id);
+        match &self.acting_for {
+            Some(patient) => event.on_behalf_of(patient),
+            None => event,
+        }
     }
 
-    /// Asks the policy; a refusal is audited as denied and answered 404.
+    /// Asks the policy with the caregiver's grants in force now (read on every call, so a
+    /// revoked or expired grant fails the very next request); a refusal is audited as denied
+    /// and answered 404.
     async fn authorize(&self, action: Action, target: Target<'_>, audit_as: AuditAction) -> Result<(), AppError> {
-        // Caregiver grants arrive with the caregivers feature; until then nobody holds one.
-        if policy::decide(&self.principal, action, target, &[]) == Decision::Allow {
+        let grants = match target {
+            Target::Patient(id) => self.grants_for(id).await?,
+            Target::Site => Vec::new(),
+        };
+        if policy::decide(&self.principal, action, target, &grants) == Decision::Allow {
             return Ok(());
         }
         let mut event = self.event(audit_as, Outcome::Denied);
@@ -118,7 +144,7 @@ impl AccessContext {
 
     /// The signed-in patient's own record, if their account is linked to one.
     pub async fn own_patient(&self) -> Result<Option<PatientSummary>, AppError> {
-        match self.principal.patient_id.clone() {
+        match self.subject() {
             Some(id) => self.patient(&id).await.map(Some),
             None => Ok(None),
         }
@@ -274,7 +300,7 @@ impl AccessContext {
                 .map(|u| (u.id, u.email))
                 .collect()
         };
-        let patient_ids: BTreeSet<String> = events.iter().filter_map(|e| e.patient_id.clone()).collect();
+        let patient_ids: BTreeSet<String> = events.iter().flat_map(|e| [e.patient_id.clone(), e.on_behalf_of.clone()]).flatten().collect();
         let mrns: HashMap<String, String> = if patient_ids.is_empty() {
             HashMap::new()
         } else {
@@ -295,7 +321,10 @@ impl AccessContext {
                 seq: e.seq,
                 time: format_utc_seconds(e.occurred_at_ms),
                 user: name(&emails, &e.actor_user_id),
-                on_behalf_of: name(&emails, &e.on_behalf_of),
+                // A caregiver acts for a patient record (shown by its number); older events name a user.
+                on_behalf_of: e.on_behalf_of.as_ref().map(|i| {
+                    emails.get(i).cloned().or_else(|| mrns.get(i).map(|m| format!("patient {m}"))).unwrap_or_else(|| i.clone())
+                }),
                 patient: name(&mrns, &e.patient_id),
                 action: e.action,
                 entity: e.entity_type.map(|t| match e.entity_id { Some(id) => format!("{t} {id}"), None => t }),

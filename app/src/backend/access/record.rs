@@ -3,7 +3,7 @@
 //! read asks the policy for the patient (another patient's record answers 404, like a missing
 //! one) and is audited with what was read (section, visit, document), never with its content.
 
-use super::clinical_rows::{clinical_document, clinical_item};
+use super::clinical_rows::{clinical_document, clinical_item, sensitive_tag};
 use super::{AccessContext, db_failed, patient_row, to_summary};
 use crate::backend::audit::{self, AuditAction, Outcome};
 use crate::backend::fhir::map::{Coding, trim_number};
@@ -122,21 +122,37 @@ fn document_list() -> Select<clinical_document::Entity> {
         .expr_as(sea_orm::sea_query::Expr::cust("NULL"), "data")
 }
 
+/// Items with no sensitive tag (a category, or adolescent-confidential) for this patient.
+fn not_sensitive(patient_id: &str) -> sea_orm::Condition {
+    use sea_orm::sea_query::Query;
+    let tagged = Query::select()
+        .column(sensitive_tag::Column::ResourceId)
+        .from(sensitive_tag::Entity)
+        .and_where(sensitive_tag::Column::PatientId.eq(patient_id))
+        .to_owned();
+    sea_orm::Condition::all().add(clinical_item::Column::ResourceId.not_in_subquery(tagged))
+}
+
 impl AccessContext {
     /// The patient whose record is read: the one asked for (staff), or the signed-in patient's
-    /// own. Asks the policy and checks the record is on this site; both failures answer 404.
-    async fn record_patient(&self, requested: Option<&str>) -> Result<patient_row::Model, AppError> {
+    /// own (or the person a caregiver switched to). Asks the policy and checks the record is on
+    /// this site; both failures answer 404. Also says whether the view is limited: a limited
+    /// proxy sees no notes, no sensitive categories and nothing marked adolescent-confidential
+    /// (45 CFR 164.502(g)(3); DOMAIN.md).
+    async fn record_patient(&self, requested: Option<&str>) -> Result<(patient_row::Model, bool), AppError> {
         let id = match requested {
             Some(id) => id.to_string(),
-            None => self.principal.patient_id.clone().ok_or(AppError::NotFound)?,
+            None => self.subject().ok_or(AppError::NotFound)?,
         };
         self.authorize(Action::ReadPatientRecord, Target::Patient(&id), AuditAction::PatientRead).await?;
-        patient_row::Entity::find_by_id(id)
+        let limited = !self.allows(Action::ReadSensitive, &id).await?;
+        let patient = patient_row::Entity::find_by_id(id)
             .filter(patient_row::Column::SiteCode.eq(self.site_code.as_str()))
             .one(&self.db)
             .await
             .map_err(db_failed("reading a patient failed"))?
-            .ok_or(AppError::NotFound)
+            .ok_or(AppError::NotFound)?;
+        Ok((patient, limited))
     }
 
     async fn audit_read(&self, patient_id: &str, what: &'static str, detail: String) -> Result<(), AppError> {
@@ -144,29 +160,30 @@ impl AccessContext {
         audit::record_alone(&self.db, event).await.map_err(db_failed("auditing a read failed"))
     }
 
-    fn items(&self, patient_id: &str, kinds: &[&str]) -> Select<clinical_item::Entity> {
-        clinical_item::Entity::find()
+    fn items(&self, patient_id: &str, kinds: &[&str], limited: bool) -> Select<clinical_item::Entity> {
+        let select = clinical_item::Entity::find()
             .filter(clinical_item::Column::PatientId.eq(patient_id))
-            .filter(clinical_item::Column::Kind.is_in(kinds.iter().copied()))
+            .filter(clinical_item::Column::Kind.is_in(kinds.iter().copied()));
+        if limited { select.filter(not_sensitive(patient_id)) } else { select }
     }
 
     /// The front page: demographics, active problems, current medications, allergies, recent
     /// immunizations, and the latest value of each vital sign and lab test.
     pub async fn record_summary(&self, requested: Option<&str>) -> Result<RecordOverview, AppError> {
-        let patient = self.record_patient(requested).await?;
+        let (patient, limited) = self.record_patient(requested).await?;
         let id = patient.id.clone();
         let failed = db_failed("reading the record summary failed");
         let newest = |select: Select<clinical_item::Entity>, limit: u64| {
             select.order_by_desc(clinical_item::Column::StartMs).limit(limit).all(&self.db)
         };
-        let problems = newest(self.items(&id, &["condition"]).filter(clinical_item::Column::Status.eq("active")), 20).await.map_err(failed)?;
-        let medications = newest(self.items(&id, &["medication_request"]).filter(clinical_item::Column::Status.eq("active")), 20)
+        let problems = newest(self.items(&id, &["condition"], limited).filter(clinical_item::Column::Status.eq("active")), 20).await.map_err(failed)?;
+        let medications = newest(self.items(&id, &["medication_request"], limited).filter(clinical_item::Column::Status.eq("active")), 20)
             .await
             .map_err(db_failed("reading medications failed"))?;
-        let allergies = newest(self.items(&id, &["allergy"]), 20).await.map_err(db_failed("reading allergies failed"))?;
-        let immunizations = newest(self.items(&id, &["immunization"]), 5).await.map_err(db_failed("reading immunizations failed"))?;
+        let allergies = newest(self.items(&id, &["allergy"], limited), 20).await.map_err(db_failed("reading allergies failed"))?;
+        let immunizations = newest(self.items(&id, &["immunization"], limited), 5).await.map_err(db_failed("reading immunizations failed"))?;
         let latest_per_code = |category: &'static str, limit: usize| {
-            let select = self.items(&id, &["observation"]).filter(clinical_item::Column::Category.eq(category));
+            let select = self.items(&id, &["observation"], limited).filter(clinical_item::Column::Category.eq(category));
             async move {
                 let rows = newest(select, 400).await?;
                 let mut seen = std::collections::HashSet::new();
@@ -187,17 +204,20 @@ impl AccessContext {
             immunizations: rows(immunizations),
             vitals: rows(vitals),
             labs: rows(labs),
+            limited,
         })
     }
 
     /// One section, newest first, within the filter's dates, one page at a time.
     pub async fn record_section_page(&self, requested: Option<&str>, section: Section, filter: &ListFilter) -> Result<ListPage, AppError> {
         let range = filter.parse().map_err(|fields| AppError::Validation { fields })?;
-        let patient = self.record_patient(requested).await?;
+        let (patient, limited) = self.record_patient(requested).await?;
         let id = patient.id;
         let offset = u64::from(range.page - 1) * PAGE_SIZE;
         let mut page = ListPage { section, items: Vec::new(), documents: Vec::new(), page: range.page, pages: 1, total: 0 };
-        if section == Section::Documents {
+        if section == Section::Documents && limited {
+            // No notes for a limited proxy: the section is empty, as if there were none.
+        } else if section == Section::Documents {
             let mut select = document_list().filter(clinical_document::Column::PatientId.eq(id.as_str()));
             if let Some(f) = range.from_ms {
                 select = select.filter(clinical_document::Column::DateMs.gte(f));
@@ -216,7 +236,7 @@ impl AccessContext {
                 .map_err(db_failed("listing documents failed"))?;
             page.documents = rows.iter().map(to_document_row).collect();
         } else {
-            let mut select = self.items(&id, section.kinds());
+            let mut select = self.items(&id, section.kinds(), limited);
             if let Some(category) = section.observation_category() {
                 select = select.filter(clinical_item::Column::Category.eq(category));
             }
@@ -244,29 +264,37 @@ impl AccessContext {
 
     /// A visit and everything recorded in it (grouped by section), with its notes.
     pub async fn record_visit(&self, requested: Option<&str>, visit_id: &str) -> Result<VisitView, AppError> {
-        let patient = self.record_patient(requested).await?;
+        let (patient, limited) = self.record_patient(requested).await?;
         let id = patient.id;
         let visit = self
-            .items(&id, &["encounter"])
+            .items(&id, &["encounter"], limited)
             .filter(clinical_item::Column::ResourceId.eq(visit_id))
             .one(&self.db)
             .await
             .map_err(db_failed("reading a visit failed"))?
             .ok_or(AppError::NotFound)?;
-        let contents = clinical_item::Entity::find()
+        let mut contents = clinical_item::Entity::find()
             .filter(clinical_item::Column::PatientId.eq(id.as_str()))
-            .filter(clinical_item::Column::EncounterId.eq(visit_id))
+            .filter(clinical_item::Column::EncounterId.eq(visit_id));
+        if limited {
+            contents = contents.filter(not_sensitive(&id));
+        }
+        let contents = contents
             .order_by_asc(clinical_item::Column::StartMs)
             .all(&self.db)
             .await
             .map_err(db_failed("reading a visit failed"))?;
-        let documents = document_list()
-            .filter(clinical_document::Column::PatientId.eq(id.as_str()))
-            .filter(clinical_document::Column::EncounterId.eq(visit_id))
-            .order_by_asc(clinical_document::Column::DateMs)
-            .all(&self.db)
-            .await
-            .map_err(db_failed("reading a visit's notes failed"))?;
+        let documents = if limited {
+            Vec::new()
+        } else {
+            document_list()
+                .filter(clinical_document::Column::PatientId.eq(id.as_str()))
+                .filter(clinical_document::Column::EncounterId.eq(visit_id))
+                .order_by_asc(clinical_document::Column::DateMs)
+                .all(&self.db)
+                .await
+                .map_err(db_failed("reading a visit's notes failed"))?
+        };
         let mut sections: Vec<(Section, Vec<ItemRow>)> = Vec::new();
         for row in contents {
             let Some(section) = Section::of_kind(&row.kind, row.category.as_deref()) else { continue };
@@ -283,7 +311,11 @@ impl AccessContext {
 
     /// A note or attachment: its text for reading, or its bytes for download.
     pub async fn record_document(&self, requested: Option<&str>, document_id: &str) -> Result<(DocumentView, Option<Vec<u8>>), AppError> {
-        let patient = self.record_patient(requested).await?;
+        let (patient, limited) = self.record_patient(requested).await?;
+        if limited {
+            // Notes are outside a limited proxy's view: refused as if absent, and audited.
+            self.authorize(Action::ReadSensitive, Target::Patient(&patient.id), AuditAction::PatientRead).await?;
+        }
         let doc = clinical_document::Entity::find_by_id(document_id.to_string())
             .filter(clinical_document::Column::PatientId.eq(patient.id.as_str()))
             .one(&self.db)
@@ -299,9 +331,9 @@ impl AccessContext {
 
     /// Every numeric result for one code, oldest first (at most 500).
     pub async fn record_trend(&self, requested: Option<&str>, code: &str) -> Result<Trend, AppError> {
-        let patient = self.record_patient(requested).await?;
+        let (patient, limited) = self.record_patient(requested).await?;
         let rows = self
-            .items(&patient.id, &["observation"])
+            .items(&patient.id, &["observation"], limited)
             .filter(clinical_item::Column::Code.eq(code))
             .filter(clinical_item::Column::ValueNum.is_not_null())
             .order_by_asc(clinical_item::Column::StartMs)

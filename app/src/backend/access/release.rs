@@ -342,7 +342,9 @@ impl AccessContext {
         today: IsoDate,
         settings: ReleaseSettings<'_>,
     ) -> Result<RequestView, AppError> {
-        let patient_id = self.principal.patient_id.clone().ok_or(AppError::NotFound)?;
+        // A caregiver asks for the person they switched to (45 CFR 164.502(g)), if their grant
+        // allows copies; the request keeps both: the requester and on whose behalf.
+        let patient_id = self.subject().ok_or(AppError::NotFound)?;
         self.authorize(Action::RequestCopy, Target::Patient(&patient_id), AuditAction::ReleaseRequest).await?;
         let signer = self.display_name(&self.principal.user_id).await?;
         let (request, authorization) = match (request, third_party) {
@@ -417,7 +419,7 @@ impl AccessContext {
             number: Set(number),
             patient_id: Set(patient_id.clone()),
             requester_user_id: Set(self.principal.user_id.clone()),
-            on_behalf_of: Set(None),
+            on_behalf_of: Set(self.acting_for.clone()),
             status: Set(Status::Submitted.as_str().into()),
             scope: Set(serde_json::to_string(&request.scope).unwrap_or_default()),
             formats: Set(formats),
@@ -481,7 +483,13 @@ impl AccessContext {
     pub async fn copy_request(&self, id: &str) -> Result<RequestView, AppError> {
         let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await.map_err(db_failed("reading a request failed"))?;
         let Some(row) = row else { return Err(AppError::NotFound) };
-        self.authorize(Action::ReadPatientRecord, Target::Patient(&row.patient_id), AuditAction::ReleaseRequest).await?;
+        // The requester (the patient, or a caregiver while their grant lasts) follows their own;
+        // others need the right to follow this patient's requests.
+        if row.requester_user_id == self.principal.user_id && self.subject().as_deref() == Some(row.patient_id.as_str()) {
+            self.authorize(Action::ReadPatientRecord, Target::Patient(&row.patient_id), AuditAction::ReleaseRequest).await?;
+        } else {
+            self.authorize(Action::TrackRequests, Target::Patient(&row.patient_id), AuditAction::ReleaseRequest).await?;
+        }
         let events = self.events_of(&row.id).await?;
         let mut view = self.view(row, events);
         self.add_release_details(&mut view).await?;
@@ -498,10 +506,16 @@ impl AccessContext {
 
     /// The signed-in patient's requests, newest first.
     pub async fn my_requests(&self) -> Result<Vec<RequestView>, AppError> {
-        let Some(patient_id) = self.principal.patient_id.clone() else { return Ok(Vec::new()) };
-        self.authorize(Action::ReadPatientRecord, Target::Patient(&patient_id), AuditAction::ReleaseRequest).await?;
-        let rows = release_request::Entity::find()
-            .filter(release_request::Column::PatientId.eq(patient_id.as_str()))
+        let Some(patient_id) = self.subject() else { return Ok(Vec::new()) };
+        let mut select = release_request::Entity::find().filter(release_request::Column::PatientId.eq(patient_id.as_str()));
+        // A caregiver who may not follow the patient's requests still sees the ones they made.
+        if self.acting_for.is_some() && !self.allows(Action::TrackRequests, &patient_id).await? {
+            self.authorize(Action::RequestCopy, Target::Patient(&patient_id), AuditAction::ReleaseRequest).await?;
+            select = select.filter(release_request::Column::RequesterUserId.eq(self.principal.user_id.as_str()));
+        } else {
+            self.authorize(Action::TrackRequests, Target::Patient(&patient_id), AuditAction::ReleaseRequest).await?;
+        }
+        let rows = select
             .order_by_desc(release_request::Column::CreatedAtMs)
             .limit(100)
             .all(&self.db)
@@ -685,7 +699,7 @@ impl AccessContext {
     pub async fn advance_request(&self, id: &str, event: Event, note: Option<String>) -> Result<RequestView, AppError> {
         let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await.map_err(db_failed("reading a request failed"))?;
         let Some(row) = row else { return Err(AppError::NotFound) };
-        let own = self.principal.patient_id.as_deref() == Some(row.patient_id.as_str()) && row.requester_user_id == self.principal.user_id;
+        let own = self.subject().as_deref() == Some(row.patient_id.as_str()) && row.requester_user_id == self.principal.user_id;
         let actor = if own && event == Event::Cancel {
             Actor::Requester
         } else if self.principal.roles.contains(&Role::HimStaff) {

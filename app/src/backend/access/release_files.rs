@@ -379,7 +379,7 @@ impl AccessContext {
     pub async fn request_denial_review(&self, id: &str) -> Result<RequestView, AppError> {
         let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await.map_err(db_failed("reading a request failed"))?;
         let Some(row) = row else { return Err(AppError::NotFound) };
-        let own = self.principal.patient_id.as_deref() == Some(row.patient_id.as_str()) && row.requester_user_id == self.principal.user_id;
+        let own = self.subject().as_deref() == Some(row.patient_id.as_str()) && row.requester_user_id == self.principal.user_id;
         if !own {
             self.authorize(Action::RequestCopy, Target::Patient(&row.patient_id), AuditAction::ReleaseRequest).await?;
             return Err(AppError::NotFound);
@@ -580,7 +580,7 @@ impl AccessContext {
     pub async fn download_copy(&self, id: &str, kind: &str, keys: &FileKeys) -> Result<(String, String, Vec<u8>), AppError> {
         let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await.map_err(db_failed("reading a request failed"))?;
         let Some(row) = row else { return Err(AppError::NotFound) };
-        let own = self.principal.patient_id.as_deref() == Some(row.patient_id.as_str()) && row.requester_user_id == self.principal.user_id;
+        let own = self.subject().as_deref() == Some(row.patient_id.as_str()) && row.requester_user_id == self.principal.user_id;
         if !own && !self.principal.roles.contains(&Role::HimStaff) {
             self.authorize(Action::WorkRequests, Target::Site, AuditAction::ReleaseRequest).await?;
             return Err(AppError::NotFound);

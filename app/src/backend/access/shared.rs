@@ -255,7 +255,7 @@ impl AccessContext {
         use sea_orm::QueryOrder;
         let patient_id = match requested {
             Some(id) => id.to_string(),
-            None => self.principal.patient_id.clone().ok_or(AppError::NotFound)?,
+            None => self.subject().ok_or(AppError::NotFound)?,
         };
         self.authorize(crate::backend::policy::Action::ReadPatientRecord, crate::backend::policy::Target::Patient(&patient_id), AuditAction::PatientRead).await?;
         let to = today();
@@ -321,8 +321,17 @@ impl AccessContext {
     pub async fn activity_history(&self) -> Result<Vec<crate::domain::release::ActivityRow>, AppError> {
         use crate::backend::entities::audit_event;
         use sea_orm::{QueryOrder, QuerySelect};
-        let patient_id = self.principal.patient_id.clone().ok_or(AppError::NotFound)?;
+        use crate::backend::entities::app_user;
+        let patient_id = self.subject().ok_or(AppError::NotFound)?;
         self.authorize(crate::backend::policy::Action::ReadPatientRecord, crate::backend::policy::Target::Patient(&patient_id), AuditAction::PatientRead).await?;
+        let patient_user = app_user::Entity::find()
+            .filter(app_user::Column::PatientId.eq(patient_id.as_str()))
+            .one(&self.db)
+            .await
+            .map_err(db_failed("reading the activity failed"))?
+            .map(|u| u.id);
+        let you = if patient_user.as_deref() == Some(self.principal.user_id.as_str()) { "You" } else { "The patient" };
+        let mut caregiver_names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
         let events = audit_event::Entity::find()
             .filter(audit_event::Column::PatientId.eq(patient_id.as_str()))
             .filter(audit_event::Column::Outcome.eq("success"))
@@ -335,10 +344,24 @@ impl AccessContext {
         let mut rows = Vec::new();
         for e in events {
             let detail = e.detail.clone().unwrap_or_default();
-            let by_patient = e.actor_user_id.as_deref() == Some(self.principal.user_id.as_str());
-            let row = match (e.action.as_str(), by_patient) {
-                ("patient_read", true) if detail != "accounting of disclosures" => Some(("View", "You".to_string(), describe_read(&detail), None)),
-                ("release_request", true) if detail.starts_with("downloaded") => Some(("Download", "You".to_string(), describe_download(&detail), None)),
+            let by_patient = e.actor_user_id.is_some() && e.actor_user_id == patient_user;
+            // 170.315(e)(1): who acted, the patient or a representative; a caregiver's actions
+            // carry the patient as on-behalf-of.
+            let by_caregiver = !by_patient && e.on_behalf_of.as_deref() == Some(patient_id.as_str());
+            let who = match (&e.actor_user_id, by_caregiver) {
+                (Some(actor), true) => {
+                    if !caregiver_names.contains_key(actor) {
+                        let name = self.display_name(actor).await?;
+                        caregiver_names.insert(actor.clone(), format!("{name} (caregiver)"));
+                    }
+                    caregiver_names.get(actor).cloned().unwrap_or_default()
+                }
+                _ => you.to_string(),
+            };
+            let row = match (e.action.as_str(), by_patient || by_caregiver) {
+                ("patient_read", true) if detail != "accounting of disclosures" => Some(("View", who, describe_read(&detail), None)),
+                ("release_request", true) if detail.starts_with("downloaded") => Some(("Download", who, describe_download(&detail), None)),
+                ("release_request", true) if by_caregiver && detail.starts_with("submitted") => Some(("Request", who, "Asked for a copy on the patient's behalf".to_string(), None)),
                 ("release_request", false) if detail.starts_with("shared link opened") => {
                     let to = detail.split_once(" to ").map(|(_, r)| r.to_string());
                     Some(("Transmit", "The recipient, with your passcode".to_string(), "Opened the copy you sent".to_string(), to))
@@ -459,9 +482,20 @@ pub async fn send_pending_notifications(db: &DatabaseConnection, mailer: &crate:
             continue;
         }
         let Some(user) = app_user::Entity::find_by_id(n.user_id.clone()).one(db).await.map_err(db_failed("reading a user failed"))? else { continue };
-        let number = n.message.split_whitespace().nth(2).unwrap_or("").to_string();
-        let body = format!("Your request {number} has an update: sign in to see it.\n\n{base_url}/requests\n\nThis message does not contain health information.\n");
-        match mailer.send(&user.email, &format!("Your request {number} has an update"), body).await {
+        let (subject, body) = if n.request_id.is_some() {
+            let number = n.message.split_whitespace().nth(2).unwrap_or("").to_string();
+            (
+                format!("Your request {number} has an update"),
+                format!("Your request {number} has an update: sign in to see it.\n\n{base_url}/requests\n\nThis message does not contain health information.\n"),
+            )
+        } else {
+            // Caregiver changes: who may see a record. No names, no health information.
+            (
+                "A change to access in your patient portal".to_string(),
+                format!("There is a change to who can see a record in your patient portal account: sign in to see it.\n\n{base_url}/\n\nThis message does not contain health information.\n"),
+            )
+        };
+        match mailer.send(&user.email, &subject, body).await {
             Ok(()) => sent += 1,
             Err(e) => {
                 tracing::warn!(error = %e, "a notification could not be mailed; it will be tried again");

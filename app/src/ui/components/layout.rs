@@ -32,16 +32,28 @@ pub fn provide_current_user() -> CurrentUserResource {
 
 fn nav_links(user: &CurrentUser) -> Vec<(&'static str, &'static str)> {
     let mut links = vec![("/", "Home")];
-    if user.is(Role::Patient) || user.roles.is_empty() {
+    if user.acting.is_some() {
+        // Acting for someone: the same pages, about them (the banner says whose).
+        links.push(("/record", "Record"));
+        links.push(("/requests", "Copies"));
+        links.push(("/disclosures", "Who saw it"));
+    } else if user.is(Role::Patient) || user.roles.is_empty() {
         links.push(("/record", "My record"));
         links.push(("/requests", "Copies"));
         links.push(("/disclosures", "Who saw it"));
+        if user.has_record {
+            links.push(("/caregivers", "Who can see"));
+        }
+    }
+    if user.helps_others || user.is(Role::Caregiver) {
+        links.push(("/people", "People I help"));
     }
     if user.is(Role::HimStaff) {
         links.push(("/staff/patients", "Patients"));
         links.push(("/staff/requests", "Requests"));
         links.push(("/staff/verifications", "Verifications"));
         links.push(("/staff/duplicates", "Duplicates"));
+        links.push(("/staff/representatives", "Representatives"));
     }
     if user.is(Role::HimReviewer) {
         links.push(("/staff/reviews", "Reviews"));
@@ -87,6 +99,7 @@ pub fn SiteHeader() -> impl IntoView {
                                     </ActionForm>
                                 </div>
                                 <IdleWarning/>
+                                {crate::ui::pages::caregivers::acting_banner(&u)}
                             }.into_any(),
                             None => view! {
                                 <nav id=ids::SITE_NAV class="site-nav" aria-label="Main">

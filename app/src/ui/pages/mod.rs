@@ -3,6 +3,7 @@
 pub mod account;
 pub mod activation;
 pub mod audit_report;
+pub mod caregivers;
 pub mod disclosures;
 pub mod error;
 pub mod home;

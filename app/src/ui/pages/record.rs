@@ -158,7 +158,13 @@ pub fn RecordPage() -> impl IntoView {
                     match summary.await {
                         Ok(s) => {
                             let p = s.patient;
+                            let limited = s.limited;
                             view! {
+                                {limited.then(|| view! {
+                                    <p id=ids::RECORD_LIMITED class="notice" role="note">
+                                        "You see the limited record: notes and sensitive information are not shown (the law keeps some of a teenager's care, and what the patient chose, private)."
+                                    </p>
+                                })}
                                 <dl id=ids::RECORD_DEMOGRAPHICS class="facts">
                                     <dt>"Name"</dt><dd>{format!("{} {}", p.given_names, p.family_name)}</dd>
                                     <dt>"Date of birth"</dt><dd>{p.birth_date}</dd>

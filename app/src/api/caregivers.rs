@@ -1,0 +1,158 @@
+//! Caregivers: the patient's "Who can see my records" page (invite, withdraw, revoke), accepting
+//! an invitation, the switcher between oneself and each person one acts for, representative
+//! requests and HIM staff's queue for them. The access context decides and audits everything;
+//! the supporting documents travel as a plain multipart form (`backend::upload::representative`).
+
+use crate::domain::caregiver::{
+    Acting, ActingChoice, CaregiversOverview, GrantScope, GrantView, InvitationPreview, InvitationSent, InviteForm, RepresentativeView,
+    ViewScope,
+};
+use crate::error::AppError;
+use leptos::prelude::*;
+
+/// Whose record is on screen, and everyone the user may act for.
+#[server(prefix = "/api", endpoint = "acting")]
+pub async fn acting_state() -> Result<Acting, AppError> {
+    use crate::backend::{current::access, error::with_status};
+    with_status(async move { access().await?.acting().await }.await)
+}
+
+/// Switches whose record is on screen (`patient` empty: oneself), then opens the record.
+#[server(prefix = "/api", endpoint = "switch_person")]
+pub async fn switch_person(patient: String) -> Result<Option<ActingChoice>, AppError> {
+    use crate::backend::session::{Key, PortalSession};
+    use crate::backend::{current::access, error::with_status};
+    with_status(async move {
+        let context = access().await?;
+        let session = PortalSession::current().await?;
+        let patient = patient.trim();
+        let choice = context.switch_to((!patient.is_empty()).then_some(patient)).await?;
+        match &choice {
+            Some(c) => session.insert(Key::ActingFor, c.patient_id.clone()).await?,
+            None => {
+                session.remove::<String>(Key::ActingFor).await?;
+            }
+        }
+        leptos_axum::redirect(if choice.is_some() { "/record" } else { "/" });
+        Ok(choice)
+    }.await)
+}
+
+/// The patient's caregivers, invitations, representatives and history.
+#[server(prefix = "/api", endpoint = "caregivers_overview")]
+pub async fn who_can_see() -> Result<CaregiversOverview, AppError> {
+    use crate::backend::{current::{access, state}, error::with_status};
+    with_status(async move { access().await?.caregivers_overview(&state()?.caregivers).await }.await)
+}
+
+/// The patient invites someone; the link is mailed (no health information) and shown once.
+#[server(prefix = "/api", endpoint = "invite_caregiver")]
+pub async fn invite_caregiver(form: InviteForm) -> Result<InvitationSent, AppError> {
+    use crate::backend::{current::{access, state}, error::with_status};
+    with_status(async move {
+        let state = state()?;
+        let sent = access().await?.invite_caregiver(&form, &state.caregivers, &state.base_url).await?;
+        let body = format!(
+            "Someone invited you to help with their health records in the {} patient portal.\n\n\
+             Open this link and sign in with, or create, an account for this email address: {}\n\n\
+             The invitation expires on {}. This message does not contain health information.\n",
+            state.site_code, sent.link, sent.invitation.expires_on
+        );
+        if let Err(e) = state.mailer.send(&sent.invitation.email, "An invitation to a patient portal", body).await {
+            tracing::warn!(error = %e, "mailing an invitation failed; the patient can pass the link on");
+        }
+        Ok(sent)
+    }.await)
+}
+
+/// The patient withdraws a pending invitation.
+#[server(prefix = "/api", endpoint = "withdraw_invitation")]
+pub async fn withdraw_invitation(id: String) -> Result<(), AppError> {
+    use crate::backend::{current::access, error::with_status};
+    with_status(async move { access().await?.withdraw_invitation(&id).await }.await)
+}
+
+/// The patient ends a caregiver's access, effective on their next request.
+#[server(prefix = "/api", endpoint = "revoke_caregiver")]
+pub async fn revoke_caregiver(id: String) -> Result<(), AppError> {
+    use crate::backend::{current::access, error::with_status};
+    with_status(async move { access().await?.revoke_grant(&id).await }.await)
+}
+
+/// What an invitation offers, for its accept page.
+#[server(prefix = "/api", endpoint = "invitation_preview")]
+pub async fn preview_invitation(token: String) -> Result<InvitationPreview, AppError> {
+    use crate::backend::{current::access, error::with_status};
+    with_status(async move { access().await?.invitation_preview(&token).await }.await)
+}
+
+/// The invited person accepts with the signed-in account, then goes to the switcher.
+#[server(prefix = "/api", endpoint = "accept_invitation")]
+pub async fn accept_invitation(token: String) -> Result<ActingChoice, AppError> {
+    use crate::backend::{current::access, error::with_status};
+    with_status(async move {
+        let choice = access().await?.accept_invitation(&token).await?;
+        leptos_axum::redirect("/people?accepted=1");
+        Ok(choice)
+    }.await)
+}
+
+/// The signed-in user's own requests to be recognised as a representative.
+#[server(prefix = "/api", endpoint = "my_representative_requests")]
+pub async fn my_representative_requests() -> Result<Vec<RepresentativeView>, AppError> {
+    use crate::backend::{current::access, error::with_status};
+    with_status(async move { access().await?.my_representative_requests().await }.await)
+}
+
+/// HIM staff: representative requests waiting for a decision.
+#[server(prefix = "/api", endpoint = "representative_queue")]
+pub async fn representative_queue() -> Result<Vec<RepresentativeView>, AppError> {
+    use crate::backend::{current::access, error::with_status};
+    with_status(async move { access().await?.representative_queue().await }.await)
+}
+
+/// HIM staff approve (with the verified record number, scope and optional length in days) or
+/// refuse (with a reason) a representative request.
+#[server(prefix = "/api", endpoint = "decide_representative")]
+pub async fn decide_representative(
+    id: String,
+    decision: String,
+    #[server(default)] mrn: String,
+    #[server(default)] view: String,
+    #[server(default)] request_copies: Option<String>,
+    #[server(default)] track_requests: Option<String>,
+    #[server(default)] days: String,
+    #[server(default)] reason: String,
+) -> Result<RepresentativeView, AppError> {
+    use crate::backend::{current::access, error::with_status};
+    use crate::error::FieldError;
+    with_status(async move {
+        let approve = decision == "approve";
+        let scope = GrantScope {
+            view: ViewScope::parse(view.trim()).unwrap_or(ViewScope::Full),
+            request_copies: request_copies.is_some(),
+            track_requests: track_requests.is_some(),
+        };
+        let days = match days.trim() {
+            "" => None,
+            d => Some(d.parse::<u32>().map_err(|_| AppError::Validation {
+                fields: vec![FieldError { field: "days".into(), message: "Enter a number of days, or leave it empty for no end date.".into() }],
+            })?),
+        };
+        access().await?.decide_representative(&id, approve, &mrn, scope, days, &reason).await
+    }.await)
+}
+
+/// HIM staff: every grant on a patient's record.
+#[server(prefix = "/api", endpoint = "patient_caregivers")]
+pub async fn patient_caregivers(patient: String) -> Result<Vec<GrantView>, AppError> {
+    use crate::backend::{current::access, error::with_status};
+    with_status(async move { access().await?.patient_grants(&patient).await }.await)
+}
+
+/// HIM staff end a representative's access where abuse or endangerment is suspected.
+#[server(prefix = "/api", endpoint = "end_caregiver")]
+pub async fn end_caregiver(id: String, reason: String) -> Result<(), AppError> {
+    use crate::backend::{current::access, error::with_status};
+    with_status(async move { access().await?.end_grant_by_staff(&id, &reason).await }.await)
+}

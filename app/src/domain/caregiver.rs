@@ -1,0 +1,461 @@
+//! Caregivers: people who act for a patient (45 CFR 164.502(g), personal representatives, and
+//! adults the patient invites). A grant has a kind (why it exists), a scope (what it allows) and,
+//! for a parent, an age band of the patient that narrows it. The rules here are pure; the policy
+//! function applies them to every caregiver action.
+
+use super::email::EmailAddress;
+use super::date::IsoDate;
+use crate::error::FieldError;
+use serde::{Deserialize, Serialize};
+
+/// On what basis a caregiver holds access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantKind {
+    /// The patient invited them (adult-to-adult proxy, DOMAIN.md: granted by the patient, with an
+    /// expiry, revocable at any time).
+    Invitation,
+    /// Parent of an unemancipated minor (45 CFR 164.502(g)(3)); narrowed by the child's age.
+    ParentOfMinor,
+    /// Court-appointed guardian (164.502(g)(2)).
+    Guardian,
+    /// Holder of a health-care power of attorney (164.502(g)(2)).
+    PowerOfAttorney,
+    /// Executor or administrator of a deceased patient's estate (164.502(g)(4)).
+    Executor,
+}
+
+impl GrantKind {
+    pub const ALL: [GrantKind; 5] =
+        [GrantKind::Invitation, GrantKind::ParentOfMinor, GrantKind::Guardian, GrantKind::PowerOfAttorney, GrantKind::Executor];
+    /// The kinds HIM staff establish from documents (everything but an invitation).
+    pub const REPRESENTATIVE: [GrantKind; 4] = [GrantKind::ParentOfMinor, GrantKind::Guardian, GrantKind::PowerOfAttorney, GrantKind::Executor];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantKind::Invitation => "invitation",
+            GrantKind::ParentOfMinor => "parent",
+            GrantKind::Guardian => "guardian",
+            GrantKind::PowerOfAttorney => "power_of_attorney",
+            GrantKind::Executor => "executor",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<GrantKind> {
+        GrantKind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+
+    /// The caregiver's relationship, as the banner and the lists name it.
+    pub fn label(self) -> &'static str {
+        match self {
+            GrantKind::Invitation => "Invited by the patient",
+            GrantKind::ParentOfMinor => "Parent",
+            GrantKind::Guardian => "Guardian",
+            GrantKind::PowerOfAttorney => "Health-care power of attorney",
+            GrantKind::Executor => "Executor of the estate",
+        }
+    }
+
+    /// What a person asking for access says about themselves.
+    pub fn claim(self) -> &'static str {
+        match self {
+            GrantKind::Invitation => "The patient invited me",
+            GrantKind::ParentOfMinor => "I am the parent of a child under 18",
+            GrantKind::Guardian => "I am the court-appointed guardian",
+            GrantKind::PowerOfAttorney => "I hold a health-care power of attorney",
+            GrantKind::Executor => "I am the executor of the patient's estate",
+        }
+    }
+}
+
+/// How much of the record a caregiver sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ViewScope {
+    /// No notes, no sensitive categories, nothing marked adolescent-confidential.
+    Limited,
+    Full,
+}
+
+impl ViewScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ViewScope::Limited => "limited",
+            ViewScope::Full => "full",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ViewScope> {
+        match text {
+            "limited" => Some(ViewScope::Limited),
+            "full" => Some(ViewScope::Full),
+            _ => None,
+        }
+    }
+}
+
+/// What a grant allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct GrantScope {
+    pub view: ViewScope,
+    /// Ask for copies of the record on the patient's behalf (45 CFR 164.524 through 164.502(g)).
+    pub request_copies: bool,
+    /// See the patient's copy requests and follow them.
+    pub track_requests: bool,
+}
+
+impl GrantScope {
+    pub const FULL: GrantScope = GrantScope { view: ViewScope::Full, request_copies: true, track_requests: true };
+
+    /// Every combination, for tables.
+    pub fn all() -> Vec<GrantScope> {
+        let mut out = Vec::new();
+        for view in [ViewScope::Limited, ViewScope::Full] {
+            for request_copies in [false, true] {
+                for track_requests in [false, true] {
+                    out.push(GrantScope { view, request_copies, track_requests });
+                }
+            }
+        }
+        out
+    }
+
+    /// True when `self` allows nothing that `holder` does not.
+    pub fn within(self, holder: GrantScope) -> bool {
+        self.view <= holder.view && (!self.request_copies || holder.request_copies) && (!self.track_requests || holder.track_requests)
+    }
+
+    /// One line for lists: "Full record · can request copies · can follow requests".
+    pub fn describe(self) -> String {
+        let mut parts = vec![match self.view {
+            ViewScope::Full => "Full record",
+            ViewScope::Limited => "Limited record (no notes or sensitive information)",
+        }];
+        if self.request_copies {
+            parts.push("can request copies");
+        }
+        if self.track_requests {
+            parts.push("can follow requests");
+        }
+        parts.join(" · ")
+    }
+}
+
+/// The patient's age band, which narrows a parent's access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgeBand {
+    Child,
+    Adolescent,
+    Adult,
+}
+
+impl AgeBand {
+    pub const ALL: [AgeBand; 3] = [AgeBand::Child, AgeBand::Adolescent, AgeBand::Adult];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgeBand::Child => "child",
+            AgeBand::Adolescent => "adolescent",
+            AgeBand::Adult => "adult",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<AgeBand> {
+        AgeBand::ALL.into_iter().find(|b| b.as_str() == text)
+    }
+}
+
+/// The ages at which a parent's access narrows and ends (settings; DOMAIN.md defaults 12 and 18).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgeThresholds {
+    /// From this birthday a parent's view is limited (adolescent confidentiality).
+    pub limited_from: u8,
+    /// From this birthday a parent's access ends, unless the adult patient grants it anew.
+    pub adult_from: u8,
+}
+
+impl Default for AgeThresholds {
+    fn default() -> Self {
+        AgeThresholds { limited_from: 12, adult_from: 18 }
+    }
+}
+
+impl AgeThresholds {
+    pub fn band(self, birth_date: IsoDate, today: IsoDate) -> AgeBand {
+        let age = birth_date.age_on(today);
+        if age >= i64::from(self.adult_from) {
+            AgeBand::Adult
+        } else if age >= i64::from(self.limited_from) {
+            AgeBand::Adolescent
+        } else {
+            AgeBand::Child
+        }
+    }
+}
+
+/// What a grant allows today, given the patient's age band; `None` when it allows nothing.
+///
+/// A parent's access (45 CFR 164.502(g)(3)) is the granted scope for a child, at most the limited
+/// view for an adolescent (items a minor consented to are not the parent's, 164.502(g)(3)(i)),
+/// and nothing once the patient is an adult. Other kinds do not depend on age: a guardian or an
+/// agent holds what the court or the patient gave, an invited caregiver what the patient chose.
+pub fn effective_scope(kind: GrantKind, granted: GrantScope, band: AgeBand) -> Option<GrantScope> {
+    match (kind, band) {
+        (GrantKind::ParentOfMinor, AgeBand::Adult) => None,
+        (GrantKind::ParentOfMinor, AgeBand::Adolescent) => Some(GrantScope { view: ViewScope::Limited, ..granted }),
+        _ => Some(granted),
+    }
+}
+
+/// The patient's invitation form, as typed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteForm {
+    pub email: String,
+    /// "full" or "limited".
+    pub view: String,
+    pub request_copies: bool,
+    pub track_requests: bool,
+    /// How long the access lasts, in days.
+    pub days: String,
+}
+
+/// A checked invitation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invite {
+    pub email: EmailAddress,
+    pub scope: GrantScope,
+    pub days: u32,
+}
+
+fn field(name: &str, message: &str) -> FieldError {
+    FieldError { field: name.into(), message: message.into() }
+}
+
+impl InviteForm {
+    /// Checks the form against the inviter's own email (no self-invitation) and the settings'
+    /// longest grant. Every problem is returned, each on its field.
+    pub fn check(&self, own_email: &str, max_days: u32) -> Result<Invite, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let email = match EmailAddress::parse(&self.email) {
+            Ok(e) if e.as_str().eq_ignore_ascii_case(own_email.trim()) => {
+                errors.push(field("email", "This is your own email address. Invite someone else."));
+                None
+            }
+            Ok(e) => Some(e),
+            Err(e) => {
+                errors.push(field("email", &e.to_string()));
+                None
+            }
+        };
+        let view = ViewScope::parse(self.view.trim());
+        if view.is_none() {
+            errors.push(field("view", "Choose what they may see: the full record or the limited record."));
+        }
+        let days = match self.days.trim().parse::<u32>() {
+            Ok(d) if (1..=max_days).contains(&d) => Some(d),
+            _ => {
+                errors.push(field("days", &format!("Enter a number of days from 1 to {max_days}.")));
+                None
+            }
+        };
+        match (email, view, days) {
+            (Some(email), Some(view), Some(days)) if errors.is_empty() => Ok(Invite {
+                email,
+                scope: GrantScope { view, request_copies: self.request_copies, track_requests: self.track_requests },
+                days,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// One caregiver grant as a list shows it (to the patient, the caregiver or HIM staff).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantView {
+    pub id: String,
+    pub patient_id: String,
+    pub patient_name: String,
+    pub caregiver_name: String,
+    pub caregiver_email: String,
+    pub kind: GrantKind,
+    /// What was granted.
+    pub scope: GrantScope,
+    /// What it allows today (the age rules applied); `None` when nothing.
+    pub effective: Option<GrantScope>,
+    pub granted_by: String,
+    pub starts_on: String,
+    pub expires_on: Option<String>,
+    /// Active, or why it ended: "Revoked by the patient", "Expired", "Ended at 18", ...
+    pub status: String,
+    pub active: bool,
+    pub ended_on: Option<String>,
+}
+
+/// An invitation the patient sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationView {
+    pub id: String,
+    pub email: String,
+    pub scope: GrantScope,
+    pub days: u32,
+    pub sent_on: String,
+    pub expires_on: String,
+    /// pending, accepted, withdrawn, expired
+    pub status: String,
+}
+
+/// What the patient sees right after inviting: the link, to give in person as well (the
+/// invitation was also mailed). Only the invited email can accept it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationSent {
+    pub invitation: InvitationView,
+    pub link: String,
+}
+
+/// The invitation as the invited person sees it before accepting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationPreview {
+    pub patient_name: String,
+    pub scope: GrantScope,
+    pub days: u32,
+    pub expires_on: String,
+    /// The invitation was addressed to the signed-in account's email.
+    pub for_you: bool,
+}
+
+/// A supporting document attached to a representative request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentLink {
+    pub id: String,
+    pub file_name: String,
+    pub content_type: String,
+    pub size: i64,
+}
+
+/// A request to be recognised as a personal representative, as HIM staff and the requester see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepresentativeView {
+    pub id: String,
+    pub requester_name: String,
+    pub requester_email: String,
+    pub kind: GrantKind,
+    pub patient_name: String,
+    pub birth_date: String,
+    pub mrn: String,
+    pub statement: String,
+    pub submitted_on: String,
+    /// pending, approved, refused
+    pub status: String,
+    pub reason: Option<String>,
+    pub documents: Vec<DocumentLink>,
+}
+
+/// Everything on the patient's "Who can see my records" page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaregiversOverview {
+    pub active: Vec<GrantView>,
+    pub invitations: Vec<InvitationView>,
+    /// Ended grants, newest first (the history).
+    pub history: Vec<GrantView>,
+    pub representatives: Vec<RepresentativeView>,
+    pub default_days: u32,
+    pub max_days: u32,
+}
+
+/// A person the signed-in caregiver may act for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActingChoice {
+    pub patient_id: String,
+    pub name: String,
+    pub kind: GrantKind,
+    pub scope: GrantScope,
+    pub expires_on: Option<String>,
+}
+
+/// Whose record is on screen, for the banner and the switcher.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Acting {
+    /// The person being acted for, when not oneself.
+    pub acting_for: Option<ActingChoice>,
+    /// The switcher was set to someone whose grant has since ended.
+    pub lost: bool,
+    /// Everyone the user may act for now.
+    pub choices: Vec<ActingChoice>,
+}
+
+/// Shown on a caregiver's copy request: the representative, and in what capacity.
+pub fn representative_line(caregiver_name: &str, kind: GrantKind) -> String {
+    format!("{caregiver_name} ({}), on the patient's behalf", kind.label().to_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(s: &str) -> IsoDate {
+        IsoDate::parse(s).unwrap()
+    }
+
+    #[test]
+    fn age_bands_turn_on_the_birthday() {
+        let t = AgeThresholds::default();
+        let born = date("2014-06-15");
+        assert_eq!(t.band(born, date("2026-06-14")), AgeBand::Child, "11 the day before the 12th birthday");
+        assert_eq!(t.band(born, date("2026-06-15")), AgeBand::Adolescent, "12 on the birthday");
+        assert_eq!(t.band(born, date("2032-06-14")), AgeBand::Adolescent);
+        assert_eq!(t.band(born, date("2032-06-15")), AgeBand::Adult, "18 ends a parent's access");
+        let custom = AgeThresholds { limited_from: 13, adult_from: 19 };
+        assert_eq!(custom.band(born, date("2026-06-15")), AgeBand::Child);
+        assert_eq!(custom.band(born, date("2032-06-15")), AgeBand::Adolescent);
+        assert_eq!(date("2008-02-29").age_on(date("2026-02-28")), 17);
+        assert_eq!(date("2008-02-29").age_on(date("2026-03-01")), 18);
+    }
+
+    #[test]
+    fn a_parent_is_full_then_limited_then_ends_other_kinds_do_not_depend_on_age() {
+        for kind in GrantKind::ALL {
+            for granted in GrantScope::all() {
+                for band in AgeBand::ALL {
+                    let got = effective_scope(kind, granted, band);
+                    let expected = match (kind, band) {
+                        (GrantKind::ParentOfMinor, AgeBand::Child) => Some(granted),
+                        (GrantKind::ParentOfMinor, AgeBand::Adolescent) => Some(GrantScope { view: ViewScope::Limited, ..granted }),
+                        (GrantKind::ParentOfMinor, AgeBand::Adult) => None,
+                        _ => Some(granted),
+                    };
+                    assert_eq!(got, expected, "{kind:?} {granted:?} {band:?}");
+                    if let Some(s) = got {
+                        assert!(s.within(granted), "the age rules never widen a grant");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_invitation_names_every_problem_and_refuses_self_invitation() {
+        let form = InviteForm { email: "me@example.org".into(), view: "everything".into(), days: "0".into(), ..Default::default() };
+        let errors = form.check("Me@Example.org", 365).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["email", "view", "days"]);
+        assert!(errors[0].message.contains("your own"));
+        let too_long = InviteForm { email: "carer@example.org".into(), view: "limited".into(), days: "400".into(), ..Default::default() };
+        assert!(too_long.check("me@example.org", 365).unwrap_err()[0].message.contains("1 to 365"));
+        let ok = InviteForm { email: " carer@example.org ".into(), view: "limited".into(), request_copies: true, track_requests: false, days: "30".into() };
+        let invite = ok.check("me@example.org", 365).unwrap();
+        assert_eq!(invite.email.as_str(), "carer@example.org");
+        assert_eq!(invite.scope, GrantScope { view: ViewScope::Limited, request_copies: true, track_requests: false });
+        assert_eq!(invite.days, 30);
+    }
+
+    #[test]
+    fn a_scope_is_within_another_only_when_it_allows_nothing_more() {
+        let limited = GrantScope { view: ViewScope::Limited, request_copies: false, track_requests: true };
+        assert!(limited.within(GrantScope::FULL));
+        assert!(!GrantScope::FULL.within(limited));
+        assert!(!GrantScope { view: ViewScope::Limited, request_copies: true, track_requests: true }.within(limited));
+        assert_eq!(GrantKind::parse("power_of_attorney"), Some(GrantKind::PowerOfAttorney));
+        assert_eq!(GrantKind::parse("friend"), None);
+    }
+}
