@@ -6,6 +6,7 @@ mod access;
 mod activation;
 mod audit;
 mod audit_report;
+mod caregivers;
 mod auth;
 mod concurrency;
 mod demo;

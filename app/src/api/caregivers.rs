@@ -3,9 +3,10 @@
 //! requests and HIM staff's queue for them. The access context decides and audits everything;
 //! the supporting documents travel as a plain multipart form (`backend::upload::representative`).
 
+#![allow(clippy::too_many_arguments, reason = "a decision form's fields arrive as server-function arguments")]
+
 use crate::domain::caregiver::{
-    Acting, ActingChoice, CaregiversOverview, GrantScope, GrantView, InvitationPreview, InvitationSent, InviteForm, RepresentativeView,
-    ViewScope,
+    Acting, ActingChoice, CaregiversOverview, GrantView, InvitationPreview, InvitationSent, InviteForm, RepresentativeView,
 };
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -125,6 +126,7 @@ pub async fn decide_representative(
     #[server(default)] reason: String,
 ) -> Result<RepresentativeView, AppError> {
     use crate::backend::{current::access, error::with_status};
+    use crate::domain::caregiver::{GrantScope, ViewScope};
     use crate::error::FieldError;
     with_status(async move {
         let approve = decision == "approve";

@@ -208,8 +208,9 @@ pub fn effective_scope(kind: GrantKind, granted: GrantScope, band: AgeBand) -> O
     }
 }
 
-/// The patient's invitation form, as typed.
+/// The patient's invitation form, as typed (an unticked box is simply absent).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct InviteForm {
     pub email: String,
     /// "full" or "limited".

@@ -1,0 +1,352 @@
+//! Caregivers end to end: the patient invites, the caregiver accepts and acts within the scope
+//! (limited record, a copy requested on the patient's behalf), both identities on every action,
+//! revocation effective on the caregiver's next request in the same session; bad invitations;
+//! HIM-established representatives with documents checked by content; the age rules applied on
+//! every request and by the daily job.
+
+use app::backend::access::import::Importer;
+use app::backend::fhir::parse::Limits;
+use app::backend::request::RequestMeta;
+use app::domain::Role;
+use app::domain::caregiver::AgeThresholds;
+use portal_tests::{TestApp, spawn_app, spawn_app_with};
+use sea_orm::ConnectionTrait;
+
+const LEON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/fhir/synthea/ab5537a3-8608-5f56-53f5-d10b00eb4680.json");
+const ZANDRA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/fhir/synthea/8a4c9c04-1524-9f1c-d65b-9b17e4520fef.json");
+
+async fn import(app: &TestApp, path: &str) -> String {
+    let bytes = std::fs::read(path).expect("fixture");
+    let request = RequestMeta::command_line();
+    let importer = Importer { db: &app.db, site_code: &app.settings.site_code, limits: Limits::default(), actor: None, request: &request };
+    importer.import("fixture.json", &bytes, &|_, _| {}).await.expect("imports").patient.expect("a patient").id
+}
+
+async fn signed_in(app: &TestApp, email: &str, roles: &[Role], patient: Option<&str>) -> reqwest::Client {
+    app.create_user(email, roles, patient).await;
+    let client = app.new_client();
+    app.login_as(&client, email).await;
+    client
+}
+
+async fn sql(app: &TestApp, statement: &str) {
+    app.db.execute_unprepared(statement).await.expect("SQL runs");
+}
+
+async fn count(app: &TestApp, table: &str) -> i64 {
+    let row = app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(app.db.get_database_backend(), format!("SELECT COUNT(*) AS n FROM {table}")))
+        .await
+        .expect("count")
+        .expect("a row");
+    row.try_get::<i64>("", "n").expect("n")
+}
+
+/// Tags one of the patient's problems as mental health and names it uniquely.
+async fn tag_a_problem(app: &TestApp, patient: &str) -> String {
+    let rows = app
+        .db
+        .query_all_raw(sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            format!("SELECT resource_id FROM clinical_item WHERE patient_id = '{patient}' AND kind = 'condition' AND status = 'active' ORDER BY display"),
+        ))
+        .await
+        .expect("conditions");
+    let resource_id: String = rows.first().expect("an active problem").try_get("", "resource_id").expect("id");
+    sql(app, &format!("UPDATE clinical_item SET display = 'Tagged problem Zq-7' WHERE resource_id = '{resource_id}'")).await;
+    sql(app, &format!("INSERT INTO sensitive_tag (resource_id, category, patient_id) VALUES ('{resource_id}', 'mental_health', '{patient}')")).await;
+    "Tagged problem Zq-7".into()
+}
+
+fn token_of(link: &str) -> String {
+    link.split("token=").nth(1).expect("a token in the link").to_string()
+}
+
+async fn invite(app: &TestApp, patient: &reqwest::Client, email: &str, view: &str, copies: bool) -> String {
+    let mut fields = vec![("form[email]", email), ("form[view]", view), ("form[days]", "30"), ("form[track_requests]", "true")];
+    if copies {
+        fields.push(("form[request_copies]", "true"));
+    }
+    let sent = app.call_ok(patient, "invite_caregiver", &fields).await;
+    token_of(sent["link"].as_str().expect("link"))
+}
+
+fn names(list: &serde_json::Value, key: &str) -> Vec<String> {
+    list.as_array().expect("a list").iter().filter_map(|r| r[key].as_str().map(str::to_string)).collect()
+}
+
+#[tokio::test]
+async fn an_invited_caregiver_acts_within_the_scope_with_both_identities_until_revoked() {
+    let app = spawn_app().await;
+    let leon = import(&app, LEON).await;
+    let tagged = tag_a_problem(&app, &leon).await;
+    let ana = signed_in(&app, "ana@example.org", &[Role::Patient], Some(&leon)).await;
+    let token = invite(&app, &ana, "carl@example.org", "limited", true).await;
+    // Stored hashed: the token itself is nowhere in the database.
+    let stored = app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(app.db.get_database_backend(), "SELECT token_hash FROM caregiver_invitation".to_string()))
+        .await
+        .expect("query")
+        .expect("a row");
+    assert_ne!(stored.try_get::<String>("", "token_hash").expect("hash"), token);
+
+    let carl = signed_in(&app, "carl@example.org", &[], None).await;
+    let preview = app.call_ok(&carl, "invitation_preview", &[("token", &token)]).await;
+    assert_eq!(preview["for_you"], true);
+    assert_eq!(preview["patient_name"], "Lucas404 León820");
+    app.call_ok(&carl, "accept_invitation", &[("token", &token)]).await;
+    let me = app.me(&carl).await.expect("signed in");
+    assert_eq!(me["helps_others"], true);
+    assert!(me["roles"].as_array().expect("roles").iter().any(|r| r == "caregiver"), "accepting gives the caregiver role");
+
+    // Switch to Lucas: the limited record, without the tagged problem and without notes.
+    let switched = app.call_ok(&carl, "switch_person", &[("patient", &leon)]).await;
+    assert_eq!(switched["name"], "Lucas404 León820");
+    assert_eq!(app.me(&carl).await.expect("me")["acting"]["patient_id"], leon.as_str());
+    let summary = app.call_ok(&carl, "record_summary", &[]).await;
+    assert_eq!(summary["limited"], true);
+    assert_eq!(summary["patient"]["id"], leon.as_str());
+    let problems = app.call_ok(&carl, "record_section", &[("section", "problems")]).await;
+    assert!(!names(&problems["items"], "display").contains(&tagged), "the sensitive problem is hidden from a limited proxy");
+    let own_problems = app.call_ok(&ana, "record_section", &[("section", "problems")]).await;
+    assert!(names(&own_problems["items"], "display").contains(&tagged), "the patient sees it");
+    let notes = app.call_ok(&carl, "record_section", &[("section", "documents")]).await;
+    assert_eq!(notes["total"], 0, "no notes for a limited proxy");
+    let own_notes = app.call_ok(&ana, "record_section", &[("section", "documents")]).await;
+    let note_id = own_notes["documents"][0]["id"].as_str().expect("Lucas has notes").to_string();
+    assert_eq!(app.call(&carl, "record_document", &[("id", &note_id)]).await.status(), 404);
+
+    // A copy on Lucas's behalf: requested by Carl, for Lucas.
+    let request = app.call_ok(&carl, "submit_request", &[("scope", "all"), ("pdf", "on")]).await;
+    let request_id = request["id"].as_str().expect("id").to_string();
+    assert_eq!(names(&app.call_ok(&ana, "my_requests", &[]).await, "id"), [request_id.clone()], "the patient sees it among theirs");
+    let submitted = app.audit("release_request", "success").await;
+    let row = submitted.last().expect("the request is audited");
+    assert_eq!(row.on_behalf_of.as_deref(), Some(leon.as_str()), "both identities: for Lucas");
+    let carl_id = row.actor_user_id.clone().expect("an actor");
+    assert_ne!(Some(carl_id.as_str()), app.audit("login", "success").await.first().and_then(|r| r.actor_user_id.as_deref()), "by Carl, not Ana");
+    for read in app.audit("patient_read", "success").await.iter().filter(|r| r.actor_user_id.as_deref() == Some(carl_id.as_str())) {
+        assert_eq!(read.on_behalf_of.as_deref(), Some(leon.as_str()), "every read by the caregiver names the patient");
+    }
+    // The patient's activity history names the caregiver.
+    let activity = app.call_ok(&ana, "my_activity", &[]).await;
+    let who = names(&activity, "who");
+    assert!(who.iter().any(|w| w.contains("(caregiver)")), "{who:?}");
+    assert!(activity.as_array().expect("rows").iter().any(|r| r["action"] == "Request"), "the request on the patient's behalf is listed");
+
+    // Carl cannot grant access onward.
+    assert_eq!(app.call(&carl, "invite_caregiver", &[("form[email]", "dan@example.org"), ("form[view]", "limited"), ("form[days]", "5")]).await.status(), 404);
+    assert_eq!(count(&app, "caregiver_invitation").await, 1);
+
+    // Ana revokes: Carl's very next request in the same session fails.
+    let overview = app.call_ok(&ana, "caregivers_overview", &[]).await;
+    let grant = overview["active"][0]["id"].as_str().expect("an active grant").to_string();
+    assert_eq!(overview["active"][0]["caregiver_email"], "carl@example.org");
+    app.call_ok(&ana, "revoke_caregiver", &[("id", &grant)]).await;
+    assert_eq!(app.call(&carl, "record_summary", &[]).await.status(), 404);
+    assert_eq!(app.call(&carl, "request_detail", &[("id", &request_id)]).await.status(), 404);
+    let me = app.me(&carl).await.expect("still signed in");
+    assert_eq!(me["acting_lost"], true, "the banner says the access ended");
+    let overview = app.call_ok(&ana, "caregivers_overview", &[]).await;
+    assert_eq!(overview["active"], serde_json::json!([]));
+    assert_eq!(overview["history"][0]["status"], "Revoked by the patient");
+    assert_eq!(app.audit("caregiver_revoke", "success").await.len(), 1);
+    assert!(!app.audit("patient_read", "denied").await.is_empty(), "the refused read is audited");
+}
+
+#[tokio::test]
+async fn bad_invitations_are_refused_audited_and_change_nothing() {
+    let app = spawn_app().await;
+    let ana_record = app.create_patient("MRN-1", "Lopez", "1984-03-07").await;
+    let ana = signed_in(&app, "ana@example.org", &[Role::Patient], Some(&ana_record)).await;
+    // Self-invitation and a scope that does not exist.
+    let response = app.call(&ana, "invite_caregiver", &[("form[email]", "ANA@example.org"), ("form[view]", "everything"), ("form[days]", "9999")]).await;
+    assert_eq!(response.status(), 422);
+    let body = response.text().await.expect("body");
+    for field in ["email", "view", "days"] {
+        assert!(body.contains(&format!("\"field\":\"{field}\"")), "{field}: {body}");
+    }
+    assert_eq!(count(&app, "caregiver_invitation").await, 0);
+    assert_eq!(app.audit("caregiver_invite", "failure").await.len(), 1);
+
+    let token = invite(&app, &ana, "carl@example.org", "full", false).await;
+    // Someone signed in with another email cannot accept it.
+    let eve = signed_in(&app, "eve@example.org", &[], None).await;
+    let refused = app.call(&eve, "accept_invitation", &[("token", &token)]).await;
+    assert_eq!(refused.status(), 422);
+    assert!(refused.text().await.expect("body").contains("another email address"));
+    // A made-up token.
+    assert!(app.call(&eve, "accept_invitation", &[("token", "0123")]).await.text().await.expect("body").contains("not valid"));
+    // Accepted once; the second time is refused.
+    let carl = signed_in(&app, "carl@example.org", &[], None).await;
+    app.call_ok(&carl, "accept_invitation", &[("token", &token)]).await;
+    let twice = app.call(&carl, "accept_invitation", &[("token", &token)]).await;
+    assert_eq!(twice.status(), 422);
+    assert!(twice.text().await.expect("body").contains("already been accepted"));
+    assert_eq!(count(&app, "caregiver_grant").await, 1);
+
+    // Withdrawn, then expired.
+    let withdrawn = invite(&app, &ana, "dan@example.org", "limited", false).await;
+    let overview = app.call_ok(&ana, "caregivers_overview", &[]).await;
+    let pending = overview["invitations"].as_array().expect("invitations").iter().find(|i| i["status"] == "pending").expect("pending")["id"].as_str().expect("id").to_string();
+    app.call_ok(&ana, "withdraw_invitation", &[("id", &pending)]).await;
+    let dan = signed_in(&app, "dan@example.org", &[], None).await;
+    assert!(app.call(&dan, "accept_invitation", &[("token", &withdrawn)]).await.text().await.expect("body").contains("withdrew"));
+    let expired = invite(&app, &ana, "dan@example.org", "limited", false).await;
+    sql(&app, "UPDATE caregiver_invitation SET expires_at_ms = 1 WHERE status = 'pending'").await;
+    assert!(app.call(&dan, "accept_invitation", &[("token", &expired)]).await.text().await.expect("body").contains("expired"));
+    assert_eq!(count(&app, "caregiver_grant").await, 1, "no refused acceptance created a grant");
+    let reasons: Vec<String> = app.audit("caregiver_accept", "failure").await.into_iter().filter_map(|r| r.detail).collect();
+    for reason in ["other_email", "unknown_invitation", "already_accepted", "withdrawn", "expired"] {
+        assert!(reasons.iter().any(|r| r == reason), "{reason} audited: {reasons:?}");
+    }
+    // The caregiver cannot switch to someone they hold no grant for: 404, audited.
+    let ben_record = app.create_patient("MRN-2", "Lopez", "1990-01-01").await;
+    assert_eq!(app.call(&carl, "switch_person", &[("patient", &ben_record)]).await.status(), 404);
+    assert_eq!(app.audit("caregiver_switch", "denied").await.len(), 1);
+}
+
+async fn send_representative_request(app: &TestApp, client: &reqwest::Client, birth_date: &str, file: (&str, Vec<u8>)) -> String {
+    let part = reqwest::multipart::Part::bytes(file.1).file_name(file.0.to_string());
+    let form = reqwest::multipart::Form::new()
+        .text("kind", "parent")
+        .text("patient_name", "Zandra O'Hara")
+        .text("birth_date", birth_date.to_string())
+        .text("mrn", "")
+        .text("statement", "I am her mother.")
+        .part("documents", part);
+    let response = client.post(app.url("/representatives/new")).multipart(form).send().await.expect("upload");
+    assert_eq!(response.status(), 303);
+    response.headers().get("location").and_then(|l| l.to_str().ok()).expect("a redirect").to_string()
+}
+
+#[tokio::test]
+async fn him_verifies_a_parent_and_the_age_rules_narrow_then_end_the_access_on_their_own() {
+    let app = spawn_app_with(|s| s.representative_document_max_bytes = 16 * 1024).await;
+    let zandra = import(&app, ZANDRA).await;
+    sql(&app, &format!("UPDATE patient SET birth_date = '2016-01-01' WHERE id = '{zandra}'")).await;
+    let mrn: String = app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(app.db.get_database_backend(), format!("SELECT mrn FROM patient WHERE id = '{zandra}'")))
+        .await
+        .expect("query")
+        .expect("row")
+        .try_get("", "mrn")
+        .expect("mrn");
+    let mia = signed_in(&app, "mia@example.org", &[], None).await;
+    // A "PDF" that is not one, and one too large: refused with the reason, nothing stored.
+    let fake = send_representative_request(&app, &mia, "2016-01-01", ("birth-certificate.pdf", b"MZ this is not a pdf".to_vec())).await;
+    assert!(fake.contains("error=") && fake.contains("not%20a%20PDF"), "{fake}");
+    let mut big = b"%PDF-1.4\n".to_vec();
+    big.resize(20 * 1024, b'x');
+    let large = send_representative_request(&app, &mia, "2016-01-01", ("scan.pdf", big)).await;
+    assert!(large.contains("larger%20than"), "{large}");
+    // Far over the whole body limit (as a 200 MB upload would be): cut off, a clear error.
+    let mut huge = b"%PDF-1.4\n".to_vec();
+    huge.resize(1024 * 1024, b'x');
+    let cut = send_representative_request(&app, &mia, "2016-01-01", ("huge.pdf", huge)).await;
+    assert!(cut.contains("could%20not%20be%20read") || cut.contains("larger%20than"), "{cut}");
+    assert_eq!(count(&app, "representative_request").await, 0);
+    assert_eq!(count(&app, "representative_document").await, 0);
+    assert_eq!(app.audit("representative_request", "failure").await.len(), 3);
+
+    let pdf = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n".to_vec();
+    let ok = send_representative_request(&app, &mia, "2016-01-01", ("birth-certificate.pdf", pdf.clone())).await;
+    assert_eq!(ok, "/representatives?sent=1");
+    // Sealed at rest: the stored bytes are not the document.
+    let stored = app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(app.db.get_database_backend(), "SELECT ciphertext FROM representative_document".to_string()))
+        .await
+        .expect("query")
+        .expect("row")
+        .try_get::<Vec<u8>>("", "ciphertext")
+        .expect("bytes");
+    assert!(!stored.windows(8).any(|w| w == b"%PDF-1.4"), "documents are encrypted");
+
+    let sam = signed_in(&app, "sam@example.org", &[Role::HimStaff], None).await;
+    let queue = app.call_ok(&sam, "representative_queue", &[]).await;
+    let request_id = queue[0]["id"].as_str().expect("a request").to_string();
+    let document = queue[0]["documents"][0]["id"].as_str().expect("a document").to_string();
+    let opened = sam.get(app.url(&format!("/representatives/{request_id}/documents/{document}"))).send().await.expect("download");
+    assert_eq!(opened.status(), 200);
+    assert_eq!(opened.bytes().await.expect("bytes").to_vec(), pdf, "staff read the document as sent");
+    // Another user cannot open it.
+    let eve = signed_in(&app, "eve@example.org", &[Role::Patient], None).await;
+    assert_eq!(eve.get(app.url(&format!("/representatives/{request_id}/documents/{document}"))).send().await.expect("download").status(), 404);
+    // A wrong record number is refused; the right one approves.
+    assert_eq!(app.call(&sam, "decide_representative", &[("id", &request_id), ("decision", "approve"), ("mrn", "NOPE-1"), ("view", "full")]).await.status(), 422);
+    app.call_ok(&sam, "decide_representative", &[("id", &request_id), ("decision", "approve"), ("mrn", &mrn), ("view", "full"), ("request_copies", "on"), ("track_requests", "on")]).await;
+
+    // A child of 10: the full record.
+    app.call_ok(&mia, "switch_person", &[("patient", &zandra)]).await;
+    assert_eq!(app.call_ok(&mia, "record_summary", &[]).await["limited"], false);
+    // She turns 13: limited on the very next request, before any job runs.
+    sql(&app, &format!("UPDATE patient SET birth_date = '2013-01-01' WHERE id = '{zandra}'")).await;
+    assert_eq!(app.call_ok(&mia, "record_summary", &[]).await["limited"], true);
+    let ages = AgeThresholds::default();
+    let today = app::backend::db::today();
+    let run = app::backend::access::apply_age_rules(&app.db, ages, today).await.expect("the job runs");
+    assert_eq!((run.narrowed, run.ended_at_majority, run.expired), (1, 0, 0));
+    let messages = app.call_ok(&mia, "my_notifications", &[]).await;
+    assert!(messages.to_string().contains("now limited"), "{messages}");
+    assert!(!messages.to_string().contains("Zandra"), "no name or health information in the message");
+    // She turns 18: the parent's access ends on the next request, and the job closes it.
+    sql(&app, &format!("UPDATE patient SET birth_date = '2008-01-01' WHERE id = '{zandra}'")).await;
+    assert_eq!(app.call(&mia, "record_summary", &[]).await.status(), 404);
+    let run = app::backend::access::apply_age_rules(&app.db, ages, today).await.expect("the job runs");
+    assert_eq!((run.narrowed, run.ended_at_majority, run.expired), (0, 1, 0));
+    assert!(app.call_ok(&mia, "my_notifications", &[]).await.to_string().contains("has ended"));
+    // Once a day across servers: the first claim runs, the second does nothing (the server
+    // under test ran today's already at start-up; pretend that was yesterday).
+    sql(&app, "UPDATE job_run SET last_run_on = '2000-01-01'").await;
+    assert!(app::backend::access::run_daily_age_rules(&app.db, ages, today).await.expect("runs").is_some());
+    assert!(app::backend::access::run_daily_age_rules(&app.db, ages, today).await.expect("runs").is_none());
+    let ended = app.audit("caregiver_revoke", "success").await;
+    assert!(ended.iter().any(|r| r.detail.as_deref() == Some("ended: age of majority")), "the job is audited");
+}
+
+#[tokio::test]
+async fn him_refuses_or_ends_a_representative_with_a_reason() {
+    let app = spawn_app().await;
+    let record = app.create_patient("MRN-7", "Stone", "1950-05-05").await;
+    let ray = signed_in(&app, "ray@example.org", &[], None).await;
+    let pdf = b"%PDF-1.4\n%%EOF\n".to_vec();
+    for _ in 0..2 {
+        let part = reqwest::multipart::Part::bytes(pdf.clone()).file_name("poa.pdf");
+        let form = reqwest::multipart::Form::new()
+            .text("kind", "power_of_attorney")
+            .text("patient_name", "Pat Stone")
+            .text("birth_date", "1950-05-05")
+            .text("mrn", "MRN-7")
+            .part("documents", part);
+        assert_eq!(ray.post(app.url("/representatives/new")).multipart(form).send().await.expect("upload").status(), 303);
+    }
+    let sam = signed_in(&app, "sam@example.org", &[Role::HimStaff], None).await;
+    let queue = app.call_ok(&sam, "representative_queue", &[]).await;
+    let (first, second) = (queue[0]["id"].as_str().expect("id").to_string(), queue[1]["id"].as_str().expect("id").to_string());
+    // Refusing needs a reason.
+    assert_eq!(app.call(&sam, "decide_representative", &[("id", &first), ("decision", "refuse")]).await.status(), 422);
+    let refused = app.call_ok(&sam, "decide_representative", &[("id", &first), ("decision", "refuse"), ("reason", "The document is not signed.")]).await;
+    assert_eq!(refused["status"], "refused");
+    app.call_ok(&sam, "decide_representative", &[("id", &second), ("decision", "approve"), ("mrn", "MRN-7"), ("view", "full"), ("track_requests", "on")]).await;
+    assert_eq!(app.call(&sam, "decide_representative", &[("id", &second), ("decision", "refuse"), ("reason", "x")]).await.status(), 409, "decided once");
+    // Only HIM staff decide.
+    assert_eq!(app.call(&ray, "representative_queue", &[]).await.status(), 404);
+    app.call_ok(&ray, "switch_person", &[("patient", &record)]).await;
+    assert_eq!(app.call_ok(&ray, "record_summary", &[]).await["limited"], false);
+    // The agent's grant allows no copies.
+    assert_eq!(app.call(&ray, "submit_request", &[("scope", "all"), ("pdf", "on")]).await.status(), 404);
+    // Abuse suspected: HIM ends it, with the reason kept.
+    let grants = app.call_ok(&sam, "patient_caregivers", &[("patient", &record)]).await;
+    let grant = grants[0]["id"].as_str().expect("a grant").to_string();
+    assert_eq!(app.call(&sam, "end_caregiver", &[("id", &grant), ("reason", " ")]).await.status(), 422);
+    app.call_ok(&sam, "end_caregiver", &[("id", &grant), ("reason", "Endangerment reported")]).await;
+    assert_eq!(app.call(&ray, "record_summary", &[]).await.status(), 404);
+    let grants = app.call_ok(&sam, "patient_caregivers", &[("patient", &record)]).await;
+    assert_eq!(grants[0]["status"], "Ended by HIM: Endangerment reported");
+    let mine = app.call_ok(&ray, "my_representative_requests", &[]).await;
+    assert!(mine.to_string().contains("The document is not signed."), "the requester sees the reason");
+}
