@@ -121,7 +121,7 @@ async fn an_invited_caregiver_acts_within_the_scope_with_both_identities_until_r
     // A copy on Lucas's behalf: requested by Carl, for Lucas.
     let request = app.call_ok(&carl, "submit_request", &[("scope", "all"), ("pdf", "on")]).await;
     let request_id = request["id"].as_str().expect("id").to_string();
-    assert_eq!(names(&app.call_ok(&ana, "my_requests", &[]).await, "id"), [request_id.clone()], "the patient sees it among theirs");
+    assert_eq!(names(&app.call_ok(&ana, "my_requests", &[]).await, "id"), vec![request_id.clone()], "the patient sees it among theirs");
     let submitted = app.audit("release_request", "success").await;
     let row = submitted.last().expect("the request is audited");
     assert_eq!(row.on_behalf_of.as_deref(), Some(leon.as_str()), "both identities: for Lucas");
