@@ -136,6 +136,23 @@ async fn an_invited_caregiver_acts_within_the_scope_with_both_identities_until_r
     assert!(who.iter().any(|w| w.contains("(caregiver)")), "{who:?}");
     assert!(activity.as_array().expect("rows").iter().any(|r| r["action"] == "Request"), "the request on the patient's behalf is listed");
 
+    // HIM release it: the cover names the patient and the representative, and a limited
+    // representative's copy leaves the sensitive problem out.
+    let sam = signed_in(&app, "sam@example.org", &[Role::HimStaff], None).await;
+    for step in ["start_identity_check", "identity_verified"] {
+        app.call_ok(&sam, "advance_request", &[("id", &request_id), ("step", step)]).await;
+    }
+    app.call_ok(&sam, "decide_request", &[("id", &request_id), ("decision", "approve"), ("note", "ok")]).await;
+    app.call_ok(&sam, "release_copy", &[("id", &request_id)]).await;
+    let pdf = carl.get(app.url(&format!("/requests/{request_id}/files/pdf"))).send().await.expect("download").bytes().await.expect("bytes");
+    let path = std::env::temp_dir().join(format!("portal-caregiver-{}.pdf", uuid::Uuid::new_v4()));
+    std::fs::write(&path, &pdf).expect("temp file");
+    let text = String::from_utf8(std::process::Command::new("pdftotext").arg(&path).arg("-").output().expect("pdftotext runs").stdout).expect("UTF-8");
+    let _ = std::fs::remove_file(&path);
+    assert!(text.contains("Lucas404 León820"), "the patient is named");
+    assert!(text.contains("Test carl@example.org (invited by the patient), on the patient's behalf"), "the representative is named: {}", &text[..text.len().min(1500)]);
+    assert!(!text.contains(&tagged), "a limited representative's copy leaves out sensitive categories");
+
     // Carl cannot grant access onward.
     assert_eq!(app.call(&carl, "invite_caregiver", &[("form[email]", "dan@example.org"), ("form[view]", "limited"), ("form[days]", "5")]).await.status(), 404);
     assert_eq!(count(&app, "caregiver_invitation").await, 1);

@@ -748,13 +748,14 @@ pub struct ShareView {
 
 /// The legal bases on which HIM may withhold a sensitive category from a copy, with the text the
 /// cover page and the patient read ("Every release records what was left out and why").
-pub const WITHHOLD_BASES: [(&str, &str); 6] = [
+pub const WITHHOLD_BASES: [(&str, &str); 7] = [
     ("psychotherapy_notes", "45 CFR 164.524(a)(1)(i): psychotherapy notes are not part of the right of access"),
     ("part2_no_consent", "42 CFR 2.31: no Part 2 consent from the patient covers this release"),
     ("danger_to_life_or_safety", "45 CFR 164.524(a)(3)(i): a licensed professional judged access likely to endanger life or safety"),
     ("references_another_person", "45 CFR 164.524(a)(3)(ii): it refers to another person who could be substantially harmed"),
     ("confidential_source", "45 CFR 164.524(a)(2)(v): obtained from someone else under a promise of confidentiality"),
     ("litigation_preparation", "45 CFR 164.524(a)(1)(ii): compiled for a legal proceeding"),
+    ("limited_representative", "45 CFR 164.502(g)(3): outside a limited personal representative's access (a minor's own care, or the scope the patient granted)"),
 ];
 
 /// The text of a withholding basis, or `None` for an unknown code.

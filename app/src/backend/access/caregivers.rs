@@ -336,6 +336,25 @@ impl AccessContext {
         Ok(rows.iter().map(|r| Grant { patient_id: patient_id.to_string(), kind: kind_of(r), scope: grant_scope(r), band }).collect())
     }
 
+    /// The capacity in which `user_id` acts for `patient_id` (their newest grant) and whether
+    /// their view is limited today; `None` when they hold no grant at all.
+    pub(super) async fn representative_of(&self, user_id: &str, patient_id: &str) -> Result<Option<(GrantKind, bool)>, AppError> {
+        let Some(row) = caregiver_grant::Entity::find()
+            .filter(caregiver_grant::Column::UserId.eq(user_id))
+            .filter(caregiver_grant::Column::PatientId.eq(patient_id))
+            .order_by_desc(caregiver_grant::Column::CreatedAtMs)
+            .one(&self.db)
+            .await
+            .map_err(db_failed("reading grants failed"))?
+        else {
+            return Ok(None);
+        };
+        let birth = patient_row::Entity::find_by_id(patient_id.to_string()).one(&self.db).await.map_err(db_failed("reading a patient failed"))?.map(|p| p.birth_date).unwrap_or_default();
+        let band = band_of(&birth, self.ages, crate::backend::db::today());
+        let limited = effective_scope(kind_of(&row), grant_scope(&row), band).is_none_or(|s| s.view == ViewScope::Limited);
+        Ok(Some((kind_of(&row), limited)))
+    }
+
     /// What the policy says, without auditing (to shape a page, not to guard data).
     pub(super) async fn allows(&self, action: Action, patient_id: &str) -> Result<bool, AppError> {
         let grants = self.grants_for(patient_id).await?;

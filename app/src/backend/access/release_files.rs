@@ -488,23 +488,43 @@ impl AccessContext {
         let (from, to) = self.check_transition(&row, Event::Release, Actor::HimStaff).await?;
         let patient = self.patient_row_of(&row).await?;
         let scope: Scope = serde_json::from_str(&row.scope).map_err(|e| internal("reading a request's scope failed", &e))?;
-        let withheld: Vec<Withheld> = match self.latest_decision(&row.id).await? {
+        let mut withheld: Vec<Withheld> = match self.latest_decision(&row.id).await? {
             Some(d) => serde_json::from_str(&d.exclusions).unwrap_or_default(),
             None => Vec::new(),
         };
+        // A copy asked for by a representative: their capacity goes on the cover, and a limited
+        // representative's copy leaves out every sensitive category (45 CFR 164.502(g)(3)).
+        let representative = match &row.on_behalf_of {
+            Some(_) => self.representative_of(&row.requester_user_id, &row.patient_id).await?,
+            None => None,
+        };
+        if let Some((_, true)) = representative {
+            for category in Category::ALL {
+                if !withheld.iter().any(|w| w.category == category.as_str()) {
+                    withheld.push(Withheld { category: category.as_str().into(), basis: "limited_representative".into() });
+                }
+            }
+        }
         let pdf = row.formats.split(',').any(|f| f == "pdf");
         let fhir = row.formats.split(',').any(|f| f == "fhir");
         let content = self.copy_content(&row.patient_id, &scope, &withheld, fhir).await?;
         let now = now_ms();
         let number = format!("R-{}", row.number);
-        let requester = self.display_name(&row.requester_user_id).await?;
+        let requester_name = self.display_name(&row.requester_user_id).await?;
+        let (requester, own_copy) = match representative {
+            Some((kind, _)) => {
+                let line = crate::domain::caregiver::representative_line(&requester_name, kind);
+                (line.clone(), line)
+            }
+            None => (requester_name.clone(), format!("{requester_name} (the patient)")),
+        };
         let facts = CoverFacts {
             request_number: number.clone(),
             patient_name: format!("{} {}", patient.given_names, patient.family_name).trim().to_string(),
             birth_date: patient.birth_date.clone(),
             record_number: patient.mrn.clone(),
             recipient: match row.recipient_kind.as_str() {
-                "myself" => format!("{requester} (the patient)"),
+                "myself" => own_copy,
                 _ => [row.recipient_name.clone(), row.recipient_address.clone()].into_iter().flatten().collect::<Vec<_>>().join(", "),
             },
             requester,

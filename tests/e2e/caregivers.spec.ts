@@ -1,0 +1,93 @@
+// Caregivers in a real browser: the demo patient invites a caregiver (a fresh account per run),
+// who accepts after signing in, switches to the patient, sees the limited record under a banner
+// that names whose record it is, and asks for a copy on the patient's behalf; the patient
+// revokes, and the caregiver's next page load shows the access has ended.
+import { test, expect, type Page } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
+import { execFileSync } from 'node:child_process';
+import ids from './ids.json';
+import { waitForHydration } from './staff';
+
+const byId = (id: string) => `#${id}`;
+const PATIENT = { email: 'patient@demo.example', password: 'demo-patient-lantern' };
+
+async function noViolations(page: Page, where: string) {
+  const results = await new AxeBuilder({ page }).analyze();
+  const summary = results.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')})`);
+  expect(summary, `accessibility violations on ${where}`).toEqual([]);
+}
+
+test('a patient invites a caregiver, who acts for them until the patient revokes', async ({ page, browser }, testInfo) => {
+  test.skip(!!process.env.E2E_BASE_URL, 'needs the command line on the test server\'s database');
+  test.setTimeout(120_000);
+  const stamp = `${testInfo.project.name}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6)}`;
+  const carer = { email: `carer-${stamp}@example.org`, name: `Casey ${stamp}`, password: 'meadow kettle violin' };
+  execFileSync(process.env.E2E_BINARY!, ['admin', 'create-user', '--email', carer.email, '--name', carer.name, '--role', 'caregiver', '--password-stdin'], {
+    input: `${carer.password}\n`,
+    env: { ...process.env, PORTAL_DATA_DIR: process.env.E2E_DATA_DIR!, PORTAL_LOG_LEVEL: 'warn' },
+  });
+
+  // The patient invites the caregiver: the limited record, copies allowed.
+  await page.goto('/sign-in?next=/caregivers');
+  await waitForHydration(page);
+  await page.getByLabel('Email address').fill(PATIENT.email);
+  await page.getByLabel('Password', { exact: true }).fill(PATIENT.password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await expect(page).toHaveURL(/\/caregivers$/);
+  await waitForHydration(page);
+  await noViolations(page, 'who can see my records');
+  await page.locator(byId(ids.INVITE_EMAIL)).fill(carer.email);
+  await page.locator(byId(ids.INVITE_LIMITED)).check();
+  await page.locator(byId(ids.INVITE_COPIES)).check();
+  await page.locator(byId(ids.INVITE_SUBMIT)).click();
+  await expect(page.locator(byId(ids.INVITE_SENT))).toContainText(carer.email);
+  const link = new URL((await page.locator(byId(ids.INVITE_LINK)).innerText()).trim());
+  await expect(page.locator(byId(ids.CAREGIVERS_INVITATIONS))).toContainText(carer.email);
+
+  // The caregiver, in their own browser, opens the link, signs in and accepts.
+  const carerContext = await browser.newContext({ ...testInfo.project.use });
+  const c = await carerContext.newPage();
+  await c.goto(link.pathname + link.search);
+  await c.locator(byId(ids.ACCEPT_SIGN_IN)).click();
+  await waitForHydration(c);
+  await c.getByLabel('Email address').fill(carer.email);
+  await c.getByLabel('Password', { exact: true }).fill(carer.password);
+  await c.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await expect(c).toHaveURL(/\/caregivers\/accept\?token=/);
+  await expect(c.locator(byId(ids.ACCEPT_SUMMARY))).toContainText('Limited record');
+  await waitForHydration(c);
+  await noViolations(c, 'the invitation');
+  await c.locator(byId(ids.ACCEPT_SUBMIT)).click();
+  await expect(c).toHaveURL(/\/people/);
+  await waitForHydration(c);
+
+  // Switches to the patient: the banner says whose record, and the record is the limited one.
+  await c.getByRole('button', { name: /^See .+'s record$/ }).click();
+  await expect(c).toHaveURL(/\/record$/);
+  await expect(c.locator(byId(ids.ACTING_BANNER))).toContainText('You are viewing the record of');
+  await expect(c.locator(byId(ids.RECORD_LIMITED))).toBeVisible();
+  await expect(c.locator(byId(ids.RECORD_DEMOGRAPHICS))).toBeVisible();
+  await noViolations(c, 'the record as a caregiver');
+
+  // Asks for a copy on the patient's behalf.
+  await c.goto('/requests');
+  await waitForHydration(c);
+  await expect(c.locator(byId(ids.ACTING_BANNER))).toContainText('You are viewing the record of');
+  await c.getByLabel('Lab results only').check();
+  await c.getByRole('button', { name: 'Send my request' }).click();
+  await expect(c).toHaveURL(/\/requests\/[0-9a-f-]+$/);
+  await expect(c.locator(byId(ids.REQUEST_STATUS))).toContainText('Received');
+
+  // The patient revokes the access in one click; it moves to the history.
+  await page.goto('/caregivers');
+  await waitForHydration(page);
+  await page.getByRole('button', { name: `Revoke access for ${carer.name}` }).click();
+  await expect(page.locator(byId(ids.CAREGIVERS_HISTORY))).toContainText(carer.name);
+  await expect(page.locator(byId(ids.CAREGIVERS_HISTORY))).toContainText('Revoked by the patient');
+
+  // The caregiver's next page load: no access.
+  await c.goto('/record');
+  await expect(c.locator(byId(ids.ACTING_BANNER))).toContainText('has ended');
+  await expect(c.locator(byId(ids.RECORD_DEMOGRAPHICS))).toHaveCount(0);
+  await carerContext.close();
+});
