@@ -16,7 +16,10 @@ const LEON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/fhir/synthea/a
 const ZANDRA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/fhir/synthea/8a4c9c04-1524-9f1c-d65b-9b17e4520fef.json");
 
 async fn import(app: &TestApp, path: &str) -> String {
-    let bytes = std::fs::read(path).expect("fixture");
+    import_bytes(app, std::fs::read(path).expect("fixture")).await
+}
+
+async fn import_bytes(app: &TestApp, bytes: Vec<u8>) -> String {
     let request = RequestMeta::command_line();
     let importer = Importer { db: &app.db, site_code: &app.settings.site_code, limits: Limits::default(), actor: None, request: &request };
     importer.import("fixture.json", &bytes, &|_, _| {}).await.expect("imports").patient.expect("a patient").id
@@ -152,6 +155,8 @@ async fn an_invited_caregiver_acts_within_the_scope_with_both_identities_until_r
     assert!(text.contains("Lucas404 León820"), "the patient is named");
     assert!(text.contains("Test carl@example.org (invited by the patient), on the patient's behalf"), "the representative is named: {}", &text[..text.len().min(1500)]);
     assert!(!text.contains(&tagged), "a limited representative's copy leaves out sensitive categories");
+    assert!(!text.contains("Documents and notes"), "and the notes");
+    assert!(text.contains("Lab results"), "the rest is there");
 
     // Carl cannot grant access onward.
     assert_eq!(app.call(&carl, "invite_caregiver", &[("form[email]", "dan@example.org"), ("form[view]", "limited"), ("form[days]", "5")]).await.status(), 404);
@@ -242,7 +247,19 @@ async fn send_representative_request(app: &TestApp, client: &reqwest::Client, bi
 #[tokio::test]
 async fn him_verifies_a_parent_and_the_age_rules_narrow_then_end_the_access_on_their_own() {
     let app = spawn_app_with(|s| s.representative_document_max_bytes = 16 * 1024).await;
-    let zandra = import(&app, ZANDRA).await;
+    // Her IPV immunization carries the source EHR's "restricted" label, as a minor's own
+    // confidential care does.
+    let mut bundle: serde_json::Value = serde_json::from_slice(&std::fs::read(ZANDRA).expect("fixture")).expect("JSON");
+    let shot = bundle["entry"]
+        .as_array_mut()
+        .expect("entries")
+        .iter_mut()
+        .map(|e| &mut e["resource"])
+        .find(|r| r["resourceType"] == "Immunization" && r["vaccineCode"]["text"] == "IPV")
+        .expect("an IPV immunization");
+    shot["meta"]["security"] = serde_json::json!([{ "system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "R" }]);
+    let restricted = "IPV".to_string();
+    let zandra = import_bytes(&app, serde_json::to_vec(&bundle).expect("JSON")).await;
     sql(&app, &format!("UPDATE patient SET birth_date = '2016-01-01' WHERE id = '{zandra}'")).await;
     let mrn: String = app
         .db
@@ -300,9 +317,15 @@ async fn him_verifies_a_parent_and_the_age_rules_narrow_then_end_the_access_on_t
     // A child of 10: the full record.
     app.call_ok(&mia, "switch_person", &[("patient", &zandra)]).await;
     assert_eq!(app.call_ok(&mia, "record_summary", &[]).await["limited"], false);
-    // She turns 13: limited on the very next request, before any job runs.
+    let shots = app.call_ok(&mia, "record_section", &[("section", "immunizations")]).await;
+    assert!(names(&shots["items"], "display").contains(&restricted), "a child's parent sees everything");
+    // She turns 13: limited on the very next request, before any job runs; the restricted
+    // item is hidden from the parent.
     sql(&app, &format!("UPDATE patient SET birth_date = '2013-01-01' WHERE id = '{zandra}'")).await;
     assert_eq!(app.call_ok(&mia, "record_summary", &[]).await["limited"], true);
+    let shots = app.call_ok(&mia, "record_section", &[("section", "immunizations")]).await;
+    assert!(!names(&shots["items"], "display").contains(&restricted), "adolescent-confidential care is not the parent's");
+    assert!(names(&shots["items"], "display").contains(&"DTaP".to_string()), "the rest still shows");
     let ages = AgeThresholds::default();
     let today = app::backend::db::today();
     let run = app::backend::access::apply_age_rules(&app.db, ages, today).await.expect("the job runs");

@@ -426,6 +426,11 @@ impl Importer<'_> {
                     interpretation: Set(item.interpretation.as_deref().map(|s| clip(s, 64))),
                 });
             }
+            for c in sensitive::security_categories(&p.mapped.security) {
+                if !categories.contains(&c) {
+                    categories.push(c);
+                }
+            }
             for (position, doc) in p.mapped.documents.iter().enumerate() {
                 for c in sensitive::categories(std::iter::empty(), Some(&doc.title)) {
                     if !categories.contains(&c) {

@@ -498,7 +498,14 @@ impl AccessContext {
             Some(_) => self.representative_of(&row.requester_user_id, &row.patient_id).await?,
             None => None,
         };
+        let mut scope = scope;
         if let Some((_, true)) = representative {
+            // No notes for a limited representative either (DOMAIN.md, personal representatives).
+            if scope.sections.is_empty() {
+                scope.sections = Section::ALL.iter().copied().filter(|s| *s != Section::Documents).collect();
+            } else {
+                scope.sections.retain(|s| *s != Section::Documents);
+            }
             for category in Category::ALL {
                 if !withheld.iter().any(|w| w.category == category.as_str()) {
                     withheld.push(Withheld { category: category.as_str().into(), basis: "limited_representative".into() });

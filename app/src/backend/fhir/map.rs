@@ -84,6 +84,8 @@ pub struct Mapped {
     pub references: Vec<String>,
     /// For a `Medication`: its code and name, for the requests that point at it.
     pub medication: Option<(Vec<Coding>, String)>,
+    /// The resource's security labels (`meta.security`), e.g. a confidentiality code.
+    pub security: Vec<Coding>,
     pub warnings: Vec<String>,
 }
 
@@ -165,6 +167,11 @@ fn collect_references(v: &Value, out: &mut Vec<String>) {
 pub fn map(resource_type: &str, r: &Value) -> Result<Mapped, FieldError> {
     let mut out = Mapped::default();
     collect_references(r, &mut out.references);
+    out.security = r
+        .pointer("/meta/security")
+        .and_then(Value::as_array)
+        .map(|list| list.iter().map(|c| Coding { system: s(c, "system"), code: s(c, "code"), display: s(c, "display") }).collect())
+        .unwrap_or_default();
     let item = |kind: &'static str, code: Option<&Value>| Item {
         kind,
         codes: codings(code),

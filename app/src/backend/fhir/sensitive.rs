@@ -17,16 +17,20 @@ pub enum Category {
     HivSti,
     ReproductiveHealth,
     Genetic,
+    /// Labelled restricted by the source EHR (`meta.security`, v3 Confidentiality R or V), as a
+    /// minor's confidential care is: never shown to a limited proxy (45 CFR 164.502(g)(3)(i)).
+    Restricted,
 }
 
 impl Category {
-    pub const ALL: [Category; 6] = [
+    pub const ALL: [Category; 7] = [
         Category::PsychotherapyNotes,
         Category::SubstanceUse,
         Category::MentalHealth,
         Category::HivSti,
         Category::ReproductiveHealth,
         Category::Genetic,
+        Category::Restricted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -37,6 +41,7 @@ impl Category {
             Category::HivSti => "hiv_sti",
             Category::ReproductiveHealth => "reproductive_health",
             Category::Genetic => "genetic",
+            Category::Restricted => "restricted",
         }
     }
 
@@ -52,6 +57,7 @@ impl Category {
             Category::HivSti => "HIV and sexually transmitted infections",
             Category::ReproductiveHealth => "Reproductive health",
             Category::Genetic => "Genetic information",
+            Category::Restricted => "Marked confidential by the clinic (e.g. an adolescent's own care)",
         }
     }
 }
@@ -174,6 +180,18 @@ pub fn categories<'a>(codes: impl IntoIterator<Item = &'a Coding>, note_title: O
     found
 }
 
+const CONFIDENTIALITY: &str = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality";
+
+/// The category a resource's security labels put it in: restricted (R) or very restricted (V)
+/// confidentiality, the label EHRs put on care a minor consented to on their own.
+pub fn security_categories<'a>(labels: impl IntoIterator<Item = &'a Coding>) -> Vec<Category> {
+    let restricted = labels.into_iter().any(|c| {
+        c.system.as_deref().is_some_and(|s| s == CONFIDENTIALITY || s == "http://hl7.org/fhir/v3/Confidentiality")
+            && matches!(c.code.as_deref(), Some("R" | "V"))
+    });
+    if restricted { vec![Category::Restricted] } else { Vec::new() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,6 +219,15 @@ mod tests {
         // The same code under another system is not the same concept.
         assert_eq!(categories(&[coding(LOINC, "86406008")], None), Vec::<Category>::new());
         assert_eq!(categories(&[], Some("Psychotherapy note, session 3")), vec![PsychotherapyNotes]);
+    }
+
+    #[test]
+    fn a_restricted_confidentiality_label_marks_a_resource_for_no_limited_proxy() {
+        assert_eq!(security_categories(&[coding(CONFIDENTIALITY, "R")]), vec![Restricted]);
+        assert_eq!(security_categories(&[coding(CONFIDENTIALITY, "V")]), vec![Restricted]);
+        assert_eq!(security_categories(&[coding(CONFIDENTIALITY, "N")]), Vec::<Category>::new());
+        assert_eq!(security_categories(&[coding("http://example.org/other", "R")]), Vec::<Category>::new());
+        assert_eq!(Category::parse("restricted"), Some(Restricted));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use crate::api::auth::CurrentUser;
 use crate::api::caregivers::{
-    AcceptInvitation, DecideRepresentative, InviteCaregiver, RevokeCaregiver, SwitchPerson, WithdrawInvitation, acting_state, preview_invitation,
+    AcceptInvitation, DecideRepresentative, EndCaregiver, patient_caregivers, InviteCaregiver, RevokeCaregiver, SwitchPerson, WithdrawInvitation, acting_state, preview_invitation,
     who_can_see, my_representative_requests, representative_queue,
 };
 use crate::domain::caregiver::{GrantKind, GrantView, InvitationView, RepresentativeView};
@@ -409,6 +409,52 @@ pub fn StaffRepresentativesPage() -> impl IntoView {
                 })}
             </Suspense>
         </section>
+    }
+}
+
+/// HIM staff, on a patient's page: everyone who holds or held access, and ending a grant with
+/// a reason where abuse or endangerment is suspected (45 CFR 164.502(g)(5)).
+#[component]
+pub fn StaffCaregivers(patient: String) -> impl IntoView {
+    let end = ServerAction::<EndCaregiver>::new();
+    let result = Signal::derive(move || end.value().get());
+    let grants = Resource::new(move || (patient.clone(), end.version().get()), |(p, _)| patient_caregivers(p));
+    view! {
+        <h2 id="staff-caregivers-title">"Caregivers and representatives"</h2>
+        <FormError result id="end-caregiver-error"/>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match grants.await {
+                    Ok(rows) if rows.is_empty() => view! { <p class="muted">"Nobody acts for this patient."</p> }.into_any(),
+                    Ok(rows) => view! {
+                        <ul class="items" aria-labelledby="staff-caregivers-title">
+                            {rows.into_iter().map(|g| {
+                                let id = g.id.clone();
+                                let reason_id = format!("end-reason-{}", g.id);
+                                let active = g.active;
+                                view! {
+                                    {grant_item(g, None)}
+                                    {active.then(|| view! {
+                                        <li class="item">
+                                            <ActionForm action=end attr:class="form">
+                                                <input type="hidden" name="id" value=id.clone()/>
+                                                <div class="field">
+                                                    <label for=reason_id.clone()>"Reason for ending this access (kept in the history)"</label>
+                                                    {move || field_error(result.get(), "reason").map(|e| view! { <p class="field__error" role="alert">{e}</p> })}
+                                                    <input id=reason_id.clone() name="reason" type="text" maxlength=500 required=true/>
+                                                </div>
+                                                <button type="submit" class="button button--danger">"End this access"</button>
+                                            </ActionForm>
+                                        </li>
+                                    })}
+                                }
+                            }).collect_view()}
+                        </ul>
+                    }.into_any(),
+                    Err(e) => view! { <LoadError error=e/> }.into_any(),
+                }
+            })}
+        </Suspense>
     }
 }
 

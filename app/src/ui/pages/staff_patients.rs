@@ -106,7 +106,9 @@ pub fn PatientPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match record.await {
-                        Ok(p) => view! {
+                        Ok(p) => {
+                            let patient_id = p.id.clone();
+                            view! {
                             <h1 id=ids::PATIENT_HEADING>{format!("{}, {}", p.family_name, p.given_names)}</h1>
                             <dl class="facts">
                                 <dt>"Record number"</dt><dd>{p.mrn}</dd>
@@ -122,7 +124,9 @@ pub fn PatientPage() -> impl IntoView {
                                 <FormError result=issued id="issue-activation-error"/>
                                 <button type="submit" id=ids::ISSUE_ACTIVATION class="button">"Issue an activation code"</button>
                             </ActionForm>
-                        }.into_any(),
+                            <crate::ui::pages::caregivers::StaffCaregivers patient=patient_id/>
+                        }.into_any()
+                        }
                         Err(e) => view! {
                             <h1 id=ids::PATIENT_HEADING>"Patient"</h1>
                             <LoadError error=e/>
