@@ -124,6 +124,7 @@ async fn an_invited_caregiver_acts_within_the_scope_with_both_identities_until_r
     // A copy on Lucas's behalf: requested by Carl, for Lucas.
     let request = app.call_ok(&carl, "submit_request", &[("scope", "all"), ("pdf", "on")]).await;
     let request_id = request["id"].as_str().expect("id").to_string();
+    assert_eq!(request["representative"], "Test carl@example.org (invited by the patient), on the patient's behalf", "the request says who asked, for HIM to check");
     assert_eq!(names(&app.call_ok(&ana, "my_requests", &[]).await, "id"), vec![request_id.clone()], "the patient sees it among theirs");
     let submitted = app.audit("release_request", "success").await;
     let row = submitted.last().expect("the request is audited");

@@ -732,6 +732,8 @@ pub struct RequestView {
     pub extension_reason: Option<String>,
     /// The passcode link, for the requester only.
     pub share: Option<ShareView>,
+    /// Asked by a representative: who, and in what capacity (HIM verify their authority).
+    pub representative: Option<String>,
 }
 
 /// The link a recipient opens, and the passcode the patient passes on.

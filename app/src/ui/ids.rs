@@ -176,6 +176,7 @@ pub const STAFF_REPRESENTATIVES_HEADING: &str = "staff-representatives-heading";
 pub const STAFF_REPRESENTATIVES_LIST: &str = "staff-representatives-list";
 
 pub const RECORD_LIMITED: &str = "record-limited";
+pub const REQUEST_REPRESENTATIVE: &str = "request-representative";
 pub const ALL: &[(&str, &str)] = &[
     ("MAIN", MAIN),
     ("SITE_HEADER", SITE_HEADER),
@@ -349,6 +350,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("STAFF_REPRESENTATIVES_HEADING", STAFF_REPRESENTATIVES_HEADING),
     ("STAFF_REPRESENTATIVES_LIST", STAFF_REPRESENTATIVES_LIST),
     ("RECORD_LIMITED", RECORD_LIMITED),
+    ("REQUEST_REPRESENTATIVE", REQUEST_REPRESENTATIVE),
 ];
 
 #[cfg(test)]

@@ -313,6 +313,7 @@ impl AccessContext {
                 _ => String::new(),
             },
             share: None,
+            representative: None,
             assigned_to_me: row.assigned_to.as_deref() == Some(self.principal.user_id.as_str()),
             assignee: row.assigned_to.clone(),
             patient_label: String::new(),

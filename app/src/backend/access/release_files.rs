@@ -119,6 +119,15 @@ impl AccessContext {
             .all(&self.db)
             .await
             .map_err(db_failed("listing a request's files failed"))?;
+        if let Some(row) = release_request::Entity::find_by_id(view.id.clone()).one(&self.db).await.map_err(db_failed("reading a request failed"))?
+            && row.on_behalf_of.is_some()
+        {
+            let name = self.display_name(&row.requester_user_id).await?;
+            view.representative = Some(match self.representative_of(&row.requester_user_id, &row.patient_id).await? {
+                Some((kind, _)) => crate::domain::caregiver::representative_line(&name, kind),
+                None => format!("{name}, on the patient's behalf"),
+            });
+        }
         let now = now_ms();
         view.files = files
             .into_iter()

@@ -239,6 +239,7 @@ pub fn RequestPage() -> impl IntoView {
                                 <dt>"Fee"</dt><dd>{r.fee.clone()}</dd>
                             </dl>
                             {(!r.recipient.is_empty()).then(|| view! { <p>{format!("To be sent to {}.", r.recipient)}</p> })}
+                            {r.representative.clone().map(|who| view! { <p id=ids::REQUEST_REPRESENTATIVE>{format!("Asked by {who}.")}</p> })}
                             {r.share.clone().map(|share| view! {
                                 <div id=ids::REQUEST_SHARE class="notice">
                                     <p class="notice__title">{format!("For {}: give them this link and passcode", share.recipient)}</p>
@@ -482,7 +483,8 @@ pub fn StaffRequestPage() -> impl IntoView {
                                     <dt>"What"</dt><dd>{r.scope.clone()}</dd>
                                     <dt>"Formats"</dt><dd>{r.formats.clone()}</dd>
                                     <dt>"Fee"</dt><dd>{r.fee.clone()}</dd>
-                                    <dt>"Recipient"</dt><dd>{if r.recipient.is_empty() { "The patient".to_string() } else { format!("{} (signed authorization in the files)", r.recipient) }}</dd>
+                                    <dt>"Recipient"</dt><dd>{if r.recipient.is_empty() { if r.representative.is_some() { "The representative who asked".to_string() } else { "The patient".to_string() } } else { format!("{} (signed authorization in the files)", r.recipient) }}</dd>
+                                    {r.representative.clone().map(|who| view! { <dt>"Asked by"</dt><dd id=ids::REQUEST_REPRESENTATIVE>{who}</dd> })}
                                     <dt>"Patient"</dt><dd><A href=format!("/staff/patients/{}/record", r.patient_id)>"Open the record"</A>" · "
                                         <A href=format!("/staff/patients/{}/disclosures", r.patient_id)>"Accounting of disclosures"</A></dd>
                                 </dl>
