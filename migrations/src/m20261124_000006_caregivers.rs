@@ -159,7 +159,7 @@ impl MigrationTrait for Migration {
                     .col(string_len(RepresentativeRequest::Kind, 32))
                     .col(string_len(RepresentativeRequest::PatientName, 200))
                     .col(string_len(RepresentativeRequest::BirthDate, 10))
-                    .col(string_len(RepresentativeRequest::Mrn, 32))
+                    .col(string_len(RepresentativeRequest::Mrn, 64))
                     .col(string_len(RepresentativeRequest::Statement, 2000))
                     .col(string_len(RepresentativeRequest::Status, 16))
                     .col(string_len_null(RepresentativeRequest::PatientId, 36))

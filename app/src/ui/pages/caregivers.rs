@@ -312,7 +312,7 @@ pub fn RepresentativesPage() -> impl IntoView {
                 </div>
                 <div class="field">
                     <label for="representative-mrn">"Medical record number (if you know it)"</label>
-                    <input id="representative-mrn" name="mrn" type="text" maxlength=32 autocomplete="off"/>
+                    <input id="representative-mrn" name="mrn" type="text" maxlength=64 autocomplete="off"/>
                 </div>
                 <div class="field">
                     <label for="representative-statement">"Anything HIM staff should know (optional)"</label>
