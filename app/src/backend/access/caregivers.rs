@@ -375,7 +375,6 @@ impl AccessContext {
             .all(&self.db)
             .await
             .map_err(db_failed("reading grants failed"))?;
-        let today = crate::backend::db::today();
         for row in rows {
             if acting.choices.iter().any(|c| c.patient_id == row.patient_id) {
                 continue;
@@ -385,7 +384,6 @@ impl AccessContext {
             };
             let grants = self.grants_for(&row.patient_id).await?;
             let Some(scope) = policy::proxy_scope(&self.principal, &row.patient_id, &grants) else { continue };
-            let _ = today;
             acting.choices.push(ActingChoice {
                 patient_id: row.patient_id.clone(),
                 name: full_name(&patient),
@@ -632,6 +630,10 @@ impl AccessContext {
             return Err(AppError::Conflict { message: "This access has already ended.".into() });
         }
         notify_user(&txn, &row.user_id, "Your access to a person's record in the portal has ended.".into()).await?;
+        // Ended by HIM: the patient is told too (they did not do it themselves).
+        if let Some(account) = patient_account(&txn, &row.patient_id).await?.filter(|a| a.id != self.principal.user_id) {
+            notify_user(&txn, &account.id, "HIM staff ended someone's access to your record. See \"Who can see my records\".".into()).await?;
+        }
         audit::record(
             &txn,
             self.event(AuditAction::CaregiverRevoke, Outcome::Success).patient(&row.patient_id).entity("caregiver_grant", grant_id).detail(format!("user={}", row.user_id)),

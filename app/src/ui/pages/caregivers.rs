@@ -10,7 +10,6 @@ use crate::api::caregivers::{
 };
 use crate::domain::caregiver::{GrantKind, GrantView, InvitationView, RepresentativeView};
 use crate::ui::components::form::{FormError, LoadError, field_error};
-use crate::ui::components::layout::CurrentUserResource;
 use crate::ui::ids;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -160,7 +159,6 @@ pub fn CaregiversPage() -> impl IntoView {
 pub fn AcceptInvitationPage() -> impl IntoView {
     let query = use_query_map();
     let token = Memo::new(move |_| query.read().get("token").unwrap_or_default());
-    let user = use_context::<CurrentUserResource>().map(|u| u.0);
     let accept = ServerAction::<AcceptInvitation>::new();
     let result = Signal::derive(move || accept.value().get());
     let preview = Resource::new(move || token.get(), |t| async move {
@@ -170,7 +168,6 @@ pub fn AcceptInvitationPage() -> impl IntoView {
             Err(e) => Err(e),
         }
     });
-    let _ = user;
     view! {
         <Title text="Accept an invitation"/>
         <section class="page" aria-labelledby=ids::ACCEPT_HEADING>

@@ -133,9 +133,10 @@ fn record_error(error: AppError, own: bool) -> AnyView {
     match error {
         AppError::NotFound if own => view! {
             <p id=ids::RECORD_PENDING class="notice" role="status">
-                "Your account is not linked to a health record yet. Our records team verifies "
-                "every new account before it can see health information; you will be able to "
-                "see your record here once they have."
+                "There is no record to show here. If your account is new, our records team "
+                "verifies every new account before it can see health information; you will see "
+                "your record here once they have. If you were helping someone, your access to "
+                "their record may have ended: see People I help."
             </p>
         }
         .into_any(),
