@@ -4,9 +4,6 @@
 //! HIM-established representatives with documents checked by content; the age rules applied on
 //! every request and by the daily job.
 
-use app::backend::access::import::Importer;
-use app::backend::fhir::parse::Limits;
-use app::backend::request::RequestMeta;
 use app::domain::Role;
 use app::domain::caregiver::AgeThresholds;
 use portal_tests::{TestApp, spawn_app, spawn_app_with};
@@ -16,13 +13,7 @@ const LEON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/fhir/synthea/a
 const ZANDRA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/fhir/synthea/8a4c9c04-1524-9f1c-d65b-9b17e4520fef.json");
 
 async fn import(app: &TestApp, path: &str) -> String {
-    import_bytes(app, std::fs::read(path).expect("fixture")).await
-}
-
-async fn import_bytes(app: &TestApp, bytes: Vec<u8>) -> String {
-    let request = RequestMeta::command_line();
-    let importer = Importer { db: &app.db, site_code: &app.settings.site_code, limits: Limits::default(), actor: None, request: &request };
-    importer.import("fixture.json", &bytes, &|_, _| {}).await.expect("imports").patient.expect("a patient").id
+    app.import_fhir(&std::fs::read(path).expect("fixture")).await
 }
 
 async fn signed_in(app: &TestApp, email: &str, roles: &[Role], patient: Option<&str>) -> reqwest::Client {
@@ -260,7 +251,7 @@ async fn him_verifies_a_parent_and_the_age_rules_narrow_then_end_the_access_on_t
         .expect("an IPV immunization");
     shot["meta"]["security"] = serde_json::json!([{ "system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "R" }]);
     let restricted = "IPV".to_string();
-    let zandra = import_bytes(&app, serde_json::to_vec(&bundle).expect("JSON")).await;
+    let zandra = app.import_fhir(&serde_json::to_vec(&bundle).expect("JSON")).await;
     sql(&app, &format!("UPDATE patient SET birth_date = '2016-01-01' WHERE id = '{zandra}'")).await;
     let mrn: String = app
         .db

@@ -4,9 +4,6 @@
 //! `qpdf --check` (scripts/setup.sh installs them): the name with its accent, every section,
 //! "Page X of Y" on every page, the withheld item absent.
 
-use app::backend::access::import::Importer;
-use app::backend::fhir::parse::Limits;
-use app::backend::request::RequestMeta;
 use app::domain::Role;
 use portal_tests::{TestApp, spawn_app};
 use sea_orm::{ConnectionTrait, Statement};
@@ -17,10 +14,7 @@ use std::process::Command;
 const LEON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/fhir/synthea/ab5537a3-8608-5f56-53f5-d10b00eb4680.json");
 
 async fn import(app: &TestApp, path: &str) -> String {
-    let bytes = std::fs::read(path).expect("fixture");
-    let request = RequestMeta::command_line();
-    let importer = Importer { db: &app.db, site_code: &app.settings.site_code, limits: Limits::default(), actor: None, request: &request };
-    importer.import("fixture.json", &bytes, &|_, _| {}).await.expect("imports").patient.expect("a patient").id
+    app.import_fhir(&std::fs::read(path).expect("fixture")).await
 }
 
 async fn signed_in(app: &TestApp, email: &str, roles: &[Role], patient: Option<&str>) -> reqwest::Client {

@@ -2,37 +2,20 @@
 // who accepts after signing in, switches to the patient, sees the limited record under a banner
 // that names whose record it is, and asks for a copy on the patient's behalf; the patient
 // revokes, and the caregiver's next page load shows the access has ended.
-import { test, expect, type Page } from '@playwright/test';
-import AxeBuilder from '@axe-core/playwright';
-import { execFileSync } from 'node:child_process';
+import { test, expect } from '@playwright/test';
 import ids from './ids.json';
-import { waitForHydration } from './staff';
+import { createAccount, noViolations, signIn, waitForHydration } from './staff';
 
 const byId = (id: string) => `#${id}`;
 const PATIENT = { email: 'patient@demo.example', password: 'demo-patient-lantern' };
 
-async function noViolations(page: Page, where: string) {
-  const results = await new AxeBuilder({ page }).analyze();
-  const summary = results.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')})`);
-  expect(summary, `accessibility violations on ${where}`).toEqual([]);
-}
-
 test('a patient invites a caregiver, who acts for them until the patient revokes', async ({ page, browser }, testInfo) => {
   test.skip(!!process.env.E2E_BASE_URL, 'needs the command line on the test server\'s database');
   test.setTimeout(120_000);
-  const stamp = `${testInfo.project.name}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6)}`;
-  const carer = { email: `carer-${stamp}@example.org`, name: `Casey ${stamp}`, password: 'meadow kettle violin' };
-  execFileSync(process.env.E2E_BINARY!, ['admin', 'create-user', '--email', carer.email, '--name', carer.name, '--role', 'caregiver', '--password-stdin'], {
-    input: `${carer.password}\n`,
-    env: { ...process.env, PORTAL_DATA_DIR: process.env.E2E_DATA_DIR!, PORTAL_LOG_LEVEL: 'warn' },
-  });
+  const carer = createAccount(testInfo, 'caregiver', 'Casey');
 
   // The patient invites the caregiver: the limited record, copies allowed.
-  await page.goto('/sign-in?next=/caregivers');
-  await waitForHydration(page);
-  await page.getByLabel('Email address').fill(PATIENT.email);
-  await page.getByLabel('Password', { exact: true }).fill(PATIENT.password);
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await signIn(page, PATIENT, '/caregivers');
   await expect(page).toHaveURL(/\/caregivers$/);
   await waitForHydration(page);
   await noViolations(page, 'who can see my records');

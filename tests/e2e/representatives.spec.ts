@@ -2,20 +2,12 @@
 // is not one is refused with the reason, a real one is accepted; new HIM staff open the document
 // and approve; the parent switches to the child (the demo's five-year-old) and sees the full record.
 import { test, expect, type Page } from '@playwright/test';
-import AxeBuilder from '@axe-core/playwright';
-import { execFileSync } from 'node:child_process';
 import ids from './ids.json';
-import { signInAsNewStaff, waitForHydration } from './staff';
+import { createAccount, noViolations, signIn, signInAsNewStaff, waitForHydration } from './staff';
 
 const byId = (id: string) => `#${id}`;
 // Zandra428 O'Hara248 in the demo data (Synthea fixture 8a4c9c04-...).
 const CHILD = { name: "Zandra O'Hara", birthDate: '2021-04-03', mrn: '8A4C9C04-1524-9F1C-D65B-9B17E4520FEF' };
-
-async function noViolations(page: Page, where: string) {
-  const results = await new AxeBuilder({ page }).analyze();
-  const summary = results.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')})`);
-  expect(summary, `accessibility violations on ${where}`).toEqual([]);
-}
 
 async function fillRequest(page: Page, file: { name: string; mimeType: string; buffer: Buffer }) {
   await page.locator(byId(ids.REPRESENTATIVE_KIND)).selectOption('parent');
@@ -29,18 +21,9 @@ async function fillRequest(page: Page, file: { name: string; mimeType: string; b
 test('a parent sends documents, HIM staff approve, the parent sees the child\'s record', async ({ page, browser }, testInfo) => {
   test.skip(!!process.env.E2E_BASE_URL, 'needs the command line on the test server\'s database');
   test.setTimeout(120_000);
-  const stamp = `${testInfo.project.name}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6)}`;
-  const parent = { email: `parent-${stamp}@example.org`, name: `Pat ${stamp}`, password: 'copper willow lantern' };
-  execFileSync(process.env.E2E_BINARY!, ['admin', 'create-user', '--email', parent.email, '--name', parent.name, '--role', 'caregiver', '--password-stdin'], {
-    input: `${parent.password}\n`,
-    env: { ...process.env, PORTAL_DATA_DIR: process.env.E2E_DATA_DIR!, PORTAL_LOG_LEVEL: 'warn' },
-  });
+  const parent = createAccount(testInfo, 'caregiver', 'Pat');
 
-  await page.goto('/sign-in?next=/representatives');
-  await waitForHydration(page);
-  await page.getByLabel('Email address').fill(parent.email);
-  await page.getByLabel('Password', { exact: true }).fill(parent.password);
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await signIn(page, parent, '/representatives');
   await expect(page).toHaveURL(/\/representatives$/);
   await waitForHydration(page);
   await noViolations(page, 'the representative request form');

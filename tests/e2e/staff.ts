@@ -2,6 +2,7 @@
 // share one authenticator key, and the portal refuses a code used once already, so two tests
 // (desktop and phone run side by side) cannot both sign in as the demo staff.
 import { expect, type Page, type TestInfo } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
 import { execFileSync } from 'node:child_process';
 import ids from './ids.json';
 import { totp } from './totp';
@@ -12,20 +13,38 @@ export async function waitForHydration(page: Page) {
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
 }
 
-/** Creates a staff member on the command line, then signs in and sets up two-step verification. */
-export async function signInAsNewStaff(page: Page, testInfo: TestInfo, name = 'Robin Records', role = 'him_staff'): Promise<void> {
+/** No axe violations on the page as it is now. */
+export async function noViolations(page: Page, where: string) {
+  const results = await new AxeBuilder({ page }).analyze();
+  const summary = results.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')})`);
+  expect(summary, `accessibility violations on ${where}`).toEqual([]);
+}
+
+export interface Account { email: string; name: string; password: string }
+
+/** Creates an account on the command line (on the first test server's database), unique per run. */
+export function createAccount(testInfo: TestInfo, role: string, name: string): Account {
   const stamp = `${testInfo.project.name}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6)}`;
-  const email = `${role}-${stamp}@example.org`;
-  const password = 'harbour lantern orchid';
-  execFileSync(process.env.E2E_BINARY!, ['admin', 'create-user', '--email', email, '--name', name, '--role', role, '--password-stdin'], {
-    input: `${password}\n`,
+  const account = { email: `${role}-${stamp}@example.org`, name: `${name} ${stamp}`, password: 'harbour lantern orchid' };
+  execFileSync(process.env.E2E_BINARY!, ['admin', 'create-user', '--email', account.email, '--name', account.name, '--role', role, '--password-stdin'], {
+    input: `${account.password}\n`,
     env: { ...process.env, PORTAL_DATA_DIR: process.env.E2E_DATA_DIR!, PORTAL_LOG_LEVEL: 'warn' },
   });
-  await page.goto('/sign-in');
+  return account;
+}
+
+/** Signs in with a password on the sign-in page (optionally going on to `next`). */
+export async function signIn(page: Page, who: { email: string; password: string }, next?: string) {
+  await page.goto(next ? `/sign-in?next=${encodeURIComponent(next)}` : '/sign-in');
   await waitForHydration(page);
-  await page.getByLabel('Email address').fill(email);
-  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByLabel('Email address').fill(who.email);
+  await page.getByLabel('Password', { exact: true }).fill(who.password);
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+}
+
+/** Creates a staff member on the command line, then signs in and sets up two-step verification. */
+export async function signInAsNewStaff(page: Page, testInfo: TestInfo, name = 'Robin Records', role = 'him_staff'): Promise<void> {
+  await signIn(page, createAccount(testInfo, role, name));
   await expect(page).toHaveURL(/\/sign-in\/setup/);
   const key = (await page.locator(byId(ids.MFA_MANUAL_KEY)).innerText()).trim();
   await waitForHydration(page);

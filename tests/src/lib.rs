@@ -222,6 +222,20 @@ impl TestApp {
         self.audit_rows().await.into_iter().filter(|r| r.action == action && r.outcome == outcome).collect()
     }
 
+    /// Imports a FHIR file as the command line does; returns the patient record's id.
+    pub async fn import_fhir(&self, bytes: &[u8]) -> String {
+        use app::backend::access::import::Importer;
+        let request = RequestMeta::command_line();
+        let importer = Importer {
+            db: &self.db,
+            site_code: &self.settings.site_code,
+            limits: app::backend::fhir::parse::Limits::default(),
+            actor: None,
+            request: &request,
+        };
+        importer.import("fixture.json", bytes, &|_, _| {}).await.expect("imports").patient.expect("a patient").id
+    }
+
     /// A plain HTML form post, as a browser without JavaScript sends it.
     pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
         self.client

@@ -2,6 +2,7 @@
 //! as CSV, and a record's attachments. Each checks the session itself and goes through the access context like any server
 //! function; answers carry `Cache-Control: no-store` (ONC 170.315(d)(7)).
 
+use super::access::AccessContext;
 use super::current::signed_in_with;
 use super::request::RequestMeta;
 use super::session::PortalSession;
@@ -37,6 +38,15 @@ fn error_response(error: AppError) -> Response {
     (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], error.to_string()).into_response()
 }
 
+/// The signed-in user's access context for a plain route (a download), with a caregiver's
+/// switch read from the session; not signed in answers 401.
+async fn signed_in_context(state: &AppState, session: Session, headers: &HeaderMap, peer: SocketAddr) -> Result<AccessContext, AppError> {
+    let request = RequestMeta::from_parts(headers, Some(peer));
+    let session = PortalSession::from(session);
+    let signed = signed_in_with(state, &session, &request, true).await?;
+    crate::backend::current::access_with(state, &session, &signed, request).await
+}
+
 /// `GET /admin/audit.csv?from=&to=&user=&patient=&action=&sort=&dir=`
 pub async fn audit_csv(
     State(state): State<AppState>,
@@ -45,17 +55,11 @@ pub async fn audit_csv(
     headers: HeaderMap,
     Query(form): Query<AuditReportForm>,
 ) -> Response {
-    let request = RequestMeta::from_parts(&headers, Some(peer));
-    let session = PortalSession::from(session);
-    let signed = match signed_in_with(&state, &session, &request, true).await {
-        Ok(s) => s,
-        Err(e) => return error_response(e),
-    };
     let query = match AuditReportQuery::parse(&form) {
         Ok(q) => q,
         Err(fields) => return error_response(AppError::Validation { fields }),
     };
-    let context = match crate::backend::current::access_with(&state, &session, &signed, request).await {
+    let context = match signed_in_context(&state, session, &headers, peer).await {
         Ok(c) => c,
         Err(e) => return error_response(e),
     };
@@ -84,13 +88,7 @@ pub async fn document_download(
     axum::extract::Path(id): axum::extract::Path<String>,
     Query(query): Query<DownloadQuery>,
 ) -> Response {
-    let request = RequestMeta::from_parts(&headers, Some(peer));
-    let session = PortalSession::from(session);
-    let signed = match signed_in_with(&state, &session, &request, true).await {
-        Ok(s) => s,
-        Err(e) => return error_response(e),
-    };
-    let context = match crate::backend::current::access_with(&state, &session, &signed, request).await {
+    let context = match signed_in_context(&state, session, &headers, peer).await {
         Ok(c) => c,
         Err(e) => return error_response(e),
     };
@@ -127,16 +125,10 @@ pub async fn release_file_download(
     headers: HeaderMap,
     axum::extract::Path((id, kind)): axum::extract::Path<(String, String)>,
 ) -> Response {
-    let request = RequestMeta::from_parts(&headers, Some(peer));
-    let session = PortalSession::from(session);
-    let signed = match signed_in_with(&state, &session, &request, true).await {
-        Ok(s) => s,
-        Err(e) => return error_response(e),
-    };
     if !matches!(kind.as_str(), "pdf" | "fhir" | "denial_letter" | "authorization") {
         return error_response(AppError::NotFound);
     }
-    let context = match crate::backend::current::access_with(&state, &session, &signed, request).await {
+    let context = match signed_in_context(&state, session, &headers, peer).await {
         Ok(c) => c,
         Err(e) => return error_response(e),
     };
@@ -200,13 +192,7 @@ pub async fn accounting_pdf(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
-    let request = RequestMeta::from_parts(&headers, Some(peer));
-    let session = PortalSession::from(session);
-    let signed = match signed_in_with(&state, &session, &request, true).await {
-        Ok(s) => s,
-        Err(e) => return error_response(e),
-    };
-    let context = match crate::backend::current::access_with(&state, &session, &signed, request).await {
+    let context = match signed_in_context(&state, session, &headers, peer).await {
         Ok(c) => c,
         Err(e) => return error_response(e),
     };
@@ -238,13 +224,7 @@ pub async fn representative_document(
     headers: HeaderMap,
     axum::extract::Path((id, doc)): axum::extract::Path<(String, String)>,
 ) -> Response {
-    let request = RequestMeta::from_parts(&headers, Some(peer));
-    let session = PortalSession::from(session);
-    let signed = match signed_in_with(&state, &session, &request, true).await {
-        Ok(s) => s,
-        Err(e) => return error_response(e),
-    };
-    let context = match crate::backend::current::access_with(&state, &session, &signed, request).await {
+    let context = match signed_in_context(&state, session, &headers, peer).await {
         Ok(c) => c,
         Err(e) => return error_response(e),
     };
