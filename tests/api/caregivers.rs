@@ -382,3 +382,37 @@ async fn him_refuses_or_ends_a_representative_with_a_reason() {
     let mine = app.call_ok(&ray, "my_representative_requests", &[]).await;
     assert!(mine.to_string().contains("The document is not signed."), "the requester sees the reason");
 }
+
+#[tokio::test]
+async fn someone_new_registers_from_the_invitation_and_goes_straight_back_to_accept_it() {
+    let app = spawn_app().await;
+    let record = app.create_patient("MRN-1", "Lopez", "1984-03-07").await;
+    let ana = signed_in(&app, "ana@example.org", &[Role::Patient], Some(&record)).await;
+    let token = invite(&app, &ana, "newcomer@example.org", "limited", false).await;
+    let next = format!("/caregivers/accept?token={token}");
+    let newcomer = app.new_client();
+    // As the browser posts the form before hydration: the answer sends it back to the invitation.
+    let response = newcomer
+        .post(app.url("/api/self_register"))
+        .header("accept", "text/html")
+        .header("referer", app.url("/register"))
+        .form(&[("name", "Nia New"), ("email", "newcomer@example.org"), ("birth_date", "1990-01-01"), ("phone", ""), ("password", "kettle orbit lantern"), ("next", &next)])
+        .send()
+        .await
+        .expect("registered");
+    assert!(response.status().is_redirection(), "{}", response.status());
+    assert_eq!(response.headers().get("location").and_then(|l| l.to_str().ok()), Some(next.as_str()));
+    app.call_ok(&newcomer, "accept_invitation", &[("token", &token)]).await;
+    assert_eq!(app.me(&newcomer).await.expect("signed in")["helps_others"], true);
+    // Somewhere else is never a destination.
+    let other = app.new_client();
+    let response = other
+        .post(app.url("/api/self_register"))
+        .header("accept", "text/html")
+        .header("referer", app.url("/register"))
+        .form(&[("name", "Eve"), ("email", "eve@example.org"), ("birth_date", "1990-01-01"), ("phone", ""), ("password", "kettle orbit lantern"), ("next", "https://evil.example/")])
+        .send()
+        .await
+        .expect("registered");
+    assert_ne!(response.headers().get("location").and_then(|l| l.to_str().ok()), Some("https://evil.example/"));
+}

@@ -136,6 +136,8 @@ pub async fn self_register(
     birth_date: String,
     phone: String,
     password: String,
+    /// Where to go once signed in (an invitation being accepted); a path on this site only.
+    #[server(default)] next: Option<String>,
 ) -> Result<(), AppError> {
     use crate::backend::auth::login;
     use crate::backend::auth::users::{self, NewUser, UserError};
@@ -176,7 +178,11 @@ pub async fn self_register(
         let session = PortalSession::current().await?;
         session.cycle_id().await?;
         session.insert(Key::Login, login_id).await?;
-        leptos_axum::redirect("/record");
+        let to = match next.as_deref().filter(|n| !n.is_empty()) {
+            Some(n) => crate::api::auth::safe_next(Some(n)),
+            None => "/record".to_string(),
+        };
+        leptos_axum::redirect(&to);
         Ok(())
     }.await)
 }

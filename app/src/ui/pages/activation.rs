@@ -56,10 +56,16 @@ pub fn RegisterPage() -> impl IntoView {
     let self_result = Signal::derive(move || register.value().get());
     let self_err = move |field: &'static str| Signal::derive(move || field_error(self_result.get(), field));
     let providers = providers_resource();
+    let query = leptos_router::hooks::use_query_map();
+    let next = move || query.read().get("next").unwrap_or_default();
+    let invited = move || next().starts_with("/caregivers/accept");
     view! {
         <Title text="Create your account"/>
         <section class="page page--narrow" aria-labelledby=ids::REGISTER_HEADING>
             <h1 id=ids::REGISTER_HEADING>"Create your account"</h1>
+            {move || invited().then(|| view! {
+                <p class="notice" role="note">"Invited to help someone? Create your account under \"No letter?\" below, with the email address the invitation was sent to; you will go straight back to the invitation."</p>
+            })}
             <p>"Use the activation code from the letter our records team gave you."</p>
             <OidcOutcome/>
             <ActionForm action attr:class="form" attr:novalidate="true">
@@ -99,6 +105,7 @@ pub fn RegisterPage() -> impl IntoView {
                 "records team has checked who you are, usually within two working days; they may call you."
             </p>
             <ActionForm action=register attr:class="form" attr:novalidate="true" attr:aria-labelledby="no-letter-title">
+                <input type="hidden" name="next" value=next/>
                 <Field label="Your full name" name="name" id=ids::SELF_NAME required=true maxlength=100
                     autocomplete="name" error=self_err("name")/>
                 <Field label="Date of birth" name="birth_date" id=ids::SELF_BIRTH kind="date" required=true
