@@ -995,15 +995,20 @@ impl AccessContext {
                 return Err(field("reason", "Give the reason for refusing; the requester is told."));
             }
             let txn = write_transaction(&self.db).await.map_err(failed)?;
-            representative_request::Entity::update_many()
+            let decided = representative_request::Entity::update_many()
                 .col_expr(representative_request::Column::Status, Expr::value("refused"))
                 .col_expr(representative_request::Column::DecidedBy, Expr::value(self.principal.user_id.clone()))
                 .col_expr(representative_request::Column::DecidedAtMs, Expr::value(now))
                 .col_expr(representative_request::Column::Reason, Expr::value(reason.chars().take(500).collect::<String>()))
                 .filter(representative_request::Column::Id.eq(id))
+                .filter(representative_request::Column::Status.eq("pending"))
                 .exec(&txn)
                 .await
                 .map_err(db_failed("deciding a representative request failed"))?;
+            // Two clerks deciding at once: only the first decision counts.
+            if decided.rows_affected != 1 {
+                return Err(AppError::Conflict { message: "This request has already been decided.".into() });
+            }
             notify_user(&txn, &row.requester_user_id, "Your request to act for a patient was refused. Sign in to see the reason.".into()).await?;
             audit::record(&txn, self.event(AuditAction::RepresentativeDecide, Outcome::Success).entity("representative_request", id).detail("refused"))
                 .await
@@ -1057,16 +1062,21 @@ impl AccessContext {
             .exec_without_returning(&txn)
             .await
             .map_err(db_failed("saving a grant failed"))?;
-            representative_request::Entity::update_many()
+            let decided = representative_request::Entity::update_many()
                 .col_expr(representative_request::Column::Status, Expr::value("approved"))
                 .col_expr(representative_request::Column::PatientId, Expr::value(patient.id.clone()))
                 .col_expr(representative_request::Column::GrantId, Expr::value(grant_id.clone()))
                 .col_expr(representative_request::Column::DecidedBy, Expr::value(self.principal.user_id.clone()))
                 .col_expr(representative_request::Column::DecidedAtMs, Expr::value(now))
                 .filter(representative_request::Column::Id.eq(id))
+                .filter(representative_request::Column::Status.eq("pending"))
                 .exec(&txn)
                 .await
                 .map_err(db_failed("deciding a representative request failed"))?;
+            // Decided by someone else meanwhile: the transaction (and its grant) is dropped.
+            if decided.rows_affected != 1 {
+                return Err(AppError::Conflict { message: "This request has already been decided.".into() });
+            }
             ensure_caregiver_role(&txn, &row.requester_user_id).await?;
             notify_user(&txn, &row.requester_user_id, "Your request to act for a patient was approved. Choose them under \"People I help\".".into()).await?;
             if let Some(account) = patient_account(&txn, &patient.id).await? {
