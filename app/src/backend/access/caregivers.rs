@@ -7,7 +7,7 @@
 //! Every change is audited with both identities (actor, and the patient as on-behalf-of); a
 //! refused attempt is audited as a failure and changes nothing.
 
-use super::{AccessContext, db_failed, patient_row};
+use super::{AccessContext, db_failed, full_name, patient_row};
 use crate::backend::audit::{self, AuditAction, AuditEvent, Outcome};
 use crate::backend::copies::seal::{FileKeys, Sealed};
 use crate::backend::db::{now_ms, write_transaction};
@@ -219,10 +219,6 @@ fn band_of(birth_date: &str, ages: AgeThresholds, today: IsoDate) -> AgeBand {
     IsoDate::parse(birth_date).map(|b| ages.band(b, today)).unwrap_or(AgeBand::Child)
 }
 
-fn full_name(p: &patient_row::Model) -> String {
-    format!("{} {}", p.given_names, p.family_name).trim().to_string()
-}
-
 /// Grants not ended and within their dates at `now`.
 fn in_force(now: i64) -> Condition {
     Condition::all()
@@ -358,7 +354,12 @@ impl AccessContext {
     /// What the policy says, without auditing (to shape a page, not to guard data).
     pub(super) async fn allows(&self, action: Action, patient_id: &str) -> Result<bool, AppError> {
         let grants = self.grants_for(patient_id).await?;
-        Ok(policy::decide(&self.principal, action, Target::Patient(patient_id), &grants) == policy::Decision::Allow)
+        Ok(self.allows_with(action, patient_id, &grants))
+    }
+
+    /// The same with grants already read on this request.
+    pub(super) fn allows_with(&self, action: Action, patient_id: &str, grants: &[Grant]) -> bool {
+        policy::decide(&self.principal, action, Target::Patient(patient_id), grants) == policy::Decision::Allow
     }
 
     /// Everyone the signed-in user may act for now, and whose record is on screen.
@@ -375,19 +376,38 @@ impl AccessContext {
             .all(&self.db)
             .await
             .map_err(db_failed("reading grants failed"))?;
-        for row in rows {
+        // One query for the patients (this runs on every page load of a caregiver).
+        let ids: std::collections::BTreeSet<String> = rows.iter().map(|r| r.patient_id.clone()).collect();
+        let patients: std::collections::HashMap<String, patient_row::Model> = if ids.is_empty() {
+            Default::default()
+        } else {
+            patient_row::Entity::find()
+                .filter(patient_row::Column::Id.is_in(ids))
+                .all(&self.db)
+                .await
+                .map_err(db_failed("reading patients failed"))?
+                .into_iter()
+                .map(|p| (p.id.clone(), p))
+                .collect()
+        };
+        let today = crate::backend::db::today();
+        let grants: Vec<Grant> = rows
+            .iter()
+            .filter_map(|r| {
+                let patient = patients.get(&r.patient_id)?;
+                Some(Grant { patient_id: r.patient_id.clone(), kind: kind_of(r), scope: grant_scope(r), band: band_of(&patient.birth_date, self.ages, today) })
+            })
+            .collect();
+        for row in &rows {
             if acting.choices.iter().any(|c| c.patient_id == row.patient_id) {
                 continue;
             }
-            let Some(patient) = patient_row::Entity::find_by_id(row.patient_id.clone()).one(&self.db).await.map_err(db_failed("reading a patient failed"))? else {
-                continue;
-            };
-            let grants = self.grants_for(&row.patient_id).await?;
+            let Some(patient) = patients.get(&row.patient_id) else { continue };
             let Some(scope) = policy::proxy_scope(&self.principal, &row.patient_id, &grants) else { continue };
             acting.choices.push(ActingChoice {
                 patient_id: row.patient_id.clone(),
-                name: full_name(&patient),
-                kind: kind_of(&row),
+                name: full_name(patient),
+                kind: kind_of(row),
                 scope,
                 expires_on: row.expires_at_ms.map(day),
             });
@@ -907,7 +927,7 @@ impl AccessContext {
                 file_name: Set(file_name.chars().take(200).collect()),
                 content_type: Set(content_type.into()),
                 size: Set(bytes.len() as i64),
-                sha256: Set(hex::encode(Sha256::digest(&bytes))),
+                sha256: Set(crate::backend::copies::sha256_hex(&bytes)),
                 key_id: Set(sealed.key_id),
                 nonce: Set(sealed.nonce),
                 ciphertext: Set(sealed.ciphertext),

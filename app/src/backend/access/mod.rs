@@ -56,6 +56,11 @@ fn to_summary(row: patient_row::Model) -> PatientSummary {
     }
 }
 
+/// A patient's name as letters, covers and lists print it: given names, then family name.
+pub(super) fn full_name(p: &patient_row::Model) -> String {
+    format!("{} {}", p.given_names, p.family_name).trim().to_string()
+}
+
 fn db_failed(context: &str) -> impl FnOnce(sea_orm::DbErr) -> AppError + '_ {
     move |e| internal(context, &e)
 }
@@ -106,7 +111,12 @@ impl AccessContext {
             Target::Patient(id) => self.grants_for(id).await?,
             Target::Site => Vec::new(),
         };
-        if policy::decide(&self.principal, action, target, &grants) == Decision::Allow {
+        self.authorize_with(action, target, audit_as, &grants).await
+    }
+
+    /// [`Self::authorize`] with the grants already read on this request.
+    async fn authorize_with(&self, action: Action, target: Target<'_>, audit_as: AuditAction, grants: &[policy::Grant]) -> Result<(), AppError> {
+        if policy::decide(&self.principal, action, target, grants) == Decision::Allow {
             return Ok(());
         }
         let mut event = self.event(audit_as, Outcome::Denied);

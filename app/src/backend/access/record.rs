@@ -144,8 +144,10 @@ impl AccessContext {
             Some(id) => id.to_string(),
             None => self.subject().ok_or(AppError::NotFound)?,
         };
-        self.authorize(Action::ReadPatientRecord, Target::Patient(&id), AuditAction::PatientRead).await?;
-        let limited = !self.allows(Action::ReadSensitive, &id).await?;
+        // The grants are read once for both decisions.
+        let grants = self.grants_for(&id).await?;
+        self.authorize_with(Action::ReadPatientRecord, Target::Patient(&id), AuditAction::PatientRead, &grants).await?;
+        let limited = !self.allows_with(Action::ReadSensitive, &id, &grants);
         let patient = patient_row::Entity::find_by_id(id)
             .filter(patient_row::Column::SiteCode.eq(self.site_code.as_str()))
             .one(&self.db)

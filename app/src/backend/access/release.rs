@@ -391,7 +391,7 @@ impl AccessContext {
                 let facts = copies::AuthorizationFacts {
                     site: settings.site.to_string(),
                     request_number: format!("R-{number}"),
-                    patient_name: format!("{} {}", patient.given_names, patient.family_name).trim().to_string(),
+                    patient_name: super::full_name(&patient),
                     birth_date: patient.birth_date,
                     record_number: patient.mrn,
                     description: a.form.description.clone(),

@@ -182,7 +182,7 @@ impl AccessContext {
             let facts = copies::LetterFacts {
                 site: settings.site.to_string(),
                 date: today().to_string(),
-                patient_name: format!("{} {}", patient.given_names, patient.family_name).trim().to_string(),
+                patient_name: super::full_name(&patient),
                 birth_date: patient.birth_date.clone(),
                 record_number: patient.mrn.clone(),
                 request_number: format!("R-{}", row.number),
@@ -464,7 +464,7 @@ impl AccessContext {
         audit::record_alone(&self.db, event).await.map_err(db_failed("auditing a read failed"))?;
         let facts = CoverFacts {
             request_number: "preview".into(),
-            patient_name: format!("{} {}", patient.given_names, patient.family_name).trim().to_string(),
+            patient_name: super::full_name(&patient),
             birth_date: patient.birth_date,
             record_number: patient.mrn,
             requester: self.display_name(&self.principal.user_id).await?,
@@ -536,7 +536,7 @@ impl AccessContext {
         };
         let facts = CoverFacts {
             request_number: number.clone(),
-            patient_name: format!("{} {}", patient.given_names, patient.family_name).trim().to_string(),
+            patient_name: super::full_name(&patient),
             birth_date: patient.birth_date.clone(),
             record_number: patient.mrn.clone(),
             recipient: match row.recipient_kind.as_str() {
