@@ -90,7 +90,7 @@ impl Application {
             site_code: settings.site_code.clone(),
             demo: settings.demo,
             oidc: app::backend::auth::oidc::Oidc::new(settings.oidc_config(), &base_url)
-                .map_err(StartupError::Oidc)?,
+                .map_err(|e| StartupError::Oidc(e.to_string()))?,
             import_limits: settings.import_limits(),
             request_response_days: settings.request_response_days,
             self_copy_fee_cents: settings.self_copy_fee_cents,

@@ -16,7 +16,7 @@ pub async fn issue_activation_code(patient_id: String) -> Result<(), AppError> {
         let days = state()?.auth.config.activation_code_days;
         let letter = access().await?.issue_activation_code(&patient_id, days).await?;
         let session = PortalSession::current().await?;
-        let path = format!("/staff/patients/{}/letter", crate::api::auth::percent(&letter.patient_id));
+        let path = format!("/staff/patients/{}/letter", crate::domain::percent(&letter.patient_id));
         session.insert(Key::ActivationLetterOnce, letter).await?;
         leptos_axum::redirect(&path);
         Ok(())
@@ -179,7 +179,7 @@ pub async fn self_register(
         session.cycle_id().await?;
         session.insert(Key::Login, login_id).await?;
         let to = match next.as_deref().filter(|n| !n.is_empty()) {
-            Some(n) => crate::api::auth::safe_next(Some(n)),
+            Some(n) => crate::domain::safe_next(Some(n)),
             None => "/record".to_string(),
         };
         leptos_axum::redirect(&to);

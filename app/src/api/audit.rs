@@ -19,14 +19,3 @@ pub async fn audit_report(form: AuditReportForm) -> Result<Vec<AuditReportRow>, 
         context.audit_report(&query, PAGE_ROWS, false).await
     }.await)
 }
-
-/// The actions the report can filter by (for the select list).
-pub fn action_names() -> &'static [&'static str] {
-    &[
-        "login", "logout", "session_timeout", "sign_out_everywhere", "session_revoke", "mfa_enroll", "mfa_challenge",
-        "mfa_disable", "password_change", "password_reset_request", "password_reset", "user_create", "user_disable",
-        "role_grant", "role_revoke", "patient_create", "patient_read", "patient_search", "activation_issue",
-        "activation_redeem", "identity_verify", "identity_link", "identity_unlink", "record_import", "duplicate_review", "release_request", "audit_report_read", "audit_export",
-        "caregiver_invite", "caregiver_accept", "caregiver_revoke", "caregiver_switch", "representative_request", "representative_decide",
-    ]
-}

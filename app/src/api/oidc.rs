@@ -8,14 +8,7 @@ use crate::error::AppError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// A configured provider, as pages show it (no secrets).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProviderInfo {
-    pub id: String,
-    pub label: String,
-    /// Offered to new patients on the activation page.
-    pub for_patients: bool,
-}
+pub use crate::domain::ProviderInfo;
 
 /// One of the signed-in person's linked identities.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,7 +53,7 @@ pub async fn oidc_sign_in(provider: String, next: Option<String>) -> Result<(), 
     use crate::backend::auth::oidc::Intent;
     use crate::backend::error::with_status;
     with_status(async move {
-        let next = crate::api::auth::safe_next(next.as_deref());
+        let next = crate::domain::safe_next(next.as_deref());
         server::start(&provider, Intent::SignIn { next }).await
     }.await)
 }

@@ -22,127 +22,7 @@ use sha2::{Digest, Sha256};
 /// The hash the first row chains to (also written by the migration).
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// What happened. Stored by [`AuditAction::as_str`]; never renamed once shipped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AuditAction {
-    Login,
-    Logout,
-    SessionTimeout,
-    SignOutEverywhere,
-    SessionRevoke,
-    MfaEnroll,
-    MfaChallenge,
-    MfaDisable,
-    PasswordChange,
-    PasswordResetRequest,
-    PasswordReset,
-    UserCreate,
-    UserDisable,
-    RoleGrant,
-    RoleRevoke,
-    PatientCreate,
-    PatientRead,
-    PatientSearch,
-    ActivationIssue,
-    ActivationRedeem,
-    IdentityVerify,
-    IdentityLink,
-    IdentityUnlink,
-    RecordImport,
-    DuplicateReview,
-    ReleaseRequest,
-    AuditReportRead,
-    AuditExport,
-    CaregiverInvite,
-    CaregiverAccept,
-    CaregiverRevoke,
-    CaregiverSwitch,
-    RepresentativeRequest,
-    RepresentativeDecide,
-}
-
-impl AuditAction {
-    pub const ALL: [AuditAction; 34] = [
-        AuditAction::Login,
-        AuditAction::Logout,
-        AuditAction::SessionTimeout,
-        AuditAction::SignOutEverywhere,
-        AuditAction::SessionRevoke,
-        AuditAction::MfaEnroll,
-        AuditAction::MfaChallenge,
-        AuditAction::MfaDisable,
-        AuditAction::PasswordChange,
-        AuditAction::PasswordResetRequest,
-        AuditAction::PasswordReset,
-        AuditAction::UserCreate,
-        AuditAction::UserDisable,
-        AuditAction::RoleGrant,
-        AuditAction::RoleRevoke,
-        AuditAction::PatientCreate,
-        AuditAction::PatientRead,
-        AuditAction::PatientSearch,
-        AuditAction::ActivationIssue,
-        AuditAction::ActivationRedeem,
-        AuditAction::IdentityVerify,
-        AuditAction::IdentityLink,
-        AuditAction::IdentityUnlink,
-        AuditAction::RecordImport,
-        AuditAction::DuplicateReview,
-        AuditAction::ReleaseRequest,
-        AuditAction::AuditReportRead,
-        AuditAction::AuditExport,
-        AuditAction::CaregiverInvite,
-        AuditAction::CaregiverAccept,
-        AuditAction::CaregiverRevoke,
-        AuditAction::CaregiverSwitch,
-        AuditAction::RepresentativeRequest,
-        AuditAction::RepresentativeDecide,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuditAction::Login => "login",
-            AuditAction::Logout => "logout",
-            AuditAction::SessionTimeout => "session_timeout",
-            AuditAction::SignOutEverywhere => "sign_out_everywhere",
-            AuditAction::SessionRevoke => "session_revoke",
-            AuditAction::MfaEnroll => "mfa_enroll",
-            AuditAction::MfaChallenge => "mfa_challenge",
-            AuditAction::MfaDisable => "mfa_disable",
-            AuditAction::PasswordChange => "password_change",
-            AuditAction::PasswordResetRequest => "password_reset_request",
-            AuditAction::PasswordReset => "password_reset",
-            AuditAction::UserCreate => "user_create",
-            AuditAction::UserDisable => "user_disable",
-            AuditAction::RoleGrant => "role_grant",
-            AuditAction::RoleRevoke => "role_revoke",
-            AuditAction::PatientCreate => "patient_create",
-            AuditAction::PatientRead => "patient_read",
-            AuditAction::PatientSearch => "patient_search",
-            AuditAction::ActivationIssue => "activation_issue",
-            AuditAction::ActivationRedeem => "activation_redeem",
-            AuditAction::IdentityVerify => "identity_verify",
-            AuditAction::IdentityLink => "identity_link",
-            AuditAction::IdentityUnlink => "identity_unlink",
-            AuditAction::RecordImport => "record_import",
-            AuditAction::DuplicateReview => "duplicate_review",
-            AuditAction::ReleaseRequest => "release_request",
-            AuditAction::AuditReportRead => "audit_report_read",
-            AuditAction::AuditExport => "audit_export",
-            AuditAction::CaregiverInvite => "caregiver_invite",
-            AuditAction::CaregiverAccept => "caregiver_accept",
-            AuditAction::CaregiverRevoke => "caregiver_revoke",
-            AuditAction::CaregiverSwitch => "caregiver_switch",
-            AuditAction::RepresentativeRequest => "representative_request",
-            AuditAction::RepresentativeDecide => "representative_decide",
-        }
-    }
-
-    pub fn parse(input: &str) -> Option<AuditAction> {
-        AuditAction::ALL.into_iter().find(|a| a.as_str() == input)
-    }
-}
+pub use crate::domain::AuditAction;
 
 /// How it ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -435,12 +315,6 @@ mod tests {
         b.actor_user_id = Some("a".into());
         b.on_behalf_of = Some("bc".into());
         assert_ne!(row_hash(&a), row_hash(&b));
-    }
-
-    #[test]
-    fn the_report_offers_every_action() {
-        let names: Vec<&str> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
-        assert_eq!(crate::api::audit::action_names(), names.as_slice());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use super::access::AccessContext;
 use super::auth::sessions::{self, EndReason, SignedIn};
-use super::error::internal;
+use super::error::{BackendError, internal};
 use super::request::RequestMeta;
 use super::session::{Key, PortalSession};
 use super::state::AppState;
@@ -13,7 +13,7 @@ use crate::error::AppError;
 /// The application state, provided as context by the server's Leptos routes.
 pub fn state() -> Result<AppState, AppError> {
     leptos::prelude::use_context::<AppState>()
-        .ok_or_else(|| internal("application state missing", &std::io::Error::other("no AppState in context")))
+        .ok_or_else(|| BackendError::Missing("application state").into())
 }
 
 /// The signed-in user, or `Unauthenticated`. `touch` counts this request as activity.
@@ -83,7 +83,7 @@ pub async fn begin_sign_in(
 ) -> Result<String, AppError> {
     use super::auth::{login, requires_mfa};
     use super::session::{PendingSignIn, PendingStage};
-    use crate::api::auth::{percent, safe_next};
+    use crate::domain::{percent, safe_next};
     session.cycle_id().await?;
     session.remove::<String>(Key::SignedOutReason).await?;
     session.remove::<String>(Key::Login).await?;

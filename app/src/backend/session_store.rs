@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set, SqlErr};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set};
 use std::collections::HashMap;
 use time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
@@ -82,7 +82,7 @@ impl SessionStore for SeaOrmSessionStore {
         loop {
             match Entity::insert(row(record)?).exec(&self.db).await {
                 Ok(_) => return Ok(()),
-                Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                Err(e) if super::error::is_unique_violation(&e) => {
                     record.id = Id::default();
                 }
                 Err(e) => return Err(backend(e)),

@@ -3,7 +3,7 @@
 //! the backend.
 
 use super::date::IsoDate;
-use crate::error::FieldError;
+use crate::domain::FieldError;
 use serde::{Deserialize, Serialize};
 
 /// The columns the report sorts by.

@@ -5,7 +5,7 @@
 
 use super::email::EmailAddress;
 use super::date::IsoDate;
-use crate::error::FieldError;
+use crate::domain::FieldError;
 use serde::{Deserialize, Serialize};
 
 /// On what basis a caregiver holds access.

@@ -1,22 +1,31 @@
 //! Pure domain types and rules: no async, no I/O, no database, no Leptos.
 //! Newtypes have private fields and a `parse` constructor, so an invalid value cannot exist.
 
+mod audit_action;
 mod audit_report;
+mod text_enum;
+pub(crate) use text_enum::text_enum;
 pub mod caregiver;
 mod date;
 mod email;
 mod error_ref;
+mod field_error;
 mod import;
+mod navigation;
 mod password;
 mod patient;
+mod provider;
 mod record;
 pub mod release;
 mod role;
 
+pub use audit_action::AuditAction;
 pub use audit_report::{AuditReportForm, AuditReportQuery, AuditReportRow, AuditSort, to_csv};
 pub use date::{DateError, IsoDate, format_utc_minutes, format_utc_seconds};
 pub use email::{EmailAddress, EmailError, MAX_EMAIL_LEN};
 pub use error_ref::{ErrorRef, ErrorRefParseError};
+pub use field_error::FieldError;
+pub use navigation::{SafeNext, percent, safe_next};
 pub use import::{DuplicateDecision, DuplicatePair, ImportRunRow};
 pub use password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, PasswordError, check_length};
 pub use patient::{ActivationLetter, Mrn, PendingVerification, NewPatient, PatientForm, PatientSummary, Sex};
@@ -24,4 +33,5 @@ pub use record::{
     CodeView, DocumentRow, DocumentView, Flag, ItemRow, ListFilter, ListPage, PAGE_SIZE, Range, RecordOverview, Section, Trend,
     TrendPoint, VisitView, format_value, html_to_text, system_name,
 };
+pub use provider::ProviderInfo;
 pub use role::Role;

@@ -3,7 +3,7 @@
 
 use super::date::IsoDate;
 use super::email::EmailAddress;
-use crate::error::FieldError;
+use crate::domain::FieldError;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 

@@ -243,7 +243,7 @@ pub struct Range {
 
 impl ListFilter {
     /// Checks the dates (`YYYY-MM-DD`, from not after to) and the page number.
-    pub fn parse(&self) -> Result<Range, Vec<crate::error::FieldError>> {
+    pub fn parse(&self) -> Result<Range, Vec<crate::domain::FieldError>> {
         use crate::domain::IsoDate;
         let mut errors = Vec::new();
         let mut day = |field: &str, value: &Option<String>| match value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
@@ -251,7 +251,7 @@ impl ListFilter {
             Some(v) => match IsoDate::parse(v) {
                 Ok(d) => Some(d.start_ms()),
                 Err(_) => {
-                    errors.push(crate::error::FieldError { field: field.into(), message: "Use a date like 2020-01-31.".into() });
+                    errors.push(crate::domain::FieldError { field: field.into(), message: "Use a date like 2020-01-31.".into() });
                     None
                 }
             },
@@ -261,7 +261,7 @@ impl ListFilter {
         if let (Some(f), Some(u)) = (from_ms, until_ms)
             && f >= u
         {
-            errors.push(crate::error::FieldError { field: "to".into(), message: "The end date is before the start date.".into() });
+            errors.push(crate::domain::FieldError { field: "to".into(), message: "The end date is before the start date.".into() });
         }
         if !errors.is_empty() {
             return Err(errors);

@@ -7,12 +7,12 @@
 //! Every change is audited with both identities (actor, and the patient as on-behalf-of); a
 //! refused attempt is audited as a failure and changes nothing.
 
-use super::{AccessContext, db_failed, full_name, patient_row};
+use super::{AccessContext, full_name, patient_row};
 use crate::backend::audit::{self, AuditAction, AuditEvent, Outcome};
 use crate::backend::copies::seal::{FileKeys, Sealed};
 use crate::backend::db::{now_ms, write_transaction};
 use crate::backend::entities::{app_user, user_role};
-use crate::backend::error::internal;
+use crate::backend::error::{BackendError, Stored};
 use crate::backend::policy::{self, Action, Grant, Target};
 use crate::backend::request::RequestMeta;
 use crate::domain::caregiver::{
@@ -197,16 +197,16 @@ fn field(name: &str, message: &str) -> AppError {
     AppError::Validation { fields: vec![FieldError { field: name.into(), message: message.into() }] }
 }
 
-fn scope_of(view: &str, request_copies: bool, track_requests: bool) -> GrantScope {
-    GrantScope { view: ViewScope::parse(view).unwrap_or(ViewScope::Limited), request_copies, track_requests }
+fn scope_of(view: &str, request_copies: bool, track_requests: bool) -> Result<GrantScope, BackendError> {
+    Ok(GrantScope { view: ViewScope::parse(view).stored("caregiver_grant", "view_scope")?, request_copies, track_requests })
 }
 
-fn grant_scope(row: &caregiver_grant::Model) -> GrantScope {
+fn grant_scope(row: &caregiver_grant::Model) -> Result<GrantScope, BackendError> {
     scope_of(&row.view_scope, row.request_copies, row.track_requests)
 }
 
-fn kind_of(row: &caregiver_grant::Model) -> GrantKind {
-    GrantKind::parse(&row.kind).unwrap_or(GrantKind::Invitation)
+fn kind_of(row: &caregiver_grant::Model) -> Result<GrantKind, BackendError> {
+    GrantKind::parse(&row.kind).stored("caregiver_grant", "kind")
 }
 
 fn day(ms: i64) -> String {
@@ -239,21 +239,19 @@ async fn notify_user(conn: &impl ConnectionTrait, user_id: &str, message: String
         emailed_at_ms: Set(None),
     })
     .exec_without_returning(conn)
-    .await
-    .map_err(db_failed("saving a notification failed"))?;
+    .await?;
     Ok(())
 }
 
 /// The user account linked to a patient record, if any (a young child has none).
 async fn patient_account(conn: &impl ConnectionTrait, patient_id: &str) -> Result<Option<app_user::Model>, AppError> {
-    app_user::Entity::find().filter(app_user::Column::PatientId.eq(patient_id)).one(conn).await.map_err(db_failed("reading a user failed"))
+    app_user::Entity::find().filter(app_user::Column::PatientId.eq(patient_id)).one(conn).await.map_err(AppError::from)
 }
 
 async fn ensure_caregiver_role(conn: &impl ConnectionTrait, user_id: &str) -> Result<(), AppError> {
     let has = user_role::Entity::find_by_id((user_id.to_string(), Role::Caregiver.as_str().to_string()))
         .one(conn)
-        .await
-        .map_err(db_failed("reading roles failed"))?;
+        .await?;
     if has.is_none() {
         user_role::Entity::insert(user_role::ActiveModel {
             user_id: Set(user_id.to_string()),
@@ -261,8 +259,7 @@ async fn ensure_caregiver_role(conn: &impl ConnectionTrait, user_id: &str) -> Re
             granted_at_ms: Set(now_ms()),
         })
         .exec_without_returning(conn)
-        .await
-        .map_err(db_failed("granting the caregiver role failed"))?;
+        .await?;
     }
     Ok(())
 }
@@ -317,19 +314,18 @@ impl AccessContext {
             .filter(caregiver_grant::Column::PatientId.eq(patient_id))
             .filter(in_force(now_ms()))
             .all(&self.db)
-            .await
-            .map_err(db_failed("reading grants failed"))?;
+            .await?;
         if rows.is_empty() {
             return Ok(Vec::new());
         }
+        // A grant's patient always exists (foreign key): a missing one is a damaged database.
         let birth = patient_row::Entity::find_by_id(patient_id.to_string())
             .one(&self.db)
-            .await
-            .map_err(db_failed("reading a patient failed"))?
+            .await?
             .map(|p| p.birth_date)
-            .unwrap_or_default();
+            .stored("caregiver_grant", "patient_id")?;
         let band = band_of(&birth, self.ages, crate::backend::db::today());
-        Ok(rows.iter().map(|r| Grant { patient_id: patient_id.to_string(), kind: kind_of(r), scope: grant_scope(r), band }).collect())
+        rows.iter().map(|r| Ok(Grant { patient_id: patient_id.to_string(), kind: kind_of(r)?, scope: grant_scope(r)?, band })).collect()
     }
 
     /// The capacity in which `user_id` acts for `patient_id` (their newest grant) and whether
@@ -340,15 +336,15 @@ impl AccessContext {
             .filter(caregiver_grant::Column::PatientId.eq(patient_id))
             .order_by_desc(caregiver_grant::Column::CreatedAtMs)
             .one(&self.db)
-            .await
-            .map_err(db_failed("reading grants failed"))?
+            .await?
         else {
             return Ok(None);
         };
-        let birth = patient_row::Entity::find_by_id(patient_id.to_string()).one(&self.db).await.map_err(db_failed("reading a patient failed"))?.map(|p| p.birth_date).unwrap_or_default();
+        let birth = patient_row::Entity::find_by_id(patient_id.to_string()).one(&self.db).await?.map(|p| p.birth_date).stored("caregiver_grant", "patient_id")?;
         let band = band_of(&birth, self.ages, crate::backend::db::today());
-        let limited = effective_scope(kind_of(&row), grant_scope(&row), band).is_none_or(|s| s.view == ViewScope::Limited);
-        Ok(Some((kind_of(&row), limited)))
+        let kind = kind_of(&row)?;
+        let limited = effective_scope(kind, grant_scope(&row)?, band).is_none_or(|s| s.view == ViewScope::Limited);
+        Ok(Some((kind, limited)))
     }
 
     /// What the policy says, without auditing (to shape a page, not to guard data).
@@ -374,8 +370,7 @@ impl AccessContext {
             .filter(in_force(now_ms()))
             .order_by_asc(caregiver_grant::Column::CreatedAtMs)
             .all(&self.db)
-            .await
-            .map_err(db_failed("reading grants failed"))?;
+            .await?;
         // One query for the patients (this runs on every page load of a caregiver).
         let ids: std::collections::BTreeSet<String> = rows.iter().map(|r| r.patient_id.clone()).collect();
         let patients: std::collections::HashMap<String, patient_row::Model> = if ids.is_empty() {
@@ -384,8 +379,7 @@ impl AccessContext {
             patient_row::Entity::find()
                 .filter(patient_row::Column::Id.is_in(ids))
                 .all(&self.db)
-                .await
-                .map_err(db_failed("reading patients failed"))?
+                .await?
                 .into_iter()
                 .map(|p| (p.id.clone(), p))
                 .collect()
@@ -393,11 +387,11 @@ impl AccessContext {
         let today = crate::backend::db::today();
         let grants: Vec<Grant> = rows
             .iter()
-            .filter_map(|r| {
-                let patient = patients.get(&r.patient_id)?;
-                Some(Grant { patient_id: r.patient_id.clone(), kind: kind_of(r), scope: grant_scope(r), band: band_of(&patient.birth_date, self.ages, today) })
+            .filter_map(|r| patients.get(&r.patient_id).map(|patient| (r, patient)))
+            .map(|(r, patient)| {
+                Ok::<_, BackendError>(Grant { patient_id: r.patient_id.clone(), kind: kind_of(r)?, scope: grant_scope(r)?, band: band_of(&patient.birth_date, self.ages, today) })
             })
-            .collect();
+            .collect::<Result<_, _>>()?;
         for row in &rows {
             if acting.choices.iter().any(|c| c.patient_id == row.patient_id) {
                 continue;
@@ -407,7 +401,7 @@ impl AccessContext {
             acting.choices.push(ActingChoice {
                 patient_id: row.patient_id.clone(),
                 name: full_name(patient),
-                kind: kind_of(row),
+                kind: kind_of(row)?,
                 scope,
                 expires_on: row.expires_at_ms.map(day),
             });
@@ -432,13 +426,13 @@ impl AccessContext {
             .actor(&self.principal.user_id)
             .patient(id)
             .on_behalf_of(id);
-        audit::record_alone(&self.db, event).await.map_err(db_failed("auditing a switch failed"))?;
+        audit::record_alone(&self.db, event).await?;
         choice.map(Some).ok_or(AppError::NotFound)
     }
 
-    fn grant_view(&self, row: &caregiver_grant::Model, patient: Option<&patient_row::Model>, caregiver: Option<&app_user::Model>, granter: &str, now: i64) -> GrantView {
-        let kind = kind_of(row);
-        let scope = grant_scope(row);
+    fn grant_view(&self, row: &caregiver_grant::Model, patient: Option<&patient_row::Model>, caregiver: Option<&app_user::Model>, granter: &str, now: i64) -> Result<GrantView, BackendError> {
+        let kind = kind_of(row)?;
+        let scope = grant_scope(row)?;
         let band = patient.map(|p| band_of(&p.birth_date, self.ages, crate::backend::db::today())).unwrap_or(AgeBand::Child);
         let expired = row.expires_at_ms.is_some_and(|e| e <= now);
         let effective = effective_scope(kind, scope, band);
@@ -449,7 +443,7 @@ impl AccessContext {
             _ if effective.is_none() => ("Ended: the patient is now an adult".into(), false),
             _ => ("Active".into(), true),
         };
-        GrantView {
+        Ok(GrantView {
             id: row.id.clone(),
             patient_id: row.patient_id.clone(),
             patient_name: patient.map(full_name).unwrap_or_default(),
@@ -464,36 +458,36 @@ impl AccessContext {
             status,
             active,
             ended_on: row.ended_at_ms.or(row.expires_at_ms.filter(|e| *e <= now)).map(day),
-        }
+        })
     }
 
     async fn grant_views(&self, rows: Vec<caregiver_grant::Model>) -> Result<Vec<GrantView>, AppError> {
         let now = now_ms();
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            let patient = patient_row::Entity::find_by_id(row.patient_id.clone()).one(&self.db).await.map_err(db_failed("reading a patient failed"))?;
-            let caregiver = app_user::Entity::find_by_id(row.user_id.clone()).one(&self.db).await.map_err(db_failed("reading a user failed"))?;
+            let patient = patient_row::Entity::find_by_id(row.patient_id.clone()).one(&self.db).await?;
+            let caregiver = app_user::Entity::find_by_id(row.user_id.clone()).one(&self.db).await?;
             let granter = if patient_account(&self.db, &row.patient_id).await?.is_some_and(|u| u.id == row.granted_by) {
                 "The patient".to_string()
             } else {
                 format!("{} (HIM)", self.display_name(&row.granted_by).await?)
             };
-            out.push(self.grant_view(&row, patient.as_ref(), caregiver.as_ref(), &granter, now));
+            out.push(self.grant_view(&row, patient.as_ref(), caregiver.as_ref(), &granter, now)?);
         }
         Ok(out)
     }
 
-    fn invitation_view(row: &caregiver_invitation::Model, now: i64) -> InvitationView {
+    fn invitation_view(row: &caregiver_invitation::Model, now: i64) -> Result<InvitationView, BackendError> {
         let status = if row.status == "pending" && row.expires_at_ms <= now { "expired".to_string() } else { row.status.clone() };
-        InvitationView {
+        Ok(InvitationView {
             id: row.id.clone(),
             email: row.email.clone(),
-            scope: scope_of(&row.view_scope, row.request_copies, row.track_requests),
+            scope: scope_of(&row.view_scope, row.request_copies, row.track_requests)?,
             days: u32::try_from(row.days).unwrap_or(0),
             sent_on: day(row.created_at_ms),
             expires_on: day(row.expires_at_ms),
             status,
-        }
+        })
     }
 
     /// The patient's own record id, for managing caregivers; a caregiver acting for someone
@@ -514,8 +508,7 @@ impl AccessContext {
             .order_by_desc(caregiver_grant::Column::CreatedAtMs)
             .limit(200)
             .all(&self.db)
-            .await
-            .map_err(db_failed("reading caregivers failed"))?;
+            .await?;
         let views = self.grant_views(grants).await?;
         let (active, history): (Vec<GrantView>, Vec<GrantView>) = views.into_iter().partition(|g| g.active);
         let now = now_ms();
@@ -524,18 +517,16 @@ impl AccessContext {
             .order_by_desc(caregiver_invitation::Column::CreatedAtMs)
             .limit(100)
             .all(&self.db)
-            .await
-            .map_err(db_failed("reading invitations failed"))?
+            .await?
             .iter()
             .map(|r| Self::invitation_view(r, now))
-            .collect();
+            .collect::<Result<_, _>>()?;
         let representatives = representative_request::Entity::find()
             .filter(representative_request::Column::PatientId.eq(patient_id.as_str()))
             .order_by_desc(representative_request::Column::CreatedAtMs)
             .limit(100)
             .all(&self.db)
-            .await
-            .map_err(db_failed("reading representative requests failed"))?;
+            .await?;
         let mut reps = Vec::new();
         for r in representatives {
             // The patient sees who asked and the outcome, not the documents.
@@ -545,8 +536,7 @@ impl AccessContext {
             reps.push(view);
         }
         audit::record_alone(&self.db, self.event(AuditAction::PatientRead, Outcome::Success).patient(&patient_id).entity("caregivers", &patient_id))
-            .await
-            .map_err(db_failed("auditing a read failed"))?;
+            .await?;
         Ok(CaregiversOverview { active, invitations, history, representatives: reps, default_days: settings.default_days, max_days: settings.max_days })
     }
 
@@ -554,19 +544,13 @@ impl AccessContext {
     /// back once (the page shows it to pass on in person) and is mailed by the caller.
     pub async fn invite_caregiver(&self, form: &InviteForm, settings: &CaregiverSettings, base_url: &str) -> Result<InvitationSent, AppError> {
         let patient_id = self.manage_target(AuditAction::CaregiverInvite).await?;
-        let own_email = app_user::Entity::find_by_id(self.principal.user_id.clone())
-            .one(&self.db)
-            .await
-            .map_err(db_failed("reading a user failed"))?
-            .map(|u| u.email)
-            .unwrap_or_default();
+        let own_email = self.my_email().await?;
         let invite = match form.check(&own_email, settings.max_days) {
             Ok(i) => i,
             Err(fields) => {
                 let reason = if fields.iter().any(|f| f.message.contains("your own")) { "self_invitation" } else { "invalid_form" };
                 audit::record_alone(&self.db, self.event(AuditAction::CaregiverInvite, Outcome::Failure).patient(&patient_id).detail(reason))
-                    .await
-                    .map_err(db_failed("auditing an invitation failed"))?;
+                    .await?;
                 return Err(AppError::Validation { fields });
             }
         };
@@ -588,22 +572,20 @@ impl AccessContext {
             accepted_by: None,
             finished_at_ms: None,
         };
-        let txn = write_transaction(&self.db).await.map_err(db_failed("saving an invitation failed"))?;
+        let txn = write_transaction(&self.db).await?;
         caregiver_invitation::Entity::insert(caregiver_invitation::ActiveModel::from(row.clone()))
             .exec_without_returning(&txn)
-            .await
-            .map_err(db_failed("saving an invitation failed"))?;
+            .await?;
         audit::record(&txn, self.event(AuditAction::CaregiverInvite, Outcome::Success).patient(&patient_id).entity("caregiver_invitation", &row.id))
-            .await
-            .map_err(db_failed("auditing an invitation failed"))?;
-        txn.commit().await.map_err(db_failed("saving an invitation failed"))?;
-        Ok(InvitationSent { invitation: Self::invitation_view(&row, now), link: format!("{base_url}/caregivers/accept?token={token}") })
+            .await?;
+        txn.commit().await?;
+        Ok(InvitationSent { invitation: Self::invitation_view(&row, now)?, link: format!("{base_url}/caregivers/accept?token={token}") })
     }
 
     /// The patient withdraws a pending invitation; it can no longer be accepted.
     pub async fn withdraw_invitation(&self, id: &str) -> Result<(), AppError> {
         let patient_id = self.manage_target(AuditAction::CaregiverInvite).await?;
-        let txn = write_transaction(&self.db).await.map_err(db_failed("withdrawing an invitation failed"))?;
+        let txn = write_transaction(&self.db).await?;
         let done = caregiver_invitation::Entity::update_many()
             .col_expr(caregiver_invitation::Column::Status, Expr::value("withdrawn"))
             .col_expr(caregiver_invitation::Column::FinishedAtMs, Expr::value(now_ms()))
@@ -611,15 +593,13 @@ impl AccessContext {
             .filter(caregiver_invitation::Column::PatientId.eq(patient_id.as_str()))
             .filter(caregiver_invitation::Column::Status.eq("pending"))
             .exec(&txn)
-            .await
-            .map_err(db_failed("withdrawing an invitation failed"))?;
+            .await?;
         if done.rows_affected != 1 {
             return Err(AppError::Conflict { message: "This invitation is no longer pending.".into() });
         }
         audit::record(&txn, self.event(AuditAction::CaregiverInvite, Outcome::Success).patient(&patient_id).entity("caregiver_invitation", id).detail("withdrawn"))
-            .await
-            .map_err(db_failed("auditing a withdrawal failed"))?;
-        txn.commit().await.map_err(db_failed("withdrawing an invitation failed"))?;
+            .await?;
+        txn.commit().await?;
         Ok(())
     }
 
@@ -635,8 +615,8 @@ impl AccessContext {
         if let Some(p) = patient_id {
             select = select.filter(caregiver_grant::Column::PatientId.eq(p));
         }
-        let row = select.one(&self.db).await.map_err(db_failed("reading a grant failed"))?.ok_or(AppError::NotFound)?;
-        let txn = write_transaction(&self.db).await.map_err(db_failed("ending a grant failed"))?;
+        let row = select.one(&self.db).await?.ok_or(AppError::NotFound)?;
+        let txn = write_transaction(&self.db).await?;
         let done = caregiver_grant::Entity::update_many()
             .col_expr(caregiver_grant::Column::EndedAtMs, Expr::value(now_ms()))
             .col_expr(caregiver_grant::Column::EndedBy, Expr::value(self.principal.user_id.clone()))
@@ -644,8 +624,7 @@ impl AccessContext {
             .filter(caregiver_grant::Column::Id.eq(grant_id))
             .filter(caregiver_grant::Column::EndedAtMs.is_null())
             .exec(&txn)
-            .await
-            .map_err(db_failed("ending a grant failed"))?;
+            .await?;
         if done.rows_affected != 1 {
             return Err(AppError::Conflict { message: "This access has already ended.".into() });
         }
@@ -658,9 +637,8 @@ impl AccessContext {
             &txn,
             self.event(AuditAction::CaregiverRevoke, Outcome::Success).patient(&row.patient_id).entity("caregiver_grant", grant_id).detail(format!("user={}", row.user_id)),
         )
-        .await
-        .map_err(db_failed("auditing a revocation failed"))?;
-        txn.commit().await.map_err(db_failed("ending a grant failed"))?;
+        .await?;
+        txn.commit().await?;
         Ok(())
     }
 
@@ -671,8 +649,7 @@ impl AccessContext {
         caregiver_invitation::Entity::find()
             .filter(caregiver_invitation::Column::TokenHash.eq(hash_token(token)))
             .one(&self.db)
-            .await
-            .map_err(db_failed("reading an invitation failed"))
+            .await.map_err(AppError::from)
     }
 
     /// Why an invitation cannot be accepted by the signed-in user, if it cannot.
@@ -698,12 +675,12 @@ impl AccessContext {
     }
 
     async fn my_email(&self) -> Result<String, AppError> {
+        // The signed-in user's own row: the session check has just read it.
         Ok(app_user::Entity::find_by_id(self.principal.user_id.clone())
             .one(&self.db)
-            .await
-            .map_err(db_failed("reading a user failed"))?
+            .await?
             .map(|u| u.email)
-            .unwrap_or_default())
+            .stored("app_user", "id")?)
     }
 
     /// What the invitation offers, for the accept page. An unusable one says why.
@@ -715,12 +692,12 @@ impl AccessContext {
             return Err(field("invitation", message));
         }
         let Some(inv) = invitation else { return Err(AppError::NotFound) };
-        let patient = patient_row::Entity::find_by_id(inv.patient_id.clone()).one(&self.db).await.map_err(db_failed("reading a patient failed"))?.ok_or(AppError::NotFound)?;
+        let patient = patient_row::Entity::find_by_id(inv.patient_id.clone()).one(&self.db).await?.ok_or(AppError::NotFound)?;
         let for_you = inv.email.eq_ignore_ascii_case(&email);
         Ok(InvitationPreview {
             // Only someone the invitation is for learns whose record it is.
             patient_name: if for_you { full_name(&patient) } else { String::new() },
-            scope: scope_of(&inv.view_scope, inv.request_copies, inv.track_requests),
+            scope: scope_of(&inv.view_scope, inv.request_copies, inv.track_requests)?,
             days: u32::try_from(inv.days).unwrap_or(0),
             expires_on: day(inv.expires_at_ms),
             for_you,
@@ -739,12 +716,11 @@ impl AccessContext {
             if let Some(inv) = &invitation {
                 event = event.patient(&inv.patient_id).entity("caregiver_invitation", &inv.id);
             }
-            audit::record_alone(&self.db, event).await.map_err(db_failed("auditing an acceptance failed"))?;
+            audit::record_alone(&self.db, event).await?;
             return Err(field("invitation", message));
         }
         let Some(inv) = invitation else { return Err(AppError::NotFound) };
-        let failed = db_failed("accepting an invitation failed");
-        let txn = write_transaction(&self.db).await.map_err(failed)?;
+        let txn = write_transaction(&self.db).await?;
         let spent = caregiver_invitation::Entity::update_many()
             .col_expr(caregiver_invitation::Column::Status, Expr::value("accepted"))
             .col_expr(caregiver_invitation::Column::AcceptedBy, Expr::value(self.principal.user_id.clone()))
@@ -752,13 +728,12 @@ impl AccessContext {
             .filter(caregiver_invitation::Column::Id.eq(inv.id.as_str()))
             .filter(caregiver_invitation::Column::Status.eq("pending"))
             .exec(&txn)
-            .await
-            .map_err(db_failed("accepting an invitation failed"))?;
+            .await?;
         if spent.rows_affected != 1 {
             return Err(field("invitation", "This invitation has already been accepted. Each invitation works once."));
         }
         let grant_id = uuid::Uuid::new_v4().to_string();
-        let patient = patient_row::Entity::find_by_id(inv.patient_id.clone()).one(&txn).await.map_err(db_failed("reading a patient failed"))?.ok_or(AppError::NotFound)?;
+        let patient = patient_row::Entity::find_by_id(inv.patient_id.clone()).one(&txn).await?.ok_or(AppError::NotFound)?;
         let band = band_of(&patient.birth_date, self.ages, crate::backend::db::today());
         caregiver_grant::Entity::insert(caregiver_grant::ActiveModel {
             id: Set(grant_id.clone()),
@@ -779,8 +754,7 @@ impl AccessContext {
             created_at_ms: Set(now),
         })
         .exec_without_returning(&txn)
-        .await
-        .map_err(db_failed("saving a grant failed"))?;
+        .await?;
         ensure_caregiver_role(&txn, &self.principal.user_id).await?;
         let name = self.display_name(&self.principal.user_id).await?;
         notify_user(&txn, &inv.invited_by, format!("{name} accepted your invitation and can now see your record as you chose.")).await?;
@@ -792,10 +766,9 @@ impl AccessContext {
                 .patient(&inv.patient_id)
                 .entity("caregiver_grant", &grant_id),
         )
-        .await
-        .map_err(db_failed("auditing an acceptance failed"))?;
-        txn.commit().await.map_err(db_failed("accepting an invitation failed"))?;
-        let scope = scope_of(&inv.view_scope, inv.request_copies, inv.track_requests);
+        .await?;
+        txn.commit().await?;
+        let scope = scope_of(&inv.view_scope, inv.request_copies, inv.track_requests)?;
         Ok(ActingChoice {
             patient_id: inv.patient_id,
             name: full_name(&patient),
@@ -808,7 +781,7 @@ impl AccessContext {
 
 impl AccessContext {
     async fn representative_view(&self, row: representative_request::Model) -> Result<RepresentativeView, AppError> {
-        let requester = app_user::Entity::find_by_id(row.requester_user_id.clone()).one(&self.db).await.map_err(db_failed("reading a user failed"))?;
+        let requester = app_user::Entity::find_by_id(row.requester_user_id.clone()).one(&self.db).await?;
         let documents = representative_document::Entity::find()
             .select_only()
             .columns([
@@ -821,13 +794,12 @@ impl AccessContext {
             .order_by_asc(representative_document::Column::CreatedAtMs)
             .into_tuple::<(String, String, String, i64)>()
             .all(&self.db)
-            .await
-            .map_err(db_failed("reading documents failed"))?;
+            .await?;
         Ok(RepresentativeView {
             id: row.id,
             requester_name: requester.as_ref().map(|u| u.display_name.clone()).unwrap_or_default(),
             requester_email: requester.map(|u| u.email).unwrap_or_default(),
-            kind: GrantKind::parse(&row.kind).unwrap_or(GrantKind::Guardian),
+            kind: GrantKind::parse(&row.kind).stored("representative_request", "kind")?,
             patient_name: row.patient_name,
             birth_date: row.birth_date,
             mrn: row.mrn,
@@ -891,14 +863,13 @@ impl AccessContext {
         }
         if !fields.is_empty() {
             audit::record_alone(&self.db, self.event(AuditAction::RepresentativeRequest, Outcome::Failure).detail("invalid_form"))
-                .await
-                .map_err(db_failed("auditing a representative request failed"))?;
+                .await?;
             return Err(AppError::Validation { fields });
         }
         let Some(kind) = kind else { return Err(AppError::BadRequest) };
         let id = uuid::Uuid::new_v4().to_string();
         let now = now_ms();
-        let txn = write_transaction(&self.db).await.map_err(db_failed("saving a representative request failed"))?;
+        let txn = write_transaction(&self.db).await?;
         representative_request::Entity::insert(representative_request::ActiveModel {
             id: Set(id.clone()),
             requester_user_id: Set(self.principal.user_id.clone()),
@@ -916,11 +887,10 @@ impl AccessContext {
             created_at_ms: Set(now),
         })
         .exec_without_returning(&txn)
-        .await
-        .map_err(db_failed("saving a representative request failed"))?;
+        .await?;
         for (file_name, content_type, bytes) in files {
             let doc_id = uuid::Uuid::new_v4().to_string();
-            let sealed = keys.seal(&bytes, &format!("representative/{id}/{doc_id}")).map_err(|e| internal("sealing a document failed", &std::io::Error::other(e)))?;
+            let sealed = keys.seal(&bytes, &format!("representative/{id}/{doc_id}"))?;
             representative_document::Entity::insert(representative_document::ActiveModel {
                 id: Set(doc_id),
                 request_id: Set(id.clone()),
@@ -934,14 +904,12 @@ impl AccessContext {
                 created_at_ms: Set(now),
             })
             .exec_without_returning(&txn)
-            .await
-            .map_err(db_failed("saving a document failed"))?;
+            .await?;
         }
         audit::record(&txn, self.event(AuditAction::RepresentativeRequest, Outcome::Success).entity("representative_request", &id).detail(format!("kind={}", kind.as_str())))
-            .await
-            .map_err(db_failed("auditing a representative request failed"))?;
-        txn.commit().await.map_err(db_failed("saving a representative request failed"))?;
-        let row = representative_request::Entity::find_by_id(id).one(&self.db).await.map_err(db_failed("reading a representative request failed"))?.ok_or(AppError::NotFound)?;
+            .await?;
+        txn.commit().await?;
+        let row = representative_request::Entity::find_by_id(id).one(&self.db).await?.ok_or(AppError::NotFound)?;
         self.representative_view(row).await
     }
 
@@ -952,8 +920,7 @@ impl AccessContext {
             .order_by_desc(representative_request::Column::CreatedAtMs)
             .limit(50)
             .all(&self.db)
-            .await
-            .map_err(db_failed("reading representative requests failed"))?;
+            .await?;
         let mut out = Vec::new();
         for r in rows {
             out.push(self.representative_view(r).await?);
@@ -969,8 +936,7 @@ impl AccessContext {
             .order_by_asc(representative_request::Column::CreatedAtMs)
             .limit(200)
             .all(&self.db)
-            .await
-            .map_err(db_failed("reading the representative queue failed"))?;
+            .await?;
         let mut out = Vec::new();
         for r in rows {
             out.push(self.representative_view(r).await?);
@@ -980,21 +946,19 @@ impl AccessContext {
 
     /// A supporting document, opened for HIM staff (or the person who sent it). Audited.
     pub async fn representative_document(&self, request_id: &str, document_id: &str, keys: &FileKeys) -> Result<(DocumentLink, Vec<u8>), AppError> {
-        let request = representative_request::Entity::find_by_id(request_id.to_string()).one(&self.db).await.map_err(db_failed("reading a representative request failed"))?.ok_or(AppError::NotFound)?;
+        let request = representative_request::Entity::find_by_id(request_id.to_string()).one(&self.db).await?.ok_or(AppError::NotFound)?;
         if request.requester_user_id != self.principal.user_id {
             self.require(Action::VerifyRepresentatives, AuditAction::RepresentativeDecide).await?;
         }
         let doc = representative_document::Entity::find_by_id(document_id.to_string())
             .filter(representative_document::Column::RequestId.eq(request_id))
             .one(&self.db)
-            .await
-            .map_err(db_failed("reading a document failed"))?
+            .await?
             .ok_or(AppError::NotFound)?;
         let sealed = Sealed { key_id: doc.key_id.clone(), nonce: doc.nonce.clone(), ciphertext: doc.ciphertext.clone() };
-        let bytes = keys.open(&sealed, &format!("representative/{request_id}/{}", doc.id)).map_err(|e| internal("opening a document failed", &std::io::Error::other(e)))?;
+        let bytes = keys.open(&sealed, &format!("representative/{request_id}/{}", doc.id))?;
         audit::record_alone(&self.db, self.event(AuditAction::RepresentativeDecide, Outcome::Success).entity("representative_document", &doc.id).detail("document opened"))
-            .await
-            .map_err(db_failed("auditing a document failed"))?;
+            .await?;
         Ok((DocumentLink { id: doc.id, file_name: doc.file_name, content_type: doc.content_type, size: doc.size }, bytes))
     }
 
@@ -1003,18 +967,17 @@ impl AccessContext {
     /// endangerment is suspected). The requester is told either way.
     pub async fn decide_representative(&self, id: &str, approve: bool, mrn: &str, scope: GrantScope, days: Option<u32>, reason: &str) -> Result<RepresentativeView, AppError> {
         self.require(Action::VerifyRepresentatives, AuditAction::RepresentativeDecide).await?;
-        let row = representative_request::Entity::find_by_id(id.to_string()).one(&self.db).await.map_err(db_failed("reading a representative request failed"))?.ok_or(AppError::NotFound)?;
+        let row = representative_request::Entity::find_by_id(id.to_string()).one(&self.db).await?.ok_or(AppError::NotFound)?;
         if row.status != "pending" {
             return Err(AppError::Conflict { message: "This request has already been decided.".into() });
         }
         let reason = reason.trim();
         let now = now_ms();
-        let failed = db_failed("deciding a representative request failed");
         if !approve {
             if reason.is_empty() {
                 return Err(field("reason", "Give the reason for refusing; the requester is told."));
             }
-            let txn = write_transaction(&self.db).await.map_err(failed)?;
+            let txn = write_transaction(&self.db).await?;
             let decided = representative_request::Entity::update_many()
                 .col_expr(representative_request::Column::Status, Expr::value("refused"))
                 .col_expr(representative_request::Column::DecidedBy, Expr::value(self.principal.user_id.clone()))
@@ -1023,30 +986,27 @@ impl AccessContext {
                 .filter(representative_request::Column::Id.eq(id))
                 .filter(representative_request::Column::Status.eq("pending"))
                 .exec(&txn)
-                .await
-                .map_err(db_failed("deciding a representative request failed"))?;
+                .await?;
             // Two clerks deciding at once: only the first decision counts.
             if decided.rows_affected != 1 {
                 return Err(AppError::Conflict { message: "This request has already been decided.".into() });
             }
             notify_user(&txn, &row.requester_user_id, "Your request to act for a patient was refused. Sign in to see the reason.".into()).await?;
             audit::record(&txn, self.event(AuditAction::RepresentativeDecide, Outcome::Success).entity("representative_request", id).detail("refused"))
-                .await
-                .map_err(db_failed("auditing a decision failed"))?;
-            txn.commit().await.map_err(db_failed("deciding a representative request failed"))?;
+                .await?;
+            txn.commit().await?;
         } else {
             let mrn_value = Mrn::parse(mrn.trim()).map_err(|_| field("mrn", "Enter the medical record number of the patient you verified."))?;
             let patient = patient_row::Entity::find()
                 .filter(patient_row::Column::SiteCode.eq(self.site_code.as_str()))
                 .filter(patient_row::Column::Mrn.eq(mrn_value.as_str()))
                 .one(&self.db)
-                .await
-                .map_err(db_failed("reading a patient failed"))?
+                .await?
                 .ok_or_else(|| field("mrn", "No patient has this medical record number."))?;
             if patient.birth_date != row.birth_date {
                 return Err(field("mrn", "This record's date of birth does not match the one in the request."));
             }
-            let kind = GrantKind::parse(&row.kind).unwrap_or(GrantKind::Guardian);
+            let kind = GrantKind::parse(&row.kind).stored("representative_request", "kind")?;
             let band = band_of(&patient.birth_date, self.ages, crate::backend::db::today());
             if kind == GrantKind::ParentOfMinor && band == AgeBand::Adult {
                 return Err(field("mrn", "This patient is an adult: a parent's access ended at 18. The patient can invite them instead."));
@@ -1060,7 +1020,7 @@ impl AccessContext {
                 return Err(field("days", "Enter a number of days, or leave it empty for no end date."));
             }
             let grant_id = uuid::Uuid::new_v4().to_string();
-            let txn = write_transaction(&self.db).await.map_err(failed)?;
+            let txn = write_transaction(&self.db).await?;
             caregiver_grant::Entity::insert(caregiver_grant::ActiveModel {
                 id: Set(grant_id.clone()),
                 patient_id: Set(patient.id.clone()),
@@ -1080,8 +1040,7 @@ impl AccessContext {
                 created_at_ms: Set(now),
             })
             .exec_without_returning(&txn)
-            .await
-            .map_err(db_failed("saving a grant failed"))?;
+            .await?;
             let decided = representative_request::Entity::update_many()
                 .col_expr(representative_request::Column::Status, Expr::value("approved"))
                 .col_expr(representative_request::Column::PatientId, Expr::value(patient.id.clone()))
@@ -1091,8 +1050,7 @@ impl AccessContext {
                 .filter(representative_request::Column::Id.eq(id))
                 .filter(representative_request::Column::Status.eq("pending"))
                 .exec(&txn)
-                .await
-                .map_err(db_failed("deciding a representative request failed"))?;
+                .await?;
             // Decided by someone else meanwhile: the transaction (and its grant) is dropped.
             if decided.rows_affected != 1 {
                 return Err(AppError::Conflict { message: "This request has already been decided.".into() });
@@ -1109,11 +1067,10 @@ impl AccessContext {
                     .entity("caregiver_grant", &grant_id)
                     .detail(format!("approved kind={} user={}", kind.as_str(), row.requester_user_id)),
             )
-            .await
-            .map_err(db_failed("auditing a decision failed"))?;
-            txn.commit().await.map_err(db_failed("deciding a representative request failed"))?;
+            .await?;
+            txn.commit().await?;
         }
-        let row = representative_request::Entity::find_by_id(id.to_string()).one(&self.db).await.map_err(db_failed("reading a representative request failed"))?.ok_or(AppError::NotFound)?;
+        let row = representative_request::Entity::find_by_id(id.to_string()).one(&self.db).await?.ok_or(AppError::NotFound)?;
         self.representative_view(row).await
     }
 
@@ -1125,11 +1082,9 @@ impl AccessContext {
             .order_by_desc(caregiver_grant::Column::CreatedAtMs)
             .limit(200)
             .all(&self.db)
-            .await
-            .map_err(db_failed("reading grants failed"))?;
+            .await?;
         audit::record_alone(&self.db, self.event(AuditAction::PatientRead, Outcome::Success).patient(patient_id).entity("caregivers", patient_id))
-            .await
-            .map_err(db_failed("auditing a read failed"))?;
+            .await?;
         self.grant_views(rows).await
     }
 
@@ -1167,16 +1122,15 @@ pub async fn apply_age_rules(db: &DatabaseConnection, ages: AgeThresholds, today
     let rows = caregiver_grant::Entity::find()
         .filter(caregiver_grant::Column::EndedAtMs.is_null())
         .all(db)
-        .await
-        .map_err(db_failed("reading grants failed"))?;
+        .await?;
     let request = RequestMeta::system();
     for row in rows {
-        let Some(patient) = patient_row::Entity::find_by_id(row.patient_id.clone()).one(db).await.map_err(db_failed("reading a patient failed"))? else { continue };
+        let Some(patient) = patient_row::Entity::find_by_id(row.patient_id.clone()).one(db).await? else { continue };
         let band = band_of(&patient.birth_date, ages, today);
-        let kind = kind_of(&row);
+        let kind = kind_of(&row)?;
         let expired = row.expires_at_ms.is_some_and(|e| e <= now);
         let majority = kind == GrantKind::ParentOfMinor && band == AgeBand::Adult;
-        let txn = write_transaction(db).await.map_err(db_failed("applying age rules failed"))?;
+        let txn = write_transaction(db).await?;
         let account = patient_account(&txn, &patient.id).await?;
         if expired || majority {
             let reason = if majority { "Ended: the patient turned 18" } else { "Expired" };
@@ -1187,8 +1141,7 @@ pub async fn apply_age_rules(db: &DatabaseConnection, ages: AgeThresholds, today
                 .filter(caregiver_grant::Column::Id.eq(row.id.as_str()))
                 .filter(caregiver_grant::Column::EndedAtMs.is_null())
                 .exec(&txn)
-                .await
-                .map_err(db_failed("applying age rules failed"))?;
+                .await?;
             if done.rows_affected == 1 {
                 notify_user(&txn, &row.user_id, "Your access to a person's record in the portal has ended.".into()).await?;
                 if let Some(a) = &account {
@@ -1201,8 +1154,7 @@ pub async fn apply_age_rules(db: &DatabaseConnection, ages: AgeThresholds, today
                 }
                 let detail = if majority { "ended: age of majority" } else { "ended: expired" };
                 audit::record(&txn, AuditEvent::new(AuditAction::CaregiverRevoke, Outcome::Success, &request).patient(&patient.id).entity("caregiver_grant", &row.id).detail(detail))
-                    .await
-                    .map_err(db_failed("auditing age rules failed"))?;
+                    .await?;
                 if majority {
                     run.ended_at_majority += 1;
                 } else {
@@ -1214,17 +1166,15 @@ pub async fn apply_age_rules(db: &DatabaseConnection, ages: AgeThresholds, today
                 .col_expr(caregiver_grant::Column::AppliedBand, Expr::value(band.as_str()))
                 .filter(caregiver_grant::Column::Id.eq(row.id.as_str()))
                 .exec(&txn)
-                .await
-                .map_err(db_failed("applying age rules failed"))?;
+                .await?;
             if kind == GrantKind::ParentOfMinor && band == AgeBand::Adolescent {
                 notify_user(&txn, &row.user_id, "Your access to a person's record in the portal is now limited, as the law provides for teenagers.".into()).await?;
                 audit::record(&txn, AuditEvent::new(AuditAction::CaregiverRevoke, Outcome::Success, &request).patient(&patient.id).entity("caregiver_grant", &row.id).detail("narrowed: adolescent"))
-                    .await
-                    .map_err(db_failed("auditing age rules failed"))?;
+                    .await?;
                 run.narrowed += 1;
             }
         }
-        txn.commit().await.map_err(db_failed("applying age rules failed"))?;
+        txn.commit().await?;
     }
     Ok(run)
 }
@@ -1234,7 +1184,7 @@ pub async fn apply_age_rules(db: &DatabaseConnection, ages: AgeThresholds, today
 pub async fn run_daily_age_rules(db: &DatabaseConnection, ages: AgeThresholds, today: IsoDate) -> Result<Option<AgeRun>, AppError> {
     const NAME: &str = "caregiver_age_rules";
     let today_text = today.to_string();
-    let existing = job_run::Entity::find_by_id(NAME.to_string()).one(db).await.map_err(db_failed("reading the job record failed"))?;
+    let existing = job_run::Entity::find_by_id(NAME.to_string()).one(db).await?;
     let claimed = match existing {
         None => job_run::Entity::insert(job_run::ActiveModel { name: Set(NAME.into()), last_run_on: Set(today_text.clone()), at_ms: Set(now_ms()) })
             .exec_without_returning(db)
@@ -1247,8 +1197,7 @@ pub async fn run_daily_age_rules(db: &DatabaseConnection, ages: AgeThresholds, t
                 .filter(job_run::Column::Name.eq(NAME))
                 .filter(job_run::Column::LastRunOn.eq(row.last_run_on))
                 .exec(db)
-                .await
-                .map_err(db_failed("claiming the daily job failed"))?
+                .await?
                 .rows_affected
                 == 1
         }

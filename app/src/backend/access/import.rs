@@ -797,8 +797,7 @@ impl super::AccessContext {
             .order_by_desc(import_run::Column::FinishedAtMs)
             .limit(limit)
             .all(&self.db)
-            .await
-            .map_err(super::db_failed("listing imports failed"))?;
+            .await?;
         Ok(rows
             .into_iter()
             .map(|r| {
@@ -834,13 +833,12 @@ impl super::AccessContext {
         use crate::backend::policy::Action;
         use sea_orm::QueryOrder;
         self.require(Action::ReviewDuplicates, AuditAction::PatientRead).await?;
-        let failed = super::db_failed("listing possible duplicates failed");
         let pairs = duplicate_candidate::Entity::find()
             .filter(duplicate_candidate::Column::Status.eq("open"))
             .order_by_asc(duplicate_candidate::Column::CreatedAtMs)
             .all(&self.db)
             .await
-            .map_err(failed)?;
+            ?;
         let mut out = Vec::new();
         for pair in pairs {
             let load = |id: String| async move {
@@ -849,8 +847,8 @@ impl super::AccessContext {
                 Ok::<_, DbErr>(row.map(|r| (super::to_summary(r), ids.into_iter().map(|i| format!("{}: {}", i.system, i.value)).collect::<Vec<_>>())))
             };
             let (Some((new_record, new_identifiers)), Some((existing_record, existing_identifiers))) = (
-                load(pair.patient_id.clone()).await.map_err(super::db_failed("reading a record failed"))?,
-                load(pair.other_patient_id.clone()).await.map_err(super::db_failed("reading a record failed"))?,
+                load(pair.patient_id.clone()).await?,
+                load(pair.other_patient_id.clone()).await?,
             ) else {
                 continue;
             };
@@ -866,7 +864,7 @@ impl super::AccessContext {
             });
         }
         let event = self.event(AuditAction::PatientRead, Outcome::Success).detail(format!("duplicates_list count={}", out.len()));
-        audit::record_alone(&self.db, event).await.map_err(super::db_failed("auditing a read failed"))?;
+        audit::record_alone(&self.db, event).await?;
         Ok(out)
     }
 
@@ -874,12 +872,11 @@ impl super::AccessContext {
     pub async fn resolve_duplicate(&self, id: &str, decision: crate::domain::DuplicateDecision) -> Result<(), crate::error::AppError> {
         use crate::backend::policy::Action;
         self.require(Action::ReviewDuplicates, AuditAction::PatientRead).await?;
-        let txn = write_transaction(&self.db).await.map_err(super::db_failed("resolving a duplicate failed"))?;
+        let txn = write_transaction(&self.db).await?;
         let pair = duplicate_candidate::Entity::find_by_id(id.to_string())
             .filter(duplicate_candidate::Column::Status.eq("open"))
             .one(&txn)
-            .await
-            .map_err(super::db_failed("resolving a duplicate failed"))?
+            .await?
             .ok_or(crate::error::AppError::NotFound)?;
         duplicate_candidate::Entity::update_many()
             .col_expr(duplicate_candidate::Column::Status, Expr::value(decision.as_str()))
@@ -887,17 +884,16 @@ impl super::AccessContext {
             .col_expr(duplicate_candidate::Column::ResolvedAtMs, Expr::value(now_ms()))
             .filter(duplicate_candidate::Column::Id.eq(id))
             .exec(&txn)
-            .await
-            .map_err(super::db_failed("resolving a duplicate failed"))?;
+            .await?;
         for patient in [&pair.patient_id, &pair.other_patient_id] {
             let event = self
                 .event(AuditAction::DuplicateReview, Outcome::Success)
                 .patient(patient)
                 .entity("duplicate_candidate", id)
                 .detail(format!("decision={}", decision.as_str()));
-            audit::record(&txn, event).await.map_err(super::db_failed("auditing a decision failed"))?;
+            audit::record(&txn, event).await?;
         }
-        txn.commit().await.map_err(super::db_failed("resolving a duplicate failed"))?;
+        txn.commit().await?;
         Ok(())
     }
 }

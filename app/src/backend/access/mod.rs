@@ -21,7 +21,7 @@ pub use shared::{ManualDisclosure, open_shared_copy, send_pending_notifications}
 use super::audit::{self, AuditAction, AuditEvent, Outcome};
 use super::auth::sessions::SignedIn;
 use super::db::{now_ms, write_transaction};
-use super::error::internal;
+use super::error::unique_or;
 use super::policy::{self, Action, Decision, Principal, Target};
 use super::request::RequestMeta;
 use crate::domain::{ActivationLetter, PendingVerification, AuditReportQuery, AuditReportRow, AuditSort, NewPatient, PatientSummary, format_utc_seconds};
@@ -29,7 +29,7 @@ use crate::error::{AppError, FieldError};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, SqlErr,
+    QueryOrder, QuerySelect,
 };
 
 /// Everything one request may do with patient data, on behalf of one signed-in user.
@@ -59,10 +59,6 @@ fn to_summary(row: patient_row::Model) -> PatientSummary {
 /// A patient's name as letters, covers and lists print it: given names, then family name.
 pub(super) fn full_name(p: &patient_row::Model) -> String {
     format!("{} {}", p.given_names, p.family_name).trim().to_string()
-}
-
-fn db_failed(context: &str) -> impl FnOnce(sea_orm::DbErr) -> AppError + '_ {
-    move |e| internal(context, &e)
 }
 
 impl AccessContext {
@@ -123,7 +119,7 @@ impl AccessContext {
         if let Target::Patient(id) = target {
             event = event.patient(id);
         }
-        audit::record_alone(&self.db, event).await.map_err(db_failed("auditing a refusal failed"))?;
+        audit::record_alone(&self.db, event).await?;
         Err(AppError::NotFound)
     }
 
@@ -138,8 +134,7 @@ impl AccessContext {
         let row = patient_row::Entity::find_by_id(patient_id.to_string())
             .filter(patient_row::Column::SiteCode.eq(self.site_code.as_str()))
             .one(&self.db)
-            .await
-            .map_err(db_failed("reading a patient failed"))?;
+            .await?;
         let Some(row) = row else {
             return Err(AppError::NotFound);
         };
@@ -147,8 +142,7 @@ impl AccessContext {
             &self.db,
             self.event(AuditAction::PatientRead, Outcome::Success).patient(patient_id).entity("patient", patient_id),
         )
-        .await
-        .map_err(db_failed("auditing a read failed"))?;
+        .await?;
         Ok(to_summary(row))
     }
 
@@ -194,14 +188,12 @@ impl AccessContext {
             .order_by_asc(patient_row::Column::GivenNames)
             .limit(50)
             .all(&self.db)
-            .await
-            .map_err(db_failed("searching patients failed"))?;
+            .await?;
         audit::record_alone(
             &self.db,
             self.event(AuditAction::PatientSearch, Outcome::Success).detail(format!("results={}", rows.len())),
         )
-        .await
-        .map_err(db_failed("auditing a search failed"))?;
+        .await?;
         Ok(rows.into_iter().map(to_summary).collect())
     }
 
@@ -222,22 +214,14 @@ impl AccessContext {
             deceased_date: new.deceased_date.map(|d| d.to_string()),
             created_at_ms: now_ms(),
         };
-        let txn = write_transaction(&self.db).await.map_err(db_failed("starting a transaction failed"))?;
-        if let Err(e) = patient_row::Entity::insert(patient_row::ActiveModel::from(row.clone())).exec(&txn).await {
-            return Err(match e.sql_err() {
-                Some(SqlErr::UniqueConstraintViolation(_)) => AppError::Validation {
-                    fields: vec![FieldError {
-                        field: "mrn".into(),
-                        message: "Another patient already has this medical record number.".into(),
-                    }],
-                },
-                _ => internal("creating a patient failed", &e),
-            });
-        }
-        audit::record(&txn, self.event(AuditAction::PatientCreate, Outcome::Success).patient(&id).entity("patient", &id))
+        let txn = write_transaction(&self.db).await?;
+        patient_row::Entity::insert(patient_row::ActiveModel::from(row.clone()))
+            .exec(&txn)
             .await
-            .map_err(db_failed("auditing a new patient failed"))?;
-        txn.commit().await.map_err(db_failed("committing a new patient failed"))?;
+            .map_err(|e| unique_or(e, "mrn", "Another patient already has this medical record number."))?;
+        audit::record(&txn, self.event(AuditAction::PatientCreate, Outcome::Success).patient(&id).entity("patient", &id))
+            .await?;
+        txn.commit().await?;
         Ok(to_summary(row))
     }
 }
@@ -251,7 +235,6 @@ impl AccessContext {
         use std::collections::{BTreeSet, HashMap};
         let action = if export { AuditAction::AuditExport } else { AuditAction::AuditReportRead };
         self.authorize(Action::ReadAuditReport, Target::Site, action).await?;
-        let failed = db_failed("reading the audit report failed");
 
         // Names to ids; a name that matches nothing matches no event.
         let mut select = audit_event::Entity::find();
@@ -260,7 +243,7 @@ impl AccessContext {
             match app_user::Entity::find().filter(app_user::Column::Email.eq(email.as_str())).one(&self.db).await {
                 Ok(Some(u)) => select = select.filter(audit_event::Column::ActorUserId.eq(u.id)),
                 Ok(None) => impossible = true,
-                Err(e) => return Err(failed(e)),
+                Err(e) => return Err(e.into()),
             }
         }
         if let Some(mrn) = &query.patient {
@@ -268,8 +251,7 @@ impl AccessContext {
                 .filter(patient_row::Column::SiteCode.eq(self.site_code.as_str()))
                 .filter(patient_row::Column::Mrn.eq(mrn.as_str()))
                 .one(&self.db)
-                .await
-                .map_err(db_failed("reading the audit report failed"))?;
+                .await?;
             match found {
                 Some(p) => select = select.filter(audit_event::Column::PatientId.eq(p.id)),
                 None => impossible = true,
@@ -292,8 +274,7 @@ impl AccessContext {
                 .order_by_desc(audit_event::Column::Seq)
                 .limit(limit)
                 .all(&self.db)
-                .await
-                .map_err(db_failed("reading the audit report failed"))?
+                .await?
         };
 
         let user_ids: BTreeSet<String> =
@@ -304,8 +285,7 @@ impl AccessContext {
             app_user::Entity::find()
                 .filter(app_user::Column::Id.is_in(user_ids))
                 .all(&self.db)
-                .await
-                .map_err(db_failed("reading the audit report failed"))?
+                .await?
                 .into_iter()
                 .map(|u| (u.id, u.email))
                 .collect()
@@ -317,8 +297,7 @@ impl AccessContext {
             patient_row::Entity::find()
                 .filter(patient_row::Column::Id.is_in(patient_ids))
                 .all(&self.db)
-                .await
-                .map_err(db_failed("reading the audit report failed"))?
+                .await?
                 .into_iter()
                 .map(|p| (p.id, p.mrn))
                 .collect()
@@ -359,8 +338,7 @@ impl AccessContext {
             rows.reverse();
         }
         audit::record_alone(&self.db, self.event(action, Outcome::Success).detail(format!("rows={}", rows.len())))
-            .await
-            .map_err(db_failed("auditing the audit report failed"))?;
+            .await?;
         Ok(rows)
     }
 }
@@ -371,24 +349,21 @@ impl AccessContext {
     pub async fn issue_activation_code(&self, patient_id: &str, valid_days: u32) -> Result<ActivationLetter, AppError> {
         use super::entities::one_time_token;
         self.authorize(Action::IssueActivationCode, Target::Patient(patient_id), AuditAction::ActivationIssue).await?;
-        let failed = db_failed("issuing an activation code failed");
         let patient = patient_row::Entity::find_by_id(patient_id.to_string())
             .filter(patient_row::Column::SiteCode.eq(self.site_code.as_str()))
             .one(&self.db)
-            .await
-            .map_err(db_failed("issuing an activation code failed"))?
+            .await?
             .ok_or(AppError::NotFound)?;
         let code = activation::new_code();
         let now = now_ms();
         let expires = now + i64::from(valid_days) * 86_400_000;
-        let txn = write_transaction(&self.db).await.map_err(db_failed("issuing an activation code failed"))?;
+        let txn = write_transaction(&self.db).await?;
         one_time_token::Entity::delete_many()
             .filter(one_time_token::Column::PatientId.eq(patient_id))
             .filter(one_time_token::Column::Purpose.eq(activation::PURPOSE))
             .filter(one_time_token::Column::UsedAtMs.is_null())
             .exec(&txn)
-            .await
-            .map_err(db_failed("issuing an activation code failed"))?;
+            .await?;
         one_time_token::Entity::insert(one_time_token::ActiveModel {
             token_hash: Set(activation::hash(&code)),
             purpose: Set(activation::PURPOSE.into()),
@@ -400,15 +375,13 @@ impl AccessContext {
             used_at_ms: Set(None),
         })
         .exec(&txn)
-        .await
-        .map_err(db_failed("issuing an activation code failed"))?;
+        .await?;
         audit::record(
             &txn,
             self.event(AuditAction::ActivationIssue, Outcome::Success).patient(patient_id).entity("patient", patient_id),
         )
-        .await
-        .map_err(db_failed("auditing an activation code failed"))?;
-        txn.commit().await.map_err(failed)?;
+        .await?;
+        txn.commit().await?;
         Ok(ActivationLetter {
             patient_id: patient.id,
             patient_name: format!("{} {}", patient.given_names, patient.family_name),
@@ -428,14 +401,12 @@ impl AccessContext {
             .order_by_asc(identity_claim::Column::CreatedAtMs)
             .limit(200)
             .all(&self.db)
-            .await
-            .map_err(db_failed("listing verifications failed"))?;
+            .await?;
         let mut out = Vec::new();
         for claim in claims {
             let Some(user) = app_user::Entity::find_by_id(claim.user_id.clone())
                 .one(&self.db)
-                .await
-                .map_err(db_failed("listing verifications failed"))?
+                .await?
             else {
                 continue;
             };
@@ -467,31 +438,27 @@ impl AccessContext {
             .filter(patient_row::Column::SiteCode.eq(self.site_code.as_str()))
             .filter(patient_row::Column::Mrn.eq(mrn.trim().to_ascii_uppercase()))
             .one(&self.db)
-            .await
-            .map_err(db_failed("verifying an identity failed"))?
+            .await?
             .ok_or_else(|| mrn_field("No patient has this medical record number."))?;
         let taken = app_user::Entity::find()
             .filter(app_user::Column::PatientId.eq(patient.id.as_str()))
             .one(&self.db)
-            .await
-            .map_err(db_failed("verifying an identity failed"))?;
+            .await?;
         if taken.is_some() {
             return Err(mrn_field("This record already has an account linked to it."));
         }
         let user = app_user::Entity::find_by_id(user_id.to_string())
             .one(&self.db)
-            .await
-            .map_err(db_failed("verifying an identity failed"))?
+            .await?
             .filter(|u| u.patient_id.is_none())
             .ok_or(AppError::NotFound)?;
-        let failed = |e: sea_orm::DbErr| internal("verifying an identity failed", &e);
-        let txn = write_transaction(&self.db).await.map_err(failed)?;
+        let txn = write_transaction(&self.db).await?;
         app_user::Entity::update_many()
             .col_expr(app_user::Column::PatientId, Expr::value(patient.id.clone()))
             .filter(app_user::Column::Id.eq(user.id.as_str()))
             .exec(&txn)
             .await
-            .map_err(failed)?;
+            ?;
         user_role::Entity::insert(user_role::ActiveModel {
             user_id: Set(user.id.clone()),
             role: Set(crate::domain::Role::Patient.as_str().into()),
@@ -499,22 +466,22 @@ impl AccessContext {
         })
         .exec(&txn)
         .await
-        .map_err(failed)?;
-        identity_claim::Entity::delete_by_id(user.id.clone()).exec(&txn).await.map_err(failed)?;
-        super::auth::sessions::revoke_all(&txn, &user.id).await.map_err(failed)?;
+        ?;
+        identity_claim::Entity::delete_by_id(user.id.clone()).exec(&txn).await?;
+        super::auth::sessions::revoke_all(&txn, &user.id).await?;
         audit::record(
             &txn,
             self.event(AuditAction::IdentityVerify, Outcome::Success).patient(&patient.id).entity("user", &user.id),
         )
         .await
-        .map_err(failed)?;
+        ?;
         audit::record(
             &txn,
             self.event(AuditAction::RoleGrant, Outcome::Success).entity("user", &user.id).detail("role=patient"),
         )
         .await
-        .map_err(failed)?;
-        txn.commit().await.map_err(failed)?;
+        ?;
+        txn.commit().await?;
         Ok(to_summary(patient))
     }
 }

@@ -4,7 +4,7 @@
 //! one) and is audited with what was read (section, visit, document), never with its content.
 
 use super::clinical_rows::{clinical_document, clinical_item, sensitive_tag};
-use super::{AccessContext, db_failed, patient_row, to_summary};
+use super::{AccessContext, patient_row, to_summary};
 use crate::backend::audit::{self, AuditAction, Outcome};
 use crate::backend::fhir::map::{Coding, trim_number};
 use crate::backend::policy::{Action, Target};
@@ -151,15 +151,14 @@ impl AccessContext {
         let patient = patient_row::Entity::find_by_id(id)
             .filter(patient_row::Column::SiteCode.eq(self.site_code.as_str()))
             .one(&self.db)
-            .await
-            .map_err(db_failed("reading a patient failed"))?
+            .await?
             .ok_or(AppError::NotFound)?;
         Ok((patient, limited))
     }
 
     async fn audit_read(&self, patient_id: &str, what: &'static str, detail: String) -> Result<(), AppError> {
         let event = self.event(AuditAction::PatientRead, Outcome::Success).patient(patient_id).entity(what, patient_id).detail(detail);
-        audit::record_alone(&self.db, event).await.map_err(db_failed("auditing a read failed"))
+        audit::record_alone(&self.db, event).await.map_err(AppError::from)
     }
 
     fn items(&self, patient_id: &str, kinds: &[&str], limited: bool) -> Select<clinical_item::Entity> {
@@ -174,16 +173,14 @@ impl AccessContext {
     pub async fn record_summary(&self, requested: Option<&str>) -> Result<RecordOverview, AppError> {
         let (patient, limited) = self.record_patient(requested).await?;
         let id = patient.id.clone();
-        let failed = db_failed("reading the record summary failed");
         let newest = |select: Select<clinical_item::Entity>, limit: u64| {
             select.order_by_desc(clinical_item::Column::StartMs).limit(limit).all(&self.db)
         };
-        let problems = newest(self.items(&id, &["condition"], limited).filter(clinical_item::Column::Status.eq("active")), 20).await.map_err(failed)?;
+        let problems = newest(self.items(&id, &["condition"], limited).filter(clinical_item::Column::Status.eq("active")), 20).await?;
         let medications = newest(self.items(&id, &["medication_request"], limited).filter(clinical_item::Column::Status.eq("active")), 20)
-            .await
-            .map_err(db_failed("reading medications failed"))?;
-        let allergies = newest(self.items(&id, &["allergy"], limited), 20).await.map_err(db_failed("reading allergies failed"))?;
-        let immunizations = newest(self.items(&id, &["immunization"], limited), 5).await.map_err(db_failed("reading immunizations failed"))?;
+            .await?;
+        let allergies = newest(self.items(&id, &["allergy"], limited), 20).await?;
+        let immunizations = newest(self.items(&id, &["immunization"], limited), 5).await?;
         let latest_per_code = |category: &'static str, limit: usize| {
             let select = self.items(&id, &["observation"], limited).filter(clinical_item::Column::Category.eq(category));
             async move {
@@ -194,8 +191,8 @@ impl AccessContext {
                 )
             }
         };
-        let vitals = latest_per_code("vital-signs", 10).await.map_err(db_failed("reading vital signs failed"))?;
-        let labs = latest_per_code("laboratory", 12).await.map_err(db_failed("reading lab results failed"))?;
+        let vitals = latest_per_code("vital-signs", 10).await?;
+        let labs = latest_per_code("laboratory", 12).await?;
         self.audit_read(&id, "record", "summary".into()).await?;
         let rows = |v: Vec<clinical_item::Model>| v.into_iter().map(to_row).collect();
         Ok(RecordOverview {
@@ -227,15 +224,14 @@ impl AccessContext {
             if let Some(u) = range.until_ms {
                 select = select.filter(clinical_document::Column::DateMs.lt(u));
             }
-            page.total = select.clone().count(&self.db).await.map_err(db_failed("counting documents failed"))?;
+            page.total = select.clone().count(&self.db).await?;
             let rows = select
                 .order_by_desc(clinical_document::Column::DateMs)
                 .order_by_asc(clinical_document::Column::Position)
                 .offset(offset)
                 .limit(PAGE_SIZE)
                 .all(&self.db)
-                .await
-                .map_err(db_failed("listing documents failed"))?;
+                .await?;
             page.documents = rows.iter().map(to_document_row).collect();
         } else {
             let mut select = self.items(&id, section.kinds(), limited);
@@ -248,15 +244,14 @@ impl AccessContext {
             if let Some(u) = range.until_ms {
                 select = select.filter(clinical_item::Column::StartMs.lt(u));
             }
-            page.total = select.clone().count(&self.db).await.map_err(db_failed("counting a section failed"))?;
+            page.total = select.clone().count(&self.db).await?;
             let rows = select
                 .order_by_desc(clinical_item::Column::StartMs)
                 .order_by_asc(clinical_item::Column::Display)
                 .offset(offset)
                 .limit(PAGE_SIZE)
                 .all(&self.db)
-                .await
-                .map_err(db_failed("listing a section failed"))?;
+                .await?;
             page.items = rows.into_iter().map(to_row).collect();
         }
         page.pages = page.total.div_ceil(PAGE_SIZE).max(1) as u32;
@@ -272,8 +267,7 @@ impl AccessContext {
             .items(&id, &["encounter"], limited)
             .filter(clinical_item::Column::ResourceId.eq(visit_id))
             .one(&self.db)
-            .await
-            .map_err(db_failed("reading a visit failed"))?
+            .await?
             .ok_or(AppError::NotFound)?;
         let mut contents = clinical_item::Entity::find()
             .filter(clinical_item::Column::PatientId.eq(id.as_str()))
@@ -284,8 +278,7 @@ impl AccessContext {
         let contents = contents
             .order_by_asc(clinical_item::Column::StartMs)
             .all(&self.db)
-            .await
-            .map_err(db_failed("reading a visit failed"))?;
+            .await?;
         let documents = if limited {
             Vec::new()
         } else {
@@ -294,8 +287,7 @@ impl AccessContext {
                 .filter(clinical_document::Column::EncounterId.eq(visit_id))
                 .order_by_asc(clinical_document::Column::DateMs)
                 .all(&self.db)
-                .await
-                .map_err(db_failed("reading a visit's notes failed"))?
+                .await?
         };
         let mut sections: Vec<(Section, Vec<ItemRow>)> = Vec::new();
         for row in contents {
@@ -321,8 +313,7 @@ impl AccessContext {
         let doc = clinical_document::Entity::find_by_id(document_id.to_string())
             .filter(clinical_document::Column::PatientId.eq(patient.id.as_str()))
             .one(&self.db)
-            .await
-            .map_err(db_failed("reading a document failed"))?
+            .await?
             .ok_or(AppError::NotFound)?;
         self.audit_read(&patient.id, "document", format!("document={document_id}")).await?;
         let row = to_document_row(&doc);
@@ -341,8 +332,7 @@ impl AccessContext {
             .order_by_asc(clinical_item::Column::StartMs)
             .limit(500)
             .all(&self.db)
-            .await
-            .map_err(db_failed("reading a trend failed"))?;
+            .await?;
         let Some(last) = rows.last().cloned() else { return Err(AppError::NotFound) };
         self.audit_read(&patient.id, "trend", format!("code={code}")).await?;
         let code_view = codes(&last.codes).into_iter().find(|c| c.code == code).unwrap_or(CodeView {

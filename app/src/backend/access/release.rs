@@ -3,13 +3,13 @@
 //! through the lifecycle (`domain::release::transition`). Every transition is stored with actor,
 //! time and note, and audited; another patient's request answers 404.
 
-use super::{AccessContext, db_failed};
+use super::AccessContext;
 use crate::backend::audit::{self, AuditAction, Outcome};
 use crate::backend::db::{now_ms, write_transaction};
 use crate::backend::policy::{Action, Target};
 use super::release_files::{Produced, ReleaseSettings};
 use crate::backend::copies;
-use crate::backend::error::internal;
+use crate::backend::error::Stored;
 use crate::domain::release::{self, Actor, AuthorizationForm, Clock, Event, NewRequest, RequestView, Status, TimelineRow};
 use crate::domain::{IsoDate, Role, format_utc_minutes};
 use crate::error::AppError;
@@ -268,14 +268,14 @@ pub(super) fn describe_scope(scope: &release::Scope) -> String {
 }
 
 impl AccessContext {
-    pub(super) fn view(&self, row: release_request::Model, events: Vec<release_event::Model>) -> RequestView {
-        let status = Status::parse(&row.status).unwrap_or(Status::Submitted);
-        let received = IsoDate::parse(&row.received_on).unwrap_or_else(|_| today());
-        let due = IsoDate::parse(&row.due_on).unwrap_or(received);
+    pub(super) fn view(&self, row: release_request::Model, events: Vec<release_event::Model>) -> Result<RequestView, AppError> {
+        let status = Status::parse(&row.status).stored("release_request", "status")?;
+        let received = IsoDate::parse(&row.received_on).stored("release_request", "received_on")?;
+        let due = IsoDate::parse(&row.due_on).stored("release_request", "due_on")?;
         let clock = Clock { received, due, extended: row.extended };
-        let scope: Option<release::Scope> = serde_json::from_str(&row.scope).ok();
+        let scope: release::Scope = serde_json::from_str(&row.scope).stored("release_request", "scope")?;
         let formats: Vec<&str> = row.formats.split(',').filter(|f| !f.is_empty()).collect();
-        RequestView {
+        Ok(RequestView {
             number: format!("R-{}", row.number),
             id: row.id,
             patient_id: row.patient_id,
@@ -285,7 +285,7 @@ impl AccessContext {
             due: due.to_string(),
             days_left: clock.days_left(today()),
             overdue: clock.overdue(status, today()),
-            scope: scope.as_ref().map(describe_scope).unwrap_or_default(),
+            scope: describe_scope(&scope),
             formats: formats.iter().map(|f| if *f == "pdf" { "PDF" } else { "FHIR data" }).collect::<Vec<_>>().join(" and "),
             fee: release::fee_text(u32::try_from(row.fee_cents).unwrap_or(0)),
             can_cancel: release::transition(status, Event::Cancel, Actor::Requester, false).is_ok(),
@@ -319,7 +319,7 @@ impl AccessContext {
             patient_label: String::new(),
             extended: row.extended,
             extension_reason: row.extension_reason.clone(),
-        }
+        })
     }
 
     async fn events_of(&self, request_id: &str) -> Result<Vec<release_event::Model>, AppError> {
@@ -327,8 +327,7 @@ impl AccessContext {
             .filter(release_event::Column::RequestId.eq(request_id))
             .order_by_asc(release_event::Column::AtMs)
             .all(&self.db)
-            .await
-            .map_err(db_failed("reading a request's timeline failed"))
+            .await.map_err(AppError::from)
     }
 
     /// The signed-in patient asks for a copy of their own record: for themselves, or sent to
@@ -367,15 +366,13 @@ impl AccessContext {
         let clock = Clock::start(received, settings.response_days).ok_or(AppError::BadRequest)?;
         let kind = if authorization.is_some() { release::RecipientKind::ThirdParty } else { release::RecipientKind::Myself };
         let fee = release::fee_cents(kind, settings.self_fee_cents, settings.third_party_fee_cents);
-        let failed = db_failed("saving a request failed");
-        let txn = write_transaction(&self.db).await.map_err(failed)?;
+        let txn = write_transaction(&self.db).await?;
         let last: Option<i64> = release_request::Entity::find()
             .select_only()
             .column_as(release_request::Column::Number.max(), "max")
             .into_tuple::<Option<i64>>()
             .one(&txn)
-            .await
-            .map_err(db_failed("numbering a request failed"))?
+            .await?
             .flatten();
         let number = last.unwrap_or(1000) + 1;
         let id = uuid::Uuid::new_v4().to_string();
@@ -385,8 +382,7 @@ impl AccessContext {
             Some(a) => {
                 let patient = super::patient_row::Entity::find_by_id(patient_id.clone())
                     .one(&txn)
-                    .await
-                    .map_err(db_failed("reading a patient failed"))?
+                    .await?
                     .ok_or(AppError::NotFound)?;
                 let facts = copies::AuthorizationFacts {
                     site: settings.site.to_string(),
@@ -406,9 +402,7 @@ impl AccessContext {
                     created_unix: now / 1000,
                 };
                 let rendered = tokio::task::spawn_blocking(move || copies::pdf::render(&copies::authorization_form(&facts), &|_, _| {}))
-                    .await
-                    .map_err(|e| internal("the authorization's rendering thread stopped", &e))?
-                    .map_err(|e| internal("rendering an authorization failed", &std::io::Error::other(e)))?;
+                    .await??;
                 Some(Produced { kind: "authorization", file_name: format!("authorization-R-{number}.pdf"), content_type: "application/pdf", pages: i32::try_from(rendered.pages).ok(), bytes: rendered.bytes })
             }
             None => None,
@@ -438,8 +432,7 @@ impl AccessContext {
             updated_at_ms: Set(now),
         })
         .exec_without_returning(&txn)
-        .await
-        .map_err(db_failed("saving a request failed"))?;
+        .await?;
         release_event::Entity::insert(release_event::ActiveModel {
             id: Set(uuid::Uuid::new_v4().to_string()),
             request_id: Set(id.clone()),
@@ -451,8 +444,7 @@ impl AccessContext {
             note: Set(form.map(|f| format!("To be sent to {}; authorization signed.", f.recipient_name.trim()))),
         })
         .exec_without_returning(&txn)
-        .await
-        .map_err(db_failed("saving a request failed"))?;
+        .await?;
         if let (Some(a), Some(pdf)) = (&authorization, authorization_pdf) {
             rows::release_authorization::Entity::insert(rows::release_authorization::ActiveModel {
                 id: Set(uuid::Uuid::new_v4().to_string()),
@@ -468,21 +460,19 @@ impl AccessContext {
                 expires_on: Set(if a.form.expires_on.trim().is_empty() { String::new() } else { a.form.expires_on.trim().to_string() }),
             })
             .exec_without_returning(&txn)
-            .await
-            .map_err(db_failed("saving an authorization failed"))?;
+            .await?;
             self.store_files(&txn, &id, vec![pdf], now + super::release_files::LETTER_KEEP_MS, settings.keys).await?;
         }
         let detail = if authorization.is_some() { "submitted: to a third party, authorization signed" } else { "submitted" };
         audit::record(&txn, self.event(AuditAction::ReleaseRequest, Outcome::Success).patient(&patient_id).entity("release_request", &id).detail(detail))
-            .await
-            .map_err(db_failed("auditing a request failed"))?;
-        txn.commit().await.map_err(db_failed("saving a request failed"))?;
+            .await?;
+        txn.commit().await?;
         self.copy_request(&id).await
     }
 
     /// One request with its timeline: the patient's own, or any for HIM staff; else 404.
     pub async fn copy_request(&self, id: &str) -> Result<RequestView, AppError> {
-        let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await.map_err(db_failed("reading a request failed"))?;
+        let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await?;
         let Some(row) = row else { return Err(AppError::NotFound) };
         // The requester (the patient, or a caregiver while their grant lasts) follows their own;
         // others need the right to follow this patient's requests.
@@ -492,14 +482,14 @@ impl AccessContext {
             self.authorize(Action::TrackRequests, Target::Patient(&row.patient_id), AuditAction::ReleaseRequest).await?;
         }
         let events = self.events_of(&row.id).await?;
-        let mut view = self.view(row, events);
+        let mut view = self.view(row, events)?;
         self.add_release_details(&mut view).await?;
         Ok(view)
     }
 
     /// A request with its passcode link filled in for its requester (the page shows it to pass on).
     pub async fn with_share(&self, mut view: RequestView, keys: &crate::backend::copies::seal::FileKeys, base_url: &str) -> Result<RequestView, AppError> {
-        if let Some(row) = release_request::Entity::find_by_id(view.id.clone()).one(&self.db).await.map_err(db_failed("reading a request failed"))? {
+        if let Some(row) = release_request::Entity::find_by_id(view.id.clone()).one(&self.db).await? {
             view.share = self.share_of(&row, keys, base_url).await?;
         }
         Ok(view)
@@ -520,12 +510,11 @@ impl AccessContext {
             .order_by_desc(release_request::Column::CreatedAtMs)
             .limit(100)
             .all(&self.db)
-            .await
-            .map_err(db_failed("listing requests failed"))?;
+            .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let events = self.events_of(&row.id).await?;
-            out.push(self.view(row, events));
+            out.push(self.view(row, events)?);
         }
         Ok(out)
     }
@@ -579,17 +568,16 @@ impl AccessContext {
                 .limit(200)
                 .into_tuple()
                 .all(&self.db)
-                .await
-                .map_err(db_failed("searching patients failed"))?;
+                .await?;
             let mut any = sea_orm::Condition::any().add(release_request::Column::Id.eq(q)).add(release_request::Column::PatientId.is_in(patients));
             if let Some(n) = number {
                 any = any.add(release_request::Column::Number.eq(n));
             }
             select = select.filter(any);
         }
-        let rows = select.order_by_asc(release_request::Column::DueOn).order_by_asc(release_request::Column::Number).limit(500).all(&self.db).await.map_err(db_failed("listing the queue failed"))?;
+        let rows = select.order_by_asc(release_request::Column::DueOn).order_by_asc(release_request::Column::Number).limit(500).all(&self.db).await?;
         let ids: Vec<String> = rows.iter().map(|r| r.patient_id.clone()).collect();
-        let patients = super::patient_row::Entity::find().filter(super::patient_row::Column::Id.is_in(ids)).all(&self.db).await.map_err(db_failed("listing the queue failed"))?;
+        let patients = super::patient_row::Entity::find().filter(super::patient_row::Column::Id.is_in(ids)).all(&self.db).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let label = patients.iter().find(|p| p.id == row.patient_id).map(|p| format!("{} {} · {}", p.given_names, p.family_name, p.mrn)).unwrap_or_default();
@@ -597,7 +585,7 @@ impl AccessContext {
                 Some(user) => Some(self.display_name(user).await?),
                 None => None,
             };
-            let mut view = self.view(row, Vec::new());
+            let mut view = self.view(row, Vec::new())?;
             view.patient_label = label;
             view.assignee = assignee;
             out.push(view);
@@ -608,8 +596,8 @@ impl AccessContext {
     /// HIM staff claim a request (it is then theirs in "assigned to me"), or let it go.
     pub async fn claim_request(&self, id: &str, claim: bool) -> Result<RequestView, AppError> {
         self.authorize(Action::WorkRequests, Target::Site, AuditAction::ReleaseRequest).await?;
-        let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await.map_err(db_failed("reading a request failed"))?.ok_or(AppError::NotFound)?;
-        let txn = write_transaction(&self.db).await.map_err(db_failed("assigning a request failed"))?;
+        let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await?.ok_or(AppError::NotFound)?;
+        let txn = write_transaction(&self.db).await?;
         let mut update = release_request::Entity::update_many()
             .col_expr(release_request::Column::AssignedTo, Expr::value(claim.then(|| self.principal.user_id.clone())))
             .col_expr(release_request::Column::UpdatedAtMs, Expr::value(now_ms()))
@@ -620,14 +608,13 @@ impl AccessContext {
         } else {
             update = update.filter(release_request::Column::AssignedTo.eq(self.principal.user_id.as_str()));
         }
-        let changed = update.exec(&txn).await.map_err(db_failed("assigning a request failed"))?;
+        let changed = update.exec(&txn).await?;
         if changed.rows_affected != 1 {
             return Err(AppError::Conflict { message: format!("{} is being worked by someone else.", format_number(row.number)) });
         }
         audit::record(&txn, self.event(AuditAction::ReleaseRequest, Outcome::Success).patient(&row.patient_id).entity("release_request", id).detail(if claim { "claimed" } else { "unclaimed" }))
-            .await
-            .map_err(db_failed("auditing a request failed"))?;
-        txn.commit().await.map_err(db_failed("assigning a request failed"))?;
+            .await?;
+        txn.commit().await?;
         self.copy_request(id).await
     }
 
@@ -635,21 +622,21 @@ impl AccessContext {
     /// date, which the patient reads on the timeline and is told of (the written notice).
     pub async fn extend_request(&self, id: &str, new_due: IsoDate, reason: &str, max_days: i64) -> Result<RequestView, AppError> {
         self.authorize(Action::WorkRequests, Target::Site, AuditAction::ReleaseRequest).await?;
-        let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await.map_err(db_failed("reading a request failed"))?.ok_or(AppError::NotFound)?;
-        let status = Status::parse(&row.status).unwrap_or(Status::Submitted);
-        let received = IsoDate::parse(&row.received_on).map_err(|_| AppError::BadRequest)?;
-        let due = IsoDate::parse(&row.due_on).map_err(|_| AppError::BadRequest)?;
+        let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await?.ok_or(AppError::NotFound)?;
+        let status = Status::parse(&row.status).stored("release_request", "status")?;
+        let received = IsoDate::parse(&row.received_on).stored("release_request", "received_on")?;
+        let due = IsoDate::parse(&row.due_on).stored("release_request", "due_on")?;
         let clock = Clock { received, due, extended: row.extended };
         let extended = match clock.extend(status, today(), new_due, reason, max_days) {
             Ok(c) => c,
             Err(e) => {
                 let refused = self.event(AuditAction::ReleaseRequest, Outcome::Failure).patient(&row.patient_id).entity("release_request", id).detail(format!("extension refused: {e}"));
-                audit::record_alone(&self.db, refused).await.map_err(db_failed("auditing a request failed"))?;
+                audit::record_alone(&self.db, refused).await?;
                 return Err(AppError::Validation { fields: vec![crate::error::FieldError { field: "new_due".into(), message: e.to_string() }] });
             }
         };
         let reason = reason.trim().chars().take(1000).collect::<String>();
-        let txn = write_transaction(&self.db).await.map_err(db_failed("extending a request failed"))?;
+        let txn = write_transaction(&self.db).await?;
         let changed = release_request::Entity::update_many()
             .col_expr(release_request::Column::DueOn, Expr::value(extended.due.to_string()))
             .col_expr(release_request::Column::Extended, Expr::value(true))
@@ -658,8 +645,7 @@ impl AccessContext {
             .filter(release_request::Column::Id.eq(id))
             .filter(release_request::Column::Extended.eq(false))
             .exec(&txn)
-            .await
-            .map_err(db_failed("extending a request failed"))?;
+            .await?;
         if changed.rows_affected != 1 {
             return Err(AppError::Conflict { message: "This request was already extended.".into() });
         }
@@ -674,8 +660,7 @@ impl AccessContext {
             note: Set(Some(format!("We need more time: the new due date is {}. Why: {reason}", extended.due))),
         })
         .exec_without_returning(&txn)
-        .await
-        .map_err(db_failed("extending a request failed"))?;
+        .await?;
         rows::notification::Entity::insert(rows::notification::ActiveModel {
             id: Set(uuid::Uuid::new_v4().to_string()),
             user_id: Set(row.requester_user_id.clone()),
@@ -686,19 +671,17 @@ impl AccessContext {
             emailed_at_ms: Set(None),
         })
         .exec_without_returning(&txn)
-        .await
-        .map_err(db_failed("extending a request failed"))?;
+        .await?;
         audit::record(&txn, self.event(AuditAction::ReleaseRequest, Outcome::Success).patient(&row.patient_id).entity("release_request", id).detail(format!("extended to {}", extended.due)))
-            .await
-            .map_err(db_failed("auditing a request failed"))?;
-        txn.commit().await.map_err(db_failed("extending a request failed"))?;
+            .await?;
+        txn.commit().await?;
         self.copy_request(id).await
     }
 
     /// Moves a request on: the requester cancels; HIM staff check, review, decide, release,
     /// close. Refused transitions change nothing and are audited as such.
     pub async fn advance_request(&self, id: &str, event: Event, note: Option<String>) -> Result<RequestView, AppError> {
-        let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await.map_err(db_failed("reading a request failed"))?;
+        let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await?;
         let Some(row) = row else { return Err(AppError::NotFound) };
         let own = self.subject().as_deref() == Some(row.patient_id.as_str()) && row.requester_user_id == self.principal.user_id;
         let actor = if own && event == Event::Cancel {
@@ -713,9 +696,9 @@ impl AccessContext {
         };
         let (from, to) = self.check_transition(&row, event, actor).await?;
         let note = note.map(|n| n.trim().chars().take(2000).collect::<String>()).filter(|n| !n.is_empty());
-        let txn = write_transaction(&self.db).await.map_err(db_failed("updating a request failed"))?;
+        let txn = write_transaction(&self.db).await?;
         self.move_in(&txn, &row, from, to, actor, note).await?;
-        txn.commit().await.map_err(db_failed("updating a request failed"))?;
+        txn.commit().await?;
         self.copy_request(id).await
     }
 
@@ -738,8 +721,7 @@ impl AccessContext {
             .filter(release_request::Column::Id.eq(row.id.as_str()))
             .filter(release_request::Column::Status.eq(from.as_str()))
             .exec(txn)
-            .await
-            .map_err(db_failed("updating a request failed"))?;
+            .await?;
         if changed.rows_affected != 1 {
             return Err(AppError::Conflict { message: "Someone else changed this request just now. Reload and try again.".into() });
         }
@@ -754,8 +736,7 @@ impl AccessContext {
             note: Set(note),
         })
         .exec_without_returning(txn)
-        .await
-        .map_err(db_failed("updating a request failed"))?;
+        .await?;
         audit::record(
             txn,
             self.event(AuditAction::ReleaseRequest, Outcome::Success)
@@ -763,8 +744,7 @@ impl AccessContext {
                 .entity("release_request", &row.id)
                 .detail(format!("{}->{}", from.as_str(), to.as_str())),
         )
-        .await
-        .map_err(db_failed("auditing a request failed"))?;
+        .await?;
         // The requester hears of every step but their own.
         if actor != Actor::Requester {
             notify(txn, row, to).await?;
@@ -774,13 +754,13 @@ impl AccessContext {
 
     /// Checks a transition, auditing a refused one (nothing changes): 409 with the reason.
     pub(super) async fn check_transition(&self, row: &release_request::Model, event: Event, actor: Actor) -> Result<(Status, Status), AppError> {
-        let from = Status::parse(&row.status).unwrap_or(Status::Submitted);
+        let from = Status::parse(&row.status).stored("release_request", "status")?;
         let reviewable = self.denial_is_reviewable(&row.id).await?;
         match release::transition(from, event, actor, reviewable) {
             Ok(to) => Ok((from, to)),
             Err(e) => {
                 let refused = self.event(AuditAction::ReleaseRequest, Outcome::Failure).patient(&row.patient_id).entity("release_request", &row.id).detail(format!("refused: {e}"));
-                audit::record_alone(&self.db, refused).await.map_err(db_failed("auditing a request failed"))?;
+                audit::record_alone(&self.db, refused).await?;
                 Err(AppError::Conflict { message: format!("{}: {e}.", format_number(row.number)) })
             }
         }
@@ -800,9 +780,8 @@ pub(super) async fn record_system_event(txn: &sea_orm::DatabaseTransaction, requ
         note: Set(Some(note.to_string())),
     })
     .exec_without_returning(txn)
-    .await
-    .map_err(db_failed("updating a request failed"))?;
-    if let Some(row) = release_request::Entity::find_by_id(request_id.to_string()).one(txn).await.map_err(db_failed("reading a request failed"))? {
+    .await?;
+    if let Some(row) = release_request::Entity::find_by_id(request_id.to_string()).one(txn).await? {
         notify(txn, &row, to).await?;
     }
     Ok(())
@@ -821,8 +800,7 @@ pub(super) async fn notify(txn: &sea_orm::DatabaseTransaction, row: &release_req
         emailed_at_ms: Set(None),
     })
     .exec_without_returning(txn)
-    .await
-    .map_err(db_failed("saving a notification failed"))?;
+    .await?;
     Ok(())
 }
 

@@ -15,12 +15,12 @@ use super::clinical_rows::{clinical_document, clinical_item, fhir_resource, sens
 use super::record::to_row;
 use super::release::rows::{release_decision, release_file, release_request};
 use super::release::{describe_scope, today};
-use super::{AccessContext, db_failed, patient_row};
+use super::{AccessContext, patient_row};
 use crate::backend::audit::{self, AuditAction, Outcome};
 use crate::backend::copies::seal::{FileKeys, Sealed};
 use crate::backend::copies::{self, CoverFacts, sha256_hex};
 use crate::backend::db::{now_ms, write_transaction};
-use crate::backend::error::internal;
+use crate::backend::error::{BackendError, Stored};
 use crate::backend::entities::app_user;
 use crate::backend::fhir::sensitive::Category;
 use crate::backend::policy::{Action, Target};
@@ -90,21 +90,25 @@ fn withheld_text(w: &Withheld) -> String {
     format!("{what}. {}", withhold_basis(&w.basis).unwrap_or("withheld"))
 }
 
+/// A decision's denial grounds as stored (a JSON list of codes); an unknown code is an error.
+fn stored_grounds(decision: &release_decision::Model) -> Result<Vec<DenialGround>, BackendError> {
+    let codes: Vec<String> = serde_json::from_str(&decision.grounds).stored("release_decision", "grounds")?;
+    codes.iter().map(|g| DenialGround::parse(g).stored("release_decision", "grounds")).collect()
+}
+
 impl AccessContext {
     async fn latest_decision(&self, request_id: &str) -> Result<Option<release_decision::Model>, AppError> {
         release_decision::Entity::find()
             .filter(release_decision::Column::RequestId.eq(request_id))
             .order_by_desc(release_decision::Column::AtMs)
             .one(&self.db)
-            .await
-            .map_err(db_failed("reading a decision failed"))
+            .await.map_err(AppError::from)
     }
 
     /// Whether the request's denial may be reviewed (only 164.524(a)(3) grounds).
     pub(super) async fn denial_is_reviewable(&self, request_id: &str) -> Result<bool, AppError> {
         let Some(decision) = self.latest_decision(request_id).await? else { return Ok(false) };
-        let grounds: Vec<String> = serde_json::from_str(&decision.grounds).unwrap_or_default();
-        let grounds: Vec<DenialGround> = grounds.iter().filter_map(|g| DenialGround::parse(g)).collect();
+        let grounds = stored_grounds(&decision)?;
         Ok(crate::domain::release::denial_reviewable(&grounds))
     }
 
@@ -117,9 +121,8 @@ impl AccessContext {
             .order_by_asc(release_file::Column::Kind)
             .into_tuple()
             .all(&self.db)
-            .await
-            .map_err(db_failed("listing a request's files failed"))?;
-        if let Some(row) = release_request::Entity::find_by_id(view.id.clone()).one(&self.db).await.map_err(db_failed("reading a request failed"))?
+            .await?;
+        if let Some(row) = release_request::Entity::find_by_id(view.id.clone()).one(&self.db).await?
             && row.on_behalf_of.is_some()
         {
             let name = self.display_name(&row.requester_user_id).await?;
@@ -144,10 +147,9 @@ impl AccessContext {
             })
             .collect();
         if let Some(decision) = self.latest_decision(&view.id).await? {
-            let withheld: Vec<Withheld> = serde_json::from_str(&decision.exclusions).unwrap_or_default();
+            let withheld: Vec<Withheld> = serde_json::from_str(&decision.exclusions).stored("release_decision", "exclusions")?;
             view.withheld = withheld.iter().map(withheld_text).collect();
-            let grounds: Vec<String> = serde_json::from_str(&decision.grounds).unwrap_or_default();
-            let parsed: Vec<DenialGround> = grounds.iter().filter_map(|g| DenialGround::parse(g)).collect();
+            let parsed = stored_grounds(&decision)?;
             view.grounds = parsed.iter().map(|g| format!("{} ({})", g.plain_language(), g.citation())).collect();
             view.can_request_review = view.status == Status::Denied.as_str() && crate::domain::release::denial_reviewable(&parsed);
         }
@@ -155,7 +157,7 @@ impl AccessContext {
     }
 
     async fn staff_request(&self, id: &str) -> Result<release_request::Model, AppError> {
-        let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await.map_err(db_failed("reading a request failed"))?;
+        let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await?;
         // Staff only; anyone else is told the request does not exist.
         self.authorize(Action::WorkRequests, Target::Site, AuditAction::ReleaseRequest).await?;
         row.ok_or(AppError::NotFound)
@@ -178,7 +180,7 @@ impl AccessContext {
         // A denial comes with its letter, rendered before anything is stored.
         let letter = if decision.kind == DecisionKind::Deny {
             let patient = self.patient_row_of(&row).await?;
-            let scope: Scope = serde_json::from_str(&row.scope).map_err(|e| internal("reading a request's scope failed", &e))?;
+            let scope: Scope = serde_json::from_str(&row.scope).map_err(|_| BackendError::corrupt("release_request", "scope"))?;
             let facts = copies::LetterFacts {
                 site: settings.site.to_string(),
                 date: today().to_string(),
@@ -193,9 +195,7 @@ impl AccessContext {
                 created_unix: now_ms() / 1000,
             };
             let rendered = tokio::task::spawn_blocking(move || copies::pdf::render(&copies::denial_letter(&facts), &|_, _| {}))
-                .await
-                .map_err(|e| internal("the letter's rendering thread stopped", &e))?
-                .map_err(|e| internal("rendering a denial letter failed", &std::io::Error::other(e)))?;
+                .await??;
             Some(Produced {
                 kind: "denial_letter",
                 file_name: format!("denial-letter-R-{}.pdf", row.number),
@@ -206,7 +206,7 @@ impl AccessContext {
         } else {
             None
         };
-        let txn = write_transaction(&self.db).await.map_err(db_failed("saving a decision failed"))?;
+        let txn = write_transaction(&self.db).await?;
         if let Some(letter) = letter {
             self.store_files(&txn, &row.id, vec![letter], now_ms() + LETTER_KEEP_MS, settings.keys).await?;
         }
@@ -226,19 +226,17 @@ impl AccessContext {
             at_ms: Set(now_ms()),
         })
         .exec_without_returning(&txn)
-        .await
-        .map_err(db_failed("saving a decision failed"))?;
+        .await?;
         self.move_in(&txn, &row, from, to, Actor::HimStaff, decision.note).await?;
-        txn.commit().await.map_err(db_failed("saving a decision failed"))?;
+        txn.commit().await?;
         self.copy_request(id).await
     }
 
     /// Reads what a copy contains: the scope's sections and date range, without the resources
     /// tagged with a withheld category.
     async fn copy_content(&self, patient_id: &str, scope: &Scope, withheld: &[Withheld], fhir: bool) -> Result<Content, AppError> {
-        let failed = || db_failed("reading the record for a copy failed");
         let withheld_categories: HashSet<&str> = withheld.iter().map(|w| w.category.as_str()).chain([Category::PsychotherapyNotes.as_str()]).collect();
-        let tags = sensitive_tag::Entity::find().filter(sensitive_tag::Column::PatientId.eq(patient_id)).all(&self.db).await.map_err(failed())?;
+        let tags = sensitive_tag::Entity::find().filter(sensitive_tag::Column::PatientId.eq(patient_id)).all(&self.db).await?;
         let mut skip: HashSet<String> = HashSet::new();
         let mut substance: HashSet<String> = HashSet::new();
         for tag in tags {
@@ -273,7 +271,7 @@ impl AccessContext {
                 .order_by_asc(clinical_item::Column::Display)
                 .all(&self.db)
                 .await
-                .map_err(failed())?;
+                ?;
             let rows: Vec<ItemRow> = rows
                 .into_iter()
                 .filter(|r| !skip.contains(&r.resource_id))
@@ -297,7 +295,7 @@ impl AccessContext {
                 .order_by_asc(clinical_document::Column::Position)
                 .all(&self.db)
                 .await
-                .map_err(failed())?;
+                ?;
             let mut out = Vec::with_capacity(docs.len());
             for d in docs.into_iter().filter(|d| !skip.contains(&d.resource_id)) {
                 included.insert(d.resource_id.clone());
@@ -332,7 +330,7 @@ impl AccessContext {
                 .into_tuple()
                 .all(&self.db)
                 .await
-                .map_err(failed())?;
+                ?;
             let everything = whole && from_ms.is_none() && until_ms.is_none();
             rows.into_iter()
                 .filter(|(id, kind, _, _)| !skip.contains(id) && (kind == "Patient" || everything || included.contains(id)))
@@ -347,8 +345,7 @@ impl AccessContext {
     async fn patient_row_of(&self, row: &release_request::Model) -> Result<patient_row::Model, AppError> {
         patient_row::Entity::find_by_id(row.patient_id.clone())
             .one(&self.db)
-            .await
-            .map_err(db_failed("reading a patient failed"))?
+            .await?
             .ok_or(AppError::NotFound)
     }
 
@@ -358,7 +355,7 @@ impl AccessContext {
         let mut hashes = Vec::new();
         for file in produced {
             let file_id = uuid::Uuid::new_v4().to_string();
-            let sealed = keys.seal(&file.bytes, &format!("{file_id}/{request_id}")).map_err(|e| internal("sealing a copy failed", &std::io::Error::other(e)))?;
+            let sealed = keys.seal(&file.bytes, &format!("{file_id}/{request_id}"))?;
             let sha = sha256_hex(&file.bytes);
             hashes.push(format!("{}={sha}", file.kind));
             release_file::Entity::insert(release_file::ActiveModel {
@@ -378,15 +375,14 @@ impl AccessContext {
                 downloads: Set(0),
             })
             .exec_without_returning(txn)
-            .await
-            .map_err(db_failed("storing a file failed"))?;
+            .await?;
         }
         Ok(hashes)
     }
 
     /// The requester sends a reviewable denial to review (45 CFR 164.524(d)(4)).
     pub async fn request_denial_review(&self, id: &str) -> Result<RequestView, AppError> {
-        let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await.map_err(db_failed("reading a request failed"))?;
+        let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await?;
         let Some(row) = row else { return Err(AppError::NotFound) };
         let own = self.subject().as_deref() == Some(row.patient_id.as_str()) && row.requester_user_id == self.principal.user_id;
         if !own {
@@ -394,9 +390,9 @@ impl AccessContext {
             return Err(AppError::NotFound);
         }
         let (from, to) = self.check_transition(&row, Event::RequestDenialReview, Actor::Requester).await?;
-        let txn = write_transaction(&self.db).await.map_err(db_failed("updating a request failed"))?;
+        let txn = write_transaction(&self.db).await?;
         self.move_in(&txn, &row, from, to, Actor::Requester, Some("Review requested".into())).await?;
-        txn.commit().await.map_err(db_failed("updating a request failed"))?;
+        txn.commit().await?;
         self.copy_request(id).await
     }
 
@@ -410,27 +406,26 @@ impl AccessContext {
             .order_by_asc(release_request::Column::UpdatedAtMs)
             .limit(500)
             .all(&self.db)
-            .await
-            .map_err(db_failed("listing reviews failed"))?;
-        Ok(rows.into_iter().map(|r| self.view(r, Vec::new())).collect())
+            .await?;
+        rows.into_iter().map(|r| self.view(r, Vec::new())).collect()
     }
 
     /// A licensed reviewer who took no part in the denial upholds or overturns it
     /// (45 CFR 164.524(a)(4)); overturned, the request is approved and HIM releases the copy.
     pub async fn review_denial(&self, id: &str, uphold: bool, note: Option<String>) -> Result<RequestView, AppError> {
-        let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await.map_err(db_failed("reading a request failed"))?;
+        let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await?;
         let Some(row) = row else { return Err(AppError::NotFound) };
         self.authorize(Action::DecideReviewableDenial, Target::Patient(&row.patient_id), AuditAction::ReleaseRequest).await?;
         let decision = self.latest_decision(&row.id).await?;
         if decision.as_ref().is_some_and(|d| d.decided_by_user_id == self.principal.user_id) {
             let refused = self.event(AuditAction::ReleaseRequest, Outcome::Failure).patient(&row.patient_id).entity("release_request", &row.id).detail("refused: reviewer made the denial");
-            audit::record_alone(&self.db, refused).await.map_err(db_failed("auditing a request failed"))?;
+            audit::record_alone(&self.db, refused).await?;
             return Err(AppError::Conflict { message: "You made this denial: the review must be done by a reviewer who took no part in it (45 CFR 164.524(a)(4)).".into() });
         }
         let event = if uphold { Event::UpholdDenial } else { Event::OverturnDenial };
         let (from, to) = self.check_transition(&row, event, Actor::Reviewer).await?;
         let note = note.map(|n| n.trim().chars().take(2000).collect::<String>()).filter(|n| !n.is_empty());
-        let txn = write_transaction(&self.db).await.map_err(db_failed("updating a request failed"))?;
+        let txn = write_transaction(&self.db).await?;
         if !uphold {
             // Overturned: the copy is released in full (but psychotherapy notes) after all.
             release_decision::Entity::insert(release_decision::ActiveModel {
@@ -444,12 +439,11 @@ impl AccessContext {
                 at_ms: Set(now_ms()),
             })
             .exec_without_returning(&txn)
-            .await
-            .map_err(db_failed("saving a decision failed"))?;
+            .await?;
         }
         let outcome = if uphold { "Denial upheld on review" } else { "Denial overturned on review" };
         self.move_in(&txn, &row, from, to, Actor::Reviewer, Some(note.map(|n| format!("{outcome}: {n}")).unwrap_or_else(|| outcome.into()))).await?;
-        txn.commit().await.map_err(db_failed("updating a request failed"))?;
+        txn.commit().await?;
         self.copy_request(id).await
     }
 
@@ -457,11 +451,11 @@ impl AccessContext {
     /// psychotherapy notes (HIM staff; audited as a read). The benchmark renders it.
     pub async fn full_record_copy(&self, patient_id: &str, site: &str) -> Result<copies::pdf::PdfCopy, AppError> {
         self.authorize(Action::WorkRequests, Target::Site, AuditAction::PatientRead).await?;
-        let patient = patient_row::Entity::find_by_id(patient_id.to_string()).one(&self.db).await.map_err(db_failed("reading a patient failed"))?.ok_or(AppError::NotFound)?;
+        let patient = patient_row::Entity::find_by_id(patient_id.to_string()).one(&self.db).await?.ok_or(AppError::NotFound)?;
         let scope = Scope { sections: Vec::new(), from: None, to: None };
         let content = self.copy_content(patient_id, &scope, &[], false).await?;
         let event = self.event(AuditAction::PatientRead, Outcome::Success).patient(patient_id).entity("record_copy", patient_id).detail("full record laid out as a copy");
-        audit::record_alone(&self.db, event).await.map_err(db_failed("auditing a read failed"))?;
+        audit::record_alone(&self.db, event).await?;
         let facts = CoverFacts {
             request_number: "preview".into(),
             patient_name: super::full_name(&patient),
@@ -482,8 +476,7 @@ impl AccessContext {
     pub(super) async fn display_name(&self, user_id: &str) -> Result<String, AppError> {
         Ok(app_user::Entity::find_by_id(user_id.to_string())
             .one(&self.db)
-            .await
-            .map_err(db_failed("reading a user failed"))?
+            .await?
             .map(|u| u.display_name)
             .unwrap_or_else(|| "Unknown user".into()))
     }
@@ -496,9 +489,9 @@ impl AccessContext {
         let row = self.staff_request(id).await?;
         let (from, to) = self.check_transition(&row, Event::Release, Actor::HimStaff).await?;
         let patient = self.patient_row_of(&row).await?;
-        let scope: Scope = serde_json::from_str(&row.scope).map_err(|e| internal("reading a request's scope failed", &e))?;
+        let scope: Scope = serde_json::from_str(&row.scope).map_err(|_| BackendError::corrupt("release_request", "scope"))?;
         let mut withheld: Vec<Withheld> = match self.latest_decision(&row.id).await? {
-            Some(d) => serde_json::from_str(&d.exclusions).unwrap_or_default(),
+            Some(d) => serde_json::from_str(&d.exclusions).stored("release_decision", "exclusions")?,
             None => Vec::new(),
         };
         // A copy asked for by a representative: their capacity goes on the cover, and a limited
@@ -557,7 +550,7 @@ impl AccessContext {
         let stamp = format_utc_seconds(now);
         let bundle_id = uuid::Uuid::new_v4().to_string();
         // Rendering is CPU work: a blocking thread keeps the runtime serving everyone else.
-        let produced = tokio::task::spawn_blocking(move || -> Result<Vec<Produced>, String> {
+        let produced = tokio::task::spawn_blocking(move || -> Result<Vec<Produced>, BackendError> {
             let mut out = Vec::new();
             if pdf {
                 let copy = copies::record_copy(&facts, &content.sections, content.documents.as_deref(), content.part2);
@@ -592,7 +585,7 @@ impl AccessContext {
             AppError::Unavailable { message: "Producing the copy failed. The request is unchanged; try again.".into() }
         })?;
         let expires = now + i64::from(download_days) * DAY_MS;
-        let txn = write_transaction(&self.db).await.map_err(db_failed("storing the copy failed"))?;
+        let txn = write_transaction(&self.db).await?;
         let hashes = self.store_files(&txn, &row.id, produced, expires, keys).await?;
         // To someone else: a passcode link for the recipient, and the accounting entry.
         let notice = if row.recipient_kind == "third_party" {
@@ -604,9 +597,8 @@ impl AccessContext {
         };
         self.move_in(&txn, &row, from, to, Actor::HimStaff, None).await?;
         audit::record(&txn, self.event(AuditAction::ReleaseRequest, Outcome::Success).patient(&row.patient_id).entity("release_request", &row.id).detail(format!("files {}", hashes.join(" "))))
-            .await
-            .map_err(db_failed("auditing a release failed"))?;
-        txn.commit().await.map_err(db_failed("storing the copy failed"))?;
+            .await?;
+        txn.commit().await?;
         Ok((self.copy_request(id).await?, notice))
     }
 
@@ -614,7 +606,7 @@ impl AccessContext {
     /// patient's answers 404 and an expired one 410. Audited; the requester's first download
     /// marks the request delivered.
     pub async fn download_copy(&self, id: &str, kind: &str, keys: &FileKeys) -> Result<(String, String, Vec<u8>), AppError> {
-        let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await.map_err(db_failed("reading a request failed"))?;
+        let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await?;
         let Some(row) = row else { return Err(AppError::NotFound) };
         let own = self.subject().as_deref() == Some(row.patient_id.as_str()) && row.requester_user_id == self.principal.user_id;
         if !own && !self.principal.roles.contains(&Role::HimStaff) {
@@ -626,32 +618,29 @@ impl AccessContext {
             .filter(release_file::Column::RequestId.eq(row.id.as_str()))
             .filter(release_file::Column::Kind.eq(kind))
             .one(&self.db)
-            .await
-            .map_err(db_failed("reading a file failed"))?
+            .await?
             .ok_or(AppError::NotFound)?;
         if file.expires_at_ms <= now_ms() {
             let event = self.event(AuditAction::ReleaseRequest, Outcome::Failure).patient(&row.patient_id).entity("release_file", &file.id).detail("download refused: expired");
-            audit::record_alone(&self.db, event).await.map_err(db_failed("auditing a download failed"))?;
+            audit::record_alone(&self.db, event).await?;
             return Err(AppError::Gone { message: format!("{} expired on {}. Ask for a new copy.", file.file_name, format_utc_minutes(file.expires_at_ms)) });
         }
         let sealed = Sealed { key_id: file.key_id.clone(), nonce: file.nonce.clone(), ciphertext: file.ciphertext.clone() };
-        let bytes = keys.open(&sealed, &format!("{}/{}", file.id, row.id)).map_err(|e| internal("opening a released file failed", &std::io::Error::other(e)))?;
-        let txn = write_transaction(&self.db).await.map_err(db_failed("recording a download failed"))?;
+        let bytes = keys.open(&sealed, &format!("{}/{}", file.id, row.id))?;
+        let txn = write_transaction(&self.db).await?;
         release_file::Entity::update_many()
             .col_expr(release_file::Column::Downloads, { use sea_orm::sea_query::ExprTrait; sea_orm::sea_query::Expr::col(release_file::Column::Downloads).add(1) })
             .filter(release_file::Column::Id.eq(file.id.as_str()))
             .exec(&txn)
-            .await
-            .map_err(db_failed("recording a download failed"))?;
+            .await?;
         audit::record(&txn, self.event(AuditAction::ReleaseRequest, Outcome::Success).patient(&row.patient_id).entity("release_file", &file.id).detail(format!("downloaded {kind} sha256={}", file.sha256)))
-            .await
-            .map_err(db_failed("auditing a download failed"))?;
+            .await?;
         // The requester's own copy is delivered when they download it; a copy for someone else
         // is delivered when the recipient opens the link.
         if own && row.status == Status::Released.as_str() && row.recipient_kind == "myself" && matches!(kind, "pdf" | "fhir") {
             self.move_in(&txn, &row, Status::Released, Status::Delivered, Actor::Requester, Some(format!("{} downloaded", file_label(kind)))).await?;
         }
-        txn.commit().await.map_err(db_failed("recording a download failed"))?;
+        txn.commit().await?;
         Ok((file.file_name, file.content_type, bytes))
     }
 }

@@ -12,12 +12,11 @@
 
 use super::release::rows::{disclosure, release_file, release_link, release_request};
 use super::release::today;
-use super::{AccessContext, db_failed};
+use super::AccessContext;
 use crate::backend::audit::{self, AuditAction, AuditEvent, Outcome};
 use crate::backend::copies::seal::{FileKeys, Sealed};
 use crate::backend::copies::sha256_hex;
 use crate::backend::db::{now_ms, write_transaction};
-use crate::backend::error::internal;
 use crate::backend::request::RequestMeta;
 use crate::domain::release::{ShareView, Status};
 use crate::domain::format_utc_minutes;
@@ -48,7 +47,7 @@ impl AccessContext {
         let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token_bytes);
         let passcode = format!("{:08}", rand::rng().next_u32() % 100_000_000);
         let id = uuid::Uuid::new_v4().to_string();
-        let sealed = keys.seal(format!("{token} {passcode}").as_bytes(), &format!("link/{id}")).map_err(|e| internal("sealing a link failed", &std::io::Error::other(e)))?;
+        let sealed = keys.seal(format!("{token} {passcode}").as_bytes(), &format!("link/{id}"))?;
         release_link::Entity::insert(release_link::ActiveModel {
             id: Set(id.clone()),
             request_id: Set(row.id.clone()),
@@ -64,8 +63,7 @@ impl AccessContext {
             created_at_ms: Set(now_ms()),
         })
         .exec_without_returning(txn)
-        .await
-        .map_err(db_failed("saving a link failed"))?;
+        .await?;
         Ok(format!("/shared/{token}"))
     }
 
@@ -89,8 +87,7 @@ impl AccessContext {
             created_at_ms: Set(now_ms()),
         })
         .exec_without_returning(txn)
-        .await
-        .map_err(db_failed("recording a disclosure failed"))?;
+        .await?;
         Ok(())
     }
 
@@ -99,11 +96,11 @@ impl AccessContext {
         if row.requester_user_id != self.principal.user_id {
             return Ok(None);
         }
-        let Some(link) = release_link::Entity::find().filter(release_link::Column::RequestId.eq(row.id.as_str())).one(&self.db).await.map_err(db_failed("reading a link failed"))? else {
+        let Some(link) = release_link::Entity::find().filter(release_link::Column::RequestId.eq(row.id.as_str())).one(&self.db).await? else {
             return Ok(None);
         };
         let sealed = Sealed { key_id: link.passcode_key_id.clone(), nonce: link.passcode_nonce.clone(), ciphertext: link.passcode_sealed.clone() };
-        let opened = keys.open(&sealed, &format!("link/{}", link.id)).map_err(|e| internal("opening a link failed", &std::io::Error::other(e)))?;
+        let opened = keys.open(&sealed, &format!("link/{}", link.id))?;
         let text = String::from_utf8(opened).unwrap_or_default();
         let (token, passcode) = text.split_once(' ').unwrap_or_default();
         Ok(Some(ShareView {
@@ -138,20 +135,19 @@ pub async fn open_shared_copy(
     let link = release_link::Entity::find()
         .filter(release_link::Column::TokenHash.eq(sha256_hex(token.as_bytes())))
         .one(db)
-        .await
-        .map_err(db_failed("reading a link failed"))?;
+        .await?;
     let Some(link) = link else {
-        audit::record_alone(db, failed("unknown link", None)).await.map_err(db_failed("auditing a link failed"))?;
+        audit::record_alone(db, failed("unknown link", None)).await?;
         return Err(AppError::NotFound);
     };
-    let row = release_request::Entity::find_by_id(link.request_id.clone()).one(db).await.map_err(db_failed("reading a request failed"))?.ok_or(AppError::NotFound)?;
+    let row = release_request::Entity::find_by_id(link.request_id.clone()).one(db).await?.ok_or(AppError::NotFound)?;
     let patient_failed = |detail: &str| failed(detail, Some(&link)).patient(&row.patient_id);
     if link.expires_at_ms <= now {
-        audit::record_alone(db, patient_failed("expired")).await.map_err(db_failed("auditing a link failed"))?;
+        audit::record_alone(db, patient_failed("expired")).await?;
         return Err(AppError::Gone { message: "This link has expired. Ask the person who sent it for a new copy.".into() });
     }
     if link.locked_until_ms > now {
-        audit::record_alone(db, patient_failed("locked")).await.map_err(db_failed("auditing a link failed"))?;
+        audit::record_alone(db, patient_failed("locked")).await?;
         return Err(AppError::RateLimited { retry_after_secs: Ord::max(u64::try_from((link.locked_until_ms - now) / 1000).unwrap_or(1), 1) });
     }
     let typed: String = passcode.chars().filter(char::is_ascii_digit).collect();
@@ -163,9 +159,8 @@ pub async fn open_shared_copy(
             .col_expr(release_link::Column::LockedUntilMs, Expr::value(if lock { now + LINK_LOCK_MS } else { link.locked_until_ms }))
             .filter(release_link::Column::Id.eq(link.id.as_str()))
             .exec(db)
-            .await
-            .map_err(db_failed("counting a wrong passcode failed"))?;
-        audit::record_alone(db, patient_failed(if lock { "wrong passcode, locked" } else { "wrong passcode" })).await.map_err(db_failed("auditing a link failed"))?;
+            .await?;
+        audit::record_alone(db, patient_failed(if lock { "wrong passcode, locked" } else { "wrong passcode" })).await?;
         if lock {
             return Err(AppError::RateLimited { retry_after_secs: u64::try_from(LINK_LOCK_MS / 1000).unwrap_or(900) });
         }
@@ -180,20 +175,18 @@ pub async fn open_shared_copy(
         .filter(release_file::Column::RequestId.eq(row.id.as_str()))
         .filter(release_file::Column::Kind.eq(kind))
         .one(db)
-        .await
-        .map_err(db_failed("reading a file failed"))?
+        .await?
         // The passcode was right: say the format was not asked for, not that the link is bad.
         .ok_or_else(|| AppError::Conflict { message: format!("This copy has no {kind} file.") })?;
     let sealed = Sealed { key_id: file.key_id.clone(), nonce: file.nonce.clone(), ciphertext: file.ciphertext.clone() };
-    let bytes = keys.open(&sealed, &format!("{}/{}", file.id, row.id)).map_err(|e| internal("opening a released file failed", &std::io::Error::other(e)))?;
-    let txn = write_transaction(db).await.map_err(db_failed("recording an opening failed"))?;
+    let bytes = keys.open(&sealed, &format!("{}/{}", file.id, row.id))?;
+    let txn = write_transaction(db).await?;
     release_link::Entity::update_many()
         .col_expr(release_link::Column::FailedAttempts, Expr::value(0))
         .col_expr(release_link::Column::OpenedCount, Expr::col(release_link::Column::OpenedCount).add(1))
         .filter(release_link::Column::Id.eq(link.id.as_str()))
         .exec(&txn)
-        .await
-        .map_err(db_failed("recording an opening failed"))?;
+        .await?;
     audit::record(
         &txn,
         AuditEvent::new(AuditAction::ReleaseRequest, Outcome::Success, request)
@@ -201,8 +194,7 @@ pub async fn open_shared_copy(
             .entity("release_link", &link.id)
             .detail(format!("shared link opened: {kind} sha256={} to {}", file.sha256, row.recipient_name.clone().unwrap_or_default())),
     )
-    .await
-    .map_err(db_failed("auditing an opening failed"))?;
+    .await?;
     if row.status == Status::Released.as_str() {
         // The first opening delivers the request (the portal acts: the recipient has no account).
         let changed = release_request::Entity::update_many()
@@ -211,13 +203,12 @@ pub async fn open_shared_copy(
             .filter(release_request::Column::Id.eq(row.id.as_str()))
             .filter(release_request::Column::Status.eq(Status::Released.as_str()))
             .exec(&txn)
-            .await
-            .map_err(db_failed("recording an opening failed"))?;
+            .await?;
         if changed.rows_affected == 1 {
             super::release::record_system_event(&txn, &row.id, Status::Released, Status::Delivered, &format!("Opened by {}", row.recipient_name.clone().unwrap_or_default())).await?;
         }
     }
-    txn.commit().await.map_err(db_failed("recording an opening failed"))?;
+    txn.commit().await?;
     Ok((file.file_name, file.content_type, bytes))
 }
 
@@ -266,10 +257,9 @@ impl AccessContext {
             .order_by_desc(disclosure::Column::DisclosedOn)
             .order_by_desc(disclosure::Column::CreatedAtMs)
             .all(&self.db)
-            .await
-            .map_err(db_failed("reading the accounting failed"))?;
+            .await?;
         let event = self.event(AuditAction::PatientRead, Outcome::Success).patient(&patient_id).entity("accounting", &patient_id).detail("accounting of disclosures");
-        audit::record_alone(&self.db, event).await.map_err(db_failed("auditing a read failed"))?;
+        audit::record_alone(&self.db, event).await?;
         Ok(crate::domain::release::Accounting { from: from.to_string(), to: to.to_string(), entries: rows.into_iter().map(disclosure_row).collect() })
     }
 
@@ -282,13 +272,12 @@ impl AccessContext {
             let found = disclosure::Entity::find_by_id(old.clone())
                 .filter(disclosure::Column::PatientId.eq(patient_id))
                 .one(&self.db)
-                .await
-                .map_err(db_failed("reading a disclosure failed"))?;
+                .await?;
             if found.is_none() {
                 return Err(AppError::Validation { fields: vec![FieldError { field: "corrects".into(), message: "That entry is not in this patient's accounting.".into() }] });
             }
         }
-        let txn = write_transaction(&self.db).await.map_err(db_failed("recording a disclosure failed"))?;
+        let txn = write_transaction(&self.db).await?;
         let id = uuid::Uuid::new_v4().to_string();
         disclosure::Entity::insert(disclosure::ActiveModel {
             id: Set(id.clone()),
@@ -306,12 +295,10 @@ impl AccessContext {
             created_at_ms: Set(now_ms()),
         })
         .exec_without_returning(&txn)
-        .await
-        .map_err(db_failed("recording a disclosure failed"))?;
+        .await?;
         audit::record(&txn, self.event(AuditAction::ReleaseRequest, Outcome::Success).patient(patient_id).entity("disclosure", &id).detail("disclosure recorded"))
-            .await
-            .map_err(db_failed("auditing a disclosure failed"))?;
-        txn.commit().await.map_err(db_failed("recording a disclosure failed"))?;
+            .await?;
+        txn.commit().await?;
         self.accounting(Some(patient_id)).await
     }
 
@@ -327,8 +314,7 @@ impl AccessContext {
         let patient_user = app_user::Entity::find()
             .filter(app_user::Column::PatientId.eq(patient_id.as_str()))
             .one(&self.db)
-            .await
-            .map_err(db_failed("reading the activity failed"))?
+            .await?
             .map(|u| u.id);
         let you = if patient_user.as_deref() == Some(self.principal.user_id.as_str()) { "You" } else { "The patient" };
         let mut caregiver_names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
@@ -339,8 +325,7 @@ impl AccessContext {
             .order_by_desc(audit_event::Column::Seq)
             .limit(500)
             .all(&self.db)
-            .await
-            .map_err(db_failed("reading the activity failed"))?;
+            .await?;
         let mut rows = Vec::new();
         for e in events {
             let detail = e.detail.clone().unwrap_or_default();
@@ -377,8 +362,7 @@ impl AccessContext {
             .filter(disclosure::Column::PatientId.eq(patient_id.as_str()))
             .filter(disclosure::Column::Kind.eq("automatic"))
             .all(&self.db)
-            .await
-            .map_err(db_failed("reading the activity failed"))?;
+            .await?;
         for d in sent {
             rows.push(crate::domain::release::ActivityRow {
                 at: format_utc_minutes(d.created_at_ms),
@@ -390,7 +374,7 @@ impl AccessContext {
         }
         rows.sort_by(|a, b| b.at.cmp(&a.at));
         let event = self.event(AuditAction::PatientRead, Outcome::Success).patient(&patient_id).entity("activity", &patient_id).detail("activity history");
-        audit::record_alone(&self.db, event).await.map_err(db_failed("auditing a read failed"))?;
+        audit::record_alone(&self.db, event).await?;
         Ok(rows)
     }
 }
@@ -432,8 +416,7 @@ impl AccessContext {
             .order_by_desc(notification::Column::CreatedAtMs)
             .limit(50)
             .all(&self.db)
-            .await
-            .map_err(db_failed("reading messages failed"))?;
+            .await?;
         Ok(rows
             .into_iter()
             .map(|n| crate::domain::release::NotificationView { message: n.message, at: format_utc_minutes(n.created_at_ms), request_id: n.request_id, unread: n.read_at_ms.is_none() })
@@ -448,8 +431,7 @@ impl AccessContext {
             .filter(notification::Column::UserId.eq(self.principal.user_id.as_str()))
             .filter(notification::Column::ReadAtMs.is_null())
             .exec(&self.db)
-            .await
-            .map_err(db_failed("marking messages read failed"))?;
+            .await?;
         Ok(())
     }
 }
@@ -467,8 +449,7 @@ pub async fn send_pending_notifications(db: &DatabaseConnection, mailer: &crate:
         .order_by_asc(notification::Column::CreatedAtMs)
         .limit(100)
         .all(db)
-        .await
-        .map_err(db_failed("reading the outbox failed"))?;
+        .await?;
     let mut sent = 0;
     for n in pending {
         let claimed = notification::Entity::update_many()
@@ -476,12 +457,11 @@ pub async fn send_pending_notifications(db: &DatabaseConnection, mailer: &crate:
             .filter(notification::Column::Id.eq(n.id.as_str()))
             .filter(notification::Column::EmailedAtMs.is_null())
             .exec(db)
-            .await
-            .map_err(db_failed("claiming a message failed"))?;
+            .await?;
         if claimed.rows_affected != 1 {
             continue;
         }
-        let Some(user) = app_user::Entity::find_by_id(n.user_id.clone()).one(db).await.map_err(db_failed("reading a user failed"))? else { continue };
+        let Some(user) = app_user::Entity::find_by_id(n.user_id.clone()).one(db).await? else { continue };
         let (subject, body) = if n.request_id.is_some() {
             let number = n.message.split_whitespace().nth(2).unwrap_or("").to_string();
             (
@@ -503,8 +483,7 @@ pub async fn send_pending_notifications(db: &DatabaseConnection, mailer: &crate:
                     .col_expr(notification::Column::EmailedAtMs, Expr::value(Option::<i64>::None))
                     .filter(notification::Column::Id.eq(n.id.as_str()))
                     .exec(db)
-                    .await
-                    .map_err(db_failed("putting a message back failed"))?;
+                    .await?;
             }
         }
     }

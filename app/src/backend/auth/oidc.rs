@@ -7,7 +7,7 @@
 //! `openidconnect` crate. The HTTP client follows no redirects, so a provider answer cannot
 //! point the server at another host (SSRF).
 
-use crate::api::oidc::ProviderInfo;
+use crate::domain::ProviderInfo;
 use crate::backend::db::now_ms;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
@@ -140,21 +140,30 @@ impl std::fmt::Debug for Oidc {
     }
 }
 
+/// Why the OpenID Connect client could not be set up (a start-up error).
+#[derive(Debug, thiserror::Error)]
+pub enum OidcSetupError {
+    #[error("building the HTTP client failed: {0}")]
+    Client(openidconnect::reqwest::Error),
+    #[error("invalid callback address: {0}")]
+    Callback(openidconnect::url::ParseError),
+}
+
 /// The path providers send people back to (register `{public_url}/auth/oidc/callback`).
 pub const CALLBACK_PATH: &str = "/auth/oidc/callback";
 
 impl Oidc {
     /// `base_url` is the address people use; the callback is `{base_url}/auth/oidc/callback`.
-    pub fn new(configs: Vec<ProviderConfig>, base_url: &str) -> Result<Self, String> {
+    pub fn new(configs: Vec<ProviderConfig>, base_url: &str) -> Result<Self, OidcSetupError> {
         let http = openidconnect::reqwest::ClientBuilder::new()
             // Following redirects would let a provider's answer send the server elsewhere (SSRF).
             .redirect(openidconnect::reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(10))
             .build()
-            .map_err(|e| format!("building the HTTP client failed: {e}"))?;
+            .map_err(OidcSetupError::Client)?;
         let redirect_uri = RedirectUrl::new(format!("{}{CALLBACK_PATH}", base_url.trim_end_matches('/')))
-            .map_err(|e| format!("invalid callback address: {e}"))?;
+            .map_err(OidcSetupError::Callback)?;
         let providers = configs.into_iter().map(|config| Provider { config, metadata: Mutex::new(None) }).collect();
         Ok(Oidc { providers: Arc::new(providers), http, redirect_uri })
     }

@@ -9,7 +9,7 @@ use crate::backend::request::RequestMeta;
 use crate::domain::{EmailAddress, PasswordError, Role};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
-    EntityTrait, QueryFilter, SqlErr,
+    EntityTrait, QueryFilter,
 };
 use std::collections::BTreeSet;
 
@@ -169,10 +169,7 @@ pub async fn insert(
     .exec(txn)
     .await;
     if let Err(e) = inserted {
-        return Err(match e.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(_)) => UserError::EmailTaken,
-            _ => UserError::Db(e),
-        });
+        return Err(if crate::backend::error::is_unique_violation(&e) { UserError::EmailTaken } else { UserError::Db(e) });
     }
     let with_actor = |event: AuditEvent| match actor {
         Some(a) => event.actor(a),

@@ -20,6 +20,18 @@ use std::sync::OnceLock;
 const REGULAR_TTF: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSansCondensed.ttf");
 const BOLD_TTF: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSansCondensed-Bold.ttf");
 
+/// Why a document could not be rendered (the embedded font, or a date out of range); never
+/// the document's text.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct PdfError(String);
+
+impl From<String> for PdfError {
+    fn from(message: String) -> Self {
+        PdfError(message)
+    }
+}
+
 /// US Letter, in points.
 const PAGE_W: f32 = 612.0;
 const PAGE_H: f32 = 792.0;
@@ -103,12 +115,12 @@ struct Fonts {
     bold: Face,
 }
 
-fn fonts() -> Result<&'static Fonts, String> {
+fn fonts() -> Result<&'static Fonts, PdfError> {
     static FONTS: OnceLock<Option<Fonts>> = OnceLock::new();
     FONTS
         .get_or_init(|| Some(Fonts { regular: Face::load(REGULAR_TTF)?, bold: Face::load(BOLD_TTF)? }))
         .as_ref()
-        .ok_or_else(|| "the embedded font could not be read".to_string())
+        .ok_or_else(|| PdfError("the embedded font could not be read".into()))
 }
 
 impl Fonts {
@@ -188,7 +200,7 @@ impl Fonts {
 /// does): a copy embeds a few kilobytes of font instead of the whole face. Always a Unicode
 /// cmap: the smallest one allsorts may pick (Mac Roman) is read back as Unicode and would turn
 /// "ó" into "·".
-fn subset(face: &Face, used: &std::collections::BTreeSet<char>) -> Result<ParsedFont, String> {
+fn subset(face: &Face, used: &std::collections::BTreeSet<char>) -> Result<ParsedFont, PdfError> {
     use allsorts::binary::read::ReadScope;
     use allsorts::font_data::FontData;
     use allsorts::subset::{CmapTarget, SubsetProfile, subset};
@@ -199,7 +211,7 @@ fn subset(face: &Face, used: &std::collections::BTreeSet<char>) -> Result<Parsed
     glyphs.sort_unstable();
     glyphs.dedup();
     let bytes = subset(&provider, &glyphs, &SubsetProfile::Minimal, CmapTarget::Unicode).map_err(|e| format!("subsetting the font: {e}"))?;
-    ParsedFont::from_bytes(&bytes, 0, &mut Vec::new()).ok_or_else(|| "the subset font could not be read".to_string())
+    ParsedFont::from_bytes(&bytes, 0, &mut Vec::new()).ok_or_else(|| PdfError("the subset font could not be read".into()))
 }
 
 #[derive(Default)]
@@ -396,7 +408,7 @@ fn toc_pages(fonts: &Fonts, bottom: f32, entries: &[(String, String)]) -> Vec<Pa
 }
 
 /// Renders the document. `progress(done, total)` is called as sections are laid out.
-pub fn render(copy: &PdfCopy, progress: &dyn Fn(usize, usize)) -> Result<Rendered, String> {
+pub fn render(copy: &PdfCopy, progress: &dyn Fn(usize, usize)) -> Result<Rendered, PdfError> {
     let fonts = fonts()?;
     let (notice, part2, footer_h) = footer_lines(fonts, copy);
     let bottom = footer_h;

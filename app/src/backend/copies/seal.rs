@@ -22,6 +22,17 @@ impl std::fmt::Debug for FileKeys {
     }
 }
 
+/// Why sealing or opening a file failed. Says nothing about the file's content.
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    #[error("sealing a file failed")]
+    Seal,
+    #[error("the file was sealed with key {0}, which is no longer configured")]
+    UnknownKey(String),
+    #[error("the stored file is damaged or was sealed for another request")]
+    Damaged,
+}
+
 /// A sealed file as stored.
 #[derive(Debug, Clone)]
 pub struct Sealed {
@@ -76,28 +87,28 @@ impl FileKeys {
     }
 
     /// Seals with the first key. `context` (file id and request id) is bound as associated data.
-    pub fn seal(&self, plain: &[u8], context: &str) -> Result<Sealed, String> {
+    pub fn seal(&self, plain: &[u8], context: &str) -> Result<Sealed, SealError> {
         let (id, key) = &self.keys[0];
         let mut nonce = [0u8; 12];
         rand::rng().fill_bytes(&mut nonce);
         let ciphertext = Self::cipher(key)
             .encrypt(Nonce::from_slice(&nonce), Payload { msg: plain, aad: context.as_bytes() })
-            .map_err(|_| "sealing a file failed".to_string())?;
+            .map_err(|_| SealError::Seal)?;
         Ok(Sealed { key_id: id.clone(), nonce: nonce.to_vec(), ciphertext })
     }
 
     /// Opens a sealed file; fails when the key is unknown, or the file, nonce or context differ
     /// from what was sealed.
-    pub fn open(&self, sealed: &Sealed, context: &str) -> Result<Vec<u8>, String> {
+    pub fn open(&self, sealed: &Sealed, context: &str) -> Result<Vec<u8>, SealError> {
         let Some((_, key)) = self.keys.iter().find(|(id, _)| *id == sealed.key_id) else {
-            return Err(format!("the file was sealed with key {}, which is no longer configured", sealed.key_id));
+            return Err(SealError::UnknownKey(sealed.key_id.clone()));
         };
         if sealed.nonce.len() != 12 {
-            return Err("the stored file is damaged".into());
+            return Err(SealError::Damaged);
         }
         Self::cipher(key)
             .decrypt(Nonce::from_slice(&sealed.nonce), Payload { msg: &sealed.ciphertext, aad: context.as_bytes() })
-            .map_err(|_| "the stored file is damaged or was sealed for another request".into())
+            .map_err(|_| SealError::Damaged)
     }
 }
 
@@ -132,7 +143,7 @@ mod tests {
         assert_eq!(rotated.open(&sealed_old, "c").unwrap_or_default(), b"x");
         assert_eq!(rotated.seal(b"y", "c").map(|s| s.key_id).unwrap_or_default(), "new");
         let dropped = keys(&format!("new:{K2}"));
-        assert!(dropped.open(&sealed_old, "c").unwrap_err().contains("no longer configured"));
+        assert!(dropped.open(&sealed_old, "c").unwrap_err().to_string().contains("no longer configured"));
     }
 
     #[test]

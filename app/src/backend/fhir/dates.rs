@@ -15,9 +15,14 @@ pub struct FhirDate {
     pub start_ms: i64,
 }
 
+/// A text that is not a FHIR date or dateTime (the message quotes at most 40 characters of it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct FhirDateError(String);
+
 /// Parses `text`, or says why it is not a FHIR date.
-pub fn parse(text: &str) -> Result<FhirDate, String> {
-    let bad = || format!("`{}` is not a valid FHIR date or dateTime", text.chars().take(40).collect::<String>());
+pub fn parse(text: &str) -> Result<FhirDate, FhirDateError> {
+    let bad = || FhirDateError(format!("`{}` is not a valid FHIR date or dateTime", text.chars().take(40).collect::<String>()));
     let t = text.trim();
     let ms = |dt: OffsetDateTime| (dt.unix_timestamp_nanos() / 1_000_000) as i64;
     let start_ms = match t.len() {

@@ -125,7 +125,7 @@ fn reference(v: Option<&Value>) -> Option<String> {
 fn date_at(resource: &Value, pointer: &str) -> Result<Option<FhirDate>, FieldError> {
     match resource.pointer(pointer) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => dates::parse(text).map(Some).map_err(|e| (pointer.to_string(), e)),
+        Some(Value::String(text)) => dates::parse(text).map(Some).map_err(|e| (pointer.to_string(), e.to_string())),
         Some(_) => Err((pointer.to_string(), "a date must be a string".into())),
     }
 }

@@ -2,7 +2,8 @@
 //! column (the headings are links, `aria-sort` says which); download the same report as CSV.
 //! A GET form, so a report is a bookmarkable address and works without JavaScript.
 
-use crate::api::audit::{action_names, audit_report};
+use crate::api::audit::audit_report;
+use crate::domain::AuditAction;
 use crate::domain::{AuditReportForm, AuditSort};
 use crate::ui::components::form::LoadError;
 use crate::ui::ids;
@@ -12,7 +13,7 @@ use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 
 fn query_string(form: &AuditReportForm) -> String {
-    let enc = crate::api::auth::percent;
+    let enc = crate::domain::percent;
     format!(
         "from={}&to={}&user={}&patient={}&action={}&sort={}&dir={}",
         enc(&form.from),
@@ -89,7 +90,7 @@ pub fn AuditReportPage() -> impl IntoView {
                     <label for=ids::AUDIT_ACTION>"Action"</label>
                     <select id=ids::AUDIT_ACTION name="action" prop:value=move || form.get().action>
                         <option value="">"Any action"</option>
-                        {action_names().iter().map(|a| view! { <option value=*a>{a.replace('_', " ")}</option> }).collect_view()}
+                        {AuditAction::ALL.iter().map(|a| view! { <option value=a.as_str()>{a.as_str().replace('_', " ")}</option> }).collect_view()}
                     </select>
                 </div>
                 <input type="hidden" name="sort" prop:value=move || form.get().sort/>

@@ -52,7 +52,7 @@ fn Item(item: ItemRow, #[prop(into)] base: String) -> impl IntoView {
         "encounter" => Some(format!("{base}/visits/{}", item.id)),
         _ => None,
     };
-    let trend = item.trend_code.clone().map(|code| format!("{base}/trend/{}", crate::api::auth::percent(&code)));
+    let trend = item.trend_code.clone().map(|code| format!("{base}/trend/{}", crate::domain::percent(&code)));
     let title = match link {
         Some(href) => view! { <A href=href>{item.display.clone()}</A> }.into_any(),
         None => view! { <span>{item.display.clone()}</span> }.into_any(),

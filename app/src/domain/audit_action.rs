@@ -1,0 +1,58 @@
+//! What an audit event says happened: one list, shared by the audit trail that writes it, the
+//! report that filters by it and the page that offers it in a select list.
+
+crate::domain::text_enum! {
+    /// What happened. Stored by [`AuditAction::as_str`]; never renamed once shipped.
+    pub enum AuditAction {
+        Login = "login",
+        Logout = "logout",
+        SessionTimeout = "session_timeout",
+        SignOutEverywhere = "sign_out_everywhere",
+        SessionRevoke = "session_revoke",
+        MfaEnroll = "mfa_enroll",
+        MfaChallenge = "mfa_challenge",
+        MfaDisable = "mfa_disable",
+        PasswordChange = "password_change",
+        PasswordResetRequest = "password_reset_request",
+        PasswordReset = "password_reset",
+        UserCreate = "user_create",
+        UserDisable = "user_disable",
+        RoleGrant = "role_grant",
+        RoleRevoke = "role_revoke",
+        PatientCreate = "patient_create",
+        PatientRead = "patient_read",
+        PatientSearch = "patient_search",
+        ActivationIssue = "activation_issue",
+        ActivationRedeem = "activation_redeem",
+        IdentityVerify = "identity_verify",
+        IdentityLink = "identity_link",
+        IdentityUnlink = "identity_unlink",
+        RecordImport = "record_import",
+        DuplicateReview = "duplicate_review",
+        ReleaseRequest = "release_request",
+        AuditReportRead = "audit_report_read",
+        AuditExport = "audit_export",
+        CaregiverInvite = "caregiver_invite",
+        CaregiverAccept = "caregiver_accept",
+        CaregiverRevoke = "caregiver_revoke",
+        CaregiverSwitch = "caregiver_switch",
+        RepresentativeRequest = "representative_request",
+        RepresentativeDecide = "representative_decide",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_names_round_trip_and_are_unique() {
+        let mut names: Vec<&str> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
+        for action in AuditAction::ALL {
+            assert_eq!(AuditAction::parse(action.as_str()), Some(action));
+        }
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), AuditAction::ALL.len());
+    }
+}

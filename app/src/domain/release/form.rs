@@ -1,0 +1,191 @@
+//! Asking for a copy: the request form and its one validation step, what a copy covers and in
+//! which formats, the fee rule (45 CFR 164.524(c)(4)), and the HIM queue's filters.
+
+use crate::domain::IsoDate;
+use serde::{Deserialize, Serialize};
+
+/// The most the portal may charge a patient for an electronic copy of their own record without
+/// calculating actual costs: the flat fee HHS allows (in cents).
+pub const MAX_FLAT_ELECTRONIC_FEE_CENTS: u32 = 650;
+
+/// Who receives the copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RecipientKind {
+    Myself,
+    ThirdParty,
+}
+
+/// The fee estimate shown before submitting (164.524(c)(4): cost-based only, never for search
+/// or retrieval). The schedule's self-request fee is capped at the flat electronic fee.
+pub fn fee_cents(recipient: RecipientKind, self_fee_cents: u32, third_party_fee_cents: u32) -> u32 {
+    match recipient {
+        RecipientKind::Myself => self_fee_cents.min(MAX_FLAT_ELECTRONIC_FEE_CENTS),
+        RecipientKind::ThirdParty => third_party_fee_cents,
+    }
+}
+
+/// A fee as people read it: "Free" or "$6.50".
+pub fn fee_text(cents: u32) -> String {
+    if cents == 0 { "Free".into() } else { format!("${}.{:02}", cents / 100, cents % 100) }
+}
+
+/// The fee schedule and the deadline, as the request form states them before sending.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CopyTerms {
+    pub self_fee: String,
+    pub third_party_fee: String,
+    pub response_days: u32,
+}
+
+/// What a copy covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scope {
+    /// Empty: the whole record. Otherwise these sections only.
+    pub sections: Vec<crate::domain::Section>,
+    pub from: Option<IsoDate>,
+    pub to: Option<IsoDate>,
+}
+
+/// The formats of a copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Formats {
+    /// A PDF for people.
+    pub pdf: bool,
+    /// FHIR R4 JSON for machines.
+    pub fhir: bool,
+}
+
+/// A request for a copy, as the form sends it (a copy for oneself; releases to someone else add
+/// the authorization).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestForm {
+    /// `all`, or section slugs separated by commas.
+    pub scope: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub pdf: Option<String>,
+    pub fhir: Option<String>,
+}
+
+/// A checked request for a copy to oneself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewRequest {
+    pub scope: Scope,
+    pub formats: Formats,
+}
+
+impl RequestForm {
+    /// Checks the scope (known sections, or the whole record), the dates (real, not in the
+    /// future, from not after to) and that at least one format is chosen.
+    pub fn check(&self, today: IsoDate) -> Result<NewRequest, Vec<crate::domain::FieldError>> {
+        let mut errors = Vec::new();
+        let mut fail = |field: &str, message: &str| errors.push(crate::domain::FieldError { field: field.into(), message: message.into() });
+        let scope_text = self.scope.trim();
+        let mut sections = Vec::new();
+        if scope_text.is_empty() {
+            fail("scope", "Choose the whole record or the parts you want.");
+        } else if scope_text != "all" {
+            for slug in scope_text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                match crate::domain::Section::parse(slug) {
+                    Some(s) if !sections.contains(&s) => sections.push(s),
+                    Some(_) => {}
+                    None => {
+                        fail("scope", "One of the chosen parts of the record does not exist.");
+                        break;
+                    }
+                }
+            }
+        }
+        let mut date = |field: &str, value: &Option<String>| match value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            None => None,
+            Some(v) => match IsoDate::parse(v) {
+                Ok(d) if d > today => {
+                    fail(field, "Dates cannot be in the future.");
+                    None
+                }
+                Ok(d) => Some(d),
+                Err(_) => {
+                    fail(field, "Use a date like 2020-01-31.");
+                    None
+                }
+            },
+        };
+        let from = date("from", &self.from);
+        let to = date("to", &self.to);
+        if let (Some(f), Some(t)) = (from, to)
+            && f > t
+        {
+            fail("to", "The end date is before the start date.");
+        }
+        let formats = Formats { pdf: self.pdf.is_some(), fhir: self.fhir.is_some() };
+        if !formats.pdf && !formats.fhir {
+            fail("formats", "Choose at least one format: PDF, FHIR data, or both.");
+        }
+        if errors.is_empty() { Ok(NewRequest { scope: Scope { sections, from, to }, formats }) } else { Err(errors) }
+    }
+}
+
+/// The HIM queue's filters, as its GET form sends them (every one optional).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueFilter {
+    /// A status code, or empty for every open one.
+    pub status: Option<String>,
+    /// Due within this many days (overdue ones included).
+    pub due_within: Option<String>,
+    /// `on`: overdue only.
+    pub overdue: Option<String>,
+    /// `on`: assigned to me only.
+    pub mine: Option<String>,
+    /// `myself` or `third_party`.
+    pub recipient: Option<String>,
+    /// Patient name, record number, request number (R-1042) or id.
+    pub q: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> IsoDate {
+        IsoDate::parse(s).unwrap_or_else(|_| panic!("{s}"))
+    }
+
+    fn form(scope: &str, from: Option<&str>, to: Option<&str>, pdf: bool, fhir: bool) -> RequestForm {
+        RequestForm {
+            scope: scope.into(),
+            from: from.map(Into::into),
+            to: to.map(Into::into),
+            pdf: pdf.then(|| "on".into()),
+            fhir: fhir.then(|| "on".into()),
+        }
+    }
+
+    #[test]
+    fn a_whole_record_or_chosen_sections_in_a_date_range() {
+        let today = day("2026-11-24");
+        let all = form("all", None, None, true, false).check(today).expect("valid");
+        assert!(all.scope.sections.is_empty());
+        let some = form("labs,problems,labs", Some("2020-01-01"), Some("2020-12-31"), true, true).check(today).expect("valid");
+        assert_eq!(some.scope.sections, vec![crate::domain::Section::Labs, crate::domain::Section::Problems]);
+        assert_eq!(some.scope.from, Some(day("2020-01-01")));
+    }
+
+    #[test]
+    fn bad_requests_name_their_field() {
+        let today = day("2026-11-24");
+        let field = |f: RequestForm| f.check(today).expect_err("refused").into_iter().map(|e| e.field).collect::<Vec<_>>();
+        assert_eq!(field(form("", None, None, true, false)), vec!["scope"], "an empty scope");
+        assert_eq!(field(form("labs,x-rays", None, None, true, false)), vec!["scope"]);
+        assert_eq!(field(form("all", Some("2027-01-01"), None, true, false)), vec!["from"], "in the future");
+        assert_eq!(field(form("all", Some("2020-02-01"), Some("2020-01-01"), true, false)), vec!["to"], "reversed");
+        assert_eq!(field(form("all", Some("2020-02-30"), None, true, false)), vec!["from"]);
+        assert_eq!(field(form("all", None, None, false, false)), vec!["formats"]);
+    }
+
+    #[test]
+    fn rule_164_524_c_4_fees_are_capped_for_a_patients_own_electronic_copy() {
+        assert_eq!(fee_cents(RecipientKind::Myself, 0, 2500), 0, "default: free to oneself");
+        assert_eq!(fee_cents(RecipientKind::Myself, 2000, 2500), MAX_FLAT_ELECTRONIC_FEE_CENTS);
+        assert_eq!(fee_cents(RecipientKind::ThirdParty, 0, 2500), 2500);
+    }
+}
