@@ -17,11 +17,29 @@ Resolution rules (a deliberately small model of Rust's, stdlib only, no compiler
   * the module tree is walked from `lib.rs` (or `main.rs`) following `mod foo;` declarations
     (`dir/foo.rs` or `dir/foo/mod.rs`, `#[path = ".."]` honoured); inline `mod foo { .. }`
     modules belong to the file that contains them;
-  * a path is resolved to the deepest module that exists; that module's file is the target.
-    `crate::`, `self::`, `super::` (relative to the enclosing module, inline ones included),
+  * a path is resolved to the deepest module that exists. If the path names that module itself
+    (`use crate::domain::patient;`), that module's file is the target. Otherwise the next
+    segment is an item of that module, and the target is the file that DEFINES the item:
+    re-exports and imports are followed (`pub use field_error::FieldError;` in `domain/mod.rs`
+    makes `crate::domain::FieldError` and `super::FieldError` land on `domain/field_error.rs`;
+    `pub use lifecycle::*;` makes `release::Status` land on `release/lifecycle.rs` if that file
+    defines `Status`), through chains of re-exports, up to a depth limit. An item is found
+    where the module defines it at item level (`fn`, `struct`, `enum`, `union`, `trait`,
+    `type`, `const`, `static`, `mod`, `macro_rules!`, any visibility, also inside a top-level
+    macro call such as `text_enum! { pub enum X {..} }`; `#[macro_export]` macros also live at
+    the crate root). If the name is not found, the target is the file of the last module
+    reached (the module itself, or the child an explicit re-export points into);
+  * `crate::`, `self::`, `super::` (relative to the enclosing module, inline ones included),
     child modules, and names bound to modules by `use` (including through `use x::*` globs)
     are understood; anything else (std, leptos, sea_orm, local types) is ignored;
-  * `mod foo;` is not an edge; `pub use` is; a reference to oneself is not;
+  * `mod foo;` is not an edge, and neither is a re-export (`pub use`, `pub(crate) use`,
+    `pub(super) use`, `pub(in ..) use`; `pub(self) use` is a plain import): both are
+    declarations, and whoever uses a re-exported name depends on the file that defines it;
+  * a glob import of a module (`use super::*;`, `use crate::x::*;`) is an edge to that module's
+    file only if the module has items of its own; a facade made only of `mod` declarations,
+    re-exports, comments and attributes is no edge at all. (A glob of a non-module, such as
+    `use Status::*;`, is resolved like any item path);
+  * a reference to oneself is not an edge;
   * items under `#[cfg(test)]` (and `cfg(all(test, ..))`) are skipped, `mod x;` included;
   * comments, string/char literals and `pub(in path)` visibilities are not paths.
 """
@@ -228,6 +246,10 @@ class Crate:
     )
     refs: list[Ref] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    # module -> item name -> file that defines it (item level only; any visibility)
+    defs: dict[tuple[str, ...], dict[str, Path]] = field(default_factory=lambda: defaultdict(dict))
+    # modules that have items of their own (anything but `mod` declarations and re-exports)
+    own_items: set[tuple[str, ...]] = field(default_factory=set)
 
 
 def matching(toks: list[Tok], i: int) -> int:
@@ -360,6 +382,53 @@ def parse_use_tree(toks: list[Tok], i: int, prefix: tuple[str, ...], out: list) 
     return i
 
 
+def is_reexport(toks: list[Tok], i: int) -> bool:
+    """toks[i] is `use`: True if it is `pub use`, `pub(crate) use`, `pub(super) use`, `pub(in ..) use`."""
+    j = i - 1
+    if j >= 0 and toks[j].val == ")":
+        depth = 0
+        while j >= 0:
+            v = toks[j].val
+            if v == ")":
+                depth += 1
+            elif v == "(":
+                depth -= 1
+                if depth == 0:
+                    break
+            j -= 1
+        inner = [t.val for t in toks[j + 1 : i - 1]]
+        if inner == ["self"]:
+            return False  # `pub(self)` is private
+        j -= 1
+    return j >= 0 and toks[j].kind == "id" and toks[j].val == "pub"
+
+
+def preceding_attrs(toks: list[Tok], i: int) -> list[list[str]]:
+    """The bodies of the outer attributes directly before the item whose first token is i
+    (visibility included, e.g. `#[macro_export] pub macro_rules!` is not valid Rust anyway)."""
+    out = []
+    j = i - 1
+    while j >= 1 and toks[j].val == "]":
+        depth, k = 0, j
+        while k >= 0:
+            v = toks[k].val
+            if v == "]":
+                depth += 1
+            elif v == "[":
+                depth -= 1
+                if depth == 0:
+                    break
+            k -= 1
+        if k < 1 or toks[k - 1].val != "#":
+            break
+        out.append([t.val for t in toks[k + 1 : j]])
+        j = k - 2
+    return out
+
+
+DEF_KWS = {"fn", "struct", "enum", "trait", "type", "static", "const"}
+
+
 class FileScanner:
     def __init__(self, crate: Crate, path: Path, module: tuple[str, ...], child_dir: Path):
         self.crate = crate
@@ -395,7 +464,13 @@ class FileScanner:
         # scope stack: (module path or None for a plain block, child dir)
         stack: list[tuple[tuple[str, ...] | None, Path]] = []
         attr_path: str | None = None
+        attr_end = 0  # tokens before this index are inside an attribute
+        macro_levels: set[int] = set()  # stack depths that are the `{ .. }` of a top-level macro call
         i = 0
+
+        def item_level() -> bool:
+            """True if the current token is directly in a module (or in a top-level macro call's body)."""
+            return not stack or stack[-1][0] is not None or len(stack) in macro_levels
 
         def current() -> tuple[tuple[str, ...], Path]:
             for m, d in reversed(stack):
@@ -411,6 +486,7 @@ class FileScanner:
                     lb = i + 2 if inner else i + 1
                     if lb < n and toks[lb].val == "[":
                         rb = matching(toks, lb)
+                        attr_end = max(attr_end, rb + 1)
                         body = toks[lb + 1 : rb]
                         if body and body[0].val == "cfg" and len(body) > 1 and body[1].val == "(":
                             if cfg_is_test(body[2 : matching(body, 1)]):
@@ -427,9 +503,16 @@ class FileScanner:
                         i += 1  # let the attribute's own tokens be scanned for paths
                         continue
                 if t.val == "{":
+                    is_macro = (
+                        i >= 2 and toks[i - 1].val == "!" and toks[i - 2].kind == "id"
+                        and toks[i - 2].val != "macro_rules" and item_level() and i >= attr_end
+                    )
                     stack.append((None, self.child_dir))
+                    if is_macro:
+                        macro_levels.add(len(stack))
                 elif t.val == "}":
                     if stack:
+                        macro_levels.discard(len(stack))
                         stack.pop()
                 i += 1
                 continue
@@ -437,6 +520,8 @@ class FileScanner:
                 i += 1
                 continue
             scope, sdir = current()
+            if i >= attr_end and item_level():
+                self.note_item(toks, i, scope)
             if t.val == "mod" and i + 2 < n and toks[i + 1].kind == "id" and toks[i + 2].val in (";", "{"):
                 name = toks[i + 1].val
                 name = name[2:] if name.startswith("r#") else name
@@ -452,6 +537,9 @@ class FileScanner:
                 attr_path = None
                 continue
             if t.val == "use" and (i == 0 or toks[i - 1].val != "::"):
+                reexport = is_reexport(toks, i)
+                if not reexport and i >= attr_end and item_level():
+                    self.crate.own_items.add(scope)  # a plain import is an item of the module
                 leaves: list = []
                 j = i + 1
                 j = parse_use_tree(toks, j, (), leaves)
@@ -460,7 +548,8 @@ class FileScanner:
                 for segs, kind, alias, line in leaves:
                     if not segs or segs[0] == "::":
                         continue
-                    self.crate.refs.append(Ref(self.path, line, scope, segs, kind == "glob"))
+                    if not reexport:  # a re-export is a declaration, not an edge
+                        self.crate.refs.append(Ref(self.path, line, scope, segs, kind == "glob"))
                     if kind == "glob":
                         self.crate.globs[scope].append((scope, segs))
                     elif alias and alias != "_":
@@ -487,6 +576,45 @@ class FileScanner:
                 i = j
                 continue
             i += 1
+
+    def note_item(self, toks: list[Tok], i: int, scope: tuple[str, ...]) -> None:
+        """toks[i] is an identifier at item level: records item definitions and own items."""
+        n = len(toks)
+        v = toks[i].val
+        nxt = toks[i + 1] if i + 1 < n else None
+        prev = toks[i - 1].val if i else ""
+        if nxt is None or prev == "::":
+            return
+        name: str | None = None
+        if v == "macro_rules":
+            if nxt.val == "!" and i + 2 < n and toks[i + 2].kind == "id":
+                name = toks[i + 2].val
+                self.crate.own_items.add(scope)
+                if any(a and a[0] == "macro_export" for a in preceding_attrs(toks, i)):
+                    self.crate.defs[()].setdefault(name, self.path)
+        elif v in DEF_KWS:
+            if v == "const" and (prev in ("*", "<", ",") or nxt.val in ("fn", "unsafe", "async", "extern")):
+                return  # `*const T`, a const generic, or `const fn` (the `fn` is the item)
+            j = i + 1
+            if v == "static" and nxt.val == "mut":
+                j += 1
+            if j < n and toks[j].kind == "id":
+                name = toks[j].val
+                self.crate.own_items.add(scope)
+        elif v == "union":
+            if nxt.kind == "id" and i + 2 < n and toks[i + 2].val in ("{", "<", "where"):
+                name = nxt.val
+                self.crate.own_items.add(scope)
+        elif v in ("impl", "extern"):
+            self.crate.own_items.add(scope)
+        elif v == "mod":
+            if nxt.kind == "id":
+                name = nxt.val
+        elif nxt.val == "!" and i + 2 < n and toks[i + 2].val in ("{", "(", "["):
+            self.crate.own_items.add(scope)  # a macro call at item level: it makes items here
+        if name is not None and name != "_":
+            name = name[2:] if name.startswith("r#") else name
+            self.crate.defs[scope].setdefault(name, self.path)
 
     @staticmethod
     def _open_of(toks, stack, i):  # pragma: no cover - rare (`#![cfg(test)]` inside a module)
@@ -528,6 +656,9 @@ def build(root: Path) -> Crate:
 # --------------------------------------------------------------------------------------------
 
 
+MAX_DEPTH = 24  # resolution steps (module names, re-export chains) before giving up
+
+
 class Resolver:
     def __init__(self, crate: Crate):
         self.c = crate
@@ -537,18 +668,18 @@ class Resolver:
         """The module that `name` denotes when written in module `scope` (None if not a module)."""
         if name in self.c.children.get(scope, ()):
             return scope + (name,)
-        key = (scope, name)
-        if key in self.active or depth > 8:
+        key = ("mod", scope, name)
+        if key in self.active or depth > MAX_DEPTH:
             return None
         self.active.add(key)
         try:
             b = self.c.bindings.get(scope, {}).get(name)
             if b is not None:
-                m, full = self.resolve(b[0], b[1], depth + 1)
+                m, full, _ = self.resolve(b[0], b[1], depth + 1)
                 if m is not None and full:
                     return m
             for gscope, gsegs in self.c.globs.get(scope, ()):
-                g, full = self.resolve(gscope, gsegs, depth + 1)
+                g, full, _ = self.resolve(gscope, gsegs, depth + 1)
                 if g is not None and full:
                     r = self.name_in(g, name, depth + 1)
                     if r is not None:
@@ -558,40 +689,77 @@ class Resolver:
         return None
 
     def resolve(self, scope: tuple[str, ...], segs: tuple[str, ...], depth: int = 0):
-        """Returns (deepest module, whether every segment was a module) or (None, False)."""
+        """Returns (deepest module, whether every segment was a module, index of the first segment
+        after that module) or (None, False, 0)."""
         if not segs:
-            return None, False
-        first, rest = segs[0], list(segs[1:])
+            return None, False, 0
+        first, k = segs[0], 1
         if first == "crate":
             cur = ()
         elif first == "self":
             cur = scope
         elif first == "super":
             if not scope:
-                return None, False
+                return None, False, 0
             cur = scope[:-1]
-            while rest and rest[0] == "super":
+            while k < len(segs) and segs[k] == "super":
                 if not cur:
-                    return None, False
+                    return None, False, 0
                 cur = cur[:-1]
-                rest.pop(0)
+                k += 1
         else:
             m = self.name_in(scope, first, depth)
             if m is None:
-                return None, False
+                return None, False, 0
             cur = m
-        full = True
-        for s in rest:
+        while k < len(segs):
+            s = segs[k]
             if s == "self":
+                k += 1
                 continue
             nxt = self.name_in(cur, s, depth)
             if nxt is None or nxt not in self.c.modules:
-                full = False
                 break
             cur = nxt
+            k += 1
         if cur not in self.c.modules:
-            return None, False
-        return cur, full
+            return None, False, 0
+        return cur, k == len(segs), k
+
+    def locate(self, module: tuple[str, ...], name: str, depth: int = 0) -> Path | None:
+        """The file that defines item `name` of `module`, following the module's imports and
+        re-exports (named first, then globs); None if it cannot be found."""
+        key = ("item", module, name)
+        if key in self.active or depth > MAX_DEPTH:
+            return None
+        self.active.add(key)
+        try:
+            f = self.c.defs.get(module, {}).get(name)
+            if f is not None:
+                return f
+            b = self.c.bindings.get(module, {}).get(name)
+            if b is not None:
+                f = self.target(b[0], b[1], depth + 1)
+                if f is not None:
+                    return f
+            for gscope, gsegs in self.c.globs.get(module, ()):
+                g, full, _ = self.resolve(gscope, gsegs, depth + 1)
+                if g is not None and full and g != module:
+                    f = self.locate(g, name, depth + 1)
+                    if f is not None:
+                        return f
+        finally:
+            self.active.discard(key)
+        return None
+
+    def target(self, scope: tuple[str, ...], segs: tuple[str, ...], depth: int = 0) -> Path | None:
+        """The file a (non-glob) path written in `scope` depends on, or None if outside the crate."""
+        m, full, k = self.resolve(scope, segs, depth)
+        if m is None:
+            return None
+        if full:
+            return self.c.modules[m]
+        return self.locate(m, segs[k], depth + 1) or self.c.modules[m]
 
 
 # --------------------------------------------------------------------------------------------
@@ -673,11 +841,16 @@ def main(argv: list[str]) -> int:
     # edge -> sorted list of lines
     occ: dict[tuple[Path, Path], dict[int, str]] = defaultdict(dict)  # edge -> line -> path text
     for r in crate.refs:
-        m, _ = res.resolve(r.scope, r.segs)
+        m, full, _ = res.resolve(r.scope, r.segs)
         if m is None:
             continue
-        target = crate.modules[m]
-        if target != r.file:
+        if r.glob and full:
+            if m not in crate.own_items:
+                continue  # `use facade::*;` of a module with nothing but `mod`s and re-exports
+            target = crate.modules[m]
+        else:
+            target = res.target(r.scope, r.segs)
+        if target is not None and target != r.file:
             occ[(r.file, target)].setdefault(r.line, "::".join(r.segs + (("*",) if r.glob else ())))
     edges: dict[Path, set[Path]] = defaultdict(set)
     for a, b in occ:

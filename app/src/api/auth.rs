@@ -273,7 +273,7 @@ pub async fn change_password(current_password: String, new_password: String) -> 
     with_status(async move {
         let state = state()?;
         let (me, request) = signed_in(true).await?;
-        users::change_password(&state.db, &state.auth, &me, current_password, new_password, &request)
+        users::change_password(&state.db, &state.auth, &me.user, &me.login_id, current_password, new_password, &request)
             .await
             .map_err(|e| match e {
                 ChangePasswordError::WrongCurrent => AppError::Validation {

@@ -10,11 +10,11 @@
 //! Called by `portal import` (no signed-in user) and, through the access context's policy check,
 //! by the HIM upload page. Every import, success or failure, is audited and kept in `import_run`.
 
-use super::clinical_rows::{
+use super::rows::{
     clinical_document, clinical_item, duplicate_candidate, fhir_resource, import_run, patient_identifier,
     resource_identifier, sensitive_tag,
 };
-use super::patient_row;
+use super::rows::patient_row;
 use crate::backend::audit::{self, AuditAction, AuditEvent, Outcome};
 use crate::backend::db::{now_ms, write_transaction};
 use crate::backend::fhir::map::{self, Mapped, PatientData};
@@ -844,7 +844,7 @@ impl super::AccessContext {
             let load = |id: String| async move {
                 let row = patient_row::Entity::find_by_id(id.clone()).filter(patient_row::Column::SiteCode.eq(self.site_code.as_str())).one(&self.db).await?;
                 let ids = patient_identifier::Entity::find().filter(patient_identifier::Column::PatientId.eq(id)).all(&self.db).await?;
-                Ok::<_, DbErr>(row.map(|r| (super::to_summary(r), ids.into_iter().map(|i| format!("{}: {}", i.system, i.value)).collect::<Vec<_>>())))
+                Ok::<_, DbErr>(row.map(|r| (super::patients::to_summary(r), ids.into_iter().map(|i| format!("{}: {}", i.system, i.value)).collect::<Vec<_>>())))
             };
             let (Some((new_record, new_identifiers)), Some((existing_record, existing_identifiers))) = (
                 load(pair.patient_id.clone()).await?,

@@ -3,8 +3,10 @@
 //! read asks the policy for the patient (another patient's record answers 404, like a missing
 //! one) and is audited with what was read (section, visit, document), never with its content.
 
-use super::clinical_rows::{clinical_document, clinical_item, sensitive_tag};
-use super::{AccessContext, patient_row, to_summary};
+use super::rows::{clinical_document, clinical_item, sensitive_tag};
+use super::rows::patient_row;
+use super::AccessContext;
+use super::patients::to_summary;
 use crate::backend::audit::{self, AuditAction, Outcome};
 use crate::backend::fhir::map::{Coding, trim_number};
 use crate::backend::policy::{Action, Target};

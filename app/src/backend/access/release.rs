@@ -16,225 +16,7 @@ use crate::error::AppError;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-pub(super) mod rows {
-    pub mod release_request {
-        use sea_orm::entity::prelude::*;
-
-        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-        #[sea_orm(table_name = "release_request")]
-        pub struct Model {
-            #[sea_orm(primary_key, auto_increment = false)]
-            pub id: String,
-            pub number: i64,
-            pub patient_id: String,
-            pub requester_user_id: String,
-            pub on_behalf_of: Option<String>,
-            pub status: String,
-            pub scope: String,
-            pub formats: String,
-            pub recipient_kind: String,
-            pub recipient_name: Option<String>,
-            pub recipient_address: Option<String>,
-            pub purpose: Option<String>,
-            pub fee_cents: i32,
-            pub received_on: String,
-            pub due_on: String,
-            pub extended: bool,
-            pub extension_reason: Option<String>,
-            pub assigned_to: Option<String>,
-            pub created_at_ms: i64,
-            pub updated_at_ms: i64,
-        }
-
-        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-        pub enum Relation {}
-
-        impl ActiveModelBehavior for ActiveModel {}
-    }
-
-    pub mod release_event {
-        use sea_orm::entity::prelude::*;
-
-        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-        #[sea_orm(table_name = "release_event")]
-        pub struct Model {
-            #[sea_orm(primary_key, auto_increment = false)]
-            pub id: String,
-            pub request_id: String,
-            pub at_ms: i64,
-            pub actor_user_id: Option<String>,
-            pub actor_kind: String,
-            pub from_status: Option<String>,
-            pub to_status: String,
-            pub note: Option<String>,
-        }
-
-        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-        pub enum Relation {}
-
-        impl ActiveModelBehavior for ActiveModel {}
-    }
-
-    pub mod release_decision {
-        use sea_orm::entity::prelude::*;
-
-        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-        #[sea_orm(table_name = "release_decision")]
-        pub struct Model {
-            #[sea_orm(primary_key, auto_increment = false)]
-            pub id: String,
-            pub request_id: String,
-            pub decided_by_user_id: String,
-            pub decision: String,
-            /// JSON list of `domain::release::Withheld`.
-            pub exclusions: String,
-            /// JSON list of denial-ground codes.
-            pub grounds: String,
-            pub note: Option<String>,
-            pub at_ms: i64,
-        }
-
-        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-        pub enum Relation {}
-
-        impl ActiveModelBehavior for ActiveModel {}
-    }
-
-    pub mod release_file {
-        use sea_orm::entity::prelude::*;
-
-        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-        #[sea_orm(table_name = "release_file")]
-        pub struct Model {
-            #[sea_orm(primary_key, auto_increment = false)]
-            pub id: String,
-            pub request_id: String,
-            pub kind: String,
-            pub file_name: String,
-            pub content_type: String,
-            pub size: i64,
-            pub sha256: String,
-            pub pages: Option<i32>,
-            pub key_id: String,
-            pub nonce: Vec<u8>,
-            pub ciphertext: Vec<u8>,
-            pub created_at_ms: i64,
-            pub expires_at_ms: i64,
-            pub downloads: i32,
-        }
-
-        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-        pub enum Relation {}
-
-        impl ActiveModelBehavior for ActiveModel {}
-    }
-
-    pub mod release_authorization {
-        use sea_orm::entity::prelude::*;
-
-        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-        #[sea_orm(table_name = "release_authorization")]
-        pub struct Model {
-            #[sea_orm(primary_key, auto_increment = false)]
-            pub id: String,
-            pub request_id: String,
-            pub signer_name: String,
-            pub signer_user_id: String,
-            pub signed_at_ms: i64,
-            pub client_address: String,
-            pub description: String,
-            pub recipient_name: String,
-            pub recipient_address: String,
-            pub purpose: String,
-            pub expires_on: String,
-        }
-
-        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-        pub enum Relation {}
-
-        impl ActiveModelBehavior for ActiveModel {}
-    }
-
-    pub mod release_link {
-        use sea_orm::entity::prelude::*;
-
-        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-        #[sea_orm(table_name = "release_link")]
-        pub struct Model {
-            #[sea_orm(primary_key, auto_increment = false)]
-            pub id: String,
-            pub request_id: String,
-            pub token_hash: String,
-            pub passcode_hash: String,
-            pub passcode_key_id: String,
-            pub passcode_nonce: Vec<u8>,
-            /// "token passcode", sealed: shown to the requester to pass on.
-            pub passcode_sealed: Vec<u8>,
-            pub expires_at_ms: i64,
-            pub failed_attempts: i32,
-            pub locked_until_ms: i64,
-            pub opened_count: i32,
-            pub created_at_ms: i64,
-        }
-
-        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-        pub enum Relation {}
-
-        impl ActiveModelBehavior for ActiveModel {}
-    }
-
-    pub mod notification {
-        use sea_orm::entity::prelude::*;
-
-        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-        #[sea_orm(table_name = "notification")]
-        pub struct Model {
-            #[sea_orm(primary_key, auto_increment = false)]
-            pub id: String,
-            pub user_id: String,
-            pub request_id: Option<String>,
-            pub message: String,
-            pub created_at_ms: i64,
-            pub read_at_ms: Option<i64>,
-            pub emailed_at_ms: Option<i64>,
-        }
-
-        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-        pub enum Relation {}
-
-        impl ActiveModelBehavior for ActiveModel {}
-    }
-
-    pub mod disclosure {
-        use sea_orm::entity::prelude::*;
-
-        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-        #[sea_orm(table_name = "disclosure")]
-        pub struct Model {
-            #[sea_orm(primary_key, auto_increment = false)]
-            pub id: String,
-            pub patient_id: String,
-            pub request_id: Option<String>,
-            pub disclosed_on: String,
-            pub recipient_name: String,
-            pub recipient_address: Option<String>,
-            pub description: String,
-            pub purpose: String,
-            pub accountable: bool,
-            pub kind: String,
-            pub corrects_id: Option<String>,
-            pub recorded_by_user_id: Option<String>,
-            pub created_at_ms: i64,
-        }
-
-        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-        pub enum Relation {}
-
-        impl ActiveModelBehavior for ActiveModel {}
-    }
-}
-
-use rows::{release_event, release_request};
+use super::rows::{release_event, release_request};
 
 fn actor_kind(actor: Actor) -> &'static str {
     match actor {
@@ -245,26 +27,12 @@ fn actor_kind(actor: Actor) -> &'static str {
     }
 }
 
-pub(super) use crate::backend::db::today;
+use crate::backend::db::today;
 
 /// The specific description an authorization needs (164.508(c)(1)(i)): scope and formats.
 fn describe_request(request: &NewRequest) -> String {
     let formats = [request.formats.pdf.then_some("a PDF copy"), request.formats.fhir.then_some("FHIR R4 data")].into_iter().flatten().collect::<Vec<_>>().join(" and ");
-    format!("{} ({formats})", describe_scope(&request.scope))
-}
-
-pub(super) fn describe_scope(scope: &release::Scope) -> String {
-    let what = if scope.sections.is_empty() {
-        "The whole record".to_string()
-    } else {
-        scope.sections.iter().map(|s| s.title()).collect::<Vec<_>>().join(", ")
-    };
-    match (scope.from, scope.to) {
-        (Some(f), Some(t)) => format!("{what}, {f} to {t}"),
-        (Some(f), None) => format!("{what}, from {f}"),
-        (None, Some(t)) => format!("{what}, until {t}"),
-        (None, None) => what,
-    }
+    format!("{} ({formats})", request.scope.describe())
 }
 
 impl AccessContext {
@@ -285,7 +53,7 @@ impl AccessContext {
             due: due.to_string(),
             days_left: clock.days_left(today()),
             overdue: clock.overdue(status, today()),
-            scope: describe_scope(&scope),
+            scope: scope.describe(),
             formats: formats.iter().map(|f| if *f == "pdf" { "PDF" } else { "FHIR data" }).collect::<Vec<_>>().join(" and "),
             fee: release::fee_text(u32::try_from(row.fee_cents).unwrap_or(0)),
             can_cancel: release::transition(status, Event::Cancel, Actor::Requester, false).is_ok(),
@@ -380,14 +148,14 @@ impl AccessContext {
         // The signed authorization as a PDF, rendered before anything is stored.
         let authorization_pdf = match &authorization {
             Some(a) => {
-                let patient = super::patient_row::Entity::find_by_id(patient_id.clone())
+                let patient = super::rows::patient_row::Entity::find_by_id(patient_id.clone())
                     .one(&txn)
                     .await?
                     .ok_or(AppError::NotFound)?;
                 let facts = copies::AuthorizationFacts {
                     site: settings.site.to_string(),
                     request_number: format!("R-{number}"),
-                    patient_name: super::full_name(&patient),
+                    patient_name: super::patients::full_name(&patient),
                     birth_date: patient.birth_date,
                     record_number: patient.mrn,
                     description: a.form.description.clone(),
@@ -446,7 +214,7 @@ impl AccessContext {
         .exec_without_returning(&txn)
         .await?;
         if let (Some(a), Some(pdf)) = (&authorization, authorization_pdf) {
-            rows::release_authorization::Entity::insert(rows::release_authorization::ActiveModel {
+            super::rows::release_authorization::Entity::insert(super::rows::release_authorization::ActiveModel {
                 id: Set(uuid::Uuid::new_v4().to_string()),
                 request_id: Set(id.clone()),
                 signer_name: Set(a.form.signature_name.split_whitespace().collect::<Vec<_>>().join(" ")),
@@ -555,15 +323,15 @@ impl AccessContext {
         if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
             let number = q.trim_start_matches(['R', 'r']).trim_start_matches('-').parse::<i64>().ok();
             let like = format!("%{}%", q.to_lowercase().replace(['%', '_'], ""));
-            let patients: Vec<String> = super::patient_row::Entity::find()
+            let patients: Vec<String> = super::rows::patient_row::Entity::find()
                 .select_only()
-                .column(super::patient_row::Column::Id)
-                .filter(super::patient_row::Column::SiteCode.eq(self.site_code.as_str()))
+                .column(super::rows::patient_row::Column::Id)
+                .filter(super::rows::patient_row::Column::SiteCode.eq(self.site_code.as_str()))
                 .filter(
                     sea_orm::Condition::any()
-                        .add(Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(super::patient_row::Column::FamilyName))).like(like.clone()))
-                        .add(Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(super::patient_row::Column::GivenNames))).like(like.clone()))
-                        .add(Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(super::patient_row::Column::Mrn))).like(like)),
+                        .add(Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(super::rows::patient_row::Column::FamilyName))).like(like.clone()))
+                        .add(Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(super::rows::patient_row::Column::GivenNames))).like(like.clone()))
+                        .add(Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(super::rows::patient_row::Column::Mrn))).like(like)),
                 )
                 .limit(200)
                 .into_tuple()
@@ -577,7 +345,7 @@ impl AccessContext {
         }
         let rows = select.order_by_asc(release_request::Column::DueOn).order_by_asc(release_request::Column::Number).limit(500).all(&self.db).await?;
         let ids: Vec<String> = rows.iter().map(|r| r.patient_id.clone()).collect();
-        let patients = super::patient_row::Entity::find().filter(super::patient_row::Column::Id.is_in(ids)).all(&self.db).await?;
+        let patients = super::rows::patient_row::Entity::find().filter(super::rows::patient_row::Column::Id.is_in(ids)).all(&self.db).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let label = patients.iter().find(|p| p.id == row.patient_id).map(|p| format!("{} {} · {}", p.given_names, p.family_name, p.mrn)).unwrap_or_default();
@@ -661,7 +429,7 @@ impl AccessContext {
         })
         .exec_without_returning(&txn)
         .await?;
-        rows::notification::Entity::insert(rows::notification::ActiveModel {
+        super::rows::notification::Entity::insert(super::rows::notification::ActiveModel {
             id: Set(uuid::Uuid::new_v4().to_string()),
             user_id: Set(row.requester_user_id.clone()),
             request_id: Set(Some(row.id.clone())),
@@ -790,7 +558,7 @@ pub(super) async fn record_system_event(txn: &sea_orm::DatabaseTransaction, requ
 /// A message to the requester about their request, in the portal and (through the outbox) by
 /// email. It names the request and its new status only: no health information.
 pub(super) async fn notify(txn: &sea_orm::DatabaseTransaction, row: &release_request::Model, to: Status) -> Result<(), AppError> {
-    rows::notification::Entity::insert(rows::notification::ActiveModel {
+    super::rows::notification::Entity::insert(super::rows::notification::ActiveModel {
         id: Set(uuid::Uuid::new_v4().to_string()),
         user_id: Set(row.requester_user_id.clone()),
         request_id: Set(Some(row.id.clone())),

@@ -11,11 +11,12 @@
 //! - `download_copy`: the requester (or HIM staff) fetches a file; audited; the first download
 //!   by the requester marks the request delivered. Expired files answer 410.
 
-use super::clinical_rows::{clinical_document, clinical_item, fhir_resource, sensitive_tag};
+use super::rows::{clinical_document, clinical_item, fhir_resource, sensitive_tag};
 use super::record::to_row;
-use super::release::rows::{release_decision, release_file, release_request};
-use super::release::{describe_scope, today};
-use super::{AccessContext, patient_row};
+use super::rows::{release_decision, release_file, release_request};
+use crate::backend::db::today;
+use super::rows::patient_row;
+use super::AccessContext;
 use crate::backend::audit::{self, AuditAction, Outcome};
 use crate::backend::copies::seal::{FileKeys, Sealed};
 use crate::backend::copies::{self, CoverFacts, sha256_hex};
@@ -184,12 +185,12 @@ impl AccessContext {
             let facts = copies::LetterFacts {
                 site: settings.site.to_string(),
                 date: today().to_string(),
-                patient_name: super::full_name(&patient),
+                patient_name: super::patients::full_name(&patient),
                 birth_date: patient.birth_date.clone(),
                 record_number: patient.mrn.clone(),
                 request_number: format!("R-{}", row.number),
                 received: row.received_on.clone(),
-                scope: describe_scope(&scope),
+                scope: scope.describe(),
                 grounds: decision.grounds.clone(),
                 privacy_contact: settings.privacy_contact.to_string(),
                 created_unix: now_ms() / 1000,
@@ -458,12 +459,12 @@ impl AccessContext {
         audit::record_alone(&self.db, event).await?;
         let facts = CoverFacts {
             request_number: "preview".into(),
-            patient_name: super::full_name(&patient),
+            patient_name: super::patients::full_name(&patient),
             birth_date: patient.birth_date,
             record_number: patient.mrn,
             requester: self.display_name(&self.principal.user_id).await?,
             recipient: "HIM staff (preview)".into(),
-            scope: describe_scope(&scope),
+            scope: scope.describe(),
             excluded: Vec::new(),
             released_by: "Not released".into(),
             released_on: today().to_string(),
@@ -529,7 +530,7 @@ impl AccessContext {
         };
         let facts = CoverFacts {
             request_number: number.clone(),
-            patient_name: super::full_name(&patient),
+            patient_name: super::patients::full_name(&patient),
             birth_date: patient.birth_date.clone(),
             record_number: patient.mrn.clone(),
             recipient: match row.recipient_kind.as_str() {
@@ -537,7 +538,7 @@ impl AccessContext {
                 _ => [row.recipient_name.clone(), row.recipient_address.clone()].into_iter().flatten().collect::<Vec<_>>().join(", "),
             },
             requester,
-            scope: describe_scope(&scope),
+            scope: scope.describe(),
             excluded: withheld.iter().map(|w| {
                 let what = Category::parse(&w.category).map(Category::label).unwrap_or("Other information").to_string();
                 (what, withhold_basis(&w.basis).unwrap_or("withheld").to_string())
@@ -590,7 +591,7 @@ impl AccessContext {
         // To someone else: a passcode link for the recipient, and the accounting entry.
         let notice = if row.recipient_kind == "third_party" {
             let link = self.create_link(&txn, &row, expires, keys).await?;
-            self.record_disclosure(&txn, &row, &describe_scope(&scope), "automatic").await?;
+            self.record_disclosure(&txn, &row, &scope.describe(), "automatic").await?;
             row.recipient_address.as_deref().filter(|a| a.contains('@')).map(|email| LinkNotice { email: email.to_string(), path: link })
         } else {
             None

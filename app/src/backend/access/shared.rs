@@ -10,8 +10,8 @@
 //! - The activity history (ONC 170.315(e)(1)): each view, download and transmit of the patient's
 //!   record, from the audit trail and the disclosures.
 
-use super::release::rows::{disclosure, release_file, release_link, release_request};
-use super::release::today;
+use super::rows::{disclosure, release_file, release_link, release_request};
+use crate::backend::db::today;
 use super::AccessContext;
 use crate::backend::audit::{self, AuditAction, AuditEvent, Outcome};
 use crate::backend::copies::seal::{FileKeys, Sealed};
@@ -409,7 +409,7 @@ fn describe_download(detail: &str) -> String {
 impl AccessContext {
     /// The signed-in user's messages about their requests, newest first (50).
     pub async fn my_notifications(&self) -> Result<Vec<crate::domain::release::NotificationView>, AppError> {
-        use super::release::rows::notification;
+        use super::rows::notification;
         use sea_orm::{QueryOrder, QuerySelect};
         let rows = notification::Entity::find()
             .filter(notification::Column::UserId.eq(self.principal.user_id.as_str()))
@@ -425,7 +425,7 @@ impl AccessContext {
 
     /// Marks the signed-in user's messages read.
     pub async fn mark_notifications_read(&self) -> Result<(), AppError> {
-        use super::release::rows::notification;
+        use super::rows::notification;
         notification::Entity::update_many()
             .col_expr(notification::Column::ReadAtMs, Expr::value(now_ms()))
             .filter(notification::Column::UserId.eq(self.principal.user_id.as_str()))
@@ -441,7 +441,7 @@ impl AccessContext {
 /// update first, so several servers running this never send one twice; a failed send is put
 /// back for the next round. Returns how many were sent.
 pub async fn send_pending_notifications(db: &DatabaseConnection, mailer: &crate::backend::mail::Mailer, base_url: &str) -> Result<usize, AppError> {
-    use super::release::rows::notification;
+    use super::rows::notification;
     use crate::backend::entities::app_user;
     use sea_orm::{QueryOrder, QuerySelect};
     let pending = notification::Entity::find()

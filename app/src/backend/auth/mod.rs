@@ -57,11 +57,7 @@ pub struct Auth {
     pub passwords: Passwords,
 }
 
-/// Whether `user` must use a second factor: every staff role must (ONC 170.315(d)(13), issue 3);
-/// patients when the setting says so.
-pub fn requires_mfa(config: &AuthConfig, user: &users::User) -> bool {
-    user.roles.iter().any(|r| r.is_staff()) || config.patient_mfa_required
-}
+pub use users::requires_mfa;
 
 impl Auth {
     pub fn new(config: AuthConfig) -> Result<Self, HashError> {

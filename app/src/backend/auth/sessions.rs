@@ -165,16 +165,7 @@ pub async fn end(
     txn.commit().await
 }
 
-/// Revokes every open login session of `user_id` (inside the caller's transaction).
-pub async fn revoke_all(db: &impl ConnectionTrait, user_id: &str) -> Result<u64, DbErr> {
-    let result = login_session::Entity::update_many()
-        .col_expr(login_session::Column::RevokedAtMs, Expr::value(now_ms()))
-        .filter(login_session::Column::UserId.eq(user_id))
-        .filter(login_session::Column::RevokedAtMs.is_null())
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected)
-}
+pub use super::users::revoke_all;
 
 /// "Sign out everywhere": ends every session of the signed-in user, this one included; audited.
 pub async fn end_everywhere(

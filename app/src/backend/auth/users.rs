@@ -249,7 +249,7 @@ pub async fn set_role(
     }
     audit::record(&txn, event).await?;
     // A privilege change ends the user's other sign-ins: they sign in again under the new roles.
-    super::sessions::revoke_all(&txn, user_id).await?;
+    revoke_all(&txn, user_id).await?;
     txn.commit().await?;
     Ok(true)
 }
@@ -271,14 +271,14 @@ pub enum ChangePasswordError {
 pub async fn change_password(
     db: &DatabaseConnection,
     auth: &super::Auth,
-    signed_in: &super::sessions::SignedIn,
+    user: &User,
+    login_id: &str,
     current: String,
     new: String,
     request: &RequestMeta,
 ) -> Result<(), ChangePasswordError> {
     use crate::backend::entities::login_session;
     use sea_orm::sea_query::Expr;
-    let user = &signed_in.user;
     let stored = password_hash(db, &user.id).await?;
     let bounded = current.chars().count() <= crate::domain::MAX_PASSWORD_CHARS;
     if !bounded || !auth.passwords.verify(current, stored).await? {
@@ -301,7 +301,7 @@ pub async fn change_password(
     login_session::Entity::update_many()
         .col_expr(login_session::Column::RevokedAtMs, Expr::value(now_ms()))
         .filter(login_session::Column::UserId.eq(user.id.as_str()))
-        .filter(login_session::Column::Id.ne(signed_in.login_id.as_str()))
+        .filter(login_session::Column::Id.ne(login_id))
         .filter(login_session::Column::RevokedAtMs.is_null())
         .exec(&txn)
         .await?;
@@ -400,7 +400,7 @@ pub async fn set_active(
         return Ok(false);
     }
     if !active {
-        super::sessions::revoke_all(&txn, user_id).await?;
+        revoke_all(&txn, user_id).await?;
     }
     let mut event = AuditEvent::new(AuditAction::UserDisable, Outcome::Success, request)
         .entity("user", user_id)
@@ -412,3 +412,21 @@ pub async fn set_active(
     txn.commit().await?;
     Ok(true)
 }
+
+/// Revokes every open login session of `user_id` (inside the caller's transaction).
+pub async fn revoke_all(db: &impl ConnectionTrait, user_id: &str) -> Result<u64, DbErr> {
+    let result = crate::backend::entities::login_session::Entity::update_many()
+        .col_expr(crate::backend::entities::login_session::Column::RevokedAtMs, sea_orm::sea_query::Expr::value(now_ms()))
+        .filter(crate::backend::entities::login_session::Column::UserId.eq(user_id))
+        .filter(crate::backend::entities::login_session::Column::RevokedAtMs.is_null())
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// Whether `user` must use a second factor: every staff role must (ONC 170.315(d)(13), issue 3);
+/// patients when the setting says so.
+pub fn requires_mfa(config: &super::AuthConfig, user: &User) -> bool {
+    user.roles.iter().any(|r| r.is_staff()) || config.patient_mfa_required
+}
+

@@ -55,6 +55,23 @@ pub struct Formats {
     pub fhir: bool,
 }
 
+impl Scope {
+    /// The scope as a cover page and a timeline say it: "Lab results, from 2020-01-01".
+    pub fn describe(&self) -> String {
+        let what = if self.sections.is_empty() {
+            "The whole record".to_string()
+        } else {
+            self.sections.iter().map(|s| s.title()).collect::<Vec<_>>().join(", ")
+        };
+        match (self.from, self.to) {
+            (Some(f), Some(t)) => format!("{what}, {f} to {t}"),
+            (Some(f), None) => format!("{what}, from {f}"),
+            (None, Some(t)) => format!("{what}, until {t}"),
+            (None, None) => what,
+        }
+    }
+}
+
 /// A request for a copy, as the form sends it (a copy for oneself; releases to someone else add
 /// the authorization).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,113 @@
+//! The daily job that applies the age thresholds and expiries to caregivers' grants (DOMAIN.md:
+//! a parent's access narrows at 12 and ends at 18), once a day across every server.
+
+use super::*;
+
+/// What one run of the daily job changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AgeRun {
+    /// Parents' grants that became limited (the child turned 12).
+    pub narrowed: usize,
+    /// Parents' grants that ended (the patient turned 18).
+    pub ended_at_majority: usize,
+    /// Grants past their expiry, closed.
+    pub expired: usize,
+}
+
+/// The daily job (DOMAIN.md: proxy narrows at 12, ends at 18 unless the adult grants it anew):
+/// closes grants past their expiry and parents' grants of patients now adult, records when a
+/// child's grant became limited, and tells the caregiver and the patient (no health information
+/// in the message). Access checks apply the same rules on every request; the job makes the
+/// change visible and notified. Audited as the system.
+pub async fn apply_age_rules(db: &DatabaseConnection, ages: AgeThresholds, today: IsoDate) -> Result<AgeRun, AppError> {
+    let now = now_ms().max(today.start_ms());
+    let mut run = AgeRun::default();
+    let rows = caregiver_grant::Entity::find()
+        .filter(caregiver_grant::Column::EndedAtMs.is_null())
+        .all(db)
+        .await?;
+    let request = RequestMeta::system();
+    for row in rows {
+        let Some(patient) = patient_row::Entity::find_by_id(row.patient_id.clone()).one(db).await? else { continue };
+        let band = band_of(&patient.birth_date, ages, today);
+        let kind = kind_of(&row)?;
+        let expired = row.expires_at_ms.is_some_and(|e| e <= now);
+        let majority = kind == GrantKind::ParentOfMinor && band == AgeBand::Adult;
+        let txn = write_transaction(db).await?;
+        let account = patient_account(&txn, &patient.id).await?;
+        if expired || majority {
+            let reason = if majority { "Ended: the patient turned 18" } else { "Expired" };
+            let done = caregiver_grant::Entity::update_many()
+                .col_expr(caregiver_grant::Column::EndedAtMs, Expr::value(now))
+                .col_expr(caregiver_grant::Column::EndReason, Expr::value(reason))
+                .col_expr(caregiver_grant::Column::AppliedBand, Expr::value(band.as_str()))
+                .filter(caregiver_grant::Column::Id.eq(row.id.as_str()))
+                .filter(caregiver_grant::Column::EndedAtMs.is_null())
+                .exec(&txn)
+                .await?;
+            if done.rows_affected == 1 {
+                notify_user(&txn, &row.user_id, "Your access to a person's record in the portal has ended.".into()).await?;
+                if let Some(a) = &account {
+                    let message = if majority {
+                        "You are now 18: your parent's access to your record has ended. You can invite them again under \"Who can see my records\"."
+                    } else {
+                        "A caregiver's access to your record has expired."
+                    };
+                    notify_user(&txn, &a.id, message.into()).await?;
+                }
+                let detail = if majority { "ended: age of majority" } else { "ended: expired" };
+                audit::record(&txn, AuditEvent::new(AuditAction::CaregiverRevoke, Outcome::Success, &request).patient(&patient.id).entity("caregiver_grant", &row.id).detail(detail))
+                    .await?;
+                if majority {
+                    run.ended_at_majority += 1;
+                } else {
+                    run.expired += 1;
+                }
+            }
+        } else if row.applied_band != band.as_str() {
+            caregiver_grant::Entity::update_many()
+                .col_expr(caregiver_grant::Column::AppliedBand, Expr::value(band.as_str()))
+                .filter(caregiver_grant::Column::Id.eq(row.id.as_str()))
+                .exec(&txn)
+                .await?;
+            if kind == GrantKind::ParentOfMinor && band == AgeBand::Adolescent {
+                notify_user(&txn, &row.user_id, "Your access to a person's record in the portal is now limited, as the law provides for teenagers.".into()).await?;
+                audit::record(&txn, AuditEvent::new(AuditAction::CaregiverRevoke, Outcome::Success, &request).patient(&patient.id).entity("caregiver_grant", &row.id).detail("narrowed: adolescent"))
+                    .await?;
+                run.narrowed += 1;
+            }
+        }
+        txn.commit().await?;
+    }
+    Ok(run)
+}
+
+/// Runs [`apply_age_rules`] at most once per day across every server sharing the database: the
+/// first server to move `job_run` to today runs it. Returns `None` when it had already run.
+pub async fn run_daily_age_rules(db: &DatabaseConnection, ages: AgeThresholds, today: IsoDate) -> Result<Option<AgeRun>, AppError> {
+    const NAME: &str = "caregiver_age_rules";
+    let today_text = today.to_string();
+    let existing = job_run::Entity::find_by_id(NAME.to_string()).one(db).await?;
+    let claimed = match existing {
+        None => job_run::Entity::insert(job_run::ActiveModel { name: Set(NAME.into()), last_run_on: Set(today_text.clone()), at_ms: Set(now_ms()) })
+            .exec_without_returning(db)
+            .await
+            .is_ok(),
+        Some(row) if row.last_run_on < today_text => {
+            job_run::Entity::update_many()
+                .col_expr(job_run::Column::LastRunOn, Expr::value(today_text.clone()))
+                .col_expr(job_run::Column::AtMs, Expr::value(now_ms()))
+                .filter(job_run::Column::Name.eq(NAME))
+                .filter(job_run::Column::LastRunOn.eq(row.last_run_on))
+                .exec(db)
+                .await?
+                .rows_affected
+                == 1
+        }
+        Some(_) => false,
+    };
+    if !claimed {
+        return Ok(None);
+    }
+    apply_age_rules(db, ages, today).await.map(Some)
+}

@@ -1,0 +1,362 @@
+//! Caregivers through the access context (45 CFR 164.502(g), DOMAIN.md "Personal
+//! representatives"): the grants in force for a caregiver (read on every request, so a revoked or
+//! expired grant stops access on the very next one), the patient's invitations and revocations,
+//! accepting an invitation, representatives that HIM staff establish from documents, and the
+//! daily job that applies the age thresholds and expiries.
+//!
+//! Every change is audited with both identities (actor, and the patient as on-behalf-of); a
+//! refused attempt is audited as a failure and changes nothing.
+
+mod age;
+mod invitations;
+mod representatives;
+pub use age::{AgeRun, apply_age_rules, run_daily_age_rules};
+pub use representatives::{RepresentativeForm, Upload, sniff_document};
+
+use super::rows::patient_row;
+use super::AccessContext;
+use super::patients::full_name;
+use crate::backend::audit::{self, AuditAction, AuditEvent, Outcome};
+use crate::backend::copies::seal::{FileKeys, Sealed};
+use crate::backend::db::{now_ms, write_transaction};
+use crate::backend::entities::{app_user, user_role};
+use crate::backend::error::{BackendError, Stored};
+use crate::backend::policy::{self, Action, Grant, Target};
+use crate::backend::request::RequestMeta;
+use crate::domain::caregiver::{
+    Acting, ActingChoice, AgeBand, AgeThresholds, CaregiversOverview, DocumentLink, GrantKind, GrantScope, GrantView,
+    InvitationPreview, InvitationSent, InvitationView, InviteForm, RepresentativeView, ViewScope, effective_scope,
+};
+use crate::domain::{IsoDate, Mrn, Role, format_utc_seconds};
+use crate::error::{AppError, FieldError};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sha2::{Digest, Sha256};
+
+use super::rows::{caregiver_grant, caregiver_invitation, job_run, representative_document, representative_request};
+
+/// The caregiver settings (defaults in DOMAIN.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaregiverSettings {
+    /// The expiry offered on the invitation form, in days.
+    pub default_days: u32,
+    /// The longest access a patient may grant, in days.
+    pub max_days: u32,
+    /// How long an invitation link can be accepted, in days.
+    pub invitation_days: u32,
+    pub ages: AgeThresholds,
+    /// The largest supporting document accepted, in bytes.
+    pub document_max_bytes: u64,
+}
+
+impl Default for CaregiverSettings {
+    fn default() -> Self {
+        CaregiverSettings { default_days: 365, max_days: 730, invitation_days: 14, ages: AgeThresholds::default(), document_max_bytes: 10 * 1024 * 1024 }
+    }
+}
+
+const DAY_MS: i64 = 86_400_000;
+const MAX_DOCUMENTS: usize = 5;
+
+fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.trim().as_bytes()))
+}
+
+fn new_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    hex::encode(bytes)
+}
+
+fn field(name: &str, message: &str) -> AppError {
+    AppError::Validation { fields: vec![FieldError { field: name.into(), message: message.into() }] }
+}
+
+fn scope_of(view: &str, request_copies: bool, track_requests: bool) -> Result<GrantScope, BackendError> {
+    Ok(GrantScope { view: ViewScope::parse(view).stored("caregiver_grant", "view_scope")?, request_copies, track_requests })
+}
+
+fn grant_scope(row: &caregiver_grant::Model) -> Result<GrantScope, BackendError> {
+    scope_of(&row.view_scope, row.request_copies, row.track_requests)
+}
+
+fn kind_of(row: &caregiver_grant::Model) -> Result<GrantKind, BackendError> {
+    GrantKind::parse(&row.kind).stored("caregiver_grant", "kind")
+}
+
+fn day(ms: i64) -> String {
+    format_utc_seconds(ms)[..10].to_string()
+}
+
+/// The patient's age band today; an unreadable birth date counts as a child's (the narrowest
+/// change: a parent keeps only what was granted, other kinds ignore the band).
+fn band_of(birth_date: &str, ages: AgeThresholds, today: IsoDate) -> AgeBand {
+    IsoDate::parse(birth_date).map(|b| ages.band(b, today)).unwrap_or(AgeBand::Child)
+}
+
+/// Grants not ended and within their dates at `now`.
+fn in_force(now: i64) -> Condition {
+    Condition::all()
+        .add(caregiver_grant::Column::EndedAtMs.is_null())
+        .add(caregiver_grant::Column::StartsAtMs.lte(now))
+        .add(Condition::any().add(caregiver_grant::Column::ExpiresAtMs.is_null()).add(caregiver_grant::Column::ExpiresAtMs.gt(now)))
+}
+
+/// A message in the portal and the mail outbox (the mail says only that something changed).
+async fn notify_user(conn: &impl ConnectionTrait, user_id: &str, message: String) -> Result<(), AppError> {
+    super::rows::notification::Entity::insert(super::rows::notification::ActiveModel {
+        id: Set(uuid::Uuid::new_v4().to_string()),
+        user_id: Set(user_id.to_string()),
+        request_id: Set(None),
+        message: Set(message.chars().take(500).collect()),
+        created_at_ms: Set(now_ms()),
+        read_at_ms: Set(None),
+        emailed_at_ms: Set(None),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+/// The user account linked to a patient record, if any (a young child has none).
+async fn patient_account(conn: &impl ConnectionTrait, patient_id: &str) -> Result<Option<app_user::Model>, AppError> {
+    app_user::Entity::find().filter(app_user::Column::PatientId.eq(patient_id)).one(conn).await.map_err(AppError::from)
+}
+
+async fn ensure_caregiver_role(conn: &impl ConnectionTrait, user_id: &str) -> Result<(), AppError> {
+    let has = user_role::Entity::find_by_id((user_id.to_string(), Role::Caregiver.as_str().to_string()))
+        .one(conn)
+        .await?;
+    if has.is_none() {
+        user_role::Entity::insert(user_role::ActiveModel {
+            user_id: Set(user_id.to_string()),
+            role: Set(Role::Caregiver.as_str().into()),
+            granted_at_ms: Set(now_ms()),
+        })
+        .exec_without_returning(conn)
+        .await?;
+    }
+    Ok(())
+}
+
+impl AccessContext {
+    /// The acting-for patient (the switcher), when not oneself.
+    pub fn acting_for(&self) -> Option<&str> {
+        self.acting_for.as_deref()
+    }
+
+    /// Whose record "my record", "my requests" and the rest mean on this request: the person
+    /// the caregiver switched to, or the signed-in patient's own.
+    pub(super) fn subject(&self) -> Option<String> {
+        self.acting_for.clone().or_else(|| self.principal.patient_id.clone())
+    }
+
+    /// The caregiver's grants in force now for `patient_id`, with the patient's age band today.
+    /// Read from the database on every check: a revocation applies to the very next request.
+    pub(super) async fn grants_for(&self, patient_id: &str) -> Result<Vec<Grant>, AppError> {
+        if !self.principal.has(Role::Caregiver) {
+            return Ok(Vec::new());
+        }
+        let rows = caregiver_grant::Entity::find()
+            .filter(caregiver_grant::Column::UserId.eq(self.principal.user_id.as_str()))
+            .filter(caregiver_grant::Column::PatientId.eq(patient_id))
+            .filter(in_force(now_ms()))
+            .all(&self.db)
+            .await?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        // A grant's patient always exists (foreign key): a missing one is a damaged database.
+        let birth = patient_row::Entity::find_by_id(patient_id.to_string())
+            .one(&self.db)
+            .await?
+            .map(|p| p.birth_date)
+            .stored("caregiver_grant", "patient_id")?;
+        let band = band_of(&birth, self.ages, crate::backend::db::today());
+        rows.iter().map(|r| Ok(Grant { patient_id: patient_id.to_string(), kind: kind_of(r)?, scope: grant_scope(r)?, band })).collect()
+    }
+
+    /// The capacity in which `user_id` acts for `patient_id` (their newest grant) and whether
+    /// their view is limited today; `None` when they hold no grant at all.
+    pub(super) async fn representative_of(&self, user_id: &str, patient_id: &str) -> Result<Option<(GrantKind, bool)>, AppError> {
+        let Some(row) = caregiver_grant::Entity::find()
+            .filter(caregiver_grant::Column::UserId.eq(user_id))
+            .filter(caregiver_grant::Column::PatientId.eq(patient_id))
+            .order_by_desc(caregiver_grant::Column::CreatedAtMs)
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let birth = patient_row::Entity::find_by_id(patient_id.to_string()).one(&self.db).await?.map(|p| p.birth_date).stored("caregiver_grant", "patient_id")?;
+        let band = band_of(&birth, self.ages, crate::backend::db::today());
+        let kind = kind_of(&row)?;
+        let limited = effective_scope(kind, grant_scope(&row)?, band).is_none_or(|s| s.view == ViewScope::Limited);
+        Ok(Some((kind, limited)))
+    }
+
+    /// What the policy says, without auditing (to shape a page, not to guard data).
+    pub(super) async fn allows(&self, action: Action, patient_id: &str) -> Result<bool, AppError> {
+        let grants = self.grants_for(patient_id).await?;
+        Ok(self.allows_with(action, patient_id, &grants))
+    }
+
+    /// The same with grants already read on this request.
+    pub(super) fn allows_with(&self, action: Action, patient_id: &str, grants: &[Grant]) -> bool {
+        policy::decide(&self.principal, action, Target::Patient(patient_id), grants) == policy::Decision::Allow
+    }
+
+    /// Everyone the signed-in user may act for now, and whose record is on screen.
+    pub async fn acting(&self) -> Result<Acting, AppError> {
+        let mut acting = Acting::default();
+        if !self.principal.has(Role::Caregiver) {
+            acting.lost = self.acting_for.is_some();
+            return Ok(acting);
+        }
+        let rows = caregiver_grant::Entity::find()
+            .filter(caregiver_grant::Column::UserId.eq(self.principal.user_id.as_str()))
+            .filter(in_force(now_ms()))
+            .order_by_asc(caregiver_grant::Column::CreatedAtMs)
+            .all(&self.db)
+            .await?;
+        // One query for the patients (this runs on every page load of a caregiver).
+        let ids: std::collections::BTreeSet<String> = rows.iter().map(|r| r.patient_id.clone()).collect();
+        let patients: std::collections::HashMap<String, patient_row::Model> = if ids.is_empty() {
+            Default::default()
+        } else {
+            patient_row::Entity::find()
+                .filter(patient_row::Column::Id.is_in(ids))
+                .all(&self.db)
+                .await?
+                .into_iter()
+                .map(|p| (p.id.clone(), p))
+                .collect()
+        };
+        let today = crate::backend::db::today();
+        let grants: Vec<Grant> = rows
+            .iter()
+            .filter_map(|r| patients.get(&r.patient_id).map(|patient| (r, patient)))
+            .map(|(r, patient)| {
+                Ok::<_, BackendError>(Grant { patient_id: r.patient_id.clone(), kind: kind_of(r)?, scope: grant_scope(r)?, band: band_of(&patient.birth_date, self.ages, today) })
+            })
+            .collect::<Result<_, _>>()?;
+        for row in &rows {
+            if acting.choices.iter().any(|c| c.patient_id == row.patient_id) {
+                continue;
+            }
+            let Some(patient) = patients.get(&row.patient_id) else { continue };
+            let Some(scope) = policy::proxy_scope(&self.principal, &row.patient_id, &grants) else { continue };
+            acting.choices.push(ActingChoice {
+                patient_id: row.patient_id.clone(),
+                name: full_name(patient),
+                kind: kind_of(row)?,
+                scope,
+                expires_on: row.expires_at_ms.map(day),
+            });
+        }
+        if let Some(id) = &self.acting_for {
+            match acting.choices.iter().find(|c| &c.patient_id == id) {
+                Some(c) => acting.acting_for = Some(c.clone()),
+                None => acting.lost = true,
+            }
+        }
+        Ok(acting)
+    }
+
+    /// Switches whose record is on screen; `None` is oneself. Audited with both identities.
+    /// A person the caregiver holds no grant for answers 404.
+    pub async fn switch_to(&self, patient_id: Option<&str>) -> Result<Option<ActingChoice>, AppError> {
+        let Some(id) = patient_id else { return Ok(None) };
+        let acting = self.acting().await?;
+        let choice = acting.choices.into_iter().find(|c| c.patient_id == id);
+        let outcome = if choice.is_some() { Outcome::Success } else { Outcome::Denied };
+        let event = AuditEvent::new(AuditAction::CaregiverSwitch, outcome, &self.request)
+            .actor(&self.principal.user_id)
+            .patient(id)
+            .on_behalf_of(id);
+        audit::record_alone(&self.db, event).await?;
+        choice.map(Some).ok_or(AppError::NotFound)
+    }
+
+    fn grant_view(&self, row: &caregiver_grant::Model, patient: Option<&patient_row::Model>, caregiver: Option<&app_user::Model>, granter: &str, now: i64) -> Result<GrantView, BackendError> {
+        let kind = kind_of(row)?;
+        let scope = grant_scope(row)?;
+        let band = patient.map(|p| band_of(&p.birth_date, self.ages, crate::backend::db::today())).unwrap_or(AgeBand::Child);
+        let expired = row.expires_at_ms.is_some_and(|e| e <= now);
+        let effective = effective_scope(kind, scope, band);
+        let (status, active) = match (&row.end_reason, row.ended_at_ms) {
+            (Some(reason), Some(_)) => (reason.clone(), false),
+            (None, Some(_)) => ("Ended".into(), false),
+            _ if expired => ("Expired".into(), false),
+            _ if effective.is_none() => ("Ended: the patient is now an adult".into(), false),
+            _ => ("Active".into(), true),
+        };
+        Ok(GrantView {
+            id: row.id.clone(),
+            patient_id: row.patient_id.clone(),
+            patient_name: patient.map(full_name).unwrap_or_default(),
+            caregiver_name: caregiver.map(|u| u.display_name.clone()).unwrap_or_else(|| "Unknown user".into()),
+            caregiver_email: caregiver.map(|u| u.email.clone()).unwrap_or_default(),
+            kind,
+            scope,
+            effective,
+            granted_by: granter.to_string(),
+            starts_on: day(row.starts_at_ms),
+            expires_on: row.expires_at_ms.map(day),
+            status,
+            active,
+            ended_on: row.ended_at_ms.or(row.expires_at_ms.filter(|e| *e <= now)).map(day),
+        })
+    }
+
+    async fn grant_views(&self, rows: Vec<caregiver_grant::Model>) -> Result<Vec<GrantView>, AppError> {
+        let now = now_ms();
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let patient = patient_row::Entity::find_by_id(row.patient_id.clone()).one(&self.db).await?;
+            let caregiver = app_user::Entity::find_by_id(row.user_id.clone()).one(&self.db).await?;
+            let granter = if patient_account(&self.db, &row.patient_id).await?.is_some_and(|u| u.id == row.granted_by) {
+                "The patient".to_string()
+            } else {
+                format!("{} (HIM)", self.display_name(&row.granted_by).await?)
+            };
+            out.push(self.grant_view(&row, patient.as_ref(), caregiver.as_ref(), &granter, now)?);
+        }
+        Ok(out)
+    }
+
+    fn invitation_view(row: &caregiver_invitation::Model, now: i64) -> Result<InvitationView, BackendError> {
+        let status = if row.status == "pending" && row.expires_at_ms <= now { "expired".to_string() } else { row.status.clone() };
+        Ok(InvitationView {
+            id: row.id.clone(),
+            email: row.email.clone(),
+            scope: scope_of(&row.view_scope, row.request_copies, row.track_requests)?,
+            days: u32::try_from(row.days).unwrap_or(0),
+            sent_on: day(row.created_at_ms),
+            expires_on: day(row.expires_at_ms),
+            status,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_are_recognised_by_content_not_name() {
+        assert_eq!(sniff_document(b"%PDF-1.7\n..."), Some("application/pdf"));
+        assert_eq!(sniff_document(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0]), Some("image/png"));
+        assert_eq!(sniff_document(&[0xFF, 0xD8, 0xFF, 0xE0]), Some("image/jpeg"));
+        assert_eq!(sniff_document(b"MZ\x90\x00 not a pdf"), None);
+        assert_eq!(sniff_document(b"<html>%PDF-</html>"), None);
+        assert_eq!(sniff_document(b""), None);
+    }
+
+    #[test]
+    fn invitation_tokens_are_stored_only_as_hashes() {
+        let token = new_token();
+        assert_eq!(token.len(), 64);
+        assert_ne!(hash_token(&token), token);
+        assert_eq!(hash_token(&format!(" {token} ")), hash_token(&token));
+    }
+}

@@ -1,0 +1,218 @@
+//! Requests for copies and their timeline, decisions, files, authorizations, passcode links,
+//! in-portal messages and the accounting of disclosures: the tables behind release of information.
+
+pub mod release_request {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "release_request")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub number: i64,
+        pub patient_id: String,
+        pub requester_user_id: String,
+        pub on_behalf_of: Option<String>,
+        pub status: String,
+        pub scope: String,
+        pub formats: String,
+        pub recipient_kind: String,
+        pub recipient_name: Option<String>,
+        pub recipient_address: Option<String>,
+        pub purpose: Option<String>,
+        pub fee_cents: i32,
+        pub received_on: String,
+        pub due_on: String,
+        pub extended: bool,
+        pub extension_reason: Option<String>,
+        pub assigned_to: Option<String>,
+        pub created_at_ms: i64,
+        pub updated_at_ms: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod release_event {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "release_event")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub request_id: String,
+        pub at_ms: i64,
+        pub actor_user_id: Option<String>,
+        pub actor_kind: String,
+        pub from_status: Option<String>,
+        pub to_status: String,
+        pub note: Option<String>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod release_decision {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "release_decision")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub request_id: String,
+        pub decided_by_user_id: String,
+        pub decision: String,
+        /// JSON list of `domain::release::Withheld`.
+        pub exclusions: String,
+        /// JSON list of denial-ground codes.
+        pub grounds: String,
+        pub note: Option<String>,
+        pub at_ms: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod release_file {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "release_file")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub request_id: String,
+        pub kind: String,
+        pub file_name: String,
+        pub content_type: String,
+        pub size: i64,
+        pub sha256: String,
+        pub pages: Option<i32>,
+        pub key_id: String,
+        pub nonce: Vec<u8>,
+        pub ciphertext: Vec<u8>,
+        pub created_at_ms: i64,
+        pub expires_at_ms: i64,
+        pub downloads: i32,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod release_authorization {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "release_authorization")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub request_id: String,
+        pub signer_name: String,
+        pub signer_user_id: String,
+        pub signed_at_ms: i64,
+        pub client_address: String,
+        pub description: String,
+        pub recipient_name: String,
+        pub recipient_address: String,
+        pub purpose: String,
+        pub expires_on: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod release_link {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "release_link")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub request_id: String,
+        pub token_hash: String,
+        pub passcode_hash: String,
+        pub passcode_key_id: String,
+        pub passcode_nonce: Vec<u8>,
+        /// "token passcode", sealed: shown to the requester to pass on.
+        pub passcode_sealed: Vec<u8>,
+        pub expires_at_ms: i64,
+        pub failed_attempts: i32,
+        pub locked_until_ms: i64,
+        pub opened_count: i32,
+        pub created_at_ms: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod notification {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "notification")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub user_id: String,
+        pub request_id: Option<String>,
+        pub message: String,
+        pub created_at_ms: i64,
+        pub read_at_ms: Option<i64>,
+        pub emailed_at_ms: Option<i64>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod disclosure {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "disclosure")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub patient_id: String,
+        pub request_id: Option<String>,
+        pub disclosed_on: String,
+        pub recipient_name: String,
+        pub recipient_address: Option<String>,
+        pub description: String,
+        pub purpose: String,
+        pub accountable: bool,
+        pub kind: String,
+        pub corrects_id: Option<String>,
+        pub recorded_by_user_id: Option<String>,
+        pub created_at_ms: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
