@@ -100,13 +100,14 @@ impl AccessContext {
                 request_id: e.request_id,
             })
             .collect();
-        let key = |r: &AuditReportRow| -> (String, i64) {
+        // Events without a user or patient (sign-in failures, system jobs) sort first.
+        let key = |r: &AuditReportRow| -> (Option<String>, i64) {
             let text = match query.sort {
-                AuditSort::Time => String::new(),
-                AuditSort::User => r.user.clone().unwrap_or_default(),
-                AuditSort::Patient => r.patient.clone().unwrap_or_default(),
-                AuditSort::Action => r.action.clone(),
-                AuditSort::Outcome => r.outcome.clone(),
+                AuditSort::Time => None,
+                AuditSort::User => r.user.clone(),
+                AuditSort::Patient => r.patient.clone(),
+                AuditSort::Action => Some(r.action.clone()),
+                AuditSort::Outcome => Some(r.outcome.clone()),
             };
             (text, r.seq)
         };

@@ -14,6 +14,7 @@ use crate::domain::{
     CodeView, DocumentRow, DocumentView, Flag, ItemRow, ListFilter, ListPage, PAGE_SIZE, RecordOverview, Section, Trend,
     TrendPoint, VisitView, html_to_text, system_name,
 };
+use crate::backend::error::{BackendError, Stored};
 use crate::error::AppError;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select};
 
@@ -23,12 +24,13 @@ fn shown_date(text: Option<&str>) -> Option<String> {
     Some(if t.len() >= 16 && t.as_bytes()[10] == b'T' { format!("{} {}", &t[..10], &t[11..16]) } else { t.to_string() })
 }
 
-fn codes(json: &str) -> Vec<CodeView> {
-    serde_json::from_str::<Vec<Coding>>(json)
-        .unwrap_or_default()
+/// An item's codes as stored (the FHIR codings, as JSON); a value that does not parse is an error.
+fn codes(json: &str) -> Result<Vec<CodeView>, BackendError> {
+    let codings: Vec<Coding> = serde_json::from_str(json).stored("clinical_item", "codes")?;
+    Ok(codings
         .into_iter()
         .filter_map(|c| Some(CodeView { system: system_name(c.system.as_deref().unwrap_or("")), code: c.code?, display: c.display }))
-        .collect()
+        .collect())
 }
 
 fn with_unit(value: f64, unit: Option<&str>) -> String {
@@ -38,7 +40,7 @@ fn with_unit(value: f64, unit: Option<&str>) -> String {
     }
 }
 
-pub(super) fn to_row(m: clinical_item::Model) -> ItemRow {
+pub(super) fn to_row(m: clinical_item::Model) -> Result<ItemRow, BackendError> {
     let observation = m.kind == "observation";
     let money = m.kind == "claim" || m.kind == "explanation_of_benefit";
     let value = match (m.value_num, observation || money) {
@@ -70,10 +72,10 @@ pub(super) fn to_row(m: clinical_item::Model) -> ItemRow {
         }
         (!parts.is_empty()).then(|| parts.join(" · "))
     };
-    ItemRow {
+    Ok(ItemRow {
         flag: if observation { Flag::of(m.interpretation.as_deref(), m.value_num, m.ref_low, m.ref_high) } else { None },
         trend_code: if observation && m.value_num.is_some() { m.code.clone() } else { None },
-        codes: codes(&m.codes),
+        codes: codes(&m.codes)?,
         date: shown_date(m.start_text.as_deref()),
         end_date: shown_date(m.end_text.as_deref()),
         id: m.resource_id,
@@ -84,7 +86,7 @@ pub(super) fn to_row(m: clinical_item::Model) -> ItemRow {
         value,
         range,
         detail,
-    }
+    })
 }
 
 fn is_text(content_type: &str) -> bool {
@@ -196,15 +198,15 @@ impl AccessContext {
         let vitals = latest_per_code("vital-signs", 10).await?;
         let labs = latest_per_code("laboratory", 12).await?;
         self.audit_read(&id, "record", "summary".into()).await?;
-        let rows = |v: Vec<clinical_item::Model>| v.into_iter().map(to_row).collect();
+        let rows = |v: Vec<clinical_item::Model>| v.into_iter().map(to_row).collect::<Result<Vec<_>, _>>();
         Ok(RecordOverview {
             patient: to_summary(patient),
-            problems: rows(problems),
-            medications: rows(medications),
-            allergies: rows(allergies),
-            immunizations: rows(immunizations),
-            vitals: rows(vitals),
-            labs: rows(labs),
+            problems: rows(problems)?,
+            medications: rows(medications)?,
+            allergies: rows(allergies)?,
+            immunizations: rows(immunizations)?,
+            vitals: rows(vitals)?,
+            labs: rows(labs)?,
             limited,
         })
     }
@@ -254,7 +256,7 @@ impl AccessContext {
                 .limit(PAGE_SIZE)
                 .all(&self.db)
                 .await?;
-            page.items = rows.into_iter().map(to_row).collect();
+            page.items = rows.into_iter().map(to_row).collect::<Result<_, _>>()?;
         }
         page.pages = page.total.div_ceil(PAGE_SIZE).max(1) as u32;
         self.audit_read(&id, "record_section", format!("section={} page={}", section.slug(), range.page)).await?;
@@ -294,7 +296,7 @@ impl AccessContext {
         let mut sections: Vec<(Section, Vec<ItemRow>)> = Vec::new();
         for row in contents {
             let Some(section) = Section::of_kind(&row.kind, row.category.as_deref()) else { continue };
-            let item = to_row(row);
+            let item = to_row(row)?;
             match sections.iter_mut().find(|(s, _)| *s == section) {
                 Some((_, items)) => items.push(item),
                 None => sections.push((section, vec![item])),
@@ -302,7 +304,7 @@ impl AccessContext {
         }
         sections.sort_by_key(|(s, _)| Section::ALL.iter().position(|x| x == s));
         self.audit_read(&id, "visit", format!("visit={visit_id}")).await?;
-        Ok(VisitView { visit: to_row(visit), sections, documents: documents.iter().map(to_document_row).collect() })
+        Ok(VisitView { visit: to_row(visit)?, sections, documents: documents.iter().map(to_document_row).collect() })
     }
 
     /// A note or attachment: its text for reading, or its bytes for download.
@@ -337,7 +339,7 @@ impl AccessContext {
             .await?;
         let Some(last) = rows.last().cloned() else { return Err(AppError::NotFound) };
         self.audit_read(&patient.id, "trend", format!("code={code}")).await?;
-        let code_view = codes(&last.codes).into_iter().find(|c| c.code == code).unwrap_or(CodeView {
+        let code_view = codes(&last.codes)?.into_iter().find(|c| c.code == code).unwrap_or(CodeView {
             system: system_name(last.code_system.as_deref().unwrap_or("")),
             code: code.to_string(),
             display: None,

@@ -184,7 +184,7 @@ impl AccessContext {
             requester_user_id: Set(self.principal.user_id.clone()),
             on_behalf_of: Set(self.acting_for.clone()),
             status: Set(Status::Submitted.as_str().into()),
-            scope: Set(serde_json::to_string(&request.scope).unwrap_or_default()),
+            scope: Set(serde_json::to_string(&request.scope)?),
             formats: Set(formats),
             recipient_kind: Set(if form.is_some() { "third_party" } else { "myself" }.into()),
             recipient_name: Set(form.map(|f| f.recipient_name.trim().to_string())),
@@ -348,7 +348,7 @@ impl AccessContext {
         let patients = super::rows::patient_row::Entity::find().filter(super::rows::patient_row::Column::Id.is_in(ids)).all(&self.db).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            let label = patients.iter().find(|p| p.id == row.patient_id).map(|p| format!("{} {} · {}", p.given_names, p.family_name, p.mrn)).unwrap_or_default();
+            let label = patients.iter().find(|p| p.id == row.patient_id).map(|p| format!("{} {} · {}", p.given_names, p.family_name, p.mrn)).stored("release_request", "patient_id")?;
             let assignee = match &row.assigned_to {
                 Some(user) => Some(self.display_name(user).await?),
                 None => None,

@@ -280,7 +280,7 @@ impl AccessContext {
                     included.insert(r.resource_id.clone());
                     to_row(r)
                 })
-                .collect();
+                .collect::<Result<_, _>>()?;
             sections.push((section, rows));
         }
         let documents = if wanted.contains(&Section::Documents) {

@@ -20,6 +20,7 @@ use crate::backend::db::{now_ms, write_transaction};
 use crate::backend::request::RequestMeta;
 use crate::domain::release::{ShareView, Status};
 use crate::domain::format_utc_minutes;
+use crate::backend::error::{BackendError, Stored};
 use crate::error::{AppError, FieldError};
 use base64::Engine;
 use rand::RngCore;
@@ -37,6 +38,12 @@ fn passcode_hash(link_id: &str, passcode: &str) -> String {
 /// Compares in constant time (a passcode check must not leak how much matched).
 fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The recipient of a copy sent to someone else: such a request always names one (the form
+/// requires it), so a missing name is a damaged row.
+fn recipient_of(row: &release_request::Model) -> Result<&str, BackendError> {
+    row.recipient_name.as_deref().stored("release_request", "recipient_name")
 }
 
 impl AccessContext {
@@ -76,7 +83,7 @@ impl AccessContext {
             patient_id: Set(row.patient_id.clone()),
             request_id: Set(Some(row.id.clone())),
             disclosed_on: Set(today().to_string()),
-            recipient_name: Set(row.recipient_name.clone().unwrap_or_default()),
+            recipient_name: Set(recipient_of(row)?.to_string()),
             recipient_address: Set(row.recipient_address.clone()),
             description: Set(format!("Copy of the health record: {what} (request R-{})", row.number)),
             purpose: Set(row.purpose.clone().unwrap_or_else(|| "At the patient's request".into())),
@@ -101,10 +108,10 @@ impl AccessContext {
         };
         let sealed = Sealed { key_id: link.passcode_key_id.clone(), nonce: link.passcode_nonce.clone(), ciphertext: link.passcode_sealed.clone() };
         let opened = keys.open(&sealed, &format!("link/{}", link.id))?;
-        let text = String::from_utf8(opened).unwrap_or_default();
-        let (token, passcode) = text.split_once(' ').unwrap_or_default();
+        let text = String::from_utf8(opened).stored("release_link", "passcode_sealed")?;
+        let (token, passcode) = text.split_once(' ').stored("release_link", "passcode_sealed")?;
         Ok(Some(ShareView {
-            recipient: row.recipient_name.clone().unwrap_or_default(),
+            recipient: recipient_of(row)?.to_string(),
             url: format!("{base_url}/shared/{token}"),
             passcode: format!("{} {}", &passcode[..passcode.len().min(4)], &passcode[passcode.len().min(4)..]),
             expires: format_utc_minutes(link.expires_at_ms),
@@ -192,7 +199,7 @@ pub async fn open_shared_copy(
         AuditEvent::new(AuditAction::ReleaseRequest, Outcome::Success, request)
             .patient(&row.patient_id)
             .entity("release_link", &link.id)
-            .detail(format!("shared link opened: {kind} sha256={} to {}", file.sha256, row.recipient_name.clone().unwrap_or_default())),
+            .detail(format!("shared link opened: {kind} sha256={} to {}", file.sha256, recipient_of(&row)?)),
     )
     .await?;
     if row.status == Status::Released.as_str() {
@@ -205,7 +212,7 @@ pub async fn open_shared_copy(
             .exec(&txn)
             .await?;
         if changed.rows_affected == 1 {
-            super::release::record_system_event(&txn, &row.id, Status::Released, Status::Delivered, &format!("Opened by {}", row.recipient_name.clone().unwrap_or_default())).await?;
+            super::release::record_system_event(&txn, &row.id, Status::Released, Status::Delivered, &format!("Opened by {}", recipient_of(&row)?)).await?;
         }
     }
     txn.commit().await?;
@@ -328,19 +335,21 @@ impl AccessContext {
             .await?;
         let mut rows = Vec::new();
         for e in events {
-            let detail = e.detail.clone().unwrap_or_default();
+            // The detail is optional by design (most reads carry none).
+            let detail = e.detail.as_deref().unwrap_or("");
             let by_patient = e.actor_user_id.is_some() && e.actor_user_id == patient_user;
             // 170.315(e)(1): who acted, the patient or a representative; a caregiver's actions
             // carry the patient as on-behalf-of.
             let by_caregiver = !by_patient && e.on_behalf_of.as_deref() == Some(patient_id.as_str());
             let who = match (&e.actor_user_id, by_caregiver) {
-                (Some(actor), true) => {
-                    if !caregiver_names.contains_key(actor) {
-                        let name = self.display_name(actor).await?;
-                        caregiver_names.insert(actor.clone(), format!("{name} (caregiver)"));
+                (Some(actor), true) => match caregiver_names.get(actor) {
+                    Some(name) => name.clone(),
+                    None => {
+                        let name = format!("{} (caregiver)", self.display_name(actor).await?);
+                        caregiver_names.insert(actor.clone(), name.clone());
+                        name
                     }
-                    caregiver_names.get(actor).cloned().unwrap_or_default()
-                }
+                },
                 _ => you.to_string(),
             };
             let row = match (e.action.as_str(), by_patient || by_caregiver) {

@@ -277,10 +277,10 @@ impl AccessContext {
         choice.map(Some).ok_or(AppError::NotFound)
     }
 
-    fn grant_view(&self, row: &caregiver_grant::Model, patient: Option<&patient_row::Model>, caregiver: Option<&app_user::Model>, granter: &str, now: i64) -> Result<GrantView, BackendError> {
+    fn grant_view(&self, row: &caregiver_grant::Model, patient: &patient_row::Model, caregiver: &app_user::Model, granter: &str, now: i64) -> Result<GrantView, BackendError> {
         let kind = kind_of(row)?;
         let scope = grant_scope(row)?;
-        let band = patient.map(|p| band_of(&p.birth_date, self.ages, crate::backend::db::today())).unwrap_or(AgeBand::Child);
+        let band = band_of(&patient.birth_date, self.ages, crate::backend::db::today());
         let expired = row.expires_at_ms.is_some_and(|e| e <= now);
         let effective = effective_scope(kind, scope, band);
         let (status, active) = match (&row.end_reason, row.ended_at_ms) {
@@ -293,9 +293,9 @@ impl AccessContext {
         Ok(GrantView {
             id: row.id.clone(),
             patient_id: row.patient_id.clone(),
-            patient_name: patient.map(full_name).unwrap_or_default(),
-            caregiver_name: caregiver.map(|u| u.display_name.clone()).unwrap_or_else(|| "Unknown user".into()),
-            caregiver_email: caregiver.map(|u| u.email.clone()).unwrap_or_default(),
+            patient_name: full_name(patient),
+            caregiver_name: caregiver.display_name.clone(),
+            caregiver_email: caregiver.email.clone(),
             kind,
             scope,
             effective,
@@ -312,14 +312,15 @@ impl AccessContext {
         let now = now_ms();
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            let patient = patient_row::Entity::find_by_id(row.patient_id.clone()).one(&self.db).await?;
-            let caregiver = app_user::Entity::find_by_id(row.user_id.clone()).one(&self.db).await?;
+            // Both exist (foreign keys; accounts are disabled, never deleted).
+            let patient = patient_row::Entity::find_by_id(row.patient_id.clone()).one(&self.db).await?.stored("caregiver_grant", "patient_id")?;
+            let caregiver = app_user::Entity::find_by_id(row.user_id.clone()).one(&self.db).await?.stored("caregiver_grant", "user_id")?;
             let granter = if patient_account(&self.db, &row.patient_id).await?.is_some_and(|u| u.id == row.granted_by) {
                 "The patient".to_string()
             } else {
                 format!("{} (HIM)", self.display_name(&row.granted_by).await?)
             };
-            out.push(self.grant_view(&row, patient.as_ref(), caregiver.as_ref(), &granter, now)?);
+            out.push(self.grant_view(&row, &patient, &caregiver, &granter, now)?);
         }
         Ok(out)
     }

@@ -33,7 +33,7 @@ pub type Upload = (String, Result<Vec<u8>, String>);
 
 impl AccessContext {
     pub(super) async fn representative_view(&self, row: representative_request::Model) -> Result<RepresentativeView, AppError> {
-        let requester = app_user::Entity::find_by_id(row.requester_user_id.clone()).one(&self.db).await?;
+        let requester = app_user::Entity::find_by_id(row.requester_user_id.clone()).one(&self.db).await?.stored("representative_request", "requester_user_id")?;
         let documents = representative_document::Entity::find()
             .select_only()
             .columns([
@@ -49,8 +49,8 @@ impl AccessContext {
             .await?;
         Ok(RepresentativeView {
             id: row.id,
-            requester_name: requester.as_ref().map(|u| u.display_name.clone()).unwrap_or_default(),
-            requester_email: requester.map(|u| u.email).unwrap_or_default(),
+            requester_name: requester.display_name,
+            requester_email: requester.email,
             kind: GrantKind::parse(&row.kind).stored("representative_request", "kind")?,
             patient_name: row.patient_name,
             birth_date: row.birth_date,

@@ -10,6 +10,10 @@
 //! Called by `portal import` (no signed-in user) and, through the access context's policy check,
 //! by the HIM upload page. Every import, success or failure, is audited and kept in `import_run`.
 
+mod resolver;
+mod staff;
+use resolver::{Prepared, Resolver, identifiers};
+
 use super::rows::{
     clinical_document, clinical_item, duplicate_candidate, fhir_resource, import_run, patient_identifier,
     resource_identifier, sensitive_tag,
@@ -17,14 +21,14 @@ use super::rows::{
 use super::rows::patient_row;
 use crate::backend::audit::{self, AuditAction, AuditEvent, Outcome};
 use crate::backend::db::{now_ms, write_transaction};
-use crate::backend::fhir::map::{self, Mapped, PatientData};
+use crate::backend::fhir::map::{self, PatientData};
 use crate::backend::fhir::parse::{self, Limits, ParseError, RawEntry};
 use crate::backend::fhir::sensitive;
 use crate::backend::request::RequestMeta;
 use crate::domain::Mrn;
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
     QueryFilter,
 };
 use serde::{Deserialize, Serialize};
@@ -128,30 +132,6 @@ pub struct Importer<'a> {
     /// The signed-in HIM user or administrator; `None` on the command line.
     pub actor: Option<&'a str>,
     pub request: &'a RequestMeta,
-}
-
-/// One entry, mapped.
-struct Prepared<'a> {
-    entry: &'a RawEntry<'a>,
-    /// The patient the resource names (`subject`, `patient`, `beneficiary`), as written.
-    subject: Option<String>,
-    mapped: Mapped,
-    identifiers: Vec<(String, String)>,
-    sha256: String,
-    is_directory: bool,
-}
-
-fn identifiers(value: &Value) -> Vec<(String, String)> {
-    value
-        .get("identifier")
-        .and_then(Value::as_array)
-        .map(|ids| {
-            ids.iter()
-                .filter_map(|i| Some((i.get("system")?.as_str()?.to_string(), i.get("value")?.as_str()?.to_string())))
-                .filter(|(s, v)| s.len() <= 255 && v.len() <= 255)
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 impl Importer<'_> {
@@ -500,7 +480,7 @@ impl Importer<'_> {
             event = event.patient(&p.id).entity("patient", &p.id);
         }
         audit::record(&txn, event).await?;
-        let run_summary = serde_json::to_string(&summary).unwrap_or_default();
+        let run_summary = serde_json::to_string(&summary).map_err(|e| DbErr::Json(e.to_string()))?;
         insert_run(&txn, source, self.actor, patient_id.as_deref(), started, "imported", run_summary).await?;
         txn.commit().await?;
         mark("commit");
@@ -684,216 +664,4 @@ fn clip(text: &str, max: usize) -> String {
         end -= 1;
     }
     text[..end].to_string()
-}
-
-/// Resolves references to stored resource ids: inside the file first (`urn:uuid:` full URLs,
-/// `Type/id`, conditional `Type?identifier=system|value` on directory resources), then in the
-/// database. Lookups are cached.
-struct Resolver<'a> {
-    by_full_url: HashMap<&'a str, usize>,
-    by_type_id: HashMap<(&'a str, &'a str), usize>,
-    by_identifier: HashMap<(&'a str, &'a str, &'a str), usize>,
-    uuid_of: &'a [String],
-    cache: std::sync::Mutex<HashMap<String, Option<String>>>,
-}
-
-impl<'a> Resolver<'a> {
-    fn new(prepared: &'a [Prepared<'a>], uuid_of: &'a [String]) -> Self {
-        let mut by_full_url = HashMap::new();
-        let mut by_type_id = HashMap::new();
-        let mut by_identifier = HashMap::new();
-        for (n, p) in prepared.iter().enumerate() {
-            if let Some(url) = &p.entry.full_url {
-                by_full_url.insert(url.as_str(), n);
-            }
-            by_type_id.insert((p.entry.resource_type.as_str(), p.entry.id.as_str()), n);
-            for (system, value) in &p.identifiers {
-                by_identifier.insert((p.entry.resource_type.as_str(), system.as_str(), value.as_str()), n);
-            }
-        }
-        Resolver { by_full_url, by_type_id, by_identifier, uuid_of, cache: Default::default() }
-    }
-
-    /// The entry of this file a reference points at, if it is in the file.
-    fn local(&self, reference: &str) -> Option<usize> {
-        if let Some(n) = self.by_full_url.get(reference) {
-            return Some(*n);
-        }
-        let (kind, id) = reference.rsplit_once('/')?;
-        self.by_type_id.get(&(kind.rsplit('/').next().unwrap_or(kind), id)).copied()
-    }
-
-    async fn resolve(&self, txn: &impl ConnectionTrait, reference: &str) -> Result<Option<String>, DbErr> {
-        if let Some(n) = self.by_full_url.get(reference) {
-            return Ok(Some(self.uuid_of[*n].clone()));
-        }
-        if let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(reference).cloned()) {
-            return Ok(hit);
-        }
-        let found = if let Some((kind, query)) = reference.split_once("?identifier=") {
-            let (system, value) = query.split_once('|').unwrap_or(("", query));
-            match self.by_identifier.get(&(kind, system, value)) {
-                Some(n) => Some(self.uuid_of[*n].clone()),
-                None => {
-                    let ids: Vec<String> = resource_identifier::Entity::find()
-                        .filter(resource_identifier::Column::System.eq(system))
-                        .filter(resource_identifier::Column::Value.eq(value))
-                        .all(txn)
-                        .await?
-                        .into_iter()
-                        .map(|r| r.resource_id)
-                        .collect();
-                    match ids.is_empty() {
-                        true => None,
-                        false => fhir_resource::Entity::find()
-                            .filter(fhir_resource::Column::Id.is_in(ids))
-                            .filter(fhir_resource::Column::ResourceType.eq(kind))
-                            .one(txn)
-                            .await?
-                            .map(|r| r.id),
-                    }
-                }
-            }
-        } else if let Some((kind, id)) = reference.rsplit_once('/').filter(|(k, _)| !k.contains(':')).map(|(k, i)| (k.rsplit('/').next().unwrap_or(k), i)) {
-            match self.by_type_id.get(&(kind, id)) {
-                Some(n) => Some(self.uuid_of[*n].clone()),
-                None => fhir_resource::Entity::find()
-                    .filter(fhir_resource::Column::ResourceType.eq(kind))
-                    .filter(fhir_resource::Column::FhirId.eq(id))
-                    .one(txn)
-                    .await?
-                    .map(|r| r.id),
-            }
-        } else {
-            None
-        };
-        if let Ok(mut cache) = self.cache.lock() {
-            cache.insert(reference.to_string(), found.clone());
-        }
-        Ok(found)
-    }
-}
-
-/// The HIM side of imports: uploads, the list of past imports, and possible duplicates. Each asks
-/// the policy (`ImportRecords`, `ReviewDuplicates`) and is audited.
-impl super::AccessContext {
-    /// Imports an uploaded file as the signed-in user.
-    pub async fn upload_import(&self, source: &str, bytes: &[u8], limits: Limits) -> Result<Summary, crate::error::AppError> {
-        use crate::backend::policy::Action;
-        self.require(Action::ImportRecords, AuditAction::RecordImport).await?;
-        let importer = Importer { db: &self.db, site_code: &self.site_code, limits, actor: Some(&self.principal.user_id), request: &self.request };
-        importer.import(source, bytes, &|_, _| {}).await.map_err(|e| match e {
-            ImportError::Db(e) => crate::backend::error::internal("an import failed", &e),
-            other => crate::error::AppError::Conflict { message: format!("Nothing was imported: {other}") },
-        })
-    }
-
-    /// The latest imports, newest first.
-    pub async fn import_runs(&self, limit: u64) -> Result<Vec<crate::domain::ImportRunRow>, crate::error::AppError> {
-        use crate::backend::policy::Action;
-        use sea_orm::{QueryOrder, QuerySelect};
-        self.require(Action::ImportRecords, AuditAction::RecordImport).await?;
-        let rows = import_run::Entity::find()
-            .order_by_desc(import_run::Column::FinishedAtMs)
-            .limit(limit)
-            .all(&self.db)
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                let summary: Value = serde_json::from_str(&r.summary).unwrap_or(Value::Null);
-                let outcome = match summary.get("error").and_then(Value::as_str) {
-                    Some(error) => error.to_string(),
-                    None => {
-                        let n = |k: &str| summary.get(k).and_then(Value::as_u64).unwrap_or(0);
-                        let who = summary.pointer("/patient/mrn").and_then(Value::as_str).map(|m| format!("record {m}; ")).unwrap_or_default();
-                        format!("{who}{} resources: {} new, {} changed, {} unchanged", n("resources"), n("created"), n("updated"), n("unchanged"))
-                    }
-                };
-                let warnings = summary
-                    .get("warnings")
-                    .and_then(Value::as_array)
-                    .map(|w| w.iter().filter_map(Value::as_str).map(str::to_string).collect())
-                    .unwrap_or_default();
-                crate::domain::ImportRunRow {
-                    id: r.id,
-                    source: r.source,
-                    finished: crate::domain::format_utc_seconds(r.finished_at_ms),
-                    status: r.status,
-                    outcome,
-                    warnings,
-                    patient_id: r.patient_id,
-                }
-            })
-            .collect())
-    }
-
-    /// Open pairs of possible duplicates, both records side by side.
-    pub async fn duplicates(&self) -> Result<Vec<crate::domain::DuplicatePair>, crate::error::AppError> {
-        use crate::backend::policy::Action;
-        use sea_orm::QueryOrder;
-        self.require(Action::ReviewDuplicates, AuditAction::PatientRead).await?;
-        let pairs = duplicate_candidate::Entity::find()
-            .filter(duplicate_candidate::Column::Status.eq("open"))
-            .order_by_asc(duplicate_candidate::Column::CreatedAtMs)
-            .all(&self.db)
-            .await
-            ?;
-        let mut out = Vec::new();
-        for pair in pairs {
-            let load = |id: String| async move {
-                let row = patient_row::Entity::find_by_id(id.clone()).filter(patient_row::Column::SiteCode.eq(self.site_code.as_str())).one(&self.db).await?;
-                let ids = patient_identifier::Entity::find().filter(patient_identifier::Column::PatientId.eq(id)).all(&self.db).await?;
-                Ok::<_, DbErr>(row.map(|r| (super::patients::to_summary(r), ids.into_iter().map(|i| format!("{}: {}", i.system, i.value)).collect::<Vec<_>>())))
-            };
-            let (Some((new_record, new_identifiers)), Some((existing_record, existing_identifiers))) = (
-                load(pair.patient_id.clone()).await?,
-                load(pair.other_patient_id.clone()).await?,
-            ) else {
-                continue;
-            };
-            out.push(crate::domain::DuplicatePair {
-                id: pair.id,
-                reason: pair.reason,
-                found: crate::domain::format_utc_minutes(pair.created_at_ms),
-                status: pair.status,
-                new_record,
-                existing_record,
-                new_identifiers,
-                existing_identifiers,
-            });
-        }
-        let event = self.event(AuditAction::PatientRead, Outcome::Success).detail(format!("duplicates_list count={}", out.len()));
-        audit::record_alone(&self.db, event).await?;
-        Ok(out)
-    }
-
-    /// Records HIM's decision on a pair (audited for both records). Never merges.
-    pub async fn resolve_duplicate(&self, id: &str, decision: crate::domain::DuplicateDecision) -> Result<(), crate::error::AppError> {
-        use crate::backend::policy::Action;
-        self.require(Action::ReviewDuplicates, AuditAction::PatientRead).await?;
-        let txn = write_transaction(&self.db).await?;
-        let pair = duplicate_candidate::Entity::find_by_id(id.to_string())
-            .filter(duplicate_candidate::Column::Status.eq("open"))
-            .one(&txn)
-            .await?
-            .ok_or(crate::error::AppError::NotFound)?;
-        duplicate_candidate::Entity::update_many()
-            .col_expr(duplicate_candidate::Column::Status, Expr::value(decision.as_str()))
-            .col_expr(duplicate_candidate::Column::ResolvedByUserId, Expr::value(self.principal.user_id.clone()))
-            .col_expr(duplicate_candidate::Column::ResolvedAtMs, Expr::value(now_ms()))
-            .filter(duplicate_candidate::Column::Id.eq(id))
-            .exec(&txn)
-            .await?;
-        for patient in [&pair.patient_id, &pair.other_patient_id] {
-            let event = self
-                .event(AuditAction::DuplicateReview, Outcome::Success)
-                .patient(patient)
-                .entity("duplicate_candidate", id)
-                .detail(format!("decision={}", decision.as_str()));
-            audit::record(&txn, event).await?;
-        }
-        txn.commit().await?;
-        Ok(())
-    }
 }
