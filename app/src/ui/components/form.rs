@@ -16,6 +16,20 @@ pub fn field_error<T>(result: Option<Result<T, AppError>>, field: &str) -> Optio
     }
 }
 
+/// The message for one field of a failed action, announced (`role="alert"`) when it appears.
+/// For fields drawn by hand (selects, checkbox groups); [`Field`] shows its own.
+#[component]
+pub fn FieldMessage<T: Clone + Send + Sync + 'static>(
+    #[prop(into)] result: Signal<Option<Result<T, AppError>>>,
+    /// The form field name the server named in its validation error.
+    field: &'static str,
+    /// An id, when an input points at the message with `aria-describedby`.
+    #[prop(optional, into)]
+    id: Option<String>,
+) -> impl IntoView {
+    move || field_error(result.get(), field).map(|e| view! { <p id=id.clone() class="field__error" role="alert">{e}</p> })
+}
+
 /// A text-like input with its label, optional hint and error.
 #[component]
 pub fn Field(

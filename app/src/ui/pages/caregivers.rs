@@ -9,7 +9,7 @@ use crate::api::caregivers::{
     who_can_see, my_representative_requests, representative_queue,
 };
 use crate::domain::caregiver::{GrantKind, GrantView, InvitationView, RepresentativeView};
-use crate::ui::components::form::{FormError, LoadError, field_error};
+use crate::ui::components::form::{FieldMessage, FormError, LoadError, field_error};
 use crate::ui::ids;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -370,7 +370,7 @@ pub fn StaffRepresentativesPage() -> impl IntoView {
                                                 <input type="hidden" name="id" value=id.clone()/>
                                                 <div class="field">
                                                     <label for=format!("mrn-{id}")>"Verified medical record number (to approve)"</label>
-                                                    {move || field_error(result.get(), "mrn").map(|e| view! { <p class="field__error" role="alert">{e}</p> })}
+                                                    <FieldMessage result=result field="mrn"/>
                                                     <input id=format!("mrn-{id}") name="mrn" type="text" value=r.mrn.clone()/>
                                                 </div>
                                                 <div class="field">
@@ -388,7 +388,7 @@ pub fn StaffRepresentativesPage() -> impl IntoView {
                                                 </div>
                                                 <div class="field">
                                                     <label for=format!("reason-{id}")>"Reason (required to refuse; the requester is told)"</label>
-                                                    {move || field_error(result.get(), "reason").map(|e| view! { <p class="field__error" role="alert">{e}</p> })}
+                                                    <FieldMessage result=result field="reason"/>
                                                     <input id=format!("reason-{id}") name="reason" type="text" maxlength=500/>
                                                 </div>
                                                 <p class="actions">
@@ -437,7 +437,7 @@ pub fn StaffCaregivers(patient: String) -> impl IntoView {
                                                 <input type="hidden" name="id" value=id.clone()/>
                                                 <div class="field">
                                                     <label for=reason_id.clone()>"Reason for ending this access (kept in the history)"</label>
-                                                    {move || field_error(result.get(), "reason").map(|e| view! { <p class="field__error" role="alert">{e}</p> })}
+                                                    <FieldMessage result=result field="reason"/>
                                                     <input id=reason_id.clone() name="reason" type="text" maxlength=500 required=true/>
                                                 </div>
                                                 <button type="submit" class="button button--danger">"End this access"</button>

@@ -5,7 +5,7 @@
 
 use crate::api::release::{AddDisclosure, my_activity, my_disclosures, patient_disclosures};
 use crate::domain::release::Accounting;
-use crate::ui::components::form::{FormError, LoadError, field_error};
+use crate::ui::components::form::{FieldMessage, FormError, LoadError, field_error};
 use crate::ui::ids;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -92,7 +92,7 @@ pub fn StaffDisclosuresPage() -> impl IntoView {
         view! {
             <div class="field">
                 <label for=id.clone()>{label}</label>
-                {move || field_error(result.get(), name).map(|e| view! { <p class="field__error" role="alert">{e}</p> })}
+                <FieldMessage result=result field=name/>
                 <input id=id name=name type=kind aria-invalid=move || field_error(result.get(), name).is_some().to_string()/>
             </div>
         }

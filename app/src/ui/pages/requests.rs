@@ -9,7 +9,7 @@ use crate::api::release::{
 use crate::domain::release::{DenialGround, QueueFilter, WITHHOLD_BASES};
 use crate::domain::Section;
 use crate::domain::release::RequestView;
-use crate::ui::components::form::{FormError, LoadError, field_error};
+use crate::ui::components::form::{FieldMessage, FormError, LoadError, field_error};
 use crate::ui::ids;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -67,6 +67,27 @@ fn DecisionFacts(request: RequestView) -> impl IntoView {
     }
 }
 
+/// What happened to a request, as both the patient's page and the staff page show it: the
+/// released files, what the decision left out and why, and the timeline of every step.
+#[component]
+fn RequestHistory(request: RequestView) -> impl IntoView {
+    let timeline = request.timeline.clone();
+    view! {
+        <ReleasedFiles request=request.clone()/>
+        <DecisionFacts request=request/>
+        <h2>"Timeline"</h2>
+        <ol id=ids::REQUEST_TIMELINE class="items">
+            {timeline.into_iter().map(|t| view! {
+                <li class="item">
+                    <p class="item__title">{t.status}</p>
+                    <p class="item__meta muted"><span>{t.at}</span><span>{t.who}</span></p>
+                    {t.note.map(|n| view! { <p>{n}</p> })}
+                </li>
+            }).collect_view()}
+        </ol>
+    }
+}
+
 #[component]
 pub fn RequestsPage() -> impl IntoView {
     let submit = ServerAction::<SubmitRequest>::new();
@@ -107,7 +128,7 @@ pub fn RequestsPage() -> impl IntoView {
             <ActionForm action=submit attr:class="form" attr:novalidate="true" attr:aria-labelledby="new-request-title">
                 <fieldset class="field">
                     <legend>"What to include"</legend>
-                    {move || field_error(result.get(), "scope").map(|e| view! { <p class="field__error" role="alert">{e}</p> })}
+                    <FieldMessage result=result field="scope"/>
                     <label class="check"><input type="radio" name="scope" value="all" checked=true/>" The whole record"</label>
                     {[Section::Problems, Section::Medications, Section::Allergies, Section::Immunizations, Section::Labs, Section::Visits, Section::Documents]
                         .into_iter().map(|s| view! {
@@ -127,7 +148,7 @@ pub fn RequestsPage() -> impl IntoView {
                 {move || ["from", "to"].into_iter().filter_map(|f| field_error(result.get(), f)).map(|e| view! { <p class="field__error" role="alert">{e}</p> }).collect_view()}
                 <fieldset class="field">
                     <legend>"Formats"</legend>
-                    {move || field_error(result.get(), "formats").map(|e| view! { <p class="field__error" role="alert">{e}</p> })}
+                    <FieldMessage result=result field="formats"/>
                     <label class="check"><input type="checkbox" name="pdf" value="on" checked=true/>" PDF, to read and print"</label>
                     <label class="check"><input type="checkbox" name="fhir" value="on"/>" FHIR data, for health apps"</label>
                 </fieldset>
@@ -151,7 +172,7 @@ pub fn RequestsPage() -> impl IntoView {
                         view! {
                             <div class="field">
                                 <label for=id.clone()>{label}</label>
-                                {let error_id = error_id.clone(); move || field_error(result.get(), name).map(|e| view! { <p id=error_id.clone() class="field__error" role="alert">{e}</p> })}
+                                <FieldMessage result field=name id=error_id.clone()/>
                                 <input id=id name=name type=kind autocomplete=auto
                                     aria-invalid=move || field_error(result.get(), name).is_some().to_string()
                                     aria-describedby=move || field_error(result.get(), name).map(|_| error_id.clone())/>
@@ -164,17 +185,17 @@ pub fn RequestsPage() -> impl IntoView {
                         ("ack_redisclosure", "I understand the recipient may share the information further, and it may then no longer be protected by federal privacy law."),
                     ].into_iter().map(|(name, label)| view! {
                         <div class="field">
-                            {move || field_error(result.get(), name).map(|e| view! { <p class="field__error" role="alert">{e}</p> })}
+                            <FieldMessage result=result field=name/>
                             <label class="check"><input type="checkbox" name=name value="on"/>{format!(" {label}")}</label>
                         </div>
                     }).collect_view()}
                     <div class="field">
                         <label for="auth-signature_name">"Sign: type your full name as on your account"</label>
-                        {move || field_error(result.get(), "signature_name").map(|e| view! { <p class="field__error" role="alert">{e}</p> })}
+                        <FieldMessage result=result field="signature_name"/>
                         <input id="auth-signature_name" name="signature_name" type="text" autocomplete="name"/>
                     </div>
                     <div class="field">
-                        {move || field_error(result.get(), "consent").map(|e| view! { <p class="field__error" role="alert">{e}</p> })}
+                        <FieldMessage result=result field="consent"/>
                         <label class="check"><input type="checkbox" name="consent" value="on"/>" I sign this authorization. The time and my network address are recorded with my signature."</label>
                     </div>
                 </fieldset>
@@ -248,18 +269,7 @@ pub fn RequestPage() -> impl IntoView {
                                     <p class="muted">{format!("{} Opened {} time(s).", if share.expired { format!("Expired {}.", share.expires) } else { format!("Works until {}.", share.expires) }, share.opened)}</p>
                                 </div>
                             })}
-                            <ReleasedFiles request=r.clone()/>
-                            <DecisionFacts request=r.clone()/>
-                            <h2>"Timeline"</h2>
-                            <ol id=ids::REQUEST_TIMELINE class="items">
-                                {r.timeline.iter().map(|t| view! {
-                                    <li class="item">
-                                        <p class="item__title">{t.status.clone()}</p>
-                                        <p class="item__meta muted"><span>{t.at.clone()}</span><span>{t.who.clone()}</span></p>
-                                        {t.note.clone().map(|n| view! { <p>{n}</p> })}
-                                    </li>
-                                }).collect_view()}
-                            </ol>
+                            <RequestHistory request=r.clone()/>
                             <FormError result id="request-action-error"/>
                             <FormError result=review_result id="review-request-error"/>
                             {r.can_request_review.then({ let rid = r.id.clone(); move || view! {
@@ -456,12 +466,12 @@ pub fn StaffRequestPage() -> impl IntoView {
                                         <input type="hidden" name="id" value=id_extend/>
                                         <div class="field">
                                             <label for="extend-date">"New due date"</label>
-                                            {move || field_error(extend_result.get(), "new_due").map(|e| view! { <p class="field__error" role="alert">{e}</p> })}
+                                            <FieldMessage result=extend_result field="new_due"/>
                                             <input id="extend-date" name="new_due" type="date"/>
                                         </div>
                                         <div class="field">
                                             <label for="extend-reason">"Why (the patient reads this notice)"</label>
-                                            {move || field_error(extend_result.get(), "reason").map(|e| view! { <p class="field__error" role="alert">{e}</p> })}
+                                            <FieldMessage result=extend_result field="reason"/>
                                             <textarea id="extend-reason" name="reason" rows="2" maxlength="1000"></textarea>
                                         </div>
                                         <button type="submit" class="button button--secondary">"Extend and tell the patient"</button>
@@ -494,18 +504,7 @@ pub fn StaffRequestPage() -> impl IntoView {
                                 {review}
                                 {denial_review}
                                 {release_form}
-                                <ReleasedFiles request=r.clone()/>
-                                <DecisionFacts request=r.clone()/>
-                                <h2>"Timeline"</h2>
-                                <ol id=ids::REQUEST_TIMELINE class="items">
-                                    {r.timeline.iter().map(|t| view! {
-                                        <li class="item">
-                                            <p class="item__title">{t.status.clone()}</p>
-                                            <p class="item__meta muted"><span>{t.at.clone()}</span><span>{t.who.clone()}</span></p>
-                                            {t.note.clone().map(|n| view! { <p>{n}</p> })}
-                                        </li>
-                                    }).collect_view()}
-                                </ol>
+                                <RequestHistory request=r.clone()/>
                                 <p><A href="/staff/requests">"Back to the queue"</A></p>
                             }.into_any()
                         }
@@ -535,13 +534,13 @@ fn ReviewForm(id: String, action: ServerAction<DecideRequest>, result: Signal<Op
             <p class="muted">"Psychotherapy notes are always left out (45 CFR 164.524(a)(1)(i))."</p>
             <fieldset class="field">
                 <legend>"Sensitive categories"</legend>
-                {move || field_error(result.get(), "withheld").map(|e| view! { <p class="field__error" role="alert">{e}</p> })}
+                <FieldMessage result=result field="withheld"/>
                 {categories.into_iter().map(|(code, label)| {
                     let select_id = format!("withhold-{code}");
                     view! {
                         <div class="field">
                             <label for=select_id.clone()>{label}</label>
-                            {move || field_error(result.get(), code).map(|e| view! { <p class="field__error" role="alert">{e}</p> })}
+                            <FieldMessage result=result field=code/>
                             <select id=select_id name=code>
                                 <option value="" selected=true>"Include"</option>
                                 {WITHHOLD_BASES.iter().filter(|(c, _)| *c != "psychotherapy_notes").map(|(c, text)| view! {
@@ -554,7 +553,7 @@ fn ReviewForm(id: String, action: ServerAction<DecideRequest>, result: Signal<Op
             </fieldset>
             <div class="field">
                 <label for="deny-ground">"Ground, if you deny"</label>
-                {move || field_error(result.get(), "ground").map(|e| view! { <p class="field__error" role="alert">{e}</p> })}
+                <FieldMessage result=result field="ground"/>
                 <select id="deny-ground" name="ground">
                     <option value="" selected=true>"(not denying)"</option>
                     {DenialGround::ALL.into_iter().map(|g| view! {
