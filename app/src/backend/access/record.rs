@@ -11,7 +11,7 @@ use crate::backend::audit::{self, AuditAction, Outcome};
 use crate::backend::fhir::map::{Coding, trim_number};
 use crate::backend::policy::{Action, Target};
 use crate::domain::{
-    CodeView, DocumentRow, DocumentView, Flag, ItemRow, ListFilter, ListPage, PAGE_SIZE, RecordOverview, Section, Trend,
+    CodeView, DocumentRow, DocumentView, Flag, ItemRow, ListFilter, ListPage, PAGE_SIZE, Range, RecordOverview, Section, Trend,
     TrendPoint, VisitView, html_to_text, system_name,
 };
 use crate::backend::error::{BackendError, Stored};
@@ -137,6 +137,12 @@ fn not_sensitive(patient_id: &str) -> sea_orm::Condition {
     sea_orm::Condition::all().add(clinical_item::Column::ResourceId.not_in_subquery(tagged))
 }
 
+/// The date a list is filtered and sorted by, and the column that breaks ties.
+struct DatedColumns<C> {
+    date: C,
+    then_by: C,
+}
+
 impl AccessContext {
     /// The patient whose record is read: the one asked for (staff), or the signed-in patient's
     /// own (or the person a caregiver switched to). Asks the policy and checks the record is on
@@ -211,6 +217,23 @@ impl AccessContext {
         })
     }
 
+    /// One page of `select` within the range's dates, newest first, and the count of all.
+    async fn date_page<E: EntityTrait>(&self, select: Select<E>, columns: DatedColumns<E::Column>, range: &Range, offset: u64) -> Result<(u64, Vec<E::Model>), AppError>
+    where
+        E::Model: Sync,
+    {
+        let mut select = select;
+        if let Some(f) = range.from_ms {
+            select = select.filter(columns.date.gte(f));
+        }
+        if let Some(u) = range.until_ms {
+            select = select.filter(columns.date.lt(u));
+        }
+        let total = select.clone().count(&self.db).await?;
+        let rows = select.order_by_desc(columns.date).order_by_asc(columns.then_by).offset(offset).limit(PAGE_SIZE).all(&self.db).await?;
+        Ok((total, rows))
+    }
+
     /// One section, newest first, within the filter's dates, one page at a time.
     pub async fn record_section_page(&self, requested: Option<&str>, section: Section, filter: &ListFilter) -> Result<ListPage, AppError> {
         let range = filter.parse().map_err(|fields| AppError::Validation { fields })?;
@@ -221,41 +244,19 @@ impl AccessContext {
         if section == Section::Documents && limited {
             // No notes for a limited proxy: the section is empty, as if there were none.
         } else if section == Section::Documents {
-            let mut select = document_list().filter(clinical_document::Column::PatientId.eq(id.as_str()));
-            if let Some(f) = range.from_ms {
-                select = select.filter(clinical_document::Column::DateMs.gte(f));
-            }
-            if let Some(u) = range.until_ms {
-                select = select.filter(clinical_document::Column::DateMs.lt(u));
-            }
-            page.total = select.clone().count(&self.db).await?;
-            let rows = select
-                .order_by_desc(clinical_document::Column::DateMs)
-                .order_by_asc(clinical_document::Column::Position)
-                .offset(offset)
-                .limit(PAGE_SIZE)
-                .all(&self.db)
-                .await?;
+            let select = document_list().filter(clinical_document::Column::PatientId.eq(id.as_str()));
+            let dated = DatedColumns { date: clinical_document::Column::DateMs, then_by: clinical_document::Column::Position };
+            let (total, rows) = self.date_page(select, dated, &range, offset).await?;
+            page.total = total;
             page.documents = rows.iter().map(to_document_row).collect();
         } else {
             let mut select = self.items(&id, section.kinds(), limited);
             if let Some(category) = section.observation_category() {
                 select = select.filter(clinical_item::Column::Category.eq(category));
             }
-            if let Some(f) = range.from_ms {
-                select = select.filter(clinical_item::Column::StartMs.gte(f));
-            }
-            if let Some(u) = range.until_ms {
-                select = select.filter(clinical_item::Column::StartMs.lt(u));
-            }
-            page.total = select.clone().count(&self.db).await?;
-            let rows = select
-                .order_by_desc(clinical_item::Column::StartMs)
-                .order_by_asc(clinical_item::Column::Display)
-                .offset(offset)
-                .limit(PAGE_SIZE)
-                .all(&self.db)
-                .await?;
+            let dated = DatedColumns { date: clinical_item::Column::StartMs, then_by: clinical_item::Column::Display };
+            let (total, rows) = self.date_page(select, dated, &range, offset).await?;
+            page.total = total;
             page.items = rows.into_iter().map(to_row).collect::<Result<_, _>>()?;
         }
         page.pages = page.total.div_ceil(PAGE_SIZE).max(1) as u32;

@@ -271,69 +271,39 @@ pub fn SectionPage() -> impl IntoView {
 
 #[component]
 pub fn VisitPage() -> impl IntoView {
-    let pid = patient_param();
-    let params = use_params_map();
-    let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
-    let visit = Resource::new(move || (pid.get(), id.get()), |(pid, id)| record_visit(pid, id));
-    view! {
-        <Title text="Visit"/>
-        <section class="page" aria-labelledby=ids::RECORD_HEADING>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    let pid = pid.get_untracked();
-                    let base = base(&pid);
-                    match visit.await {
-                        Ok(v) => {
-                            let when = v.visit.date.clone().unwrap_or_default();
-                            view! {
-                                <h1 id=ids::RECORD_HEADING>{v.visit.display.clone()}</h1>
-                                <p class="muted">{when}{v.visit.detail.clone().map(|d| format!(" · {d}"))}</p>
-                                <RecordNav base=base.clone() current=Some(Section::Visits)/>
-                                {v.sections.into_iter().map(|(section, items)| view! {
-                                    <section class="card" aria-label=section.title()>
-                                        <h2>{section.title()}</h2>
-                                        <Items items=items base=base.clone() empty=""/>
-                                    </section>
-                                }).collect_view()}
-                                {(!v.documents.is_empty()).then(|| view! {
-                                    <section class="card" aria-labelledby="visit-notes"><h2 id="visit-notes">"Notes"</h2>
-                                        <Documents documents=v.documents base=base.clone() patient=pid.clone()/></section>
-                                })}
-                            }.into_any()
-                        }
-                        Err(e) => view! { <h1 id=ids::RECORD_HEADING>"Visit"</h1>{record_error(e, false)}}.into_any(),
-                    }
-                })}
-            </Suspense>
-        </section>
-    }
+    record_detail("Visit", "id", record_visit, |v, pid| {
+        let base = base(&pid);
+        let when = v.visit.date.clone().unwrap_or_default();
+        view! {
+            <h1 id=ids::RECORD_HEADING>{v.visit.display.clone()}</h1>
+            <p class="muted">{when}{v.visit.detail.clone().map(|d| format!(" · {d}"))}</p>
+            <RecordNav base=base.clone() current=Some(Section::Visits)/>
+            {v.sections.into_iter().map(|(section, items)| view! {
+                <section class="card" aria-label=section.title()>
+                    <h2>{section.title()}</h2>
+                    <Items items=items base=base.clone() empty=""/>
+                </section>
+            }).collect_view()}
+            {(!v.documents.is_empty()).then(|| view! {
+                <section class="card" aria-labelledby="visit-notes"><h2 id="visit-notes">"Notes"</h2>
+                    <Documents documents=v.documents base=base.clone() patient=pid.clone()/></section>
+            })}
+        }
+        .into_any()
+    })
 }
 
 #[component]
 pub fn DocumentPage() -> impl IntoView {
-    let pid = patient_param();
-    let params = use_params_map();
-    let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
-    let doc = Resource::new(move || (pid.get(), id.get()), |(pid, id)| record_document(pid, id));
-    view! {
-        <Title text="Note"/>
-        <section class="page" aria-labelledby=ids::RECORD_HEADING>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    let pid = pid.get_untracked();
-                    match doc.await {
-                        Ok(d) => view! {
-                            <h1 id=ids::RECORD_HEADING>{d.row.title.clone()}</h1>
-                            <p class="muted">{d.row.date.clone().unwrap_or_default()}</p>
-                            <RecordNav base=base(&pid) current=Some(Section::Documents)/>
-                            <div id=ids::RECORD_NOTE class="note">{d.text.unwrap_or_default()}</div>
-                        }.into_any(),
-                        Err(e) => view! { <h1 id=ids::RECORD_HEADING>"Note"</h1>{record_error(e, false)}}.into_any(),
-                    }
-                })}
-            </Suspense>
-        </section>
-    }
+    record_detail("Note", "id", record_document, |d, pid| {
+        view! {
+            <h1 id=ids::RECORD_HEADING>{d.row.title.clone()}</h1>
+            <p class="muted">{d.row.date.clone().unwrap_or_default()}</p>
+            <RecordNav base=base(&pid) current=Some(Section::Documents)/>
+            <div id=ids::RECORD_NOTE class="note">{d.text.unwrap_or_default()}</div>
+        }
+        .into_any()
+    })
 }
 
 /// An SVG line chart of a trend, with the normal range as a band. Described for screen readers by
@@ -391,36 +361,48 @@ fn chart(trend: &Trend) -> impl IntoView + use<> {
 
 #[component]
 pub fn TrendPage() -> impl IntoView {
+    record_detail("Trend", "code", record_trend, |t, pid| {
+        let unit = t.unit.clone().unwrap_or_default();
+        view! {
+            <h1 id=ids::RECORD_HEADING>{t.title.clone()}</h1>
+            <p class="muted">{format!("{} {}{}", t.code.system, t.code.code, t.code.display.clone().map(|d| format!(" · {d}")).unwrap_or_default())}</p>
+            <RecordNav base=base(&pid) current=Some(Section::Labs)/>
+            {chart(&t)}
+            <table class="table">
+                <caption>"Every result, oldest first"</caption>
+                <thead><tr><th scope="col">"Date"</th><th scope="col">{format!("Value ({unit})")}</th><th scope="col">"Flag"</th></tr></thead>
+                <tbody>
+                    {t.points.iter().map(|p| view! {
+                        <tr><td>{p.date.clone()}</td><td>{crate::domain::format_value(p.value)}</td><td>{p.flag.map(|f| f.label()).unwrap_or("")}</td></tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        }
+        .into_any()
+    })
+}
+
+/// The skeleton of a record page that shows one thing named in its address (a visit, a note, a
+/// trend): the title, the loading state, and a load error under a plain heading. `body` draws
+/// what loaded, given the patient a caregiver is looking at (`None`: one's own record).
+fn record_detail<T, Fut>(title: &'static str, key: &'static str, load: fn(Option<String>, String) -> Fut, body: fn(T, Option<String>) -> AnyView) -> impl IntoView
+where
+    T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
+    Fut: std::future::Future<Output = Result<T, AppError>> + Send + 'static,
+{
     let pid = patient_param();
     let params = use_params_map();
-    let code = Memo::new(move |_| params.read().get("code").unwrap_or_default());
-    let trend = Resource::new(move || (pid.get(), code.get()), |(pid, code)| record_trend(pid, code));
+    let id = Memo::new(move |_| params.read().get(key).unwrap_or_default());
+    let data = Resource::new(move || (pid.get(), id.get()), move |(pid, id)| load(pid, id));
     view! {
-        <Title text="Trend"/>
+        <Title text=title/>
         <section class="page" aria-labelledby=ids::RECORD_HEADING>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     let pid = pid.get_untracked();
-                    match trend.await {
-                        Ok(t) => {
-                            let unit = t.unit.clone().unwrap_or_default();
-                            view! {
-                                <h1 id=ids::RECORD_HEADING>{t.title.clone()}</h1>
-                                <p class="muted">{format!("{} {}{}", t.code.system, t.code.code, t.code.display.clone().map(|d| format!(" · {d}")).unwrap_or_default())}</p>
-                                <RecordNav base=base(&pid) current=Some(Section::Labs)/>
-                                {chart(&t)}
-                                <table class="table">
-                                    <caption>"Every result, oldest first"</caption>
-                                    <thead><tr><th scope="col">"Date"</th><th scope="col">{format!("Value ({unit})")}</th><th scope="col">"Flag"</th></tr></thead>
-                                    <tbody>
-                                        {t.points.iter().map(|p| view! {
-                                            <tr><td>{p.date.clone()}</td><td>{crate::domain::format_value(p.value)}</td><td>{p.flag.map(|f| f.label()).unwrap_or("")}</td></tr>
-                                        }).collect_view()}
-                                    </tbody>
-                                </table>
-                            }.into_any()
-                        }
-                        Err(e) => view! { <h1 id=ids::RECORD_HEADING>"Trend"</h1>{record_error(e, false)}}.into_any(),
+                    match data.await {
+                        Ok(value) => body(value, pid),
+                        Err(e) => view! { <h1 id=ids::RECORD_HEADING>{title}</h1>{record_error(e, false)}}.into_any(),
                     }
                 })}
             </Suspense>
