@@ -9,6 +9,9 @@ export PATH="$PWD/node_modules/.bin:$PATH"
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
+step "layering: no import cycle between files, backend/ imports nothing from api/ or ui/"
+python3 scripts/check_imports.py
+
 step "clippy (server side and wasm side; warnings are errors)"
 cargo clippy -p app -p server -p migrations -p portal-tests --all-targets -- -D warnings
 cargo clippy -p frontend -p app --target wasm32-unknown-unknown -- -D warnings

@@ -55,16 +55,15 @@ pub fn import_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, StartupError> {
 /// `portal import PATH...`: imports each file in its own transaction, with a progress bar on a
 /// terminal, and returns the summary (per file, then counts per resource type).
 pub async fn import(settings: &Settings, paths: &[PathBuf]) -> Result<ImportReport, StartupError> {
-    use app::backend::access::import::Importer;
-    use app::backend::request::RequestMeta;
+    use app::backend::access::SystemContext;
     use indicatif::{ProgressBar, ProgressStyle};
     use std::collections::BTreeMap;
     use std::fmt::Write;
     let files = import_files(paths)?;
     let db = database::connect(settings).await?;
     database::migrate_up(&db).await?;
-    let request = RequestMeta::command_line();
-    let importer = Importer { db: &db, site_code: &settings.site_code, limits: settings.import_limits(), actor: None, request: &request };
+    let system = SystemContext::command_line(db.clone(), settings.site_code.clone());
+    let importer = system.importer(settings.import_limits());
     let style = ProgressStyle::with_template("{prefix:.bold} [{bar:30}] {pos}/{len} entries {msg}")
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
@@ -140,8 +139,7 @@ pub async fn import(settings: &Settings, paths: &[PathBuf]) -> Result<ImportRepo
 /// then its import into a fresh SQLite database in a temporary directory (migrations applied
 /// before the clock starts). Prints both times and their ratio (target: under 10).
 pub async fn bench(settings: &Settings, file: &std::path::Path) -> Result<String, StartupError> {
-    use app::backend::access::import::Importer;
-    use app::backend::request::RequestMeta;
+    use app::backend::access::SystemContext;
     use std::time::Instant;
     let bytes = std::fs::read(file).map_err(|e| StartupError::Import(format!("{}: {e}", file.display())))?;
     let mut parse = std::time::Duration::MAX;
@@ -158,8 +156,8 @@ pub async fn bench(settings: &Settings, file: &std::path::Path) -> Result<String
     fresh.database_url = None;
     let db = database::connect(&fresh).await?;
     database::migrate_up(&db).await?;
-    let request = RequestMeta::command_line();
-    let importer = Importer { db: &db, site_code: &fresh.site_code, limits: fresh.import_limits(), actor: None, request: &request };
+    let system = SystemContext::command_line(db.clone(), fresh.site_code.clone());
+    let importer = system.importer(fresh.import_limits());
     let start = Instant::now();
     let summary = importer.import(&file.display().to_string(), &bytes, &|_, _| {}).await.map_err(|e| StartupError::Import(e.to_string()))?;
     let import = start.elapsed();
@@ -190,7 +188,7 @@ fn peak_rss_kib() -> Option<u64> {
 /// to PDF (`chromium --headless --print-to-pdf`), and the ratio is printed (target: 20x or more).
 pub async fn bench_pdf(settings: &Settings, file: &std::path::Path, chromium: &std::path::Path) -> Result<String, StartupError> {
     use app::backend::access::AccessContext;
-    use app::backend::access::import::Importer;
+    use app::backend::access::SystemContext;
     use app::backend::auth::sessions::SignedIn;
     use app::backend::auth::users::{self, NewUser};
     use app::backend::auth::Auth;
@@ -205,13 +203,14 @@ pub async fn bench_pdf(settings: &Settings, file: &std::path::Path, chromium: &s
     fresh.database_url = None;
     let db = database::connect(&fresh).await?;
     database::migrate_up(&db).await?;
-    let request = RequestMeta::command_line();
-    let importer = Importer { db: &db, site_code: &fresh.site_code, limits: fresh.import_limits(), actor: None, request: &request };
+    let system = SystemContext::command_line(db.clone(), fresh.site_code.clone());
+    let importer = system.importer(fresh.import_limits());
     let summary = importer.import(&file.display().to_string(), &bytes, &|_, _| {}).await.map_err(|e| fail("import", &e))?;
     let patient = summary.patient.ok_or_else(|| fail("import", &"the file has no patient"))?;
     let auth = Auth::new(fresh.auth_config()).map_err(|e| fail("hashing", &e))?;
     let email = EmailAddress::parse("bench@portal.invalid").map_err(|e| fail("email", &e))?;
     let new = NewUser { email, display_name: "Benchmark".into(), password: None, roles: [Role::HimStaff].into_iter().collect(), patient_id: None };
+    let request = RequestMeta::command_line();
     let user = users::create(&db, &auth, new, None, &request).await.map_err(|e| fail("user", &e))?;
     let signed = SignedIn { login_id: "bench".into(), user, idle_deadline_ms: i64::MAX, absolute_deadline_ms: i64::MAX };
     let context = AccessContext::new(db.clone(), &signed, request.clone(), fresh.site_code.clone());

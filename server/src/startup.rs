@@ -1,6 +1,7 @@
 //! Building and running the server: database, migrations, router, listener, background tasks and
 //! graceful shutdown. Used alike by `portal serve` and by the integration tests.
 
+use app::backend::access::SystemContext;
 use crate::error::StartupError;
 use crate::security::{self, SecurityHeaders};
 use crate::settings::{Environment, Settings};
@@ -128,24 +129,24 @@ impl Application {
             Duration::from_secs(self.settings.session_cleanup_interval_secs),
         ));
         let outbox = {
-            let (db, mailer, base_url) = (self.db.clone(), self.mailer.clone(), self.base_url.clone());
+            let (system, mailer, base_url) = (SystemContext::jobs(self.db.clone(), self.settings.site_code.clone()), self.mailer.clone(), self.base_url.clone());
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(OUTBOX_INTERVAL);
                 loop {
                     tick.tick().await;
-                    if let Err(e) = app::backend::access::send_pending_notifications(&db, &mailer, &base_url).await {
+                    if let Err(e) = system.send_pending_notifications(&mailer, &base_url).await {
                         tracing::warn!(error = %e, "the mail outbox could not be read");
                     }
                 }
             })
         };
         let daily = {
-            let (db, ages) = (self.db.clone(), self.settings.caregiver_settings().ages);
+            let (system, ages) = (SystemContext::jobs(self.db.clone(), self.settings.site_code.clone()), self.settings.caregiver_settings().ages);
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(DAILY_JOB_CHECK);
                 loop {
                     tick.tick().await;
-                    match app::backend::access::run_daily_age_rules(&db, ages, app::backend::db::today()).await {
+                    match system.run_daily_age_rules(ages, app::backend::db::today()).await {
                         Ok(Some(run)) => tracing::info!(narrowed = run.narrowed, ended_at_majority = run.ended_at_majority, expired = run.expired, "caregiver age and expiry rules applied"),
                         Ok(None) => {}
                         Err(e) => tracing::warn!(error = %e, "the caregiver age rules could not run; trying again later"),

@@ -2,7 +2,11 @@
 //! and fields; they never carry health information, tokens, passwords or session ids.
 
 use crate::settings::{LogFormat, Settings};
-use tracing_subscriber::{EnvFilter, fmt, prelude::*};
+use std::time::Instant;
+use tracing::span;
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::{EnvFilter, Layer, fmt, prelude::*};
 
 /// Installs the global subscriber once. Later calls (tests start many servers) are no-ops.
 pub fn init(settings: &Settings) {
@@ -10,11 +14,35 @@ pub fn init(settings: &Settings) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&settings.log_level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let registry = tracing_subscriber::registry().with(filter);
+    let registry = tracing_subscriber::registry().with(filter).with(DoorTimings);
     let _ = match settings.log_format {
         LogFormat::Human => registry.with(fmt::layer().with_target(false)).try_init(),
         LogFormat::Json => registry.with(fmt::layer().json().flatten_event(true)).try_init(),
     };
+}
+
+/// The access context's methods run in spans (`#[tracing::instrument]` in `backend::access`);
+/// when one closes, this logs its name and how long it took, inside the request's span (so the
+/// line carries the request id). Nothing else of the span is logged: its fields are identifiers.
+struct DoorTimings;
+
+const DOOR_TARGET: &str = "app::backend::access";
+
+impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> Layer<S> for DoorTimings {
+    fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
+        if attrs.metadata().target().starts_with(DOOR_TARGET)
+            && let Some(span) = ctx.span(id)
+        {
+            span.extensions_mut().insert(Instant::now());
+        }
+    }
+
+    fn on_close(&self, id: span::Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(&id) else { return };
+        let Some(started) = span.extensions().get::<Instant>().copied() else { return };
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        tracing::info!(target: "portal::door", door = span.name(), ms = format!("{ms:.1}"), "door");
+    }
 }
 
 use axum::extract::Request;

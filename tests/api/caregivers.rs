@@ -320,7 +320,7 @@ async fn him_verifies_a_parent_and_the_age_rules_narrow_then_end_the_access_on_t
     assert!(names(&shots["items"], "display").contains(&"DTaP".to_string()), "the rest still shows");
     let ages = AgeThresholds::default();
     let today = app::backend::db::today();
-    let run = app::backend::access::apply_age_rules(&app.db, ages, today).await.expect("the job runs");
+    let run = app.system().apply_age_rules(ages, today).await.expect("the job runs");
     assert_eq!((run.narrowed, run.ended_at_majority, run.expired), (1, 0, 0));
     let messages = app.call_ok(&mia, "my_notifications", &[]).await;
     assert!(messages.to_string().contains("now limited"), "{messages}");
@@ -328,14 +328,14 @@ async fn him_verifies_a_parent_and_the_age_rules_narrow_then_end_the_access_on_t
     // She turns 18: the parent's access ends on the next request, and the job closes it.
     sql(&app, &format!("UPDATE patient SET birth_date = '2008-01-01' WHERE id = '{zandra}'")).await;
     assert_eq!(app.call(&mia, "record_summary", &[]).await.status(), 404);
-    let run = app::backend::access::apply_age_rules(&app.db, ages, today).await.expect("the job runs");
+    let run = app.system().apply_age_rules(ages, today).await.expect("the job runs");
     assert_eq!((run.narrowed, run.ended_at_majority, run.expired), (0, 1, 0));
     assert!(app.call_ok(&mia, "my_notifications", &[]).await.to_string().contains("has ended"));
     // Once a day across servers: the first claim runs, the second does nothing (the server
     // under test ran today's already at start-up; pretend that was yesterday).
     sql(&app, "UPDATE job_run SET last_run_on = '2000-01-01'").await;
-    assert!(app::backend::access::run_daily_age_rules(&app.db, ages, today).await.expect("runs").is_some());
-    assert!(app::backend::access::run_daily_age_rules(&app.db, ages, today).await.expect("runs").is_none());
+    assert!(app.system().run_daily_age_rules(ages, today).await.expect("runs").is_some());
+    assert!(app.system().run_daily_age_rules(ages, today).await.expect("runs").is_none());
     let ended = app.audit("caregiver_revoke", "success").await;
     assert!(ended.iter().any(|r| r.detail.as_deref() == Some("ended: age of majority")), "the job is audited");
 }

@@ -3,9 +3,8 @@
 //! duplicate), sensitive tags, and every bad input the issue lists: each a clear error naming
 //! where, with nothing of that file written.
 
-use app::backend::access::import::{ImportError, Importer, Summary};
+use app::backend::access::import::{ImportError, Summary};
 use app::backend::fhir::parse::{Limits, ParseError};
-use app::backend::request::RequestMeta;
 use portal_tests::{TestApp, spawn_app};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
@@ -14,9 +13,7 @@ use std::collections::BTreeMap;
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/fhir/synthea");
 
 async fn import_with(app: &TestApp, name: &str, bytes: &[u8], limits: Limits) -> Result<Summary, ImportError> {
-    let request = RequestMeta::command_line();
-    let importer = Importer { db: &app.db, site_code: &app.settings.site_code, limits, actor: None, request: &request };
-    importer.import(name, bytes, &|_, _| {}).await
+    app.system().importer(limits).import(name, bytes, &|_, _| {}).await
 }
 
 async fn import(app: &TestApp, name: &str, bytes: &[u8]) -> Result<Summary, ImportError> {

@@ -3,9 +3,7 @@
 //! attachment), staff read any, and anyone else gets 404 for another patient's record. Every
 //! read is audited.
 
-use app::backend::access::import::Importer;
 use app::backend::fhir::parse::Limits;
-use app::backend::request::RequestMeta;
 use app::domain::Role;
 use portal_tests::{TestApp, spawn_app};
 use serde_json::Value;
@@ -17,9 +15,7 @@ const ZANDRA: &str = "8a4c9c04-1524-9f1c-d65b-9b17e4520fef.json";
 
 async fn import(app: &TestApp, file: &str) -> String {
     let bytes = std::fs::read(format!("{FIXTURES}/{file}")).expect("fixture");
-    let request = RequestMeta::command_line();
-    let importer = Importer { db: &app.db, site_code: &app.settings.site_code, limits: Limits::default(), actor: None, request: &request };
-    importer.import(file, &bytes, &|_, _| {}).await.expect("imports").patient.expect("a patient").id
+    app.system().importer(Limits::default()).import(file, &bytes, &|_, _| {}).await.expect("imports").patient.expect("a patient").id
 }
 
 /// Leon's record imported, and a signed-in browser for an account linked to it.

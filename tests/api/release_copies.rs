@@ -412,9 +412,9 @@ async fn each_step_notifies_the_requester_in_the_portal_and_by_mail_without_heal
 
     // The outbox mails each once, through a real SMTP server; a second run sends nothing.
     let mailer = Mailer::new(Some(&sink.url), "Portal <portal@example.org>", false).expect("mailer");
-    let sent = app::backend::access::send_pending_notifications(&app.db, &mailer, "https://portal.example.org").await.expect("outbox");
+    let sent = app.system().send_pending_notifications(&mailer, "https://portal.example.org").await.expect("outbox");
     assert_eq!(sent, 4);
-    assert_eq!(app::backend::access::send_pending_notifications(&app.db, &mailer, "https://portal.example.org").await.expect("outbox"), 0);
+    assert_eq!(app.system().send_pending_notifications(&mailer, "https://portal.example.org").await.expect("outbox"), 0);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let printed = sink.stop();
     assert_eq!(printed.matches("Subject: Your request").count(), 4, "{printed}");

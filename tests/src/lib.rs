@@ -7,7 +7,7 @@
 
 #![expect(clippy::expect_used, reason = "test code: a failed step should stop the test with its message")]
 
-use app::backend::access::setup::ensure_patient;
+use app::backend::access::SystemContext;
 use app::backend::auth::{Auth, totp};
 use app::backend::auth::users::{self, NewUser, User};
 use app::backend::entities::audit_event;
@@ -158,7 +158,7 @@ impl TestApp {
         };
         let today = IsoDate::parse("2026-11-24").expect("valid date");
         let new = NewPatient::parse(&form, today).expect("valid patient");
-        ensure_patient(&self.db, &self.settings.site_code, new, &RequestMeta::command_line()).await.expect("patient created")
+        self.system().ensure_patient(new).await.expect("patient created")
     }
 
     /// Signs in through the real endpoint; returns the response (302 on success).
@@ -222,17 +222,15 @@ impl TestApp {
         self.audit_rows().await.into_iter().filter(|r| r.action == action && r.outcome == outcome).collect()
     }
 
+    /// The system context the command line uses, on this app's database.
+    pub fn system(&self) -> SystemContext {
+        SystemContext::command_line(self.db.clone(), self.settings.site_code.clone())
+    }
+
     /// Imports a FHIR file as the command line does; returns the patient record's id.
     pub async fn import_fhir(&self, bytes: &[u8]) -> String {
-        use app::backend::access::import::Importer;
-        let request = RequestMeta::command_line();
-        let importer = Importer {
-            db: &self.db,
-            site_code: &self.settings.site_code,
-            limits: app::backend::fhir::parse::Limits::default(),
-            actor: None,
-            request: &request,
-        };
+        let system = self.system();
+        let importer = system.importer(app::backend::fhir::parse::Limits::default());
         importer.import("fixture.json", bytes, &|_, _| {}).await.expect("imports").patient.expect("a patient").id
     }
 

@@ -4,7 +4,7 @@
 //! the README show the credentials, so the settings refuse demo mode in production and on
 //! PostgreSQL.
 
-use super::access::import::Importer;
+use super::access::SystemContext;
 use super::fhir::parse::Limits;
 use super::auth::{Auth, mfa, totp};
 use super::db::now_ms;
@@ -77,7 +77,8 @@ pub async fn ensure(db: &sea_orm::DatabaseConnection, auth: &Auth, site_code: &s
     }
     // Three synthetic records (Synthea, Apache-2.0; see tests/fixtures/fhir/synthea/SOURCES.md),
     // imported like any FHIR file. The demo patient signs in to the first.
-    let importer = Importer { db, site_code, limits: Limits::default(), actor: None, request: &request };
+    let system = SystemContext::demo(db.clone(), site_code);
+    let importer = system.importer(Limits::default());
     let mut patient_id = None;
     for (name, bytes) in DEMO_BUNDLES {
         let summary = importer.import(name, bytes, &|_, _| {}).await.map_err(|e| DemoError::Data(format!("{name}: {e}")))?;

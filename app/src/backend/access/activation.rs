@@ -9,6 +9,7 @@ use super::patients::to_summary;
 impl AccessContext {
     /// Issues a new activation code for a patient record (any earlier unused code stops working).
     /// The code is shown once, for the letter; only its SHA-256 hash is stored.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn issue_activation_code(&self, patient_id: &str, valid_days: u32) -> Result<ActivationLetter, AppError> {
         use crate::backend::entities::one_time_token;
         self.authorize(Action::IssueActivationCode, Target::Patient(patient_id), AuditAction::ActivationIssue).await?;
@@ -57,6 +58,7 @@ impl AccessContext {
 
 impl AccessContext {
     /// Self-registered accounts waiting for identity verification, oldest first.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn pending_verifications(&self) -> Result<Vec<PendingVerification>, AppError> {
         use crate::backend::entities::{app_user, identity_claim};
         self.authorize(Action::VerifyIdentity, Target::Site, AuditAction::IdentityVerify).await?;
@@ -91,6 +93,7 @@ impl AccessContext {
     /// Links a self-registered account to the patient record `mrn` after HIM staff verified the
     /// person's identity (45 CFR 164.514(h)): grants the patient role, ends the account's
     /// sessions (new privileges need a new sign-in), audited in the same transaction.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn verify_identity(&self, user_id: &str, mrn: &str) -> Result<PatientSummary, AppError> {
         use crate::backend::entities::{app_user, identity_claim, user_role};
         self.authorize(Action::VerifyIdentity, Target::Site, AuditAction::IdentityVerify).await?;

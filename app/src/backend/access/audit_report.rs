@@ -7,6 +7,7 @@ impl AccessContext {
     /// The audit report (ONC 170.315(d)(3)): the newest `limit` events matching the filters,
     /// with user emails and record numbers resolved, sorted as asked. Administrators only; the
     /// reading itself is audited (`export` for the CSV download).
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn audit_report(&self, query: &AuditReportQuery, limit: u64, export: bool) -> Result<Vec<AuditReportRow>, AppError> {
         use crate::backend::entities::{app_user, audit_event};
         use std::collections::{BTreeSet, HashMap};

@@ -3,24 +3,29 @@
 //! the read or change through `audit::record` (changes in the same transaction). The patient
 //! entity is private to this module, so nothing else can reach patient rows.
 //!
+//! Every public method runs in a tracing span named after it (fields: the policy action and the
+//! patient's record id, never health information), so a request's log lines say which door
+//! method ran; the server logs how long each took.
+//!
 //! Another patient's data, a refused action and a record that does not exist all answer
 //! `AppError::NotFound`: the answer never reveals that a record exists (HOUSE-STYLE).
 
 pub mod activation;
 mod audit_report;
 pub mod caregivers;
-pub use caregivers::{CaregiverSettings, RepresentativeForm, apply_age_rules, run_daily_age_rules};
+pub use caregivers::{AgeRun, CaregiverSettings, RepresentativeForm};
 pub mod import;
 mod patients;
-pub use patients::setup;
 mod record;
 mod rows;
+mod system;
+pub use system::SystemContext;
 use rows::patient_row;
 pub mod release;
 mod release_files;
 pub use release_files::{LinkNotice, ReleaseSettings};
 mod shared;
-pub use shared::{ManualDisclosure, open_shared_copy, send_pending_notifications};
+pub use shared::{ManualDisclosure, open_shared_copy};
 
 use super::audit::{self, AuditAction, AuditEvent, Outcome};
 use super::auth::sessions::SignedIn;
@@ -99,6 +104,13 @@ impl AccessContext {
 
     /// [`Self::authorize`] with the grants already read on this request.
     async fn authorize_with(&self, action: Action, target: Target<'_>, audit_as: AuditAction, grants: &[policy::Grant]) -> Result<(), AppError> {
+        // The door method's span (`#[tracing::instrument]`) carries the action and the patient's
+        // record id on every log line it makes: identifiers only, never health information.
+        let span = tracing::Span::current();
+        span.record("action", tracing::field::debug(action));
+        if let Target::Patient(id) = target {
+            span.record("patient_id", id);
+        }
         if policy::decide(&self.principal, action, target, grants) == Decision::Allow {
             return Ok(());
         }
@@ -111,6 +123,7 @@ impl AccessContext {
     }
 
     /// Checks a site-wide permission (user management, audit report); refused means 404.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn require(&self, action: Action, audit_as: AuditAction) -> Result<(), AppError> {
         self.authorize(action, Target::Site, audit_as).await
     }

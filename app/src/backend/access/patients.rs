@@ -22,6 +22,7 @@ pub(in crate::backend::access) fn full_name(p: &patient_row::Model) -> String {
 
 impl AccessContext {
     /// One patient's demographics. Audited as a read.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn patient(&self, patient_id: &str) -> Result<PatientSummary, AppError> {
         self.authorize(Action::ReadPatientRecord, Target::Patient(patient_id), AuditAction::PatientRead).await?;
         let row = patient_row::Entity::find_by_id(patient_id.to_string())
@@ -40,6 +41,7 @@ impl AccessContext {
     }
 
     /// The signed-in patient's own record, if their account is linked to one.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn own_patient(&self) -> Result<Option<PatientSummary>, AppError> {
         match self.subject() {
             Some(id) => self.patient(&id).await.map(Some),
@@ -49,6 +51,7 @@ impl AccessContext {
 
     /// Searches the registry by record number, or family name (prefix) with an optional birth
     /// date. At most 50 results. Audited with the number of results, never the search terms.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn search_patients(&self, text: &str, birth_date: Option<&str>) -> Result<Vec<PatientSummary>, AppError> {
         self.authorize(Action::SearchPatients, Target::Site, AuditAction::PatientSearch).await?;
         let text = text.trim();
@@ -91,6 +94,7 @@ impl AccessContext {
     }
 
     /// Creates a patient record by hand; the row and its audit event commit together.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn create_patient(&self, new: NewPatient) -> Result<PatientSummary, AppError> {
         self.authorize(Action::CreatePatient, Target::Site, AuditAction::PatientCreate).await?;
         let id = uuid::Uuid::new_v4().to_string();
@@ -116,48 +120,5 @@ impl AccessContext {
             .await?;
         txn.commit().await?;
         Ok(to_summary(row))
-    }
-}
-
-/// Patient records for set-up code that runs before anyone signs in (the demo data, the command
-/// line). Audited with no actor; never reachable from a request.
-pub mod setup {
-    use super::*;
-
-    /// Creates a patient record if its record number is free; returns its id either way.
-    pub async fn ensure_patient(
-        db: &DatabaseConnection,
-        site_code: &str,
-        new: NewPatient,
-        request: &RequestMeta,
-    ) -> Result<String, sea_orm::DbErr> {
-        let txn = write_transaction(db).await?;
-        if let Some(existing) = patient_row::Entity::find()
-            .filter(patient_row::Column::SiteCode.eq(site_code))
-            .filter(patient_row::Column::Mrn.eq(new.mrn.as_str()))
-            .one(&txn)
-            .await?
-        {
-            return Ok(existing.id);
-        }
-        let id = uuid::Uuid::new_v4().to_string();
-        patient_row::Entity::insert(patient_row::ActiveModel {
-            id: Set(id.clone()),
-            site_code: Set(site_code.to_string()),
-            mrn: Set(new.mrn.as_str().to_string()),
-            family_name: Set(new.family_name),
-            given_names: Set(new.given_names),
-            birth_date: Set(new.birth_date.to_string()),
-            sex: Set(new.sex.as_str().to_string()),
-            phone: Set(new.phone),
-            email: Set(new.email.map(|e| e.as_str().to_string())),
-            deceased_date: Set(new.deceased_date.map(|d| d.to_string())),
-            created_at_ms: Set(now_ms()),
-        })
-        .exec(&txn)
-        .await?;
-        audit::record(&txn, AuditEvent::new(AuditAction::PatientCreate, Outcome::Success, request).patient(&id).entity("patient", &id)).await?;
-        txn.commit().await?;
-        Ok(id)
     }
 }

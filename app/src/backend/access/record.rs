@@ -180,6 +180,7 @@ impl AccessContext {
 
     /// The front page: demographics, active problems, current medications, allergies, recent
     /// immunizations, and the latest value of each vital sign and lab test.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn record_summary(&self, requested: Option<&str>) -> Result<RecordOverview, AppError> {
         let (patient, limited) = self.record_patient(requested).await?;
         let id = patient.id.clone();
@@ -235,6 +236,7 @@ impl AccessContext {
     }
 
     /// One section, newest first, within the filter's dates, one page at a time.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn record_section_page(&self, requested: Option<&str>, section: Section, filter: &ListFilter) -> Result<ListPage, AppError> {
         let range = filter.parse().map_err(|fields| AppError::Validation { fields })?;
         let (patient, limited) = self.record_patient(requested).await?;
@@ -265,6 +267,7 @@ impl AccessContext {
     }
 
     /// A visit and everything recorded in it (grouped by section), with its notes.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn record_visit(&self, requested: Option<&str>, visit_id: &str) -> Result<VisitView, AppError> {
         let (patient, limited) = self.record_patient(requested).await?;
         let id = patient.id;
@@ -309,6 +312,7 @@ impl AccessContext {
     }
 
     /// A note or attachment: its text for reading, or its bytes for download.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn record_document(&self, requested: Option<&str>, document_id: &str) -> Result<(DocumentView, Option<Vec<u8>>), AppError> {
         let (patient, limited) = self.record_patient(requested).await?;
         if limited {
@@ -328,6 +332,7 @@ impl AccessContext {
     }
 
     /// Every numeric result for one code, oldest first (at most 500).
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn record_trend(&self, requested: Option<&str>, code: &str) -> Result<Trend, AppError> {
         let (patient, limited) = self.record_patient(requested).await?;
         let rows = self

@@ -103,6 +103,7 @@ impl AccessContext {
     /// time and client address as the signature, kept as a PDF). Errors of the request and of
     /// the authorization come back together; nothing is stored unless all is valid. The clock
     /// starts today (45 CFR 164.524(b)(2)); the fee is shown before and kept.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn submit_request(
         &self,
         request: Result<NewRequest, Vec<crate::error::FieldError>>,
@@ -239,6 +240,7 @@ impl AccessContext {
     }
 
     /// One request with its timeline: the patient's own, or any for HIM staff; else 404.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn copy_request(&self, id: &str) -> Result<RequestView, AppError> {
         let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await?;
         let Some(row) = row else { return Err(AppError::NotFound) };
@@ -256,6 +258,7 @@ impl AccessContext {
     }
 
     /// A request with its passcode link filled in for its requester (the page shows it to pass on).
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn with_share(&self, mut view: RequestView, keys: &crate::backend::copies::seal::FileKeys, base_url: &str) -> Result<RequestView, AppError> {
         if let Some(row) = release_request::Entity::find_by_id(view.id.clone()).one(&self.db).await? {
             view.share = self.share_of(&row, keys, base_url).await?;
@@ -264,6 +267,7 @@ impl AccessContext {
     }
 
     /// The signed-in patient's requests, newest first.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn my_requests(&self) -> Result<Vec<RequestView>, AppError> {
         let Some(patient_id) = self.subject() else { return Ok(Vec::new()) };
         let mut select = release_request::Entity::find().filter(release_request::Column::PatientId.eq(patient_id.as_str()));
@@ -290,6 +294,7 @@ impl AccessContext {
     /// The HIM queue: open requests, the nearest due date first, filtered (status, due within
     /// N days, overdue, assigned to me, recipient) and searched (patient name, record number,
     /// request number or id). Each shows the patient's name and record number and who works it.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn request_queue(&self, filter: &release::QueueFilter) -> Result<Vec<RequestView>, AppError> {
         self.require(Action::WorkRequests, AuditAction::ReleaseRequest).await?;
         let open: Vec<&str> = Status::ALL.iter().filter(|s| !s.is_final()).map(|s| s.as_str()).collect();
@@ -362,6 +367,7 @@ impl AccessContext {
     }
 
     /// HIM staff claim a request (it is then theirs in "assigned to me"), or let it go.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn claim_request(&self, id: &str, claim: bool) -> Result<RequestView, AppError> {
         self.authorize(Action::WorkRequests, Target::Site, AuditAction::ReleaseRequest).await?;
         let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await?.ok_or(AppError::NotFound)?;
@@ -388,6 +394,7 @@ impl AccessContext {
 
     /// The one extension of 164.524(b)(2)(iii): before the deadline, with the reason and the new
     /// date, which the patient reads on the timeline and is told of (the written notice).
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn extend_request(&self, id: &str, new_due: IsoDate, reason: &str, max_days: i64) -> Result<RequestView, AppError> {
         self.authorize(Action::WorkRequests, Target::Site, AuditAction::ReleaseRequest).await?;
         let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await?.ok_or(AppError::NotFound)?;
@@ -448,6 +455,7 @@ impl AccessContext {
 
     /// Moves a request on: the requester cancels; HIM staff check, review, decide, release,
     /// close. Refused transitions change nothing and are audited as such.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn advance_request(&self, id: &str, event: Event, note: Option<String>) -> Result<RequestView, AppError> {
         let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await?;
         let Some(row) = row else { return Err(AppError::NotFound) };

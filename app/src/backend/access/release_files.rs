@@ -166,6 +166,7 @@ impl AccessContext {
 
     /// HIM's decision after review: approve, approve in part, or deny; stored with the
     /// transition in one transaction.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn decide_request(&self, id: &str, decision: Decision, settings: ReleaseSettings<'_>) -> Result<RequestView, AppError> {
         let row = self.staff_request(id).await?;
         let event = match decision.kind {
@@ -382,6 +383,7 @@ impl AccessContext {
     }
 
     /// The requester sends a reviewable denial to review (45 CFR 164.524(d)(4)).
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn request_denial_review(&self, id: &str) -> Result<RequestView, AppError> {
         let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await?;
         let Some(row) = row else { return Err(AppError::NotFound) };
@@ -398,6 +400,7 @@ impl AccessContext {
     }
 
     /// Reviewable denials waiting for a reviewer, the oldest first.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn review_queue(&self) -> Result<Vec<RequestView>, AppError> {
         if !self.principal.roles.contains(&Role::HimReviewer) {
             self.authorize(Action::DecideReviewableDenial, Target::Site, AuditAction::ReleaseRequest).await?;
@@ -413,6 +416,7 @@ impl AccessContext {
 
     /// A licensed reviewer who took no part in the denial upholds or overturns it
     /// (45 CFR 164.524(a)(4)); overturned, the request is approved and HIM releases the copy.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn review_denial(&self, id: &str, uphold: bool, note: Option<String>) -> Result<RequestView, AppError> {
         let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await?;
         let Some(row) = row else { return Err(AppError::NotFound) };
@@ -450,6 +454,7 @@ impl AccessContext {
 
     /// The whole record of a patient laid out as the PDF copy shows it, nothing withheld but
     /// psychotherapy notes (HIM staff; audited as a read). The benchmark renders it.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn full_record_copy(&self, patient_id: &str, site: &str) -> Result<copies::pdf::PdfCopy, AppError> {
         self.authorize(Action::WorkRequests, Target::Site, AuditAction::PatientRead).await?;
         let patient = patient_row::Entity::find_by_id(patient_id.to_string()).one(&self.db).await?.ok_or(AppError::NotFound)?;
@@ -485,6 +490,7 @@ impl AccessContext {
     /// Produces and stores the copy of an approved request (HIM staff), then marks it released.
     /// For a copy sent to someone else, the notice to mail the recipient (their email and the
     /// link's path; no health information) comes back too.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn release_copy(&self, id: &str, settings: ReleaseSettings<'_>) -> Result<(RequestView, Option<LinkNotice>), AppError> {
         let (keys, download_days, site_name) = (settings.keys, settings.download_days, settings.site);
         let row = self.staff_request(id).await?;
@@ -606,6 +612,7 @@ impl AccessContext {
     /// A released file for download: the requester's own, or any for HIM staff; another
     /// patient's answers 404 and an expired one 410. Audited; the requester's first download
     /// marks the request delivered.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn download_copy(&self, id: &str, kind: &str, keys: &FileKeys) -> Result<(String, String, Vec<u8>), AppError> {
         let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await?;
         let Some(row) = row else { return Err(AppError::NotFound) };

@@ -249,6 +249,7 @@ fn disclosure_row(d: disclosure::Model) -> crate::domain::release::DisclosureRow
 impl AccessContext {
     /// The accounting of disclosures of the patient's own record (or, for HIM staff, of the
     /// patient asked for): six years back, newest first (164.528(a)). Audited.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn accounting(&self, requested: Option<&str>) -> Result<crate::domain::release::Accounting, AppError> {
         use sea_orm::QueryOrder;
         let patient_id = match requested {
@@ -272,6 +273,7 @@ impl AccessContext {
 
     /// HIM adds an entry by hand, or corrects one (a new entry pointing at the old: entries are
     /// never changed or deleted).
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn add_disclosure(&self, patient_id: &str, entry: ManualDisclosure) -> Result<crate::domain::release::Accounting, AppError> {
         self.authorize(crate::backend::policy::Action::WorkRequests, crate::backend::policy::Target::Site, AuditAction::ReleaseRequest).await?;
         self.patient(patient_id).await?;
@@ -312,6 +314,7 @@ impl AccessContext {
     /// The activity history of the signed-in patient's record (170.315(e)(1)): each view and
     /// download by the patient, each copy sent to someone else (with the addressee) and each
     /// opening of its link, newest first.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn activity_history(&self) -> Result<Vec<crate::domain::release::ActivityRow>, AppError> {
         use crate::backend::entities::audit_event;
         use sea_orm::{QueryOrder, QuerySelect};
@@ -353,8 +356,8 @@ impl AccessContext {
                 _ => you.to_string(),
             };
             let row = match (e.action.as_str(), by_patient || by_caregiver) {
-                ("patient_read", true) if detail != "accounting of disclosures" => Some(("View", who, describe_read(&detail), None)),
-                ("release_request", true) if detail.starts_with("downloaded") => Some(("Download", who, describe_download(&detail), None)),
+                ("patient_read", true) if detail != "accounting of disclosures" => Some(("View", who, describe_read(detail), None)),
+                ("release_request", true) if detail.starts_with("downloaded") => Some(("Download", who, describe_download(detail), None)),
                 ("release_request", true) if by_caregiver && detail.starts_with("submitted") => Some(("Request", who, "Asked for a copy on the patient's behalf".to_string(), None)),
                 ("release_request", false) if detail.starts_with("shared link opened") => {
                     let to = detail.split_once(" to ").map(|(_, r)| r.to_string());
@@ -417,6 +420,7 @@ fn describe_download(detail: &str) -> String {
 
 impl AccessContext {
     /// The signed-in user's messages about their requests, newest first (50).
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn my_notifications(&self) -> Result<Vec<crate::domain::release::NotificationView>, AppError> {
         use super::rows::notification;
         use sea_orm::{QueryOrder, QuerySelect};
@@ -433,6 +437,7 @@ impl AccessContext {
     }
 
     /// Marks the signed-in user's messages read.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn mark_notifications_read(&self) -> Result<(), AppError> {
         use super::rows::notification;
         notification::Entity::update_many()
@@ -449,7 +454,7 @@ impl AccessContext {
 /// the request has an update ("sign in to see it"). Each message is claimed with a conditional
 /// update first, so several servers running this never send one twice; a failed send is put
 /// back for the next round. Returns how many were sent.
-pub async fn send_pending_notifications(db: &DatabaseConnection, mailer: &crate::backend::mail::Mailer, base_url: &str) -> Result<usize, AppError> {
+async fn send_pending_notifications(db: &DatabaseConnection, mailer: &crate::backend::mail::Mailer, base_url: &str) -> Result<usize, AppError> {
     use super::rows::notification;
     use crate::backend::entities::app_user;
     use sea_orm::{QueryOrder, QuerySelect};
@@ -497,4 +502,12 @@ pub async fn send_pending_notifications(db: &DatabaseConnection, mailer: &crate:
         }
     }
     Ok(sent)
+}
+
+impl super::SystemContext {
+    /// The mail outbox: sends what is waiting; returns how many were sent.
+    #[tracing::instrument(skip_all)]
+    pub async fn send_pending_notifications(&self, mailer: &crate::backend::mail::Mailer, base_url: &str) -> Result<usize, AppError> {
+        send_pending_notifications(&self.db, mailer, base_url).await
+    }
 }

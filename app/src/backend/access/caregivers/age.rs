@@ -2,6 +2,7 @@
 //! a parent's access narrows at 12 and ends at 18), once a day across every server.
 
 use super::*;
+use crate::backend::access::SystemContext;
 
 /// What one run of the daily job changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -19,14 +20,14 @@ pub struct AgeRun {
 /// child's grant became limited, and tells the caregiver and the patient (no health information
 /// in the message). Access checks apply the same rules on every request; the job makes the
 /// change visible and notified. Audited as the system.
-pub async fn apply_age_rules(db: &DatabaseConnection, ages: AgeThresholds, today: IsoDate) -> Result<AgeRun, AppError> {
+async fn apply_age_rules(system: &SystemContext, ages: AgeThresholds, today: IsoDate) -> Result<AgeRun, AppError> {
+    let db = &system.db;
     let now = now_ms().max(today.start_ms());
     let mut run = AgeRun::default();
     let rows = caregiver_grant::Entity::find()
         .filter(caregiver_grant::Column::EndedAtMs.is_null())
         .all(db)
         .await?;
-    let request = RequestMeta::system();
     for row in rows {
         let Some(patient) = patient_row::Entity::find_by_id(row.patient_id.clone()).one(db).await? else { continue };
         let band = band_of(&patient.birth_date, ages, today);
@@ -56,7 +57,7 @@ pub async fn apply_age_rules(db: &DatabaseConnection, ages: AgeThresholds, today
                     notify_user(&txn, &a.id, message.into()).await?;
                 }
                 let detail = if majority { "ended: age of majority" } else { "ended: expired" };
-                audit::record(&txn, AuditEvent::new(AuditAction::CaregiverRevoke, Outcome::Success, &request).patient(&patient.id).entity("caregiver_grant", &row.id).detail(detail))
+                audit::record(&txn, system.event(AuditAction::CaregiverRevoke, Outcome::Success).patient(&patient.id).entity("caregiver_grant", &row.id).detail(detail))
                     .await?;
                 if majority {
                     run.ended_at_majority += 1;
@@ -72,7 +73,7 @@ pub async fn apply_age_rules(db: &DatabaseConnection, ages: AgeThresholds, today
                 .await?;
             if kind == GrantKind::ParentOfMinor && band == AgeBand::Adolescent {
                 notify_user(&txn, &row.user_id, "Your access to a person's record in the portal is now limited, as the law provides for teenagers.".into()).await?;
-                audit::record(&txn, AuditEvent::new(AuditAction::CaregiverRevoke, Outcome::Success, &request).patient(&patient.id).entity("caregiver_grant", &row.id).detail("narrowed: adolescent"))
+                audit::record(&txn, system.event(AuditAction::CaregiverRevoke, Outcome::Success).patient(&patient.id).entity("caregiver_grant", &row.id).detail("narrowed: adolescent"))
                     .await?;
                 run.narrowed += 1;
             }
@@ -84,7 +85,8 @@ pub async fn apply_age_rules(db: &DatabaseConnection, ages: AgeThresholds, today
 
 /// Runs [`apply_age_rules`] at most once per day across every server sharing the database: the
 /// first server to move `job_run` to today runs it. Returns `None` when it had already run.
-pub async fn run_daily_age_rules(db: &DatabaseConnection, ages: AgeThresholds, today: IsoDate) -> Result<Option<AgeRun>, AppError> {
+async fn run_daily_age_rules(system: &SystemContext, ages: AgeThresholds, today: IsoDate) -> Result<Option<AgeRun>, AppError> {
+    let db = &system.db;
     const NAME: &str = "caregiver_age_rules";
     let today_text = today.to_string();
     let existing = job_run::Entity::find_by_id(NAME.to_string()).one(db).await?;
@@ -109,5 +111,20 @@ pub async fn run_daily_age_rules(db: &DatabaseConnection, ages: AgeThresholds, t
     if !claimed {
         return Ok(None);
     }
-    apply_age_rules(db, ages, today).await.map(Some)
+    apply_age_rules(system, ages, today).await.map(Some)
+}
+
+impl SystemContext {
+    /// The daily caregiver rules (ages and expiries), applied now.
+    #[tracing::instrument(skip_all)]
+    pub async fn apply_age_rules(&self, ages: AgeThresholds, today: IsoDate) -> Result<AgeRun, AppError> {
+        apply_age_rules(self, ages, today).await
+    }
+
+    /// The daily caregiver rules, at most once a day across every server sharing the database;
+    /// `None` when they had already run today.
+    #[tracing::instrument(skip_all)]
+    pub async fn run_daily_age_rules(&self, ages: AgeThresholds, today: IsoDate) -> Result<Option<AgeRun>, AppError> {
+        run_daily_age_rules(self, ages, today).await
+    }
 }

@@ -15,6 +15,7 @@ impl AccessContext {
 
     /// "Who can see my records": active caregivers, pending invitations, representatives HIM
     /// staff decided, and the history of grants. Audited as a read.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn caregivers_overview(&self, settings: &CaregiverSettings) -> Result<CaregiversOverview, AppError> {
         let patient_id = self.manage_target(AuditAction::CaregiverRevoke).await?;
         let grants = caregiver_grant::Entity::find()
@@ -56,6 +57,7 @@ impl AccessContext {
 
     /// The patient invites someone by email. Only the token's hash is stored; the link comes
     /// back once (the page shows it to pass on in person) and is mailed by the caller.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn invite_caregiver(&self, form: &InviteForm, settings: &CaregiverSettings, base_url: &str) -> Result<InvitationSent, AppError> {
         let patient_id = self.manage_target(AuditAction::CaregiverInvite).await?;
         let own_email = self.my_email().await?;
@@ -97,6 +99,7 @@ impl AccessContext {
     }
 
     /// The patient withdraws a pending invitation; it can no longer be accepted.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn withdraw_invitation(&self, id: &str) -> Result<(), AppError> {
         let patient_id = self.manage_target(AuditAction::CaregiverInvite).await?;
         let txn = write_transaction(&self.db).await?;
@@ -119,6 +122,7 @@ impl AccessContext {
 
     /// Ends a grant: the patient revokes one of theirs (one click), effective on the caregiver's
     /// next request. The caregiver is told (no health information).
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn revoke_grant(&self, grant_id: &str) -> Result<(), AppError> {
         let patient_id = self.manage_target(AuditAction::CaregiverRevoke).await?;
         self.end_grant(grant_id, Some(&patient_id), "Revoked by the patient").await
@@ -198,6 +202,7 @@ impl AccessContext {
     }
 
     /// What the invitation offers, for the accept page. An unusable one says why.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn invitation_preview(&self, token: &str) -> Result<InvitationPreview, AppError> {
         let invitation = self.invitation_by_token(token).await?;
         let email = self.my_email().await?;
@@ -221,6 +226,7 @@ impl AccessContext {
     /// The invited person accepts with their own account: the invitation is spent (once, even
     /// under a race), the grant starts now, the account gains the caregiver role, and the
     /// patient is told. Every refusal is audited and changes nothing.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn accept_invitation(&self, token: &str) -> Result<ActingChoice, AppError> {
         let invitation = self.invitation_by_token(token).await?;
         let email = self.my_email().await?;

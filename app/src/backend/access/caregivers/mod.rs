@@ -10,7 +10,7 @@
 mod age;
 mod invitations;
 mod representatives;
-pub use age::{AgeRun, apply_age_rules, run_daily_age_rules};
+pub use age::AgeRun;
 pub use representatives::{RepresentativeForm, Upload, sniff_document};
 
 use super::rows::patient_row;
@@ -22,7 +22,6 @@ use crate::backend::db::{now_ms, write_transaction};
 use crate::backend::entities::{app_user, user_role};
 use crate::backend::error::{BackendError, Stored};
 use crate::backend::policy::{self, Action, Grant, Target};
-use crate::backend::request::RequestMeta;
 use crate::domain::caregiver::{
     Acting, ActingChoice, AgeBand, AgeThresholds, CaregiversOverview, DocumentLink, GrantKind, GrantScope, GrantView,
     InvitationPreview, InvitationSent, InvitationView, InviteForm, RepresentativeView, ViewScope, effective_scope,
@@ -30,7 +29,7 @@ use crate::domain::caregiver::{
 use crate::domain::{IsoDate, Mrn, Role, format_utc_seconds};
 use crate::error::{AppError, FieldError};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use sha2::{Digest, Sha256};
 
 use super::rows::{caregiver_grant, caregiver_invitation, job_run, representative_document, representative_request};
@@ -206,6 +205,7 @@ impl AccessContext {
     }
 
     /// Everyone the signed-in user may act for now, and whose record is on screen.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn acting(&self) -> Result<Acting, AppError> {
         let mut acting = Acting::default();
         if !self.principal.has(Role::Caregiver) {
@@ -264,6 +264,7 @@ impl AccessContext {
 
     /// Switches whose record is on screen; `None` is oneself. Audited with both identities.
     /// A person the caregiver holds no grant for answers 404.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn switch_to(&self, patient_id: Option<&str>) -> Result<Option<ActingChoice>, AppError> {
         let Some(id) = patient_id else { return Ok(None) };
         let acting = self.acting().await?;

@@ -66,6 +66,7 @@ impl AccessContext {
     /// Someone asks to be recognised as a patient's personal representative, with supporting
     /// documents (a PDF or an image, checked by content, at most `document_max_bytes` each),
     /// sealed before they are stored. Any problem is reported on its field and nothing is kept.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn submit_representative_request(
         &self,
         form: &RepresentativeForm,
@@ -166,6 +167,7 @@ impl AccessContext {
     }
 
     /// The signed-in user's own representative requests, newest first.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn my_representative_requests(&self) -> Result<Vec<RepresentativeView>, AppError> {
         let rows = representative_request::Entity::find()
             .filter(representative_request::Column::RequesterUserId.eq(self.principal.user_id.as_str()))
@@ -181,6 +183,7 @@ impl AccessContext {
     }
 
     /// HIM staff's queue: pending requests, oldest first.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn representative_queue(&self) -> Result<Vec<RepresentativeView>, AppError> {
         self.require(Action::VerifyRepresentatives, AuditAction::RepresentativeDecide).await?;
         let rows = representative_request::Entity::find()
@@ -197,6 +200,7 @@ impl AccessContext {
     }
 
     /// A supporting document, opened for HIM staff (or the person who sent it). Audited.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn representative_document(&self, request_id: &str, document_id: &str, keys: &FileKeys) -> Result<(DocumentLink, Vec<u8>), AppError> {
         let request = representative_request::Entity::find_by_id(request_id.to_string()).one(&self.db).await?.ok_or(AppError::NotFound)?;
         if request.requester_user_id != self.principal.user_id {
@@ -217,6 +221,7 @@ impl AccessContext {
     /// HIM staff approve a representative (matched to a record by its number; the scope and
     /// expiry they verified) or refuse with a reason (45 CFR 164.502(g)(5): also where abuse or
     /// endangerment is suspected). The requester is told either way.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn decide_representative(&self, id: &str, approve: bool, mrn: &str, scope: GrantScope, days: Option<u32>, reason: &str) -> Result<RepresentativeView, AppError> {
         self.require(Action::VerifyRepresentatives, AuditAction::RepresentativeDecide).await?;
         let row = representative_request::Entity::find_by_id(id.to_string()).one(&self.db).await?.ok_or(AppError::NotFound)?;
@@ -327,6 +332,7 @@ impl AccessContext {
     }
 
     /// Every grant on a patient's record, for HIM staff (to end one where abuse is suspected).
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn patient_grants(&self, patient_id: &str) -> Result<Vec<GrantView>, AppError> {
         self.authorize(Action::VerifyRepresentatives, Target::Site, AuditAction::RepresentativeDecide).await?;
         let rows = caregiver_grant::Entity::find()
@@ -342,6 +348,7 @@ impl AccessContext {
 
     /// HIM staff end a representative's access (45 CFR 164.502(g)(5): abuse, neglect or
     /// endangerment suspected), with the reason kept in the history.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn end_grant_by_staff(&self, grant_id: &str, reason: &str) -> Result<(), AppError> {
         self.authorize(Action::VerifyRepresentatives, Target::Site, AuditAction::CaregiverRevoke).await?;
         let reason = reason.trim();

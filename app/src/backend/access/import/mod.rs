@@ -124,18 +124,20 @@ impl ImportError {
     }
 }
 
-/// Who imports, from where.
+/// Who imports, from where: made by [`super::SystemContext::importer`] (set-up, the command
+/// line) or by the access context for a signed-in HIM user.
 pub struct Importer<'a> {
-    pub db: &'a DatabaseConnection,
-    pub site_code: &'a str,
-    pub limits: Limits,
-    /// The signed-in HIM user or administrator; `None` on the command line.
-    pub actor: Option<&'a str>,
-    pub request: &'a RequestMeta,
+    pub(in crate::backend::access) db: &'a DatabaseConnection,
+    pub(in crate::backend::access) site_code: &'a str,
+    pub(in crate::backend::access) limits: Limits,
+    /// The signed-in HIM user or administrator, or the system context's actor.
+    pub(in crate::backend::access) actor: Option<&'a str>,
+    pub(in crate::backend::access) request: &'a RequestMeta,
 }
 
 impl Importer<'_> {
     /// Imports one file. `progress(done, total)` is called as entries are read and written.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn import(&self, source: &str, bytes: &[u8], progress: &(dyn Fn(usize, usize) + Sync)) -> Result<Summary, ImportError> {
         let started = now_ms();
         let result = self.import_inner(source, bytes, progress, started).await;

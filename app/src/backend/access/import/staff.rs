@@ -21,6 +21,7 @@ use super::{ImportError, Importer, Summary};
 /// the policy (`ImportRecords`, `ReviewDuplicates`) and is audited.
 impl super::super::AccessContext {
     /// Imports an uploaded file as the signed-in user.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn upload_import(&self, source: &str, bytes: &[u8], limits: Limits) -> Result<Summary, crate::error::AppError> {
         use crate::backend::policy::Action;
         self.require(Action::ImportRecords, AuditAction::RecordImport).await?;
@@ -32,6 +33,7 @@ impl super::super::AccessContext {
     }
 
     /// The latest imports, newest first.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn import_runs(&self, limit: u64) -> Result<Vec<crate::domain::ImportRunRow>, crate::error::AppError> {
         use crate::backend::policy::Action;
         use sea_orm::{QueryOrder, QuerySelect};
@@ -75,6 +77,7 @@ impl super::super::AccessContext {
     }
 
     /// Open pairs of possible duplicates, both records side by side.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn duplicates(&self) -> Result<Vec<crate::domain::DuplicatePair>, crate::error::AppError> {
         use crate::backend::policy::Action;
         use sea_orm::QueryOrder;
@@ -115,6 +118,7 @@ impl super::super::AccessContext {
     }
 
     /// Records HIM's decision on a pair (audited for both records). Never merges.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn resolve_duplicate(&self, id: &str, decision: crate::domain::DuplicateDecision) -> Result<(), crate::error::AppError> {
         use crate::backend::policy::Action;
         self.require(Action::ReviewDuplicates, AuditAction::PatientRead).await?;
