@@ -114,15 +114,9 @@ pub async fn extend_request(id: String, new_due: String, reason: String) -> Resu
 #[server(prefix = "/api", endpoint = "advance_request")]
 pub async fn advance_request(id: String, step: String, #[server(default)] note: Option<String>) -> Result<RequestView, AppError> {
     use crate::backend::{current::access, error::with_status};
-    use crate::domain::release::Event;
+    use crate::domain::release::{self, Event};
     with_status(async move {
-        let event = match step.as_str() {
-            "cancel" => Event::Cancel,
-            "start_identity_check" => Event::StartIdentityCheck,
-            "identity_verified" => Event::IdentityVerified,
-            "close" => Event::Close,
-            _ => return Err(AppError::BadRequest),
-        };
+        let event = Event::parse(&step).filter(|e| release::is_plain_step(*e)).ok_or(AppError::BadRequest)?;
         access().await?.advance_request(&id, event, note).await
     }.await)
 }

@@ -9,7 +9,7 @@ use crate::backend::db::{now_ms, write_transaction};
 use crate::backend::policy::{Action, Target};
 use super::release_files::{Produced, ReleaseSettings};
 use crate::backend::copies;
-use crate::backend::error::Stored;
+use crate::backend::error::{BackendError, Stored};
 use crate::domain::release::{self, Actor, AuthorizationForm, Clock, Event, NewRequest, RequestView, Status, TimelineRow};
 use crate::domain::{IsoDate, Role, format_utc_minutes};
 use crate::error::AppError;
@@ -47,7 +47,7 @@ impl AccessContext {
             number: format!("R-{}", row.number),
             id: row.id,
             patient_id: row.patient_id,
-            status: status.as_str().into(),
+            status,
             status_label: status.label().into(),
             received: received.to_string(),
             due: due.to_string(),
@@ -59,18 +59,20 @@ impl AccessContext {
             can_cancel: release::transition(status, Event::Cancel, Actor::Requester, false).is_ok(),
             timeline: events
                 .into_iter()
-                .map(|e| TimelineRow {
-                    at: format_utc_minutes(e.at_ms),
-                    who: match e.actor_kind.as_str() {
-                        "requester" => "You".into(),
-                        "him_staff" => "Records team".into(),
-                        "reviewer" => "Reviewer".into(),
-                        _ => "Portal".into(),
-                    },
-                    status: Status::parse(&e.to_status).map(|s| s.label()).unwrap_or("").into(),
-                    note: e.note,
+                .map(|e| {
+                    Ok(TimelineRow {
+                        at: format_utc_minutes(e.at_ms),
+                        who: match e.actor_kind.as_str() {
+                            "requester" => "You".into(),
+                            "him_staff" => "Records team".into(),
+                            "reviewer" => "Reviewer".into(),
+                            _ => "Portal".into(),
+                        },
+                        status: Status::parse(&e.to_status).stored("release_event", "to_status")?.label().into(),
+                        note: e.note,
+                    })
                 })
-                .collect(),
+                .collect::<Result<_, BackendError>>()?,
             files: Vec::new(),
             withheld: Vec::new(),
             grounds: Vec::new(),

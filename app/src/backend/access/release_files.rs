@@ -152,7 +152,7 @@ impl AccessContext {
             view.withheld = withheld.iter().map(withheld_text).collect();
             let parsed = stored_grounds(&decision)?;
             view.grounds = parsed.iter().map(|g| format!("{} ({})", g.plain_language(), g.citation())).collect();
-            view.can_request_review = view.status == Status::Denied.as_str() && crate::domain::release::denial_reviewable(&parsed);
+            view.can_request_review = view.status == Status::Denied && crate::domain::release::denial_reviewable(&parsed);
         }
         Ok(())
     }

@@ -4,66 +4,32 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Where a request stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Submitted,
-    /// HIM verifies the requester's identity and, for a representative, their authority.
-    IdentityCheck,
-    /// HIM reviews the scope: what is included, what is excluded and on what basis.
-    InReview,
-    Approved,
-    /// Some of the record is withheld on a denial ground; the rest must still be released
-    /// (164.524(d)(2)).
-    PartiallyApproved,
-    Denied,
-    /// A reviewable denial sent by the requester to a licensed reviewer (164.524(a)(4), (d)(4)).
-    DenialUnderReview,
-    /// The copy is produced and ready.
-    Released,
-    /// Downloaded, or the third party opened its link.
-    Delivered,
-    Closed,
-    /// Withdrawn by the requester before release.
-    Cancelled,
+crate::domain::text_enum! {
+    /// Where a request stands.
+    pub enum Status {
+        Submitted = "submitted",
+        /// HIM verifies the requester's identity and, for a representative, their authority.
+        IdentityCheck = "identity_check",
+        /// HIM reviews the scope: what is included, what is excluded and on what basis.
+        InReview = "in_review",
+        Approved = "approved",
+        /// Some of the record is withheld on a denial ground; the rest must still be released
+        /// (164.524(d)(2)).
+        PartiallyApproved = "partially_approved",
+        Denied = "denied",
+        /// A reviewable denial sent by the requester to a licensed reviewer (164.524(a)(4), (d)(4)).
+        DenialUnderReview = "denial_under_review",
+        /// The copy is produced and ready.
+        Released = "released",
+        /// Downloaded, or the third party opened its link.
+        Delivered = "delivered",
+        Closed = "closed",
+        /// Withdrawn by the requester before release.
+        Cancelled = "cancelled",
+    }
 }
 
 impl Status {
-    pub const ALL: [Status; 11] = [
-        Status::Submitted,
-        Status::IdentityCheck,
-        Status::InReview,
-        Status::Approved,
-        Status::PartiallyApproved,
-        Status::Denied,
-        Status::DenialUnderReview,
-        Status::Released,
-        Status::Delivered,
-        Status::Closed,
-        Status::Cancelled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Submitted => "submitted",
-            Status::IdentityCheck => "identity_check",
-            Status::InReview => "in_review",
-            Status::Approved => "approved",
-            Status::PartiallyApproved => "partially_approved",
-            Status::Denied => "denied",
-            Status::DenialUnderReview => "denial_under_review",
-            Status::Released => "released",
-            Status::Delivered => "delivered",
-            Status::Closed => "closed",
-            Status::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Status> {
-        Status::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-
     /// What the patient reads on the tracking page.
     pub fn label(self) -> &'static str {
         match self {
@@ -105,25 +71,44 @@ pub enum Actor {
     System,
 }
 
-/// What happens to a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Event {
-    StartIdentityCheck,
-    IdentityVerified,
-    Approve,
-    ApprovePartially,
-    Deny,
-    RequestDenialReview,
-    /// The reviewer upholds the denial.
-    UpholdDenial,
-    /// The reviewer overturns it: the copy is released after all.
-    OverturnDenial,
-    /// The copy is produced.
-    Release,
-    /// Downloaded, or the recipient's link opened.
-    Deliver,
-    Close,
-    Cancel,
+crate::domain::text_enum! {
+    /// What happens to a request (the names are what forms post).
+    pub enum Event {
+        StartIdentityCheck = "start_identity_check",
+        IdentityVerified = "identity_verified",
+        Approve = "approve",
+        ApprovePartially = "approve_partially",
+        Deny = "deny",
+        RequestDenialReview = "request_denial_review",
+        /// The reviewer upholds the denial.
+        UpholdDenial = "uphold_denial",
+        /// The reviewer overturns it: the copy is released after all.
+        OverturnDenial = "overturn_denial",
+        /// The copy is produced.
+        Release = "release",
+        /// Downloaded, or the recipient's link opened.
+        Deliver = "deliver",
+        Close = "close",
+        Cancel = "cancel",
+    }
+}
+
+/// The steps HIM staff take by a plain button (decisions and releases have their own forms),
+/// with the button's text.
+const STAFF_STEPS: [(Event, &str); 3] =
+    [(Event::StartIdentityCheck, "Start the identity check"), (Event::IdentityVerified, "Identity verified"), (Event::Close, "Close")];
+
+impl Status {
+    /// The plain-button steps HIM staff may take from here, as [`transition`] allows them.
+    pub fn staff_steps(self) -> Vec<(Event, &'static str)> {
+        STAFF_STEPS.into_iter().filter(|(event, _)| transition(self, *event, Actor::HimStaff, false).is_ok()).collect()
+    }
+}
+
+/// Whether `event` is taken with the plain step form (`advance_request`): the requester's
+/// cancel, or one of HIM's plain steps.
+pub fn is_plain_step(event: Event) -> bool {
+    event == Event::Cancel || STAFF_STEPS.iter().any(|(e, _)| *e == event)
 }
 
 /// Why a transition is not allowed.
@@ -319,5 +304,15 @@ mod tests {
             assert_eq!(Status::parse(s.as_str()), Some(s));
             assert!(!s.label().is_empty());
         }
+    }
+
+    #[test]
+    fn staff_steps_follow_the_transition_table() {
+        assert_eq!(Submitted.staff_steps().iter().map(|(e, _)| *e).collect::<Vec<_>>(), vec![Event::StartIdentityCheck]);
+        assert_eq!(IdentityCheck.staff_steps().iter().map(|(e, _)| *e).collect::<Vec<_>>(), vec![Event::IdentityVerified]);
+        assert_eq!(Delivered.staff_steps().iter().map(|(e, _)| *e).collect::<Vec<_>>(), vec![Event::Close]);
+        assert_eq!(Denied.staff_steps().iter().map(|(e, _)| *e).collect::<Vec<_>>(), vec![Event::Close]);
+        assert!(InReview.staff_steps().is_empty() && Approved.staff_steps().is_empty() && Closed.staff_steps().is_empty());
+        assert!(is_plain_step(Event::Cancel) && is_plain_step(Event::Close) && !is_plain_step(Event::Approve));
     }
 }

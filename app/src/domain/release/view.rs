@@ -20,7 +20,7 @@ pub struct RequestView {
     /// `R-1042`.
     pub number: String,
     pub patient_id: String,
-    pub status: String,
+    pub status: crate::domain::release::lifecycle::Status,
     pub status_label: String,
     pub received: String,
     pub due: String,

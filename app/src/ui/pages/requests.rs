@@ -6,7 +6,7 @@
 use crate::api::release::{
     ClaimRequest, ExtendRequest, MarkNotificationsRead, copy_terms, my_notifications, AdvanceRequest, DecideRequest, ReleaseCopy, RequestDenialReview, ReviewDenial, SubmitRequest, my_requests, request_detail, request_queue, review_queue,
 };
-use crate::domain::release::{DenialGround, QueueFilter, WITHHOLD_BASES};
+use crate::domain::release::{DenialGround, QueueFilter, Status, WITHHOLD_BASES};
 use crate::domain::Section;
 use crate::domain::release::RequestView;
 use crate::ui::components::form::{FieldMessage, FormError, LoadError, field_error};
@@ -19,7 +19,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 fn due_text(r: &RequestView) -> String {
     if r.overdue {
         format!("Overdue: was due {}", r.due)
-    } else if matches!(r.status.as_str(), "submitted" | "identity_check" | "in_review") {
+    } else if !r.status.acted_on() {
         format!("Due by {} ({} days left)", r.due, r.days_left.max(0))
     } else {
         format!("Received {}", r.received)
@@ -297,15 +297,6 @@ pub fn RequestPage() -> impl IntoView {
 }
 
 /// The steps HIM staff may take from each status (the domain decides; refused ones say why).
-fn steps(status: &str) -> &'static [(&'static str, &'static str)] {
-    match status {
-        "submitted" => &[("start_identity_check", "Start the identity check")],
-        "identity_check" => &[("identity_verified", "Identity verified")],
-        "delivered" | "denied" => &[("close", "Close")],
-        _ => &[],
-    }
-}
-
 #[component]
 pub fn RequestQueuePage() -> impl IntoView {
     let query = use_query_map();
@@ -384,8 +375,8 @@ pub fn RequestQueuePage() -> impl IntoView {
                                         " "
                                         <ActionForm action=advance attr:class="inline-form">
                                             <input type="hidden" name="id" value=step_id/>
-                                            {steps(&r.status).iter().map(|(step, label)| view! {
-                                                <button type="submit" name="step" value=*step class="button button--secondary">{*label}</button>
+                                            {r.status.staff_steps().into_iter().map(|(step, label)| view! {
+                                                <button type="submit" name="step" value=step.as_str() class="button button--secondary">{label}</button>
                                                 " "
                                             }).collect_view()}
                                         </ActionForm>
@@ -429,9 +420,9 @@ pub fn StaffRequestPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match request.await {
                         Ok(r) => {
-                            let status = r.status.clone();
+                            let status = r.status;
                             let (id_steps, id_review, id_release, id_denial) = (r.id.clone(), r.id.clone(), r.id.clone(), r.id.clone());
-                            let denial_review = (status == "denial_under_review").then(move || view! {
+                            let denial_review = (status == Status::DenialUnderReview).then(move || view! {
                                 <h2 id="denial-review-title">"Review of the denial"</h2>
                                 <ActionForm action=review attr:class="form" attr:aria-labelledby="denial-review-title">
                                     <input type="hidden" name="id" value=id_denial/>
@@ -447,19 +438,19 @@ pub fn StaffRequestPage() -> impl IntoView {
                                     </div>
                                 </ActionForm>
                             });
-                            let step_list = steps(&status);
+                            let step_list = status.staff_steps();
                             let step_form = (!step_list.is_empty()).then(move || view! {
                                 <ActionForm action=advance attr:class="form">
                                     <input type="hidden" name="id" value=id_steps/>
-                                    {step_list.iter().map(|(step, label)| view! {
-                                        <button type="submit" name="step" value=*step class="button">{*label}</button>
+                                    {step_list.into_iter().map(|(step, label)| view! {
+                                        <button type="submit" name="step" value=step.as_str() class="button">{label}</button>
                                         " "
                                     }).collect_view()}
                                 </ActionForm>
                             });
-                            let review = (status == "in_review").then(move || view! { <ReviewForm id=id_review action=decide result=decide_result/> });
+                            let review = (status == Status::InReview).then(move || view! { <ReviewForm id=id_review action=decide result=decide_result/> });
                             let id_extend = r.id.clone();
-                            let extension = (!r.extended && matches!(status.as_str(), "submitted" | "identity_check" | "in_review")).then(move || view! {
+                            let extension = (!r.extended && !status.acted_on()).then(move || view! {
                                 <details class="form">
                                     <summary>"Extend the deadline (once, up to 30 days)"</summary>
                                     <ActionForm action=extend attr:class="form" attr:novalidate="true">
@@ -478,7 +469,7 @@ pub fn StaffRequestPage() -> impl IntoView {
                                     </ActionForm>
                                 </details>
                             });
-                            let release_form = matches!(status.as_str(), "approved" | "partially_approved").then(move || view! {
+                            let release_form = matches!(status, Status::Approved | Status::PartiallyApproved).then(move || view! {
                                 <ActionForm action=release attr:class="form" attr:aria-busy=move || release.pending().get().to_string()>
                                     <input type="hidden" name="id" value=id_release/>
                                     <FormError result=release_result id=ids::RELEASE_ERROR/>
