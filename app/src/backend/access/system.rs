@@ -3,7 +3,7 @@
 //! [`SystemContext`] is named for what it runs as, and that name is the audit actor of every
 //! event it writes (`system:command-line`, `system:demo`, `system:jobs`), so the audit trail
 //! says which door a change came through. Never built from an HTTP request. Features add their
-//! jobs to it beside their other code (`caregivers/age.rs`, `shared.rs`).
+//! jobs to it beside their other code (`caregivers/age.rs`, `notifications.rs`).
 
 use super::import::Importer;
 use super::rows::patient_row;

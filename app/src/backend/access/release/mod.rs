@@ -7,7 +7,9 @@ use super::AccessContext;
 use crate::backend::audit::{self, AuditAction, Outcome};
 use crate::backend::db::{now_ms, write_transaction};
 use crate::backend::policy::{Action, Target};
-use super::release_files::{Produced, ReleaseSettings};
+mod files;
+use files::Produced;
+pub use files::{LinkNotice, ReleaseSettings};
 use crate::backend::copies;
 use crate::backend::error::{BackendError, Stored};
 use crate::domain::release::{self, Actor, AuthorizationForm, Clock, Event, NewRequest, RequestView, Status, TimelineRow};
@@ -232,7 +234,7 @@ impl AccessContext {
             })
             .exec_without_returning(&txn)
             .await?;
-            self.store_files(&txn, &id, vec![pdf], now + super::release_files::LETTER_KEEP_MS, settings.keys).await?;
+            self.store_files(&txn, &id, vec![pdf], now + files::LETTER_KEEP_MS, settings.keys).await?;
         }
         let detail = if authorization.is_some() { "submitted: to a third party, authorization signed" } else { "submitted" };
         audit::record(&txn, self.event(AuditAction::ReleaseRequest, Outcome::Success).patient(&patient_id).entity("release_request", &id).detail(detail))
@@ -285,12 +287,23 @@ impl AccessContext {
             .limit(100)
             .all(&self.db)
             .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let events = self.events_of(&row.id).await?;
-            out.push(self.view(row, events)?);
+        // Every request's timeline in one query, grouped here (not one query per request).
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        let mut events: std::collections::HashMap<String, Vec<release_event::Model>> = std::collections::HashMap::new();
+        for event in release_event::Entity::find()
+            .filter(release_event::Column::RequestId.is_in(ids))
+            .order_by_asc(release_event::Column::AtMs)
+            .all(&self.db)
+            .await?
+        {
+            events.entry(event.request_id.clone()).or_default().push(event);
         }
-        Ok(out)
+        rows.into_iter()
+            .map(|row| {
+                let timeline = events.remove(&row.id).unwrap_or_default();
+                self.view(row, timeline)
+            })
+            .collect()
     }
 
     /// The HIM queue: open requests, the nearest due date first, filtered (status, due within
@@ -353,13 +366,24 @@ impl AccessContext {
         let rows = select.order_by_asc(release_request::Column::DueOn).order_by_asc(release_request::Column::Number).limit(500).all(&self.db).await?;
         let ids: Vec<String> = rows.iter().map(|r| r.patient_id.clone()).collect();
         let patients = super::rows::patient_row::Entity::find().filter(super::rows::patient_row::Column::Id.is_in(ids)).all(&self.db).await?;
+        // The workers' names in one query too (not one per row).
+        let workers: Vec<String> = rows.iter().filter_map(|r| r.assigned_to.clone()).collect();
+        let names: std::collections::HashMap<String, String> = if workers.is_empty() {
+            std::collections::HashMap::new()
+        } else {
+            crate::backend::entities::app_user::Entity::find()
+                .filter(crate::backend::entities::app_user::Column::Id.is_in(workers))
+                .all(&self.db)
+                .await?
+                .into_iter()
+                .map(|u| (u.id, u.display_name))
+                .collect()
+        };
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let label = patients.iter().find(|p| p.id == row.patient_id).map(|p| format!("{} {} · {}", p.given_names, p.family_name, p.mrn)).stored("release_request", "patient_id")?;
-            let assignee = match &row.assigned_to {
-                Some(user) => Some(self.display_name(user).await?),
-                None => None,
-            };
+            // As `display_name` says it: an account that is gone is "Unknown user".
+            let assignee = row.assigned_to.as_ref().map(|user| names.get(user).cloned().unwrap_or_else(|| "Unknown user".into()));
             let mut view = self.view(row, Vec::new())?;
             view.patient_label = label;
             view.assignee = assignee;

@@ -11,12 +11,12 @@
 //! - `download_copy`: the requester (or HIM staff) fetches a file; audited; the first download
 //!   by the requester marks the request delivered. Expired files answer 410.
 
-use super::rows::{clinical_document, clinical_item, fhir_resource, sensitive_tag};
-use super::record::to_row;
-use super::rows::{release_decision, release_file, release_request};
+use super::super::rows::{clinical_document, clinical_item, fhir_resource, sensitive_tag};
+use super::super::record::to_row;
+use super::super::rows::{release_decision, release_file, release_request};
 use crate::backend::db::today;
-use super::rows::patient_row;
-use super::AccessContext;
+use super::super::rows::patient_row;
+use super::super::AccessContext;
 use crate::backend::audit::{self, AuditAction, Outcome};
 use crate::backend::copies::seal::{FileKeys, Sealed};
 use crate::backend::copies::{self, CoverFacts, sha256_hex};
@@ -68,12 +68,12 @@ struct Content {
 }
 
 /// A released file being stored.
-pub(super) struct Produced {
-    pub(super) kind: &'static str,
-    pub(super) file_name: String,
-    pub(super) content_type: &'static str,
-    pub(super) bytes: Vec<u8>,
-    pub(super) pages: Option<i32>,
+pub(in crate::backend::access) struct Produced {
+    pub(in crate::backend::access) kind: &'static str,
+    pub(in crate::backend::access) file_name: String,
+    pub(in crate::backend::access) content_type: &'static str,
+    pub(in crate::backend::access) bytes: Vec<u8>,
+    pub(in crate::backend::access) pages: Option<i32>,
 }
 
 fn file_label(kind: &str) -> &'static str {
@@ -107,14 +107,14 @@ impl AccessContext {
     }
 
     /// Whether the request's denial may be reviewed (only 164.524(a)(3) grounds).
-    pub(super) async fn denial_is_reviewable(&self, request_id: &str) -> Result<bool, AppError> {
+    pub(in crate::backend::access) async fn denial_is_reviewable(&self, request_id: &str) -> Result<bool, AppError> {
         let Some(decision) = self.latest_decision(request_id).await? else { return Ok(false) };
         let grounds = stored_grounds(&decision)?;
         Ok(crate::domain::release::denial_reviewable(&grounds))
     }
 
     /// Files (never their bytes), withholdings and grounds for a request's page.
-    pub(super) async fn add_release_details(&self, view: &mut RequestView) -> Result<(), AppError> {
+    pub(in crate::backend::access) async fn add_release_details(&self, view: &mut RequestView) -> Result<(), AppError> {
         let files: Vec<(String, String, i64, String, Option<i32>, i64)> = release_file::Entity::find()
             .select_only()
             .columns([release_file::Column::Kind, release_file::Column::FileName, release_file::Column::Size, release_file::Column::Sha256, release_file::Column::Pages, release_file::Column::ExpiresAtMs])
@@ -186,7 +186,7 @@ impl AccessContext {
             let facts = copies::LetterFacts {
                 site: settings.site.to_string(),
                 date: today().to_string(),
-                patient_name: super::patients::full_name(&patient),
+                patient_name: super::super::patients::full_name(&patient),
                 birth_date: patient.birth_date.clone(),
                 record_number: patient.mrn.clone(),
                 request_number: format!("R-{}", row.number),
@@ -352,7 +352,7 @@ impl AccessContext {
     }
 
     /// Seals and stores produced files in the caller's transaction; returns `kind=sha256` each.
-    pub(super) async fn store_files(&self, txn: &sea_orm::DatabaseTransaction, request_id: &str, produced: Vec<Produced>, expires: i64, keys: &FileKeys) -> Result<Vec<String>, AppError> {
+    pub(in crate::backend::access) async fn store_files(&self, txn: &sea_orm::DatabaseTransaction, request_id: &str, produced: Vec<Produced>, expires: i64, keys: &FileKeys) -> Result<Vec<String>, AppError> {
         let now = now_ms();
         let mut hashes = Vec::new();
         for file in produced {
@@ -464,7 +464,7 @@ impl AccessContext {
         audit::record_alone(&self.db, event).await?;
         let facts = CoverFacts {
             request_number: "preview".into(),
-            patient_name: super::patients::full_name(&patient),
+            patient_name: super::super::patients::full_name(&patient),
             birth_date: patient.birth_date,
             record_number: patient.mrn,
             requester: self.display_name(&self.principal.user_id).await?,
@@ -479,7 +479,7 @@ impl AccessContext {
         Ok(copies::record_copy(&facts, &content.sections, content.documents.as_deref(), content.part2))
     }
 
-    pub(super) async fn display_name(&self, user_id: &str) -> Result<String, AppError> {
+    pub(in crate::backend::access) async fn display_name(&self, user_id: &str) -> Result<String, AppError> {
         Ok(app_user::Entity::find_by_id(user_id.to_string())
             .one(&self.db)
             .await?
@@ -536,7 +536,7 @@ impl AccessContext {
         };
         let facts = CoverFacts {
             request_number: number.clone(),
-            patient_name: super::patients::full_name(&patient),
+            patient_name: super::super::patients::full_name(&patient),
             birth_date: patient.birth_date.clone(),
             record_number: patient.mrn.clone(),
             recipient: match row.recipient_kind.as_str() {

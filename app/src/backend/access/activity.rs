@@ -1,0 +1,117 @@
+//! The activity history (ONC 170.315(e)(1)): each view, download and transmit of the patient's
+//! record, from the audit trail and the disclosures.
+
+use super::rows::disclosure;
+use super::AccessContext;
+use crate::backend::audit::{self, AuditAction, Outcome};
+use crate::domain::format_utc_minutes;
+use crate::error::AppError;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+impl AccessContext {
+    /// The activity history of the signed-in patient's record (170.315(e)(1)): each view and
+    /// download by the patient, each copy sent to someone else (with the addressee) and each
+    /// opening of its link, newest first.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
+    pub async fn activity_history(&self) -> Result<Vec<crate::domain::release::ActivityRow>, AppError> {
+        use crate::backend::entities::audit_event;
+        use sea_orm::{QueryOrder, QuerySelect};
+        use crate::backend::entities::app_user;
+        let patient_id = self.subject().ok_or(AppError::NotFound)?;
+        self.authorize(crate::backend::policy::Action::ReadPatientRecord, crate::backend::policy::Target::Patient(&patient_id), AuditAction::PatientRead).await?;
+        let patient_user = app_user::Entity::find()
+            .filter(app_user::Column::PatientId.eq(patient_id.as_str()))
+            .one(&self.db)
+            .await?
+            .map(|u| u.id);
+        let you = if patient_user.as_deref() == Some(self.principal.user_id.as_str()) { "You" } else { "The patient" };
+        let mut caregiver_names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+        let events = audit_event::Entity::find()
+            .filter(audit_event::Column::PatientId.eq(patient_id.as_str()))
+            .filter(audit_event::Column::Outcome.eq("success"))
+            .filter(audit_event::Column::Action.is_in(["patient_read", "release_request"]))
+            .order_by_desc(audit_event::Column::Seq)
+            .limit(500)
+            .all(&self.db)
+            .await?;
+        let mut rows = Vec::new();
+        for e in events {
+            // The detail is optional by design (most reads carry none).
+            let detail = e.detail.as_deref().unwrap_or("");
+            let by_patient = e.actor_user_id.is_some() && e.actor_user_id == patient_user;
+            // 170.315(e)(1): who acted, the patient or a representative; a caregiver's actions
+            // carry the patient as on-behalf-of.
+            let by_caregiver = !by_patient && e.on_behalf_of.as_deref() == Some(patient_id.as_str());
+            let who = match (&e.actor_user_id, by_caregiver) {
+                (Some(actor), true) => match caregiver_names.get(actor) {
+                    Some(name) => name.clone(),
+                    None => {
+                        let name = format!("{} (caregiver)", self.display_name(actor).await?);
+                        caregiver_names.insert(actor.clone(), name.clone());
+                        name
+                    }
+                },
+                _ => you.to_string(),
+            };
+            let row = match (e.action.as_str(), by_patient || by_caregiver) {
+                ("patient_read", true) if detail != "accounting of disclosures" => Some(("View", who, describe_read(detail), None)),
+                ("release_request", true) if detail.starts_with("downloaded") => Some(("Download", who, describe_download(detail), None)),
+                ("release_request", true) if by_caregiver && detail.starts_with("submitted") => Some(("Request", who, "Asked for a copy on the patient's behalf".to_string(), None)),
+                ("release_request", false) if detail.starts_with("shared link opened") => {
+                    let to = detail.split_once(" to ").map(|(_, r)| r.to_string());
+                    Some(("Transmit", "The recipient, with your passcode".to_string(), "Opened the copy you sent".to_string(), to))
+                }
+                _ => None,
+            };
+            if let Some((action, who, what, addressee)) = row {
+                rows.push(crate::domain::release::ActivityRow { at: format_utc_minutes(e.occurred_at_ms), action: action.into(), who, what, addressee });
+            }
+        }
+        // Copies sent at the patient's request (the transmit itself, with the addressee).
+        let sent = disclosure::Entity::find()
+            .filter(disclosure::Column::PatientId.eq(patient_id.as_str()))
+            .filter(disclosure::Column::Kind.eq("automatic"))
+            .all(&self.db)
+            .await?;
+        for d in sent {
+            rows.push(crate::domain::release::ActivityRow {
+                at: format_utc_minutes(d.created_at_ms),
+                action: "Transmit".into(),
+                who: "Sent at your request".into(),
+                what: d.description,
+                addressee: Some([Some(d.recipient_name), d.recipient_address].into_iter().flatten().collect::<Vec<_>>().join(", ")),
+            });
+        }
+        rows.sort_by(|a, b| b.at.cmp(&a.at));
+        let event = self.event(AuditAction::PatientRead, Outcome::Success).patient(&patient_id).entity("activity", &patient_id).detail("activity history");
+        audit::record_alone(&self.db, event).await?;
+        Ok(rows)
+    }
+}
+
+fn describe_read(detail: &str) -> String {
+    if let Some(section) = detail.strip_prefix("section=") {
+        let slug = section.split_whitespace().next().unwrap_or_default();
+        return crate::domain::Section::parse(slug).map(|s| format!("{} (record)", s.title())).unwrap_or_else(|| "Your record".into());
+    }
+    if detail.starts_with("visit=") {
+        return "A visit".into();
+    }
+    if detail.starts_with("document=") {
+        return "A document or note".into();
+    }
+    if detail == "activity history" {
+        return "This activity history".into();
+    }
+    "Your record".into()
+}
+
+fn describe_download(detail: &str) -> String {
+    match detail.split_whitespace().nth(1) {
+        Some("pdf") => "A PDF copy of your record".into(),
+        Some("fhir") => "Your record as FHIR data".into(),
+        Some("denial_letter") => "A denial letter".into(),
+        Some("authorization") => "A signed authorization".into(),
+        _ => "A file".into(),
+    }
+}

@@ -1,0 +1,184 @@
+//! Copies sent to someone else: the passcode link, created at release (a random token, stored
+//! hashed; an 8-digit passcode, stored hashed and, sealed, for the requester to pass on). The
+//! recipient needs no account: the token and passcode are the authority. Wrong passcodes count;
+//! five in a row lock the link for 15 minutes. Every attempt and opening is audited; the first
+//! opening delivers the request.
+
+use super::rows::{release_file, release_link, release_request};
+use super::AccessContext;
+use crate::backend::audit::{self, AuditAction, AuditEvent, Outcome};
+use crate::backend::copies::seal::{FileKeys, Sealed};
+use crate::backend::copies::sha256_hex;
+use crate::backend::db::{now_ms, write_transaction};
+use crate::backend::request::RequestMeta;
+use crate::domain::release::{ShareView, Status};
+use crate::domain::format_utc_minutes;
+use crate::backend::error::Stored;
+use crate::error::{AppError, FieldError};
+use base64::Engine;
+use rand::RngCore;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use super::disclosures::recipient_of;
+
+/// Wrong passcodes in a row before the link locks, and for how long.
+pub const LINK_MAX_FAILURES: i32 = 5;
+pub const LINK_LOCK_MS: i64 = 15 * 60 * 1000;
+
+fn passcode_hash(link_id: &str, passcode: &str) -> String {
+    sha256_hex(format!("{link_id}:{passcode}").as_bytes())
+}
+
+/// Compares in constant time (a passcode check must not leak how much matched).
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl AccessContext {
+    /// Creates the passcode link of a released copy; returns its path (`/shared/<token>`).
+    pub(super) async fn create_link(&self, txn: &sea_orm::DatabaseTransaction, row: &release_request::Model, expires: i64, keys: &FileKeys) -> Result<String, AppError> {
+        let mut token_bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut token_bytes);
+        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token_bytes);
+        let passcode = format!("{:08}", rand::rng().next_u32() % 100_000_000);
+        let id = uuid::Uuid::new_v4().to_string();
+        let sealed = keys.seal(format!("{token} {passcode}").as_bytes(), &format!("link/{id}"))?;
+        release_link::Entity::insert(release_link::ActiveModel {
+            id: Set(id.clone()),
+            request_id: Set(row.id.clone()),
+            token_hash: Set(sha256_hex(token.as_bytes())),
+            passcode_hash: Set(passcode_hash(&id, &passcode)),
+            passcode_key_id: Set(sealed.key_id),
+            passcode_nonce: Set(sealed.nonce),
+            passcode_sealed: Set(sealed.ciphertext),
+            expires_at_ms: Set(expires),
+            failed_attempts: Set(0),
+            locked_until_ms: Set(0),
+            opened_count: Set(0),
+            created_at_ms: Set(now_ms()),
+        })
+        .exec_without_returning(txn)
+        .await?;
+        Ok(format!("/shared/{token}"))
+    }
+
+    /// The link and passcode of a copy sent to someone else, for its requester only.
+    pub(super) async fn share_of(&self, row: &release_request::Model, keys: &FileKeys, base_url: &str) -> Result<Option<ShareView>, AppError> {
+        if row.requester_user_id != self.principal.user_id {
+            return Ok(None);
+        }
+        let Some(link) = release_link::Entity::find().filter(release_link::Column::RequestId.eq(row.id.as_str())).one(&self.db).await? else {
+            return Ok(None);
+        };
+        let sealed = Sealed { key_id: link.passcode_key_id.clone(), nonce: link.passcode_nonce.clone(), ciphertext: link.passcode_sealed.clone() };
+        let opened = keys.open(&sealed, &format!("link/{}", link.id))?;
+        let text = String::from_utf8(opened).stored("release_link", "passcode_sealed")?;
+        let (token, passcode) = text.split_once(' ').stored("release_link", "passcode_sealed")?;
+        Ok(Some(ShareView {
+            recipient: recipient_of(row)?.to_string(),
+            url: format!("{base_url}/shared/{token}"),
+            passcode: format!("{} {}", &passcode[..passcode.len().min(4)], &passcode[passcode.len().min(4)..]),
+            expires: format_utc_minutes(link.expires_at_ms),
+            expired: link.expires_at_ms <= now_ms(),
+            opened: link.opened_count,
+        }))
+    }
+}
+
+/// Opens a shared copy with its passcode, for a recipient without an account. The token and
+/// passcode are the authority; everything is audited; wrong passcodes lock the link.
+pub async fn open_shared_copy(
+    db: &DatabaseConnection,
+    request: &RequestMeta,
+    token: &str,
+    passcode: &str,
+    kind: &str,
+    keys: &FileKeys,
+) -> Result<(String, String, Vec<u8>), AppError> {
+    let now = now_ms();
+    let failed = |detail: &str, link: Option<&release_link::Model>| {
+        let mut e = AuditEvent::new(AuditAction::ReleaseRequest, Outcome::Failure, request).detail(format!("shared link: {detail}"));
+        if let Some(l) = link {
+            e = e.entity("release_link", &l.id);
+        }
+        e
+    };
+    let link = release_link::Entity::find()
+        .filter(release_link::Column::TokenHash.eq(sha256_hex(token.as_bytes())))
+        .one(db)
+        .await?;
+    let Some(link) = link else {
+        audit::record_alone(db, failed("unknown link", None)).await?;
+        return Err(AppError::NotFound);
+    };
+    let row = release_request::Entity::find_by_id(link.request_id.clone()).one(db).await?.ok_or(AppError::NotFound)?;
+    let patient_failed = |detail: &str| failed(detail, Some(&link)).patient(&row.patient_id);
+    if link.expires_at_ms <= now {
+        audit::record_alone(db, patient_failed("expired")).await?;
+        return Err(AppError::Gone { message: "This link has expired. Ask the person who sent it for a new copy.".into() });
+    }
+    if link.locked_until_ms > now {
+        audit::record_alone(db, patient_failed("locked")).await?;
+        return Err(AppError::RateLimited { retry_after_secs: Ord::max(u64::try_from((link.locked_until_ms - now) / 1000).unwrap_or(1), 1) });
+    }
+    let typed: String = passcode.chars().filter(char::is_ascii_digit).collect();
+    if !same(&passcode_hash(&link.id, &typed), &link.passcode_hash) {
+        let failures = link.failed_attempts + 1;
+        let lock = failures >= LINK_MAX_FAILURES;
+        release_link::Entity::update_many()
+            .col_expr(release_link::Column::FailedAttempts, Expr::value(if lock { 0 } else { failures }))
+            .col_expr(release_link::Column::LockedUntilMs, Expr::value(if lock { now + LINK_LOCK_MS } else { link.locked_until_ms }))
+            .filter(release_link::Column::Id.eq(link.id.as_str()))
+            .exec(db)
+            .await?;
+        audit::record_alone(db, patient_failed(if lock { "wrong passcode, locked" } else { "wrong passcode" })).await?;
+        if lock {
+            return Err(AppError::RateLimited { retry_after_secs: u64::try_from(LINK_LOCK_MS / 1000).unwrap_or(900) });
+        }
+        return Err(AppError::Validation {
+            fields: vec![FieldError {
+                field: "passcode".into(),
+                message: format!("That passcode is not right. {} tries left before the link locks.", LINK_MAX_FAILURES - failures),
+            }],
+        });
+    }
+    let file = release_file::Entity::find()
+        .filter(release_file::Column::RequestId.eq(row.id.as_str()))
+        .filter(release_file::Column::Kind.eq(kind))
+        .one(db)
+        .await?
+        // The passcode was right: say the format was not asked for, not that the link is bad.
+        .ok_or_else(|| AppError::Conflict { message: format!("This copy has no {kind} file.") })?;
+    let sealed = Sealed { key_id: file.key_id.clone(), nonce: file.nonce.clone(), ciphertext: file.ciphertext.clone() };
+    let bytes = keys.open(&sealed, &format!("{}/{}", file.id, row.id))?;
+    let txn = write_transaction(db).await?;
+    release_link::Entity::update_many()
+        .col_expr(release_link::Column::FailedAttempts, Expr::value(0))
+        .col_expr(release_link::Column::OpenedCount, Expr::col(release_link::Column::OpenedCount).add(1))
+        .filter(release_link::Column::Id.eq(link.id.as_str()))
+        .exec(&txn)
+        .await?;
+    audit::record(
+        &txn,
+        AuditEvent::new(AuditAction::ReleaseRequest, Outcome::Success, request)
+            .patient(&row.patient_id)
+            .entity("release_link", &link.id)
+            .detail(format!("shared link opened: {kind} sha256={} to {}", file.sha256, recipient_of(&row)?)),
+    )
+    .await?;
+    if row.status == Status::Released.as_str() {
+        // The first opening delivers the request (the portal acts: the recipient has no account).
+        let changed = release_request::Entity::update_many()
+            .col_expr(release_request::Column::Status, Expr::value(Status::Delivered.as_str()))
+            .col_expr(release_request::Column::UpdatedAtMs, Expr::value(now))
+            .filter(release_request::Column::Id.eq(row.id.as_str()))
+            .filter(release_request::Column::Status.eq(Status::Released.as_str()))
+            .exec(&txn)
+            .await?;
+        if changed.rows_affected == 1 {
+            super::release::record_system_event(&txn, &row.id, Status::Released, Status::Delivered, &format!("Opened by {}", recipient_of(&row)?)).await?;
+        }
+    }
+    txn.commit().await?;
+    Ok((file.file_name, file.content_type, bytes))
+}
