@@ -16,7 +16,6 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
     EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// The hash the first row chains to (also written by the migration).
@@ -24,24 +23,14 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 
 pub use crate::domain::AuditAction;
 
-/// How it ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Success,
-    /// Bad credentials, an expired code, invalid input: the attempt failed.
-    Failure,
-    /// The policy refused it.
-    Denied,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Success => "success",
-            Outcome::Failure => "failure",
-            Outcome::Denied => "denied",
-        }
+crate::domain::text_enum! {
+    /// How it ended.
+    pub enum Outcome {
+        Success = "success",
+        /// Bad credentials, an expired code, invalid input: the attempt failed.
+        Failure = "failure",
+        /// The policy refused it.
+        Denied = "denied",
     }
 }
 

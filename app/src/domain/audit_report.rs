@@ -6,32 +6,14 @@ use super::date::IsoDate;
 use crate::domain::FieldError;
 use serde::{Deserialize, Serialize};
 
-/// The columns the report sorts by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AuditSort {
-    Time,
-    User,
-    Patient,
-    Action,
-    Outcome,
-}
-
-impl AuditSort {
-    pub const ALL: [AuditSort; 5] = [AuditSort::Time, AuditSort::User, AuditSort::Patient, AuditSort::Action, AuditSort::Outcome];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuditSort::Time => "time",
-            AuditSort::User => "user",
-            AuditSort::Patient => "patient",
-            AuditSort::Action => "action",
-            AuditSort::Outcome => "outcome",
-        }
-    }
-
-    pub fn parse(input: &str) -> Option<AuditSort> {
-        AuditSort::ALL.into_iter().find(|s| s.as_str() == input)
+crate::domain::text_enum! {
+    /// The columns the report sorts by.
+    pub enum AuditSort {
+        Time = "time",
+        User = "user",
+        Patient = "patient",
+        Action = "action",
+        Outcome = "outcome",
     }
 }
 

@@ -68,29 +68,12 @@ impl GrantKind {
     }
 }
 
-/// How much of the record a caregiver sees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ViewScope {
-    /// No notes, no sensitive categories, nothing marked adolescent-confidential.
-    Limited,
-    Full,
-}
-
-impl ViewScope {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ViewScope::Limited => "limited",
-            ViewScope::Full => "full",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<ViewScope> {
-        match text {
-            "limited" => Some(ViewScope::Limited),
-            "full" => Some(ViewScope::Full),
-            _ => None,
-        }
+crate::domain::text_enum! {
+    /// How much of the record a caregiver sees.
+    pub enum ViewScope {
+        /// No notes, no sensitive categories, nothing marked adolescent-confidential.
+        Limited = "limited",
+        Full = "full",
     }
 }
 
@@ -141,28 +124,12 @@ impl GrantScope {
     }
 }
 
-/// The patient's age band, which narrows a parent's access.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AgeBand {
-    Child,
-    Adolescent,
-    Adult,
-}
-
-impl AgeBand {
-    pub const ALL: [AgeBand; 3] = [AgeBand::Child, AgeBand::Adolescent, AgeBand::Adult];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AgeBand::Child => "child",
-            AgeBand::Adolescent => "adolescent",
-            AgeBand::Adult => "adult",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<AgeBand> {
-        AgeBand::ALL.into_iter().find(|b| b.as_str() == text)
+crate::domain::text_enum! {
+    /// The patient's age band, which narrows a parent's access.
+    pub enum AgeBand {
+        Child = "child",
+        Adolescent = "adolescent",
+        Adult = "adult",
     }
 }
 

@@ -18,6 +18,7 @@ mod provider;
 mod record;
 pub mod release;
 mod role;
+mod sensitive;
 
 pub use audit_action::AuditAction;
 pub use audit_report::{AuditReportForm, AuditReportQuery, AuditReportRow, AuditSort, to_csv};
@@ -35,3 +36,4 @@ pub use record::{
 };
 pub use provider::ProviderInfo;
 pub use role::Role;
+pub use sensitive::Category;

@@ -5,62 +5,7 @@
 
 use super::map::Coding;
 
-/// A category that needs review before release.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Category {
-    /// Never released under the right of access; separate authorization (45 CFR 164.524(a)(1)(i), 164.508(a)(2)).
-    PsychotherapyNotes,
-    /// Part 2 program records: release only with Part 2 consent, with the redisclosure notice (42 CFR 2.31, 2.32).
-    SubstanceUse,
-    MentalHealth,
-    HivSti,
-    ReproductiveHealth,
-    Genetic,
-    /// Labelled restricted by the source EHR (`meta.security`, v3 Confidentiality R or V), as a
-    /// minor's confidential care is: never shown to a limited proxy (45 CFR 164.502(g)(3)(i)).
-    Restricted,
-}
-
-impl Category {
-    pub const ALL: [Category; 7] = [
-        Category::PsychotherapyNotes,
-        Category::SubstanceUse,
-        Category::MentalHealth,
-        Category::HivSti,
-        Category::ReproductiveHealth,
-        Category::Genetic,
-        Category::Restricted,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Category::PsychotherapyNotes => "psychotherapy_notes",
-            Category::SubstanceUse => "substance_use",
-            Category::MentalHealth => "mental_health",
-            Category::HivSti => "hiv_sti",
-            Category::ReproductiveHealth => "reproductive_health",
-            Category::Genetic => "genetic",
-            Category::Restricted => "restricted",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Category> {
-        Category::ALL.into_iter().find(|c| c.as_str() == text)
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Category::PsychotherapyNotes => "Psychotherapy notes",
-            Category::SubstanceUse => "Substance use disorder (42 CFR Part 2)",
-            Category::MentalHealth => "Mental health",
-            Category::HivSti => "HIV and sexually transmitted infections",
-            Category::ReproductiveHealth => "Reproductive health",
-            Category::Genetic => "Genetic information",
-            Category::Restricted => "Marked confidential by the clinic (e.g. an adolescent's own care)",
-        }
-    }
-}
+pub use crate::domain::Category;
 
 const ICD10: &str = "http://hl7.org/fhir/sid/icd-10-cm";
 const ICD10_WHO: &str = "http://hl7.org/fhir/sid/icd-10";

@@ -7,7 +7,7 @@ use crate::api::release::{
     ClaimRequest, ExtendRequest, MarkNotificationsRead, copy_terms, my_notifications, AdvanceRequest, DecideRequest, ReleaseCopy, RequestDenialReview, ReviewDenial, SubmitRequest, my_requests, request_detail, request_queue, review_queue,
 };
 use crate::domain::release::{DenialGround, QueueFilter, Status, WITHHOLD_BASES};
-use crate::domain::Section;
+use crate::domain::{Category, Section};
 use crate::domain::release::RequestView;
 use crate::ui::components::form::{FieldMessage, FormError, LoadError, field_error};
 use crate::ui::ids;
@@ -511,13 +511,7 @@ pub fn StaffRequestPage() -> impl IntoView {
 /// stated basis), or deny on a 164.524 ground.
 #[component]
 fn ReviewForm(id: String, action: ServerAction<DecideRequest>, result: Signal<Option<Result<RequestView, crate::error::AppError>>>) -> impl IntoView {
-    let categories = [
-        ("mental_health", "Mental health"),
-        ("substance_use", "Substance use disorder (42 CFR Part 2)"),
-        ("hiv_sti", "HIV and sexually transmitted infections"),
-        ("reproductive_health", "Reproductive health"),
-        ("genetic", "Genetic information"),
-    ];
+    let categories = Category::REVIEWED.map(|c| (c.as_str(), c.label()));
     view! {
         <h2 id="review-title">"Review and decide"</h2>
         <ActionForm action attr:id=ids::REVIEW_FORM attr:class="form" attr:novalidate="true" attr:aria-labelledby="review-title">
