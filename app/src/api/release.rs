@@ -10,49 +10,14 @@ use leptos::prelude::*;
 /// Asks for a copy of one's own record, for oneself or (`recipient=someone_else`) sent to
 /// someone else on a signed authorization, and opens its tracking page.
 #[server(prefix = "/api", endpoint = "submit_request")]
-pub async fn submit_request(
-    scope: String,
-    #[server(default)] from: Option<String>,
-    #[server(default)] to: Option<String>,
-    #[server(default)] pdf: Option<String>,
-    #[server(default)] fhir: Option<String>,
-    #[server(default)] recipient: Option<String>,
-    #[server(default)] recipient_name: Option<String>,
-    #[server(default)] recipient_address: Option<String>,
-    #[server(default)] purpose: Option<String>,
-    #[server(default)] expires_on: Option<String>,
-    #[server(default)] expiry_event: Option<String>,
-    #[server(default)] signature_name: Option<String>,
-    #[server(default)] consent: Option<String>,
-    #[server(default)] ack_revocation: Option<String>,
-    #[server(default)] ack_no_conditioning: Option<String>,
-    #[server(default)] ack_redisclosure: Option<String>,
-) -> Result<RequestView, AppError> {
+pub async fn submit_request(#[server(flatten)] form: crate::domain::release::CopyRequestForm) -> Result<RequestView, AppError> {
     use crate::backend::current::{access, state};
     use crate::backend::error::with_status;
-    use crate::domain::release::{AuthorizationForm, RequestForm};
     with_status(async move {
         let state = state()?;
         let today = crate::backend::db::today();
-        let checked = RequestForm { scope, from, to, pdf, fhir }.check(today);
-        let third_party = match recipient.as_deref().unwrap_or("myself") {
-            "myself" => None,
-            "someone_else" => Some(AuthorizationForm {
-                description: String::new(),
-                recipient_name: recipient_name.unwrap_or_default(),
-                recipient_address: recipient_address.unwrap_or_default(),
-                purpose: purpose.unwrap_or_default(),
-                expires_on: expires_on.unwrap_or_default(),
-                expiry_event: expiry_event.unwrap_or_default(),
-                signature_name: signature_name.unwrap_or_default(),
-                consent: consent.is_some(),
-                ack_revocation: ack_revocation.is_some(),
-                ack_no_conditioning: ack_no_conditioning.is_some(),
-                ack_redisclosure: ack_redisclosure.is_some(),
-                representative_authority: None,
-            }),
-            _ => return Err(AppError::BadRequest),
-        };
+        let (copy, third_party) = form.split().ok_or(AppError::BadRequest)?;
+        let checked = copy.check(today);
         let site = site_name(&state);
         let view = access().await?.submit_request(checked, third_party, today, release_settings(&state, &site)).await?;
         leptos_axum::redirect(&format!("/requests/{}", view.id));

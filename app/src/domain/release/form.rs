@@ -1,18 +1,21 @@
 //! Asking for a copy: the request form and its one validation step, what a copy covers and in
 //! which formats, the fee rule (45 CFR 164.524(c)(4)), and the HIM queue's filters.
 
-use crate::domain::IsoDate;
+use super::authorization::AuthorizationForm;
+use super::lifecycle::Status;
+use crate::domain::{FieldError, IsoDate};
 use serde::{Deserialize, Serialize};
 
 /// The most the portal may charge a patient for an electronic copy of their own record without
 /// calculating actual costs: the flat fee HHS allows (in cents).
 pub const MAX_FLAT_ELECTRONIC_FEE_CENTS: u32 = 650;
 
-/// Who receives the copy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum RecipientKind {
-    Myself,
-    ThirdParty,
+crate::domain::text_enum! {
+    /// Who receives the copy (stored with the request).
+    pub enum RecipientKind {
+        Myself = "myself",
+        ThirdParty = "third_party",
+    }
 }
 
 /// The fee estimate shown before submitting (164.524(c)(4): cost-based only, never for search
@@ -84,6 +87,58 @@ pub struct RequestForm {
     pub fhir: Option<String>,
 }
 
+/// The whole request form as the page posts it: what to copy and, for a copy sent to someone
+/// else (`recipient=someone_else`), the authorization as typed. Checkboxes arrive as `on` or not
+/// at all. The server function takes it as one argument (flattened, so the field names are the
+/// form's own).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CopyRequestForm {
+    pub scope: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub pdf: Option<String>,
+    pub fhir: Option<String>,
+    /// `myself` (the default) or `someone_else`.
+    pub recipient: Option<String>,
+    pub recipient_name: Option<String>,
+    pub recipient_address: Option<String>,
+    pub purpose: Option<String>,
+    pub expires_on: Option<String>,
+    pub expiry_event: Option<String>,
+    pub signature_name: Option<String>,
+    pub consent: Option<String>,
+    pub ack_revocation: Option<String>,
+    pub ack_no_conditioning: Option<String>,
+    pub ack_redisclosure: Option<String>,
+}
+
+impl CopyRequestForm {
+    /// The copy asked for and, for someone else, the authorization as typed; `None` when the
+    /// recipient is neither of the two choices the form offers (a malformed post).
+    pub fn split(self) -> Option<(RequestForm, Option<AuthorizationForm>)> {
+        let copy = RequestForm { scope: self.scope, from: self.from, to: self.to, pdf: self.pdf, fhir: self.fhir };
+        let authorization = match self.recipient.as_deref().unwrap_or("myself") {
+            "myself" => None,
+            "someone_else" => Some(AuthorizationForm {
+                description: String::new(),
+                recipient_name: self.recipient_name.unwrap_or_default(),
+                recipient_address: self.recipient_address.unwrap_or_default(),
+                purpose: self.purpose.unwrap_or_default(),
+                expires_on: self.expires_on.unwrap_or_default(),
+                expiry_event: self.expiry_event.unwrap_or_default(),
+                signature_name: self.signature_name.unwrap_or_default(),
+                consent: self.consent.is_some(),
+                ack_revocation: self.ack_revocation.is_some(),
+                ack_no_conditioning: self.ack_no_conditioning.is_some(),
+                ack_redisclosure: self.ack_redisclosure.is_some(),
+                representative_authority: None,
+            }),
+            _ => return None,
+        };
+        Some((copy, authorization))
+    }
+}
+
 /// A checked request for a copy to oneself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewRequest {
@@ -94,9 +149,9 @@ pub struct NewRequest {
 impl RequestForm {
     /// Checks the scope (known sections, or the whole record), the dates (real, not in the
     /// future, from not after to) and that at least one format is chosen.
-    pub fn check(&self, today: IsoDate) -> Result<NewRequest, Vec<crate::domain::FieldError>> {
+    pub fn check(&self, today: IsoDate) -> Result<NewRequest, Vec<FieldError>> {
         let mut errors = Vec::new();
-        let mut fail = |field: &str, message: &str| errors.push(crate::domain::FieldError { field: field.into(), message: message.into() });
+        let mut fail = |field: &str, message: &str| errors.push(FieldError { field: field.into(), message: message.into() });
         let scope_text = self.scope.trim();
         let mut sections = Vec::new();
         if scope_text.is_empty() {
@@ -139,6 +194,62 @@ impl RequestForm {
             fail("formats", "Choose at least one format: PDF, FHIR data, or both.");
         }
         if errors.is_empty() { Ok(NewRequest { scope: Scope { sections, from, to }, formats }) } else { Err(errors) }
+    }
+}
+
+/// The HIM queue's filters, checked: what the queue query uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueQuery {
+    /// One status; `None`: every open one.
+    pub status: Option<Status>,
+    /// Due within this many days (overdue ones included).
+    pub due_within: Option<i64>,
+    /// Overdue only.
+    pub overdue: bool,
+    /// Assigned to the signed-in worker only.
+    pub mine: bool,
+    pub recipient: Option<RecipientKind>,
+    /// Patient name, record number, request number (R-1042) or id; trimmed, never empty.
+    pub q: Option<String>,
+}
+
+impl QueueFilter {
+    /// Checks the filters in one step: a value that is set but not understood is a field error
+    /// (an unknown recipient is no filter, as before); an empty one is no filter.
+    pub fn check(&self) -> Result<QueueQuery, Vec<FieldError>> {
+        let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+        let mut errors = Vec::new();
+        let status = match text(&self.status) {
+            None => None,
+            Some(s) => match Status::parse(&s) {
+                Some(status) => Some(status),
+                None => {
+                    errors.push(FieldError::new("status", "Choose a status from the list."));
+                    None
+                }
+            },
+        };
+        let due_within = match text(&self.due_within) {
+            None => None,
+            Some(d) => match d.parse::<i64>().ok().filter(|d| (0..=366).contains(d)) {
+                Some(days) => Some(days),
+                None => {
+                    errors.push(FieldError::new("due_within", "Enter a number of days from 0 to 366."));
+                    None
+                }
+            },
+        };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(QueueQuery {
+            status,
+            due_within,
+            overdue: self.overdue.is_some(),
+            mine: self.mine.is_some(),
+            recipient: self.recipient.as_deref().and_then(RecipientKind::parse),
+            q: text(&self.q),
+        })
     }
 }
 
@@ -204,5 +315,17 @@ mod tests {
         assert_eq!(fee_cents(RecipientKind::Myself, 0, 2500), 0, "default: free to oneself");
         assert_eq!(fee_cents(RecipientKind::Myself, 2000, 2500), MAX_FLAT_ELECTRONIC_FEE_CENTS);
         assert_eq!(fee_cents(RecipientKind::ThirdParty, 0, 2500), 2500);
+    }
+
+    #[test]
+    fn queue_filters_are_checked_in_one_step() {
+        let typed = |status: &str, due: &str| QueueFilter { status: Some(status.into()), due_within: Some(due.into()), ..QueueFilter::default() }.check();
+        let fields = |r: Result<QueueQuery, Vec<FieldError>>| r.err().unwrap_or_default().into_iter().map(|f| f.field).collect::<Vec<_>>();
+        assert_eq!(fields(typed("nonsense", "400")), vec!["status", "due_within"]);
+        let query = typed(" in_review ", "7").expect("valid");
+        assert_eq!((query.status, query.due_within), (Some(Status::InReview), Some(7)));
+        let open = QueueFilter { overdue: Some("on".into()), recipient: Some("third_party".into()), q: Some("  ".into()), ..QueueFilter::default() }.check().expect("valid");
+        assert!(open.overdue && !open.mine && open.status.is_none() && open.q.is_none());
+        assert_eq!(open.recipient, Some(RecipientKind::ThirdParty));
     }
 }

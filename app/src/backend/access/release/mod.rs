@@ -191,7 +191,7 @@ impl AccessContext {
             status: Set(Status::Submitted.as_str().into()),
             scope: Set(serde_json::to_string(&request.scope)?),
             formats: Set(formats),
-            recipient_kind: Set(if form.is_some() { "third_party" } else { "myself" }.into()),
+            recipient_kind: Set(if form.is_some() { release::RecipientKind::ThirdParty } else { release::RecipientKind::Myself }.as_str().into()),
             recipient_name: Set(form.map(|f| f.recipient_name.trim().to_string())),
             recipient_address: Set(form.map(|f| f.recipient_address.trim().to_string())),
             purpose: Set(form.map(|f| f.purpose.trim().to_string())),
@@ -312,35 +312,30 @@ impl AccessContext {
     #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn request_queue(&self, filter: &release::QueueFilter) -> Result<Vec<RequestView>, AppError> {
         self.require(Action::WorkRequests, AuditAction::ReleaseRequest).await?;
+        let filter = filter.check().map_err(|fields| AppError::Validation { fields })?;
         let open: Vec<&str> = Status::ALL.iter().filter(|s| !s.is_final()).map(|s| s.as_str()).collect();
         let mut select = release_request::Entity::find();
-        match filter.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            Some(status) => {
-                let status = Status::parse(status).ok_or_else(|| AppError::Validation { fields: vec![crate::error::FieldError { field: "status".into(), message: "Choose a status from the list.".into() }] })?;
-                select = select.filter(release_request::Column::Status.eq(status.as_str()));
-            }
+        match filter.status {
+            Some(status) => select = select.filter(release_request::Column::Status.eq(status.as_str())),
             None => select = select.filter(release_request::Column::Status.is_in(open)),
         }
         let today = today();
-        if let Some(days) = filter.due_within.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            let days: i64 = days.parse().ok().filter(|d| (0..=366).contains(d)).ok_or_else(|| AppError::Validation { fields: vec![crate::error::FieldError { field: "due_within".into(), message: "Enter a number of days from 0 to 366.".into() }] })?;
+        if let Some(days) = filter.due_within {
             let until = today.add_days(days).unwrap_or(today);
             select = select.filter(release_request::Column::DueOn.lte(until.to_string()));
         }
-        if filter.overdue.is_some() {
+        if filter.overdue {
             select = select
                 .filter(release_request::Column::DueOn.lt(today.to_string()))
                 .filter(release_request::Column::Status.is_in([Status::Submitted.as_str(), Status::IdentityCheck.as_str(), Status::InReview.as_str()]));
         }
-        if filter.mine.is_some() {
+        if filter.mine {
             select = select.filter(release_request::Column::AssignedTo.eq(self.principal.user_id.as_str()));
         }
-        match filter.recipient.as_deref() {
-            Some("myself") => select = select.filter(release_request::Column::RecipientKind.eq("myself")),
-            Some("third_party") => select = select.filter(release_request::Column::RecipientKind.eq("third_party")),
-            _ => {}
+        if let Some(kind) = filter.recipient {
+            select = select.filter(release_request::Column::RecipientKind.eq(kind.as_str()));
         }
-        if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        if let Some(q) = filter.q.as_deref() {
             let number = q.trim_start_matches(['R', 'r']).trim_start_matches('-').parse::<i64>().ok();
             let like = format!("%{}%", q.to_lowercase().replace(['%', '_'], ""));
             let patients: Vec<String> = super::rows::patient_row::Entity::find()
