@@ -9,9 +9,7 @@ use leptos::prelude::*;
 /// Issues a new activation code for the patient and opens the printable letter.
 #[server(prefix = "/api", endpoint = "issue_activation_code")]
 pub async fn issue_activation_code(patient_id: String) -> Result<(), AppError> {
-    use crate::backend::current::{access, state};
-    use crate::backend::error::with_status;
-    use crate::backend::session::{Key, PortalSession};
+    use self::ssr::*;
     with_status(async move {
         let days = state()?.auth.config.activation_code_days;
         let letter = access().await?.issue_activation_code(&patient_id, days).await?;
@@ -26,9 +24,7 @@ pub async fn issue_activation_code(patient_id: String) -> Result<(), AppError> {
 /// The letter just issued, once: reading it removes the code from the session.
 #[server(prefix = "/api", endpoint = "take_activation_letter")]
 pub async fn take_activation_letter() -> Result<Option<ActivationLetter>, AppError> {
-    use crate::backend::current::signed_in;
-    use crate::backend::error::with_status;
-    use crate::backend::session::{Key, PortalSession};
+    use self::ssr::*;
     with_status(async move {
         signed_in(true).await?;
         PortalSession::current().await?.remove::<ActivationLetter>(Key::ActivationLetterOnce).await
@@ -49,12 +45,8 @@ pub async fn activate_account(
     use crate::backend::access::activation::{self, Redeem, RedeemError};
     use crate::backend::auth::login;
     use crate::backend::auth::users::NewUser;
-    use crate::backend::current::state;
-    use crate::backend::error::{internal, with_status};
-    use crate::backend::request::RequestMeta;
-    use crate::backend::session::{Key, PortalSession};
+    use self::ssr::*;
     use crate::domain::{EmailAddress, IsoDate};
-    use crate::error::FieldError;
     with_status(async move {
         let state = state()?;
         let request = RequestMeta::current().await;
@@ -141,12 +133,8 @@ pub async fn self_register(
 ) -> Result<(), AppError> {
     use crate::backend::auth::login;
     use crate::backend::auth::users::{self, NewUser, UserError};
-    use crate::backend::current::state;
-    use crate::backend::error::{internal, with_status};
-    use crate::backend::request::RequestMeta;
-    use crate::backend::session::{Key, PortalSession};
+    use self::ssr::*;
     use crate::domain::{EmailAddress, IsoDate};
-    use crate::error::FieldError;
     with_status(async move {
         let state = state()?;
         let request = RequestMeta::current().await;
@@ -190,17 +178,25 @@ pub async fn self_register(
 /// Self-registered accounts waiting for HIM staff to verify them.
 #[server(prefix = "/api", endpoint = "pending_verifications")]
 pub async fn pending_verifications() -> Result<Vec<crate::domain::PendingVerification>, AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     with_status(async move { access().await?.pending_verifications().await }.await)
 }
 
 /// HIM staff verified the person: link their account to the record with this number.
 #[server(prefix = "/api", endpoint = "verify_identity")]
 pub async fn verify_identity(user_id: String, mrn: String) -> Result<(), AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     with_status(async move {
         access().await?.verify_identity(&user_id, &mrn).await?;
         leptos_axum::redirect("/staff/verifications?linked=1");
         Ok(())
     }.await)
+}
+
+/// What this module's server functions use on the server: the signed-in context, the state,
+/// the session and the error helpers (`use self::ssr::*` at the top of each).
+#[cfg(feature = "ssr")]
+mod ssr {
+    #[allow(unused_imports, reason = "a prelude: each server function takes what it needs")]
+    pub use crate::api::ssr::*;
 }

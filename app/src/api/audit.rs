@@ -11,11 +11,19 @@ pub const PAGE_ROWS: u64 = 500;
 /// The newest events matching the filters, sorted as asked.
 #[server(prefix = "/api", endpoint = "audit_report")]
 pub async fn audit_report(form: AuditReportForm) -> Result<Vec<AuditReportRow>, AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     use crate::domain::AuditReportQuery;
     with_status(async move {
         let context = access().await?;
         let query = AuditReportQuery::parse(&form).map_err(|fields| AppError::Validation { fields })?;
         context.audit_report(&query, PAGE_ROWS, false).await
     }.await)
+}
+
+/// What this module's server functions use on the server: the signed-in context, the state,
+/// the session and the error helpers (`use self::ssr::*` at the top of each).
+#[cfg(feature = "ssr")]
+mod ssr {
+    #[allow(unused_imports, reason = "a prelude: each server function takes what it needs")]
+    pub use crate::api::ssr::*;
 }

@@ -63,10 +63,8 @@ pub struct DemoCredential {
 pub async fn sign_in(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
     use crate::backend::auth::login::{self, SignInError};
     use crate::backend::current::{begin_sign_in, state};
-    use crate::backend::error::{internal, with_status};
-    use crate::backend::request::RequestMeta;
+    use self::ssr::*;
     use crate::backend::session::PortalSession;
-    use crate::error::FieldError;
     with_status(async move {
         let state = state()?;
         let request = RequestMeta::current().await;
@@ -90,9 +88,7 @@ pub async fn sign_in(email: String, password: String, next: Option<String>) -> R
 #[server(prefix = "/api", endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), AppError> {
     use crate::backend::auth::sessions;
-    use crate::backend::current::{signed_in, state};
-    use crate::backend::error::{internal, with_status};
-    use crate::backend::session::{Key, PortalSession};
+    use self::ssr::*;
     with_status(async move {
         let state = state()?;
         if let Ok((me, request)) = signed_in(false).await {
@@ -109,8 +105,7 @@ pub async fn sign_out() -> Result<(), AppError> {
 /// The signed-in person, or `None`. Counts as activity (every page asks).
 #[server(prefix = "/api", endpoint = "me")]
 pub async fn me() -> Result<Option<CurrentUser>, AppError> {
-    use crate::backend::current::signed_in;
-    use crate::backend::error::with_status;
+    use self::ssr::*;
     with_status(async move {
         match signed_in(true).await {
             Ok((s, request)) => {
@@ -137,9 +132,8 @@ pub async fn me() -> Result<Option<CurrentUser>, AppError> {
 /// Time left before the idle time-out. Does not count as activity (the warning polls it).
 #[server(prefix = "/api", endpoint = "session_clock")]
 pub async fn session_clock() -> Result<IdleClock, AppError> {
-    use crate::backend::current::{signed_in, state};
+    use self::ssr::*;
     use crate::backend::db::now_ms;
-    use crate::backend::error::with_status;
     with_status(async move {
         let warn = state()?.auth.config.idle_warning_secs;
         let (s, _) = signed_in(false).await?;
@@ -150,9 +144,8 @@ pub async fn session_clock() -> Result<IdleClock, AppError> {
 /// "Stay signed in": counts as activity and answers the new time left.
 #[server(prefix = "/api", endpoint = "keep_alive")]
 pub async fn keep_alive() -> Result<IdleClock, AppError> {
-    use crate::backend::current::{signed_in, state};
+    use self::ssr::*;
     use crate::backend::db::now_ms;
-    use crate::backend::error::with_status;
     with_status(async move {
         let warn = state()?.auth.config.idle_warning_secs;
         let (s, _) = signed_in(true).await?;
@@ -164,8 +157,7 @@ pub async fn keep_alive() -> Result<IdleClock, AppError> {
 #[server(prefix = "/api", endpoint = "signed_out_reason")]
 pub async fn signed_out_reason() -> Result<Option<String>, AppError> {
     use crate::backend::auth::sessions::EndReason;
-    use crate::backend::error::with_status;
-    use crate::backend::session::{Key, PortalSession};
+    use self::ssr::*;
     with_status(async move {
         let session = PortalSession::current().await?;
         let reason: Option<EndReason> = session.get(Key::SignedOutReason).await?;
@@ -180,8 +172,7 @@ pub async fn signed_out_reason() -> Result<Option<String>, AppError> {
 /// The demo credentials, in demo mode only.
 #[server(prefix = "/api", endpoint = "demo_credentials")]
 pub async fn demo_credentials() -> Result<Vec<DemoCredential>, AppError> {
-    use crate::backend::current::state;
-    use crate::backend::error::with_status;
+    use self::ssr::*;
     with_status(async move {
         if !state()?.demo {
             return Ok(Vec::new());
@@ -203,8 +194,7 @@ pub async fn demo_credentials() -> Result<Vec<DemoCredential>, AppError> {
 #[server(prefix = "/api", endpoint = "my_sessions")]
 pub async fn my_sessions() -> Result<Vec<SessionRow>, AppError> {
     use crate::backend::auth::sessions;
-    use crate::backend::current::{signed_in, state};
-    use crate::backend::error::{internal, with_status};
+    use self::ssr::*;
     with_status(async move {
         let state = state()?;
         let (me, _) = signed_in(true).await?;
@@ -230,8 +220,7 @@ pub async fn my_sessions() -> Result<Vec<SessionRow>, AppError> {
 #[server(prefix = "/api", endpoint = "end_session")]
 pub async fn end_session(id: String) -> Result<(), AppError> {
     use crate::backend::auth::sessions;
-    use crate::backend::current::{signed_in, state};
-    use crate::backend::error::{internal, with_status};
+    use self::ssr::*;
     with_status(async move {
         let state = state()?;
         let (me, request) = signed_in(true).await?;
@@ -248,9 +237,7 @@ pub async fn end_session(id: String) -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "sign_out_everywhere")]
 pub async fn sign_out_everywhere() -> Result<(), AppError> {
     use crate::backend::auth::sessions;
-    use crate::backend::current::{signed_in, state};
-    use crate::backend::error::{internal, with_status};
-    use crate::backend::session::{Key, PortalSession};
+    use self::ssr::*;
     with_status(async move {
         let state = state()?;
         let (me, request) = signed_in(true).await?;
@@ -267,9 +254,7 @@ pub async fn sign_out_everywhere() -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "change_password")]
 pub async fn change_password(current_password: String, new_password: String) -> Result<(), AppError> {
     use crate::backend::auth::users::{self, ChangePasswordError};
-    use crate::backend::current::{signed_in, state};
-    use crate::backend::error::{internal, with_status};
-    use crate::error::FieldError;
+    use self::ssr::*;
     with_status(async move {
         let state = state()?;
         let (me, request) = signed_in(true).await?;
@@ -288,4 +273,12 @@ pub async fn change_password(current_password: String, new_password: String) -> 
         leptos_axum::redirect("/account?password=changed");
         Ok(())
     }.await)
+}
+
+/// What this module's server functions use on the server: the signed-in context, the state,
+/// the session and the error helpers (`use self::ssr::*` at the top of each).
+#[cfg(feature = "ssr")]
+mod ssr {
+    #[allow(unused_imports, reason = "a prelude: each server function takes what it needs")]
+    pub use crate::api::ssr::*;
 }

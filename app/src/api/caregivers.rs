@@ -14,15 +14,14 @@ use leptos::prelude::*;
 /// Whose record is on screen, and everyone the user may act for.
 #[server(prefix = "/api", endpoint = "acting")]
 pub async fn acting_state() -> Result<Acting, AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     with_status(async move { access().await?.acting().await }.await)
 }
 
 /// Switches whose record is on screen (`patient` empty: oneself), then opens the record.
 #[server(prefix = "/api", endpoint = "switch_person")]
 pub async fn switch_person(patient: String) -> Result<Option<ActingChoice>, AppError> {
-    use crate::backend::session::{Key, PortalSession};
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     with_status(async move {
         let context = access().await?;
         let session = PortalSession::current().await?;
@@ -42,14 +41,14 @@ pub async fn switch_person(patient: String) -> Result<Option<ActingChoice>, AppE
 /// The patient's caregivers, invitations, representatives and history.
 #[server(prefix = "/api", endpoint = "caregivers_overview")]
 pub async fn who_can_see() -> Result<CaregiversOverview, AppError> {
-    use crate::backend::{current::{access, state}, error::with_status};
+    use self::ssr::*;
     with_status(async move { access().await?.caregivers_overview(&state()?.caregivers).await }.await)
 }
 
 /// The patient invites someone; the link is mailed (no health information) and shown once.
 #[server(prefix = "/api", endpoint = "invite_caregiver")]
 pub async fn invite_caregiver(form: InviteForm) -> Result<InvitationSent, AppError> {
-    use crate::backend::{current::{access, state}, error::with_status};
+    use self::ssr::*;
     with_status(async move {
         let state = state()?;
         let sent = access().await?.invite_caregiver(&form, &state.caregivers, &state.base_url).await?;
@@ -69,28 +68,28 @@ pub async fn invite_caregiver(form: InviteForm) -> Result<InvitationSent, AppErr
 /// The patient withdraws a pending invitation.
 #[server(prefix = "/api", endpoint = "withdraw_invitation")]
 pub async fn withdraw_invitation(id: String) -> Result<(), AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     with_status(async move { access().await?.withdraw_invitation(&id).await }.await)
 }
 
 /// The patient ends a caregiver's access, effective on their next request.
 #[server(prefix = "/api", endpoint = "revoke_caregiver")]
 pub async fn revoke_caregiver(id: String) -> Result<(), AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     with_status(async move { access().await?.revoke_grant(&id).await }.await)
 }
 
 /// What an invitation offers, for its accept page.
 #[server(prefix = "/api", endpoint = "invitation_preview")]
 pub async fn preview_invitation(token: String) -> Result<InvitationPreview, AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     with_status(async move { access().await?.invitation_preview(&token).await }.await)
 }
 
 /// The invited person accepts with the signed-in account, then goes to the switcher.
 #[server(prefix = "/api", endpoint = "accept_invitation")]
 pub async fn accept_invitation(token: String) -> Result<ActingChoice, AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     with_status(async move {
         let choice = access().await?.accept_invitation(&token).await?;
         leptos_axum::redirect("/people?accepted=1");
@@ -101,14 +100,14 @@ pub async fn accept_invitation(token: String) -> Result<ActingChoice, AppError> 
 /// The signed-in user's own requests to be recognised as a representative.
 #[server(prefix = "/api", endpoint = "my_representative_requests")]
 pub async fn my_representative_requests() -> Result<Vec<RepresentativeView>, AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     with_status(async move { access().await?.my_representative_requests().await }.await)
 }
 
 /// HIM staff: representative requests waiting for a decision.
 #[server(prefix = "/api", endpoint = "representative_queue")]
 pub async fn representative_queue() -> Result<Vec<RepresentativeView>, AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     with_status(async move { access().await?.representative_queue().await }.await)
 }
 
@@ -125,9 +124,8 @@ pub async fn decide_representative(
     #[server(default)] days: String,
     #[server(default)] reason: String,
 ) -> Result<RepresentativeView, AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     use crate::domain::caregiver::{GrantScope, ViewScope};
-    use crate::error::FieldError;
     with_status(async move {
         let approve = decision == "approve";
         let scope = GrantScope {
@@ -148,13 +146,21 @@ pub async fn decide_representative(
 /// HIM staff: every grant on a patient's record.
 #[server(prefix = "/api", endpoint = "patient_caregivers")]
 pub async fn patient_caregivers(patient: String) -> Result<Vec<GrantView>, AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     with_status(async move { access().await?.patient_grants(&patient).await }.await)
 }
 
 /// HIM staff end a representative's access where abuse or endangerment is suspected.
 #[server(prefix = "/api", endpoint = "end_caregiver")]
 pub async fn end_caregiver(id: String, reason: String) -> Result<(), AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     with_status(async move { access().await?.end_grant_by_staff(&id, &reason).await }.await)
+}
+
+/// What this module's server functions use on the server: the signed-in context, the state,
+/// the session and the error helpers (`use self::ssr::*` at the top of each).
+#[cfg(feature = "ssr")]
+mod ssr {
+    #[allow(unused_imports, reason = "a prelude: each server function takes what it needs")]
+    pub use crate::api::ssr::*;
 }

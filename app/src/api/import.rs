@@ -9,24 +9,32 @@ use leptos::prelude::*;
 /// The latest imports, newest first.
 #[server(prefix = "/api", endpoint = "import_runs")]
 pub async fn import_runs() -> Result<Vec<ImportRunRow>, AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     with_status(async move { access().await?.import_runs(20).await }.await)
 }
 
 /// Open pairs of records that may be the same person.
 #[server(prefix = "/api", endpoint = "duplicates")]
 pub async fn duplicates() -> Result<Vec<DuplicatePair>, AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     with_status(async move { access().await?.duplicates().await }.await)
 }
 
 /// HIM's decision on a pair: `distinct` or `same_person` (merged in the source system).
 #[server(prefix = "/api", endpoint = "resolve_duplicate")]
 pub async fn resolve_duplicate(id: String, decision: String) -> Result<(), AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     use crate::domain::DuplicateDecision;
     with_status(async move {
         let decision = DuplicateDecision::parse(&decision).ok_or(AppError::BadRequest)?;
         access().await?.resolve_duplicate(&id, decision).await
     }.await)
+}
+
+/// What this module's server functions use on the server: the signed-in context, the state,
+/// the session and the error helpers (`use self::ssr::*` at the top of each).
+#[cfg(feature = "ssr")]
+mod ssr {
+    #[allow(unused_imports, reason = "a prelude: each server function takes what it needs")]
+    pub use crate::api::ssr::*;
 }

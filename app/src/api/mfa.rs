@@ -27,9 +27,8 @@ pub struct MfaOverview {
 mod server {
     use crate::backend::auth::sessions::SignedIn;
     use crate::backend::auth::users::{self, User};
-    use crate::backend::current::{signed_in, state};
+    use super::ssr::*;
     use crate::backend::db::now_ms;
-    use crate::backend::error::internal;
     use crate::backend::session::{Key, PendingSignIn, PendingStage, PortalSession};
     use crate::error::AppError;
 
@@ -69,11 +68,8 @@ mod server {
 #[server(prefix = "/api", endpoint = "verify_second_factor")]
 pub async fn verify_second_factor(code: String, next: Option<String>) -> Result<(), AppError> {
     use crate::backend::auth::{login, mfa};
-    use crate::backend::current::state;
-    use crate::backend::error::{internal, with_status};
-    use crate::backend::request::RequestMeta;
+    use self::ssr::*;
     use crate::backend::session::{Key, PendingStage, PortalSession};
-    use crate::error::FieldError;
     with_status(async move {
         let state = state()?;
         let session = PortalSession::current().await?;
@@ -107,8 +103,7 @@ pub async fn verify_second_factor(code: String, next: Option<String>) -> Result<
 #[server(prefix = "/api", endpoint = "mfa_setup_start")]
 pub async fn mfa_setup_start() -> Result<MfaSetup, AppError> {
     use crate::backend::auth::totp;
-    use crate::backend::error::{internal, with_status};
-    use crate::backend::session::{Key, PortalSession};
+    use self::ssr::*;
     with_status(async move {
         let (user, signed) = server::enrolling_user().await?;
         let session = PortalSession::current().await?;
@@ -140,11 +135,7 @@ pub async fn mfa_setup_start() -> Result<MfaSetup, AppError> {
 #[server(prefix = "/api", endpoint = "mfa_setup_confirm")]
 pub async fn mfa_setup_confirm(code: String) -> Result<(), AppError> {
     use crate::backend::auth::{login, mfa, totp};
-    use crate::backend::current::state;
-    use crate::backend::error::{internal, with_status};
-    use crate::backend::request::RequestMeta;
-    use crate::backend::session::{Key, PortalSession};
-    use crate::error::FieldError;
+    use self::ssr::*;
     with_status(async move {
         let state = state()?;
         let (user, signed) = server::enrolling_user().await?;
@@ -186,9 +177,7 @@ pub async fn mfa_setup_confirm(code: String) -> Result<(), AppError> {
 /// The recovery codes from the last set-up, once: reading them removes them from the session.
 #[server(prefix = "/api", endpoint = "take_recovery_codes")]
 pub async fn take_recovery_codes() -> Result<Vec<String>, AppError> {
-    use crate::backend::current::signed_in;
-    use crate::backend::error::with_status;
-    use crate::backend::session::{Key, PortalSession};
+    use self::ssr::*;
     with_status(async move {
         signed_in(true).await?;
         let session = PortalSession::current().await?;
@@ -200,8 +189,7 @@ pub async fn take_recovery_codes() -> Result<Vec<String>, AppError> {
 #[server(prefix = "/api", endpoint = "mfa_status")]
 pub async fn mfa_status() -> Result<MfaOverview, AppError> {
     use crate::backend::auth::{mfa, requires_mfa};
-    use crate::backend::current::{signed_in, state};
-    use crate::backend::error::{internal, with_status};
+    use self::ssr::*;
     with_status(async move {
         let state = state()?;
         let (s, _) = signed_in(true).await?;
@@ -211,4 +199,12 @@ pub async fn mfa_status() -> Result<MfaOverview, AppError> {
             recovery_codes_left: mfa::recovery_codes_left(&state.db, &s.user.id).await.map_err(|e| internal("counting recovery codes failed", &e))?,
         })
     }.await)
+}
+
+/// What this module's server functions use on the server: the signed-in context, the state,
+/// the session and the error helpers (`use self::ssr::*` at the top of each).
+#[cfg(feature = "ssr")]
+mod ssr {
+    #[allow(unused_imports, reason = "a prelude: each server function takes what it needs")]
+    pub use crate::api::ssr::*;
 }

@@ -14,3 +14,15 @@ pub mod record;
 pub mod release;
 pub mod reset;
 pub mod users;
+
+/// The server-side names nearly every server function uses, re-exported by each module's own
+/// `ssr` module (leptos `session_auth_axum`'s shape): one `use self::ssr::*` instead of five
+/// `use` lines in every function.
+#[cfg(feature = "ssr")]
+pub(crate) mod ssr {
+    pub use crate::backend::current::{access, signed_in, state};
+    pub use crate::backend::error::{internal, with_status};
+    pub use crate::backend::request::RequestMeta;
+    pub use crate::backend::session::{Key, PortalSession};
+    pub use crate::domain::FieldError;
+}

@@ -43,7 +43,7 @@ pub fn outcome_message(code: &str) -> Option<&'static str> {
 /// The configured providers (an empty list hides the buttons).
 #[server(prefix = "/api", endpoint = "oidc_providers")]
 pub async fn oidc_providers() -> Result<Vec<ProviderInfo>, AppError> {
-    use crate::backend::current::state;
+    use self::ssr::*;
     Ok(state()?.oidc.providers())
 }
 
@@ -51,7 +51,7 @@ pub async fn oidc_providers() -> Result<Vec<ProviderInfo>, AppError> {
 #[server(prefix = "/api", endpoint = "oidc_sign_in")]
 pub async fn oidc_sign_in(provider: String, next: Option<String>) -> Result<(), AppError> {
     use crate::backend::auth::oidc::Intent;
-    use crate::backend::error::with_status;
+    use self::ssr::*;
     with_status(async move {
         let next = crate::domain::safe_next(next.as_deref());
         server::start(&provider, Intent::SignIn { next }).await
@@ -63,8 +63,7 @@ pub async fn oidc_sign_in(provider: String, next: Option<String>) -> Result<(), 
 #[server(prefix = "/api", endpoint = "oidc_link")]
 pub async fn oidc_link(provider: String) -> Result<(), AppError> {
     use crate::backend::auth::oidc::Intent;
-    use crate::backend::current::signed_in;
-    use crate::backend::error::with_status;
+    use self::ssr::*;
     with_status(async move {
         let (me, _) = signed_in(true).await?;
         server::start(&provider, Intent::Link { user_id: me.user.id.clone(), login_id: me.login_id.clone() }).await
@@ -75,8 +74,7 @@ pub async fn oidc_link(provider: String) -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "my_identities")]
 pub async fn my_identities() -> Result<Vec<IdentityRow>, AppError> {
     use crate::backend::auth::identities;
-    use crate::backend::current::{signed_in, state};
-    use crate::backend::error::{internal, with_status};
+    use self::ssr::*;
     with_status(async move {
         let state = state()?;
         let (me, _) = signed_in(true).await?;
@@ -97,8 +95,7 @@ pub async fn my_identities() -> Result<Vec<IdentityRow>, AppError> {
 #[server(prefix = "/api", endpoint = "unlink_identity")]
 pub async fn unlink_identity(issuer: String, subject: String) -> Result<(), AppError> {
     use crate::backend::auth::identities::{self, LinkError};
-    use crate::backend::current::{signed_in, state};
-    use crate::backend::error::{internal, with_status};
+    use self::ssr::*;
     with_status(async move {
         let state = state()?;
         let (me, request) = signed_in(true).await?;
@@ -115,9 +112,7 @@ pub async fn unlink_identity(issuer: String, subject: String) -> Result<(), AppE
 #[cfg(feature = "ssr")]
 pub(crate) mod server {
     use crate::backend::auth::oidc::{Intent, OidcError};
-    use crate::backend::current::state;
-    use crate::backend::error::internal;
-    use crate::backend::session::{Key, PortalSession};
+    use super::ssr::*;
     use crate::error::AppError;
 
     /// Starts a flow for `intent`: keeps its secrets in the session (replacing any earlier flow
@@ -140,4 +135,12 @@ pub(crate) mod server {
     fn outcome(code: &str) -> String {
         super::outcome_message(code).unwrap_or_default().to_string()
     }
+}
+
+/// What this module's server functions use on the server: the signed-in context, the state,
+/// the session and the error helpers (`use self::ssr::*` at the top of each).
+#[cfg(feature = "ssr")]
+mod ssr {
+    #[allow(unused_imports, reason = "a prelude: each server function takes what it needs")]
+    pub use crate::api::ssr::*;
 }

@@ -8,28 +8,28 @@ use leptos::prelude::*;
 /// The signed-in patient's own record, or `None` while their identity awaits verification.
 #[server(prefix = "/api", endpoint = "my_record")]
 pub async fn my_record() -> Result<Option<PatientSummary>, AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     with_status(async move { access().await?.own_patient().await }.await)
 }
 
 /// One patient's record (HIM staff, or the patient themselves). Anyone else gets 404.
 #[server(prefix = "/api", endpoint = "patient")]
 pub async fn patient(id: String) -> Result<PatientSummary, AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     with_status(async move { access().await?.patient(&id).await }.await)
 }
 
 /// Searches the registry by record number or family name, optionally with a birth date.
 #[server(prefix = "/api", endpoint = "search_patients")]
 pub async fn search_patients(q: String, birth_date: Option<String>) -> Result<Vec<PatientSummary>, AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     with_status(async move { access().await?.search_patients(&q, birth_date.as_deref()).await }.await)
 }
 
 /// Creates a patient record by hand and opens it.
 #[server(prefix = "/api", endpoint = "create_patient")]
 pub async fn create_patient(form: PatientForm) -> Result<PatientSummary, AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     use crate::domain::{IsoDate, NewPatient};
     with_status(async move {
         let context = access().await?;
@@ -43,4 +43,12 @@ pub async fn create_patient(form: PatientForm) -> Result<PatientSummary, AppErro
         leptos_axum::redirect(&format!("/staff/patients/{}", created.id));
         Ok(created)
     }.await)
+}
+
+/// What this module's server functions use on the server: the signed-in context, the state,
+/// the session and the error helpers (`use self::ssr::*` at the top of each).
+#[cfg(feature = "ssr")]
+mod ssr {
+    #[allow(unused_imports, reason = "a prelude: each server function takes what it needs")]
+    pub use crate::api::ssr::*;
 }

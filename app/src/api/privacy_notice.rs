@@ -8,7 +8,7 @@ use leptos::prelude::*;
 /// Whether the privacy reminder should be shown in this browser session.
 #[server(prefix = "/api", endpoint = "privacy_notice_visible")]
 pub async fn privacy_notice_visible() -> Result<bool, AppError> {
-    use crate::backend::{error::with_status, session::{Key, PortalSession}};
+    use self::ssr::*;
     with_status(async {
         let session = PortalSession::current().await?;
         let dismissed: Option<bool> = session.get(Key::PrivacyNoticeDismissed).await?;
@@ -19,9 +19,17 @@ pub async fn privacy_notice_visible() -> Result<bool, AppError> {
 /// Hides the privacy reminder for the rest of this session.
 #[server(prefix = "/api", endpoint = "dismiss_privacy_notice")]
 pub async fn dismiss_privacy_notice() -> Result<(), AppError> {
-    use crate::backend::{error::with_status, session::{Key, PortalSession}};
+    use self::ssr::*;
     with_status(async {
         let session = PortalSession::current().await?;
         session.insert(Key::PrivacyNoticeDismissed, true).await
     }.await)
+}
+
+/// What this module's server functions use on the server: the signed-in context, the state,
+/// the session and the error helpers (`use self::ssr::*` at the top of each).
+#[cfg(feature = "ssr")]
+mod ssr {
+    #[allow(unused_imports, reason = "a prelude: each server function takes what it needs")]
+    pub use crate::api::ssr::*;
 }

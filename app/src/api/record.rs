@@ -9,7 +9,7 @@ use leptos::prelude::*;
 /// The record's front page.
 #[server(prefix = "/api", endpoint = "record_summary")]
 pub async fn record_summary(patient: Option<String>) -> Result<RecordOverview, AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     with_status(async move { access().await?.record_summary(patient.as_deref()).await }.await)
 }
 
@@ -22,7 +22,7 @@ pub async fn record_section(
     to: Option<String>,
     page: Option<u32>,
 ) -> Result<ListPage, AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     use crate::domain::{ListFilter, Section};
     with_status(async move {
         let section = Section::parse(&section).ok_or(AppError::NotFound)?;
@@ -33,20 +33,28 @@ pub async fn record_section(
 /// A visit with everything recorded in it.
 #[server(prefix = "/api", endpoint = "record_visit")]
 pub async fn record_visit(patient: Option<String>, id: String) -> Result<VisitView, AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     with_status(async move { access().await?.record_visit(patient.as_deref(), &id).await }.await)
 }
 
 /// A note, as text.
 #[server(prefix = "/api", endpoint = "record_document")]
 pub async fn record_document(patient: Option<String>, id: String) -> Result<DocumentView, AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     with_status(async move { access().await?.record_document(patient.as_deref(), &id).await.map(|(view, _)| view) }.await)
 }
 
 /// Every result of one test, for its trend chart.
 #[server(prefix = "/api", endpoint = "record_trend")]
 pub async fn record_trend(patient: Option<String>, code: String) -> Result<Trend, AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     with_status(async move { access().await?.record_trend(patient.as_deref(), &code).await }.await)
+}
+
+/// What this module's server functions use on the server: the signed-in context, the state,
+/// the session and the error helpers (`use self::ssr::*` at the top of each).
+#[cfg(feature = "ssr")]
+mod ssr {
+    #[allow(unused_imports, reason = "a prelude: each server function takes what it needs")]
+    pub use crate::api::ssr::*;
 }

@@ -11,8 +11,7 @@ use leptos::prelude::*;
 /// someone else on a signed authorization, and opens its tracking page.
 #[server(prefix = "/api", endpoint = "submit_request")]
 pub async fn submit_request(#[server(flatten)] form: crate::domain::release::CopyRequestForm) -> Result<RequestView, AppError> {
-    use crate::backend::current::{access, state};
-    use crate::backend::error::with_status;
+    use self::ssr::*;
     with_status(async move {
         let state = state()?;
         let today = crate::backend::db::today();
@@ -28,15 +27,14 @@ pub async fn submit_request(#[server(flatten)] form: crate::domain::release::Cop
 /// The signed-in patient's requests, newest first.
 #[server(prefix = "/api", endpoint = "my_requests")]
 pub async fn my_requests() -> Result<Vec<RequestView>, AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     with_status(async move { access().await?.my_requests().await }.await)
 }
 
 /// One request with its timeline (and, for its requester, the link and passcode to pass on).
 #[server(prefix = "/api", endpoint = "request_detail")]
 pub async fn request_detail(id: String) -> Result<RequestView, AppError> {
-    use crate::backend::current::{access, state};
-    use crate::backend::error::with_status;
+    use self::ssr::*;
     with_status(async move {
         let state = state()?;
         let access = access().await?;
@@ -48,22 +46,21 @@ pub async fn request_detail(id: String) -> Result<RequestView, AppError> {
 /// The HIM queue of open requests, filtered and searched.
 #[server(prefix = "/api", endpoint = "request_queue")]
 pub async fn request_queue(#[server(default)] filter: crate::domain::release::QueueFilter) -> Result<Vec<RequestView>, AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     with_status(async move { access().await?.request_queue(&filter).await }.await)
 }
 
 /// HIM staff claim a request (`claim=on`) or let it go.
 #[server(prefix = "/api", endpoint = "claim_request")]
 pub async fn claim_request(id: String, #[server(default)] claim: Option<String>) -> Result<RequestView, AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     with_status(async move { access().await?.claim_request(&id, claim.is_some()).await }.await)
 }
 
 /// The one extension (before the deadline, with the reason and the new date; the patient is told).
 #[server(prefix = "/api", endpoint = "extend_request")]
 pub async fn extend_request(id: String, new_due: String, reason: String) -> Result<RequestView, AppError> {
-    use crate::backend::{current::access, error::with_status};
-    use crate::error::FieldError;
+    use self::ssr::*;
     with_status(async move {
         let date = crate::domain::IsoDate::parse(&new_due)
             .map_err(|_| AppError::Validation { fields: vec![FieldError { field: "new_due".into(), message: "Enter the new due date as YYYY-MM-DD.".into() }] })?;
@@ -78,7 +75,7 @@ pub async fn extend_request(id: String, new_due: String, reason: String) -> Resu
 /// `identity_verified`, `close`). Decisions and releases have their own functions.
 #[server(prefix = "/api", endpoint = "advance_request")]
 pub async fn advance_request(id: String, step: String, #[server(default)] note: Option<String>) -> Result<RequestView, AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     use crate::domain::release::{self, Event};
     with_status(async move {
         let event = Event::parse(&step).filter(|e| release::is_plain_step(*e)).ok_or(AppError::BadRequest)?;
@@ -100,7 +97,7 @@ pub async fn decide_request(
     #[server(default)] reproductive_health: Option<String>,
     #[server(default)] genetic: Option<String>,
 ) -> Result<RequestView, AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     use crate::domain::release::{Decision, DecisionKind};
     with_status(async move {
         let kind = match decision.as_str() {
@@ -129,8 +126,7 @@ pub async fn decide_request(
 /// Produces the copy of an approved request and makes it downloadable (HIM staff).
 #[server(prefix = "/api", endpoint = "release_copy")]
 pub async fn release_copy(id: String) -> Result<RequestView, AppError> {
-    use crate::backend::current::{access, state};
-    use crate::backend::error::with_status;
+    use self::ssr::*;
     with_status(async move {
         let state = state()?;
         let site = site_name(&state);
@@ -172,21 +168,21 @@ fn release_settings<'a>(state: &'a crate::backend::state::AppState, site: &'a st
 /// The requester asks for a review of a reviewable denial.
 #[server(prefix = "/api", endpoint = "request_denial_review")]
 pub async fn request_denial_review(id: String) -> Result<RequestView, AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     with_status(async move { access().await?.request_denial_review(&id).await }.await)
 }
 
 /// Denials waiting for a reviewer.
 #[server(prefix = "/api", endpoint = "review_queue")]
 pub async fn review_queue() -> Result<Vec<RequestView>, AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     with_status(async move { access().await?.review_queue().await }.await)
 }
 
 /// A reviewer who took no part in the denial upholds (`uphold`) or overturns (`overturn`) it.
 #[server(prefix = "/api", endpoint = "review_denial")]
 pub async fn review_denial(id: String, outcome: String, #[server(default)] note: Option<String>) -> Result<RequestView, AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     with_status(async move {
         let uphold = match outcome.as_str() {
             "uphold" => true,
@@ -200,14 +196,14 @@ pub async fn review_denial(id: String, outcome: String, #[server(default)] note:
 /// The signed-in patient's accounting of disclosures (six years).
 #[server(prefix = "/api", endpoint = "my_disclosures")]
 pub async fn my_disclosures() -> Result<crate::domain::release::Accounting, AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     with_status(async move { access().await?.accounting(None).await }.await)
 }
 
 /// A patient's accounting, for HIM staff.
 #[server(prefix = "/api", endpoint = "patient_disclosures")]
 pub async fn patient_disclosures(patient: String) -> Result<crate::domain::release::Accounting, AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     with_status(async move { access().await?.accounting(Some(&patient)).await }.await)
 }
 
@@ -224,7 +220,7 @@ pub async fn add_disclosure(
     #[server(default)] corrects: Option<String>,
 ) -> Result<crate::domain::release::Accounting, AppError> {
     use crate::backend::{access::ManualDisclosure, current::access, error::with_status};
-    use crate::error::FieldError;
+    use self::ssr::*;
     with_status(async move {
         let mut fields = Vec::new();
         let date = crate::domain::IsoDate::parse(&disclosed_on).ok();
@@ -261,21 +257,21 @@ pub async fn add_disclosure(
 /// The signed-in patient's activity history: views, downloads, transmits.
 #[server(prefix = "/api", endpoint = "my_activity")]
 pub async fn my_activity() -> Result<Vec<crate::domain::release::ActivityRow>, AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     with_status(async move { access().await?.activity_history().await }.await)
 }
 
 /// The signed-in user's messages about their requests.
 #[server(prefix = "/api", endpoint = "my_notifications")]
 pub async fn my_notifications() -> Result<Vec<crate::domain::release::NotificationView>, AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     with_status(async move { access().await?.my_notifications().await }.await)
 }
 
 /// Marks the signed-in user's messages read.
 #[server(prefix = "/api", endpoint = "mark_notifications_read")]
 pub async fn mark_notifications_read() -> Result<(), AppError> {
-    use crate::backend::{current::access, error::with_status};
+    use self::ssr::*;
     with_status(async move { access().await?.mark_notifications_read().await }.await)
 }
 
@@ -292,4 +288,12 @@ pub async fn copy_terms() -> Result<crate::domain::release::CopyTerms, AppError>
             response_days: state.request_response_days,
         })
     }.await)
+}
+
+/// What this module's server functions use on the server: the signed-in context, the state,
+/// the session and the error helpers (`use self::ssr::*` at the top of each).
+#[cfg(feature = "ssr")]
+mod ssr {
+    #[allow(unused_imports, reason = "a prelude: each server function takes what it needs")]
+    pub use crate::api::ssr::*;
 }

@@ -7,11 +7,8 @@ use leptos::prelude::*;
 #[server(prefix = "/api", endpoint = "request_password_reset")]
 pub async fn request_password_reset(email: String) -> Result<(), AppError> {
     use crate::backend::auth::reset;
-    use crate::backend::current::state;
-    use crate::backend::error::{internal, with_status};
-    use crate::backend::request::RequestMeta;
+    use self::ssr::*;
     use crate::domain::EmailAddress;
-    use crate::error::FieldError;
     with_status(async move {
         let state = state()?;
         let request = RequestMeta::current().await;
@@ -30,10 +27,7 @@ pub async fn request_password_reset(email: String) -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "reset_password")]
 pub async fn reset_password(token: String, new_password: String) -> Result<(), AppError> {
     use crate::backend::auth::reset::{self, ResetError};
-    use crate::backend::current::state;
-    use crate::backend::error::{internal, with_status};
-    use crate::backend::request::RequestMeta;
-    use crate::error::FieldError;
+    use self::ssr::*;
     with_status(async move {
         let state = state()?;
         let request = RequestMeta::current().await;
@@ -55,4 +49,12 @@ pub async fn reset_password(token: String, new_password: String) -> Result<(), A
         leptos_axum::redirect("/sign-in?reset=1");
         Ok(())
     }.await)
+}
+
+/// What this module's server functions use on the server: the signed-in context, the state,
+/// the session and the error helpers (`use self::ssr::*` at the top of each).
+#[cfg(feature = "ssr")]
+mod ssr {
+    #[allow(unused_imports, reason = "a prelude: each server function takes what it needs")]
+    pub use crate::api::ssr::*;
 }

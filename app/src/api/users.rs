@@ -40,8 +40,7 @@ fn fail(context: &'static str) -> impl Fn(sea_orm::DbErr) -> AppError {
 pub async fn list_users(q: String) -> Result<Vec<UserRow>, AppError> {
     use crate::backend::audit::AuditAction;
     use crate::backend::auth::users;
-    use crate::backend::current::{access, state};
-    use crate::backend::error::with_status;
+    use self::ssr::*;
     use crate::backend::policy::Action;
     with_status(async move {
         let context = access().await?;
@@ -74,12 +73,9 @@ pub async fn create_staff_user(
 ) -> Result<(), AppError> {
     use crate::backend::audit::AuditAction;
     use crate::backend::auth::users::{self, NewUser, UserError};
-    use crate::backend::current::{access, state};
-    use crate::backend::error::with_status;
+    use self::ssr::*;
     use crate::backend::policy::Action;
-    use crate::backend::session::{Key, PortalSession};
     use crate::domain::EmailAddress;
-    use crate::error::FieldError;
     with_status(async move {
         let state = state()?;
         let context = access().await?;
@@ -118,9 +114,7 @@ fn temporary_password() -> String {
 /// The account just created and its temporary password, once.
 #[server(prefix = "/api", endpoint = "take_created_account")]
 pub async fn take_created_account() -> Result<Option<CreatedAccount>, AppError> {
-    use crate::backend::current::signed_in;
-    use crate::backend::error::with_status;
-    use crate::backend::session::{Key, PortalSession};
+    use self::ssr::*;
     with_status(async move {
         signed_in(true).await?;
         PortalSession::current().await?.remove::<CreatedAccount>(Key::TemporaryPasswordOnce).await
@@ -133,8 +127,7 @@ pub async fn take_created_account() -> Result<Option<CreatedAccount>, AppError> 
 pub async fn set_user_role(user_id: String, role: String, grant: String) -> Result<(), AppError> {
     use crate::backend::audit::AuditAction;
     use crate::backend::auth::users;
-    use crate::backend::current::{access, state};
-    use crate::backend::error::with_status;
+    use self::ssr::*;
     use crate::backend::policy::Action;
     with_status(async move {
         let state = state()?;
@@ -162,8 +155,7 @@ pub async fn set_user_role(user_id: String, role: String, grant: String) -> Resu
 pub async fn set_user_active(user_id: String, active: String) -> Result<(), AppError> {
     use crate::backend::audit::AuditAction;
     use crate::backend::auth::users;
-    use crate::backend::current::{access, state};
-    use crate::backend::error::with_status;
+    use self::ssr::*;
     use crate::backend::policy::Action;
     with_status(async move {
         let state = state()?;
@@ -179,4 +171,12 @@ pub async fn set_user_active(user_id: String, active: String) -> Result<(), AppE
         leptos_axum::redirect("/admin/users");
         Ok(())
     }.await)
+}
+
+/// What this module's server functions use on the server: the signed-in context, the state,
+/// the session and the error helpers (`use self::ssr::*` at the top of each).
+#[cfg(feature = "ssr")]
+mod ssr {
+    #[allow(unused_imports, reason = "a prelude: each server function takes what it needs")]
+    pub use crate::api::ssr::*;
 }
