@@ -5,6 +5,8 @@
 use crate::domain::ActivationLetter;
 use crate::error::AppError;
 use leptos::prelude::*;
+#[cfg(feature = "ssr")]
+use super::ssr;
 
 /// Issues a new activation code for the patient and opens the printable letter.
 #[server(prefix = "/api", endpoint = "issue_activation_code")]
@@ -191,12 +193,4 @@ pub async fn verify_identity(user_id: String, mrn: String) -> Result<(), AppErro
         leptos_axum::redirect("/staff/verifications?linked=1");
         Ok(())
     }.await)
-}
-
-/// What this module's server functions use on the server: the signed-in context, the state,
-/// the session and the error helpers (`use self::ssr::*` at the top of each).
-#[cfg(feature = "ssr")]
-mod ssr {
-    #[allow(unused_imports, reason = "a prelude: each server function takes what it needs")]
-    pub use crate::api::ssr::*;
 }

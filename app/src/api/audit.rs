@@ -4,6 +4,8 @@
 use crate::domain::{AuditReportForm, AuditReportRow};
 use crate::error::AppError;
 use leptos::prelude::*;
+#[cfg(feature = "ssr")]
+use super::ssr;
 
 /// The most events the page shows; the CSV carries up to 100,000.
 pub const PAGE_ROWS: u64 = 500;
@@ -18,12 +20,4 @@ pub async fn audit_report(form: AuditReportForm) -> Result<Vec<AuditReportRow>, 
         let query = AuditReportQuery::parse(&form).map_err(|fields| AppError::Validation { fields })?;
         context.audit_report(&query, PAGE_ROWS, false).await
     }.await)
-}
-
-/// What this module's server functions use on the server: the signed-in context, the state,
-/// the session and the error helpers (`use self::ssr::*` at the top of each).
-#[cfg(feature = "ssr")]
-mod ssr {
-    #[allow(unused_imports, reason = "a prelude: each server function takes what it needs")]
-    pub use crate::api::ssr::*;
 }

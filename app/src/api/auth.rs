@@ -5,6 +5,8 @@ use crate::error::AppError;
 use crate::domain::Role;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
+#[cfg(feature = "ssr")]
+use super::ssr;
 
 /// The signed-in person, as the header and account page show them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -273,12 +275,4 @@ pub async fn change_password(current_password: String, new_password: String) -> 
         leptos_axum::redirect("/account?password=changed");
         Ok(())
     }.await)
-}
-
-/// What this module's server functions use on the server: the signed-in context, the state,
-/// the session and the error helpers (`use self::ssr::*` at the top of each).
-#[cfg(feature = "ssr")]
-mod ssr {
-    #[allow(unused_imports, reason = "a prelude: each server function takes what it needs")]
-    pub use crate::api::ssr::*;
 }

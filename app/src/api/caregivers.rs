@@ -10,6 +10,8 @@ use crate::domain::caregiver::{
 };
 use crate::error::AppError;
 use leptos::prelude::*;
+#[cfg(feature = "ssr")]
+use super::ssr;
 
 /// Whose record is on screen, and everyone the user may act for.
 #[server(prefix = "/api", endpoint = "acting")]
@@ -155,12 +157,4 @@ pub async fn patient_caregivers(patient: String) -> Result<Vec<GrantView>, AppEr
 pub async fn end_caregiver(id: String, reason: String) -> Result<(), AppError> {
     use self::ssr::*;
     with_status(async move { access().await?.end_grant_by_staff(&id, &reason).await }.await)
-}
-
-/// What this module's server functions use on the server: the signed-in context, the state,
-/// the session and the error helpers (`use self::ssr::*` at the top of each).
-#[cfg(feature = "ssr")]
-mod ssr {
-    #[allow(unused_imports, reason = "a prelude: each server function takes what it needs")]
-    pub use crate::api::ssr::*;
 }

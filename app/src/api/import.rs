@@ -5,6 +5,8 @@
 use crate::domain::{DuplicatePair, ImportRunRow};
 use crate::error::AppError;
 use leptos::prelude::*;
+#[cfg(feature = "ssr")]
+use super::ssr;
 
 /// The latest imports, newest first.
 #[server(prefix = "/api", endpoint = "import_runs")]
@@ -29,12 +31,4 @@ pub async fn resolve_duplicate(id: String, decision: String) -> Result<(), AppEr
         let decision = DuplicateDecision::parse(&decision).ok_or(AppError::BadRequest)?;
         access().await?.resolve_duplicate(&id, decision).await
     }.await)
-}
-
-/// What this module's server functions use on the server: the signed-in context, the state,
-/// the session and the error helpers (`use self::ssr::*` at the top of each).
-#[cfg(feature = "ssr")]
-mod ssr {
-    #[allow(unused_imports, reason = "a prelude: each server function takes what it needs")]
-    pub use crate::api::ssr::*;
 }

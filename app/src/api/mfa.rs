@@ -5,6 +5,8 @@
 use crate::error::AppError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
+#[cfg(feature = "ssr")]
+use super::ssr;
 
 /// What the set-up page shows: the QR code (an SVG data URI) and the same key to type by hand.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -199,12 +201,4 @@ pub async fn mfa_status() -> Result<MfaOverview, AppError> {
             recovery_codes_left: mfa::recovery_codes_left(&state.db, &s.user.id).await.map_err(|e| internal("counting recovery codes failed", &e))?,
         })
     }.await)
-}
-
-/// What this module's server functions use on the server: the signed-in context, the state,
-/// the session and the error helpers (`use self::ssr::*` at the top of each).
-#[cfg(feature = "ssr")]
-mod ssr {
-    #[allow(unused_imports, reason = "a prelude: each server function takes what it needs")]
-    pub use crate::api::ssr::*;
 }

@@ -15,10 +15,11 @@ pub mod release;
 pub mod reset;
 pub mod users;
 
-/// The server-side names nearly every server function uses, re-exported by each module's own
-/// `ssr` module (leptos `session_auth_axum`'s shape): one `use self::ssr::*` instead of five
-/// `use` lines in every function.
+/// The server-side names nearly every server function uses; each module imports this `ssr`
+/// (leptos `session_auth_axum`'s shape) and each server function starts with
+/// `use self::ssr::*` instead of five `use` lines.
 #[cfg(feature = "ssr")]
+#[allow(unused_imports, reason = "a prelude: each server function takes what it needs")]
 pub(crate) mod ssr {
     pub use crate::backend::current::{access, signed_in, state};
     pub use crate::backend::error::{internal, with_status};

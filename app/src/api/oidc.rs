@@ -7,6 +7,8 @@
 use crate::error::AppError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
+#[cfg(feature = "ssr")]
+use super::ssr;
 
 pub use crate::domain::ProviderInfo;
 
@@ -135,12 +137,4 @@ pub(crate) mod server {
     fn outcome(code: &str) -> String {
         super::outcome_message(code).unwrap_or_default().to_string()
     }
-}
-
-/// What this module's server functions use on the server: the signed-in context, the state,
-/// the session and the error helpers (`use self::ssr::*` at the top of each).
-#[cfg(feature = "ssr")]
-mod ssr {
-    #[allow(unused_imports, reason = "a prelude: each server function takes what it needs")]
-    pub use crate::api::ssr::*;
 }

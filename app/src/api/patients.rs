@@ -4,6 +4,8 @@
 use crate::domain::{PatientForm, PatientSummary};
 use crate::error::AppError;
 use leptos::prelude::*;
+#[cfg(feature = "ssr")]
+use super::ssr;
 
 /// The signed-in patient's own record, or `None` while their identity awaits verification.
 #[server(prefix = "/api", endpoint = "my_record")]
@@ -43,12 +45,4 @@ pub async fn create_patient(form: PatientForm) -> Result<PatientSummary, AppErro
         leptos_axum::redirect(&format!("/staff/patients/{}", created.id));
         Ok(created)
     }.await)
-}
-
-/// What this module's server functions use on the server: the signed-in context, the state,
-/// the session and the error helpers (`use self::ssr::*` at the top of each).
-#[cfg(feature = "ssr")]
-mod ssr {
-    #[allow(unused_imports, reason = "a prelude: each server function takes what it needs")]
-    pub use crate::api::ssr::*;
 }

@@ -4,6 +4,8 @@
 
 use crate::error::AppError;
 use leptos::prelude::*;
+#[cfg(feature = "ssr")]
+use super::ssr;
 
 /// Whether the privacy reminder should be shown in this browser session.
 #[server(prefix = "/api", endpoint = "privacy_notice_visible")]
@@ -24,12 +26,4 @@ pub async fn dismiss_privacy_notice() -> Result<(), AppError> {
         let session = PortalSession::current().await?;
         session.insert(Key::PrivacyNoticeDismissed, true).await
     }.await)
-}
-
-/// What this module's server functions use on the server: the signed-in context, the state,
-/// the session and the error helpers (`use self::ssr::*` at the top of each).
-#[cfg(feature = "ssr")]
-mod ssr {
-    #[allow(unused_imports, reason = "a prelude: each server function takes what it needs")]
-    pub use crate::api::ssr::*;
 }

@@ -5,6 +5,8 @@
 use crate::domain::{DocumentView, ListPage, RecordOverview, Trend, VisitView};
 use crate::error::AppError;
 use leptos::prelude::*;
+#[cfg(feature = "ssr")]
+use super::ssr;
 
 /// The record's front page.
 #[server(prefix = "/api", endpoint = "record_summary")]
@@ -49,12 +51,4 @@ pub async fn record_document(patient: Option<String>, id: String) -> Result<Docu
 pub async fn record_trend(patient: Option<String>, code: String) -> Result<Trend, AppError> {
     use self::ssr::*;
     with_status(async move { access().await?.record_trend(patient.as_deref(), &code).await }.await)
-}
-
-/// What this module's server functions use on the server: the signed-in context, the state,
-/// the session and the error helpers (`use self::ssr::*` at the top of each).
-#[cfg(feature = "ssr")]
-mod ssr {
-    #[allow(unused_imports, reason = "a prelude: each server function takes what it needs")]
-    pub use crate::api::ssr::*;
 }

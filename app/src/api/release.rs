@@ -6,6 +6,8 @@
 use crate::domain::release::RequestView;
 use crate::error::AppError;
 use leptos::prelude::*;
+#[cfg(feature = "ssr")]
+use super::ssr;
 
 /// Asks for a copy of one's own record, for oneself or (`recipient=someone_else`) sent to
 /// someone else on a signed authorization, and opens its tracking page.
@@ -86,38 +88,11 @@ pub async fn advance_request(id: String, step: String, #[server(default)] note: 
 /// HIM's decision after review: `approve`, `approve_partially` (withholding categories, each
 /// with its basis) or `deny` (with its ground).
 #[server(prefix = "/api", endpoint = "decide_request")]
-pub async fn decide_request(
-    id: String,
-    decision: String,
-    #[server(default)] ground: Option<String>,
-    #[server(default)] note: Option<String>,
-    #[server(default)] mental_health: Option<String>,
-    #[server(default)] substance_use: Option<String>,
-    #[server(default)] hiv_sti: Option<String>,
-    #[server(default)] reproductive_health: Option<String>,
-    #[server(default)] genetic: Option<String>,
-) -> Result<RequestView, AppError> {
+pub async fn decide_request(id: String, #[server(flatten)] form: crate::domain::release::DecisionForm) -> Result<RequestView, AppError> {
     use self::ssr::*;
-    use crate::domain::release::{Decision, DecisionKind};
     with_status(async move {
-        let kind = match decision.as_str() {
-            "approve" => DecisionKind::Approve,
-            "approve_partially" => DecisionKind::ApprovePartially,
-            "deny" => DecisionKind::Deny,
-            _ => return Err(AppError::BadRequest),
-        };
-        let withheld = [
-            ("mental_health", mental_health),
-            ("substance_use", substance_use),
-            ("hiv_sti", hiv_sti),
-            ("reproductive_health", reproductive_health),
-            ("genetic", genetic),
-        ]
-        .into_iter()
-        .map(|(c, b)| (c.to_string(), b.unwrap_or_default()))
-        .collect();
-        let checked = Decision::check(kind, withheld, ground.as_deref(), note).map_err(|fields| AppError::Validation { fields })?;
-        let state = crate::backend::current::state()?;
+        let checked = form.check().ok_or(AppError::BadRequest)?.map_err(|fields| AppError::Validation { fields })?;
+        let state = state()?;
         let site = site_name(&state);
         access().await?.decide_request(&id, checked, release_settings(&state, &site)).await
     }.await)
@@ -209,47 +184,10 @@ pub async fn patient_disclosures(patient: String) -> Result<crate::domain::relea
 
 /// HIM records a disclosure made outside the portal, or corrects an entry (a new entry).
 #[server(prefix = "/api", endpoint = "add_disclosure")]
-pub async fn add_disclosure(
-    patient: String,
-    disclosed_on: String,
-    recipient_name: String,
-    #[server(default)] recipient_address: Option<String>,
-    description: String,
-    purpose: String,
-    #[server(default)] accountable: Option<String>,
-    #[server(default)] corrects: Option<String>,
-) -> Result<crate::domain::release::Accounting, AppError> {
-    use crate::backend::{access::ManualDisclosure, current::access, error::with_status};
+pub async fn add_disclosure(patient: String, #[server(flatten)] form: crate::domain::release::DisclosureForm) -> Result<crate::domain::release::Accounting, AppError> {
     use self::ssr::*;
     with_status(async move {
-        let mut fields = Vec::new();
-        let date = crate::domain::IsoDate::parse(&disclosed_on).ok();
-        let today = crate::backend::db::today();
-        match date {
-            None => fields.push(FieldError { field: "disclosed_on".into(), message: "Enter the date of the disclosure as YYYY-MM-DD.".into() }),
-            Some(d) if d > today => fields.push(FieldError { field: "disclosed_on".into(), message: "A disclosure cannot be in the future.".into() }),
-            _ => {}
-        }
-        let text = |v: &str, max: usize| !v.trim().is_empty() && v.chars().count() <= max;
-        if !text(&recipient_name, 200) {
-            fields.push(FieldError { field: "recipient_name".into(), message: "Name the recipient (up to 200 characters).".into() });
-        }
-        if !text(&description, 2000) {
-            fields.push(FieldError { field: "description".into(), message: "Describe what was disclosed.".into() });
-        }
-        if !text(&purpose, 500) {
-            fields.push(FieldError { field: "purpose".into(), message: "State the purpose (or attach the request).".into() });
-        }
-        let Some(date) = date.filter(|_| fields.is_empty()) else { return Err(AppError::Validation { fields }) };
-        let entry = ManualDisclosure {
-            disclosed_on: date,
-            recipient_name: recipient_name.trim().into(),
-            recipient_address: recipient_address.map(|a| a.trim().to_string()).filter(|a| !a.is_empty()),
-            description: description.trim().into(),
-            purpose: purpose.trim().into(),
-            accountable: accountable.is_some(),
-            corrects: corrects.map(|c| c.trim().to_string()).filter(|c| !c.is_empty()),
-        };
+        let entry = form.check(crate::backend::db::today()).map_err(|fields| AppError::Validation { fields })?;
         access().await?.add_disclosure(&patient, entry).await
     }.await)
 }
@@ -288,12 +226,4 @@ pub async fn copy_terms() -> Result<crate::domain::release::CopyTerms, AppError>
             response_days: state.request_response_days,
         })
     }.await)
-}
-
-/// What this module's server functions use on the server: the signed-in context, the state,
-/// the session and the error helpers (`use self::ssr::*` at the top of each).
-#[cfg(feature = "ssr")]
-mod ssr {
-    #[allow(unused_imports, reason = "a prelude: each server function takes what it needs")]
-    pub use crate::api::ssr::*;
 }

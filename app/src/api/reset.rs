@@ -2,6 +2,8 @@
 
 use crate::error::AppError;
 use leptos::prelude::*;
+#[cfg(feature = "ssr")]
+use super::ssr;
 
 /// Mails a reset link if the address has an account. The answer is the same either way.
 #[server(prefix = "/api", endpoint = "request_password_reset")]
@@ -49,12 +51,4 @@ pub async fn reset_password(token: String, new_password: String) -> Result<(), A
         leptos_axum::redirect("/sign-in?reset=1");
         Ok(())
     }.await)
-}
-
-/// What this module's server functions use on the server: the signed-in context, the state,
-/// the session and the error helpers (`use self::ssr::*` at the top of each).
-#[cfg(feature = "ssr")]
-mod ssr {
-    #[allow(unused_imports, reason = "a prelude: each server function takes what it needs")]
-    pub use crate::api::ssr::*;
 }

@@ -43,18 +43,7 @@ impl AccessContext {
     }
 }
 
-/// A disclosure HIM records by hand (made outside the portal: by fax, by mail, to a public
-/// health authority), or a correction of an earlier entry.
-#[derive(Debug, Clone)]
-pub struct ManualDisclosure {
-    pub disclosed_on: crate::domain::IsoDate,
-    pub recipient_name: String,
-    pub recipient_address: Option<String>,
-    pub description: String,
-    pub purpose: String,
-    pub accountable: bool,
-    pub corrects: Option<String>,
-}
+pub use crate::domain::release::ManualDisclosure;
 
 fn disclosure_row(d: disclosure::Model) -> crate::domain::release::DisclosureRow {
     crate::domain::release::DisclosureRow {

@@ -2,6 +2,7 @@
 //! reviewed, the bases on which a sensitive category is withheld, and the checked decision HIM
 //! records in review.
 
+use crate::domain::Category;
 use serde::{Deserialize, Serialize};
 
 /// The grounds on which access may be denied (45 CFR 164.524(a)(2) without review, (a)(3) with).
@@ -174,6 +175,38 @@ impl Decision {
     }
 }
 
+/// HIM's decision as the review form posts it: `approve`, `approve_partially` or `deny`, the
+/// ground of a denial, a note, and for each reviewed category either nothing (include) or the
+/// basis on which it is left out. Field names are the categories' stored names.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionForm {
+    pub decision: String,
+    pub ground: Option<String>,
+    pub note: Option<String>,
+    pub mental_health: Option<String>,
+    pub substance_use: Option<String>,
+    pub hiv_sti: Option<String>,
+    pub reproductive_health: Option<String>,
+    pub genetic: Option<String>,
+}
+
+impl DecisionForm {
+    /// The decision checked in one step ([`Decision::check`]); `None` when `decision` is none of
+    /// the form's three choices (a malformed post, not a person's mistake).
+    pub fn check(self) -> Option<Result<Decision, Vec<crate::domain::FieldError>>> {
+        let kind = match self.decision.as_str() {
+            "approve" => DecisionKind::Approve,
+            "approve_partially" => DecisionKind::ApprovePartially,
+            "deny" => DecisionKind::Deny,
+            _ => return None,
+        };
+        let bases = [self.mental_health, self.substance_use, self.hiv_sti, self.reproductive_health, self.genetic];
+        // The fields follow Category::REVIEWED, in its order.
+        let withheld = Category::REVIEWED.iter().zip(bases).map(|(c, b)| (c.as_str().to_string(), b.unwrap_or_default())).collect();
+        Some(Decision::check(kind, withheld, self.ground.as_deref(), self.note))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,4 +250,16 @@ mod tests {
             assert_eq!(DenialGround::parse(g.code()), Some(g));
         }
     }
+
+    #[test]
+    fn the_posted_review_form_is_checked_in_one_step() {
+        assert_eq!(DecisionForm { decision: "maybe".into(), ..DecisionForm::default() }.check(), None, "not a choice the form offers");
+        let partial = DecisionForm { decision: "approve_partially".into(), genetic: Some("references_another_person".into()), ..DecisionForm::default() };
+        let decision = partial.check().expect("a known decision").expect("valid");
+        assert_eq!(decision.kind, DecisionKind::ApprovePartially);
+        assert!(decision.withheld.iter().any(|w| w.category == "genetic" && w.basis == "references_another_person"), "{decision:?}");
+        let deny = DecisionForm { decision: "deny".into(), ..DecisionForm::default() }.check().expect("a known decision");
+        assert!(deny.is_err_and(|fields| fields.iter().any(|f| f.field == "ground")), "a denial names its ground");
+    }
 }
+

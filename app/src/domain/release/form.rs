@@ -270,6 +270,66 @@ pub struct QueueFilter {
     pub q: Option<String>,
 }
 
+/// A disclosure HIM records by hand (made outside the portal: by fax, by mail, to a public
+/// health authority), or a correction of an earlier entry, as the form posts it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisclosureForm {
+    pub disclosed_on: String,
+    pub recipient_name: String,
+    pub recipient_address: Option<String>,
+    pub description: String,
+    pub purpose: String,
+    /// `on`: counts in the accounting (164.528(a)).
+    pub accountable: Option<String>,
+    /// The id of the entry this one corrects.
+    pub corrects: Option<String>,
+}
+
+/// A checked manual disclosure, ready to store (45 CFR 164.528(b)(2): date, recipient, what, why).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManualDisclosure {
+    pub disclosed_on: IsoDate,
+    pub recipient_name: String,
+    pub recipient_address: Option<String>,
+    pub description: String,
+    pub purpose: String,
+    pub accountable: bool,
+    pub corrects: Option<String>,
+}
+
+impl DisclosureForm {
+    /// Checks every field in one step; a disclosure cannot be dated after `today`.
+    pub fn check(self, today: IsoDate) -> Result<ManualDisclosure, Vec<FieldError>> {
+        let mut fields = Vec::new();
+        let date = IsoDate::parse(&self.disclosed_on).ok();
+        match date {
+            None => fields.push(FieldError::new("disclosed_on", "Enter the date of the disclosure as YYYY-MM-DD.")),
+            Some(d) if d > today => fields.push(FieldError::new("disclosed_on", "A disclosure cannot be in the future.")),
+            _ => {}
+        }
+        let text = |v: &str, max: usize| !v.trim().is_empty() && v.chars().count() <= max;
+        if !text(&self.recipient_name, 200) {
+            fields.push(FieldError::new("recipient_name", "Name the recipient (up to 200 characters)."));
+        }
+        if !text(&self.description, 2000) {
+            fields.push(FieldError::new("description", "Describe what was disclosed."));
+        }
+        if !text(&self.purpose, 500) {
+            fields.push(FieldError::new("purpose", "State the purpose (or attach the request)."));
+        }
+        let Some(disclosed_on) = date.filter(|_| fields.is_empty()) else { return Err(fields) };
+        Ok(ManualDisclosure {
+            disclosed_on,
+            recipient_name: self.recipient_name.trim().into(),
+            recipient_address: self.recipient_address.map(|a| a.trim().to_string()).filter(|a| !a.is_empty()),
+            description: self.description.trim().into(),
+            purpose: self.purpose.trim().into(),
+            accountable: self.accountable.is_some(),
+            corrects: self.corrects.map(|c| c.trim().to_string()).filter(|c| !c.is_empty()),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,5 +387,27 @@ mod tests {
         let open = QueueFilter { overdue: Some("on".into()), recipient: Some("third_party".into()), q: Some("  ".into()), ..QueueFilter::default() }.check().expect("valid");
         assert!(open.overdue && !open.mine && open.status.is_none() && open.q.is_none());
         assert_eq!(open.recipient, Some(RecipientKind::ThirdParty));
+    }
+
+    #[test]
+    fn rule_164_528_b_2_a_manual_disclosure_needs_date_recipient_what_and_why() {
+        let today = IsoDate::parse("2026-11-24").expect("date");
+        let empty = DisclosureForm::default().check(today).expect_err("nothing typed");
+        let fields: Vec<&str> = empty.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, vec!["disclosed_on", "recipient_name", "description", "purpose"]);
+        let future = DisclosureForm { disclosed_on: "2026-11-25".into(), ..DisclosureForm::default() }.check(today).expect_err("future");
+        assert!(future.iter().any(|f| f.field == "disclosed_on" && f.message.contains("future")));
+        let ok = DisclosureForm {
+            disclosed_on: "2026-11-20".into(),
+            recipient_name: " County health department ".into(),
+            recipient_address: Some("  ".into()),
+            description: "Immunization record".into(),
+            purpose: "Public health reporting".into(),
+            accountable: Some("on".into()),
+            corrects: None,
+        }
+        .check(today)
+        .expect("valid");
+        assert_eq!((ok.recipient_name.as_str(), ok.recipient_address, ok.accountable), ("County health department", None, true));
     }
 }
