@@ -7,6 +7,10 @@
 //! patient's record id, never health information), so a request's log lines say which door
 //! method ran; the server logs how long each took.
 //!
+//! This file is the door itself: the context, `authorize` and the caregiver-grant lookup every
+//! check uses. Each feature adds its methods in its own file (`patients.rs`, `release/`,
+//! `caregivers/` ...); set-up and jobs enter through [`SystemContext`] (`system.rs`).
+//!
 //! Another patient's data, a refused action and a record that does not exist all answer
 //! `AppError::NotFound`: the answer never reveals that a record exists (HOUSE-STYLE).
 
@@ -21,7 +25,7 @@ mod rows;
 pub use rows::check_entities;
 mod system;
 pub use system::SystemContext;
-use rows::patient_row;
+use rows::{band_of, caregiver_grant, grant_scope, in_force, kind_of, patient_row};
 pub mod release;
 pub use release::{LinkNotice, ReleaseSettings};
 mod activity;
@@ -34,10 +38,10 @@ mod notifications;
 use super::audit::{self, AuditAction, AuditEvent, Outcome};
 use super::auth::sessions::SignedIn;
 use super::db::{now_ms, write_transaction};
-use super::error::unique_or;
-use super::policy::{self, Action, Decision, Principal, Target};
+use super::error::{Stored, unique_or};
+use super::policy::{self, Action, Decision, Grant, Principal, Target};
 use super::request::RequestMeta;
-use crate::domain::{ActivationLetter, PendingVerification, AuditReportQuery, AuditReportRow, AuditSort, NewPatient, PatientSummary, format_utc_seconds};
+use crate::domain::{ActivationLetter, PendingVerification, AuditReportQuery, AuditReportRow, AuditSort, NewPatient, PatientSummary, Role, format_utc_seconds};
 use crate::error::{AppError, FieldError};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
@@ -130,5 +134,52 @@ impl AccessContext {
     #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn require(&self, action: Action, audit_as: AuditAction) -> Result<(), AppError> {
         self.authorize(action, Target::Site, audit_as).await
+    }
+
+    /// The acting-for patient (the switcher), when not oneself.
+    pub fn acting_for(&self) -> Option<&str> {
+        self.acting_for.as_deref()
+    }
+
+    /// Whose record "my record", "my requests" and the rest mean on this request: the person
+    /// the caregiver switched to, or the signed-in patient's own.
+    pub(in crate::backend::access) fn subject(&self) -> Option<String> {
+        self.acting_for.clone().or_else(|| self.principal.patient_id.clone())
+    }
+
+    /// The caregiver's grants in force now for `patient_id`, with the patient's age band today.
+    /// Read from the database on every check: a revocation applies to the very next request.
+    pub(in crate::backend::access) async fn grants_for(&self, patient_id: &str) -> Result<Vec<Grant>, AppError> {
+        if !self.principal.has(Role::Caregiver) {
+            return Ok(Vec::new());
+        }
+        let rows = caregiver_grant::Entity::find()
+            .filter(caregiver_grant::Column::UserId.eq(self.principal.user_id.as_str()))
+            .filter(caregiver_grant::Column::PatientId.eq(patient_id))
+            .filter(in_force(now_ms()))
+            .all(&self.db)
+            .await?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        // A grant's patient always exists (foreign key): a missing one is a damaged database.
+        let birth = patient_row::Entity::find_by_id(patient_id.to_string())
+            .one(&self.db)
+            .await?
+            .map(|p| p.birth_date)
+            .stored("caregiver_grant", "patient_id")?;
+        let band = band_of(&birth, self.ages, crate::backend::db::today());
+        rows.iter().map(|r| Ok(Grant { patient_id: patient_id.to_string(), kind: kind_of(r)?, scope: grant_scope(r)?, band })).collect()
+    }
+
+    /// What the policy says, without auditing (to shape a page, not to guard data).
+    pub(in crate::backend::access) async fn allows(&self, action: Action, patient_id: &str) -> Result<bool, AppError> {
+        let grants = self.grants_for(patient_id).await?;
+        Ok(self.allows_with(action, patient_id, &grants))
+    }
+
+    /// The same with grants already read on this request.
+    pub(in crate::backend::access) fn allows_with(&self, action: Action, patient_id: &str, grants: &[Grant]) -> bool {
+        policy::decide(&self.principal, action, Target::Patient(patient_id), grants) == policy::Decision::Allow
     }
 }

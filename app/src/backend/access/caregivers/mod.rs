@@ -29,10 +29,10 @@ use crate::domain::caregiver::{
 use crate::domain::{IsoDate, Mrn, Role, format_utc_seconds};
 use crate::error::{AppError, FieldError};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use sha2::{Digest, Sha256};
 
-use super::rows::{caregiver_grant, caregiver_invitation, job_run, representative_document, representative_request};
+use super::rows::{band_of, caregiver_grant, caregiver_invitation, grant_scope, in_force, job_run, kind_of, representative_document, representative_request, scope_of};
 
 /// The caregiver settings (defaults in DOMAIN.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,34 +70,8 @@ fn field(name: &str, message: &str) -> AppError {
     AppError::Validation { fields: vec![FieldError { field: name.into(), message: message.into() }] }
 }
 
-fn scope_of(view: &str, request_copies: bool, track_requests: bool) -> Result<GrantScope, BackendError> {
-    Ok(GrantScope { view: ViewScope::parse(view).stored("caregiver_grant", "view_scope")?, request_copies, track_requests })
-}
-
-fn grant_scope(row: &caregiver_grant::Model) -> Result<GrantScope, BackendError> {
-    scope_of(&row.view_scope, row.request_copies, row.track_requests)
-}
-
-fn kind_of(row: &caregiver_grant::Model) -> Result<GrantKind, BackendError> {
-    GrantKind::parse(&row.kind).stored("caregiver_grant", "kind")
-}
-
 fn day(ms: i64) -> String {
     format_utc_seconds(ms)[..10].to_string()
-}
-
-/// The patient's age band today; an unreadable birth date counts as a child's (the narrowest
-/// change: a parent keeps only what was granted, other kinds ignore the band).
-fn band_of(birth_date: &str, ages: AgeThresholds, today: IsoDate) -> AgeBand {
-    IsoDate::parse(birth_date).map(|b| ages.band(b, today)).unwrap_or(AgeBand::Child)
-}
-
-/// Grants not ended and within their dates at `now`.
-fn in_force(now: i64) -> Condition {
-    Condition::all()
-        .add(caregiver_grant::Column::EndedAtMs.is_null())
-        .add(caregiver_grant::Column::StartsAtMs.lte(now))
-        .add(Condition::any().add(caregiver_grant::Column::ExpiresAtMs.is_null()).add(caregiver_grant::Column::ExpiresAtMs.gt(now)))
 }
 
 /// A message in the portal and the mail outbox (the mail says only that something changed).
@@ -138,42 +112,6 @@ async fn ensure_caregiver_role(conn: &impl ConnectionTrait, user_id: &str) -> Re
 }
 
 impl AccessContext {
-    /// The acting-for patient (the switcher), when not oneself.
-    pub fn acting_for(&self) -> Option<&str> {
-        self.acting_for.as_deref()
-    }
-
-    /// Whose record "my record", "my requests" and the rest mean on this request: the person
-    /// the caregiver switched to, or the signed-in patient's own.
-    pub(super) fn subject(&self) -> Option<String> {
-        self.acting_for.clone().or_else(|| self.principal.patient_id.clone())
-    }
-
-    /// The caregiver's grants in force now for `patient_id`, with the patient's age band today.
-    /// Read from the database on every check: a revocation applies to the very next request.
-    pub(super) async fn grants_for(&self, patient_id: &str) -> Result<Vec<Grant>, AppError> {
-        if !self.principal.has(Role::Caregiver) {
-            return Ok(Vec::new());
-        }
-        let rows = caregiver_grant::Entity::find()
-            .filter(caregiver_grant::Column::UserId.eq(self.principal.user_id.as_str()))
-            .filter(caregiver_grant::Column::PatientId.eq(patient_id))
-            .filter(in_force(now_ms()))
-            .all(&self.db)
-            .await?;
-        if rows.is_empty() {
-            return Ok(Vec::new());
-        }
-        // A grant's patient always exists (foreign key): a missing one is a damaged database.
-        let birth = patient_row::Entity::find_by_id(patient_id.to_string())
-            .one(&self.db)
-            .await?
-            .map(|p| p.birth_date)
-            .stored("caregiver_grant", "patient_id")?;
-        let band = band_of(&birth, self.ages, crate::backend::db::today());
-        rows.iter().map(|r| Ok(Grant { patient_id: patient_id.to_string(), kind: kind_of(r)?, scope: grant_scope(r)?, band })).collect()
-    }
-
     /// The capacity in which `user_id` acts for `patient_id` (their newest grant) and whether
     /// their view is limited today; `None` when they hold no grant at all.
     pub(super) async fn representative_of(&self, user_id: &str, patient_id: &str) -> Result<Option<(GrantKind, bool)>, AppError> {
@@ -191,17 +129,6 @@ impl AccessContext {
         let kind = kind_of(&row)?;
         let limited = effective_scope(kind, grant_scope(&row)?, band).is_none_or(|s| s.view == ViewScope::Limited);
         Ok(Some((kind, limited)))
-    }
-
-    /// What the policy says, without auditing (to shape a page, not to guard data).
-    pub(super) async fn allows(&self, action: Action, patient_id: &str) -> Result<bool, AppError> {
-        let grants = self.grants_for(patient_id).await?;
-        Ok(self.allows_with(action, patient_id, &grants))
-    }
-
-    /// The same with grants already read on this request.
-    pub(super) fn allows_with(&self, action: Action, patient_id: &str, grants: &[Grant]) -> bool {
-        policy::decide(&self.principal, action, Target::Patient(patient_id), grants) == policy::Decision::Allow
     }
 
     /// Everyone the signed-in user may act for now, and whose record is on screen.

@@ -132,3 +132,35 @@ pub mod job_run {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+// Reading grant rows as the domain's values (the door and the caregiver pages both do).
+use crate::backend::error::{BackendError, Stored};
+use crate::domain::IsoDate;
+use crate::domain::caregiver::{AgeBand, AgeThresholds, GrantKind, GrantScope, ViewScope};
+use sea_orm::{ColumnTrait, Condition};
+
+pub(in crate::backend::access) fn scope_of(view: &str, request_copies: bool, track_requests: bool) -> Result<GrantScope, BackendError> {
+    Ok(GrantScope { view: ViewScope::parse(view).stored("caregiver_grant", "view_scope")?, request_copies, track_requests })
+}
+
+pub(in crate::backend::access) fn grant_scope(row: &caregiver_grant::Model) -> Result<GrantScope, BackendError> {
+    scope_of(&row.view_scope, row.request_copies, row.track_requests)
+}
+
+pub(in crate::backend::access) fn kind_of(row: &caregiver_grant::Model) -> Result<GrantKind, BackendError> {
+    GrantKind::parse(&row.kind).stored("caregiver_grant", "kind")
+}
+
+/// The patient's age band today; an unreadable birth date counts as a child's (the narrowest
+/// change: a parent keeps only what was granted, other kinds ignore the band).
+pub(in crate::backend::access) fn band_of(birth_date: &str, ages: AgeThresholds, today: IsoDate) -> AgeBand {
+    IsoDate::parse(birth_date).map(|b| ages.band(b, today)).unwrap_or(AgeBand::Child)
+}
+
+/// Grants not ended and within their dates at `now`.
+pub(in crate::backend::access) fn in_force(now: i64) -> Condition {
+    Condition::all()
+        .add(caregiver_grant::Column::EndedAtMs.is_null())
+        .add(caregiver_grant::Column::StartsAtMs.lte(now))
+        .add(Condition::any().add(caregiver_grant::Column::ExpiresAtMs.is_null()).add(caregiver_grant::Column::ExpiresAtMs.gt(now)))
+}
