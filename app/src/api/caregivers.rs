@@ -116,32 +116,11 @@ pub async fn representative_queue() -> Result<Vec<RepresentativeView>, AppError>
 /// HIM staff approve (with the verified record number, scope and optional length in days) or
 /// refuse (with a reason) a representative request.
 #[server(prefix = "/api", endpoint = "decide_representative")]
-pub async fn decide_representative(
-    id: String,
-    decision: String,
-    #[server(default)] mrn: String,
-    #[server(default)] view: String,
-    #[server(default)] request_copies: Option<String>,
-    #[server(default)] track_requests: Option<String>,
-    #[server(default)] days: String,
-    #[server(default)] reason: String,
-) -> Result<RepresentativeView, AppError> {
+pub async fn decide_representative(id: String, #[server(flatten)] form: crate::domain::caregiver::RepresentativeDecisionForm) -> Result<RepresentativeView, AppError> {
     use self::ssr::*;
-    use crate::domain::caregiver::{GrantScope, ViewScope};
     with_status(async move {
-        let approve = decision == "approve";
-        let scope = GrantScope {
-            view: ViewScope::parse(view.trim()).unwrap_or(ViewScope::Full),
-            request_copies: request_copies.is_some(),
-            track_requests: track_requests.is_some(),
-        };
-        let days = match days.trim() {
-            "" => None,
-            d => Some(d.parse::<u32>().map_err(|_| AppError::Validation {
-                fields: vec![FieldError { field: "days".into(), message: "Enter a number of days, or leave it empty for no end date.".into() }],
-            })?),
-        };
-        access().await?.decide_representative(&id, approve, &mrn, scope, days, &reason).await
+        let d = form.check().map_err(|fields| AppError::Validation { fields })?;
+        access().await?.decide_representative(&id, d.approve, &d.mrn, d.scope, d.days, &d.reason).await
     }.await)
 }
 

@@ -357,6 +357,59 @@ pub fn representative_line(caregiver_name: &str, kind: GrantKind) -> String {
     format!("{caregiver_name} ({}), on the patient's behalf", kind.label().to_lowercase())
 }
 
+/// HIM staff's decision on a representative request, as the form posts it: `approve` (matched
+/// to the record number, with the scope and the expiry they verified) or a refusal with a reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepresentativeDecisionForm {
+    pub decision: String,
+    #[serde(default)]
+    pub mrn: String,
+    /// `limited` or `full` (the default).
+    #[serde(default)]
+    pub view: String,
+    #[serde(default)]
+    pub request_copies: Option<String>,
+    #[serde(default)]
+    pub track_requests: Option<String>,
+    /// Days until the grant ends; empty for no end date.
+    #[serde(default)]
+    pub days: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// A representative decision whose fields have been read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepresentativeDecision {
+    pub approve: bool,
+    pub mrn: String,
+    pub scope: GrantScope,
+    pub days: Option<u32>,
+    pub reason: String,
+}
+
+impl RepresentativeDecisionForm {
+    /// Reads the form in one step (the record number and the reason are checked against the
+    /// request by the service, which knows it).
+    pub fn check(self) -> Result<RepresentativeDecision, Vec<FieldError>> {
+        let days = match self.days.trim() {
+            "" => None,
+            d => Some(d.parse::<u32>().map_err(|_| vec![field("days", "Enter a number of days, or leave it empty for no end date.")])?),
+        };
+        Ok(RepresentativeDecision {
+            approve: self.decision == "approve",
+            mrn: self.mrn,
+            scope: GrantScope {
+                view: ViewScope::parse(self.view.trim()).unwrap_or(ViewScope::Full),
+                request_copies: self.request_copies.is_some(),
+                track_requests: self.track_requests.is_some(),
+            },
+            days,
+            reason: self.reason,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
