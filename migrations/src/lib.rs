@@ -15,6 +15,12 @@ mod m20261124_000004_release_requests;
 mod m20261124_000005_released_files;
 mod m20261124_000006_caregivers;
 
+/// A foreign key as every table here declares one (inside `create_table`, which SQLite needs):
+/// named, from one column to another table's column, with what a delete of the parent does.
+pub(crate) fn fk(name: &str, from: (impl IntoIden, impl IntoIden), to: (impl IntoIden, impl IntoIden), on_delete: ForeignKeyAction) -> ForeignKeyCreateStatement {
+    ForeignKey::create().name(name).from(from.0, from.1).to(to.0, to.1).on_delete(on_delete).to_owned()
+}
+
 /// The list the server applies at start-up and `portal migrate` drives.
 pub struct Migrator;
 

@@ -6,6 +6,7 @@
 //! (`*_ms`), so comparisons and the audit hash are the same on both databases; dates of birth and
 //! death are ISO 8601 `YYYY-MM-DD` text. One-time secrets are stored only as SHA-256 hashes.
 
+use crate::fk;
 use sea_orm_migration::{prelude::*, schema::*, sea_orm::DatabaseBackend};
 
 #[derive(DeriveMigrationName)]
@@ -198,13 +199,7 @@ impl MigrationTrait for Migration {
                     .col(big_integer_null(AppUser::TotpEnabledAtMs))
                     .col(big_integer_null(AppUser::TotpLastStep))
                     .col(big_integer(AppUser::CreatedAtMs))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_app_user_patient")
-                            .from(AppUser::Table, AppUser::PatientId)
-                            .to(Patient::Table, Patient::Id)
-                            .on_delete(ForeignKeyAction::Restrict),
-                    )
+                    .foreign_key(&mut fk("fk_app_user_patient", (AppUser::Table, AppUser::PatientId), (Patient::Table, Patient::Id), ForeignKeyAction::Restrict))
                     .to_owned(),
             )
             .await?;
@@ -217,13 +212,7 @@ impl MigrationTrait for Migration {
                     .col(string_len(UserRole::Role, 16))
                     .col(big_integer(UserRole::GrantedAtMs))
                     .primary_key(Index::create().col(UserRole::UserId).col(UserRole::Role))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_user_role_user")
-                            .from(UserRole::Table, UserRole::UserId)
-                            .to(AppUser::Table, AppUser::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut fk("fk_user_role_user", (UserRole::Table, UserRole::UserId), (AppUser::Table, AppUser::Id), ForeignKeyAction::Cascade))
                     .to_owned(),
             )
             .await?;
@@ -240,13 +229,7 @@ impl MigrationTrait for Migration {
                     .col(big_integer_null(LoginSession::RevokedAtMs))
                     .col(string_len(LoginSession::ClientAddress, 64))
                     .col(string_len(LoginSession::UserAgent, 200))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_login_session_user")
-                            .from(LoginSession::Table, LoginSession::UserId)
-                            .to(AppUser::Table, AppUser::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut fk("fk_login_session_user", (LoginSession::Table, LoginSession::UserId), (AppUser::Table, AppUser::Id), ForeignKeyAction::Cascade))
                     .to_owned(),
             )
             .await?;
@@ -284,20 +267,8 @@ impl MigrationTrait for Migration {
                     .col(big_integer(OneTimeToken::CreatedAtMs))
                     .col(big_integer(OneTimeToken::ExpiresAtMs))
                     .col(big_integer_null(OneTimeToken::UsedAtMs))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_one_time_token_user")
-                            .from(OneTimeToken::Table, OneTimeToken::UserId)
-                            .to(AppUser::Table, AppUser::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_one_time_token_patient")
-                            .from(OneTimeToken::Table, OneTimeToken::PatientId)
-                            .to(Patient::Table, Patient::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut fk("fk_one_time_token_user", (OneTimeToken::Table, OneTimeToken::UserId), (AppUser::Table, AppUser::Id), ForeignKeyAction::Cascade))
+                    .foreign_key(&mut fk("fk_one_time_token_patient", (OneTimeToken::Table, OneTimeToken::PatientId), (Patient::Table, Patient::Id), ForeignKeyAction::Cascade))
                     .to_owned(),
             )
             .await?;
@@ -313,13 +284,7 @@ impl MigrationTrait for Migration {
                     .primary_key(
                         Index::create().col(ExternalIdentity::Issuer).col(ExternalIdentity::Subject),
                     )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_external_identity_user")
-                            .from(ExternalIdentity::Table, ExternalIdentity::UserId)
-                            .to(AppUser::Table, AppUser::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut fk("fk_external_identity_user", (ExternalIdentity::Table, ExternalIdentity::UserId), (AppUser::Table, AppUser::Id), ForeignKeyAction::Cascade))
                     .to_owned(),
             )
             .await?;
@@ -333,13 +298,7 @@ impl MigrationTrait for Migration {
                     .col(string_len(IdentityClaim::BirthDate, 10))
                     .col(string_len_null(IdentityClaim::Phone, 32))
                     .col(big_integer(IdentityClaim::CreatedAtMs))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_identity_claim_user")
-                            .from(IdentityClaim::Table, IdentityClaim::UserId)
-                            .to(AppUser::Table, AppUser::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut fk("fk_identity_claim_user", (IdentityClaim::Table, IdentityClaim::UserId), (AppUser::Table, AppUser::Id), ForeignKeyAction::Cascade))
                     .to_owned(),
             )
             .await?;

@@ -127,13 +127,9 @@ enum ImportRun {
     Summary,
 }
 
+/// The clinical tables' foreign keys: rows go with the record they belong to.
 fn fk(name: &str, from: (impl IntoIden, impl IntoIden), to: (impl IntoIden, impl IntoIden)) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .name(name)
-        .from(from.0, from.1)
-        .to(to.0, to.1)
-        .on_delete(ForeignKeyAction::Cascade)
-        .to_owned()
+    crate::fk(name, from, to, ForeignKeyAction::Cascade)
 }
 
 #[async_trait::async_trait]

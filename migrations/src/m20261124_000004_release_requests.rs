@@ -2,6 +2,7 @@
 //! to, note). A request's number (`R-1042`) is what patients and staff quote; its dates are ISO
 //! `YYYY-MM-DD` text (the legal clock counts calendar days).
 
+use crate::fk;
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -78,13 +79,7 @@ impl MigrationTrait for Migration {
                     .col(string_len_null(ReleaseRequest::AssignedTo, 36))
                     .col(big_integer(ReleaseRequest::CreatedAtMs))
                     .col(big_integer(ReleaseRequest::UpdatedAtMs))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_release_request_patient")
-                            .from(ReleaseRequest::Table, ReleaseRequest::PatientId)
-                            .to(Patient::Table, Patient::Id)
-                            .on_delete(ForeignKeyAction::Restrict),
-                    )
+                    .foreign_key(&mut fk("fk_release_request_patient", (ReleaseRequest::Table, ReleaseRequest::PatientId), (Patient::Table, Patient::Id), ForeignKeyAction::Restrict))
                     .to_owned(),
             )
             .await?;
@@ -107,13 +102,7 @@ impl MigrationTrait for Migration {
                     .col(string_len_null(ReleaseEvent::FromStatus, 32))
                     .col(string_len(ReleaseEvent::ToStatus, 32))
                     .col(text_null(ReleaseEvent::Note))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_release_event_request")
-                            .from(ReleaseEvent::Table, ReleaseEvent::RequestId)
-                            .to(ReleaseRequest::Table, ReleaseRequest::Id)
-                            .on_delete(ForeignKeyAction::Restrict),
-                    )
+                    .foreign_key(&mut fk("fk_release_event_request", (ReleaseEvent::Table, ReleaseEvent::RequestId), (ReleaseRequest::Table, ReleaseRequest::Id), ForeignKeyAction::Restrict))
                     .to_owned(),
             )
             .await?;

@@ -5,6 +5,7 @@
 //! can serve it; the signature of an authorization (45 CFR 164.508); the passcode link a third
 //! party opens; and the accounting of disclosures (45 CFR 164.528), append-only.
 
+use crate::fk;
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -132,13 +133,7 @@ impl MigrationTrait for Migration {
                     .col(text(ReleaseDecision::Grounds))
                     .col(text_null(ReleaseDecision::Note))
                     .col(big_integer(ReleaseDecision::AtMs))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_release_decision_request")
-                            .from(ReleaseDecision::Table, ReleaseDecision::RequestId)
-                            .to(ReleaseRequest::Table, ReleaseRequest::Id)
-                            .on_delete(ForeignKeyAction::Restrict),
-                    )
+                    .foreign_key(&mut fk("fk_release_decision_request", (ReleaseDecision::Table, ReleaseDecision::RequestId), (ReleaseRequest::Table, ReleaseRequest::Id), ForeignKeyAction::Restrict))
                     .to_owned(),
             )
             .await?;
@@ -163,13 +158,7 @@ impl MigrationTrait for Migration {
                     .col(big_integer(ReleaseFile::CreatedAtMs))
                     .col(big_integer(ReleaseFile::ExpiresAtMs))
                     .col(integer(ReleaseFile::Downloads))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_release_file_request")
-                            .from(ReleaseFile::Table, ReleaseFile::RequestId)
-                            .to(ReleaseRequest::Table, ReleaseRequest::Id)
-                            .on_delete(ForeignKeyAction::Restrict),
-                    )
+                    .foreign_key(&mut fk("fk_release_file_request", (ReleaseFile::Table, ReleaseFile::RequestId), (ReleaseRequest::Table, ReleaseRequest::Id), ForeignKeyAction::Restrict))
                     .to_owned(),
             )
             .await?;
@@ -192,13 +181,7 @@ impl MigrationTrait for Migration {
                     .col(string_len(ReleaseAuthorization::RecipientAddress, 500))
                     .col(string_len(ReleaseAuthorization::Purpose, 500))
                     .col(string_len(ReleaseAuthorization::ExpiresOn, 10))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_release_authorization_request")
-                            .from(ReleaseAuthorization::Table, ReleaseAuthorization::RequestId)
-                            .to(ReleaseRequest::Table, ReleaseRequest::Id)
-                            .on_delete(ForeignKeyAction::Restrict),
-                    )
+                    .foreign_key(&mut fk("fk_release_authorization_request", (ReleaseAuthorization::Table, ReleaseAuthorization::RequestId), (ReleaseRequest::Table, ReleaseRequest::Id), ForeignKeyAction::Restrict))
                     .to_owned(),
             )
             .await?;
@@ -218,13 +201,7 @@ impl MigrationTrait for Migration {
                     .col(big_integer(ReleaseLink::LockedUntilMs))
                     .col(integer(ReleaseLink::OpenedCount))
                     .col(big_integer(ReleaseLink::CreatedAtMs))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_release_link_request")
-                            .from(ReleaseLink::Table, ReleaseLink::RequestId)
-                            .to(ReleaseRequest::Table, ReleaseRequest::Id)
-                            .on_delete(ForeignKeyAction::Restrict),
-                    )
+                    .foreign_key(&mut fk("fk_release_link_request", (ReleaseLink::Table, ReleaseLink::RequestId), (ReleaseRequest::Table, ReleaseRequest::Id), ForeignKeyAction::Restrict))
                     .to_owned(),
             )
             .await?;
@@ -245,13 +222,7 @@ impl MigrationTrait for Migration {
                     .col(string_len_null(Disclosure::CorrectsId, 36))
                     .col(string_len_null(Disclosure::RecordedByUserId, 36))
                     .col(big_integer(Disclosure::CreatedAtMs))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_disclosure_patient")
-                            .from(Disclosure::Table, Disclosure::PatientId)
-                            .to(Patient::Table, Patient::Id)
-                            .on_delete(ForeignKeyAction::Restrict),
-                    )
+                    .foreign_key(&mut fk("fk_disclosure_patient", (Disclosure::Table, Disclosure::PatientId), (Patient::Table, Patient::Id), ForeignKeyAction::Restrict))
                     .to_owned(),
             )
             .await?;

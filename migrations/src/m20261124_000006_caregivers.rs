@@ -5,6 +5,7 @@
 //! (sealed with AES-256-GCM like released files), and the record of daily jobs, so several
 //! servers run the age and expiry rules once a day between them.
 
+use crate::fk;
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -185,13 +186,7 @@ impl MigrationTrait for Migration {
                     .col(blob(RepresentativeDocument::Nonce))
                     .col(blob(RepresentativeDocument::Ciphertext))
                     .col(big_integer(RepresentativeDocument::CreatedAtMs))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_representative_document_request")
-                            .from(RepresentativeDocument::Table, RepresentativeDocument::RequestId)
-                            .to(RepresentativeRequest::Table, RepresentativeRequest::Id)
-                            .on_delete(ForeignKeyAction::Restrict),
-                    )
+                    .foreign_key(&mut fk("fk_representative_document_request", (RepresentativeDocument::Table, RepresentativeDocument::RequestId), (RepresentativeRequest::Table, RepresentativeRequest::Id), ForeignKeyAction::Restrict))
                     .to_owned(),
             )
             .await?;
