@@ -130,8 +130,8 @@ impl AccessContext {
         Err(AppError::NotFound)
     }
 
-    /// Checks a site-wide permission (user management, audit report); refused means 404.
-    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
+    /// Checks a site-wide permission (user management, audit report); refused means 404. Not a
+    /// span of its own: the action is recorded on the calling door method's span.
     pub async fn require(&self, action: Action, audit_as: AuditAction) -> Result<(), AppError> {
         self.authorize(action, Target::Site, audit_as).await
     }
