@@ -154,3 +154,26 @@ async fn the_queue_filters_searches_and_claims_and_the_one_extension_is_told_to_
     assert!(messages[0]["message"].as_str().expect("message").contains(&format!("new due date {later}")));
     assert_eq!(app.call(&ana, "extend_request", &[("id", &a_id), ("new_due", &later), ("reason", "x")]).await.status(), 404);
 }
+
+/// A stored value no domain type has (a status, or a scope that is not JSON) is an error with a
+/// reference id, never read as a default: the patient gets a 500 naming only the reference, and
+/// once the row is right again the list reads as before.
+#[tokio::test]
+async fn a_corrupt_stored_status_or_scope_is_an_error_with_a_reference_not_a_default() {
+    use sea_orm::ConnectionTrait;
+    let app = spawn_app().await;
+    let ana = patient(&app, "ana@example.org", "MRN-1").await;
+    app.call_ok(&ana, "submit_request", &[("scope", "labs"), ("pdf", "on")]).await;
+    for (column, value) in [("status", "'lost'"), ("scope", "'not json'")] {
+        let kept = app.db.query_one_raw(sea_orm::Statement::from_string(app.db.get_database_backend(), format!("SELECT {column} AS v FROM release_request")))
+            .await.expect("SQL runs").expect("a row").try_get::<String>("", "v").expect("text");
+        app.db.execute_unprepared(&format!("UPDATE release_request SET {column} = {value}")).await.expect("SQL runs");
+        let response = app.call(&ana, "my_requests", &[]).await;
+        assert_eq!(response.status().as_u16(), 500, "{column}");
+        let body = response.text().await.expect("body");
+        assert!(body.contains("quote reference E-"), "{column}: {body}");
+        assert!(!body.contains("lost") && !body.contains("not json"), "the stored value never leaves: {body}");
+        app.db.execute_unprepared(&format!("UPDATE release_request SET {column} = '{kept}'")).await.expect("SQL runs");
+        assert_eq!(app.call_ok(&ana, "my_requests", &[]).await[0]["status"], "submitted", "{column}");
+    }
+}

@@ -20,15 +20,13 @@ pub async fn record_summary(patient: Option<String>) -> Result<RecordOverview, A
 pub async fn record_section(
     patient: Option<String>,
     section: String,
-    from: Option<String>,
-    to: Option<String>,
-    page: Option<u32>,
+    #[server(flatten)] filter: crate::domain::ListFilter,
 ) -> Result<ListPage, AppError> {
     use self::ssr::*;
-    use crate::domain::{ListFilter, Section};
+    use crate::domain::Section;
     with_status(async move {
         let section = Section::parse(&section).ok_or(AppError::NotFound)?;
-        access().await?.record_section_page(patient.as_deref(), section, &ListFilter { from, to, page }).await
+        access().await?.record_section_page(patient.as_deref(), section, &filter).await
     }.await)
 }
 

@@ -66,35 +66,16 @@ pub async fn list_users(q: String) -> Result<Vec<UserRow>, AppError> {
 /// Creates a staff account with the ticked roles and a random temporary password (shown once on
 /// the next page). The person sets up two-step verification at their first sign-in.
 #[server(prefix = "/api", endpoint = "create_staff_user")]
-pub async fn create_staff_user(
-    email: String,
-    name: String,
-    him_staff: Option<String>,
-    him_reviewer: Option<String>,
-    administrator: Option<String>,
-) -> Result<(), AppError> {
+pub async fn create_staff_user(#[server(flatten)] form: crate::domain::StaffUserForm) -> Result<(), AppError> {
     use crate::backend::audit::AuditAction;
     use crate::backend::auth::users::{self, NewUser, UserError};
     use self::ssr::*;
     use crate::backend::policy::Action;
-    use crate::domain::EmailAddress;
     with_status(async move {
         let state = state()?;
         let context = access().await?;
         context.require(Action::ManageUsers, AuditAction::UserCreate).await?;
-        let field = |f: &str, m: &str| FieldError { field: f.into(), message: m.into() };
-        let mut errors = Vec::new();
-        let email = EmailAddress::parse(&email).map_err(|e| errors.push(field("email", &e.to_string()))).ok();
-        let roles: std::collections::BTreeSet<Role> = [(Role::HimStaff, him_staff), (Role::HimReviewer, him_reviewer), (Role::Administrator, administrator)]
-            .into_iter()
-            .filter_map(|(role, ticked)| ticked.filter(|v| !v.is_empty()).map(|_| role))
-            .collect();
-        if roles.is_empty() {
-            errors.push(field("roles", "Tick at least one role."));
-        }
-        let Some(email) = email.filter(|_| errors.is_empty()) else {
-            return Err(AppError::Validation { fields: errors });
-        };
+        let (email, name, roles) = form.check().map_err(|fields| AppError::Validation { fields })?;
         let password = temporary_password();
         let new = NewUser { email: email.clone(), display_name: name, password: Some(password.clone()), roles, patient_id: None };
         users::create(&state.db, &state.auth, new, Some(&context.principal().user_id), context.request())

@@ -8,42 +8,26 @@ use super::date::IsoDate;
 use crate::domain::FieldError;
 use serde::{Deserialize, Serialize};
 
-/// On what basis a caregiver holds access.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GrantKind {
-    /// The patient invited them (adult-to-adult proxy, DOMAIN.md: granted by the patient, with an
-    /// expiry, revocable at any time).
-    Invitation,
-    /// Parent of an unemancipated minor (45 CFR 164.502(g)(3)); narrowed by the child's age.
-    ParentOfMinor,
-    /// Court-appointed guardian (164.502(g)(2)).
-    Guardian,
-    /// Holder of a health-care power of attorney (164.502(g)(2)).
-    PowerOfAttorney,
-    /// Executor or administrator of a deceased patient's estate (164.502(g)(4)).
-    Executor,
+crate::domain::text_enum! {
+    /// On what basis a caregiver holds access.
+    pub enum GrantKind {
+        /// The patient invited them (adult-to-adult proxy, DOMAIN.md: granted by the patient, with an
+        /// expiry, revocable at any time).
+        Invitation = "invitation",
+        /// Parent of an unemancipated minor (45 CFR 164.502(g)(3)); narrowed by the child's age.
+        ParentOfMinor = "parent",
+        /// Court-appointed guardian (164.502(g)(2)).
+        Guardian = "guardian",
+        /// Holder of a health-care power of attorney (164.502(g)(2)).
+        PowerOfAttorney = "power_of_attorney",
+        /// Executor or administrator of a deceased patient's estate (164.502(g)(4)).
+        Executor = "executor",
+    }
 }
 
 impl GrantKind {
-    pub const ALL: [GrantKind; 5] =
-        [GrantKind::Invitation, GrantKind::ParentOfMinor, GrantKind::Guardian, GrantKind::PowerOfAttorney, GrantKind::Executor];
     /// The kinds HIM staff establish from documents (everything but an invitation).
     pub const REPRESENTATIVE: [GrantKind; 4] = [GrantKind::ParentOfMinor, GrantKind::Guardian, GrantKind::PowerOfAttorney, GrantKind::Executor];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GrantKind::Invitation => "invitation",
-            GrantKind::ParentOfMinor => "parent",
-            GrantKind::Guardian => "guardian",
-            GrantKind::PowerOfAttorney => "power_of_attorney",
-            GrantKind::Executor => "executor",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<GrantKind> {
-        GrantKind::ALL.into_iter().find(|k| k.as_str() == text)
-    }
 
     /// The caregiver's relationship, as the banner and the lists name it.
     pub fn label(self) -> &'static str {

@@ -1,6 +1,7 @@
 //! Pure domain types and rules: no async, no I/O, no database, no Leptos.
 //! Newtypes have private fields and a `parse` constructor, so an invalid value cannot exist.
 
+mod account_form;
 mod audit_action;
 mod audit_report;
 mod text_enum;
@@ -20,6 +21,7 @@ pub mod release;
 mod role;
 mod sensitive;
 
+pub use account_form::{Activation, ActivationForm, Registration, RegistrationForm, StaffUserForm};
 pub use audit_action::AuditAction;
 pub use audit_report::{AuditReportForm, AuditReportQuery, AuditReportRow, AuditSort, to_csv};
 pub use date::{DateError, IsoDate, format_utc_minutes, format_utc_seconds};

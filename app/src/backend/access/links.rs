@@ -166,7 +166,7 @@ pub async fn open_shared_copy(
             .detail(format!("shared link opened: {kind} sha256={} to {}", file.sha256, recipient_of(&row)?)),
     )
     .await?;
-    if row.status == Status::Released.as_str() {
+    if row.status == Status::Released {
         // The first opening delivers the request (the portal acts: the recipient has no account).
         let changed = release_request::Entity::update_many()
             .col_expr(release_request::Column::Status, Expr::value(Status::Delivered.as_str()))

@@ -25,7 +25,7 @@ mod rows;
 pub use rows::check_entities;
 mod system;
 pub use system::SystemContext;
-use rows::{band_of, caregiver_grant, grant_scope, in_force, kind_of, patient_row};
+use rows::{band_of, caregiver_grant, grant_scope, in_force, patient_row};
 pub mod release;
 pub use release::{LinkNotice, ReleaseSettings};
 mod activity;
@@ -169,7 +169,7 @@ impl AccessContext {
             .map(|p| p.birth_date)
             .stored("caregiver_grant", "patient_id")?;
         let band = band_of(&birth, self.ages, crate::backend::db::today());
-        rows.iter().map(|r| Ok(Grant { patient_id: patient_id.to_string(), kind: kind_of(r)?, scope: grant_scope(r)?, band })).collect()
+        rows.iter().map(|r| Ok(Grant { patient_id: patient_id.to_string(), kind: r.kind, scope: grant_scope(r), band })).collect()
     }
 
     /// What the policy says, without auditing (to shape a page, not to guard data).

@@ -14,7 +14,7 @@ use crate::domain::{
     CodeView, DocumentRow, DocumentView, Flag, ItemRow, ListFilter, ListPage, PAGE_SIZE, Range, RecordOverview, Section, Trend,
     TrendPoint, VisitView, html_to_text, system_name,
 };
-use crate::backend::error::{BackendError, Stored};
+use crate::backend::error::BackendError;
 use crate::error::AppError;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select};
 
@@ -25,12 +25,11 @@ fn shown_date(text: Option<&str>) -> Option<String> {
 }
 
 /// An item's codes as stored (the FHIR codings, as JSON); a value that does not parse is an error.
-fn codes(json: &str) -> Result<Vec<CodeView>, BackendError> {
-    let codings: Vec<Coding> = serde_json::from_str(json).stored("clinical_item", "codes")?;
-    Ok(codings
-        .into_iter()
-        .filter_map(|c| Some(CodeView { system: system_name(c.system.as_deref().unwrap_or("")), code: c.code?, display: c.display }))
-        .collect())
+fn codes(codings: &[Coding]) -> Vec<CodeView> {
+    codings
+        .iter()
+        .filter_map(|c| Some(CodeView { system: system_name(c.system.as_deref().unwrap_or("")), code: c.code.clone()?, display: c.display.clone() }))
+        .collect()
 }
 
 fn with_unit(value: f64, unit: Option<&str>) -> String {
@@ -75,7 +74,7 @@ pub(super) fn to_row(m: clinical_item::Model) -> Result<ItemRow, BackendError> {
     Ok(ItemRow {
         flag: if observation { Flag::of(m.interpretation.as_deref(), m.value_num, m.ref_low, m.ref_high) } else { None },
         trend_code: if observation && m.value_num.is_some() { m.code.clone() } else { None },
-        codes: codes(&m.codes)?,
+        codes: codes(&m.codes),
         date: shown_date(m.start_text.as_deref()),
         end_date: shown_date(m.end_text.as_deref()),
         id: m.resource_id,
@@ -345,7 +344,7 @@ impl AccessContext {
             .await?;
         let Some(last) = rows.last().cloned() else { return Err(AppError::NotFound) };
         self.audit_read(&patient.id, "trend", format!("code={code}")).await?;
-        let code_view = codes(&last.codes)?.into_iter().find(|c| c.code == code).unwrap_or(CodeView {
+        let code_view = codes(&last.codes).into_iter().find(|c| c.code == code).unwrap_or(CodeView {
             system: system_name(last.code_system.as_deref().unwrap_or("")),
             code: code.to_string(),
             display: None,

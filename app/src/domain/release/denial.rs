@@ -115,12 +115,13 @@ pub struct Withheld {
     pub basis: String,
 }
 
-/// What HIM decided in review.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum DecisionKind {
-    Approve,
-    ApprovePartially,
-    Deny,
+crate::domain::text_enum! {
+    /// What HIM decided in review.
+    pub enum DecisionKind {
+        Approve = "approve",
+        ApprovePartially = "approve_partially",
+        Deny = "deny",
+    }
 }
 
 /// A checked decision, ready to store.
@@ -194,12 +195,7 @@ impl DecisionForm {
     /// The decision checked in one step ([`Decision::check`]); `None` when `decision` is none of
     /// the form's three choices (a malformed post, not a person's mistake).
     pub fn check(self) -> Option<Result<Decision, Vec<crate::domain::FieldError>>> {
-        let kind = match self.decision.as_str() {
-            "approve" => DecisionKind::Approve,
-            "approve_partially" => DecisionKind::ApprovePartially,
-            "deny" => DecisionKind::Deny,
-            _ => return None,
-        };
+        let kind = DecisionKind::parse(&self.decision)?;
         let bases = [self.mental_health, self.substance_use, self.hiv_sti, self.reproductive_health, self.genetic];
         // The fields follow Category::REVIEWED, in its order.
         let withheld = Category::REVIEWED.iter().zip(bases).map(|(c, b)| (c.as_str().to_string(), b.unwrap_or_default())).collect();

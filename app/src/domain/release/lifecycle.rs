@@ -2,8 +2,6 @@
 //! may move it and how (DOMAIN.md, "Release of information"). Pure: the service layer records
 //! each transition with its actor, time and note.
 
-use serde::{Deserialize, Serialize};
-
 crate::domain::text_enum! {
     /// Where a request stands.
     pub enum Status {
@@ -59,16 +57,17 @@ impl Status {
     }
 }
 
-/// Who causes a transition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Actor {
-    /// The patient, or a caregiver acting for them.
-    Requester,
-    HimStaff,
-    /// A licensed reviewer who took no part in the denial.
-    Reviewer,
-    /// The portal itself (the copy is produced, a link is opened).
-    System,
+crate::domain::text_enum! {
+    /// Who causes a transition.
+    pub enum Actor {
+        /// The patient, or a caregiver acting for them.
+        Requester = "requester",
+        HimStaff = "him_staff",
+        /// A licensed reviewer who took no part in the denial.
+        Reviewer = "reviewer",
+        /// The portal itself (the copy is produced, a link is opened).
+        System = "system",
+    }
 }
 
 crate::domain::text_enum! {

@@ -3,5 +3,6 @@
 pub mod form;
 pub mod idle_warning;
 pub mod layout;
+pub mod loaded;
 pub mod oidc;
 pub mod privacy_notice;

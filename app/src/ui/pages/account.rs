@@ -8,6 +8,7 @@ use crate::ui::components::oidc::{OidcOutcome, providers_resource};
 use crate::ui::components::form::{Field, FormError, LoadError, field_error};
 use crate::ui::components::layout::CurrentUserResource;
 use crate::ui::ids;
+use crate::ui::components::loaded::Loaded;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -35,26 +36,21 @@ pub fn AccountPage() -> impl IntoView {
         <section class="page" aria-labelledby=ids::ACCOUNT_HEADING>
             <h1 id=ids::ACCOUNT_HEADING>"Your account"</h1>
             <OidcOutcome/>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match user.await {
-                        Ok(Some(me)) => view! {
-                            <dl class="facts">
-                                <dt>"Name"</dt><dd>{me.name.clone()}</dd>
-                                <dt>"Email"</dt><dd>{me.email.clone()}</dd>
-                                <dt>"Access"</dt>
-                                <dd>{if me.roles.is_empty() {
-                                    "Waiting for identity verification by our records team".to_string()
-                                } else {
-                                    me.roles.iter().map(|r| r.label()).collect::<Vec<_>>().join(", ")
-                                }}</dd>
-                            </dl>
-                        }.into_any(),
-                        Ok(None) => view! { <LoadError error=crate::error::AppError::Unauthenticated/> }.into_any(),
-                        Err(e) => view! { <LoadError error=e/> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            <Loaded resource=user view=move |value| match value {
+                Some(me) => view! {
+                    <dl class="facts">
+                        <dt>"Name"</dt><dd>{me.name.clone()}</dd>
+                        <dt>"Email"</dt><dd>{me.email.clone()}</dd>
+                        <dt>"Access"</dt>
+                        <dd>{if me.roles.is_empty() {
+                            "Waiting for identity verification by our records team".to_string()
+                        } else {
+                            me.roles.iter().map(|r| r.label()).collect::<Vec<_>>().join(", ")
+                        }}</dd>
+                    </dl>
+                }.into_any(),
+                None => view! { <LoadError error=crate::error::AppError::Unauthenticated/> }.into_any(),
+            }/>
 
             <h2>"Two-step verification"</h2>
             <Suspense fallback=|| ()>
@@ -78,36 +74,30 @@ pub fn AccountPage() -> impl IntoView {
             </Suspense>
 
             <h2 id="sessions-title">"Where you are signed in"</h2>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match sessions.await {
-                        Ok(rows) => view! {
-                            <ul id=ids::SESSION_LIST class="session-list" aria-labelledby="sessions-title">
-                                {rows.into_iter().map(|row| {
-                                    let id = row.id.clone();
-                                    view! {
-                                        <li class="session-list__item">
-                                            <p>
-                                                <strong>{if row.current { "This device" } else { "Another device" }}</strong>
-                                                " · " {row.address}
-                                            </p>
-                                            <p class="muted">{row.browser}</p>
-                                            <p class="muted">"Signed in " {row.started} " · last active " {row.last_active}</p>
-                                            {(!row.current).then(|| view! {
-                                                <ActionForm action=end_one attr:class="inline-form">
-                                                    <input type="hidden" name="id" value=id/>
-                                                    <button type="submit" class="button button--secondary">"Sign out this device"</button>
-                                                </ActionForm>
-                                            })}
-                                        </li>
-                                    }
-                                }).collect_view()}
-                            </ul>
-                        }.into_any(),
-                        Err(e) => view! { <LoadError error=e/> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            <Loaded resource=sessions view=move |rows| view! {
+                <ul id=ids::SESSION_LIST class="session-list" aria-labelledby="sessions-title">
+                    {rows.into_iter().map(|row| {
+                        let id = row.id.clone();
+                        view! {
+                            <li class="session-list__item">
+                                <p>
+                                    <strong>{if row.current { "This device" } else { "Another device" }}</strong>
+                                    " · " {row.address}
+                                </p>
+                                <p class="muted">{row.browser}</p>
+                                <p class="muted">"Signed in " {row.started} " · last active " {row.last_active}</p>
+                                {(!row.current).then(|| view! {
+                                    <ActionForm action=end_one attr:class="inline-form">
+                                        <input type="hidden" name="id" value=id/>
+                                        <button type="submit" class="button button--secondary">"Sign out this device"</button>
+                                    </ActionForm>
+                                })}
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            }.into_any()
+            />
             <ActionForm action=everywhere attr:class="form">
                 <button type="submit" id=ids::SIGN_OUT_EVERYWHERE class="button button--secondary">"Sign out everywhere"</button>
             </ActionForm>

@@ -5,6 +5,7 @@ use crate::api::activation::{ActivateAccount, SelfRegister, VerifyIdentity, pend
 use crate::ui::components::form::{Field, FormError, LoadError, field_error};
 use crate::ui::components::oidc::{OidcOutcome, providers_resource};
 use crate::ui::ids;
+use crate::ui::components::loaded::Loaded;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -141,35 +142,30 @@ pub fn VerificationsPage() -> impl IntoView {
             {move || crate::ui::components::form::field_error(result.get(), "mrn").map(|m| view! {
                 <p class="form-error" role="alert">{m}</p>
             })}
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match pending.await {
-                        Ok(list) if list.is_empty() => view! { <p id=ids::VERIFY_LIST role="status">"Nobody is waiting."</p> }.into_any(),
-                        Ok(list) => view! {
-                            <ul id=ids::VERIFY_LIST class="session-list">
-                                {list.into_iter().map(|p| {
-                                    let input_id = format!("verify-mrn-{}", p.user_id);
-                                    view! {
-                                        <li class="session-list__item">
-                                            <p><strong>{p.full_name}</strong>" · born "{p.birth_date}</p>
-                                            <p class="muted">{p.email}{p.phone.map(|ph| format!(" · {ph}"))}" · registered "{p.registered}" UTC"</p>
-                                            <ActionForm action=verify attr:class="form form--inline">
-                                                <input type="hidden" name="user_id" value=p.user_id.clone()/>
-                                                <div class="field">
-                                                    <label for=input_id.clone()>"Medical record number"</label>
-                                                    <input id=input_id name="mrn" type="text" maxlength="32" required=true/>
-                                                </div>
-                                                <button type="submit" class="button">"Verified: link to this record"</button>
-                                            </ActionForm>
-                                        </li>
-                                    }
-                                }).collect_view()}
-                            </ul>
-                        }.into_any(),
-                        Err(e) => view! { <LoadError error=e/> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            <Loaded resource=pending view=move |value| match value {
+                list if list.is_empty() => view! { <p id=ids::VERIFY_LIST role="status">"Nobody is waiting."</p> }.into_any(),
+                list => view! {
+                    <ul id=ids::VERIFY_LIST class="session-list">
+                        {list.into_iter().map(|p| {
+                            let input_id = format!("verify-mrn-{}", p.user_id);
+                            view! {
+                                <li class="session-list__item">
+                                    <p><strong>{p.full_name}</strong>" · born "{p.birth_date}</p>
+                                    <p class="muted">{p.email}{p.phone.map(|ph| format!(" · {ph}"))}" · registered "{p.registered}" UTC"</p>
+                                    <ActionForm action=verify attr:class="form form--inline">
+                                        <input type="hidden" name="user_id" value=p.user_id.clone()/>
+                                        <div class="field">
+                                            <label for=input_id.clone()>"Medical record number"</label>
+                                            <input id=input_id name="mrn" type="text" maxlength="32" required=true/>
+                                        </div>
+                                        <button type="submit" class="button">"Verified: link to this record"</button>
+                                    </ActionForm>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any(),
+            }/>
         </section>
     }
 }

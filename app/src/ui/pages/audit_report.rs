@@ -5,8 +5,8 @@
 use crate::api::audit::audit_report;
 use crate::domain::AuditAction;
 use crate::domain::{AuditReportForm, AuditSort};
-use crate::ui::components::form::LoadError;
 use crate::ui::ids;
+use crate::ui::components::loaded::Loaded;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Form;
@@ -103,45 +103,40 @@ pub fn AuditReportPage() -> impl IntoView {
                     "Download this report as CSV"
                 </a>
             </p>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match rows.await {
-                        Ok(list) if list.is_empty() => view! { <p id=ids::AUDIT_TABLE role="status">"No events match."</p> }.into_any(),
-                        Ok(list) => view! {
-                            <p role="status">{format!("{} event(s), newest first unless sorted otherwise (at most 500 here; the CSV has up to 100,000).", list.len())}</p>
-                            <div class="table-scroll" tabindex="0" role="region" aria-label="Audit events">
-                                <table id=ids::AUDIT_TABLE class="table">
-                                    <thead>
-                                        <tr>
-                                            {heading(AuditSort::Time, "Time (UTC)")}
-                                            {heading(AuditSort::User, "User")}
-                                            {heading(AuditSort::Patient, "Patient")}
-                                            {heading(AuditSort::Action, "Action")}
-                                            {heading(AuditSort::Outcome, "Outcome")}
-                                            <th scope="col">"Details"</th>
-                                        </tr>
-                                    </thead>
-                                    <tbody>
-                                        {list.into_iter().map(|r| view! {
-                                            <tr>
-                                                <td>{r.time}</td>
-                                                <td>{r.user.unwrap_or_else(|| "—".into())}{r.on_behalf_of.map(|o| format!(" for {o}"))}</td>
-                                                <td>{r.patient.unwrap_or_else(|| "—".into())}</td>
-                                                <td>{r.action.replace('_', " ")}</td>
-                                                <td>{r.outcome}</td>
-                                                <td class="muted">
-                                                    {[r.entity, r.detail, r.client_address].into_iter().flatten().collect::<Vec<_>>().join(" · ")}
-                                                </td>
-                                            </tr>
-                                        }).collect_view()}
-                                    </tbody>
-                                </table>
-                            </div>
-                        }.into_any(),
-                        Err(e) => view! { <LoadError error=e/> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            <Loaded resource=rows view=move |value| match value {
+                list if list.is_empty() => view! { <p id=ids::AUDIT_TABLE role="status">"No events match."</p> }.into_any(),
+                list => view! {
+                    <p role="status">{format!("{} event(s), newest first unless sorted otherwise (at most 500 here; the CSV has up to 100,000).", list.len())}</p>
+                    <div class="table-scroll" tabindex="0" role="region" aria-label="Audit events">
+                        <table id=ids::AUDIT_TABLE class="table">
+                            <thead>
+                                <tr>
+                                    {heading(AuditSort::Time, "Time (UTC)")}
+                                    {heading(AuditSort::User, "User")}
+                                    {heading(AuditSort::Patient, "Patient")}
+                                    {heading(AuditSort::Action, "Action")}
+                                    {heading(AuditSort::Outcome, "Outcome")}
+                                    <th scope="col">"Details"</th>
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {list.into_iter().map(|r| view! {
+                                    <tr>
+                                        <td>{r.time}</td>
+                                        <td>{r.user.unwrap_or_else(|| "—".into())}{r.on_behalf_of.map(|o| format!(" for {o}"))}</td>
+                                        <td>{r.patient.unwrap_or_else(|| "—".into())}</td>
+                                        <td>{r.action.replace('_', " ")}</td>
+                                        <td>{r.outcome}</td>
+                                        <td class="muted">
+                                            {[r.entity, r.detail, r.client_address].into_iter().flatten().collect::<Vec<_>>().join(" · ")}
+                                        </td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }.into_any(),
+            }/>
         </section>
     }
 }

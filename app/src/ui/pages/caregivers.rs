@@ -11,6 +11,7 @@ use crate::api::caregivers::{
 use crate::domain::caregiver::{GrantKind, GrantView, InvitationView, RepresentativeView};
 use crate::ui::components::form::{FieldMessage, FormError, LoadError, field_error};
 use crate::ui::ids;
+use crate::ui::components::loaded::Loaded;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -75,74 +76,67 @@ pub fn CaregiversPage() -> impl IntoView {
         <section class="page" aria-labelledby=ids::CAREGIVERS_HEADING>
             <h1 id=ids::CAREGIVERS_HEADING>"Who can see my records"</h1>
             <FormError result=revoke_result id="revoke-error"/>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match overview.await {
-                        Ok(o) => {
-                            let (default_days, max_days) = (o.default_days, o.max_days);
-                            view! {
-                                <h2 id="active-title">"People who can see your record"</h2>
-                                {if o.active.is_empty() {
-                                    view! { <p class="muted">"Nobody else can see your record."</p> }.into_any()
-                                } else {
-                                    view! { <ul id=ids::CAREGIVERS_ACTIVE class="items" aria-labelledby="active-title">
-                                        {o.active.into_iter().map(|g| grant_item(g, Some(revoke))).collect_view()}
-                                    </ul> }.into_any()
-                                }}
-                                <h2 id="invitations-title">"Invitations"</h2>
-                                {if o.invitations.is_empty() {
-                                    view! { <p class="muted">"No invitations sent."</p> }.into_any()
-                                } else {
-                                    view! { <ul id=ids::CAREGIVERS_INVITATIONS class="items" aria-labelledby="invitations-title">
-                                        {o.invitations.into_iter().map(|i| invitation_item(i, withdraw)).collect_view()}
-                                    </ul> }.into_any()
-                                }}
-                                {(!o.representatives.is_empty()).then(|| view! {
-                                    <h2 id="reps-title">"Representatives who asked HIM for access"</h2>
-                                    <ul class="items" aria-labelledby="reps-title">
-                                        {o.representatives.into_iter().map(|r| view! {
-                                            <li class="item">
-                                                <p class="item__title">{format!("{} · {}", r.requester_name, r.kind.label())}</p>
-                                                <p class="muted">{format!("Asked {} · {}", r.submitted_on, r.status)}</p>
-                                            </li>
-                                        }).collect_view()}
-                                    </ul>
-                                })}
-                                <h2 id="history-title">"History"</h2>
-                                {if o.history.is_empty() {
-                                    view! { <p class="muted">"No access has ended yet."</p> }.into_any()
-                                } else {
-                                    view! { <ul id=ids::CAREGIVERS_HISTORY class="items" aria-labelledby="history-title">
-                                        {o.history.into_iter().map(|g| grant_item(g, None)).collect_view()}
-                                    </ul> }.into_any()
-                                }}
-                                <h2 id="invite-title">"Invite someone to help"</h2>
-                                <p>"They sign in with their own account. You choose what they may see and do, and for how long; you can revoke it at any time."</p>
-                                <ActionForm action=invite attr:class="form" attr:novalidate="true" attr:aria-labelledby="invite-title">
-                                    <crate::ui::components::form::Field label="Their email address" name="form[email]" id=ids::INVITE_EMAIL kind="email" autocomplete="off" required=true error=error("email")/>
-                                    <fieldset class="field">
-                                        <legend>"What they may see"</legend>
-                                        {move || error("view").get().map(|e| view! { <p class="field__error">{e}</p> })}
-                                        <label class="check"><input type="radio" name="form[view]" value="limited" id=ids::INVITE_LIMITED checked=true/>" The limited record (no notes, no sensitive information)"</label>
-                                        <label class="check"><input type="radio" name="form[view]" value="full" id=ids::INVITE_FULL/>" The full record"</label>
-                                    </fieldset>
-                                    <label class="check"><input type="checkbox" name="form[request_copies]" value="true" id=ids::INVITE_COPIES/>" They may request copies for me"</label>
-                                    <label class="check"><input type="checkbox" name="form[track_requests]" value="true" id=ids::INVITE_TRACK checked=true/>" They may see and follow my requests"</label>
-                                    <div class="field">
-                                        <label for=ids::INVITE_DAYS>"For how many days"</label>
-                                        <p id="invite-days-hint" class="field__hint">{format!("Up to {max_days} days. You can revoke it sooner at any time.")}</p>
-                                        {move || error("days").get().map(|e| view! { <p class="field__error" role="alert">{e}</p> })}
-                                        <input id=ids::INVITE_DAYS name="form[days]" type="number" min=1 max=max_days value=default_days.to_string() aria-describedby="invite-days-hint"/>
-                                    </div>
-                                    <FormError result id=ids::INVITE_ERROR/>
-                                    <button type="submit" id=ids::INVITE_SUBMIT class="button">"Send the invitation"</button>
-                                </ActionForm>
-                            }.into_any()
-                        }
-                        Err(e) => view! { <LoadError error=e/> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            <Loaded resource=overview view=move |o| {
+                let (default_days, max_days) = (o.default_days, o.max_days);
+                view! {
+                    <h2 id="active-title">"People who can see your record"</h2>
+                    {if o.active.is_empty() {
+                        view! { <p class="muted">"Nobody else can see your record."</p> }.into_any()
+                    } else {
+                        view! { <ul id=ids::CAREGIVERS_ACTIVE class="items" aria-labelledby="active-title">
+                            {o.active.into_iter().map(|g| grant_item(g, Some(revoke))).collect_view()}
+                        </ul> }.into_any()
+                    }}
+                    <h2 id="invitations-title">"Invitations"</h2>
+                    {if o.invitations.is_empty() {
+                        view! { <p class="muted">"No invitations sent."</p> }.into_any()
+                    } else {
+                        view! { <ul id=ids::CAREGIVERS_INVITATIONS class="items" aria-labelledby="invitations-title">
+                            {o.invitations.into_iter().map(|i| invitation_item(i, withdraw)).collect_view()}
+                        </ul> }.into_any()
+                    }}
+                    {(!o.representatives.is_empty()).then(|| view! {
+                        <h2 id="reps-title">"Representatives who asked HIM for access"</h2>
+                        <ul class="items" aria-labelledby="reps-title">
+                            {o.representatives.into_iter().map(|r| view! {
+                                <li class="item">
+                                    <p class="item__title">{format!("{} · {}", r.requester_name, r.kind.label())}</p>
+                                    <p class="muted">{format!("Asked {} · {}", r.submitted_on, r.status)}</p>
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                    })}
+                    <h2 id="history-title">"History"</h2>
+                    {if o.history.is_empty() {
+                        view! { <p class="muted">"No access has ended yet."</p> }.into_any()
+                    } else {
+                        view! { <ul id=ids::CAREGIVERS_HISTORY class="items" aria-labelledby="history-title">
+                            {o.history.into_iter().map(|g| grant_item(g, None)).collect_view()}
+                        </ul> }.into_any()
+                    }}
+                    <h2 id="invite-title">"Invite someone to help"</h2>
+                    <p>"They sign in with their own account. You choose what they may see and do, and for how long; you can revoke it at any time."</p>
+                    <ActionForm action=invite attr:class="form" attr:novalidate="true" attr:aria-labelledby="invite-title">
+                        <crate::ui::components::form::Field label="Their email address" name="form[email]" id=ids::INVITE_EMAIL kind="email" autocomplete="off" required=true error=error("email")/>
+                        <fieldset class="field">
+                            <legend>"What they may see"</legend>
+                            {move || error("view").get().map(|e| view! { <p class="field__error">{e}</p> })}
+                            <label class="check"><input type="radio" name="form[view]" value="limited" id=ids::INVITE_LIMITED checked=true/>" The limited record (no notes, no sensitive information)"</label>
+                            <label class="check"><input type="radio" name="form[view]" value="full" id=ids::INVITE_FULL/>" The full record"</label>
+                        </fieldset>
+                        <label class="check"><input type="checkbox" name="form[request_copies]" value="true" id=ids::INVITE_COPIES/>" They may request copies for me"</label>
+                        <label class="check"><input type="checkbox" name="form[track_requests]" value="true" id=ids::INVITE_TRACK checked=true/>" They may see and follow my requests"</label>
+                        <div class="field">
+                            <label for=ids::INVITE_DAYS>"For how many days"</label>
+                            <p id="invite-days-hint" class="field__hint">{format!("Up to {max_days} days. You can revoke it sooner at any time.")}</p>
+                            {move || error("days").get().map(|e| view! { <p class="field__error" role="alert">{e}</p> })}
+                            <input id=ids::INVITE_DAYS name="form[days]" type="number" min=1 max=max_days value=default_days.to_string() aria-describedby="invite-days-hint"/>
+                        </div>
+                        <FormError result id=ids::INVITE_ERROR/>
+                        <button type="submit" id=ids::INVITE_SUBMIT class="button">"Send the invitation"</button>
+                    </ActionForm>
+                }.into_any()
+            }/>
             {move || invite.value().get().and_then(Result::ok).map(|sent| view! {
                 <div id=ids::INVITE_SENT class="notice" role="status">
                     <p>{format!("We emailed the invitation to {}. It can be accepted until {}.", sent.invitation.email, sent.invitation.expires_on)}</p>
@@ -218,44 +212,37 @@ pub fn PeoplePage() -> impl IntoView {
             <h1 id=ids::PEOPLE_HEADING>"People I help"</h1>
             {move || accepted().then(|| view! { <p class="notice" role="status">"Invitation accepted. Choose the person below to see their record."</p> })}
             <FormError result id="switch-error"/>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match people.await {
-                        Ok(a) => {
-                            let current = a.acting_for.as_ref().map(|c| c.patient_id.clone());
-                            let myself = current.is_none().to_string();
+            <Loaded resource=people view=move |a| {
+                let current = a.acting_for.as_ref().map(|c| c.patient_id.clone());
+                let myself = current.is_none().to_string();
+                view! {
+                    {a.lost.then(|| view! { <p class="form-error" role="alert">"Your access to the person you were helping has ended."</p> })}
+                    <ul id=ids::PEOPLE_LIST class="items">
+                        <li class="item">
+                            <p class="item__title">"Myself"</p>
+                            <ActionForm action=switch attr:class="inline-form">
+                                <input type="hidden" name="patient" value=""/>
+                                <button type="submit" class="button button--quiet" aria-pressed=myself>"Switch to my own account"</button>
+                            </ActionForm>
+                        </li>
+                        {a.choices.into_iter().map(|c| {
+                            let pressed = current.as_deref() == Some(c.patient_id.as_str());
+                            let label = format!("See {}'s record", c.name);
                             view! {
-                                {a.lost.then(|| view! { <p class="form-error" role="alert">"Your access to the person you were helping has ended."</p> })}
-                                <ul id=ids::PEOPLE_LIST class="items">
-                                    <li class="item">
-                                        <p class="item__title">"Myself"</p>
-                                        <ActionForm action=switch attr:class="inline-form">
-                                            <input type="hidden" name="patient" value=""/>
-                                            <button type="submit" class="button button--quiet" aria-pressed=myself>"Switch to my own account"</button>
-                                        </ActionForm>
-                                    </li>
-                                    {a.choices.into_iter().map(|c| {
-                                        let pressed = current.as_deref() == Some(c.patient_id.as_str());
-                                        let label = format!("See {}'s record", c.name);
-                                        view! {
-                                            <li class="item">
-                                                <p class="item__title">{c.name.clone()}</p>
-                                                <p>{format!("{} · {}", c.kind.label(), c.scope.describe())}</p>
-                                                {c.expires_on.clone().map(|e| view! { <p class="item__meta muted">{format!("Until {e}")}</p> })}
-                                                <ActionForm action=switch attr:class="inline-form">
-                                                    <input type="hidden" name="patient" value=c.patient_id.clone()/>
-                                                    <button type="submit" class="button" aria-pressed=pressed.to_string()>{label}</button>
-                                                </ActionForm>
-                                            </li>
-                                        }
-                                    }).collect_view()}
-                                </ul>
-                            }.into_any()
-                        }
-                        Err(e) => view! { <LoadError error=e/> }.into_any(),
-                    }
-                })}
-            </Suspense>
+                                <li class="item">
+                                    <p class="item__title">{c.name.clone()}</p>
+                                    <p>{format!("{} · {}", c.kind.label(), c.scope.describe())}</p>
+                                    {c.expires_on.clone().map(|e| view! { <p class="item__meta muted">{format!("Until {e}")}</p> })}
+                                    <ActionForm action=switch attr:class="inline-form">
+                                        <input type="hidden" name="patient" value=c.patient_id.clone()/>
+                                        <button type="submit" class="button" aria-pressed=pressed.to_string()>{label}</button>
+                                    </ActionForm>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }/>
             <p><A href="/representatives">"Ask to be recognised as a parent, guardian, agent or executor"</A></p>
         </section>
     }
@@ -323,15 +310,10 @@ pub fn RepresentativesPage() -> impl IntoView {
                 <button type="submit" id=ids::REPRESENTATIVE_SUBMIT class="button">"Send to HIM"</button>
             </form>
             <h2 id="my-reps-title">"My requests"</h2>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match mine.await {
-                        Ok(rows) if rows.is_empty() => view! { <p class="muted">"None yet."</p> }.into_any(),
-                        Ok(rows) => view! { <ul class="items" aria-labelledby="my-reps-title">{rows.into_iter().map(representative_item).collect_view()}</ul> }.into_any(),
-                        Err(e) => view! { <LoadError error=e/> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            <Loaded resource=mine view=move |value| match value {
+                rows if rows.is_empty() => view! { <p class="muted">"None yet."</p> }.into_any(),
+                rows => view! { <ul class="items" aria-labelledby="my-reps-title">{rows.into_iter().map(representative_item).collect_view()}</ul> }.into_any(),
+            }/>
         </section>
     }
 }
@@ -347,64 +329,59 @@ pub fn StaffRepresentativesPage() -> impl IntoView {
         <section class="page" aria-labelledby=ids::STAFF_REPRESENTATIVES_HEADING>
             <h1 id=ids::STAFF_REPRESENTATIVES_HEADING>"Representatives to verify"</h1>
             <FormError result id="decide-representative-error"/>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match queue.await {
-                        Ok(rows) if rows.is_empty() => view! { <p class="muted">"Nothing waiting."</p> }.into_any(),
-                        Ok(rows) => view! {
-                            <ul id=ids::STAFF_REPRESENTATIVES_LIST class="items">
-                                {rows.into_iter().map(|r| {
-                                    let id = r.id.clone();
-                                    let heading = format!("rep-{}", r.id);
-                                    view! {
-                                        <li class="item">
-                                            <h2 class="item__title" id=heading.clone()>{format!("{} ({}) for {}, born {}", r.requester_name, r.requester_email, r.patient_name, r.birth_date)}</h2>
-                                            <p>{format!("{} · sent {}{}", r.kind.claim(), r.submitted_on, if r.mrn.is_empty() { String::new() } else { format!(" · record number given: {}", r.mrn) })}</p>
-                                            {(!r.statement.is_empty()).then(|| view! { <p>{r.statement.clone()}</p> })}
-                                            <ul>
-                                                {r.documents.iter().map(|d| view! {
-                                                    <li><a href=format!("/representatives/{}/documents/{}", r.id, d.id) rel="external">{format!("{} ({}, {} KB)", d.file_name, d.content_type, (d.size + 1023) / 1024)}</a></li>
-                                                }).collect_view()}
-                                            </ul>
-                                            <ActionForm action=decide attr:class="form" attr:aria-labelledby=heading>
-                                                <input type="hidden" name="id" value=id.clone()/>
-                                                <div class="field">
-                                                    <label for=format!("mrn-{id}")>"Verified medical record number (to approve)"</label>
-                                                    <FieldMessage result=result field="mrn"/>
-                                                    <input id=format!("mrn-{id}") name="mrn" type="text" value=r.mrn.clone()/>
-                                                </div>
-                                                <div class="field">
-                                                    <label for=format!("view-{id}")>"What they may see"</label>
-                                                    <select id=format!("view-{id}") name="view">
-                                                        <option value="full">"The full record (narrowed by the age rules)"</option>
-                                                        <option value="limited">"The limited record"</option>
-                                                    </select>
-                                                </div>
-                                                <label class="check"><input type="checkbox" name="request_copies" value="on" checked=true/>" May request copies"</label>
-                                                <label class="check"><input type="checkbox" name="track_requests" value="on" checked=true/>" May follow requests"</label>
-                                                <div class="field">
-                                                    <label for=format!("days-{id}")>"Days of access (empty: until the law or HIM ends it)"</label>
-                                                    <input id=format!("days-{id}") name="days" type="number" min=1/>
-                                                </div>
-                                                <div class="field">
-                                                    <label for=format!("reason-{id}")>"Reason (required to refuse; the requester is told)"</label>
-                                                    <FieldMessage result=result field="reason"/>
-                                                    <input id=format!("reason-{id}") name="reason" type="text" maxlength=500/>
-                                                </div>
-                                                <p class="actions">
-                                                    <button type="submit" name="decision" value="approve" class="button">"Approve"</button>
-                                                    <button type="submit" name="decision" value="refuse" class="button button--danger">"Refuse"</button>
-                                                </p>
-                                            </ActionForm>
-                                        </li>
-                                    }
-                                }).collect_view()}
-                            </ul>
-                        }.into_any(),
-                        Err(e) => view! { <LoadError error=e/> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            <Loaded resource=queue view=move |value| match value {
+                rows if rows.is_empty() => view! { <p class="muted">"Nothing waiting."</p> }.into_any(),
+                rows => view! {
+                    <ul id=ids::STAFF_REPRESENTATIVES_LIST class="items">
+                        {rows.into_iter().map(|r| {
+                            let id = r.id.clone();
+                            let heading = format!("rep-{}", r.id);
+                            view! {
+                                <li class="item">
+                                    <h2 class="item__title" id=heading.clone()>{format!("{} ({}) for {}, born {}", r.requester_name, r.requester_email, r.patient_name, r.birth_date)}</h2>
+                                    <p>{format!("{} · sent {}{}", r.kind.claim(), r.submitted_on, if r.mrn.is_empty() { String::new() } else { format!(" · record number given: {}", r.mrn) })}</p>
+                                    {(!r.statement.is_empty()).then(|| view! { <p>{r.statement.clone()}</p> })}
+                                    <ul>
+                                        {r.documents.iter().map(|d| view! {
+                                            <li><a href=format!("/representatives/{}/documents/{}", r.id, d.id) rel="external">{format!("{} ({}, {} KB)", d.file_name, d.content_type, (d.size + 1023) / 1024)}</a></li>
+                                        }).collect_view()}
+                                    </ul>
+                                    <ActionForm action=decide attr:class="form" attr:aria-labelledby=heading>
+                                        <input type="hidden" name="id" value=id.clone()/>
+                                        <div class="field">
+                                            <label for=format!("mrn-{id}")>"Verified medical record number (to approve)"</label>
+                                            <FieldMessage result=result field="mrn"/>
+                                            <input id=format!("mrn-{id}") name="mrn" type="text" value=r.mrn.clone()/>
+                                        </div>
+                                        <div class="field">
+                                            <label for=format!("view-{id}")>"What they may see"</label>
+                                            <select id=format!("view-{id}") name="view">
+                                                <option value="full">"The full record (narrowed by the age rules)"</option>
+                                                <option value="limited">"The limited record"</option>
+                                            </select>
+                                        </div>
+                                        <label class="check"><input type="checkbox" name="request_copies" value="on" checked=true/>" May request copies"</label>
+                                        <label class="check"><input type="checkbox" name="track_requests" value="on" checked=true/>" May follow requests"</label>
+                                        <div class="field">
+                                            <label for=format!("days-{id}")>"Days of access (empty: until the law or HIM ends it)"</label>
+                                            <input id=format!("days-{id}") name="days" type="number" min=1/>
+                                        </div>
+                                        <div class="field">
+                                            <label for=format!("reason-{id}")>"Reason (required to refuse; the requester is told)"</label>
+                                            <FieldMessage result=result field="reason"/>
+                                            <input id=format!("reason-{id}") name="reason" type="text" maxlength=500/>
+                                        </div>
+                                        <p class="actions">
+                                            <button type="submit" name="decision" value="approve" class="button">"Approve"</button>
+                                            <button type="submit" name="decision" value="refuse" class="button button--danger">"Refuse"</button>
+                                        </p>
+                                    </ActionForm>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any(),
+            }/>
         </section>
     }
 }
@@ -419,39 +396,34 @@ pub fn StaffCaregivers(patient: String) -> impl IntoView {
     view! {
         <h2 id="staff-caregivers-title">"Caregivers and representatives"</h2>
         <FormError result id="end-caregiver-error"/>
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match grants.await {
-                    Ok(rows) if rows.is_empty() => view! { <p class="muted">"Nobody acts for this patient."</p> }.into_any(),
-                    Ok(rows) => view! {
-                        <ul class="items" aria-labelledby="staff-caregivers-title">
-                            {rows.into_iter().map(|g| {
-                                let id = g.id.clone();
-                                let reason_id = format!("end-reason-{}", g.id);
-                                let active = g.active;
-                                view! {
-                                    {grant_item(g, None)}
-                                    {active.then(|| view! {
-                                        <li class="item">
-                                            <ActionForm action=end attr:class="form">
-                                                <input type="hidden" name="id" value=id.clone()/>
-                                                <div class="field">
-                                                    <label for=reason_id.clone()>"Reason for ending this access (kept in the history)"</label>
-                                                    <FieldMessage result=result field="reason"/>
-                                                    <input id=reason_id.clone() name="reason" type="text" maxlength=500 required=true/>
-                                                </div>
-                                                <button type="submit" class="button button--danger">"End this access"</button>
-                                            </ActionForm>
-                                        </li>
-                                    })}
-                                }
-                            }).collect_view()}
-                        </ul>
-                    }.into_any(),
-                    Err(e) => view! { <LoadError error=e/> }.into_any(),
-                }
-            })}
-        </Suspense>
+        <Loaded resource=grants view=move |value| match value {
+            rows if rows.is_empty() => view! { <p class="muted">"Nobody acts for this patient."</p> }.into_any(),
+            rows => view! {
+                <ul class="items" aria-labelledby="staff-caregivers-title">
+                    {rows.into_iter().map(|g| {
+                        let id = g.id.clone();
+                        let reason_id = format!("end-reason-{}", g.id);
+                        let active = g.active;
+                        view! {
+                            {grant_item(g, None)}
+                            {active.then(|| view! {
+                                <li class="item">
+                                    <ActionForm action=end attr:class="form">
+                                        <input type="hidden" name="id" value=id.clone()/>
+                                        <div class="field">
+                                            <label for=reason_id.clone()>"Reason for ending this access (kept in the history)"</label>
+                                            <FieldMessage result=result field="reason"/>
+                                            <input id=reason_id.clone() name="reason" type="text" maxlength=500 required=true/>
+                                        </div>
+                                        <button type="submit" class="button button--danger">"End this access"</button>
+                                    </ActionForm>
+                                </li>
+                            })}
+                        }
+                    }).collect_view()}
+                </ul>
+            }.into_any(),
+        }/>
     }
 }
 

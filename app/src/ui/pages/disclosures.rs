@@ -5,8 +5,9 @@
 
 use crate::api::release::{AddDisclosure, my_activity, my_disclosures, patient_disclosures};
 use crate::domain::release::Accounting;
-use crate::ui::components::form::{FieldMessage, FormError, LoadError, field_error};
+use crate::ui::components::form::{FieldMessage, FormError, field_error};
 use crate::ui::ids;
+use crate::ui::components::loaded::Loaded;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -47,34 +48,22 @@ pub fn DisclosuresPage() -> impl IntoView {
             <p>"Every copy of your record we sent to someone else in the last six years, and everything done with your record here."</p>
             <h2>"Accounting of disclosures"</h2>
             <p><a class="button button--secondary" href="/disclosures.pdf" rel="external" download="accounting-of-disclosures.pdf">"Download as PDF"</a></p>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match accounting.await {
-                        Ok(a) => entries(a).into_any(),
-                        Err(e) => view! { <LoadError error=e/> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            <Loaded resource=accounting view=entries/>
             <h2 id="activity-title">"Activity history"</h2>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match activity.await {
-                        Ok(rows) if rows.is_empty() => view! { <p class="muted">"Nothing yet."</p> }.into_any(),
-                        Ok(rows) => view! {
-                            <ul id=ids::ACTIVITY_LIST class="items" aria-labelledby="activity-title">
-                                {rows.into_iter().map(|r| view! {
-                                    <li class="item">
-                                        <p class="item__title">{format!("{} · {}", r.action, r.what)}</p>
-                                        <p class="item__meta muted"><span>{r.at}</span><span>{r.who}</span>
-                                            {r.addressee.map(|a| view! { <span>{format!("To {a}")}</span> })}</p>
-                                    </li>
-                                }).collect_view()}
-                            </ul>
-                        }.into_any(),
-                        Err(e) => view! { <LoadError error=e/> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            <Loaded resource=activity view=move |value| match value {
+                rows if rows.is_empty() => view! { <p class="muted">"Nothing yet."</p> }.into_any(),
+                rows => view! {
+                    <ul id=ids::ACTIVITY_LIST class="items" aria-labelledby="activity-title">
+                        {rows.into_iter().map(|r| view! {
+                            <li class="item">
+                                <p class="item__title">{format!("{} · {}", r.action, r.what)}</p>
+                                <p class="item__meta muted"><span>{r.at}</span><span>{r.who}</span>
+                                    {r.addressee.map(|a| view! { <span>{format!("To {a}")}</span> })}</p>
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                }.into_any(),
+            }/>
         </section>
     }
 }
@@ -101,14 +90,7 @@ pub fn StaffDisclosuresPage() -> impl IntoView {
         <Title text="Accounting of disclosures"/>
         <section class="page" aria-labelledby=ids::DISCLOSURES_HEADING>
             <h1 id=ids::DISCLOSURES_HEADING>"Accounting of disclosures"</h1>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match accounting.await {
-                        Ok(a) => entries(a).into_any(),
-                        Err(e) => view! { <LoadError error=e/> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            <Loaded resource=accounting view=entries/>
             <h2 id="add-disclosure-title">"Record a disclosure made outside the portal"</h2>
             <ActionForm action=add attr:class="form" attr:novalidate="true" attr:aria-labelledby="add-disclosure-title">
                 <input type="hidden" name="patient" value=move || patient.get()/>

@@ -4,8 +4,9 @@
 
 use crate::api::import::{ResolveDuplicate, duplicates, import_runs};
 use crate::domain::{DuplicatePair, PatientSummary};
-use crate::ui::components::form::{FormError, LoadError};
+use crate::ui::components::form::{FormError};
 use crate::ui::ids;
+use crate::ui::components::loaded::Loaded;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -31,38 +32,33 @@ pub fn ImportPage() -> impl IntoView {
                 <button type="submit" id=ids::IMPORT_SUBMIT class="button">"Import"</button>
             </form>
             <h2 id="runs-title">"Latest imports"</h2>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match runs.await {
-                        Ok(rows) if rows.is_empty() => view! { <p class="muted">"Nothing imported yet."</p> }.into_any(),
-                        Ok(rows) => view! {
-                            <ul id=ids::IMPORT_RUNS class="items" aria-labelledby="runs-title">
-                                {rows.into_iter().enumerate().map(|(n, r)| {
-                                    let ok = r.status == "imported";
-                                    // The newest outcome is announced after an upload.
-                                    let role = (n == 0 && just_done()).then_some(if ok { "status" } else { "alert" });
-                                    view! {
-                                        <li class="item">
-                                            <p class="item__title" role=role>
-                                                {format!("{}{}", if ok { "Imported: " } else { "Not imported: " }, r.source)}
-                                            </p>
-                                            <p>{r.outcome.clone()}</p>
-                                            <p class="item__meta muted"><span>{r.finished.clone()}</span></p>
-                                            {r.patient_id.clone().map(|p| view! { <p><A href=format!("/staff/patients/{p}")>"Open the patient"</A></p> })}
-                                            {(!r.warnings.is_empty()).then(|| view! {
-                                                <details><summary>{format!("{} warning(s)", r.warnings.len())}</summary>
-                                                    <ul>{r.warnings.iter().map(|w| view! { <li>{w.clone()}</li> }).collect_view()}</ul>
-                                                </details>
-                                            })}
-                                        </li>
-                                    }
-                                }).collect_view()}
-                            </ul>
-                        }.into_any(),
-                        Err(e) => view! { <LoadError error=e/> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            <Loaded resource=runs view=move |value| match value {
+                rows if rows.is_empty() => view! { <p class="muted">"Nothing imported yet."</p> }.into_any(),
+                rows => view! {
+                    <ul id=ids::IMPORT_RUNS class="items" aria-labelledby="runs-title">
+                        {rows.into_iter().enumerate().map(|(n, r)| {
+                            let ok = r.status == "imported";
+                            // The newest outcome is announced after an upload.
+                            let role = (n == 0 && just_done()).then_some(if ok { "status" } else { "alert" });
+                            view! {
+                                <li class="item">
+                                    <p class="item__title" role=role>
+                                        {format!("{}{}", if ok { "Imported: " } else { "Not imported: " }, r.source)}
+                                    </p>
+                                    <p>{r.outcome.clone()}</p>
+                                    <p class="item__meta muted"><span>{r.finished.clone()}</span></p>
+                                    {r.patient_id.clone().map(|p| view! { <p><A href=format!("/staff/patients/{p}")>"Open the patient"</A></p> })}
+                                    {(!r.warnings.is_empty()).then(|| view! {
+                                        <details><summary>{format!("{} warning(s)", r.warnings.len())}</summary>
+                                            <ul>{r.warnings.iter().map(|w| view! { <li>{w.clone()}</li> }).collect_view()}</ul>
+                                        </details>
+                                    })}
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any(),
+            }/>
         </section>
     }
 }
@@ -91,33 +87,28 @@ pub fn DuplicatesPage() -> impl IntoView {
             <p>"Records with the same name and date of birth but different identifiers. The portal never merges records: "
                "decide whether they are the same person, and merge them in the source system if so."</p>
             <FormError result id="duplicates-error"/>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match pairs.await {
-                        Ok(list) if list.is_empty() => view! { <p id=ids::DUPLICATES_LIST class="muted">"No open pairs."</p> }.into_any(),
-                        Ok(list) => view! {
-                            <ul id=ids::DUPLICATES_LIST class="items">
-                                {list.into_iter().map(|pair: DuplicatePair| view! {
-                                    <li class="item">
-                                        <p class="item__meta muted"><span>{pair.reason.clone()}</span><span>{format!("found {}", pair.found)}</span></p>
-                                        <div class="cards">
-                                            <section class="card" aria-label="Newly imported record"><h2>"Newly imported"</h2>{record_facts(&pair.new_record, &pair.new_identifiers)}</section>
-                                            <section class="card" aria-label="Existing record"><h2>"Existing"</h2>{record_facts(&pair.existing_record, &pair.existing_identifiers)}</section>
-                                        </div>
-                                        <ActionForm action=resolve attr:class="inline-form">
-                                            <input type="hidden" name="id" value=pair.id.clone()/>
-                                            <button type="submit" name="decision" value="distinct" class="button button--secondary">"Different people"</button>
-                                            " "
-                                            <button type="submit" name="decision" value="same_person" class="button button--secondary">"Same person (merge in the source system)"</button>
-                                        </ActionForm>
-                                    </li>
-                                }).collect_view()}
-                            </ul>
-                        }.into_any(),
-                        Err(e) => view! { <LoadError error=e/> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            <Loaded resource=pairs view=move |value| match value {
+                list if list.is_empty() => view! { <p id=ids::DUPLICATES_LIST class="muted">"No open pairs."</p> }.into_any(),
+                list => view! {
+                    <ul id=ids::DUPLICATES_LIST class="items">
+                        {list.into_iter().map(|pair: DuplicatePair| view! {
+                            <li class="item">
+                                <p class="item__meta muted"><span>{pair.reason.clone()}</span><span>{format!("found {}", pair.found)}</span></p>
+                                <div class="cards">
+                                    <section class="card" aria-label="Newly imported record"><h2>"Newly imported"</h2>{record_facts(&pair.new_record, &pair.new_identifiers)}</section>
+                                    <section class="card" aria-label="Existing record"><h2>"Existing"</h2>{record_facts(&pair.existing_record, &pair.existing_identifiers)}</section>
+                                </div>
+                                <ActionForm action=resolve attr:class="inline-form">
+                                    <input type="hidden" name="id" value=pair.id.clone()/>
+                                    <button type="submit" name="decision" value="distinct" class="button button--secondary">"Different people"</button>
+                                    " "
+                                    <button type="submit" name="decision" value="same_person" class="button button--secondary">"Same person (merge in the source system)"</button>
+                                </ActionForm>
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                }.into_any(),
+            }/>
         </section>
     }
 }

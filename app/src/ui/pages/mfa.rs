@@ -3,8 +3,9 @@
 //! shown once.
 
 use crate::api::mfa::{MfaSetupConfirm, VerifySecondFactor, mfa_setup_start, take_recovery_codes};
-use crate::ui::components::form::{Field, FormError, LoadError, field_error};
+use crate::ui::components::form::{Field, FormError, field_error};
 use crate::ui::ids;
+use crate::ui::components::loaded::Loaded;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -43,33 +44,27 @@ pub fn SetupPage() -> impl IntoView {
         <Title text="Set up two-step verification"/>
         <section class="page page--narrow" aria-labelledby=ids::MFA_SETUP_HEADING>
             <h1 id=ids::MFA_SETUP_HEADING>"Set up two-step verification"</h1>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match setup.await {
-                        Ok(s) => view! {
-                            {s.during_sign_in.then(|| view! {
-                                <p class="notice" role="status">
-                                    "Staff accounts need a second step at every sign-in. Set it up now to finish signing in."
-                                </p>
-                            })}
-                            <ol class="steps">
-                                <li>"Install an authenticator app on your phone (for example one from your phone's maker, or any app that supports time-based codes)."</li>
-                                <li>
-                                    "Scan this code with the app:"
-                                    <img class="qr" src=s.qr_data_uri width="220" height="220"
-                                        alt="QR code for your authenticator app. If you cannot scan it, type the key shown below."/>
-                                </li>
-                                <li>
-                                    "Or type this key into the app: "
-                                    <code id=ids::MFA_MANUAL_KEY class="manual-key">{s.manual_key}</code>
-                                </li>
-                                <li>"Type the 6-digit code the app now shows."</li>
-                            </ol>
-                        }.into_any(),
-                        Err(e) => view! { <LoadError error=e/> }.into_any(),
-                    }
+            <Loaded resource=setup view=move |s| view! {
+                {s.during_sign_in.then(|| view! {
+                    <p class="notice" role="status">
+                        "Staff accounts need a second step at every sign-in. Set it up now to finish signing in."
+                    </p>
                 })}
-            </Suspense>
+                <ol class="steps">
+                    <li>"Install an authenticator app on your phone (for example one from your phone's maker, or any app that supports time-based codes)."</li>
+                    <li>
+                        "Scan this code with the app:"
+                        <img class="qr" src=s.qr_data_uri width="220" height="220"
+                            alt="QR code for your authenticator app. If you cannot scan it, type the key shown below."/>
+                    </li>
+                    <li>
+                        "Or type this key into the app: "
+                        <code id=ids::MFA_MANUAL_KEY class="manual-key">{s.manual_key}</code>
+                    </li>
+                    <li>"Type the 6-digit code the app now shows."</li>
+                </ol>
+            }.into_any()
+            />
             <ActionForm action=confirm attr:class="form" attr:novalidate="true">
                 <Field label="Code from your app" name="code" id=ids::MFA_SETUP_CODE kind="text"
                     autocomplete="one-time-code" required=true maxlength=12
@@ -88,25 +83,20 @@ pub fn RecoveryCodesPage() -> impl IntoView {
         <Title text="Recovery codes"/>
         <section class="page page--narrow" aria-labelledby=ids::RECOVERY_HEADING>
             <h1 id=ids::RECOVERY_HEADING>"Two-step verification is on"</h1>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match codes.await {
-                        Ok(list) if !list.is_empty() => view! {
-                            <p>
-                                "Keep these recovery codes somewhere safe, away from your phone. Each works once, "
-                                "instead of a code from your app. This is the only time they are shown."
-                            </p>
-                            <ul id=ids::RECOVERY_CODES class="recovery-codes">
-                                {list.into_iter().map(|c| view! { <li><code>{c}</code></li> }).collect_view()}
-                            </ul>
-                        }.into_any(),
-                        Ok(_) => view! {
-                            <p>"Your recovery codes were already shown. If you lost them, set up two-step verification again to get new ones."</p>
-                        }.into_any(),
-                        Err(e) => view! { <LoadError error=e/> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            <Loaded resource=codes view=move |value| match value {
+                list if !list.is_empty() => view! {
+                    <p>
+                        "Keep these recovery codes somewhere safe, away from your phone. Each works once, "
+                        "instead of a code from your app. This is the only time they are shown."
+                    </p>
+                    <ul id=ids::RECOVERY_CODES class="recovery-codes">
+                        {list.into_iter().map(|c| view! { <li><code>{c}</code></li> }).collect_view()}
+                    </ul>
+                }.into_any(),
+                _ => view! {
+                    <p>"Your recovery codes were already shown. If you lost them, set up two-step verification again to get new ones."</p>
+                }.into_any(),
+            }/>
             <p><a class="button" href="/account">"Continue to your account"</a></p>
         </section>
     }

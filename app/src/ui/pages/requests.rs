@@ -11,6 +11,7 @@ use crate::domain::{Category, Section};
 use crate::domain::release::RequestView;
 use crate::ui::components::form::{FieldMessage, FormError, LoadError, field_error};
 use crate::ui::ids;
+use crate::ui::components::loaded::Loaded;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -213,25 +214,20 @@ pub fn RequestsPage() -> impl IntoView {
                 <button type="submit" id=ids::REQUEST_SUBMIT class="button">"Send my request"</button>
             </ActionForm>
             <h2 id="my-requests-title">"My requests"</h2>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match requests.await {
-                        Ok(list) if list.is_empty() => view! { <p class="muted">"No requests yet."</p> }.into_any(),
-                        Ok(list) => view! {
-                            <ul id=ids::REQUEST_LIST class="items" aria-labelledby="my-requests-title">
-                                {list.into_iter().map(|r| view! {
-                                    <li class="item">
-                                        <p class="item__title"><A href=format!("/requests/{}", r.id)>{format!("{} · {}", r.number, r.status_label)}</A></p>
-                                        <p>{r.scope.clone()}</p>
-                                        <p class="item__meta muted"><span>{due_text(&r)}</span><span>{r.formats.clone()}</span></p>
-                                    </li>
-                                }).collect_view()}
-                            </ul>
-                        }.into_any(),
-                        Err(e) => view! { <LoadError error=e/> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            <Loaded resource=requests view=move |value| match value {
+                list if list.is_empty() => view! { <p class="muted">"No requests yet."</p> }.into_any(),
+                list => view! {
+                    <ul id=ids::REQUEST_LIST class="items" aria-labelledby="my-requests-title">
+                        {list.into_iter().map(|r| view! {
+                            <li class="item">
+                                <p class="item__title"><A href=format!("/requests/{}", r.id)>{format!("{} · {}", r.number, r.status_label)}</A></p>
+                                <p>{r.scope.clone()}</p>
+                                <p class="item__meta muted"><span>{due_text(&r)}</span><span>{r.formats.clone()}</span></p>
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                }.into_any(),
+            }/>
         </section>
     }
 }
@@ -349,45 +345,40 @@ pub fn RequestQueuePage() -> impl IntoView {
             </form>
             <FormError result id="queue-error"/>
             <FormError result=claim_result id="claim-error"/>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match queue.await {
-                        Ok(list) if list.is_empty() => view! { <p id=ids::QUEUE_LIST class="muted">"No requests match."</p> }.into_any(),
-                        Ok(list) => view! {
-                            <p class="muted" role="status">{format!("{} request(s)", list.len())}</p>
-                            <ul id=ids::QUEUE_LIST class="items">
-                                {list.into_iter().map(|r| { let (claim_id, step_id) = (r.id.clone(), r.id.clone()); view! {
-                                    <li class="item">
-                                        <p class="item__title"><A href=format!("/staff/requests/{}", r.id.clone())>{format!("{} · {}", r.number, r.status_label)}</A>
-                                            {r.overdue.then(|| view! { <span class="badge">"Overdue"</span> })}
-                                            {(!r.recipient.is_empty()).then(|| view! { <span class="badge badge--info">"To someone else"</span> })}</p>
-                                        <p>{format!("{} · {}", r.patient_label, r.scope)}</p>
-                                        <p class="item__meta muted"><span>{due_text(&r)}</span>
-                                            <span>{r.assignee.clone().map(|a| format!("Worked by {a}")).unwrap_or_else(|| "Not claimed".into())}</span></p>
-                                        <ActionForm action=claim attr:class="inline-form">
-                                            <input type="hidden" name="id" value=claim_id/>
-                                            {if r.assigned_to_me {
-                                                view! { <button type="submit" class="button button--secondary">"Let go"</button> }.into_any()
-                                            } else {
-                                                view! { <input type="hidden" name="claim" value="on"/><button type="submit" class="button button--secondary">"Claim"</button> }.into_any()
-                                            }}
-                                        </ActionForm>
+            <Loaded resource=queue view=move |value| match value {
+                list if list.is_empty() => view! { <p id=ids::QUEUE_LIST class="muted">"No requests match."</p> }.into_any(),
+                list => view! {
+                    <p class="muted" role="status">{format!("{} request(s)", list.len())}</p>
+                    <ul id=ids::QUEUE_LIST class="items">
+                        {list.into_iter().map(|r| { let (claim_id, step_id) = (r.id.clone(), r.id.clone()); view! {
+                            <li class="item">
+                                <p class="item__title"><A href=format!("/staff/requests/{}", r.id.clone())>{format!("{} · {}", r.number, r.status_label)}</A>
+                                    {r.overdue.then(|| view! { <span class="badge">"Overdue"</span> })}
+                                    {(!r.recipient.is_empty()).then(|| view! { <span class="badge badge--info">"To someone else"</span> })}</p>
+                                <p>{format!("{} · {}", r.patient_label, r.scope)}</p>
+                                <p class="item__meta muted"><span>{due_text(&r)}</span>
+                                    <span>{r.assignee.clone().map(|a| format!("Worked by {a}")).unwrap_or_else(|| "Not claimed".into())}</span></p>
+                                <ActionForm action=claim attr:class="inline-form">
+                                    <input type="hidden" name="id" value=claim_id/>
+                                    {if r.assigned_to_me {
+                                        view! { <button type="submit" class="button button--secondary">"Let go"</button> }.into_any()
+                                    } else {
+                                        view! { <input type="hidden" name="claim" value="on"/><button type="submit" class="button button--secondary">"Claim"</button> }.into_any()
+                                    }}
+                                </ActionForm>
+                                " "
+                                <ActionForm action=advance attr:class="inline-form">
+                                    <input type="hidden" name="id" value=step_id/>
+                                    {r.status.staff_steps().into_iter().map(|(step, label)| view! {
+                                        <button type="submit" name="step" value=step.as_str() class="button button--secondary">{label}</button>
                                         " "
-                                        <ActionForm action=advance attr:class="inline-form">
-                                            <input type="hidden" name="id" value=step_id/>
-                                            {r.status.staff_steps().into_iter().map(|(step, label)| view! {
-                                                <button type="submit" name="step" value=step.as_str() class="button button--secondary">{label}</button>
-                                                " "
-                                            }).collect_view()}
-                                        </ActionForm>
-                                    </li>
-                                }}).collect_view()}
-                            </ul>
-                        }.into_any(),
-                        Err(e) => view! { <LoadError error=e/> }.into_any(),
-                    }
-                })}
-            </Suspense>
+                                    }).collect_view()}
+                                </ActionForm>
+                            </li>
+                        }}).collect_view()}
+                    </ul>
+                }.into_any(),
+            }/>
         </section>
     }
 }
@@ -571,24 +562,19 @@ pub fn ReviewQueuePage() -> impl IntoView {
         <section class="page" aria-labelledby=ids::QUEUE_HEADING>
             <h1 id=ids::QUEUE_HEADING>"Denials to review"</h1>
             <p>"Patients asked for these denials to be reviewed. Decide only those you took no part in."</p>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match queue.await {
-                        Ok(list) if list.is_empty() => view! { <p id=ids::QUEUE_LIST class="muted">"Nothing to review."</p> }.into_any(),
-                        Ok(list) => view! {
-                            <ul id=ids::QUEUE_LIST class="items">
-                                {list.into_iter().map(|r| view! {
-                                    <li class="item">
-                                        <p class="item__title"><A href=format!("/staff/requests/{}", r.id)>{format!("{} · {}", r.number, r.status_label)}</A></p>
-                                        <p>{r.scope.clone()}</p>
-                                    </li>
-                                }).collect_view()}
-                            </ul>
-                        }.into_any(),
-                        Err(e) => view! { <LoadError error=e/> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            <Loaded resource=queue view=move |value| match value {
+                list if list.is_empty() => view! { <p id=ids::QUEUE_LIST class="muted">"Nothing to review."</p> }.into_any(),
+                list => view! {
+                    <ul id=ids::QUEUE_LIST class="items">
+                        {list.into_iter().map(|r| view! {
+                            <li class="item">
+                                <p class="item__title"><A href=format!("/staff/requests/{}", r.id)>{format!("{} · {}", r.number, r.status_label)}</A></p>
+                                <p>{r.scope.clone()}</p>
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                }.into_any(),
+            }/>
         </section>
     }
 }

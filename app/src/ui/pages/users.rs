@@ -2,8 +2,9 @@
 //! password is shown once), grant or revoke staff roles, disable or enable an account.
 
 use crate::api::users::{CreateStaffUser, STAFF_ROLES, SetUserActive, SetUserRole, list_users, take_created_account};
-use crate::ui::components::form::{Field, FormError, LoadError, field_error};
+use crate::ui::components::form::{Field, FormError, field_error};
 use crate::ui::ids;
+use crate::ui::components::loaded::Loaded;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Form;
@@ -50,52 +51,46 @@ pub fn UsersPage() -> impl IntoView {
                 </div>
                 <button type="submit" class="button">"Find"</button>
             </Form>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match users.await {
-                        Ok(rows) => view! {
-                            <ul id=ids::USER_LIST class="session-list">
-                                {rows.into_iter().map(|u| {
-                                    let id = u.id.clone();
-                                    let roles = if u.roles.is_empty() { "no role".to_string() } else { u.roles.iter().map(|r| r.label()).collect::<Vec<_>>().join(", ") };
-                                    view! {
-                                        <li class="session-list__item">
-                                            <p><strong>{u.name.clone()}</strong>" · "{u.email.clone()}</p>
-                                            <p class="muted">
-                                                {roles}
-                                                {if u.mfa_enabled { " · two-step verification on" } else { " · two-step verification off" }}
-                                                {(!u.active).then_some(" · DISABLED")}
-                                                {u.has_record.then_some(" · linked to a patient record")}
-                                            </p>
-                                            <div class="button-row">
-                                                {STAFF_ROLES.into_iter().map(|role| {
-                                                    let id = id.clone();
-                                                    let has = u.roles.contains(&role);
-                                                    let label = if has { format!("Revoke {}", role.label()) } else { format!("Grant {}", role.label()) };
-                                                    view! {
-                                                        <ActionForm action=set_role attr:class="inline-form">
-                                                            <input type="hidden" name="user_id" value=id/>
-                                                            <input type="hidden" name="role" value=role.as_str()/>
-                                                            <input type="hidden" name="grant" value=if has { "false" } else { "true" }/>
-                                                            <button type="submit" class="button button--secondary">{label}</button>
-                                                        </ActionForm>
-                                                    }
-                                                }).collect_view()}
-                                                <ActionForm action=set_active attr:class="inline-form">
-                                                    <input type="hidden" name="user_id" value=id.clone()/>
-                                                    <input type="hidden" name="active" value=if u.active { "false" } else { "true" }/>
-                                                    <button type="submit" class="button button--secondary">{if u.active { "Disable account" } else { "Enable account" }}</button>
-                                                </ActionForm>
-                                            </div>
-                                        </li>
-                                    }
-                                }).collect_view()}
-                            </ul>
-                        }.into_any(),
-                        Err(e) => view! { <LoadError error=e/> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            <Loaded resource=users view=move |rows| view! {
+                <ul id=ids::USER_LIST class="session-list">
+                    {rows.into_iter().map(|u| {
+                        let id = u.id.clone();
+                        let roles = if u.roles.is_empty() { "no role".to_string() } else { u.roles.iter().map(|r| r.label()).collect::<Vec<_>>().join(", ") };
+                        view! {
+                            <li class="session-list__item">
+                                <p><strong>{u.name.clone()}</strong>" · "{u.email.clone()}</p>
+                                <p class="muted">
+                                    {roles}
+                                    {if u.mfa_enabled { " · two-step verification on" } else { " · two-step verification off" }}
+                                    {(!u.active).then_some(" · DISABLED")}
+                                    {u.has_record.then_some(" · linked to a patient record")}
+                                </p>
+                                <div class="button-row">
+                                    {STAFF_ROLES.into_iter().map(|role| {
+                                        let id = id.clone();
+                                        let has = u.roles.contains(&role);
+                                        let label = if has { format!("Revoke {}", role.label()) } else { format!("Grant {}", role.label()) };
+                                        view! {
+                                            <ActionForm action=set_role attr:class="inline-form">
+                                                <input type="hidden" name="user_id" value=id/>
+                                                <input type="hidden" name="role" value=role.as_str()/>
+                                                <input type="hidden" name="grant" value=if has { "false" } else { "true" }/>
+                                                <button type="submit" class="button button--secondary">{label}</button>
+                                            </ActionForm>
+                                        }
+                                    }).collect_view()}
+                                    <ActionForm action=set_active attr:class="inline-form">
+                                        <input type="hidden" name="user_id" value=id.clone()/>
+                                        <input type="hidden" name="active" value=if u.active { "false" } else { "true" }/>
+                                        <button type="submit" class="button button--secondary">{if u.active { "Disable account" } else { "Enable account" }}</button>
+                                    </ActionForm>
+                                </div>
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            }.into_any()
+            />
 
             <h2 id="new-staff-title">"Create a staff account"</h2>
             <ActionForm action=create attr:class="form" attr:novalidate="true" attr:aria-labelledby="new-staff-title">

@@ -31,7 +31,7 @@ async fn apply_age_rules(system: &SystemContext, ages: AgeThresholds, today: Iso
     for row in rows {
         let Some(patient) = patient_row::Entity::find_by_id(row.patient_id.clone()).one(db).await? else { continue };
         let band = band_of(&patient.birth_date, ages, today);
-        let kind = kind_of(&row)?;
+        let kind = row.kind;
         let expired = row.expires_at_ms.is_some_and(|e| e <= now);
         let majority = kind == GrantKind::ParentOfMinor && band == AgeBand::Adult;
         let txn = write_transaction(db).await?;
@@ -65,7 +65,7 @@ async fn apply_age_rules(system: &SystemContext, ages: AgeThresholds, today: Iso
                     run.expired += 1;
                 }
             }
-        } else if row.applied_band != band.as_str() {
+        } else if row.applied_band != band {
             caregiver_grant::Entity::update_many()
                 .col_expr(caregiver_grant::Column::AppliedBand, Expr::value(band.as_str()))
                 .filter(caregiver_grant::Column::Id.eq(row.id.as_str()))

@@ -78,7 +78,7 @@ impl AccessContext {
             invited_by: self.principal.user_id.clone(),
             email: invite.email.as_str().to_string(),
             token_hash: hash_token(&token),
-            view_scope: invite.scope.view.as_str().into(),
+            view_scope: invite.scope.view,
             request_copies: invite.scope.request_copies,
             track_requests: invite.scope.track_requests,
             days: i32::try_from(invite.days).unwrap_or(i32::MAX),
@@ -216,7 +216,7 @@ impl AccessContext {
         Ok(InvitationPreview {
             // Only someone the invitation is for learns whose record it is.
             patient_name: if for_you { full_name(&patient) } else { String::new() },
-            scope: scope_of(&inv.view_scope, inv.request_copies, inv.track_requests)?,
+            scope: invitation_scope(&inv),
             days: u32::try_from(inv.days).unwrap_or(0),
             expires_on: day(inv.expires_at_ms),
             for_you,
@@ -259,15 +259,15 @@ impl AccessContext {
             id: Set(grant_id.clone()),
             patient_id: Set(inv.patient_id.clone()),
             user_id: Set(self.principal.user_id.clone()),
-            kind: Set(GrantKind::Invitation.as_str().into()),
-            view_scope: Set(inv.view_scope.clone()),
+            kind: Set(GrantKind::Invitation),
+            view_scope: Set(inv.view_scope),
             request_copies: Set(inv.request_copies),
             track_requests: Set(inv.track_requests),
             granted_by: Set(inv.invited_by.clone()),
             source_id: Set(Some(inv.id.clone())),
             starts_at_ms: Set(now),
             expires_at_ms: Set(Some(now + i64::from(inv.days) * DAY_MS)),
-            applied_band: Set(band.as_str().into()),
+            applied_band: Set(band),
             ended_at_ms: Set(None),
             ended_by: Set(None),
             end_reason: Set(None),
@@ -288,7 +288,7 @@ impl AccessContext {
         )
         .await?;
         txn.commit().await?;
-        let scope = scope_of(&inv.view_scope, inv.request_copies, inv.track_requests)?;
+        let scope = invitation_scope(&inv);
         Ok(ActingChoice {
             patient_id: inv.patient_id,
             name: full_name(&patient),

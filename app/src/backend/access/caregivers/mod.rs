@@ -32,7 +32,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use sha2::{Digest, Sha256};
 
-use super::rows::{band_of, caregiver_grant, caregiver_invitation, grant_scope, in_force, job_run, kind_of, representative_document, representative_request, scope_of};
+use super::rows::{band_of, caregiver_grant, caregiver_invitation, grant_scope, in_force, invitation_scope, job_run, representative_document, representative_request};
 
 /// The caregiver settings (defaults in DOMAIN.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,8 +126,8 @@ impl AccessContext {
         };
         let birth = patient_row::Entity::find_by_id(patient_id.to_string()).one(&self.db).await?.map(|p| p.birth_date).stored("caregiver_grant", "patient_id")?;
         let band = band_of(&birth, self.ages, crate::backend::db::today());
-        let kind = kind_of(&row)?;
-        let limited = effective_scope(kind, grant_scope(&row)?, band).is_none_or(|s| s.view == ViewScope::Limited);
+        let kind = row.kind;
+        let limited = effective_scope(kind, grant_scope(&row), band).is_none_or(|s| s.view == ViewScope::Limited);
         Ok(Some((kind, limited)))
     }
 
@@ -163,7 +163,7 @@ impl AccessContext {
             .iter()
             .filter_map(|r| patients.get(&r.patient_id).map(|patient| (r, patient)))
             .map(|(r, patient)| {
-                Ok::<_, BackendError>(Grant { patient_id: r.patient_id.clone(), kind: kind_of(r)?, scope: grant_scope(r)?, band: band_of(&patient.birth_date, self.ages, today) })
+                Ok::<_, BackendError>(Grant { patient_id: r.patient_id.clone(), kind: r.kind, scope: grant_scope(r), band: band_of(&patient.birth_date, self.ages, today) })
             })
             .collect::<Result<_, _>>()?;
         for row in &rows {
@@ -175,7 +175,7 @@ impl AccessContext {
             acting.choices.push(ActingChoice {
                 patient_id: row.patient_id.clone(),
                 name: full_name(patient),
-                kind: kind_of(row)?,
+                kind: row.kind,
                 scope,
                 expires_on: row.expires_at_ms.map(day),
             });
@@ -206,8 +206,8 @@ impl AccessContext {
     }
 
     fn grant_view(&self, row: &caregiver_grant::Model, patient: &patient_row::Model, caregiver: &app_user::Model, granter: &str, now: i64) -> Result<GrantView, BackendError> {
-        let kind = kind_of(row)?;
-        let scope = grant_scope(row)?;
+        let kind = row.kind;
+        let scope = grant_scope(row);
         let band = band_of(&patient.birth_date, self.ages, crate::backend::db::today());
         let expired = row.expires_at_ms.is_some_and(|e| e <= now);
         let effective = effective_scope(kind, scope, band);
@@ -258,7 +258,7 @@ impl AccessContext {
         Ok(InvitationView {
             id: row.id.clone(),
             email: row.email.clone(),
-            scope: scope_of(&row.view_scope, row.request_copies, row.track_requests)?,
+            scope: invitation_scope(row),
             days: u32::try_from(row.days).unwrap_or(0),
             sent_on: day(row.created_at_ms),
             expires_on: day(row.expires_at_ms),

@@ -51,7 +51,7 @@ impl AccessContext {
             id: row.id,
             requester_name: requester.display_name,
             requester_email: requester.email,
-            kind: GrantKind::parse(&row.kind).stored("representative_request", "kind")?,
+            kind: row.kind,
             patient_name: row.patient_name,
             birth_date: row.birth_date,
             mrn: row.mrn,
@@ -126,7 +126,7 @@ impl AccessContext {
         representative_request::Entity::insert(representative_request::ActiveModel {
             id: Set(id.clone()),
             requester_user_id: Set(self.principal.user_id.clone()),
-            kind: Set(kind.as_str().into()),
+            kind: Set(kind),
             patient_name: Set(name),
             birth_date: Set(form.birth_date.trim().to_string()),
             mrn: Set(mrn.to_ascii_uppercase()),
@@ -263,7 +263,7 @@ impl AccessContext {
             if patient.birth_date != row.birth_date {
                 return Err(field("mrn", "This record's date of birth does not match the one in the request."));
             }
-            let kind = GrantKind::parse(&row.kind).stored("representative_request", "kind")?;
+            let kind = row.kind;
             let band = band_of(&patient.birth_date, self.ages, crate::backend::db::today());
             if kind == GrantKind::ParentOfMinor && band == AgeBand::Adult {
                 return Err(field("mrn", "This patient is an adult: a parent's access ended at 18. The patient can invite them instead."));
@@ -282,15 +282,15 @@ impl AccessContext {
                 id: Set(grant_id.clone()),
                 patient_id: Set(patient.id.clone()),
                 user_id: Set(row.requester_user_id.clone()),
-                kind: Set(kind.as_str().into()),
-                view_scope: Set(scope.view.as_str().into()),
+                kind: Set(kind),
+                view_scope: Set(scope.view),
                 request_copies: Set(scope.request_copies),
                 track_requests: Set(scope.track_requests),
                 granted_by: Set(self.principal.user_id.clone()),
                 source_id: Set(Some(row.id.clone())),
                 starts_at_ms: Set(now),
                 expires_at_ms: Set(days.map(|d| now + i64::from(d) * DAY_MS)),
-                applied_band: Set(band.as_str().into()),
+                applied_band: Set(band),
                 ended_at_ms: Set(None),
                 ended_by: Set(None),
                 end_reason: Set(None),

@@ -18,7 +18,7 @@ use super::rows::{
     clinical_document, clinical_item, duplicate_candidate, fhir_resource, import_run, patient_identifier,
     resource_identifier, sensitive_tag,
 };
-use super::rows::patient_row;
+use super::rows::{JsonText, patient_row};
 use crate::backend::audit::{self, AuditAction, AuditEvent, Outcome};
 use crate::backend::db::{now_ms, write_transaction};
 use crate::backend::fhir::map::{self, PatientData};
@@ -147,7 +147,7 @@ impl Importer<'_> {
             if let Some(actor) = self.actor {
                 event = event.actor(actor);
             }
-            let summary = serde_json::json!({ "error": error.to_string() }).to_string();
+            let summary = serde_json::json!({ "error": error.to_string() });
             let txn = write_transaction(self.db).await?;
             audit::record(&txn, event).await?;
             insert_run(&txn, source, self.actor, None, started, "failed", summary).await?;
@@ -388,7 +388,7 @@ impl Importer<'_> {
                     patient_id: Set(patient_id.clone()),
                     kind: Set(item.kind.to_string()),
                     display: Set(item.display.clone()),
-                    codes: Set(serde_json::to_string(&item.codes).unwrap_or_else(|_| "[]".into())),
+                    codes: Set(JsonText(item.codes.clone())),
                     code_system: Set(first.and_then(|c| c.system.clone()).map(|s| clip(&s, 255))),
                     code: Set(first.and_then(|c| c.code.clone()).map(|s| clip(&s, 128))),
                     status: Set(item.status.as_deref().map(|s| clip(s, 64))),
@@ -482,7 +482,7 @@ impl Importer<'_> {
             event = event.patient(&p.id).entity("patient", &p.id);
         }
         audit::record(&txn, event).await?;
-        let run_summary = serde_json::to_string(&summary).map_err(|e| DbErr::Json(e.to_string()))?;
+        let run_summary = serde_json::to_value(&summary).map_err(|e| DbErr::Json(e.to_string()))?;
         insert_run(&txn, source, self.actor, patient_id.as_deref(), started, "imported", run_summary).await?;
         txn.commit().await?;
         mark("commit");
@@ -639,7 +639,7 @@ async fn insert_run(
     patient_id: Option<&str>,
     started: i64,
     status: &str,
-    summary: String,
+    summary: serde_json::Value,
 ) -> Result<(), DbErr> {
     import_run::Entity::insert(import_run::ActiveModel {
         id: Set(uuid::Uuid::new_v4().to_string()),
@@ -649,7 +649,7 @@ async fn insert_run(
         started_at_ms: Set(started),
         finished_at_ms: Set(now_ms()),
         status: Set(status.to_string()),
-        summary: Set(summary),
+        summary: Set(JsonText(summary)),
     })
     .exec(txn)
     .await?;

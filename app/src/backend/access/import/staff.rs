@@ -14,7 +14,6 @@ use sea_orm::{
     QueryFilter,
 };
 use serde_json::Value;
-use crate::backend::error::Stored;
 use super::{ImportError, Importer, Summary};
 
 /// The HIM side of imports: uploads, the list of past imports, and possible duplicates. Each asks
@@ -46,7 +45,7 @@ impl super::super::AccessContext {
         rows
             .into_iter()
             .map(|r| {
-                let summary: Value = serde_json::from_str(&r.summary).stored("import_run", "summary")?;
+                let summary: Value = r.summary.0;
                 let outcome = match summary.get("error").and_then(Value::as_str) {
                     Some(error) => error.to_string(),
                     None => {

@@ -13,7 +13,7 @@
 
 use super::super::rows::{clinical_document, clinical_item, fhir_resource, sensitive_tag};
 use super::super::record::to_row;
-use super::super::rows::{release_decision, release_file, release_request};
+use super::super::rows::{JsonText, release_decision, release_file, release_request};
 use crate::backend::db::today;
 use super::super::rows::patient_row;
 use super::super::AccessContext;
@@ -25,7 +25,7 @@ use crate::backend::error::{BackendError, Stored};
 use crate::backend::entities::app_user;
 use crate::backend::fhir::sensitive::Category;
 use crate::backend::policy::{Action, Target};
-use crate::domain::release::{Actor, Decision, DecisionKind, DenialGround, Event, FileView, RequestView, Scope, Status, Withheld, withhold_basis};
+use crate::domain::release::{Actor, Decision, DecisionKind, DenialGround, Event, FileView, RecipientKind, RequestView, Scope, Status, Withheld, withhold_basis};
 use crate::domain::{DocumentRow, ItemRow, Role, Section, format_utc_minutes, format_utc_seconds};
 use crate::error::AppError;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -93,8 +93,7 @@ fn withheld_text(w: &Withheld) -> String {
 
 /// A decision's denial grounds as stored (a JSON list of codes); an unknown code is an error.
 fn stored_grounds(decision: &release_decision::Model) -> Result<Vec<DenialGround>, BackendError> {
-    let codes: Vec<String> = serde_json::from_str(&decision.grounds).stored("release_decision", "grounds")?;
-    codes.iter().map(|g| DenialGround::parse(g).stored("release_decision", "grounds")).collect()
+    decision.grounds.iter().map(|g| DenialGround::parse(g).stored("release_decision", "grounds")).collect()
 }
 
 impl AccessContext {
@@ -148,7 +147,7 @@ impl AccessContext {
             })
             .collect();
         if let Some(decision) = self.latest_decision(&view.id).await? {
-            let withheld: Vec<Withheld> = serde_json::from_str(&decision.exclusions).stored("release_decision", "exclusions")?;
+            let withheld: Vec<Withheld> = decision.exclusions.0.clone();
             view.withheld = withheld.iter().map(withheld_text).collect();
             let parsed = stored_grounds(&decision)?;
             view.grounds = parsed.iter().map(|g| format!("{} ({})", g.plain_language(), g.citation())).collect();
@@ -182,7 +181,7 @@ impl AccessContext {
         // A denial comes with its letter, rendered before anything is stored.
         let letter = if decision.kind == DecisionKind::Deny {
             let patient = self.patient_row_of(&row).await?;
-            let scope: Scope = serde_json::from_str(&row.scope).map_err(|_| BackendError::corrupt("release_request", "scope"))?;
+            let scope: Scope = row.scope.0.clone();
             let facts = copies::LetterFacts {
                 site: settings.site.to_string(),
                 date: today().to_string(),
@@ -216,14 +215,9 @@ impl AccessContext {
             id: Set(uuid::Uuid::new_v4().to_string()),
             request_id: Set(row.id.clone()),
             decided_by_user_id: Set(self.principal.user_id.clone()),
-            decision: Set(match decision.kind {
-                DecisionKind::Approve => "approve",
-                DecisionKind::ApprovePartially => "approve_partially",
-                DecisionKind::Deny => "deny",
-            }
-            .into()),
-            exclusions: Set(serde_json::to_string(&withheld).unwrap_or_else(|_| "[]".into())),
-            grounds: Set(serde_json::to_string(&decision.grounds.iter().map(|g| g.code()).collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into())),
+            decision: Set(decision.kind),
+            exclusions: Set(JsonText(withheld.clone())),
+            grounds: Set(JsonText(decision.grounds.iter().map(|g| g.code().to_string()).collect())),
             note: Set(decision.note.clone()),
             at_ms: Set(now_ms()),
         })
@@ -437,9 +431,9 @@ impl AccessContext {
                 id: Set(uuid::Uuid::new_v4().to_string()),
                 request_id: Set(row.id.clone()),
                 decided_by_user_id: Set(self.principal.user_id.clone()),
-                decision: Set("approve".into()),
-                exclusions: Set(serde_json::to_string(&[Withheld { category: Category::PsychotherapyNotes.as_str().into(), basis: "psychotherapy_notes".into() }]).unwrap_or_else(|_| "[]".into())),
-                grounds: Set("[]".into()),
+                decision: Set(DecisionKind::Approve),
+                exclusions: Set(JsonText(vec![Withheld { category: Category::PsychotherapyNotes.as_str().into(), basis: "psychotherapy_notes".into() }])),
+                grounds: Set(JsonText(Vec::new())),
                 note: Set(note.clone()),
                 at_ms: Set(now_ms()),
             })
@@ -496,9 +490,9 @@ impl AccessContext {
         let row = self.staff_request(id).await?;
         let (from, to) = self.check_transition(&row, Event::Release, Actor::HimStaff).await?;
         let patient = self.patient_row_of(&row).await?;
-        let scope: Scope = serde_json::from_str(&row.scope).map_err(|_| BackendError::corrupt("release_request", "scope"))?;
+        let scope: Scope = row.scope.0.clone();
         let mut withheld: Vec<Withheld> = match self.latest_decision(&row.id).await? {
-            Some(d) => serde_json::from_str(&d.exclusions).stored("release_decision", "exclusions")?,
+            Some(d) => d.exclusions.0,
             None => Vec::new(),
         };
         // A copy asked for by a representative: their capacity goes on the cover, and a limited
@@ -595,7 +589,7 @@ impl AccessContext {
         let txn = write_transaction(&self.db).await?;
         let hashes = self.store_files(&txn, &row.id, produced, expires, keys).await?;
         // To someone else: a passcode link for the recipient, and the accounting entry.
-        let notice = if row.recipient_kind == "third_party" {
+        let notice = if row.recipient_kind == RecipientKind::ThirdParty {
             let link = self.create_link(&txn, &row, expires, keys).await?;
             self.record_disclosure(&txn, &row, &scope.describe(), "automatic").await?;
             row.recipient_address.as_deref().filter(|a| a.contains('@')).map(|email| LinkNotice { email: email.to_string(), path: link })
@@ -645,7 +639,7 @@ impl AccessContext {
             .await?;
         // The requester's own copy is delivered when they download it; a copy for someone else
         // is delivered when the recipient opens the link.
-        if own && row.status == Status::Released.as_str() && row.recipient_kind == "myself" && matches!(kind, "pdf" | "fhir") {
+        if own && row.status == Status::Released && row.recipient_kind == RecipientKind::Myself && matches!(kind, "pdf" | "fhir") {
             self.move_in(&txn, &row, Status::Released, Status::Delivered, Actor::Requester, Some(format!("{} downloaded", file_label(kind)))).await?;
         }
         txn.commit().await?;

@@ -18,16 +18,7 @@ use crate::error::AppError;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::rows::{release_event, release_request};
-
-fn actor_kind(actor: Actor) -> &'static str {
-    match actor {
-        Actor::Requester => "requester",
-        Actor::HimStaff => "him_staff",
-        Actor::Reviewer => "reviewer",
-        Actor::System => "system",
-    }
-}
+use super::rows::{JsonText, release_event, release_request};
 
 use crate::backend::db::today;
 
@@ -39,11 +30,11 @@ fn describe_request(request: &NewRequest) -> String {
 
 impl AccessContext {
     pub(super) fn view(&self, row: release_request::Model, events: Vec<release_event::Model>) -> Result<RequestView, AppError> {
-        let status = Status::parse(&row.status).stored("release_request", "status")?;
+        let status = row.status;
         let received = IsoDate::parse(&row.received_on).stored("release_request", "received_on")?;
         let due = IsoDate::parse(&row.due_on).stored("release_request", "due_on")?;
         let clock = Clock { received, due, extended: row.extended };
-        let scope: release::Scope = serde_json::from_str(&row.scope).stored("release_request", "scope")?;
+        let scope: release::Scope = row.scope.0.clone();
         let formats: Vec<&str> = row.formats.split(',').filter(|f| !f.is_empty()).collect();
         Ok(RequestView {
             number: format!("R-{}", row.number),
@@ -64,13 +55,13 @@ impl AccessContext {
                 .map(|e| {
                     Ok(TimelineRow {
                         at: format_utc_minutes(e.at_ms),
-                        who: match e.actor_kind.as_str() {
-                            "requester" => "You".into(),
-                            "him_staff" => "Records team".into(),
-                            "reviewer" => "Reviewer".into(),
-                            _ => "Portal".into(),
+                        who: match e.actor_kind {
+                            Actor::Requester => "You".into(),
+                            Actor::HimStaff => "Records team".into(),
+                            Actor::Reviewer => "Reviewer".into(),
+                            Actor::System => "Portal".into(),
                         },
-                        status: Status::parse(&e.to_status).stored("release_event", "to_status")?.label().into(),
+                        status: e.to_status.label().into(),
                         note: e.note,
                     })
                 })
@@ -188,10 +179,10 @@ impl AccessContext {
             patient_id: Set(patient_id.clone()),
             requester_user_id: Set(self.principal.user_id.clone()),
             on_behalf_of: Set(self.acting_for.clone()),
-            status: Set(Status::Submitted.as_str().into()),
-            scope: Set(serde_json::to_string(&request.scope)?),
+            status: Set(Status::Submitted),
+            scope: Set(JsonText(request.scope.clone())),
             formats: Set(formats),
-            recipient_kind: Set(if form.is_some() { release::RecipientKind::ThirdParty } else { release::RecipientKind::Myself }.as_str().into()),
+            recipient_kind: Set(if form.is_some() { release::RecipientKind::ThirdParty } else { release::RecipientKind::Myself }),
             recipient_name: Set(form.map(|f| f.recipient_name.trim().to_string())),
             recipient_address: Set(form.map(|f| f.recipient_address.trim().to_string())),
             purpose: Set(form.map(|f| f.purpose.trim().to_string())),
@@ -211,9 +202,9 @@ impl AccessContext {
             request_id: Set(id.clone()),
             at_ms: Set(now),
             actor_user_id: Set(Some(self.principal.user_id.clone())),
-            actor_kind: Set(actor_kind(Actor::Requester).into()),
+            actor_kind: Set(Actor::Requester),
             from_status: Set(None),
-            to_status: Set(Status::Submitted.as_str().into()),
+            to_status: Set(Status::Submitted),
             note: Set(form.map(|f| format!("To be sent to {}; authorization signed.", f.recipient_name.trim()))),
         })
         .exec_without_returning(&txn)
@@ -419,7 +410,7 @@ impl AccessContext {
     pub async fn extend_request(&self, id: &str, new_due: IsoDate, reason: &str, max_days: i64) -> Result<RequestView, AppError> {
         self.authorize(Action::WorkRequests, Target::Site, AuditAction::ReleaseRequest).await?;
         let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await?.ok_or(AppError::NotFound)?;
-        let status = Status::parse(&row.status).stored("release_request", "status")?;
+        let status = row.status;
         let received = IsoDate::parse(&row.received_on).stored("release_request", "received_on")?;
         let due = IsoDate::parse(&row.due_on).stored("release_request", "due_on")?;
         let clock = Clock { received, due, extended: row.extended };
@@ -450,9 +441,9 @@ impl AccessContext {
             request_id: Set(id.to_string()),
             at_ms: Set(now_ms()),
             actor_user_id: Set(Some(self.principal.user_id.clone())),
-            actor_kind: Set(actor_kind(Actor::HimStaff).into()),
-            from_status: Set(Some(status.as_str().into())),
-            to_status: Set(status.as_str().into()),
+            actor_kind: Set(Actor::HimStaff),
+            from_status: Set(Some(status)),
+            to_status: Set(status),
             note: Set(Some(format!("We need more time: the new due date is {}. Why: {reason}", extended.due))),
         })
         .exec_without_returning(&txn)
@@ -527,9 +518,9 @@ impl AccessContext {
             request_id: Set(row.id.clone()),
             at_ms: Set(now),
             actor_user_id: Set(if actor == Actor::System { None } else { Some(self.principal.user_id.clone()) }),
-            actor_kind: Set(actor_kind(actor).into()),
-            from_status: Set(Some(from.as_str().into())),
-            to_status: Set(to.as_str().into()),
+            actor_kind: Set(actor),
+            from_status: Set(Some(from)),
+            to_status: Set(to),
             note: Set(note),
         })
         .exec_without_returning(txn)
@@ -551,7 +542,7 @@ impl AccessContext {
 
     /// Checks a transition, auditing a refused one (nothing changes): 409 with the reason.
     pub(super) async fn check_transition(&self, row: &release_request::Model, event: Event, actor: Actor) -> Result<(Status, Status), AppError> {
-        let from = Status::parse(&row.status).stored("release_request", "status")?;
+        let from = row.status;
         let reviewable = self.denial_is_reviewable(&row.id).await?;
         match release::transition(from, event, actor, reviewable) {
             Ok(to) => Ok((from, to)),
@@ -571,9 +562,9 @@ pub(super) async fn record_system_event(txn: &sea_orm::DatabaseTransaction, requ
         request_id: Set(request_id.to_string()),
         at_ms: Set(now_ms()),
         actor_user_id: Set(None),
-        actor_kind: Set(actor_kind(Actor::System).into()),
-        from_status: Set(Some(from.as_str().into())),
-        to_status: Set(to.as_str().into()),
+        actor_kind: Set(Actor::System),
+        from_status: Set(Some(from)),
+        to_status: Set(to),
         note: Set(Some(note.to_string())),
     })
     .exec_without_returning(txn)

@@ -11,15 +11,15 @@ pub mod caregiver_grant {
         pub id: String,
         pub patient_id: String,
         pub user_id: String,
-        pub kind: String,
-        pub view_scope: String,
+        pub kind: crate::domain::caregiver::GrantKind,
+        pub view_scope: crate::domain::caregiver::ViewScope,
         pub request_copies: bool,
         pub track_requests: bool,
         pub granted_by: String,
         pub source_id: Option<String>,
         pub starts_at_ms: i64,
         pub expires_at_ms: Option<i64>,
-        pub applied_band: String,
+        pub applied_band: crate::domain::caregiver::AgeBand,
         pub ended_at_ms: Option<i64>,
         pub ended_by: Option<String>,
         pub end_reason: Option<String>,
@@ -44,7 +44,7 @@ pub mod caregiver_invitation {
         pub invited_by: String,
         pub email: String,
         pub token_hash: String,
-        pub view_scope: String,
+        pub view_scope: crate::domain::caregiver::ViewScope,
         pub request_copies: bool,
         pub track_requests: bool,
         pub days: i32,
@@ -70,7 +70,7 @@ pub mod representative_request {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: String,
         pub requester_user_id: String,
-        pub kind: String,
+        pub kind: crate::domain::caregiver::GrantKind,
         pub patient_name: String,
         pub birth_date: String,
         pub mrn: String,
@@ -134,21 +134,16 @@ pub mod job_run {
 }
 
 // Reading grant rows as the domain's values (the door and the caregiver pages both do).
-use crate::backend::error::{BackendError, Stored};
 use crate::domain::IsoDate;
-use crate::domain::caregiver::{AgeBand, AgeThresholds, GrantKind, GrantScope, ViewScope};
+use crate::domain::caregiver::{AgeBand, AgeThresholds, GrantScope};
 use sea_orm::{ColumnTrait, Condition};
 
-pub(in crate::backend::access) fn scope_of(view: &str, request_copies: bool, track_requests: bool) -> Result<GrantScope, BackendError> {
-    Ok(GrantScope { view: ViewScope::parse(view).stored("caregiver_grant", "view_scope")?, request_copies, track_requests })
+pub(in crate::backend::access) fn grant_scope(row: &caregiver_grant::Model) -> GrantScope {
+    GrantScope { view: row.view_scope, request_copies: row.request_copies, track_requests: row.track_requests }
 }
 
-pub(in crate::backend::access) fn grant_scope(row: &caregiver_grant::Model) -> Result<GrantScope, BackendError> {
-    scope_of(&row.view_scope, row.request_copies, row.track_requests)
-}
-
-pub(in crate::backend::access) fn kind_of(row: &caregiver_grant::Model) -> Result<GrantKind, BackendError> {
-    GrantKind::parse(&row.kind).stored("caregiver_grant", "kind")
+pub(in crate::backend::access) fn invitation_scope(row: &caregiver_invitation::Model) -> GrantScope {
+    GrantScope { view: row.view_scope, request_copies: row.request_copies, track_requests: row.track_requests }
 }
 
 /// The patient's age band today; an unreadable birth date counts as a child's (the narrowest

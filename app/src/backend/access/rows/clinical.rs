@@ -74,8 +74,8 @@ pub mod clinical_item {
         pub patient_id: String,
         pub kind: String,
         pub display: String,
-        /// Every coding of the main code, as JSON (`[{system, code, display}]`).
-        pub codes: String,
+        /// Every coding of the main code (stored as JSON `[{system, code, display}]`).
+        pub codes: super::super::JsonText<Vec<crate::backend::fhir::map::Coding>>,
         pub code_system: Option<String>,
         pub code: Option<String>,
         pub status: Option<String>,
@@ -184,8 +184,8 @@ pub mod import_run {
         pub started_at_ms: i64,
         pub finished_at_ms: i64,
         pub status: String,
-        /// The summary as JSON: counts per resource type, warnings, or the error.
-        pub summary: String,
+        /// The summary (stored as JSON): counts per resource type, warnings, or the error.
+        pub summary: super::super::JsonText<serde_json::Value>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -4,11 +4,13 @@
 
 mod caregivers;
 mod clinical;
+mod json_text;
 pub(super) mod patient_row;
 mod release;
 
 pub(super) use caregivers::*;
 pub(super) use clinical::*;
+pub(crate) use json_text::JsonText;
 pub(super) use release::*;
 
 /// Reads up to 100 rows of every table behind an entity of the backend (these private ones and

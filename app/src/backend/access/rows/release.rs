@@ -13,10 +13,10 @@ pub mod release_request {
         pub patient_id: String,
         pub requester_user_id: String,
         pub on_behalf_of: Option<String>,
-        pub status: String,
-        pub scope: String,
+        pub status: crate::domain::release::Status,
+        pub scope: super::super::JsonText<crate::domain::release::Scope>,
         pub formats: String,
-        pub recipient_kind: String,
+        pub recipient_kind: crate::domain::release::RecipientKind,
         pub recipient_name: Option<String>,
         pub recipient_address: Option<String>,
         pub purpose: Option<String>,
@@ -47,9 +47,9 @@ pub mod release_event {
         pub request_id: String,
         pub at_ms: i64,
         pub actor_user_id: Option<String>,
-        pub actor_kind: String,
-        pub from_status: Option<String>,
-        pub to_status: String,
+        pub actor_kind: crate::domain::release::Actor,
+        pub from_status: Option<crate::domain::release::Status>,
+        pub to_status: crate::domain::release::Status,
         pub note: Option<String>,
     }
 
@@ -69,11 +69,10 @@ pub mod release_decision {
         pub id: String,
         pub request_id: String,
         pub decided_by_user_id: String,
-        pub decision: String,
-        /// JSON list of `domain::release::Withheld`.
-        pub exclusions: String,
-        /// JSON list of denial-ground codes.
-        pub grounds: String,
+        pub decision: crate::domain::release::DecisionKind,
+        pub exclusions: super::super::JsonText<Vec<crate::domain::release::Withheld>>,
+        /// Denial-ground codes.
+        pub grounds: super::super::JsonText<Vec<String>>,
         pub note: Option<String>,
         pub at_ms: i64,
     }
