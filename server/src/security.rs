@@ -54,8 +54,9 @@ pub fn origins<'a>(addresses: impl IntoIterator<Item = &'a str>) -> String {
 pub async fn headers(State(config): State<Arc<SecurityHeaders>>, mut request: Request, next: Next) -> Response {
     let nonce = Nonce::new();
     request.extensions_mut().insert(nonce.clone());
-    let is_asset = request.uri().path().starts_with("/pkg/");
+    let asset = asset_kind(request.uri().path());
     let mut response = next.run(request).await;
+    let status = response.status();
     let headers = response.headers_mut();
 
     if let Ok(value) = HeaderValue::from_str(&content_security_policy(&nonce, config.dev_reload, &config.form_targets)) {
@@ -81,12 +82,40 @@ pub async fn headers(State(config): State<Arc<SecurityHeaders>>, mut request: Re
         );
     }
     // 45 CFR 170.315(d)(7): no health data left in browser or proxy caches. Pages and API answers
-    // are never stored; only the fingerprint-free site assets under /pkg may be cached briefly.
+    // are never stored. Site assets hold no health data: one whose name carries its content hash
+    // never changes, so a phone keeps it for a year and never asks again; an asset without a hash
+    // (a development build) may be kept five minutes. A missing asset (a tab older than the last
+    // deploy asking for a file that is gone) is not kept at all.
     if !headers.contains_key(header::CACHE_CONTROL) {
-        let policy = if is_asset { "public, max-age=300" } else { "no-store" };
+        let found = status.is_success();
+        let policy = match asset {
+            Some(Asset::Hashed) if found => "public, max-age=31536000, immutable",
+            Some(_) if found => "public, max-age=300",
+            _ => "no-store",
+        };
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
     }
     response
+}
+
+/// A file under `/pkg/`, with or without a content hash in its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Asset {
+    Hashed,
+    Plain,
+}
+
+/// Whether `path` is a site asset, and whether its name carries a content hash: cargo-leptos'
+/// `hash-files` names them `portal.<hash>.<ext>` (the hash url-safe base64, at least 8 characters).
+fn asset_kind(path: &str) -> Option<Asset> {
+    let name = path.strip_prefix("/pkg/")?;
+    let mut parts = name.split('.');
+    let hashed = matches!(
+        (parts.next(), parts.next(), parts.next(), parts.next()),
+        (Some(_), Some(hash), Some(_), None)
+            if hash.len() >= 8 && hash.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    );
+    Some(if hashed { Asset::Hashed } else { Asset::Plain })
 }
 
 /// Middleware: refuses state-changing requests that a browser says come from another site
@@ -206,6 +235,17 @@ mod tests {
         assert!(!csp.contains("unsafe-inline"));
         assert!(!csp.contains("ws:"));
         assert!(csp.contains("form-action 'self';"));
+    }
+
+    #[test]
+    fn only_assets_named_by_their_content_are_kept_for_good() {
+        assert_eq!(asset_kind("/pkg/portal.Xq3v_9Zk-2aB.wasm"), Some(Asset::Hashed));
+        assert_eq!(asset_kind("/pkg/portal.wasm"), Some(Asset::Plain));
+        assert_eq!(asset_kind("/pkg/portal.css"), Some(Asset::Plain));
+        assert_eq!(asset_kind("/pkg/portal.min.js"), Some(Asset::Plain), "too short to be a hash");
+        assert_eq!(asset_kind("/pkg/a.b.c.d.js"), Some(Asset::Plain));
+        assert_eq!(asset_kind("/record/portal.Xq3v_9Zk-2aB.wasm"), None);
+        assert_eq!(asset_kind("/favicon.svg"), None);
     }
 
     #[test]

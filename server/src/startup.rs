@@ -193,12 +193,21 @@ fn leptos_options(settings: &Settings, addr: SocketAddr) -> LeptosOptions {
         .output_name("portal")
         .site_root(settings.site_root.display().to_string())
         .site_pkg_dir("pkg")
+        // A release build by cargo-leptos names its assets by their content (`hash-files` in
+        // Cargo.toml) and leaves the names in `hash.txt` beside the binary; when that file is
+        // there, pages link the hashed names, which are cached for a year (security.rs).
+        .hash_files(hash_file().is_some_and(|p| p.exists()))
         .site_addr(addr)
         .env(match settings.environment {
             Environment::Development => Env::DEV,
             Environment::Production => Env::PROD,
         })
         .build()
+}
+
+/// Where Leptos looks for the asset names of a hashed build: `hash.txt` beside the binary.
+pub fn hash_file() -> Option<std::path::PathBuf> {
+    Some(std::env::current_exe().ok()?.parent()?.join("hash.txt"))
 }
 
 /// The application's routes, generated once per process. Generating renders the app with

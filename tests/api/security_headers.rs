@@ -63,3 +63,25 @@ async fn hsts_is_sent_when_served_over_tls() {
     let response = app.get("/").await;
     assert!(header(&response, "strict-transport-security").contains("max-age="));
 }
+
+/// Site assets named by their content hash are kept by the browser for a year (a phone never
+/// downloads the same wasm twice); plain names (a development build) five minutes; a missing
+/// asset (a tab older than the last deploy) not at all, so a later deploy's file is not masked.
+#[tokio::test]
+async fn hashed_assets_are_cached_for_good_and_missing_ones_not_at_all() {
+    let site = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir_all(site.path().join("pkg")).expect("pkg dir");
+    std::fs::write(site.path().join("pkg/portal.Xq3v9Zk2aB4c.wasm"), b"\0asm").expect("write");
+    std::fs::write(site.path().join("pkg/portal.css"), b"body{}").expect("write");
+    let root = site.path().to_path_buf();
+    let app = spawn_app_with(move |s| s.site_root = root.clone()).await;
+    let hashed = app.get("/pkg/portal.Xq3v9Zk2aB4c.wasm").await;
+    assert_eq!(hashed.status(), 200);
+    assert_eq!(header(&hashed, "cache-control"), "public, max-age=31536000, immutable");
+    let plain = app.get("/pkg/portal.css").await;
+    assert_eq!(plain.status(), 200);
+    assert_eq!(header(&plain, "cache-control"), "public, max-age=300");
+    let gone = app.get("/pkg/portal.OldDeploy123.wasm").await;
+    assert_eq!(gone.status(), 404);
+    assert_eq!(header(&gone, "cache-control"), "no-store");
+}

@@ -7,7 +7,7 @@ pub mod pages;
 
 use components::layout::{SiteFooter, SiteHeader, SkipLink};
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 use pages::account::AccountPage;
@@ -34,6 +34,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <AutoReload options=options.clone()/>
+                <HashedStylesheet options=options.clone() id="leptos"/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -60,7 +61,6 @@ pub fn App() -> impl IntoView {
     // Every route renders in `Async` mode: the server waits for the page's data and sends complete
     // HTML, so pages (and their forms' errors) work before hydration and without JavaScript.
     view! {
-        <Stylesheet id="leptos" href="/pkg/portal.css"/>
         <Title formatter=|title: String| {
             if title.is_empty() { "Patient portal".to_string() } else { format!("{title} · Patient portal") }
         }/>
