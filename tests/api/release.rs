@@ -171,7 +171,7 @@ async fn a_corrupt_stored_status_or_scope_is_an_error_with_a_reference_not_a_def
         let response = app.call(&ana, "my_requests", &[]).await;
         assert_eq!(response.status().as_u16(), 500, "{column}");
         let body = response.text().await.expect("body");
-        assert!(body.contains("quote reference E-"), "{column}: {body}");
+        assert!(body.contains(r#""ref_id":"E-"#), "{column}: {body}");
         assert!(!body.contains("lost") && !body.contains("not json"), "the stored value never leaves: {body}");
         app.db.execute_unprepared(&format!("UPDATE release_request SET {column} = '{kept}'")).await.expect("SQL runs");
         assert_eq!(app.call_ok(&ana, "my_requests", &[]).await[0]["status"], "submitted", "{column}");

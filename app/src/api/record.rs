@@ -20,13 +20,15 @@ pub async fn record_summary(patient: Option<String>) -> Result<RecordOverview, A
 pub async fn record_section(
     patient: Option<String>,
     section: String,
-    #[server(flatten)] filter: crate::domain::ListFilter,
+    from: Option<String>,
+    to: Option<String>,
+    page: Option<u32>,
 ) -> Result<ListPage, AppError> {
     use self::ssr::*;
-    use crate::domain::Section;
+    use crate::domain::{ListFilter, Section};
     with_status(async move {
         let section = Section::parse(&section).ok_or(AppError::NotFound)?;
-        access().await?.record_section_page(patient.as_deref(), section, &filter).await
+        access().await?.record_section_page(patient.as_deref(), section, &ListFilter { from, to, page }).await
     }.await)
 }
 

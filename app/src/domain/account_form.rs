@@ -57,6 +57,15 @@ impl ActivationForm {
         }
         let email = EmailAddress::parse(&self.email).map_err(|e| errors.push(field("email", &e.to_string()))).ok();
         check_password_length(&self.password, &mut errors);
+        let oidc_provider = self.oidc_provider.filter(|p| !p.is_empty());
+        // With a provider the account is made on the way back, so the name is checked now, with
+        // the rest (with a password, making the account checks it).
+        if oidc_provider.is_some() {
+            let name = self.name.trim();
+            if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+                errors.push(field("name", "Enter a name of up to 100 characters."));
+            }
+        }
         match email {
             Some(email) if errors.is_empty() => Ok(Activation {
                 code: self.code,
@@ -64,7 +73,7 @@ impl ActivationForm {
                 name: self.name,
                 email,
                 password: self.password,
-                oidc_provider: self.oidc_provider.filter(|p| !p.is_empty()),
+                oidc_provider,
             }),
             _ => Err(errors),
         }
@@ -178,6 +187,8 @@ mod tests {
         let checked = good.check().expect("good");
         assert_eq!(checked.birth_date, "1984-03-07");
         assert_eq!(checked.oidc_provider, None, "an empty provider means a password");
+        let with_provider = ActivationForm { oidc_provider: Some("hospital".into()), ..ActivationForm::default() };
+        assert!(fields(with_provider.check().expect_err("bad")).contains(&"name".to_string()), "the provider path checks the name too");
     }
 
     #[test]

@@ -212,7 +212,7 @@ pub fn SectionPage() -> impl IntoView {
         move || (pid.get(), section.get(), filter.get()),
         |(pid, section, (from, to, page))| async move {
             let section = section.ok_or(AppError::NotFound)?;
-            record_section(pid, section.slug().to_string(), crate::domain::ListFilter { from, to, page }).await
+            record_section(pid, section.slug().to_string(), from, to, page).await
         },
     );
     let title = move || section.get().map(|s| s.title()).unwrap_or("Not found");
