@@ -237,18 +237,40 @@ impl AccessContext {
     }
 
     async fn grant_views(&self, rows: Vec<caregiver_grant::Model>) -> Result<Vec<GrantView>, AppError> {
+        use std::collections::{BTreeSet, HashMap};
         let now = now_ms();
+        // Three queries for the whole list (patients, their own accounts, every person named),
+        // not three per grant.
+        let patient_ids: BTreeSet<String> = rows.iter().map(|r| r.patient_id.clone()).collect();
+        let user_ids: BTreeSet<String> = rows.iter().flat_map(|r| [r.user_id.clone(), r.granted_by.clone()]).collect();
+        let patients: HashMap<String, patient_row::Model> = patient_row::Entity::find()
+            .filter(patient_row::Column::Id.is_in(patient_ids.iter().cloned()))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|p| (p.id.clone(), p))
+            .collect();
+        let own_accounts: HashMap<String, String> = app_user::Entity::find()
+            .filter(app_user::Column::PatientId.is_in(patient_ids))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .filter_map(|u| Some((u.patient_id?, u.id)))
+            .collect();
+        let users: HashMap<String, app_user::Model> =
+            app_user::Entity::find().filter(app_user::Column::Id.is_in(user_ids)).all(&self.db).await?.into_iter().map(|u| (u.id.clone(), u)).collect();
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             // Both exist (foreign keys; accounts are disabled, never deleted).
-            let patient = patient_row::Entity::find_by_id(row.patient_id.clone()).one(&self.db).await?.stored("caregiver_grant", "patient_id")?;
-            let caregiver = app_user::Entity::find_by_id(row.user_id.clone()).one(&self.db).await?.stored("caregiver_grant", "user_id")?;
-            let granter = if patient_account(&self.db, &row.patient_id).await?.is_some_and(|u| u.id == row.granted_by) {
-                "The patient".to_string()
+            let patient = patients.get(&row.patient_id).stored("caregiver_grant", "patient_id")?;
+            let caregiver = users.get(&row.user_id).stored("caregiver_grant", "user_id")?;
+            // Mid-sentence on the page: "granted by the patient" or "granted by Sam Lee (HIM)".
+            let granter = if own_accounts.get(&row.patient_id) == Some(&row.granted_by) {
+                "the patient".to_string()
             } else {
-                format!("{} (HIM)", self.display_name(&row.granted_by).await?)
+                format!("{} (HIM)", users.get(&row.granted_by).map_or("Unknown user", |u| u.display_name.as_str()))
             };
-            out.push(self.grant_view(&row, &patient, &caregiver, &granter, now)?);
+            out.push(self.grant_view(&row, patient, caregiver, &granter, now)?);
         }
         Ok(out)
     }
