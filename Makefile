@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
 # Demo mode: made-up accounts shown on the sign-in page (refused in production and on PostgreSQL).
 run: setup
-	PORTAL_DEMO=true cargo leptos serve --release
+	PORTAL_DEMO=true cargo leptos serve --release --precompress
 
 test:
 	scripts/test.sh
@@ -16,10 +16,10 @@ setup:
 	scripts/setup.sh
 
 build: setup
-	cargo leptos build --release
+	cargo leptos build --release --precompress
 
 size:
-	scripts/size.sh
+	python3 scripts/size.py
 
 lint: setup
 	cargo clippy -p app -p server -p migrations -p portal-tests --all-targets -- -D warnings

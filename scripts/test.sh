@@ -27,7 +27,10 @@ else
 fi
 
 step "release build (server and wasm)"
-cargo leptos build --release
+cargo leptos build --release --precompress
+
+step "size budget: what a phone downloads for each first route (size-budget.toml)"
+python3 scripts/size.py --check
 
 step "browser tests (Playwright, Debian Chromium)"
 npx playwright test --config tests/e2e/playwright.config.ts
