@@ -33,6 +33,9 @@ test('the demo patient browses summary, labs, a trend, a visit and a note', asyn
   await sections.getByRole('link', { name: 'Lab results' }).click();
   await expect(page).toHaveURL(/\/record\/labs$/);
   await expect(page.locator(byId(ids.RECORD_COUNT))).toContainText('page 1 of');
+  // One current page in the section links (a screen reader hears one), and it is this section.
+  await expect(sections.locator('[aria-current="page"]')).toHaveCount(1);
+  await expect(sections.locator('[aria-current="page"]')).toHaveText('Lab results');
   await noViolations(page, 'the lab results');
 
   await page.getByRole('link', { name: 'See the trend' }).first().click();

@@ -214,7 +214,7 @@ test('a copy for someone else: the signed authorization, the passcode link, the 
   // Delivered; the disclosure and the transmit are on record for the patient.
   await page.reload();
   await expect(page.locator(byId(ids.REQUEST_STATUS))).toContainText('Delivered');
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Who saw it' }).click();
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Who received my record' }).click();
   await expect(page.locator(byId(ids.DISCLOSURE_LIST))).toContainText(clinic);
   await expect(page.locator(byId(ids.ACTIVITY_LIST))).toContainText('Transmit');
   await noViolations(page, 'who received my record');

@@ -36,11 +36,11 @@ fn nav_links(user: &CurrentUser) -> Vec<(&'static str, &'static str)> {
         // Acting for someone: the same pages, about them (the banner says whose).
         links.push(("/record", "Record"));
         links.push(("/requests", "Copies"));
-        links.push(("/disclosures", "Who saw it"));
+        links.push(("/disclosures", "Who received my record"));
     } else if user.is(Role::Patient) || user.roles.is_empty() {
         links.push(("/record", "My record"));
         links.push(("/requests", "Copies"));
-        links.push(("/disclosures", "Who saw it"));
+        links.push(("/disclosures", "Who received my record"));
         if user.has_record {
             links.push(("/caregivers", "Who can see"));
         }

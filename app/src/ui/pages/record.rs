@@ -34,11 +34,14 @@ fn RecordNav(#[prop(into)] base: String, current: Option<Section>) -> impl IntoV
     view! {
         <nav class="record-nav" aria-label="Record sections">
             <ul>
-                <li><A href=base.clone() attr:aria-current=move || current.is_none().then_some("page")>"Summary"</A></li>
+                // Plain links (the router still handles them in place): `A` would also mark the
+                // summary current on every section page (each address starts with the summary's),
+                // and a screen reader would hear two. One link is current: the page's own section
+                // (a trend counts as lab results), or the summary.
+                <li><a href=base.clone() aria-current=current.is_none().then_some("page")>"Summary"</a></li>
                 {Section::ALL.into_iter().map(|s| {
                     let href = format!("{base}/{}", s.slug());
-                    let here = current == Some(s);
-                    view! { <li><A href=href attr:aria-current=move || here.then_some("page")>{s.title()}</A></li> }
+                    view! { <li><a href=href aria-current=(current == Some(s)).then_some("page")>{s.title()}</a></li> }
                 }).collect_view()}
             </ul>
         </nav>
