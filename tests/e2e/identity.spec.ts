@@ -38,7 +38,7 @@ test('a patient signs in, reads their record and signs out', async ({ page }) =>
   await expect(page.locator(byId(ids.SIGNED_IN_AS))).toHaveText(PATIENT.name);
   await expect(page.locator(byId(ids.SESSION_LIST))).toContainText('This device');
 
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'My record' }).click();
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'My record', exact: true }).click();
   await expect(page.locator(byId(ids.RECORD_DEMOGRAPHICS))).toContainText('AB5537A3-8608-5F56-53F5-D10B00EB4680');
 
   await page.locator(byId(ids.SIGN_OUT)).click();
