@@ -50,12 +50,12 @@ pub async fn activate_account(#[server(flatten)] form: crate::domain::Activation
             // to the provider; the code is spent on the way back (backend::oidc_routes).
             use crate::backend::auth::oidc::Intent;
             use crate::backend::auth::users;
-            let name = users::check_display_name(&form.name).map_err(|e| AppError::Validation { fields: vec![field("name", &e.to_string())] })?;
             if users::find_by_email(&state.db, &form.email).await.map_err(|e| internal("checking an email failed", &e))?.is_some() {
                 return Err(users::UserError::EmailTaken.into_app_error());
             }
             let code_hash = activation::hash_typed(&form.code).unwrap_or_default();
-            let intent = Intent::Activate { code_hash, birth_date: form.birth_date, name, email: form.email.as_str().to_string() };
+            // The name was checked (and trimmed) with the rest of the form.
+            let intent = Intent::Activate { code_hash, birth_date: form.birth_date, name: form.name, email: form.email.as_str().to_string() };
             return crate::api::oidc::server::start(provider, intent).await;
         }
         let redeem = Redeem {

@@ -7,6 +7,13 @@ use super::{EmailAddress, FieldError, IsoDate, MAX_PASSWORD_CHARS, Role};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
+/// A display name of 1 to 100 characters with no control characters, trimmed; `None` when the
+/// name breaks that rule. The one rule for every account (`backend::auth::users` applies it too).
+pub fn check_display_name(name: &str) -> Option<String> {
+    let name = name.trim();
+    (!name.is_empty() && name.chars().count() <= 100 && !name.chars().any(char::is_control)).then(|| name.to_string())
+}
+
 fn field(field: &str, message: &str) -> FieldError {
     FieldError { field: field.into(), message: message.into() }
 }
@@ -59,18 +66,19 @@ impl ActivationForm {
         check_password_length(&self.password, &mut errors);
         let oidc_provider = self.oidc_provider.filter(|p| !p.is_empty());
         // With a provider the account is made on the way back, so the name is checked now, with
-        // the rest (with a password, making the account checks it).
+        // the rest, and kept trimmed (with a password, making the account checks it).
+        let mut name = self.name;
         if oidc_provider.is_some() {
-            let name = self.name.trim();
-            if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-                errors.push(field("name", "Enter a name of up to 100 characters."));
+            match check_display_name(&name) {
+                Some(checked) => name = checked,
+                None => errors.push(field("name", "Enter a name of up to 100 characters.")),
             }
         }
         match email {
             Some(email) if errors.is_empty() => Ok(Activation {
                 code: self.code,
                 birth_date: self.birth_date.trim().to_string(),
-                name: self.name,
+                name,
                 email,
                 password: self.password,
                 oidc_provider,
@@ -172,23 +180,28 @@ mod tests {
         errors.into_iter().map(|e| e.field).collect()
     }
 
-    #[test]
-    fn an_activation_form_reports_every_bad_field_at_once() {
-        let form = ActivationForm { code: " ".into(), birth_date: "7 March".into(), email: "nope".into(), password: "x".repeat(129), ..Default::default() };
-        assert_eq!(fields(form.check().expect_err("bad")), ["code", "birth_date", "email", "password"]);
-        let good = ActivationForm {
+    fn good_form() -> ActivationForm {
+        ActivationForm {
             code: "ABCD-EFGH".into(),
             birth_date: " 1984-03-07 ".into(),
             name: "Ana".into(),
             email: "ana@example.org".into(),
             password: String::new(),
             oidc_provider: Some(String::new()),
-        };
-        let checked = good.check().expect("good");
+        }
+    }
+
+    #[test]
+    fn an_activation_form_reports_every_bad_field_at_once() {
+        let form = ActivationForm { code: " ".into(), birth_date: "7 March".into(), email: "nope".into(), password: "x".repeat(129), ..Default::default() };
+        assert_eq!(fields(form.check().expect_err("bad")), ["code", "birth_date", "email", "password"]);
+        let checked = good_form().check().expect("good");
         assert_eq!(checked.birth_date, "1984-03-07");
         assert_eq!(checked.oidc_provider, None, "an empty provider means a password");
         let with_provider = ActivationForm { oidc_provider: Some("hospital".into()), ..ActivationForm::default() };
         assert!(fields(with_provider.check().expect_err("bad")).contains(&"name".to_string()), "the provider path checks the name too");
+        let named = ActivationForm { oidc_provider: Some("hospital".into()), name: "  Ana León ".into(), ..good_form() };
+        assert_eq!(named.check().expect("good").name, "Ana León", "kept trimmed for the trip to the provider");
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub mod release;
 mod role;
 mod sensitive;
 
-pub use account_form::{Activation, ActivationForm, Registration, RegistrationForm, StaffUserForm};
+pub use account_form::{Activation, ActivationForm, Registration, RegistrationForm, StaffUserForm, check_display_name};
 pub use audit_action::AuditAction;
 pub use audit_report::{AuditReportForm, AuditReportQuery, AuditReportRow, AuditSort, to_csv};
 pub use date::{DateError, IsoDate, format_utc_minutes, format_utc_seconds};

@@ -111,13 +111,9 @@ pub async fn find_by_email(db: &impl ConnectionTrait, email: &EmailAddress) -> R
     Ok(Some(to_user(row, roles)))
 }
 
-/// A display name of 1 to 100 characters with no control characters, trimmed.
+/// A display name of 1 to 100 characters with no control characters, trimmed (the domain's rule).
 pub fn check_display_name(name: &str) -> Result<String, UserError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(UserError::DisplayName);
-    }
-    Ok(name.to_string())
+    crate::domain::check_display_name(name).ok_or(UserError::DisplayName)
 }
 
 /// A new account whose input was checked and whose password was hashed, ready to insert.
