@@ -71,6 +71,7 @@ pub struct Settings {
     pub file_keys: Option<SecretString>,
     pub release_download_days: u32,
     pub privacy_contact: String,
+    pub time_zone: String,
     pub caregiver_default_days: u32,
     pub caregiver_max_days: u32,
     pub caregiver_invitation_days: u32,
@@ -143,6 +144,7 @@ impl Default for Settings {
             file_keys: None,
             release_download_days: 30,
             privacy_contact: "the Privacy Officer, Health Information Management".to_string(),
+            time_zone: "UTC".to_string(),
             caregiver_default_days: 365,
             caregiver_max_days: 730,
             caregiver_invitation_days: 14,
@@ -202,6 +204,7 @@ pub const DOCS: &[SettingDoc] = &[
     SettingDoc { key: "file_keys", default: "(development key)", help: "Keys that encrypt released files at rest (AES-256-GCM): id:base64 of 32 bytes, several separated by commas; the first seals, all open. Secret: never printed. Required in production." },
     SettingDoc { key: "release_download_days", default: "30", help: "Days a released copy stays downloadable; after that the patient asks again." },
     SettingDoc { key: "privacy_contact", default: "the Privacy Officer, Health Information Management", help: "Who patients complain to, named in denial letters (45 CFR 164.524(d)(2)(iii)): a name or title and a telephone number." },
+    SettingDoc { key: "time_zone", default: "UTC", help: "The hospital's time zone (an IANA name such as America/Chicago): every date and time shown, letters and PDFs included, and the calendar days the legal deadlines count." },
     SettingDoc { key: "caregiver_default_days", default: "365", help: "The caregiver access length the patient's invitation form offers, in days." },
     SettingDoc { key: "caregiver_max_days", default: "730", help: "The longest caregiver access a patient may grant in one invitation, in days." },
     SettingDoc { key: "caregiver_invitation_days", default: "14", help: "Days an invitation link can be accepted; unused, it expires." },
@@ -354,6 +357,9 @@ impl Settings {
         if self.privacy_contact.trim().is_empty() || self.privacy_contact.chars().count() > 300 {
             return Err(SettingsError::invalid("privacy_contact", "name a title and a telephone number (1 to 300 characters)"));
         }
+        if let Err(e) = app::backend::clock::SiteClock::new(&self.time_zone) {
+            return Err(SettingsError::invalid("time_zone", e.to_string()));
+        }
         if !(1..=365).contains(&self.release_download_days) {
             return Err(SettingsError::invalid("release_download_days", "use 1 to 365 days"));
         }
@@ -455,6 +461,11 @@ impl Settings {
     }
 
     /// The caregiver settings as the backend takes them.
+    /// The hospital's clock (checked at start-up: an unknown zone refuses to start).
+    pub fn clock(&self) -> app::backend::clock::SiteClock {
+        app::backend::clock::SiteClock::new(&self.time_zone).unwrap_or_default()
+    }
+
     pub fn caregiver_settings(&self) -> app::backend::access::CaregiverSettings {
         app::backend::access::CaregiverSettings {
             default_days: self.caregiver_default_days,
@@ -683,7 +694,7 @@ mod tests {
         toml.push_str("lockout_max_secs = 1\ndemo = false\n");
         toml.push_str("import_max_file_bytes = 1024\nimport_max_string_bytes = 1024\n");
         toml.push_str("request_response_days = 30\nself_copy_fee_cents = 0\nthird_party_copy_fee_cents = 0\n");
-        toml.push_str("file_keys = \"k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\nrelease_download_days = 30\nprivacy_contact = \"p\"\n");
+        toml.push_str("file_keys = \"k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\nrelease_download_days = 30\nprivacy_contact = \"p\"\ntime_zone = \"America/Chicago\"\n");
         toml.push_str("caregiver_default_days = 1\ncaregiver_max_days = 1\ncaregiver_invitation_days = 1\nproxy_limited_from_age = 12\nproxy_adult_from_age = 18\nrepresentative_document_max_bytes = 1024\n");
         toml.push_str("oidc_providers = [{ id = \"idp\", label = \"IdP\", issuer = \"https://idp.example\", client_id = \"c\" }]\n");
         let keys: Vec<&str> = toml.lines().filter_map(|l| l.split(" = ").next()).collect();

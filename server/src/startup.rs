@@ -100,6 +100,7 @@ impl Application {
             release_download_days: settings.release_download_days,
             privacy_contact: settings.privacy_contact.clone(),
             caregivers: settings.caregiver_settings(),
+            clock: settings.clock(),
             mailer,
             base_url,
         };
@@ -142,11 +143,13 @@ impl Application {
         };
         let daily = {
             let (system, ages) = (SystemContext::jobs(self.db.clone(), self.settings.site_code.clone()), self.settings.caregiver_settings().ages);
+            // Birthdays and expiries turn over at the hospital's midnight.
+            let clock = self.settings.clock();
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(DAILY_JOB_CHECK);
                 loop {
                     tick.tick().await;
-                    match system.run_daily_age_rules(ages, app::backend::db::today()).await {
+                    match system.run_daily_age_rules(ages, clock.today()).await {
                         Ok(Some(run)) => tracing::info!(narrowed = run.narrowed, ended_at_majority = run.ended_at_majority, expired = run.expired, "caregiver age and expiry rules applied"),
                         Ok(None) => {}
                         Err(e) => tracing::warn!(error = %e, "the caregiver age rules could not run; trying again later"),

@@ -39,7 +39,8 @@ async fn a_patient_signs_in_and_out_and_both_are_audited() {
 
     let response = app.sign_in(&client, "  Ana@Example.org ", PASSWORD).await;
     assert_eq!(response.status(), 200, "the page's client follows the redirect header");
-    assert!(response.headers()["location"].to_str().expect("ASCII").ends_with("/account"));
+    // A patient lands on their record (issue 15: not on the account page).
+    assert!(response.headers()["location"].to_str().expect("ASCII").ends_with("/record"));
     let me = app.me(&client).await.expect("signed in");
     assert_eq!(me["email"], "ana@example.org");
     assert_eq!(me["roles"], serde_json::json!(["patient"]));
@@ -451,4 +452,24 @@ async fn bursts_of_sign_in_attempts_from_one_address_are_rate_limited() {
     assert!(limited.text().await.expect("body").contains("\"kind\":\"rate_limited\""));
     // Other pages are not limited.
     assert_eq!(app.get("/sign-in").await.status(), 200);
+}
+
+#[tokio::test]
+async fn times_are_shown_in_the_hospitals_time_zone_as_a_readable_date() {
+    // `time_zone`: a patient in Chicago reads "Dec 1, 2026, 6:30 PM CST", not "... UTC".
+    let app = spawn_app_with(|s| s.time_zone = "America/Chicago".to_string()).await;
+    app.create_user("ana@example.org", &[Role::Patient], None).await;
+    let client = app.new_client();
+    app.login_as(&client, "ana@example.org").await;
+    let list = app.call_ok(&client, "my_sessions", &[]).await;
+    let started = list[0]["started"].as_str().expect("a time").to_string();
+    assert!(started.ends_with(" CST") || started.ends_with(" CDT"), "{started}");
+    assert!(!started.contains("UTC"), "{started}");
+    let (month, _) = started.split_once(' ').expect("a month first");
+    assert!(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"].contains(&month), "{started}");
+
+    // An unknown zone stops start-up, naming the setting.
+    let settings = server::settings::Settings { time_zone: "Mars/Olympus".to_string(), ..Default::default() };
+    let error = settings.validate().expect_err("refused").to_string();
+    assert!(error.contains("PORTAL_TIME_ZONE") || error.contains("time_zone"), "{error}");
 }

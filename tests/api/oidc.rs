@@ -138,7 +138,7 @@ async fn a_replayed_code_is_refused_by_the_provider() {
     let browser = app.new_client();
     let authorize = start(&app, &browser, "oidc_sign_in", &[("provider", PROVIDER)]).await;
     let callback = login_at_provider(&browser, &authorize, "alice").await;
-    assert_eq!(visit_callback(&browser, &callback).await, "/account");
+    assert_eq!(visit_callback(&browser, &callback).await, "/record");
 
     // An attacker who saw the old callback starts a fresh flow and pairs its state with the
     // spent code: the provider refuses the code (already used, and PKCE no longer matches).
@@ -338,7 +338,7 @@ async fn assert_token_refused(flaw: Flaw) {
 async fn the_hostile_provider_signs_in_when_its_token_is_sound() {
     // The control: without a flaw, the same set-up signs in, so each refusal below is a check.
     let (app, browser, to) = through_fake_provider(Flaw::None).await;
-    assert_eq!(to, "/account");
+    assert_eq!(to, "/record");
     assert_eq!(app.me(&browser).await.expect("signed in")["email"], "m@example.org");
 }
 

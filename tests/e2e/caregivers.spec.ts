@@ -24,6 +24,9 @@ test('a patient invites a caregiver, who acts for them until the patient revokes
   await page.locator(byId(ids.INVITE_COPIES)).check();
   await page.locator(byId(ids.INVITE_SUBMIT)).click();
   await expect(page.locator(byId(ids.INVITE_SENT))).toContainText(carer.email);
+  // The form starts afresh, so a second tap cannot send the same invitation again.
+  await expect(page.locator(byId(ids.INVITE_EMAIL))).toHaveValue('');
+  await expect(page.locator(byId(ids.INVITE_COPIES))).not.toBeChecked();
   const link = new URL((await page.locator(byId(ids.INVITE_LINK)).innerText()).trim());
   await expect(page.locator(byId(ids.CAREGIVERS_INVITATIONS))).toContainText(carer.email);
 
@@ -48,6 +51,13 @@ test('a patient invites a caregiver, who acts for them until the patient revokes
   await c.getByRole('button', { name: /^See .+'s record$/ }).click();
   await expect(c).toHaveURL(/\/record$/);
   await expect(c.locator(byId(ids.ACTING_BANNER))).toContainText('You are viewing the record of');
+  // One line on any screen, and the header with it stays small on a phone.
+  const line = await c.locator(`${byId(ids.ACTING_BANNER)} p`).evaluate((p) => parseFloat(getComputedStyle(p).lineHeight));
+  expect((await c.locator(`${byId(ids.ACTING_BANNER)} p`).boundingBox())!.height).toBeLessThanOrEqual(line + 1);
+  await expect(c.getByRole('link', { name: 'Switch', exact: true })).toBeVisible();
+  if (testInfo.project.name === 'phone') {
+    expect((await c.locator(byId(ids.SITE_HEADER)).boundingBox())!.height).toBeLessThan(130);
+  }
   await expect(c.locator(byId(ids.RECORD_LIMITED))).toBeVisible();
   await expect(c.locator(byId(ids.RECORD_DEMOGRAPHICS))).toBeVisible();
   await noViolations(c, 'the record as a caregiver');
@@ -73,4 +83,35 @@ test('a patient invites a caregiver, who acts for them until the patient revokes
   await expect(c.locator(byId(ids.ACTING_BANNER))).toContainText('has ended');
   await expect(c.locator(byId(ids.RECORD_DEMOGRAPHICS))).toHaveCount(0);
   await carerContext.close();
+});
+
+test('someone invited without an account registers on a page made for them and goes back to the invitation', async ({ page, browser }, testInfo) => {
+  test.setTimeout(90_000);
+  const invited = `helper-${testInfo.project.name}-${Date.now().toString(36)}@example.org`;
+  await signIn(page, PATIENT, '/caregivers');
+  await expect(page).toHaveURL(/\/caregivers$/);
+  await waitForHydration(page);
+  await page.locator(byId(ids.INVITE_EMAIL)).fill(invited);
+  await page.locator(byId(ids.INVITE_SUBMIT)).click();
+  const link = new URL((await page.locator(byId(ids.INVITE_LINK)).innerText()).trim());
+
+  const context = await browser.newContext({ ...testInfo.project.use });
+  const c = await context.newPage();
+  await c.goto(link.pathname + link.search);
+  await c.getByRole('link', { name: 'Create an account', exact: true }).click();
+  await expect(c).toHaveURL(/\/register\?next=/);
+  await waitForHydration(c);
+  // Only the form they need: no activation code, no two-day wait, their invited address filled in.
+  await expect(c.locator(byId(ids.REGISTER_INVITED))).toBeVisible();
+  await expect(c.locator(byId(ids.REGISTER_CODE))).toHaveCount(0);
+  await expect(c.getByText('two working days')).toHaveCount(0);
+  await expect(c.locator(byId(ids.SELF_EMAIL))).toHaveValue(invited);
+  await noViolations(c, 'registering from an invitation');
+  await c.locator(byId(ids.SELF_NAME)).fill('Jordan Helper');
+  await c.locator(byId(ids.SELF_BIRTH)).fill('1980-04-02');
+  await c.locator(byId(ids.SELF_PASSWORD)).fill('harbour lantern orchid');
+  await c.getByRole('button', { name: 'Create my account and continue' }).click();
+  await expect(c).toHaveURL(/\/caregivers\/accept\?token=/);
+  await expect(c.locator(byId(ids.ACCEPT_SUMMARY))).toContainText('Limited record');
+  await context.close();
 });

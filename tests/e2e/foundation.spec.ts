@@ -94,3 +94,17 @@ test('keyboard users can skip straight to the main content', async ({ page }) =>
   await page.keyboard.press('Enter');
   await expect(page.locator(byId(ids.MAIN))).toBeFocused();
 });
+
+test('a stale tab whose assets are gone after a deploy still works, as a page without JavaScript', async ({ page }) => {
+  // The old build's hashed names no longer exist: the module and its glue answer 404.
+  await page.route(/\/pkg\/.*\.(wasm|js)$/, (route) => route.fulfill({ status: 404, body: 'gone' }));
+  await page.goto('/');
+  await expect(page.locator(byId(ids.HOME_HEADING))).toBeVisible();
+  await expect(page.locator(byId(ids.PRIVACY_NOTICE))).toBeVisible();
+  // Never a blank page: the form posts and the server answers with the page.
+  await Promise.all([page.waitForURL('**/'), page.locator(byId(ids.PRIVACY_NOTICE_DISMISS)).click()]);
+  await expect(page.locator(byId(ids.HOME_HEADING))).toBeVisible();
+  await expect(page.locator(byId(ids.PRIVACY_NOTICE))).toHaveCount(0);
+  await page.getByRole('link', { name: 'Sign in' }).first().click();
+  await expect(page.getByLabel('Email address')).toBeVisible();
+});

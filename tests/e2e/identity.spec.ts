@@ -5,6 +5,7 @@ import { test, expect, type Page } from '@playwright/test';
 import ids from './ids.json';
 import { totp } from './totp';
 import { execFileSync } from 'node:child_process';
+import { mainNav } from './staff';
 
 const byId = (id: string) => `#${id}`;
 const PATIENT = { email: 'patient@demo.example', password: 'demo-patient-lantern', name: 'Lucas León' };
@@ -20,7 +21,8 @@ async function signIn(page: Page, who: { email: string; password: string }, base
   await page.getByLabel('Email address').fill(who.email);
   await page.getByLabel('Password', { exact: true }).fill(who.password);
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-  await expect(page).toHaveURL(/\/account$/);
+  // A patient lands on their own record.
+  await expect(page).toHaveURL(/\/record$/);
 }
 
 /** Creates a staff account with `portal admin create-user`, on the test server's database. */
@@ -31,15 +33,27 @@ function createStaff(email: string, password: string) {
   });
 }
 
-test('a patient signs in, reads their record and signs out', async ({ page }) => {
+test('a patient signs in, lands on their record and signs out', async ({ page }, testInfo) => {
   await page.goto('/sign-in');
   await expect(page.locator(byId(ids.DEMO_CREDENTIALS))).toContainText(PATIENT.email);
   await signIn(page, PATIENT);
   await expect(page.locator(byId(ids.SIGNED_IN_AS))).toHaveText(PATIENT.name);
-  await expect(page.locator(byId(ids.SESSION_LIST))).toContainText('This device');
-
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'My record', exact: true }).click();
   await expect(page.locator(byId(ids.RECORD_DEMOGRAPHICS))).toContainText('AB5537A3-8608-5F56-53F5-D10B00EB4680');
+  await waitForHydration(page);
+
+  // On a phone the header is one row: the navigation waits behind "Menu".
+  const header = page.locator(byId(ids.SITE_HEADER));
+  if (testInfo.project.name === 'phone') {
+    expect((await header.boundingBox())!.height).toBeLessThan(80);
+    await expect(page.locator(byId(ids.SITE_NAV))).toBeHidden();
+  }
+  await (await mainNav(page)).getByRole('link', { name: 'Account', exact: true }).click();
+  await expect(page.locator(byId(ids.SESSION_LIST))).toContainText('This device');
+  // Times read in the hospital's zone (the test server runs with time_zone America/Chicago).
+  await expect(page.locator(byId(ids.SESSION_LIST))).toContainText(/[A-Z][a-z]{2} \d{1,2}, \d{4}, \d{1,2}:\d{2} [AP]M C[SD]T/);
+  await expect(page.locator(byId(ids.SESSION_LIST))).not.toContainText('UTC');
+  // Going to another page closes the menu again.
+  if (testInfo.project.name === 'phone') await expect(page.locator(byId(ids.SITE_NAV))).toBeHidden();
 
   await page.locator(byId(ids.SIGN_OUT)).click();
   await expect(page).toHaveURL(/\/sign-in\?signed_out=1$/);
@@ -70,13 +84,21 @@ test('a wrong password is announced at the form and keeps the person signed out'
 test.describe('without JavaScript', () => {
   test.use({ javaScriptEnabled: false });
 
-  test('sign-in and the account page work before hydration', async ({ page }) => {
+  test('sign-in and the account page work before hydration', async ({ page }, testInfo) => {
     await page.goto('/sign-in');
     await page.getByLabel('Email address').fill(PATIENT.email);
     await page.getByLabel('Password', { exact: true }).fill(PATIENT.password);
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-    await expect(page).toHaveURL(/\/account$/);
+    await expect(page).toHaveURL(/\/record$/);
     await expect(page.locator(byId(ids.SIGNED_IN_AS))).toHaveText(PATIENT.name);
+    // Without JavaScript "Menu" is a link to the navigation, which then shows.
+    if (testInfo.project.name === 'phone') {
+      await page.locator(byId(ids.SITE_MENU_TOGGLE)).click();
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Account', exact: true }).click();
+    } else {
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Account', exact: true }).click();
+    }
+    await expect(page.locator(byId(ids.SESSION_LIST))).toContainText('This device');
   });
 });
 
@@ -120,11 +142,13 @@ test('a new staff member sets up two-step verification, creates a patient and is
   await expect(page.locator(byId(ids.MFA_CODE))).toHaveAttribute('aria-invalid', 'true');
   await page.getByLabel('Code').fill(totp(key, Date.now() / 1000 + 30));
   await page.locator(byId(ids.MFA_SUBMIT)).click();
-  await expect(page).toHaveURL(/\/account$/);
+  // HIM staff land on the request queue, their day's work.
+  await expect(page).toHaveURL(/\/staff\/requests$/);
   await expect(page.locator(byId(ids.SIGNED_IN_AS))).toHaveText('Dana Staff');
 
   const mrn = `E2E-${stamp.toUpperCase()}`;
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Patients' }).click();
+  await waitForHydration(page);
+  await (await mainNav(page)).getByRole('link', { name: 'Patients' }).click();
   await expect(page.locator(byId(ids.PATIENTS_HEADING))).toBeVisible();
   await waitForHydration(page);
 

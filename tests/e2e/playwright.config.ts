@@ -75,6 +75,7 @@ export default defineConfig({
         PORTAL_SITE_ROOT: siteRoot,
         PORTAL_LOG_LEVEL: 'warn',
         PORTAL_DEMO: 'true',
+        PORTAL_TIME_ZONE: 'America/Chicago',
         PORTAL_OIDC_PROVIDERS: `[{ id = "hospital", label = "Hospital ID", issuer = "${oidcIssuer}", client_id = "${oidcClient.client_id}", client_secret = "${oidcClient.client_secret}", for_patients = true }]`,
       },
     },
@@ -110,6 +111,7 @@ export default defineConfig({
         PORTAL_SITE_ROOT: siteRoot,
         PORTAL_LOG_LEVEL: 'warn',
         PORTAL_DEMO: 'true',
+        PORTAL_TIME_ZONE: 'America/Chicago',
         // Signed out after one idle minute; warned after ten seconds.
         PORTAL_PATIENT_IDLE_MINUTES: '1',
         PORTAL_STAFF_IDLE_MINUTES: '1',

@@ -5,7 +5,7 @@ import { test, expect, type Page } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 import { readFileSync } from 'node:fs';
 import ids from './ids.json';
-import { signInAsNewStaff, waitForHydration } from './staff';
+import { mainNav, signInAsNewStaff, waitForHydration } from './staff';
 
 const byId = (id: string) => `#${id}`;
 const PATIENT = { email: 'patient@demo.example', password: 'demo-patient-lantern' };
@@ -214,9 +214,13 @@ test('a copy for someone else: the signed authorization, the passcode link, the 
   // Delivered; the disclosure and the transmit are on record for the patient.
   await page.reload();
   await expect(page.locator(byId(ids.REQUEST_STATUS))).toContainText('Delivered');
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Who received my record' }).click();
+  await waitForHydration(page);
+  await (await mainNav(page)).getByRole('link', { name: 'Who received my record' }).click();
   await expect(page.locator(byId(ids.DISCLOSURE_LIST))).toContainText(clinic);
   await expect(page.locator(byId(ids.ACTIVITY_LIST))).toContainText('Transmit');
   await noViolations(page, 'who received my record');
   await expect(page.locator(byId(ids.ACTIVITY_LIST))).toContainText(`To ${clinic}, ana.gomez@clinic.example`);
+  // Newest first to the millisecond: the copy the recipient opened last tops the list, above
+  // the patient's views of the same minute.
+  await expect(page.locator(`${byId(ids.ACTIVITY_LIST)} > li`).first()).toContainText('Transmit');
 });

@@ -13,6 +13,18 @@ export async function waitForHydration(page: Page) {
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
 }
 
+/**
+ * The main navigation, opened first when it sits behind "Menu" (small screens, signed in).
+ */
+export async function mainNav(page: Page) {
+  const toggle = page.locator(byId(ids.SITE_MENU_TOGGLE));
+  if ((await toggle.isVisible()) && (await toggle.getAttribute('aria-expanded')) !== 'true') {
+    await toggle.click();
+    await expect(page.locator(byId(ids.SITE_NAV))).toBeVisible();
+  }
+  return page.getByRole('navigation', { name: 'Main' });
+}
+
 /** No axe violations on the page as it is now. */
 export async function noViolations(page: Page, where: string) {
   const results = await new AxeBuilder({ page }).analyze();

@@ -206,8 +206,8 @@ pub async fn my_sessions() -> Result<Vec<SessionRow>, AppError> {
             .into_iter()
             .map(|s| SessionRow {
                 id: s.id,
-                started: crate::domain::format_utc_minutes(s.created_at_ms),
-                last_active: crate::domain::format_utc_minutes(s.last_seen_ms),
+                started: state.clock.minutes(s.created_at_ms),
+                last_active: state.clock.minutes(s.last_seen_ms),
                 address: s.client_address,
                 browser: s.user_agent,
                 current: s.current,

@@ -88,6 +88,18 @@ pub async fn preview_invitation(token: String) -> Result<InvitationPreview, AppE
     with_status(async move { access().await?.invitation_preview(&token).await }.await)
 }
 
+/// The address an invitation link was sent to, to fill in the registration form of someone
+/// invited who has no account yet (nothing when the link is not a pending invitation).
+#[server(prefix = "/api", endpoint = "invited_address")]
+pub async fn invited_address(token: String) -> Result<Option<String>, AppError> {
+    use self::ssr::*;
+    with_status(async move {
+        crate::backend::access::caregivers::invited_address(&state()?.db, &token)
+            .await
+            .map_err(|e| internal("looking up an invitation failed", &e))
+    }.await)
+}
+
 /// The invited person accepts with the signed-in account, then goes to the switcher.
 #[server(prefix = "/api", endpoint = "accept_invitation")]
 pub async fn accept_invitation(token: String) -> Result<ActingChoice, AppError> {

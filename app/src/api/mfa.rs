@@ -95,7 +95,7 @@ pub async fn verify_second_factor(code: String, next: Option<String>) -> Result<
         session.remove::<serde_json::Value>(Key::PendingSignIn).await?;
         session.cycle_id().await?;
         session.insert(Key::Login, login_id).await?;
-        leptos_axum::redirect(&crate::domain::safe_next(next.as_deref()));
+        leptos_axum::redirect(&crate::domain::after_sign_in(next.as_deref(), user.roles.iter().copied()));
         Ok(())
     }.await)
 }

@@ -55,7 +55,8 @@ pub async fn oidc_sign_in(provider: String, next: Option<String>) -> Result<(), 
     use crate::backend::auth::oidc::Intent;
     use self::ssr::*;
     with_status(async move {
-        let next = crate::domain::safe_next(next.as_deref());
+        // An empty `next` lands by role once the provider answers.
+        let next = crate::domain::SafeNext::checked(next.as_deref()).map(|n| n.into_string()).unwrap_or_default();
         server::start(&provider, Intent::SignIn { next }).await
     }.await)
 }
@@ -85,7 +86,7 @@ pub async fn my_identities() -> Result<Vec<IdentityRow>, AppError> {
             .into_iter()
             .map(|row| IdentityRow {
                 provider: state.oidc.label_for_issuer(&row.issuer).unwrap_or_else(|| row.issuer.clone()),
-                linked: crate::domain::format_utc_minutes(row.linked_at_ms),
+                linked: state.clock.minutes(row.linked_at_ms),
                 issuer: row.issuer,
                 subject: row.subject,
             })

@@ -16,7 +16,8 @@ pub async fn submit_request(#[server(flatten)] form: crate::domain::release::Cop
     use self::ssr::*;
     with_status(async move {
         let state = state()?;
-        let today = crate::backend::db::today();
+        // 45 CFR 164.524(b)(2): the 30 days count from the day received, the hospital's day.
+        let today = state.clock.today();
         let (copy, third_party) = form.split().ok_or(AppError::BadRequest)?;
         let checked = copy.check(today);
         let site = site_name(&state);
@@ -187,7 +188,7 @@ pub async fn patient_disclosures(patient: String) -> Result<crate::domain::relea
 pub async fn add_disclosure(patient: String, #[server(flatten)] form: crate::domain::release::DisclosureForm) -> Result<crate::domain::release::Accounting, AppError> {
     use self::ssr::*;
     with_status(async move {
-        let entry = form.check(crate::backend::db::today()).map_err(|fields| AppError::Validation { fields })?;
+        let entry = form.check(state()?.clock.today()).map_err(|fields| AppError::Validation { fields })?;
         access().await?.add_disclosure(&patient, entry).await
     }.await)
 }

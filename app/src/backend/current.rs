@@ -66,7 +66,9 @@ pub async fn access() -> Result<AccessContext, AppError> {
 /// screen (a caregiver's switch) read from the session.
 pub async fn access_with(state: &AppState, session: &PortalSession, signed_in: &SignedIn, request: RequestMeta) -> Result<AccessContext, AppError> {
     let acting_for = session.get::<String>(Key::ActingFor).await?;
-    Ok(AccessContext::new(state.db.clone(), signed_in, request, state.site_code.clone()).with_caregivers(acting_for, state.caregivers.ages))
+    Ok(AccessContext::new(state.db.clone(), signed_in, request, state.site_code.clone())
+        .with_caregivers(acting_for, state.caregivers.ages)
+        .with_clock(state.clock.clone()))
 }
 
 /// Where a sign-in whose first factor passed (a password, or a provider's ID token) goes next:
@@ -105,12 +107,16 @@ pub async fn begin_sign_in(
         };
         session.insert(Key::PendingSignIn, pending).await?;
         let page = if stage == PendingStage::Verify { "/sign-in/verify" } else { "/sign-in/setup" };
-        let next_query = next.map(|n| format!("?next={}", percent(&safe_next(Some(n))))).unwrap_or_default();
+        // A missing `next` stays missing, so the second step still lands by role.
+        let next_query = next
+            .filter(|n| !n.is_empty())
+            .map(|n| format!("?next={}", percent(&safe_next(Some(n)))))
+            .unwrap_or_default();
         return Ok(format!("{page}{next_query}"));
     }
     let login_id = login::complete(&state.db, &state.auth, &user.id, first_factor, request)
         .await
         .map_err(|e| internal("completing a sign-in failed", &e))?;
     session.insert(Key::Login, login_id).await?;
-    Ok(safe_next(next))
+    Ok(crate::domain::after_sign_in(next, user.roles.iter().copied()))
 }

@@ -21,7 +21,8 @@ pub fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
-/// Today's date in UTC (the legal clocks count calendar days).
+/// Today's date in UTC. Legal clocks use the hospital's day instead (`SiteClock::today`); this
+/// is for jobs that have no site clock at hand and only compare dates roughly.
 pub fn today() -> crate::domain::IsoDate {
     let now = time::OffsetDateTime::now_utc().date();
     crate::domain::IsoDate::from_parts(now.year().clamp(1850, 9999) as u16, u8::from(now.month()).into(), now.day().into())

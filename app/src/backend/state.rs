@@ -36,6 +36,9 @@ pub struct AppState {
     pub privacy_contact: String,
     /// Invitation and grant lengths, the proxy age thresholds, document limits.
     pub caregivers: super::access::CaregiverSettings,
+    /// The hospital's time zone: every date and time shown, and the calendar days the legal
+    /// clocks count (`time_zone`).
+    pub clock: super::clock::SiteClock,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -38,7 +38,7 @@ pub async fn upload(
         Ok(s) => s,
         Err(e) => return plain(StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::UNAUTHORIZED), e.to_string()),
     };
-    let context = AccessContext::new(state.db.clone(), &signed, request, state.site_code.clone());
+    let context = AccessContext::new(state.db.clone(), &signed, request, state.site_code.clone()).with_clock(state.clock.clone());
     let mut file: Option<(String, Vec<u8>)> = None;
     loop {
         match multipart.next_field().await {

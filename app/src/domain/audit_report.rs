@@ -30,7 +30,7 @@ pub struct AuditReportForm {
     pub dir: String,
 }
 
-/// Validated filters. Dates are whole UTC days, `to` included.
+/// Validated filters. Dates are whole days of the hospital's time zone, `to` included.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditReportQuery {
     pub from: Option<IsoDate>,
@@ -86,7 +86,7 @@ impl AuditReportQuery {
     }
 }
 
-/// One event as the report shows it: names resolved, times in UTC.
+/// One event as the report shows it: names resolved, times in the hospital's zone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditReportRow {
     pub seq: i64,

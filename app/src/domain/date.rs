@@ -98,6 +98,16 @@ pub fn format_utc_seconds(ms: i64) -> String {
     format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rem / 3600, (rem % 3600) / 60, rem % 60)
 }
 
+/// A stored calendar date ("2026-12-05") as a person reads it ("Dec 5, 2026"); anything that is
+/// not such a date is shown as it is.
+pub fn readable_day(text: &str) -> String {
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    match IsoDate::parse(text) {
+        Ok(date) => format!("{} {}, {:04}", MONTHS[usize::from(date.month) - 1], date.day, date.year),
+        Err(_) => text.to_string(),
+    }
+}
+
 impl IsoDate {
     /// The date `days` later (earlier when negative), if it is still a date this type holds.
     pub fn add_days(self, days: i64) -> Option<IsoDate> {
@@ -127,6 +137,13 @@ impl IsoDate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_dates_read_like_dates() {
+        assert_eq!(readable_day("2026-12-05"), "Dec 5, 2026");
+        assert_eq!(readable_day("2027-01-31"), "Jan 31, 2027");
+        assert_eq!(readable_day("not a date"), "not a date");
+    }
 
     #[test]
     fn instants_print_as_utc_dates() {

@@ -1,5 +1,8 @@
-//! Where a page may send someone next: only a path on this site (no open redirect), and the
-//! percent-encoding that puts such a path into a query string.
+//! Where a page may send someone next: only a path on this site (no open redirect), the page a
+//! person lands on after signing in when none was asked for, and the percent-encoding that puts
+//! such a path into a query string.
+
+use super::Role;
 
 /// A path on this site to return to after sign-in; anything else becomes `/account`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,6 +13,11 @@ impl SafeNext {
     pub const DEFAULT: &'static str = "/account";
 
     pub fn parse(next: Option<&str>) -> Self {
+        Self::checked(next).unwrap_or_else(|| SafeNext(Self::DEFAULT.to_string()))
+    }
+
+    /// `next` when it is a plain path on this site, else nothing.
+    pub fn checked(next: Option<&str>) -> Option<Self> {
         match next {
             Some(path)
                 if path.starts_with('/')
@@ -18,9 +26,9 @@ impl SafeNext {
                     && path.len() <= 500
                     && path.chars().all(|c| c.is_ascii_graphic() && c != '\\') =>
             {
-                SafeNext(path.to_string())
+                Some(SafeNext(path.to_string()))
             }
-            _ => SafeNext(Self::DEFAULT.to_string()),
+            _ => None,
         }
     }
 
@@ -36,6 +44,36 @@ impl SafeNext {
 /// Only same-site paths may be returned to after sign-in (no open redirect).
 pub fn safe_next(next: Option<&str>) -> String {
     SafeNext::parse(next).into_string()
+}
+
+/// The page a person starts on after signing in when no page asked for one: the work of the
+/// day for staff (an HIM clerk's queue, a reviewer's reviews, an administrator's accounts), their
+/// own record for a patient, the people they act for for a caregiver, and the account page (which
+/// says identity verification is pending) for someone with no role yet.
+pub fn landing_page(roles: impl IntoIterator<Item = Role>) -> &'static str {
+    let roles: Vec<Role> = roles.into_iter().collect();
+    let has = |role| roles.contains(&role);
+    if has(Role::HimStaff) {
+        "/staff/requests"
+    } else if has(Role::HimReviewer) {
+        "/staff/reviews"
+    } else if has(Role::Administrator) {
+        "/admin/users"
+    } else if has(Role::Patient) {
+        "/record"
+    } else if has(Role::Caregiver) {
+        "/people"
+    } else {
+        SafeNext::DEFAULT
+    }
+}
+
+/// Where a completed sign-in goes: `next` when it is a safe local path, else the landing page.
+pub fn after_sign_in(next: Option<&str>, roles: impl IntoIterator<Item = Role>) -> String {
+    match SafeNext::checked(next.filter(|n| !n.is_empty())) {
+        Some(next) => next.into_string(),
+        None => landing_page(roles).to_string(),
+    }
 }
 
 /// Percent-encodes a path for a query string.
@@ -64,6 +102,19 @@ mod tests {
         // A header value cannot carry control characters: they must not reach the redirect.
         assert_eq!(safe_next(Some("/record\r\nSet-Cookie: x=1")), "/account");
         assert_eq!(safe_next(Some("/record with space")), "/account");
+    }
+
+    #[test]
+    fn a_patient_lands_on_their_record_and_staff_on_their_work() {
+        assert_eq!(after_sign_in(None, [Role::Patient]), "/record");
+        assert_eq!(after_sign_in(Some(""), [Role::Patient]), "/record");
+        assert_eq!(after_sign_in(Some("https://evil.example/"), [Role::Patient]), "/record");
+        assert_eq!(after_sign_in(Some("/requests"), [Role::Patient]), "/requests");
+        assert_eq!(after_sign_in(None, [Role::Caregiver]), "/people");
+        assert_eq!(after_sign_in(None, [Role::Patient, Role::HimStaff]), "/staff/requests");
+        assert_eq!(after_sign_in(None, [Role::HimReviewer]), "/staff/reviews");
+        assert_eq!(after_sign_in(None, [Role::Administrator]), "/admin/users");
+        assert_eq!(after_sign_in(None, []), "/account");
     }
 
     #[test]

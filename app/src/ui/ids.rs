@@ -4,6 +4,8 @@
 pub const MAIN: &str = "main";
 pub const SITE_HEADER: &str = "site-header";
 pub const SITE_NAV: &str = "site-nav";
+pub const SITE_MENU: &str = "site-menu";
+pub const SITE_MENU_TOGGLE: &str = "site-menu-toggle";
 pub const SITE_FOOTER: &str = "site-footer";
 pub const HOME_HEADING: &str = "home-heading";
 pub const NOT_FOUND_HEADING: &str = "not-found-heading";
@@ -105,6 +107,7 @@ pub const ACTIVATION_LETTER: &str = "activation-letter";
 pub const ACTIVATION_CODE: &str = "activation-code";
 pub const ISSUE_ACTIVATION: &str = "issue-activation";
 pub const REGISTER_HEADING: &str = "register-heading";
+pub const REGISTER_INVITED: &str = "register-invited";
 pub const REGISTER_CODE: &str = "register-code";
 pub const REGISTER_BIRTH: &str = "register-birth";
 pub const REGISTER_NAME: &str = "register-name";
@@ -181,6 +184,8 @@ pub const ALL: &[(&str, &str)] = &[
     ("MAIN", MAIN),
     ("SITE_HEADER", SITE_HEADER),
     ("SITE_NAV", SITE_NAV),
+    ("SITE_MENU", SITE_MENU),
+    ("SITE_MENU_TOGGLE", SITE_MENU_TOGGLE),
     ("SITE_FOOTER", SITE_FOOTER),
     ("HOME_HEADING", HOME_HEADING),
     ("NOT_FOUND_HEADING", NOT_FOUND_HEADING),
@@ -276,6 +281,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("ACTIVATION_CODE", ACTIVATION_CODE),
     ("ISSUE_ACTIVATION", ISSUE_ACTIVATION),
     ("REGISTER_HEADING", REGISTER_HEADING),
+    ("REGISTER_INVITED", REGISTER_INVITED),
     ("REGISTER_CODE", REGISTER_CODE),
     ("REGISTER_BIRTH", REGISTER_BIRTH),
     ("REGISTER_NAME", REGISTER_NAME),

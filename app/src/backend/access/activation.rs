@@ -51,7 +51,7 @@ impl AccessContext {
             patient_name: format!("{} {}", patient.given_names, patient.family_name),
             mrn: patient.mrn,
             code,
-            expires_on: format_utc_seconds(expires)[..10].to_string(),
+            expires_on: self.clock.day(expires),
         })
     }
 }
@@ -84,7 +84,7 @@ impl AccessContext {
                 full_name: claim.full_name,
                 birth_date: claim.birth_date,
                 phone: claim.phone,
-                registered: format_utc_seconds(claim.created_at_ms)[..16].to_string(),
+                registered: self.clock.minutes(claim.created_at_ms),
             });
         }
         Ok(out)

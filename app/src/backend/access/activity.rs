@@ -4,7 +4,6 @@
 use super::rows::disclosure;
 use super::AccessContext;
 use crate::backend::audit::{self, AuditAction, Outcome};
-use crate::domain::format_utc_minutes;
 use crate::error::AppError;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
@@ -64,7 +63,7 @@ impl AccessContext {
                 _ => None,
             };
             if let Some((action, who, what, addressee)) = row {
-                rows.push(crate::domain::release::ActivityRow { at: format_utc_minutes(e.occurred_at_ms), action: action.into(), who, what, addressee });
+                rows.push((e.occurred_at_ms, crate::domain::release::ActivityRow { at: self.clock.minutes(e.occurred_at_ms), action: action.into(), who, what, addressee }));
             }
         }
         // Copies sent at the patient's request (the transmit itself, with the addressee).
@@ -74,15 +73,20 @@ impl AccessContext {
             .all(&self.db)
             .await?;
         for d in sent {
-            rows.push(crate::domain::release::ActivityRow {
-                at: format_utc_minutes(d.created_at_ms),
+            rows.push((d.created_at_ms, crate::domain::release::ActivityRow {
+                at: self.clock.minutes(d.created_at_ms),
                 action: "Transmit".into(),
                 who: "Sent at your request".into(),
                 what: d.description,
                 addressee: Some([Some(d.recipient_name), d.recipient_address].into_iter().flatten().collect::<Vec<_>>().join(", ")),
-            });
+            }));
         }
-        rows.sort_by(|a, b| b.at.cmp(&a.at));
+        // Newest first by the instant itself: the shown time has minutes only, and a transmit
+        // made in the same minute as earlier views must still come above them.
+        // (Ties keep the later-recorded row first.)
+        rows.sort_by_key(|(at, _)| *at);
+        rows.reverse();
+        let rows: Vec<_> = rows.into_iter().map(|(_, row)| row).collect();
         let event = self.event(AuditAction::PatientRead, Outcome::Success).patient(&patient_id).entity("activity", &patient_id).detail("activity history");
         audit::record_alone(&self.db, event).await?;
         Ok(rows)

@@ -36,11 +36,11 @@ impl AccessContext {
             }
         }
         if let Some(from) = query.from {
-            select = select.filter(audit_event::Column::OccurredAtMs.gte(from.start_ms()));
+            select = select.filter(audit_event::Column::OccurredAtMs.gte(self.clock.start_of(from)));
         }
         if let Some(to) = query.to {
             // `to` is included: up to the start of the next day.
-            select = select.filter(audit_event::Column::OccurredAtMs.lt(to.start_ms() + 86_400_000));
+            select = select.filter(audit_event::Column::OccurredAtMs.lt(to.add_days(1).map_or(i64::MAX, |next| self.clock.start_of(next))));
         }
         if let Some(action) = &query.action {
             select = select.filter(audit_event::Column::Action.eq(action.as_str()));
@@ -86,7 +86,7 @@ impl AccessContext {
             .into_iter()
             .map(|e| AuditReportRow {
                 seq: e.seq,
-                time: format_utc_seconds(e.occurred_at_ms),
+                time: self.clock.seconds(e.occurred_at_ms),
                 user: name(&emails, &e.actor_user_id),
                 // A caregiver acts for a patient record (shown by its number); older events name a user.
                 on_behalf_of: e.on_behalf_of.as_ref().map(|i| {

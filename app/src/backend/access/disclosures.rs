@@ -3,7 +3,6 @@
 //! the old one; the patient sees six years.
 
 use super::rows::{disclosure, release_request};
-use crate::backend::db::today;
 use super::AccessContext;
 use crate::backend::audit::{self, AuditAction, Outcome};
 use crate::backend::db::{now_ms, write_transaction};
@@ -26,7 +25,7 @@ impl AccessContext {
             id: Set(uuid::Uuid::new_v4().to_string()),
             patient_id: Set(row.patient_id.clone()),
             request_id: Set(Some(row.id.clone())),
-            disclosed_on: Set(today().to_string()),
+            disclosed_on: Set(self.clock.today().to_string()),
             recipient_name: Set(recipient_of(row)?.to_string()),
             recipient_address: Set(row.recipient_address.clone()),
             description: Set(format!("Copy of the health record: {what} (request R-{})", row.number)),
@@ -70,7 +69,7 @@ impl AccessContext {
             None => self.subject().ok_or(AppError::NotFound)?,
         };
         self.authorize(crate::backend::policy::Action::ReadPatientRecord, crate::backend::policy::Target::Patient(&patient_id), AuditAction::PatientRead).await?;
-        let to = today();
+        let to = self.clock.today();
         let from = crate::domain::release::accounting_start(to);
         let rows = disclosure::Entity::find()
             .filter(disclosure::Column::PatientId.eq(patient_id.as_str()))

@@ -12,7 +12,6 @@ use crate::backend::copies::sha256_hex;
 use crate::backend::db::{now_ms, write_transaction};
 use crate::backend::request::RequestMeta;
 use crate::domain::release::{ShareView, Status};
-use crate::domain::format_utc_minutes;
 use crate::backend::error::Stored;
 use crate::error::{AppError, FieldError};
 use base64::Engine;
@@ -78,7 +77,7 @@ impl AccessContext {
             recipient: recipient_of(row)?.to_string(),
             url: format!("{base_url}/shared/{token}"),
             passcode: format!("{} {}", &passcode[..passcode.len().min(4)], &passcode[passcode.len().min(4)..]),
-            expires: format_utc_minutes(link.expires_at_ms),
+            expires: self.clock.minutes(link.expires_at_ms),
             expired: link.expires_at_ms <= now_ms(),
             opened: link.opened_count,
         }))

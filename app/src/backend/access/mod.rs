@@ -41,7 +41,7 @@ use super::db::{now_ms, write_transaction};
 use super::error::{Stored, unique_or};
 use super::policy::{self, Action, Decision, Grant, Principal, Target};
 use super::request::RequestMeta;
-use crate::domain::{ActivationLetter, PendingVerification, AuditReportQuery, AuditReportRow, AuditSort, NewPatient, PatientSummary, Role, format_utc_seconds};
+use crate::domain::{ActivationLetter, PendingVerification, AuditReportQuery, AuditReportRow, AuditSort, NewPatient, PatientSummary, Role};
 use crate::error::{AppError, FieldError};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
@@ -59,6 +59,8 @@ pub struct AccessContext {
     acting_for: Option<String>,
     /// The ages at which a parent's access narrows and ends (settings).
     ages: crate::domain::caregiver::AgeThresholds,
+    /// The hospital's time zone, for every date shown and every calendar day counted.
+    clock: crate::backend::clock::SiteClock,
 }
 
 impl AccessContext {
@@ -69,12 +71,18 @@ impl AccessContext {
             roles: signed_in.user.roles.clone(),
             patient_id: signed_in.user.patient_id.clone(),
         };
-        AccessContext { db, principal, request, site_code, acting_for: None, ages: Default::default() }
+        AccessContext { db, principal, request, site_code, acting_for: None, ages: Default::default(), clock: Default::default() }
     }
 
     /// Acting for another patient (the caregiver's switch, from the session), under the site's
     /// age thresholds. The switch itself grants nothing: every check still asks the policy
     /// with the grants in force.
+    /// Dates and times read in the hospital's zone (`time_zone`; UTC until set).
+    pub fn with_clock(mut self, clock: crate::backend::clock::SiteClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
     pub fn with_caregivers(mut self, acting_for: Option<String>, ages: crate::domain::caregiver::AgeThresholds) -> Self {
         self.acting_for = acting_for.filter(|id| self.principal.patient_id.as_deref() != Some(id.as_str()));
         self.ages = ages;
@@ -168,7 +176,7 @@ impl AccessContext {
             .await?
             .map(|p| p.birth_date)
             .stored("caregiver_grant", "patient_id")?;
-        let band = band_of(&birth, self.ages, crate::backend::db::today());
+        let band = band_of(&birth, self.ages, self.clock.today());
         rows.iter().map(|r| Ok(Grant { patient_id: patient_id.to_string(), kind: r.kind, scope: grant_scope(r), band })).collect()
     }
 

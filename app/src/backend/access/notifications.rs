@@ -3,7 +3,6 @@
 
 use super::AccessContext;
 use crate::backend::db::now_ms;
-use crate::domain::format_utc_minutes;
 use crate::error::AppError;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
@@ -22,7 +21,7 @@ impl AccessContext {
             .await?;
         Ok(rows
             .into_iter()
-            .map(|n| crate::domain::release::NotificationView { message: n.message, at: format_utc_minutes(n.created_at_ms), request_id: n.request_id, unread: n.read_at_ms.is_none() })
+            .map(|n| crate::domain::release::NotificationView { message: n.message, at: self.clock.minutes(n.created_at_ms), request_id: n.request_id, unread: n.read_at_ms.is_none() })
             .collect())
     }
 

@@ -69,10 +69,26 @@ fn nav_links(user: &CurrentUser) -> Vec<(&'static str, &'static str)> {
     links
 }
 
+/// The header: the brand, the navigation and who is signed in. On a small screen it is one row
+/// (brand, "Menu", "Sign out") and the navigation opens below it (issue 15: the wrapped
+/// navigation took a quarter of a phone's screen). Before hydration, or without JavaScript,
+/// "Menu" is a link to the navigation, which CSS shows as the link's target; once hydrated it
+/// toggles the navigation in place and says whether it is open (`aria-expanded`).
 #[component]
 pub fn SiteHeader() -> impl IntoView {
     let user = provide_current_user().0;
     let sign_out = ServerAction::<SignOut>::new();
+    let menu_open = RwSignal::new(false);
+    // Moving to another page closes the menu.
+    let location = use_location();
+    Effect::new(move |_| {
+        location.pathname.track();
+        menu_open.set(false);
+    });
+    let toggle = move |ev: leptos::ev::MouseEvent| {
+        ev.prevent_default();
+        menu_open.update(|open| *open = !*open);
+    };
     view! {
         <header id=ids::SITE_HEADER class="site-header">
             <div class="site-header__inner">
@@ -83,32 +99,36 @@ pub fn SiteHeader() -> impl IntoView {
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
                         let current = user.await.ok().flatten();
-                        match current {
-                            Some(u) => view! {
+                        let links: Vec<(&'static str, &'static str)> = match &current {
+                            Some(u) => nav_links(u),
+                            None => vec![("/", "Home"), ("/sign-in", "Sign in")],
+                        };
+                        let signed_in = current.is_some();
+                        view! {
+                            // Signed out there are two links: they fit on one row without a menu.
+                            {signed_in.then(|| view! {
+                                <a id=ids::SITE_MENU_TOGGLE class="site-menu-toggle" href=format!("#{}", ids::SITE_MENU)
+                                    aria-controls=ids::SITE_MENU aria-expanded=move || menu_open.get().to_string() on:click=toggle>
+                                    "Menu"
+                                </a>
+                                <ActionForm action=sign_out attr:class="inline-form site-sign-out">
+                                    <button type="submit" id=ids::SIGN_OUT class="button button--quiet">"Sign out"</button>
+                                </ActionForm>
+                            })}
+                            <div id=ids::SITE_MENU class="site-menu" class:site-menu--collapsible=signed_in class:site-menu--open=move || menu_open.get()>
                                 <nav id=ids::SITE_NAV class="site-nav" aria-label="Main">
                                     <ul>
-                                        {nav_links(&u).into_iter().map(|(href, label)| view! {
+                                        {links.into_iter().map(|(href, label)| view! {
                                             <li><A href=href>{label}</A></li>
                                         }).collect_view()}
                                     </ul>
                                 </nav>
-                                <div class="site-user">
-                                    <span id=ids::SIGNED_IN_AS class="site-user__name">{u.name.clone()}</span>
-                                    <ActionForm action=sign_out attr:class="inline-form">
-                                        <button type="submit" id=ids::SIGN_OUT class="button button--quiet">"Sign out"</button>
-                                    </ActionForm>
-                                </div>
-                                <IdleWarning/>
-                                {crate::ui::pages::caregivers::acting_banner(&u)}
-                            }.into_any(),
-                            None => view! {
-                                <nav id=ids::SITE_NAV class="site-nav" aria-label="Main">
-                                    <ul>
-                                        <li><A href="/">"Home"</A></li>
-                                        <li><A href="/sign-in">"Sign in"</A></li>
-                                    </ul>
-                                </nav>
-                            }.into_any(),
+                                {current.as_ref().map(|u| view! {
+                                    <p class="site-user"><span id=ids::SIGNED_IN_AS class="site-user__name">{u.name.clone()}</span></p>
+                                })}
+                            </div>
+                            {signed_in.then(|| view! { <IdleWarning/> })}
+                            {current.as_ref().and_then(crate::ui::pages::caregivers::acting_banner)}
                         }
                     })}
                 </Transition>

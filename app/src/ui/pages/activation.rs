@@ -50,78 +50,125 @@ pub fn ActivationLetterPage() -> impl IntoView {
 
 #[component]
 pub fn RegisterPage() -> impl IntoView {
-    let action = ServerAction::<ActivateAccount>::new();
-    let result = Signal::derive(move || action.value().get());
-    let err = move |field: &'static str| Signal::derive(move || field_error(result.get(), field));
-    let register = ServerAction::<SelfRegister>::new();
-    let self_result = Signal::derive(move || register.value().get());
-    let self_err = move |field: &'static str| Signal::derive(move || field_error(self_result.get(), field));
-    let providers = providers_resource();
     let query = leptos_router::hooks::use_query_map();
     let next = move || query.read().get("next").unwrap_or_default();
-    let invited = move || next().starts_with("/caregivers/accept");
+    // Someone who opened a caregiver's invitation and has no account yet: only the form they
+    // need, with the address the invitation went to (issue 15: no activation code, no wait).
+    let invitation = move || next().strip_prefix("/caregivers/accept?token=").map(str::to_string);
     view! {
         <Title text="Create your account"/>
         <section class="page page--narrow" aria-labelledby=ids::REGISTER_HEADING>
             <h1 id=ids::REGISTER_HEADING>"Create your account"</h1>
-            {move || invited().then(|| view! {
-                <p class="notice" role="note">"Invited to help someone? Create your account under \"No letter?\" below, with the email address the invitation was sent to; you will go straight back to the invitation."</p>
-            })}
-            <p>"Use the activation code from the letter our records team gave you."</p>
             <OidcOutcome/>
-            <ActionForm action attr:class="form" attr:novalidate="true">
-                <Field label="Activation code" name="code" id=ids::REGISTER_CODE required=true maxlength=20
-                    autocomplete="off" hint="Twelve letters and digits, like ABCD-EFGH-JKMN." error=err("code")/>
-                <Field label="Your date of birth" name="birth_date" id=ids::REGISTER_BIRTH kind="date" required=true
-                    autocomplete="bday" error=err("birth_date")/>
-                <Field label="Your name" name="name" id=ids::REGISTER_NAME required=true maxlength=100
-                    autocomplete="name" error=err("name")/>
-                <Field label="Email address" name="email" id=ids::REGISTER_EMAIL kind="email" required=true maxlength=254
-                    autocomplete="email" hint="You will sign in with it." error=err("email")/>
-                <Field label="Choose a password" name="password" id=ids::REGISTER_PASSWORD kind="password" required=true
-                    autocomplete="new-password" hint="At least 12 characters. A few unrelated words make a strong password."
-                    error=err("password")/>
-                <FormError result id=ids::REGISTER_ERROR/>
-                <button type="submit" id=ids::REGISTER_SUBMIT class="button">"Create my account"</button>
-                <Suspense fallback=|| ()>
-                    {move || Suspend::new(async move {
-                        let list: Vec<_> = providers.await.into_iter().filter(|p| p.for_patients).collect();
-                        (!list.is_empty()).then(|| view! {
-                            <div id=ids::ACTIVATION_OIDC class="oidc-providers">
-                                <p class="divider"><span>"or, instead of a password"</span></p>
-                                {list.into_iter().map(|p| view! {
-                                    <button type="submit" name="oidc_provider" value=p.id.clone()
-                                        class="button button--secondary button--wide">
-                                        {format!("Continue with {}", p.label)}
-                                    </button>
-                                }).collect_view()}
-                            </div>
-                        })
-                    })}
-                </Suspense>
-            </ActionForm>
-            <h2 id="no-letter-title">"No letter?"</h2>
-            <p>
-                "You can still create an account. It will not show any health information until our "
-                "records team has checked who you are, usually within two working days; they may call you."
-            </p>
-            <ActionForm action=register attr:class="form" attr:novalidate="true" attr:aria-labelledby="no-letter-title">
-                <input type="hidden" name="next" value=next/>
-                <Field label="Your full name" name="name" id=ids::SELF_NAME required=true maxlength=100
-                    autocomplete="name" error=self_err("name")/>
-                <Field label="Date of birth" name="birth_date" id=ids::SELF_BIRTH kind="date" required=true
-                    autocomplete="bday" error=self_err("birth_date")/>
-                <Field label="Phone (optional)" name="phone" id="self-phone" kind="tel" maxlength=32
-                    autocomplete="tel" error=self_err("phone")/>
-                <Field label="Email" name="email" id=ids::SELF_EMAIL kind="email" required=true maxlength=254
-                    autocomplete="email" error=self_err("email")/>
-                <Field label="Password" name="password" id=ids::SELF_PASSWORD kind="password" required=true
-                    autocomplete="new-password" hint="At least 12 characters." error=self_err("password")/>
-                <FormError result=self_result id=ids::SELF_ERROR/>
-                <button type="submit" id=ids::SELF_SUBMIT class="button button--secondary">"Create an account to be verified"</button>
-            </ActionForm>
+            {move || match invitation() {
+                Some(token) => view! { <InvitedRegistration token next=next()/> }.into_any(),
+                None => view! { <ActivationForm/> <NoLetterRegistration next=next()/> }.into_any(),
+            }}
             <p>"Already have an account? " <a href="/sign-in">"Sign in"</a></p>
         </section>
+    }
+}
+
+/// Registration with the activation code from the letter HIM staff gave the patient.
+#[component]
+fn ActivationForm() -> impl IntoView {
+    let action = ServerAction::<ActivateAccount>::new();
+    let result = Signal::derive(move || action.value().get());
+    let err = move |field: &'static str| Signal::derive(move || field_error(result.get(), field));
+    let providers = providers_resource();
+    view! {
+        <p>"Use the activation code from the letter our records team gave you."</p>
+        <ActionForm action attr:class="form" attr:novalidate="true">
+            <Field label="Activation code" name="code" id=ids::REGISTER_CODE required=true maxlength=20
+                autocomplete="off" hint="Twelve letters and digits, like ABCD-EFGH-JKMN." error=err("code")/>
+            <Field label="Your date of birth" name="birth_date" id=ids::REGISTER_BIRTH kind="date" required=true
+                autocomplete="bday" error=err("birth_date")/>
+            <Field label="Your name" name="name" id=ids::REGISTER_NAME required=true maxlength=100
+                autocomplete="name" error=err("name")/>
+            <Field label="Email address" name="email" id=ids::REGISTER_EMAIL kind="email" required=true maxlength=254
+                autocomplete="email" hint="You will sign in with it." error=err("email")/>
+            <Field label="Choose a password" name="password" id=ids::REGISTER_PASSWORD kind="password" required=true
+                autocomplete="new-password" hint="At least 12 characters. A few unrelated words make a strong password."
+                error=err("password")/>
+            <FormError result id=ids::REGISTER_ERROR/>
+            <button type="submit" id=ids::REGISTER_SUBMIT class="button">"Create my account"</button>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let list: Vec<_> = providers.await.into_iter().filter(|p| p.for_patients).collect();
+                    (!list.is_empty()).then(|| view! {
+                        <div id=ids::ACTIVATION_OIDC class="oidc-providers">
+                            <p class="divider"><span>"or, instead of a password"</span></p>
+                            {list.into_iter().map(|p| view! {
+                                <button type="submit" name="oidc_provider" value=p.id.clone()
+                                    class="button button--secondary button--wide">
+                                    {format!("Continue with {}", p.label)}
+                                </button>
+                            }).collect_view()}
+                        </div>
+                    })
+                })}
+            </Suspense>
+        </ActionForm>
+    }
+}
+
+/// Registration without a letter: the account waits for HIM staff to verify the person.
+#[component]
+fn NoLetterRegistration(next: String) -> impl IntoView {
+    view! {
+        <h2 id="no-letter-title">"No letter?"</h2>
+        <p>
+            "You can still create an account. It will not show any health information until our "
+            "records team has checked who you are, usually within two working days; they may call you."
+        </p>
+        <SelfRegistrationForm next email=None submit="Create an account to be verified" labelled_by="no-letter-title"/>
+    }
+}
+
+/// Registration for someone a patient invited to help: their own account, then straight back
+/// to the invitation, which gives the access; the caregiver waits for nothing.
+#[component]
+fn InvitedRegistration(token: String, next: String) -> impl IntoView {
+    let address = Resource::new(move || token.clone(), crate::api::caregivers::invited_address);
+    view! {
+        <p id=ids::REGISTER_INVITED>
+            "Create your own account to accept the invitation. Use the address the invitation was sent to; "
+            "you will go straight back to the invitation."
+        </p>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || {
+                let next = next.clone();
+                Suspend::new(async move {
+                    let email = address.await.ok().flatten();
+                    view! { <SelfRegistrationForm next email submit="Create my account and continue" labelled_by=ids::REGISTER_HEADING/> }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+/// The form that creates an account without an activation code.
+#[component]
+fn SelfRegistrationForm(next: String, email: Option<String>, submit: &'static str, labelled_by: &'static str) -> impl IntoView {
+    let register = ServerAction::<SelfRegister>::new();
+    let self_result = Signal::derive(move || register.value().get());
+    let self_err = move |field: &'static str| Signal::derive(move || field_error(self_result.get(), field));
+    view! {
+        <ActionForm action=register attr:class="form" attr:novalidate="true" attr:aria-labelledby=labelled_by>
+            <input type="hidden" name="next" value=next/>
+            <Field label="Your full name" name="name" id=ids::SELF_NAME required=true maxlength=100
+                autocomplete="name" error=self_err("name")/>
+            <Field label="Date of birth" name="birth_date" id=ids::SELF_BIRTH kind="date" required=true
+                autocomplete="bday" error=self_err("birth_date")/>
+            <Field label="Phone (optional)" name="phone" id="self-phone" kind="tel" maxlength=32
+                autocomplete="tel" error=self_err("phone")/>
+            <Field label="Email" name="email" id=ids::SELF_EMAIL kind="email" required=true maxlength=254
+                autocomplete="email" value=email.unwrap_or_default() error=self_err("email")/>
+            <Field label="Password" name="password" id=ids::SELF_PASSWORD kind="password" required=true
+                autocomplete="new-password" hint="At least 12 characters." error=self_err("password")/>
+            <FormError result=self_result id=ids::SELF_ERROR/>
+            <button type="submit" id=ids::SELF_SUBMIT class="button button--secondary">{submit}</button>
+        </ActionForm>
     }
 }
 
@@ -151,7 +198,7 @@ pub fn VerificationsPage() -> impl IntoView {
                             view! {
                                 <li class="session-list__item">
                                     <p><strong>{p.full_name}</strong>" · born "{p.birth_date}</p>
-                                    <p class="muted">{p.email}{p.phone.map(|ph| format!(" · {ph}"))}" · registered "{p.registered}" UTC"</p>
+                                    <p class="muted">{p.email}{p.phone.map(|ph| format!(" · {ph}"))}" · registered "{p.registered}</p>
                                     <ActionForm action=verify attr:class="form form--inline">
                                         <input type="hidden" name="user_id" value=p.user_id.clone()/>
                                         <div class="field">

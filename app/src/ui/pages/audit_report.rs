@@ -68,7 +68,7 @@ pub fn AuditReportPage() -> impl IntoView {
         <Title text="Audit report"/>
         <section class="page" aria-labelledby=ids::AUDIT_HEADING>
             <h1 id=ids::AUDIT_HEADING>"Audit report"</h1>
-            <p class="muted">"Every sign-in, time-out, role change and every read or change of patient data. Times are UTC."</p>
+            <p class="muted">"Every sign-in, time-out, role change and every read or change of patient data. Times are the hospital's local time."</p>
             <Form method="GET" action="" attr:class="form form--inline" attr:aria-label="Filter the audit report">
                 <div class="field">
                     <label for="audit-from">"From"</label>
@@ -111,7 +111,7 @@ pub fn AuditReportPage() -> impl IntoView {
                         <table id=ids::AUDIT_TABLE class="table">
                             <thead>
                                 <tr>
-                                    {heading(AuditSort::Time, "Time (UTC)")}
+                                    {heading(AuditSort::Time, "Time")}
                                     {heading(AuditSort::User, "User")}
                                     {heading(AuditSort::Patient, "Patient")}
                                     {heading(AuditSort::Action, "Action")}

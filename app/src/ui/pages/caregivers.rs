@@ -71,6 +71,16 @@ pub fn CaregiversPage() -> impl IntoView {
         |_| who_can_see(),
     );
     let error = move |name: &'static str| Signal::derive(move || field_error(result.get(), name));
+    // Once an invitation is sent the form starts afresh: a second tap must not send it twice.
+    // (The list re-renders in place, which would otherwise keep what was typed.)
+    let invite_form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if matches!(invite.value().get(), Some(Ok(_)))
+            && let Some(form) = invite_form.get_untracked()
+        {
+            form.reset();
+        }
+    });
     view! {
         <Title text="Who can see my records"/>
         <section class="page" aria-labelledby=ids::CAREGIVERS_HEADING>
@@ -116,7 +126,7 @@ pub fn CaregiversPage() -> impl IntoView {
                     }}
                     <h2 id="invite-title">"Invite someone to help"</h2>
                     <p>"They sign in with their own account. You choose what they may see and do, and for how long; you can revoke it at any time."</p>
-                    <ActionForm action=invite attr:class="form" attr:novalidate="true" attr:aria-labelledby="invite-title">
+                    <ActionForm action=invite node_ref=invite_form attr:class="form" attr:novalidate="true" attr:aria-labelledby="invite-title">
                         <crate::ui::components::form::Field label="Their email address" name="form[email]" id=ids::INVITE_EMAIL kind="email" autocomplete="off" required=true error=error("email")/>
                         <fieldset class="field">
                             <legend>"What they may see"</legend>
@@ -433,19 +443,24 @@ pub fn acting_banner(user: &CurrentUser) -> Option<AnyView> {
     if user.acting_lost {
         return Some(view! {
             <div id=ids::ACTING_BANNER class="acting-banner acting-banner--ended" role="alert">
-                <p>"Your access to this person's record has ended. "<A href="/people">"Choose whose record to see"</A></p>
+                <p class="acting-banner__text">"Your access to this person's record has ended."</p>
+                <A href="/people">"Choose"</A>
             </div>
         }.into_any());
     }
     match &user.acting {
         Some(c) => Some(view! {
+            // One line on a phone (issue 15): the text is cut with an ellipsis on screen, read
+            // whole by screen readers, and "Switch" always shows.
             <div id=ids::ACTING_BANNER class="acting-banner" role="status">
-                <p>"You are viewing the record of "<strong>{c.name.clone()}</strong>{format!(" ({}; {}). ", c.kind.label().to_lowercase(), c.scope.describe())}<A href="/people">"Switch"</A></p>
+                <p class="acting-banner__text">"You are viewing the record of "<strong>{c.name.clone()}</strong>{format!(" ({}; {}).", c.kind.label().to_lowercase(), c.scope.describe())}</p>
+                <A href="/people">"Switch"</A>
             </div>
         }.into_any()),
         None if user.helps_others => Some(view! {
             <div id=ids::ACTING_BANNER class="acting-banner acting-banner--self" role="status">
-                <p>"You are in your own account. "<A href="/people">"Switch to someone you help"</A></p>
+                <p class="acting-banner__text">"You are in your own account."</p>
+                <A href="/people">"Switch to someone you help"</A>
             </div>
         }.into_any()),
         None => None,

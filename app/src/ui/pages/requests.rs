@@ -7,7 +7,7 @@ use crate::api::release::{
     ClaimRequest, ExtendRequest, MarkNotificationsRead, copy_terms, my_notifications, AdvanceRequest, DecideRequest, ReleaseCopy, RequestDenialReview, ReviewDenial, SubmitRequest, my_requests, request_detail, request_queue, review_queue,
 };
 use crate::domain::release::{DenialGround, QueueFilter, Status, WITHHOLD_BASES};
-use crate::domain::{Category, Section};
+use crate::domain::{Category, Section, readable_day};
 use crate::domain::release::RequestView;
 use crate::ui::components::form::{FieldMessage, FormError, LoadError, field_error};
 use crate::ui::ids;
@@ -19,11 +19,11 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 fn due_text(r: &RequestView) -> String {
     if r.overdue {
-        format!("Overdue: was due {}", r.due)
+        format!("Overdue: was due {}", readable_day(&r.due))
     } else if !r.status.acted_on() {
-        format!("Due by {} ({} days left)", r.due, r.days_left.max(0))
+        format!("Due by {} ({} days left)", readable_day(&r.due), r.days_left.max(0))
     } else {
-        format!("Received {}", r.received)
+        format!("Received {}", readable_day(&r.received))
     }
 }
 

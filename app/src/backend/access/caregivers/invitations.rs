@@ -34,7 +34,7 @@ impl AccessContext {
             .all(&self.db)
             .await?
             .iter()
-            .map(|r| Self::invitation_view(r, now))
+            .map(|r| self.invitation_view(r, now))
             .collect::<Result<_, _>>()?;
         let representatives = representative_request::Entity::find()
             .filter(representative_request::Column::PatientId.eq(patient_id.as_str()))
@@ -95,7 +95,7 @@ impl AccessContext {
         audit::record(&txn, self.event(AuditAction::CaregiverInvite, Outcome::Success).patient(&patient_id).entity("caregiver_invitation", &row.id))
             .await?;
         txn.commit().await?;
-        Ok(InvitationSent { invitation: Self::invitation_view(&row, now)?, link: format!("{base_url}/caregivers/accept?token={token}") })
+        Ok(InvitationSent { invitation: self.invitation_view(&row, now)?, link: format!("{base_url}/caregivers/accept?token={token}") })
     }
 
     /// The patient withdraws a pending invitation; it can no longer be accepted.
@@ -218,7 +218,7 @@ impl AccessContext {
             patient_name: if for_you { full_name(&patient) } else { String::new() },
             scope: invitation_scope(&inv),
             days: u32::try_from(inv.days).unwrap_or(0),
-            expires_on: day(inv.expires_at_ms),
+            expires_on: self.clock.day(inv.expires_at_ms),
             for_you,
         })
     }
@@ -254,7 +254,7 @@ impl AccessContext {
         }
         let grant_id = uuid::Uuid::new_v4().to_string();
         let patient = patient_row::Entity::find_by_id(inv.patient_id.clone()).one(&txn).await?.ok_or(AppError::NotFound)?;
-        let band = band_of(&patient.birth_date, self.ages, crate::backend::db::today());
+        let band = band_of(&patient.birth_date, self.ages, self.clock.today());
         caregiver_grant::Entity::insert(caregiver_grant::ActiveModel {
             id: Set(grant_id.clone()),
             patient_id: Set(inv.patient_id.clone()),
@@ -294,7 +294,7 @@ impl AccessContext {
             name: full_name(&patient),
             kind: GrantKind::Invitation,
             scope: effective_scope(GrantKind::Invitation, scope, band).unwrap_or(scope),
-            expires_on: Some(day(now + i64::from(inv.days) * DAY_MS)),
+            expires_on: Some(self.clock.day(now + i64::from(inv.days) * DAY_MS)),
         })
     }
 }

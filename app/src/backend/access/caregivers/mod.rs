@@ -26,7 +26,7 @@ use crate::domain::caregiver::{
     Acting, ActingChoice, AgeBand, AgeThresholds, CaregiversOverview, DocumentLink, GrantKind, GrantScope, GrantView,
     InvitationPreview, InvitationSent, InvitationView, InviteForm, RepresentativeView, ViewScope, effective_scope,
 };
-use crate::domain::{IsoDate, Mrn, Role, format_utc_seconds};
+use crate::domain::{IsoDate, Mrn, Role};
 use crate::error::{AppError, FieldError};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -61,6 +61,22 @@ fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.trim().as_bytes()))
 }
 
+/// The address a pending, unexpired invitation was sent to, for the registration page of the
+/// person who holds its link (before they have an account). Only the link's holder learns it,
+/// and it is the address the link was mailed to; nothing about the patient is revealed.
+pub async fn invited_address(db: &sea_orm::DatabaseConnection, token: &str) -> Result<Option<String>, sea_orm::DbErr> {
+    if token.len() > 128 {
+        return Ok(None);
+    }
+    let invitation = caregiver_invitation::Entity::find()
+        .filter(caregiver_invitation::Column::TokenHash.eq(hash_token(token)))
+        .filter(caregiver_invitation::Column::Status.eq("pending"))
+        .filter(caregiver_invitation::Column::ExpiresAtMs.gt(now_ms()))
+        .one(db)
+        .await?;
+    Ok(invitation.map(|i| i.email))
+}
+
 fn new_token() -> String {
     let bytes: [u8; 32] = rand::random();
     hex::encode(bytes)
@@ -68,10 +84,6 @@ fn new_token() -> String {
 
 fn field(name: &str, message: &str) -> AppError {
     AppError::Validation { fields: vec![FieldError { field: name.into(), message: message.into() }] }
-}
-
-fn day(ms: i64) -> String {
-    format_utc_seconds(ms)[..10].to_string()
 }
 
 /// A message in the portal and the mail outbox (the mail says only that something changed).
@@ -125,7 +137,7 @@ impl AccessContext {
             return Ok(None);
         };
         let birth = patient_row::Entity::find_by_id(patient_id.to_string()).one(&self.db).await?.map(|p| p.birth_date).stored("caregiver_grant", "patient_id")?;
-        let band = band_of(&birth, self.ages, crate::backend::db::today());
+        let band = band_of(&birth, self.ages, self.clock.today());
         let kind = row.kind;
         let limited = effective_scope(kind, grant_scope(&row), band).is_none_or(|s| s.view == ViewScope::Limited);
         Ok(Some((kind, limited)))
@@ -158,7 +170,7 @@ impl AccessContext {
                 .map(|p| (p.id.clone(), p))
                 .collect()
         };
-        let today = crate::backend::db::today();
+        let today = self.clock.today();
         let grants: Vec<Grant> = rows
             .iter()
             .filter_map(|r| patients.get(&r.patient_id).map(|patient| (r, patient)))
@@ -177,7 +189,7 @@ impl AccessContext {
                 name: full_name(patient),
                 kind: row.kind,
                 scope,
-                expires_on: row.expires_at_ms.map(day),
+                expires_on: row.expires_at_ms.map(|ms| self.clock.day(ms)),
             });
         }
         if let Some(id) = &self.acting_for {
@@ -208,7 +220,7 @@ impl AccessContext {
     fn grant_view(&self, row: &caregiver_grant::Model, patient: &patient_row::Model, caregiver: &app_user::Model, granter: &str, now: i64) -> Result<GrantView, BackendError> {
         let kind = row.kind;
         let scope = grant_scope(row);
-        let band = band_of(&patient.birth_date, self.ages, crate::backend::db::today());
+        let band = band_of(&patient.birth_date, self.ages, self.clock.today());
         let expired = row.expires_at_ms.is_some_and(|e| e <= now);
         let effective = effective_scope(kind, scope, band);
         let (status, active) = match (&row.end_reason, row.ended_at_ms) {
@@ -228,11 +240,11 @@ impl AccessContext {
             scope,
             effective,
             granted_by: granter.to_string(),
-            starts_on: day(row.starts_at_ms),
-            expires_on: row.expires_at_ms.map(day),
+            starts_on: self.clock.day(row.starts_at_ms),
+            expires_on: row.expires_at_ms.map(|ms| self.clock.day(ms)),
             status,
             active,
-            ended_on: row.ended_at_ms.or(row.expires_at_ms.filter(|e| *e <= now)).map(day),
+            ended_on: row.ended_at_ms.or(row.expires_at_ms.filter(|e| *e <= now)).map(|ms| self.clock.day(ms)),
         })
     }
 
@@ -275,15 +287,15 @@ impl AccessContext {
         Ok(out)
     }
 
-    fn invitation_view(row: &caregiver_invitation::Model, now: i64) -> Result<InvitationView, BackendError> {
+    fn invitation_view(&self, row: &caregiver_invitation::Model, now: i64) -> Result<InvitationView, BackendError> {
         let status = if row.status == "pending" && row.expires_at_ms <= now { "expired".to_string() } else { row.status.clone() };
         Ok(InvitationView {
             id: row.id.clone(),
             email: row.email.clone(),
             scope: invitation_scope(row),
             days: u32::try_from(row.days).unwrap_or(0),
-            sent_on: day(row.created_at_ms),
-            expires_on: day(row.expires_at_ms),
+            sent_on: self.clock.day(row.created_at_ms),
+            expires_on: self.clock.day(row.expires_at_ms),
             status,
         })
     }

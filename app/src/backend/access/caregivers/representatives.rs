@@ -56,7 +56,7 @@ impl AccessContext {
             birth_date: row.birth_date,
             mrn: row.mrn,
             statement: row.statement,
-            submitted_on: day(row.created_at_ms),
+            submitted_on: self.clock.day(row.created_at_ms),
             status: row.status,
             reason: row.reason,
             documents: documents.into_iter().map(|(id, file_name, content_type, size)| DocumentLink { id, file_name, content_type, size }).collect(),
@@ -264,7 +264,7 @@ impl AccessContext {
                 return Err(field("mrn", "This record's date of birth does not match the one in the request."));
             }
             let kind = row.kind;
-            let band = band_of(&patient.birth_date, self.ages, crate::backend::db::today());
+            let band = band_of(&patient.birth_date, self.ages, self.clock.today());
             if kind == GrantKind::ParentOfMinor && band == AgeBand::Adult {
                 return Err(field("mrn", "This patient is an adult: a parent's access ended at 18. The patient can invite them instead."));
             }

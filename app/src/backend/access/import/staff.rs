@@ -65,7 +65,7 @@ impl super::super::AccessContext {
                 Ok(crate::domain::ImportRunRow {
                     id: r.id,
                     source: r.source,
-                    finished: crate::domain::format_utc_seconds(r.finished_at_ms),
+                    finished: self.clock.seconds(r.finished_at_ms),
                     status: r.status,
                     outcome,
                     warnings,
@@ -103,7 +103,7 @@ impl super::super::AccessContext {
             out.push(crate::domain::DuplicatePair {
                 id: pair.id,
                 reason: pair.reason,
-                found: crate::domain::format_utc_minutes(pair.created_at_ms),
+                found: self.clock.minutes(pair.created_at_ms),
                 status: pair.status,
                 new_record,
                 existing_record,

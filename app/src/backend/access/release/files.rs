@@ -14,7 +14,6 @@
 use super::super::rows::{clinical_document, clinical_item, fhir_resource, sensitive_tag};
 use super::super::record::to_row;
 use super::super::rows::{JsonText, release_decision, release_file, release_request};
-use crate::backend::db::today;
 use super::super::rows::patient_row;
 use super::super::AccessContext;
 use crate::backend::audit::{self, AuditAction, Outcome};
@@ -26,7 +25,7 @@ use crate::backend::entities::app_user;
 use crate::backend::fhir::sensitive::Category;
 use crate::backend::policy::{Action, Target};
 use crate::domain::release::{Actor, Decision, DecisionKind, DenialGround, Event, FileView, RecipientKind, RequestView, Scope, Status, Withheld, withhold_basis};
-use crate::domain::{DocumentRow, ItemRow, Role, Section, format_utc_minutes, format_utc_seconds};
+use crate::domain::{DocumentRow, ItemRow, Role, Section};
 use crate::error::AppError;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use std::collections::HashSet;
@@ -142,7 +141,7 @@ impl AccessContext {
                 size,
                 sha256,
                 pages,
-                expires: format_utc_minutes(expires),
+                expires: self.clock.minutes(expires),
                 expired: expires <= now,
             })
             .collect();
@@ -184,7 +183,7 @@ impl AccessContext {
             let scope: Scope = row.scope.0.clone();
             let facts = copies::LetterFacts {
                 site: settings.site.to_string(),
-                date: today().to_string(),
+                date: self.clock.today().to_string(),
                 patient_name: super::super::patients::full_name(&patient),
                 birth_date: patient.birth_date.clone(),
                 record_number: patient.mrn.clone(),
@@ -466,7 +465,7 @@ impl AccessContext {
             scope: scope.describe(),
             excluded: Vec::new(),
             released_by: "Not released".into(),
-            released_on: today().to_string(),
+            released_on: self.clock.today().to_string(),
             site: site.to_string(),
             created_unix: now_ms() / 1000,
         };
@@ -544,11 +543,11 @@ impl AccessContext {
                 (what, withhold_basis(&w.basis).unwrap_or("withheld").to_string())
             }).collect(),
             released_by: self.display_name(&self.principal.user_id).await?,
-            released_on: today().to_string(),
+            released_on: self.clock.today().to_string(),
             site: site_name.to_string(),
             created_unix: now / 1000,
         };
-        let stamp = format_utc_seconds(now);
+        let stamp = self.clock.seconds(now);
         let bundle_id = uuid::Uuid::new_v4().to_string();
         // Rendering is CPU work: a blocking thread keeps the runtime serving everyone else.
         let produced = tokio::task::spawn_blocking(move || -> Result<Vec<Produced>, BackendError> {
@@ -625,7 +624,7 @@ impl AccessContext {
         if file.expires_at_ms <= now_ms() {
             let event = self.event(AuditAction::ReleaseRequest, Outcome::Failure).patient(&row.patient_id).entity("release_file", &file.id).detail("download refused: expired");
             audit::record_alone(&self.db, event).await?;
-            return Err(AppError::Gone { message: format!("{} expired on {}. Ask for a new copy.", file.file_name, format_utc_minutes(file.expires_at_ms)) });
+            return Err(AppError::Gone { message: format!("{} expired on {}. Ask for a new copy.", file.file_name, self.clock.minutes(file.expires_at_ms)) });
         }
         let sealed = Sealed { key_id: file.key_id.clone(), nonce: file.nonce.clone(), ciphertext: file.ciphertext.clone() };
         let bytes = keys.open(&sealed, &format!("{}/{}", file.id, row.id))?;

@@ -13,14 +13,13 @@ pub use files::{LinkNotice, ReleaseSettings};
 use crate::backend::copies;
 use crate::backend::error::{BackendError, Stored};
 use crate::domain::release::{self, Actor, AuthorizationForm, Clock, Event, NewRequest, RequestView, Status, TimelineRow};
-use crate::domain::{IsoDate, Role, format_utc_minutes};
+use crate::domain::{IsoDate, Role};
 use crate::error::AppError;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::rows::{JsonText, release_event, release_request};
 
-use crate::backend::db::today;
 
 /// The specific description an authorization needs (164.508(c)(1)(i)): scope and formats.
 fn describe_request(request: &NewRequest) -> String {
@@ -44,8 +43,8 @@ impl AccessContext {
             status_label: status.label().into(),
             received: received.to_string(),
             due: due.to_string(),
-            days_left: clock.days_left(today()),
-            overdue: clock.overdue(status, today()),
+            days_left: clock.days_left(self.clock.today()),
+            overdue: clock.overdue(status, self.clock.today()),
             scope: scope.describe(),
             formats: formats.iter().map(|f| if *f == "pdf" { "PDF" } else { "FHIR data" }).collect::<Vec<_>>().join(" and "),
             fee: release::fee_text(u32::try_from(row.fee_cents).unwrap_or(0)),
@@ -54,7 +53,7 @@ impl AccessContext {
                 .into_iter()
                 .map(|e| {
                     Ok(TimelineRow {
-                        at: format_utc_minutes(e.at_ms),
+                        at: self.clock.minutes(e.at_ms),
                         who: match e.actor_kind {
                             Actor::Requester => "You".into(),
                             Actor::HimStaff => "Records team".into(),
@@ -160,7 +159,7 @@ impl AccessContext {
                     purpose: a.form.purpose.trim().to_string(),
                     expires: if a.form.expires_on.trim().is_empty() { a.form.expiry_event.trim().to_string() } else { a.form.expires_on.trim().to_string() },
                     signer: a.form.signature_name.split_whitespace().collect::<Vec<_>>().join(" "),
-                    signed_at: crate::domain::format_utc_seconds(now),
+                    signed_at: self.clock.seconds(now),
                     client_address: self.request.client_address.clone(),
                     representative_authority: a.form.representative_authority.clone(),
                     created_unix: now / 1000,
@@ -310,7 +309,7 @@ impl AccessContext {
             Some(status) => select = select.filter(release_request::Column::Status.eq(status.as_str())),
             None => select = select.filter(release_request::Column::Status.is_in(open)),
         }
-        let today = today();
+        let today = self.clock.today();
         if let Some(days) = filter.due_within {
             let until = today.add_days(days).unwrap_or(today);
             select = select.filter(release_request::Column::DueOn.lte(until.to_string()));
@@ -414,7 +413,7 @@ impl AccessContext {
         let received = IsoDate::parse(&row.received_on).stored("release_request", "received_on")?;
         let due = IsoDate::parse(&row.due_on).stored("release_request", "due_on")?;
         let clock = Clock { received, due, extended: row.extended };
-        let extended = match clock.extend(status, today(), new_due, reason, max_days) {
+        let extended = match clock.extend(status, self.clock.today(), new_due, reason, max_days) {
             Ok(c) => c,
             Err(e) => {
                 let refused = self.event(AuditAction::ReleaseRequest, Outcome::Failure).patient(&row.patient_id).entity("release_request", id).detail(format!("extension refused: {e}"));
