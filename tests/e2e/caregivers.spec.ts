@@ -58,6 +58,8 @@ test('a patient invites a caregiver, who acts for them until the patient revokes
   if (testInfo.project.name === 'phone') {
     expect((await c.locator(byId(ids.SITE_HEADER)).boundingBox())!.height).toBeLessThan(130);
   }
+  // A long name is cut on screen, never by widening the page.
+  expect(await c.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(0);
   await expect(c.locator(byId(ids.RECORD_LIMITED))).toBeVisible();
   await expect(c.locator(byId(ids.RECORD_DEMOGRAPHICS))).toBeVisible();
   await noViolations(c, 'the record as a caregiver');
