@@ -28,7 +28,9 @@ test('a patient links a provider sign-in, then signs in through the provider log
   await page.getByLabel('Email address').fill(PATIENT.email);
   await page.getByLabel('Password', { exact: true }).fill(PATIENT.password);
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-  await expect(page).toHaveURL(/\/account$/);
+  // A patient lands on their record; linking is on the account page.
+  await expect(page).toHaveURL(/\/record$/);
+  await page.goto('/account');
   await waitForHydration(page);
 
   await page.getByRole('button', { name: 'Link your Hospital ID sign-in' }).click();
@@ -42,7 +44,8 @@ test('a patient links a provider sign-in, then signs in through the provider log
   await expect(page).toHaveURL(/\/sign-in\?signed_out=1$/);
   await page.context().clearCookies();
 
-  await page.goto('/sign-in?next=/record');
+  // No page asked for: the provider's sign-in lands on the record too.
+  await page.goto('/sign-in');
   await waitForHydration(page);
   await page.getByRole('button', { name: 'Sign in with Hospital ID' }).click();
   await logInAtProvider(page, login);

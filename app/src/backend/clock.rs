@@ -63,6 +63,11 @@ impl SiteClock {
         self.at(ms).strftime("%Y-%m-%d %H:%M:%S %Z").to_string()
     }
 
+    /// "2026-12-01 18:30": a recorded clinical time here, sortable (the page makes it readable).
+    pub fn iso_minutes(&self, ms: i64) -> String {
+        self.at(ms).strftime("%Y-%m-%d %H:%M").to_string()
+    }
+
     /// "Dec 1, 2026": the day an instant falls on here, as a person reads it.
     pub fn day(&self, ms: i64) -> String {
         self.at(ms).strftime("%b %-d, %Y").to_string()

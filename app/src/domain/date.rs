@@ -108,6 +108,25 @@ pub fn readable_day(text: &str) -> String {
     }
 }
 
+/// A recorded clinical date or time as the server sends it ("2026-12-05" or "2026-12-05 14:30",
+/// already in the hospital's zone) as a person reads it ("Dec 5, 2026" or "Dec 5, 2026,
+/// 2:30 PM"); a partial date ("2026", "2026-12") is shown as it is.
+pub fn readable_when(text: &str) -> String {
+    let Some((day, time)) = text.split_once(' ') else { return readable_day(text) };
+    let (Ok(_), Some((h, m))) = (IsoDate::parse(day), time.split_once(':')) else { return text.to_string() };
+    let (Ok(hour), Ok(minute)) = (h.parse::<u8>(), m.parse::<u8>()) else { return text.to_string() };
+    if hour > 23 || minute > 59 {
+        return text.to_string();
+    }
+    let (twelve, half) = match hour {
+        0 => (12, "AM"),
+        1..=11 => (hour, "AM"),
+        12 => (12, "PM"),
+        _ => (hour - 12, "PM"),
+    };
+    format!("{}, {twelve}:{minute:02} {half}", readable_day(day))
+}
+
 impl IsoDate {
     /// The date `days` later (earlier when negative), if it is still a date this type holds.
     pub fn add_days(self, days: i64) -> Option<IsoDate> {
@@ -143,6 +162,11 @@ mod tests {
         assert_eq!(readable_day("2026-12-05"), "Dec 5, 2026");
         assert_eq!(readable_day("2027-01-31"), "Jan 31, 2027");
         assert_eq!(readable_day("not a date"), "not a date");
+        assert_eq!(readable_when("2026-12-05 14:30"), "Dec 5, 2026, 2:30 PM");
+        assert_eq!(readable_when("2026-12-05 00:05"), "Dec 5, 2026, 12:05 AM");
+        assert_eq!(readable_when("2026-12-05 12:00"), "Dec 5, 2026, 12:00 PM");
+        assert_eq!(readable_when("2026-12-05"), "Dec 5, 2026");
+        assert_eq!(readable_when("2026-12"), "2026-12");
     }
 
     #[test]

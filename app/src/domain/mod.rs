@@ -24,7 +24,7 @@ mod sensitive;
 pub use account_form::{Activation, ActivationForm, Registration, RegistrationForm, StaffUserForm, check_display_name};
 pub use audit_action::AuditAction;
 pub use audit_report::{AuditReportForm, AuditReportQuery, AuditReportRow, AuditSort, to_csv};
-pub use date::{DateError, IsoDate, format_utc_minutes, format_utc_seconds, readable_day};
+pub use date::{DateError, IsoDate, format_utc_minutes, format_utc_seconds, readable_day, readable_when};
 pub use email::{EmailAddress, EmailError, MAX_EMAIL_LEN};
 pub use error_ref::{ErrorRef, ErrorRefParseError};
 pub use field_error::FieldError;

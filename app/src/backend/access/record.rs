@@ -14,14 +14,24 @@ use crate::domain::{
     CodeView, DocumentRow, DocumentView, Flag, ItemRow, ListFilter, ListPage, PAGE_SIZE, Range, RecordOverview, Section, Trend,
     TrendPoint, VisitView, html_to_text, system_name,
 };
+use crate::backend::clock::SiteClock;
 use crate::backend::error::BackendError;
 use crate::error::AppError;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select};
 
 /// The date as a list shows it: `2020-01-02`, or `2020-01-02 10:15` when a time was recorded.
-fn shown_date(text: Option<&str>) -> Option<String> {
+/// A time recorded with its offset is shown in the hospital's zone (a source in another zone
+/// would otherwise show its own clock); one without an offset is shown as written.
+fn shown_date(text: Option<&str>, clock: &SiteClock) -> Option<String> {
     let t = text?;
-    Some(if t.len() >= 16 && t.as_bytes()[10] == b'T' { format!("{} {}", &t[..10], &t[11..16]) } else { t.to_string() })
+    if t.len() < 16 || t.as_bytes()[10] != b'T' {
+        return Some(t.to_string());
+    }
+    let has_offset = t.ends_with('Z') || t.get(19..).is_some_and(|zone| zone.contains(['+', '-']));
+    match crate::backend::fhir::dates::parse(t) {
+        Ok(instant) if has_offset => Some(clock.iso_minutes(instant.start_ms)),
+        _ => Some(format!("{} {}", &t[..10], &t[11..16])),
+    }
 }
 
 /// An item's codes as stored (the FHIR codings, as JSON); a value that does not parse is an error.
@@ -39,7 +49,7 @@ fn with_unit(value: f64, unit: Option<&str>) -> String {
     }
 }
 
-pub(super) fn to_row(m: clinical_item::Model) -> Result<ItemRow, BackendError> {
+pub(super) fn to_row(m: clinical_item::Model, clock: &SiteClock) -> Result<ItemRow, BackendError> {
     let observation = m.kind == "observation";
     let money = m.kind == "claim" || m.kind == "explanation_of_benefit";
     let value = match (m.value_num, observation || money) {
@@ -75,8 +85,8 @@ pub(super) fn to_row(m: clinical_item::Model) -> Result<ItemRow, BackendError> {
         flag: if observation { Flag::of(m.interpretation.as_deref(), m.value_num, m.ref_low, m.ref_high) } else { None },
         trend_code: if observation && m.value_num.is_some() { m.code.clone() } else { None },
         codes: codes(&m.codes),
-        date: shown_date(m.start_text.as_deref()),
-        end_date: shown_date(m.end_text.as_deref()),
+        date: shown_date(m.start_text.as_deref(), clock),
+        end_date: shown_date(m.end_text.as_deref(), clock),
         id: m.resource_id,
         kind: m.kind,
         display: if m.display.is_empty() { "(no description)".into() } else { m.display },
@@ -93,11 +103,11 @@ fn is_text(content_type: &str) -> bool {
     base.starts_with("text/")
 }
 
-fn to_document_row(d: &clinical_document::Model) -> DocumentRow {
+fn to_document_row(d: &clinical_document::Model, clock: &SiteClock) -> DocumentRow {
     DocumentRow {
         id: d.id.clone(),
         title: if d.title.is_empty() { "Document".into() } else { d.title.clone() },
-        date: shown_date(d.date_text.as_deref()),
+        date: shown_date(d.date_text.as_deref(), clock),
         content_type: d.content_type.clone(),
         size: d.size,
         // Text types are stored decoded (lists do not load the body to check).
@@ -204,7 +214,7 @@ impl AccessContext {
         let vitals = latest_per_code("vital-signs", 10).await?;
         let labs = latest_per_code("laboratory", 12).await?;
         self.audit_read(&id, "record", "summary".into()).await?;
-        let rows = |v: Vec<clinical_item::Model>| v.into_iter().map(to_row).collect::<Result<Vec<_>, _>>();
+        let rows = |v: Vec<clinical_item::Model>| v.into_iter().map(|m| to_row(m, &self.clock)).collect::<Result<Vec<_>, _>>();
         Ok(RecordOverview {
             patient: to_summary(patient),
             problems: rows(problems)?,
@@ -249,7 +259,7 @@ impl AccessContext {
             let dated = DatedColumns { date: clinical_document::Column::DateMs, then_by: clinical_document::Column::Position };
             let (total, rows) = self.date_page(select, dated, &range, offset).await?;
             page.total = total;
-            page.documents = rows.iter().map(to_document_row).collect();
+            page.documents = rows.iter().map(|d| to_document_row(d, &self.clock)).collect();
         } else {
             let mut select = self.items(&id, section.kinds(), limited);
             if let Some(category) = section.observation_category() {
@@ -258,7 +268,7 @@ impl AccessContext {
             let dated = DatedColumns { date: clinical_item::Column::StartMs, then_by: clinical_item::Column::Display };
             let (total, rows) = self.date_page(select, dated, &range, offset).await?;
             page.total = total;
-            page.items = rows.into_iter().map(to_row).collect::<Result<_, _>>()?;
+            page.items = rows.into_iter().map(|m| to_row(m, &self.clock)).collect::<Result<_, _>>()?;
         }
         page.pages = page.total.div_ceil(PAGE_SIZE).max(1) as u32;
         self.audit_read(&id, "record_section", format!("section={} page={}", section.slug(), range.page)).await?;
@@ -299,7 +309,7 @@ impl AccessContext {
         let mut sections: Vec<(Section, Vec<ItemRow>)> = Vec::new();
         for row in contents {
             let Some(section) = Section::of_kind(&row.kind, row.category.as_deref()) else { continue };
-            let item = to_row(row)?;
+            let item = to_row(row, &self.clock)?;
             match sections.iter_mut().find(|(s, _)| *s == section) {
                 Some((_, items)) => items.push(item),
                 None => sections.push((section, vec![item])),
@@ -307,7 +317,7 @@ impl AccessContext {
         }
         sections.sort_by_key(|(s, _)| Section::ALL.iter().position(|x| x == s));
         self.audit_read(&id, "visit", format!("visit={visit_id}")).await?;
-        Ok(VisitView { visit: to_row(visit)?, sections, documents: documents.iter().map(to_document_row).collect() })
+        Ok(VisitView { visit: to_row(visit, &self.clock)?, sections, documents: documents.iter().map(|d| to_document_row(d, &self.clock)).collect() })
     }
 
     /// A note or attachment: its text for reading, or its bytes for download.
@@ -324,7 +334,7 @@ impl AccessContext {
             .await?
             .ok_or(AppError::NotFound)?;
         self.audit_read(&patient.id, "document", format!("document={document_id}")).await?;
-        let row = to_document_row(&doc);
+        let row = to_document_row(&doc, &self.clock);
         let html = doc.content_type.to_ascii_lowercase().starts_with("text/html");
         let text = doc.text_body.map(|t| if html { html_to_text(&t) } else { t });
         Ok((DocumentView { row, text }, doc.data))
@@ -360,7 +370,7 @@ impl AccessContext {
                 .filter_map(|r| {
                     Some(TrendPoint {
                         flag: Flag::of(r.interpretation.as_deref(), r.value_num, r.ref_low, r.ref_high),
-                        date: shown_date(r.start_text.as_deref())?,
+                        date: shown_date(r.start_text.as_deref(), &self.clock)?,
                         ms: r.start_ms?,
                         value: r.value_num?,
                     })

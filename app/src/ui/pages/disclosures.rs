@@ -20,7 +20,7 @@ fn entries(accounting: Accounting) -> impl IntoView {
         <ul id=ids::DISCLOSURE_LIST class="items">
             {accounting.entries.into_iter().map(|e| view! {
                 <li class="item">
-                    <p class="item__title">{format!("{} · {}", e.date, e.recipient)}</p>
+                    <p class="item__title">{format!("{} · {}", crate::domain::readable_day(&e.date), e.recipient)}</p>
                     {e.address.map(|a| view! { <p class="muted">{a}</p> })}
                     <p>{e.description}</p>
                     <p class="item__meta muted"><span>{format!("Purpose: {}", e.purpose)}</span>

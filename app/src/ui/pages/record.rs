@@ -5,7 +5,7 @@
 //! An account whose identity is not yet verified sees an explanation and nothing else.
 
 use crate::api::record::{record_document, record_section, record_summary, record_trend, record_visit};
-use crate::domain::{DocumentRow, ItemRow, Section, Trend};
+use crate::domain::{DocumentRow, ItemRow, Section, Trend, readable_when};
 use crate::error::AppError;
 use crate::ui::components::form::LoadError;
 use crate::ui::ids;
@@ -61,8 +61,8 @@ fn Item(item: ItemRow, #[prop(into)] base: String) -> impl IntoView {
         None => view! { <span>{item.display.clone()}</span> }.into_any(),
     };
     let when = match (&item.date, &item.end_date) {
-        (Some(d), Some(e)) if e != d => Some(format!("{d} – {e}")),
-        (Some(d), _) => Some(d.clone()),
+        (Some(d), Some(e)) if e != d => Some(format!("{} – {}", readable_when(d), readable_when(e))),
+        (Some(d), _) => Some(readable_when(d)),
         _ => None,
     };
     view! {
@@ -119,7 +119,7 @@ fn Documents(documents: Vec<DocumentRow>, #[prop(into)] base: String, patient: O
                     <li class="item">
                         <p class="item__title"><a href=href rel="external">{d.title.clone()}</a></p>
                         <p class="item__meta muted">
-                            {d.date.clone().map(|w| view! { <span>{w}</span> })}
+                            {d.date.as_deref().map(|w| view! { <span>{readable_when(w)}</span> })}
                             <span>{format!("{action} · {} · {} KB", d.content_type.split(';').next().unwrap_or_default(), (d.size.max(0) as u64).div_ceil(1024))}</span>
                         </p>
                     </li>
@@ -276,7 +276,7 @@ pub fn SectionPage() -> impl IntoView {
 pub fn VisitPage() -> impl IntoView {
     record_detail("Visit", "id", record_visit, |v, pid| {
         let base = base(&pid);
-        let when = v.visit.date.clone().unwrap_or_default();
+        let when = v.visit.date.as_deref().map(readable_when).unwrap_or_default();
         view! {
             <h1 id=ids::RECORD_HEADING>{v.visit.display.clone()}</h1>
             <p class="muted">{when}{v.visit.detail.clone().map(|d| format!(" · {d}"))}</p>
@@ -301,7 +301,7 @@ pub fn DocumentPage() -> impl IntoView {
     record_detail("Note", "id", record_document, |d, pid| {
         view! {
             <h1 id=ids::RECORD_HEADING>{d.row.title.clone()}</h1>
-            <p class="muted">{d.row.date.clone().unwrap_or_default()}</p>
+            <p class="muted">{d.row.date.as_deref().map(readable_when).unwrap_or_default()}</p>
             <RecordNav base=base(&pid) current=Some(Section::Documents)/>
             <div id=ids::RECORD_NOTE class="note">{d.text.unwrap_or_default()}</div>
         }
@@ -342,8 +342,8 @@ fn chart(trend: &Trend) -> impl IntoView + use<> {
         "{}: {} results from {} to {}, lowest {} {unit}, highest {} {unit}",
         trend.title,
         trend.points.len(),
-        trend.points.first().map(|p| p.date.clone()).unwrap_or_default(),
-        trend.points.last().map(|p| p.date.clone()).unwrap_or_default(),
+        trend.points.first().map(|p| readable_when(&p.date)).unwrap_or_default(),
+        trend.points.last().map(|p| readable_when(&p.date)).unwrap_or_default(),
         crate::domain::format_value(values.iter().copied().fold(f64::INFINITY, f64::min)),
         crate::domain::format_value(values.iter().copied().fold(f64::NEG_INFINITY, f64::max)),
     );
@@ -376,7 +376,7 @@ pub fn TrendPage() -> impl IntoView {
                 <thead><tr><th scope="col">"Date"</th><th scope="col">{format!("Value ({unit})")}</th><th scope="col">"Flag"</th></tr></thead>
                 <tbody>
                     {t.points.iter().map(|p| view! {
-                        <tr><td>{p.date.clone()}</td><td>{crate::domain::format_value(p.value)}</td><td>{p.flag.map(|f| f.label()).unwrap_or("")}</td></tr>
+                        <tr><td>{readable_when(&p.date)}</td><td>{crate::domain::format_value(p.value)}</td><td>{p.flag.map(|f| f.label()).unwrap_or("")}</td></tr>
                     }).collect_view()}
                 </tbody>
             </table>

@@ -272,7 +272,7 @@ impl AccessContext {
                 .filter(|r| !skip.contains(&r.resource_id))
                 .map(|r| {
                     included.insert(r.resource_id.clone());
-                    to_row(r)
+                    to_row(r, &self.clock)
                 })
                 .collect::<Result<_, _>>()?;
             sections.push((section, rows));
