@@ -1,5 +1,10 @@
-//! The browser entry point: hydrates the server-rendered page with the same `App` component.
+//! The browser entry point. In islands mode the page stays as the server rendered it; the
+//! loader script then hydrates each `#[island]` of the `app` crate (they are exported from it).
 //! cargo-leptos compiles this crate to WebAssembly (profile `wasm-release` for release builds).
+
+// The islands are `#[wasm_bindgen]` exports of the app crate: link it even though nothing here
+// names it.
+extern crate app;
 
 /// How long after loading a panic is taken for a stale page rather than a fault of this build.
 const RELOAD_AFTER_MS: f64 = 10_000.0;
@@ -19,5 +24,10 @@ pub fn hydrate() {
             let _ = leptos::prelude::window().location().reload();
         }
     }));
-    leptos::mount::hydrate_body(app::App);
+    // A server function that answers with a redirect (signing in lands the person on their
+    // page) is followed with a page load: there is no client-side router in islands mode.
+    let _ = leptos::server_fn::redirect::set_redirect_hook(|to: &str| {
+        let _ = leptos::prelude::window().location().set_href(to);
+    });
+    leptos::mount::hydrate_islands();
 }

@@ -2,6 +2,8 @@
 // page reacts), for the home page, sign-in and the record summary. A Pixel 7 on slow 4G, applied
 // for real through the DevTools protocol (1.6 Mbps down, 750 kbps up, 150 ms round trip, CPU 4x
 // slower), each load with an empty cache; prints the median of 5 (and the spread) per page.
+// Then the next page: from the record summary (loaded once, cache on) a tap on a section link,
+// which is a page load (the portal has no client-side router) with the module already cached.
 //
 // Usage (after `make build`): node tests/perf/phone.mjs [runs]
 // It starts the release binary on 127.0.0.1:3150 in demo mode on a throwaway data directory and
@@ -97,6 +99,32 @@ async function main() {
     const span = (xs) => `${median(xs)} (${Math.min(...xs)}–${Math.max(...xs)})`;
     console.log(`${name.padEnd(16)} ${span(html).padStart(18)} ${span(hydrated).padStart(20)} ${String(median(bytes)).padStart(14)}`);
   }
+
+  // The next page, as a patient moves on: click to HTML and to hydration, module in the cache.
+  const next = { html: [], hydrated: [], bytes: [] };
+  for (let i = 0; i < runs; i++) {
+    const context = await browser.newContext({ ...devices['Pixel 7'], baseURL: base });
+    await context.addCookies(cookies);
+    const tab = await context.newPage();
+    const cdp = await context.newCDPSession(tab);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', slow4g);
+    await cdp.send('Emulation.setCPUThrottlingRate', { rate: 4 });
+    await tab.goto('/record');
+    await tab.locator('body[data-hydrated="true"]').waitFor({ timeout: 120_000 });
+    let fetched = 0;
+    cdp.on('Network.loadingFinished', (e) => { fetched += e.encodedDataLength; });
+    const start = Date.now();
+    await tab.locator('main a[href="/record/medications"]').first().click();
+    await tab.waitForURL('**/record/medications', { waitUntil: 'commit' });
+    await tab.locator('body[data-hydrated="true"]').waitFor({ timeout: 120_000 });
+    next.hydrated.push(Date.now() - start);
+    next.html.push(Math.round(await tab.evaluate(() => performance.getEntriesByType('navigation')[0].responseEnd)));
+    next.bytes.push(fetched);
+    await context.close();
+  }
+  const span = (xs) => `${median(xs)} (${Math.min(...xs)}–${Math.max(...xs)})`;
+  console.log(`${'next page'.padEnd(16)} ${span(next.html).padStart(18)} ${span(next.hydrated).padStart(20)} ${String(median(next.bytes)).padStart(14)}`);
   await browser.close();
 }
 

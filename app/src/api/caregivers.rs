@@ -47,7 +47,9 @@ pub async fn who_can_see() -> Result<CaregiversOverview, AppError> {
     with_status(async move { access().await?.caregivers_overview(&state()?.caregivers).await }.await)
 }
 
-/// The patient invites someone; the link is mailed (no health information) and shown once.
+/// The patient invites someone; the link is mailed (no health information) and shown once: the
+/// answer is a redirect back to the page, which takes it from the session ([`take_sent_invitation`]),
+/// so the form starts afresh and a second tap cannot send it twice.
 #[server(prefix = "/api", endpoint = "invite_caregiver")]
 pub async fn invite_caregiver(form: InviteForm) -> Result<InvitationSent, AppError> {
     use self::ssr::*;
@@ -63,7 +65,19 @@ pub async fn invite_caregiver(form: InviteForm) -> Result<InvitationSent, AppErr
         if let Err(e) = state.mailer.send(&sent.invitation.email, "An invitation to a patient portal", body).await {
             tracing::warn!(error = %e, "mailing an invitation failed; the patient can pass the link on");
         }
+        PortalSession::current().await?.insert(Key::InvitationSentOnce, sent.clone()).await?;
+        leptos_axum::redirect("/caregivers?sent=1");
         Ok(sent)
+    }.await)
+}
+
+/// The invitation this session just sent, once.
+#[server(prefix = "/api", endpoint = "take_sent_invitation")]
+pub async fn take_sent_invitation() -> Result<Option<InvitationSent>, AppError> {
+    use self::ssr::*;
+    with_status(async move {
+        signed_in(true).await?;
+        PortalSession::current().await?.remove::<InvitationSent>(Key::InvitationSentOnce).await
     }.await)
 }
 

@@ -28,6 +28,8 @@ pub enum Key {
     ActivationLetterOnce,
     /// A new staff account's temporary password, shown once to the administrator.
     TemporaryPasswordOnce,
+    /// A caregiver invitation just sent, with its link, shown once to the patient who sent it.
+    InvitationSentOnce,
     /// An OpenID Connect flow under way: its state, nonce and PKCE verifier (removed on the
     /// callback, whatever its outcome).
     OidcPending,
@@ -70,6 +72,7 @@ impl Key {
             Key::RecoveryCodesOnce => "recovery_codes_once",
             Key::ActivationLetterOnce => "activation_letter_once",
             Key::TemporaryPasswordOnce => "temporary_password_once",
+            Key::InvitationSentOnce => "invitation_sent_once",
             Key::OidcPending => "oidc_pending",
         }
     }

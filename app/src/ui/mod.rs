@@ -1,11 +1,16 @@
 //! The user interface: the HTML shell, the application with its routes, pages and components.
-//! Rendered on the server (works before and without JavaScript), then hydrated in the browser.
+//!
+//! Islands architecture (issue 15): every page is rendered on the server only, and works as plain
+//! HTML (links are page loads, forms post to their server function, which redirects back with
+//! the result or the error). Only the few parts that must react in the browser are `#[island]`s
+//! and ship as WebAssembly: the idle time-out warning, the menu toggle, the privacy reminder's
+//! dismissal and the hydration marker. A phone then loads a small module, cached for good, once.
 
 pub mod components;
 pub mod ids;
 pub mod pages;
 
-use components::layout::{SiteFooter, SiteHeader, SkipLink};
+use components::layout::{HydrationMarker, SiteFooter, SiteHeader, SkipLink};
 use leptos::prelude::*;
 use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
@@ -35,7 +40,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <AutoReload options=options.clone()/>
                 <HashedStylesheet options=options.clone() id="leptos"/>
-                <HydrationScripts options/>
+                <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
             <body>
@@ -49,14 +54,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-
-    // Effects run only in the browser, once hydration has attached the event handlers; browser
-    // tests wait for this marker before they expect anything to react.
-    Effect::new(move |_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
 
     // Every route renders in `Async` mode: the server waits for the page's data and sends complete
     // HTML, so pages (and their forms' errors) work before hydration and without JavaScript.
@@ -116,5 +113,7 @@ pub fn App() -> impl IntoView {
             </main>
             <SiteFooter/>
         </Router>
+        // Last in the page, so hydrated last: browser tests wait for its marker.
+        <HydrationMarker/>
     }
 }

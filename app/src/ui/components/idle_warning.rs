@@ -1,22 +1,21 @@
 //! The idle time-out warning (ONC 170.315(d)(5)): one minute before the session would time out,
 //! a dialog says so and offers to stay signed in; at the time-out the browser goes to the sign-in
 //! page, which says why. The server decides: the browser only counts down to the deadline the
-//! server gave, and asks again before warning (another tab may have been active).
+//! server gave, and asks again before warning (another tab may have been active). An island:
+//! every page is a page load, which counts as activity, so the countdown starts with each page.
 
 use crate::api::auth::{KeepAlive, session_clock};
 use crate::ui::ids;
 use leptos::prelude::*;
-use leptos_router::hooks::{use_location, use_navigate};
 use std::time::Duration;
 
 fn now_ms() -> f64 {
     js_sys::Date::now()
 }
 
-#[component]
+#[island]
 pub fn IdleWarning() -> impl IntoView {
     let keep = ServerAction::<KeepAlive>::new();
-    let location = use_location();
     // The deadline (browser clock, ms) and the warning lead, from the server's answer.
     let deadline = RwSignal::new(None::<f64>);
     let warn_secs = RwSignal::new(60i64);
@@ -30,9 +29,8 @@ pub fn IdleWarning() -> impl IntoView {
         rechecked.set_value(false);
     };
 
-    // Every navigation asked the server (and counted as activity): fetch the new deadline.
+    // Loading the page asked the server (and counted as activity): fetch the new deadline.
     Effect::new(move |_| {
-        let _ = location.pathname.get();
         leptos::task::spawn_local(async move {
             if let Ok(clock) = session_clock().await {
                 set_clock(clock.idle_seconds_left, clock.warn_seconds);
@@ -45,9 +43,7 @@ pub fn IdleWarning() -> impl IntoView {
         }
     });
 
-    let navigate = use_navigate();
     Effect::new(move |_| {
-        let navigate = navigate.clone();
         let tick = move || {
             let Some(end) = deadline.get_untracked() else { return };
             let remaining_ms = end - now_ms();
@@ -68,13 +64,12 @@ pub fn IdleWarning() -> impl IntoView {
             // the sign-in page says why), or, if another tab was active, gives a new deadline.
             if remaining_ms <= -1000.0 {
                 deadline.set(None);
-                let navigate = navigate.clone();
                 leptos::task::spawn_local(async move {
                     match session_clock().await {
                         Ok(clock) => set_clock(clock.idle_seconds_left, clock.warn_seconds),
                         Err(_) => {
                             left.set(None);
-                            navigate("/sign-in?timeout=1", Default::default());
+                            let _ = window().location().assign("/sign-in?timeout=1");
                         }
                     }
                 });

@@ -9,6 +9,9 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_location;
 
+/// The attribute that opens the collapsible navigation (CSS `.site-menu--collapsible[data-open]`).
+const MENU_OPEN: &str = "data-open";
+
 /// First focusable element: lets keyboard and screen-reader users jump past the navigation.
 #[component]
 pub fn SkipLink() -> impl IntoView {
@@ -72,23 +75,12 @@ fn nav_links(user: &CurrentUser) -> Vec<(&'static str, &'static str)> {
 /// The header: the brand, the navigation and who is signed in. On a small screen it is one row
 /// (brand, "Menu", "Sign out") and the navigation opens below it (issue 15: the wrapped
 /// navigation took a quarter of a phone's screen). Before hydration, or without JavaScript,
-/// "Menu" is a link to the navigation, which CSS shows as the link's target; once hydrated it
-/// toggles the navigation in place and says whether it is open (`aria-expanded`).
+/// "Menu" is a link to the navigation, which CSS shows as the link's target; once hydrated the
+/// [`MenuToggle`] island opens and closes it in place and says whether it is open.
 #[component]
 pub fn SiteHeader() -> impl IntoView {
     let user = provide_current_user().0;
     let sign_out = ServerAction::<SignOut>::new();
-    let menu_open = RwSignal::new(false);
-    // Moving to another page closes the menu.
-    let location = use_location();
-    Effect::new(move |_| {
-        location.pathname.track();
-        menu_open.set(false);
-    });
-    let toggle = move |ev: leptos::ev::MouseEvent| {
-        ev.prevent_default();
-        menu_open.update(|open| *open = !*open);
-    };
     view! {
         <header id=ids::SITE_HEADER class="site-header">
             <div class="site-header__inner">
@@ -107,15 +99,12 @@ pub fn SiteHeader() -> impl IntoView {
                         view! {
                             // Signed out there are two links: they fit on one row without a menu.
                             {signed_in.then(|| view! {
-                                <a id=ids::SITE_MENU_TOGGLE class="site-menu-toggle" href=format!("#{}", ids::SITE_MENU)
-                                    aria-controls=ids::SITE_MENU aria-expanded=move || menu_open.get().to_string() on:click=toggle>
-                                    "Menu"
-                                </a>
+                                <MenuToggle/>
                                 <ActionForm action=sign_out attr:class="inline-form site-sign-out">
                                     <button type="submit" id=ids::SIGN_OUT class="button button--quiet">"Sign out"</button>
                                 </ActionForm>
                             })}
-                            <div id=ids::SITE_MENU class="site-menu" class:site-menu--collapsible=signed_in class:site-menu--open=move || menu_open.get()>
+                            <div id=ids::SITE_MENU class="site-menu" class:site-menu--collapsible=signed_in>
                                 <nav id=ids::SITE_NAV class="site-nav" aria-label="Main">
                                     <ul>
                                         {links.into_iter().map(|(href, label)| view! {
@@ -148,4 +137,40 @@ pub fn SiteFooter() -> impl IntoView {
             <p class="site-footer__small">"Open-source patient-access portal"</p>
         </footer>
     }
+}
+
+/// "Menu" on a small screen: a link to the navigation until hydrated (CSS `:target` opens it),
+/// then a disclosure button in all but name that opens and closes it in place. Every page is a
+/// page load, so the menu starts closed on each.
+#[island]
+pub fn MenuToggle() -> impl IntoView {
+    let open = RwSignal::new(false);
+    Effect::new(move |_| {
+        let open = open.get();
+        if let Some(menu) = document().get_element_by_id(ids::SITE_MENU) {
+            let _ = if open { menu.set_attribute(MENU_OPEN, "") } else { menu.remove_attribute(MENU_OPEN) };
+        }
+    });
+    let toggle = move |ev: leptos::ev::MouseEvent| {
+        ev.prevent_default();
+        open.update(|open| *open = !*open);
+    };
+    view! {
+        <a id=ids::SITE_MENU_TOGGLE class="site-menu-toggle" href=format!("#{}", ids::SITE_MENU)
+            aria-controls=ids::SITE_MENU aria-expanded=move || open.get().to_string() on:click=toggle>
+            "Menu"
+        </a>
+    }
+}
+
+/// Marks the page as interactive (`<body data-hydrated="true">`). It is the last island in the
+/// page and islands hydrate in document order, so browser tests that wait for the marker find
+/// every other island ready.
+#[island]
+pub fn HydrationMarker() -> impl IntoView {
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
 }

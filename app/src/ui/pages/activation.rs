@@ -69,29 +69,14 @@ pub fn RegisterPage() -> impl IntoView {
     }
 }
 
-/// Registration with the activation code from the letter HIM staff gave the patient.
+/// Registration with the activation code from the letter HIM staff gave the patient; the
+/// sign-in providers' buttons (read on the server) go inside the form.
 #[component]
 fn ActivationForm() -> impl IntoView {
-    let action = ServerAction::<ActivateAccount>::new();
-    let result = Signal::derive(move || action.value().get());
-    let err = move |field: &'static str| Signal::derive(move || field_error(result.get(), field));
     let providers = providers_resource();
     view! {
         <p>"Use the activation code from the letter our records team gave you."</p>
-        <ActionForm action attr:class="form" attr:novalidate="true">
-            <Field label="Activation code" name="code" id=ids::REGISTER_CODE required=true maxlength=20
-                autocomplete="off" hint="Twelve letters and digits, like ABCD-EFGH-JKMN." error=err("code")/>
-            <Field label="Your date of birth" name="birth_date" id=ids::REGISTER_BIRTH kind="date" required=true
-                autocomplete="bday" error=err("birth_date")/>
-            <Field label="Your name" name="name" id=ids::REGISTER_NAME required=true maxlength=100
-                autocomplete="name" error=err("name")/>
-            <Field label="Email address" name="email" id=ids::REGISTER_EMAIL kind="email" required=true maxlength=254
-                autocomplete="email" hint="You will sign in with it." error=err("email")/>
-            <Field label="Choose a password" name="password" id=ids::REGISTER_PASSWORD kind="password" required=true
-                autocomplete="new-password" hint="At least 12 characters. A few unrelated words make a strong password."
-                error=err("password")/>
-            <FormError result id=ids::REGISTER_ERROR/>
-            <button type="submit" id=ids::REGISTER_SUBMIT class="button">"Create my account"</button>
+        <ActivationFields>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     let list: Vec<_> = providers.await.into_iter().filter(|p| p.for_patients).collect();
@@ -108,6 +93,33 @@ fn ActivationForm() -> impl IntoView {
                     })
                 })}
             </Suspense>
+        </ActivationFields>
+    }
+}
+
+/// The activation form itself. An island: a wrong code or birth date is answered in place and
+/// what was typed stays; success is the server's redirect to the new account's first page.
+#[island]
+fn ActivationFields(children: Children) -> impl IntoView {
+    let action = ServerAction::<ActivateAccount>::new();
+    let result = Signal::derive(move || action.value().get());
+    let err = move |field: &'static str| Signal::derive(move || field_error(result.get(), field));
+    view! {
+        <ActionForm action attr:class="form" attr:novalidate="true">
+            <Field label="Activation code" name="code" id=ids::REGISTER_CODE required=true maxlength=20
+                autocomplete="off" hint="Twelve letters and digits, like ABCD-EFGH-JKMN." error=err("code")/>
+            <Field label="Your date of birth" name="birth_date" id=ids::REGISTER_BIRTH kind="date" required=true
+                autocomplete="bday" error=err("birth_date")/>
+            <Field label="Your name" name="name" id=ids::REGISTER_NAME required=true maxlength=100
+                autocomplete="name" error=err("name")/>
+            <Field label="Email address" name="email" id=ids::REGISTER_EMAIL kind="email" required=true maxlength=254
+                autocomplete="email" hint="You will sign in with it." error=err("email")/>
+            <Field label="Choose a password" name="password" id=ids::REGISTER_PASSWORD kind="password" required=true
+                autocomplete="new-password" hint="At least 12 characters. A few unrelated words make a strong password."
+                error=err("password")/>
+            <FormError result id=ids::REGISTER_ERROR/>
+            <button type="submit" id=ids::REGISTER_SUBMIT class="button">"Create my account"</button>
+            {children()}
         </ActionForm>
     }
 }
@@ -121,7 +133,7 @@ fn NoLetterRegistration(next: String) -> impl IntoView {
             "You can still create an account. It will not show any health information until our "
             "records team has checked who you are, usually within two working days; they may call you."
         </p>
-        <SelfRegistrationForm next email=None submit="Create an account to be verified" labelled_by="no-letter-title"/>
+        <SelfRegistrationForm next email=None submit="Create an account to be verified".to_string() labelled_by="no-letter-title".to_string()/>
     }
 }
 
@@ -140,16 +152,17 @@ fn InvitedRegistration(token: String, next: String) -> impl IntoView {
                 let next = next.clone();
                 Suspend::new(async move {
                     let email = address.await.ok().flatten();
-                    view! { <SelfRegistrationForm next email submit="Create my account and continue" labelled_by=ids::REGISTER_HEADING/> }
+                    view! { <SelfRegistrationForm next email submit="Create my account and continue".to_string() labelled_by=ids::REGISTER_HEADING.to_string()/> }
                 })
             }}
         </Suspense>
     }
 }
 
-/// The form that creates an account without an activation code.
-#[component]
-fn SelfRegistrationForm(next: String, email: Option<String>, submit: &'static str, labelled_by: &'static str) -> impl IntoView {
+/// The form that creates an account without an activation code. An island, so an error is
+/// answered in place and what was typed stays.
+#[island]
+fn SelfRegistrationForm(next: String, email: Option<String>, submit: String, labelled_by: String) -> impl IntoView {
     let register = ServerAction::<SelfRegister>::new();
     let self_result = Signal::derive(move || register.value().get());
     let self_err = move |field: &'static str| Signal::derive(move || field_error(self_result.get(), field));

@@ -6,7 +6,7 @@
 use crate::api::auth::CurrentUser;
 use crate::api::caregivers::{
     AcceptInvitation, DecideRepresentative, EndCaregiver, patient_caregivers, InviteCaregiver, RevokeCaregiver, SwitchPerson, WithdrawInvitation, acting_state, preview_invitation,
-    who_can_see, my_representative_requests, representative_queue,
+    take_sent_invitation, who_can_see, my_representative_requests, representative_queue,
 };
 use crate::domain::caregiver::{GrantKind, GrantView, InvitationView, RepresentativeView};
 use crate::ui::components::form::{FieldMessage, FormError, LoadError, field_error};
@@ -71,16 +71,8 @@ pub fn CaregiversPage() -> impl IntoView {
         |_| who_can_see(),
     );
     let error = move |name: &'static str| Signal::derive(move || field_error(result.get(), name));
-    // Once an invitation is sent the form starts afresh: a second tap must not send it twice.
-    // (The list re-renders in place, which would otherwise keep what was typed.)
-    let invite_form = NodeRef::<leptos::html::Form>::new();
-    Effect::new(move |_| {
-        if matches!(invite.value().get(), Some(Ok(_)))
-            && let Some(form) = invite_form.get_untracked()
-        {
-            form.reset();
-        }
-    });
+    // The invitation just sent (the form's answer is a page load back here), shown once.
+    let sent = Resource::new(|| (), |_| take_sent_invitation());
     view! {
         <Title text="Who can see my records"/>
         <section class="page" aria-labelledby=ids::CAREGIVERS_HEADING>
@@ -126,7 +118,7 @@ pub fn CaregiversPage() -> impl IntoView {
                     }}
                     <h2 id="invite-title">"Invite someone to help"</h2>
                     <p>"They sign in with their own account. You choose what they may see and do, and for how long; you can revoke it at any time."</p>
-                    <ActionForm action=invite node_ref=invite_form attr:class="form" attr:novalidate="true" attr:aria-labelledby="invite-title">
+                    <ActionForm action=invite attr:class="form" attr:novalidate="true" attr:aria-labelledby="invite-title">
                         <crate::ui::components::form::Field label="Their email address" name="form[email]" id=ids::INVITE_EMAIL kind="email" autocomplete="off" required=true error=error("email")/>
                         <fieldset class="field">
                             <legend>"What they may see"</legend>
@@ -147,13 +139,17 @@ pub fn CaregiversPage() -> impl IntoView {
                     </ActionForm>
                 }.into_any()
             }/>
-            {move || invite.value().get().and_then(Result::ok).map(|sent| view! {
-                <div id=ids::INVITE_SENT class="notice" role="status">
-                    <p>{format!("We emailed the invitation to {}. It can be accepted until {}.", sent.invitation.email, sent.invitation.expires_on)}</p>
-                    <p>"You can also give them this link yourself; only an account with that email address can accept it:"</p>
-                    <p><code id=ids::INVITE_LINK>{sent.link.clone()}</code></p>
-                </div>
-            })}
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    sent.await.ok().flatten().map(|sent| view! {
+                        <div id=ids::INVITE_SENT class="notice" role="status">
+                            <p>{format!("We emailed the invitation to {}. It can be accepted until {}.", sent.invitation.email, sent.invitation.expires_on)}</p>
+                            <p>"You can also give them this link yourself; only an account with that email address can accept it:"</p>
+                            <p><code id=ids::INVITE_LINK>{sent.link}</code></p>
+                        </div>
+                    })
+                })}
+            </Suspense>
         </section>
     }
 }

@@ -91,9 +91,7 @@ fn RequestHistory(request: RequestView) -> impl IntoView {
 
 #[component]
 pub fn RequestsPage() -> impl IntoView {
-    let submit = ServerAction::<SubmitRequest>::new();
-    let result = Signal::derive(move || submit.value().get());
-    let requests = Resource::new(move || submit.version().get(), |_| my_requests());
+    let requests = Resource::new(|| (), |_| my_requests());
     let mark_read = ServerAction::<MarkNotificationsRead>::new();
     let terms = Resource::new(|| (), |_| copy_terms());
     let messages = Resource::new(move || mark_read.version().get(), |_| my_notifications());
@@ -126,80 +124,7 @@ pub fn RequestsPage() -> impl IntoView {
             </Suspense>
             <p><A href="/disclosures">"Who received my record, and my activity history"</A></p>
             <h2 id="new-request-title">"Ask for a copy"</h2>
-            <ActionForm action=submit attr:class="form" attr:novalidate="true" attr:aria-labelledby="new-request-title">
-                <fieldset class="field">
-                    <legend>"What to include"</legend>
-                    <FieldMessage result=result field="scope"/>
-                    <label class="check"><input type="radio" name="scope" value="all" checked=true/>" The whole record"</label>
-                    {[Section::Problems, Section::Medications, Section::Allergies, Section::Immunizations, Section::Labs, Section::Visits, Section::Documents]
-                        .into_iter().map(|s| view! {
-                            <label class="check"><input type="radio" name="scope" value=s.slug()/>{format!(" {} only", s.title())}</label>
-                        }).collect_view()}
-                </fieldset>
-                <div class="filter">
-                    <div class="field">
-                        <label for=ids::REQUEST_FROM>"From (optional)"</label>
-                        <input id=ids::REQUEST_FROM name="from" type="date"/>
-                    </div>
-                    <div class="field">
-                        <label for=ids::REQUEST_TO>"To (optional)"</label>
-                        <input id=ids::REQUEST_TO name="to" type="date"/>
-                    </div>
-                </div>
-                {move || ["from", "to"].into_iter().filter_map(|f| field_error(result.get(), f)).map(|e| view! { <p class="field__error" role="alert">{e}</p> }).collect_view()}
-                <fieldset class="field">
-                    <legend>"Formats"</legend>
-                    <FieldMessage result=result field="formats"/>
-                    <label class="check"><input type="checkbox" name="pdf" value="on" checked=true/>" PDF, to read and print"</label>
-                    <label class="check"><input type="checkbox" name="fhir" value="on"/>" FHIR data, for health apps"</label>
-                </fieldset>
-                <fieldset class="field">
-                    <legend>"Who gets the copy"</legend>
-                    <label class="check"><input type="radio" name="recipient" value="myself" checked=true/>" Me, to download here"</label>
-                    <label class="check"><input type="radio" name="recipient" value="someone_else"/>" Someone else (a doctor, a lawyer, an insurer, a family member)"</label>
-                </fieldset>
-                <fieldset class="field" aria-describedby="third-party-help">
-                    <legend>"Sending it to someone else: your authorization"</legend>
-                    <p id="third-party-help" class="muted">"Only if you chose someone else. We send them a link; you give them the passcode shown on this request's page. The law (45 CFR 164.508) needs every item below."</p>
-                    {[
-                        ("recipient_name", "Their name or organization", "text", "organization"),
-                        ("recipient_address", "Their email, or postal address", "text", "off"),
-                        ("purpose", "Why (\"at my request\" is enough)", "text", "off"),
-                        ("expires_on", "This authorization ends on", "date", "off"),
-                        ("expiry_event", "…or ends when (an event, instead of a date)", "text", "off"),
-                    ].into_iter().map(|(name, label, kind, auto)| {
-                        let id = format!("auth-{name}");
-                        let error_id = format!("{id}-error");
-                        view! {
-                            <div class="field">
-                                <label for=id.clone()>{label}</label>
-                                <FieldMessage result field=name id=error_id.clone()/>
-                                <input id=id name=name type=kind autocomplete=auto
-                                    aria-invalid=move || field_error(result.get(), name).is_some().to_string()
-                                    aria-describedby=move || field_error(result.get(), name).map(|_| error_id.clone())/>
-                            </div>
-                        }
-                    }).collect_view()}
-                    {[
-                        ("ack_revocation", "I understand I may revoke this authorization in writing at any time, except for what was already done under it."),
-                        ("ack_no_conditioning", "I understand my treatment, payment or benefits do not depend on signing it."),
-                        ("ack_redisclosure", "I understand the recipient may share the information further, and it may then no longer be protected by federal privacy law."),
-                    ].into_iter().map(|(name, label)| view! {
-                        <div class="field">
-                            <FieldMessage result=result field=name/>
-                            <label class="check"><input type="checkbox" name=name value="on"/>{format!(" {label}")}</label>
-                        </div>
-                    }).collect_view()}
-                    <div class="field">
-                        <label for="auth-signature_name">"Sign: type your full name as on your account"</label>
-                        <FieldMessage result=result field="signature_name"/>
-                        <input id="auth-signature_name" name="signature_name" type="text" autocomplete="name"/>
-                    </div>
-                    <div class="field">
-                        <FieldMessage result=result field="consent"/>
-                        <label class="check"><input type="checkbox" name="consent" value="on"/>" I sign this authorization. The time and my network address are recorded with my signature."</label>
-                    </div>
-                </fieldset>
+            <CopyRequestForm>
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
                         terms.await.ok().map(|t| view! {
@@ -210,9 +135,7 @@ pub fn RequestsPage() -> impl IntoView {
                         })
                     })}
                 </Suspense>
-                <FormError result id=ids::REQUEST_ERROR/>
-                <button type="submit" id=ids::REQUEST_SUBMIT class="button">"Send my request"</button>
-            </ActionForm>
+            </CopyRequestForm>
             <h2 id="my-requests-title">"My requests"</h2>
             <Loaded resource=requests view=move |value| match value {
                 list if list.is_empty() => view! { <p class="muted">"No requests yet."</p> }.into_any(),
@@ -576,5 +499,95 @@ pub fn ReviewQueuePage() -> impl IntoView {
                 }.into_any(),
             }/>
         </section>
+    }
+}
+
+/// The patient's request for a copy. An island: an error (an address that is not one, a
+/// missing element of the authorization) is answered in place and everything typed stays;
+/// success is the server's redirect to the new request's page. `children`: the fees, read on
+/// the server.
+#[island]
+fn CopyRequestForm(children: Children) -> impl IntoView {
+    let submit = ServerAction::<SubmitRequest>::new();
+    let result = Signal::derive(move || submit.value().get());
+    view! {
+        <ActionForm action=submit attr:class="form" attr:novalidate="true" attr:aria-labelledby="new-request-title">
+            <fieldset class="field">
+                <legend>"What to include"</legend>
+                <FieldMessage result=result field="scope"/>
+                <label class="check"><input type="radio" name="scope" value="all" checked=true/>" The whole record"</label>
+                {[Section::Problems, Section::Medications, Section::Allergies, Section::Immunizations, Section::Labs, Section::Visits, Section::Documents]
+                    .into_iter().map(|s| view! {
+                        <label class="check"><input type="radio" name="scope" value=s.slug()/>{format!(" {} only", s.title())}</label>
+                    }).collect_view()}
+            </fieldset>
+            <div class="filter">
+                <div class="field">
+                    <label for=ids::REQUEST_FROM>"From (optional)"</label>
+                    <input id=ids::REQUEST_FROM name="from" type="date"/>
+                </div>
+                <div class="field">
+                    <label for=ids::REQUEST_TO>"To (optional)"</label>
+                    <input id=ids::REQUEST_TO name="to" type="date"/>
+                </div>
+            </div>
+            {move || ["from", "to"].into_iter().filter_map(|f| field_error(result.get(), f)).map(|e| view! { <p class="field__error" role="alert">{e}</p> }).collect_view()}
+            <fieldset class="field">
+                <legend>"Formats"</legend>
+                <FieldMessage result=result field="formats"/>
+                <label class="check"><input type="checkbox" name="pdf" value="on" checked=true/>" PDF, to read and print"</label>
+                <label class="check"><input type="checkbox" name="fhir" value="on"/>" FHIR data, for health apps"</label>
+            </fieldset>
+            <fieldset class="field">
+                <legend>"Who gets the copy"</legend>
+                <label class="check"><input type="radio" name="recipient" value="myself" checked=true/>" Me, to download here"</label>
+                <label class="check"><input type="radio" name="recipient" value="someone_else"/>" Someone else (a doctor, a lawyer, an insurer, a family member)"</label>
+            </fieldset>
+            <fieldset class="field" aria-describedby="third-party-help">
+                <legend>"Sending it to someone else: your authorization"</legend>
+                <p id="third-party-help" class="muted">"Only if you chose someone else. We send them a link; you give them the passcode shown on this request's page. The law (45 CFR 164.508) needs every item below."</p>
+                {[
+                    ("recipient_name", "Their name or organization", "text", "organization"),
+                    ("recipient_address", "Their email, or postal address", "text", "off"),
+                    ("purpose", "Why (\"at my request\" is enough)", "text", "off"),
+                    ("expires_on", "This authorization ends on", "date", "off"),
+                    ("expiry_event", "…or ends when (an event, instead of a date)", "text", "off"),
+                ].into_iter().map(|(name, label, kind, auto)| {
+                    let id = format!("auth-{name}");
+                    let error_id = format!("{id}-error");
+                    view! {
+                        <div class="field">
+                            <label for=id.clone()>{label}</label>
+                            <FieldMessage result field=name id=error_id.clone()/>
+                            <input id=id name=name type=kind autocomplete=auto
+                                aria-invalid=move || field_error(result.get(), name).is_some().to_string()
+                                aria-describedby=move || field_error(result.get(), name).map(|_| error_id.clone())/>
+                        </div>
+                    }
+                }).collect_view()}
+                {[
+                    ("ack_revocation", "I understand I may revoke this authorization in writing at any time, except for what was already done under it."),
+                    ("ack_no_conditioning", "I understand my treatment, payment or benefits do not depend on signing it."),
+                    ("ack_redisclosure", "I understand the recipient may share the information further, and it may then no longer be protected by federal privacy law."),
+                ].into_iter().map(|(name, label)| view! {
+                    <div class="field">
+                        <FieldMessage result=result field=name/>
+                        <label class="check"><input type="checkbox" name=name value="on"/>{format!(" {label}")}</label>
+                    </div>
+                }).collect_view()}
+                <div class="field">
+                    <label for="auth-signature_name">"Sign: type your full name as on your account"</label>
+                    <FieldMessage result=result field="signature_name"/>
+                    <input id="auth-signature_name" name="signature_name" type="text" autocomplete="name"/>
+                </div>
+                <div class="field">
+                    <FieldMessage result=result field="consent"/>
+                    <label class="check"><input type="checkbox" name="consent" value="on"/>" I sign this authorization. The time and my network address are recorded with my signature."</label>
+                </div>
+            </fieldset>
+            {children()}
+            <FormError result id=ids::REQUEST_ERROR/>
+            <button type="submit" id=ids::REQUEST_SUBMIT class="button">"Send my request"</button>
+        </ActionForm>
     }
 }

@@ -1,6 +1,7 @@
 //! The sign-in page: email and password, the reason a previous session ended, and (in demo mode)
 //! the demo credentials. Works without JavaScript: the form posts to the server function, which
-//! answers with a redirect (to the account page, or back here with the error).
+//! answers with a redirect (to the person's landing page, or back here with the error). Once the
+//! [`SignInForm`] island is hydrated, an error shows in place and keeps what was typed.
 
 use crate::api::auth::{SignIn, demo_credentials, signed_out_reason};
 use crate::ui::components::form::{Field, FormError, field_error};
@@ -12,12 +13,10 @@ use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn SignInPage() -> impl IntoView {
-    let action = ServerAction::<SignIn>::new();
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_default();
     let reason = Resource::new(|| (), |_| signed_out_reason());
     let demo = Resource::new(|| (), |_| demo_credentials());
-    let result = Signal::derive(move || action.value().get());
 
     let status = move || {
         let q = query.read();
@@ -51,17 +50,7 @@ pub fn SignInPage() -> impl IntoView {
                     })
                 })}
             </Suspense>
-            <ActionForm action attr:class="form" attr:novalidate="true">
-                <input type="hidden" name="next" value=next/>
-                <Field label="Email address" name="email" id=ids::SIGN_IN_EMAIL kind="email"
-                    autocomplete="username" required=true maxlength=254
-                    error=Signal::derive(move || field_error(result.get(), "email"))/>
-                <Field label="Password" name="password" id=ids::SIGN_IN_PASSWORD kind="password"
-                    autocomplete="current-password" required=true
-                    error=Signal::derive(move || field_error(result.get(), "password"))/>
-                <FormError result id=ids::SIGN_IN_ERROR/>
-                <button type="submit" id=ids::SIGN_IN_SUBMIT class="button">"Sign in"</button>
-            </ActionForm>
+            <SignInForm next=next()/>
             <OidcSignInButtons next=Signal::derive(next)/>
             <p><a id=ids::FORGOT_LINK href="/forgot-password">"Forgot your password?"</a></p>
             <p>
@@ -94,5 +83,26 @@ pub fn SignInPage() -> impl IntoView {
                 })}
             </Suspense>
         </section>
+    }
+}
+
+/// The email and password form. An island: a wrong password is answered in place, and the
+/// address stays typed; success is the server's redirect to where the person lands.
+#[island]
+fn SignInForm(next: String) -> impl IntoView {
+    let action = ServerAction::<SignIn>::new();
+    let result = Signal::derive(move || action.value().get());
+    view! {
+        <ActionForm action attr:class="form" attr:novalidate="true">
+            <input type="hidden" name="next" value=next/>
+            <Field label="Email address" name="email" id=ids::SIGN_IN_EMAIL kind="email"
+                autocomplete="username" required=true maxlength=254
+                error=Signal::derive(move || field_error(result.get(), "email"))/>
+            <Field label="Password" name="password" id=ids::SIGN_IN_PASSWORD kind="password"
+                autocomplete="current-password" required=true
+                error=Signal::derive(move || field_error(result.get(), "password"))/>
+            <FormError result id=ids::SIGN_IN_ERROR/>
+            <button type="submit" id=ids::SIGN_IN_SUBMIT class="button">"Sign in"</button>
+        </ActionForm>
     }
 }
