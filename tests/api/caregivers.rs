@@ -63,6 +63,10 @@ async fn invite(app: &TestApp, patient: &reqwest::Client, email: &str, view: &st
         fields.push(("form[request_copies]", "true"));
     }
     let sent = app.call_ok(patient, "invite_caregiver", &fields).await;
+    // The page the form redirects to shows the link once, from the session.
+    let shown = app.call_ok(patient, "take_sent_invitation", &[]).await;
+    assert_eq!(shown["link"], sent["link"]);
+    assert!(app.call_ok(patient, "take_sent_invitation", &[]).await.is_null(), "shown once");
     token_of(sent["link"].as_str().expect("link"))
 }
 

@@ -16,11 +16,24 @@ async fn the_home_page_renders_the_shell_without_javascript() {
         "id=\"site-nav\"",
         "id=\"home-heading\"",
         "id=\"site-footer\"",
-        "/pkg/portal.css",
     ] {
         assert!(html.contains(expected), "home page lacks {expected}");
     }
+    assert!(html.contains("/pkg/portal.css"), "home page links the stylesheet");
     assert!(html.contains("id=\"privacy-notice\""), "a first visit shows the privacy reminder");
+}
+
+#[tokio::test]
+async fn only_islands_are_marked_for_hydration() {
+    let app = spawn_app().await;
+    let html = app.get("/").await.text().await.expect("body");
+    // Islands mode (issue 15): the interactive parts are marked for Leptos's islands loader,
+    // and the module is hinted in the head so its download starts at once.
+    for island in ["PrivacyReminder", "HydrationMarker"] {
+        assert!(html.contains(&format!("data-component=\"{island}_")), "the home page lacks the {island} island");
+    }
+    let hints = html.split("<link").skip(1).filter(|l| l.contains("/pkg/portal") && !l.contains(".css")).count();
+    assert_eq!(hints, 2, "the glue and the module are hinted");
 }
 
 #[tokio::test]
