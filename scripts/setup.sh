@@ -29,16 +29,17 @@ fi
 # npm ci only when node_modules is missing or older than the lockfile.
 if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -x node_modules/.bin/playwright ] \
    || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  step "installing npm packages (wasm-opt, Playwright)"
+  step "installing npm packages (wasm-opt, Playwright, the FHIR schema validator)"
   npm ci --no-audit --no-fund
 fi
 
-# poppler-utils (pdftotext, pdfinfo) and qpdf check the released PDFs in the integration tests.
-if ! command -v pdftotext >/dev/null || ! command -v qpdf >/dev/null; then
-  step "installing Debian's poppler-utils and qpdf (PDF checks in the tests)"
+# poppler-utils (pdftotext, pdfinfo) and qpdf check the released PDFs in the integration tests;
+# libxml2-utils (xmllint) checks the C-CDA copies against HL7's CDA schema.
+if ! command -v pdftotext >/dev/null || ! command -v qpdf >/dev/null || ! command -v xmllint >/dev/null; then
+  step "installing Debian's poppler-utils, qpdf and libxml2-utils (PDF and C-CDA checks in the tests)"
   sudo_cmd=""
   [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
-  $sudo_cmd apt-get install -y -qq poppler-utils qpdf || { $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq poppler-utils qpdf; }
+  $sudo_cmd apt-get install -y -qq poppler-utils qpdf libxml2-utils || { $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq poppler-utils qpdf libxml2-utils; }
 fi
 
 # aiosmtpd (PyPI): the local SMTP sink the notification tests send through.

@@ -14,6 +14,7 @@ mod m20261124_000003_clinical_records;
 mod m20261124_000004_release_requests;
 mod m20261124_000005_released_files;
 mod m20261124_000006_caregivers;
+mod m20261202_000007_copy_records;
 
 /// A foreign key as every table here declares one (inside `create_table`, which SQLite needs):
 /// named, from one column to another table's column, with what a delete of the parent does.
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_release_requests::Migration),
             Box::new(m20261124_000005_released_files::Migration),
             Box::new(m20261124_000006_caregivers::Migration),
+            Box::new(m20261202_000007_copy_records::Migration),
         ]
     }
 }

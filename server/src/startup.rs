@@ -252,6 +252,7 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/admin/audit.csv", get(app::backend::export::audit_csv))
         .route("/record/documents/{id}/download", get(app::backend::export::document_download))
+        .route("/record/download/file", get(app::backend::export::download_now))
         .route("/requests/{id}/files/{kind}", get(app::backend::export::release_file_download))
         .route("/shared/{token}", axum::routing::post(app::backend::export::shared_open))
         .route("/disclosures.pdf", get(app::backend::export::accounting_pdf))

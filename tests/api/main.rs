@@ -12,6 +12,7 @@ mod concurrency;
 mod demo;
 mod health;
 mod import;
+mod instant_copies;
 mod mfa;
 mod oidc;
 mod migrations;

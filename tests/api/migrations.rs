@@ -64,9 +64,14 @@ async fn every_entity_matches_the_migrated_schema() {
     let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/fhir/synthea/ab5537a3-8608-5f56-53f5-d10b00eb4680.json")).expect("fixture");
     let patient = app.import_fhir(&bytes).await;
     app.create_user("leon@example.org", &[app::domain::Role::Patient], Some(&patient)).await;
+    // A copy downloaded at once fills the verification tables.
+    let leon = app.new_client();
+    app.login_as(&leon, "leon@example.org").await;
+    let download = leon.get(app.url("/record/download/file?format=fhir")).send().await.expect("download");
+    assert_eq!(download.status(), 200);
     let read = app::backend::access::check_entities(&app.db).await.expect("every entity reads its table");
-    assert_eq!(read.len(), 31, "{read:?}");
-    for table in ["patient", "fhir_resource", "clinical_item", "app_user", "user_role", "audit_event", "import_run"] {
+    assert_eq!(read.len(), 33, "{read:?}");
+    for table in ["patient", "fhir_resource", "clinical_item", "app_user", "user_role", "audit_event", "import_run", "copy_record", "copy_record_file"] {
         assert!(read.iter().any(|(t, n)| *t == table && *n > 0), "{table} has rows that decode: {read:?}");
     }
 }

@@ -125,7 +125,7 @@ pub async fn release_copy(id: String) -> Result<RequestView, AppError> {
 
 #[cfg(feature = "ssr")]
 fn site_name(state: &crate::backend::state::AppState) -> String {
-    format!("{} Health Information Management", state.site_code)
+    state.site_name()
 }
 
 #[cfg(feature = "ssr")]
@@ -226,5 +226,25 @@ pub async fn copy_terms() -> Result<crate::domain::release::CopyTerms, AppError>
             third_party_fee: fee_text(fee_cents(RecipientKind::ThirdParty, state.self_copy_fee_cents, state.third_party_copy_fee_cents)),
             response_days: state.request_response_days,
         })
+    }.await)
+}
+
+/// The download page's state: the form as sent (`query`, the page's own query string), its
+/// errors after a refused attempt (`checked=1`), and whose view it is.
+#[server(prefix = "/api", endpoint = "instant_form")]
+pub async fn instant_form(query: String) -> Result<crate::domain::release::InstantFormView, AppError> {
+    use self::ssr::*;
+    with_status(async move {
+        let state = state()?;
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.trim_start_matches('?').as_bytes()).into_owned().take(64).collect();
+        let (limited, acting) = access().await?.download_context().await?;
+        let checked = crate::domain::release::instant::field(&pairs, "checked") == Some("1");
+        let mut errors = if checked { crate::domain::release::check_instant(&pairs, state.clock.today(), false).err().unwrap_or_default() } else { Vec::new() };
+        // A limited view has no notes: asking for the notes alone is refused with this reason.
+        let notes_only = crate::domain::release::instant::values(&pairs, "section").all(|s| s == "documents");
+        if checked && errors.is_empty() && limited && crate::domain::release::instant::field(&pairs, "part") == Some("some") && notes_only {
+            errors.push(FieldError::new("section", "Documents and notes are outside what you can see for this person. Choose other parts of the record."));
+        }
+        Ok(crate::domain::release::InstantFormView { pairs, errors, limited, acting })
     }.await)
 }

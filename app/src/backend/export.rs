@@ -205,7 +205,7 @@ pub async fn accounting_pdf(
         Ok(None) => return error_response(AppError::NotFound),
         Err(e) => return error_response(e),
     };
-    let site = format!("{} Health Information Management", state.site_code);
+    let site = state.site_name();
     let name = format!("{} {}", patient.given_names, patient.family_name);
     let document = super::copies::accounting_document(&site, (&name, &patient.birth_date, &patient.mrn), &accounting, super::db::now_ms() / 1000);
     let rendered = match tokio::task::spawn_blocking(move || super::copies::pdf::render(&document, &|_, _| {})).await {
@@ -237,6 +237,55 @@ pub async fn representative_document(
             };
             attachment(bytes, &link.content_type, &format!("document.{extension}"))
         }
+        Err(e) => error_response(e),
+    }
+}
+
+/// Back to the download form with what was sent and `checked=1`: the page shows each field's
+/// error beside it, with everything typed still there (no script needed).
+fn back_to_download_form(pairs: &[(String, String)]) -> Response {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs.iter().filter(|(k, _)| k != "checked") {
+        query.append_pair(k, v);
+    }
+    query.append_pair("checked", "1");
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("/record/download?{}", query.finish())) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `GET /record/download/file?range=&from=&to=&part=&section=…&format=…`: Download now (ONC
+/// 170.315(e)(1)(i)(B)). The form is checked before anything is made (a refusal goes back to
+/// the form); the copy is made on the spot for the signed-in patient, or the person a caregiver
+/// acts for, and sent as it is made, never stored.
+pub async fn download_now(
+    State(state): State<AppState>,
+    session: Session,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().take(64).collect();
+    let Ok(copy) = crate::domain::release::check_instant(&pairs, state.clock.today(), false) else {
+        return back_to_download_form(&pairs);
+    };
+    let context = match signed_in_context(&state, session, &headers, peer).await {
+        Ok(c) => c,
+        Err(AppError::Unauthenticated) => {
+            let mut response = StatusCode::SEE_OTHER.into_response();
+            response.headers_mut().insert(header::LOCATION, HeaderValue::from_static("/sign-in?next=%2Frecord%2Fdownload"));
+            return response;
+        }
+        Err(e) => return error_response(e),
+    };
+    let site = state.site_name();
+    let settings = super::access::InstantSettings { site: &site, site_code: &state.site_code, base_url: &state.base_url };
+    match context.download_now(&copy, settings).await {
+        Ok(file) => attachment(file.bytes, file.content_type, &file.file_name),
+        Err(AppError::Validation { .. }) => back_to_download_form(&pairs),
         Err(e) => error_response(e),
     }
 }

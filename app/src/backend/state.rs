@@ -41,6 +41,13 @@ pub struct AppState {
     pub clock: super::clock::SiteClock,
 }
 
+impl AppState {
+    /// The organization as covers and letters name it.
+    pub fn site_name(&self) -> String {
+        format!("{} Health Information Management", self.site_code)
+    }
+}
+
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {
         state.leptos_options.clone()

@@ -180,6 +180,13 @@ pub const STAFF_REPRESENTATIVES_LIST: &str = "staff-representatives-list";
 
 pub const RECORD_LIMITED: &str = "record-limited";
 pub const REQUEST_REPRESENTATIVE: &str = "request-representative";
+pub const DOWNLOAD_HEADING: &str = "download-heading";
+pub const DOWNLOAD_FORM: &str = "download-form";
+pub const DOWNLOAD_ERRORS: &str = "download-errors";
+pub const DOWNLOAD_SUBMIT: &str = "download-submit";
+pub const DOWNLOAD_FROM: &str = "download-from";
+pub const DOWNLOAD_TO: &str = "download-to";
+pub const RECORD_DOWNLOAD_LINK: &str = "record-download-link";
 pub const ALL: &[(&str, &str)] = &[
     ("MAIN", MAIN),
     ("SITE_HEADER", SITE_HEADER),
@@ -357,6 +364,13 @@ pub const ALL: &[(&str, &str)] = &[
     ("STAFF_REPRESENTATIVES_LIST", STAFF_REPRESENTATIVES_LIST),
     ("RECORD_LIMITED", RECORD_LIMITED),
     ("REQUEST_REPRESENTATIVE", REQUEST_REPRESENTATIVE),
+    ("DOWNLOAD_HEADING", DOWNLOAD_HEADING),
+    ("DOWNLOAD_FORM", DOWNLOAD_FORM),
+    ("DOWNLOAD_ERRORS", DOWNLOAD_ERRORS),
+    ("DOWNLOAD_SUBMIT", DOWNLOAD_SUBMIT),
+    ("DOWNLOAD_FROM", DOWNLOAD_FROM),
+    ("DOWNLOAD_TO", DOWNLOAD_TO),
+    ("RECORD_DOWNLOAD_LINK", RECORD_DOWNLOAD_LINK),
 ];
 
 #[cfg(test)]

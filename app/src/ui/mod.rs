@@ -75,6 +75,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/account/mfa") view=SetupPage ssr=SsrMode::Async/>
                         <Route path=path!("/account/recovery-codes") view=RecoveryCodesPage ssr=SsrMode::Async/>
                         <Route path=path!("/record") view=RecordPage ssr=SsrMode::Async/>
+                        <Route path=path!("/record/download") view=pages::download::DownloadPage ssr=SsrMode::Async/>
                         <Route path=path!("/record/:section") view=SectionPage ssr=SsrMode::Async/>
                         <Route path=path!("/record/visits/:id") view=VisitPage ssr=SsrMode::Async/>
                         <Route path=path!("/record/documents/:id") view=DocumentPage ssr=SsrMode::Async/>

@@ -53,6 +53,7 @@ impl AccessContext {
                 _ => you.to_string(),
             };
             let row = match (e.action.as_str(), by_patient || by_caregiver) {
+                ("patient_read", true) if detail.starts_with("download now:") => Some(("Download", who, describe_instant(detail), None)),
                 ("patient_read", true) if detail != "accounting of disclosures" => Some(("View", who, describe_read(detail), None)),
                 ("release_request", true) if detail.starts_with("downloaded") => Some(("Download", who, describe_download(detail), None)),
                 ("release_request", true) if by_caregiver && detail.starts_with("submitted") => Some(("Request", who, "Asked for a copy on the patient's behalf".to_string(), None)),
@@ -108,6 +109,31 @@ fn describe_read(detail: &str) -> String {
         return "This activity history".into();
     }
     "Your record".into()
+}
+
+/// "download now: formats=pdf,fhir; scope=Lab results, 2020-01-01 to 2021-01-01" as people
+/// read it: "PDF and FHIR data: Lab results, 2020-01-01 to 2021-01-01" (170.315(e)(1): the
+/// format and the date range).
+fn describe_instant(detail: &str) -> String {
+    let mut formats = String::new();
+    let mut scope = String::new();
+    for part in detail.trim_start_matches("download now:").split("; ") {
+        if let Some(f) = part.trim().strip_prefix("formats=") {
+            let mut chosen = crate::domain::release::InstantFormats::default();
+            for code in f.split(',') {
+                match code {
+                    "pdf" => chosen.pdf = true,
+                    "fhir" => chosen.fhir = true,
+                    "ccda" => chosen.ccda = true,
+                    _ => {}
+                }
+            }
+            formats = chosen.describe();
+        } else if let Some(s) = part.trim().strip_prefix("scope=") {
+            scope = s.to_string();
+        }
+    }
+    format!("A copy downloaded at once ({formats}): {scope}")
 }
 
 fn describe_download(detail: &str) -> String {

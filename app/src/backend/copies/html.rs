@@ -49,6 +49,7 @@ fn block(out: &mut String, b: &Block) {
             }
             out.push_str("</tbody></table>\n");
         }
+        Block::Qr(url) => out.push_str(&format!("<p>{}</p>\n", escape(url))),
     }
 }
 

@@ -2,7 +2,10 @@
 //! database directly): the PDF copy of the record (`pdf`), the FHIR R4 `collection` Bundle of the
 //! released resources as imported, and their encryption at rest (`seal`).
 
+pub mod ccda;
+pub mod fhir;
 pub mod html;
+pub mod package;
 pub mod pdf;
 pub mod seal;
 
@@ -36,6 +39,12 @@ pub struct CoverFacts {
     pub released_on: String,
     pub site: String,
     pub created_unix: i64,
+    /// Made by the patient themselves (download now, send now), not released by staff.
+    pub instant: bool,
+    /// The release manifest's summary, shown on the cover.
+    pub summary: Vec<(String, String)>,
+    /// The verification code and the address of `/verify` with it (the last page, with a QR code).
+    pub verification: Option<(String, String)>,
 }
 
 /// The hex SHA-256 of a file, recorded and shown so a recipient can check what they received.
@@ -107,7 +116,7 @@ fn document_blocks(documents: &[(DocumentRow, Option<String>)]) -> Vec<Block> {
         blocks.push(Block::Heading(format!("{} ({when})", doc.title)));
         blocks.push(Block::Paragraph(match text {
             Some(t) if !t.trim().is_empty() => t.clone(),
-            _ => format!("An attachment ({}, {} bytes): it is in the FHIR copy as received.", doc.content_type, doc.size),
+            _ => format!("An attachment ({}, {} bytes) that cannot be shown as text in this PDF; open it in the portal under Documents and notes.", doc.content_type, doc.size),
         }));
     }
     blocks
@@ -115,11 +124,16 @@ fn document_blocks(documents: &[(DocumentRow, Option<String>)]) -> Vec<Block> {
 
 /// The PDF copy of a record: cover, contents, one section per part of the record.
 pub fn record_copy(facts: &CoverFacts, sections: &[(Section, Vec<ItemRow>)], documents: Option<&[(DocumentRow, Option<String>)]>, part2: bool) -> PdfCopy {
+    let basis = if facts.instant {
+        format!("{}. Made by the patient portal at once, at the request of the patient or their caregiver, without staff review (the right of access, 45 CFR 164.524; ONC 45 CFR 170.315(e)(1)).", facts.site)
+    } else {
+        format!("{}. Released under the patient's right of access (45 CFR 164.524).", facts.site)
+    };
     let mut cover = vec![
         Block::Title("Copy of health record".into()),
-        Block::Paragraph(format!("{}. Released under the patient's right of access (45 CFR 164.524).", facts.site)),
+        Block::Paragraph(basis),
         Block::Facts(vec![
-            ("Request".into(), facts.request_number.clone()),
+            ((if facts.instant { "Verification code" } else { "Request" }).into(), facts.request_number.clone()),
             ("Patient".into(), facts.patient_name.clone()),
             ("Date of birth".into(), facts.birth_date.clone()),
             ("Record number".into(), facts.record_number.clone()),
@@ -139,6 +153,10 @@ pub fn record_copy(facts: &CoverFacts, sections: &[(Section, Vec<ItemRow>)], doc
             rows: facts.excluded.iter().map(|(what, why)| vec![what.clone(), why.clone()]).collect(),
         });
     }
+    if !facts.summary.is_empty() {
+        cover.push(Block::Heading("Release manifest".into()));
+        cover.push(Block::Facts(facts.summary.clone()));
+    }
     if part2 {
         cover.push(Block::Heading("Substance use disorder records".into()));
         cover.push(Block::Paragraph(PART2_NOTICE.into()));
@@ -151,13 +169,34 @@ pub fn record_copy(facts: &CoverFacts, sections: &[(Section, Vec<ItemRow>)], doc
         title: format!("Health record copy {} for {}", facts.request_number, facts.patient_name),
         subject: format!("Copy of the health record of {}, request {}", facts.patient_name, facts.request_number),
         author: facts.site.clone(),
-        header: format!("{} · born {} · record {} · request {}", facts.patient_name, facts.birth_date, facts.record_number, facts.request_number),
+        header: format!(
+            "{} · born {} · record {} · {} {}",
+            facts.patient_name,
+            facts.birth_date,
+            facts.record_number,
+            if facts.instant { "copy" } else { "request" },
+            facts.request_number
+        ),
         footer_notice: CONFIDENTIALITY_NOTICE.into(),
         redisclosure_notice: part2.then(|| PART2_NOTICE.to_string()),
         created_unix: facts.created_unix,
         cover,
         sections: out,
+        closing: facts.verification.as_ref().map(|(code, url)| verification_page(code, url)).unwrap_or_default(),
     }
+}
+
+/// The last page of a copy: how anyone holding it can check that this portal produced it.
+fn verification_page(code: &str, url: &str) -> Vec<Block> {
+    vec![
+        Block::Title("Verify this copy".into()),
+        Block::Paragraph(
+            "Anyone holding this copy can check that this portal produced it, and when: open the address below (or scan the code) and drop the file, or type the verification code. The check shows no health information."
+                .into(),
+        ),
+        Block::Facts(vec![("Verification code".into(), code.to_string()), ("Address".into(), url.to_string())]),
+        Block::Qr(url.to_string()),
+    ]
 }
 
 /// The FHIR copy: a `collection` Bundle of the released resources, each exactly as imported
@@ -315,6 +354,7 @@ We will do what the reviewer decides and tell you the result in writing.",
         created_unix: f.created_unix,
         cover,
         sections: Vec::new(),
+        closing: Vec::new(),
     }
 }
 
@@ -379,6 +419,7 @@ pub fn authorization_form(f: &AuthorizationFacts) -> PdfCopy {
         created_unix: f.created_unix,
         cover,
         sections: Vec::new(),
+        closing: Vec::new(),
     }
 }
 
@@ -424,5 +465,6 @@ pub fn accounting_document(site: &str, patient: (&str, &str, &str), accounting: 
         created_unix,
         cover,
         sections: Vec::new(),
+        closing: Vec::new(),
     }
 }

@@ -11,8 +11,8 @@
 //!   contents and "of Y" are exact.
 
 use printpdf::{
-    Color, Line, LinePoint, Mm, Op, ParsedFont, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions, Point, Pt, Rgb,
-    TextItem,
+    Color, Line, LinePoint, Mm, Op, PaintMode, ParsedFont, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions, Point, Polygon,
+    PolygonRing, Pt, Rgb, TextItem, WindingOrder,
 };
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -58,6 +58,8 @@ pub struct PdfCopy {
     pub cover: Vec<Block>,
     /// Without sections (a letter), there is no table of contents.
     pub sections: Vec<PdfSection>,
+    /// The last page, after the sections and outside the contents (how to verify the copy).
+    pub closing: Vec<Block>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -74,6 +76,8 @@ pub enum Block {
     /// Label and value pairs (the cover's facts).
     Facts(Vec<(String, String)>),
     Table { columns: Vec<(String, f32)>, rows: Vec<Vec<String>> },
+    /// A QR code of the text (an address), drawn as filled squares.
+    Qr(String),
 }
 
 /// The rendered file and its page count.
@@ -218,6 +222,8 @@ fn subset(face: &Face, used: &std::collections::BTreeSet<char>) -> Result<Parsed
 struct Page {
     texts: Vec<(f32, f32, bool, f32, String)>,
     rules: Vec<(f32, f32, f32)>,
+    /// Filled rectangles (x, y of the lower edge, width, height): a QR code's dark modules.
+    boxes: Vec<(f32, f32, f32, f32)>,
 }
 
 /// Lays blocks out top to bottom, opening pages as it goes.
@@ -315,7 +321,41 @@ impl<'a> Flow<'a> {
                 self.y -= 4.0;
             }
             Block::Table { columns, rows } => self.table(columns, rows),
+            Block::Qr(text) => self.qr(text),
         }
+    }
+
+    /// A QR code 1.4 inches wide (with its quiet zone), dark modules merged into runs per row.
+    fn qr(&mut self, text: &str) {
+        let Ok(code) = qrcode::QrCode::new(text.as_bytes()) else {
+            // Too long to encode: the address printed beside it is enough.
+            return;
+        };
+        let n = code.width();
+        let colors = code.to_colors();
+        let side = 100.0;
+        let module = side / (n as f32 + 8.0);
+        self.room(side + 8.0);
+        let top = self.y - 4.0 * module;
+        let left = MARGIN_X + 4.0 * module;
+        let mut boxes = Vec::new();
+        for row in 0..n {
+            let mut col = 0;
+            while col < n {
+                if colors[row * n + col] == qrcode::Color::Dark {
+                    let start = col;
+                    while col < n && colors[row * n + col] == qrcode::Color::Dark {
+                        col += 1;
+                    }
+                    let y = top - (row as f32 + 1.0) * module;
+                    boxes.push((left + start as f32 * module, y, (col - start) as f32 * module, module));
+                } else {
+                    col += 1;
+                }
+            }
+        }
+        self.page().boxes.extend(boxes);
+        self.y -= side + 8.0;
     }
 
     fn table(&mut self, columns: &[(String, f32)], rows: &[Vec<String>]) {
@@ -445,7 +485,16 @@ pub fn render(copy: &PdfCopy, progress: &dyn Fn(usize, usize)) -> Result<Rendere
         toc_pages(fonts, bottom, &toc_blocks(&entries))
     };
     let front = cover_pages.len() + toc.len();
-    let pages: Vec<Page> = cover_pages.into_iter().chain(toc).chain(body.pages).collect();
+    let closing = if copy.closing.is_empty() {
+        Vec::new()
+    } else {
+        let mut flow = Flow::new(fonts, bottom);
+        for block in &copy.closing {
+            flow.block(block);
+        }
+        flow.pages
+    };
+    let pages: Vec<Page> = cover_pages.into_iter().chain(toc).chain(body.pages).chain(closing).collect();
     let count = pages.len();
 
     let header = {
@@ -458,7 +507,8 @@ pub fn render(copy: &PdfCopy, progress: &dyn Fn(usize, usize)) -> Result<Rendere
     // subset to the characters used before anything is written.
     type Text = (f32, f32, bool, f32, String, bool);
     type Rule = (f32, f32, f32);
-    let mut laid_out: Vec<(Vec<Text>, Vec<Rule>, f32)> = Vec::with_capacity(count);
+    type Boxes = Vec<(f32, f32, f32, f32)>;
+    let mut laid_out: Vec<(Vec<Text>, Vec<Rule>, Boxes, f32)> = Vec::with_capacity(count);
     let (mut used_regular, mut used_bold) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
     for (index, page) in pages.into_iter().enumerate() {
         let mut texts: Vec<Text> = Vec::with_capacity(page.texts.len() + 8);
@@ -480,7 +530,7 @@ pub fn render(copy: &PdfCopy, progress: &dyn Fn(usize, usize)) -> Result<Rendere
             let set = if *is_bold { &mut used_bold } else { &mut used_regular };
             set.extend(text.chars());
         }
-        laid_out.push((texts, page.rules, y + 2.0));
+        laid_out.push((texts, page.rules, page.boxes, y + 2.0));
     }
 
     let mut doc = PdfDocument::new(&copy.title);
@@ -500,7 +550,7 @@ pub fn render(copy: &PdfCopy, progress: &dyn Fn(usize, usize)) -> Result<Rendere
     let black = Color::Rgb(Rgb { r: 0.0, g: 0.0, b: 0.0, icc_profile: None });
     let grey = Color::Rgb(Rgb { r: 0.35, g: 0.35, b: 0.35, icc_profile: None });
     let mut out = Vec::with_capacity(count);
-    for (texts, rules, footer_rule) in laid_out {
+    for (texts, rules, boxes, footer_rule) in laid_out {
         // A page's texts in one text object (absolute positions; font and colour set only when
         // they change), then its rules: small content streams compress fast.
         let mut ops = Vec::with_capacity(texts.len() * 3 + rules.len() + 16);
@@ -536,6 +586,20 @@ pub fn render(copy: &PdfCopy, progress: &dyn Fn(usize, usize)) -> Result<Rendere
             ops.push(rule(x1, x2, y));
         }
         ops.push(rule(MARGIN_X, PAGE_W - MARGIN_X, footer_rule));
+        if !boxes.is_empty() {
+            let corner = |x: f32, y: f32| LinePoint { p: Point { x: Pt(x), y: Pt(y) }, bezier: false };
+            ops.push(Op::SetFillColor { col: black.clone() });
+            ops.push(Op::DrawPolygon {
+                polygon: Polygon {
+                    rings: boxes
+                        .into_iter()
+                        .map(|(x, y, w, h)| PolygonRing { points: vec![corner(x, y), corner(x + w, y), corner(x + w, y + h), corner(x, y + h)] })
+                        .collect(),
+                    mode: PaintMode::Fill,
+                    winding_order: WindingOrder::NonZero,
+                },
+            });
+        }
         out.push(PdfPage::new(Mm(PAGE_W * 25.4 / 72.0), Mm(PAGE_H * 25.4 / 72.0), ops));
     }
     for (section, start) in copy.sections.iter().zip(&starts) {

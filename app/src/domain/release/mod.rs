@@ -9,6 +9,7 @@ pub mod authorization;
 pub mod clock;
 pub mod denial;
 pub mod form;
+pub mod instant;
 pub mod lifecycle;
 pub mod view;
 
@@ -16,5 +17,6 @@ pub use authorization::*;
 pub use clock::*;
 pub use denial::*;
 pub use form::*;
+pub use instant::{InstantCopy, InstantFormView, InstantFormats, check_instant};
 pub use lifecycle::*;
 pub use view::*;

@@ -5,6 +5,7 @@ pub mod activation;
 pub mod audit_report;
 pub mod caregivers;
 pub mod disclosures;
+pub mod download;
 pub mod error;
 pub mod home;
 pub mod import;

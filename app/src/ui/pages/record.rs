@@ -176,6 +176,9 @@ pub fn RecordPage() -> impl IntoView {
                                     <dt>"Record number"</dt><dd>{p.mrn}</dd>
                                     {p.deceased_date.map(|d| view! { <dt>"Date of death"</dt><dd>{d}</dd> })}
                                 </dl>
+                                {pid.is_none().then(|| view! {
+                                    <p><a id=ids::RECORD_DOWNLOAD_LINK class="button" href="/record/download">"Download a copy"</a></p>
+                                })}
                                 <RecordNav base=base.clone() current=None/>
                                 <div class="cards">
                                     <section class="card" aria-labelledby="sum-problems"><h2 id="sum-problems">"Active problems"</h2>

@@ -123,7 +123,12 @@ pub fn RequestsPage() -> impl IntoView {
                 })}
             </Suspense>
             <p><A href="/disclosures">"Who received my record, and my activity history"</A></p>
-            <h2 id="new-request-title">"Ask for a copy"</h2>
+            <div class="notice" role="note">
+                <p class="notice__title">"Want a copy of what you see in the portal?"</p>
+                <p>"Download it now, as a PDF, FHIR data or a C-CDA summary: no wait, no fee. "<a href="/record/download">"Download my record"</a></p>
+            </div>
+            <h2 id="new-request-title">"Ask the records team for a copy"</h2>
+            <p class="muted">"For records that are not in the portal (scanned paper charts, billing records), or a copy sent to someone else with your authorization."</p>
             <CopyRequestForm>
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {

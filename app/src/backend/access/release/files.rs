@@ -58,12 +58,18 @@ pub struct ReleaseSettings<'a> {
 }
 
 /// What the access context read for a copy, before rendering.
-struct Content {
-    sections: Vec<(Section, Vec<ItemRow>)>,
-    documents: Option<Vec<(DocumentRow, Option<String>)>>,
+pub(super) struct Content {
+    pub(super) sections: Vec<(Section, Vec<ItemRow>)>,
+    /// The same items as stored (raw dates, numbers and codes), for the C-CDA.
+    pub(super) items: Vec<(Section, Vec<clinical_item::Model>)>,
+    pub(super) documents: Option<Vec<(DocumentRow, Option<String>)>>,
     /// The stored resources released in the FHIR copy: (type, FHIR id, original JSON).
-    resources: Vec<(String, String, String)>,
-    part2: bool,
+    pub(super) resources: Vec<(String, String, String)>,
+    /// With FHIR: every resource of the patient not withheld (what references may pull in), as
+    /// (stored id, type, FHIR id, JSON), and the stored ids of those released.
+    pub(super) pool: Vec<(String, String, String, String)>,
+    pub(super) released: HashSet<String>,
+    pub(super) part2: bool,
 }
 
 /// A released file being stored.
@@ -229,7 +235,7 @@ impl AccessContext {
 
     /// Reads what a copy contains: the scope's sections and date range, without the resources
     /// tagged with a withheld category.
-    async fn copy_content(&self, patient_id: &str, scope: &Scope, withheld: &[Withheld], fhir: bool) -> Result<Content, AppError> {
+    pub(super) async fn copy_content(&self, patient_id: &str, scope: &Scope, withheld: &[Withheld], fhir: bool) -> Result<Content, AppError> {
         let withheld_categories: HashSet<&str> = withheld.iter().map(|w| w.category.as_str()).chain([Category::PsychotherapyNotes.as_str()]).collect();
         let tags = sensitive_tag::Entity::find().filter(sensitive_tag::Column::PatientId.eq(patient_id)).all(&self.db).await?;
         let mut skip: HashSet<String> = HashSet::new();
@@ -248,6 +254,7 @@ impl AccessContext {
         let wanted: Vec<Section> = if whole { Section::ALL.to_vec() } else { scope.sections.clone() };
         let mut included: HashSet<String> = HashSet::new();
         let mut sections = Vec::new();
+        let mut items = Vec::new();
         for section in wanted.iter().copied().filter(|s| *s != Section::Documents) {
             let mut select = clinical_item::Entity::find()
                 .filter(clinical_item::Column::PatientId.eq(patient_id))
@@ -267,15 +274,11 @@ impl AccessContext {
                 .all(&self.db)
                 .await
                 ?;
-            let rows: Vec<ItemRow> = rows
-                .into_iter()
-                .filter(|r| !skip.contains(&r.resource_id))
-                .map(|r| {
-                    included.insert(r.resource_id.clone());
-                    to_row(r, &self.clock)
-                })
-                .collect::<Result<_, _>>()?;
+            let kept: Vec<clinical_item::Model> = rows.into_iter().filter(|r| !skip.contains(&r.resource_id)).collect();
+            included.extend(kept.iter().map(|r| r.resource_id.clone()));
+            let rows: Vec<ItemRow> = kept.iter().cloned().map(|r| to_row(r, &self.clock)).collect::<Result<_, _>>()?;
             sections.push((section, rows));
+            items.push((section, kept));
         }
         let documents = if wanted.contains(&Section::Documents) {
             let mut select = clinical_document::Entity::find().filter(clinical_document::Column::PatientId.eq(patient_id));
@@ -313,6 +316,8 @@ impl AccessContext {
             None
         };
         let part2 = included.iter().any(|id| substance.contains(id));
+        let mut pool = Vec::new();
+        let mut released = HashSet::new();
         let resources = if fhir {
             // The whole record without dates: every stored resource of the patient but the
             // withheld ones. Otherwise the Patient and the resources the PDF shows.
@@ -327,17 +332,16 @@ impl AccessContext {
                 .await
                 ?;
             let everything = whole && from_ms.is_none() && until_ms.is_none();
-            rows.into_iter()
-                .filter(|(id, kind, _, _)| !skip.contains(id) && (kind == "Patient" || everything || included.contains(id)))
-                .map(|(_, kind, fhir_id, json)| (kind, fhir_id, json))
-                .collect()
+            pool = rows.into_iter().filter(|(id, _, _, _)| !skip.contains(id)).collect();
+            released = pool.iter().filter(|(id, kind, _, _)| kind == "Patient" || everything || included.contains(id)).map(|(id, _, _, _)| id.clone()).collect();
+            pool.iter().filter(|(id, _, _, _)| released.contains(id)).map(|(_, kind, fhir_id, json)| (kind.clone(), fhir_id.clone(), json.clone())).collect()
         } else {
             Vec::new()
         };
-        Ok(Content { sections, documents, resources, part2 })
+        Ok(Content { sections, items, documents, resources, pool, released, part2 })
     }
 
-    async fn patient_row_of(&self, row: &release_request::Model) -> Result<patient_row::Model, AppError> {
+    pub(super) async fn patient_row_of(&self, row: &release_request::Model) -> Result<patient_row::Model, AppError> {
         patient_row::Entity::find_by_id(row.patient_id.clone())
             .one(&self.db)
             .await?
@@ -468,6 +472,7 @@ impl AccessContext {
             released_on: self.clock.today().to_string(),
             site: site.to_string(),
             created_unix: now_ms() / 1000,
+            ..Default::default()
         };
         Ok(copies::record_copy(&facts, &content.sections, content.documents.as_deref(), content.part2))
     }
@@ -546,8 +551,9 @@ impl AccessContext {
             released_on: self.clock.today().to_string(),
             site: site_name.to_string(),
             created_unix: now / 1000,
+            ..Default::default()
         };
-        let stamp = self.clock.seconds(now);
+        let stamp = copies::fhir::instant(now);
         let bundle_id = uuid::Uuid::new_v4().to_string();
         // Rendering is CPU work: a blocking thread keeps the runtime serving everyone else.
         let produced = tokio::task::spawn_blocking(move || -> Result<Vec<Produced>, BackendError> {

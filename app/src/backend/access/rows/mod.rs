@@ -53,6 +53,8 @@ pub async fn check_entities(db: &impl sea_orm::ConnectionTrait) -> Result<Vec<(&
         release_link::Entity,
         notification::Entity,
         disclosure::Entity,
+        copy_record::Entity,
+        copy_record_file::Entity,
         app_user::Entity,
         audit_event::Entity,
         audit_head::Entity,

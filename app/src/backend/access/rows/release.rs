@@ -215,3 +215,53 @@ pub mod disclosure {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod copy_record {
+    use sea_orm::entity::prelude::*;
+
+    /// A copy the portal produced (a download, a transmit, or an HIM release), for `/verify`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "copy_record")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub code: String,
+        pub patient_id: String,
+        pub actor_user_id: String,
+        pub on_behalf_of: Option<String>,
+        pub request_id: Option<String>,
+        /// `download`, `transmit` or `release`.
+        pub kind: String,
+        pub scope: String,
+        pub formats: String,
+        pub addressee: Option<String>,
+        /// The release manifest (JSON).
+        pub manifest: String,
+        pub created_at_ms: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod copy_record_file {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "copy_record_file")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub sha256: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub copy_id: String,
+        pub name: String,
+        pub size: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

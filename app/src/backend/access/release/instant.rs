@@ -1,0 +1,373 @@
+//! Download now (ONC 45 CFR 170.315(e)(1)(i)(B); 45 CFR 171): the patient, or a caregiver within
+//! their grant, takes a copy of what they can see in the portal at once, with no staff review.
+//!
+//! - What is in it: the scope chosen (whole record or a date range; all or some sections), read
+//!   through `copy_content` like an HIM release. Psychotherapy notes never (45 CFR
+//!   164.524(a)(1)(i)); for a limited proxy, nothing a limited view hides (the sensitive
+//!   categories and the notes, 45 CFR 164.502(g)(3)). The cover lists what was left out and why.
+//! - The files: the PDF (the release renderer, with the cover, the manifest's summary and a last
+//!   page with the verification code and its QR code), the self-contained FHIR Bundle
+//!   (`copies::fhir`) and the C-CDA CCD (`copies::ccda`), rendered on a blocking thread. More
+//!   than one file ships as a `.zip` with `manifest.json`.
+//! - Nothing of the copy is stored: only the record `/verify` needs (code, who, when, the
+//!   manifest, the SHA-256 of each file), in the same transaction as the audit event that puts
+//!   the download in the patient's activity history.
+
+use super::super::AccessContext;
+use super::super::rows::{copy_record, copy_record_file, fhir_resource, resource_identifier};
+use super::files::Content;
+use crate::backend::audit::{self, AuditAction, Outcome};
+use crate::backend::copies::fhir::{self as fhir_copy, ManifestItem, PoolResource, ProvenanceFacts};
+use crate::backend::copies::package::{CopyFile, Manifest, ManifestExclusion};
+use crate::backend::copies::{self, CoverFacts, ccda};
+use crate::backend::db::{now_ms, write_transaction};
+use crate::backend::fhir::sensitive::Category;
+use crate::backend::policy::{Action, Target};
+use crate::domain::release::{InstantCopy, Withheld, withhold_basis};
+use crate::domain::Section;
+use crate::error::AppError;
+use rand::Rng;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use std::collections::HashSet;
+
+/// Where the copy comes from and where `/verify` is.
+#[derive(Clone, Copy)]
+pub struct InstantSettings<'a> {
+    /// The organization as the cover names it.
+    pub site: &'a str,
+    pub site_code: &'a str,
+    /// The portal's public address (`https://portal.example.org`), for the verification link.
+    pub base_url: &'a str,
+}
+
+/// The download: one file, or a `.zip` of several with the manifest.
+#[derive(Debug, Clone)]
+pub struct InstantFile {
+    pub file_name: String,
+    pub content_type: &'static str,
+    pub bytes: Vec<u8>,
+    pub code: String,
+}
+
+/// Letters and digits that cannot be mistaken for one another when typed from paper.
+const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+
+/// A verification code, `XXXX-XXXX-XXXX` (60 random bits).
+pub fn new_code() -> String {
+    let mut rng = rand::rng();
+    let chars: Vec<char> = (0..12).map(|_| char::from(CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())])).collect();
+    format!("{}-{}-{}", chars[..4].iter().collect::<String>(), chars[4..8].iter().collect::<String>(), chars[8..].iter().collect::<String>())
+}
+
+/// A code as typed ("7kq2 abcd-efgh") in its stored form, or `None` when it cannot be one.
+pub fn normalize_code(typed: &str) -> Option<String> {
+    let chars: Vec<char> = typed.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect();
+    (chars.len() == 12 && chars.iter().all(|c| CODE_ALPHABET.contains(&(*c as u8))))
+        .then(|| format!("{}-{}-{}", chars[..4].iter().collect::<String>(), chars[4..8].iter().collect::<String>(), chars[8..].iter().collect::<String>()))
+}
+
+/// What was left out of a copy, for the cover and the manifest.
+fn exclusions(withheld: &[Withheld], no_notes: bool) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = withheld
+        .iter()
+        .map(|w| (Category::parse(&w.category).map(Category::label).unwrap_or("Other information").to_string(), withhold_basis(&w.basis).unwrap_or("withheld").to_string()))
+        .collect();
+    if no_notes {
+        out.push((Section::Documents.title().to_string(), withhold_basis("limited_representative").unwrap_or("withheld").to_string()));
+    }
+    out
+}
+
+fn cda_item(m: &super::super::rows::clinical_item::Model) -> ccda::CdaItem {
+    ccda::CdaItem {
+        id: m.resource_id.clone(),
+        display: m.display.clone(),
+        codes: m.codes.0.iter().filter_map(|c| Some((c.system.clone()?, c.code.clone()?, c.display.clone()))).collect(),
+        status: m.status.clone(),
+        start: m.start_text.clone(),
+        end: m.end_text.clone(),
+        value_num: m.value_num,
+        unit: m.unit.clone(),
+        value_text: m.value_text.clone(),
+        ref_low: m.ref_low,
+        ref_high: m.ref_high,
+    }
+}
+
+impl AccessContext {
+    /// The directory resources (practitioners, organizations, locations, medications) the
+    /// patient's resources refer to, read so the FHIR copy can carry them. Only resources that
+    /// belong to no patient are read this way.
+    async fn directory_for(&self, pool: &[PoolResource]) -> Result<Vec<PoolResource>, AppError> {
+        let mut conditional = HashSet::new();
+        let mut typed = HashSet::new();
+        for r in pool {
+            fhir_copy::directory_wants(&r.value, &mut conditional, &mut typed);
+        }
+        let held: HashSet<&str> = pool.iter().map(|r| r.id.as_str()).collect();
+        let mut ids: HashSet<String> = HashSet::new();
+        let values: Vec<String> = conditional.iter().map(|(_, _, v)| v.clone()).collect::<HashSet<_>>().into_iter().collect();
+        for chunk in values.chunks(500) {
+            let rows = resource_identifier::Entity::find().filter(resource_identifier::Column::Value.is_in(chunk.iter().cloned())).all(&self.db).await?;
+            ids.extend(rows.into_iter().filter(|r| conditional.iter().any(|(_, s, v)| *s == r.system && *v == r.value)).map(|r| r.resource_id));
+        }
+        let mut found = Vec::new();
+        let ids: Vec<String> = ids.into_iter().collect();
+        for chunk in ids.chunks(500) {
+            found.extend(
+                fhir_resource::Entity::find()
+                    .filter(fhir_resource::Column::Id.is_in(chunk.iter().cloned()))
+                    .filter(fhir_resource::Column::PatientId.is_null())
+                    .all(&self.db)
+                    .await?,
+            );
+        }
+        let fhir_ids: Vec<String> = typed.iter().filter(|(_, id)| !held.contains(id.as_str())).map(|(_, id)| id.clone()).collect::<HashSet<_>>().into_iter().collect();
+        for chunk in fhir_ids.chunks(500) {
+            found.extend(
+                fhir_resource::Entity::find()
+                    .filter(fhir_resource::Column::FhirId.is_in(chunk.iter().cloned()))
+                    .filter(fhir_resource::Column::PatientId.is_null())
+                    .all(&self.db)
+                    .await?,
+            );
+        }
+        let mut seen = HashSet::new();
+        Ok(found
+            .into_iter()
+            .filter(|r| seen.insert(r.id.clone()))
+            .filter_map(|r| {
+                let value: serde_json::Value = serde_json::from_str(&r.json).ok()?;
+                Some(PoolResource { resource_type: r.resource_type, id: r.fhir_id, identifiers: fhir_copy::identifiers_of(&value), value })
+            })
+            .collect())
+    }
+
+    /// The patient's pool of resources for the FHIR copy (parsed) and which are released.
+    async fn fhir_pool(&self, content: &Content) -> Result<(Vec<PoolResource>, Vec<usize>), AppError> {
+        let mut pool = Vec::with_capacity(content.pool.len());
+        let mut primary = Vec::new();
+        for (id, kind, fhir_id, json) in &content.pool {
+            // Stored resources were parsed at import; one that no longer parses is left out
+            // rather than stopping the copy.
+            let Ok(value) = serde_json::from_str::<serde_json::Value>(json) else { continue };
+            if content.released.contains(id) {
+                primary.push(pool.len());
+            }
+            pool.push(PoolResource { resource_type: kind.clone(), id: fhir_id.clone(), identifiers: fhir_copy::identifiers_of(&value), value });
+        }
+        let directory = self.directory_for(&pool).await?;
+        pool.extend(directory);
+        Ok((pool, primary))
+    }
+
+    /// Whose download page this is: a limited proxy's view, a caregiver's. Anyone who may not
+    /// read the record gets 404 (audited).
+    pub async fn download_context(&self) -> Result<(bool, bool), AppError> {
+        let patient_id = self.subject().ok_or(AppError::NotFound)?;
+        let grants = self.grants_for(&patient_id).await?;
+        self.authorize_with(Action::ReadPatientRecord, Target::Patient(&patient_id), AuditAction::PatientRead, &grants).await?;
+        Ok((!self.allows_with(Action::ReadSensitive, &patient_id, &grants), self.acting_for.is_some()))
+    }
+
+    /// Download now: the copy made on the spot, for the signed-in patient or the person a
+    /// caregiver acts for (404 for anyone else). Audited, recorded for `/verify`.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
+    pub async fn download_now(&self, copy: &InstantCopy, settings: InstantSettings<'_>) -> Result<InstantFile, AppError> {
+        let patient_id = self.subject().ok_or(AppError::NotFound)?;
+        let grants = self.grants_for(&patient_id).await?;
+        self.authorize_with(Action::ReadPatientRecord, Target::Patient(&patient_id), AuditAction::PatientRead, &grants).await?;
+        let limited = !self.allows_with(Action::ReadSensitive, &patient_id, &grants);
+        let patient = super::super::rows::patient_row::Entity::find_by_id(patient_id.clone())
+            .filter(super::super::rows::patient_row::Column::SiteCode.eq(self.site_code.as_str()))
+            .one(&self.db)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        // 45 CFR 164.524(a)(1)(i): never psychotherapy notes. A limited view (45 CFR
+        // 164.502(g)(3)) also leaves out every sensitive category and the notes.
+        let mut scope = copy.scope.clone();
+        let mut withheld = vec![Withheld { category: Category::PsychotherapyNotes.as_str().into(), basis: "psychotherapy_notes".into() }];
+        let no_notes = limited && (scope.sections.is_empty() || scope.sections.contains(&Section::Documents));
+        if limited {
+            if scope.sections.is_empty() {
+                scope.sections = Section::ALL.iter().copied().filter(|s| *s != Section::Documents).collect();
+            } else {
+                scope.sections.retain(|s| *s != Section::Documents);
+            }
+            withheld.extend(Category::ALL.iter().filter(|c| **c != Category::PsychotherapyNotes).map(|c| Withheld { category: c.as_str().into(), basis: "limited_representative".into() }));
+        }
+        if limited && !copy.scope.sections.is_empty() && scope.sections.is_empty() {
+            return Err(AppError::Validation {
+                fields: vec![crate::error::FieldError::new("section", "Documents and notes are outside what you can see for this person. Choose other parts of the record.")],
+            });
+        }
+        let content = self.copy_content(&patient_id, &scope, &withheld, true).await?;
+        let (pool, primary) = self.fhir_pool(&content).await?;
+        let acting = self.acting_for.is_some();
+        let name = self.display_name(&self.principal.user_id).await?;
+        let asked_by = if acting { format!("{name} (caregiver)") } else { format!("{name} (the patient)") };
+        let now = now_ms();
+        let code = new_code();
+        let verify_url = format!("{}/verify?code={code}", settings.base_url.trim_end_matches('/'));
+        let excluded = exclusions(&withheld, no_notes);
+        let patient_name = super::super::patients::full_name(&patient);
+        let formats = copy.formats;
+        let described = scope.describe();
+        let cover = CoverFacts {
+            request_number: code.clone(),
+            patient_name: patient_name.clone(),
+            birth_date: patient.birth_date.clone(),
+            record_number: patient.mrn.clone(),
+            requester: asked_by.clone(),
+            recipient: asked_by.clone(),
+            scope: described.clone(),
+            excluded: excluded.clone(),
+            released_by: "The patient portal, at once (no staff review)".into(),
+            released_on: self.clock.today().to_string(),
+            site: settings.site.to_string(),
+            created_unix: now / 1000,
+            instant: true,
+            summary: Vec::new(),
+            verification: Some((code.clone(), verify_url)),
+        };
+        let cda = ccda::CdaDocument {
+            id: uuid::Uuid::new_v4().to_string(),
+            created: fhir_copy::instant(now),
+            site: settings.site.to_string(),
+            site_code: settings.site_code.to_string(),
+            patient: ccda::CdaPatient {
+                given: patient.given_names.clone(),
+                family: patient.family_name.clone(),
+                birth_date: patient.birth_date.clone(),
+                gender: Some(patient.sex.to_ascii_lowercase()),
+                record_number: patient.mrn.clone(),
+            },
+            period: (scope.from.map(|d| d.to_string()), scope.to.map(|d| d.to_string())),
+            sections: content.items.iter().filter(|(s, _)| ccda::section_template(*s).is_some()).map(|(s, items)| (*s, items.iter().map(cda_item).collect())).collect(),
+        };
+        let facts = ProvenanceFacts { bundle_id: uuid::Uuid::new_v4().to_string(), timestamp: fhir_copy::instant(now), portal: format!("{} patient portal", settings.site), asked_by: asked_by.clone() };
+        let stamp = self.clock.today().to_string();
+        let zip_name = format!("health-record-{stamp}.zip");
+        let manifest_code = code.clone();
+        let created = fhir_copy::instant(now);
+        // Rendering is CPU work: a blocking thread keeps the runtime serving everyone else.
+        let (files, manifest) = tokio::task::spawn_blocking(move || -> Result<(Vec<CopyFile>, Manifest), String> {
+            let bundle = fhir_copy::self_contained_bundle(&pool, &primary, &facts);
+            let manifest_items: Vec<ManifestItem> = bundle.items.clone();
+            let manifest = Manifest {
+                code: manifest_code,
+                created,
+                producer: facts.portal.clone(),
+                scope: described,
+                items: manifest_items,
+                excluded: excluded.iter().map(|(what, basis)| ManifestExclusion { what: what.clone(), basis: basis.clone() }).collect(),
+                files: Vec::new(),
+            };
+            let mut cover = cover;
+            let mut counts: Vec<(String, usize)> = Vec::new();
+            for item in &manifest.items {
+                match counts.iter_mut().find(|(t, _)| *t == item.resource_type) {
+                    Some((_, n)) => *n += 1,
+                    None => counts.push((item.resource_type.clone(), 1)),
+                }
+            }
+            cover.summary = vec![
+                ("Items released".into(), format!("{} ({})", manifest.items.len(), counts.iter().map(|(t, n)| format!("{t} {n}")).collect::<Vec<_>>().join(", "))),
+                ("Checking the copy".into(), "manifest.json (in a download of several formats) lists each item with the SHA-256 of its canonical JSON and the SHA-256 of every file; the last page says how to verify this copy.".into()),
+            ];
+            let mut files = Vec::new();
+            if formats.pdf {
+                let pdf = copies::record_copy(&cover, &content.sections, content.documents.as_deref(), content.part2);
+                let rendered = copies::pdf::render(&pdf, &|_, _| {}).map_err(|e| e.to_string())?;
+                files.push(CopyFile { name: format!("health-record-{stamp}.pdf"), content_type: "application/pdf", bytes: rendered.bytes });
+            }
+            if formats.fhir {
+                files.push(CopyFile { name: format!("health-record-{stamp}.fhir.json"), content_type: "application/fhir+json", bytes: bundle.json.into_bytes() });
+            }
+            if formats.ccda {
+                files.push(CopyFile { name: format!("health-record-{stamp}.ccda.xml"), content_type: "application/xml", bytes: ccda::document(&cda).into_bytes() });
+            }
+            let manifest = manifest.with_files(&files);
+            Ok((files, manifest))
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "the copy's rendering thread stopped");
+            AppError::Unavailable { message: "Making the copy stopped unexpectedly. Nothing was downloaded; try again.".into() }
+        })?
+        .map_err(|e| {
+            tracing::error!(error = %e, "rendering an instant copy failed");
+            AppError::Unavailable { message: "Making the copy failed. Nothing was downloaded; try again.".into() }
+        })?;
+        let manifest_json = manifest.to_json();
+        let (download, mut hashes) = if files.len() == 1 {
+            let file = files.into_iter().next().ok_or(AppError::BadRequest)?;
+            let hashes = vec![(file.name.clone(), copies::sha256_hex(&file.bytes), file.bytes.len())];
+            (InstantFile { file_name: file.name, content_type: file.content_type, bytes: file.bytes, code: code.clone() }, hashes)
+        } else {
+            let mut all = files;
+            all.push(CopyFile { name: "manifest.json".into(), content_type: "application/json", bytes: manifest_json.clone() });
+            let hashes: Vec<(String, String, usize)> = all.iter().map(|f| (f.name.clone(), copies::sha256_hex(&f.bytes), f.bytes.len())).collect();
+            let zipped = copies::package::zip(&all).map_err(|e| {
+                tracing::error!(error = %e, "zipping an instant copy failed");
+                AppError::Unavailable { message: "Making the copy failed. Nothing was downloaded; try again.".into() }
+            })?;
+            (InstantFile { file_name: zip_name, content_type: "application/zip", bytes: zipped, code: code.clone() }, hashes)
+        };
+        if download.content_type == "application/zip" {
+            hashes.push((download.file_name.clone(), copies::sha256_hex(&download.bytes), download.bytes.len()));
+        }
+        let record_id = uuid::Uuid::new_v4().to_string();
+        let txn = write_transaction(&self.db).await?;
+        copy_record::Entity::insert(copy_record::ActiveModel {
+            id: Set(record_id.clone()),
+            code: Set(code.clone()),
+            patient_id: Set(patient_id.clone()),
+            actor_user_id: Set(self.principal.user_id.clone()),
+            on_behalf_of: Set(self.acting_for.clone()),
+            request_id: Set(None),
+            kind: Set("download".into()),
+            scope: Set(scope.describe().chars().take(400).collect()),
+            formats: Set(formats.codes()),
+            addressee: Set(None),
+            manifest: Set(String::from_utf8_lossy(&manifest_json).into_owned()),
+            created_at_ms: Set(now),
+        })
+        .exec_without_returning(&txn)
+        .await?;
+        let mut seen = HashSet::new();
+        let rows: Vec<copy_record_file::ActiveModel> = hashes
+            .iter()
+            .filter(|(_, sha, _)| seen.insert(sha.clone()))
+            .map(|(name, sha, size)| copy_record_file::ActiveModel {
+                sha256: Set(sha.clone()),
+                copy_id: Set(record_id.clone()),
+                name: Set(name.chars().take(200).collect()),
+                size: Set(i64::try_from(*size).unwrap_or(i64::MAX)),
+            })
+            .collect();
+        copy_record_file::Entity::insert_many(rows).exec_without_returning(&txn).await?;
+        let event = self
+            .event(AuditAction::PatientRead, Outcome::Success)
+            .patient(&patient_id)
+            .entity("copy_record", &record_id)
+            .detail(format!("download now: formats={}; scope={}", formats.codes(), scope.describe()));
+        audit::record(&txn, event).await?;
+        txn.commit().await?;
+        Ok(download)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_typeable_and_read_back_however_typed() {
+        let code = new_code();
+        assert_eq!(code.len(), 14);
+        assert_eq!(normalize_code(&code.to_ascii_lowercase().replace('-', " ")), Some(code.clone()));
+        assert_eq!(normalize_code("0000-0000-0000"), None, "0 and O are not in the alphabet");
+        assert_eq!(normalize_code("ABCD"), None);
+    }
+}

@@ -1,0 +1,438 @@
+//! The FHIR copy made self-contained: a `collection` Bundle in which every reference resolves to
+//! an entry of the same Bundle (the "Complete copies" requirement of the self-service issue).
+//!
+//! - Every entry gets a `urn:uuid:` full URL (the resource's own id when it is a UUID, as
+//!   Synthea's are), and every reference is rewritten to the full URL of its target, whatever
+//!   form it came in: `urn:uuid:…`, `Type/id`, an absolute URL ending in `Type/id`, or a
+//!   conditional `Type?identifier=system|value`.
+//! - Targets the copy needs to be read on its own (the people, places and visits around an item:
+//!   Patient, Practitioner, PractitionerRole, Organization, Location, Encounter, Medication) are
+//!   pulled in from the pool the caller read; anything else outside the copy, and any target the
+//!   portal does not hold, becomes a display-only reference (with its identifier when it had
+//!   one): never a dangling one.
+//! - A `Provenance` entry names the portal, the time and who asked.
+//! - Each released item is listed for the manifest with the SHA-256 of its canonical JSON (keys
+//!   sorted, no spaces), computed on the entry exactly as it is in the Bundle.
+
+use serde_json::{Map, Value, json};
+use std::collections::{HashMap, HashSet, VecDeque};
+
+/// Resource types pulled into a copy because an included item refers to them.
+const CONTEXT_TYPES: &[&str] = &["Patient", "Practitioner", "PractitionerRole", "Organization", "Location", "Encounter", "Medication"];
+
+/// A stored resource the copy may use, parsed.
+#[derive(Debug, Clone)]
+pub struct PoolResource {
+    pub resource_type: String,
+    pub id: String,
+    pub value: Value,
+    /// Its business identifiers (system, value), for conditional references.
+    pub identifiers: Vec<(String, String)>,
+}
+
+/// Who made the copy, when, for whom: the Provenance entry.
+#[derive(Debug, Clone)]
+pub struct ProvenanceFacts {
+    pub bundle_id: String,
+    /// FHIR `instant` (`2026-12-02T10:00:00Z`).
+    pub timestamp: String,
+    /// The portal, as the Provenance's assembler.
+    pub portal: String,
+    /// The person who asked, as people read it ("Ana León (the patient)").
+    pub asked_by: String,
+}
+
+/// One released item, as the manifest lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ManifestItem {
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    pub id: String,
+    pub date: Option<String>,
+    pub sha256: String,
+}
+
+/// The Bundle's text and the items it carries.
+#[derive(Debug, Clone)]
+pub struct BuiltBundle {
+    pub json: String,
+    pub items: Vec<ManifestItem>,
+}
+
+/// JSON with object keys sorted and no whitespace: the form the manifest's hashes are taken of,
+/// so anyone can recompute them from the Bundle whatever their JSON library's key order.
+pub fn canonical_json(value: &Value) -> String {
+    fn write(v: &Value, out: &mut String) {
+        match v {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                out.push('{');
+                for (n, k) in keys.into_iter().enumerate() {
+                    if n > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::String(k.clone()).to_string());
+                    out.push(':');
+                    write(&map[k], out);
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (n, item) in items.iter().enumerate() {
+                    if n > 0 {
+                        out.push(',');
+                    }
+                    write(item, out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut out = String::new();
+    write(value, &mut out);
+    out
+}
+
+/// The clinically meaningful date of a resource, for the manifest (the first of the usual
+/// date elements that is present).
+pub fn resource_date(value: &Value) -> Option<String> {
+    const FIELDS: &[&str] = &[
+        "effectiveDateTime",
+        "onsetDateTime",
+        "recordedDate",
+        "authoredOn",
+        "occurrenceDateTime",
+        "performedDateTime",
+        "issued",
+        "date",
+        "created",
+        "birthDate",
+    ];
+    for f in FIELDS {
+        if let Some(s) = value.get(*f).and_then(Value::as_str) {
+            return Some(s.to_string());
+        }
+    }
+    for f in ["period", "effectivePeriod", "performedPeriod", "billablePeriod"] {
+        if let Some(s) = value.get(f).and_then(|p| p.get("start")).and_then(Value::as_str) {
+            return Some(s.to_string());
+        }
+    }
+    None
+}
+
+fn is_uuid(s: &str) -> bool {
+    uuid::Uuid::parse_str(s).is_ok() && s.len() == 36
+}
+
+/// Where a reference points, as written.
+enum Target<'a> {
+    Local,
+    Uuid(&'a str),
+    TypeId(&'a str, &'a str),
+    Conditional(&'a str, &'a str, &'a str),
+    Unknown,
+}
+
+fn parse_reference(r: &str) -> Target<'_> {
+    if r.starts_with('#') {
+        return Target::Local;
+    }
+    if let Some(id) = r.strip_prefix("urn:uuid:") {
+        return Target::Uuid(id);
+    }
+    if let Some((kind, query)) = r.split_once('?') {
+        if let Some(ident) = query.strip_prefix("identifier=")
+            && let Some((system, value)) = ident.split_once('|')
+        {
+            return Target::Conditional(kind.rsplit('/').next().unwrap_or(kind), system, value);
+        }
+        return Target::Unknown;
+    }
+    let path = r.split("/_history/").next().unwrap_or(r);
+    let mut parts = path.rsplit('/');
+    match (parts.next(), parts.next()) {
+        (Some(id), Some(kind)) if kind.chars().next().is_some_and(|c| c.is_ascii_uppercase()) => Target::TypeId(kind, id),
+        _ => Target::Unknown,
+    }
+}
+
+struct Index<'a> {
+    pool: &'a [PoolResource],
+    by_id: HashMap<&'a str, usize>,
+    by_type_id: HashMap<(&'a str, &'a str), usize>,
+    by_identifier: HashMap<(&'a str, &'a str, &'a str), usize>,
+}
+
+impl<'a> Index<'a> {
+    fn new(pool: &'a [PoolResource]) -> Self {
+        let mut index = Index { pool, by_id: HashMap::new(), by_type_id: HashMap::new(), by_identifier: HashMap::new() };
+        for (n, r) in pool.iter().enumerate() {
+            index.by_id.entry(r.id.as_str()).or_insert(n);
+            index.by_type_id.entry((r.resource_type.as_str(), r.id.as_str())).or_insert(n);
+            for (system, value) in &r.identifiers {
+                index.by_identifier.entry((r.resource_type.as_str(), system.as_str(), value.as_str())).or_insert(n);
+            }
+        }
+        index
+    }
+
+    fn find(&self, target: &Target<'_>) -> Option<usize> {
+        match target {
+            Target::Uuid(id) => self.by_id.get(id).copied(),
+            Target::TypeId(kind, id) => self.by_type_id.get(&(*kind, *id)).copied(),
+            Target::Conditional(kind, system, value) => self.by_identifier.get(&(*kind, *system, *value)).copied(),
+            Target::Local | Target::Unknown => None,
+        }
+    }
+}
+
+/// Rewrites every reference inside `value`; returns the pool entries it now points to.
+fn rewrite(value: &mut Value, index: &Index<'_>, included: &HashSet<usize>, urls: &[String], wanted: &mut Vec<usize>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(reference)) = map.get("reference").cloned() {
+                let target = parse_reference(&reference);
+                if matches!(target, Target::Local) {
+                    return;
+                }
+                let found = index.find(&target).filter(|n| included.contains(n) || CONTEXT_TYPES.contains(&index.pool[*n].resource_type.as_str()));
+                match found {
+                    Some(n) => {
+                        map.insert("reference".into(), Value::String(urls[n].clone()));
+                        wanted.push(n);
+                    }
+                    None => display_only(map, &target),
+                }
+                return;
+            }
+            for v in map.values_mut() {
+                rewrite(v, index, included, urls, wanted);
+            }
+        }
+        Value::Array(items) => {
+            for v in items {
+                rewrite(v, index, included, urls, wanted);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A reference whose target is not in the copy: kept as what it names, never as a link.
+fn display_only(map: &mut Map<String, Value>, target: &Target<'_>) {
+    map.remove("reference");
+    if let Target::Conditional(kind, system, value) = target {
+        map.insert("identifier".into(), json!({ "system": system, "value": value }));
+        map.entry("type").or_insert_with(|| Value::String((*kind).to_string()));
+    }
+    if !map.contains_key("display") {
+        let text = match target {
+            Target::Conditional(..) => "Held by another system; identified here by its identifier",
+            _ => "Not part of this copy",
+        };
+        map.insert("display".into(), Value::String(text.into()));
+    }
+}
+
+/// The self-contained Bundle of the `primary` pool entries (the items released), with what they
+/// refer to, and its Provenance.
+pub fn self_contained_bundle(pool: &[PoolResource], primary: &[usize], facts: &ProvenanceFacts) -> BuiltBundle {
+    let index = Index::new(pool);
+    let urls: Vec<String> = pool
+        .iter()
+        .map(|r| if is_uuid(&r.id) { format!("urn:uuid:{}", r.id) } else { format!("urn:uuid:{}", uuid::Uuid::new_v4()) })
+        .collect();
+    let mut included: HashSet<usize> = primary.iter().copied().collect();
+    let mut order: Vec<usize> = Vec::with_capacity(primary.len());
+    let mut queue: VecDeque<usize> = primary.iter().copied().collect();
+    let mut queued: HashSet<usize> = included.clone();
+    let mut entries: Vec<(usize, Value)> = Vec::with_capacity(primary.len());
+    while let Some(n) = queue.pop_front() {
+        let mut value = pool[n].value.clone();
+        let mut wanted = Vec::new();
+        rewrite(&mut value, &index, &included, &urls, &mut wanted);
+        for w in wanted {
+            if queued.insert(w) {
+                included.insert(w);
+                queue.push_back(w);
+            }
+        }
+        order.push(n);
+        entries.push((n, value));
+    }
+    let mut items = Vec::with_capacity(entries.len());
+    let mut out = String::with_capacity(entries.iter().map(|_| 1500).sum::<usize>() + 1024);
+    out.push_str("{\"resourceType\":\"Bundle\",\"id\":");
+    out.push_str(&Value::String(facts.bundle_id.clone()).to_string());
+    out.push_str(",\"type\":\"collection\",\"timestamp\":");
+    out.push_str(&Value::String(facts.timestamp.clone()).to_string());
+    out.push_str(",\"entry\":[");
+    for (k, (n, value)) in entries.iter().enumerate() {
+        let canonical = canonical_json(value);
+        items.push(ManifestItem {
+            resource_type: pool[*n].resource_type.clone(),
+            id: pool[*n].id.clone(),
+            date: resource_date(value),
+            sha256: super::sha256_hex(canonical.as_bytes()),
+        });
+        if k > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"fullUrl\":");
+        out.push_str(&Value::String(urls[*n].clone()).to_string());
+        out.push_str(",\"resource\":");
+        out.push_str(&canonical);
+        out.push('}');
+    }
+    let provenance_id = uuid::Uuid::new_v4().to_string();
+    let targets: Vec<Value> = order.iter().map(|n| json!({ "reference": urls[*n] })).collect();
+    let provenance = json!({
+        "resourceType": "Provenance",
+        "id": provenance_id,
+        "target": if targets.is_empty() { vec![json!({ "display": "An empty copy" })] } else { targets },
+        "recorded": facts.timestamp,
+        "activity": { "text": "Copy made at the patient's request (45 CFR 164.524)" },
+        "agent": [
+            {
+                "type": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type", "code": "assembler", "display": "Assembler" }] },
+                "who": { "display": facts.portal }
+            },
+            {
+                "type": { "text": "Asked for the copy" },
+                "who": { "display": facts.asked_by }
+            }
+        ]
+    });
+    if !entries.is_empty() {
+        out.push(',');
+    }
+    out.push_str("{\"fullUrl\":");
+    out.push_str(&Value::String(format!("urn:uuid:{provenance_id}")).to_string());
+    out.push_str(",\"resource\":");
+    out.push_str(&canonical_json(&provenance));
+    out.push_str("}]}");
+    BuiltBundle { json: out, items }
+}
+
+/// The business identifiers of a resource (`identifier[].system|value`).
+pub fn identifiers_of(value: &Value) -> Vec<(String, String)> {
+    value
+        .get("identifier")
+        .and_then(Value::as_array)
+        .map(|ids| {
+            ids.iter()
+                .filter_map(|i| Some((i.get("system")?.as_str()?.to_string(), i.get("value")?.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Conditional and typed references to directory resources inside `value`: what the caller
+/// must read so the copy can resolve them. (type, identifier system, value) or (type, id).
+pub fn directory_wants(value: &Value, conditional: &mut HashSet<(String, String, String)>, typed: &mut HashSet<(String, String)>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(r)) = map.get("reference") {
+                match parse_reference(r) {
+                    Target::Conditional(kind, system, value) => {
+                        conditional.insert((kind.to_string(), system.to_string(), value.to_string()));
+                    }
+                    Target::TypeId(kind, id) if CONTEXT_TYPES.contains(&kind) => {
+                        typed.insert((kind.to_string(), id.to_string()));
+                    }
+                    Target::Uuid(id) => {
+                        typed.insert((String::new(), id.to_string()));
+                    }
+                    _ => {}
+                }
+                return;
+            }
+            for v in map.values() {
+                directory_wants(v, conditional, typed);
+            }
+        }
+        Value::Array(items) => {
+            for v in items {
+                directory_wants(v, conditional, typed);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A FHIR `instant` (UTC, RFC 3339) of milliseconds since the epoch.
+pub fn instant(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH).strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn res(kind: &str, id: &str, value: Value) -> PoolResource {
+        let identifiers = identifiers_of(&value);
+        PoolResource { resource_type: kind.into(), id: id.into(), value, identifiers }
+    }
+
+    fn facts() -> ProvenanceFacts {
+        ProvenanceFacts { bundle_id: "b".into(), timestamp: "2026-12-02T10:00:00Z".into(), portal: "Portal".into(), asked_by: "Ana (the patient)".into() }
+    }
+
+    /// Every reference in the bundle names an entry's full URL (or is local or display-only).
+    fn dangling(bundle: &Value) -> Vec<String> {
+        let urls: HashSet<String> = bundle["entry"].as_array().into_iter().flatten().filter_map(|e| e["fullUrl"].as_str().map(String::from)).collect();
+        let mut refs = Vec::new();
+        fn walk(v: &Value, refs: &mut Vec<String>) {
+            match v {
+                Value::Object(m) => {
+                    if let Some(r) = m.get("reference").and_then(Value::as_str) {
+                        refs.push(r.to_string());
+                    }
+                    m.values().for_each(|x| walk(x, refs));
+                }
+                Value::Array(a) => a.iter().for_each(|x| walk(x, refs)),
+                _ => {}
+            }
+        }
+        walk(bundle, &mut refs);
+        refs.into_iter().filter(|r| !r.starts_with('#') && !urls.contains(r)).collect()
+    }
+
+    #[test]
+    fn every_reference_resolves_or_becomes_display_only() {
+        let patient = "11111111-1111-1111-1111-111111111111";
+        let encounter = "22222222-2222-2222-2222-222222222222";
+        let pool = vec![
+            res("Patient", patient, json!({"resourceType":"Patient","id":patient})),
+            res("Encounter", encounter, json!({"resourceType":"Encounter","id":encounter,"subject":{"reference":format!("urn:uuid:{patient}")},
+                "participant":[{"individual":{"reference":"Practitioner?identifier=http://hl7.org/fhir/sid/us-npi|42","display":"Dr. Who"}}],
+                "serviceProvider":{"reference":"Organization?identifier=urn:org|7"}})),
+            res("Observation", "obs-1", json!({"resourceType":"Observation","id":"obs-1","subject":{"reference":format!("Patient/{patient}")},
+                "encounter":{"reference":format!("urn:uuid:{encounter}")},"hasMember":[{"reference":"Observation/withheld"}],"effectiveDateTime":"2020-01-02"})),
+            res("Organization", "org-7", json!({"resourceType":"Organization","id":"org-7","identifier":[{"system":"urn:org","value":"7"}]})),
+        ];
+        let built = self_contained_bundle(&pool, &[0, 2], &facts());
+        let bundle: Value = serde_json::from_str(&built.json).unwrap_or_default();
+        assert_eq!(bundle["type"], "collection");
+        assert!(dangling(&bundle).is_empty(), "{:?}", dangling(&bundle));
+        let types: Vec<&str> = bundle["entry"].as_array().into_iter().flatten().filter_map(|e| e["resource"]["resourceType"].as_str()).collect();
+        assert_eq!(types, vec!["Patient", "Observation", "Encounter", "Organization", "Provenance"], "the visit and its organization are pulled in");
+        let encounter_entry = &bundle["entry"][2]["resource"];
+        assert_eq!(encounter_entry["participant"][0]["individual"]["identifier"]["value"], "42", "an unheld practitioner keeps its identifier");
+        assert_eq!(encounter_entry["participant"][0]["individual"]["display"], "Dr. Who");
+        assert_eq!(bundle["entry"][1]["resource"]["hasMember"][0]["display"], "Not part of this copy");
+        let obs = &bundle["entry"][1]["resource"];
+        assert_eq!(built.items[1].sha256, super::super::sha256_hex(canonical_json(obs).as_bytes()));
+        assert_eq!(built.items[1].date.as_deref(), Some("2020-01-02"));
+        assert_eq!(built.items.len(), 4, "the provenance is not a released item");
+    }
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_level() {
+        assert_eq!(canonical_json(&json!({"b":1,"a":{"d":[1,{"f":2,"e":"x"}],"c":null}})), r#"{"a":{"c":null,"d":[1,{"e":"x","f":2}]},"b":1}"#);
+    }
+}
