@@ -162,7 +162,13 @@ pub const RATE_LIMITED_PATHS: &[&str] = &[
     "/api/reset_password",
     "/api/oidc_sign_in",
     "/api/oidc_link",
+    // Anyone may check a copy, without signing in: bounded per address like the rest.
+    "/api/verify_copy",
+    "/verify/file",
 ];
+
+/// The verify page answers a code or a hash in its query (`GET /verify?code=…`): limited too.
+pub const RATE_LIMITED_QUERY_PATH: &str = "/verify";
 
 /// Passcode links of copies sent to someone else (`POST /shared/{token}`): the passcode is
 /// guessed there, so the same per-address limit applies on top of the link's own lock-out.
@@ -192,7 +198,9 @@ pub async fn rate_limit(
     use axum::http::StatusCode;
     use axum::response::IntoResponse;
     let path = request.uri().path();
-    if request.method() == axum::http::Method::POST && (RATE_LIMITED_PATHS.contains(&path) || path.starts_with(RATE_LIMITED_PREFIX)) {
+    let limited = (request.method() == axum::http::Method::POST && (RATE_LIMITED_PATHS.contains(&path) || path.starts_with(RATE_LIMITED_PREFIX)))
+        || (path == RATE_LIMITED_QUERY_PATH && request.uri().query().is_some_and(|q| q.contains("code=") || q.contains("sha256=")));
+    if limited {
         if limit.limiter.len() > 100_000 {
             limit.limiter.retain_recent();
         }

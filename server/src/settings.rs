@@ -185,7 +185,7 @@ pub const DOCS: &[SettingDoc] = &[
     SettingDoc { key: "idle_warning_secs", default: "60", help: "The time-out warning (with a button to stay signed in) appears this many seconds before the idle time-out." },
     SettingDoc { key: "patient_mfa_required", default: "false", help: "Patients must set up two-step verification too (staff always must)." },
     SettingDoc { key: "activation_code_days", default: "30", help: "How many days an activation code (printed for a patient by HIM staff) stays valid." },
-    SettingDoc { key: "auth_rate_limit_per_minute", default: "30", help: "Posts a minute one client address may make to sign-in, second-factor and activation endpoints (per server)." },
+    SettingDoc { key: "auth_rate_limit_per_minute", default: "30", help: "Posts a minute one client address may make to sign-in, second-factor and activation endpoints, and checks of copies on /verify (per server)." },
     SettingDoc { key: "smtp_url", default: "(none)", help: "Mail server for password-reset links, e.g. smtp://mail.internal:25 or smtps://user:pass@host:465. Secret: never printed. Without one, development logs the links; production sends nothing." },
     SettingDoc { key: "mail_from", default: "Patient portal <portal@localhost>", help: "The From address of the portal's mail." },
     SettingDoc { key: "argon2_memory_kib", default: "19456", help: "Argon2id memory cost for password hashes (OWASP: 19 MiB)." },

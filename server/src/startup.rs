@@ -253,6 +253,12 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
         .route("/admin/audit.csv", get(app::backend::export::audit_csv))
         .route("/record/documents/{id}/download", get(app::backend::export::document_download))
         .route("/record/download/file", get(app::backend::export::download_now))
+        .route(
+            "/verify/file",
+            axum::routing::post(app::backend::export::verify_file)
+                // Hashed as it streams: the limit is the largest copy, not memory.
+                .layer(axum::extract::DefaultBodyLimit::max(app::backend::export::VERIFY_MAX_BYTES + 64 * 1024)),
+        )
         .route("/requests/{id}/files/{kind}", get(app::backend::export::release_file_download))
         .route("/shared/{token}", axum::routing::post(app::backend::export::shared_open))
         .route("/disclosures.pdf", get(app::backend::export::accounting_pdf))

@@ -349,3 +349,63 @@ async fn a_limited_proxy_downloads_without_sensitive_items_or_notes() {
         "{activity}"
     );
 }
+
+async fn check_file(app: &TestApp, client: &reqwest::Client, bytes: Vec<u8>) -> String {
+    let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(bytes).file_name("copy.pdf"));
+    let response = client.post(app.url("/verify/file")).multipart(form).send().await.expect("upload");
+    assert_eq!(response.status(), 303);
+    let to = response.headers()["location"].to_str().expect("location").to_string();
+    assert!(to.starts_with("/verify?sha256="), "{to}");
+    client.get(app.url(&to)).send().await.expect("page").text().await.expect("html")
+}
+
+#[tokio::test]
+async fn verify_accepts_a_real_copy_by_file_or_code_and_refuses_a_one_byte_change() {
+    let app = spawn_app().await;
+    let patient = app.import_fhir(&std::fs::read(LEON).expect("fixture")).await;
+    let leon = signed_in(&app, "leon@example.org", &[Role::Patient], Some(&patient)).await;
+    let pdf = download(&app, &leon, "format=pdf").await.bytes().await.expect("bytes").to_vec();
+    let text = pdf_text(&pdf);
+    let code = text.split("/verify?code=").nth(1).expect("the code's address is printed").chars().take(14).collect::<String>();
+
+    // Anyone, signed in or not, checks the file: genuine, when and how, no health information.
+    let anyone = app.new_client();
+    let html = check_file(&app, &anyone, pdf.clone()).await;
+    assert!(html.contains("Genuine: this portal produced this copy."), "{html}");
+    assert!(html.contains("Downloaded at once in the portal by the patient") && html.contains(&code));
+    assert!(!html.contains("León820") && !html.contains("Lucas404"), "no name on the verify page");
+
+    // One byte changed: not ours.
+    let mut changed = pdf.clone();
+    let middle = changed.len() / 2;
+    changed[middle] ^= 0x01;
+    let html = check_file(&app, &anyone, changed).await;
+    assert!(html.contains("Not verified.") && html.contains("one changed byte"), "{html}");
+    // Not a portal copy at all.
+    let html = check_file(&app, &anyone, b"%PDF-1.7 a letter from elsewhere".to_vec()).await;
+    assert!(html.contains("Not verified."));
+
+    // The code as typed from paper (lower case, spaces) is found; a malformed one is explained.
+    let typed = code.to_ascii_lowercase().replace('-', " ");
+    let html = anyone.get(app.url(&format!("/verify?code={}", typed.replace(' ', "+")))).send().await.expect("page").text().await.expect("html");
+    assert!(html.contains("Genuine: this portal produced this copy."), "{html}");
+    let html = anyone.get(app.url("/verify?code=12")).send().await.expect("page").text().await.expect("html");
+    assert!(html.contains("A verification code has 12 letters and digits"));
+    // Each check is audited against the patient whose copy it was.
+    let checks = app.audit("patient_read", "success").await.into_iter().filter(|r| r.detail.as_deref().is_some_and(|d| d.starts_with("copy check"))).count();
+    assert_eq!(checks, 2);
+
+    // An HIM release is recorded the same way, and says for which request.
+    let sam = signed_in(&app, "sam@example.org", &[Role::HimStaff], None).await;
+    let id = app.call_ok(&leon, "submit_request", &[("scope", "problems"), ("pdf", "on")]).await["id"].as_str().expect("id").to_string();
+    for step in ["start_identity_check", "identity_verified"] {
+        app.call_ok(&sam, "advance_request", &[("id", &id), ("step", step)]).await;
+    }
+    app.call_ok(&sam, "decide_request", &[("id", &id), ("decision", "approve")]).await;
+    let view = app.call_ok(&sam, "release_copy", &[("id", &id)]).await;
+    let href = view["files"][0]["href"].as_str().expect("href").to_string();
+    let released = leon.get(app.url(&href)).send().await.expect("download").bytes().await.expect("bytes").to_vec();
+    assert!(pdf_text(&released).contains("Verify this copy"), "a released copy has the verification page too");
+    let html = check_file(&app, &anyone, released).await;
+    assert!(html.contains(&format!("Released by the records team for request {}", view["number"].as_str().expect("number"))), "{html}");
+}

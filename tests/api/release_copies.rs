@@ -181,7 +181,13 @@ async fn downloads_are_for_the_requester_and_staff_only_and_expire() {
     let bundle: Value = leon.get(app.url(&href)).send().await.expect("leon").json().await.expect("json");
     let kinds: Vec<&str> = bundle["entry"].as_array().expect("entries").iter().filter_map(|e| e["resource"]["resourceType"].as_str()).collect();
     assert!(kinds.contains(&"Observation") && kinds.contains(&"Patient"), "{kinds:?}");
-    assert!(kinds.iter().all(|k| matches!(*k, "Observation" | "Patient")), "labs only: {kinds:?}");
+    // Labs only, with what they refer to (the visit, who and where) and the provenance, so the
+    // copy reads on its own: nothing else of the record.
+    assert!(
+        kinds.iter().all(|k| matches!(*k, "Observation" | "Patient" | "Encounter" | "Practitioner" | "PractitionerRole" | "Organization" | "Location" | "Provenance")),
+        "labs only: {kinds:?}"
+    );
+    assert!(!kinds.contains(&"Condition") && !kinds.contains(&"MedicationRequest"), "{kinds:?}");
 
     // A tampered file is never served; an expired one answers 410.
     app.db.execute_unprepared("UPDATE release_file SET expires_at_ms = 0").await.expect("expire");

@@ -137,6 +137,8 @@ fn release_settings<'a>(state: &'a crate::backend::state::AppState, site: &'a st
         keys: &state.file_keys,
         download_days: state.release_download_days,
         site,
+        site_code: &state.site_code,
+        base_url: &state.base_url,
         privacy_contact: &state.privacy_contact,
     }
 }
@@ -246,5 +248,23 @@ pub async fn instant_form(query: String) -> Result<crate::domain::release::Insta
             errors.push(FieldError::new("section", "Documents and notes are outside what you can see for this person. Choose other parts of the record."));
         }
         Ok(crate::domain::release::InstantFormView { pairs, errors, limited, acting })
+    }.await)
+}
+
+/// `/verify`: whether this portal produced a copy, by its code or one of its files' SHA-256
+/// (the page's `code` or `sha256` query). No sign-in; no health information in the answer.
+#[server(prefix = "/api", endpoint = "verify_copy")]
+pub async fn verify_copy(code: Option<String>, sha256: Option<String>) -> Result<crate::domain::release::VerifyOutcome, AppError> {
+    use self::ssr::*;
+    use crate::backend::access::VerifyQuery;
+    with_status(async move {
+        let state = state()?;
+        let query = match (code.filter(|c| !c.trim().is_empty()), sha256.filter(|s| !s.trim().is_empty())) {
+            (Some(code), _) => VerifyQuery::Code(code),
+            (None, Some(hash)) => VerifyQuery::Sha256(hash),
+            (None, None) => return Ok(crate::domain::release::VerifyOutcome::NotAsked),
+        };
+        let request = RequestMeta::current().await;
+        crate::backend::access::verify_copy(&state.db, &request, &state.clock, query).await
     }.await)
 }

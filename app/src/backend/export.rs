@@ -289,3 +289,48 @@ pub async fn download_now(
         Err(e) => error_response(e),
     }
 }
+
+/// The largest file `/verify` reads: copies with many scanned pages are large, but a check
+/// never needs more than the hash, computed as the file streams in.
+pub const VERIFY_MAX_BYTES: usize = 512 * 1024 * 1024;
+
+/// `POST /verify/file`: a copy dropped on the verify page. Hashed as it streams in (never held
+/// in memory, never stored), then the page shows what the hash matches: `/verify?sha256=…`.
+pub async fn verify_file(mut multipart: axum::extract::Multipart) -> Response {
+    use sha2::{Digest, Sha256};
+    let to = |query: String| {
+        let mut response = StatusCode::SEE_OTHER.into_response();
+        if let Ok(v) = HeaderValue::from_str(&format!("/verify?{query}")) {
+            response.headers_mut().insert(header::LOCATION, v);
+        }
+        response
+    };
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(mut field)) if field.name() == Some("file") => {
+                let mut hasher = Sha256::new();
+                let mut size = 0usize;
+                loop {
+                    match field.chunk().await {
+                        Ok(Some(chunk)) => {
+                            size += chunk.len();
+                            if size > VERIFY_MAX_BYTES {
+                                return to("error=too-large".into());
+                            }
+                            hasher.update(&chunk);
+                        }
+                        Ok(None) => break,
+                        Err(_) => return to("error=unreadable".into()),
+                    }
+                }
+                if size == 0 {
+                    return to("error=empty".into());
+                }
+                return to(format!("sha256={}", hex::encode(hasher.finalize())));
+            }
+            Ok(Some(_)) => continue,
+            Ok(None) => return to("error=empty".into()),
+            Err(_) => return to("error=unreadable".into()),
+        }
+    }
+}

@@ -187,6 +187,12 @@ pub const DOWNLOAD_SUBMIT: &str = "download-submit";
 pub const DOWNLOAD_FROM: &str = "download-from";
 pub const DOWNLOAD_TO: &str = "download-to";
 pub const RECORD_DOWNLOAD_LINK: &str = "record-download-link";
+pub const COPY_CHECK_HEADING: &str = "copy-check-heading";
+pub const COPY_CHECK_RESULT: &str = "copy-check-result";
+pub const COPY_CHECK_FILE: &str = "copy-check-file";
+pub const COPY_CHECK_CODE: &str = "copy-check-code";
+pub const COPY_CHECK_FILE_SUBMIT: &str = "copy-check-file-submit";
+pub const COPY_CHECK_CODE_SUBMIT: &str = "copy-check-code-submit";
 pub const ALL: &[(&str, &str)] = &[
     ("MAIN", MAIN),
     ("SITE_HEADER", SITE_HEADER),
@@ -371,6 +377,12 @@ pub const ALL: &[(&str, &str)] = &[
     ("DOWNLOAD_FROM", DOWNLOAD_FROM),
     ("DOWNLOAD_TO", DOWNLOAD_TO),
     ("RECORD_DOWNLOAD_LINK", RECORD_DOWNLOAD_LINK),
+    ("COPY_CHECK_HEADING", COPY_CHECK_HEADING),
+    ("COPY_CHECK_RESULT", COPY_CHECK_RESULT),
+    ("COPY_CHECK_FILE", COPY_CHECK_FILE),
+    ("COPY_CHECK_CODE", COPY_CHECK_CODE),
+    ("COPY_CHECK_FILE_SUBMIT", COPY_CHECK_FILE_SUBMIT),
+    ("COPY_CHECK_CODE_SUBMIT", COPY_CHECK_CODE_SUBMIT),
 ];
 
 #[cfg(test)]

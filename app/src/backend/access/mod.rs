@@ -34,6 +34,8 @@ pub use disclosures::ManualDisclosure;
 mod links;
 pub use links::open_shared_copy;
 mod notifications;
+mod verify;
+pub use verify::{VerifyQuery, verify_copy};
 
 use super::audit::{self, AuditAction, AuditEvent, Outcome};
 use super::auth::sessions::SignedIn;

@@ -1,6 +1,7 @@
 //! The files a release produces, built from what the access context read (never from the
-//! database directly): the PDF copy of the record (`pdf`), the FHIR R4 `collection` Bundle of the
-//! released resources as imported, and their encryption at rest (`seal`).
+//! database directly): the PDF copy of the record (`pdf`), the self-contained FHIR R4 `collection`
+//! Bundle (`fhir`), the C-CDA CCD (`ccda`), the manifest and `.zip` (`package`), and their
+//! encryption at rest (`seal`).
 
 pub mod ccda;
 pub mod fhir;
@@ -199,29 +200,6 @@ fn verification_page(code: &str, url: &str) -> Vec<Block> {
     ]
 }
 
-/// The FHIR copy: a `collection` Bundle of the released resources, each exactly as imported
-/// (the stored original text goes in unparsed).
-pub fn fhir_bundle(bundle_id: &str, timestamp: &str, resources: &[(String, String, String)]) -> String {
-    let mut out = String::with_capacity(resources.iter().map(|(_, _, j)| j.len() + 80).sum::<usize>() + 256);
-    out.push_str("{\"resourceType\":\"Bundle\",\"id\":");
-    out.push_str(&serde_json::to_string(bundle_id).unwrap_or_else(|_| "\"copy\"".into()));
-    out.push_str(",\"type\":\"collection\",\"timestamp\":");
-    out.push_str(&serde_json::to_string(timestamp).unwrap_or_else(|_| "\"\"".into()));
-    out.push_str(",\"entry\":[");
-    for (n, (resource_type, id, json)) in resources.iter().enumerate() {
-        if n > 0 {
-            out.push(',');
-        }
-        out.push_str("{\"fullUrl\":");
-        out.push_str(&serde_json::to_string(&format!("{resource_type}/{id}")).unwrap_or_else(|_| "\"\"".into()));
-        out.push_str(",\"resource\":");
-        out.push_str(json);
-        out.push('}');
-    }
-    out.push_str("]}");
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,15 +222,6 @@ mod tests {
         };
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains("Lucas León · José Núñez"), "{text}");
-    }
-
-    #[test]
-    fn the_fhir_copy_is_a_collection_of_the_originals() {
-        let json = fhir_bundle("b1", "2026-11-24T10:00:00Z", &[("Patient".into(), "p1".into(), r#"{"resourceType":"Patient","id":"p1","name":[{"family":"León"}]}"#.into())]);
-        let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
-        assert_eq!(v["type"], "collection");
-        assert_eq!(v["entry"][0]["fullUrl"], "Patient/p1");
-        assert_eq!(v["entry"][0]["resource"]["name"][0]["family"], "León");
     }
 
     #[test]

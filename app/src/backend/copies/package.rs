@@ -17,6 +17,8 @@ pub struct CopyFile {
     pub name: String,
     pub content_type: &'static str,
     pub bytes: Vec<u8>,
+    /// A PDF's page count.
+    pub pages: Option<usize>,
 }
 
 /// A file as the manifest lists it.
@@ -78,8 +80,8 @@ mod tests {
     #[test]
     fn a_zip_holds_every_file_unchanged() {
         let files = vec![
-            CopyFile { name: "record.json".into(), content_type: "application/fhir+json", bytes: br#"{"resourceType":"Bundle"}"#.to_vec() },
-            CopyFile { name: "manifest.json".into(), content_type: "application/json", bytes: b"{}".to_vec() },
+            CopyFile { name: "record.json".into(), content_type: "application/fhir+json", bytes: br#"{"resourceType":"Bundle"}"#.to_vec(), pages: None },
+            CopyFile { name: "manifest.json".into(), content_type: "application/json", bytes: b"{}".to_vec(), pages: None },
         ];
         let bytes = zip(&files).unwrap_or_default();
         let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap_or_else(|e| panic!("{e}"));

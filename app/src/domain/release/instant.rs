@@ -74,6 +74,29 @@ impl InstantFormView {
     }
 }
 
+/// What `/verify` says about a copy this portal produced: when, how, and its files. Never
+/// who the patient is, nor anything of the record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifiedCopy {
+    pub made: String,
+    /// "Downloaded by the patient in the portal", "Released by the records team for request R-1001".
+    pub how: String,
+    pub code: String,
+    /// (name, size in bytes, SHA-256) of each file of the copy.
+    pub files: Vec<(String, i64, String)>,
+    /// The file that was checked, when a file was dropped.
+    pub matched: Option<String>,
+}
+
+/// The answer of `/verify`: nothing asked yet, a genuine copy, or not one of ours.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VerifyOutcome {
+    NotAsked,
+    Genuine(VerifiedCopy),
+    Unknown { what: String },
+    Invalid { field: String, message: String },
+}
+
 /// The first value of a field, trimmed; empty is none.
 pub fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim()).filter(|v| !v.is_empty())

@@ -17,6 +17,6 @@ pub use authorization::*;
 pub use clock::*;
 pub use denial::*;
 pub use form::*;
-pub use instant::{InstantCopy, InstantFormView, InstantFormats, check_instant};
+pub use instant::{InstantCopy, InstantFormView, InstantFormats, VerifiedCopy, VerifyOutcome, check_instant};
 pub use lifecycle::*;
 pub use view::*;

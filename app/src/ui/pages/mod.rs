@@ -18,3 +18,4 @@ pub mod shared;
 pub mod sign_in;
 pub mod staff_patients;
 pub mod users;
+pub mod verify;

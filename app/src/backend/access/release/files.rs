@@ -54,6 +54,9 @@ pub struct ReleaseSettings<'a> {
     pub download_days: u32,
     /// The organization as letters and covers name it.
     pub site: &'a str,
+    pub site_code: &'a str,
+    /// The portal's public address, for the verification page of each copy.
+    pub base_url: &'a str,
     pub privacy_contact: &'a str,
 }
 
@@ -63,8 +66,6 @@ pub(super) struct Content {
     /// The same items as stored (raw dates, numbers and codes), for the C-CDA.
     pub(super) items: Vec<(Section, Vec<clinical_item::Model>)>,
     pub(super) documents: Option<Vec<(DocumentRow, Option<String>)>>,
-    /// The stored resources released in the FHIR copy: (type, FHIR id, original JSON).
-    pub(super) resources: Vec<(String, String, String)>,
     /// With FHIR: every resource of the patient not withheld (what references may pull in), as
     /// (stored id, type, FHIR id, JSON), and the stored ids of those released.
     pub(super) pool: Vec<(String, String, String, String)>,
@@ -318,7 +319,7 @@ impl AccessContext {
         let part2 = included.iter().any(|id| substance.contains(id));
         let mut pool = Vec::new();
         let mut released = HashSet::new();
-        let resources = if fhir {
+        if fhir {
             // The whole record without dates: every stored resource of the patient but the
             // withheld ones. Otherwise the Patient and the resources the PDF shows.
             let rows: Vec<(String, String, String, String)> = fhir_resource::Entity::find()
@@ -334,11 +335,8 @@ impl AccessContext {
             let everything = whole && from_ms.is_none() && until_ms.is_none();
             pool = rows.into_iter().filter(|(id, _, _, _)| !skip.contains(id)).collect();
             released = pool.iter().filter(|(id, kind, _, _)| kind == "Patient" || everything || included.contains(id)).map(|(id, _, _, _)| id.clone()).collect();
-            pool.iter().filter(|(id, _, _, _)| released.contains(id)).map(|(_, kind, fhir_id, json)| (kind.clone(), fhir_id.clone(), json.clone())).collect()
-        } else {
-            Vec::new()
-        };
-        Ok(Content { sections, items, documents, resources, pool, released, part2 })
+        }
+        Ok(Content { sections, items, documents, pool, released, part2 })
     }
 
     pub(super) async fn patient_row_of(&self, row: &release_request::Model) -> Result<patient_row::Model, AppError> {
@@ -519,10 +517,11 @@ impl AccessContext {
                 }
             }
         }
-        let pdf = row.formats.split(',').any(|f| f == "pdf");
-        let fhir = row.formats.split(',').any(|f| f == "fhir");
-        let content = self.copy_content(&row.patient_id, &scope, &withheld, fhir).await?;
-        let now = now_ms();
+        let formats = crate::domain::release::InstantFormats {
+            pdf: row.formats.split(',').any(|f| f == "pdf"),
+            fhir: row.formats.split(',').any(|f| f == "fhir"),
+            ccda: row.formats.split(',').any(|f| f == "ccda"),
+        };
         let number = format!("R-{}", row.number);
         let requester_name = self.display_name(&row.requester_user_id).await?;
         let (requester, own_copy) = match representative {
@@ -532,67 +531,62 @@ impl AccessContext {
             }
             None => (requester_name.clone(), format!("{requester_name} (the patient)")),
         };
-        let facts = CoverFacts {
-            request_number: number.clone(),
-            patient_name: super::super::patients::full_name(&patient),
-            birth_date: patient.birth_date.clone(),
-            record_number: patient.mrn.clone(),
-            recipient: match row.recipient_kind.as_str() {
-                "myself" => own_copy,
-                _ => [row.recipient_name.clone(), row.recipient_address.clone()].into_iter().flatten().collect::<Vec<_>>().join(", "),
-            },
-            requester,
-            scope: scope.describe(),
-            excluded: withheld.iter().map(|w| {
-                let what = Category::parse(&w.category).map(Category::label).unwrap_or("Other information").to_string();
-                (what, withhold_basis(&w.basis).unwrap_or("withheld").to_string())
-            }).collect(),
-            released_by: self.display_name(&self.principal.user_id).await?,
-            released_on: self.clock.today().to_string(),
-            site: site_name.to_string(),
-            created_unix: now / 1000,
-            ..Default::default()
-        };
-        let stamp = copies::fhir::instant(now);
-        let bundle_id = uuid::Uuid::new_v4().to_string();
-        // Rendering is CPU work: a blocking thread keeps the runtime serving everyone else.
-        let produced = tokio::task::spawn_blocking(move || -> Result<Vec<Produced>, BackendError> {
-            let mut out = Vec::new();
-            if pdf {
-                let copy = copies::record_copy(&facts, &content.sections, content.documents.as_deref(), content.part2);
-                let rendered = copies::pdf::render(&copy, &|_, _| {})?;
-                out.push(Produced {
-                    kind: "pdf",
-                    file_name: format!("record-{}.pdf", facts.request_number),
-                    content_type: "application/pdf",
-                    pages: i32::try_from(rendered.pages).ok(),
-                    bytes: rendered.bytes,
-                });
-            }
-            if fhir {
-                let json = copies::fhir_bundle(&bundle_id, &stamp, &content.resources);
-                out.push(Produced {
-                    kind: "fhir",
-                    file_name: format!("record-{}.json", facts.request_number),
-                    content_type: "application/fhir+json",
-                    pages: None,
-                    bytes: json.into_bytes(),
-                });
-            }
-            Ok(out)
-        })
-        .await
-        .map_err(|e| {
-            tracing::error!(request = %row.id, error = %e, "the copy's rendering thread stopped");
-            AppError::Unavailable { message: "Producing the copy stopped unexpectedly. The request is unchanged; try again.".into() }
-        })?
-        .map_err(|e| {
-            tracing::error!(request = %row.id, error = %e, "rendering a copy failed");
-            AppError::Unavailable { message: "Producing the copy failed. The request is unchanged; try again.".into() }
-        })?;
+        let no_notes = matches!(representative, Some((_, true)));
+        let made = self
+            .make_copy(super::instant::CopyJob {
+                patient: &patient,
+                scope: scope.clone(),
+                withheld: withheld.clone(),
+                no_notes,
+                formats,
+                recipient: match row.recipient_kind.as_str() {
+                    "myself" => own_copy,
+                    _ => [row.recipient_name.clone(), row.recipient_address.clone()].into_iter().flatten().collect::<Vec<_>>().join(", "),
+                },
+                requester,
+                released_by: self.display_name(&self.principal.user_id).await?,
+                request_number: Some(number.clone()),
+                file_prefix: format!("record-{number}"),
+                settings: super::instant::InstantSettings { site: site_name, site_code: settings.site_code, base_url: settings.base_url },
+            })
+            .await?;
+        let now = now_ms();
+        let manifest_json = made.manifest.to_json();
+        let hashes: Vec<(String, String, usize)> = made.files.iter().map(|f| (f.name.clone(), sha256_hex(&f.bytes), f.bytes.len())).collect();
+        let produced: Vec<Produced> = made
+            .files
+            .into_iter()
+            .map(|f| Produced {
+                kind: match f.content_type {
+                    "application/pdf" => "pdf",
+                    "application/fhir+json" => "fhir",
+                    _ => "ccda",
+                },
+                file_name: f.name,
+                content_type: f.content_type,
+                pages: f.pages.and_then(|p| i32::try_from(p).ok()),
+                bytes: f.bytes,
+            })
+            .collect();
         let expires = now + i64::from(download_days) * DAY_MS;
         let txn = write_transaction(&self.db).await?;
-        let hashes = self.store_files(&txn, &row.id, produced, expires, keys).await?;
+        let hashes_text = self.store_files(&txn, &row.id, produced, expires, keys).await?;
+        // The manifest and the files' hashes, kept for /verify (the same record as a download's).
+        self.store_copy_record(
+            &txn,
+            super::instant::CopyRecordRow {
+                code: &made.code,
+                patient_id: &row.patient_id,
+                request_id: Some(&row.id),
+                kind: "release",
+                scope: &scope.describe(),
+                formats: &formats.codes(),
+                addressee: row.recipient_address.as_deref(),
+                manifest: &manifest_json,
+                hashes: &hashes,
+            },
+        )
+        .await?;
         // To someone else: a passcode link for the recipient, and the accounting entry.
         let notice = if row.recipient_kind == RecipientKind::ThirdParty {
             let link = self.create_link(&txn, &row, expires, keys).await?;
@@ -602,7 +596,7 @@ impl AccessContext {
             None
         };
         self.move_in(&txn, &row, from, to, Actor::HimStaff, None).await?;
-        audit::record(&txn, self.event(AuditAction::ReleaseRequest, Outcome::Success).patient(&row.patient_id).entity("release_request", &row.id).detail(format!("files {}", hashes.join(" "))))
+        audit::record(&txn, self.event(AuditAction::ReleaseRequest, Outcome::Success).patient(&row.patient_id).entity("release_request", &row.id).detail(format!("files {}", hashes_text.join(" "))))
             .await?;
         txn.commit().await?;
         Ok((self.copy_request(id).await?, notice))

@@ -14,16 +14,16 @@
 //!   the download in the patient's activity history.
 
 use super::super::AccessContext;
-use super::super::rows::{copy_record, copy_record_file, fhir_resource, resource_identifier};
+use super::super::rows::{copy_record, copy_record_file, fhir_resource, patient_row, resource_identifier};
 use super::files::Content;
 use crate::backend::audit::{self, AuditAction, Outcome};
-use crate::backend::copies::fhir::{self as fhir_copy, ManifestItem, PoolResource, ProvenanceFacts};
+use crate::backend::copies::fhir::{self as fhir_copy, PoolResource, ProvenanceFacts};
 use crate::backend::copies::package::{CopyFile, Manifest, ManifestExclusion};
 use crate::backend::copies::{self, CoverFacts, ccda};
 use crate::backend::db::{now_ms, write_transaction};
 use crate::backend::fhir::sensitive::Category;
 use crate::backend::policy::{Action, Target};
-use crate::domain::release::{InstantCopy, Withheld, withhold_basis};
+use crate::domain::release::{InstantCopy, InstantFormats, Scope, Withheld, withhold_basis};
 use crate::domain::Section;
 use crate::error::AppError;
 use rand::Rng;
@@ -94,6 +94,92 @@ fn cda_item(m: &super::super::rows::clinical_item::Model) -> ccda::CdaItem {
     }
 }
 
+/// What a copy is made of, whoever makes it (the patient at once, or HIM for a request).
+pub(super) struct CopyJob<'a> {
+    pub(super) patient: &'a patient_row::Model,
+    pub(super) scope: Scope,
+    pub(super) withheld: Vec<Withheld>,
+    /// The notes were left out for a limited view (said on the cover and in the manifest).
+    pub(super) no_notes: bool,
+    pub(super) formats: InstantFormats,
+    pub(super) requester: String,
+    pub(super) recipient: String,
+    pub(super) released_by: String,
+    /// The request an HIM release answers; none for a copy made at once.
+    pub(super) request_number: Option<String>,
+    pub(super) file_prefix: String,
+    pub(super) settings: InstantSettings<'a>,
+}
+
+/// A copy made: its files (not yet packaged), its manifest and its verification code.
+pub(super) struct MadeCopy {
+    pub(super) files: Vec<CopyFile>,
+    pub(super) manifest: Manifest,
+    pub(super) code: String,
+}
+
+/// The record `/verify` keeps of a copy.
+pub(super) struct CopyRecordRow<'a> {
+    pub(super) code: &'a str,
+    pub(super) patient_id: &'a str,
+    pub(super) request_id: Option<&'a str>,
+    pub(super) kind: &'static str,
+    pub(super) scope: &'a str,
+    pub(super) formats: &'a str,
+    pub(super) addressee: Option<&'a str>,
+    pub(super) manifest: &'a [u8],
+    /// (file name, SHA-256, size) of each file.
+    pub(super) hashes: &'a [(String, String, usize)],
+}
+
+/// Everything rendering needs, moved onto the blocking thread.
+struct RenderJob {
+    pool: Vec<PoolResource>,
+    primary: Vec<usize>,
+    facts: ProvenanceFacts,
+    cover: CoverFacts,
+    content: Content,
+    cda: Option<ccda::CdaDocument>,
+    formats: InstantFormats,
+    manifest: Manifest,
+    file_prefix: String,
+}
+
+/// Renders the files of a copy and completes its manifest (items, and each file's hash).
+fn render_copy(job: RenderJob) -> Result<(Vec<CopyFile>, Manifest), String> {
+    let RenderJob { pool, primary, facts, mut cover, content, cda, formats, mut manifest, file_prefix } = job;
+    let bundle = fhir_copy::self_contained_bundle(&pool, &primary, &facts);
+    manifest.items = bundle.items;
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for item in &manifest.items {
+        match counts.iter_mut().find(|(t, _)| *t == item.resource_type) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((item.resource_type.clone(), 1)),
+        }
+    }
+    cover.summary = vec![
+        ("Items released".into(), format!("{} ({})", manifest.items.len(), counts.iter().map(|(t, n)| format!("{t} {n}")).collect::<Vec<_>>().join(", "))),
+        (
+            "Checking the copy".into(),
+            "The manifest (manifest.json, with a download of several formats) lists each item with the SHA-256 of its canonical JSON and the SHA-256 of every file; the last page says how to verify this copy.".into(),
+        ),
+    ];
+    let mut files = Vec::new();
+    if formats.pdf {
+        let pdf = copies::record_copy(&cover, &content.sections, content.documents.as_deref(), content.part2);
+        let rendered = copies::pdf::render(&pdf, &|_, _| {}).map_err(|e| e.to_string())?;
+        files.push(CopyFile { name: format!("{file_prefix}.pdf"), content_type: "application/pdf", bytes: rendered.bytes, pages: Some(rendered.pages) });
+    }
+    if formats.fhir {
+        files.push(CopyFile { name: format!("{file_prefix}.fhir.json"), content_type: "application/fhir+json", bytes: bundle.json.into_bytes(), pages: None });
+    }
+    if let Some(cda) = cda {
+        files.push(CopyFile { name: format!("{file_prefix}.ccda.xml"), content_type: "application/xml", bytes: ccda::document(&cda).into_bytes(), pages: None });
+    }
+    let manifest = manifest.with_files(&files);
+    Ok((files, manifest))
+}
+
 impl AccessContext {
     /// The directory resources (practitioners, organizations, locations, medications) the
     /// patient's resources refer to, read so the FHIR copy can carry them. Only resources that
@@ -161,6 +247,111 @@ impl AccessContext {
         Ok((pool, primary))
     }
 
+    /// Makes a copy: reads what it contains (never what `withheld` names), renders the PDF, the
+    /// self-contained FHIR Bundle and the C-CDA asked for on a blocking thread (never on the
+    /// async runtime), and lists everything in the manifest. Stores nothing.
+    pub(super) async fn make_copy(&self, job: CopyJob<'_>) -> Result<MadeCopy, AppError> {
+        let CopyJob { patient, scope, withheld, no_notes, formats, requester, recipient, released_by, request_number, file_prefix, settings } = job;
+        let content = self.copy_content(&patient.id, &scope, &withheld, true).await?;
+        let (pool, primary) = self.fhir_pool(&content).await?;
+        let now = now_ms();
+        let code = new_code();
+        let verify_url = format!("{}/verify?code={code}", settings.base_url.trim_end_matches('/'));
+        let excluded = exclusions(&withheld, no_notes);
+        let described = scope.describe();
+        let cover = CoverFacts {
+            request_number: request_number.clone().unwrap_or_else(|| code.clone()),
+            patient_name: super::super::patients::full_name(patient),
+            birth_date: patient.birth_date.clone(),
+            record_number: patient.mrn.clone(),
+            requester: requester.clone(),
+            recipient,
+            scope: described.clone(),
+            excluded: excluded.clone(),
+            released_by,
+            released_on: self.clock.today().to_string(),
+            site: settings.site.to_string(),
+            created_unix: now / 1000,
+            instant: request_number.is_none(),
+            summary: Vec::new(),
+            verification: Some((code.clone(), verify_url)),
+        };
+        let cda = formats.ccda.then(|| ccda::CdaDocument {
+            id: uuid::Uuid::new_v4().to_string(),
+            created: fhir_copy::instant(now),
+            site: settings.site.to_string(),
+            site_code: settings.site_code.to_string(),
+            patient: ccda::CdaPatient {
+                given: patient.given_names.clone(),
+                family: patient.family_name.clone(),
+                birth_date: patient.birth_date.clone(),
+                gender: Some(patient.sex.to_ascii_lowercase()),
+                record_number: patient.mrn.clone(),
+            },
+            period: (scope.from.map(|d| d.to_string()), scope.to.map(|d| d.to_string())),
+            sections: content.items.iter().filter(|(s, _)| ccda::section_template(*s).is_some()).map(|(s, items)| (*s, items.iter().map(cda_item).collect())).collect(),
+        });
+        let facts = ProvenanceFacts { bundle_id: uuid::Uuid::new_v4().to_string(), timestamp: fhir_copy::instant(now), portal: format!("{} patient portal", settings.site), asked_by: requester };
+        let manifest = Manifest {
+            code: code.clone(),
+            created: fhir_copy::instant(now),
+            producer: facts.portal.clone(),
+            scope: described,
+            items: Vec::new(),
+            excluded: excluded.iter().map(|(what, basis)| ManifestExclusion { what: what.clone(), basis: basis.clone() }).collect(),
+            files: Vec::new(),
+        };
+        // Rendering is CPU work: a blocking thread keeps the runtime serving everyone else.
+        let (files, manifest) = tokio::task::spawn_blocking(move || render_copy(RenderJob { pool, primary, facts, cover, content, cda, formats, manifest, file_prefix }))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "the copy's rendering thread stopped");
+                AppError::Unavailable { message: "Making the copy stopped unexpectedly. Nothing was changed; try again.".into() }
+            })?
+            .map_err(|e| {
+                tracing::error!(error = %e, "rendering a copy failed");
+                AppError::Unavailable { message: "Making the copy failed. Nothing was changed; try again.".into() }
+            })?;
+        Ok(MadeCopy { files, manifest, code })
+    }
+
+    /// Stores the record `/verify` answers from, in the caller's transaction; returns its id.
+    pub(super) async fn store_copy_record(&self, txn: &sea_orm::DatabaseTransaction, row: CopyRecordRow<'_>) -> Result<String, AppError> {
+        let record_id = uuid::Uuid::new_v4().to_string();
+        copy_record::Entity::insert(copy_record::ActiveModel {
+            id: Set(record_id.clone()),
+            code: Set(row.code.to_string()),
+            patient_id: Set(row.patient_id.to_string()),
+            actor_user_id: Set(self.principal.user_id.clone()),
+            on_behalf_of: Set(self.acting_for.clone()),
+            request_id: Set(row.request_id.map(str::to_string)),
+            kind: Set(row.kind.into()),
+            scope: Set(row.scope.chars().take(400).collect()),
+            formats: Set(row.formats.chars().take(40).collect()),
+            addressee: Set(row.addressee.map(|a| a.chars().take(254).collect())),
+            manifest: Set(String::from_utf8_lossy(row.manifest).into_owned()),
+            created_at_ms: Set(now_ms()),
+        })
+        .exec_without_returning(txn)
+        .await?;
+        let mut seen = HashSet::new();
+        let files: Vec<copy_record_file::ActiveModel> = row
+            .hashes
+            .iter()
+            .filter(|(_, sha, _)| seen.insert(sha.clone()))
+            .map(|(name, sha, size)| copy_record_file::ActiveModel {
+                sha256: Set(sha.clone()),
+                copy_id: Set(record_id.clone()),
+                name: Set(name.chars().take(200).collect()),
+                size: Set(i64::try_from(*size).unwrap_or(i64::MAX)),
+            })
+            .collect();
+        if !files.is_empty() {
+            copy_record_file::Entity::insert_many(files).exec_without_returning(txn).await?;
+        }
+        Ok(record_id)
+    }
+
     /// Whose download page this is: a limited proxy's view, a caregiver's. Anyone who may not
     /// read the record gets 404 (audited).
     pub async fn download_context(&self) -> Result<(bool, bool), AppError> {
@@ -201,152 +392,49 @@ impl AccessContext {
                 fields: vec![crate::error::FieldError::new("section", "Documents and notes are outside what you can see for this person. Choose other parts of the record.")],
             });
         }
-        let content = self.copy_content(&patient_id, &scope, &withheld, true).await?;
-        let (pool, primary) = self.fhir_pool(&content).await?;
         let acting = self.acting_for.is_some();
         let name = self.display_name(&self.principal.user_id).await?;
         let asked_by = if acting { format!("{name} (caregiver)") } else { format!("{name} (the patient)") };
-        let now = now_ms();
-        let code = new_code();
-        let verify_url = format!("{}/verify?code={code}", settings.base_url.trim_end_matches('/'));
-        let excluded = exclusions(&withheld, no_notes);
-        let patient_name = super::super::patients::full_name(&patient);
-        let formats = copy.formats;
-        let described = scope.describe();
-        let cover = CoverFacts {
-            request_number: code.clone(),
-            patient_name: patient_name.clone(),
-            birth_date: patient.birth_date.clone(),
-            record_number: patient.mrn.clone(),
-            requester: asked_by.clone(),
-            recipient: asked_by.clone(),
-            scope: described.clone(),
-            excluded: excluded.clone(),
-            released_by: "The patient portal, at once (no staff review)".into(),
-            released_on: self.clock.today().to_string(),
-            site: settings.site.to_string(),
-            created_unix: now / 1000,
-            instant: true,
-            summary: Vec::new(),
-            verification: Some((code.clone(), verify_url)),
-        };
-        let cda = ccda::CdaDocument {
-            id: uuid::Uuid::new_v4().to_string(),
-            created: fhir_copy::instant(now),
-            site: settings.site.to_string(),
-            site_code: settings.site_code.to_string(),
-            patient: ccda::CdaPatient {
-                given: patient.given_names.clone(),
-                family: patient.family_name.clone(),
-                birth_date: patient.birth_date.clone(),
-                gender: Some(patient.sex.to_ascii_lowercase()),
-                record_number: patient.mrn.clone(),
-            },
-            period: (scope.from.map(|d| d.to_string()), scope.to.map(|d| d.to_string())),
-            sections: content.items.iter().filter(|(s, _)| ccda::section_template(*s).is_some()).map(|(s, items)| (*s, items.iter().map(cda_item).collect())).collect(),
-        };
-        let facts = ProvenanceFacts { bundle_id: uuid::Uuid::new_v4().to_string(), timestamp: fhir_copy::instant(now), portal: format!("{} patient portal", settings.site), asked_by: asked_by.clone() };
         let stamp = self.clock.today().to_string();
-        let zip_name = format!("health-record-{stamp}.zip");
-        let manifest_code = code.clone();
-        let created = fhir_copy::instant(now);
-        // Rendering is CPU work: a blocking thread keeps the runtime serving everyone else.
-        let (files, manifest) = tokio::task::spawn_blocking(move || -> Result<(Vec<CopyFile>, Manifest), String> {
-            let bundle = fhir_copy::self_contained_bundle(&pool, &primary, &facts);
-            let manifest_items: Vec<ManifestItem> = bundle.items.clone();
-            let manifest = Manifest {
-                code: manifest_code,
-                created,
-                producer: facts.portal.clone(),
-                scope: described,
-                items: manifest_items,
-                excluded: excluded.iter().map(|(what, basis)| ManifestExclusion { what: what.clone(), basis: basis.clone() }).collect(),
-                files: Vec::new(),
-            };
-            let mut cover = cover;
-            let mut counts: Vec<(String, usize)> = Vec::new();
-            for item in &manifest.items {
-                match counts.iter_mut().find(|(t, _)| *t == item.resource_type) {
-                    Some((_, n)) => *n += 1,
-                    None => counts.push((item.resource_type.clone(), 1)),
-                }
-            }
-            cover.summary = vec![
-                ("Items released".into(), format!("{} ({})", manifest.items.len(), counts.iter().map(|(t, n)| format!("{t} {n}")).collect::<Vec<_>>().join(", "))),
-                ("Checking the copy".into(), "manifest.json (in a download of several formats) lists each item with the SHA-256 of its canonical JSON and the SHA-256 of every file; the last page says how to verify this copy.".into()),
-            ];
-            let mut files = Vec::new();
-            if formats.pdf {
-                let pdf = copies::record_copy(&cover, &content.sections, content.documents.as_deref(), content.part2);
-                let rendered = copies::pdf::render(&pdf, &|_, _| {}).map_err(|e| e.to_string())?;
-                files.push(CopyFile { name: format!("health-record-{stamp}.pdf"), content_type: "application/pdf", bytes: rendered.bytes });
-            }
-            if formats.fhir {
-                files.push(CopyFile { name: format!("health-record-{stamp}.fhir.json"), content_type: "application/fhir+json", bytes: bundle.json.into_bytes() });
-            }
-            if formats.ccda {
-                files.push(CopyFile { name: format!("health-record-{stamp}.ccda.xml"), content_type: "application/xml", bytes: ccda::document(&cda).into_bytes() });
-            }
-            let manifest = manifest.with_files(&files);
-            Ok((files, manifest))
-        })
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "the copy's rendering thread stopped");
-            AppError::Unavailable { message: "Making the copy stopped unexpectedly. Nothing was downloaded; try again.".into() }
-        })?
-        .map_err(|e| {
-            tracing::error!(error = %e, "rendering an instant copy failed");
-            AppError::Unavailable { message: "Making the copy failed. Nothing was downloaded; try again.".into() }
-        })?;
-        let manifest_json = manifest.to_json();
-        let (download, mut hashes) = if files.len() == 1 {
-            let file = files.into_iter().next().ok_or(AppError::BadRequest)?;
+        let made = self
+            .make_copy(CopyJob {
+                patient: &patient,
+                scope: scope.clone(),
+                withheld,
+                no_notes,
+                formats: copy.formats,
+                requester: asked_by.clone(),
+                recipient: asked_by,
+                released_by: "The patient portal, at once (no staff review)".into(),
+                request_number: None,
+                file_prefix: format!("health-record-{stamp}"),
+                settings,
+            })
+            .await?;
+        let formats = copy.formats;
+        let code = made.code.clone();
+        let manifest_json = made.manifest.to_json();
+        let (download, mut hashes) = if made.files.len() == 1 {
+            let file = made.files.into_iter().next().ok_or(AppError::BadRequest)?;
             let hashes = vec![(file.name.clone(), copies::sha256_hex(&file.bytes), file.bytes.len())];
             (InstantFile { file_name: file.name, content_type: file.content_type, bytes: file.bytes, code: code.clone() }, hashes)
         } else {
-            let mut all = files;
-            all.push(CopyFile { name: "manifest.json".into(), content_type: "application/json", bytes: manifest_json.clone() });
+            let mut all = made.files;
+            all.push(CopyFile { name: "manifest.json".into(), content_type: "application/json", bytes: manifest_json.clone(), pages: None });
             let hashes: Vec<(String, String, usize)> = all.iter().map(|f| (f.name.clone(), copies::sha256_hex(&f.bytes), f.bytes.len())).collect();
             let zipped = copies::package::zip(&all).map_err(|e| {
                 tracing::error!(error = %e, "zipping an instant copy failed");
                 AppError::Unavailable { message: "Making the copy failed. Nothing was downloaded; try again.".into() }
             })?;
-            (InstantFile { file_name: zip_name, content_type: "application/zip", bytes: zipped, code: code.clone() }, hashes)
+            (InstantFile { file_name: format!("health-record-{stamp}.zip"), content_type: "application/zip", bytes: zipped, code: code.clone() }, hashes)
         };
         if download.content_type == "application/zip" {
             hashes.push((download.file_name.clone(), copies::sha256_hex(&download.bytes), download.bytes.len()));
         }
-        let record_id = uuid::Uuid::new_v4().to_string();
         let txn = write_transaction(&self.db).await?;
-        copy_record::Entity::insert(copy_record::ActiveModel {
-            id: Set(record_id.clone()),
-            code: Set(code.clone()),
-            patient_id: Set(patient_id.clone()),
-            actor_user_id: Set(self.principal.user_id.clone()),
-            on_behalf_of: Set(self.acting_for.clone()),
-            request_id: Set(None),
-            kind: Set("download".into()),
-            scope: Set(scope.describe().chars().take(400).collect()),
-            formats: Set(formats.codes()),
-            addressee: Set(None),
-            manifest: Set(String::from_utf8_lossy(&manifest_json).into_owned()),
-            created_at_ms: Set(now),
-        })
-        .exec_without_returning(&txn)
-        .await?;
-        let mut seen = HashSet::new();
-        let rows: Vec<copy_record_file::ActiveModel> = hashes
-            .iter()
-            .filter(|(_, sha, _)| seen.insert(sha.clone()))
-            .map(|(name, sha, size)| copy_record_file::ActiveModel {
-                sha256: Set(sha.clone()),
-                copy_id: Set(record_id.clone()),
-                name: Set(name.chars().take(200).collect()),
-                size: Set(i64::try_from(*size).unwrap_or(i64::MAX)),
-            })
-            .collect();
-        copy_record_file::Entity::insert_many(rows).exec_without_returning(&txn).await?;
+        let record_id = self
+            .store_copy_record(&txn, CopyRecordRow { code: &code, patient_id: &patient_id, request_id: None, kind: "download", scope: &scope.describe(), formats: &formats.codes(), addressee: None, manifest: &manifest_json, hashes: &hashes })
+            .await?;
         let event = self
             .event(AuditAction::PatientRead, Outcome::Success)
             .patient(&patient_id)
