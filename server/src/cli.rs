@@ -69,6 +69,12 @@ pub enum BenchAction {
         #[arg(long, default_value = "/usr/bin/chromium")]
         chromium: PathBuf,
     },
+    /// Time "Download now" of one patient's whole record, as the patient, in each format:
+    /// server time from the access check to the finished file (default: the largest shared fixture).
+    Download {
+        #[arg(value_name = "FILE", default_value = "tests/fixtures/fhir/synthea/057aa36e-b892-9964-75b9-ffb46b097e34.json")]
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -174,6 +180,10 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
         }
         Command::Bench { action: BenchAction::Pdf { file, chromium } } => {
             println!("{}", crate::import::bench_pdf(&settings, &file, &chromium).await?);
+            Ok(())
+        }
+        Command::Bench { action: BenchAction::Download { file } } => {
+            println!("{}", crate::import::bench_download(&settings, &file).await?);
             Ok(())
         }
         Command::Bench { action: BenchAction::Import { file } } => {

@@ -181,44 +181,119 @@ fn peak_rss_kib() -> Option<u64> {
     status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next()).and_then(|n| n.parse().ok())
 }
 
+/// A benchmark's world: one file imported into a fresh SQLite database in a temporary
+/// directory, and an account with `roles` (linked to the imported patient when `own` is set),
+/// signed in, as an access context.
+struct BenchWorld {
+    db: sea_orm::DatabaseConnection,
+    dir: std::path::PathBuf,
+    bytes: usize,
+    resources: usize,
+    patient_id: String,
+    context: app::backend::access::AccessContext,
+    settings: Settings,
+}
+
+impl BenchWorld {
+    async fn new(settings: &Settings, file: &std::path::Path, roles: &[app::domain::Role], own: bool) -> Result<BenchWorld, StartupError> {
+        use app::backend::access::{AccessContext, SystemContext};
+        use app::backend::auth::Auth;
+        use app::backend::auth::sessions::SignedIn;
+        use app::backend::auth::users::{self, NewUser};
+        use app::backend::request::RequestMeta;
+        use app::domain::EmailAddress;
+        let fail = |what: &str, e: &dyn std::fmt::Display| StartupError::Import(format!("{what}: {e}"));
+        let bytes = std::fs::read(file).map_err(|e| fail(&file.display().to_string(), &e))?;
+        let dir = std::env::temp_dir().join(format!("portal-bench-{}", uuid::Uuid::new_v4().simple()));
+        let mut fresh = settings.clone();
+        fresh.data_dir = dir.clone();
+        fresh.database_url = None;
+        let db = database::connect(&fresh).await?;
+        database::migrate_up(&db).await?;
+        let system = SystemContext::command_line(db.clone(), fresh.site_code.clone());
+        let importer = system.importer(fresh.import_limits());
+        let summary = importer.import(&file.display().to_string(), &bytes, &|_, _| {}).await.map_err(|e| fail("import", &e))?;
+        let patient = summary.patient.ok_or_else(|| fail("import", &"the file has no patient"))?;
+        let auth = Auth::new(fresh.auth_config()).map_err(|e| fail("hashing", &e))?;
+        let email = EmailAddress::parse("bench@portal.invalid").map_err(|e| fail("email", &e))?;
+        let new = NewUser { email, display_name: "Benchmark".into(), password: None, roles: roles.iter().copied().collect(), patient_id: own.then(|| patient.id.clone()) };
+        let request = RequestMeta::command_line();
+        let user = users::create(&db, &auth, new, None, &request).await.map_err(|e| fail("user", &e))?;
+        let signed = SignedIn { login_id: "bench".into(), user, idle_deadline_ms: i64::MAX, absolute_deadline_ms: i64::MAX };
+        let context = AccessContext::new(db.clone(), &signed, request, fresh.site_code.clone());
+        Ok(BenchWorld { db, dir, bytes: bytes.len(), resources: summary.resources, patient_id: patient.id, context, settings: fresh })
+    }
+
+    async fn close(self) {
+        self.db.close_by_ref().await.ok();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `portal bench download FILE`: "Download now" of the patient's whole record, as the patient,
+/// in each format (PDF, FHIR, C-CDA): the server time from the access check to the finished file
+/// (reading, rendering, hashing, recording the copy and its audit event), best and median of
+/// five, and the peak memory one PDF download adds (targets: PDF under 250 ms, FHIR under 150 ms,
+/// under 16 MiB).
+pub async fn bench_download(settings: &Settings, file: &std::path::Path) -> Result<String, StartupError> {
+    use app::domain::release::{InstantCopy, InstantFormats, Scope};
+    use std::time::Instant;
+    let fail = |what: &str, e: &dyn std::fmt::Display| StartupError::Import(format!("{what}: {e}"));
+    let world = BenchWorld::new(settings, file, &[app::domain::Role::Patient], true).await?;
+    let site = format!("{} Health Information Management", world.settings.site_code);
+    let instant = app::backend::access::InstantSettings { site: &site, site_code: &world.settings.site_code, base_url: "https://portal.invalid" };
+    let mut out = format!("file: {} ({} bytes, {} resources)\n", file.display(), world.bytes, world.resources);
+    for (label, formats) in [
+        ("PDF", InstantFormats { pdf: true, ..Default::default() }),
+        ("FHIR", InstantFormats { fhir: true, ..Default::default() }),
+        ("C-CDA", InstantFormats { ccda: true, ..Default::default() }),
+        ("all three (.zip)", InstantFormats { pdf: true, fhir: true, ccda: true }),
+    ] {
+        let copy = InstantCopy { scope: Scope { sections: Vec::new(), from: None, to: None }, formats, email: None };
+        let mut times = Vec::new();
+        let mut size = 0;
+        let mut growth = None;
+        for n in 0..5 {
+            if n == 0 {
+                let _ = std::fs::write("/proc/self/clear_refs", "5");
+            }
+            let before = peak_rss_kib();
+            let start = Instant::now();
+            let made = world.context.download_now(&copy, instant).await.map_err(|e| fail("download", &e))?;
+            times.push(start.elapsed());
+            if n == 0 {
+                growth = peak_rss_kib().zip(before).map(|(after, before)| after.saturating_sub(before));
+            }
+            size = made.bytes.len();
+        }
+        times.sort();
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+        out.push_str(&format!(
+            "{label}: {size} bytes, best {:.1} ms, median {:.1} ms, peak memory added by the first {:.1} MiB\n",
+            ms(times[0]),
+            ms(times[2]),
+            growth.unwrap_or(0) as f64 / 1024.0
+        ));
+    }
+    world.close().await;
+    Ok(out)
+}
+
 /// `portal bench pdf FILE`: imports the file into a fresh SQLite database, lays the patient's
 /// whole record out as the released PDF copy would, and renders it (best of three), printing
 /// pages, bytes, milliseconds, pages per second and the peak memory of the render. In the same
 /// run, headless Chromium prints the same content as HTML (styled with the portal's stylesheet)
 /// to PDF (`chromium --headless --print-to-pdf`), and the ratio is printed (target: 20x or more).
 pub async fn bench_pdf(settings: &Settings, file: &std::path::Path, chromium: &std::path::Path) -> Result<String, StartupError> {
-    use app::backend::access::AccessContext;
-    use app::backend::access::SystemContext;
-    use app::backend::auth::sessions::SignedIn;
-    use app::backend::auth::users::{self, NewUser};
-    use app::backend::auth::Auth;
-    use app::backend::request::RequestMeta;
-    use app::domain::{EmailAddress, Role};
     use std::time::Instant;
     let fail = |what: &str, e: &dyn std::fmt::Display| StartupError::Import(format!("{what}: {e}"));
-    let bytes = std::fs::read(file).map_err(|e| fail(&file.display().to_string(), &e))?;
-    let dir = std::env::temp_dir().join(format!("portal-bench-{}", uuid::Uuid::new_v4().simple()));
-    let mut fresh = settings.clone();
-    fresh.data_dir = dir.clone();
-    fresh.database_url = None;
-    let db = database::connect(&fresh).await?;
-    database::migrate_up(&db).await?;
-    let system = SystemContext::command_line(db.clone(), fresh.site_code.clone());
-    let importer = system.importer(fresh.import_limits());
-    let summary = importer.import(&file.display().to_string(), &bytes, &|_, _| {}).await.map_err(|e| fail("import", &e))?;
-    let patient = summary.patient.ok_or_else(|| fail("import", &"the file has no patient"))?;
-    let auth = Auth::new(fresh.auth_config()).map_err(|e| fail("hashing", &e))?;
-    let email = EmailAddress::parse("bench@portal.invalid").map_err(|e| fail("email", &e))?;
-    let new = NewUser { email, display_name: "Benchmark".into(), password: None, roles: [Role::HimStaff].into_iter().collect(), patient_id: None };
-    let request = RequestMeta::command_line();
-    let user = users::create(&db, &auth, new, None, &request).await.map_err(|e| fail("user", &e))?;
-    let signed = SignedIn { login_id: "bench".into(), user, idle_deadline_ms: i64::MAX, absolute_deadline_ms: i64::MAX };
-    let context = AccessContext::new(db.clone(), &signed, request.clone(), fresh.site_code.clone());
+    let world = BenchWorld::new(settings, file, &[app::domain::Role::HimStaff], false).await?;
+    let (context, patient_id) = (&world.context, world.patient_id.clone());
     let start = Instant::now();
-    let copy = context.full_record_copy(&patient.id, "Benchmark Health Information Management").await.map_err(|e| fail("reading the record", &e))?;
+    let copy = context.full_record_copy(&patient_id, "Benchmark Health Information Management").await.map_err(|e| fail("reading the record", &e))?;
     let read = start.elapsed();
-    db.close_by_ref().await.ok();
-    let _ = std::fs::remove_dir_all(&dir);
+    let (bytes, resources) = (world.bytes, world.resources);
+    world.close().await;
 
     // The render, three times; memory measured on the first from a reset of the peak (Linux
     // clear_refs 5).
@@ -244,8 +319,8 @@ pub async fn bench_pdf(settings: &Settings, file: &std::path::Path, chromium: &s
     let mut out = format!(
         "file: {} ({} bytes, {} resources)\nreading the record through the access context: {:.1} ms\nPDF render (best of 3): {} pages, {} bytes, {:.1} ms, {:.0} pages/s\n",
         file.display(),
-        bytes.len(),
-        summary.resources,
+        bytes,
+        resources,
         ms(read),
         rendered.pages,
         rendered.bytes.len(),

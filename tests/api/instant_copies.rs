@@ -409,3 +409,60 @@ async fn verify_accepts_a_real_copy_by_file_or_code_and_refuses_a_one_byte_chang
     let html = check_file(&app, &anyone, released).await;
     assert!(html.contains(&format!("Released by the records team for request {}", view["number"].as_str().expect("number"))), "{html}");
 }
+
+#[tokio::test]
+async fn rule_164_524_c_3_send_now_reaches_the_address_the_patient_typed_by_passcode_link() {
+    let app = spawn_app().await;
+    let patient = app.import_fhir(&std::fs::read(LEON).expect("fixture")).await;
+    let leon = signed_in(&app, "leon@example.org", &[Role::Patient], Some(&patient)).await;
+    let origin = app.url("");
+    let origin = origin.trim_end_matches('/').to_string();
+    let send = |fields: Vec<(&'static str, String)>| {
+        let client = leon.clone();
+        let url = app.url("/record/send");
+        let origin = origin.clone();
+        async move { client.post(url).header("origin", origin).form(&fields).send().await.expect("send") }
+    };
+
+    // Not an address: back to the form, the field named, nothing sent.
+    let refused = send(vec![("format", "pdf".into()), ("email", "not-an-address".into())]).await;
+    assert_eq!(refused.status(), 303);
+    let back = refused.headers()["location"].to_str().expect("location").to_string();
+    assert!(back.contains("checked=send"), "{back}");
+    let html = leon.get(app.url(&back)).send().await.expect("page").text().await.expect("html");
+    assert!(html.contains("Enter an email address like name@example.org.") && html.contains("Nothing was sent."), "{back}");
+    assert!(html.contains("may not be bound by HIPAA"), "the form says it plainly");
+    assert!(app.call_ok(&leon, "my_requests", &[]).await.as_array().expect("list").is_empty());
+
+    // Sent: PDF and C-CDA, at once, to the address typed; the patient lands on the request.
+    let sent = send(vec![("range", "all".into()), ("part", "some".into()), ("section", "problems".into()), ("format", "pdf".into()), ("format", "ccda".into()), ("email", "Dr.Gomez@Clinic.example".into())]).await;
+    assert_eq!(sent.status(), 303);
+    let to = sent.headers()["location"].to_str().expect("location").to_string();
+    let id = to.strip_prefix("/requests/").expect("the request's page").to_string();
+    let view = app.call_ok(&leon, "request_detail", &[("id", &id)]).await;
+    assert_eq!(view["status"], "released", "no staff review");
+    assert_eq!(view["fee"], "Free");
+    let share = &view["share"];
+    let passcode: String = share["passcode"].as_str().expect("passcode").chars().filter(char::is_ascii_digit).collect();
+    let url = share["url"].as_str().expect("url").to_string();
+    let path = url.split_once("/shared/").map(|(_, t)| format!("/shared/{t}")).expect("path");
+
+    // The recipient opens it with the passcode: a schema-valid C-CDA.
+    let recipient = app.new_client();
+    let opened = recipient.post(app.url(&path)).header("origin", origin.as_str()).form(&[("passcode", passcode.as_str()), ("kind", "ccda")]).send().await.expect("open");
+    assert_eq!(opened.status(), 200);
+    let xml = opened.bytes().await.expect("bytes");
+    assert_cda_valid(&xml);
+
+    // In the activity history with the addressee; in the list of who received the record
+    // (listed, not required); and /verify knows it as sent at the patient's direction.
+    let activity = app.call_ok(&leon, "my_activity", &[]).await;
+    assert!(
+        activity.as_array().expect("rows").iter().any(|r| r["action"] == "Transmit" && r["addressee"].as_str().is_some_and(|a| a.contains("dr.gomez@clinic.example"))),
+        "{activity}"
+    );
+    let accounting = app.call_ok(&leon, "my_disclosures", &[]).await;
+    assert_eq!(accounting["entries"][0]["address"], "dr.gomez@clinic.example");
+    let html = check_file(&app, &recipient, xml.to_vec()).await;
+    assert!(html.contains("Sent at once from the portal at the patient&#x27;s direction") || html.contains("Sent at once from the portal at the patient's direction"), "{html}");
+}

@@ -108,14 +108,8 @@ pub async fn release_copy(id: String) -> Result<RequestView, AppError> {
         let site = site_name(&state);
         let (view, notice) = access().await?.release_copy(&id, release_settings(&state, &site)).await?;
         if let Some(notice) = notice {
-            // No health information, no name: only that something waits, and where.
-            let body = format!(
-                "Health records were shared with you through the {site} patient portal.\n\n\
-                 Open this link: {}{}\n\n\
-                 You will need the passcode from the person who sent them. The link expires; it is for you only.\n",
-                state.base_url, notice.path
-            );
-            if let Err(e) = state.mailer.send(&notice.email, "Health records shared with you", body).await {
+            let (subject, body) = crate::backend::access::shared_link_mail(&site, &state.base_url, &notice.path);
+            if let Err(e) = state.mailer.send(&notice.email, subject, body).await {
                 tracing::warn!(error = %e, "mailing a shared link failed; the patient can pass the link on");
             }
         }
@@ -129,7 +123,7 @@ fn site_name(state: &crate::backend::state::AppState) -> String {
 }
 
 #[cfg(feature = "ssr")]
-fn release_settings<'a>(state: &'a crate::backend::state::AppState, site: &'a str) -> crate::backend::access::ReleaseSettings<'a> {
+pub(crate) fn release_settings<'a>(state: &'a crate::backend::state::AppState, site: &'a str) -> crate::backend::access::ReleaseSettings<'a> {
     crate::backend::access::ReleaseSettings {
         response_days: i64::from(state.request_response_days),
         self_fee_cents: state.self_copy_fee_cents,
@@ -239,15 +233,17 @@ pub async fn instant_form(query: String) -> Result<crate::domain::release::Insta
     with_status(async move {
         let state = state()?;
         let pairs: Vec<(String, String)> = form_urlencoded::parse(query.trim_start_matches('?').as_bytes()).into_owned().take(64).collect();
-        let (limited, acting) = access().await?.download_context().await?;
-        let checked = crate::domain::release::instant::field(&pairs, "checked") == Some("1");
-        let mut errors = if checked { crate::domain::release::check_instant(&pairs, state.clock.today(), false).err().unwrap_or_default() } else { Vec::new() };
+        let (limited, acting, can_send) = access().await?.download_context().await?;
+        let checked_as = crate::domain::release::instant::field(&pairs, "checked");
+        let checked = matches!(checked_as, Some("1" | "send"));
+        let sending = checked_as == Some("send");
+        let mut errors = if checked { crate::domain::release::check_instant(&pairs, state.clock.today(), sending).err().unwrap_or_default() } else { Vec::new() };
         // A limited view has no notes: asking for the notes alone is refused with this reason.
         let notes_only = crate::domain::release::instant::values(&pairs, "section").all(|s| s == "documents");
         if checked && errors.is_empty() && limited && crate::domain::release::instant::field(&pairs, "part") == Some("some") && notes_only {
             errors.push(FieldError::new("section", "Documents and notes are outside what you can see for this person. Choose other parts of the record."));
         }
-        Ok(crate::domain::release::InstantFormView { pairs, errors, limited, acting })
+        Ok(crate::domain::release::InstantFormView { pairs, errors, limited, acting, can_send, sending })
     }.await)
 }
 

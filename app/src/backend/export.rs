@@ -125,7 +125,7 @@ pub async fn release_file_download(
     headers: HeaderMap,
     axum::extract::Path((id, kind)): axum::extract::Path<(String, String)>,
 ) -> Response {
-    if !matches!(kind.as_str(), "pdf" | "fhir" | "denial_letter" | "authorization") {
+    if !matches!(kind.as_str(), "pdf" | "fhir" | "ccda" | "denial_letter" | "authorization") {
         return error_response(AppError::NotFound);
     }
     let context = match signed_in_context(&state, session, &headers, peer).await {
@@ -159,7 +159,11 @@ pub async fn shared_open(
     axum::extract::Form(form): axum::extract::Form<SharedForm>,
 ) -> Response {
     let request = RequestMeta::from_parts(&headers, Some(peer));
-    let kind = if form.kind == "fhir" { "fhir" } else { "pdf" };
+    let kind = match form.kind.as_str() {
+        "fhir" => "fhir",
+        "ccda" => "ccda",
+        _ => "pdf",
+    };
     let back = |code: String| {
         let mut response = StatusCode::SEE_OTHER.into_response();
         if let Ok(v) = HeaderValue::from_str(&format!("/shared/{token}?error={code}")) {
@@ -243,14 +247,14 @@ pub async fn representative_document(
 
 /// Back to the download form with what was sent and `checked=1`: the page shows each field's
 /// error beside it, with everything typed still there (no script needed).
-fn back_to_download_form(pairs: &[(String, String)]) -> Response {
+fn back_to_download_form(pairs: &[(String, String)], sending: bool) -> Response {
     let mut query = form_urlencoded::Serializer::new(String::new());
     for (k, v) in pairs.iter().filter(|(k, _)| k != "checked") {
         query.append_pair(k, v);
     }
-    query.append_pair("checked", "1");
+    query.append_pair("checked", if sending { "send" } else { "1" });
     let mut response = StatusCode::SEE_OTHER.into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!("/record/download?{}", query.finish())) {
+    if let Ok(v) = HeaderValue::from_str(&format!("/record/download?{}{}", query.finish(), if sending { "#send" } else { "" })) {
         response.headers_mut().insert(header::LOCATION, v);
     }
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -270,7 +274,7 @@ pub async fn download_now(
 ) -> Response {
     let pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().take(64).collect();
     let Ok(copy) = crate::domain::release::check_instant(&pairs, state.clock.today(), false) else {
-        return back_to_download_form(&pairs);
+        return back_to_download_form(&pairs, false);
     };
     let context = match signed_in_context(&state, session, &headers, peer).await {
         Ok(c) => c,
@@ -285,7 +289,7 @@ pub async fn download_now(
     let settings = super::access::InstantSettings { site: &site, site_code: &state.site_code, base_url: &state.base_url };
     match context.download_now(&copy, settings).await {
         Ok(file) => attachment(file.bytes, file.content_type, &file.file_name),
-        Err(AppError::Validation { .. }) => back_to_download_form(&pairs),
+        Err(AppError::Validation { .. }) => back_to_download_form(&pairs, false),
         Err(e) => error_response(e),
     }
 }
@@ -332,5 +336,47 @@ pub async fn verify_file(mut multipart: axum::extract::Multipart) -> Response {
             Ok(None) => return to("error=empty".into()),
             Err(_) => return to("error=unreadable".into()),
         }
+    }
+}
+
+/// `POST /record/send` (the download form's "Send now"): the copy made at once and sent to the
+/// address typed (ONC 170.315(e)(1)(i)(C); at the patient's direction, 45 CFR 164.524(c)(3)).
+/// The recipient is mailed the link; the patient lands on the request's page, which shows the
+/// passcode to pass on. A refusal goes back to the form, the field named.
+pub async fn send_now(
+    State(state): State<AppState>,
+    session: Session,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().take(64).collect();
+    let Ok(copy) = crate::domain::release::check_instant(&pairs, state.clock.today(), true) else {
+        return back_to_download_form(&pairs, true);
+    };
+    let context = match signed_in_context(&state, session, &headers, peer).await {
+        Ok(c) => c,
+        Err(AppError::Unauthenticated) => {
+            let mut response = StatusCode::SEE_OTHER.into_response();
+            response.headers_mut().insert(header::LOCATION, HeaderValue::from_static("/sign-in?next=%2Frecord%2Fdownload"));
+            return response;
+        }
+        Err(e) => return error_response(e),
+    };
+    let site = state.site_name();
+    match context.send_now(&copy, crate::api::release::release_settings(&state, &site)).await {
+        Ok((id, notice)) => {
+            let (subject, body) = super::access::shared_link_mail(&site, &state.base_url, &notice.path);
+            if let Err(e) = state.mailer.send(&notice.email, subject, body).await {
+                tracing::warn!(error = %e, "mailing a shared link failed; the patient can pass the link on");
+            }
+            let mut response = StatusCode::SEE_OTHER.into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("/requests/{id}")) {
+                response.headers_mut().insert(header::LOCATION, v);
+            }
+            response
+        }
+        Err(AppError::Validation { .. }) => back_to_download_form(&pairs, true),
+        Err(e) => error_response(e),
     }
 }

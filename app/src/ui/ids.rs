@@ -193,6 +193,8 @@ pub const COPY_CHECK_FILE: &str = "copy-check-file";
 pub const COPY_CHECK_CODE: &str = "copy-check-code";
 pub const COPY_CHECK_FILE_SUBMIT: &str = "copy-check-file-submit";
 pub const COPY_CHECK_CODE_SUBMIT: &str = "copy-check-code-submit";
+pub const DOWNLOAD_EMAIL: &str = "download-email";
+pub const SEND_SUBMIT: &str = "send-submit";
 pub const ALL: &[(&str, &str)] = &[
     ("MAIN", MAIN),
     ("SITE_HEADER", SITE_HEADER),
@@ -383,6 +385,8 @@ pub const ALL: &[(&str, &str)] = &[
     ("COPY_CHECK_CODE", COPY_CHECK_CODE),
     ("COPY_CHECK_FILE_SUBMIT", COPY_CHECK_FILE_SUBMIT),
     ("COPY_CHECK_CODE_SUBMIT", COPY_CHECK_CODE_SUBMIT),
+    ("DOWNLOAD_EMAIL", DOWNLOAD_EMAIL),
+    ("SEND_SUBMIT", SEND_SUBMIT),
 ];
 
 #[cfg(test)]

@@ -74,10 +74,19 @@ impl AccessContext {
             .all(&self.db)
             .await?;
         for d in sent {
+            // Who directed it: a caregiver's send names them (170.315(e)(1)).
+            let requester = match &d.request_id {
+                Some(request_id) => super::rows::release_request::Entity::find_by_id(request_id.clone()).one(&self.db).await?.map(|r| r.requester_user_id),
+                None => None,
+            };
+            let who = match requester {
+                Some(user) if Some(user.as_str()) != patient_user.as_deref() => format!("Sent at the request of {} (caregiver)", self.display_name(&user).await?),
+                _ => "Sent at your request".into(),
+            };
             rows.push((d.created_at_ms, crate::domain::release::ActivityRow {
                 at: self.clock.minutes(d.created_at_ms),
                 action: "Transmit".into(),
-                who: "Sent at your request".into(),
+                who,
                 what: d.description,
                 addressee: Some([Some(d.recipient_name), d.recipient_address].into_iter().flatten().collect::<Vec<_>>().join(", ")),
             }));

@@ -20,6 +20,19 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use super::disclosures::recipient_of;
 
+/// The mail to the recipient of a copy sent to someone else: no health information, no name,
+/// only that something waits and where; the passcode comes from the patient.
+pub fn shared_link_mail(site: &str, base_url: &str, path: &str) -> (&'static str, String) {
+    (
+        "Health records shared with you",
+        format!(
+            "Health records were shared with you through the {site} patient portal.\n\n\
+             Open this link: {base_url}{path}\n\n\
+             You will need the passcode from the person who sent them. The link expires; it is for you only.\n"
+        ),
+    )
+}
+
 /// Wrong passcodes in a row before the link locks, and for how long.
 pub const LINK_MAX_FAILURES: i32 = 5;
 pub const LINK_LOCK_MS: i64 = 15 * 60 * 1000;

@@ -32,7 +32,7 @@ mod activity;
 mod disclosures;
 pub use disclosures::ManualDisclosure;
 mod links;
-pub use links::open_shared_copy;
+pub use links::{open_shared_copy, shared_link_mail};
 mod notifications;
 mod verify;
 pub use verify::{VerifyQuery, verify_copy};

@@ -57,6 +57,10 @@ pub struct InstantFormView {
     pub limited: bool,
     /// A caregiver acting for the patient.
     pub acting: bool,
+    /// Whether this person may send copies (a caregiver's grant may not allow it).
+    pub can_send: bool,
+    /// The errors are those of a "Send now".
+    pub sending: bool,
 }
 
 impl InstantFormView {

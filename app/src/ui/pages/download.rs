@@ -1,5 +1,6 @@
-//! Download now (`/record/download`; ONC 45 CFR 170.315(e)(1)): the patient, or a caregiver
-//! within their grant, takes a copy of the record at once, with no staff review. A plain GET
+//! Download now and send now (`/record/download`; ONC 45 CFR 170.315(e)(1)): the patient, or a
+//! caregiver within their grant, takes or sends a copy of the record at once, with no staff
+//! review. "Send now" is the same form's second button (`formaction=/record/send`, a POST). A plain GET
 //! form to `/record/download/file` (it works before any script): the file comes back as a
 //! download, or the form comes back with each field's error beside it and everything chosen
 //! still chosen. The request for a copy stays for what needs a person.
@@ -26,11 +27,12 @@ fn field_error(form: &InstantFormView, name: &str) -> Option<impl IntoView + use
 fn form_view(form: InstantFormView) -> impl IntoView {
     let invalid = |name: &str| form.error(name).is_some().then_some("true");
     let described = |name: &str| form.error(name).is_some().then(|| format!("download-{name}-error"));
+    let sending = form.sending;
     let summary = (!form.errors.is_empty()).then(|| {
         let errors = form.errors.clone();
         view! {
             <div id=ids::DOWNLOAD_ERRORS class="form-error" role="alert" tabindex="-1">
-                <p>"Nothing was downloaded. Please fix:"</p>
+                <p>{if sending { "Nothing was sent. Please fix:" } else { "Nothing was downloaded. Please fix:" }}</p>
                 <ul>{errors.into_iter().map(|e| view! { <li><a href=format!("#download-{}", e.field)>{e.message}</a></li> }).collect_view()}</ul>
             </div>
         }
@@ -81,6 +83,22 @@ fn form_view(form: InstantFormView) -> impl IntoView {
                 <p class="field__hint">"Tick more than one to get them together in a .zip, with a manifest that lists every item and its checksum."</p>
             </fieldset>
             <button id=ids::DOWNLOAD_SUBMIT type="submit" class="button">"Download now"</button>
+            {form.can_send.then(|| view! {
+                <fieldset class="field" id="send" class:field--invalid=form.error("email").is_some()>
+                    <legend>"Or send it now"</legend>
+                    <p id="download-email-hint" class="field__hint">
+                        "To an address you choose (a doctor, another hospital, yourself): they get a link that expires, and you get the passcode to give them. "
+                        "When you direct it, no authorization form is needed (45 CFR 164.524(c)(3)). "
+                        <strong>"The person you send it to may not be bound by HIPAA"</strong>" and could use or share it in ways HIPAA would not allow."
+                    </p>
+                    <label for=ids::DOWNLOAD_EMAIL>"Send to (email address)"</label>
+                    {field_error(&form, "email")}
+                    <input id=ids::DOWNLOAD_EMAIL name="email" type="email" autocomplete="email" value=form.value("email")
+                        aria-invalid=invalid("email")
+                        aria-describedby=if form.error("email").is_some() { "download-email-hint download-email-error" } else { "download-email-hint" }/>
+                    <button id=ids::SEND_SUBMIT type="submit" class="button button--secondary" formaction="/record/send" formmethod="post">"Send now"</button>
+                </fieldset>
+            })}
         </form>
     }
 }
@@ -91,10 +109,10 @@ pub fn DownloadPage() -> impl IntoView {
     let query = location.search.get_untracked();
     let form = Resource::new(|| (), move |_| instant_form(query.clone()));
     view! {
-        <Title text="Download my record"/>
+        <Title text="Download or send my record"/>
         <section class="page" aria-labelledby=ids::DOWNLOAD_HEADING>
-            <h1 id=ids::DOWNLOAD_HEADING>"Download my record"</h1>
-            <p>"Made at once, here, with no wait and no fee: what you can see in the portal, as a file to keep or give to another doctor or an app."</p>
+            <h1 id=ids::DOWNLOAD_HEADING>"Download or send my record"</h1>
+            <p>"Made at once, here, with no wait and no fee: what you can see in the portal, as a file to keep, or sent straight to another doctor."</p>
             <p class="muted">"Psychotherapy notes are never part of a copy (45 CFR 164.524(a)(1)(i)). The first page says what was left out and why; the last says how anyone can check the copy is genuine."</p>
             <Loaded resource=form view=form_view/>
             <h2>"Need something else?"</h2>

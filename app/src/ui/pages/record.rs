@@ -177,7 +177,7 @@ pub fn RecordPage() -> impl IntoView {
                                     {p.deceased_date.map(|d| view! { <dt>"Date of death"</dt><dd>{d}</dd> })}
                                 </dl>
                                 {pid.is_none().then(|| view! {
-                                    <p><a id=ids::RECORD_DOWNLOAD_LINK class="button" href="/record/download">"Download a copy"</a></p>
+                                    <p><a id=ids::RECORD_DOWNLOAD_LINK class="button" href="/record/download">"Download or send a copy"</a></p>
                                 })}
                                 <RecordNav base=base.clone() current=None/>
                                 <div class="cards">

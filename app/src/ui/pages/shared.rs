@@ -12,10 +12,14 @@ fn message(code: &str) -> Option<String> {
     if let Some(left) = code.strip_prefix("wrong-") {
         return Some(format!("That passcode is not right. {left} tries left before the link locks for 15 minutes."));
     }
-    match code {
-        "missing-pdf" => return Some("This copy was sent as FHIR data only: use \"Download the FHIR data\".".into()),
-        "missing-fhir" => return Some("This copy was sent as a PDF only: use \"Download the PDF\".".into()),
-        _ => {}
+    if let Some(kind) = code.strip_prefix("missing-") {
+        let what = match kind {
+            "pdf" => "a PDF",
+            "fhir" => "FHIR data",
+            "ccda" => "a C-CDA summary",
+            _ => return None,
+        };
+        return Some(format!("This copy was not sent with {what}: use one of the other buttons."));
     }
     Some(
         match code {
@@ -49,6 +53,7 @@ pub fn SharedPage() -> impl IntoView {
                 <div class="actions">
                     <button type="submit" name="kind" value="pdf" class="button">"Download the PDF"</button>
                     <button type="submit" name="kind" value="fhir" class="button button--secondary">"Download the FHIR data"</button>
+                    <button type="submit" name="kind" value="ccda" class="button button--secondary">"Download the C-CDA summary"</button>
                 </div>
             </form>
             <p class="muted">"Every opening is recorded and the patient can see it. The records are confidential: use them only as the patient authorized."</p>

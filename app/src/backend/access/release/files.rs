@@ -86,6 +86,7 @@ fn file_label(kind: &str) -> &'static str {
     match kind {
         "pdf" => "Your record (PDF)",
         "fhir" => "Your record as FHIR data (JSON)",
+        "ccda" => "Your record as a C-CDA summary (XML)",
         "denial_letter" => "Denial letter (PDF)",
         "authorization" => "Signed authorization (PDF)",
         _ => "File",

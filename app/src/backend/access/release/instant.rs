@@ -94,6 +94,14 @@ fn cda_item(m: &super::super::rows::clinical_item::Model) -> ccda::CdaItem {
     }
 }
 
+/// The patient and what an instant copy may hold.
+struct InstantScope {
+    patient: patient_row::Model,
+    scope: Scope,
+    withheld: Vec<Withheld>,
+    no_notes: bool,
+}
+
 /// What a copy is made of, whoever makes it (the patient at once, or HIM for a request).
 pub(super) struct CopyJob<'a> {
     pub(super) patient: &'a patient_row::Model,
@@ -352,30 +360,128 @@ impl AccessContext {
         Ok(record_id)
     }
 
-    /// Whose download page this is: a limited proxy's view, a caregiver's. Anyone who may not
-    /// read the record gets 404 (audited).
-    pub async fn download_context(&self) -> Result<(bool, bool), AppError> {
-        let patient_id = self.subject().ok_or(AppError::NotFound)?;
-        let grants = self.grants_for(&patient_id).await?;
-        self.authorize_with(Action::ReadPatientRecord, Target::Patient(&patient_id), AuditAction::PatientRead, &grants).await?;
-        Ok((!self.allows_with(Action::ReadSensitive, &patient_id, &grants), self.acting_for.is_some()))
+    /// Send now (ONC 45 CFR 170.315(e)(1)(i)(C)): the copy made at once and sent to the address
+    /// the patient typed. At the patient's direction no HIPAA authorization is needed (45 CFR
+    /// 164.524(c)(3)); the form says the recipient may not be bound by HIPAA. It goes as the
+    /// third-party copies do: sealed files behind an expiring link for the recipient, the
+    /// passcode shown to the patient to pass on. It is tracked as a request released at once
+    /// (never in HIM's work), listed (not accountable) among the disclosures, recorded for
+    /// `/verify`, and audited. Returns the request's id and what to mail the recipient.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
+    pub async fn send_now(&self, copy: &InstantCopy, settings: super::ReleaseSettings<'_>) -> Result<(String, super::LinkNotice), AppError> {
+        let email = copy.email.clone().ok_or_else(|| AppError::Validation { fields: vec![crate::error::FieldError::new("email", "Enter the email address to send the copy to.")] })?;
+        let InstantScope { patient, scope, withheld, no_notes } = self.instant_scope(copy, Action::RequestCopy).await?;
+        let name = self.display_name(&self.principal.user_id).await?;
+        let asked_by = if self.acting_for.is_some() { format!("{name} (caregiver)") } else { format!("{name} (the patient)") };
+        let stamp = self.clock.today().to_string();
+        let made = self
+            .make_copy(CopyJob {
+                patient: &patient,
+                scope: scope.clone(),
+                withheld,
+                no_notes,
+                formats: copy.formats,
+                requester: asked_by,
+                recipient: format!("{} (sent at the patient's direction)", email.as_str()),
+                released_by: "The patient portal, at once (no staff review)".into(),
+                request_number: None,
+                file_prefix: format!("health-record-{stamp}"),
+                settings: InstantSettings { site: settings.site, site_code: settings.site_code, base_url: settings.base_url },
+            })
+            .await?;
+        let manifest_json = made.manifest.to_json();
+        let hashes: Vec<(String, String, usize)> = made.files.iter().map(|f| (f.name.clone(), copies::sha256_hex(&f.bytes), f.bytes.len())).collect();
+        let produced: Vec<super::files::Produced> = made
+            .files
+            .into_iter()
+            .map(|f| super::files::Produced {
+                kind: match f.content_type {
+                    "application/pdf" => "pdf",
+                    "application/fhir+json" => "fhir",
+                    _ => "ccda",
+                },
+                file_name: f.name,
+                content_type: f.content_type,
+                pages: f.pages.and_then(|p| i32::try_from(p).ok()),
+                bytes: f.bytes,
+            })
+            .collect();
+        let now = now_ms();
+        let today = self.clock.today();
+        let id = uuid::Uuid::new_v4().to_string();
+        let described = scope.describe();
+        let txn = write_transaction(&self.db).await?;
+        let number = super::next_request_number(&txn).await?;
+        let row = super::super::rows::release_request::Model {
+            id: id.clone(),
+            number,
+            patient_id: patient.id.clone(),
+            requester_user_id: self.principal.user_id.clone(),
+            on_behalf_of: self.acting_for.clone(),
+            status: crate::domain::release::Status::Released,
+            scope: super::super::rows::JsonText(scope.clone()),
+            formats: copy.formats.codes(),
+            recipient_kind: crate::domain::release::RecipientKind::ThirdParty,
+            recipient_name: Some(email.as_str().to_string()),
+            recipient_address: Some(email.as_str().to_string()),
+            purpose: Some("Sent at the patient's direction (45 CFR 164.524(c)(3))".into()),
+            fee_cents: 0,
+            received_on: today.to_string(),
+            due_on: today.to_string(),
+            extended: false,
+            extension_reason: None,
+            assigned_to: None,
+            created_at_ms: now,
+            updated_at_ms: now,
+        };
+        super::super::rows::release_request::Entity::insert(sea_orm::IntoActiveModel::into_active_model(row.clone())).exec_without_returning(&txn).await?;
+        super::super::rows::release_event::Entity::insert(super::super::rows::release_event::ActiveModel {
+            id: Set(uuid::Uuid::new_v4().to_string()),
+            request_id: Set(id.clone()),
+            at_ms: Set(now),
+            actor_user_id: Set(Some(self.principal.user_id.clone())),
+            actor_kind: Set(crate::domain::release::Actor::Requester),
+            from_status: Set(None),
+            to_status: Set(crate::domain::release::Status::Released),
+            note: Set(Some(format!("Sent at once to {} (no staff review needed: 45 CFR 164.524(c)(3)).", email.as_str()))),
+        })
+        .exec_without_returning(&txn)
+        .await?;
+        let expires = now + i64::from(settings.download_days) * 24 * 60 * 60 * 1000;
+        self.store_files(&txn, &id, produced, expires, settings.keys).await?;
+        let path = self.create_link(&txn, &row, expires, settings.keys).await?;
+        self.record_disclosure(&txn, &row, &described, "automatic").await?;
+        let formats = copy.formats.codes();
+        let record_id = self
+            .store_copy_record(&txn, CopyRecordRow { code: &made.code, patient_id: &patient.id, request_id: Some(&id), kind: "transmit", scope: &described, formats: &formats, addressee: Some(email.as_str()), manifest: &manifest_json, hashes: &hashes })
+            .await?;
+        let event = self
+            .event(AuditAction::ReleaseRequest, Outcome::Success)
+            .patient(&patient.id)
+            .entity("copy_record", &record_id)
+            .detail(format!("send now: formats={formats}; scope={described}; request R-{number}"));
+        audit::record(&txn, event).await?;
+        txn.commit().await?;
+        Ok((id, super::LinkNotice { email: email.as_str().to_string(), path }))
     }
 
-    /// Download now: the copy made on the spot, for the signed-in patient or the person a
-    /// caregiver acts for (404 for anyone else). Audited, recorded for `/verify`.
-    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
-    pub async fn download_now(&self, copy: &InstantCopy, settings: InstantSettings<'_>) -> Result<InstantFile, AppError> {
+    /// Whose copy, and what it may hold: the signed-in patient's record or the person a
+    /// caregiver acts for (404 for anyone else, or a caregiver whose grant does not allow
+    /// `action`). Never psychotherapy notes (45 CFR 164.524(a)(1)(i)); for a limited view (45 CFR
+    /// 164.502(g)(3)) no sensitive category and no notes either, said on the cover.
+    async fn instant_scope(&self, copy: &InstantCopy, action: Action) -> Result<InstantScope, AppError> {
         let patient_id = self.subject().ok_or(AppError::NotFound)?;
         let grants = self.grants_for(&patient_id).await?;
         self.authorize_with(Action::ReadPatientRecord, Target::Patient(&patient_id), AuditAction::PatientRead, &grants).await?;
+        if action != Action::ReadPatientRecord {
+            self.authorize_with(action, Target::Patient(&patient_id), AuditAction::ReleaseRequest, &grants).await?;
+        }
         let limited = !self.allows_with(Action::ReadSensitive, &patient_id, &grants);
-        let patient = super::super::rows::patient_row::Entity::find_by_id(patient_id.clone())
-            .filter(super::super::rows::patient_row::Column::SiteCode.eq(self.site_code.as_str()))
+        let patient = patient_row::Entity::find_by_id(patient_id.clone())
+            .filter(patient_row::Column::SiteCode.eq(self.site_code.as_str()))
             .one(&self.db)
             .await?
             .ok_or(AppError::NotFound)?;
-        // 45 CFR 164.524(a)(1)(i): never psychotherapy notes. A limited view (45 CFR
-        // 164.502(g)(3)) also leaves out every sensitive category and the notes.
         let mut scope = copy.scope.clone();
         let mut withheld = vec![Withheld { category: Category::PsychotherapyNotes.as_str().into(), basis: "psychotherapy_notes".into() }];
         let no_notes = limited && (scope.sections.is_empty() || scope.sections.contains(&Section::Documents));
@@ -386,12 +492,30 @@ impl AccessContext {
                 scope.sections.retain(|s| *s != Section::Documents);
             }
             withheld.extend(Category::ALL.iter().filter(|c| **c != Category::PsychotherapyNotes).map(|c| Withheld { category: c.as_str().into(), basis: "limited_representative".into() }));
+            if !copy.scope.sections.is_empty() && scope.sections.is_empty() {
+                return Err(AppError::Validation {
+                    fields: vec![crate::error::FieldError::new("section", "Documents and notes are outside what you can see for this person. Choose other parts of the record.")],
+                });
+            }
         }
-        if limited && !copy.scope.sections.is_empty() && scope.sections.is_empty() {
-            return Err(AppError::Validation {
-                fields: vec![crate::error::FieldError::new("section", "Documents and notes are outside what you can see for this person. Choose other parts of the record.")],
-            });
-        }
+        Ok(InstantScope { patient, scope, withheld, no_notes })
+    }
+
+    /// Whose download page this is: a limited proxy's view, a caregiver's, whether they may send
+    /// copies. Anyone who may not read the record gets 404 (audited).
+    pub async fn download_context(&self) -> Result<(bool, bool, bool), AppError> {
+        let patient_id = self.subject().ok_or(AppError::NotFound)?;
+        let grants = self.grants_for(&patient_id).await?;
+        self.authorize_with(Action::ReadPatientRecord, Target::Patient(&patient_id), AuditAction::PatientRead, &grants).await?;
+        Ok((!self.allows_with(Action::ReadSensitive, &patient_id, &grants), self.acting_for.is_some(), self.allows_with(Action::RequestCopy, &patient_id, &grants)))
+    }
+
+    /// Download now: the copy made on the spot, for the signed-in patient or the person a
+    /// caregiver acts for (404 for anyone else). Audited, recorded for `/verify`.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
+    pub async fn download_now(&self, copy: &InstantCopy, settings: InstantSettings<'_>) -> Result<InstantFile, AppError> {
+        let InstantScope { patient, scope, withheld, no_notes } = self.instant_scope(copy, Action::ReadPatientRecord).await?;
+        let patient_id = patient.id.clone();
         let acting = self.acting_for.is_some();
         let name = self.display_name(&self.principal.user_id).await?;
         let asked_by = if acting { format!("{name} (caregiver)") } else { format!("{name} (the patient)") };

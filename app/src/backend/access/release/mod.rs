@@ -48,7 +48,15 @@ impl AccessContext {
             days_left: clock.days_left(self.clock.today()),
             overdue: clock.overdue(status, self.clock.today()),
             scope: scope.describe(),
-            formats: formats.iter().map(|f| if *f == "pdf" { "PDF" } else { "FHIR data" }).collect::<Vec<_>>().join(" and "),
+            formats: formats
+                .iter()
+                .map(|f| match *f {
+                    "pdf" => "PDF",
+                    "ccda" => "C-CDA summary",
+                    _ => "FHIR data",
+                })
+                .collect::<Vec<_>>()
+                .join(" and "),
             fee: release::fee_text(u32::try_from(row.fee_cents).unwrap_or(0)),
             can_cancel: release::transition(status, Event::Cancel, Actor::Requester, false).is_ok(),
             timeline: events
@@ -132,14 +140,7 @@ impl AccessContext {
         let kind = if authorization.is_some() { release::RecipientKind::ThirdParty } else { release::RecipientKind::Myself };
         let fee = release::fee_cents(kind, settings.self_fee_cents, settings.third_party_fee_cents);
         let txn = write_transaction(&self.db).await?;
-        let last: Option<i64> = release_request::Entity::find()
-            .select_only()
-            .column_as(release_request::Column::Number.max(), "max")
-            .into_tuple::<Option<i64>>()
-            .one(&txn)
-            .await?
-            .flatten();
-        let number = last.unwrap_or(1000) + 1;
+        let number = next_request_number(&txn).await?;
         let id = uuid::Uuid::new_v4().to_string();
         let now = now_ms();
         // The signed authorization as a PDF, rendered before anything is stored.
@@ -557,6 +558,18 @@ impl AccessContext {
 }
 
 /// A transition the portal itself makes (a recipient opened a link), on the timeline.
+/// The next request number (R-1001 onward), read in the transaction that inserts it.
+pub(super) async fn next_request_number(txn: &sea_orm::DatabaseTransaction) -> Result<i64, AppError> {
+    let last: Option<i64> = release_request::Entity::find()
+        .select_only()
+        .column_as(release_request::Column::Number.max(), "max")
+        .into_tuple::<Option<i64>>()
+        .one(txn)
+        .await?
+        .flatten();
+    Ok(last.unwrap_or(1000) + 1)
+}
+
 pub(super) async fn record_system_event(txn: &sea_orm::DatabaseTransaction, request_id: &str, from: Status, to: Status, note: &str) -> Result<(), AppError> {
     release_event::Entity::insert(release_event::ActiveModel {
         id: Set(uuid::Uuid::new_v4().to_string()),
