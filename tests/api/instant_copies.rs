@@ -466,3 +466,58 @@ async fn rule_164_524_c_3_send_now_reaches_the_address_the_patient_typed_by_pass
     let html = check_file(&app, &recipient, xml.to_vec()).await;
     assert!(html.contains("Sent at once from the portal at the patient&#x27;s direction") || html.contains("Sent at once from the portal at the patient's direction"), "{html}");
 }
+
+/// A two-page PDF made by the portal's own renderer, standing in for a scanned document.
+fn scanned_pdf() -> Vec<u8> {
+    use app::backend::copies::pdf::{Block, PdfCopy, PdfSection, render};
+    let copy = PdfCopy {
+        title: "Scan".into(),
+        header: "Outside clinic letter".into(),
+        created_unix: 1_700_000_000,
+        cover: vec![Block::Paragraph("SCANNED-PAGE-ALPHA".into())],
+        sections: vec![PdfSection { title: "Second".into(), blocks: vec![Block::Paragraph("SCANNED-PAGE-BETA".into())] }],
+        ..Default::default()
+    };
+    render(&copy, &|_, _| {}).expect("renders").bytes
+}
+
+#[tokio::test]
+async fn an_attached_scanned_pdf_becomes_pages_of_the_copy_and_a_damaged_one_is_listed() {
+    use base64::Engine;
+    let app = spawn_app().await;
+    let mut bundle: Value = serde_json::from_slice(&std::fs::read(LEON).expect("fixture")).expect("JSON");
+    let patient_ref = bundle["entry"].as_array().expect("entries").iter().find(|e| e["resource"]["resourceType"] == "Patient").expect("patient")["fullUrl"].as_str().expect("url").to_string();
+    let scan = scanned_pdf();
+    let scan_pages = pdf_text(&scan).split('\u{c}').filter(|p| !p.trim().is_empty()).count();
+    let encode = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    for (id, title, data) in [
+        ("a1b2c3d4-0000-4000-8000-000000000001", "Outside clinic letter", encode(&scan)),
+        ("a1b2c3d4-0000-4000-8000-000000000002", "Damaged scan", encode(b"%PDF-1.4 this is not really a PDF")),
+    ] {
+        bundle["entry"].as_array_mut().expect("entries").push(serde_json::json!({
+            "fullUrl": format!("urn:uuid:{id}"),
+            "resource": {"resourceType": "DocumentReference", "id": id, "status": "current", "subject": {"reference": patient_ref},
+                "date": "2020-06-01T10:00:00Z", "description": title, "type": {"text": title},
+                "content": [{"attachment": {"contentType": "application/pdf", "title": title, "data": data}}]},
+            "request": {"method": "POST", "url": "DocumentReference"}
+        }));
+    }
+    let patient = app.import_fhir(&serde_json::to_vec(&bundle).expect("JSON")).await;
+    let leon = signed_in(&app, "leon@example.org", &[Role::Patient], Some(&patient)).await;
+    let response = download(&app, &leon, "range=dates&from=2020-05-01&to=2020-07-01&part=some&section=documents&format=pdf").await;
+    assert_eq!(response.status(), 200);
+    let pdf = response.bytes().await.expect("bytes").to_vec();
+    let text = pdf_text(&pdf);
+    assert!(text.contains("SCANNED-PAGE-ALPHA") && text.contains("SCANNED-PAGE-BETA"), "the scanned document's pages are in the copy");
+    let pages: Vec<&str> = text.split('\u{c}').filter(|p| !p.trim().is_empty()).collect();
+    for (n, page) in pages.iter().enumerate() {
+        assert!(page.contains("Lucas404 León820"), "the name on page {} of {}", n + 1, pages.len());
+    }
+    assert_eq!(pages.iter().filter(|p| p.contains("Attached document: Outside clinic letter")).count(), scan_pages, "one page of the copy per scanned page");
+    assert!(text.contains("Attachments that could not be included") && text.contains("Damaged scan") && text.contains("damaged"), "the damaged one is listed with its reason");
+    // The result is a sound PDF.
+    let path = temp_file(&pdf, "pdf");
+    let check = Command::new("qpdf").arg("--check").arg(&path).output().expect("qpdf");
+    std::fs::remove_file(&path).ok();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+}

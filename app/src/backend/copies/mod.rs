@@ -3,6 +3,7 @@
 //! Bundle (`fhir`), the C-CDA CCD (`ccda`), the manifest and `.zip` (`package`), and their
 //! encryption at rest (`seal`).
 
+pub mod attach;
 pub mod ccda;
 pub mod fhir;
 pub mod html;
@@ -46,6 +47,11 @@ pub struct CoverFacts {
     pub summary: Vec<(String, String)>,
     /// The verification code and the address of `/verify` with it (the last page, with a QR code).
     pub verification: Option<(String, String)>,
+    /// What each attachment's entry says (document id, note): shown on the attached pages, or
+    /// why it could not be included.
+    pub attachment_notes: Vec<(String, String)>,
+    /// Attachments that could not be included: (title, reason), listed on the cover.
+    pub not_included: Vec<(String, String)>,
 }
 
 /// The hex SHA-256 of a file, recorded and shown so a recipient can check what they received.
@@ -107,7 +113,7 @@ fn section_blocks(section: Section, rows: &[ItemRow]) -> Vec<Block> {
     vec![Block::Paragraph(format!("{} entries, newest first.", rows.len())), table]
 }
 
-fn document_blocks(documents: &[(DocumentRow, Option<String>)]) -> Vec<Block> {
+fn document_blocks(documents: &[(DocumentRow, Option<String>)], notes: &[(String, String)]) -> Vec<Block> {
     if documents.is_empty() {
         return vec![Block::Paragraph("No documents or notes for the period of the copy.".into())];
     }
@@ -117,7 +123,10 @@ fn document_blocks(documents: &[(DocumentRow, Option<String>)]) -> Vec<Block> {
         blocks.push(Block::Heading(format!("{} ({when})", doc.title)));
         blocks.push(Block::Paragraph(match text {
             Some(t) if !t.trim().is_empty() => t.clone(),
-            _ => format!("An attachment ({}, {} bytes) that cannot be shown as text in this PDF; open it in the portal under Documents and notes.", doc.content_type, doc.size),
+            _ => match notes.iter().find(|(id, _)| *id == doc.id) {
+                Some((_, note)) => format!("An attachment ({}, {} bytes). {note}", doc.content_type, doc.size),
+                None => format!("An attachment ({}, {} bytes) that cannot be shown as text in this PDF; open it in the portal under Documents and notes.", doc.content_type, doc.size),
+            },
         }));
     }
     blocks
@@ -154,6 +163,13 @@ pub fn record_copy(facts: &CoverFacts, sections: &[(Section, Vec<ItemRow>)], doc
             rows: facts.excluded.iter().map(|(what, why)| vec![what.clone(), why.clone()]).collect(),
         });
     }
+    if !facts.not_included.is_empty() {
+        cover.push(Block::Heading("Attachments that could not be included".into()));
+        cover.push(Block::Table {
+            columns: vec![("Document".into(), 2.0), ("Why".into(), 3.0)],
+            rows: facts.not_included.iter().map(|(what, why)| vec![what.clone(), why.clone()]).collect(),
+        });
+    }
     if !facts.summary.is_empty() {
         cover.push(Block::Heading("Release manifest".into()));
         cover.push(Block::Facts(facts.summary.clone()));
@@ -164,7 +180,7 @@ pub fn record_copy(facts: &CoverFacts, sections: &[(Section, Vec<ItemRow>)], doc
     }
     let mut out: Vec<PdfSection> = sections.iter().map(|(s, rows)| PdfSection { title: s.title().into(), blocks: section_blocks(*s, rows) }).collect();
     if let Some(docs) = documents {
-        out.push(PdfSection { title: Section::Documents.title().into(), blocks: document_blocks(docs) });
+        out.push(PdfSection { title: Section::Documents.title().into(), blocks: document_blocks(docs, &facts.attachment_notes) });
     }
     PdfCopy {
         title: format!("Health record copy {} for {}", facts.request_number, facts.patient_name),
@@ -184,6 +200,7 @@ pub fn record_copy(facts: &CoverFacts, sections: &[(Section, Vec<ItemRow>)], doc
         cover,
         sections: out,
         closing: facts.verification.as_ref().map(|(code, url)| verification_page(code, url)).unwrap_or_default(),
+        attachments: Vec::new(),
     }
 }
 
@@ -324,6 +341,7 @@ We will do what the reviewer decides and tell you the result in writing.",
         cover,
         sections: Vec::new(),
         closing: Vec::new(),
+        attachments: Vec::new(),
     }
 }
 
@@ -389,6 +407,7 @@ pub fn authorization_form(f: &AuthorizationFacts) -> PdfCopy {
         cover,
         sections: Vec::new(),
         closing: Vec::new(),
+        attachments: Vec::new(),
     }
 }
 
@@ -435,5 +454,6 @@ pub fn accounting_document(site: &str, patient: (&str, &str, &str), accounting: 
         cover,
         sections: Vec::new(),
         closing: Vec::new(),
+        attachments: Vec::new(),
     }
 }

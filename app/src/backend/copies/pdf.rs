@@ -60,6 +60,21 @@ pub struct PdfCopy {
     pub sections: Vec<PdfSection>,
     /// The last page, after the sections and outside the contents (how to verify the copy).
     pub closing: Vec<Block>,
+    /// Scanned documents and images placed after the sections, one page each (`attach` fills
+    /// the reserved area after rendering): (title, pages).
+    pub attachments: Vec<(String, usize)>,
+}
+
+/// The area reserved on a page for one page of an attachment.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Slot {
+    /// The page of the rendered document (0-based).
+    pub page: usize,
+    /// Which attachment, and which of its pages (0-based).
+    pub attachment: usize,
+    pub page_within: usize,
+    /// x, y (lower left), width, height, in points.
+    pub rect: (f32, f32, f32, f32),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -85,6 +100,8 @@ pub enum Block {
 pub struct Rendered {
     pub bytes: Vec<u8>,
     pub pages: usize,
+    /// Where the attachments' pages go.
+    pub slots: Vec<Slot>,
 }
 
 struct Face {
@@ -485,6 +502,18 @@ pub fn render(copy: &PdfCopy, progress: &dyn Fn(usize, usize)) -> Result<Rendere
         toc_pages(fonts, bottom, &toc_blocks(&entries))
     };
     let front = cover_pages.len() + toc.len();
+    // One page per attachment page: its title and the rest of the page reserved for it.
+    let mut attached = Flow::new(fonts, bottom);
+    attached.pages.clear();
+    let mut reserved = Vec::new();
+    for (n, (title, count)) in copy.attachments.iter().enumerate() {
+        for p in 0..*count {
+            attached.new_page();
+            attached.lines(&format!("Attached document: {title} (page {} of {count})", p + 1), 10.0, true, 0.0);
+            let top = attached.y - 6.0;
+            reserved.push((attached.pages.len() - 1, n, p, (MARGIN_X, bottom + 4.0, PAGE_W - 2.0 * MARGIN_X, top - bottom - 4.0)));
+        }
+    }
     let closing = if copy.closing.is_empty() {
         Vec::new()
     } else {
@@ -494,7 +523,9 @@ pub fn render(copy: &PdfCopy, progress: &dyn Fn(usize, usize)) -> Result<Rendere
         }
         flow.pages
     };
-    let pages: Vec<Page> = cover_pages.into_iter().chain(toc).chain(body.pages).chain(closing).collect();
+    let attached_at = front + body.pages.len();
+    let slots: Vec<Slot> = reserved.into_iter().map(|(page, attachment, page_within, rect)| Slot { page: attached_at + page, attachment, page_within, rect }).collect();
+    let pages: Vec<Page> = cover_pages.into_iter().chain(toc).chain(body.pages).chain(attached.pages).chain(closing).collect();
     let count = pages.len();
 
     let header = {
@@ -607,5 +638,5 @@ pub fn render(copy: &PdfCopy, progress: &dyn Fn(usize, usize)) -> Result<Rendere
     }
     doc.with_pages(out);
     let bytes = doc.save(&PdfSaveOptions { optimize: true, subset_fonts: true, secure: true, image_optimization: None }, &mut Vec::new());
-    Ok(Rendered { bytes, pages: count })
+    Ok(Rendered { bytes, pages: count, slots })
 }

@@ -82,6 +82,15 @@ pub(in crate::backend::access) struct Produced {
     pub(in crate::backend::access) pages: Option<i32>,
 }
 
+/// A patient's documents with their text but without attachment bytes (read one at a time).
+fn documents_without_data() -> sea_orm::Select<clinical_document::Entity> {
+    use clinical_document::Column as C;
+    clinical_document::Entity::find()
+        .select_only()
+        .columns([C::Id, C::ResourceId, C::PatientId, C::Position, C::Title, C::ContentType, C::DateText, C::DateMs, C::EncounterId, C::TextBody, C::Size])
+        .expr_as(sea_orm::sea_query::Expr::cust("NULL"), "data")
+}
+
 fn file_label(kind: &str) -> &'static str {
     match kind {
         "pdf" => "Your record (PDF)",
@@ -283,7 +292,8 @@ impl AccessContext {
             items.push((section, kept));
         }
         let documents = if wanted.contains(&Section::Documents) {
-            let mut select = clinical_document::Entity::find().filter(clinical_document::Column::PatientId.eq(patient_id));
+            // Without the attachments' bytes: they are read one at a time when placed.
+            let mut select = documents_without_data().filter(clinical_document::Column::PatientId.eq(patient_id));
             if let Some(f) = from_ms {
                 select = select.filter(clinical_document::Column::DateMs.gte(f));
             }

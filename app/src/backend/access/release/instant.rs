@@ -151,11 +151,14 @@ struct RenderJob {
     formats: InstantFormats,
     manifest: Manifest,
     file_prefix: String,
+    /// The attachments to place after the sections: (title, pages).
+    attachments: Vec<(String, usize)>,
 }
 
-/// Renders the files of a copy and completes its manifest (items, and each file's hash).
-fn render_copy(job: RenderJob) -> Result<(Vec<CopyFile>, Manifest), String> {
-    let RenderJob { pool, primary, facts, mut cover, content, cda, formats, mut manifest, file_prefix } = job;
+/// Renders the files of a copy and completes its manifest (items; the files' hashes are added
+/// when the files are final). Also returns where the attachments' pages go in the PDF.
+fn render_copy(job: RenderJob) -> Result<(Vec<CopyFile>, Manifest, Vec<copies::pdf::Slot>), String> {
+    let RenderJob { pool, primary, facts, mut cover, content, cda, formats, mut manifest, file_prefix, attachments } = job;
     let bundle = fhir_copy::self_contained_bundle(&pool, &primary, &facts);
     manifest.items = bundle.items;
     let mut counts: Vec<(String, usize)> = Vec::new();
@@ -173,9 +176,12 @@ fn render_copy(job: RenderJob) -> Result<(Vec<CopyFile>, Manifest), String> {
         ),
     ];
     let mut files = Vec::new();
+    let mut slots = Vec::new();
     if formats.pdf {
-        let pdf = copies::record_copy(&cover, &content.sections, content.documents.as_deref(), content.part2);
+        let mut pdf = copies::record_copy(&cover, &content.sections, content.documents.as_deref(), content.part2);
+        pdf.attachments = attachments;
         let rendered = copies::pdf::render(&pdf, &|_, _| {}).map_err(|e| e.to_string())?;
+        slots = rendered.slots;
         files.push(CopyFile { name: format!("{file_prefix}.pdf"), content_type: "application/pdf", bytes: rendered.bytes, pages: Some(rendered.pages) });
     }
     if formats.fhir {
@@ -184,8 +190,7 @@ fn render_copy(job: RenderJob) -> Result<(Vec<CopyFile>, Manifest), String> {
     if let Some(cda) = cda {
         files.push(CopyFile { name: format!("{file_prefix}.ccda.xml"), content_type: "application/xml", bytes: ccda::document(&cda).into_bytes(), pages: None });
     }
-    let manifest = manifest.with_files(&files);
-    Ok((files, manifest))
+    Ok((files, manifest, slots))
 }
 
 impl AccessContext {
@@ -283,6 +288,8 @@ impl AccessContext {
             instant: request_number.is_none(),
             summary: Vec::new(),
             verification: Some((code.clone(), verify_url)),
+            attachment_notes: Vec::new(),
+            not_included: Vec::new(),
         };
         let cda = formats.ccda.then(|| ccda::CdaDocument {
             id: uuid::Uuid::new_v4().to_string(),
@@ -299,6 +306,31 @@ impl AccessContext {
             period: (scope.from.map(|d| d.to_string()), scope.to.map(|d| d.to_string())),
             sections: content.items.iter().filter(|(s, _)| ccda::section_template(*s).is_some()).map(|(s, items)| (*s, items.iter().map(cda_item).collect())).collect(),
         });
+        // Scanned documents and images: each checked now (one at a time), placed after rendering.
+        let mut cover = cover;
+        let mut attached: Vec<(String, String)> = Vec::new();
+        let mut attachments = Vec::new();
+        if formats.pdf {
+            for (doc, text) in content.documents.iter().flatten() {
+                if text.is_some() {
+                    continue;
+                }
+                let Some(bytes) = self.document_data(&doc.id).await? else { continue };
+                let declared = doc.content_type.clone();
+                let checked = tokio::task::spawn_blocking(move || copies::attach::inspect(&declared, &bytes)).await.map_err(|_| AppError::Unavailable { message: "Checking an attachment stopped unexpectedly; try again.".into() })?;
+                match checked {
+                    Ok(pages) => {
+                        cover.attachment_notes.push((doc.id.clone(), format!("It is shown on the attached pages at the end of this copy ({pages} page(s)).")));
+                        attachments.push((doc.title.clone(), pages));
+                        attached.push((doc.id.clone(), doc.content_type.clone()));
+                    }
+                    Err(reason) => {
+                        cover.attachment_notes.push((doc.id.clone(), format!("It could not be included: {reason}.")));
+                        cover.not_included.push((format!("{} ({})", doc.title, doc.date.clone().unwrap_or_else(|| "undated".into())), format!("Could not be included: {reason}.")));
+                    }
+                }
+            }
+        }
         let facts = ProvenanceFacts { bundle_id: uuid::Uuid::new_v4().to_string(), timestamp: fhir_copy::instant(now), portal: format!("{} patient portal", settings.site), asked_by: requester };
         let manifest = Manifest {
             code: code.clone(),
@@ -310,7 +342,7 @@ impl AccessContext {
             files: Vec::new(),
         };
         // Rendering is CPU work: a blocking thread keeps the runtime serving everyone else.
-        let (files, manifest) = tokio::task::spawn_blocking(move || render_copy(RenderJob { pool, primary, facts, cover, content, cda, formats, manifest, file_prefix }))
+        let (mut files, manifest, slots) = tokio::task::spawn_blocking(move || render_copy(RenderJob { pool, primary, facts, cover, content, cda, formats, manifest, file_prefix, attachments }))
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "the copy's rendering thread stopped");
@@ -320,7 +352,51 @@ impl AccessContext {
                 tracing::error!(error = %e, "rendering a copy failed");
                 AppError::Unavailable { message: "Making the copy failed. Nothing was changed; try again.".into() }
             })?;
+        if !attached.is_empty()
+            && let Some(pdf) = files.iter_mut().find(|f| f.content_type == "application/pdf")
+        {
+            pdf.bytes = self.place_attachments(std::mem::take(&mut pdf.bytes), &attached, slots).await?;
+        }
+        let manifest = manifest.with_files(&files);
         Ok(MadeCopy { files, manifest, code })
+    }
+
+    /// An attachment's bytes, alone (never a list of them: one attachment in memory at a time).
+    async fn document_data(&self, document_id: &str) -> Result<Option<Vec<u8>>, AppError> {
+        use super::super::rows::clinical_document;
+        use sea_orm::QuerySelect;
+        let data: Option<Option<Vec<u8>>> = clinical_document::Entity::find_by_id(document_id.to_string())
+            .select_only()
+            .column(clinical_document::Column::Data)
+            .into_tuple()
+            .one(&self.db)
+            .await?;
+        Ok(data.flatten())
+    }
+
+    /// Places each attachment's pages in the slots the renderer reserved, reading one
+    /// attachment at a time; the placing is CPU work, on a blocking thread.
+    async fn place_attachments(&self, pdf: Vec<u8>, attached: &[(String, String)], slots: Vec<copies::pdf::Slot>) -> Result<Vec<u8>, AppError> {
+        let stopped = |e: String| {
+            tracing::error!(error = %e, "placing the attachments of a copy failed");
+            AppError::Unavailable { message: "Making the copy failed. Nothing was changed; try again.".into() }
+        };
+        let mut placer = tokio::task::spawn_blocking(move || copies::attach::Placer::open(&pdf)).await.map_err(|e| stopped(e.to_string()))?.map_err(stopped)?;
+        for (n, (document_id, declared)) in attached.iter().enumerate() {
+            let Some(bytes) = self.document_data(document_id).await? else { continue };
+            let mine: Vec<copies::pdf::Slot> = slots.iter().filter(|s| s.attachment == n).copied().collect();
+            let declared = declared.clone();
+            placer = tokio::task::spawn_blocking(move || {
+                // Checked before rendering; a failure now leaves its pages with their title only.
+                if let Err(e) = placer.place(&declared, &bytes, &mine) {
+                    tracing::warn!(error = %e, "an attachment could not be placed");
+                }
+                placer
+            })
+            .await
+            .map_err(|e| stopped(e.to_string()))?;
+        }
+        tokio::task::spawn_blocking(move || placer.finish()).await.map_err(|e| stopped(e.to_string()))?.map_err(stopped)
     }
 
     /// Stores the record `/verify` answers from, in the caller's transaction; returns its id.
