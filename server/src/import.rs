@@ -150,12 +150,7 @@ pub async fn bench(settings: &Settings, file: &std::path::Path) -> Result<String
         parse = parse.min(start.elapsed());
         drop(value);
     }
-    let dir = std::env::temp_dir().join(format!("portal-bench-{}", uuid::Uuid::new_v4().simple()));
-    let mut fresh = settings.clone();
-    fresh.data_dir = dir.clone();
-    fresh.database_url = None;
-    let db = database::connect(&fresh).await?;
-    database::migrate_up(&db).await?;
+    let (db, dir, fresh) = fresh_database(settings).await?;
     let system = SystemContext::command_line(db.clone(), fresh.site_code.clone());
     let importer = system.importer(fresh.import_limits());
     let start = Instant::now();
@@ -181,6 +176,17 @@ fn peak_rss_kib() -> Option<u64> {
     status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next()).and_then(|n| n.parse().ok())
 }
 
+/// A fresh SQLite database in a new temporary directory, migrated, for a benchmark.
+async fn fresh_database(settings: &Settings) -> Result<(sea_orm::DatabaseConnection, std::path::PathBuf, Settings), StartupError> {
+    let dir = std::env::temp_dir().join(format!("portal-bench-{}", uuid::Uuid::new_v4().simple()));
+    let mut fresh = settings.clone();
+    fresh.data_dir = dir.clone();
+    fresh.database_url = None;
+    let db = database::connect(&fresh).await?;
+    database::migrate_up(&db).await?;
+    Ok((db, dir, fresh))
+}
+
 /// A benchmark's world: one file imported into a fresh SQLite database in a temporary
 /// directory, and an account with `roles` (linked to the imported patient when `own` is set),
 /// signed in, as an access context.
@@ -204,12 +210,7 @@ impl BenchWorld {
         use app::domain::EmailAddress;
         let fail = |what: &str, e: &dyn std::fmt::Display| StartupError::Import(format!("{what}: {e}"));
         let bytes = std::fs::read(file).map_err(|e| fail(&file.display().to_string(), &e))?;
-        let dir = std::env::temp_dir().join(format!("portal-bench-{}", uuid::Uuid::new_v4().simple()));
-        let mut fresh = settings.clone();
-        fresh.data_dir = dir.clone();
-        fresh.database_url = None;
-        let db = database::connect(&fresh).await?;
-        database::migrate_up(&db).await?;
+        let (db, dir, fresh) = fresh_database(settings).await?;
         let system = SystemContext::command_line(db.clone(), fresh.site_code.clone());
         let importer = system.importer(fresh.import_limits());
         let summary = importer.import(&file.display().to_string(), &bytes, &|_, _| {}).await.map_err(|e| fail("import", &e))?;

@@ -245,6 +245,13 @@ pub async fn representative_document(
     }
 }
 
+/// Signed out (or timed out) on the download form: sign in, then back to it.
+fn sign_in_first() -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    response.headers_mut().insert(header::LOCATION, HeaderValue::from_static("/sign-in?next=%2Frecord%2Fdownload"));
+    response
+}
+
 /// Back to the download form with what was sent and `checked=1`: the page shows each field's
 /// error beside it, with everything typed still there (no script needed).
 fn back_to_download_form(pairs: &[(String, String)], sending: bool) -> Response {
@@ -278,11 +285,7 @@ pub async fn download_now(
     };
     let context = match signed_in_context(&state, session, &headers, peer).await {
         Ok(c) => c,
-        Err(AppError::Unauthenticated) => {
-            let mut response = StatusCode::SEE_OTHER.into_response();
-            response.headers_mut().insert(header::LOCATION, HeaderValue::from_static("/sign-in?next=%2Frecord%2Fdownload"));
-            return response;
-        }
+        Err(AppError::Unauthenticated) => return sign_in_first(),
         Err(e) => return error_response(e),
     };
     let site = state.site_name();
@@ -356,11 +359,7 @@ pub async fn send_now(
     };
     let context = match signed_in_context(&state, session, &headers, peer).await {
         Ok(c) => c,
-        Err(AppError::Unauthenticated) => {
-            let mut response = StatusCode::SEE_OTHER.into_response();
-            response.headers_mut().insert(header::LOCATION, HeaderValue::from_static("/sign-in?next=%2Frecord%2Fdownload"));
-            return response;
-        }
+        Err(AppError::Unauthenticated) => return sign_in_first(),
         Err(e) => return error_response(e),
     };
     let site = state.site_name();

@@ -91,6 +91,23 @@ fn documents_without_data() -> sea_orm::Select<clinical_document::Entity> {
         .expr_as(sea_orm::sea_query::Expr::cust("NULL"), "data")
 }
 
+impl From<crate::backend::copies::package::CopyFile> for Produced {
+    /// A file of a copy, stored as a release file of its kind.
+    fn from(f: crate::backend::copies::package::CopyFile) -> Self {
+        Produced {
+            kind: match f.content_type {
+                "application/pdf" => "pdf",
+                "application/fhir+json" => "fhir",
+                _ => "ccda",
+            },
+            file_name: f.name,
+            content_type: f.content_type,
+            pages: f.pages.and_then(|p| i32::try_from(p).ok()),
+            bytes: f.bytes,
+        }
+    }
+}
+
 fn file_label(kind: &str) -> &'static str {
     match kind {
         "pdf" => "Your record (PDF)",
@@ -564,21 +581,7 @@ impl AccessContext {
         let now = now_ms();
         let manifest_json = made.manifest.to_json();
         let hashes: Vec<(String, String, usize)> = made.files.iter().map(|f| (f.name.clone(), sha256_hex(&f.bytes), f.bytes.len())).collect();
-        let produced: Vec<Produced> = made
-            .files
-            .into_iter()
-            .map(|f| Produced {
-                kind: match f.content_type {
-                    "application/pdf" => "pdf",
-                    "application/fhir+json" => "fhir",
-                    _ => "ccda",
-                },
-                file_name: f.name,
-                content_type: f.content_type,
-                pages: f.pages.and_then(|p| i32::try_from(p).ok()),
-                bytes: f.bytes,
-            })
-            .collect();
+        let produced: Vec<Produced> = made.files.into_iter().map(Produced::from).collect();
         let expires = now + i64::from(download_days) * DAY_MS;
         let txn = write_transaction(&self.db).await?;
         let hashes_text = self.store_files(&txn, &row.id, produced, expires, keys).await?;

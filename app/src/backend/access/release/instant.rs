@@ -446,42 +446,10 @@ impl AccessContext {
     #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn send_now(&self, copy: &InstantCopy, settings: super::ReleaseSettings<'_>) -> Result<(String, super::LinkNotice), AppError> {
         let email = copy.email.clone().ok_or_else(|| AppError::Validation { fields: vec![crate::error::FieldError::new("email", "Enter the email address to send the copy to.")] })?;
-        let InstantScope { patient, scope, withheld, no_notes } = self.instant_scope(copy, Action::RequestCopy).await?;
-        let name = self.display_name(&self.principal.user_id).await?;
-        let asked_by = if self.acting_for.is_some() { format!("{name} (caregiver)") } else { format!("{name} (the patient)") };
-        let stamp = self.clock.today().to_string();
-        let made = self
-            .make_copy(CopyJob {
-                patient: &patient,
-                scope: scope.clone(),
-                withheld,
-                no_notes,
-                formats: copy.formats,
-                requester: asked_by,
-                recipient: format!("{} (sent at the patient's direction)", email.as_str()),
-                released_by: "The patient portal, at once (no staff review)".into(),
-                request_number: None,
-                file_prefix: format!("health-record-{stamp}"),
-                settings: InstantSettings { site: settings.site, site_code: settings.site_code, base_url: settings.base_url },
-            })
-            .await?;
+        let (patient, scope, made) = self.make_instant(copy, Action::RequestCopy, Some(format!("{} (sent at the patient's direction)", email.as_str())), InstantSettings { site: settings.site, site_code: settings.site_code, base_url: settings.base_url }).await?;
         let manifest_json = made.manifest.to_json();
         let hashes: Vec<(String, String, usize)> = made.files.iter().map(|f| (f.name.clone(), copies::sha256_hex(&f.bytes), f.bytes.len())).collect();
-        let produced: Vec<super::files::Produced> = made
-            .files
-            .into_iter()
-            .map(|f| super::files::Produced {
-                kind: match f.content_type {
-                    "application/pdf" => "pdf",
-                    "application/fhir+json" => "fhir",
-                    _ => "ccda",
-                },
-                file_name: f.name,
-                content_type: f.content_type,
-                pages: f.pages.and_then(|p| i32::try_from(p).ok()),
-                bytes: f.bytes,
-            })
-            .collect();
+        let produced: Vec<super::files::Produced> = made.files.into_iter().map(super::files::Produced::from).collect();
         let now = now_ms();
         let today = self.clock.today();
         let id = uuid::Uuid::new_v4().to_string();
@@ -541,6 +509,30 @@ impl AccessContext {
         Ok((id, super::LinkNotice { email: email.as_str().to_string(), path }))
     }
 
+    /// A copy made at once for the patient or the caregiver acting (`action`: reading, or
+    /// sending, which a caregiver's grant must allow), to them or to `recipient`.
+    async fn make_instant(&self, copy: &InstantCopy, action: Action, recipient: Option<String>, settings: InstantSettings<'_>) -> Result<(patient_row::Model, Scope, MadeCopy), AppError> {
+        let InstantScope { patient, scope, withheld, no_notes } = self.instant_scope(copy, action).await?;
+        let name = self.display_name(&self.principal.user_id).await?;
+        let asked_by = if self.acting_for.is_some() { format!("{name} (caregiver)") } else { format!("{name} (the patient)") };
+        let made = self
+            .make_copy(CopyJob {
+                patient: &patient,
+                scope: scope.clone(),
+                withheld,
+                no_notes,
+                formats: copy.formats,
+                recipient: recipient.unwrap_or_else(|| asked_by.clone()),
+                requester: asked_by,
+                released_by: "The patient portal, at once (no staff review)".into(),
+                request_number: None,
+                file_prefix: format!("health-record-{}", self.clock.today()),
+                settings,
+            })
+            .await?;
+        Ok((patient, scope, made))
+    }
+
     /// Whose copy, and what it may hold: the signed-in patient's record or the person a
     /// caregiver acts for (404 for anyone else, or a caregiver whose grant does not allow
     /// `action`). Never psychotherapy notes (45 CFR 164.524(a)(1)(i)); for a limited view (45 CFR
@@ -590,27 +582,9 @@ impl AccessContext {
     /// caregiver acts for (404 for anyone else). Audited, recorded for `/verify`.
     #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn download_now(&self, copy: &InstantCopy, settings: InstantSettings<'_>) -> Result<InstantFile, AppError> {
-        let InstantScope { patient, scope, withheld, no_notes } = self.instant_scope(copy, Action::ReadPatientRecord).await?;
+        let (patient, scope, made) = self.make_instant(copy, Action::ReadPatientRecord, None, settings).await?;
         let patient_id = patient.id.clone();
-        let acting = self.acting_for.is_some();
-        let name = self.display_name(&self.principal.user_id).await?;
-        let asked_by = if acting { format!("{name} (caregiver)") } else { format!("{name} (the patient)") };
         let stamp = self.clock.today().to_string();
-        let made = self
-            .make_copy(CopyJob {
-                patient: &patient,
-                scope: scope.clone(),
-                withheld,
-                no_notes,
-                formats: copy.formats,
-                requester: asked_by.clone(),
-                recipient: asked_by,
-                released_by: "The patient portal, at once (no staff review)".into(),
-                request_number: None,
-                file_prefix: format!("health-record-{stamp}"),
-                settings,
-            })
-            .await?;
         let formats = copy.formats;
         let code = made.code.clone();
         let manifest_json = made.manifest.to_json();
