@@ -123,18 +123,8 @@ fn site_name(state: &crate::backend::state::AppState) -> String {
 }
 
 #[cfg(feature = "ssr")]
-pub(crate) fn release_settings<'a>(state: &'a crate::backend::state::AppState, site: &'a str) -> crate::backend::access::ReleaseSettings<'a> {
-    crate::backend::access::ReleaseSettings {
-        response_days: i64::from(state.request_response_days),
-        self_fee_cents: state.self_copy_fee_cents,
-        third_party_fee_cents: state.third_party_copy_fee_cents,
-        keys: &state.file_keys,
-        download_days: state.release_download_days,
-        site,
-        site_code: &state.site_code,
-        base_url: &state.base_url,
-        privacy_contact: &state.privacy_contact,
-    }
+fn release_settings<'a>(state: &'a crate::backend::state::AppState, site: &'a str) -> crate::backend::access::ReleaseSettings<'a> {
+    state.release_settings(site)
 }
 
 /// The requester asks for a review of a reviewable denial.

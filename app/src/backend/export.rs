@@ -363,7 +363,7 @@ pub async fn send_now(
         Err(e) => return error_response(e),
     };
     let site = state.site_name();
-    match context.send_now(&copy, crate::api::release::release_settings(&state, &site)).await {
+    match context.send_now(&copy, state.release_settings(&site)).await {
         Ok((id, notice)) => {
             let (subject, body) = super::access::shared_link_mail(&site, &state.base_url, &notice.path);
             if let Err(e) = state.mailer.send(&notice.email, subject, body).await {

@@ -46,6 +46,21 @@ impl AppState {
     pub fn site_name(&self) -> String {
         format!("{} Health Information Management", self.site_code)
     }
+
+    /// The settings a release (or a copy sent at once) uses; `site` is [`Self::site_name`].
+    pub fn release_settings<'a>(&'a self, site: &'a str) -> super::access::ReleaseSettings<'a> {
+        super::access::ReleaseSettings {
+            response_days: i64::from(self.request_response_days),
+            self_fee_cents: self.self_copy_fee_cents,
+            third_party_fee_cents: self.third_party_copy_fee_cents,
+            keys: &self.file_keys,
+            download_days: self.release_download_days,
+            site,
+            site_code: &self.site_code,
+            base_url: &self.base_url,
+            privacy_contact: &self.privacy_contact,
+        }
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -20,13 +20,15 @@ use std::collections::{HashMap, HashSet, VecDeque};
 /// Resource types pulled into a copy because an included item refers to them.
 const CONTEXT_TYPES: &[&str] = &["Patient", "Practitioner", "PractitionerRole", "Organization", "Location", "Encounter", "Medication"];
 
-/// A stored resource the copy may use, parsed.
+/// A stored resource the copy may use, as its JSON text: parsed only when it goes into the
+/// Bundle, one at a time, so a whole record never sits in memory as parsed values.
 #[derive(Debug, Clone)]
 pub struct PoolResource {
     pub resource_type: String,
     pub id: String,
-    pub value: Value,
-    /// Its business identifiers (system, value), for conditional references.
+    pub json: String,
+    /// Its business identifiers (system, value), for conditional references (read for the
+    /// directory resources: practitioners, organizations, locations).
     pub identifiers: Vec<(String, String)>,
 }
 
@@ -62,38 +64,54 @@ pub struct BuiltBundle {
 /// JSON with object keys sorted and no whitespace: the form the manifest's hashes are taken of,
 /// so anyone can recompute them from the Bundle whatever their JSON library's key order.
 pub fn canonical_json(value: &Value) -> String {
-    fn write(v: &Value, out: &mut String) {
-        match v {
-            Value::Object(map) => {
-                let mut keys: Vec<&String> = map.keys().collect();
-                keys.sort();
-                out.push('{');
-                for (n, k) in keys.into_iter().enumerate() {
-                    if n > 0 {
-                        out.push(',');
-                    }
-                    out.push_str(&Value::String(k.clone()).to_string());
-                    out.push(':');
-                    write(&map[k], out);
+    let mut out = String::new();
+    write_canonical(value, &mut out);
+    out
+}
+
+/// A JSON string as serde_json writes it (only `"`, `\` and control characters escaped).
+fn write_string(s: &str, out: &mut String) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        out.push_str(&Value::String(s.to_string()).to_string());
+    }
+}
+
+fn write_canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort_unstable();
+            out.push('{');
+            for (n, k) in keys.into_iter().enumerate() {
+                if n > 0 {
+                    out.push(',');
                 }
-                out.push('}');
+                write_string(k, out);
+                out.push(':');
+                write_canonical(&map[k], out);
             }
-            Value::Array(items) => {
-                out.push('[');
-                for (n, item) in items.iter().enumerate() {
-                    if n > 0 {
-                        out.push(',');
-                    }
-                    write(item, out);
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (n, item) in items.iter().enumerate() {
+                if n > 0 {
+                    out.push(',');
                 }
-                out.push(']');
+                write_canonical(item, out);
             }
-            other => out.push_str(&other.to_string()),
+            out.push(']');
+        }
+        Value::String(s) => write_string(s, out),
+        other => {
+            use std::fmt::Write;
+            let _ = write!(out, "{other}");
         }
     }
-    let mut out = String::new();
-    write(value, &mut out);
-    out
 }
 
 /// The clinically meaningful date of a resource, for the manifest (the first of the usual
@@ -239,7 +257,7 @@ fn display_only(map: &mut Map<String, Value>, target: &Target<'_>) {
 }
 
 /// The self-contained Bundle of the `primary` pool entries (the items released), with what they
-/// refer to, and its Provenance.
+/// refer to, and its Provenance. Each entry is parsed, rewritten, written and hashed in turn.
 pub fn self_contained_bundle(pool: &[PoolResource], primary: &[usize], facts: &ProvenanceFacts) -> BuiltBundle {
     let index = Index::new(pool);
     let urls: Vec<String> = pool
@@ -250,9 +268,16 @@ pub fn self_contained_bundle(pool: &[PoolResource], primary: &[usize], facts: &P
     let mut order: Vec<usize> = Vec::with_capacity(primary.len());
     let mut queue: VecDeque<usize> = primary.iter().copied().collect();
     let mut queued: HashSet<usize> = included.clone();
-    let mut entries: Vec<(usize, Value)> = Vec::with_capacity(primary.len());
+    let mut items = Vec::with_capacity(primary.len());
+    let mut out = String::with_capacity(pool.iter().map(|r| r.json.len()).sum::<usize>() + 1024);
+    out.push_str("{\"resourceType\":\"Bundle\",\"id\":");
+    write_string(&facts.bundle_id, &mut out);
+    out.push_str(",\"type\":\"collection\",\"timestamp\":");
+    write_string(&facts.timestamp, &mut out);
+    out.push_str(",\"entry\":[");
     while let Some(n) = queue.pop_front() {
-        let mut value = pool[n].value.clone();
+        // Stored resources were parsed at import; one that no longer parses is left out.
+        let Ok(mut value) = serde_json::from_str::<Value>(&pool[n].json) else { continue };
         let mut wanted = Vec::new();
         rewrite(&mut value, &index, &included, &urls, &mut wanted);
         for w in wanted {
@@ -261,31 +286,21 @@ pub fn self_contained_bundle(pool: &[PoolResource], primary: &[usize], facts: &P
                 queue.push_back(w);
             }
         }
-        order.push(n);
-        entries.push((n, value));
-    }
-    let mut items = Vec::with_capacity(entries.len());
-    let mut out = String::with_capacity(entries.iter().map(|_| 1500).sum::<usize>() + 1024);
-    out.push_str("{\"resourceType\":\"Bundle\",\"id\":");
-    out.push_str(&Value::String(facts.bundle_id.clone()).to_string());
-    out.push_str(",\"type\":\"collection\",\"timestamp\":");
-    out.push_str(&Value::String(facts.timestamp.clone()).to_string());
-    out.push_str(",\"entry\":[");
-    for (k, (n, value)) in entries.iter().enumerate() {
-        let canonical = canonical_json(value);
-        items.push(ManifestItem {
-            resource_type: pool[*n].resource_type.clone(),
-            id: pool[*n].id.clone(),
-            date: resource_date(value),
-            sha256: super::sha256_hex(canonical.as_bytes()),
-        });
-        if k > 0 {
+        if !order.is_empty() {
             out.push(',');
         }
+        order.push(n);
         out.push_str("{\"fullUrl\":");
-        out.push_str(&Value::String(urls[*n].clone()).to_string());
+        write_string(&urls[n], &mut out);
         out.push_str(",\"resource\":");
-        out.push_str(&canonical);
+        let start = out.len();
+        write_canonical(&value, &mut out);
+        items.push(ManifestItem {
+            resource_type: pool[n].resource_type.clone(),
+            id: pool[n].id.clone(),
+            date: resource_date(&value),
+            sha256: super::sha256_hex(&out.as_bytes()[start..]),
+        });
         out.push('}');
     }
     let provenance_id = uuid::Uuid::new_v4().to_string();
@@ -307,15 +322,54 @@ pub fn self_contained_bundle(pool: &[PoolResource], primary: &[usize], facts: &P
             }
         ]
     });
-    if !entries.is_empty() {
+    if !order.is_empty() {
         out.push(',');
     }
     out.push_str("{\"fullUrl\":");
-    out.push_str(&Value::String(format!("urn:uuid:{provenance_id}")).to_string());
+    write_string(&format!("urn:uuid:{provenance_id}"), &mut out);
     out.push_str(",\"resource\":");
-    out.push_str(&canonical_json(&provenance));
+    write_canonical(&provenance, &mut out);
     out.push_str("}]}");
     BuiltBundle { json: out, items }
+}
+
+/// The `reference` strings in a resource's JSON text, found without parsing it (a quote inside
+/// a JSON string is always escaped, so `"reference"` is only ever a key).
+pub fn references_in(json: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = json;
+    while let Some(at) = rest.find("\"reference\"") {
+        rest = &rest[at + 11..];
+        let Some(after) = rest.trim_start().strip_prefix(':') else { continue };
+        let Some(body) = after.trim_start().strip_prefix('"') else { continue };
+        let bytes = body.as_bytes();
+        let (mut i, mut escaped, mut end) = (0, false, None);
+        while i < bytes.len() {
+            match bytes[i] {
+                b'\\' => {
+                    escaped = true;
+                    i += 2;
+                    continue;
+                }
+                b'"' => {
+                    end = Some(i);
+                    break;
+                }
+                _ => i += 1,
+            }
+        }
+        let Some(end) = end else { break };
+        let raw = &body[..end];
+        if escaped {
+            if let Ok(text) = serde_json::from_str::<String>(&format!("\"{raw}\"")) {
+                out.push(text);
+            }
+        } else {
+            out.push(raw.to_string());
+        }
+        rest = &body[end..];
+    }
+    out
 }
 
 /// The business identifiers of a resource (`identifier[].system|value`).
@@ -331,36 +385,22 @@ pub fn identifiers_of(value: &Value) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-/// Conditional and typed references to directory resources inside `value`: what the caller
-/// must read so the copy can resolve them. (type, identifier system, value) or (type, id).
-pub fn directory_wants(value: &Value, conditional: &mut HashSet<(String, String, String)>, typed: &mut HashSet<(String, String)>) {
-    match value {
-        Value::Object(map) => {
-            if let Some(Value::String(r)) = map.get("reference") {
-                match parse_reference(r) {
-                    Target::Conditional(kind, system, value) => {
-                        conditional.insert((kind.to_string(), system.to_string(), value.to_string()));
-                    }
-                    Target::TypeId(kind, id) if CONTEXT_TYPES.contains(&kind) => {
-                        typed.insert((kind.to_string(), id.to_string()));
-                    }
-                    Target::Uuid(id) => {
-                        typed.insert((String::new(), id.to_string()));
-                    }
-                    _ => {}
-                }
-                return;
+/// Conditional and typed references to directory resources in a resource's JSON: what the
+/// caller must read so the copy can resolve them. (type, identifier system, value) or (type, id).
+pub fn directory_wants(json: &str, conditional: &mut HashSet<(String, String, String)>, typed: &mut HashSet<(String, String)>) {
+    for r in references_in(json) {
+        match parse_reference(&r) {
+            Target::Conditional(kind, system, value) => {
+                conditional.insert((kind.to_string(), system.to_string(), value.to_string()));
             }
-            for v in map.values() {
-                directory_wants(v, conditional, typed);
+            Target::TypeId(kind, id) if CONTEXT_TYPES.contains(&kind) => {
+                typed.insert((kind.to_string(), id.to_string()));
             }
+            Target::Uuid(id) => {
+                typed.insert((String::new(), id.to_string()));
+            }
+            _ => {}
         }
-        Value::Array(items) => {
-            for v in items {
-                directory_wants(v, conditional, typed);
-            }
-        }
-        _ => {}
     }
 }
 
@@ -375,7 +415,7 @@ mod tests {
 
     fn res(kind: &str, id: &str, value: Value) -> PoolResource {
         let identifiers = identifiers_of(&value);
-        PoolResource { resource_type: kind.into(), id: id.into(), value, identifiers }
+        PoolResource { resource_type: kind.into(), id: id.into(), json: value.to_string(), identifiers }
     }
 
     fn facts() -> ProvenanceFacts {
@@ -432,7 +472,14 @@ mod tests {
     }
 
     #[test]
+    fn references_are_found_in_the_text() {
+        let json = r#"{"subject":{"reference":"urn:uuid:1"},"note":[{"text":"a \"reference\": \"x\""}],"performer":[{"reference" : "Practitioner?identifier=a\/b|9"}]}"#;
+        assert_eq!(references_in(json), vec!["urn:uuid:1".to_string(), "Practitioner?identifier=a/b|9".to_string()]);
+    }
+
+    #[test]
     fn canonical_json_sorts_keys_at_every_level() {
         assert_eq!(canonical_json(&json!({"b":1,"a":{"d":[1,{"f":2,"e":"x"}],"c":null}})), r#"{"a":{"c":null,"d":[1,{"e":"x","f":2}]},"b":1}"#);
+        assert_eq!(canonical_json(&json!({"q":"say \"hi\"\n","n":1.5})), r#"{"n":1.5,"q":"say \"hi\"\n"}"#);
     }
 }

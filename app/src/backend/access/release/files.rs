@@ -11,8 +11,7 @@
 //! - `download_copy`: the requester (or HIM staff) fetches a file; audited; the first download
 //!   by the requester marks the request delivered. Expired files answer 410.
 
-use super::super::rows::{clinical_document, clinical_item, fhir_resource, sensitive_tag};
-use super::super::record::to_row;
+use super::copy::Produced;
 use super::super::rows::{JsonText, release_decision, release_file, release_request};
 use super::super::rows::patient_row;
 use super::super::AccessContext;
@@ -25,10 +24,9 @@ use crate::backend::entities::app_user;
 use crate::backend::fhir::sensitive::Category;
 use crate::backend::policy::{Action, Target};
 use crate::domain::release::{Actor, Decision, DecisionKind, DenialGround, Event, FileView, RecipientKind, RequestView, Scope, Status, Withheld, withhold_basis};
-use crate::domain::{DocumentRow, ItemRow, Role, Section};
+use crate::domain::{Role, Section};
 use crate::error::AppError;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use std::collections::HashSet;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 /// Denial letters stay downloadable as long as the record of the decision is kept (six years,
@@ -60,53 +58,6 @@ pub struct ReleaseSettings<'a> {
     pub privacy_contact: &'a str,
 }
 
-/// What the access context read for a copy, before rendering.
-pub(super) struct Content {
-    pub(super) sections: Vec<(Section, Vec<ItemRow>)>,
-    /// The same items as stored (raw dates, numbers and codes), for the C-CDA.
-    pub(super) items: Vec<(Section, Vec<clinical_item::Model>)>,
-    pub(super) documents: Option<Vec<(DocumentRow, Option<String>)>>,
-    /// With FHIR: every resource of the patient not withheld (what references may pull in), as
-    /// (stored id, type, FHIR id, JSON), and the stored ids of those released.
-    pub(super) pool: Vec<(String, String, String, String)>,
-    pub(super) released: HashSet<String>,
-    pub(super) part2: bool,
-}
-
-/// A released file being stored.
-pub(in crate::backend::access) struct Produced {
-    pub(in crate::backend::access) kind: &'static str,
-    pub(in crate::backend::access) file_name: String,
-    pub(in crate::backend::access) content_type: &'static str,
-    pub(in crate::backend::access) bytes: Vec<u8>,
-    pub(in crate::backend::access) pages: Option<i32>,
-}
-
-/// A patient's documents with their text but without attachment bytes (read one at a time).
-fn documents_without_data() -> sea_orm::Select<clinical_document::Entity> {
-    use clinical_document::Column as C;
-    clinical_document::Entity::find()
-        .select_only()
-        .columns([C::Id, C::ResourceId, C::PatientId, C::Position, C::Title, C::ContentType, C::DateText, C::DateMs, C::EncounterId, C::TextBody, C::Size])
-        .expr_as(sea_orm::sea_query::Expr::cust("NULL"), "data")
-}
-
-impl From<crate::backend::copies::package::CopyFile> for Produced {
-    /// A file of a copy, stored as a release file of its kind.
-    fn from(f: crate::backend::copies::package::CopyFile) -> Self {
-        Produced {
-            kind: match f.content_type {
-                "application/pdf" => "pdf",
-                "application/fhir+json" => "fhir",
-                _ => "ccda",
-            },
-            file_name: f.name,
-            content_type: f.content_type,
-            pages: f.pages.and_then(|p| i32::try_from(p).ok()),
-            bytes: f.bytes,
-        }
-    }
-}
 
 fn file_label(kind: &str) -> &'static str {
     match kind {
@@ -261,111 +212,6 @@ impl AccessContext {
         self.copy_request(id).await
     }
 
-    /// Reads what a copy contains: the scope's sections and date range, without the resources
-    /// tagged with a withheld category.
-    pub(super) async fn copy_content(&self, patient_id: &str, scope: &Scope, withheld: &[Withheld], fhir: bool) -> Result<Content, AppError> {
-        let withheld_categories: HashSet<&str> = withheld.iter().map(|w| w.category.as_str()).chain([Category::PsychotherapyNotes.as_str()]).collect();
-        let tags = sensitive_tag::Entity::find().filter(sensitive_tag::Column::PatientId.eq(patient_id)).all(&self.db).await?;
-        let mut skip: HashSet<String> = HashSet::new();
-        let mut substance: HashSet<String> = HashSet::new();
-        for tag in tags {
-            if withheld_categories.contains(tag.category.as_str()) {
-                skip.insert(tag.resource_id.clone());
-            }
-            if tag.category == Category::SubstanceUse.as_str() {
-                substance.insert(tag.resource_id);
-            }
-        }
-        let from_ms = scope.from.map(|d| d.start_ms());
-        let until_ms = scope.to.map(|d| d.start_ms() + DAY_MS);
-        let whole = scope.sections.is_empty();
-        let wanted: Vec<Section> = if whole { Section::ALL.to_vec() } else { scope.sections.clone() };
-        let mut included: HashSet<String> = HashSet::new();
-        let mut sections = Vec::new();
-        let mut items = Vec::new();
-        for section in wanted.iter().copied().filter(|s| *s != Section::Documents) {
-            let mut select = clinical_item::Entity::find()
-                .filter(clinical_item::Column::PatientId.eq(patient_id))
-                .filter(clinical_item::Column::Kind.is_in(section.kinds().iter().copied()));
-            if let Some(category) = section.observation_category() {
-                select = select.filter(clinical_item::Column::Category.eq(category));
-            }
-            if let Some(f) = from_ms {
-                select = select.filter(clinical_item::Column::StartMs.gte(f));
-            }
-            if let Some(u) = until_ms {
-                select = select.filter(clinical_item::Column::StartMs.lt(u));
-            }
-            let rows = select
-                .order_by_desc(clinical_item::Column::StartMs)
-                .order_by_asc(clinical_item::Column::Display)
-                .all(&self.db)
-                .await
-                ?;
-            let kept: Vec<clinical_item::Model> = rows.into_iter().filter(|r| !skip.contains(&r.resource_id)).collect();
-            included.extend(kept.iter().map(|r| r.resource_id.clone()));
-            let rows: Vec<ItemRow> = kept.iter().cloned().map(|r| to_row(r, &self.clock)).collect::<Result<_, _>>()?;
-            sections.push((section, rows));
-            items.push((section, kept));
-        }
-        let documents = if wanted.contains(&Section::Documents) {
-            // Without the attachments' bytes: they are read one at a time when placed.
-            let mut select = documents_without_data().filter(clinical_document::Column::PatientId.eq(patient_id));
-            if let Some(f) = from_ms {
-                select = select.filter(clinical_document::Column::DateMs.gte(f));
-            }
-            if let Some(u) = until_ms {
-                select = select.filter(clinical_document::Column::DateMs.lt(u));
-            }
-            let docs = select
-                .order_by_desc(clinical_document::Column::DateMs)
-                .order_by_asc(clinical_document::Column::Position)
-                .all(&self.db)
-                .await
-                ?;
-            let mut out = Vec::with_capacity(docs.len());
-            for d in docs.into_iter().filter(|d| !skip.contains(&d.resource_id)) {
-                included.insert(d.resource_id.clone());
-                let html = d.content_type.to_ascii_lowercase().starts_with("text/html");
-                let text = d.text_body.clone().map(|t| if html { crate::domain::html_to_text(&t) } else { t });
-                out.push((
-                    DocumentRow {
-                        id: d.id.clone(),
-                        title: if d.title.is_empty() { "Document".into() } else { d.title.clone() },
-                        date: d.date_text.clone().map(|t| t.chars().take(10).collect()),
-                        content_type: d.content_type.clone(),
-                        size: d.size,
-                        is_text: text.is_some(),
-                    },
-                    text,
-                ));
-            }
-            Some(out)
-        } else {
-            None
-        };
-        let part2 = included.iter().any(|id| substance.contains(id));
-        let mut pool = Vec::new();
-        let mut released = HashSet::new();
-        if fhir {
-            // The whole record without dates: every stored resource of the patient but the
-            // withheld ones. Otherwise the Patient and the resources the PDF shows.
-            let rows: Vec<(String, String, String, String)> = fhir_resource::Entity::find()
-                .select_only()
-                .columns([fhir_resource::Column::Id, fhir_resource::Column::ResourceType, fhir_resource::Column::FhirId, fhir_resource::Column::Json])
-                .filter(fhir_resource::Column::PatientId.eq(patient_id))
-                .order_by_asc(fhir_resource::Column::ImportedAtMs)
-                .order_by_asc(fhir_resource::Column::Id)
-                .into_tuple()
-                .all(&self.db)
-                .await
-                ?;
-            let everything = whole && from_ms.is_none() && until_ms.is_none();
-            pool = rows.into_iter().filter(|(id, _, _, _)| !skip.contains(id)).collect();
-            released = pool.iter().filter(|(id, kind, _, _)| kind == "Patient" || everything || included.contains(id)).map(|(id, _, _, _)| id.clone()).collect();
-        }
-        Ok(Content { sections, items, documents, pool, released, part2 })
-    }
 
     pub(super) async fn patient_row_of(&self, row: &release_request::Model) -> Result<patient_row::Model, AppError> {
         patient_row::Entity::find_by_id(row.patient_id.clone())
@@ -482,7 +328,7 @@ impl AccessContext {
         self.authorize(Action::WorkRequests, Target::Site, AuditAction::PatientRead).await?;
         let patient = patient_row::Entity::find_by_id(patient_id.to_string()).one(&self.db).await?.ok_or(AppError::NotFound)?;
         let scope = Scope { sections: Vec::new(), from: None, to: None };
-        let content = self.copy_content(patient_id, &scope, &[], false).await?;
+        let content = self.copy_content(patient_id, &scope, &[], false, true).await?;
         let event = self.event(AuditAction::PatientRead, Outcome::Success).patient(patient_id).entity("record_copy", patient_id).detail("full record laid out as a copy");
         audit::record_alone(&self.db, event).await?;
         let facts = CoverFacts {
@@ -561,7 +407,7 @@ impl AccessContext {
         };
         let no_notes = matches!(representative, Some((_, true)));
         let made = self
-            .make_copy(super::instant::CopyJob {
+            .make_copy(super::copy::CopyJob {
                 patient: &patient,
                 scope: scope.clone(),
                 withheld: withheld.clone(),
@@ -575,7 +421,7 @@ impl AccessContext {
                 released_by: self.display_name(&self.principal.user_id).await?,
                 request_number: Some(number.clone()),
                 file_prefix: format!("record-{number}"),
-                settings: super::instant::InstantSettings { site: site_name, site_code: settings.site_code, base_url: settings.base_url },
+                settings: super::copy::InstantSettings { site: site_name, site_code: settings.site_code, base_url: settings.base_url },
             })
             .await?;
         let now = now_ms();
@@ -588,7 +434,7 @@ impl AccessContext {
         // The manifest and the files' hashes, kept for /verify (the same record as a download's).
         self.store_copy_record(
             &txn,
-            super::instant::CopyRecordRow {
+            super::copy::CopyRecordRow {
                 code: &made.code,
                 patient_id: &row.patient_id,
                 request_id: Some(&row.id),

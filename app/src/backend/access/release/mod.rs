@@ -7,11 +7,13 @@ use super::AccessContext;
 use crate::backend::audit::{self, AuditAction, Outcome};
 use crate::backend::db::{now_ms, write_transaction};
 use crate::backend::policy::{Action, Target};
+mod copy;
 mod files;
 mod instant;
-use files::Produced;
+use copy::Produced;
+pub use copy::{InstantSettings, normalize_code};
 pub use files::{LinkNotice, ReleaseSettings};
-pub use instant::{InstantFile, InstantSettings, normalize_code};
+pub use instant::InstantFile;
 use crate::backend::copies;
 use crate::backend::error::{BackendError, Stored};
 use crate::domain::release::{self, Actor, AuthorizationForm, Clock, Event, NewRequest, RequestView, Status, TimelineRow};
@@ -140,7 +142,7 @@ impl AccessContext {
         let kind = if authorization.is_some() { release::RecipientKind::ThirdParty } else { release::RecipientKind::Myself };
         let fee = release::fee_cents(kind, settings.self_fee_cents, settings.third_party_fee_cents);
         let txn = write_transaction(&self.db).await?;
-        let number = next_request_number(&txn).await?;
+        let number = copy::next_request_number(&txn).await?;
         let id = uuid::Uuid::new_v4().to_string();
         let now = now_ms();
         // The signed authorization as a PDF, rendered before anything is stored.
@@ -558,18 +560,6 @@ impl AccessContext {
 }
 
 /// A transition the portal itself makes (a recipient opened a link), on the timeline.
-/// The next request number (R-1001 onward), read in the transaction that inserts it.
-pub(super) async fn next_request_number(txn: &sea_orm::DatabaseTransaction) -> Result<i64, AppError> {
-    let last: Option<i64> = release_request::Entity::find()
-        .select_only()
-        .column_as(release_request::Column::Number.max(), "max")
-        .into_tuple::<Option<i64>>()
-        .one(txn)
-        .await?
-        .flatten();
-    Ok(last.unwrap_or(1000) + 1)
-}
-
 pub(super) async fn record_system_event(txn: &sea_orm::DatabaseTransaction, request_id: &str, from: Status, to: Status, note: &str) -> Result<(), AppError> {
     release_event::Entity::insert(release_event::ActiveModel {
         id: Set(uuid::Uuid::new_v4().to_string()),
