@@ -250,7 +250,7 @@ pub async fn bench_download(settings: &Settings, file: &std::path::Path) -> Resu
         ("C-CDA", InstantFormats { ccda: true, ..Default::default() }),
         ("all three (.zip)", InstantFormats { pdf: true, fhir: true, ccda: true }),
     ] {
-        let copy = InstantCopy { scope: Scope { sections: Vec::new(), from: None, to: None }, formats, email: None };
+        let copy = InstantCopy { scope: Scope { sections: Vec::new(), from: None, to: None }, formats, email: None, direct: false };
         let mut times = Vec::new();
         let mut size = 0;
         let mut growth = None;

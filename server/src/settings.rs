@@ -55,6 +55,10 @@ pub struct Settings {
     pub auth_rate_limit_per_minute: u32,
     pub smtp_url: Option<SecretString>,
     pub mail_from: String,
+    /// The site's Direct relay (its HISP's SMTP submission), for copies sent to Direct addresses.
+    pub direct_smtp_url: Option<SecretString>,
+    /// The portal's own Direct address, the From of what it sends through the relay.
+    pub direct_from: Option<String>,
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
     pub argon2_parallelism: u32,
@@ -127,6 +131,8 @@ impl Default for Settings {
             auth_rate_limit_per_minute: 30,
             smtp_url: None,
             mail_from: "Patient portal <portal@localhost>".to_string(),
+            direct_smtp_url: None,
+            direct_from: None,
             argon2_memory_kib: 19_456,
             argon2_iterations: 2,
             argon2_parallelism: 1,
@@ -188,6 +194,8 @@ pub const DOCS: &[SettingDoc] = &[
     SettingDoc { key: "auth_rate_limit_per_minute", default: "30", help: "Posts a minute one client address may make to sign-in, second-factor and activation endpoints, and checks of copies on /verify (per server)." },
     SettingDoc { key: "smtp_url", default: "(none)", help: "Mail server for password-reset links, e.g. smtp://mail.internal:25 or smtps://user:pass@host:465. Secret: never printed. Without one, development logs the links; production sends nothing." },
     SettingDoc { key: "mail_from", default: "Patient portal <portal@localhost>", help: "The From address of the portal's mail." },
+    SettingDoc { key: "direct_smtp_url", default: "(none)", help: "The site's Direct relay (its HISP's SMTP submission, which signs and encrypts for Direct): with it, patients can send copies to a Direct address (ONC 170.315(e)(1)(i)(C)). Secret: never printed." },
+    SettingDoc { key: "direct_from", default: "(none)", help: "The portal's own Direct address, the From of copies sent through the Direct relay (required with direct_smtp_url)." },
     SettingDoc { key: "argon2_memory_kib", default: "19456", help: "Argon2id memory cost for password hashes (OWASP: 19 MiB)." },
     SettingDoc { key: "argon2_iterations", default: "2", help: "Argon2id time cost (OWASP: 2)." },
     SettingDoc { key: "argon2_parallelism", default: "1", help: "Argon2id parallelism (OWASP: 1)." },
@@ -353,6 +361,9 @@ impl Settings {
                 return Err(SettingsError::invalid("file_keys", "production needs a key for released files (id:base64 of 32 random bytes)"));
             }
             None => {}
+        }
+        if self.direct_smtp_url.is_some() && self.direct_from.as_deref().is_none_or(|f| !f.contains('@')) {
+            return Err(SettingsError::invalid("direct_from", "the Direct relay needs the portal's own Direct address (direct_from)"));
         }
         if self.privacy_contact.trim().is_empty() || self.privacy_contact.chars().count() > 300 {
             return Err(SettingsError::invalid("privacy_contact", "name a title and a telephone number (1 to 300 characters)"));
@@ -689,6 +700,7 @@ mod tests {
         toml.push_str("session_cleanup_interval_secs = 1\nshutdown_grace_secs = 1\nsite_code = \"a\"\n");
         toml.push_str("staff_idle_minutes = 1\npatient_idle_minutes = 1\nsession_absolute_hours = 1\nidle_warning_secs = 1\npatient_mfa_required = false\nactivation_code_days = 1\nauth_rate_limit_per_minute = 1\n");
         toml.push_str("smtp_url = \"smtp://localhost:25\"\nmail_from = \"a@b.c\"\n");
+        toml.push_str("direct_smtp_url = \"smtp://localhost:25\"\ndirect_from = \"portal@direct.b.c\"\n");
         toml.push_str("argon2_memory_kib = 8\nargon2_iterations = 1\nargon2_parallelism = 1\n");
         toml.push_str("lockout_threshold = 1\nlockout_address_threshold = 1\nlockout_base_secs = 1\n");
         toml.push_str("lockout_max_secs = 1\ndemo = false\n");

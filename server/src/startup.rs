@@ -79,6 +79,11 @@ impl Application {
             settings.environment == Environment::Development,
         )
         .map_err(|e| StartupError::Mail(e.to_string()))?;
+        // The Direct relay, when the site has one: a second mail transport, to the HISP.
+        let direct = match (&settings.direct_smtp_url, &settings.direct_from) {
+            (Some(url), Some(from)) => Some(app::backend::mail::Mailer::new(Some(url.expose_secret()), from, false).map_err(|e| StartupError::Mail(e.to_string()))?),
+            _ => None,
+        };
         let base_url = match &settings.public_url {
             Some(url) => url.as_str().trim_end_matches('/').to_string(),
             None => format!("http://{local_addr}"),
@@ -102,6 +107,7 @@ impl Application {
             caregivers: settings.caregiver_settings(),
             clock: settings.clock(),
             mailer,
+            direct,
             base_url,
         };
         let router = router(&settings, state);

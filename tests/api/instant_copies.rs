@@ -521,3 +521,59 @@ async fn an_attached_scanned_pdf_becomes_pages_of_the_copy_and_a_damaged_one_is_
     std::fs::remove_file(&path).ok();
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
 }
+
+#[tokio::test]
+async fn send_now_to_a_direct_address_goes_through_the_sites_relay_with_the_files_attached() {
+    let relay = portal_tests::SmtpSink::start().await;
+    let url = relay.url.clone();
+    let app = portal_tests::spawn_app_with(move |s| {
+        s.direct_smtp_url = Some(url.into());
+        s.direct_from = Some("portal@direct.hospital.example".into());
+    })
+    .await;
+    let patient = app.import_fhir(&std::fs::read(LEON).expect("fixture")).await;
+    let leon = signed_in(&app, "leon@example.org", &[Role::Patient], Some(&patient)).await;
+    let page = leon.get(app.url("/record/download")).send().await.expect("page").text().await.expect("html");
+    assert!(page.contains("To a Direct address"), "the form offers it when the site has a relay");
+    let origin = app.url("");
+    let sent = leon
+        .post(app.url("/record/send"))
+        .header("origin", origin.trim_end_matches('/'))
+        .form(&[("part", "all"), ("format", "ccda"), ("format", "pdf"), ("via", "direct"), ("email", "dr.gomez@direct.clinic.example")])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(sent.status(), 303);
+    let id = sent.headers()["location"].to_str().expect("location").strip_prefix("/requests/").expect("the request").to_string();
+    let view = app.call_ok(&leon, "request_detail", &[("id", &id)]).await;
+    assert_eq!(view["status"], "delivered", "handed to the relay: delivered at once");
+    assert!(view["share"].is_null(), "no link for a Direct message");
+    let message = relay.message(1).await;
+    assert!(message.contains("dr.gomez@direct.clinic.example") && message.contains("portal@direct.hospital.example"));
+    for file in [".ccda.xml", ".pdf", "manifest.json"] {
+        assert!(message.contains(file), "{file} is attached");
+    }
+    assert!(message.to_ascii_lowercase().contains("content-disposition: attachment"));
+}
+
+#[tokio::test]
+async fn without_a_relay_a_direct_send_is_refused_at_the_field() {
+    let app = spawn_app().await;
+    let patient = app.import_fhir(&std::fs::read(LEON).expect("fixture")).await;
+    let leon = signed_in(&app, "leon@example.org", &[Role::Patient], Some(&patient)).await;
+    let page = leon.get(app.url("/record/download")).send().await.expect("page").text().await.expect("html");
+    assert!(!page.contains("To a Direct address"));
+    let origin = app.url("");
+    let sent = leon
+        .post(app.url("/record/send"))
+        .header("origin", origin.trim_end_matches('/'))
+        .form(&[("format", "pdf"), ("via", "direct"), ("email", "dr@direct.clinic.example")])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(sent.status(), 303);
+    let back = sent.headers()["location"].to_str().expect("location").to_string();
+    let html = leon.get(app.url(&back)).send().await.expect("page").text().await.expect("html");
+    assert!(html.contains("This hospital has no Direct relay"), "{back}");
+    assert!(app.call_ok(&leon, "my_requests", &[]).await.as_array().expect("list").is_empty(), "nothing sent or recorded");
+}

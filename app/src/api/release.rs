@@ -228,12 +228,15 @@ pub async fn instant_form(query: String) -> Result<crate::domain::release::Insta
         let checked = matches!(checked_as, Some("1" | "send"));
         let sending = checked_as == Some("send");
         let mut errors = if checked { crate::domain::release::check_instant(&pairs, state.clock.today(), sending).err().unwrap_or_default() } else { Vec::new() };
+        if sending && errors.is_empty() && state.direct.is_none() && crate::domain::release::instant::field(&pairs, "via") == Some("direct") {
+            errors.push(FieldError::new("via", "This hospital has no Direct relay: send it by email instead."));
+        }
         // A limited view has no notes: asking for the notes alone is refused with this reason.
         let notes_only = crate::domain::release::instant::values(&pairs, "section").all(|s| s == "documents");
         if checked && errors.is_empty() && limited && crate::domain::release::instant::field(&pairs, "part") == Some("some") && notes_only {
             errors.push(FieldError::new("section", "Documents and notes are outside what you can see for this person. Choose other parts of the record."));
         }
-        Ok(crate::domain::release::InstantFormView { pairs, errors, limited, acting, can_send, sending })
+        Ok(crate::domain::release::InstantFormView { pairs, errors, limited, acting, can_send, sending, direct_available: state.direct.is_some() })
     }.await)
 }
 

@@ -363,11 +363,13 @@ pub async fn send_now(
         Err(e) => return error_response(e),
     };
     let site = state.site_name();
-    match context.send_now(&copy, state.release_settings(&site)).await {
+    match context.send_now(&copy, state.release_settings(&site), state.direct.as_ref()).await {
         Ok((id, notice)) => {
-            let (subject, body) = super::access::shared_link_mail(&site, &state.base_url, &notice.path);
-            if let Err(e) = state.mailer.send(&notice.email, subject, body).await {
-                tracing::warn!(error = %e, "mailing a shared link failed; the patient can pass the link on");
+            if let Some(notice) = notice {
+                let (subject, body) = super::access::shared_link_mail(&site, &state.base_url, &notice.path);
+                if let Err(e) = state.mailer.send(&notice.email, subject, body).await {
+                    tracing::warn!(error = %e, "mailing a shared link failed; the patient can pass the link on");
+                }
             }
             let mut response = StatusCode::SEE_OTHER.into_response();
             if let Ok(v) = HeaderValue::from_str(&format!("/requests/{id}")) {

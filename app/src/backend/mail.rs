@@ -38,6 +38,14 @@ pub enum MailError {
     Config(String),
 }
 
+/// Only the kind of failure and the server's reply code are kept: the full text can quote the
+/// recipient's address.
+fn send_failure(e: lettre::transport::smtp::Error) -> MailError {
+    let kind = if e.is_permanent() { "permanent" } else if e.is_transient() { "transient" } else { "connection or protocol" };
+    let code = e.status().map(|c| format!(" (reply {c})")).unwrap_or_default();
+    MailError::Send(format!("{kind} failure{code}"))
+}
+
 impl Mailer {
     /// `smtp_url` like `smtp://host:25` (plain), `smtp://host:587?tls=required` (STARTTLS) or
     /// `smtps://user:pass@host:465`, as lettre reads it.
@@ -55,6 +63,29 @@ impl Mailer {
         }
     }
 
+    /// A message with files attached (a copy sent through the Direct relay, which signs and
+    /// encrypts it for the recipient's Direct address). Never logged with its files.
+    pub async fn send_files(&self, to: &str, subject: &str, body: String, files: &[(String, &'static str, Vec<u8>)]) -> Result<(), MailError> {
+        use lettre::message::{Attachment, MultiPart, SinglePart, header::ContentType};
+        match self {
+            Mailer::Smtp { transport, from } => {
+                let to: Mailbox = to.parse().map_err(|_| MailError::Address("recipient".into()))?;
+                let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(body));
+                for (name, content_type, bytes) in files {
+                    let kind = ContentType::parse(content_type).map_err(|e| MailError::Build(e.to_string()))?;
+                    parts = parts.singlepart(Attachment::new(name.clone()).body(bytes.clone(), kind));
+                }
+                let message = Message::builder().from(from.clone()).to(to).subject(subject).multipart(parts).map_err(|e| MailError::Build(e.to_string()))?;
+                transport.send(message).await.map(|_| ()).map_err(send_failure)
+            }
+            Mailer::Log => {
+                tracing::info!(subject, files = files.len(), "no mail server configured (development): a message with files was not sent");
+                Ok(())
+            }
+            Mailer::Disabled => Err(MailError::Send("no mail server is configured".into())),
+        }
+    }
+
     pub async fn send(&self, to: &str, subject: &str, body: String) -> Result<(), MailError> {
         match self {
             Mailer::Smtp { transport, from } => {
@@ -65,13 +96,7 @@ impl Mailer {
                     .subject(subject)
                     .body(body)
                     .map_err(|e| MailError::Build(e.to_string()))?;
-                // Only the kind of failure and the server's reply code are kept: the full text can
-                // quote the recipient's address.
-                transport.send(message).await.map(|_| ()).map_err(|e| {
-                    let kind = if e.is_permanent() { "permanent" } else if e.is_transient() { "transient" } else { "connection or protocol" };
-                    let code = e.status().map(|c| format!(" (reply {c})")).unwrap_or_default();
-                    MailError::Send(format!("{kind} failure{code}"))
-                })
+                transport.send(message).await.map(|_| ()).map_err(send_failure)
             }
             Mailer::Log => {
                 // Development only (the settings never choose this in production).

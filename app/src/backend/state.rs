@@ -18,6 +18,8 @@ pub struct AppState {
     pub demo: bool,
     /// Outgoing mail (password-reset links).
     pub mailer: super::mail::Mailer,
+    /// The site's Direct relay (`direct_smtp_url`), for copies sent to Direct addresses.
+    pub direct: Option<super::mail::Mailer>,
     /// The address people use, for links in mail (`public_url`, or the local address).
     pub base_url: String,
     /// The configured OpenID providers (none: passwords only).

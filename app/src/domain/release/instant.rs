@@ -45,6 +45,8 @@ pub struct InstantCopy {
     pub scope: Scope,
     pub formats: InstantFormats,
     pub email: Option<EmailAddress>,
+    /// To a Direct address, through the site's Direct relay (`via=direct`), not by link.
+    pub direct: bool,
 }
 
 /// What the download page shows: the form as last sent (so nothing typed is lost), its errors
@@ -61,6 +63,8 @@ pub struct InstantFormView {
     pub can_send: bool,
     /// The errors are those of a "Send now".
     pub sending: bool,
+    /// The site has a Direct relay: a copy can go to a Direct address.
+    pub direct_available: bool,
 }
 
 impl InstantFormView {
@@ -191,7 +195,8 @@ pub fn check_instant(pairs: &[(String, String)], today: IsoDate, sending: bool) 
     } else {
         None
     };
-    if errors.is_empty() { Ok(InstantCopy { scope: Scope { sections, from, to }, formats, email }) } else { Err(errors) }
+    let direct = sending && field(pairs, "via") == Some("direct");
+    if errors.is_empty() { Ok(InstantCopy { scope: Scope { sections, from, to }, formats, email, direct }) } else { Err(errors) }
 }
 
 #[cfg(test)]

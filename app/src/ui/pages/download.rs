@@ -91,7 +91,14 @@ fn form_view(form: InstantFormView) -> impl IntoView {
                         "When you direct it, no authorization form is needed (45 CFR 164.524(c)(3)). "
                         <strong>"The person you send it to may not be bound by HIPAA"</strong>" and could use or share it in ways HIPAA would not allow."
                     </p>
-                    <label for=ids::DOWNLOAD_EMAIL>"Send to (email address)"</label>
+                    {form.direct_available.then(|| view! {
+                        <fieldset class="field">
+                            <legend>"How"</legend>
+                            <label class="check"><input type="radio" name="via" value="email" checked=!form.chosen("via", "direct", false)/>" By email: they get a link, you give them the passcode"</label>
+                            <label class="check"><input type="radio" name="via" value="direct" checked=form.chosen("via", "direct", false)/>" To a Direct address (a doctor's secure health mail): the files themselves, through the hospital's Direct relay"</label>
+                        </fieldset>
+                    })}
+                    <label for=ids::DOWNLOAD_EMAIL>{if form.direct_available { "Send to (email or Direct address)" } else { "Send to (email address)" }}</label>
                     {field_error(&form, "email")}
                     <input id=ids::DOWNLOAD_EMAIL name="email" type="email" autocomplete="email" value=form.value("email")
                         aria-invalid=invalid("email")

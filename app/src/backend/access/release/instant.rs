@@ -56,12 +56,35 @@ impl AccessContext {
     /// (never in HIM's work), listed (not accountable) among the disclosures, recorded for
     /// `/verify`, and audited. Returns the request's id and what to mail the recipient.
     #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
-    pub async fn send_now(&self, copy: &InstantCopy, settings: ReleaseSettings<'_>) -> Result<(String, LinkNotice), AppError> {
+    ///
+    /// To a Direct address (`copy.direct`), the files themselves go through the site's Direct
+    /// relay (`relay`, which signs and encrypts for Direct) before anything is recorded; a relay
+    /// that refuses means nothing was sent. No link then: the request is delivered at once.
+    pub async fn send_now(&self, copy: &InstantCopy, settings: ReleaseSettings<'_>, relay: Option<&crate::backend::mail::Mailer>) -> Result<(String, Option<LinkNotice>), AppError> {
         let email = copy.email.clone().ok_or_else(|| AppError::Validation { fields: vec![crate::error::FieldError::new("email", "Enter the email address to send the copy to.")] })?;
         let (patient, scope, made) = self.make_instant(copy, Action::RequestCopy, Some(format!("{} (sent at the patient's direction)", email.as_str())), InstantSettings { site: settings.site, site_code: settings.site_code, base_url: settings.base_url }).await?;
         let manifest_json = made.manifest.to_json();
         let hashes: Vec<(String, String, usize)> = made.files.iter().map(|f| (f.name.clone(), copies::sha256_hex(&f.bytes), f.bytes.len())).collect();
-        let produced: Vec<super::copy::Produced> = made.files.into_iter().map(super::copy::Produced::from).collect();
+        let direct = match (copy.direct, relay) {
+            (false, _) => false,
+            (true, None) => return Err(AppError::Validation { fields: vec![crate::error::FieldError::new("via", "This hospital has no Direct relay: send it by email instead.")] }),
+            (true, Some(relay)) => {
+                let mut files: Vec<(String, &'static str, Vec<u8>)> = made.files.iter().map(|f| (f.name.clone(), f.content_type, f.bytes.clone())).collect();
+                files.push(("manifest.json".into(), "application/json", manifest_json.clone()));
+                let body = format!(
+                    "Health records sent through the {} patient portal at the patient's direction (45 CFR 164.524(c)(3)). \
+                     The copy is attached, with manifest.json listing every item and file with its SHA-256. Verification code: {}.\n",
+                    settings.site, made.code
+                );
+                relay.send_files(email.as_str(), "Health records sent at the patient's direction", body, &files).await.map_err(|e| {
+                    tracing::warn!(error = %e, "the Direct relay did not take a copy");
+                    AppError::Unavailable { message: "The hospital's Direct relay did not accept the copy, so nothing was sent. Try again later, or send it by email.".into() }
+                })?;
+                true
+            }
+        };
+        let produced: Vec<super::copy::Produced> = if direct { Vec::new() } else { made.files.into_iter().map(super::copy::Produced::from).collect() };
+        let status = if direct { crate::domain::release::Status::Delivered } else { crate::domain::release::Status::Released };
         let now = now_ms();
         let today = self.clock.today();
         let id = uuid::Uuid::new_v4().to_string();
@@ -74,7 +97,7 @@ impl AccessContext {
             patient_id: patient.id.clone(),
             requester_user_id: self.principal.user_id.clone(),
             on_behalf_of: self.acting_for.clone(),
-            status: crate::domain::release::Status::Released,
+            status,
             scope: super::super::rows::JsonText(scope.clone()),
             formats: copy.formats.codes(),
             recipient_kind: crate::domain::release::RecipientKind::ThirdParty,
@@ -98,14 +121,23 @@ impl AccessContext {
             actor_user_id: Set(Some(self.principal.user_id.clone())),
             actor_kind: Set(crate::domain::release::Actor::Requester),
             from_status: Set(None),
-            to_status: Set(crate::domain::release::Status::Released),
-            note: Set(Some(format!("Sent at once to {} (no staff review needed: 45 CFR 164.524(c)(3)).", email.as_str()))),
+            to_status: Set(status),
+            note: Set(Some(format!(
+                "Sent at once to {}{} (no staff review needed: 45 CFR 164.524(c)(3)).",
+                email.as_str(),
+                if direct { " through the Direct relay" } else { "" }
+            ))),
         })
         .exec_without_returning(&txn)
         .await?;
-        let expires = now + i64::from(settings.download_days) * 24 * 60 * 60 * 1000;
-        self.store_files(&txn, &id, produced, expires, settings.keys).await?;
-        let path = self.create_link(&txn, &row, expires, settings.keys).await?;
+        let notice = if direct {
+            None
+        } else {
+            let expires = now + i64::from(settings.download_days) * 24 * 60 * 60 * 1000;
+            self.store_files(&txn, &id, produced, expires, settings.keys).await?;
+            let path = self.create_link(&txn, &row, expires, settings.keys).await?;
+            Some(LinkNotice { email: email.as_str().to_string(), path })
+        };
         self.record_disclosure(&txn, &row, &described, "automatic").await?;
         let formats = copy.formats.codes();
         let record_id = self
@@ -115,10 +147,10 @@ impl AccessContext {
             .event(AuditAction::ReleaseRequest, Outcome::Success)
             .patient(&patient.id)
             .entity("copy_record", &record_id)
-            .detail(format!("send now: formats={formats}; scope={described}; request R-{number}"));
+            .detail(format!("send now{}: formats={formats}; scope={described}; request R-{number}", if direct { " by Direct" } else { "" }));
         audit::record(&txn, event).await?;
         txn.commit().await?;
-        Ok((id, LinkNotice { email: email.as_str().to_string(), path }))
+        Ok((id, notice))
     }
 
     /// A copy made at once for the patient or the caregiver acting (`action`: reading, or
