@@ -577,3 +577,31 @@ async fn without_a_relay_a_direct_send_is_refused_at_the_field() {
     assert!(html.contains("This hospital has no Direct relay"), "{back}");
     assert!(app.call_ok(&leon, "my_requests", &[]).await.as_array().expect("list").is_empty(), "nothing sent or recorded");
 }
+
+#[tokio::test]
+async fn a_sound_file_the_pdf_cannot_show_travels_beside_it_in_the_download() {
+    use base64::Engine;
+    let app = spawn_app().await;
+    let mut bundle: Value = serde_json::from_slice(&std::fs::read(LEON).expect("fixture")).expect("JSON");
+    let patient_ref = bundle["entry"].as_array().expect("entries").iter().find(|e| e["resource"]["resourceType"] == "Patient").expect("patient")["fullUrl"].as_str().expect("url").to_string();
+    let tiff = b"II*\0\x08\0\0\0 a scanned page as TIFF".to_vec();
+    bundle["entry"].as_array_mut().expect("entries").push(serde_json::json!({
+        "fullUrl": "urn:uuid:a1b2c3d4-0000-4000-8000-000000000003",
+        "resource": {"resourceType": "DocumentReference", "id": "a1b2c3d4-0000-4000-8000-000000000003", "status": "current", "subject": {"reference": patient_ref},
+            "date": "2020-06-01T10:00:00Z", "description": "Fax from the lab", "type": {"text": "Fax from the lab"},
+            "content": [{"attachment": {"contentType": "image/tiff", "title": "Fax from the lab", "data": base64::engine::general_purpose::STANDARD.encode(&tiff)}}]},
+        "request": {"method": "POST", "url": "DocumentReference"}
+    }));
+    let patient = app.import_fhir(&serde_json::to_vec(&bundle).expect("JSON")).await;
+    let leon = signed_in(&app, "leon@example.org", &[Role::Patient], Some(&patient)).await;
+    let response = download(&app, &leon, "range=dates&from=2020-05-01&to=2020-07-01&part=some&section=documents&format=pdf").await;
+    assert_eq!(response.headers()["content-type"], "application/zip", "a PDF with a file beside it comes as a .zip");
+    let files = unzip(&response.bytes().await.expect("bytes"));
+    let (name, bytes) = files.iter().find(|(n, _)| n.starts_with("attachments/")).expect("the TIFF beside the PDF");
+    assert!(name.ends_with("fax-from-the-lab.tiff"), "{name}");
+    assert_eq!(bytes, &tiff, "unchanged");
+    let text = pdf_text(file_ending(&files, ".pdf"));
+    assert!(text.contains("beside it"), "the PDF says where it is");
+    let manifest: Value = serde_json::from_slice(file_ending(&files, "manifest.json")).expect("manifest");
+    assert!(manifest["files"].as_array().expect("files").iter().any(|f| f["name"] == name.as_str() && f["sha256"] == sha256(bytes)), "listed with its hash");
+}

@@ -8,9 +8,10 @@
 //! - A JPEG goes in as it is (`DCTDecode`); a PNG's compressed data goes in as it is too
 //!   (`FlateDecode` with the PNG predictor): neither is decoded here.
 //! - `inspect` checks a file before anything is rendered: a file that is not what its type says,
-//!   is encrypted, is damaged, or is an image kind that cannot be placed safely (transparency,
-//!   interlacing, 16-bit) is refused with the reason, which the cover lists as "could not be
-//!   included"; the rest of the copy is still made.
+//!   is encrypted or is damaged is refused as broken, and the cover lists it as "could not be
+//!   included" with the reason; a sound file the PDF cannot show safely (a TIFF, a PNG with
+//!   transparency) travels beside the PDF in a download's `.zip`, and the cover says so. The
+//!   rest of the copy is always made.
 //! - One attachment is read at a time (the caller fetches it, places it, drops it).
 
 use super::pdf::Slot;
@@ -53,6 +54,31 @@ impl Kind {
     }
 }
 
+/// Why a file is not placed in the PDF: it is sound but cannot be placed safely (it can travel
+/// beside the PDF in a download), or it is broken (not what its type says, encrypted, damaged)
+/// and is only listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    Unplaceable(String),
+    Broken(String),
+}
+
+impl Refusal {
+    pub fn reason(&self) -> &str {
+        match self {
+            Refusal::Unplaceable(r) | Refusal::Broken(r) => r,
+        }
+    }
+}
+
+fn broken(reason: &str) -> Refusal {
+    Refusal::Broken(reason.to_string())
+}
+
+fn unplaceable(reason: &str) -> Refusal {
+    Refusal::Unplaceable(reason.to_string())
+}
+
 /// A placeable image: its size and how its data is decoded.
 struct Image {
     width: u32,
@@ -61,19 +87,19 @@ struct Image {
     data: Vec<u8>,
 }
 
-fn jpeg(bytes: &[u8]) -> Result<Image, String> {
+fn jpeg(bytes: &[u8]) -> Result<Image, Refusal> {
     // Walk the markers to the frame header (SOF0..SOF15 but DHT, JPG and DAC).
     let mut at = 2;
     while at + 4 <= bytes.len() {
         if bytes[at] != 0xFF {
-            return Err("it is damaged (not a JPEG image)".into());
+            return Err(broken("it is damaged (not a JPEG image)"));
         }
         let marker = bytes[at + 1];
         let length = usize::from(u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]));
         if matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) {
-            let header = bytes.get(at + 4..at + 2 + length).ok_or("it is damaged (a cut JPEG image)")?;
+            let header = bytes.get(at + 4..at + 2 + length).ok_or_else(|| broken("it is damaged (a cut JPEG image)"))?;
             if header.len() < 6 {
-                return Err("it is damaged (a cut JPEG image)".into());
+                return Err(broken("it is damaged (a cut JPEG image)"));
             }
             let height = u32::from(u16::from_be_bytes([header[1], header[2]]));
             let width = u32::from(u16::from_be_bytes([header[3], header[4]]));
@@ -81,10 +107,10 @@ fn jpeg(bytes: &[u8]) -> Result<Image, String> {
                 1 => "DeviceGray",
                 3 => "DeviceRGB",
                 4 => "DeviceCMYK",
-                _ => return Err("a JPEG colour layout the copy cannot place".into()),
+                _ => return Err(unplaceable("a JPEG colour layout the copy cannot place")),
             };
             if width == 0 || height == 0 || header[0] != 8 {
-                return Err("a JPEG image the copy cannot place".into());
+                return Err(unplaceable("a JPEG image the copy cannot place"));
             }
             let mut dictionary = Dictionary::new();
             dictionary.set("Type", Object::Name(b"XObject".to_vec()));
@@ -102,19 +128,19 @@ fn jpeg(bytes: &[u8]) -> Result<Image, String> {
         }
         at += 2 + length;
     }
-    Err("it is damaged (a JPEG image without a frame)".into())
+    Err(broken("it is damaged (a JPEG image without a frame)"))
 }
 
-fn png(bytes: &[u8]) -> Result<Image, String> {
+fn png(bytes: &[u8]) -> Result<Image, Refusal> {
     let mut at = 8;
     let (mut width, mut height, mut depth, mut color, mut interlace) = (0u32, 0u32, 0u8, 0u8, 0u8);
     let mut palette: Option<Vec<u8>> = None;
     let mut data = Vec::new();
     let mut transparent = false;
     while at + 8 <= bytes.len() {
-        let length = usize::try_from(u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])).map_err(|_| "it is damaged")?;
+        let length = usize::try_from(u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])).map_err(|_| broken("it is damaged"))?;
         let kind = &bytes[at + 4..at + 8];
-        let body = bytes.get(at + 8..at + 8 + length).ok_or("it is damaged (a cut PNG image)")?;
+        let body = bytes.get(at + 8..at + 8 + length).ok_or_else(|| broken("it is damaged (a cut PNG image)"))?;
         match kind {
             b"IHDR" if body.len() >= 13 => {
                 width = u32::from_be_bytes([body[0], body[1], body[2], body[3]]);
@@ -132,20 +158,20 @@ fn png(bytes: &[u8]) -> Result<Image, String> {
         at += 12 + length;
     }
     if width == 0 || height == 0 || data.is_empty() {
-        return Err("it is damaged (a PNG image without its data)".into());
+        return Err(broken("it is damaged (a PNG image without its data)"));
     }
     if interlace != 0 || transparent || matches!(color, 4 | 6) {
-        return Err("a PNG image with transparency or interlacing, which the copy cannot place safely".into());
+        return Err(unplaceable("a PNG image with transparency or interlacing, which the copy cannot place safely"));
     }
     let (space, colors): (Object, i64) = match (color, depth) {
         (0, 8) => (Object::Name(b"DeviceGray".to_vec()), 1),
         (2, 8) => (Object::Name(b"DeviceRGB".to_vec()), 3),
         (3, 1 | 2 | 4 | 8) => {
-            let table = palette.ok_or("it is damaged (a PNG palette image without its palette)")?;
+            let table = palette.ok_or_else(|| broken("it is damaged (a PNG palette image without its palette)"))?;
             let entries = i64::try_from(table.len() / 3).unwrap_or(0);
             (Object::Array(vec![Object::Name(b"Indexed".to_vec()), Object::Name(b"DeviceRGB".to_vec()), (entries - 1).into(), Object::String(table, lopdf::StringFormat::Hexadecimal)]), 1)
         }
-        _ => return Err("a PNG colour depth the copy cannot place".into()),
+        _ => return Err(unplaceable("a PNG colour depth the copy cannot place")),
     };
     let mut parms = Dictionary::new();
     parms.set("Predictor", 15);
@@ -164,32 +190,32 @@ fn png(bytes: &[u8]) -> Result<Image, String> {
     Ok(Image { width, height, dictionary, data })
 }
 
-fn load_pdf(bytes: &[u8]) -> Result<Document, String> {
+fn load_pdf(bytes: &[u8]) -> Result<Document, Refusal> {
     let document = Document::load_mem(bytes).map_err(|e| match e {
-        lopdf::Error::Decryption(_) | lopdf::Error::InvalidPassword => "it is encrypted".to_string(),
-        _ => "it is damaged (the PDF could not be read)".to_string(),
+        lopdf::Error::Decryption(_) | lopdf::Error::InvalidPassword => broken("it is encrypted"),
+        _ => broken("it is damaged (the PDF could not be read)"),
     })?;
     if document.is_encrypted() || document.trailer.has(b"Encrypt") {
-        return Err("it is encrypted".into());
+        return Err(broken("it is encrypted"));
     }
     Ok(document)
 }
 
 /// How many pages a file brings to the copy, or why it cannot be included. `declared` is the
 /// type the record gives it; the content must agree.
-pub fn inspect(declared: &str, bytes: &[u8]) -> Result<usize, String> {
+pub fn inspect(declared: &str, bytes: &[u8]) -> Result<usize, Refusal> {
     let Some(kind) = Kind::declared(declared) else {
-        return Err(format!("a kind of file the PDF copy cannot show ({declared})"));
+        return Err(Refusal::Unplaceable(format!("a kind of file the PDF copy cannot show ({declared})")));
     };
     if Kind::sniffed(bytes) != Some(kind) {
-        return Err(format!("it is not what its type says ({declared})"));
+        return Err(Refusal::Broken(format!("it is not what its type says ({declared})")));
     }
     match kind {
         Kind::Pdf => {
             let document = load_pdf(bytes)?;
             match document.get_pages().len() {
-                0 => Err("it is damaged (a PDF without pages)".into()),
-                n if n > MAX_PAGES => Err(format!("it has more than {MAX_PAGES} pages")),
+                0 => Err(broken("it is damaged (a PDF without pages)")),
+                n if n > MAX_PAGES => Err(Refusal::Unplaceable(format!("it has more than {MAX_PAGES} pages"))),
                 n => Ok(n),
             }
         }
@@ -274,7 +300,7 @@ impl Placer {
         match Kind::declared(declared).filter(|k| Kind::sniffed(bytes) == Some(*k)) {
             Some(Kind::Pdf) => self.place_pdf(bytes, slots),
             Some(kind) => {
-                let image = if kind == Kind::Jpeg { jpeg(bytes)? } else { png(bytes)? };
+                let image = if kind == Kind::Jpeg { jpeg(bytes) } else { png(bytes) }.map_err(|r| r.reason().to_string())?;
                 let slot = slots.first().ok_or("no room reserved")?;
                 let (width, height) = (image.width as f32, image.height as f32);
                 let id = self.document.add_object(Stream::new(image.dictionary, image.data).with_compression(false));
@@ -299,7 +325,7 @@ impl Placer {
     }
 
     fn place_pdf(&mut self, bytes: &[u8], slots: &[Slot]) -> Result<(), String> {
-        let mut other = load_pdf(bytes)?;
+        let mut other = load_pdf(bytes).map_err(|r| r.reason().to_string())?;
         other.renumber_objects_with(self.document.max_id + 1);
         let pages: Vec<ObjectId> = other.get_pages().into_values().collect();
         let mut forms = Vec::with_capacity(slots.len());
@@ -351,9 +377,10 @@ mod tests {
 
     #[test]
     fn files_are_checked_by_content_not_by_name() {
-        assert!(inspect("application/pdf", b"GIF89a....").unwrap_err().contains("not what its type says"));
-        assert!(inspect("application/pdf", b"%PDF-1.4 garbage").unwrap_err().contains("damaged"));
-        assert!(inspect("image/tiff", b"II*\0").unwrap_err().contains("cannot show"));
-        assert!(inspect("image/png", b"\x89PNG\r\n\x1a\n").unwrap_err().contains("damaged"));
+        let refused = |t: &str, b: &[u8]| inspect(t, b).err().unwrap_or(Refusal::Broken(String::new()));
+        assert!(matches!(refused("application/pdf", b"GIF89a...."), Refusal::Broken(r) if r.contains("not what its type says")));
+        assert!(matches!(refused("application/pdf", b"%PDF-1.4 garbage"), Refusal::Broken(r) if r.contains("damaged")));
+        assert!(matches!(refused("image/tiff", b"II*\0"), Refusal::Unplaceable(r) if r.contains("cannot show")), "sound but not placeable: it can travel beside");
+        assert!(matches!(refused("image/png", b"\x89PNG\r\n\x1a\n"), Refusal::Broken(r) if r.contains("damaged")));
     }
 }

@@ -56,8 +56,8 @@ impl Manifest {
     }
 
     /// Lists the files (each with its hash).
-    pub fn with_files(mut self, files: &[CopyFile]) -> Self {
-        self.files = files.iter().map(|f| ManifestFile { name: f.name.clone(), bytes: f.bytes.len(), sha256: super::sha256_hex(&f.bytes) }).collect();
+    pub fn with_files<'a>(mut self, files: impl IntoIterator<Item = &'a CopyFile>) -> Self {
+        self.files = files.into_iter().map(|f| ManifestFile { name: f.name.clone(), bytes: f.bytes.len(), sha256: super::sha256_hex(&f.bytes) }).collect();
         self
     }
 }

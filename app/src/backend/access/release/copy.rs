@@ -69,6 +69,21 @@ impl From<crate::backend::copies::package::CopyFile> for Produced {
     }
 }
 
+/// The name an attachment travels under beside the PDF: `attachments/2-scan-of-letter.tiff`.
+fn beside_name(n: usize, title: &str, content_type: &str) -> String {
+    let stem: String = title.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
+    let stem = stem.split('-').filter(|p| !p.is_empty()).take(8).collect::<Vec<_>>().join("-");
+    let extension = match content_type.split(';').next().unwrap_or_default().trim() {
+        "image/tiff" => "tiff",
+        "image/png" => "png",
+        "image/gif" => "gif",
+        "image/jpeg" => "jpg",
+        "application/pdf" => "pdf",
+        _ => "bin",
+    };
+    format!("attachments/{n}-{}.{extension}", if stem.is_empty() { "document" } else { &stem })
+}
+
 /// The next request number (R-1001 onward), read in the transaction that inserts it.
 pub(super) async fn next_request_number(txn: &sea_orm::DatabaseTransaction) -> Result<i64, AppError> {
     let last: Option<i64> = release_request::Entity::find()
@@ -149,6 +164,8 @@ pub(super) struct CopyJob<'a> {
     pub(super) released_by: String,
     /// The request an HIM release answers; none for a copy made at once.
     pub(super) request_number: Option<String>,
+    /// Attachments the PDF cannot show may travel beside it (a download's `.zip`).
+    pub(super) beside_allowed: bool,
     pub(super) file_prefix: String,
     pub(super) settings: InstantSettings<'a>,
 }
@@ -156,6 +173,8 @@ pub(super) struct CopyJob<'a> {
 /// A copy made: its files (not yet packaged), its manifest and its verification code.
 pub(super) struct MadeCopy {
     pub(super) files: Vec<CopyFile>,
+    /// Attachments that travel beside the PDF (`attachments/…`), listed in the manifest.
+    pub(super) beside: Vec<CopyFile>,
     pub(super) manifest: Manifest,
     pub(super) code: String,
 }
@@ -428,7 +447,7 @@ impl AccessContext {
     /// self-contained FHIR Bundle and the C-CDA asked for on a blocking thread (never on the
     /// async runtime), and lists everything in the manifest. Stores nothing.
     pub(super) async fn make_copy(&self, job: CopyJob<'_>) -> Result<MadeCopy, AppError> {
-        let CopyJob { patient, scope, withheld, no_notes, formats, requester, recipient, released_by, request_number, file_prefix, settings } = job;
+        let CopyJob { patient, scope, withheld, no_notes, formats, requester, recipient, released_by, request_number, beside_allowed, file_prefix, settings } = job;
         let mut content = self.copy_content(&patient.id, &scope, &withheld, true, formats.pdf || formats.ccda).await?;
         let (pool, primary) = self.fhir_pool(&mut content).await?;
         let now = now_ms();
@@ -474,6 +493,7 @@ impl AccessContext {
         let mut cover = cover;
         let mut attached: Vec<(String, String)> = Vec::new();
         let mut attachments = Vec::new();
+        let mut beside = Vec::new();
         if formats.pdf {
             for (doc, text) in content.documents.iter().flatten() {
                 if text.is_some() {
@@ -481,16 +501,25 @@ impl AccessContext {
                 }
                 let Some(bytes) = self.document_data(&doc.id).await? else { continue };
                 let declared = doc.content_type.clone();
-                let checked = tokio::task::spawn_blocking(move || copies::attach::inspect(&declared, &bytes)).await.map_err(|_| AppError::Unavailable { message: "Checking an attachment stopped unexpectedly; try again.".into() })?;
+                let (checked, bytes) = tokio::task::spawn_blocking(move || (copies::attach::inspect(&declared, &bytes), bytes))
+                    .await
+                    .map_err(|_| AppError::Unavailable { message: "Checking an attachment stopped unexpectedly; try again.".into() })?;
+                let when = doc.date.clone().unwrap_or_else(|| "undated".into());
                 match checked {
                     Ok(pages) => {
                         cover.attachment_notes.push((doc.id.clone(), format!("It is shown on the attached pages at the end of this copy ({pages} page(s)).")));
                         attachments.push((doc.title.clone(), pages));
                         attached.push((doc.id.clone(), doc.content_type.clone()));
                     }
-                    Err(reason) => {
+                    Err(copies::attach::Refusal::Unplaceable(reason)) if beside_allowed => {
+                        let name = beside_name(beside.len() + 1, &doc.title, &doc.content_type);
+                        cover.attachment_notes.push((doc.id.clone(), format!("It cannot be shown in this PDF ({reason}); it is in the download beside it, as {name}.")));
+                        beside.push(CopyFile { name, content_type: "application/octet-stream", bytes, pages: None });
+                    }
+                    Err(refusal) => {
+                        let reason = refusal.reason();
                         cover.attachment_notes.push((doc.id.clone(), format!("It could not be included: {reason}.")));
-                        cover.not_included.push((format!("{} ({})", doc.title, doc.date.clone().unwrap_or_else(|| "undated".into())), format!("Could not be included: {reason}.")));
+                        cover.not_included.push((format!("{} ({when})", doc.title), format!("Could not be included: {reason}.")));
                     }
                 }
             }
@@ -521,8 +550,8 @@ impl AccessContext {
         {
             pdf.bytes = self.place_attachments(std::mem::take(&mut pdf.bytes), &attached, slots).await?;
         }
-        let manifest = manifest.with_files(&files);
-        Ok(MadeCopy { files, manifest, code })
+        let manifest = manifest.with_files(files.iter().chain(&beside));
+        Ok(MadeCopy { files, beside, manifest, code })
     }
 
     /// An attachment's bytes, alone (never a list of them: one attachment in memory at a time).

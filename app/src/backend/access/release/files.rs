@@ -420,6 +420,7 @@ impl AccessContext {
                 requester,
                 released_by: self.display_name(&self.principal.user_id).await?,
                 request_number: Some(number.clone()),
+                beside_allowed: false,
                 file_prefix: format!("record-{number}"),
                 settings: super::copy::InstantSettings { site: site_name, site_code: settings.site_code, base_url: settings.base_url },
             })

@@ -157,6 +157,8 @@ impl AccessContext {
     /// sending, which a caregiver's grant must allow), to them or to `recipient`.
     async fn make_instant(&self, copy: &InstantCopy, action: Action, recipient: Option<String>, settings: InstantSettings<'_>) -> Result<(patient_row::Model, Scope, MadeCopy), AppError> {
         let InstantScope { patient, scope, withheld, no_notes } = self.instant_scope(copy, action).await?;
+        // Only a download can carry files the PDF cannot show beside it.
+        let downloading = recipient.is_none();
         let name = self.display_name(&self.principal.user_id).await?;
         let asked_by = if self.acting_for.is_some() { format!("{name} (caregiver)") } else { format!("{name} (the patient)") };
         let made = self
@@ -170,6 +172,7 @@ impl AccessContext {
                 requester: asked_by,
                 released_by: "The patient portal, at once (no staff review)".into(),
                 request_number: None,
+                beside_allowed: downloading,
                 file_prefix: format!("health-record-{}", self.clock.today()),
                 settings,
             })
@@ -232,12 +235,13 @@ impl AccessContext {
         let formats = copy.formats;
         let code = made.code.clone();
         let manifest_json = made.manifest.to_json();
-        let (download, mut hashes) = if made.files.len() == 1 {
+        let (download, mut hashes) = if made.files.len() == 1 && made.beside.is_empty() {
             let file = made.files.into_iter().next().ok_or(AppError::BadRequest)?;
             let hashes = vec![(file.name.clone(), copies::sha256_hex(&file.bytes), file.bytes.len())];
             (InstantFile { file_name: file.name, content_type: file.content_type, bytes: file.bytes, code: code.clone() }, hashes)
         } else {
             let mut all = made.files;
+            all.extend(made.beside);
             all.push(CopyFile { name: "manifest.json".into(), content_type: "application/json", bytes: manifest_json.clone(), pages: None });
             let hashes: Vec<(String, String, usize)> = all.iter().map(|f| (f.name.clone(), copies::sha256_hex(&f.bytes), f.bytes.len())).collect();
             let zipped = copies::package::zip(&all).map_err(|e| {
