@@ -33,6 +33,16 @@ fn attachment(body: impl IntoResponse, content_type: &str, file_name: &str) -> R
     response
 }
 
+/// A 303 to an address the portal built (never one typed by anyone), not cached.
+fn see_other(location: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 fn error_response(error: AppError) -> Response {
     let status = StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], error.to_string()).into_response()
@@ -164,14 +174,7 @@ pub async fn shared_open(
         "ccda" => "ccda",
         _ => "pdf",
     };
-    let back = |code: String| {
-        let mut response = StatusCode::SEE_OTHER.into_response();
-        if let Ok(v) = HeaderValue::from_str(&format!("/shared/{token}?error={code}")) {
-            response.headers_mut().insert(header::LOCATION, v);
-        }
-        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        response
-    };
+    let back = |code: String| see_other(&format!("/shared/{token}?error={code}"));
     if token.len() > 100 || !token.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
         return back("unknown".into());
     }
@@ -247,9 +250,7 @@ pub async fn representative_document(
 
 /// Signed out (or timed out) on the download form: sign in, then back to it.
 fn sign_in_first() -> Response {
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    response.headers_mut().insert(header::LOCATION, HeaderValue::from_static("/sign-in?next=%2Frecord%2Fdownload"));
-    response
+    see_other("/sign-in?next=%2Frecord%2Fdownload")
 }
 
 /// Back to the download form with what was sent and `checked=1`: the page shows each field's
@@ -260,12 +261,7 @@ fn back_to_download_form(pairs: &[(String, String)], sending: bool) -> Response 
         query.append_pair(k, v);
     }
     query.append_pair("checked", if sending { "send" } else { "1" });
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!("/record/download?{}{}", query.finish(), if sending { "#send" } else { "" })) {
-        response.headers_mut().insert(header::LOCATION, v);
-    }
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    see_other(&format!("/record/download?{}{}", query.finish(), if sending { "#send" } else { "" }))
 }
 
 /// `GET /record/download/file?range=&from=&to=&part=&section=…&format=…`: Download now (ONC
@@ -305,13 +301,7 @@ pub const VERIFY_MAX_BYTES: usize = 512 * 1024 * 1024;
 /// in memory, never stored), then the page shows what the hash matches: `/verify?sha256=…`.
 pub async fn verify_file(mut multipart: axum::extract::Multipart) -> Response {
     use sha2::{Digest, Sha256};
-    let to = |query: String| {
-        let mut response = StatusCode::SEE_OTHER.into_response();
-        if let Ok(v) = HeaderValue::from_str(&format!("/verify?{query}")) {
-            response.headers_mut().insert(header::LOCATION, v);
-        }
-        response
-    };
+    let to = |query: String| see_other(&format!("/verify?{query}"));
     loop {
         match multipart.next_field().await {
             Ok(Some(mut field)) if field.name() == Some("file") => {
@@ -371,11 +361,7 @@ pub async fn send_now(
                     tracing::warn!(error = %e, "mailing a shared link failed; the patient can pass the link on");
                 }
             }
-            let mut response = StatusCode::SEE_OTHER.into_response();
-            if let Ok(v) = HeaderValue::from_str(&format!("/requests/{id}")) {
-                response.headers_mut().insert(header::LOCATION, v);
-            }
-            response
+            see_other(&format!("/requests/{id}"))
         }
         Err(AppError::Validation { .. }) => back_to_download_form(&pairs, true),
         Err(e) => error_response(e),

@@ -35,7 +35,6 @@ pub struct InstantFile {
     pub file_name: String,
     pub content_type: &'static str,
     pub bytes: Vec<u8>,
-    pub code: String,
 }
 
 
@@ -238,7 +237,7 @@ impl AccessContext {
         let (download, mut hashes) = if made.files.len() == 1 && made.beside.is_empty() {
             let file = made.files.into_iter().next().ok_or(AppError::BadRequest)?;
             let hashes = vec![(file.name.clone(), copies::sha256_hex(&file.bytes), file.bytes.len())];
-            (InstantFile { file_name: file.name, content_type: file.content_type, bytes: file.bytes, code: code.clone() }, hashes)
+            (InstantFile { file_name: file.name, content_type: file.content_type, bytes: file.bytes }, hashes)
         } else {
             let mut all = made.files;
             all.extend(made.beside);
@@ -248,7 +247,7 @@ impl AccessContext {
                 tracing::error!(error = %e, "zipping an instant copy failed");
                 AppError::Unavailable { message: "Making the copy failed. Nothing was downloaded; try again.".into() }
             })?;
-            (InstantFile { file_name: format!("health-record-{stamp}.zip"), content_type: "application/zip", bytes: zipped, code: code.clone() }, hashes)
+            (InstantFile { file_name: format!("health-record-{stamp}.zip"), content_type: "application/zip", bytes: zipped }, hashes)
         };
         if download.content_type == "application/zip" {
             hashes.push((download.file_name.clone(), copies::sha256_hex(&download.bytes), download.bytes.len()));
