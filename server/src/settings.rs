@@ -72,6 +72,8 @@ pub struct Settings {
     pub request_response_days: u32,
     pub self_copy_fee_cents: u32,
     pub third_party_copy_fee_cents: u32,
+    pub third_party_response_days: u32,
+    pub copy_fee_cap_cents: u32,
     pub file_keys: Option<SecretString>,
     pub release_download_days: u32,
     pub privacy_contact: String,
@@ -147,6 +149,8 @@ impl Default for Settings {
             request_response_days: 30,
             self_copy_fee_cents: 0,
             third_party_copy_fee_cents: 0,
+            third_party_response_days: 30,
+            copy_fee_cap_cents: 0,
             file_keys: None,
             release_download_days: 30,
             privacy_contact: "the Privacy Officer, Health Information Management".to_string(),
@@ -209,6 +213,8 @@ pub const DOCS: &[SettingDoc] = &[
     SettingDoc { key: "request_response_days", default: "30", help: "Calendar days to act on a request for a copy (45 CFR 164.524(b)(2); some states require 15)." },
     SettingDoc { key: "self_copy_fee_cents", default: "0", help: "Fee for a patient's own electronic copy, in cents; capped at the $6.50 flat fee." },
     SettingDoc { key: "third_party_copy_fee_cents", default: "0", help: "Fee for an electronic copy sent to someone else on the patient's authorization, in cents (at most 100000); shown before the request is sent." },
+    SettingDoc { key: "third_party_response_days", default: "30", help: "Calendar days to answer a request from someone other than the patient (attorneys, insurers, agencies), counted from the day it was received." },
+    SettingDoc { key: "copy_fee_cap_cents", default: "0", help: "The state's cap on a copy fee, in cents (0: no cap). Estimates from the fee schedule stop at it; a typed fee above it is refused." },
     SettingDoc { key: "file_keys", default: "(development key)", help: "Keys that encrypt released files at rest (AES-256-GCM): id:base64 of 32 bytes, several separated by commas; the first seals, all open. Secret: never printed. Required in production." },
     SettingDoc { key: "release_download_days", default: "30", help: "Days a released copy stays downloadable; after that the patient asks again." },
     SettingDoc { key: "privacy_contact", default: "the Privacy Officer, Health Information Management", help: "Who patients complain to, named in denial letters (45 CFR 164.524(d)(2)(iii)): a name or title and a telephone number." },
@@ -346,6 +352,12 @@ impl Settings {
         }
         if self.representative_document_max_bytes < 1024 || self.representative_document_max_bytes > 100 * 1024 * 1024 {
             return Err(SettingsError::invalid("representative_document_max_bytes", "use 1024 bytes to 100 MiB"));
+        }
+        if !(1..=90).contains(&self.third_party_response_days) {
+            return Err(SettingsError::invalid("third_party_response_days", "use 1 to 90 days"));
+        }
+        if self.copy_fee_cap_cents > 10_000_000 {
+            return Err(SettingsError::invalid("copy_fee_cap_cents", "at most 10000000 (USD 100,000)"));
         }
         if self.third_party_copy_fee_cents > 100_000 {
             return Err(SettingsError::invalid("third_party_copy_fee_cents", "at most 100000 (USD 1,000)"));
@@ -705,7 +717,7 @@ mod tests {
         toml.push_str("lockout_threshold = 1\nlockout_address_threshold = 1\nlockout_base_secs = 1\n");
         toml.push_str("lockout_max_secs = 1\ndemo = false\n");
         toml.push_str("import_max_file_bytes = 1024\nimport_max_string_bytes = 1024\n");
-        toml.push_str("request_response_days = 30\nself_copy_fee_cents = 0\nthird_party_copy_fee_cents = 0\n");
+        toml.push_str("request_response_days = 30\nself_copy_fee_cents = 0\nthird_party_copy_fee_cents = 0\nthird_party_response_days = 30\ncopy_fee_cap_cents = 0\n");
         toml.push_str("file_keys = \"k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\nrelease_download_days = 30\nprivacy_contact = \"p\"\ntime_zone = \"America/Chicago\"\n");
         toml.push_str("caregiver_default_days = 1\ncaregiver_max_days = 1\ncaregiver_invitation_days = 1\nproxy_limited_from_age = 12\nproxy_adult_from_age = 18\nrepresentative_document_max_bytes = 1024\n");
         toml.push_str("oidc_providers = [{ id = \"idp\", label = \"IdP\", issuer = \"https://idp.example\", client_id = \"c\" }]\n");

@@ -101,6 +101,8 @@ impl Application {
             request_response_days: settings.request_response_days,
             self_copy_fee_cents: settings.self_copy_fee_cents,
             third_party_copy_fee_cents: settings.third_party_copy_fee_cents,
+            third_party_response_days: settings.third_party_response_days,
+            copy_fee_cap_cents: settings.copy_fee_cap_cents,
             file_keys: settings.file_keys(),
             release_download_days: settings.release_download_days,
             privacy_contact: settings.privacy_contact.clone(),
@@ -276,6 +278,12 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
                 // Five documents at the largest accepted size, plus the form's own bytes: a larger
                 // body (a 200 MB upload) is cut off and answered with the size limit.
                 .layer(axum::extract::DefaultBodyLimit::max(usize::try_from(settings.representative_document_max_bytes.saturating_mul(5)).unwrap_or(usize::MAX).saturating_add(64 * 1024))),
+        )
+        .route(
+            "/staff/intake/new",
+            axum::routing::post(app::backend::upload::intake)
+                // Ten scans at the largest accepted size, plus the form's own bytes.
+                .layer(axum::extract::DefaultBodyLimit::max(usize::try_from(settings.representative_document_max_bytes.saturating_mul(10)).unwrap_or(usize::MAX).saturating_add(64 * 1024))),
         )
         .route(app::backend::auth::oidc::CALLBACK_PATH, get(app::backend::oidc_routes::callback))
         .route(

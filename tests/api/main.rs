@@ -20,6 +20,7 @@ mod pages;
 mod record;
 mod release;
 mod release_copies;
+mod release_desk;
 mod reset;
 mod scale_out;
 mod security_headers;

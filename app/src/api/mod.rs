@@ -5,6 +5,7 @@ pub mod activation;
 pub mod audit;
 pub mod auth;
 pub mod caregivers;
+pub mod desk;
 pub mod import;
 pub mod mfa;
 pub mod oidc;

@@ -70,7 +70,9 @@ pub async fn extend_request(id: String, new_due: String, reason: String) -> Resu
         if reason.trim().is_empty() {
             return Err(AppError::Validation { fields: vec![FieldError { field: "reason".into(), message: "Tell the patient why (45 CFR 164.524(b)(2)(iii)).".into() }] });
         }
-        access().await?.extend_request(&id, date, &reason, 30).await
+        let state = state()?;
+        let site = site_name(&state);
+        access().await?.extend_request(&id, date, &reason, 30, release_settings(&state, &site)).await
     }.await)
 }
 

@@ -135,7 +135,8 @@ pub async fn release_file_download(
     headers: HeaderMap,
     axum::extract::Path((id, kind)): axum::extract::Path<(String, String)>,
 ) -> Response {
-    if !matches!(kind.as_str(), "pdf" | "fhir" | "ccda" | "denial_letter" | "authorization") {
+    let scan = kind.strip_prefix("scan-").and_then(|n| n.parse::<usize>().ok()).is_some_and(|n| (1..=super::access::MAX_SCANS).contains(&n));
+    if !scan && !matches!(kind.as_str(), "pdf" | "fhir" | "ccda" | "denial_letter" | "authorization" | "extension_letter" | "invoice") {
         return error_response(AppError::NotFound);
     }
     let context = match signed_in_context(&state, session, &headers, peer).await {

@@ -61,10 +61,14 @@ pub enum Action {
     ManageCaregivers,
     /// Verify representatives' documents and approve, refuse or end them (HIM staff).
     VerifyRepresentatives,
+    /// Set the fee schedule for copies (administrators; the state's cap is a setting).
+    SetFees,
+    /// Assign and reassign requests to colleagues, and read the desk's dashboard (HIM leads).
+    LeadDesk,
 }
 
 impl Action {
-    pub const ALL: [Action; 16] = [
+    pub const ALL: [Action; 18] = [
         Action::ReadPatientRecord,
         Action::SearchPatients,
         Action::CreatePatient,
@@ -81,6 +85,8 @@ impl Action {
         Action::TrackRequests,
         Action::ManageCaregivers,
         Action::VerifyRepresentatives,
+        Action::SetFees,
+        Action::LeadDesk,
     ];
 }
 
@@ -151,6 +157,9 @@ pub fn decide(principal: &Principal, action: Action, target: Target<'_>, grants:
         (RequestCopy, Target::Patient(patient)) => own(patient) || proxy(patient).is_some_and(|s| s.request_copies),
         (ManageCaregivers, Target::Patient(patient)) => own(patient),
         (VerifyRepresentatives, Target::Site) => staff,
+        (SetFees, Target::Site) => principal.has(Role::Administrator),
+        // A lead is HIM staff too: assigning work needs both.
+        (LeadDesk, Target::Site) => staff && principal.has(Role::HimLead),
         (WorkRequests, Target::Site) => staff,
         (SearchPatients | CreatePatient | VerifyIdentity | ReviewDuplicates, Target::Site) => staff,
         // The issue names both: HIM staff load records, administrators load them at set-up. The
@@ -212,6 +221,8 @@ mod tests {
             (TrackRequests, Allow, Deny, Deny),
             (ManageCaregivers, Allow, Deny, Deny),
             (VerifyRepresentatives, Deny, Deny, Deny),
+            (SetFees, Deny, Deny, Deny),
+            (LeadDesk, Deny, Deny, Deny),
         ]);
     }
 
@@ -241,6 +252,8 @@ mod tests {
             // Never onward: only the patient manages who sees their record.
             (ManageCaregivers, Deny, Deny, Deny),
             (VerifyRepresentatives, Deny, Deny, Deny),
+            (SetFees, Deny, Deny, Deny),
+            (LeadDesk, Deny, Deny, Deny),
         ]);
         check(&[Role::Caregiver], &[], &[
             (ReadPatientRecord, Deny, Deny, Deny),
@@ -259,6 +272,8 @@ mod tests {
             (TrackRequests, Deny, Deny, Deny),
             (ManageCaregivers, Deny, Deny, Deny),
             (VerifyRepresentatives, Deny, Deny, Deny),
+            (SetFees, Deny, Deny, Deny),
+            (LeadDesk, Deny, Deny, Deny),
         ]);
     }
 
@@ -350,6 +365,8 @@ mod tests {
             (TrackRequests, Allow, Allow, Deny),
             (ManageCaregivers, Deny, Deny, Deny),
             (VerifyRepresentatives, Deny, Deny, Allow),
+            (SetFees, Deny, Deny, Deny),
+            (LeadDesk, Deny, Deny, Deny),
         ]);
     }
 
@@ -372,6 +389,8 @@ mod tests {
             (TrackRequests, Allow, Allow, Deny),
             (ManageCaregivers, Deny, Deny, Deny),
             (VerifyRepresentatives, Deny, Deny, Deny),
+            (SetFees, Deny, Deny, Deny),
+            (LeadDesk, Deny, Deny, Deny),
         ]);
     }
 
@@ -394,6 +413,8 @@ mod tests {
             (TrackRequests, Deny, Deny, Deny),
             (ManageCaregivers, Deny, Deny, Deny),
             (VerifyRepresentatives, Deny, Deny, Deny),
+            (SetFees, Deny, Deny, Allow),
+            (LeadDesk, Deny, Deny, Deny),
         ]);
     }
 
@@ -417,6 +438,8 @@ mod tests {
             (TrackRequests, Deny, Deny, Deny),
             (ManageCaregivers, Deny, Deny, Deny),
             (VerifyRepresentatives, Deny, Deny, Deny),
+            (SetFees, Deny, Deny, Deny),
+            (LeadDesk, Deny, Deny, Deny),
         ]);
     }
 

@@ -30,6 +30,9 @@ pub struct AppState {
     pub request_response_days: u32,
     pub self_copy_fee_cents: u32,
     pub third_party_copy_fee_cents: u32,
+    /// Days to answer a requester other than the patient, and the state's fee cap (0: none).
+    pub third_party_response_days: u32,
+    pub copy_fee_cap_cents: u32,
     /// Keys that seal released files (AES-256-GCM).
     pub file_keys: super::copies::seal::FileKeys,
     /// Days a released copy stays downloadable.
@@ -55,6 +58,8 @@ impl AppState {
             response_days: i64::from(self.request_response_days),
             self_fee_cents: self.self_copy_fee_cents,
             third_party_fee_cents: self.third_party_copy_fee_cents,
+            third_party_response_days: i64::from(self.third_party_response_days),
+            fee_cap_cents: self.copy_fee_cap_cents,
             keys: &self.file_keys,
             download_days: self.release_download_days,
             site,

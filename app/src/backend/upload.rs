@@ -76,7 +76,7 @@ pub async fn representative(
     headers: HeaderMap,
     mut multipart: Multipart,
 ) -> Response {
-    use super::access::{RepresentativeForm, caregivers::Upload};
+    use super::access::RepresentativeForm;
     let request = RequestMeta::from_parts(&headers, Some(peer));
     let session = PortalSession::from(session);
     let signed = match signed_in_with(&state, &session, &request, true).await {
@@ -88,36 +88,9 @@ pub async fn representative(
         Err(e) => return plain(StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), e.to_string()),
     };
     let max_mb = state.caregivers.document_max_bytes / (1024 * 1024);
-    let mut form = RepresentativeForm::default();
-    let mut uploads: Vec<Upload> = Vec::new();
-    loop {
-        match multipart.next_field().await {
-            Ok(Some(field)) => {
-                let name = field.name().unwrap_or_default().to_string();
-                if name == "documents" {
-                    let file_name: String = field.file_name().map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n).chars().take(200).collect()).unwrap_or_default();
-                    let bytes = field.bytes().await.map(|b| b.to_vec()).map_err(|_| format!("could not be read; documents may be at most {max_mb} MB"));
-                    uploads.push((file_name, bytes));
-                } else {
-                    let text = field.text().await.unwrap_or_default();
-                    match name.as_str() {
-                        "kind" => form.kind = text,
-                        "patient_name" => form.patient_name = text,
-                        "birth_date" => form.birth_date = text,
-                        "mrn" => form.mrn = text,
-                        "statement" => form.statement = text,
-                        _ => {}
-                    }
-                }
-            }
-            Ok(None) => break,
-            // The body limit stops an oversized upload before it is read whole.
-            Err(_) => {
-                uploads.push(("upload".into(), Err(format!("could not be read; documents may be at most {max_mb} MB"))));
-                break;
-            }
-        }
-    }
+    let (texts, uploads) = read_form(&mut multipart, "documents", max_mb).await;
+    let text = |name: &str| texts.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).unwrap_or_default();
+    let form = RepresentativeForm { kind: text("kind"), patient_name: text("patient_name"), birth_date: text("birth_date"), mrn: text("mrn"), statement: text("statement") };
     match context.submit_representative_request(&form, uploads, &state.caregivers, &state.file_keys).await {
         Ok(_) => see_other("/representatives?sent=1"),
         Err(AppError::Validation { fields }) => {
@@ -126,6 +99,103 @@ pub async fn representative(
             see_other(&format!("/representatives?error={encoded}"))
         }
         Err(e) => plain(StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), e.to_string()),
+    }
+}
+
+/// Reads a plain multipart form: its text fields (name, value; at most 64 of 64 KiB) and the
+/// files posted under `files_field` (their own names, never a client path). A file that cannot
+/// be read (past the body limit) is kept as its error, to be reported on its field.
+async fn read_form(multipart: &mut Multipart, files_field: &str, max_mb: u64) -> (Vec<(String, String)>, Vec<super::access::caregivers::Upload>) {
+    let mut texts = Vec::new();
+    let mut uploads = Vec::new();
+    let too_large = || format!("could not be read; files may be at most {max_mb} MB");
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) => {
+                let name = field.name().unwrap_or_default().to_string();
+                if name == files_field {
+                    let file_name: String = field.file_name().map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n).chars().take(200).collect()).unwrap_or_default();
+                    let bytes = field.bytes().await.map(|b| b.to_vec()).map_err(|_| too_large());
+                    uploads.push((file_name, bytes));
+                } else if texts.len() < 64 {
+                    let text: String = field.text().await.unwrap_or_default().chars().take(64 * 1024).collect();
+                    texts.push((name, text));
+                }
+            }
+            Ok(None) => break,
+            // The body limit stops an oversized upload before it is read whole.
+            Err(_) => {
+                uploads.push(("upload".into(), Err(too_large())));
+                break;
+            }
+        }
+    }
+    (texts, uploads)
+}
+
+/// `POST /staff/intake/new`: HIM staff log a request that came by mail, fax, in person, phone or
+/// email, with the scans of the paper (plain multipart, works without JavaScript). A browser goes
+/// to the new request's page, or back to the form with what to correct (nothing is kept then);
+/// a client that asks for JSON gets the request (201) or the field errors (422).
+pub async fn intake(
+    State(state): State<AppState>,
+    session: Session,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    mut multipart: Multipart,
+) -> Response {
+    let wants_json = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("application/json"));
+    let request = RequestMeta::from_parts(&headers, Some(peer));
+    let session = PortalSession::from(session);
+    let signed = match signed_in_with(&state, &session, &request, true).await {
+        Ok(s) => s,
+        Err(_) if !wants_json => return see_other("/sign-in?next=/staff/intake"),
+        Err(e) => return plain(StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::UNAUTHORIZED), e.to_string()),
+    };
+    let context = match super::current::access_with(&state, &session, &signed, request).await {
+        Ok(c) => c,
+        Err(e) => return plain(StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), e.to_string()),
+    };
+    let max_bytes = state.caregivers.document_max_bytes;
+    let (texts, uploads) = read_form(&mut multipart, "scans", max_bytes / (1024 * 1024)).await;
+    let text = |name: &str| texts.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+    // Checkboxes repeat their name: the ticked checklist items and the chosen sections.
+    let all = |name: &str| texts.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect::<Vec<_>>().join(",");
+    let sections = all("section");
+    let form = crate::domain::release::IntakeForm {
+        channel: text("channel").unwrap_or_default(),
+        received_on: text("received_on").unwrap_or_default(),
+        requester_type: text("requester_type").unwrap_or_default(),
+        requester_name: text("requester_name").unwrap_or_default(),
+        requester_address: text("requester_address"),
+        patient_id: text("patient_id").unwrap_or_default(),
+        scope: match text("scope") {
+            Some(scope) if !scope.is_empty() => scope,
+            _ if !sections.is_empty() => sections,
+            _ => "all".into(),
+        },
+        from: text("from"),
+        to: text("to"),
+        pdf: text("pdf"),
+        fhir: text("fhir"),
+        purpose: text("purpose"),
+        checklist: Some([text("checklist").unwrap_or_default(), all("item")].join(",")),
+        pages: text("pages"),
+        fee: text("fee"),
+        actual_costs: text("actual_costs"),
+        idempotency_key: text("idempotency_key"),
+    };
+    let site = state.site_name();
+    let outcome = context.log_request(&form, uploads, max_bytes, state.release_settings(&site)).await;
+    match (outcome, wants_json) {
+        (Ok(view), true) => (StatusCode::CREATED, axum::Json(view)).into_response(),
+        (Ok(view), false) => see_other(&format!("/staff/requests/{}", view.id)),
+        (Err(AppError::Validation { fields }), true) => (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(serde_json::json!({ "fields": fields }))).into_response(),
+        (Err(AppError::Validation { fields }), false) => {
+            let text = fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join(" | ");
+            see_other(&format!("/staff/intake?error={}", url_escape(&text)))
+        }
+        (Err(e), _) => plain(StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), e.to_string()),
     }
 }
 

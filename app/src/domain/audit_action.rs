@@ -38,6 +38,8 @@ crate::domain::text_enum! {
         CaregiverSwitch = "caregiver_switch",
         RepresentativeRequest = "representative_request",
         RepresentativeDecide = "representative_decide",
+        /// The administrator changes the fee schedule.
+        FeeSchedule = "fee_schedule",
     }
 }
 

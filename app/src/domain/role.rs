@@ -17,11 +17,13 @@ pub enum Role {
     HimReviewer,
     /// Manages staff accounts and roles, reads audit reports.
     Administrator,
+    /// Leads the release desk: assigns requests to colleagues, reads the dashboard (with HIM staff).
+    HimLead,
 }
 
 impl Role {
-    pub const ALL: [Role; 5] =
-        [Role::Patient, Role::Caregiver, Role::HimStaff, Role::HimReviewer, Role::Administrator];
+    pub const ALL: [Role; 6] =
+        [Role::Patient, Role::Caregiver, Role::HimStaff, Role::HimReviewer, Role::Administrator, Role::HimLead];
 
     /// The stored and command-line name.
     pub fn as_str(self) -> &'static str {
@@ -31,6 +33,7 @@ impl Role {
             Role::HimStaff => "him_staff",
             Role::HimReviewer => "him_reviewer",
             Role::Administrator => "administrator",
+            Role::HimLead => "him_lead",
         }
     }
 
@@ -42,6 +45,7 @@ impl Role {
             Role::HimStaff => "HIM staff",
             Role::HimReviewer => "HIM reviewer",
             Role::Administrator => "Administrator",
+            Role::HimLead => "HIM lead",
         }
     }
 
@@ -51,7 +55,7 @@ impl Role {
 
     /// Staff roles must use multi-factor authentication (ONC 170.315(d)(13), issue 3).
     pub fn is_staff(self) -> bool {
-        matches!(self, Role::HimStaff | Role::HimReviewer | Role::Administrator)
+        matches!(self, Role::HimStaff | Role::HimReviewer | Role::Administrator | Role::HimLead)
     }
 }
 
@@ -76,6 +80,6 @@ mod tests {
     #[test]
     fn only_staff_roles_are_staff() {
         let staff: Vec<Role> = Role::ALL.into_iter().filter(|r| r.is_staff()).collect();
-        assert_eq!(staff, vec![Role::HimStaff, Role::HimReviewer, Role::Administrator]);
+        assert_eq!(staff, vec![Role::HimStaff, Role::HimReviewer, Role::Administrator, Role::HimLead]);
     }
 }

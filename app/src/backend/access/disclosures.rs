@@ -20,7 +20,7 @@ impl AccessContext {
     /// Writes an accounting entry for a release to a third party (164.528(b)(2)): date,
     /// recipient and address, what, why. Under a signed authorization it is not accountable
     /// (164.528(a)(1)(iv)), but it is recorded and shown to the patient all the same.
-    pub(super) async fn record_disclosure(&self, txn: &sea_orm::DatabaseTransaction, row: &release_request::Model, what: &str, kind: &str) -> Result<(), AppError> {
+    pub(super) async fn record_disclosure(&self, txn: &sea_orm::DatabaseTransaction, row: &release_request::Model, what: &str, kind: &str, accountable: bool) -> Result<(), AppError> {
         disclosure::Entity::insert(disclosure::ActiveModel {
             id: Set(uuid::Uuid::new_v4().to_string()),
             patient_id: Set(row.patient_id.clone()),
@@ -30,7 +30,9 @@ impl AccessContext {
             recipient_address: Set(row.recipient_address.clone()),
             description: Set(format!("Copy of the health record: {what} (request R-{})", row.number)),
             purpose: Set(row.purpose.clone().unwrap_or_else(|| "At the patient's request".into())),
-            accountable: Set(false),
+            // 164.528(a)(1): disclosures under 164.512 (courts, subpoenas, agencies) are
+            // accountable; those under an authorization, for treatment or payment are not.
+            accountable: Set(accountable),
             kind: Set(kind.into()),
             corrects_id: Set(None),
             recorded_by_user_id: Set(Some(self.principal.user_id.clone())),

@@ -27,7 +27,7 @@ mod system;
 pub use system::SystemContext;
 use rows::{band_of, caregiver_grant, grant_scope, in_force, patient_row};
 pub mod release;
-pub use release::{InstantFile, InstantSettings, LinkNotice, ReleaseSettings, normalize_code};
+pub use release::{InstantFile, InstantSettings, LinkNotice, MAX_SCANS, ReleaseSettings, normalize_code};
 mod activity;
 mod disclosures;
 pub use disclosures::ManualDisclosure;

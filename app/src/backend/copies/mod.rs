@@ -5,6 +5,7 @@
 
 pub mod attach;
 pub mod ccda;
+pub mod desk;
 pub mod fhir;
 pub mod html;
 pub mod package;

@@ -25,7 +25,7 @@ pub enum ExtensionError {
     BadDate { max_days: i64 },
     #[error("the patient must be told why: give a reason")]
     NoReason,
-    #[error("a request that was already acted on needs no extension")]
+    #[error("the copy was already provided (or the denial sent): no extension is needed")]
     AlreadyActedOn,
 }
 
@@ -35,9 +35,9 @@ impl Clock {
         Some(Clock { received, due: received.add_days(response_days)?, extended: false })
     }
 
-    /// Past its due date and not yet acted on: shown as overdue to patient and staff.
+    /// Past its due date and not yet provided (or denied): shown as overdue to patient and staff.
     pub fn overdue(&self, status: Status, today: IsoDate) -> bool {
-        !status.acted_on() && today > self.due
+        !status.clock_stopped() && today > self.due
     }
 
     /// Days left until the due date (negative when overdue).
@@ -48,7 +48,7 @@ impl Clock {
     /// The one extension 164.524(b)(2)(iii) allows: before the deadline, with a written reason
     /// and the new date, by at most `max_days` (default 30). The caller sends the notice.
     pub fn extend(&self, status: Status, today: IsoDate, new_due: IsoDate, reason: &str, max_days: i64) -> Result<Clock, ExtensionError> {
-        if status.acted_on() {
+        if status.clock_stopped() {
             return Err(ExtensionError::AlreadyActedOn);
         }
         if self.extended {
@@ -85,7 +85,7 @@ mod tests {
     }
 
     #[test]
-    fn rule_164_524_b_2_due_30_days_after_receipt_and_overdue_only_until_acted_on() {
+    fn rule_164_524_b_2_due_30_days_after_receipt_and_overdue_until_provided() {
         let clock = Clock::start(day("2026-01-15"), 30).expect("clock");
         assert_eq!(clock.due, day("2026-02-14"));
         assert_eq!(clock.days_left(day("2026-02-10")), 4);
@@ -94,6 +94,8 @@ mod tests {
         assert!(clock.overdue(Submitted, day("2026-03-01")));
         assert!(!clock.overdue(Denied, day("2026-03-01")), "a denial is acting on the request");
         assert!(!clock.overdue(Released, day("2026-03-01")));
+        // Approved is not provided: the clock runs until the copy is made available.
+        assert!(clock.overdue(Approved, day("2026-03-01")) && clock.overdue(PartiallyApproved, day("2026-03-01")));
         // A stricter state's 15 days is a setting.
         assert_eq!(Clock::start(day("2026-01-15"), 15).map(|c| c.due), Some(day("2026-01-30")));
     }
@@ -110,7 +112,8 @@ mod tests {
         assert_eq!(clock.extend(InReview, day("2026-02-01"), day("2026-03-20"), "too far", 30), Err(ExtensionError::BadDate { max_days: 30 }));
         assert_eq!(clock.extend(InReview, day("2026-02-01"), day("2026-02-10"), "earlier", 30), Err(ExtensionError::BadDate { max_days: 30 }));
         assert_eq!(clock.extend(InReview, day("2026-02-01"), day("2026-03-01"), "  ", 30), Err(ExtensionError::NoReason));
-        assert_eq!(clock.extend(Approved, day("2026-02-01"), day("2026-03-01"), "why", 30), Err(ExtensionError::AlreadyActedOn));
+        assert_eq!(clock.extend(Released, day("2026-02-01"), day("2026-03-01"), "why", 30), Err(ExtensionError::AlreadyActedOn));
+        assert!(clock.extend(Approved, day("2026-02-01"), day("2026-03-01"), "copying the paper chart", 30).is_ok(), "approved but not yet provided");
     }
 
     #[test]

@@ -45,11 +45,15 @@ impl Status {
         }
     }
 
-    /// HIM has acted on the request within the meaning of 164.524(b)(2): decided it (a denial
-    /// counts) or withdrawn. The legal clock stops here.
-    pub fn acted_on(self) -> bool {
-        !matches!(self, Status::Submitted | Status::IdentityCheck | Status::InReview)
+    /// The legal clock has stopped: the copy is made available (released, delivered) or the
+    /// denial is sent, or the request is withdrawn. Approving is not providing: an approved
+    /// request whose copy is not yet made is still running late (45 CFR 164.524(b)(2)).
+    pub fn clock_stopped(self) -> bool {
+        !Self::CLOCK_RUNNING.contains(&self)
     }
+
+    /// The statuses in which the clock runs (the queue's overdue filter uses the same list).
+    pub const CLOCK_RUNNING: [Status; 5] = [Status::Submitted, Status::IdentityCheck, Status::InReview, Status::Approved, Status::PartiallyApproved];
 
     /// Nothing more can happen.
     pub fn is_final(self) -> bool {

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod denial;
 pub mod form;
 pub mod instant;
+pub mod intake;
 pub mod lifecycle;
 pub mod view;
 
@@ -17,6 +18,7 @@ pub use authorization::*;
 pub use clock::*;
 pub use denial::*;
 pub use form::*;
+pub use intake::{Channel, ChecklistRow, FeeRow, FeeScheduleRow, Intake, IntakeForm, Item, PatientMatch, PatientSearch, RequesterType};
 pub use instant::{InstantCopy, InstantFormView, InstantFormats, VerifiedCopy, VerifyOutcome, check_instant};
 pub use lifecycle::*;
 pub use view::*;

@@ -51,7 +51,21 @@ pub struct RequestView {
     pub share: Option<ShareView>,
     /// Asked by a representative: who, and in what capacity (HIM verify their authority).
     pub representative: Option<String>,
+    /// How it arrived ("Fax") and who asked, as the clerk reads it ("Smith & Lee LLP
+    /// (subpoena)", "Lucas León (patient)").
+    pub channel: String,
+    pub requester_type: crate::domain::release::RequesterType,
+    pub requester: String,
+    /// The clerk's checklist for this requester type (logged requests), and what the request
+    /// waits for while it is incomplete.
+    pub checklist: Vec<crate::domain::release::intake::ChecklistRow>,
+    pub waiting_for: Option<String>,
+    /// The fee was paid (when there is one).
+    pub paid: bool,
+    /// Whether the disclosure goes in the accounting (164.528).
+    pub accountable: bool,
 }
+
 
 /// The link a recipient opens, and the passcode the patient passes on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

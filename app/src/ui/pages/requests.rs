@@ -20,7 +20,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 fn due_text(r: &RequestView) -> String {
     if r.overdue {
         format!("Overdue: was due {}", readable_day(&r.due))
-    } else if !r.status.acted_on() {
+    } else if !r.status.clock_stopped() {
         format!("Due by {} ({} days left)", readable_day(&r.due), r.days_left.max(0))
     } else {
         format!("Received {}", readable_day(&r.received))
@@ -369,7 +369,7 @@ pub fn StaffRequestPage() -> impl IntoView {
                             });
                             let review = (status == Status::InReview).then(move || view! { <ReviewForm id=id_review action=decide result=decide_result/> });
                             let id_extend = r.id.clone();
-                            let extension = (!r.extended && !status.acted_on()).then(move || view! {
+                            let extension = (!r.extended && !status.clock_stopped()).then(move || view! {
                                 <details class="form">
                                     <summary>"Extend the deadline (once, up to 30 days)"</summary>
                                     <ActionForm action=extend attr:class="form" attr:novalidate="true">

@@ -48,6 +48,10 @@ pub struct ReleaseSettings<'a> {
     pub response_days: i64,
     pub self_fee_cents: u32,
     pub third_party_fee_cents: u32,
+    /// Calendar days to answer anyone other than the patient (`third_party_response_days`).
+    pub third_party_response_days: i64,
+    /// The state's cap on a copy fee (cents; 0: none).
+    pub fee_cap_cents: u32,
     pub keys: &'a FileKeys,
     pub download_days: u32,
     /// The organization as letters and covers name it.
@@ -59,13 +63,21 @@ pub struct ReleaseSettings<'a> {
 }
 
 
-fn file_label(kind: &str) -> &'static str {
-    match kind {
-        "pdf" => "Your record (PDF)",
-        "fhir" => "Your record as FHIR data (JSON)",
-        "ccda" => "Your record as a C-CDA summary (XML)",
-        "denial_letter" => "Denial letter (PDF)",
-        "authorization" => "Signed authorization (PDF)",
+/// What a file is called on the request's page: to the patient, "Your record"; to the clerk,
+/// "Record copy".
+fn file_label(kind: &str, patient_view: bool) -> &'static str {
+    match (kind, patient_view) {
+        ("pdf", true) => "Your record (PDF)",
+        ("pdf", false) => "Record copy (PDF)",
+        ("fhir", true) => "Your record as FHIR data (JSON)",
+        ("fhir", false) => "Record copy as FHIR data (JSON)",
+        ("ccda", true) => "Your record as a C-CDA summary (XML)",
+        ("ccda", false) => "Record copy as a C-CDA summary (XML)",
+        ("denial_letter", _) => "Denial letter (PDF)",
+        ("extension_letter", _) => "Extension letter (PDF)",
+        ("invoice", _) => "Invoice (PDF)",
+        ("authorization", _) => "Signed authorization (PDF)",
+        (k, _) if k.starts_with("scan-") => "Scan of the request",
         _ => "File",
     }
 }
@@ -106,20 +118,38 @@ impl AccessContext {
             .into_tuple()
             .all(&self.db)
             .await?;
-        if let Some(row) = release_request::Entity::find_by_id(view.id.clone()).one(&self.db).await?
-            && row.on_behalf_of.is_some()
-        {
-            let name = self.display_name(&row.requester_user_id).await?;
-            view.representative = Some(match self.representative_of(&row.requester_user_id, &row.patient_id).await? {
-                Some((kind, _)) => crate::domain::caregiver::representative_line(&name, kind),
-                None => format!("{name}, on the patient's behalf"),
-            });
+        if let Some(row) = release_request::Entity::find_by_id(view.id.clone()).one(&self.db).await? {
+            if row.on_behalf_of.is_some() {
+                let name = self.display_name(&row.requester_user_id).await?;
+                view.representative = Some(match self.representative_of(&row.requester_user_id, &row.patient_id).await? {
+                    Some((kind, _)) => crate::domain::caregiver::representative_line(&name, kind),
+                    None => format!("{name}, on the patient's behalf"),
+                });
+            }
+            // Who asked, as the clerk says it; the timeline says "You" only to the requester.
+            view.requester = match (&row.requester_name, &view.representative) {
+                (Some(name), _) if row.channel != crate::domain::release::Channel::Portal => format!("{name} ({})", row.requester_type.label().to_lowercase()),
+                (_, Some(representative)) => representative.clone(),
+                _ => format!("{} (patient)", self.display_name(&row.requester_user_id).await?),
+            };
+            let viewer_is_requester = row.requester_user_id == self.principal.user_id && row.channel == crate::domain::release::Channel::Portal;
+            if !viewer_is_requester {
+                for step in view.timeline.iter_mut().filter(|t| t.who == "You") {
+                    step.who = view.requester.clone();
+                }
+            }
+            // Staff read the patient at the top of the page: name, birth date, record number.
+            if self.subject().as_deref() != Some(row.patient_id.as_str()) {
+                let patient = self.patient_row_of(&row).await?;
+                view.patient_label = format!("{} · born {} · record {}", super::super::patients::full_name(&patient), patient.birth_date, patient.mrn);
+            }
         }
         let now = now_ms();
+        let patient_view = self.subject().as_deref() == Some(view.patient_id.as_str());
         view.files = files
             .into_iter()
             .map(|(kind, file_name, size, sha256, pages, expires)| FileView {
-                label: file_label(&kind).into(),
+                label: file_label(&kind, patient_view).into(),
                 href: format!("/requests/{}/files/{kind}", view.id),
                 kind,
                 file_name,
@@ -158,6 +188,10 @@ impl AccessContext {
             DecisionKind::Deny => Event::Deny,
         };
         let (from, to) = self.check_transition(&row, event, Actor::HimStaff).await?;
+        // A logged request waits for what its requester type needs (a denial does not).
+        if decision.kind != DecisionKind::Deny {
+            self.require_checklist(&row).await?;
+        }
         let mut withheld = decision.withheld.clone();
         if decision.kind != DecisionKind::Deny && !withheld.iter().any(|w| w.category == Category::PsychotherapyNotes.as_str()) {
             withheld.push(Withheld { category: Category::PsychotherapyNotes.as_str().into(), basis: "psychotherapy_notes".into() });
@@ -365,6 +399,7 @@ impl AccessContext {
         let (keys, download_days, site_name) = (settings.keys, settings.download_days, settings.site);
         let row = self.staff_request(id).await?;
         let (from, to) = self.check_transition(&row, Event::Release, Actor::HimStaff).await?;
+        self.require_checklist(&row).await?;
         let patient = self.patient_row_of(&row).await?;
         let scope: Scope = row.scope.0.clone();
         let mut withheld: Vec<Withheld> = match self.latest_decision(&row.id).await? {
@@ -397,7 +432,11 @@ impl AccessContext {
             ccda: row.formats.split(',').any(|f| f == "ccda"),
         };
         let number = format!("R-{}", row.number);
-        let requester_name = self.display_name(&row.requester_user_id).await?;
+        // A logged request names its requester on the paper; a portal one, by the account.
+        let requester_name = match &row.requester_name {
+            Some(name) => name.clone(),
+            None => self.display_name(&row.requester_user_id).await?,
+        };
         let (requester, own_copy) = match representative {
             Some((kind, _)) => {
                 let line = crate::domain::caregiver::representative_line(&requester_name, kind);
@@ -451,7 +490,7 @@ impl AccessContext {
         // To someone else: a passcode link for the recipient, and the accounting entry.
         let notice = if row.recipient_kind == RecipientKind::ThirdParty {
             let link = self.create_link(&txn, &row, expires, keys).await?;
-            self.record_disclosure(&txn, &row, &scope.describe(), "automatic").await?;
+            self.record_disclosure(&txn, &row, &scope.describe(), "automatic", row.requester_type.accountable()).await?;
             row.recipient_address.as_deref().filter(|a| a.contains('@')).map(|email| LinkNotice { email: email.to_string(), path: link })
         } else {
             None
@@ -500,7 +539,7 @@ impl AccessContext {
         // The requester's own copy is delivered when they download it; a copy for someone else
         // is delivered when the recipient opens the link.
         if own && row.status == Status::Released && row.recipient_kind == RecipientKind::Myself && matches!(kind, "pdf" | "fhir") {
-            self.move_in(&txn, &row, Status::Released, Status::Delivered, Actor::Requester, Some(format!("{} downloaded", file_label(kind)))).await?;
+            self.move_in(&txn, &row, Status::Released, Status::Delivered, Actor::Requester, Some(format!("{} downloaded", file_label(kind, true)))).await?;
         }
         txn.commit().await?;
         Ok((file.file_name, file.content_type, bytes))

@@ -111,6 +111,17 @@ impl AccessContext {
             assigned_to: None,
             created_at_ms: now,
             updated_at_ms: now,
+            channel: crate::domain::release::Channel::Portal,
+            requester_type: if self.acting_for.is_some() { crate::domain::release::RequesterType::Representative } else { crate::domain::release::RequesterType::Patient },
+            requester_name: None,
+            requester_address: None,
+            checklist: super::super::rows::JsonText(Vec::new()),
+            logged_by: None,
+            // Sent at once: provided the day it was asked.
+            provided_on: Some(today.to_string()),
+            pages: 0,
+            paid_at_ms: None,
+            idempotency_key: None,
         };
         super::super::rows::release_request::Entity::insert(sea_orm::IntoActiveModel::into_active_model(row.clone())).exec_without_returning(&txn).await?;
         super::super::rows::release_event::Entity::insert(super::super::rows::release_event::ActiveModel {
@@ -137,7 +148,7 @@ impl AccessContext {
             let path = self.create_link(&txn, &row, expires, settings.keys).await?;
             Some(LinkNotice { email: email.as_str().to_string(), path })
         };
-        self.record_disclosure(&txn, &row, &described, "automatic").await?;
+        self.record_disclosure(&txn, &row, &described, "automatic", false).await?;
         let formats = copy.formats.codes();
         let record_id = self
             .store_copy_record(&txn, CopyRecordRow { code: &made.code, patient_id: &patient.id, request_id: Some(&id), kind: "transmit", scope: &described, formats: &formats, addressee: Some(email.as_str()), manifest: &manifest_json, hashes: &hashes })

@@ -8,8 +8,10 @@ use crate::backend::audit::{self, AuditAction, Outcome};
 use crate::backend::db::{now_ms, write_transaction};
 use crate::backend::policy::{Action, Target};
 mod copy;
+mod desk;
 mod files;
 mod instant;
+pub use desk::{MAX_SCANS, sniff_scan};
 use copy::Produced;
 pub use copy::{InstantSettings, normalize_code};
 pub use files::{LinkNotice, ReleaseSettings};
@@ -93,6 +95,13 @@ impl AccessContext {
             patient_label: String::new(),
             extended: row.extended,
             extension_reason: row.extension_reason.clone(),
+            channel: row.channel.label().into(),
+            requester_type: row.requester_type,
+            requester: String::new(),
+            checklist: if row.channel == release::Channel::Portal { Vec::new() } else { release::intake::checklist_rows(row.requester_type, &row.checklist) },
+            waiting_for: if row.channel == release::Channel::Portal { None } else { release::intake::waiting_for(row.requester_type, &row.requester_type.missing(&row.checklist)) },
+            paid: row.paid_at_ms.is_some(),
+            accountable: row.requester_type.accountable(),
         })
     }
 
@@ -198,6 +207,17 @@ impl AccessContext {
             assigned_to: Set(None),
             created_at_ms: Set(now),
             updated_at_ms: Set(now),
+            channel: Set(release::Channel::Portal),
+            // The patient, or a caregiver acting for them (164.502(g)).
+            requester_type: Set(if self.acting_for.is_some() { release::RequesterType::Representative } else { release::RequesterType::Patient }),
+            requester_name: Set(None),
+            requester_address: Set(None),
+            checklist: Set(JsonText(Vec::new())),
+            logged_by: Set(None),
+            provided_on: Set(None),
+            pages: Set(0),
+            paid_at_ms: Set(None),
+            idempotency_key: Set(None),
         })
         .exec_without_returning(&txn)
         .await?;
@@ -269,7 +289,11 @@ impl AccessContext {
     #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn my_requests(&self) -> Result<Vec<RequestView>, AppError> {
         let Some(patient_id) = self.subject() else { return Ok(Vec::new()) };
-        let mut select = release_request::Entity::find().filter(release_request::Column::PatientId.eq(patient_id.as_str()));
+        // What came through the portal: a request HIM logged from someone else's paper is not
+        // the patient's to follow (its disclosure is in their accounting when accountable).
+        let mut select = release_request::Entity::find()
+            .filter(release_request::Column::PatientId.eq(patient_id.as_str()))
+            .filter(release_request::Column::Channel.eq(release::Channel::Portal.as_str()));
         // A caregiver who may not follow the patient's requests still sees the ones they made.
         if self.acting_for.is_some() && !self.allows(Action::TrackRequests, &patient_id).await? {
             self.authorize(Action::RequestCopy, Target::Patient(&patient_id), AuditAction::ReleaseRequest).await?;
@@ -322,7 +346,7 @@ impl AccessContext {
         if filter.overdue {
             select = select
                 .filter(release_request::Column::DueOn.lt(today.to_string()))
-                .filter(release_request::Column::Status.is_in([Status::Submitted.as_str(), Status::IdentityCheck.as_str(), Status::InReview.as_str()]));
+                .filter(release_request::Column::Status.is_in(Status::CLOCK_RUNNING.map(Status::as_str)));
         }
         if filter.mine {
             select = select.filter(release_request::Column::AssignedTo.eq(self.principal.user_id.as_str()));
@@ -357,7 +381,7 @@ impl AccessContext {
         let ids: Vec<String> = rows.iter().map(|r| r.patient_id.clone()).collect();
         let patients = super::rows::patient_row::Entity::find().filter(super::rows::patient_row::Column::Id.is_in(ids)).all(&self.db).await?;
         // The workers' names in one query too (not one per row).
-        let workers: Vec<String> = rows.iter().filter_map(|r| r.assigned_to.clone()).collect();
+        let workers: Vec<String> = rows.iter().filter_map(|r| r.assigned_to.clone()).chain(rows.iter().filter(|r| r.requester_name.is_none()).map(|r| r.requester_user_id.clone())).collect();
         let names: std::collections::HashMap<String, String> = if workers.is_empty() {
             std::collections::HashMap::new()
         } else {
@@ -374,9 +398,15 @@ impl AccessContext {
             let label = patients.iter().find(|p| p.id == row.patient_id).map(|p| format!("{} {} · {}", p.given_names, p.family_name, p.mrn)).stored("release_request", "patient_id")?;
             // As `display_name` says it: an account that is gone is "Unknown user".
             let assignee = row.assigned_to.as_ref().map(|user| names.get(user).cloned().unwrap_or_else(|| "Unknown user".into()));
+            // Who asked, as the clerk says it (the page fills in a representative's capacity).
+            let requester = match &row.requester_name {
+                Some(name) => format!("{name} ({})", row.requester_type.label().to_lowercase()),
+                None => format!("{} ({})", names.get(&row.requester_user_id).cloned().unwrap_or_else(|| "Unknown user".into()), row.requester_type.label().to_lowercase()),
+            };
             let mut view = self.view(row, Vec::new())?;
             view.patient_label = label;
             view.assignee = assignee;
+            view.requester = requester;
             out.push(view);
         }
         Ok(out)
@@ -411,7 +441,7 @@ impl AccessContext {
     /// The one extension of 164.524(b)(2)(iii): before the deadline, with the reason and the new
     /// date, which the patient reads on the timeline and is told of (the written notice).
     #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
-    pub async fn extend_request(&self, id: &str, new_due: IsoDate, reason: &str, max_days: i64) -> Result<RequestView, AppError> {
+    pub async fn extend_request(&self, id: &str, new_due: IsoDate, reason: &str, max_days: i64, settings: ReleaseSettings<'_>) -> Result<RequestView, AppError> {
         self.authorize(Action::WorkRequests, Target::Site, AuditAction::ReleaseRequest).await?;
         let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await?.ok_or(AppError::NotFound)?;
         let status = row.status;
@@ -427,7 +457,11 @@ impl AccessContext {
             }
         };
         let reason = reason.trim().chars().take(1000).collect::<String>();
+        // The written notice (164.524(b)(2)(iii)): a letter to the requester, in their messages
+        // and, for a request that came by mail, printed and mailed by the desk.
+        let letter = self.extension_letter(&row, &extended.due.to_string(), &reason, settings).await?;
         let txn = write_transaction(&self.db).await?;
+        self.store_files(&txn, &row.id, vec![letter], now_ms() + files::LETTER_KEEP_MS, settings.keys).await?;
         let changed = release_request::Entity::update_many()
             .col_expr(release_request::Column::DueOn, Expr::value(extended.due.to_string()))
             .col_expr(release_request::Column::Extended, Expr::value(true))
@@ -448,21 +482,27 @@ impl AccessContext {
             actor_kind: Set(Actor::HimStaff),
             from_status: Set(Some(status)),
             to_status: Set(status),
-            note: Set(Some(format!("We need more time: the new due date is {}. Why: {reason}", extended.due))),
+            note: Set(Some(format!(
+                "We need more time: the new due date is {}. Why: {reason}{}",
+                extended.due,
+                if row.channel == release::Channel::Mail { " The extension letter is to be mailed." } else { "" }
+            ))),
         })
         .exec_without_returning(&txn)
         .await?;
+        if row.channel == release::Channel::Portal {
         super::rows::notification::Entity::insert(super::rows::notification::ActiveModel {
             id: Set(uuid::Uuid::new_v4().to_string()),
             user_id: Set(row.requester_user_id.clone()),
             request_id: Set(Some(row.id.clone())),
-            message: Set(format!("Your request R-{} has an update: new due date {}.", row.number, extended.due)),
+            message: Set(format!("Your request R-{} has an update: new due date {}. The letter is on the request's page.", row.number, extended.due)),
             created_at_ms: Set(now_ms()),
             read_at_ms: Set(None),
             emailed_at_ms: Set(None),
         })
         .exec_without_returning(&txn)
         .await?;
+        }
         audit::record(&txn, self.event(AuditAction::ReleaseRequest, Outcome::Success).patient(&row.patient_id).entity("release_request", id).detail(format!("extended to {}", extended.due)))
             .await?;
         txn.commit().await?;
@@ -507,9 +547,15 @@ impl AccessContext {
         note: Option<String>,
     ) -> Result<(), AppError> {
         let now = now_ms();
-        let changed = release_request::Entity::update_many()
+        let mut update = release_request::Entity::update_many()
             .col_expr(release_request::Column::Status, Expr::value(to.as_str()))
-            .col_expr(release_request::Column::UpdatedAtMs, Expr::value(now))
+            .col_expr(release_request::Column::UpdatedAtMs, Expr::value(now));
+        // The day the copy was made available or the denial sent: the clock stops here
+        // (45 CFR 164.524(b)(2)), and the dashboard counts the turnaround to it.
+        if row.provided_on.is_none() && matches!(to, Status::Released | Status::Delivered | Status::Denied) {
+            update = update.col_expr(release_request::Column::ProvidedOn, Expr::value(self.clock.today().to_string()));
+        }
+        let changed = update
             .filter(release_request::Column::Id.eq(row.id.as_str()))
             .filter(release_request::Column::Status.eq(from.as_str()))
             .exec(txn)
@@ -537,8 +583,9 @@ impl AccessContext {
                 .detail(format!("{}->{}", from.as_str(), to.as_str())),
         )
         .await?;
-        // The requester hears of every step but their own.
-        if actor != Actor::Requester {
+        // The requester hears of every step but their own (a request logged by HIM has no
+        // requester account: its letters go by the channel it came by).
+        if actor != Actor::Requester && row.channel == release::Channel::Portal {
             notify(txn, row, to).await?;
         }
         Ok(())
@@ -573,7 +620,9 @@ pub(super) async fn record_system_event(txn: &sea_orm::DatabaseTransaction, requ
     })
     .exec_without_returning(txn)
     .await?;
-    if let Some(row) = release_request::Entity::find_by_id(request_id.to_string()).one(txn).await? {
+    if let Some(row) = release_request::Entity::find_by_id(request_id.to_string()).one(txn).await?
+        && row.channel == release::Channel::Portal
+    {
         notify(txn, &row, to).await?;
     }
     Ok(())

@@ -28,6 +28,20 @@ pub mod release_request {
         pub assigned_to: Option<String>,
         pub created_at_ms: i64,
         pub updated_at_ms: i64,
+        /// How it arrived, and who asked (issue 17).
+        pub channel: crate::domain::release::Channel,
+        pub requester_type: crate::domain::release::RequesterType,
+        /// A requester without an account (logged by HIM): name and where the copy goes.
+        pub requester_name: Option<String>,
+        pub requester_address: Option<String>,
+        /// The clerk's ticked checklist items.
+        pub checklist: super::super::JsonText<Vec<crate::domain::release::Item>>,
+        pub logged_by: Option<String>,
+        /// The day the copy was made available or the denial sent (164.524(b)(2)).
+        pub provided_on: Option<String>,
+        pub pages: i32,
+        pub paid_at_ms: Option<i64>,
+        pub idempotency_key: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -258,6 +272,27 @@ pub mod copy_record_file {
         pub copy_id: String,
         pub name: String,
         pub size: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod fee_schedule {
+    use sea_orm::entity::prelude::*;
+
+    /// The administrator's fee for one requester type (cents).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "fee_schedule")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub requester_type: String,
+        pub flat_cents: i32,
+        pub per_page_cents: i32,
+        pub updated_by: String,
+        pub updated_at_ms: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,66 @@
+//! The HIM release desk (issue 17): finding the patient a paper request names, the clerk's
+//! checklist, the fee paid, and the administrator's fee schedule. The intake itself, with its
+//! scans, is a plain multipart form (`backend::upload::intake`). Thin: parse, call the access
+//! context, map errors.
+
+use crate::domain::release::{PatientMatch, PatientSearch, RequestView};
+use crate::error::AppError;
+use leptos::prelude::*;
+#[cfg(feature = "ssr")]
+use super::ssr;
+
+/// The records that may be the patient the paper names, each with what agrees and what does
+/// not, for the side-by-side check before the clerk confirms one.
+#[server(prefix = "/api", endpoint = "intake_matches")]
+pub async fn intake_matches(#[server(flatten)] search: PatientSearch) -> Result<Vec<PatientMatch>, AppError> {
+    use self::ssr::*;
+    with_status(async move { access().await?.intake_matches(&search).await }.await)
+}
+
+/// The clerk ticks what the paper shows (`checklist`: item codes separated by commas, or the
+/// form's repeated `item` boxes).
+#[server(prefix = "/api", endpoint = "update_checklist")]
+pub async fn update_checklist(id: String, #[server(default)] checklist: Option<String>, #[server(default)] item: Option<Vec<String>>) -> Result<RequestView, AppError> {
+    use self::ssr::*;
+    with_status(async move {
+        let ticked = [checklist.unwrap_or_default(), item.unwrap_or_default().join(",")].join(",");
+        access().await?.update_checklist(&id, &ticked).await
+    }.await)
+}
+
+/// The fee was paid: a step on the timeline.
+#[server(prefix = "/api", endpoint = "mark_paid")]
+pub async fn mark_paid(id: String) -> Result<RequestView, AppError> {
+    use self::ssr::*;
+    with_status(async move { access().await?.mark_paid(&id).await }.await)
+}
+
+/// The fee schedule, one row per requester type.
+#[server(prefix = "/api", endpoint = "fee_schedule")]
+pub async fn fee_schedule() -> Result<Vec<crate::domain::release::FeeScheduleRow>, AppError> {
+    use self::ssr::*;
+    with_status(async move { access().await?.fee_schedule().await }.await)
+}
+
+/// The administrator sets one requester type's fees (dollars: `flat`, `per_page`).
+#[server(prefix = "/api", endpoint = "set_fee")]
+pub async fn set_fee(requester_type: String, flat: String, per_page: String) -> Result<Vec<crate::domain::release::FeeScheduleRow>, AppError> {
+    use self::ssr::*;
+    use crate::domain::release::{RequesterType, intake::parse_dollars};
+    with_status(async move {
+        let kind = RequesterType::parse(requester_type.trim()).ok_or_else(|| AppError::Validation { fields: vec![FieldError::new("requester_type", "Choose a requester type.")] })?;
+        let mut fields = Vec::new();
+        let flat = parse_dollars(&flat).unwrap_or_else(|| {
+            fields.push(FieldError::new("flat", "Enter the flat fee in dollars, like 15.00."));
+            0
+        });
+        let per_page = parse_dollars(&per_page).unwrap_or_else(|| {
+            fields.push(FieldError::new("per_page", "Enter the fee per page in dollars, like 0.25."));
+            0
+        });
+        if !fields.is_empty() {
+            return Err(AppError::Validation { fields });
+        }
+        access().await?.set_fee(kind, flat, per_page, state()?.copy_fee_cap_cents).await
+    }.await)
+}
