@@ -21,11 +21,13 @@ enum ReleaseRequest {
     Checklist,
     LoggedBy,
     ProvidedOn,
+    TurnaroundDays,
     Pages,
     PaidAtMs,
     IdempotencyKey,
     OnBehalfOf,
     ReceivedOn,
+    DueOn,
 }
 
 #[derive(DeriveIden)]
@@ -50,6 +52,7 @@ impl MigrationTrait for Migration {
             text(ReleaseRequest::Checklist).default("[]").to_owned(),
             string_len_null(ReleaseRequest::LoggedBy, 36),
             string_len_null(ReleaseRequest::ProvidedOn, 10),
+            integer_null(ReleaseRequest::TurnaroundDays),
             integer(ReleaseRequest::Pages).default(0).to_owned(),
             big_integer_null(ReleaseRequest::PaidAtMs),
             string_len_null(ReleaseRequest::IdempotencyKey, 64),
@@ -70,9 +73,20 @@ impl MigrationTrait for Migration {
         manager
             .create_index(Index::create().name("idx_release_request_idempotency").table(ReleaseRequest::Table).col(ReleaseRequest::IdempotencyKey).unique().to_owned())
             .await?;
-        // The dashboard groups by month received and by requester type.
+        // The dashboard groups by month received and by requester type: the index covers what
+        // its aggregates read, so a million requests are counted from the index alone.
         manager
-            .create_index(Index::create().name("idx_release_request_received").table(ReleaseRequest::Table).col(ReleaseRequest::ReceivedOn).col(ReleaseRequest::RequesterType).to_owned())
+            .create_index(
+                Index::create()
+                    .name("idx_release_request_received")
+                    .table(ReleaseRequest::Table)
+                    .col(ReleaseRequest::ReceivedOn)
+                    .col(ReleaseRequest::RequesterType)
+                    .col(ReleaseRequest::ProvidedOn)
+                    .col(ReleaseRequest::DueOn)
+                    .col(ReleaseRequest::TurnaroundDays)
+                    .to_owned(),
+            )
             .await?;
         manager
             .create_table(
@@ -97,6 +111,7 @@ impl MigrationTrait for Migration {
             ReleaseRequest::IdempotencyKey,
             ReleaseRequest::PaidAtMs,
             ReleaseRequest::Pages,
+            ReleaseRequest::TurnaroundDays,
             ReleaseRequest::ProvidedOn,
             ReleaseRequest::LoggedBy,
             ReleaseRequest::Checklist,

@@ -259,6 +259,7 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/admin/audit.csv", get(app::backend::export::audit_csv))
+        .route("/staff/desk.csv", get(app::backend::export::desk_csv))
         .route("/record/documents/{id}/download", get(app::backend::export::document_download))
         .route("/record/download/file", get(app::backend::export::download_now))
         .route("/record/send", axum::routing::post(app::backend::export::send_now))

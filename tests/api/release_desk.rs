@@ -339,3 +339,64 @@ async fn a_faxed_request_keeps_its_scans_sealed_and_a_retry_logs_it_once() {
     assert_eq!((status, id(&again)), (201, id(&first)));
     assert_eq!(app.call_ok(&clerk, "request_queue", &[]).await.as_array().map(Vec::len), Some(1));
 }
+
+#[tokio::test]
+async fn a_lead_assigns_work_and_two_leads_at_once_cannot_both_win() {
+    let app = spawn_app().await;
+    let patient = app.create_patient("MRN-1", "Lopez", "1984-03-07").await;
+    let clerk = staff(&app, "sam@example.org", &[Role::HimStaff]).await;
+    let kim_id = app.create_user("kim@example.org", &[Role::HimStaff], None).await.id;
+    let lee_id = app.create_user("lee@example.org", &[Role::HimStaff], None).await.id;
+    let lead_a = staff(&app, "ada@example.org", &[Role::HimStaff, Role::HimLead]).await;
+    let lead_b = staff(&app, "bea@example.org", &[Role::HimStaff, Role::HimLead]).await;
+    let request = id(&logged(&app, &clerk, &patient, "payer", 2, "paying_plan", "all").await);
+    // A clerk is not a lead.
+    assert_eq!(app.call(&clerk, "assign_request", &[("id", &request), ("assignee", &kim_id)]).await.status(), 404);
+    let colleagues = app.call_ok(&lead_a, "desk_colleagues", &[]).await;
+    assert!(colleagues.as_array().expect("list").iter().any(|c| c["id"] == kim_id.as_str()));
+    // Both leads saw it unassigned; the first wins, the second is told and overwrites nothing.
+    let first = app.call_ok(&lead_a, "assign_request", &[("id", &request), ("assignee", &kim_id), ("expected", "")]).await;
+    assert!(first["assignee"].is_string() || first["timeline"].as_array().expect("timeline").iter().any(|t| t["note"].as_str().is_some_and(|n| n.starts_with("Assigned to"))));
+    let second = app.call(&lead_b, "assign_request", &[("id", &request), ("assignee", &lee_id), ("expected", "")]).await;
+    assert_eq!(second.status(), 409);
+    // Reassigning from who it is with now works.
+    app.call_ok(&lead_b, "assign_request", &[("id", &request), ("assignee", &lee_id), ("expected", &kim_id)]).await;
+    let lee = app.new_client();
+    app.login_as(&lee, "lee@example.org").await;
+    let mine = app.call_ok(&lee, "request_queue", &[("filter[mine]", "on")]).await;
+    assert_eq!(mine.as_array().map(Vec::len), Some(1), "my work");
+    assert_eq!(app.call(&lead_a, "assign_request", &[("id", &request), ("assignee", "not-a-colleague"), ("expected", &lee_id)]).await.status(), 422);
+}
+
+#[tokio::test]
+async fn the_dashboard_counts_open_work_by_age_and_turnaround_on_time() {
+    let app = spawn_app().await;
+    let patient = app.create_patient("MRN-1", "Lopez", "1984-03-07").await;
+    let clerk = staff(&app, "sam@example.org", &[Role::HimStaff]).await;
+    let lead = staff(&app, "ada@example.org", &[Role::HimStaff, Role::HimLead]).await;
+    // Provided 3 days after receipt (on time), provided 40 days after (late), and two open.
+    let on_time = id(&logged(&app, &clerk, &patient, "provider", 3, "treating_provider", "all").await);
+    let late = id(&logged(&app, &clerk, &patient, "patient", 40, "identity", "all").await);
+    for request in [&on_time, &late] {
+        review_and_approve(&app, &clerk, request).await;
+        app.call_ok(&clerk, "release_copy", &[("id", request)]).await;
+    }
+    logged(&app, &clerk, &patient, "subpoena", 10, "", "all").await;
+    logged(&app, &clerk, &patient, "patient", 45, "", "all").await;
+    assert_eq!(app.call(&clerk, "desk_dashboard", &[]).await.status(), 404, "leads only");
+    let d = app.call_ok(&lead, "desk_dashboard", &[]).await;
+    let received = d["open"].as_array().expect("open").iter().find(|s| s["status"] == "Received").expect("received row").clone();
+    assert_eq!(received["counts"], serde_json::json!([0, 1, 0, 1]), "{d}");
+    assert_eq!(d["overdue_total"], 1, "{d}");
+    let months: i64 = d["months"].as_array().expect("months").iter().map(|m| m["provided"].as_i64().unwrap_or(0)).sum();
+    assert_eq!(months, 2);
+    let types = d["types"].as_array().expect("types");
+    let provider = types.iter().find(|t| t["key"] == "provider").expect("provider row");
+    assert_eq!((provider["median_days"].as_i64(), provider["on_time"].as_i64()), (Some(3), Some(1)));
+    let patient_row = types.iter().find(|t| t["key"] == "patient").expect("patient row");
+    assert_eq!((patient_row["p90_days"].as_i64(), patient_row["on_time"].as_i64()), (Some(40), Some(0)), "late");
+    let csv = lead.get(app.url("/staff/desk.csv")).send().await.expect("csv");
+    assert_eq!(csv.status(), 200);
+    let text = csv.text().await.expect("text");
+    assert!(text.starts_with("group,key,label,provided") && text.contains("requester_type,provider,"), "{text}");
+}

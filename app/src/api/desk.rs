@@ -64,3 +64,28 @@ pub async fn set_fee(requester_type: String, flat: String, per_page: String) -> 
         access().await?.set_fee(kind, flat, per_page, state()?.copy_fee_cap_cents).await
     }.await)
 }
+
+/// HIM staff a lead may assign work to, with the open work each holds.
+#[server(prefix = "/api", endpoint = "desk_colleagues")]
+pub async fn desk_colleagues() -> Result<Vec<crate::domain::release::Colleague>, AppError> {
+    use self::ssr::*;
+    with_status(async move { access().await?.colleagues().await }.await)
+}
+
+/// A lead assigns a request (`assignee` empty: unassigned); `expected` is who held it when the
+/// lead's page was drawn (empty: nobody), so two leads at once cannot both win.
+#[server(prefix = "/api", endpoint = "assign_request")]
+pub async fn assign_request(id: String, #[server(default)] assignee: Option<String>, #[server(default)] expected: Option<String>) -> Result<RequestView, AppError> {
+    use self::ssr::*;
+    with_status(async move {
+        let text = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        access().await?.assign_request(&id, text(assignee).as_deref(), text(expected).as_deref()).await
+    }.await)
+}
+
+/// The lead's dashboard over the last `months` months (default 12).
+#[server(prefix = "/api", endpoint = "desk_dashboard")]
+pub async fn desk_dashboard(#[server(default)] months: Option<u32>) -> Result<crate::domain::release::Dashboard, AppError> {
+    use self::ssr::*;
+    with_status(async move { access().await?.dashboard(months.unwrap_or(12)).await }.await)
+}

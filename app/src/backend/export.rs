@@ -79,6 +79,19 @@ pub async fn audit_csv(
     }
 }
 
+/// `GET /staff/desk.csv`: the lead's dashboard figures (turnaround per month and per requester
+/// type) as CSV; no patient data in it.
+pub async fn desk_csv(State(state): State<AppState>, session: Session, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap) -> Response {
+    let context = match signed_in_context(&state, session, &headers, peer).await {
+        Ok(c) => c,
+        Err(e) => return error_response(e),
+    };
+    match context.dashboard(12).await {
+        Ok(d) => attachment(crate::domain::release::dashboard::dashboard_csv(&d).into_bytes(), "text/csv; charset=utf-8", "release-desk.csv"),
+        Err(e) => error_response(e),
+    }
+}
+
 /// Types a downloaded attachment may be served as; anything else goes out as
 /// `application/octet-stream`, so an imported file can never run as a page of the portal.
 const DOWNLOAD_TYPES: &[&str] = &["application/pdf", "image/png", "image/jpeg", "image/gif", "image/tiff", "text/plain"];

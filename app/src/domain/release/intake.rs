@@ -23,6 +23,9 @@ crate::domain::text_enum! {
         InPerson = "in_person",
         Phone = "phone",
         Email = "email",
+        /// Not a request at all: a copy the patient sent at once (Send now). Kept as a request
+        /// row for its link and accounting; never desk work.
+        SelfService = "self_service",
     }
 }
 
@@ -35,7 +38,13 @@ impl Channel {
             Channel::InPerson => "In person",
             Channel::Phone => "Phone",
             Channel::Email => "Email",
+            Channel::SelfService => "Sent by the patient",
         }
+    }
+
+    /// Logged by HIM from paper, a call or an email (no requester account behind it).
+    pub fn logged(self) -> bool {
+        Self::LOGGED.contains(&self)
     }
 
     /// The channels a clerk logs by hand (the portal files its own).
@@ -443,7 +452,7 @@ impl IntakeForm {
     /// checklist items, a page count and a fee that are numbers.
     pub fn check(&self, today: IsoDate) -> Result<Intake, Vec<FieldError>> {
         let mut errors = Vec::new();
-        let channel = Channel::parse(self.channel.trim()).filter(|c| *c != Channel::Portal);
+        let channel = Channel::parse(self.channel.trim()).filter(|c| Channel::LOGGED.contains(c));
         if channel.is_none() {
             errors.push(FieldError::new("channel", "Choose how the request arrived: mail, fax, in person, phone or email."));
         }

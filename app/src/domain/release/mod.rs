@@ -7,6 +7,7 @@
 
 pub mod authorization;
 pub mod clock;
+pub mod dashboard;
 pub mod denial;
 pub mod form;
 pub mod instant;
@@ -16,6 +17,7 @@ pub mod view;
 
 pub use authorization::*;
 pub use clock::*;
+pub use dashboard::{Colleague, Dashboard};
 pub use denial::*;
 pub use form::*;
 pub use intake::{Channel, ChecklistRow, FeeRow, FeeScheduleRow, Intake, IntakeForm, Item, PatientMatch, PatientSearch, RequesterType};

@@ -15,7 +15,7 @@ use crate::backend::copies;
 use crate::backend::db::{now_ms, write_transaction};
 use crate::backend::policy::{Action, Target};
 use crate::domain::release::intake::{self, check_fee, estimate_fee, waiting_for};
-use crate::domain::release::{Actor, Channel, FeeRow, FeeScheduleRow, IntakeForm, PatientMatch, PatientSearch, RecipientKind, RequestView, RequesterType, Status, fee_text};
+use crate::domain::release::{Actor, FeeRow, FeeScheduleRow, IntakeForm, PatientMatch, PatientSearch, RecipientKind, RequestView, RequesterType, Status, fee_text};
 use crate::domain::{FieldError, IsoDate};
 use crate::error::AppError;
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
@@ -213,6 +213,7 @@ impl AccessContext {
             checklist: JsonText(intake.checklist.clone()),
             logged_by: Some(self.principal.user_id.clone()),
             provided_on: None,
+            turnaround_days: None,
             pages: i32::try_from(intake.pages).unwrap_or(0),
             paid_at_ms: None,
             idempotency_key: key,
@@ -358,7 +359,7 @@ impl AccessContext {
     /// request only: a portal request was signed in and, for a third party, signed its
     /// authorization on the portal's own checked form). Audited; nothing changes.
     pub(super) async fn require_checklist(&self, row: &release_request::Model) -> Result<(), AppError> {
-        if row.channel == Channel::Portal {
+        if !row.channel.logged() {
             return Ok(());
         }
         let missing = row.requester_type.missing(&row.checklist);

@@ -128,11 +128,11 @@ impl AccessContext {
             }
             // Who asked, as the clerk says it; the timeline says "You" only to the requester.
             view.requester = match (&row.requester_name, &view.representative) {
-                (Some(name), _) if row.channel != crate::domain::release::Channel::Portal => format!("{name} ({})", row.requester_type.label().to_lowercase()),
+                (Some(name), _) if row.channel.logged() => format!("{name} ({})", row.requester_type.label().to_lowercase()),
                 (_, Some(representative)) => representative.clone(),
                 _ => format!("{} (patient)", self.display_name(&row.requester_user_id).await?),
             };
-            let viewer_is_requester = row.requester_user_id == self.principal.user_id && row.channel == crate::domain::release::Channel::Portal;
+            let viewer_is_requester = row.requester_user_id == self.principal.user_id && !row.channel.logged();
             if !viewer_is_requester {
                 for step in view.timeline.iter_mut().filter(|t| t.who == "You") {
                     step.who = view.requester.clone();

@@ -111,7 +111,7 @@ impl AccessContext {
             assigned_to: None,
             created_at_ms: now,
             updated_at_ms: now,
-            channel: crate::domain::release::Channel::Portal,
+            channel: crate::domain::release::Channel::SelfService,
             requester_type: if self.acting_for.is_some() { crate::domain::release::RequesterType::Representative } else { crate::domain::release::RequesterType::Patient },
             requester_name: None,
             requester_address: None,
@@ -119,6 +119,8 @@ impl AccessContext {
             logged_by: None,
             // Sent at once: provided the day it was asked.
             provided_on: Some(today.to_string()),
+            // Not desk work: no turnaround on the dashboard.
+            turnaround_days: None,
             pages: 0,
             paid_at_ms: None,
             idempotency_key: None,

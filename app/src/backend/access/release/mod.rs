@@ -11,6 +11,7 @@ mod copy;
 mod desk;
 mod files;
 mod instant;
+mod lead;
 pub use desk::{MAX_SCANS, sniff_scan};
 use copy::Produced;
 pub use copy::{InstantSettings, normalize_code};
@@ -98,8 +99,8 @@ impl AccessContext {
             channel: row.channel.label().into(),
             requester_type: row.requester_type,
             requester: String::new(),
-            checklist: if row.channel == release::Channel::Portal { Vec::new() } else { release::intake::checklist_rows(row.requester_type, &row.checklist) },
-            waiting_for: if row.channel == release::Channel::Portal { None } else { release::intake::waiting_for(row.requester_type, &row.requester_type.missing(&row.checklist)) },
+            checklist: if !row.channel.logged() { Vec::new() } else { release::intake::checklist_rows(row.requester_type, &row.checklist) },
+            waiting_for: if !row.channel.logged() { None } else { release::intake::waiting_for(row.requester_type, &row.requester_type.missing(&row.checklist)) },
             paid: row.paid_at_ms.is_some(),
             accountable: row.requester_type.accountable(),
         })
@@ -215,6 +216,7 @@ impl AccessContext {
             checklist: Set(JsonText(Vec::new())),
             logged_by: Set(None),
             provided_on: Set(None),
+            turnaround_days: Set(None),
             pages: Set(0),
             paid_at_ms: Set(None),
             idempotency_key: Set(None),
@@ -293,7 +295,7 @@ impl AccessContext {
         // the patient's to follow (its disclosure is in their accounting when accountable).
         let mut select = release_request::Entity::find()
             .filter(release_request::Column::PatientId.eq(patient_id.as_str()))
-            .filter(release_request::Column::Channel.eq(release::Channel::Portal.as_str()));
+            .filter(release_request::Column::Channel.is_in([release::Channel::Portal.as_str(), release::Channel::SelfService.as_str()]));
         // A caregiver who may not follow the patient's requests still sees the ones they made.
         if self.acting_for.is_some() && !self.allows(Action::TrackRequests, &patient_id).await? {
             self.authorize(Action::RequestCopy, Target::Patient(&patient_id), AuditAction::ReleaseRequest).await?;
@@ -333,7 +335,8 @@ impl AccessContext {
         self.require(Action::WorkRequests, AuditAction::ReleaseRequest).await?;
         let filter = filter.check().map_err(|fields| AppError::Validation { fields })?;
         let open: Vec<&str> = Status::ALL.iter().filter(|s| !s.is_final()).map(|s| s.as_str()).collect();
-        let mut select = release_request::Entity::find();
+        // Desk work only: a copy the patient sent at once is not in the queue.
+        let mut select = release_request::Entity::find().filter(release_request::Column::Channel.ne(release::Channel::SelfService.as_str()));
         match filter.status {
             Some(status) => select = select.filter(release_request::Column::Status.eq(status.as_str())),
             None => select = select.filter(release_request::Column::Status.is_in(open)),
@@ -490,7 +493,7 @@ impl AccessContext {
         })
         .exec_without_returning(&txn)
         .await?;
-        if row.channel == release::Channel::Portal {
+        if !row.channel.logged() {
         super::rows::notification::Entity::insert(super::rows::notification::ActiveModel {
             id: Set(uuid::Uuid::new_v4().to_string()),
             user_id: Set(row.requester_user_id.clone()),
@@ -553,7 +556,11 @@ impl AccessContext {
         // The day the copy was made available or the denial sent: the clock stops here
         // (45 CFR 164.524(b)(2)), and the dashboard counts the turnaround to it.
         if row.provided_on.is_none() && matches!(to, Status::Released | Status::Delivered | Status::Denied) {
-            update = update.col_expr(release_request::Column::ProvidedOn, Expr::value(self.clock.today().to_string()));
+            let today = self.clock.today();
+            let days = IsoDate::parse(&row.received_on).map(|r| r.days_until(today)).unwrap_or(0);
+            update = update
+                .col_expr(release_request::Column::ProvidedOn, Expr::value(today.to_string()))
+                .col_expr(release_request::Column::TurnaroundDays, Expr::value(i32::try_from(days).unwrap_or(i32::MAX)));
         }
         let changed = update
             .filter(release_request::Column::Id.eq(row.id.as_str()))
@@ -585,7 +592,7 @@ impl AccessContext {
         .await?;
         // The requester hears of every step but their own (a request logged by HIM has no
         // requester account: its letters go by the channel it came by).
-        if actor != Actor::Requester && row.channel == release::Channel::Portal {
+        if actor != Actor::Requester && !row.channel.logged() {
             notify(txn, row, to).await?;
         }
         Ok(())
@@ -621,7 +628,7 @@ pub(super) async fn record_system_event(txn: &sea_orm::DatabaseTransaction, requ
     .exec_without_returning(txn)
     .await?;
     if let Some(row) = release_request::Entity::find_by_id(request_id.to_string()).one(txn).await?
-        && row.channel == release::Channel::Portal
+        && !row.channel.logged()
     {
         notify(txn, &row, to).await?;
     }

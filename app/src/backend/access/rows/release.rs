@@ -39,6 +39,8 @@ pub mod release_request {
         pub logged_by: Option<String>,
         /// The day the copy was made available or the denial sent (164.524(b)(2)).
         pub provided_on: Option<String>,
+        /// Calendar days from receipt to `provided_on` (the dashboard's turnaround).
+        pub turnaround_days: Option<i32>,
         pub pages: i32,
         pub paid_at_ms: Option<i64>,
         pub idempotency_key: Option<String>,
