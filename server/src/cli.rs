@@ -69,6 +69,12 @@ pub enum BenchAction {
         #[arg(long, default_value = "/usr/bin/chromium")]
         chromium: PathBuf,
     },
+    /// Seed a fresh SQLite database with this many release requests (five years of a busy desk)
+    /// and time the HIM lead's dashboard on it (target: under 200 ms with 1,000,000).
+    Desk {
+        #[arg(long, default_value_t = 1_000_000)]
+        requests: u64,
+    },
     /// Time "Download now" of one patient's whole record, as the patient, in each format:
     /// server time from the access check to the finished file (default: the largest shared fixture).
     Download {
@@ -180,6 +186,10 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
         }
         Command::Bench { action: BenchAction::Pdf { file, chromium } } => {
             println!("{}", crate::import::bench_pdf(&settings, &file, &chromium).await?);
+            Ok(())
+        }
+        Command::Bench { action: BenchAction::Desk { requests } } => {
+            println!("{}", crate::import::bench_desk(&settings, requests).await?);
             Ok(())
         }
         Command::Bench { action: BenchAction::Download { file } } => {

@@ -71,6 +71,47 @@ pub struct Colleague {
     pub open: i64,
 }
 
+/// One bucket of the turnaround histogram the database counts: requests of `key` provided after
+/// `days` days, on time or not, and how many.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bucket<'a> {
+    pub key: &'a str,
+    pub days: i64,
+    pub on_time: bool,
+    pub count: i64,
+}
+
+/// The turnaround of each key from its histogram: the nearest-rank median and 90th percentile
+/// (the smallest day count reached by half, and by nine in ten, of the requests) and the number
+/// on time. The database groups the rows; this reads at most one bucket per day count.
+pub fn turnaround_of(buckets: &[Bucket<'_>], label: impl Fn(&str) -> String) -> Vec<Turnaround> {
+    let mut keys: Vec<&str> = buckets.iter().map(|b| b.key).collect();
+    keys.sort_unstable_by(|a, b| b.cmp(a));
+    keys.dedup();
+    keys.into_iter()
+        .map(|key| {
+            let mut mine: Vec<&Bucket<'_>> = buckets.iter().filter(|b| b.key == key).collect();
+            mine.sort_by_key(|b| b.days);
+            let provided: i64 = mine.iter().map(|b| b.count).sum();
+            let rank = |share: i64| {
+                let mut seen = 0;
+                mine.iter().find(|b| {
+                    seen += b.count;
+                    seen * 10 >= provided * share
+                }).map(|b| b.days)
+            };
+            Turnaround {
+                key: key.to_string(),
+                label: label(key),
+                provided,
+                median_days: rank(5),
+                p90_days: rank(9),
+                on_time: mine.iter().filter(|b| b.on_time).map(|b| b.count).sum(),
+            }
+        })
+        .collect()
+}
+
 /// The dashboard as CSV: one line per month and per requester type.
 pub fn dashboard_csv(d: &Dashboard) -> String {
     let mut out = String::from("group,key,label,provided,median_days,p90_days,on_time,on_time_share\n");
@@ -96,6 +137,18 @@ pub fn dashboard_csv(d: &Dashboard) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_median_and_90th_percentile_are_nearest_rank_over_the_histogram() {
+        let b = |key, days, on_time, count| Bucket { key, days, on_time, count };
+        // 2026-11: ten requests: 5 at 2 days, 4 at 10 days, 1 at 40 days (late).
+        let buckets = [b("2026-11", 10, true, 4), b("2026-11", 2, true, 5), b("2026-11", 40, false, 1), b("2026-10", 7, true, 1)];
+        let t = turnaround_of(&buckets, |k| format!("month {k}"));
+        assert_eq!(t.iter().map(|t| t.key.as_str()).collect::<Vec<_>>(), ["2026-11", "2026-10"], "newest first");
+        assert_eq!((t[0].provided, t[0].median_days, t[0].p90_days, t[0].on_time), (10, Some(2), Some(10), 9));
+        assert_eq!((t[1].median_days, t[1].p90_days, t[1].on_time_text()), (Some(7), Some(7), "100%".to_string()));
+        assert!(turnaround_of(&[], |k| k.to_string()).is_empty());
+    }
 
     #[test]
     fn the_csv_has_a_line_per_month_and_type_and_quotes_what_needs_it() {
