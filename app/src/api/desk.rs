@@ -17,14 +17,24 @@ pub async fn intake_matches(#[server(flatten)] search: PatientSearch) -> Result<
     with_status(async move { access().await?.intake_matches(&search).await }.await)
 }
 
-/// The clerk ticks what the paper shows (`checklist`: item codes separated by commas, or the
-/// form's repeated `item` boxes).
+/// The clerk ticks what the paper shows: `checklist` (item codes separated by commas) or the
+/// page's boxes, `items[N]` (one per item, indexed so plain forms decode without JavaScript).
 #[server(prefix = "/api", endpoint = "update_checklist")]
-pub async fn update_checklist(id: String, #[server(default)] checklist: Option<String>, #[server(default)] item: Option<Vec<String>>) -> Result<RequestView, AppError> {
+pub async fn update_checklist(id: String, #[server(default)] checklist: Option<String>, #[server(default)] items: Vec<String>) -> Result<RequestView, AppError> {
     use self::ssr::*;
     with_status(async move {
-        let ticked = [checklist.unwrap_or_default(), item.unwrap_or_default().join(",")].join(",");
+        let ticked = [checklist.unwrap_or_default(), items.join(",")].join(",");
         access().await?.update_checklist(&id, &ticked).await
+    }.await)
+}
+
+/// A fresh idempotency key for the intake form: a retried post logs the request once.
+#[server(prefix = "/api", endpoint = "intake_key")]
+pub async fn intake_key() -> Result<String, AppError> {
+    use self::ssr::*;
+    with_status(async move {
+        access().await?.require(crate::backend::policy::Action::WorkRequests, crate::backend::audit::AuditAction::ReleaseRequest).await?;
+        Ok(uuid::Uuid::new_v4().to_string())
     }.await)
 }
 

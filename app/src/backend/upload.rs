@@ -170,7 +170,7 @@ pub async fn intake(
         requester_address: text("requester_address"),
         patient_id: text("patient_id").unwrap_or_default(),
         scope: match text("scope") {
-            Some(scope) if !scope.is_empty() => scope,
+            Some(scope) if !scope.is_empty() && scope != "some" => scope,
             _ if !sections.is_empty() => sections,
             _ => "all".into(),
         },

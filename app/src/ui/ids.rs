@@ -195,6 +195,37 @@ pub const COPY_CHECK_FILE_SUBMIT: &str = "copy-check-file-submit";
 pub const COPY_CHECK_CODE_SUBMIT: &str = "copy-check-code-submit";
 pub const DOWNLOAD_EMAIL: &str = "download-email";
 pub const SEND_SUBMIT: &str = "send-submit";
+// The HIM release desk (issue 17).
+pub const INTAKE_HEADING: &str = "intake-heading";
+pub const INTAKE_ERROR: &str = "intake-error";
+pub const INTAKE_TYPE: &str = "intake-type";
+pub const INTAKE_NAME: &str = "intake-name";
+pub const INTAKE_BIRTH: &str = "intake-birth";
+pub const INTAKE_MRN: &str = "intake-mrn";
+pub const INTAKE_FIND: &str = "intake-find";
+pub const INTAKE_MATCHES: &str = "intake-matches";
+pub const INTAKE_CHANNEL: &str = "intake-channel";
+pub const INTAKE_RECEIVED: &str = "intake-received";
+pub const INTAKE_REQUESTER: &str = "intake-requester";
+pub const INTAKE_ADDRESS: &str = "intake-address";
+pub const INTAKE_CHECKLIST: &str = "intake-checklist";
+pub const INTAKE_SCANS: &str = "intake-scans";
+pub const INTAKE_SUBMIT: &str = "intake-submit";
+pub const REQUEST_WAITING: &str = "request-waiting";
+pub const CHECKLIST_ERROR: &str = "checklist-error";
+pub const CHECKLIST_SAVE: &str = "checklist-save";
+pub const REQUEST_PAID: &str = "request-paid";
+pub const ASSIGN_SELECT: &str = "assign-select";
+pub const ASSIGN_ERROR: &str = "assign-error";
+pub const ASSIGN_SUBMIT: &str = "assign-submit";
+pub const DESK_HEADING: &str = "desk-heading";
+pub const DESK_OPEN: &str = "desk-open";
+pub const DESK_OVERDUE: &str = "desk-overdue";
+pub const DESK_MONTHS: &str = "desk-months";
+pub const DESK_TYPES: &str = "desk-types";
+pub const REQUEST_PATIENT: &str = "request-patient";
+pub const REQUEST_REQUESTER: &str = "request-requester";
+
 pub const ALL: &[(&str, &str)] = &[
     ("MAIN", MAIN),
     ("SITE_HEADER", SITE_HEADER),
@@ -387,6 +418,35 @@ pub const ALL: &[(&str, &str)] = &[
     ("COPY_CHECK_CODE_SUBMIT", COPY_CHECK_CODE_SUBMIT),
     ("DOWNLOAD_EMAIL", DOWNLOAD_EMAIL),
     ("SEND_SUBMIT", SEND_SUBMIT),
+    ("INTAKE_HEADING", INTAKE_HEADING),
+    ("INTAKE_ERROR", INTAKE_ERROR),
+    ("INTAKE_TYPE", INTAKE_TYPE),
+    ("INTAKE_NAME", INTAKE_NAME),
+    ("INTAKE_BIRTH", INTAKE_BIRTH),
+    ("INTAKE_MRN", INTAKE_MRN),
+    ("INTAKE_FIND", INTAKE_FIND),
+    ("INTAKE_MATCHES", INTAKE_MATCHES),
+    ("INTAKE_CHANNEL", INTAKE_CHANNEL),
+    ("INTAKE_RECEIVED", INTAKE_RECEIVED),
+    ("INTAKE_REQUESTER", INTAKE_REQUESTER),
+    ("INTAKE_ADDRESS", INTAKE_ADDRESS),
+    ("INTAKE_CHECKLIST", INTAKE_CHECKLIST),
+    ("INTAKE_SCANS", INTAKE_SCANS),
+    ("INTAKE_SUBMIT", INTAKE_SUBMIT),
+    ("REQUEST_WAITING", REQUEST_WAITING),
+    ("CHECKLIST_ERROR", CHECKLIST_ERROR),
+    ("CHECKLIST_SAVE", CHECKLIST_SAVE),
+    ("REQUEST_PAID", REQUEST_PAID),
+    ("ASSIGN_SELECT", ASSIGN_SELECT),
+    ("ASSIGN_ERROR", ASSIGN_ERROR),
+    ("ASSIGN_SUBMIT", ASSIGN_SUBMIT),
+    ("DESK_HEADING", DESK_HEADING),
+    ("DESK_OPEN", DESK_OPEN),
+    ("DESK_OVERDUE", DESK_OVERDUE),
+    ("DESK_MONTHS", DESK_MONTHS),
+    ("DESK_TYPES", DESK_TYPES),
+    ("REQUEST_PATIENT", REQUEST_PATIENT),
+    ("REQUEST_REQUESTER", REQUEST_REQUESTER),
 ];
 
 #[cfg(test)]

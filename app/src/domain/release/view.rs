@@ -41,6 +41,8 @@ pub struct RequestView {
     pub recipient: String,
     /// The HIM staff member working it (queue and staff pages), and whether that is the viewer.
     pub assignee: Option<String>,
+    /// The account it is assigned to (a lead's form says who held it when drawn).
+    pub assignee_id: Option<String>,
     pub assigned_to_me: bool,
     /// The patient's name and record number (staff pages only; empty for patients).
     pub patient_label: String,

@@ -54,9 +54,13 @@ fn nav_links(user: &CurrentUser) -> Vec<(&'static str, &'static str)> {
     if user.is(Role::HimStaff) {
         links.push(("/staff/patients", "Patients"));
         links.push(("/staff/requests", "Requests"));
+        links.push(("/staff/intake", "Log a request"));
         links.push(("/staff/verifications", "Verifications"));
         links.push(("/staff/duplicates", "Duplicates"));
         links.push(("/staff/representatives", "Representatives"));
+    }
+    if user.is(Role::HimLead) && user.is(Role::HimStaff) {
+        links.push(("/staff/desk", "Desk"));
     }
     if user.is(Role::HimReviewer) {
         links.push(("/staff/reviews", "Reviews"));

@@ -4,6 +4,7 @@ pub mod account;
 pub mod activation;
 pub mod audit_report;
 pub mod caregivers;
+pub mod desk;
 pub mod disclosures;
 pub mod download;
 pub mod error;

@@ -284,6 +284,7 @@ pub fn RequestQueuePage() -> impl IntoView {
                                     {r.overdue.then(|| view! { <span class="badge">"Overdue"</span> })}
                                     {(!r.recipient.is_empty()).then(|| view! { <span class="badge badge--info">"To someone else"</span> })}</p>
                                 <p>{format!("{} · {}", r.patient_label, r.scope)}</p>
+                                <p class="muted">{format!("{} · {} · received {}", r.requester, r.channel, readable_day(&r.received))}</p>
                                 <p class="item__meta muted"><span>{due_text(&r)}</span>
                                     <span>{r.assignee.clone().map(|a| format!("Worked by {a}")).unwrap_or_else(|| "Not claimed".into())}</span></p>
                                 <ActionForm action=claim attr:class="inline-form">
@@ -328,8 +329,14 @@ pub fn StaffRequestPage() -> impl IntoView {
     let advance_result = Signal::derive(move || advance.value().get());
     let decide_result = Signal::derive(move || decide.value().get());
     let release_result = Signal::derive(move || release.value().get());
+    let checklist = ServerAction::<crate::api::desk::UpdateChecklist>::new();
+    let paid = ServerAction::<crate::api::desk::MarkPaid>::new();
+    let assign = ServerAction::<crate::api::desk::AssignRequest>::new();
     let request = Resource::new(
-        move || (id.get(), advance.version().get(), decide.version().get(), release.version().get(), review.version().get(), extend.version().get()),
+        move || {
+            let desk = (checklist.version().get(), paid.version().get(), assign.version().get());
+            (id.get(), advance.version().get(), decide.version().get(), release.version().get(), review.version().get(), extend.version().get(), desk)
+        },
         |(id, ..)| request_detail(id),
     );
     view! {
@@ -398,16 +405,20 @@ pub fn StaffRequestPage() -> impl IntoView {
                             });
                             view! {
                                 <h1 id=ids::REQUESTS_HEADING>{format!("Request {}", r.number)}</h1>
+                                <p id=ids::REQUEST_PATIENT class="lead">{r.patient_label.clone()}</p>
                                 <p id=ids::REQUEST_STATUS class="notice" role="status">{format!("{}. {}", r.status_label, due_text(&r))}</p>
                                 <dl class="facts">
+                                    <dt>"Asked by"</dt><dd id=ids::REQUEST_REQUESTER>{format!("{} · {}", r.requester, r.channel)}</dd>
+                                    <dt>"Assigned to"</dt><dd>{r.assignee.clone().unwrap_or_else(|| "Nobody yet".into())}</dd>
                                     <dt>"What"</dt><dd>{r.scope.clone()}</dd>
                                     <dt>"Formats"</dt><dd>{r.formats.clone()}</dd>
                                     <dt>"Fee"</dt><dd>{r.fee.clone()}</dd>
                                     <dt>"Recipient"</dt><dd>{if r.recipient.is_empty() { if r.representative.is_some() { "The representative who asked".to_string() } else { "The patient".to_string() } } else { format!("{} (signed authorization in the files)", r.recipient) }}</dd>
-                                    {r.representative.clone().map(|who| view! { <dt>"Asked by"</dt><dd id=ids::REQUEST_REPRESENTATIVE>{who}</dd> })}
+                                    {r.representative.clone().map(|who| view! { <dt>"Representative"</dt><dd id=ids::REQUEST_REPRESENTATIVE>{who}</dd> })}
                                     <dt>"Patient"</dt><dd><A href=format!("/staff/patients/{}/record", r.patient_id)>"Open the record"</A>" · "
                                         <A href=format!("/staff/patients/{}/disclosures", r.patient_id)>"Accounting of disclosures"</A></dd>
                                 </dl>
+                                <crate::ui::pages::desk::DeskPanel request=r.clone() checklist paid assign/>
                                 <FormError result=advance_result id="step-error"/>
                                 {step_form}
                                 {extension}

@@ -138,6 +138,9 @@ impl AccessContext {
                     step.who = view.requester.clone();
                 }
             }
+            if let Some(worker) = &row.assigned_to {
+                view.assignee = Some(self.display_name(worker).await?);
+            }
             // Staff read the patient at the top of the page: name, birth date, record number.
             if self.subject().as_deref() != Some(row.patient_id.as_str()) {
                 let patient = self.patient_row_of(&row).await?;

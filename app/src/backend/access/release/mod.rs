@@ -93,6 +93,7 @@ impl AccessContext {
             representative: None,
             assigned_to_me: row.assigned_to.as_deref() == Some(self.principal.user_id.as_str()),
             assignee: row.assigned_to.clone(),
+            assignee_id: row.assigned_to.clone(),
             patient_label: String::new(),
             extended: row.extended,
             extension_reason: row.extension_reason.clone(),
