@@ -92,7 +92,7 @@ pub enum AdminAction {
         /// The name shown in the portal and in audit reports.
         #[arg(long)]
         name: String,
-        /// A role to grant (repeat for several): patient, caregiver, him_staff, him_reviewer, administrator.
+        /// A role to grant (repeat for several): patient, caregiver, him_staff, him_reviewer, administrator, him_lead.
         #[arg(long = "role", required = true, value_parser = parse_role)]
         roles: Vec<app::domain::Role>,
         /// Read the password from the first line of standard input.

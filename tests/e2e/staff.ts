@@ -37,8 +37,10 @@ export interface Account { email: string; name: string; password: string }
 /** Creates an account on the command line (on the first test server's database), unique per run. */
 export function createAccount(testInfo: TestInfo, role: string, name: string): Account {
   const stamp = `${testInfo.project.name}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6)}`;
-  const account = { email: `${role}-${stamp}@example.org`, name: `${name} ${stamp}`, password: 'harbour lantern orchid' };
-  execFileSync(process.env.E2E_BINARY!, ['admin', 'create-user', '--email', account.email, '--name', account.name, '--role', role, '--password-stdin'], {
+  const account = { email: `${role.replace(/,/g, '-')}-${stamp}@example.org`, name: `${name} ${stamp}`, password: 'harbour lantern orchid' };
+  // Several roles separated by commas ("him_staff,him_lead").
+  const roles = role.split(',').flatMap((r) => ['--role', r]);
+  execFileSync(process.env.E2E_BINARY!, ['admin', 'create-user', '--email', account.email, '--name', account.name, ...roles, '--password-stdin'], {
     input: `${account.password}\n`,
     env: { ...process.env, PORTAL_DATA_DIR: process.env.E2E_DATA_DIR!, PORTAL_LOG_LEVEL: 'warn' },
   });
@@ -55,12 +57,14 @@ export async function signIn(page: Page, who: { email: string; password: string 
 }
 
 /** Creates a staff member on the command line, then signs in and sets up two-step verification. */
-export async function signInAsNewStaff(page: Page, testInfo: TestInfo, name = 'Robin Records', role = 'him_staff'): Promise<void> {
-  await signIn(page, createAccount(testInfo, role, name));
+export async function signInAsNewStaff(page: Page, testInfo: TestInfo, name = 'Robin Records', role = 'him_staff'): Promise<Account> {
+  const account = createAccount(testInfo, role, name);
+  await signIn(page, account);
   await expect(page).toHaveURL(/\/sign-in\/setup/);
   const key = (await page.locator(byId(ids.MFA_MANUAL_KEY)).innerText()).trim();
   await waitForHydration(page);
   await page.getByLabel('Code from your app').fill(totp(key));
   await page.locator(byId(ids.MFA_SETUP_SUBMIT)).click();
   await expect(page).toHaveURL(/\/account\/recovery-codes$/);
+  return account;
 }
