@@ -210,3 +210,31 @@ async fn self_registration_input_is_checked() {
     let again = self_register(&app, &app.new_client(), "ben@example.org").await;
     assert_eq!(again.status(), 422);
 }
+
+#[tokio::test]
+async fn rule_164_514_h_linking_shows_account_and_record_side_by_side_and_a_mismatch_needs_a_reason() {
+    let app = spawn_app().await;
+    let (_, staff) = scene(&app).await;
+    // The record's birth date is not the one the person registered with.
+    app.create_patient("MRN-9", "Nguyen", "1990-01-02").await;
+    let person = app.new_client();
+    assert!(self_register(&app, &person, "ben@example.org").await.status().is_success());
+    let pending = app.call_ok(&staff, "pending_verifications", &[]).await;
+    let user_id = pending[0]["user_id"].as_str().expect("id").to_string();
+    let preview = app.call_ok(&staff, "link_preview", &[("user_id", &user_id), ("mrn", "mrn-9")]).await;
+    assert_eq!(preview["account"]["birth_date"], "1990-01-01");
+    assert_eq!(preview["record"]["birth_date"], "1990-01-02");
+    assert!(preview["account"]["contact"].as_str().is_some_and(|c| c.contains("ben@example.org") && c.contains("+1 555 0100")), "{preview}");
+    assert_eq!(preview["differs"], serde_json::json!(["birth_date"]));
+    // Without a reason: refused on the reason, nothing linked, the refusal audited.
+    let refused = app.call(&staff, "verify_identity", &[("user_id", &user_id), ("mrn", "MRN-9")]).await;
+    assert_eq!(refused.status(), 422);
+    assert!(refused.text().await.expect("body").contains("\"field\":\"reason\""));
+    assert_eq!(app.call_ok(&staff, "pending_verifications", &[]).await.as_array().map(Vec::len), Some(1));
+    assert_eq!(app.audit("identity_verify", "failure").await.len(), 1);
+    // With one: linked, and the reason is in the audit trail with what differed.
+    app.call_ok(&staff, "verify_identity", &[("user_id", &user_id), ("mrn", "MRN-9"), ("reason", "Birth certificate seen at the desk; the record has a typo.")]).await;
+    let linked = app.audit("identity_verify", "success").await;
+    let detail = linked.iter().filter_map(|e| e.detail.as_deref()).find(|d| d.starts_with("linked")).expect("the link's audit event");
+    assert!(detail.contains("birth_date") && detail.contains("typo"), "{detail}");
+}

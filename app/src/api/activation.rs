@@ -129,12 +129,20 @@ pub async fn pending_verifications() -> Result<Vec<crate::domain::PendingVerific
     with_status(async move { access().await?.pending_verifications().await }.await)
 }
 
-/// HIM staff verified the person: link their account to the record with this number.
+/// The account beside the record it would be linked to (name, birth date, contact; what differs).
+#[server(prefix = "/api", endpoint = "link_preview")]
+pub async fn link_preview(user_id: String, mrn: String) -> Result<crate::domain::LinkPreview, AppError> {
+    use self::ssr::*;
+    with_status(async move { access().await?.link_preview(&user_id, &mrn).await }.await)
+}
+
+/// HIM staff verified the person: link their account to the record with this number (with a
+/// written `reason` when the family name or birth date differ).
 #[server(prefix = "/api", endpoint = "verify_identity")]
-pub async fn verify_identity(user_id: String, mrn: String) -> Result<(), AppError> {
+pub async fn verify_identity(user_id: String, mrn: String, #[server(default)] reason: Option<String>) -> Result<(), AppError> {
     use self::ssr::*;
     with_status(async move {
-        access().await?.verify_identity(&user_id, &mrn).await?;
+        access().await?.verify_identity(&user_id, &mrn, reason.as_deref()).await?;
         leptos_axum::redirect("/staff/verifications?linked=1");
         Ok(())
     }.await)

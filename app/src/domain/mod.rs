@@ -31,7 +31,7 @@ pub use field_error::FieldError;
 pub use navigation::{SafeNext, after_sign_in, landing_page, percent, safe_next};
 pub use import::{DuplicateDecision, DuplicatePair, ImportRunRow};
 pub use password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, PasswordError, check_length};
-pub use patient::{ActivationLetter, Mrn, PendingVerification, NewPatient, PatientForm, PatientSummary, Sex};
+pub use patient::{ActivationLetter, LinkFacts, LinkPreview, Mrn, PendingVerification, link_differences, NewPatient, PatientForm, PatientSummary, Sex};
 pub use record::{
     CodeView, DocumentRow, DocumentView, Flag, ItemRow, ListFilter, ListPage, PAGE_SIZE, Range, RecordOverview, Section, Trend,
     TrendPoint, VisitView, format_value, html_to_text, system_name,

@@ -199,6 +199,59 @@ pub struct PendingVerification {
     pub registered: String,
 }
 
+/// What HIM staff compare before linking an account to a record (45 CFR 164.514(h)): the
+/// account's registered name, birth date and contact beside the record's, and which differ.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkPreview {
+    pub user_id: String,
+    pub mrn: String,
+    pub account: LinkFacts,
+    pub record: LinkFacts,
+    /// `family_name` and/or `birth_date`: linking anyway needs a written reason.
+    pub differs: Vec<String>,
+}
+
+/// One side of the comparison.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkFacts {
+    pub name: String,
+    pub birth_date: String,
+    pub contact: String,
+}
+
+/// Which identifying facts of the account and the record differ: the family name (letters only,
+/// case and accents aside: "León" is "Leon"; given names are often shortened, so they are shown
+/// but not compared) and the birth date.
+pub fn link_differences(account_name: &str, account_birth: &str, record_family: &str, record_birth: &str) -> Vec<String> {
+    fn letters(s: &str) -> String {
+        s.chars()
+            .filter_map(|c| match c {
+                'á' | 'à' | 'â' | 'ä' | 'ã' | 'Á' | 'À' | 'Â' | 'Ä' | 'Ã' => Some('a'),
+                'é' | 'è' | 'ê' | 'ë' | 'É' | 'È' | 'Ê' | 'Ë' => Some('e'),
+                'í' | 'ì' | 'î' | 'ï' | 'Í' | 'Ì' | 'Î' | 'Ï' => Some('i'),
+                'ó' | 'ò' | 'ô' | 'ö' | 'õ' | 'Ó' | 'Ò' | 'Ô' | 'Ö' | 'Õ' => Some('o'),
+                'ú' | 'ù' | 'û' | 'ü' | 'Ú' | 'Ù' | 'Û' | 'Ü' => Some('u'),
+                'ñ' | 'Ñ' => Some('n'),
+                'ç' | 'Ç' => Some('c'),
+                c if c.is_alphanumeric() => Some(c.to_ascii_lowercase()),
+                _ => None,
+            })
+            .collect()
+    }
+    let family = letters(record_family);
+    let mut differs = Vec::new();
+    let words: Vec<String> = account_name.split_whitespace().map(letters).collect();
+    // The record's family name is one or more of the account name's words, in order.
+    let joined: Vec<String> = (0..words.len()).flat_map(|i| (i + 1..=words.len()).map(move |j| (i, j))).map(|(i, j)| words[i..j].concat()).collect();
+    if family.is_empty() || !joined.contains(&family) {
+        differs.push("family_name".to_string());
+    }
+    if account_birth.trim() != record_birth.trim() {
+        differs.push("birth_date".to_string());
+    }
+    differs
+}
+
 /// An activation letter's content: what HIM staff print and hand or post to the patient. The
 /// code is shown this once; the portal keeps only its hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -213,6 +266,14 @@ pub struct ActivationLetter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rule_164_514_h_a_link_compares_the_family_name_and_the_birth_date() {
+        assert!(link_differences("Lucas León", "1984-03-07", "Leon", "1984-03-07").is_empty(), "accents aside");
+        assert!(link_differences("Ben Nguyen", "1990-01-01", "Nguyen", "1990-01-01").is_empty(), "given names are not compared");
+        assert!(link_differences("Ana de la Cruz", "1990-01-01", "De La Cruz", "1990-01-01").is_empty(), "a family name of several words");
+        assert_eq!(link_differences("Ben Ngyuen", "1990-01-02", "Nguyen", "1990-01-01"), ["family_name", "birth_date"]);
+    }
 
     fn today() -> IsoDate {
         IsoDate::parse("2026-11-24").expect("valid")

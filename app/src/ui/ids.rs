@@ -226,6 +226,8 @@ pub const DESK_TYPES: &str = "desk-types";
 pub const REQUEST_PATIENT: &str = "request-patient";
 pub const REQUEST_REQUESTER: &str = "request-requester";
 
+pub const VERIFY_COMPARE: &str = "verify-compare";
+
 pub const ALL: &[(&str, &str)] = &[
     ("MAIN", MAIN),
     ("SITE_HEADER", SITE_HEADER),
@@ -447,6 +449,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("DESK_TYPES", DESK_TYPES),
     ("REQUEST_PATIENT", REQUEST_PATIENT),
     ("REQUEST_REQUESTER", REQUEST_REQUESTER),
+    ("VERIFY_COMPARE", VERIFY_COMPARE),
 ];
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 
 use super::*;
 use super::patients::to_summary;
+use crate::domain::{LinkFacts, LinkPreview, link_differences};
 
 impl AccessContext {
     /// Issues a new activation code for a patient record (any earlier unused code stops working).
@@ -90,12 +91,22 @@ impl AccessContext {
         Ok(out)
     }
 
-    /// Links a self-registered account to the patient record `mrn` after HIM staff verified the
-    /// person's identity (45 CFR 164.514(h)): grants the patient role, ends the account's
-    /// sessions (new privileges need a new sign-in), audited in the same transaction.
+    /// The account and the record side by side before linking (45 CFR 164.514(h)): the
+    /// registered name, birth date and contact of each, and which facts differ. Audited as a
+    /// read of the record.
     #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
-    pub async fn verify_identity(&self, user_id: &str, mrn: &str) -> Result<PatientSummary, AppError> {
-        use crate::backend::entities::{app_user, identity_claim, user_role};
+    pub async fn link_preview(&self, user_id: &str, mrn: &str) -> Result<LinkPreview, AppError> {
+        let (user, claim, patient) = self.link_parties(user_id, mrn).await?;
+        let preview = link_preview_of(&user, claim.as_ref(), &patient, mrn);
+        audit::record_alone(&self.db, self.event(AuditAction::IdentityVerify, Outcome::Success).patient(&patient.id).entity("user", &user.id).detail("compared before linking"))
+            .await?;
+        Ok(preview)
+    }
+
+    /// The account waiting to be linked, its claim, and the record `mrn` names (refused, by
+    /// field, when the record does not exist or already has an account).
+    async fn link_parties(&self, user_id: &str, mrn: &str) -> Result<(crate::backend::entities::app_user::Model, Option<crate::backend::entities::identity_claim::Model>, patient_row::Model), AppError> {
+        use crate::backend::entities::{app_user, identity_claim};
         self.authorize(Action::VerifyIdentity, Target::Site, AuditAction::IdentityVerify).await?;
         let mrn_field = |message: &str| AppError::Validation {
             fields: vec![FieldError { field: "mrn".into(), message: message.into() }],
@@ -118,6 +129,39 @@ impl AccessContext {
             .await?
             .filter(|u| u.patient_id.is_none())
             .ok_or(AppError::NotFound)?;
+        let claim = identity_claim::Entity::find_by_id(user.id.clone()).one(&self.db).await?;
+        Ok((user, claim, patient))
+    }
+
+    /// Links a self-registered account to the patient record `mrn` after HIM staff verified the
+    /// person's identity (45 CFR 164.514(h)): grants the patient role, ends the account's
+    /// sessions (new privileges need a new sign-in), audited in the same transaction. When the
+    /// account's family name or birth date differs from the record's, linking needs a written
+    /// reason, kept in the audit trail with what differed.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
+    pub async fn verify_identity(&self, user_id: &str, mrn: &str, reason: Option<&str>) -> Result<PatientSummary, AppError> {
+        use crate::backend::entities::{app_user, identity_claim, user_role};
+        let (user, claim, patient) = self.link_parties(user_id, mrn).await?;
+        let preview = link_preview_of(&user, claim.as_ref(), &patient, mrn);
+        let reason: Option<String> = reason.map(|r| r.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(500).collect()).filter(|r: &String| !r.is_empty());
+        if !preview.differs.is_empty() && reason.is_none() {
+            let refused = self.event(AuditAction::IdentityVerify, Outcome::Failure).patient(&patient.id).entity("user", &user.id).detail(format!("link refused: {} differ, no reason", preview.differs.join(" and ")));
+            audit::record_alone(&self.db, refused).await?;
+            return Err(AppError::Validation {
+                fields: vec![FieldError::new(
+                    "reason",
+                    format!(
+                        "The account says {}, born {}; the record says {}, born {}. Write why they are the same person to link anyway.",
+                        preview.account.name, preview.account.birth_date, preview.record.name, preview.record.birth_date
+                    ),
+                )],
+            });
+        }
+        let detail = match (&reason, preview.differs.is_empty()) {
+            (Some(r), false) => format!("linked despite {} differing: {r}", preview.differs.join(" and ")),
+            (Some(r), true) => format!("linked: {r}"),
+            (None, _) => "linked: name and birth date agree".to_string(),
+        };
         let txn = write_transaction(&self.db).await?;
         app_user::Entity::update_many()
             .col_expr(app_user::Column::PatientId, Expr::value(patient.id.clone()))
@@ -137,7 +181,7 @@ impl AccessContext {
         crate::backend::auth::sessions::revoke_all(&txn, &user.id).await?;
         audit::record(
             &txn,
-            self.event(AuditAction::IdentityVerify, Outcome::Success).patient(&patient.id).entity("user", &user.id),
+            self.event(AuditAction::IdentityVerify, Outcome::Success).patient(&patient.id).entity("user", &user.id).detail(detail),
         )
         .await
         ?;
@@ -149,6 +193,21 @@ impl AccessContext {
         ?;
         txn.commit().await?;
         Ok(to_summary(patient))
+    }
+}
+
+/// The comparison HIM staff read before linking.
+fn link_preview_of(user: &crate::backend::entities::app_user::Model, claim: Option<&crate::backend::entities::identity_claim::Model>, patient: &patient_row::Model, mrn: &str) -> LinkPreview {
+    let name = claim.map(|c| c.full_name.clone()).unwrap_or_else(|| user.display_name.clone());
+    let birth = claim.map(|c| c.birth_date.clone()).unwrap_or_default();
+    let account_contact = [Some(user.email.clone()), claim.and_then(|c| c.phone.clone())].into_iter().flatten().collect::<Vec<_>>().join(" · ");
+    let record_contact = [patient.email.clone(), patient.phone.clone()].into_iter().flatten().collect::<Vec<_>>().join(" · ");
+    LinkPreview {
+        user_id: user.id.clone(),
+        mrn: mrn.trim().to_ascii_uppercase(),
+        differs: link_differences(&name, &birth, &patient.family_name, &patient.birth_date),
+        account: LinkFacts { name, birth_date: birth, contact: account_contact },
+        record: LinkFacts { name: format!("{} {}", patient.given_names, patient.family_name), birth_date: patient.birth_date.clone(), contact: record_contact },
     }
 }
 

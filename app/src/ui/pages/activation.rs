@@ -1,7 +1,7 @@
 //! Patient activation pages: the printable letter HIM staff hand or post to a patient (shown once,
 //! straight after the code is issued), and the registration form where the patient uses it.
 
-use crate::api::activation::{ActivateAccount, SelfRegister, VerifyIdentity, pending_verifications, take_activation_letter};
+use crate::api::activation::{ActivateAccount, LinkPreview, SelfRegister, VerifyIdentity, pending_verifications, take_activation_letter};
 use crate::ui::components::form::{Field, FormError, LoadError, field_error};
 use crate::ui::components::oidc::{OidcOutcome, providers_resource};
 use crate::ui::ids;
@@ -188,6 +188,8 @@ fn SelfRegistrationForm(next: String, email: Option<String>, submit: String, lab
 #[component]
 pub fn VerificationsPage() -> impl IntoView {
     let verify = ServerAction::<VerifyIdentity>::new();
+    let compare = ServerAction::<LinkPreview>::new();
+    let compare_result = Signal::derive(move || compare.value().get());
     let pending = Resource::new(move || verify.version().get(), |_| pending_verifications());
     let result = Signal::derive(move || verify.value().get());
     view! {
@@ -199,6 +201,7 @@ pub fn VerificationsPage() -> impl IntoView {
                 "then link their account to their record. Until then their account shows no health information."
             </p>
             <FormError result id=ids::VERIFY_ERROR/>
+            <FormError result=compare_result id="compare-error"/>
             {move || crate::ui::components::form::field_error(result.get(), "mrn").map(|m| view! {
                 <p class="form-error" role="alert">{m}</p>
             })}
@@ -208,18 +211,20 @@ pub fn VerificationsPage() -> impl IntoView {
                     <ul id=ids::VERIFY_LIST class="session-list">
                         {list.into_iter().map(|p| {
                             let input_id = format!("verify-mrn-{}", p.user_id);
+                            let (form_user, comparison_user) = (p.user_id.clone(), p.user_id.clone());
                             view! {
                                 <li class="session-list__item">
                                     <p><strong>{p.full_name}</strong>" · born "{p.birth_date}</p>
                                     <p class="muted">{p.email}{p.phone.map(|ph| format!(" · {ph}"))}" · registered "{p.registered}</p>
-                                    <ActionForm action=verify attr:class="form form--inline">
-                                        <input type="hidden" name="user_id" value=p.user_id.clone()/>
+                                    <ActionForm action=compare attr:class="form form--inline">
+                                        <input type="hidden" name="user_id" value=form_user/>
                                         <div class="field">
                                             <label for=input_id.clone()>"Medical record number"</label>
                                             <input id=input_id name="mrn" type="text" maxlength="32" required=true/>
                                         </div>
-                                        <button type="submit" class="button">"Verified: link to this record"</button>
+                                        <button type="submit" class="button button--secondary">"Compare with the record"</button>
                                     </ActionForm>
+                                    <LinkComparison user_id=comparison_user compare verify/>
                                 </li>
                             }
                         }).collect_view()}
@@ -227,5 +232,41 @@ pub fn VerificationsPage() -> impl IntoView {
                 }.into_any(),
             }/>
         </section>
+    }
+}
+
+/// The account beside the record, once compared (45 CFR 164.514(h)), and the link form: a
+/// differing family name or birth date needs a written reason.
+#[component]
+fn LinkComparison(user_id: String, compare: ServerAction<LinkPreview>, verify: ServerAction<VerifyIdentity>) -> impl IntoView {
+    let result = Signal::derive(move || verify.value().get());
+    move || {
+        let preview = compare.value().get().and_then(Result::ok).filter(|p| p.user_id == user_id)?;
+        let differs = !preview.differs.is_empty();
+        let mark = |field: &str| if preview.differs.iter().any(|d| d == field) { " (differs)" } else { "" };
+        let reason_id = format!("verify-reason-{}", preview.user_id);
+        let reason_for = reason_id.clone();
+        Some(view! {
+            <div class="table-scroll" role="region" aria-label="The account and the record" tabindex="0">
+            <table id=ids::VERIFY_COMPARE class="table">
+                <thead><tr><th scope="col">"Fact"</th><th scope="col">"The account"</th><th scope="col">"The record"</th></tr></thead>
+                <tbody>
+                    <tr><th scope="row">{format!("Name{}", mark("family_name"))}</th><td>{preview.account.name.clone()}</td><td>{preview.record.name.clone()}</td></tr>
+                    <tr><th scope="row">{format!("Date of birth{}", mark("birth_date"))}</th><td>{preview.account.birth_date.clone()}</td><td>{preview.record.birth_date.clone()}</td></tr>
+                    <tr><th scope="row">"Contact"</th><td>{preview.account.contact.clone()}</td><td>{preview.record.contact.clone()}</td></tr>
+                </tbody>
+            </table>
+            </div>
+            <ActionForm action=verify attr:class="form">
+                <input type="hidden" name="user_id" value=preview.user_id.clone()/>
+                <input type="hidden" name="mrn" value=preview.mrn.clone()/>
+                <div class="field">
+                    <label for=reason_for>{if differs { "Why they are the same person (required: the facts differ)" } else { "Note (optional)" }}</label>
+                    <crate::ui::components::form::FieldMessage result field="reason"/>
+                    <textarea id=reason_id name="reason" rows="2" maxlength="500" required=differs></textarea>
+                </div>
+                <button type="submit" class="button">"Verified: link to this record"</button>
+            </ActionForm>
+        }.into_any())
     }
 }
