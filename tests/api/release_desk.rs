@@ -400,3 +400,15 @@ async fn the_dashboard_counts_open_work_by_age_and_turnaround_on_time() {
     let text = csv.text().await.expect("text");
     assert!(text.starts_with("group,key,label,provided") && text.contains("requester_type,provider,"), "{text}");
 }
+
+#[tokio::test]
+async fn requests_from_anyone_but_the_patient_follow_the_third_party_deadline() {
+    let app = spawn_app_with(|s| s.third_party_response_days = 10).await;
+    let patient = app.create_patient("MRN-1", "Lopez", "1984-03-07").await;
+    let clerk = staff(&app, "sam@example.org", &[Role::HimStaff]).await;
+    let received = today(&app).add_days(-2).expect("date");
+    let attorney = logged(&app, &clerk, &patient, "third_party", 2, "", "all").await;
+    assert_eq!(attorney["due"].as_str(), received.add_days(10).map(|d| d.to_string()).as_deref(), "third_party_response_days");
+    let own = logged(&app, &clerk, &patient, "patient", 2, "", "all").await;
+    assert_eq!(own["due"].as_str(), received.add_days(30).map(|d| d.to_string()).as_deref(), "the patient's own: 164.524(b)(2)");
+}

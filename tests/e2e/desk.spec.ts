@@ -80,3 +80,19 @@ test('a clerk logs a faxed attorney request, a lead assigns it, it is released o
   await noViolations(lead, 'the desk dashboard');
   await leadContext.close();
 });
+
+test('an administrator sets the fee schedule for attorneys and insurers', async ({ page }, testInfo) => {
+  test.skip(!!process.env.E2E_BASE_URL, 'needs the command line on the test server\'s database');
+  test.skip(testInfo.project.name !== 'desktop', 'an office task');
+  await signInAsNewStaff(page, testInfo, 'Ari Admin', 'administrator');
+  await page.goto('/admin/fees');
+  await waitForHydration(page);
+  await expect(page.locator(byId(ids.FEES_LIST))).toContainText('Cost-based by law');
+  await page.locator('#fee-flat-third_party').fill('15.00');
+  await page.locator('#fee-page-third_party').fill('0.25');
+  await page.locator('#fee-page-third_party').press('Enter');
+  await expect(page.locator('#fee-page-third_party')).toHaveValue('0.25');
+  await page.reload();
+  await expect(page.locator('#fee-flat-third_party')).toHaveValue('15.00');
+  await noViolations(page, 'the fee schedule');
+});

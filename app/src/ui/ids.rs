@@ -228,6 +228,10 @@ pub const REQUEST_REQUESTER: &str = "request-requester";
 
 pub const VERIFY_COMPARE: &str = "verify-compare";
 
+pub const FEES_HEADING: &str = "fees-heading";
+pub const FEES_ERROR: &str = "fees-error";
+pub const FEES_LIST: &str = "fees-list";
+
 pub const ALL: &[(&str, &str)] = &[
     ("MAIN", MAIN),
     ("SITE_HEADER", SITE_HEADER),
@@ -450,6 +454,9 @@ pub const ALL: &[(&str, &str)] = &[
     ("REQUEST_PATIENT", REQUEST_PATIENT),
     ("REQUEST_REQUESTER", REQUEST_REQUESTER),
     ("VERIFY_COMPARE", VERIFY_COMPARE),
+    ("FEES_HEADING", FEES_HEADING),
+    ("FEES_ERROR", FEES_ERROR),
+    ("FEES_LIST", FEES_LIST),
 ];
 
 #[cfg(test)]

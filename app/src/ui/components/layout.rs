@@ -71,6 +71,7 @@ fn nav_links(user: &CurrentUser) -> Vec<(&'static str, &'static str)> {
     if user.is(Role::Administrator) {
         links.push(("/admin/users", "Accounts"));
         links.push(("/admin/audit", "Audit report"));
+        links.push(("/admin/fees", "Fees"));
     }
     links.push(("/account", "Account"));
     links

@@ -2,9 +2,10 @@
 //! by email (`/staff/intake`: who asks and which patient first, the matches side by side, then
 //! the request with its checklist and scans as one plain multipart form); the desk panel of a
 //! request (checklist, fee paid, assignment by a lead); and the lead's dashboard
-//! (`/staff/desk`). Plain forms: all of it works before hydration.
+//! (`/staff/desk`); and the administrator's fee schedule (`/admin/fees`). Plain forms: all of it
+//! works before hydration.
 
-use crate::api::desk::{AssignRequest, MarkPaid, UpdateChecklist, desk_colleagues, desk_dashboard, intake_key, intake_matches};
+use crate::api::desk::{AssignRequest, MarkPaid, SetFee, UpdateChecklist, desk_colleagues, desk_dashboard, fee_schedule, intake_key, intake_matches};
 use crate::domain::release::{Channel, PatientMatch, PatientSearch, RequestView, RequesterType};
 use crate::error::AppError;
 use crate::domain::{Role, Section};
@@ -333,5 +334,60 @@ fn TurnaroundTable(title: &'static str, id: &'static str, rows: Vec<crate::domai
             }}).collect_view()}</tbody>
         </table>
         </div>
+    }
+}
+
+/// Cents as the fee form shows them: `15.00`.
+fn dollars(cents: u32) -> String {
+    format!("{}.{:02}", cents / 100, cents % 100)
+}
+
+/// `/admin/fees`: the fee schedule an administrator sets, per requester type (a flat amount and
+/// so much a page, in dollars). The patient's and representatives' fee is cost-based by law and
+/// shown as such; the state's cap is a setting (`copy_fee_cap_cents`).
+#[component]
+pub fn FeesPage() -> impl IntoView {
+    let set = ServerAction::<SetFee>::new();
+    let result = Signal::derive(move || set.value().get());
+    let schedule = Resource::new(move || set.version().get(), |_| fee_schedule());
+    view! {
+        <Title text="Copy fees"/>
+        <section class="page" aria-labelledby=ids::FEES_HEADING>
+            <h1 id=ids::FEES_HEADING>"Copy fees"</h1>
+            <p>"What requesters other than the patient pay for a copy: a flat amount plus an amount per page. Estimates stop at the state's cap."</p>
+            <FormError result id=ids::FEES_ERROR/>
+            <Loaded resource=schedule view=move |rows| view! {
+                <ul id=ids::FEES_LIST class="items">
+                    {rows.into_iter().map(|row| {
+                        let code = row.requester_type.as_str();
+                        let (flat_id, page_id) = (format!("fee-flat-{code}"), format!("fee-page-{code}"));
+                        let (flat_for, page_for) = (flat_id.clone(), page_id.clone());
+                        view! {
+                            <li class="item">
+                                <p class="item__title">{row.label.clone()}</p>
+                                {if row.cost_based {
+                                    view! { <p class="muted">"Cost-based by law: at most $6.50 as a flat fee, never search or retrieval (45 CFR 164.524(c)(4)); set with self_copy_fee_cents."</p> }.into_any()
+                                } else {
+                                    view! {
+                                        <ActionForm action=set attr:class="form form--inline">
+                                            <input type="hidden" name="requester_type" value=code/>
+                                            <div class="field">
+                                                <label for=flat_for>"Flat fee ($)"</label>
+                                                <input id=flat_id name="flat" type="text" inputmode="decimal" value=dollars(row.flat_cents)/>
+                                            </div>
+                                            <div class="field">
+                                                <label for=page_for>"Per page ($)"</label>
+                                                <input id=page_id name="per_page" type="text" inputmode="decimal" value=dollars(row.per_page_cents)/>
+                                            </div>
+                                            <button type="submit" class="button button--secondary">"Save"</button>
+                                        </ActionForm>
+                                    }.into_any()
+                                }}
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            }/>
+        </section>
     }
 }
