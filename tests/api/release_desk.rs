@@ -356,9 +356,11 @@ async fn a_lead_assigns_work_and_two_leads_at_once_cannot_both_win() {
     assert!(colleagues.as_array().expect("list").iter().any(|c| c["id"] == kim_id.as_str()));
     // Both leads saw it unassigned; the first wins, the second is told and overwrites nothing.
     let first = app.call_ok(&lead_a, "assign_request", &[("id", &request), ("assignee", &kim_id), ("expected", "")]).await;
-    assert!(first["assignee"].is_string() || first["timeline"].as_array().expect("timeline").iter().any(|t| t["note"].as_str().is_some_and(|n| n.starts_with("Assigned to"))));
+    assert_eq!(first["assignee_id"].as_str(), Some(kim_id.as_str()));
+    assert!(first["timeline"].as_array().expect("timeline").iter().any(|t| t["note"].as_str().is_some_and(|n| n.starts_with("Assigned to"))), "{first}");
     let second = app.call(&lead_b, "assign_request", &[("id", &request), ("assignee", &lee_id), ("expected", "")]).await;
     assert_eq!(second.status(), 409);
+    assert_eq!(app.call_ok(&lead_b, "request_detail", &[("id", &request)]).await["assignee_id"].as_str(), Some(kim_id.as_str()), "nothing overwritten");
     // Reassigning from who it is with now works.
     app.call_ok(&lead_b, "assign_request", &[("id", &request), ("assignee", &lee_id), ("expected", &kim_id)]).await;
     let lee = app.new_client();

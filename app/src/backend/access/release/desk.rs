@@ -325,7 +325,7 @@ impl AccessContext {
         self.authorize(Action::WorkRequests, Target::Site, AuditAction::ReleaseRequest).await?;
         let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await?.ok_or(AppError::NotFound)?;
         let items = intake::parse_ticked(row.requester_type, ticked).map_err(|e| AppError::Validation { fields: vec![e] })?;
-        if row.status.is_final() || row.status.clock_stopped() {
+        if row.status.clock_stopped() {
             return Err(AppError::Conflict { message: format!("{} is already decided: its checklist is kept as it was.", super::format_number(row.number)) });
         }
         let missing = row.requester_type.missing(&items);
@@ -336,18 +336,7 @@ impl AccessContext {
             .filter(release_request::Column::Id.eq(id))
             .exec(&txn)
             .await?;
-        release_event::Entity::insert(release_event::ActiveModel {
-            id: Set(uuid::Uuid::new_v4().to_string()),
-            request_id: Set(id.to_string()),
-            at_ms: Set(now_ms()),
-            actor_user_id: Set(Some(self.principal.user_id.clone())),
-            actor_kind: Set(Actor::HimStaff),
-            from_status: Set(Some(row.status)),
-            to_status: Set(row.status),
-            note: Set(Some(waiting_for(row.requester_type, &missing).unwrap_or_else(|| "Checklist complete: ready for review.".into()))),
-        })
-        .exec_without_returning(&txn)
-        .await?;
+        self.staff_note(&txn, &row, waiting_for(row.requester_type, &missing).unwrap_or_else(|| "Checklist complete: ready for review.".into())).await?;
         let codes: Vec<&str> = items.iter().map(|i| i.as_str()).collect();
         audit::record(&txn, self.event(AuditAction::ReleaseRequest, Outcome::Success).patient(&row.patient_id).entity("release_request", id).detail(format!("checklist: {}", codes.join(","))))
             .await?;
@@ -388,18 +377,7 @@ impl AccessContext {
         if changed.rows_affected != 1 {
             return Err(AppError::Conflict { message: format!("{} is already marked paid.", super::format_number(row.number)) });
         }
-        release_event::Entity::insert(release_event::ActiveModel {
-            id: Set(uuid::Uuid::new_v4().to_string()),
-            request_id: Set(id.to_string()),
-            at_ms: Set(now),
-            actor_user_id: Set(Some(self.principal.user_id.clone())),
-            actor_kind: Set(Actor::HimStaff),
-            from_status: Set(Some(row.status)),
-            to_status: Set(row.status),
-            note: Set(Some(format!("Paid: {}.", fee_text(u32::try_from(row.fee_cents).unwrap_or(0))))),
-        })
-        .exec_without_returning(&txn)
-        .await?;
+        self.staff_note(&txn, &row, format!("Paid: {}.", fee_text(u32::try_from(row.fee_cents).unwrap_or(0)))).await?;
         audit::record(&txn, self.event(AuditAction::ReleaseRequest, Outcome::Success).patient(&row.patient_id).entity("release_request", id).detail("paid")).await?;
         txn.commit().await?;
         self.copy_request(id).await

@@ -4,17 +4,17 @@
 //! answers at the same speed with a million requests. Both are audited.
 
 use super::super::AccessContext;
-use super::super::rows::{release_event, release_request};
+use super::super::rows::release_request;
 use crate::backend::audit::{self, AuditAction, Outcome};
 use crate::backend::db::{now_ms, write_transaction};
 use crate::backend::entities::{app_user, user_role};
 use crate::backend::policy::{Action, Target};
 use crate::domain::release::dashboard::{AGE_BANDS, Bucket, OverdueRow, StatusAges, turnaround_of};
-use crate::domain::release::{Actor, Colleague, Dashboard, RequestView, RequesterType, Status};
+use crate::domain::release::{Colleague, Dashboard, RequestView, RequesterType, Status};
 use crate::domain::{FieldError, Role};
 use crate::error::AppError;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement};
 
 /// The statuses a lead counts as open work: the clock runs, or a denial waits for its reviewer.
 fn open_statuses() -> Vec<Status> {
@@ -113,21 +113,10 @@ impl AccessContext {
             return Err(AppError::Conflict { message: format!("{} was just assigned by someone else. Reload to see who has it.", super::format_number(row.number)) });
         }
         let lead = self.display_name(&self.principal.user_id).await?;
-        release_event::Entity::insert(release_event::ActiveModel {
-            id: Set(uuid::Uuid::new_v4().to_string()),
-            request_id: Set(id.to_string()),
-            at_ms: Set(now_ms()),
-            actor_user_id: Set(Some(self.principal.user_id.clone())),
-            actor_kind: Set(Actor::HimStaff),
-            from_status: Set(Some(row.status)),
-            to_status: Set(row.status),
-            note: Set(Some(match &to_name {
+        self.staff_note(&txn, &row, match &to_name {
                 Some(name) => format!("Assigned to {name} by {lead}."),
                 None => format!("Unassigned by {lead}."),
-            })),
-        })
-        .exec_without_returning(&txn)
-        .await?;
+            }).await?;
         audit::record(&txn, self.event(AuditAction::ReleaseRequest, Outcome::Success).patient(&row.patient_id).entity("release_request", id).detail(format!("assigned to {}", to.unwrap_or("nobody"))))
             .await?;
         txn.commit().await?;

@@ -478,22 +478,11 @@ impl AccessContext {
         if changed.rows_affected != 1 {
             return Err(AppError::Conflict { message: "This request was already extended.".into() });
         }
-        release_event::Entity::insert(release_event::ActiveModel {
-            id: Set(uuid::Uuid::new_v4().to_string()),
-            request_id: Set(id.to_string()),
-            at_ms: Set(now_ms()),
-            actor_user_id: Set(Some(self.principal.user_id.clone())),
-            actor_kind: Set(Actor::HimStaff),
-            from_status: Set(Some(status)),
-            to_status: Set(status),
-            note: Set(Some(format!(
+        self.staff_note(&txn, &row, format!(
                 "We need more time: the new due date is {}. Why: {reason}{}",
                 extended.due,
                 if row.channel == release::Channel::Mail { " The extension letter is to be mailed." } else { "" }
-            ))),
-        })
-        .exec_without_returning(&txn)
-        .await?;
+            )).await?;
         if !row.channel.logged() {
         super::rows::notification::Entity::insert(super::rows::notification::ActiveModel {
             id: Set(uuid::Uuid::new_v4().to_string()),
@@ -536,6 +525,24 @@ impl AccessContext {
         self.move_in(&txn, &row, from, to, actor, note).await?;
         txn.commit().await?;
         self.copy_request(id).await
+    }
+
+    /// A step on the timeline by HIM staff that leaves the status as it is (an extension, the
+    /// checklist, a payment, an assignment), inside the caller's transaction.
+    pub(super) async fn staff_note(&self, txn: &sea_orm::DatabaseTransaction, row: &release_request::Model, note: impl Into<String>) -> Result<(), AppError> {
+        release_event::Entity::insert(release_event::ActiveModel {
+            id: Set(uuid::Uuid::new_v4().to_string()),
+            request_id: Set(row.id.clone()),
+            at_ms: Set(now_ms()),
+            actor_user_id: Set(Some(self.principal.user_id.clone())),
+            actor_kind: Set(Actor::HimStaff),
+            from_status: Set(Some(row.status)),
+            to_status: Set(row.status),
+            note: Set(Some(note.into())),
+        })
+        .exec_without_returning(txn)
+        .await?;
+        Ok(())
     }
 
     /// The transition a request takes, inside the caller's transaction: the status update
