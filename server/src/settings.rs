@@ -77,6 +77,11 @@ pub struct Settings {
     pub file_keys: Option<SecretString>,
     pub release_download_days: u32,
     pub privacy_contact: String,
+    /// The organization, its postal address and the privacy contact's telephone, in every
+    /// letter (45 CFR 164.524(d)(2)(iii)); required in production.
+    pub organization_name: Option<String>,
+    pub organization_address: Option<String>,
+    pub privacy_contact_phone: Option<String>,
     pub time_zone: String,
     pub caregiver_default_days: u32,
     pub caregiver_max_days: u32,
@@ -154,6 +159,9 @@ impl Default for Settings {
             file_keys: None,
             release_download_days: 30,
             privacy_contact: "the Privacy Officer, Health Information Management".to_string(),
+            organization_name: None,
+            organization_address: None,
+            privacy_contact_phone: None,
             time_zone: "UTC".to_string(),
             caregiver_default_days: 365,
             caregiver_max_days: 730,
@@ -217,7 +225,10 @@ pub const DOCS: &[SettingDoc] = &[
     SettingDoc { key: "copy_fee_cap_cents", default: "0", help: "The state's cap on a copy fee, in cents (0: no cap). Estimates from the fee schedule stop at it; a typed fee above it is refused." },
     SettingDoc { key: "file_keys", default: "(development key)", help: "Keys that encrypt released files at rest (AES-256-GCM): id:base64 of 32 bytes, several separated by commas; the first seals, all open. Secret: never printed. Required in production." },
     SettingDoc { key: "release_download_days", default: "30", help: "Days a released copy stays downloadable; after that the patient asks again." },
-    SettingDoc { key: "privacy_contact", default: "the Privacy Officer, Health Information Management", help: "Who patients complain to, named in denial letters (45 CFR 164.524(d)(2)(iii)): a name or title and a telephone number." },
+    SettingDoc { key: "privacy_contact", default: "the Privacy Officer, Health Information Management", help: "Who patients complain to, named in denial letters (45 CFR 164.524(d)(2)(iii)): a name or title." },
+    SettingDoc { key: "organization_name", default: "(development: \"<site_code> Health Information Management\")", help: "The organization as every cover and letter names it, e.g. \"Springfield General Hospital\". Required in production." },
+    SettingDoc { key: "organization_address", default: "(development: a placeholder)", help: "The organization's postal address, in every letter (where to write for a review or a complaint). Required in production." },
+    SettingDoc { key: "privacy_contact_phone", default: "(development: a placeholder)", help: "The privacy contact's telephone number, in every letter (45 CFR 164.524(d)(2)(iii)). Required in production." },
     SettingDoc { key: "time_zone", default: "UTC", help: "The hospital's time zone (an IANA name such as America/Chicago): every date and time shown, letters and PDFs included, and the calendar days the legal deadlines count." },
     SettingDoc { key: "caregiver_default_days", default: "365", help: "The caregiver access length the patient's invitation form offers, in days." },
     SettingDoc { key: "caregiver_max_days", default: "730", help: "The longest caregiver access a patient may grant in one invitation, in days." },
@@ -380,6 +391,15 @@ impl Settings {
         if self.privacy_contact.trim().is_empty() || self.privacy_contact.chars().count() > 300 {
             return Err(SettingsError::invalid("privacy_contact", "name a title and a telephone number (1 to 300 characters)"));
         }
+        for (key, value, max) in [("organization_name", &self.organization_name, 200), ("organization_address", &self.organization_address, 300), ("privacy_contact_phone", &self.privacy_contact_phone, 40)] {
+            match value.as_deref().map(str::trim) {
+                None | Some("") if self.environment == Environment::Production => {
+                    return Err(SettingsError::invalid(key, "production letters must name the organization, its address and the privacy contact's telephone (45 CFR 164.524(d)(2)(iii))"));
+                }
+                Some(v) if v.chars().count() > max => return Err(SettingsError::invalid(key, format!("at most {max} characters"))),
+                _ => {}
+            }
+        }
         if let Err(e) = app::backend::clock::SiteClock::new(&self.time_zone) {
             return Err(SettingsError::invalid("time_zone", e.to_string()));
         }
@@ -485,6 +505,18 @@ impl Settings {
 
     /// The caregiver settings as the backend takes them.
     /// The hospital's clock (checked at start-up: an unknown zone refuses to start).
+    /// The organization as letters name it; development fills what is unset with placeholders
+    /// that say so (production refuses to start without them).
+    pub fn letterhead(&self) -> app::backend::copies::Letterhead {
+        let or = |v: &Option<String>, fallback: String| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_string).unwrap_or(fallback);
+        app::backend::copies::Letterhead {
+            organization: or(&self.organization_name, format!("{} Health Information Management", self.site_code)),
+            address: or(&self.organization_address, "(organization_address is not set)".into()),
+            contact: self.privacy_contact.trim().to_string(),
+            phone: or(&self.privacy_contact_phone, "(privacy_contact_phone is not set)".into()),
+        }
+    }
+
     pub fn clock(&self) -> app::backend::clock::SiteClock {
         app::backend::clock::SiteClock::new(&self.time_zone).unwrap_or_default()
     }
@@ -718,7 +750,7 @@ mod tests {
         toml.push_str("lockout_max_secs = 1\ndemo = false\n");
         toml.push_str("import_max_file_bytes = 1024\nimport_max_string_bytes = 1024\n");
         toml.push_str("request_response_days = 30\nself_copy_fee_cents = 0\nthird_party_copy_fee_cents = 0\nthird_party_response_days = 30\ncopy_fee_cap_cents = 0\n");
-        toml.push_str("file_keys = \"k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\nrelease_download_days = 30\nprivacy_contact = \"p\"\ntime_zone = \"America/Chicago\"\n");
+        toml.push_str("file_keys = \"k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\nrelease_download_days = 30\nprivacy_contact = \"p\"\norganization_name = \"o\"\norganization_address = \"a\"\nprivacy_contact_phone = \"1\"\ntime_zone = \"America/Chicago\"\n");
         toml.push_str("caregiver_default_days = 1\ncaregiver_max_days = 1\ncaregiver_invitation_days = 1\nproxy_limited_from_age = 12\nproxy_adult_from_age = 18\nrepresentative_document_max_bytes = 1024\n");
         toml.push_str("oidc_providers = [{ id = \"idp\", label = \"IdP\", issuer = \"https://idp.example\", client_id = \"c\" }]\n");
         let keys: Vec<&str> = toml.lines().filter_map(|l| l.split(" = ").next()).collect();

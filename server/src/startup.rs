@@ -105,7 +105,7 @@ impl Application {
             copy_fee_cap_cents: settings.copy_fee_cap_cents,
             file_keys: settings.file_keys(),
             release_download_days: settings.release_download_days,
-            privacy_contact: settings.privacy_contact.clone(),
+            letterhead: settings.letterhead(),
             caregivers: settings.caregiver_settings(),
             clock: settings.clock(),
             mailer,

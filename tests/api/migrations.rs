@@ -70,8 +70,8 @@ async fn every_entity_matches_the_migrated_schema() {
     let download = leon.get(app.url("/record/download/file?format=fhir")).send().await.expect("download");
     assert_eq!(download.status(), 200);
     let read = app::backend::access::check_entities(&app.db).await.expect("every entity reads its table");
-    assert_eq!(read.len(), 34, "{read:?}");
-    for table in ["patient", "fhir_resource", "clinical_item", "app_user", "user_role", "audit_event", "import_run", "copy_record", "copy_record_file"] {
+    assert_eq!(read.len(), 35, "{read:?}");
+    for table in ["patient", "fhir_resource", "clinical_item", "app_user", "user_role", "audit_event", "import_run", "copy_record", "copy_record_file", "segment_rule"] {
         assert!(read.iter().any(|(t, n)| *t == table && *n > 0), "{table} has rows that decode: {read:?}");
     }
 }

@@ -266,6 +266,9 @@ pub fn production_behind_tls(settings: &mut Settings) {
     settings.environment = server::settings::Environment::Production;
     settings.public_url = Some("https://portal.example.org".parse().expect("a valid URL"));
     settings.file_keys = Some("k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into());
+    settings.organization_name = Some("Springfield General Hospital".into());
+    settings.organization_address = Some("1 Hospital Drive, Springfield, IL 62701".into());
+    settings.privacy_contact_phone = Some("217-555-0100".into());
 }
 
 /// Starts the portal with default settings on a fresh database.

@@ -99,3 +99,25 @@ pub async fn desk_dashboard(#[server(default)] months: Option<u32>) -> Result<cr
     use self::ssr::*;
     with_status(async move { access().await?.dashboard(months.unwrap_or(12)).await }.await)
 }
+
+/// The site's segmentation rules: psychotherapy note types and Part 2 programs (administrators).
+#[server(prefix = "/api", endpoint = "segment_rules")]
+pub async fn segment_rules() -> Result<Vec<crate::domain::release::segment::SegmentRuleRow>, AppError> {
+    use self::ssr::*;
+    with_status(async move { access().await?.segment_rules().await }.await)
+}
+
+/// Adds a rule (`kind`, `system`, `code`, `title_contains`, `note`), or removes one (`remove`:
+/// its id); every record is re-tagged by the rules as they then stand.
+#[server(prefix = "/api", endpoint = "change_segment_rule")]
+pub async fn change_segment_rule(
+    #[server(flatten)] form: crate::domain::release::segment::SegmentRuleForm,
+    #[server(default)] remove: Option<String>,
+) -> Result<Vec<crate::domain::release::segment::SegmentRuleRow>, AppError> {
+    use self::ssr::*;
+    with_status(async move {
+        let remove = remove.filter(|r| !r.trim().is_empty());
+        let add = remove.is_none().then_some(&form);
+        access().await?.change_segment_rule(add, remove.as_deref()).await
+    }.await)
+}

@@ -89,16 +89,40 @@ pub async fn advance_request(id: String, step: String, #[server(default)] note: 
 }
 
 /// HIM's decision after review: `approve`, `approve_partially` (withholding categories, each
-/// with its basis) or `deny` (with its ground).
+/// with its basis) or `deny` (with its ground); `named[N]`: the sensitive categories the
+/// authorization names; `consent[N]`: the 42 CFR 2.31 elements the Part 2 consent shows (each a
+/// code, or several separated by commas).
 #[server(prefix = "/api", endpoint = "decide_request")]
-pub async fn decide_request(id: String, #[server(flatten)] form: crate::domain::release::DecisionForm) -> Result<RequestView, AppError> {
+pub async fn decide_request(
+    id: String,
+    #[server(flatten)] form: crate::domain::release::DecisionForm,
+    #[server(default)] named: Vec<String>,
+    #[server(default)] consent: Vec<String>,
+) -> Result<RequestView, AppError> {
     use self::ssr::*;
     with_status(async move {
-        let checked = form.check().ok_or(AppError::BadRequest)?.map_err(|fields| AppError::Validation { fields })?;
+        use crate::domain::release::segment::{parse_consent, parse_named};
+        let checked = form.check().ok_or(AppError::BadRequest)?;
+        let named = parse_named(&named);
+        let consent = parse_consent(&consent);
+        // Every field's error at once.
+        let fields: Vec<crate::domain::FieldError> =
+            checked.as_ref().err().cloned().unwrap_or_default().into_iter().chain(named.clone().err()).chain(consent.clone().err()).collect();
+        let (Ok(checked), Ok(named), Ok(consent), true) = (checked, named, consent, fields.is_empty()) else {
+            return Err(AppError::Validation { fields });
+        };
         let state = state()?;
         let site = site_name(&state);
-        access().await?.decide_request(&id, checked, release_settings(&state, &site)).await
+        access().await?.decide_request(&id, checked, named, consent, release_settings(&state, &site)).await
     }.await)
+}
+
+/// Revokes the authorization of a request (45 CFR 164.508(b)(5)): the patient who signed it, or
+/// HIM staff recording a written revocation. `note`: what the revocation says (optional).
+#[server(prefix = "/api", endpoint = "revoke_authorization")]
+pub async fn revoke_authorization(id: String, #[server(default)] note: Option<String>) -> Result<RequestView, AppError> {
+    use self::ssr::*;
+    with_status(async move { access().await?.revoke_authorization(&id, note).await }.await)
 }
 
 /// Produces the copy of an approved request and makes it downloadable (HIM staff).

@@ -37,8 +37,8 @@ pub struct AppState {
     pub file_keys: super::copies::seal::FileKeys,
     /// Days a released copy stays downloadable.
     pub release_download_days: u32,
-    /// Who patients complain to (denial letters).
-    pub privacy_contact: String,
+    /// The organization, its address and the privacy contact (every letter).
+    pub letterhead: super::copies::Letterhead,
     /// Invitation and grant lengths, the proxy age thresholds, document limits.
     pub caregivers: super::access::CaregiverSettings,
     /// The hospital's time zone: every date and time shown, and the calendar days the legal
@@ -47,9 +47,9 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The organization as covers and letters name it.
+    /// The organization as covers and letters name it (`organization_name`).
     pub fn site_name(&self) -> String {
-        format!("{} Health Information Management", self.site_code)
+        self.letterhead.organization.clone()
     }
 
     /// The settings a release (or a copy sent at once) uses; `site` is [`Self::site_name`].
@@ -65,7 +65,7 @@ impl AppState {
             site,
             site_code: &self.site_code,
             base_url: &self.base_url,
-            privacy_contact: &self.privacy_contact,
+            letterhead: &self.letterhead,
         }
     }
 }

@@ -6,7 +6,11 @@ crate::domain::text_enum! {
     pub enum Category {
         /// Never released under the right of access; separate authorization (45 CFR 164.524(a)(1)(i), 164.508(a)(2)).
         PsychotherapyNotes = "psychotherapy_notes",
-        /// Part 2 program records: release only with Part 2 consent, with the redisclosure notice (42 CFR 2.31, 2.32).
+        /// Records of a Part 2 program (an encounter whose service provider is on the site's list
+        /// of Part 2 programs): released to others only with a Part 2 consent, with the
+        /// redisclosure notice (42 CFR 2.31, 2.32).
+        Part2 = "part2",
+        /// Substance use coded anywhere (ICD-10 F10-F19 and the like), outside a Part 2 program.
         SubstanceUse = "substance_use",
         MentalHealth = "mental_health",
         HivSti = "hiv_sti",
@@ -19,15 +23,11 @@ crate::domain::text_enum! {
 }
 
 impl Category {
-    /// The categories HIM decides on in review, in the order the form lists them. Psychotherapy
-    /// notes are always left out (164.524(a)(1)(i)); "restricted" is a proxy rule, not a release one.
-    pub const REVIEWED: [Category; 5] =
-        [Category::MentalHealth, Category::SubstanceUse, Category::HivSti, Category::ReproductiveHealth, Category::Genetic];
-
     pub fn label(self) -> &'static str {
         match self {
             Category::PsychotherapyNotes => "Psychotherapy notes",
-            Category::SubstanceUse => "Substance use disorder (42 CFR Part 2)",
+            Category::Part2 => "Substance use disorder records from a Part 2 program (42 CFR Part 2)",
+            Category::SubstanceUse => "Substance use",
             Category::MentalHealth => "Mental health",
             Category::HivSti => "HIV and sexually transmitted infections",
             Category::ReproductiveHealth => "Reproductive health",

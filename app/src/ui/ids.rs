@@ -56,6 +56,13 @@ pub const REVIEW_ERROR: &str = "review-error";
 pub const RELEASE_BUTTON: &str = "release-button";
 pub const RELEASE_ERROR: &str = "release-error";
 pub const DENIAL_REVIEW_ERROR: &str = "denial-review-error";
+pub const AUTHORIZATION_STATE: &str = "authorization-state";
+pub const REVOKE_ERROR: &str = "revoke-error";
+pub const REVOKE_BUTTON: &str = "revoke-button";
+pub const REVIEW_NO_SEGMENTS: &str = "review-no-segments";
+pub const RULES_HEADING: &str = "rules-heading";
+pub const RULES_LIST: &str = "rules-list";
+pub const RULES_ERROR: &str = "rules-error";
 pub const SHARED_HEADING: &str = "shared-heading";
 pub const SHARED_PASSCODE: &str = "shared-passcode";
 pub const REQUEST_SHARE: &str = "request-share";
@@ -282,6 +289,13 @@ pub const ALL: &[(&str, &str)] = &[
     ("RELEASE_BUTTON", RELEASE_BUTTON),
     ("RELEASE_ERROR", RELEASE_ERROR),
     ("DENIAL_REVIEW_ERROR", DENIAL_REVIEW_ERROR),
+    ("AUTHORIZATION_STATE", AUTHORIZATION_STATE),
+    ("REVOKE_ERROR", REVOKE_ERROR),
+    ("REVOKE_BUTTON", REVOKE_BUTTON),
+    ("REVIEW_NO_SEGMENTS", REVIEW_NO_SEGMENTS),
+    ("RULES_HEADING", RULES_HEADING),
+    ("RULES_LIST", RULES_LIST),
+    ("RULES_ERROR", RULES_ERROR),
     ("SHARED_HEADING", SHARED_HEADING),
     ("SHARED_PASSCODE", SHARED_PASSCODE),
     ("REQUEST_SHARE", REQUEST_SHARE),

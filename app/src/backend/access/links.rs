@@ -125,6 +125,17 @@ pub async fn open_shared_copy(
     };
     let row = release_request::Entity::find_by_id(link.request_id.clone()).one(db).await?.ok_or(AppError::NotFound)?;
     let patient_failed = |detail: &str| failed(detail, Some(&link)).patient(&row.patient_id);
+    // The authorization behind the copy: revoked or past its date, its links stop working
+    // (45 CFR 164.508(b)(5), (c)(1)(v)).
+    let authorization = super::rows::release_authorization::Entity::find().filter(super::rows::release_authorization::Column::RequestId.eq(row.id.as_str())).one(db).await?;
+    if let Some(auth) = authorization {
+        let expired = crate::domain::IsoDate::parse(&auth.expires_on).is_ok_and(|end| end < crate::backend::db::today());
+        if auth.revoked_at_ms.is_some() || expired {
+            audit::record_alone(db, patient_failed(if expired { "authorization expired" } else { "authorization revoked" })).await?;
+            let why = if expired { "has expired" } else { "was revoked by the patient" };
+            return Err(AppError::Gone { message: format!("The authorization for this copy {why}, so this link no longer works.") });
+        }
+    }
     if link.expires_at_ms <= now {
         audit::record_alone(db, patient_failed("expired")).await?;
         return Err(AppError::Gone { message: "This link has expired. Ask the person who sent it for a new copy.".into() });

@@ -34,6 +34,8 @@ pub use disclosures::ManualDisclosure;
 mod links;
 pub use links::{open_shared_copy, shared_link_mail};
 mod notifications;
+pub mod segment_rules;
+
 mod verify;
 pub use verify::{VerifyQuery, verify_copy};
 

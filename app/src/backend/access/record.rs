@@ -146,6 +146,16 @@ fn not_sensitive(patient_id: &str) -> sea_orm::Condition {
     sea_orm::Condition::all().add(clinical_item::Column::ResourceId.not_in_subquery(tagged))
 }
 
+/// The patient's resources tagged as psychotherapy notes (45 CFR 164.524(a)(1)(i)).
+fn psychotherapy_notes(patient_id: &str) -> sea_orm::sea_query::SelectStatement {
+    sea_orm::sea_query::Query::select()
+        .column(sensitive_tag::Column::ResourceId)
+        .from(sensitive_tag::Entity)
+        .and_where(sensitive_tag::Column::PatientId.eq(patient_id))
+        .and_where(sensitive_tag::Column::Category.eq(crate::domain::Category::PsychotherapyNotes.as_str()))
+        .to_owned()
+}
+
 /// The date a list is filtered and sorted by, and the column that breaks ties.
 struct DatedColumns<C> {
     date: C,
@@ -180,11 +190,26 @@ impl AccessContext {
         audit::record_alone(&self.db, event).await.map_err(AppError::from)
     }
 
+    /// The record is read online by the patient or a caregiver acting for them (not by HIM
+    /// staff): psychotherapy notes are never shown there (45 CFR 164.524(a)(1)(i)).
+    fn online(&self, patient_id: &str) -> bool {
+        self.subject().as_deref() == Some(patient_id)
+    }
+
     fn items(&self, patient_id: &str, kinds: &[&str], limited: bool) -> Select<clinical_item::Entity> {
-        let select = clinical_item::Entity::find()
+        let mut select = clinical_item::Entity::find()
             .filter(clinical_item::Column::PatientId.eq(patient_id))
             .filter(clinical_item::Column::Kind.is_in(kinds.iter().copied()));
+        if self.online(patient_id) {
+            select = select.filter(clinical_item::Column::ResourceId.not_in_subquery(psychotherapy_notes(patient_id)));
+        }
         if limited { select.filter(not_sensitive(patient_id)) } else { select }
+    }
+
+    /// A patient's notes as this viewer may list them (never psychotherapy notes online).
+    fn documents_of(&self, patient_id: &str) -> Select<clinical_document::Entity> {
+        let select = document_list().filter(clinical_document::Column::PatientId.eq(patient_id));
+        if self.online(patient_id) { select.filter(clinical_document::Column::ResourceId.not_in_subquery(psychotherapy_notes(patient_id))) } else { select }
     }
 
     /// The front page: demographics, active problems, current medications, allergies, recent
@@ -255,7 +280,7 @@ impl AccessContext {
         if section == Section::Documents && limited {
             // No notes for a limited proxy: the section is empty, as if there were none.
         } else if section == Section::Documents {
-            let select = document_list().filter(clinical_document::Column::PatientId.eq(id.as_str()));
+            let select = self.documents_of(&id);
             let dated = DatedColumns { date: clinical_document::Column::DateMs, then_by: clinical_document::Column::Position };
             let (total, rows) = self.date_page(select, dated, &range, offset).await?;
             page.total = total;
@@ -289,6 +314,9 @@ impl AccessContext {
         let mut contents = clinical_item::Entity::find()
             .filter(clinical_item::Column::PatientId.eq(id.as_str()))
             .filter(clinical_item::Column::EncounterId.eq(visit_id));
+        if self.online(&id) {
+            contents = contents.filter(clinical_item::Column::ResourceId.not_in_subquery(psychotherapy_notes(&id)));
+        }
         if limited {
             contents = contents.filter(not_sensitive(&id));
         }
@@ -299,8 +327,7 @@ impl AccessContext {
         let documents = if limited {
             Vec::new()
         } else {
-            document_list()
-                .filter(clinical_document::Column::PatientId.eq(id.as_str()))
+            self.documents_of(&id)
                 .filter(clinical_document::Column::EncounterId.eq(visit_id))
                 .order_by_asc(clinical_document::Column::DateMs)
                 .all(&self.db)
@@ -328,11 +355,12 @@ impl AccessContext {
             // Notes are outside a limited proxy's view: refused as if absent, and audited.
             self.authorize(Action::ReadSensitive, Target::Patient(&patient.id), AuditAction::PatientRead).await?;
         }
-        let doc = clinical_document::Entity::find_by_id(document_id.to_string())
-            .filter(clinical_document::Column::PatientId.eq(patient.id.as_str()))
-            .one(&self.db)
-            .await?
-            .ok_or(AppError::NotFound)?;
+        let mut select = clinical_document::Entity::find_by_id(document_id.to_string()).filter(clinical_document::Column::PatientId.eq(patient.id.as_str()));
+        if self.online(&patient.id) {
+            // A psychotherapy note is not there for the patient online: as if absent.
+            select = select.filter(clinical_document::Column::ResourceId.not_in_subquery(psychotherapy_notes(&patient.id)));
+        }
+        let doc = select.one(&self.db).await?.ok_or(AppError::NotFound)?;
         self.audit_read(&patient.id, "document", format!("document={document_id}")).await?;
         let row = to_document_row(&doc, &self.clock);
         let html = doc.content_type.to_ascii_lowercase().starts_with("text/html");

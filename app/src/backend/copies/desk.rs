@@ -9,7 +9,7 @@ use super::pdf::{Block, PdfCopy};
 /// Who and what a desk letter is about.
 #[derive(Debug, Clone, Default)]
 pub struct DeskFacts {
-    pub site: String,
+    pub letterhead: super::Letterhead,
     pub date: String,
     /// Who the letter goes to: the requester's name (and their address on the next line).
     pub addressee: String,
@@ -20,14 +20,13 @@ pub struct DeskFacts {
     pub request_number: String,
     pub received: String,
     pub scope: String,
-    pub privacy_contact: String,
     pub created_unix: i64,
 }
 
 fn letter(f: &DeskFacts, title: &str, body: Vec<Block>) -> PdfCopy {
     let mut cover = vec![
         Block::Title(title.into()),
-        Block::Paragraph(format!("{}. {}", f.site, f.date)),
+        Block::Paragraph(format!("{}. {}", f.letterhead.heading(), f.date)),
         Block::Paragraph([Some(f.addressee.clone()), f.address.clone()].into_iter().flatten().collect::<Vec<_>>().join(", ")),
         Block::Facts(vec![
             ("Request".into(), f.request_number.clone()),
@@ -39,11 +38,11 @@ fn letter(f: &DeskFacts, title: &str, body: Vec<Block>) -> PdfCopy {
         ]),
     ];
     cover.extend(body);
-    cover.push(Block::Paragraph(format!("Questions: {}.", f.privacy_contact.trim_end_matches('.'))));
+    cover.push(Block::Paragraph(format!("Questions: {}.", f.letterhead.contact_line())));
     PdfCopy {
         title: format!("{title} {}", f.request_number),
         subject: format!("{title} for request {}", f.request_number),
-        author: f.site.clone(),
+        author: f.letterhead.organization.clone(),
         header: format!("{} · born {} · record {} · request {}", f.patient_name, f.birth_date, f.record_number, f.request_number),
         footer_notice: CONFIDENTIALITY_NOTICE.into(),
         redisclosure_notice: None,

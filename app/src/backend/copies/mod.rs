@@ -26,6 +26,30 @@ pub const PART2_NOTICE: &str = "42 CFR part 2 prohibits unauthorized use or disc
 by federal confidentiality rules (42 CFR part 2); they prohibit any further disclosure of it without the patient's written consent, \
 and its use to investigate or prosecute the patient.";
 
+/// The organization as every letter names it: its name and postal address, and who patients
+/// complain to, with their telephone (45 CFR 164.524(d)(2)(iii)).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Letterhead {
+    pub organization: String,
+    pub address: String,
+    /// A name or title ("the Privacy Officer").
+    pub contact: String,
+    pub phone: String,
+}
+
+impl Letterhead {
+    /// The letter's first lines: the organization and its address.
+    pub fn heading(&self) -> String {
+        format!("{}, {}", self.organization, self.address)
+    }
+
+    /// Who to write or call: "the Privacy Officer, Springfield General Hospital, 1 Hospital
+    /// Drive, Springfield; telephone 217-555-0100".
+    pub fn contact_line(&self) -> String {
+        format!("{}, {}, {}; telephone {}", self.contact.trim_end_matches('.'), self.organization, self.address, self.phone)
+    }
+}
+
 /// What the cover page states about a copy.
 #[derive(Debug, Clone, Default)]
 pub struct CoverFacts {
@@ -273,7 +297,7 @@ mod tests {
 /// What a denial letter states (45 CFR 164.524(d)(2)).
 #[derive(Debug, Clone, Default)]
 pub struct LetterFacts {
-    pub site: String,
+    pub letterhead: Letterhead,
     pub date: String,
     pub patient_name: String,
     pub birth_date: String,
@@ -282,8 +306,9 @@ pub struct LetterFacts {
     pub received: String,
     pub scope: String,
     pub grounds: Vec<crate::domain::release::DenialGround>,
-    /// Who to complain to at the organization: name or title, and phone (164.524(d)(2)(iii)).
-    pub privacy_contact: String,
+    /// A denial in part: what is withheld (a description of each part, with its ground); the
+    /// rest is released (164.524(d)(1)). Empty for a denial of the whole request.
+    pub parts: Vec<(String, crate::domain::release::DenialGround)>,
     pub created_unix: i64,
 }
 
@@ -294,10 +319,16 @@ pub const HHS_COMPLAINTS: &str = "U.S. Department of Health and Human Services, 
 /// The denial letter: in plain language, the basis, the review rights and how to use them (when
 /// reviewable), and how to complain to the organization and to HHS (45 CFR 164.524(d)(2)).
 pub fn denial_letter(f: &LetterFacts) -> PdfCopy {
-    let reviewable = crate::domain::release::denial_reviewable(&f.grounds);
+    let mut grounds = f.grounds.clone();
+    for (_, g) in &f.parts {
+        if !grounds.contains(g) {
+            grounds.push(*g);
+        }
+    }
+    let reviewable = crate::domain::release::denial_reviewable(&grounds);
     let mut cover = vec![
-        Block::Title("Decision on your request for your health record".into()),
-        Block::Paragraph(format!("{}. {}", f.site, f.date)),
+        Block::Title(if f.parts.is_empty() { "Decision on your request for your health record" } else { "Decision on your request: part of your record withheld" }.into()),
+        Block::Paragraph(format!("{}. {}", f.letterhead.heading(), f.date)),
         Block::Facts(vec![
             ("Request".into(), f.request_number.clone()),
             ("Patient".into(), f.patient_name.clone()),
@@ -307,14 +338,26 @@ pub fn denial_letter(f: &LetterFacts) -> PdfCopy {
             ("You asked for".into(), f.scope.clone()),
         ]),
         Block::Paragraph(format!("Dear {},", f.patient_name)),
-        Block::Paragraph(format!(
+    ];
+    if f.parts.is_empty() {
+        cover.push(Block::Paragraph(format!(
             "We have reviewed your request {} and we are not able to give you a copy of this information. This letter explains why, and what you can do.",
             f.request_number
-        )),
-        Block::Heading("Why we denied your request".into()),
-    ];
-    for g in &f.grounds {
-        cover.push(Block::Paragraph(format!("{} (the rule: {}.)", g.plain_language(), g.citation())));
+        )));
+        cover.push(Block::Heading("Why we denied your request".into()));
+        for g in &grounds {
+            cover.push(Block::Paragraph(format!("{} (the rule: {}.)", g.plain_language(), g.citation())));
+        }
+    } else {
+        cover.push(Block::Paragraph(format!(
+            "We have reviewed your request {}. We are giving you the rest of your record, but not the parts listed below. This letter explains why, and what you can do.",
+            f.request_number
+        )));
+        cover.push(Block::Heading("What we withheld, and why".into()));
+        cover.push(Block::Table {
+            columns: vec![("What".into(), 2.0), ("Why".into(), 3.0)],
+            rows: f.parts.iter().map(|(what, g)| vec![what.clone(), format!("{} (the rule: {}.)", g.plain_language(), g.citation())]).collect(),
+        });
     }
     cover.push(Block::Heading("Your right to have this decision reviewed".into()));
     cover.push(Block::Paragraph(if reviewable {
@@ -328,13 +371,13 @@ We will do what the reviewer decides and tell you the result in writing.",
         "The reason for this denial is one the law does not allow to be reviewed (45 CFR 164.524(a)(2)). You may still complain, as described below.".into()
     }));
     cover.push(Block::Heading("How to complain".into()));
-    cover.push(Block::Paragraph(format!("You may complain to us: {}.", f.privacy_contact.trim_end_matches('.'))));
+    cover.push(Block::Paragraph(format!("You may complain to us: {}.", f.letterhead.contact_line())));
     cover.push(Block::Paragraph(format!("You may also complain to the Secretary of Health and Human Services: {HHS_COMPLAINTS}")));
     cover.push(Block::Paragraph("We will not hold it against you in any way if you ask for a review or complain.".into()));
     PdfCopy {
         title: format!("Denial letter {} for {}", f.request_number, f.patient_name),
         subject: format!("Decision on request {}", f.request_number),
-        author: f.site.clone(),
+        author: f.letterhead.organization.clone(),
         header: format!("{} · born {} · record {} · request {}", f.patient_name, f.birth_date, f.record_number, f.request_number),
         footer_notice: CONFIDENTIALITY_NOTICE.into(),
         redisclosure_notice: None,

@@ -59,6 +59,9 @@ pub struct Item {
     /// For a medication given by reference (`medicationReference`): that reference, so the
     /// importer can take the code from the Medication resource.
     pub medication_ref: Option<String>,
+    /// For an encounter: its service provider's reference (a Part 2 program is recognised by it,
+    /// 42 CFR 2.11).
+    pub provider_ref: Option<String>,
 }
 
 /// A note or attachment.
@@ -189,6 +192,7 @@ pub fn map(resource_type: &str, r: &Value) -> Result<Mapped, FieldError> {
             i.end = date_at(r, "/period/end")?;
             i.value_text = concept_text(first(r, "reasonCode"));
             i.ref_text = r.get("serviceProvider").and_then(|p| s(p, "display"));
+            i.provider_ref = reference(r.get("serviceProvider"));
             out.item = Some(i);
         }
         "Condition" => {

@@ -106,9 +106,9 @@ fn matches(rule: &Rule, code: &str) -> bool {
     }
 }
 
-/// The categories any of `codes` falls in (sorted, without repeats). `note_title` adds the
-/// psychotherapy-notes category for notes titled so (note types vary by EHR).
-pub fn categories<'a>(codes: impl IntoIterator<Item = &'a Coding>, note_title: Option<&str>) -> Vec<Category> {
+/// The categories any of `codes` falls in (sorted, without repeats). Psychotherapy notes and
+/// Part 2 records are the site's rules (`access::segment_rules`), applied after import.
+pub fn categories<'a>(codes: impl IntoIterator<Item = &'a Coding>) -> Vec<Category> {
     let mut found = Vec::new();
     for coding in codes {
         let (Some(system), Some(code)) = (coding.system.as_deref(), coding.code.as_deref()) else { continue };
@@ -117,9 +117,6 @@ pub fn categories<'a>(codes: impl IntoIterator<Item = &'a Coding>, note_title: O
                 found.push(rule.category);
             }
         }
-    }
-    if note_title.is_some_and(|t| t.to_ascii_lowercase().contains("psychotherapy")) && !found.contains(&PsychotherapyNotes) {
-        found.push(PsychotherapyNotes);
     }
     found.sort();
     found
@@ -147,23 +144,22 @@ mod tests {
 
     #[test]
     fn icd10_ranges_split_substance_use_from_other_mental_health() {
-        assert_eq!(categories(&[coding(ICD10, "F10.20")], None), vec![SubstanceUse]);
-        assert_eq!(categories(&[coding(ICD10, "F19")], None), vec![SubstanceUse]);
-        assert_eq!(categories(&[coding(ICD10, "F32.9")], None), vec![MentalHealth]);
-        assert_eq!(categories(&[coding(ICD10, "F09")], None), Vec::<Category>::new());
-        assert_eq!(categories(&[coding(ICD10, "B20")], None), vec![HivSti]);
-        assert_eq!(categories(&[coding(ICD10, "O09.90")], None), vec![ReproductiveHealth]);
-        assert_eq!(categories(&[coding(ICD10, "J45.909")], None), Vec::<Category>::new());
+        assert_eq!(categories(&[coding(ICD10, "F10.20")]), vec![SubstanceUse]);
+        assert_eq!(categories(&[coding(ICD10, "F19")]), vec![SubstanceUse]);
+        assert_eq!(categories(&[coding(ICD10, "F32.9")]), vec![MentalHealth]);
+        assert_eq!(categories(&[coding(ICD10, "F09")]), Vec::<Category>::new());
+        assert_eq!(categories(&[coding(ICD10, "B20")]), vec![HivSti]);
+        assert_eq!(categories(&[coding(ICD10, "O09.90")]), vec![ReproductiveHealth]);
+        assert_eq!(categories(&[coding(ICD10, "J45.909")]), Vec::<Category>::new());
     }
 
     #[test]
-    fn snomed_and_loinc_codes_and_psychotherapy_note_titles_are_tagged() {
-        assert_eq!(categories(&[coding(SNOMED, "86406008")], None), vec![HivSti]);
-        assert_eq!(categories(&[coding(LOINC, "44261-6")], None), vec![MentalHealth]);
-        assert_eq!(categories(&[coding(SNOMED, "36923009"), coding(SNOMED, "7200002")], None), vec![SubstanceUse, MentalHealth]);
+    fn snomed_and_loinc_codes_are_tagged() {
+        assert_eq!(categories(&[coding(SNOMED, "86406008")]), vec![HivSti]);
+        assert_eq!(categories(&[coding(LOINC, "44261-6")]), vec![MentalHealth]);
+        assert_eq!(categories(&[coding(SNOMED, "36923009"), coding(SNOMED, "7200002")]), vec![SubstanceUse, MentalHealth]);
         // The same code under another system is not the same concept.
-        assert_eq!(categories(&[coding(LOINC, "86406008")], None), Vec::<Category>::new());
-        assert_eq!(categories(&[], Some("Psychotherapy note, session 3")), vec![PsychotherapyNotes]);
+        assert_eq!(categories(&[coding(LOINC, "86406008")]), Vec::<Category>::new());
     }
 
     #[test]

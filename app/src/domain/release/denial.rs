@@ -2,7 +2,6 @@
 //! reviewed, the bases on which a sensitive category is withheld, and the checked decision HIM
 //! records in review.
 
-use crate::domain::Category;
 use serde::{Deserialize, Serialize};
 
 /// The grounds on which access may be denied (45 CFR 164.524(a)(2) without review, (a)(3) with).
@@ -91,14 +90,22 @@ pub fn denial_reviewable(grounds: &[DenialGround]) -> bool {
 
 /// The legal bases on which HIM may withhold a sensitive category from a copy, with the text the
 /// cover page and the patient read ("Every release records what was left out and why").
-pub const WITHHOLD_BASES: [(&str, &str); 7] = [
-    ("psychotherapy_notes", "45 CFR 164.524(a)(1)(i): psychotherapy notes are not part of the right of access"),
+/// The first four are not denials (nothing the requester may have is refused: the law does not
+/// let it go to them); the rest are the denial grounds of 164.524(a), whose codes they share, and
+/// a part withheld on one has a denial letter (164.524(d)(2)).
+pub const WITHHOLD_BASES: [(&str, &str); 12] = [
+    ("not_authorized", "45 CFR 164.508(c)(1)(i): the authorization does not name this information"),
     ("part2_no_consent", "42 CFR 2.31: no Part 2 consent from the patient covers this release"),
+    ("psychotherapy_separate", "45 CFR 164.508(a)(2), (b)(3)(ii): psychotherapy notes go only under an authorization for them alone"),
+    ("limited_representative", "45 CFR 164.502(g)(3): outside a limited personal representative's access (a minor's own care, or the scope the patient granted)"),
+    ("psychotherapy_notes", "45 CFR 164.524(a)(1)(i): psychotherapy notes are not part of the right of access"),
     ("danger_to_life_or_safety", "45 CFR 164.524(a)(3)(i): a licensed professional judged access likely to endanger life or safety"),
     ("references_another_person", "45 CFR 164.524(a)(3)(ii): it refers to another person who could be substantially harmed"),
+    ("representative_harm", "45 CFR 164.524(a)(3)(iii): a licensed professional judged access by the representative likely to cause substantial harm"),
     ("confidential_source", "45 CFR 164.524(a)(2)(v): obtained from someone else under a promise of confidentiality"),
     ("litigation_preparation", "45 CFR 164.524(a)(1)(ii): compiled for a legal proceeding"),
-    ("limited_representative", "45 CFR 164.502(g)(3): outside a limited personal representative's access (a minor's own care, or the scope the patient granted)"),
+    ("inmate_safety", "45 CFR 164.524(a)(2)(ii): an inmate's copy could endanger safety in the institution"),
+    ("research_suspended", "45 CFR 164.524(a)(2)(iii): research in progress the patient agreed not to see until it ends"),
 ];
 
 /// The text of a withholding basis, or `None` for an unknown code.
@@ -165,11 +172,13 @@ impl Decision {
             },
             _ => Vec::new(),
         };
-        if kind == DecisionKind::ApprovePartially && out.is_empty() {
-            fail("withheld", "A partial approval withholds at least one category; otherwise approve.".into());
+        // Leaving out what the requester may not have (no authorization or consent names it) is
+        // not a denial; withholding on a 164.524 ground is, in part (164.524(d)(2)).
+        if kind == DecisionKind::ApprovePartially && !out.iter().any(|w| DenialGround::parse(&w.basis).is_some()) {
+            fail("withheld", "A partial approval withholds at least one category on a denial ground; otherwise approve.".into());
         }
-        if kind == DecisionKind::Approve && !out.is_empty() {
-            fail("withheld", "Withholding part of the record is a partial approval.".into());
+        if kind == DecisionKind::Approve && out.iter().any(|w| DenialGround::parse(&w.basis).is_some()) {
+            fail("withheld", "Withholding part of the record on a denial ground is a partial approval.".into());
         }
         let note = note.map(|n| n.trim().chars().take(2000).collect::<String>()).filter(|n| !n.is_empty());
         if errors.is_empty() { Ok(Decision { kind, withheld: out, grounds, note }) } else { Err(errors) }
@@ -184,8 +193,10 @@ pub struct DecisionForm {
     pub decision: String,
     pub ground: Option<String>,
     pub note: Option<String>,
-    pub mental_health: Option<String>,
+    pub psychotherapy_notes: Option<String>,
+    pub part2: Option<String>,
     pub substance_use: Option<String>,
+    pub mental_health: Option<String>,
     pub hiv_sti: Option<String>,
     pub reproductive_health: Option<String>,
     pub genetic: Option<String>,
@@ -196,9 +207,9 @@ impl DecisionForm {
     /// the form's three choices (a malformed post, not a person's mistake).
     pub fn check(self) -> Option<Result<Decision, Vec<crate::domain::FieldError>>> {
         let kind = DecisionKind::parse(&self.decision)?;
-        let bases = [self.mental_health, self.substance_use, self.hiv_sti, self.reproductive_health, self.genetic];
-        // The fields follow Category::REVIEWED, in its order.
-        let withheld = Category::REVIEWED.iter().zip(bases).map(|(c, b)| (c.as_str().to_string(), b.unwrap_or_default())).collect();
+        let bases = [self.psychotherapy_notes, self.part2, self.substance_use, self.mental_health, self.hiv_sti, self.reproductive_health, self.genetic];
+        // The fields follow segment::REVIEWED, in its order.
+        let withheld = super::segment::REVIEWED.iter().zip(bases).map(|(c, b)| (c.as_str().to_string(), b.unwrap_or_default())).collect();
         Some(Decision::check(kind, withheld, self.ground.as_deref(), self.note))
     }
 }
@@ -216,12 +227,14 @@ mod tests {
         let ok = Decision::check(DecisionKind::Approve, vec![w("mental_health", "")], None, Some("  fine ".into())).expect("approve");
         assert!(ok.withheld.is_empty());
         assert_eq!(ok.note.as_deref(), Some("fine"));
-        let refused = Decision::check(DecisionKind::Approve, vec![w("mental_health", "part2_no_consent")], None, None).expect_err("withholding is partial");
+        let refused = Decision::check(DecisionKind::Approve, vec![w("mental_health", "danger_to_life_or_safety")], None, None).expect_err("withholding on a ground is partial");
         assert_eq!(refused[0].field, "withheld");
-        let refused = Decision::check(DecisionKind::ApprovePartially, vec![w("genetic", "")], None, None).expect_err("nothing withheld");
+        let not_named = Decision::check(DecisionKind::Approve, vec![w("part2", "part2_no_consent")], None, None).expect("no consent is not a denial");
+        assert_eq!(not_named.withheld.len(), 1);
+        let refused = Decision::check(DecisionKind::ApprovePartially, vec![w("genetic", ""), w("hiv_sti", "not_authorized")], None, None).expect_err("nothing denied");
         assert_eq!(refused[0].field, "withheld");
-        let partial = Decision::check(DecisionKind::ApprovePartially, vec![w("substance_use", "part2_no_consent"), w("genetic", "")], None, None).expect("partial");
-        assert_eq!(partial.withheld, vec![Withheld { category: "substance_use".into(), basis: "part2_no_consent".into() }]);
+        let partial = Decision::check(DecisionKind::ApprovePartially, vec![w("mental_health", "references_another_person"), w("genetic", "")], None, None).expect("partial");
+        assert_eq!(partial.withheld, vec![Withheld { category: "mental_health".into(), basis: "references_another_person".into() }]);
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod form;
 pub mod instant;
 pub mod intake;
 pub mod lifecycle;
+pub mod segment;
 pub mod view;
 
 pub use authorization::*;
@@ -23,4 +24,5 @@ pub use form::*;
 pub use intake::{Channel, ChecklistRow, FeeRow, FeeScheduleRow, Intake, IntakeForm, Item, PatientMatch, PatientSearch, RequesterType};
 pub use instant::{InstantCopy, InstantFormView, InstantFormats, VerifiedCopy, VerifyOutcome, check_instant};
 pub use lifecycle::*;
+pub use segment::{Part2Element, Receiver, Segment, SegmentItem};
 pub use view::*;

@@ -66,6 +66,14 @@ pub struct RequestView {
     pub paid: bool,
     /// Whether the disclosure goes in the accounting (164.528).
     pub accountable: bool,
+    /// Staff review: the sensitive categories present in the scope, each with its default.
+    pub segments: Vec<crate::domain::release::Segment>,
+    /// Who receives it, as the segmentation rules see it (staff pages).
+    pub receiver: Option<crate::domain::release::Receiver>,
+    /// The authorization: "Revoked on 2026-12-01 by the patient", "Expired on …" (it blocks the
+    /// release and closes its links); and whether the viewer may revoke it now.
+    pub authorization_state: Option<String>,
+    pub can_revoke: bool,
 }
 
 

@@ -4,10 +4,10 @@
 //! due date first. Plain forms posting to server functions: all of it works before hydration.
 
 use crate::api::release::{
-    ClaimRequest, ExtendRequest, MarkNotificationsRead, copy_terms, my_notifications, AdvanceRequest, DecideRequest, ReleaseCopy, RequestDenialReview, ReviewDenial, SubmitRequest, my_requests, request_detail, request_queue, review_queue,
+    ClaimRequest, ExtendRequest, MarkNotificationsRead, copy_terms, my_notifications, AdvanceRequest, DecideRequest, ReleaseCopy, RequestDenialReview, ReviewDenial, RevokeAuthorization, SubmitRequest, my_requests, request_detail, request_queue, review_queue,
 };
-use crate::domain::release::{DenialGround, QueueFilter, Status, WITHHOLD_BASES};
-use crate::domain::{Category, Section, readable_day};
+use crate::domain::release::{DenialGround, Part2Element, QueueFilter, Receiver, Segment, Status, WITHHOLD_BASES};
+use crate::domain::{Section, readable_day};
 use crate::domain::release::RequestView;
 use crate::ui::components::form::{FieldMessage, FormError, LoadError, field_error};
 use crate::ui::ids;
@@ -166,9 +166,10 @@ pub fn RequestPage() -> impl IntoView {
     let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
     let advance = ServerAction::<AdvanceRequest>::new();
     let ask_review = ServerAction::<RequestDenialReview>::new();
+    let revoke = ServerAction::<RevokeAuthorization>::new();
     let result = Signal::derive(move || advance.value().get());
     let review_result = Signal::derive(move || ask_review.value().get());
-    let request = Resource::new(move || (id.get(), advance.version().get(), ask_review.version().get()), |(id, ..)| request_detail(id));
+    let request = Resource::new(move || (id.get(), advance.version().get(), ask_review.version().get(), revoke.version().get()), |(id, ..)| request_detail(id));
     view! {
         <Title text="Request"/>
         <section class="page" aria-labelledby=ids::REQUESTS_HEADING>
@@ -193,6 +194,7 @@ pub fn RequestPage() -> impl IntoView {
                                     <p class="muted">{format!("{} Opened {} time(s).", if share.expired { format!("Expired {}.", share.expires) } else { format!("Works until {}.", share.expires) }, share.opened)}</p>
                                 </div>
                             })}
+                            <AuthorizationPanel request=r.clone() revoke/>
                             <RequestHistory request=r.clone()/>
                             <FormError result id="request-action-error"/>
                             <FormError result=review_result id="review-request-error"/>
@@ -332,9 +334,10 @@ pub fn StaffRequestPage() -> impl IntoView {
     let checklist = ServerAction::<crate::api::desk::UpdateChecklist>::new();
     let paid = ServerAction::<crate::api::desk::MarkPaid>::new();
     let assign = ServerAction::<crate::api::desk::AssignRequest>::new();
+    let revoke = ServerAction::<RevokeAuthorization>::new();
     let request = Resource::new(
         move || {
-            let desk = (checklist.version().get(), paid.version().get(), assign.version().get());
+            let desk = (checklist.version().get(), paid.version().get(), assign.version().get(), revoke.version().get());
             (id.get(), advance.version().get(), decide.version().get(), release.version().get(), review.version().get(), extend.version().get(), desk)
         },
         |(id, ..)| request_detail(id),
@@ -374,7 +377,8 @@ pub fn StaffRequestPage() -> impl IntoView {
                                     }).collect_view()}
                                 </ActionForm>
                             });
-                            let review = (status == Status::InReview).then(move || view! { <ReviewForm id=id_review action=decide result=decide_result/> });
+                            let (segments, receiver) = (r.segments.clone(), r.receiver.unwrap_or(Receiver::Access));
+                            let review = (status == Status::InReview).then(move || view! { <ReviewForm id=id_review segments receiver action=decide result=decide_result/> });
                             let id_extend = r.id.clone();
                             let extension = (!r.extended && !status.clock_stopped()).then(move || view! {
                                 <details class="form">
@@ -419,6 +423,7 @@ pub fn StaffRequestPage() -> impl IntoView {
                                         <A href=format!("/staff/patients/{}/disclosures", r.patient_id)>"Accounting of disclosures"</A></dd>
                                 </dl>
                                 <crate::ui::pages::desk::DeskPanel request=r.clone() checklist paid assign/>
+                                <AuthorizationPanel request=r.clone() revoke/>
                                 <FormError result=advance_result id="step-error"/>
                                 {step_form}
                                 {extension}
@@ -437,38 +442,107 @@ pub fn StaffRequestPage() -> impl IntoView {
     }
 }
 
-/// The review: approve, approve in part (each sensitive category included or withheld on a
-/// stated basis), or deny on a 164.524 ground.
+/// The authorization behind a copy for someone else: ended (revoked or expired: nothing more
+/// goes out under it, its links are closed), or a button to revoke it (45 CFR 164.508(b)(5)).
 #[component]
-fn ReviewForm(id: String, action: ServerAction<DecideRequest>, result: Signal<Option<Result<RequestView, crate::error::AppError>>>) -> impl IntoView {
-    let categories = Category::REVIEWED.map(|c| (c.as_str(), c.label()));
+fn AuthorizationPanel(request: RequestView, revoke: ServerAction<RevokeAuthorization>) -> impl IntoView {
+    let result = Signal::derive(move || revoke.value().get());
+    let id = request.id.clone();
+    view! {
+        {request.authorization_state.clone().map(|state| view! { <p id=ids::AUTHORIZATION_STATE class="notice" role="status">{state}</p> })}
+        {request.can_revoke.then(move || view! {
+            <details class="form">
+                <summary>"Revoke the authorization"</summary>
+                <ActionForm action=revoke attr:class="form">
+                    <input type="hidden" name="id" value=id/>
+                    <p>"Nothing more will be sent under it and its links stop working at once. What was already sent cannot be called back (45 CFR 164.508(b)(5))."</p>
+                    <div class="field">
+                        <label for="revoke-note">"Note (optional)"</label>
+                        <textarea id="revoke-note" name="note" rows="2" maxlength="500"></textarea>
+                    </div>
+                    <FormError result id=ids::REVOKE_ERROR/>
+                    <button type="submit" id=ids::REVOKE_BUTTON class="button button--secondary">"Revoke the authorization"</button>
+                </ActionForm>
+            </details>
+        })}
+    }
+}
+
+/// One sensitive category of the review: what and how many (each item openable), the rule for
+/// this receiver, and the choice (preset by the rule).
+#[component]
+fn SegmentChoice(segment: Segment, index: usize, receiver: Receiver, result: Signal<Option<Result<RequestView, crate::error::AppError>>>) -> impl IntoView {
+    let code = segment.category.clone();
+    let (select_id, named_id, heading_id) = (format!("withhold-{code}"), format!("named-{code}"), format!("segment-{code}"));
+    let (select_for, named_for, labelled_by) = (select_id.clone(), named_id.clone(), heading_id.clone());
+    let more = segment.count.saturating_sub(segment.items.len());
+    let default = segment.default_basis.clone().unwrap_or_default();
+    let field: &'static str = crate::domain::Category::parse(&code).map(|c| c.as_str()).unwrap_or("withheld");
+    let choice = if segment.fixed {
+        view! { <p class="muted">"Always left out."</p> }.into_any()
+    } else {
+        view! {
+            <label for=select_for>"Release or leave out"</label>
+            <FieldMessage result field/>
+            <select id=select_id name=code.clone()>
+                <option value="" selected=default.is_empty()>"Release it"</option>
+                {WITHHOLD_BASES.iter().filter(|(c, _)| *c != "psychotherapy_notes").map(|(c, text)| view! {
+                    <option value=*c selected=default == *c>{format!("Leave out: {text}")}</option>
+                }).collect_view()}
+            </select>
+            {(receiver != Receiver::Access).then(|| view! {
+                <label class="check" for=named_for><input id=named_id type="checkbox" name=format!("named[{index}]") value=code.clone()/>" The authorization (or consent) names this information"</label>
+            })}
+        }
+        .into_any()
+    };
+    view! {
+        <div class="field segment" role="group" aria-labelledby=labelled_by>
+            <h3 id=heading_id>{format!("{} ({} item{})", segment.label, segment.count, if segment.count == 1 { "" } else { "s" })}</h3>
+            <p class="muted">{segment.rule.clone()}</p>
+            <ul class="segment__items">
+                {segment.items.clone().into_iter().map(|item| view! {
+                    <li><A href=item.href>{item.title}</A>{item.date.map(|d| format!(" · {d}"))}</li>
+                }).collect_view()}
+                {(more > 0).then(|| view! { <li class="muted">{format!("and {more} more")}</li> })}
+            </ul>
+            {choice}
+        </div>
+    }
+}
+
+/// The review: the sensitive categories present in the request's scope, each preset by the rule
+/// for who receives it; for Part 2 records, the consent's 42 CFR 2.31 elements; then approve,
+/// approve in part (withholding on a 164.524 ground: a letter goes with it), or deny.
+#[component]
+fn ReviewForm(id: String, segments: Vec<Segment>, receiver: Receiver, action: ServerAction<DecideRequest>, result: Signal<Option<Result<RequestView, crate::error::AppError>>>) -> impl IntoView {
+    let part2 = receiver != Receiver::Access && segments.iter().any(|s| s.category == "part2");
+    let empty = segments.is_empty();
     view! {
         <h2 id="review-title">"Review and decide"</h2>
         <ActionForm action attr:id=ids::REVIEW_FORM attr:class="form" attr:novalidate="true" attr:aria-labelledby="review-title">
             <input type="hidden" name="id" value=id/>
-            <p class="muted">"Psychotherapy notes are always left out (45 CFR 164.524(a)(1)(i))."</p>
             <fieldset class="field">
-                <legend>"Sensitive categories"</legend>
-                <FieldMessage result=result field="withheld"/>
-                {categories.into_iter().map(|(code, label)| {
-                    let select_id = format!("withhold-{code}");
-                    view! {
-                        <div class="field">
-                            <label for=select_id.clone()>{label}</label>
-                            <FieldMessage result=result field=code/>
-                            <select id=select_id name=code>
-                                <option value="" selected=true>"Include"</option>
-                                {WITHHOLD_BASES.iter().filter(|(c, _)| *c != "psychotherapy_notes").map(|(c, text)| view! {
-                                    <option value=*c>{format!("Leave out: {text}")}</option>
-                                }).collect_view()}
-                            </select>
-                        </div>
-                    }
-                }).collect_view()}
+                <legend>"Sensitive information in the scope of this request"</legend>
+                <FieldMessage result field="withheld"/>
+                {empty.then(|| view! { <p id=ids::REVIEW_NO_SEGMENTS>"None: nothing in the scope is in a sensitive category."</p> })}
+                {segments.into_iter().enumerate().map(|(n, segment)| view! { <SegmentChoice segment index=n receiver result/> }).collect_view()}
             </fieldset>
+            {part2.then(|| view! {
+                <fieldset class="field">
+                    <legend>"Part 2 consent: what the paper shows (42 CFR 2.31)"</legend>
+                    <FieldMessage result field="consent"/>
+                    {Part2Element::ALL.into_iter().enumerate().map(|(n, e)| {
+                        let box_id = format!("consent-{}", e.as_str());
+                        let box_for = box_id.clone();
+                        view! { <label class="check" for=box_for><input id=box_id type="checkbox" name=format!("consent[{n}]") value=e.as_str()/>{format!(" {}", e.label())}</label> }
+                    }).collect_view()}
+                </fieldset>
+            })}
+            <FieldMessage result field="authorization"/>
             <div class="field">
                 <label for="deny-ground">"Ground, if you deny"</label>
-                <FieldMessage result=result field="ground"/>
+                <FieldMessage result field="ground"/>
                 <select id="deny-ground" name="ground">
                     <option value="" selected=true>"(not denying)"</option>
                     {DenialGround::ALL.into_iter().map(|g| view! {

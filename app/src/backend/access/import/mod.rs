@@ -25,7 +25,7 @@ use crate::backend::fhir::map::{self, PatientData};
 use crate::backend::fhir::parse::{self, Limits, ParseError, RawEntry};
 use crate::backend::fhir::sensitive;
 use crate::backend::request::RequestMeta;
-use crate::domain::Mrn;
+use crate::domain::{Category, Mrn};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
@@ -381,7 +381,7 @@ impl Importer<'_> {
                     Some(r) => resolver.resolve(&txn, r).await?,
                     None => None,
                 };
-                categories = sensitive::categories(&item.codes, None);
+                categories = sensitive::categories(&item.codes);
                 let first = item.codes.iter().find(|c| c.code.is_some());
                 items.push(clinical_item::ActiveModel {
                     resource_id: Set(resource_id.clone()),
@@ -414,11 +414,6 @@ impl Importer<'_> {
                 }
             }
             for (position, doc) in p.mapped.documents.iter().enumerate() {
-                for c in sensitive::categories(std::iter::empty(), Some(&doc.title)) {
-                    if !categories.contains(&c) {
-                        categories.push(c);
-                    }
-                }
                 let encounter_id = match &doc.encounter_ref {
                     Some(r) => resolver.resolve(&txn, r).await?,
                     None => None,
@@ -458,6 +453,17 @@ impl Importer<'_> {
         }
         insert_all(&txn, tags, 3).await?;
         insert_all(&txn, directory_ids, 3).await?;
+        // The site's rules (psychotherapy note types, Part 2 programs) on these patients' notes
+        // and encounters, old and new, in the same transaction.
+        let touched: Vec<String> = owner_of.iter().flatten().cloned().collect::<HashSet<_>>().into_iter().collect();
+        if !touched.is_empty() {
+            let (notes, part2) = super::segment_rules::retag(&txn, Some(&touched)).await?;
+            for (category, count) in [(Category::PsychotherapyNotes, notes), (Category::Part2, part2)] {
+                if count > 0 {
+                    summary.sensitive.insert(category.as_str().to_string(), count);
+                }
+            }
+        }
 
         mark("insert");
         if !unresolved.is_empty() {

@@ -164,6 +164,9 @@ pub(super) struct CopyJob<'a> {
     pub(super) released_by: String,
     /// The request an HIM release answers; none for a copy made at once.
     pub(super) request_number: Option<String>,
+    /// Psychotherapy notes may be in it: a release to someone else under an authorization for
+    /// them alone, checked before (45 CFR 164.508(b)(3)(ii)). Never for a copy made at once.
+    pub(super) psychotherapy_allowed: bool,
     /// Attachments the PDF cannot show may travel beside it (a download's `.zip`).
     pub(super) beside_allowed: bool,
     pub(super) file_prefix: String,
@@ -267,8 +270,10 @@ impl AccessContext {
     /// tagged with a withheld category.
     /// `need_rows`: the items are needed as such (for the PDF or the C-CDA), not only to know which
     /// resources a dated or partial scope releases; a whole-record FHIR copy skips reading them.
-    pub(super) async fn copy_content(&self, patient_id: &str, scope: &Scope, withheld: &[Withheld], fhir: bool, need_rows: bool) -> Result<Content, AppError> {
-        let withheld_categories: HashSet<&str> = withheld.iter().map(|w| w.category.as_str()).chain([Category::PsychotherapyNotes.as_str()]).collect();
+    pub(super) async fn copy_content(&self, patient_id: &str, scope: &Scope, withheld: &[Withheld], psychotherapy_allowed: bool, fhir: bool, need_rows: bool) -> Result<Content, AppError> {
+        // Psychotherapy notes are left out of every copy but one checked to carry them alone.
+        let always = (!psychotherapy_allowed).then_some(Category::PsychotherapyNotes.as_str());
+        let withheld_categories: HashSet<&str> = withheld.iter().map(|w| w.category.as_str()).chain(always).collect();
         let tags = sensitive_tag::Entity::find().filter(sensitive_tag::Column::PatientId.eq(patient_id)).all(&self.db).await?;
         let mut skip: HashSet<String> = HashSet::new();
         let mut substance: HashSet<String> = HashSet::new();
@@ -276,7 +281,7 @@ impl AccessContext {
             if withheld_categories.contains(tag.category.as_str()) {
                 skip.insert(tag.resource_id.clone());
             }
-            if tag.category == Category::SubstanceUse.as_str() {
+            if tag.category == Category::Part2.as_str() {
                 substance.insert(tag.resource_id);
             }
         }
@@ -447,8 +452,8 @@ impl AccessContext {
     /// self-contained FHIR Bundle and the C-CDA asked for on a blocking thread (never on the
     /// async runtime), and lists everything in the manifest. Stores nothing.
     pub(super) async fn make_copy(&self, job: CopyJob<'_>) -> Result<MadeCopy, AppError> {
-        let CopyJob { patient, scope, withheld, no_notes, formats, requester, recipient, released_by, request_number, beside_allowed, file_prefix, settings } = job;
-        let mut content = self.copy_content(&patient.id, &scope, &withheld, true, formats.pdf || formats.ccda).await?;
+        let CopyJob { patient, scope, withheld, no_notes, formats, requester, recipient, released_by, request_number, psychotherapy_allowed, beside_allowed, file_prefix, settings } = job;
+        let mut content = self.copy_content(&patient.id, &scope, &withheld, psychotherapy_allowed, true, formats.pdf || formats.ccda).await?;
         let (pool, primary) = self.fhir_pool(&mut content).await?;
         let now = now_ms();
         let code = new_code();

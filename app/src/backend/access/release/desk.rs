@@ -273,7 +273,7 @@ impl AccessContext {
 
     fn desk_facts(&self, patient: &patient_row::Model, row: &release_request::Model, addressee: String, address: Option<String>, settings: ReleaseSettings<'_>) -> copies::desk::DeskFacts {
         copies::desk::DeskFacts {
-            site: settings.site.to_string(),
+            letterhead: settings.letterhead.clone(),
             date: self.clock.today().to_string(),
             addressee,
             address,
@@ -283,7 +283,6 @@ impl AccessContext {
             request_number: format!("R-{}", row.number),
             received: row.received_on.clone(),
             scope: row.scope.0.describe(),
-            privacy_contact: settings.privacy_contact.to_string(),
             created_unix: now_ms() / 1000,
         }
     }

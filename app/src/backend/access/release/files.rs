@@ -23,7 +23,8 @@ use crate::backend::error::{BackendError, Stored};
 use crate::backend::entities::app_user;
 use crate::backend::fhir::sensitive::Category;
 use crate::backend::policy::{Action, Target};
-use crate::domain::release::{Actor, Decision, DecisionKind, DenialGround, Event, FileView, RecipientKind, RequestView, Scope, Status, Withheld, withhold_basis};
+use crate::domain::release::segment::denied_parts;
+use crate::domain::release::{Actor, Decision, DecisionKind, DenialGround, Event, FileView, Part2Element, Receiver, RecipientKind, RequestView, Scope, Status, Withheld, withhold_basis};
 use crate::domain::{Role, Section};
 use crate::error::AppError;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -59,7 +60,8 @@ pub struct ReleaseSettings<'a> {
     pub site_code: &'a str,
     /// The portal's public address, for the verification page of each copy.
     pub base_url: &'a str,
-    pub privacy_contact: &'a str,
+    /// The organization, its address and the privacy contact, in every letter.
+    pub letterhead: &'a copies::Letterhead,
 }
 
 
@@ -141,11 +143,17 @@ impl AccessContext {
             if let Some(worker) = &row.assigned_to {
                 view.assignee = Some(self.display_name(worker).await?);
             }
-            // Staff read the patient at the top of the page: name, birth date, record number.
+            // Staff read the patient at the top of the page: name, birth date, record number;
+            // in review, the sensitive categories the scope holds, each with its default.
             if self.subject().as_deref() != Some(row.patient_id.as_str()) {
                 let patient = self.patient_row_of(&row).await?;
                 view.patient_label = format!("{} · born {} · record {}", super::super::patients::full_name(&patient), patient.birth_date, patient.mrn);
+                view.receiver = Some(super::segment::receiver_of(&row));
+                if row.status == Status::InReview {
+                    view.segments = self.review_segments(&row).await?;
+                }
             }
+            self.add_authorization_state(view, &row).await?;
         }
         let now = now_ms();
         let patient_view = self.subject().as_deref() == Some(view.patient_id.as_str());
@@ -183,7 +191,7 @@ impl AccessContext {
     /// HIM's decision after review: approve, approve in part, or deny; stored with the
     /// transition in one transaction.
     #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
-    pub async fn decide_request(&self, id: &str, decision: Decision, settings: ReleaseSettings<'_>) -> Result<RequestView, AppError> {
+    pub async fn decide_request(&self, id: &str, decision: Decision, named: Vec<Category>, consent: Vec<Part2Element>, settings: ReleaseSettings<'_>) -> Result<RequestView, AppError> {
         let row = self.staff_request(id).await?;
         let event = match decision.kind {
             DecisionKind::Approve => Event::Approve,
@@ -191,20 +199,28 @@ impl AccessContext {
             DecisionKind::Deny => Event::Deny,
         };
         let (from, to) = self.check_transition(&row, event, Actor::HimStaff).await?;
-        // A logged request waits for what its requester type needs (a denial does not).
+        let receiver = super::segment::receiver_of(&row);
+        let present: Vec<Category> = self.present_categories(&row).await?.into_iter().map(|(c, _)| c).collect();
+        let mut withheld = decision.withheld.clone();
+        // A release waits for what its requester type needs, under an authorization that still
+        // stands, carrying nothing its receiver may not have (a denial needs none of this).
         if decision.kind != DecisionKind::Deny {
             self.require_checklist(&row).await?;
+            self.authorization_block(&row).await?;
+            // 45 CFR 164.524(a)(1)(i): never under the right of access, whatever the form says.
+            if receiver == Receiver::Access && !withheld.iter().any(|w| w.category == Category::PsychotherapyNotes.as_str()) {
+                withheld.push(Withheld { category: Category::PsychotherapyNotes.as_str().into(), basis: "psychotherapy_notes".into() });
+            }
+            self.check_segments(&row, &present, &withheld, &named, &consent).await?;
         }
-        let mut withheld = decision.withheld.clone();
-        if decision.kind != DecisionKind::Deny && !withheld.iter().any(|w| w.category == Category::PsychotherapyNotes.as_str()) {
-            withheld.push(Withheld { category: Category::PsychotherapyNotes.as_str().into(), basis: "psychotherapy_notes".into() });
-        }
-        // A denial comes with its letter, rendered before anything is stored.
-        let letter = if decision.kind == DecisionKind::Deny {
+        // A denial, whole or of the parts withheld on a 164.524 ground, comes with its letter,
+        // rendered before anything is stored (164.524(d)(2)).
+        let parts = if decision.kind == DecisionKind::Deny { Vec::new() } else { denied_parts(&present, &withheld) };
+        let letter = if decision.kind == DecisionKind::Deny || !parts.is_empty() {
             let patient = self.patient_row_of(&row).await?;
             let scope: Scope = row.scope.0.clone();
             let facts = copies::LetterFacts {
-                site: settings.site.to_string(),
+                letterhead: settings.letterhead.clone(),
                 date: self.clock.today().to_string(),
                 patient_name: super::super::patients::full_name(&patient),
                 birth_date: patient.birth_date.clone(),
@@ -213,7 +229,7 @@ impl AccessContext {
                 received: row.received_on.clone(),
                 scope: scope.describe(),
                 grounds: decision.grounds.clone(),
-                privacy_contact: settings.privacy_contact.to_string(),
+                parts: parts.iter().map(|(c, g)| (c.label().to_string(), *g)).collect(),
                 created_unix: now_ms() / 1000,
             };
             let rendered = tokio::task::spawn_blocking(move || copies::pdf::render(&copies::denial_letter(&facts), &|_, _| {}))
@@ -241,6 +257,8 @@ impl AccessContext {
             grounds: Set(JsonText(decision.grounds.iter().map(|g| g.code().to_string()).collect())),
             note: Set(decision.note.clone()),
             at_ms: Set(now_ms()),
+            named: Set(JsonText(named.iter().map(|c| c.as_str().to_string()).collect())),
+            consent: Set(JsonText(consent.iter().map(|e| e.as_str().to_string()).collect())),
         })
         .exec_without_returning(&txn)
         .await?;
@@ -348,6 +366,8 @@ impl AccessContext {
                 grounds: Set(JsonText(Vec::new())),
                 note: Set(note.clone()),
                 at_ms: Set(now_ms()),
+                named: Set(JsonText(Vec::new())),
+                consent: Set(JsonText(Vec::new())),
             })
             .exec_without_returning(&txn)
             .await?;
@@ -365,7 +385,7 @@ impl AccessContext {
         self.authorize(Action::WorkRequests, Target::Site, AuditAction::PatientRead).await?;
         let patient = patient_row::Entity::find_by_id(patient_id.to_string()).one(&self.db).await?.ok_or(AppError::NotFound)?;
         let scope = Scope { sections: Vec::new(), from: None, to: None };
-        let content = self.copy_content(patient_id, &scope, &[], false, true).await?;
+        let content = self.copy_content(patient_id, &scope, &[], false, false, true).await?;
         let event = self.event(AuditAction::PatientRead, Outcome::Success).patient(patient_id).entity("record_copy", patient_id).detail("full record laid out as a copy");
         audit::record_alone(&self.db, event).await?;
         let facts = CoverFacts {
@@ -403,12 +423,19 @@ impl AccessContext {
         let row = self.staff_request(id).await?;
         let (from, to) = self.check_transition(&row, Event::Release, Actor::HimStaff).await?;
         self.require_checklist(&row).await?;
+        // An authorization revoked or expired since the decision stops the release.
+        self.authorization_block(&row).await?;
         let patient = self.patient_row_of(&row).await?;
         let scope: Scope = row.scope.0.clone();
-        let mut withheld: Vec<Withheld> = match self.latest_decision(&row.id).await? {
-            Some(d) => d.exclusions.0,
-            None => Vec::new(),
+        let (mut withheld, named, consent): (Vec<Withheld>, Vec<Category>, Vec<Part2Element>) = match self.latest_decision(&row.id).await? {
+            Some(d) => (d.exclusions.0, super::segment::stored_named(&d.named.0), super::segment::stored_consent(&d.consent.0)),
+            None => (Vec::new(), Vec::new(), Vec::new()),
         };
+        // Checked again on what the record holds now (an import since the decision may have
+        // brought a category the decision did not see).
+        let present: Vec<Category> = self.present_categories(&row).await?.into_iter().map(|(c, _)| c).collect();
+        self.check_segments(&row, &present, &withheld, &named, &consent).await?;
+        let psychotherapy_allowed = super::segment::receiver_of(&row) != Receiver::Access && !withheld.iter().any(|w| w.category == Category::PsychotherapyNotes.as_str());
         // A copy asked for by a representative: their capacity goes on the cover, and a limited
         // representative's copy leaves out every sensitive category (45 CFR 164.502(g)(3)).
         let representative = match &row.on_behalf_of {
@@ -462,6 +489,7 @@ impl AccessContext {
                 requester,
                 released_by: self.display_name(&self.principal.user_id).await?,
                 request_number: Some(number.clone()),
+                psychotherapy_allowed,
                 beside_allowed: false,
                 file_prefix: format!("record-{number}"),
                 settings: super::copy::InstantSettings { site: site_name, site_code: settings.site_code, base_url: settings.base_url },

@@ -184,6 +184,7 @@ impl AccessContext {
                 requester: asked_by,
                 released_by: "The patient portal, at once (no staff review)".into(),
                 request_number: None,
+                psychotherapy_allowed: false,
                 beside_allowed: downloading,
                 file_prefix: format!("health-record-{}", self.clock.today()),
                 settings,

@@ -12,6 +12,7 @@ mod desk;
 mod files;
 mod instant;
 mod lead;
+mod segment;
 pub use desk::{MAX_SCANS, sniff_scan};
 use copy::Produced;
 pub use copy::{InstantSettings, normalize_code};
@@ -104,6 +105,10 @@ impl AccessContext {
             waiting_for: if !row.channel.logged() { None } else { release::intake::waiting_for(row.requester_type, &row.requester_type.missing(&row.checklist)) },
             paid: row.paid_at_ms.is_some(),
             accountable: row.requester_type.accountable(),
+            segments: Vec::new(),
+            receiver: None,
+            authorization_state: None,
+            can_revoke: false,
         })
     }
 
@@ -249,6 +254,9 @@ impl AccessContext {
                 recipient_address: Set(a.form.recipient_address.trim().to_string()),
                 purpose: Set(a.form.purpose.trim().to_string()),
                 expires_on: Set(if a.form.expires_on.trim().is_empty() { String::new() } else { a.form.expires_on.trim().to_string() }),
+                revoked_at_ms: Set(None),
+                revoked_by: Set(None),
+                revocation_note: Set(None),
             })
             .exec_without_returning(&txn)
             .await?;

@@ -56,6 +56,7 @@ pub async fn check_entities(db: &impl sea_orm::ConnectionTrait) -> Result<Vec<(&
         copy_record::Entity,
         copy_record_file::Entity,
         fee_schedule::Entity,
+        segment_rule::Entity,
         app_user::Entity,
         audit_event::Entity,
         audit_head::Entity,

@@ -91,6 +91,10 @@ pub mod release_decision {
         pub grounds: super::super::JsonText<Vec<String>>,
         pub note: Option<String>,
         pub at_ms: i64,
+        /// The sensitive categories the authorization names (codes).
+        pub named: super::super::JsonText<Vec<String>>,
+        /// The 42 CFR 2.31 elements the Part 2 consent shows (codes).
+        pub consent: super::super::JsonText<Vec<String>>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -146,6 +150,10 @@ pub mod release_authorization {
         pub recipient_address: String,
         pub purpose: String,
         pub expires_on: String,
+        /// Revoked (45 CFR 164.508(b)(5)): when, by whom, and what they said.
+        pub revoked_at_ms: Option<i64>,
+        pub revoked_by: Option<String>,
+        pub revocation_note: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -295,6 +303,33 @@ pub mod fee_schedule {
         pub per_page_cents: i32,
         pub updated_by: String,
         pub updated_at_ms: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod segment_rule {
+    use sea_orm::entity::prelude::*;
+
+    /// One segmentation rule of the site: for `psychotherapy_note`, a code of a system (a LOINC
+    /// note type, or a security label) or words in the note's title (45 CFR 164.501,
+    /// 164.524(a)(1)(i)); for `part2_program`, an organization identifier (with its system or
+    /// not) whose encounters are Part 2 program records (42 CFR 2.11).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "segment_rule")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub kind: String,
+        pub system: Option<String>,
+        pub code: Option<String>,
+        pub title_contains: Option<String>,
+        pub note: String,
+        pub created_by: String,
+        pub created_at_ms: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
