@@ -23,6 +23,7 @@ mod release_copies;
 mod release_desk;
 mod reset;
 mod scale_out;
+mod segmentation;
 mod security_headers;
 mod sessions;
 mod startup;

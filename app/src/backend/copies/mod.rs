@@ -68,6 +68,9 @@ pub struct CoverFacts {
     pub created_unix: i64,
     /// Made by the patient themselves (download now, send now), not released by staff.
     pub instant: bool,
+    /// For a release to someone other than the patient: the rule it goes under ("45 CFR
+    /// 164.508", "45 CFR 164.512(e)(1)(i)"); `None`: the patient's right of access.
+    pub released_under: Option<String>,
     /// The release manifest's summary, shown on the cover.
     pub summary: Vec<(String, String)>,
     /// The verification code and the address of `/verify` with it (the last page, with a QR code).
@@ -161,6 +164,8 @@ fn document_blocks(documents: &[(DocumentRow, Option<String>)], notes: &[(String
 pub fn record_copy(facts: &CoverFacts, sections: &[(Section, Vec<ItemRow>)], documents: Option<&[(DocumentRow, Option<String>)]>, part2: bool) -> PdfCopy {
     let basis = if facts.instant {
         format!("{}. Made by the patient portal at once, at the request of the patient or their caregiver, without staff review (the right of access, 45 CFR 164.524; ONC 45 CFR 170.315(e)(1)).", facts.site)
+    } else if let Some(rule) = &facts.released_under {
+        format!("{}. Released to the recipient below under {rule}; not under the patient's right of access.", facts.site)
     } else {
         format!("{}. Released under the patient's right of access (45 CFR 164.524).", facts.site)
     };
@@ -360,7 +365,16 @@ pub fn denial_letter(f: &LetterFacts) -> PdfCopy {
         });
     }
     cover.push(Block::Heading("Your right to have this decision reviewed".into()));
-    cover.push(Block::Paragraph(if reviewable {
+    let reviewable_parts: Vec<&str> = f.parts.iter().filter(|(_, g)| g.reviewable()).map(|(what, _)| what.as_str()).collect();
+    cover.push(Block::Paragraph(if !f.parts.is_empty() && !reviewable_parts.is_empty() {
+        // A part withheld on a reviewable ground may be reviewed, whatever the other parts'.
+        format!(
+            "You may ask us to have the decision on these parts reviewed by a licensed health care professional who did not take part in it: {}. \
+To ask, write to us or call us (below), naming request {}. We will do what the reviewer decides and tell you the result in writing.",
+            reviewable_parts.join("; "),
+            f.request_number
+        )
+    } else if f.parts.is_empty() && reviewable {
         format!(
             "You may ask us to have this denial reviewed by a licensed health care professional who did not take part in the original decision. \
 To ask, sign in to the patient portal, open request {} and choose \"Ask for a review\", or write to us at the address below. \

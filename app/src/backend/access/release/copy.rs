@@ -167,6 +167,8 @@ pub(super) struct CopyJob<'a> {
     /// Psychotherapy notes may be in it: a release to someone else under an authorization for
     /// them alone, checked before (45 CFR 164.508(b)(3)(ii)). Never for a copy made at once.
     pub(super) psychotherapy_allowed: bool,
+    /// For a release to someone else: the rule it goes under (the cover says so).
+    pub(super) released_under: Option<String>,
     /// Attachments the PDF cannot show may travel beside it (a download's `.zip`).
     pub(super) beside_allowed: bool,
     pub(super) file_prefix: String,
@@ -452,7 +454,7 @@ impl AccessContext {
     /// self-contained FHIR Bundle and the C-CDA asked for on a blocking thread (never on the
     /// async runtime), and lists everything in the manifest. Stores nothing.
     pub(super) async fn make_copy(&self, job: CopyJob<'_>) -> Result<MadeCopy, AppError> {
-        let CopyJob { patient, scope, withheld, no_notes, formats, requester, recipient, released_by, request_number, psychotherapy_allowed, beside_allowed, file_prefix, settings } = job;
+        let CopyJob { patient, scope, withheld, no_notes, formats, requester, recipient, released_by, request_number, psychotherapy_allowed, released_under, beside_allowed, file_prefix, settings } = job;
         let mut content = self.copy_content(&patient.id, &scope, &withheld, psychotherapy_allowed, true, formats.pdf || formats.ccda).await?;
         let (pool, primary) = self.fhir_pool(&mut content).await?;
         let now = now_ms();
@@ -474,6 +476,7 @@ impl AccessContext {
             site: settings.site.to_string(),
             created_unix: now / 1000,
             instant: request_number.is_none(),
+            released_under,
             summary: Vec::new(),
             verification: Some((code.clone(), verify_url)),
             attachment_notes: Vec::new(),

@@ -490,6 +490,11 @@ impl AccessContext {
                 released_by: self.display_name(&self.principal.user_id).await?,
                 request_number: Some(number.clone()),
                 psychotherapy_allowed,
+                released_under: match super::segment::receiver_of(&row) {
+                    Receiver::Access => None,
+                    _ if row.requester_type.is_access() => Some("45 CFR 164.508 (the patient's signed authorization)".into()),
+                    _ => Some(row.requester_type.citation().into()),
+                },
                 beside_allowed: false,
                 file_prefix: format!("record-{number}"),
                 settings: super::copy::InstantSettings { site: site_name, site_code: settings.site_code, base_url: settings.base_url },

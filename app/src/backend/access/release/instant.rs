@@ -185,6 +185,7 @@ impl AccessContext {
                 released_by: "The patient portal, at once (no staff review)".into(),
                 request_number: None,
                 psychotherapy_allowed: false,
+                released_under: None,
                 beside_allowed: downloading,
                 file_prefix: format!("health-record-{}", self.clock.today()),
                 settings,
