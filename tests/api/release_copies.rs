@@ -111,7 +111,9 @@ async fn a_partly_approved_copy_is_released_downloaded_and_passes_the_pdf_checks
     // The patient sees both files with their SHA-256 and downloads them.
     let view = app.call_ok(&leon, "request_detail", &[("id", &id)]).await;
     let files = view["files"].as_array().expect("files");
-    assert_eq!(files.len(), 2);
+    // The copy, its FHIR data, and the letter for the part denied (45 CFR 164.524(d)(2)).
+    assert_eq!(files.len(), 3, "{files:?}");
+    assert!(files.iter().any(|f| f["kind"] == "denial_letter"));
     let pdf_file = files.iter().find(|f| f["kind"] == "pdf").expect("pdf");
     let response = leon.get(app.url(pdf_file["href"].as_str().expect("href"))).send().await.expect("download");
     assert_eq!(response.status(), 200);

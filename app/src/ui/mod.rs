@@ -102,6 +102,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/staff/intake") view=pages::desk::IntakePage ssr=SsrMode::Async/>
                         <Route path=path!("/staff/desk") view=pages::desk::DeskPage ssr=SsrMode::Async/>
                         <Route path=path!("/admin/fees") view=pages::desk::FeesPage ssr=SsrMode::Async/>
+                        <Route path=path!("/admin/segmentation") view=pages::desk::SegmentationPage ssr=SsrMode::Async/>
                         <Route path=path!("/staff/reviews") view=ReviewQueuePage ssr=SsrMode::Async/>
                         <Route path=path!("/shared/:token") view=pages::shared::SharedPage ssr=SsrMode::Async/>
                         <Route path=path!("/disclosures") view=pages::disclosures::DisclosuresPage ssr=SsrMode::Async/>

@@ -179,7 +179,7 @@ impl AccessContext {
         self.require(Action::SetFees, AuditAction::FeeSchedule).await?;
         let added = add.map(|f| f.check()).transpose().map_err(|fields| AppError::Validation { fields })?;
         let txn = write_transaction(&self.db).await?;
-        let detail = if let Some((kind, system, code, title_contains, note)) = added {
+        let detail = if let Some(crate::domain::release::segment::CheckedRule { kind, system, code, title_contains, note }) = added {
             segment_rule::Entity::insert(segment_rule::ActiveModel {
                 id: Set(uuid::Uuid::new_v4().to_string()),
                 kind: Set(kind.as_str().into()),

@@ -274,6 +274,16 @@ pub struct SegmentRuleForm {
     pub note: Option<String>,
 }
 
+/// A checked rule, ready to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedRule {
+    pub kind: RuleKind,
+    pub system: Option<String>,
+    pub code: Option<String>,
+    pub title_contains: Option<String>,
+    pub note: String,
+}
+
 fn text(v: &Option<String>, max: usize) -> Option<String> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|s| s.chars().take(max).collect())
 }
@@ -281,7 +291,7 @@ fn text(v: &Option<String>, max: usize) -> Option<String> {
 impl SegmentRuleForm {
     /// Checks the form in one step: a known kind; a code (with or without its system) or, for a
     /// note, title words; a note of what it is.
-    pub fn check(&self) -> Result<(RuleKind, Option<String>, Option<String>, Option<String>, String), Vec<FieldError>> {
+    pub fn check(&self) -> Result<CheckedRule, Vec<FieldError>> {
         let mut errors = Vec::new();
         let kind = RuleKind::parse(self.kind.trim());
         if kind.is_none() {
@@ -308,7 +318,7 @@ impl SegmentRuleForm {
             errors.push(FieldError::new("note", "Say what the rule recognises (it is shown to reviewers)."));
         }
         match (kind, note) {
-            (Some(kind), Some(note)) if errors.is_empty() => Ok((kind, system, code, title, note)),
+            (Some(kind), Some(note)) if errors.is_empty() => Ok(CheckedRule { kind, system, code, title_contains: title, note }),
             _ => Err(errors),
         }
     }

@@ -72,6 +72,7 @@ fn nav_links(user: &CurrentUser) -> Vec<(&'static str, &'static str)> {
         links.push(("/admin/users", "Accounts"));
         links.push(("/admin/audit", "Audit report"));
         links.push(("/admin/fees", "Fees"));
+        links.push(("/admin/segmentation", "Sensitive records"));
     }
     links.push(("/account", "Account"));
     links

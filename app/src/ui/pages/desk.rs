@@ -5,11 +5,11 @@
 //! (`/staff/desk`); and the administrator's fee schedule (`/admin/fees`). Plain forms: all of it
 //! works before hydration.
 
-use crate::api::desk::{AssignRequest, MarkPaid, SetFee, UpdateChecklist, desk_colleagues, desk_dashboard, fee_schedule, intake_key, intake_matches};
+use crate::api::desk::{AssignRequest, ChangeSegmentRule, MarkPaid, SetFee, UpdateChecklist, desk_colleagues, desk_dashboard, fee_schedule, intake_key, intake_matches, segment_rules};
 use crate::domain::release::{Channel, PatientMatch, PatientSearch, RequestView, RequesterType};
 use crate::error::AppError;
 use crate::domain::{Role, Section};
-use crate::ui::components::form::{FormError, LoadError};
+use crate::ui::components::form::{FieldMessage, FormError, LoadError};
 use crate::ui::components::layout::CurrentUserResource;
 use crate::ui::components::loaded::Loaded;
 use crate::ui::ids;
@@ -388,6 +388,75 @@ pub fn FeesPage() -> impl IntoView {
                     }).collect_view()}
                 </ul>
             }/>
+        </section>
+    }
+}
+
+/// The site's segmentation rules (administrators): the note types that are psychotherapy notes
+/// (a LOINC note code, or words of the title) and the organizations that are Part 2 programs
+/// (their identifier). Adding or removing one re-tags every record at once.
+#[component]
+pub fn SegmentationPage() -> impl IntoView {
+    let change = ServerAction::<ChangeSegmentRule>::new();
+    let result = Signal::derive(move || change.value().get());
+    let rules = Resource::new(move || change.version().get(), |_| segment_rules());
+    let kinds = [("psychotherapy_note", "Psychotherapy note type (45 CFR 164.501)"), ("part2_program", "Part 2 program (42 CFR 2.11)")];
+    view! {
+        <Title text="Sensitive records"/>
+        <section class="page" aria-labelledby=ids::RULES_HEADING>
+            <h1 id=ids::RULES_HEADING>"Sensitive records"</h1>
+            <p>"How the portal recognises psychotherapy notes (never shown online, never released under the right of access) and the records of a Part 2 substance use disorder program (released to others only with a Part 2 consent). A change applies to every record at once."</p>
+            <FormError result id=ids::RULES_ERROR/>
+            <Loaded resource=rules view=move |rows| view! {
+                <ul id=ids::RULES_LIST class="items">
+                    {rows.into_iter().map(|row| {
+                        let what = [row.system.clone(), row.code.clone()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+                        let what = match &row.title_contains { Some(t) => format!("title contains \u{201c}{t}\u{201d}"), None => what };
+                        let kind = if row.kind == "part2_program" { "Part 2 program" } else { "Psychotherapy note" };
+                        view! {
+                            <li class="item">
+                                <p class="item__title">{format!("{kind}: {what}")}</p>
+                                <p class="muted">{row.note.clone()}</p>
+                                <ActionForm action=change attr:class="inline-form">
+                                    <input type="hidden" name="remove" value=row.id.clone()/>
+                                    <button type="submit" class="button button--secondary">"Remove"</button>
+                                </ActionForm>
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            }/>
+            <h2 id="rule-add-title">"Add a rule"</h2>
+            <ActionForm action=change attr:class="form" attr:novalidate="true" attr:aria-labelledby="rule-add-title">
+                <div class="field">
+                    <label for="rule-kind">"What it recognises"</label>
+                    <FieldMessage result field="kind"/>
+                    <select id="rule-kind" name="kind">
+                        {kinds.into_iter().map(|(code, label)| view! { <option value=code>{label}</option> }).collect_view()}
+                    </select>
+                </div>
+                <div class="field">
+                    <label for="rule-system">"Code system (e.g. http://loinc.org; optional)"</label>
+                    <FieldMessage result field="system"/>
+                    <input id="rule-system" name="system" type="text"/>
+                </div>
+                <div class="field">
+                    <label for="rule-code">"Code: a note type code, or the program's organization identifier"</label>
+                    <FieldMessage result field="code"/>
+                    <input id="rule-code" name="code" type="text"/>
+                </div>
+                <div class="field">
+                    <label for="rule-title">"Or words of the note's title (psychotherapy notes only)"</label>
+                    <FieldMessage result field="title_contains"/>
+                    <input id="rule-title" name="title_contains" type="text"/>
+                </div>
+                <div class="field">
+                    <label for="rule-note">"What it is (shown to reviewers)"</label>
+                    <FieldMessage result field="note"/>
+                    <input id="rule-note" name="note" type="text"/>
+                </div>
+                <button type="submit" class="button">"Add the rule"</button>
+            </ActionForm>
         </section>
     }
 }

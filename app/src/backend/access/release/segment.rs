@@ -30,6 +30,11 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 /// Items listed per category on the review form (the count says how many there are).
 const LISTED: usize = 20;
 
+/// A tagged item as the review reads it: resource, kind, name, category, date (ms, text).
+type ItemFacts = (String, String, String, Option<String>, Option<i64>, Option<String>);
+/// A tagged note: id, resource, title, date (text, ms).
+type NoteFacts = (String, String, String, Option<String>, Option<i64>);
+
 /// Who receives a request's copy, as the segmentation rules see it.
 pub(super) fn receiver_of(row: &release_request::Model) -> Receiver {
     Receiver::of(row.requester_type, row.recipient_kind == RecipientKind::ThirdParty)
@@ -69,7 +74,7 @@ impl AccessContext {
         let mut found: BTreeMap<usize, Vec<(Option<i64>, SegmentItem)>> = BTreeMap::new();
         let ids: Vec<String> = by_resource.keys().cloned().collect();
         for chunk in ids.chunks(500) {
-            let items: Vec<(String, String, String, Option<String>, Option<i64>, Option<String>)> = clinical_item::Entity::find()
+            let items: Vec<ItemFacts> = clinical_item::Entity::find()
                 .select_only()
                 .columns([clinical_item::Column::ResourceId, clinical_item::Column::Kind, clinical_item::Column::Display, clinical_item::Column::Category, clinical_item::Column::StartMs, clinical_item::Column::StartText])
                 .filter(clinical_item::Column::PatientId.eq(row.patient_id.as_str()))
@@ -90,7 +95,7 @@ impl AccessContext {
                 }
             }
             if scope.sections.is_empty() || scope.sections.contains(&Section::Documents) {
-                let docs: Vec<(String, String, String, Option<String>, Option<i64>)> = clinical_document::Entity::find()
+                let docs: Vec<NoteFacts> = clinical_document::Entity::find()
                     .select_only()
                     .columns([clinical_document::Column::Id, clinical_document::Column::ResourceId, clinical_document::Column::Title, clinical_document::Column::DateText, clinical_document::Column::DateMs])
                     .filter(clinical_document::Column::PatientId.eq(row.patient_id.as_str()))
