@@ -23,6 +23,18 @@ crate::domain::text_enum! {
 }
 
 impl Category {
+    /// The categories a release review lists, in order (the ones present in the scope are
+    /// shown). "Restricted" is a proxy rule, not a release one.
+    pub const REVIEWED: [Category; 7] = [
+        Category::PsychotherapyNotes,
+        Category::Part2,
+        Category::SubstanceUse,
+        Category::MentalHealth,
+        Category::HivSti,
+        Category::ReproductiveHealth,
+        Category::Genetic,
+    ];
+
     pub fn label(self) -> &'static str {
         match self {
             Category::PsychotherapyNotes => "Psychotherapy notes",

@@ -208,8 +208,8 @@ impl DecisionForm {
     pub fn check(self) -> Option<Result<Decision, Vec<crate::domain::FieldError>>> {
         let kind = DecisionKind::parse(&self.decision)?;
         let bases = [self.psychotherapy_notes, self.part2, self.substance_use, self.mental_health, self.hiv_sti, self.reproductive_health, self.genetic];
-        // The fields follow segment::REVIEWED, in its order.
-        let withheld = super::segment::REVIEWED.iter().zip(bases).map(|(c, b)| (c.as_str().to_string(), b.unwrap_or_default())).collect();
+        // The fields follow Category::REVIEWED, in its order.
+        let withheld = crate::domain::Category::REVIEWED.iter().zip(bases).map(|(c, b)| (c.as_str().to_string(), b.unwrap_or_default())).collect();
         Some(Decision::check(kind, withheld, self.ground.as_deref(), self.note))
     }
 }

@@ -88,17 +88,8 @@ impl Receiver {
     }
 }
 
-/// The categories a release review lists, in order (the ones present in the scope are shown).
-/// "Restricted" is a proxy rule, not a release one.
-pub const REVIEWED: [Category; 7] = [
-    Category::PsychotherapyNotes,
-    Category::Part2,
-    Category::SubstanceUse,
-    Category::MentalHealth,
-    Category::HivSti,
-    Category::ReproductiveHealth,
-    Category::Genetic,
-];
+/// The categories a release review lists, in order.
+pub const REVIEWED: [Category; 7] = Category::REVIEWED;
 
 /// The denial ground a withholding basis is, if it is one: a part withheld on it is denied and
 /// has its letter (164.524(d)(2)).
