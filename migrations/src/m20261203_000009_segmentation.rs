@@ -1,7 +1,8 @@
 //! Segmentation and authorizations (issue 18): each decision keeps which sensitive categories
 //! the authorization names and which 42 CFR 2.31 elements the Part 2 consent shows (JSON lists of
 //! codes), so a release can be checked against them and the record says why it went out; an
-//! authorization keeps when and by whom it was revoked (45 CFR 164.508(b)(5)); and the site's
+//! authorization keeps the sensitive categories it names and when and by whom it was revoked
+//! (45 CFR 164.508(b)(5)); and the site's
 //! segmentation rules are a table administrators edit: what recognises psychotherapy notes
 //! (`psychotherapy_note`: LOINC note codes, security labels, titles; seeded with the starting
 //! points every EHR shares) and which organizations are Part 2 programs (`part2_program`: their
@@ -25,6 +26,7 @@ enum ReleaseAuthorization {
     RevokedAtMs,
     RevokedBy,
     RevocationNote,
+    Named,
 }
 
 #[derive(DeriveIden)]
@@ -51,6 +53,7 @@ impl MigrationTrait for Migration {
             big_integer_null(ReleaseAuthorization::RevokedAtMs),
             string_len_null(ReleaseAuthorization::RevokedBy, 36),
             string_len_null(ReleaseAuthorization::RevocationNote, 500),
+            text(ReleaseAuthorization::Named).default("[]").to_owned(),
         ] {
             manager.alter_table(Table::alter().table(ReleaseAuthorization::Table).add_column(&mut column).to_owned()).await?;
         }
@@ -88,7 +91,7 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.drop_table(Table::drop().table(SegmentRule::Table).to_owned()).await?;
-        for column in [ReleaseAuthorization::RevocationNote, ReleaseAuthorization::RevokedBy, ReleaseAuthorization::RevokedAtMs] {
+        for column in [ReleaseAuthorization::Named, ReleaseAuthorization::RevocationNote, ReleaseAuthorization::RevokedBy, ReleaseAuthorization::RevokedAtMs] {
             manager.alter_table(Table::alter().table(ReleaseAuthorization::Table).drop_column(column).to_owned()).await?;
         }
         for column in [ReleaseDecision::Consent, ReleaseDecision::Named] {

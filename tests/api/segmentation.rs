@@ -12,51 +12,10 @@ use std::process::Command;
 
 /// A patient with a visit at a Part 2 program (alcohol dependence), an HIV test and a glucose
 /// result at the general clinic, a note titled as psychotherapy, a note whose only sign is its
-/// LOINC type (a site's code), and an ordinary discharge summary.
+/// LOINC type (a site's code, 99999-9), and an ordinary discharge summary. The browser test
+/// imports the same file.
 fn record() -> Vec<u8> {
-    let note = |id: &str, code: &str, title: &str, text: &str, encounter: &str| {
-        json!({"fullUrl": format!("urn:uuid:{id}"), "resource": {"resourceType": "DocumentReference", "id": id, "status": "current",
-            "type": {"coding": [{"system": "http://loinc.org", "code": code, "display": title}]},
-            "subject": {"reference": "urn:uuid:p-seg"}, "date": "2024-03-02T10:00:00Z",
-            "context": {"encounter": [{"reference": format!("urn:uuid:{encounter}")}]},
-            "content": [{"attachment": {"contentType": "text/plain", "title": title, "data": base64_of(text)}}]}})
-    };
-    let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"fullUrl": "urn:uuid:p-seg", "resource": {"resourceType": "Patient", "id": "p-seg", "gender": "female", "birthDate": "1980-05-01",
-            "name": [{"family": "Rivera", "given": ["Marta"]}],
-            "identifier": [{"type": {"coding": [{"code": "MR"}]}, "system": "http://hospital.example/mrn", "value": "SEG-1"}]}},
-        {"fullUrl": "urn:uuid:e-program", "resource": {"resourceType": "Encounter", "id": "e-program", "status": "finished", "class": {"code": "AMB"},
-            "type": [{"text": "Addiction treatment visit"}], "subject": {"reference": "urn:uuid:p-seg"},
-            "period": {"start": "2024-03-01T09:00:00Z", "end": "2024-03-01T10:00:00Z"},
-            "serviceProvider": {"reference": "Organization?identifier=http://example.org/programs|P2-001", "display": "Harbour Recovery Program"}}},
-        {"fullUrl": "urn:uuid:e-clinic", "resource": {"resourceType": "Encounter", "id": "e-clinic", "status": "finished", "class": {"code": "AMB"},
-            "type": [{"text": "General visit"}], "subject": {"reference": "urn:uuid:p-seg"},
-            "period": {"start": "2024-03-02T09:00:00Z", "end": "2024-03-02T10:00:00Z"},
-            "serviceProvider": {"reference": "Organization?identifier=http://example.org/clinics|GEN-9", "display": "Harbour Clinic"}}},
-        {"fullUrl": "urn:uuid:c-aud", "resource": {"resourceType": "Condition", "id": "c-aud", "subject": {"reference": "urn:uuid:p-seg"},
-            "encounter": {"reference": "urn:uuid:e-program"}, "clinicalStatus": {"coding": [{"code": "active"}]},
-            "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "F10.20", "display": "Alcohol dependence, uncomplicated"}], "text": "Alcohol dependence Qx-41"},
-            "onsetDateTime": "2024-03-01T09:30:00Z"}},
-        {"fullUrl": "urn:uuid:o-hiv", "resource": {"resourceType": "Observation", "id": "o-hiv", "status": "final", "subject": {"reference": "urn:uuid:p-seg"},
-            "encounter": {"reference": "urn:uuid:e-clinic"},
-            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}],
-            "code": {"coding": [{"system": "http://loinc.org", "code": "75622-1", "display": "HIV 1 and 2 tests"}], "text": "HIV screen Hv-77"},
-            "valueString": "Negative", "effectiveDateTime": "2024-03-02T09:30:00Z"}},
-        {"fullUrl": "urn:uuid:o-glu", "resource": {"resourceType": "Observation", "id": "o-glu", "status": "final", "subject": {"reference": "urn:uuid:p-seg"},
-            "encounter": {"reference": "urn:uuid:e-clinic"},
-            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}],
-            "code": {"coding": [{"system": "http://loinc.org", "code": "2345-7", "display": "Glucose"}], "text": "Glucose Gl-12"},
-            "valueQuantity": {"value": 91, "unit": "mg/dL"}, "effectiveDateTime": "2024-03-02T09:35:00Z"}},
-        note("d-psy", "11488-4", "Psychotherapy session note", "Psy-secret-1 session content", "e-clinic"),
-        note("d-loinc", "99999-9", "Session summary", "Psy-secret-2 coded note", "e-clinic"),
-        note("d-plain", "18842-5", "Discharge summary", "Plain-note-3 discharge", "e-clinic"),
-    ]});
-    serde_json::to_vec(&bundle).expect("json")
-}
-
-fn base64_of(text: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(text)
+    std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/fhir/segmentation/marta-rivera.json")).expect("fixture")
 }
 
 async fn signed_in(app: &TestApp, email: &str, roles: &[Role], patient: Option<&str>) -> reqwest::Client {
@@ -295,6 +254,7 @@ async fn rule_164_524_d_2_iii_letter_names_contact_and_phone() {
     // A denial without a ground is refused on its field.
     let refused = app.call(&clerk, "decide_request", &[("id", &id), ("decision", "deny")]).await;
     assert_eq!(fields_of(&refused.json().await.expect("json")), vec!["ground"]);
+    assert!(app.audit("release_request", "failure").await.iter().any(|r| r.detail.as_deref() == Some("refused: decision ground")), "audited");
     let denied = app.call_ok(&clerk, "decide_request", &[("id", &id), ("decision", "deny"), ("ground", "confidential_source")]).await;
     let text = file_text(&app, &marta, &denied, "denial_letter").await;
     for needed in ["Springfield General Hospital", "1 Hospital Drive, Springfield, IL 62701", "the Privacy Officer", "telephone 217-555-0100", "1-800-368-1019"] {
@@ -423,4 +383,54 @@ async fn segmentation_rules_are_for_administrators_and_bad_ones_name_their_field
     let seeded = rules[0]["id"].as_str().expect("id").to_string();
     assert_eq!(app.call_ok(&admin, "change_segment_rule", &[("remove", seeded.as_str())]).await, json!([]));
     assert_eq!(app.call(&admin, "change_segment_rule", &[("remove", "no-such-rule")]).await.status(), 404);
+}
+
+#[tokio::test]
+async fn what_the_patients_portal_authorization_names_goes_and_the_rest_stays() {
+    let app = spawn_app().await;
+    let (patient, _) = set_up(&app).await;
+    let marta = signed_in(&app, "marta@example.org", &[Role::Patient], Some(&patient)).await;
+    let clerk = signed_in(&app, "clerk@example.org", &[Role::HimStaff], None).await;
+    let fields = [
+        ("scope", "all"),
+        ("pdf", "on"),
+        ("recipient", "someone_else"),
+        ("recipient_name", "Dr. Ana Gomez, Harbour Clinic"),
+        ("recipient_address", "ana.gomez@clinic.example"),
+        ("purpose", "At my request: a second opinion"),
+        ("expires_on", "2099-01-01"),
+        ("signature_name", "Test marta@example.org"),
+        ("consent", "on"),
+        ("ack_revocation", "on"),
+        ("ack_no_conditioning", "on"),
+        ("ack_redisclosure", "on"),
+        ("sensitive[0]", "part2"),
+        ("sensitive[1]", "substance_use"),
+    ];
+    // An unknown category is refused on its field; nothing is stored.
+    let mut bad = fields.to_vec();
+    bad.push(("sensitive[2]", "everything"));
+    assert_eq!(fields_of(&app.call(&marta, "submit_request", &bad).await.json().await.expect("json")), vec!["named"]);
+    let id = app.call_ok(&marta, "submit_request", &fields).await["id"].as_str().expect("id").to_string();
+    for step in ["start_identity_check", "identity_verified"] {
+        app.call_ok(&clerk, "advance_request", &[("id", &id), ("step", step)]).await;
+    }
+    let view = app.call_ok(&clerk, "request_detail", &[("id", &id)]).await;
+    assert_eq!(view["named"], json!(["part2", "substance_use"]), "{view}");
+    assert_eq!(view["consent"].as_array().map(Vec::len), Some(8), "the portal's form carries every 2.31 element");
+    let default = |code: &str| view["segments"].as_array().expect("segments").iter().find(|s| s["category"] == code).map(|s| s["default_basis"].clone()).expect("present");
+    assert_eq!(default("part2"), Value::Null, "named and consented: released by default");
+    assert_eq!(default("hiv_sti"), "not_authorized", "not named: withheld by default");
+    // The form as it comes: the named categories ticked, the rest left out.
+    let mut decision = vec![("id", id.as_str()), ("decision", "approve"), ("psychotherapy_notes", "psychotherapy_separate"), ("hiv_sti", "not_authorized"), ("named[0]", "part2"), ("named[1]", "substance_use")];
+    let consent: Vec<(String, String)> = view["consent"].as_array().expect("consent").iter().enumerate().map(|(n, e)| (format!("consent[{n}]"), e.as_str().expect("code").to_string())).collect();
+    decision.extend(consent.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    app.call_ok(&clerk, "decide_request", &decision).await;
+    let released = app.call_ok(&clerk, "release_copy", &[("id", &id)]).await;
+    let text = file_text(&app, &clerk, &released, "pdf").await;
+    assert!(text.contains("Alcohol dependence Qx-41") && text.contains("42 CFR part 2 prohibits"), "{text}");
+    assert!(!text.contains("HIV screen Hv-77") && !text.contains("Psy-secret"), "{text}");
+    // The signed form says what it names.
+    let form = file_text(&app, &marta, &released, "authorization").await;
+    assert!(form.contains("including: Substance use disorder records from a Part 2 program (42 CFR Part 2); Substance use"), "{form}");
 }

@@ -12,13 +12,18 @@ use super::ssr;
 /// Asks for a copy of one's own record, for oneself or (`recipient=someone_else`) sent to
 /// someone else on a signed authorization, and opens its tracking page.
 #[server(prefix = "/api", endpoint = "submit_request")]
-pub async fn submit_request(#[server(flatten)] form: crate::domain::release::CopyRequestForm) -> Result<RequestView, AppError> {
+pub async fn submit_request(#[server(flatten)] form: crate::domain::release::CopyRequestForm, #[server(default)] sensitive: Vec<String>) -> Result<RequestView, AppError> {
     use self::ssr::*;
     with_status(async move {
         let state = state()?;
         // 45 CFR 164.524(b)(2): the 30 days count from the day received, the hospital's day.
         let today = state.clock.today();
-        let (copy, third_party) = form.split().ok_or(AppError::BadRequest)?;
+        let (copy, mut third_party) = form.split().ok_or(AppError::BadRequest)?;
+        // The sensitive categories the patient's authorization names (a copy to someone else).
+        let named = crate::domain::release::segment::parse_named(&sensitive).map_err(|e| AppError::Validation { fields: vec![e] })?;
+        if let Some(form) = third_party.as_mut() {
+            form.sensitive = named.into_iter().filter(|c| *c != crate::domain::Category::PsychotherapyNotes).collect();
+        }
         let checked = copy.check(today);
         let site = site_name(&state);
         let view = access().await?.submit_request(checked, third_party, today, release_settings(&state, &site)).await?;
@@ -109,7 +114,7 @@ pub async fn decide_request(
         let fields: Vec<crate::domain::FieldError> =
             checked.as_ref().err().cloned().unwrap_or_default().into_iter().chain(named.clone().err()).chain(consent.clone().err()).collect();
         let (Ok(checked), Ok(named), Ok(consent), true) = (checked, named, consent, fields.is_empty()) else {
-            return Err(AppError::Validation { fields });
+            return access().await?.refuse_decision(&id, fields).await;
         };
         let state = state()?;
         let site = site_name(&state);

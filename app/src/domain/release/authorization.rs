@@ -26,6 +26,10 @@ pub struct AuthorizationForm {
     pub ack_redisclosure: bool,
     /// Set when a representative signs: their authority (164.508(c)(1)(vi)).
     pub representative_authority: Option<String>,
+    /// The sensitive categories the authorization names explicitly (164.508(c)(1)(i); for
+    /// Part 2 records, the explicit description of 42 CFR 2.31(a)(3)). Others are left out.
+    #[serde(default)]
+    pub sensitive: Vec<crate::domain::Category>,
 }
 
 /// A complete, valid authorization. Only `AuthorizationForm::check` makes one, so an invalid
@@ -101,6 +105,7 @@ mod tests {
             ack_no_conditioning: true,
             ack_redisclosure: true,
             representative_authority: None,
+            sensitive: Vec::new(),
         }
     }
 

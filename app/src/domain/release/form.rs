@@ -132,6 +132,7 @@ impl CopyRequestForm {
                 ack_no_conditioning: self.ack_no_conditioning.is_some(),
                 ack_redisclosure: self.ack_redisclosure.is_some(),
                 representative_authority: None,
+                sensitive: Vec::new(),
             }),
             _ => return None,
         };

@@ -70,6 +70,11 @@ pub struct RequestView {
     pub segments: Vec<crate::domain::release::Segment>,
     /// Who receives it, as the segmentation rules see it (staff pages).
     pub receiver: Option<crate::domain::release::Receiver>,
+    /// What the review form starts from: the categories the authorization signed in the portal
+    /// names, and the Part 2 consent elements it shows (all of them when it names Part 2 records:
+    /// the portal's form carries every 42 CFR 2.31 element).
+    pub named: Vec<String>,
+    pub consent: Vec<String>,
     /// The authorization: "Revoked on 2026-12-01 by the patient", "Expired on …" (it blocks the
     /// release and closes its links); and whether the viewer may revoke it now.
     pub authorization_state: Option<String>,

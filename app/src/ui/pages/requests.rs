@@ -377,8 +377,8 @@ pub fn StaffRequestPage() -> impl IntoView {
                                     }).collect_view()}
                                 </ActionForm>
                             });
-                            let (segments, receiver) = (r.segments.clone(), r.receiver.unwrap_or(Receiver::Access));
-                            let review = (status == Status::InReview).then(move || view! { <ReviewForm id=id_review segments receiver action=decide result=decide_result/> });
+                            let (segments, receiver, named, consent) = (r.segments.clone(), r.receiver.unwrap_or(Receiver::Access), r.named.clone(), r.consent.clone());
+                            let review = (status == Status::InReview).then(move || view! { <ReviewForm id=id_review segments receiver named consent action=decide result=decide_result/> });
                             let id_extend = r.id.clone();
                             let extension = (!r.extended && !status.clock_stopped()).then(move || view! {
                                 <details class="form">
@@ -471,7 +471,7 @@ fn AuthorizationPanel(request: RequestView, revoke: ServerAction<RevokeAuthoriza
 /// One sensitive category of the review: what and how many (each item openable), the rule for
 /// this receiver, and the choice (preset by the rule).
 #[component]
-fn SegmentChoice(segment: Segment, index: usize, receiver: Receiver, result: Signal<Option<Result<RequestView, crate::error::AppError>>>) -> impl IntoView {
+fn SegmentChoice(segment: Segment, index: usize, receiver: Receiver, named: bool, result: Signal<Option<Result<RequestView, crate::error::AppError>>>) -> impl IntoView {
     let code = segment.category.clone();
     let (select_id, named_id, heading_id) = (format!("withhold-{code}"), format!("named-{code}"), format!("segment-{code}"));
     let (select_for, named_for, labelled_by) = (select_id.clone(), named_id.clone(), heading_id.clone());
@@ -491,7 +491,7 @@ fn SegmentChoice(segment: Segment, index: usize, receiver: Receiver, result: Sig
                 }).collect_view()}
             </select>
             {(receiver != Receiver::Access).then(|| view! {
-                <label class="check" for=named_for><input id=named_id type="checkbox" name=format!("named[{index}]") value=code.clone()/>" The authorization (or consent) names this information"</label>
+                <label class="check" for=named_for><input id=named_id type="checkbox" name=format!("named[{index}]") value=code.clone() checked=named/>" The authorization (or consent) names this information"</label>
             })}
         }
         .into_any()
@@ -515,7 +515,16 @@ fn SegmentChoice(segment: Segment, index: usize, receiver: Receiver, result: Sig
 /// for who receives it; for Part 2 records, the consent's 42 CFR 2.31 elements; then approve,
 /// approve in part (withholding on a 164.524 ground: a letter goes with it), or deny.
 #[component]
-fn ReviewForm(id: String, segments: Vec<Segment>, receiver: Receiver, action: ServerAction<DecideRequest>, result: Signal<Option<Result<RequestView, crate::error::AppError>>>) -> impl IntoView {
+fn ReviewForm(
+    id: String,
+    segments: Vec<Segment>,
+    receiver: Receiver,
+    /// Prefilled from the authorization signed in the portal (the clerk may change them).
+    named: Vec<String>,
+    consent: Vec<String>,
+    action: ServerAction<DecideRequest>,
+    result: Signal<Option<Result<RequestView, crate::error::AppError>>>,
+) -> impl IntoView {
     let part2 = receiver != Receiver::Access && segments.iter().any(|s| s.category == "part2");
     let empty = segments.is_empty();
     view! {
@@ -526,7 +535,10 @@ fn ReviewForm(id: String, segments: Vec<Segment>, receiver: Receiver, action: Se
                 <legend>"Sensitive information in the scope of this request"</legend>
                 <FieldMessage result field="withheld"/>
                 {empty.then(|| view! { <p id=ids::REVIEW_NO_SEGMENTS>"None: nothing in the scope is in a sensitive category."</p> })}
-                {segments.into_iter().enumerate().map(|(n, segment)| view! { <SegmentChoice segment index=n receiver result/> }).collect_view()}
+                {segments.into_iter().enumerate().map(|(n, segment)| {
+                    let is_named = named.contains(&segment.category);
+                    view! { <SegmentChoice segment index=n receiver named=is_named result/> }
+                }).collect_view()}
             </fieldset>
             {part2.then(|| view! {
                 <fieldset class="field">
@@ -535,7 +547,8 @@ fn ReviewForm(id: String, segments: Vec<Segment>, receiver: Receiver, action: Se
                     {Part2Element::ALL.into_iter().enumerate().map(|(n, e)| {
                         let box_id = format!("consent-{}", e.as_str());
                         let box_for = box_id.clone();
-                        view! { <label class="check" for=box_for><input id=box_id type="checkbox" name=format!("consent[{n}]") value=e.as_str()/>{format!(" {}", e.label())}</label> }
+                        let ticked = consent.iter().any(|c| c == e.as_str());
+                        view! { <label class="check" for=box_for><input id=box_id type="checkbox" name=format!("consent[{n}]") value=e.as_str() checked=ticked/>{format!(" {}", e.label())}</label> }
                     }).collect_view()}
                 </fieldset>
             })}
@@ -655,6 +668,15 @@ fn CopyRequestForm(children: Children) -> impl IntoView {
                         </div>
                     }
                 }).collect_view()}
+                <fieldset class="field">
+                    <legend>"Sensitive information: sent only if you tick it"</legend>
+                    <p class="muted">"Without a tick, these are left out of the copy (45 CFR 164.508; substance use disorder program records, 42 CFR Part 2). Psychotherapy notes need an authorization of their own."</p>
+                    {crate::domain::Category::REVIEWED.into_iter().filter(|c| *c != crate::domain::Category::PsychotherapyNotes).enumerate().map(|(n, c)| {
+                        let box_id = format!("sensitive-{}", c.as_str());
+                        let box_for = box_id.clone();
+                        view! { <label class="check" for=box_for><input id=box_id type="checkbox" name=format!("sensitive[{n}]") value=c.as_str()/>{format!(" {}", c.label())}</label> }
+                    }).collect_view()}
+                </fieldset>
                 {[
                     ("ack_revocation", "I understand I may revoke this authorization in writing at any time, except for what was already done under it."),
                     ("ack_no_conditioning", "I understand my treatment, payment or benefits do not depend on signing it."),

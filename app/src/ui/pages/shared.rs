@@ -24,7 +24,7 @@ fn message(code: &str) -> Option<String> {
     Some(
         match code {
             "locked" => "This link is locked after too many wrong passcodes. Try again in 15 minutes.",
-            "expired" => "This link has expired. Ask the person who sent it for a new copy.",
+            "expired" => "This link no longer works: it has expired, or the patient revoked the authorization. Ask the person who sent it for a new copy.",
             "unknown" => "This link is not valid. Check that you copied all of it.",
             _ => return None,
         }

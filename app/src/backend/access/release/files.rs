@@ -150,7 +150,10 @@ impl AccessContext {
                 view.patient_label = format!("{} · born {} · record {}", super::super::patients::full_name(&patient), patient.birth_date, patient.mrn);
                 view.receiver = Some(super::segment::receiver_of(&row));
                 if row.status == Status::InReview {
-                    view.segments = self.review_segments(&row).await?;
+                    let (named, consent) = self.authorization_names(&row).await?;
+                    view.segments = self.review_segments(&row, &named, &consent).await?;
+                    view.named = named.iter().map(|c| c.as_str().to_string()).collect();
+                    view.consent = consent.iter().map(|e| e.as_str().to_string()).collect();
                 }
             }
             self.add_authorization_state(view, &row).await?;
@@ -267,6 +270,18 @@ impl AccessContext {
         self.copy_request(id).await
     }
 
+
+    /// A decision the review form could not make (a denial without a ground, an unknown basis or
+    /// category): refused on its fields and audited; nothing changes. Another patient's or a
+    /// missing request answers 404 as any staff call does.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
+    pub async fn refuse_decision(&self, id: &str, fields: Vec<crate::domain::FieldError>) -> Result<RequestView, AppError> {
+        let row = self.staff_request(id).await?;
+        let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
+        let refused = self.event(AuditAction::ReleaseRequest, Outcome::Failure).patient(&row.patient_id).entity("release_request", &row.id).detail(format!("refused: decision {}", names.join(",")));
+        audit::record_alone(&self.db, refused).await?;
+        Err(AppError::Validation { fields })
+    }
 
     pub(super) async fn patient_row_of(&self, row: &release_request::Model) -> Result<patient_row::Model, AppError> {
         patient_row::Entity::find_by_id(row.patient_id.clone())

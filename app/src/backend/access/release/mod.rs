@@ -107,6 +107,8 @@ impl AccessContext {
             accountable: row.requester_type.accountable(),
             segments: Vec::new(),
             receiver: None,
+            named: Vec::new(),
+            consent: Vec::new(),
             authorization_state: None,
             can_revoke: false,
         })
@@ -143,6 +145,11 @@ impl AccessContext {
             (Err(fields), None) => return Err(AppError::Validation { fields }),
             (request, Some(mut form)) => {
                 form.description = request.as_ref().map(describe_request).unwrap_or_else(|_| "(see the request)".into());
+                // What it names is written out in the description the recipient and HIM read.
+                if !form.sensitive.is_empty() {
+                    let named: Vec<&str> = form.sensitive.iter().map(|c| c.label()).collect();
+                    form.description = format!("{}, including: {}", form.description, named.join("; "));
+                }
                 match (request, form.check(today, &signer)) {
                     (Ok(r), Ok(a)) => (r, Some(a)),
                     (r, a) => {
@@ -257,6 +264,7 @@ impl AccessContext {
                 revoked_at_ms: Set(None),
                 revoked_by: Set(None),
                 revocation_note: Set(None),
+                named: Set(JsonText(a.form.sensitive.iter().map(|c| c.as_str().to_string()).collect())),
             })
             .exec_without_returning(&txn)
             .await?;

@@ -126,7 +126,7 @@ impl AccessContext {
 
     /// The review form's list: each category present, its count, its first items, and its
     /// default for this receiver (before anything is ticked as named).
-    pub(super) async fn review_segments(&self, row: &release_request::Model) -> Result<Vec<Segment>, AppError> {
+    pub(super) async fn review_segments(&self, row: &release_request::Model, named: &[Category], consent: &[Part2Element]) -> Result<Vec<Segment>, AppError> {
         let receiver = receiver_of(row);
         Ok(self
             .present_categories(row)
@@ -137,7 +137,7 @@ impl AccessContext {
                 label: category.label().into(),
                 count: items.len(),
                 items: items.into_iter().take(LISTED).collect(),
-                default_basis: rules::default_basis(receiver, category, &[], &[]).map(str::to_string),
+                default_basis: rules::default_basis(receiver, category, named, consent).map(str::to_string),
                 rule: rules::rule_text(receiver, category).into(),
                 fixed: receiver == Receiver::Access && category == Category::PsychotherapyNotes,
             })
@@ -153,6 +153,17 @@ impl AccessContext {
         let refused = self.event(AuditAction::ReleaseRequest, Outcome::Failure).patient(&row.patient_id).entity("release_request", &row.id).detail(format!("refused: segmentation {}", names.join(",")));
         audit::record_alone(&self.db, refused).await?;
         Err(AppError::Validation { fields })
+    }
+
+    /// What the authorization signed in the portal names, and the Part 2 consent elements it
+    /// shows: every one when it names Part 2 records (the portal's form has the patient's name,
+    /// this organization, the recipient, the purpose, the explicit description, the revocation
+    /// statement, the expiration and the dated signature: 42 CFR 2.31(a)). Nothing for paper.
+    pub(super) async fn authorization_names(&self, row: &release_request::Model) -> Result<(Vec<Category>, Vec<Part2Element>), AppError> {
+        let Some(auth) = self.authorization_of(&row.id).await? else { return Ok((Vec::new(), Vec::new())) };
+        let named = stored_named(&auth.named.0);
+        let consent = if named.contains(&Category::Part2) { Part2Element::ALL.to_vec() } else { Vec::new() };
+        Ok((named, consent))
     }
 
     /// The request's authorization, if it was signed in the portal.

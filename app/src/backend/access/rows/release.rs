@@ -154,6 +154,8 @@ pub mod release_authorization {
         pub revoked_at_ms: Option<i64>,
         pub revoked_by: Option<String>,
         pub revocation_note: Option<String>,
+        /// The sensitive categories it names (codes).
+        pub named: super::super::JsonText<Vec<String>>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
