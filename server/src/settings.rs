@@ -633,6 +633,7 @@ mod tests {
                 "portal.toml",
                 "environment = \"production\"\npublic_url = \"https://portal.example.org\"\n\
                  file_keys = \"k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\n\
+                 organization_name = \"o\"\norganization_address = \"a\"\nprivacy_contact_phone = \"1\"\n\
                  [[oidc_providers]]\nid = \"idp\"\nlabel = \"IdP\"\nissuer = \"http://id.example.org\"\nclient_id = \"c\"\n",
             )?;
             jail.set_env("PORTAL_OIDC_PROVIDERS", "[]");
@@ -706,6 +707,14 @@ mod tests {
             jail.clear_env();
             jail.set_env("PORTAL_ENVIRONMENT", "production");
             jail.set_env("PORTAL_PUBLIC_URL", "https://portal.example.org");
+            // Every letter names the organization, its address and the privacy telephone.
+            jail.set_env("PORTAL_FILE_KEYS", "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
+            for (key, value) in [("PORTAL_ORGANIZATION_NAME", "Springfield General Hospital"), ("PORTAL_ORGANIZATION_ADDRESS", "1 Hospital Drive"), ("PORTAL_PRIVACY_CONTACT_PHONE", "217-555-0100")] {
+                let err = Settings::load(None).expect_err("a letterhead setting missing").to_string();
+                assert!(err.contains(&key["PORTAL_".len()..].to_lowercase()), "{err}");
+                jail.set_env(key, value);
+            }
+            jail.set_env("PORTAL_FILE_KEYS", "");
             // Released files are encrypted with a key of the site's own, never the development one.
             let err = Settings::load(None).expect_err("no file key").to_string();
             assert!(err.contains("file_keys"), "{err}");
