@@ -44,12 +44,21 @@ pub enum AppError {
     /// A service the portal depends on (an OpenID provider) does not answer.
     #[error("{message}")]
     Unavailable { message: String },
-    /// A malformed request (missing or unreadable arguments), not a person's typing mistake.
+    /// A malformed request (missing or unreadable arguments), not a person's typing mistake;
+    /// `field` names the argument when it is known.
     #[error("The request could not be understood. Please reload the page and try again.")]
-    BadRequest,
+    BadRequest {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        field: Option<String>,
+    },
 }
 
 impl AppError {
+    /// A malformed request whose faulty argument is not named.
+    pub fn bad_request() -> Self {
+        AppError::BadRequest { field: None }
+    }
+
     /// The HTTP status that goes with the error: one match, used by every handler.
     pub fn status_code(&self) -> u16 {
         match self {
@@ -60,7 +69,7 @@ impl AppError {
             AppError::Gone { .. } => 410,
             AppError::RateLimited { .. } | AppError::Locked { .. } => 429,
             AppError::InvalidCredentials => 401,
-            AppError::BadRequest => 400,
+            AppError::BadRequest { .. } => 400,
             AppError::Unreachable | AppError::Unavailable { .. } => 503,
             AppError::Internal { .. } => 500,
         }
@@ -75,9 +84,12 @@ impl FromServerFnError for AppError {
             ServerFnErrorErr::Request(_) | ServerFnErrorErr::Deserialization(_) => {
                 AppError::Unreachable
             }
-            ServerFnErrorErr::Args(_)
-            | ServerFnErrorErr::MissingArg(_)
-            | ServerFnErrorErr::UnsupportedRequestMethod(_) => AppError::BadRequest,
+            // The decoder names a missing argument ("missing field `page`"); other failures
+            // are named by the server from the submitted form (server/src/api_errors.rs).
+            ServerFnErrorErr::Args(message) | ServerFnErrorErr::MissingArg(message) => AppError::BadRequest {
+                field: message.split('`').nth(1).filter(|_| message.contains("missing field")).map(str::to_string),
+            },
+            ServerFnErrorErr::UnsupportedRequestMethod(_) => AppError::bad_request(),
             other => AppError::Internal {
                 ref_id: ErrorRef::for_framework_error(&other.to_string()),
             },
@@ -117,6 +129,8 @@ mod tests {
         let e = AppError::from_server_fn_error(ServerFnErrorErr::Request("offline".into()));
         assert_eq!(e, AppError::Unreachable);
         let e = AppError::from_server_fn_error(ServerFnErrorErr::MissingArg("size".into()));
-        assert_eq!(e, AppError::BadRequest);
+        assert_eq!(e, AppError::bad_request());
+        let e = AppError::from_server_fn_error(ServerFnErrorErr::Args("missing field `page`".into()));
+        assert_eq!(e, AppError::BadRequest { field: Some("page".into()) });
     }
 }

@@ -113,6 +113,8 @@ pub enum AdminAction {
         #[arg(long, value_parser = parse_role)]
         role: app::domain::Role,
     },
+    /// Disable the demo accounts (published passwords) so the server starts outside demo mode.
+    PurgeDemo,
 }
 
 fn parse_role(input: &str) -> Result<app::domain::Role, String> {
@@ -223,6 +225,14 @@ pub async fn admin(settings: &Settings, action: AdminAction, password: Option<St
     let email_of = |input: &str| EmailAddress::parse(input).map_err(|e| StartupError::Admin(format!("--email: {e}")));
     let granting = matches!(action, AdminAction::GrantRole { .. });
     let report = match action {
+        AdminAction::PurgeDemo => {
+            let disabled = app::backend::demo::purge(&db).await.map_err(|e| fail(&e))?;
+            if disabled.is_empty() {
+                "No demo account can sign in; nothing changed.".to_string()
+            } else {
+                format!("Disabled the demo accounts {} (audited); their sessions were ended.", disabled.join(", "))
+            }
+        }
         AdminAction::CreateUser { email, name, roles, .. } => {
             let auth = Auth::new(settings.auth_config()).map_err(|e| StartupError::PasswordHashing(e.to_string()))?;
             let email = email_of(&email)?;

@@ -49,6 +49,9 @@ pub enum StartupError {
     #[error("demo set-up failed: {0}")]
     Demo(String),
 
+    #[error("setting `demo` (PORTAL_DEMO) is off, but {0}")]
+    DemoAccountsActive(String),
+
     #[error("the server stopped with an error: {0}")]
     Serve(String),
 }

@@ -4,11 +4,13 @@
 //! `startup::Application::build(Settings)` is the one way to get a running server; the binary and
 //! the integration tests both use it.
 
+pub mod api_errors;
 pub mod cli;
 pub mod database;
 pub mod error;
 pub mod health;
 pub mod import;
+pub mod proxy;
 pub mod security;
 pub mod settings;
 pub mod startup;

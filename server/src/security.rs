@@ -207,7 +207,8 @@ pub async fn rate_limit(
         if let Err(not_until) = limit.limiter.check_key(&peer.ip()) {
             use governor::clock::{Clock, DefaultClock};
             let wait = not_until.wait_time_from(DefaultClock::default().now()).as_secs().max(1);
-            tracing::warn!(path = %request.uri().path(), "rate limit reached");
+            // The route, not the path: a passcode link's path is its token.
+            tracing::warn!(route = %crate::telemetry::route_label(&request), "rate limit reached");
             let body = app::error::AppError::RateLimited { retry_after_secs: wait };
             let json = serde_json::to_string(&body).unwrap_or_default();
             let mut response = (StatusCode::TOO_MANY_REQUESTS, json).into_response();

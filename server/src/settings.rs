@@ -90,6 +90,24 @@ pub struct Settings {
     pub proxy_adult_from_age: u8,
     pub representative_document_max_bytes: u64,
     pub oidc_providers: Vec<OidcProviderSettings>,
+    /// The TLS-terminating proxies in front of the portal (CIDR blocks): only their forwarding
+    /// headers name the client. A list in TOML, commas in `PORTAL_TRUSTED_PROXIES`.
+    #[serde(deserialize_with = "list_or_commas")]
+    pub trusted_proxies: Vec<String>,
+}
+
+/// A list of strings from TOML, or one comma-separated string from an environment variable.
+fn list_or_commas<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        List(Vec<String>),
+        Text(String),
+    }
+    Ok(match Either::deserialize(deserializer)? {
+        Either::List(list) => list,
+        Either::Text(text) => text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect(),
+    })
 }
 
 /// One OpenID Connect provider people may sign in with (`[[oidc_providers]]` in the TOML file).
@@ -149,6 +167,7 @@ impl Default for Settings {
             lockout_max_secs: 3600,
             demo: false,
             oidc_providers: Vec::new(),
+            trusted_proxies: Vec::new(),
             import_max_file_bytes: 64 * 1024 * 1024,
             import_max_string_bytes: 16 * 1024 * 1024,
             request_response_days: 30,
@@ -236,6 +255,7 @@ pub const DOCS: &[SettingDoc] = &[
     SettingDoc { key: "proxy_limited_from_age", default: "12", help: "From this birthday a parent's access is limited: no notes, no sensitive categories (45 CFR 164.502(g)(3); state law varies)." },
     SettingDoc { key: "proxy_adult_from_age", default: "18", help: "From this birthday a parent's access ends, unless the adult patient invites them." },
     SettingDoc { key: "representative_document_max_bytes", default: "10485760", help: "The largest supporting document (PDF, PNG or JPEG) a representative may upload (10 MiB)." },
+    SettingDoc { key: "trusted_proxies", default: "(none)", help: "The TLS-terminating proxies in front of the portal, as CIDR blocks (10.0.0.0/8, 2001:db8::/32, or one address). Only when the connection comes from one of them is the client read from X-Forwarded-For (or Forwarded): the right-most hop that is not a trusted proxy. Without it, every client behind a proxy looks like the proxy to rate limits, lock-outs and the audit trail." },
     SettingDoc { key: "oidc_providers", default: "(none)", help: "OpenID Connect providers: a list of {id, label, issuer, client_id, client_secret, for_patients}. Register {public_url}/auth/oidc/callback with each." },
 ];
 
@@ -383,7 +403,15 @@ impl Settings {
             None if self.environment == Environment::Production => {
                 return Err(SettingsError::invalid("file_keys", "production needs a key for released files (id:base64 of 32 random bytes)"));
             }
+            // The development key is in the source code: anyone could open a released copy.
+            None if self.reachable_by_others() => {
+                return Err(SettingsError::invalid("file_keys", "the development key (written in the source code) is refused when public_url is https or addr is not a loopback address: set file_keys (id:base64 of 32 random bytes)"));
+            }
             None => {}
+        }
+        if self.smtp_url.is_none() && self.environment == Environment::Development && self.reachable_by_others() {
+            // Development writes mail to the log, reset and invitation links included.
+            return Err(SettingsError::invalid("smtp_url", "writing mail (with its sign-in links) to the log is refused when public_url is https or addr is not a loopback address: set smtp_url, or environment = production to send no mail"));
         }
         if self.direct_smtp_url.is_some() && self.direct_from.as_deref().is_none_or(|f| !f.contains('@')) {
             return Err(SettingsError::invalid("direct_from", "the Direct relay needs the portal's own Direct address (direct_from)"));
@@ -449,10 +477,18 @@ impl Settings {
                 return Err(SettingsError::invalid("oidc_providers", format!("`{}`: the issuer must be https:// (http only in development)", provider.id)));
             }
         }
+        for block in &self.trusted_proxies {
+            crate::proxy::Cidr::parse(block).map_err(|e| SettingsError::invalid("trusted_proxies", e))?;
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log_level).is_err() {
             return Err(SettingsError::invalid("log_level", "not a valid log filter (try `info` or `debug`)"));
         }
         Ok(())
+    }
+
+    /// The proxies whose forwarding headers name the client (validated at start-up).
+    pub fn trusted_proxies(&self) -> crate::proxy::TrustedProxies {
+        crate::proxy::TrustedProxies::new(self.trusted_proxies.iter().filter_map(|b| crate::proxy::Cidr::parse(b).ok()).collect())
     }
 
     /// The database URL to use: the configured one, or the SQLite file under `data_dir`.
@@ -461,6 +497,13 @@ impl Settings {
             Some(url) => url.expose_secret().to_string(),
             None => format!("sqlite://{}/portal.db?mode=rwc", self.data_dir.display()),
         }
+    }
+
+    /// True when someone other than the developer at this machine can reach the portal: it is
+    /// served over https, or it listens on an address that is not a loopback one. Development
+    /// conveniences (the development file key, mail written to the log) are refused then.
+    pub fn reachable_by_others(&self) -> bool {
+        self.served_over_tls() || !self.addr.ip().is_loopback()
     }
 
     /// True when people reach the portal over https (possibly through a TLS-terminating proxy).
@@ -650,6 +693,32 @@ mod tests {
             assert!(err.contains("used twice"), "{err}");
             jail.set_env("PORTAL_OIDC_PROVIDERS", r#"[{ id = "a b", label = "A", issuer = "https://a.example", client_id = "c" }]"#);
             assert!(Settings::load(None).is_err(), "an id that cannot go in an address");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn development_conveniences_are_refused_where_others_can_reach_the_portal() {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            // `environment` left unset (development) on a real address.
+            jail.set_env("PORTAL_PUBLIC_URL", "https://portal.example.org");
+            let err = Settings::load(None).expect_err("the development key").to_string();
+            assert!(err.contains("file_keys") && err.contains("PORTAL_FILE_KEYS"), "{err}");
+            jail.set_env("PORTAL_FILE_KEYS", "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
+            let err = Settings::load(None).expect_err("mail to the log").to_string();
+            assert!(err.contains("smtp_url"), "{err}");
+            jail.set_env("PORTAL_SMTP_URL", "smtp://mail.internal:25");
+            assert!(Settings::load(None).is_ok());
+
+            // Listening on every interface over plain http is refused the same way.
+            jail.clear_env();
+            jail.set_env("PORTAL_ADDR", "0.0.0.0:3000");
+            assert!(Settings::load(None).expect_err("the development key").to_string().contains("file_keys"));
+            // A developer on this machine keeps both conveniences.
+            jail.set_env("PORTAL_ADDR", "127.0.0.1:3000");
+            let s = Settings::load(None).expect("valid");
+            assert!(!s.reachable_by_others());
             Ok(())
         });
     }

@@ -71,6 +71,15 @@ impl Application {
             app::backend::demo::ensure(&db, &auth, &settings.site_code)
                 .await
                 .map_err(|e| StartupError::Demo(e.to_string()))?;
+        } else {
+            // The demo accounts' passwords are published: outside demo mode none may sign in.
+            let active = app::backend::demo::active_accounts(&db).await.map_err(|e| StartupError::Demo(e.to_string()))?;
+            if !active.is_empty() {
+                return Err(StartupError::DemoAccountsActive(format!(
+                    "demo accounts can still sign in ({}) and their passwords are published; disable them with `portal admin purge-demo` (audited), or set demo = true",
+                    active.join(", ")
+                )));
+            }
         }
         use secrecy::ExposeSecret;
         let mailer = app::backend::mail::Mailer::new(
@@ -302,6 +311,8 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
         ))
         .with_state(state)
         .layer(sessions)
+        // Arguments that do not decode are the caller's mistake: 400 naming the field, not 500.
+        .layer(axum::middleware::from_fn(crate::api_errors::argument_errors))
         .layer(axum::middleware::from_fn(security::same_origin_writes))
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(security::RateLimit::per_minute(settings.auth_rate_limit_per_minute)),
@@ -310,6 +321,8 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(panic_page))
         .layer(axum::middleware::from_fn_with_state(headers, security::headers))
         .layer(CompressionLayer::new())
+        // Decided before anything reads the client's address (the rate limit above all).
+        .layer(axum::middleware::from_fn_with_state(Arc::new(settings.trusted_proxies()), crate::proxy::client_address))
         .layer(axum::middleware::from_fn(telemetry::request_span))
 }
 

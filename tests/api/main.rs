@@ -10,6 +10,7 @@ mod caregivers;
 mod auth;
 mod concurrency;
 mod demo;
+mod deploy;
 mod health;
 mod import;
 mod instant_copies;

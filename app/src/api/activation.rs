@@ -25,11 +25,24 @@ pub async fn issue_activation_code(patient_id: String) -> Result<(), AppError> {
 
 /// The letter just issued, once: reading it removes the code from the session.
 #[server(prefix = "/api", endpoint = "take_activation_letter")]
-pub async fn take_activation_letter() -> Result<Option<ActivationLetter>, AppError> {
+pub async fn take_activation_letter(#[server(default)] patient: Option<String>) -> Result<Option<ActivationLetter>, AppError> {
     use self::ssr::*;
     with_status(async move {
         signed_in(true).await?;
-        PortalSession::current().await?.remove::<ActivationLetter>(Key::ActivationLetterOnce).await
+        // The letter page names its patient: only who may issue codes for that record sees it
+        // (anyone else gets the 404 of a record that is not theirs).
+        if let Some(patient) = &patient {
+            access().await?.may_issue_activation_code(patient).await?;
+        }
+        let session = PortalSession::current().await?;
+        let letter = session.remove::<ActivationLetter>(Key::ActivationLetterOnce).await?;
+        match (letter, patient) {
+            (Some(letter), Some(patient)) if letter.patient_id != patient => {
+                session.insert(Key::ActivationLetterOnce, letter).await?;
+                Err(AppError::NotFound)
+            }
+            (letter, _) => Ok(letter),
+        }
     }.await)
 }
 

@@ -28,7 +28,7 @@ pub async fn resolve_duplicate(id: String, decision: String) -> Result<(), AppEr
     use self::ssr::*;
     use crate::domain::DuplicateDecision;
     with_status(async move {
-        let decision = DuplicateDecision::parse(&decision).ok_or(AppError::BadRequest)?;
+        let decision = DuplicateDecision::parse(&decision).ok_or_else(AppError::bad_request)?;
         access().await?.resolve_duplicate(&id, decision).await
     }.await)
 }

@@ -156,7 +156,7 @@ pub async fn mfa_setup_confirm(code: String) -> Result<(), AppError> {
                 }],
             },
             mfa::MfaError::Locked { retry_after_secs } => AppError::Locked { retry_after_secs },
-            mfa::MfaError::NotEnrolled => AppError::BadRequest,
+            mfa::MfaError::NotEnrolled => AppError::bad_request(),
             mfa::MfaError::Db(e) => internal("enabling two-step verification failed", &e),
         })?;
         session.remove::<String>(Key::PendingTotpSecret).await?;

@@ -38,7 +38,7 @@ pub async fn create_patient(form: PatientForm) -> Result<PatientSummary, AppErro
         let today = {
             let now = time::OffsetDateTime::now_utc().date();
             IsoDate::from_parts(now.year() as u16, u16::from(u8::from(now.month())), u16::from(now.day()))
-                .map_err(|_| AppError::BadRequest)?
+                .map_err(|_| AppError::bad_request())?
         };
         let new = NewPatient::parse(&form, today).map_err(|fields| AppError::Validation { fields })?;
         let created = context.create_patient(new).await?;

@@ -18,7 +18,7 @@ pub async fn submit_request(#[server(flatten)] form: crate::domain::release::Cop
         let state = state()?;
         // 45 CFR 164.524(b)(2): the 30 days count from the day received, the hospital's day.
         let today = state.clock.today();
-        let (copy, mut third_party) = form.split().ok_or(AppError::BadRequest)?;
+        let (copy, mut third_party) = form.split().ok_or_else(AppError::bad_request)?;
         // The sensitive categories the patient's authorization names (a copy to someone else).
         let named = crate::domain::release::segment::parse_named(&sensitive).map_err(|e| AppError::Validation { fields: vec![e] })?;
         if let Some(form) = third_party.as_mut() {
@@ -88,7 +88,7 @@ pub async fn advance_request(id: String, step: String, #[server(default)] note: 
     use self::ssr::*;
     use crate::domain::release::{self, Event};
     with_status(async move {
-        let event = Event::parse(&step).filter(|e| release::is_plain_step(*e)).ok_or(AppError::BadRequest)?;
+        let event = Event::parse(&step).filter(|e| release::is_plain_step(*e)).ok_or_else(AppError::bad_request)?;
         access().await?.advance_request(&id, event, note).await
     }.await)
 }
@@ -107,7 +107,7 @@ pub async fn decide_request(
     use self::ssr::*;
     with_status(async move {
         use crate::domain::release::segment::{parse_consent, parse_named};
-        let checked = form.check().ok_or(AppError::BadRequest)?;
+        let checked = form.check().ok_or_else(AppError::bad_request)?;
         let named = parse_named(&named);
         let consent = parse_consent(&consent);
         // Every field's error at once.
@@ -180,7 +180,7 @@ pub async fn review_denial(id: String, outcome: String, #[server(default)] note:
         let uphold = match outcome.as_str() {
             "uphold" => true,
             "overturn" => false,
-            _ => return Err(AppError::BadRequest),
+            _ => return Err(AppError::bad_request()),
         };
         access().await?.review_denial(&id, uphold, note).await
     }.await)

@@ -47,6 +47,7 @@ pub async fn list_users(q: String) -> Result<Vec<UserRow>, AppError> {
     with_status(async move {
         let context = access().await?;
         context.require(Action::ManageUsers, AuditAction::UserCreate).await?;
+        let q = crate::domain::search_text("q", Some(&q)).map_err(|e| AppError::Validation { fields: vec![e] })?.unwrap_or_default();
         let rows = users::list(&state()?.db, &q).await.map_err(fail("listing users failed"))?;
         Ok(rows
             .into_iter()
@@ -118,7 +119,7 @@ pub async fn set_user_role(user_id: String, role: String, grant: String) -> Resu
         let granting = grant == "true";
         let action = if granting { AuditAction::RoleGrant } else { AuditAction::RoleRevoke };
         context.require(Action::ManageUsers, action).await?;
-        let role = Role::parse(&role).filter(|r| STAFF_ROLES.contains(r)).ok_or(AppError::BadRequest)?;
+        let role = Role::parse(&role).filter(|r| STAFF_ROLES.contains(r)).ok_or_else(AppError::bad_request)?;
         users::find_by_id(&state.db, &user_id).await.map_err(fail("reading a user failed"))?.ok_or(AppError::NotFound)?;
         if !granting && role == Role::Administrator
             && users::count_active_with(&state.db, Role::Administrator).await.map_err(fail("counting administrators failed"))? <= 1

@@ -109,3 +109,35 @@ pub async fn ensure(db: &sea_orm::DatabaseConnection, auth: &Auth, site_code: &s
     }
     Ok(())
 }
+
+/// The demo accounts that can still sign in.
+async fn active_users(db: &impl sea_orm::ConnectionTrait) -> Result<Vec<users::User>, sea_orm::DbErr> {
+    let mut active = Vec::new();
+    for (_, _, email, _, _) in ACCOUNTS {
+        let Ok(address) = EmailAddress::parse(email) else { continue };
+        if let Some(user) = users::find_by_email(db, &address).await?.filter(|u| u.active) {
+            active.push(user);
+        }
+    }
+    Ok(active)
+}
+
+/// The addresses of the demo accounts that can still sign in. Their passwords are published (in
+/// the source, the README and on a demo sign-in page), so outside demo mode the server refuses
+/// to start while any is active.
+pub async fn active_accounts(db: &impl sea_orm::ConnectionTrait) -> Result<Vec<String>, sea_orm::DbErr> {
+    Ok(active_users(db).await?.into_iter().map(|u| u.email).collect())
+}
+
+/// `portal admin purge-demo`: disables every demo account (their sessions end), each audited as
+/// an account disabled from the command line. Returns the addresses disabled.
+pub async fn purge(db: &sea_orm::DatabaseConnection) -> Result<Vec<String>, sea_orm::DbErr> {
+    let request = RequestMeta::command_line();
+    let mut disabled = Vec::new();
+    for user in active_users(db).await? {
+        if users::set_active(db, &user.id, false, Some("system:command-line"), &request).await? {
+            disabled.push(user.email);
+        }
+    }
+    Ok(disabled)
+}

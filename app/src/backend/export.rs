@@ -192,7 +192,7 @@ pub async fn shared_open(
     if token.len() > 100 || !token.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
         return back("unknown".into());
     }
-    match super::access::open_shared_copy(&state.db, &request, &token, &form.passcode, kind, &state.file_keys).await {
+    match super::access::open_shared_copy(&state.db, &request, &token, &form.passcode, kind, &state.file_keys, state.clock.today()).await {
         Ok((file_name, content_type, bytes)) => attachment(bytes, &content_type, &file_name),
         Err(AppError::Validation { fields }) => {
             let left = fields.first().and_then(|f| f.message.split_whitespace().find_map(|w| w.parse::<u32>().ok())).unwrap_or(0);

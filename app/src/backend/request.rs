@@ -23,8 +23,8 @@ impl RequestMeta {
         };
         RequestMeta {
             request_id: header(REQUEST_ID),
-            // The socket's peer. Behind a reverse proxy this is the proxy; trusting a forwarded
-            // header needs a trusted-proxy setting (not built yet), or clients could forge it.
+            // The client's address: the server's `proxy::client_address` middleware has already
+            // replaced a trusted proxy's address with the client it forwarded for.
             client_address: peer.map(|p| p.ip().to_string()).unwrap_or_else(|| "unknown".into()),
             user_agent: header("user-agent").chars().take(200).collect(),
         }

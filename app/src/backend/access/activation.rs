@@ -11,6 +11,11 @@ impl AccessContext {
     /// Issues a new activation code for a patient record (any earlier unused code stops working).
     /// The code is shown once, for the letter; only its SHA-256 hash is stored.
     #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
+    /// Whether this person may issue activation codes for `patient_id` (NotFound when not).
+    pub async fn may_issue_activation_code(&self, patient_id: &str) -> Result<(), AppError> {
+        self.authorize(Action::IssueActivationCode, Target::Patient(patient_id), AuditAction::ActivationIssue).await
+    }
+
     pub async fn issue_activation_code(&self, patient_id: &str, valid_days: u32) -> Result<ActivationLetter, AppError> {
         use crate::backend::entities::one_time_token;
         self.authorize(Action::IssueActivationCode, Target::Patient(patient_id), AuditAction::ActivationIssue).await?;
@@ -129,7 +134,24 @@ impl AccessContext {
             .await?
             .filter(|u| u.patient_id.is_none())
             .ok_or(AppError::NotFound)?;
+        // Only an account that asked to be linked, by its own pending identity claim, and never
+        // the clerk's own or a staff account: a clerk must not give themselves (or a colleague)
+        // a patient's record (45 CFR 164.514(h), 164.308(a)(4): access by role, not by desk).
         let claim = identity_claim::Entity::find_by_id(user.id.clone()).one(&self.db).await?;
+        let staff = crate::backend::auth::users::roles_of(&self.db, &user.id).await?.iter().any(|r| r.is_staff());
+        let refusal = if user.id == self.principal.user_id {
+            Some("link refused: the clerk's own account")
+        } else if staff {
+            Some("link refused: a staff account")
+        } else if claim.is_none() {
+            Some("link refused: no pending identity claim")
+        } else {
+            None
+        };
+        if let Some(detail) = refusal {
+            audit::record_alone(&self.db, self.event(AuditAction::IdentityVerify, Outcome::Failure).patient(&patient.id).entity("user", &user.id).detail(detail)).await?;
+            return Err(AppError::NotFound);
+        }
         Ok((user, claim, patient))
     }
 
@@ -280,10 +302,15 @@ pub async fn redeem(
 ) -> Result<String, RedeemError> {
     let now = now_ms();
     let key = format!("activation:{}", request.client_address);
-    if let Some(ms) = throttle::locked_for_ms(db, &key, now).await? {
-        audit::record_alone(db, AuditEvent::new(AuditAction::ActivationRedeem, Outcome::Failure, request).detail("locked")).await?;
+    // Counted before the code is looked at (see `throttle::take`); a redemption that works
+    // clears the address's count below.
+    let txn = write_transaction(db).await?;
+    if let throttle::Taken::Locked { ms } = throttle::take(&txn, policy, &key, policy.account_threshold, now).await? {
+        audit::record(&txn, AuditEvent::new(AuditAction::ActivationRedeem, Outcome::Failure, request).detail("locked")).await?;
+        txn.commit().await?;
         return Err(RedeemError::Locked { retry_after_secs: (ms as u64).div_ceil(1000) });
     }
+    txn.commit().await?;
     let token = match &redeem.code_hash {
         Some(code_hash) => {
             one_time_token::Entity::find_by_id(code_hash.clone())
@@ -308,14 +335,11 @@ pub async fn redeem(
         _ => None,
     };
     if let Some(reason) = reason {
-        let txn = write_transaction(db).await?;
-        throttle::record_failure_one(&txn, policy, &key, policy.account_threshold, now).await?;
         let mut event = AuditEvent::new(AuditAction::ActivationRedeem, Outcome::Failure, request).detail(reason);
         if let Some(p) = &patient {
             event = event.patient(&p.id);
         }
-        audit::record(&txn, event).await?;
-        txn.commit().await?;
+        audit::record_alone(db, event).await?;
         return Err(RedeemError::Invalid);
     }
     let (Some(token), Some(patient)) = (token, patient) else { return Err(RedeemError::Invalid) };

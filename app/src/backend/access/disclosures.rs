@@ -8,7 +8,7 @@ use crate::backend::audit::{self, AuditAction, Outcome};
 use crate::backend::db::{now_ms, write_transaction};
 use crate::backend::error::{BackendError, Stored};
 use crate::error::{AppError, FieldError};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 /// The recipient of a copy sent to someone else: such a request always names one (the form
 /// requires it), so a missing name is a damaged row.
@@ -71,6 +71,14 @@ impl AccessContext {
             None => self.subject().ok_or(AppError::NotFound)?,
         };
         self.authorize(crate::backend::policy::Action::ReadPatientRecord, crate::backend::policy::Target::Patient(&patient_id), AuditAction::PatientRead).await?;
+        // A record that does not exist (at this site) has no accounting: 404, not an empty list.
+        let exists = super::rows::patient_row::Entity::find_by_id(patient_id.clone())
+            .filter(super::rows::patient_row::Column::SiteCode.eq(self.site_code.as_str()))
+            .count(&self.db)
+            .await?;
+        if exists == 0 {
+            return Err(AppError::NotFound);
+        }
         let to = self.clock.today();
         let from = crate::domain::release::accounting_start(to);
         let rows = disclosure::Entity::find()

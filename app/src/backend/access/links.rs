@@ -17,7 +17,7 @@ use crate::error::{AppError, FieldError};
 use base64::Engine;
 use rand::RngCore;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
 use super::disclosures::recipient_of;
 
 /// The mail to the recipient of a copy sent to someone else: no health information, no name,
@@ -106,6 +106,7 @@ pub async fn open_shared_copy(
     passcode: &str,
     kind: &str,
     keys: &FileKeys,
+    today: crate::domain::IsoDate,
 ) -> Result<(String, String, Vec<u8>), AppError> {
     let now = now_ms();
     let failed = |detail: &str, link: Option<&release_link::Model>| {
@@ -129,7 +130,8 @@ pub async fn open_shared_copy(
     // (45 CFR 164.508(b)(5), (c)(1)(v)).
     let authorization = super::rows::release_authorization::Entity::find().filter(super::rows::release_authorization::Column::RequestId.eq(row.id.as_str())).one(db).await?;
     if let Some(auth) = authorization {
-        let expired = crate::domain::IsoDate::parse(&auth.expires_on).is_ok_and(|end| end < crate::backend::db::today());
+        // The hospital's day, as the review and the release count it.
+        let expired = crate::domain::IsoDate::parse(&auth.expires_on).is_ok_and(|end| end < today);
         if auth.revoked_at_ms.is_some() || expired {
             audit::record_alone(db, patient_failed(if expired { "authorization expired" } else { "authorization revoked" })).await?;
             let why = if expired { "has expired" } else { "was revoked by the patient" };
@@ -140,8 +142,14 @@ pub async fn open_shared_copy(
         audit::record_alone(db, patient_failed("expired")).await?;
         return Err(AppError::Gone { message: "This link has expired. Ask the person who sent it for a new copy.".into() });
     }
+    // The passcode is checked and a failure counted in one transaction holding the link's row
+    // (`FOR UPDATE`; SQLite's write transaction holds the database): parallel guesses are
+    // counted one after another, so exactly LINK_MAX_FAILURES are tried before the lock.
+    let guard = write_transaction(db).await?;
+    let link = release_link::Entity::find_by_id(link.id.clone()).lock_exclusive().one(&guard).await?.ok_or(AppError::NotFound)?;
     if link.locked_until_ms > now {
-        audit::record_alone(db, patient_failed("locked")).await?;
+        audit::record(&guard, patient_failed("locked")).await?;
+        guard.commit().await?;
         return Err(AppError::RateLimited { retry_after_secs: Ord::max(u64::try_from((link.locked_until_ms - now) / 1000).unwrap_or(1), 1) });
     }
     let typed: String = passcode.chars().filter(char::is_ascii_digit).collect();
@@ -152,9 +160,10 @@ pub async fn open_shared_copy(
             .col_expr(release_link::Column::FailedAttempts, Expr::value(if lock { 0 } else { failures }))
             .col_expr(release_link::Column::LockedUntilMs, Expr::value(if lock { now + LINK_LOCK_MS } else { link.locked_until_ms }))
             .filter(release_link::Column::Id.eq(link.id.as_str()))
-            .exec(db)
+            .exec(&guard)
             .await?;
-        audit::record_alone(db, patient_failed(if lock { "wrong passcode, locked" } else { "wrong passcode" })).await?;
+        audit::record(&guard, patient_failed(if lock { "wrong passcode, locked" } else { "wrong passcode" })).await?;
+        guard.commit().await?;
         if lock {
             return Err(AppError::RateLimited { retry_after_secs: u64::try_from(LINK_LOCK_MS / 1000).unwrap_or(900) });
         }
@@ -168,13 +177,14 @@ pub async fn open_shared_copy(
     let file = release_file::Entity::find()
         .filter(release_file::Column::RequestId.eq(row.id.as_str()))
         .filter(release_file::Column::Kind.eq(kind))
-        .one(db)
+        .one(&guard)
         .await?
         // The passcode was right: say the format was not asked for, not that the link is bad.
         .ok_or_else(|| AppError::Conflict { message: format!("This copy has no {kind} file.") })?;
     let sealed = Sealed { key_id: file.key_id.clone(), nonce: file.nonce.clone(), ciphertext: file.ciphertext.clone() };
     let bytes = keys.open(&sealed, &format!("{}/{}", file.id, row.id))?;
-    let txn = write_transaction(db).await?;
+    // The opening is recorded in the transaction that checked the passcode.
+    let txn = guard;
     release_link::Entity::update_many()
         .col_expr(release_link::Column::FailedAttempts, Expr::value(0))
         .col_expr(release_link::Column::OpenedCount, Expr::col(release_link::Column::OpenedCount).add(1))

@@ -200,7 +200,7 @@ impl AccessContext {
             }
             "segmentation rule removed".to_string()
         } else {
-            return Err(AppError::BadRequest);
+            return Err(AppError::bad_request());
         };
         let (notes, part2) = retag(&txn, None).await?;
         audit::record(&txn, self.event(AuditAction::FeeSchedule, Outcome::Success).entity("segment_rule", "site").detail(format!("{detail}; tagged {notes} note(s), {part2} Part 2 item(s)"))).await?;

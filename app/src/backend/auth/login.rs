@@ -63,10 +63,18 @@ pub async fn verify_password(
 
     let now = now_ms();
     let keys = Keys::new(&typed, &request.client_address);
-    if let Some(ms) = throttle::locked(db, &keys, now).await? {
-        audit::record_alone(db, failure(request, "locked")).await?;
-        return Err(SignInError::Locked { retry_after_secs: (ms as u64).div_ceil(1000) });
-    }
+    // Counted before the password is checked, in its own short transaction (the hash takes tens
+    // of milliseconds: no lock is held across it): parallel guesses cannot all pass the check.
+    let txn = write_transaction(db).await?;
+    let tickets = match throttle::take_both(&txn, &auth.config.throttle, &keys, now).await? {
+        Ok(tickets) => tickets,
+        Err(ms) => {
+            audit::record(&txn, failure(request, "locked")).await?;
+            txn.commit().await?;
+            return Err(SignInError::Locked { retry_after_secs: (ms as u64).div_ceil(1000) });
+        }
+    };
+    txn.commit().await?;
 
     let user = match EmailAddress::parse(&typed) {
         Ok(parsed) => users::find_by_email(db, &parsed).await?,
@@ -81,12 +89,15 @@ pub async fn verify_password(
     let txn = write_transaction(db).await?;
     match user {
         Some(user) if matches && user.active => {
+            // The account's count starts again; the address only gets this attempt back, so one
+            // good account does not clear an attack spread over many.
             throttle::record_success(&txn, &keys).await?;
+            throttle::give_back(&txn, &tickets[1]).await?;
             txn.commit().await?;
             Ok(user)
         }
         user => {
-            throttle::record_failure(&txn, &auth.config.throttle, &keys, now).await?;
+            // Already counted when the attempt was taken.
             let (actor, detail) = match &user {
                 None => (None, "unknown_account"),
                 Some(u) if !u.active && matches => (Some(u.id.clone()), "account_disabled"),

@@ -142,13 +142,16 @@ pub async fn check(
 ) -> Result<Method, MfaError> {
     let now = now_ms();
     let key = format!("mfa:{user_id}");
-    if let Some(ms) = throttle::locked_for_ms(db, &key, now).await? {
-        audit::record_alone(db, AuditEvent::new(AuditAction::MfaChallenge, Outcome::Failure, request).actor(user_id).detail("locked")).await?;
-        return Err(MfaError::Locked { retry_after_secs: (ms as u64).div_ceil(1000) });
-    }
     let row = app_user::Entity::find_by_id(user_id.to_string()).one(db).await?.ok_or(MfaError::NotEnrolled)?;
     let secret = row.totp_secret.as_deref().and_then(totp::decode_secret).ok_or(MfaError::NotEnrolled)?;
+    // The attempt is taken (and counted) in the transaction that checks the code: parallel
+    // guesses wait for each other, and exactly the threshold's number are tried before the lock.
     let txn = write_transaction(db).await?;
+    if let throttle::Taken::Locked { ms } = throttle::take(&txn, policy, &key, policy.account_threshold, now).await? {
+        audit::record(&txn, AuditEvent::new(AuditAction::MfaChallenge, Outcome::Failure, request).actor(user_id).detail("locked")).await?;
+        txn.commit().await?;
+        return Err(MfaError::Locked { retry_after_secs: (ms as u64).div_ceil(1000) });
+    }
     let mut method = None;
     if typed.len() <= 64 {
         if let Some(step) = totp::verify(&secret, typed, now.div_euclid(1000), row.totp_last_step) {
@@ -188,7 +191,6 @@ pub async fn check(
             Ok(method)
         }
         None => {
-            throttle::record_failure_one(&txn, policy, &key, policy.account_threshold, now).await?;
             audit::record(&txn, AuditEvent::new(AuditAction::MfaChallenge, Outcome::Failure, request).actor(user_id).detail("invalid_code")).await?;
             txn.commit().await?;
             Err(MfaError::InvalidCode)

@@ -3,8 +3,8 @@
 //! email whether or not an account exists, so "locked" reveals nothing about existence.
 
 use crate::backend::entities::login_throttle;
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use sha2::{Digest, Sha256};
 
 /// Lock-out settings.
@@ -50,19 +50,6 @@ impl Keys {
     }
 }
 
-/// How long until the lock on `key` ends, if it is locked.
-pub async fn locked_for_ms(db: &impl ConnectionTrait, key: &str, now_ms: i64) -> Result<Option<i64>, DbErr> {
-    let row = login_throttle::Entity::find_by_id(key.to_string()).one(db).await?;
-    Ok(row.and_then(|r| r.locked_until_ms).filter(|until| *until > now_ms).map(|until| until - now_ms))
-}
-
-/// The longer remaining lock of the two keys.
-pub async fn locked(db: &impl ConnectionTrait, keys: &Keys, now_ms: i64) -> Result<Option<i64>, DbErr> {
-    let account = locked_for_ms(db, &keys.account, now_ms).await?;
-    let address = locked_for_ms(db, &keys.address, now_ms).await?;
-    Ok(account.max(address))
-}
-
 /// The lock after `failures` failures: none up to the threshold, then base × 2^(over − 1),
 /// capped.
 pub fn lock_secs(policy: &ThrottlePolicy, failures: i32, threshold: i32) -> Option<i64> {
@@ -73,49 +60,93 @@ pub fn lock_secs(policy: &ThrottlePolicy, failures: i32, threshold: i32) -> Opti
     Some(policy.base_lock_secs.saturating_mul(1i64 << over).min(policy.max_lock_secs))
 }
 
-/// Counts a failure against one key (the second-factor lock uses its own key).
-pub async fn record_failure_one(
-    db: &impl ConnectionTrait,
+/// What taking an attempt gave: the attempt may go ahead (already counted as a failure), or the
+/// key is locked for this many milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Taken {
+    Allowed(Ticket),
+    Locked { ms: i64 },
+}
+
+/// An attempt counted before its secret was checked; [`give_back`] uncounts it when it succeeds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticket {
+    key: String,
+    /// The lock this attempt set (it reached the threshold) and the one it replaced.
+    set_lock: bool,
+    previous_lock: Option<i64>,
+}
+
+/// Takes one attempt against `key`, inside the caller's write transaction, before the secret is
+/// checked. The row is created when missing and locked (`FOR UPDATE` on PostgreSQL; SQLite's
+/// write transaction already holds the database), the lock is checked, and the attempt is
+/// counted as a failure (`failures + 1`) in the same transaction. So parallel guesses are counted
+/// one after another: the attempt that reaches the threshold sets the lock at once, and every
+/// later one is refused without being checked or counted. Exactly `threshold` guesses are tried
+/// before the lock, however many arrive together.
+pub async fn take(
+    txn: &DatabaseTransaction,
     policy: &ThrottlePolicy,
     key: &str,
     threshold: i32,
     now_ms: i64,
-) -> Result<(), DbErr> {
-    let previous = login_throttle::Entity::find_by_id(key.to_string()).one(db).await?;
-    let failures = match previous {
-        Some(row) if now_ms - row.updated_at_ms < policy.window_secs * 1000 => row.failures + 1,
-        _ => 1,
-    };
-    let locked_until_ms = lock_secs(policy, failures, threshold).map(|secs| now_ms + secs * 1000);
+) -> Result<Taken, DbErr> {
     login_throttle::Entity::insert(login_throttle::ActiveModel {
         key: Set(key.to_string()),
-        failures: Set(failures),
-        locked_until_ms: Set(locked_until_ms),
+        failures: Set(0),
+        locked_until_ms: Set(None),
         updated_at_ms: Set(now_ms),
     })
-    .on_conflict(
-        OnConflict::column(login_throttle::Column::Key)
-            .update_columns([
-                login_throttle::Column::Failures,
-                login_throttle::Column::LockedUntilMs,
-                login_throttle::Column::UpdatedAtMs,
-            ])
-            .to_owned(),
-    )
-    .exec(db)
+    .on_conflict_do_nothing_on([login_throttle::Column::Key])
+    .exec_without_returning(txn)
     .await?;
-    Ok(())
+    let row = login_throttle::Entity::find_by_id(key.to_string())
+        .lock_exclusive()
+        .one(txn)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("throttle row {key}")))?;
+    if let Some(until) = row.locked_until_ms.filter(|until| *until > now_ms) {
+        return Ok(Taken::Locked { ms: until - now_ms });
+    }
+    let failures = if now_ms - row.updated_at_ms < policy.window_secs * 1000 { row.failures + 1 } else { 1 };
+    let lock = lock_secs(policy, failures, threshold).map(|secs| now_ms + secs * 1000);
+    login_throttle::Entity::update_many()
+        .col_expr(login_throttle::Column::Failures, Expr::value(failures))
+        .col_expr(login_throttle::Column::LockedUntilMs, Expr::value(lock.or(row.locked_until_ms)))
+        .col_expr(login_throttle::Column::UpdatedAtMs, Expr::value(now_ms))
+        .filter(login_throttle::Column::Key.eq(key))
+        .exec(txn)
+        .await?;
+    Ok(Taken::Allowed(Ticket { key: key.to_string(), set_lock: lock.is_some(), previous_lock: row.locked_until_ms }))
 }
 
-/// Counts a failed attempt against both keys.
-pub async fn record_failure(
-    db: &impl ConnectionTrait,
-    policy: &ThrottlePolicy,
-    keys: &Keys,
-    now_ms: i64,
-) -> Result<(), DbErr> {
-    record_failure_one(db, policy, &keys.account, policy.account_threshold, now_ms).await?;
-    record_failure_one(db, policy, &keys.address, policy.address_threshold, now_ms).await
+/// Takes an attempt against both keys of a sign-in: the account's, then the address's. A lock on
+/// either refuses it (and nothing is counted against the other).
+pub async fn take_both(txn: &DatabaseTransaction, policy: &ThrottlePolicy, keys: &Keys, now_ms: i64) -> Result<Result<[Ticket; 2], i64>, DbErr> {
+    let account = match take(txn, policy, &keys.account, policy.account_threshold, now_ms).await? {
+        Taken::Allowed(ticket) => ticket,
+        Taken::Locked { ms } => return Ok(Err(ms)),
+    };
+    match take(txn, policy, &keys.address, policy.address_threshold, now_ms).await? {
+        Taken::Allowed(address) => Ok(Ok([account, address])),
+        Taken::Locked { ms } => {
+            give_back(txn, &account).await?;
+            Ok(Err(ms))
+        }
+    }
+}
+
+/// Uncounts an attempt that succeeded: one failure fewer, and the lock it set (if it reached the
+/// threshold) lifted again.
+pub async fn give_back(db: &impl ConnectionTrait, ticket: &Ticket) -> Result<(), DbErr> {
+    let mut update = login_throttle::Entity::update_many()
+        .col_expr(login_throttle::Column::Failures, Expr::cust("CASE WHEN failures > 0 THEN failures - 1 ELSE 0 END"))
+        .filter(login_throttle::Column::Key.eq(ticket.key.as_str()));
+    if ticket.set_lock {
+        update = update.col_expr(login_throttle::Column::LockedUntilMs, Expr::value(ticket.previous_lock));
+    }
+    update.exec(db).await?;
+    Ok(())
 }
 
 /// A successful sign-in clears the account's count. The address keeps its count (it decays with

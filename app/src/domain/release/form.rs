@@ -240,6 +240,10 @@ impl QueueFilter {
                 }
             },
         };
+        let q = crate::domain::search_text("q", self.q.as_deref()).unwrap_or_else(|e| {
+            errors.push(e);
+            None
+        });
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -249,7 +253,7 @@ impl QueueFilter {
             overdue: self.overdue.is_some(),
             mine: self.mine.is_some(),
             recipient: self.recipient.as_deref().and_then(RecipientKind::parse),
-            q: text(&self.q),
+            q,
         })
     }
 }

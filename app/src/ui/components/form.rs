@@ -96,14 +96,38 @@ pub fn FormError<T: Clone + Send + Sync + 'static>(
     }
 }
 
-/// What to show instead of a page when its data could not be had.
+/// What to show instead of a page when its data could not be had. Rendered on the server, the
+/// page also answers with the error's status: data that is missing or not the viewer's is a real
+/// 404 (as an unknown address is), and a signed-out visitor is sent to sign in (303, with `next`
+/// bringing them back), never a 200 page that only says so.
 #[component]
 pub fn LoadError(error: AppError) -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    let (path, query) = (location.pathname.get_untracked(), location.search.get_untracked());
+    let next = if query.is_empty() { path } else { format!("{path}?{}", query.trim_start_matches('?')) };
+    let sign_in = format!("/sign-in?next={}", crate::domain::percent(&next));
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        match &error {
+            AppError::Unauthenticated => {
+                response.set_status(http::StatusCode::SEE_OTHER);
+                if let Ok(location) = http::HeaderValue::from_str(&sign_in) {
+                    response.insert_header(http::header::LOCATION, location);
+                }
+            }
+            AppError::NotFound | AppError::Gone { .. } => {
+                if let Ok(status) = http::StatusCode::from_u16(error.status_code()) {
+                    response.set_status(status);
+                }
+            }
+            _ => {}
+        }
+    }
     match error {
         AppError::Unauthenticated => view! {
             <div class="notice" role="status">
                 <p>"Please sign in to see this page."</p>
-                <a class="button" href="/sign-in" rel="external">"Sign in"</a>
+                <a class="button" href=sign_in rel="external">"Sign in"</a>
             </div>
         }
         .into_any(),

@@ -11,7 +11,9 @@ use leptos_meta::Title;
 
 #[component]
 pub fn ActivationLetterPage() -> impl IntoView {
-    let letter = Resource::new(|| (), |_| take_activation_letter());
+    let params = leptos_router::hooks::use_params_map();
+    let patient = Memo::new(move |_| params.read().get("id"));
+    let letter = Resource::new(move || patient.get(), take_activation_letter);
     view! {
         <Title text="Activation letter"/>
         <section class="page" aria-labelledby=ids::LETTER_HEADING>

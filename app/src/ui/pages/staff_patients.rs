@@ -107,7 +107,6 @@ pub fn PatientPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match record.await {
                         Ok(p) => {
-                            let patient_id = p.id.clone();
                             view! {
                             <h1 id=ids::PATIENT_HEADING>{format!("{}, {}", p.family_name, p.given_names)}</h1>
                             <dl class="facts">
@@ -124,7 +123,6 @@ pub fn PatientPage() -> impl IntoView {
                                 <FormError result=issued id="issue-activation-error"/>
                                 <button type="submit" id=ids::ISSUE_ACTIVATION class="button">"Issue an activation code"</button>
                             </ActionForm>
-                            <crate::ui::pages::caregivers::StaffCaregivers patient=patient_id/>
                         }.into_any()
                         }
                         Err(e) => view! {
@@ -133,6 +131,11 @@ pub fn PatientPage() -> impl IntoView {
                         }.into_any(),
                     }
                 })}
+                // Outside the `Suspend`: a resource created after an `.await` there has lost the
+                // request's context on the server ("should have had Parts"), and its call fails.
+                <Show when=move || matches!(record.get(), Some(Ok(_)))>
+                    <crate::ui::pages::caregivers::StaffCaregivers patient=params.read_untracked().get("id").unwrap_or_default()/>
+                </Show>
             </Suspense>
             <p><A href="/staff/patients">"Back to patients"</A></p>
         </section>

@@ -119,7 +119,7 @@ impl AccessContext {
                 .await?;
             return Err(AppError::Validation { fields });
         }
-        let Some(kind) = kind else { return Err(AppError::BadRequest) };
+        let Some(kind) = kind else { return Err(AppError::bad_request()) };
         let id = uuid::Uuid::new_v4().to_string();
         let now = now_ms();
         let txn = write_transaction(&self.db).await?;

@@ -48,9 +48,12 @@ impl AccessContext {
     #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn intake_matches(&self, search: &PatientSearch) -> Result<Vec<PatientMatch>, AppError> {
         self.require(Action::WorkRequests, AuditAction::PatientSearch).await?;
-        let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
-        let (name, birth, mrn) = (text(&search.name), text(&search.birth_date), text(&search.mrn).map(|m| m.to_ascii_uppercase()));
         let mut fields = Vec::new();
+        let mut text = |field: &str, v: &Option<String>| crate::domain::search_text(field, v.as_deref()).unwrap_or_else(|e| {
+            fields.push(e);
+            None
+        });
+        let (name, birth, mrn) = (text("name", &search.name), text("birth_date", &search.birth_date), text("mrn", &search.mrn).map(|m| m.to_ascii_uppercase()));
         if name.is_none() && mrn.is_none() {
             fields.push(FieldError::new("name", "Type the patient's name as the paper gives it, or the record number."));
         }
@@ -163,7 +166,7 @@ impl AccessContext {
                 return self.refuse_intake(errors, patient.as_ref()).await;
             }
         };
-        let Some(patient) = patient else { return Err(AppError::BadRequest) };
+        let Some(patient) = patient else { return Err(AppError::bad_request()) };
         // The fee: typed by the clerk (checked against the law and the cap) or estimated.
         let kind = intake.requester_type;
         let fee_row = self.fee_row(kind).await?;
@@ -176,7 +179,7 @@ impl AccessContext {
         };
         // The clock starts the day the paper arrived, not the day it is typed in.
         let days = if kind.is_access() { settings.response_days } else { settings.third_party_response_days };
-        let clock = crate::domain::release::Clock::start(intake.received, days).ok_or(AppError::BadRequest)?;
+        let clock = crate::domain::release::Clock::start(intake.received, days).ok_or_else(AppError::bad_request)?;
         let now = now_ms();
         let id = uuid::Uuid::new_v4().to_string();
         let txn = write_transaction(&self.db).await?;

@@ -250,7 +250,7 @@ impl AccessContext {
         let code = made.code.clone();
         let manifest_json = made.manifest.to_json();
         let (download, mut hashes) = if made.files.len() == 1 && made.beside.is_empty() {
-            let file = made.files.into_iter().next().ok_or(AppError::BadRequest)?;
+            let file = made.files.into_iter().next().ok_or_else(AppError::bad_request)?;
             let hashes = vec![(file.name.clone(), copies::sha256_hex(&file.bytes), file.bytes.len())];
             (InstantFile { file_name: file.name, content_type: file.content_type, bytes: file.bytes }, hashes)
         } else {

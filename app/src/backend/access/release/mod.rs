@@ -161,7 +161,7 @@ impl AccessContext {
             }
         };
         let received = today;
-        let clock = Clock::start(received, settings.response_days).ok_or(AppError::BadRequest)?;
+        let clock = Clock::start(received, settings.response_days).ok_or_else(AppError::bad_request)?;
         let kind = if authorization.is_some() { release::RecipientKind::ThirdParty } else { release::RecipientKind::Myself };
         let fee = release::fee_cents(kind, settings.self_fee_cents, settings.third_party_fee_cents);
         let txn = write_transaction(&self.db).await?;

@@ -1,0 +1,188 @@
+//! Issue 19, deployment safety: each test shows an attack or a misconfiguration failing.
+
+use portal_tests::{PASSWORD, TestApp, TestBackend, TestDatabase, spawn_app_with};
+use server::startup::Application;
+use app::domain::Role;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+/// A browser behind the hospital's proxy: every request carries the hop the proxy appended.
+fn behind_proxy(client_address: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("x-forwarded-for", client_address.parse().expect("header value"));
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .expect("HTTP client")
+}
+
+async fn wrong_passwords(app: &TestApp, client: &reqwest::Client, count: usize) -> u16 {
+    let mut last = 0;
+    for n in 0..count {
+        last = app.sign_in(client, &format!("guess{n}@example.org"), "a wrong password here").await.status().as_u16();
+    }
+    last
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_one_locked_out_client_does_not_lock_out_another() {
+    let app = spawn_app_with(|s| {
+        s.trusted_proxies = vec!["127.0.0.1/32".into()];
+        s.lockout_address_threshold = 3;
+    })
+    .await;
+    app.create_user("ana@example.org", &[Role::Patient], None).await;
+    let attacker = behind_proxy("198.51.100.1");
+    wrong_passwords(&app, &attacker, 3).await;
+    assert_eq!(app.sign_in(&attacker, "ana@example.org", PASSWORD).await.status(), 429, "the guessing client is locked");
+
+    // Everyone else comes through the same proxy and signs in as usual.
+    let patient = behind_proxy("198.51.100.2");
+    assert_eq!(app.sign_in(&patient, "ana@example.org", PASSWORD).await.status(), 200);
+    let login = app.audit("login", "success").await;
+    assert_eq!(login[0].client_address.as_deref(), Some("198.51.100.2"), "the audit trail names the client, not the proxy");
+    let failures = app.audit("login", "failure").await;
+    assert!(failures.iter().all(|r| r.client_address.as_deref() == Some("198.51.100.1")));
+}
+
+#[tokio::test]
+async fn without_trusted_proxies_a_forged_forwarding_header_changes_nothing() {
+    let app = spawn_app_with(|s| s.lockout_address_threshold = 3).await;
+    app.create_user("ana@example.org", &[Role::Patient], None).await;
+    wrong_passwords(&app, &behind_proxy("198.51.100.1"), 3).await;
+    // The same socket claiming another address is still the same client.
+    assert_eq!(app.sign_in(&behind_proxy("198.51.100.2"), "ana@example.org", PASSWORD).await.status(), 429);
+    assert!(app.audit("login", "failure").await.iter().all(|r| r.client_address.as_deref().is_some_and(|a| a.starts_with("127."))));
+}
+
+#[tokio::test]
+async fn trusted_proxies_must_be_address_blocks() {
+    let settings = server::settings::Settings { trusted_proxies: vec!["proxy.internal".into()], ..Default::default() };
+    let error = settings.validate().expect_err("refused").to_string();
+    assert!(error.contains("trusted_proxies"), "{error}");
+}
+
+#[tokio::test]
+async fn outside_demo_mode_the_server_refuses_to_start_until_the_demo_accounts_are_purged() {
+    let database = TestDatabase::create().await;
+    if database.backend == TestBackend::Postgres {
+        return; // Demo mode runs only on SQLite.
+    }
+    let mut settings = database.settings();
+    settings.demo = true;
+    let demo = Application::build(settings.clone()).await.expect("demo mode starts");
+    drop(demo);
+
+    settings.demo = false;
+    let refused = Application::build(settings.clone()).await.err().expect("refused while demo accounts are active").to_string();
+    assert!(refused.contains("portal admin purge-demo") && refused.contains("staff@demo.example"), "{refused}");
+
+    let report = server::cli::admin(&settings, server::cli::AdminAction::PurgeDemo, None).await.expect("purged");
+    assert!(report.contains("admin@demo.example"), "{report}");
+    let again = server::cli::admin(&settings, server::cli::AdminAction::PurgeDemo, None).await.expect("nothing left");
+    assert!(again.contains("nothing changed"), "{again}");
+
+    let app = Application::build(settings).await.expect("starts once the demo accounts are disabled");
+    let disabled = app::backend::entities::audit_event::Entity::find()
+        .filter(app::backend::entities::audit_event::Column::Action.eq("user_disable"))
+        .all(app.db())
+        .await
+        .expect("audit rows");
+    assert_eq!(disabled.len(), 3, "each account disabled is audited");
+    assert!(disabled.iter().all(|r| r.actor_user_id.as_deref() == Some("system:command-line")));
+}
+
+/// A browser's page request (browsers ask for HTML; the status must not depend on it).
+async fn page(client: &reqwest::Client, app: &TestApp, path: &str) -> (u16, String) {
+    let response = client.get(app.url(path)).header("accept", "text/html,application/xhtml+xml").send().await.expect("page");
+    let status = response.status().as_u16();
+    let location = response.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    (status, location)
+}
+
+#[tokio::test]
+async fn every_page_with_an_id_answers_404_for_what_is_missing_or_not_the_viewers() {
+    let app = spawn_app_with(|_| {}).await;
+    let ana_record = app.create_patient("MRN-1", "Lopez", "1984-03-07").await;
+    let ben_record = app.create_patient("MRN-2", "Okafor", "1979-11-02").await;
+    app.create_user("ana@example.org", &[Role::Patient], Some(&ana_record)).await;
+    app.create_user("ben@example.org", &[Role::Patient], Some(&ben_record)).await;
+    app.create_user("sam@example.org", &[Role::HimStaff], None).await;
+    let (ana, ben, sam) = (app.new_client(), app.new_client(), app.new_client());
+    app.login_as(&ana, "ana@example.org").await;
+    app.login_as(&ben, "ben@example.org").await;
+    app.login_as(&sam, "sam@example.org").await;
+    let submit = [("scope", "all"), ("pdf", "on")];
+    let own = app.call_ok(&ana, "submit_request", &submit).await["id"].as_str().expect("id").to_string();
+    let bens = app.call_ok(&ben, "submit_request", &submit).await["id"].as_str().expect("id").to_string();
+
+    // The pages that exist render whole: no part of them failed on the server (a failure shows
+    // "quote reference E-…" and is logged as an error).
+    for (client, path) in [(&ana, format!("/requests/{own}")), (&sam, format!("/staff/requests/{bens}")), (&sam, format!("/staff/patients/{ben_record}")), (&sam, format!("/staff/patients/{ben_record}/disclosures"))] {
+        let response = client.get(app.url(&path)).header("accept", "text/html").send().await.expect("page");
+        assert_eq!(response.status(), 200, "{path}");
+        let body = response.text().await.expect("body");
+        assert!(!body.contains("quote reference"), "{path} rendered a server error");
+        if path == format!("/staff/patients/{ben_record}") {
+            // Its caregivers panel loads its own data: it must have rendered, not failed.
+            assert!(body.contains("Nobody acts for this patient."), "the caregivers panel did not render");
+        }
+    }
+    let cases: Vec<(&reqwest::Client, String)> = vec![
+        (&ana, format!("/requests/{bens}")),
+        (&ana, "/requests/no-such-request".into()),
+        (&ana, "/record/visits/no-such-visit".into()),
+        (&ana, "/record/documents/no-such-note".into()),
+        (&ana, format!("/staff/requests/{bens}")),
+        (&ana, format!("/staff/patients/{ben_record}")),
+        (&ana, format!("/staff/patients/{ben_record}/record")),
+        (&ana, format!("/staff/patients/{ben_record}/disclosures")),
+        (&ana, format!("/staff/patients/{ben_record}/letter")),
+        (&sam, "/staff/requests/no-such-request".into()),
+        (&sam, "/staff/patients/no-such-patient".into()),
+        (&sam, "/staff/patients/no-such-patient/record".into()),
+        (&sam, "/staff/patients/no-such-patient/disclosures".into()),
+        (&sam, "/staff/patients/no-such-patient/record/visits/no-such-visit".into()),
+    ];
+    let mut soft = Vec::new();
+    for (client, path) in &cases {
+        let (status, _) = page(client, &app, path).await;
+        if status != 404 {
+            soft.push(format!("{path}: {status}"));
+        }
+    }
+    assert!(soft.is_empty(), "pages that did not answer 404: {soft:?}");
+    // The API says the same for a patient that does not exist.
+    assert_eq!(app.call(&sam, "patient_disclosures", &[("patient", "no-such-patient")]).await.status(), 404);
+
+    // A signed-out visitor is sent to sign in, and brought back.
+    let visitor = app.new_client();
+    for path in [format!("/requests/{own}"), "/record".to_string(), "/account".to_string(), "/staff/requests".to_string(), "/requests".to_string()] {
+        let (status, location) = page(&visitor, &app, &path).await;
+        assert_eq!(status, 303, "{path}");
+        assert!(location.starts_with(&format!("/sign-in?next={path}")), "{path}: {location}");
+    }
+}
+
+#[tokio::test]
+async fn staff_cannot_link_themselves_or_a_colleague_to_a_patient_record() {
+    let app = spawn_app_with(|_| {}).await;
+    app.create_patient("MRN-9", "Nguyen", "1990-01-01").await;
+    let sam = app.create_user("sam@example.org", &[Role::HimStaff], None).await;
+    let kim = app.create_user("kim@example.org", &[Role::HimReviewer], None).await;
+    // An account that never asked to be linked (no pending identity claim).
+    let bystander = app.create_user("lee@example.org", &[], None).await;
+    let clerk = app.new_client();
+    app.login_as(&clerk, "sam@example.org").await;
+    for (who, user_id) in [("own account", &sam.id), ("a colleague", &kim.id), ("no claim", &bystander.id)] {
+        for endpoint in ["link_preview", "verify_identity"] {
+            let response = app.call(&clerk, endpoint, &[("user_id", user_id), ("mrn", "MRN-9"), ("reason", "trust me")]).await;
+            assert_eq!(response.status(), 404, "{endpoint} for {who}");
+        }
+    }
+    assert!(app.audit("identity_verify", "success").await.is_empty());
+    let refused = app.audit("identity_verify", "failure").await;
+    assert_eq!(refused.len(), 6, "every refusal is audited");
+    assert_eq!(app.me(&clerk).await.expect("still signed in")["has_record"], false, "the clerk has no record");
+}
