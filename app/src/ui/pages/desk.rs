@@ -207,14 +207,23 @@ fn IntakeFind(kind: Memo<Option<RequesterType>>) -> impl IntoView {
 /// The desk's part of a staff request page: who asked and how, the checklist (ticked boxes save
 /// with the request; what is missing blocks approval and release), the fee and its payment, and
 /// for leads the assignment.
+/// The colleagues a request can be assigned to. The page creates it with its own resources: one
+/// created after an `.await` inside a `Suspend` has lost the request's context on the server,
+/// and its call fails there.
+pub type Colleagues = Resource<Result<Vec<crate::domain::release::Colleague>, AppError>>;
+
+/// The colleagues resource for [`DeskPanel`].
+pub fn colleagues() -> Colleagues {
+    Resource::new(|| (), |_| desk_colleagues())
+}
+
 #[component]
-pub fn DeskPanel(request: RequestView, checklist: ServerAction<UpdateChecklist>, paid: ServerAction<MarkPaid>, assign: ServerAction<AssignRequest>) -> impl IntoView {
+pub fn DeskPanel(request: RequestView, checklist: ServerAction<UpdateChecklist>, paid: ServerAction<MarkPaid>, assign: ServerAction<AssignRequest>, colleagues: Colleagues) -> impl IntoView {
     let checklist_result = Signal::derive(move || checklist.value().get());
     let paid_result = Signal::derive(move || paid.value().get());
     let assign_result = Signal::derive(move || assign.value().get());
     let user = use_context::<CurrentUserResource>();
     let lead = move || user.and_then(|u| u.0.get()).and_then(Result::ok).flatten().is_some_and(|u| u.is(Role::HimLead));
-    let colleagues = Resource::new(|| (), |_| desk_colleagues());
     let (id_check, id_paid, id_assign) = (request.id.clone(), request.id.clone(), request.id.clone());
     let expected = request.assignee_id.clone().unwrap_or_default();
     let current = request.assignee_id.clone();

@@ -335,6 +335,7 @@ pub fn StaffRequestPage() -> impl IntoView {
     let paid = ServerAction::<crate::api::desk::MarkPaid>::new();
     let assign = ServerAction::<crate::api::desk::AssignRequest>::new();
     let revoke = ServerAction::<RevokeAuthorization>::new();
+    let colleagues = crate::ui::pages::desk::colleagues();
     let request = Resource::new(
         move || {
             let desk = (checklist.version().get(), paid.version().get(), assign.version().get(), revoke.version().get());
@@ -422,7 +423,7 @@ pub fn StaffRequestPage() -> impl IntoView {
                                     <dt>"Patient"</dt><dd><A href=format!("/staff/patients/{}/record", r.patient_id)>"Open the record"</A>" · "
                                         <A href=format!("/staff/patients/{}/disclosures", r.patient_id)>"Accounting of disclosures"</A></dd>
                                 </dl>
-                                <crate::ui::pages::desk::DeskPanel request=r.clone() checklist paid assign/>
+                                <crate::ui::pages::desk::DeskPanel request=r.clone() checklist paid assign colleagues/>
                                 <AuthorizationPanel request=r.clone() revoke/>
                                 <FormError result=advance_result id="step-error"/>
                                 {step_form}
