@@ -69,7 +69,7 @@ fn named_field(form: &Bytes) -> Option<String> {
 /// The field a form key stands for: `page` for `page`, `fee_cents` for `form[fee_cents]`,
 /// `named` for `named[3]`.
 fn field_name(key: &str) -> String {
-    key.split(['[', ']']).filter(|part| !part.is_empty() && !part.bytes().all(|b| b.is_ascii_digit())).last().unwrap_or(key).to_string()
+    key.split(['[', ']']).rfind(|part| !part.is_empty() && !part.bytes().all(|b| b.is_ascii_digit())).unwrap_or(key).to_string()
 }
 
 /// The portal's numeric server-function arguments, by name.

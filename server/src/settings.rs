@@ -89,11 +89,11 @@ pub struct Settings {
     pub proxy_limited_from_age: u8,
     pub proxy_adult_from_age: u8,
     pub representative_document_max_bytes: u64,
-    pub oidc_providers: Vec<OidcProviderSettings>,
     /// The TLS-terminating proxies in front of the portal (CIDR blocks): only their forwarding
     /// headers name the client. A list in TOML, commas in `PORTAL_TRUSTED_PROXIES`.
     #[serde(deserialize_with = "list_or_commas")]
     pub trusted_proxies: Vec<String>,
+    pub oidc_providers: Vec<OidcProviderSettings>,
 }
 
 /// A list of strings from TOML, or one comma-separated string from an environment variable.
@@ -724,6 +724,21 @@ mod tests {
     }
 
     #[test]
+    fn trusted_proxies_come_as_a_list_or_as_commas() {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env("PORTAL_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.1");
+            assert_eq!(Settings::load(None).expect("valid").trusted_proxies, ["10.0.0.0/8", "192.168.1.1"]);
+            jail.clear_env();
+            jail.create_file("portal.toml", "trusted_proxies = [\"10.0.0.0/8\"]\n")?;
+            assert_eq!(Settings::load(Some(Path::new("portal.toml"))).expect("valid").trusted_proxies, ["10.0.0.0/8"]);
+            jail.set_env("PORTAL_TRUSTED_PROXIES", "10.0.0.0/40");
+            assert!(Settings::load(None).expect_err("a bad prefix").to_string().contains("trusted_proxies"));
+            Ok(())
+        });
+    }
+
+    #[test]
     fn environment_overrides_the_file() {
         Jail::expect_with(|jail| {
             jail.clear_env();
@@ -829,7 +844,7 @@ mod tests {
         toml.push_str("import_max_file_bytes = 1024\nimport_max_string_bytes = 1024\n");
         toml.push_str("request_response_days = 30\nself_copy_fee_cents = 0\nthird_party_copy_fee_cents = 0\nthird_party_response_days = 30\ncopy_fee_cap_cents = 0\n");
         toml.push_str("file_keys = \"k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\nrelease_download_days = 30\nprivacy_contact = \"p\"\norganization_name = \"o\"\norganization_address = \"a\"\nprivacy_contact_phone = \"1\"\ntime_zone = \"America/Chicago\"\n");
-        toml.push_str("caregiver_default_days = 1\ncaregiver_max_days = 1\ncaregiver_invitation_days = 1\nproxy_limited_from_age = 12\nproxy_adult_from_age = 18\nrepresentative_document_max_bytes = 1024\n");
+        toml.push_str("caregiver_default_days = 1\ncaregiver_max_days = 1\ncaregiver_invitation_days = 1\nproxy_limited_from_age = 12\nproxy_adult_from_age = 18\nrepresentative_document_max_bytes = 1024\ntrusted_proxies = [\"10.0.0.0/8\"]\n");
         toml.push_str("oidc_providers = [{ id = \"idp\", label = \"IdP\", issuer = \"https://idp.example\", client_id = \"c\" }]\n");
         let keys: Vec<&str> = toml.lines().filter_map(|l| l.split(" = ").next()).collect();
         let documented: Vec<&str> = DOCS.iter().map(|d| d.key).collect();

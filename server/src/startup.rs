@@ -31,6 +31,10 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "portal_session";
 
+/// The session cookie's name over https: the `__Host-` prefix makes the browser refuse it unless
+/// it is `Secure`, has `Path=/` and no `Domain`, so a sibling subdomain cannot plant or widen it.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-portal_session";
+
 /// A server that is bound to its address and connected to its database, ready to run.
 pub struct Application {
     settings: Settings,
@@ -245,7 +249,8 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
 pub fn router(settings: &Settings, state: AppState) -> Router {
     let routes = route_list();
     let sessions = SessionManagerLayer::new(SeaOrmSessionStore::new(state.db.clone()))
-        .with_name(SESSION_COOKIE)
+        .with_name(if settings.secure_cookies() { SECURE_SESSION_COOKIE } else { SESSION_COOKIE })
+        .with_path("/")
         .with_http_only(true)
         // Lax, not Strict: Strict would drop the cookie on the identity provider's redirect back.
         .with_same_site(SameSite::Lax)

@@ -421,3 +421,28 @@ async fn someone_new_registers_from_the_invitation_and_goes_straight_back_to_acc
         .expect("registered");
     assert_ne!(response.headers().get("location").and_then(|l| l.to_str().ok()), Some("https://evil.example/"));
 }
+
+#[tokio::test]
+async fn a_limited_proxy_sees_neither_the_accounting_nor_the_activity_nor_the_patients_own_requests() {
+    // 45 CFR 164.502(g)(3): a parent with the limited view of a teenager's record.
+    let app = spawn_app().await;
+    let leon = import(&app, LEON).await;
+    let ana = signed_in(&app, "ana@example.org", &[Role::Patient], Some(&leon)).await;
+    let token = invite(&app, &ana, "carl@example.org", "limited", true).await;
+    let carl = signed_in(&app, "carl@example.org", &[], None).await;
+    app.call_ok(&carl, "accept_invitation", &[("token", &token)]).await;
+    app.call_ok(&carl, "switch_person", &[("patient", &leon)]).await;
+    // The patient asks for a copy of her own; the parent asks for one too.
+    let hers = app.call_ok(&ana, "submit_request", &[("scope", "all"), ("pdf", "on")]).await["id"].as_str().expect("id").to_string();
+    let his = app.call_ok(&carl, "submit_request", &[("scope", "labs"), ("pdf", "on")]).await["id"].as_str().expect("id").to_string();
+
+    assert_eq!(app.call(&carl, "my_disclosures", &[]).await.status(), 404, "the accounting names who received what");
+    assert_eq!(app.call(&carl, "my_activity", &[]).await.status(), 404, "so does the activity history");
+    assert_eq!(app.call(&carl, "request_detail", &[("id", &hers)]).await.status(), 404, "the patient's own request");
+    assert_eq!(names(&app.call_ok(&carl, "my_requests", &[]).await, "id"), vec![his.clone()], "only what he asked for");
+    app.call_ok(&carl, "request_detail", &[("id", &his)]).await;
+    // The patient sees all of it.
+    app.call_ok(&ana, "my_disclosures", &[]).await;
+    app.call_ok(&ana, "my_activity", &[]).await;
+    assert_eq!(names(&app.call_ok(&ana, "my_requests", &[]).await, "id").len(), 2);
+}

@@ -10,12 +10,16 @@ use tower_sessions::session_store::{ExpiredDeletion, SessionStore};
 const DISMISS: &str = "/api/dismiss_privacy_notice";
 
 fn session_cookie(response: &reqwest::Response) -> String {
+    named_cookie(response, SESSION_COOKIE)
+}
+
+fn named_cookie(response: &reqwest::Response, name: &str) -> String {
     response
         .headers()
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with(&format!("{SESSION_COOKIE}=")))
+        .find(|c| c.starts_with(&format!("{name}=")))
         .map(str::to_string)
         .expect("the response sets the session cookie")
 }
@@ -53,8 +57,11 @@ async fn the_form_works_without_javascript_and_the_session_remembers_it() {
 async fn cookies_are_secure_outside_local_development() {
     let app = spawn_app_with(production_behind_tls).await;
     let response = app.post_form(DISMISS, &[]).await;
-    let cookie = session_cookie(&response).to_ascii_lowercase();
+    // Over https the name carries the `__Host-` prefix (Secure, Path=/, no Domain, or the
+    // browser refuses it).
+    let cookie = named_cookie(&response, server::startup::SECURE_SESSION_COOKIE).to_ascii_lowercase();
     assert!(cookie.split(';').any(|a| a.trim() == "secure"), "{cookie}");
+    assert!(cookie.split(';').any(|a| a.trim() == "path=/") && !cookie.contains("domain="), "{cookie}");
     assert!(cookie.contains("httponly") && cookie.contains("samesite=lax"), "{cookie}");
 }
 

@@ -17,7 +17,10 @@ impl AccessContext {
         use sea_orm::{QueryOrder, QuerySelect};
         use crate::backend::entities::app_user;
         let patient_id = self.subject().ok_or(AppError::NotFound)?;
-        self.authorize(crate::backend::policy::Action::ReadPatientRecord, crate::backend::policy::Target::Patient(&patient_id), AuditAction::PatientRead).await?;
+        // Who viewed, downloaded and sent what, and to whom, can name sensitive care (a copy sent
+        // to a clinic): a limited proxy (a parent of a teenager) does not see it (45 CFR
+        // 164.502(g)(3)); the patient and a full proxy do.
+        self.authorize(crate::backend::policy::Action::ReadSensitive, crate::backend::policy::Target::Patient(&patient_id), AuditAction::PatientRead).await?;
         let patient_user = app_user::Entity::find()
             .filter(app_user::Column::PatientId.eq(patient_id.as_str()))
             .one(&self.db)

@@ -70,7 +70,9 @@ impl AccessContext {
             Some(id) => id.to_string(),
             None => self.subject().ok_or(AppError::NotFound)?,
         };
-        self.authorize(crate::backend::policy::Action::ReadPatientRecord, crate::backend::policy::Target::Patient(&patient_id), AuditAction::PatientRead).await?;
+        // The accounting names who received what, which can reveal sensitive care: a limited
+        // proxy does not see it (45 CFR 164.502(g)(3)); the patient, a full proxy and HIM do.
+        self.authorize(crate::backend::policy::Action::ReadSensitive, crate::backend::policy::Target::Patient(&patient_id), AuditAction::PatientRead).await?;
         // A record that does not exist (at this site) has no accounting: 404, not an empty list.
         let exists = super::rows::patient_row::Entity::find_by_id(patient_id.clone())
             .filter(super::rows::patient_row::Column::SiteCode.eq(self.site_code.as_str()))

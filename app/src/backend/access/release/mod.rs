@@ -288,6 +288,11 @@ impl AccessContext {
             self.authorize(Action::ReadPatientRecord, Target::Patient(&row.patient_id), AuditAction::ReleaseRequest).await?;
         } else {
             self.authorize(Action::TrackRequests, Target::Patient(&row.patient_id), AuditAction::ReleaseRequest).await?;
+            // What the patient asked for themselves (a copy for a clinic, the categories named in
+            // an authorization) is outside a limited proxy's view (45 CFR 164.502(g)(3)).
+            if self.acting_for.is_some() {
+                self.authorize(Action::ReadSensitive, Target::Patient(&row.patient_id), AuditAction::ReleaseRequest).await?;
+            }
         }
         let events = self.events_of(&row.id).await?;
         let mut view = self.view(row, events)?;
@@ -313,8 +318,9 @@ impl AccessContext {
         let mut select = release_request::Entity::find()
             .filter(release_request::Column::PatientId.eq(patient_id.as_str()))
             .filter(release_request::Column::Channel.is_in([release::Channel::Portal.as_str(), release::Channel::SelfService.as_str()]));
-        // A caregiver who may not follow the patient's requests still sees the ones they made.
-        if self.acting_for.is_some() && !self.allows(Action::TrackRequests, &patient_id).await? {
+        // A caregiver who may not follow the patient's requests, or whose view is limited (the
+        // patient's own requests can name sensitive care), still sees the ones they made.
+        if self.acting_for.is_some() && !(self.allows(Action::TrackRequests, &patient_id).await? && self.allows(Action::ReadSensitive, &patient_id).await?) {
             self.authorize(Action::RequestCopy, Target::Patient(&patient_id), AuditAction::ReleaseRequest).await?;
             select = select.filter(release_request::Column::RequesterUserId.eq(self.principal.user_id.as_str()));
         } else {
