@@ -44,6 +44,11 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, StartupE
             reason: e.to_string(),
         })?;
     }
+    if backend == Backend::Sqlite
+        && let Some(path) = sqlite_file(&url)
+    {
+        owner_only(&path).map_err(|e| StartupError::DataDir { path: path.clone(), reason: e.to_string() })?;
+    }
 
     let timeout = Duration::from_secs(settings.database_connect_timeout_secs);
     let mut options = ConnectOptions::new(url);
@@ -60,6 +65,11 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, StartupE
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5))
         });
+    if backend == Backend::Postgres {
+        // Validated at start-up; `prefer` if it somehow does not parse.
+        let mode = settings.database_sslmode().parse::<sea_orm::sqlx::postgres::PgSslMode>().unwrap_or(sea_orm::sqlx::postgres::PgSslMode::Prefer);
+        options.map_sqlx_postgres_opts(move |opts| opts.ssl_mode(mode));
+    }
     if let Some(schema) = &settings.database_schema {
         options.set_schema_search_path(schema.clone());
     }
@@ -67,6 +77,27 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, StartupE
         backend: backend.name(),
         reason: e.to_string(),
     })
+}
+
+/// The file a `sqlite://` URL names (none for an in-memory database).
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?.split('?').next()?;
+    (!path.is_empty() && !path.starts_with(":memory:")).then(|| std::path::PathBuf::from(path))
+}
+
+/// The database file readable and writable by the portal's own user only (0600), created so
+/// before SQLite opens it: it holds every patient's record. SQLite gives its WAL and shared
+/// memory files the same permissions as the database file.
+fn owner_only(path: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// Applies every pending migration.

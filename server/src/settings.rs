@@ -40,6 +40,9 @@ pub struct Settings {
     pub database_schema: Option<String>,
     pub database_max_connections: u32,
     pub database_connect_timeout_secs: u64,
+    /// PostgreSQL's TLS mode; empty: `require` in production for a database on another machine,
+    /// `prefer` otherwise.
+    pub database_sslmode: String,
     pub site_root: PathBuf,
     pub log_format: LogFormat,
     pub log_level: String,
@@ -141,6 +144,7 @@ impl Default for Settings {
             database_schema: None,
             database_max_connections: 10,
             database_connect_timeout_secs: 5,
+            database_sslmode: String::new(),
             site_root: PathBuf::from("target/site"),
             log_format: LogFormat::Human,
             log_level: "info".to_string(),
@@ -210,6 +214,7 @@ pub const DOCS: &[SettingDoc] = &[
     SettingDoc { key: "database_schema", default: "(server default)", help: "PostgreSQL only: the schema (search_path) to use." },
     SettingDoc { key: "database_max_connections", default: "10", help: "Size of the connection pool." },
     SettingDoc { key: "database_connect_timeout_secs", default: "5", help: "How long to wait for a database connection before giving up." },
+    SettingDoc { key: "database_sslmode", default: "(production: require; else prefer)", help: "PostgreSQL only: disable, allow, prefer, require, verify-ca or verify-full. Production refuses anything weaker than require for a database on another machine (health data in transit, 45 CFR 164.312(e))." },
     SettingDoc { key: "site_root", default: "target/site", help: "Directory with the built site (pkg/ with wasm, js, css; public files)." },
     SettingDoc { key: "log_format", default: "human", help: "human or json." },
     SettingDoc { key: "log_level", default: "info", help: "Log filter, e.g. info or portal=debug,info." },
@@ -477,6 +482,17 @@ impl Settings {
                 return Err(SettingsError::invalid("oidc_providers", format!("`{}`: the issuer must be https:// (http only in development)", provider.id)));
             }
         }
+        const SSL_MODES: [&str; 6] = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
+        if !self.database_sslmode.is_empty() && !SSL_MODES.contains(&self.database_sslmode.as_str()) {
+            return Err(SettingsError::invalid("database_sslmode", "use disable, allow, prefer, require, verify-ca or verify-full"));
+        }
+        if self.environment == Environment::Production
+            && self.database_url().starts_with("postgres")
+            && !self.database_is_local()
+            && matches!(self.database_sslmode(), "disable" | "allow" | "prefer")
+        {
+            return Err(SettingsError::invalid("database_sslmode", "production needs require, verify-ca or verify-full for a database on another machine"));
+        }
         for block in &self.trusted_proxies {
             crate::proxy::Cidr::parse(block).map_err(|e| SettingsError::invalid("trusted_proxies", e))?;
         }
@@ -484,6 +500,26 @@ impl Settings {
             return Err(SettingsError::invalid("log_level", "not a valid log filter (try `info` or `debug`)"));
         }
         Ok(())
+    }
+
+    /// The PostgreSQL TLS mode to connect with (see `database_sslmode`).
+    pub fn database_sslmode(&self) -> &str {
+        match self.database_sslmode.as_str() {
+            "" if self.environment == Environment::Production && !self.database_is_local() => "require",
+            "" => "prefer",
+            mode => mode,
+        }
+    }
+
+    /// True when the database is on this machine (a loopback address or a Unix socket), where
+    /// TLS protects nothing.
+    fn database_is_local(&self) -> bool {
+        let url = self.database_url();
+        match url::Url::parse(&url).ok().and_then(|u| u.host_str().map(str::to_string)) {
+            None => true,
+            Some(host) if host.is_empty() || host == "localhost" || host.starts_with('/') => true,
+            Some(host) => host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()),
+        }
     }
 
     /// The proxies whose forwarding headers name the client (validated at start-up).
@@ -724,6 +760,30 @@ mod tests {
     }
 
     #[test]
+    fn production_connects_to_a_distant_postgresql_over_tls_only() {
+        let production = |url: &str, mode: &str| Settings {
+            environment: Environment::Production,
+            public_url: Some("https://portal.example.org".parse().expect("url")),
+            file_keys: Some("k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_string().into()),
+            organization_name: Some("o".into()),
+            organization_address: Some("a".into()),
+            privacy_contact_phone: Some("1".into()),
+            database_url: Some(url.to_string().into()),
+            database_sslmode: mode.into(),
+            ..Settings::default()
+        };
+        assert_eq!(production("postgres://portal@db.internal/portal", "").database_sslmode(), "require");
+        let err = production("postgres://portal@db.internal/portal", "disable").validate().expect_err("refused").to_string();
+        assert!(err.contains("database_sslmode"), "{err}");
+        assert!(production("postgres://portal@db.internal/portal", "verify-full").validate().is_ok());
+        // On this machine TLS protects nothing: allowed.
+        assert!(production("postgres://postgres@127.0.0.1:5432/portal", "disable").validate().is_ok());
+        assert_eq!(production("postgres://postgres@127.0.0.1:5432/portal", "").database_sslmode(), "prefer");
+        assert!(production("postgres://portal@db.internal/portal", "sometimes").validate().is_err());
+        assert_eq!(Settings::default().database_sslmode(), "prefer");
+    }
+
+    #[test]
     fn trusted_proxies_come_as_a_list_or_as_commas() {
         Jail::expect_with(|jail| {
             jail.clear_env();
@@ -832,7 +892,7 @@ mod tests {
         let mut toml = String::new();
         toml.push_str("environment = \"development\"\naddr = \"127.0.0.1:1\"\npublic_url = \"http://x\"\n");
         toml.push_str("data_dir = \"d\"\ndatabase_url = \"sqlite::memory:\"\ndatabase_schema = \"s\"\n");
-        toml.push_str("database_max_connections = 1\ndatabase_connect_timeout_secs = 1\nsite_root = \"s\"\n");
+        toml.push_str("database_max_connections = 1\ndatabase_connect_timeout_secs = 1\ndatabase_sslmode = \"require\"\nsite_root = \"s\"\n");
         toml.push_str("log_format = \"human\"\nlog_level = \"info\"\n");
         toml.push_str("session_cleanup_interval_secs = 1\nshutdown_grace_secs = 1\nsite_code = \"a\"\n");
         toml.push_str("staff_idle_minutes = 1\npatient_idle_minutes = 1\nsession_absolute_hours = 1\nidle_warning_secs = 1\npatient_mfa_required = false\nactivation_code_days = 1\nauth_rate_limit_per_minute = 1\n");

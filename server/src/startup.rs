@@ -72,7 +72,7 @@ impl Application {
         })?;
         let auth = Auth::new(settings.auth_config()).map_err(|e| StartupError::PasswordHashing(e.to_string()))?;
         if settings.demo {
-            app::backend::demo::ensure(&db, &auth, &settings.site_code)
+            app::backend::demo::ensure(&db, &auth, &settings.file_keys(), &settings.site_code)
                 .await
                 .map_err(|e| StartupError::Demo(e.to_string()))?;
         } else {
@@ -146,7 +146,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
         let cleanup = tokio::spawn(delete_expired_sessions(
-            SeaOrmSessionStore::new(self.db.clone()),
+            SeaOrmSessionStore::new(self.db.clone(), self.settings.file_keys().derive(app::backend::session_store::SESSION_ID_PURPOSE)),
             self.settings.auth_config(),
             Duration::from_secs(self.settings.session_cleanup_interval_secs),
         ));
@@ -248,7 +248,7 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
 /// sessions, security headers, compression and request logging.
 pub fn router(settings: &Settings, state: AppState) -> Router {
     let routes = route_list();
-    let sessions = SessionManagerLayer::new(SeaOrmSessionStore::new(state.db.clone()))
+    let sessions = SessionManagerLayer::new(SeaOrmSessionStore::new(state.db.clone(), state.file_keys.derive(app::backend::session_store::SESSION_ID_PURPOSE)))
         .with_name(if settings.secure_cookies() { SECURE_SESSION_COOKIE } else { SESSION_COOKIE })
         .with_path("/")
         .with_http_only(true)

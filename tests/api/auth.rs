@@ -421,7 +421,7 @@ async fn the_cookie_session_outlives_the_idle_time_out_so_the_reason_can_be_show
     app.create_user("ana@example.org", &[Role::Patient], None).await;
     let client = app.new_client();
     app.login_as(&client, "ana@example.org").await;
-    let store = app::backend::session_store::SeaOrmSessionStore::new(app.db.clone());
+    let store = app::backend::session_store::SeaOrmSessionStore::new(app.db.clone(), app.settings.file_keys().derive(app::backend::session_store::SESSION_ID_PURPOSE));
     assert_eq!(store.count().await.expect("count"), 1);
     // The cookie session expires after the absolute limit of inactivity, not after one minute.
     let rows: Vec<(String, i64)> = {

@@ -268,17 +268,25 @@ async fn him_verifies_a_parent_and_the_age_rules_narrow_then_end_the_access_on_t
         .expect("mrn");
     let mia = signed_in(&app, "mia@example.org", &[], None).await;
     // A "PDF" that is not one, and one too large: refused with the reason, nothing stored.
-    let fake = send_representative_request(&app, &mia, "2016-01-01", ("birth-certificate.pdf", b"MZ this is not a pdf".to_vec())).await;
-    assert!(fake.contains("error=") && fake.contains("not%20a%20PDF"), "{fake}");
+    // The page is told there were errors (`?error=1`); the messages wait in the session, shown
+    // once, and never travel in the address (a link could otherwise show anyone's words).
+    let refusal = async |location: String| {
+        assert_eq!(location, "/representatives?error=1");
+        let errors = app.call_ok(&mia, "take_form_errors", &[("form", "representatives")]).await.to_string();
+        assert_eq!(app.call_ok(&mia, "take_form_errors", &[("form", "representatives")]).await, serde_json::json!([]), "shown once");
+        errors
+    };
+    let fake = refusal(send_representative_request(&app, &mia, "2016-01-01", ("birth-certificate.pdf", b"MZ this is not a pdf".to_vec())).await).await;
+    assert!(fake.contains("not a PDF"), "{fake}");
     let mut big = b"%PDF-1.4\n".to_vec();
     big.resize(20 * 1024, b'x');
-    let large = send_representative_request(&app, &mia, "2016-01-01", ("scan.pdf", big)).await;
-    assert!(large.contains("larger%20than"), "{large}");
+    let large = refusal(send_representative_request(&app, &mia, "2016-01-01", ("scan.pdf", big)).await).await;
+    assert!(large.contains("larger than"), "{large}");
     // Far over the whole body limit (as a 200 MB upload would be): cut off, a clear error.
     let mut huge = b"%PDF-1.4\n".to_vec();
     huge.resize(1024 * 1024, b'x');
-    let cut = send_representative_request(&app, &mia, "2016-01-01", ("huge.pdf", huge)).await;
-    assert!(cut.contains("could%20not%20be%20read") || cut.contains("larger%20than"), "{cut}");
+    let cut = refusal(send_representative_request(&app, &mia, "2016-01-01", ("huge.pdf", huge)).await).await;
+    assert!(cut.contains("could not be read") || cut.contains("larger than"), "{cut}");
     assert_eq!(count(&app, "representative_request").await, 0);
     assert_eq!(count(&app, "representative_document").await, 0);
     assert_eq!(app.audit("representative_request", "failure").await.len(), 3);
@@ -445,4 +453,10 @@ async fn a_limited_proxy_sees_neither_the_accounting_nor_the_activity_nor_the_pa
     app.call_ok(&ana, "my_disclosures", &[]).await;
     app.call_ok(&ana, "my_activity", &[]).await;
     assert_eq!(names(&app.call_ok(&ana, "my_requests", &[]).await, "id").len(), 2);
+
+    // Once the patient ends his access, he no longer acts even on the request he made.
+    let grant = app.call_ok(&ana, "caregivers_overview", &[]).await["active"][0]["id"].as_str().expect("a grant").to_string();
+    app.call_ok(&ana, "revoke_caregiver", &[("id", &grant)]).await;
+    assert_eq!(app.call(&carl, "advance_request", &[("id", &his), ("step", "cancel")]).await.status(), 404);
+    assert_eq!(app.call_ok(&ana, "request_detail", &[("id", &his)]).await["status"], "submitted", "nothing changed");
 }

@@ -31,7 +31,7 @@ async fn demo_mode_creates_its_accounts_once_and_they_can_sign_in() {
     // Running the set-up again changes nothing.
     let users_before = app.audit("user_create", "success").await.len();
     let auth = app::backend::auth::Auth::new(app.settings.auth_config()).expect("auth");
-    app::backend::demo::ensure(&app.db, &auth, "main").await.expect("idempotent");
+    app::backend::demo::ensure(&app.db, &auth, &app.settings.file_keys(), "main").await.expect("idempotent");
     assert_eq!(app.audit("user_create", "success").await.len(), users_before);
 
     let page = app.get("/sign-in").await.text().await.expect("body");

@@ -186,3 +186,114 @@ async fn staff_cannot_link_themselves_or_a_colleague_to_a_patient_record() {
     assert_eq!(refused.len(), 6, "every refusal is audited");
     assert_eq!(app.me(&clerk).await.expect("still signed in")["has_record"], false, "the clerk has no record");
 }
+
+#[tokio::test]
+async fn a_link_cannot_make_a_page_show_words_of_its_own() {
+    // `?error=` once carried the refusal's text: anyone could send a link that showed their own
+    // "error" (a phone number to call, say) on the portal's page.
+    let app = spawn_app_with(|_| {}).await;
+    app.create_user("mia@example.org", &[Role::Patient], None).await;
+    app.create_user("sam@example.org", &[Role::HimStaff], None).await;
+    let (mia, sam) = (app.new_client(), app.new_client());
+    app.login_as(&mia, "mia@example.org").await;
+    app.login_as(&sam, "sam@example.org").await;
+    let planted = "Call%20555-0199%20to%20verify%20your%20account";
+    for (client, path) in [(&mia, format!("/representatives?error={planted}")), (&sam, format!("/staff/intake?error={planted}"))] {
+        let body = client.get(app.url(&path)).send().await.expect("page").text().await.expect("body");
+        assert!(!body.contains("555-0199"), "{path} shows the link's words");
+    }
+}
+
+#[tokio::test]
+async fn an_upload_is_refused_before_its_body_is_read() {
+    use std::io::{Read, Write};
+    let app = spawn_app_with(|_| {}).await;
+    app.create_user("mia@example.org", &[Role::Patient], None).await;
+    let browser = app.new_client();
+    let signed = app.sign_in(&browser, "mia@example.org", PASSWORD).await;
+    let cookie = signed
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(server::startup::SESSION_COOKIE))
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_string();
+    // Announce 60 MB and send a few bytes: a server that read the body first would wait for
+    // the rest; the upload is refused at once instead.
+    let host = app.address.trim_start_matches("http://").to_string();
+    let status_line = tokio::task::spawn_blocking(move || {
+        let mut socket = std::net::TcpStream::connect(&host).expect("connect");
+        socket.set_read_timeout(Some(std::time::Duration::from_secs(10))).expect("timeout");
+        let head = format!(
+            "POST /staff/import/upload HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: 60000000\r\n\r\n--x\r\n"
+        );
+        socket.write_all(head.as_bytes()).expect("send");
+        let mut answer = vec![0u8; 512];
+        let read = socket.read(&mut answer).expect("answered without the body");
+        String::from_utf8_lossy(&answer[..read]).lines().next().unwrap_or_default().to_string()
+    })
+    .await
+    .expect("the client thread");
+    assert!(status_line.contains(" 404 "), "{status_line}");
+    assert_eq!(app.audit("record_import", "denied").await.len(), 1, "the refusal is audited");
+}
+
+#[tokio::test]
+async fn guessing_the_current_password_on_the_change_form_locks_like_a_sign_in() {
+    let app = spawn_app_with(|s| s.lockout_threshold = 3).await;
+    app.create_user("mia@example.org", &[Role::Patient], None).await;
+    let mia = app.new_client();
+    app.login_as(&mia, "mia@example.org").await;
+    let change = async |current: &str| app.call(&mia, "change_password", &[("current_password", current), ("new_password", "a brand new passphrase here")]).await.status();
+    for _ in 0..3 {
+        assert_eq!(change("a wrong password guess").await, 422);
+    }
+    assert_eq!(change("a wrong password guess").await, 429, "locked after the threshold");
+    assert_eq!(change(PASSWORD).await, 429, "even the right one waits out the lock");
+    assert_eq!(app.audit("password_change", "failure").await.len(), 5);
+}
+
+#[tokio::test]
+async fn the_sqlite_file_is_readable_by_the_portal_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = spawn_app_with(|_| {}).await;
+    if app.backend == TestBackend::Postgres {
+        return;
+    }
+    let file = app.settings.data_dir.join("portal.db");
+    let mode = std::fs::metadata(&file).expect("the database file").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{}", file.display());
+}
+
+#[tokio::test]
+async fn authenticator_secrets_are_sealed_at_rest() {
+    let app = spawn_app_with(|_| {}).await;
+    let sam = app.create_user("sam@example.org", &[Role::HimStaff], None).await;
+    let client = app.new_client();
+    app.login_as(&client, "sam@example.org").await; // enrols through the real set-up
+    let row = app::backend::entities::app_user::Entity::find_by_id(sam.id.clone()).one(&app.db).await.expect("query").expect("row");
+    let stored = row.totp_secret.expect("an authenticator");
+    let secret = app.authenticators.lock().expect("lock").get("sam@example.org").cloned().expect("the test's authenticator");
+    assert!(stored.starts_with("sealed:"), "{stored}");
+    assert!(!stored.contains(&app::backend::auth::totp::encode_secret(&secret)), "the secret is not in the clear");
+    // And it still works: a second sign-in with a code from the app.
+    let again = app.new_client();
+    app.login_as(&again, "sam@example.org").await;
+    assert!(app.me(&again).await.is_some());
+}
+
+#[tokio::test]
+async fn signing_out_and_in_leaves_nothing_of_the_last_person_in_the_session() {
+    let app = spawn_app_with(|_| {}).await;
+    app.create_user("ana@example.org", &[Role::Patient], None).await;
+    app.create_user("ben@example.org", &[Role::Patient], None).await;
+    let shared = app.new_client(); // one browser, two people
+    app.login_as(&shared, "ana@example.org").await;
+    let anas = app.call_ok(&shared, "mfa_setup_start", &[]).await["manual_key"].clone();
+    app.call(&shared, "sign_out", &[]).await;
+    app.login_as(&shared, "ben@example.org").await;
+    let bens = app.call_ok(&shared, "mfa_setup_start", &[]).await["manual_key"].clone();
+    assert_ne!(anas, bens, "Ben never sees the authenticator secret Ana was setting up");
+}

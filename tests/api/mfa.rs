@@ -152,3 +152,33 @@ async fn the_second_step_cannot_be_skipped_or_guessed_forever() {
     assert_eq!(failures.len(), 4);
     assert_eq!(failures.last().and_then(|r| r.detail.clone()).as_deref(), Some("locked"));
 }
+
+#[tokio::test]
+async fn replacing_an_authenticator_needs_the_password_or_a_current_code_and_ends_the_other_sessions() {
+    let app = spawn_app().await;
+    app.create_user("ana@example.org", &[Role::Patient], None).await;
+    let laptop = app.new_client();
+    app.login_as(&laptop, "ana@example.org").await;
+    let (old_secret, _) = enable(&app, &laptop).await;
+    // Another sign-in, with the old authenticator.
+    let phone = app.new_client();
+    app.sign_in(&phone, "ana@example.org", PASSWORD).await;
+    // The next step's code (the enrolment spent this one; the app's clock may run ahead a step).
+    let step_code = code_for(&old_secret, now_secs() + 30);
+    app.call_ok(&phone, "verify_second_factor", &[("code", &step_code)]).await;
+    assert!(app.me(&phone).await.is_some());
+
+    // Someone at the laptop (a borrowed session) tries to put their own app in its place.
+    let secret = start_setup(&app, &laptop).await;
+    let refused = app.call(&laptop, "mfa_setup_confirm", &[("code", &code_for(&secret, now_secs()))]).await;
+    assert_eq!(refused.status(), 422);
+    assert!(refused.text().await.expect("body").contains("\"current\""));
+    let refused = app.call(&laptop, "mfa_setup_confirm", &[("code", &code_for(&secret, now_secs())), ("current", "not my password at all")]).await;
+    assert_eq!(refused.status(), 422);
+    assert!(app.me(&phone).await.is_some(), "nothing changed");
+
+    // The owner proves it with the password: the new app works, the other sign-in ended.
+    app.call_ok(&laptop, "mfa_setup_confirm", &[("code", &code_for(&secret, now_secs())), ("current", PASSWORD)]).await;
+    assert!(app.me(&laptop).await.is_some());
+    assert_eq!(app.me(&phone).await, None, "whoever held the old authenticator is signed out");
+}

@@ -29,7 +29,7 @@ async fn a_first_visit_creates_no_session() {
     let app = spawn_app_with(|_| {}).await;
     let response = app.get("/").await;
     assert!(response.headers().get("set-cookie").is_none());
-    assert_eq!(SeaOrmSessionStore::new(app.db.clone()).count().await.expect("count"), 0);
+    assert_eq!(SeaOrmSessionStore::new(app.db.clone(), app.settings.file_keys().derive(app::backend::session_store::SESSION_ID_PURPOSE)).count().await.expect("count"), 0);
 }
 
 #[tokio::test]
@@ -47,7 +47,7 @@ async fn the_form_works_without_javascript_and_the_session_remembers_it() {
     assert!(attributes.contains(&"samesite=lax".to_string()), "{cookie}");
     assert!(attributes.contains(&"path=/".to_string()), "{cookie}");
     assert!(!attributes.contains(&"secure".to_string()), "no Secure in local development: {cookie}");
-    assert_eq!(SeaOrmSessionStore::new(app.db.clone()).count().await.expect("count"), 1);
+    assert_eq!(SeaOrmSessionStore::new(app.db.clone(), app.settings.file_keys().derive(app::backend::session_store::SESSION_ID_PURPOSE)).count().await.expect("count"), 1);
 
     let html = app.get("/").await.text().await.expect("body");
     assert!(!html.contains("id=\"privacy-notice\""), "the dismissed reminder stays hidden");
@@ -68,7 +68,7 @@ async fn cookies_are_secure_outside_local_development() {
 #[tokio::test]
 async fn the_store_saves_loads_and_deletes_expired_sessions() {
     let app = spawn_app_with(|_| {}).await;
-    let store = SeaOrmSessionStore::new(app.db.clone());
+    let store = SeaOrmSessionStore::new(app.db.clone(), app.settings.file_keys().derive(app::backend::session_store::SESSION_ID_PURPOSE));
     let now = time::OffsetDateTime::now_utc();
 
     let mut live = Record { id: Id::default(), data: Default::default(), expiry_date: now + time::Duration::hours(1) };
@@ -89,4 +89,21 @@ async fn the_store_saves_loads_and_deletes_expired_sessions() {
     assert_eq!(store.count().await.expect("count"), 1, "only the live session remains");
     store.delete(&live.id).await.expect("delete");
     assert_eq!(store.count().await.expect("count"), 0);
+}
+
+#[tokio::test]
+async fn the_table_keeps_a_keyed_hash_of_the_session_id_never_the_id() {
+    let app = spawn_app_with(|_| {}).await;
+    let response = app.post_form(DISMISS, &[]).await;
+    let cookie = session_cookie(&response);
+    let id = cookie.split(';').next().and_then(|c| c.split_once('=')).map(|(_, v)| v.to_string()).expect("an id");
+    use sea_orm::{ConnectionTrait, Statement};
+    let rows = app.db.query_all_raw(Statement::from_string(app.db.get_database_backend(), "SELECT id FROM tower_session")).await.expect("rows");
+    let stored: Vec<String> = rows.into_iter().map(|r| r.try_get::<String>("", "id").expect("id")).collect();
+    assert_eq!(stored.len(), 1);
+    assert_ne!(stored[0], id, "a copy of the table opens no session");
+    assert_eq!(stored[0].len(), 64, "HMAC-SHA256, hex");
+    // The cookie still works: the dismissed reminder stays dismissed.
+    let html = app.get("/").await.text().await.expect("body");
+    assert!(!html.contains("id=\"privacy-notice\""));
 }

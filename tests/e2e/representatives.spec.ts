@@ -45,6 +45,8 @@ test('a parent sends documents, HIM staff approve, the parent sees the child\'s 
   await noViolations(staff, 'the representative queue');
   const [download] = await Promise.all([staff.waitForEvent('download'), item.getByRole('link', { name: /birth-certificate\.pdf/ }).click()]);
   expect(download.suggestedFilename()).toBe('document.pdf');
+  // What the representative may see is the clerk's explicit choice (no default).
+  await item.getByLabel('What they may see').selectOption('full');
   await item.getByRole('button', { name: 'Approve' }).click();
   await expect(item).toHaveCount(0);
   await staffContext.close();

@@ -97,8 +97,7 @@ pub async fn sign_out() -> Result<(), AppError> {
             sessions::end(&state.db, &me, &request).await.map_err(|e| internal("sign-out failed", &e))?;
         }
         let session = PortalSession::current().await?;
-        session.remove::<String>(Key::Login).await?;
-        session.cycle_id().await?;
+        session.start_over().await?;
         leptos_axum::redirect("/sign-in?signed_out=1");
         Ok(())
     }.await)
@@ -245,8 +244,7 @@ pub async fn sign_out_everywhere() -> Result<(), AppError> {
         let (me, request) = signed_in(true).await?;
         sessions::end_everywhere(&state.db, &me, &request).await.map_err(|e| internal("signing out everywhere failed", &e))?;
         let session = PortalSession::current().await?;
-        session.remove::<String>(Key::Login).await?;
-        session.cycle_id().await?;
+        session.start_over().await?;
         leptos_axum::redirect("/sign-in?signed_out=everywhere");
         Ok(())
     }.await)
@@ -266,6 +264,7 @@ pub async fn change_password(current_password: String, new_password: String) -> 
                 ChangePasswordError::WrongCurrent => AppError::Validation {
                     fields: vec![FieldError { field: "current_password".into(), message: "Your current password is not right.".into() }],
                 },
+                ChangePasswordError::Locked { retry_after_secs } => AppError::RateLimited { retry_after_secs },
                 ChangePasswordError::Policy(p) => AppError::Validation {
                     fields: vec![FieldError { field: "new_password".into(), message: p.to_string() }],
                 },

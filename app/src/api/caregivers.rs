@@ -72,6 +72,25 @@ pub async fn invite_caregiver(form: InviteForm) -> Result<InvitationSent, AppErr
 }
 
 /// The invitation this session just sent, once.
+/// The field errors a plain multipart form (`representatives`, `intake`) was refused with, once:
+/// the refusal kept them in the session and redirected with `?error=1`.
+#[server(prefix = "/api", endpoint = "take_form_errors")]
+pub async fn take_form_errors(form: String) -> Result<Vec<crate::error::FieldError>, AppError> {
+    use self::ssr::*;
+    with_status(async move {
+        let session = PortalSession::current().await?;
+        match session.remove::<(String, Vec<crate::error::FieldError>)>(Key::FormErrorsOnce).await? {
+            Some((name, fields)) if name == form => Ok(fields),
+            Some(other) => {
+                // Another form's errors: left for that form's page.
+                session.insert(Key::FormErrorsOnce, other).await?;
+                Ok(Vec::new())
+            }
+            None => Ok(Vec::new()),
+        }
+    }.await)
+}
+
 #[server(prefix = "/api", endpoint = "take_sent_invitation")]
 pub async fn take_sent_invitation() -> Result<Option<InvitationSent>, AppError> {
     use self::ssr::*;

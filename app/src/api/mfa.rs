@@ -15,6 +15,8 @@ pub struct MfaSetup {
     pub manual_key: String,
     /// Set up as part of signing in (a staff member's first sign-in).
     pub during_sign_in: bool,
+    /// An authenticator is already set up: replacing it needs the password or a current code.
+    pub replacing: bool,
 }
 
 /// The account page's view of two-step verification.
@@ -77,7 +79,7 @@ pub async fn verify_second_factor(code: String, next: Option<String>) -> Result<
         let session = PortalSession::current().await?;
         let request = RequestMeta::current().await;
         let user = server::pending(&session, PendingStage::Verify).await?.ok_or(AppError::Unauthenticated)?;
-        let method = mfa::check(&state.db, &state.auth.config.throttle, &user.id, &code, &request).await.map_err(|e| match e {
+        let method = mfa::check(&state.db, &state.file_keys, &state.auth.config.throttle, &user.id, &code, &request).await.map_err(|e| match e {
             mfa::MfaError::InvalidCode => AppError::Validation {
                 fields: vec![FieldError {
                     field: "code".into(),
@@ -86,6 +88,7 @@ pub async fn verify_second_factor(code: String, next: Option<String>) -> Result<
             },
             mfa::MfaError::Locked { retry_after_secs } => AppError::Locked { retry_after_secs },
             mfa::MfaError::NotEnrolled => AppError::Unauthenticated,
+            e @ mfa::MfaError::Sealing => internal("opening an authenticator secret failed (is its key still in file_keys?)", &e),
             mfa::MfaError::Db(e) => internal("checking a second factor failed", &e),
         })?;
         let first = server::first_factor(&session).await?;
@@ -128,27 +131,56 @@ pub async fn mfa_setup_start() -> Result<MfaSetup, AppError> {
             qr_data_uri: format!("data:image/svg+xml;base64,{}", data_encoding::BASE64.encode(svg.as_bytes())),
             manual_key: totp::manual_key(&secret),
             during_sign_in: signed.is_none(),
+            replacing: signed.is_some() && user.mfa_enabled,
         })
     }.await)
 }
 
 /// Finishes setting up the authenticator with a code from it; the recovery codes are then shown
 /// once on their own page. During a staff member's first sign-in this also completes the sign-in.
+/// Replacing an authenticator already set up needs `current`: the password, or a code from the
+/// app in use (or a recovery code), so a borrowed session cannot take the second factor over;
+/// the account's other sessions end.
 #[server(prefix = "/api", endpoint = "mfa_setup_confirm")]
-pub async fn mfa_setup_confirm(code: String) -> Result<(), AppError> {
-    use crate::backend::auth::{login, mfa, totp};
+pub async fn mfa_setup_confirm(code: String, #[server(default)] current: Option<String>) -> Result<(), AppError> {
+    use crate::backend::auth::{login, mfa, totp, users};
     use self::ssr::*;
     with_status(async move {
         let state = state()?;
         let (user, signed) = server::enrolling_user().await?;
         let session = PortalSession::current().await?;
         let request = RequestMeta::current().await;
+        let replacing = signed.is_some() && user.mfa_enabled;
+        if replacing {
+            let typed = current.unwrap_or_default();
+            // A code (6 digits, or a recovery code `xxxx-xxxx-xx`) is checked as one; anything
+            // else as the password: each counted against its own lock.
+            let code_shaped = {
+                let t = typed.trim();
+                (t.len() == 6 && t.bytes().all(|b| b.is_ascii_digit())) || (t.len() == 12 && t.matches('-').count() == 2)
+            };
+            let proven = if typed.trim().is_empty() {
+                false
+            } else if code_shaped {
+                mfa::check(&state.db, &state.file_keys, &state.auth.config.throttle, &user.id, typed.trim(), &request).await.is_ok()
+            } else {
+                users::confirm_password(&state.db, &state.auth, &user, typed, &request).await.map_err(|e| match e {
+                    users::ChangePasswordError::Locked { retry_after_secs } => AppError::RateLimited { retry_after_secs },
+                    other => internal("checking the password failed", &other),
+                })?
+            };
+            if !proven {
+                return Err(AppError::Validation {
+                    fields: vec![FieldError::new("current", "Type your password, or a code from the app you use now (or a recovery code), to replace it.")],
+                });
+            }
+        }
         let secret = session
             .get::<String>(Key::PendingTotpSecret)
             .await?
             .and_then(|s| totp::decode_secret(&s))
             .ok_or(AppError::Conflict { message: "The set-up expired. Please start again.".into() })?;
-        let codes = mfa::enable(&state.db, &user, &secret, &code, &request).await.map_err(|e| match e {
+        let codes = mfa::enable(&state.db, &state.file_keys, &user, &secret, &code, &request).await.map_err(|e| match e {
             mfa::MfaError::InvalidCode => AppError::Validation {
                 fields: vec![FieldError {
                     field: "code".into(),
@@ -157,6 +189,7 @@ pub async fn mfa_setup_confirm(code: String) -> Result<(), AppError> {
             },
             mfa::MfaError::Locked { retry_after_secs } => AppError::Locked { retry_after_secs },
             mfa::MfaError::NotEnrolled => AppError::bad_request(),
+            e @ mfa::MfaError::Sealing => internal("sealing an authenticator secret failed", &e),
             mfa::MfaError::Db(e) => internal("enabling two-step verification failed", &e),
         })?;
         session.remove::<String>(Key::PendingTotpSecret).await?;
@@ -167,6 +200,10 @@ pub async fn mfa_setup_confirm(code: String) -> Result<(), AppError> {
                 .map_err(|e| internal("completing a sign-in failed", &e))?;
             session.remove::<serde_json::Value>(Key::PendingSignIn).await?;
             session.insert(Key::Login, login_id).await?;
+        }
+        if replacing && let Some(signed) = &signed {
+            // Whoever signed in with the old authenticator is signed out.
+            users::revoke_others(&state.db, &user.id, &signed.login_id).await.map_err(|e| internal("ending the other sessions failed", &e))?;
         }
         // A stronger sign-in is a privilege change: new session id.
         session.cycle_id().await?;

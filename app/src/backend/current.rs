@@ -86,11 +86,9 @@ pub async fn begin_sign_in(
     use super::auth::{login, requires_mfa};
     use super::session::{PendingSignIn, PendingStage};
     use crate::domain::{percent, safe_next};
-    session.cycle_id().await?;
-    session.remove::<String>(Key::SignedOutReason).await?;
-    session.remove::<String>(Key::Login).await?;
-    // A new sign-in starts as oneself: nobody inherits a previous user's switch.
-    session.remove::<String>(Key::ActingFor).await?;
+    // A new sign-in starts afresh: nobody inherits what the previous person left in the
+    // session (their switch to someone's record, one-time values shown to them).
+    session.start_over().await?;
     let stage = if user.mfa_enabled {
         Some(PendingStage::Verify)
     } else if requires_mfa(&state.auth.config, user) {

@@ -68,7 +68,7 @@ pub enum DemoError {
 }
 
 /// Creates whatever part of the demo data is missing; running it again changes nothing.
-pub async fn ensure(db: &sea_orm::DatabaseConnection, auth: &Auth, site_code: &str) -> Result<(), DemoError> {
+pub async fn ensure(db: &sea_orm::DatabaseConnection, auth: &Auth, keys: &super::copies::seal::FileKeys, site_code: &str) -> Result<(), DemoError> {
     let request = RequestMeta::command_line();
     let patient_email = EmailAddress::parse(ACCOUNTS[0].2).map_err(|e| DemoError::Data(e.to_string()))?;
     if users::find_by_email(db, &patient_email).await?.is_some() {
@@ -103,7 +103,7 @@ pub async fn ensure(db: &sea_orm::DatabaseConnection, auth: &Auth, site_code: &s
         if role.is_staff() {
             // Set up the published authenticator through the real enrolment path.
             let code = format!("{:06}", totp::hotp(DEMO_TOTP_SECRET, totp::step_at(now_ms() / 1000) as u64));
-            mfa::enable(db, &user, DEMO_TOTP_SECRET, &code, &request).await.map_err(|e| DemoError::Data(e.to_string()))?;
+            mfa::enable(db, keys, &user, DEMO_TOTP_SECRET, &code, &request).await.map_err(|e| DemoError::Data(e.to_string()))?;
         }
         tracing::info!(role = role.as_str(), "demo account created");
     }

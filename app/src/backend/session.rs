@@ -33,6 +33,10 @@ pub enum Key {
     /// An OpenID Connect flow under way: its state, nonce and PKCE verifier (removed on the
     /// callback, whatever its outcome).
     OidcPending,
+    /// A plain multipart form's field errors (the form's name and the errors), shown once on
+    /// the page the refusal redirects to: never carried in the address, where anyone could
+    /// write a link that shows a "refusal" of their own words.
+    FormErrorsOnce,
 }
 
 /// Where a half-finished sign-in stands.
@@ -74,6 +78,7 @@ impl Key {
             Key::TemporaryPasswordOnce => "temporary_password_once",
             Key::InvitationSentOnce => "invitation_sent_once",
             Key::OidcPending => "oidc_pending",
+            Key::FormErrorsOnce => "form_errors_once",
         }
     }
 }
@@ -113,5 +118,19 @@ impl PortalSession {
 
     pub async fn insert<T: Serialize>(&self, key: Key, value: T) -> Result<(), AppError> {
         self.0.insert(key.as_str(), value).await.map_err(|e| internal("writing the session failed", &e))
+    }
+
+    /// Empties the session and gives it a new id, at every sign-in and sign-out: nothing one
+    /// person left in it (a temporary password, recovery codes, an activation letter, a pending
+    /// authenticator secret, a switch to someone's record) reaches the next person at the same
+    /// browser. Only the browser's own preference (the dismissed privacy reminder) is kept.
+    pub async fn start_over(&self) -> Result<(), AppError> {
+        let dismissed = self.get::<bool>(Key::PrivacyNoticeDismissed).await?;
+        self.0.clear().await;
+        self.cycle_id().await?;
+        if let Some(dismissed) = dismissed {
+            self.insert(Key::PrivacyNoticeDismissed, dismissed).await?;
+        }
+        Ok(())
     }
 }

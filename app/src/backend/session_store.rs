@@ -32,15 +32,31 @@ mod entity {
 
 use entity::{ActiveModel, Column, Entity};
 
+/// The purpose a session store's key is derived for (`FileKeys::derive`).
+pub const SESSION_ID_PURPOSE: &str = "session-id";
+
 /// Session store backed by the `tower_session` table.
 #[derive(Clone, Debug)]
 pub struct SeaOrmSessionStore {
     db: DatabaseConnection,
+    /// The key of the stored ids' HMAC: the table holds `HMAC(key, id)`, the cookie the id, so
+    /// a copy of the database (a backup, a replica, a read-only SQL hole) opens no session.
+    key: [u8; 32],
 }
 
 impl SeaOrmSessionStore {
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    /// `key`: `FileKeys::derive(SESSION_ID_PURPOSE)` (the same on every server sharing the
+    /// database).
+    pub fn new(db: DatabaseConnection, key: [u8; 32]) -> Self {
+        Self { db, key }
+    }
+
+    /// What the table stores for a session id.
+    fn stored_id(&self, id: &Id) -> String {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.key).unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+        mac.update(id.to_string().as_bytes());
+        hex::encode(mac.finalize().into_bytes())
     }
 
     /// The database the sessions live in.
@@ -60,11 +76,11 @@ fn backend(e: DbErr) -> session_store::Error {
     session_store::Error::Backend(e.to_string())
 }
 
-fn row(record: &Record) -> session_store::Result<ActiveModel> {
+fn row(stored_id: String, record: &Record) -> session_store::Result<ActiveModel> {
     let data = serde_json::to_string(&record.data)
         .map_err(|e| session_store::Error::Encode(e.to_string()))?;
     Ok(ActiveModel {
-        id: Set(record.id.to_string()),
+        id: Set(stored_id),
         data: Set(data),
         expires_at: Set(record.expiry_date.unix_timestamp()),
     })
@@ -80,7 +96,7 @@ impl SessionStore for SeaOrmSessionStore {
         // A 128-bit random id practically never collides; if it does, draw another rather than
         // overwrite someone else's session.
         loop {
-            match Entity::insert(row(record)?).exec(&self.db).await {
+            match Entity::insert(row(self.stored_id(&record.id), record)?).exec(&self.db).await {
                 Ok(_) => return Ok(()),
                 Err(e) if super::error::is_unique_violation(&e) => {
                     record.id = Id::default();
@@ -91,7 +107,7 @@ impl SessionStore for SeaOrmSessionStore {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        Entity::insert(row(record)?)
+        Entity::insert(row(self.stored_id(&record.id), record)?)
             .on_conflict(
                 OnConflict::column(Column::Id)
                     .update_columns([Column::Data, Column::ExpiresAt])
@@ -104,7 +120,7 @@ impl SessionStore for SeaOrmSessionStore {
     }
 
     async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
-        let found = Entity::find_by_id(session_id.to_string())
+        let found = Entity::find_by_id(self.stored_id(session_id))
             .filter(Column::ExpiresAt.gt(now()))
             .one(&self.db)
             .await
@@ -118,7 +134,7 @@ impl SessionStore for SeaOrmSessionStore {
     }
 
     async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
-        Entity::delete_by_id(session_id.to_string()).exec(&self.db).await.map(|_| ()).map_err(backend)
+        Entity::delete_by_id(self.stored_id(session_id)).exec(&self.db).await.map(|_| ()).map_err(backend)
     }
 }
 

@@ -39,6 +39,11 @@ pub async fn upload(
         Err(e) => return plain(StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::UNAUTHORIZED), e.to_string()),
     };
     let context = AccessContext::new(state.db.clone(), &signed, request, state.site_code.clone()).with_clock(state.clock.clone());
+    // Allowed before a byte of the body is read: up to 64 MiB is not buffered for anyone who may
+    // not import (refused, audited, 404).
+    if let Err(e) = context.require(crate::backend::policy::Action::ImportRecords, crate::backend::audit::AuditAction::RecordImport).await {
+        return plain(StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::NOT_FOUND), e.to_string());
+    }
     let mut file: Option<(String, Vec<u8>)> = None;
     loop {
         match multipart.next_field().await {
@@ -93,11 +98,16 @@ pub async fn representative(
     let form = RepresentativeForm { kind: text("kind"), patient_name: text("patient_name"), birth_date: text("birth_date"), mrn: text("mrn"), statement: text("statement") };
     match context.submit_representative_request(&form, uploads, &state.caregivers, &state.file_keys).await {
         Ok(_) => see_other("/representatives?sent=1"),
-        Err(AppError::Validation { fields }) => {
-            let text = fields.iter().map(|f| f.message.as_str()).collect::<Vec<_>>().join(" | ");
-            let encoded: String = url_escape(&text);
-            see_other(&format!("/representatives?error={encoded}"))
-        }
+        Err(AppError::Validation { fields }) => refused(&session, "representatives", fields, "/representatives").await,
+        Err(e) => plain(StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), e.to_string()),
+    }
+}
+
+/// Back to a form's page with its field errors: kept in the session for the page to show once
+/// (`?error=1` only says there are some), never written into the address.
+async fn refused(session: &PortalSession, form: &str, fields: Vec<crate::error::FieldError>, page: &str) -> Response {
+    match session.insert(super::session::Key::FormErrorsOnce, (form.to_string(), fields)).await {
+        Ok(()) => see_other(&format!("{page}?error=1")),
         Err(e) => plain(StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), e.to_string()),
     }
 }
@@ -191,10 +201,7 @@ pub async fn intake(
         (Ok(view), true) => (StatusCode::CREATED, axum::Json(view)).into_response(),
         (Ok(view), false) => see_other(&format!("/staff/requests/{}", view.id)),
         (Err(AppError::Validation { fields }), true) => (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(serde_json::json!({ "fields": fields }))).into_response(),
-        (Err(AppError::Validation { fields }), false) => {
-            let text = fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join(" | ");
-            see_other(&format!("/staff/intake?error={}", url_escape(&text)))
-        }
+        (Err(AppError::Validation { fields }), false) => refused(&session, "intake", fields, "/staff/intake").await,
         (Err(e), _) => plain(StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), e.to_string()),
     }
 }
@@ -207,9 +214,3 @@ fn see_other(location: &str) -> Response {
     response
 }
 
-/// Percent-encodes a query value (everything but unreserved characters).
-fn url_escape(text: &str) -> String {
-    text.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect()
-}

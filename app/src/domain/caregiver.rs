@@ -348,7 +348,8 @@ pub struct RepresentativeDecisionForm {
     pub decision: String,
     #[serde(default)]
     pub mrn: String,
-    /// `limited` or `full` (the default).
+    /// `limited` or `full`: required to approve (no default; the clerk chooses from the
+    /// documents what the representative may see).
     #[serde(default)]
     pub view: String,
     #[serde(default)]
@@ -376,15 +377,36 @@ impl RepresentativeDecisionForm {
     /// Reads the form in one step (the record number and the reason are checked against the
     /// request by the service, which knows it).
     pub fn check(self) -> Result<RepresentativeDecision, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let approve = match self.decision.trim() {
+            "approve" => true,
+            "refuse" => false,
+            _ => {
+                errors.push(field("decision", "Choose to approve or to refuse."));
+                false
+            }
+        };
         let days = match self.days.trim() {
             "" => None,
-            d => Some(d.parse::<u32>().map_err(|_| vec![field("days", "Enter a number of days, or leave it empty for no end date.")])?),
+            d => d.parse::<u32>().map_err(|_| errors.push(field("days", "Enter a number of days, or leave it empty for no end date."))).ok(),
         };
+        // Never a default on approval: full access is the clerk's explicit choice.
+        let view = match (ViewScope::parse(self.view.trim()), approve) {
+            (Some(view), _) => view,
+            (None, false) => ViewScope::Limited,
+            (None, true) => {
+                errors.push(field("view", "Choose what they may see: the full record or the limited record."));
+                ViewScope::Limited
+            }
+        };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
         Ok(RepresentativeDecision {
-            approve: self.decision == "approve",
+            approve,
             mrn: self.mrn,
             scope: GrantScope {
-                view: ViewScope::parse(self.view.trim()).unwrap_or(ViewScope::Full),
+                view,
                 request_copies: self.request_copies.is_some(),
                 track_requests: self.track_requests.is_some(),
             },
@@ -400,6 +422,17 @@ mod tests {
 
     fn date(s: &str) -> IsoDate {
         IsoDate::parse(s).unwrap()
+    }
+
+    #[test]
+    fn approving_a_representative_needs_an_explicit_view() {
+        let form = |decision: &str, view: &str| RepresentativeDecisionForm { decision: decision.into(), view: view.into(), ..Default::default() };
+        let fields = |r: Result<RepresentativeDecision, Vec<FieldError>>| r.err().unwrap_or_default().into_iter().map(|e| e.field).collect::<Vec<_>>();
+        assert_eq!(fields(form("approve", "").check()), ["view"]);
+        assert_eq!(form("approve", "limited").check().map(|d| d.scope.view), Ok(ViewScope::Limited));
+        assert_eq!(form("approve", "full").check().map(|d| d.scope.view), Ok(ViewScope::Full));
+        assert!(form("refuse", "").check().is_ok_and(|d| !d.approve));
+        assert_eq!(fields(form("maybe", "full").check()), ["decision"]);
     }
 
     #[test]

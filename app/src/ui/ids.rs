@@ -96,6 +96,7 @@ pub const MFA_SUBMIT: &str = "mfa-submit";
 pub const MFA_SETUP_HEADING: &str = "mfa-setup-heading";
 pub const MFA_MANUAL_KEY: &str = "mfa-manual-key";
 pub const MFA_SETUP_CODE: &str = "mfa-setup-code";
+pub const MFA_SETUP_CURRENT: &str = "mfa-setup-current";
 pub const MFA_SETUP_ERROR: &str = "mfa-setup-error";
 pub const MFA_SETUP_SUBMIT: &str = "mfa-setup-submit";
 pub const RECOVERY_HEADING: &str = "recovery-heading";
@@ -329,6 +330,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("MFA_SETUP_HEADING", MFA_SETUP_HEADING),
     ("MFA_MANUAL_KEY", MFA_MANUAL_KEY),
     ("MFA_SETUP_CODE", MFA_SETUP_CODE),
+    ("MFA_SETUP_CURRENT", MFA_SETUP_CURRENT),
     ("MFA_SETUP_ERROR", MFA_SETUP_ERROR),
     ("MFA_SETUP_SUBMIT", MFA_SETUP_SUBMIT),
     ("RECOVERY_HEADING", RECOVERY_HEADING),

@@ -5,6 +5,7 @@
 use super::throttle::{self, ThrottlePolicy};
 use super::totp;
 use super::users::User;
+use crate::backend::copies::seal::FileKeys;
 use crate::backend::audit::{self, AuditAction, AuditEvent, Outcome};
 use crate::backend::db::{now_ms, write_transaction};
 use crate::backend::entities::{app_user, one_time_token};
@@ -25,6 +26,9 @@ pub enum MfaError {
     Locked { retry_after_secs: u64 },
     #[error("no authenticator is set up")]
     NotEnrolled,
+    /// The stored secret could not be sealed or opened (its key is no longer configured).
+    #[error("the authenticator secret could not be sealed or opened")]
+    Sealing,
     #[error(transparent)]
     Db(#[from] DbErr),
 }
@@ -55,6 +59,21 @@ fn hash_code(code: &str) -> String {
     hex::encode(Sha256::digest(normalized.as_bytes()))
 }
 
+/// The authenticator secret as stored: sealed with the file keys (AES-256-GCM), bound to its
+/// account, so a copy of the database (a backup, a read replica) does not hand out everyone's
+/// second factor.
+fn seal_secret(keys: &FileKeys, user_id: &str, secret: &[u8]) -> Result<String, MfaError> {
+    keys.seal_text(secret, &format!("totp/{user_id}")).map_err(|_| MfaError::Sealing)
+}
+
+/// The secret and whether it was stored before sealing (plain base32, still read).
+fn open_secret(keys: &FileKeys, user_id: &str, stored: &str) -> Result<(Vec<u8>, bool), MfaError> {
+    match keys.open_text(stored, &format!("totp/{user_id}")) {
+        Some(opened) => Ok((opened.map_err(|_| MfaError::Sealing)?, false)),
+        None => totp::decode_secret(stored).map(|s| (s, true)).ok_or(MfaError::NotEnrolled),
+    }
+}
+
 /// Ten fresh codes like `k7pq-3mxa-vt`: 50 random bits each, from an alphabet without look-alikes.
 fn new_recovery_codes() -> Vec<String> {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
@@ -71,6 +90,7 @@ fn new_recovery_codes() -> Vec<String> {
 /// shown once.
 pub async fn enable(
     db: &DatabaseConnection,
+    keys: &FileKeys,
     user: &User,
     secret: &[u8],
     typed: &str,
@@ -86,9 +106,10 @@ pub async fn enable(
     };
     let codes = new_recovery_codes();
     let now = now_ms();
+    let sealed = seal_secret(keys, &user.id, secret)?;
     let txn = write_transaction(db).await?;
     app_user::Entity::update_many()
-        .col_expr(app_user::Column::TotpSecret, Expr::value(totp::encode_secret(secret)))
+        .col_expr(app_user::Column::TotpSecret, Expr::value(sealed))
         .col_expr(app_user::Column::TotpEnabledAtMs, Expr::value(now))
         .col_expr(app_user::Column::TotpLastStep, Expr::value(step))
         .filter(app_user::Column::Id.eq(user.id.as_str()))
@@ -135,6 +156,7 @@ pub async fn recovery_codes_left(db: &DatabaseConnection, user_id: &str) -> Resu
 /// factor, and every attempt is audited.
 pub async fn check(
     db: &DatabaseConnection,
+    keys: &FileKeys,
     policy: &ThrottlePolicy,
     user_id: &str,
     typed: &str,
@@ -143,7 +165,8 @@ pub async fn check(
     let now = now_ms();
     let key = format!("mfa:{user_id}");
     let row = app_user::Entity::find_by_id(user_id.to_string()).one(db).await?.ok_or(MfaError::NotEnrolled)?;
-    let secret = row.totp_secret.as_deref().and_then(totp::decode_secret).ok_or(MfaError::NotEnrolled)?;
+    let stored = row.totp_secret.as_deref().ok_or(MfaError::NotEnrolled)?;
+    let (secret, was_plain) = open_secret(keys, user_id, stored)?;
     // The attempt is taken (and counted) in the transaction that checks the code: parallel
     // guesses wait for each other, and exactly the threshold's number are tried before the lock.
     let txn = write_transaction(db).await?;
@@ -185,6 +208,14 @@ pub async fn check(
     }
     match method {
         Some(method) => {
+            if was_plain {
+                // Stored before secrets were sealed: sealed now that it was used.
+                app_user::Entity::update_many()
+                    .col_expr(app_user::Column::TotpSecret, Expr::value(seal_secret(keys, user_id, &secret)?))
+                    .filter(app_user::Column::Id.eq(user_id))
+                    .exec(&txn)
+                    .await?;
+            }
             throttle::record_success(&txn, &throttle::Keys { account: key, address: String::new() }).await?;
             audit::record(&txn, AuditEvent::new(AuditAction::MfaChallenge, Outcome::Success, request).actor(user_id).detail(method.as_str())).await?;
             txn.commit().await?;

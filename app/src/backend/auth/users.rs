@@ -254,12 +254,56 @@ pub async fn set_role(
 pub enum ChangePasswordError {
     #[error("the current password is wrong")]
     WrongCurrent,
+    /// Too many wrong current passwords: Argon2 runs per guess, so guesses are counted like
+    /// sign-ins, per account.
+    #[error("locked for {retry_after_secs} s")]
+    Locked { retry_after_secs: u64 },
     #[error("{0}")]
     Policy(#[from] PasswordError),
     #[error(transparent)]
     Hash(#[from] super::password::HashError),
     #[error(transparent)]
     Db(#[from] DbErr),
+}
+
+/// Whether `typed` is the signed-in user's current password (to change it, or to replace their
+/// authenticator). Argon2 runs per guess, so guesses are counted before the hash runs (see
+/// `throttle::take`), per account, with the sign-in's threshold: a stolen session cannot turn
+/// these forms into an unlimited password oracle. A right password gives its attempt back.
+pub async fn confirm_password(db: &DatabaseConnection, auth: &super::Auth, user: &User, typed: String, request: &RequestMeta) -> Result<bool, ChangePasswordError> {
+    let key = format!("password_change:{}", user.id);
+    let txn = write_transaction(db).await?;
+    let ticket = match super::throttle::take(&txn, &auth.config.throttle, &key, auth.config.throttle.account_threshold, now_ms()).await? {
+        super::throttle::Taken::Allowed(ticket) => ticket,
+        super::throttle::Taken::Locked { ms } => {
+            audit::record(&txn, AuditEvent::new(AuditAction::PasswordChange, Outcome::Failure, request).actor(&user.id).detail("locked")).await?;
+            txn.commit().await?;
+            return Err(ChangePasswordError::Locked { retry_after_secs: (ms as u64).div_ceil(1000) });
+        }
+    };
+    txn.commit().await?;
+    let stored = password_hash(db, &user.id).await?;
+    let bounded = typed.chars().count() <= crate::domain::MAX_PASSWORD_CHARS;
+    if !bounded || !auth.passwords.verify(typed, stored).await? {
+        return Ok(false);
+    }
+    super::throttle::give_back(db, &ticket).await?;
+    Ok(true)
+}
+
+/// Ends every open sign-in of `user_id` but `keep` (inside the caller's transaction): after a
+/// new password or a new authenticator, whoever held the old one is signed out.
+pub async fn revoke_others(db: &impl ConnectionTrait, user_id: &str, keep: &str) -> Result<u64, DbErr> {
+    use crate::backend::entities::login_session;
+    use sea_orm::sea_query::Expr;
+    let result = login_session::Entity::update_many()
+        .col_expr(login_session::Column::RevokedAtMs, Expr::value(now_ms()))
+        .filter(login_session::Column::UserId.eq(user_id))
+        .filter(login_session::Column::Id.ne(keep))
+        .filter(login_session::Column::RevokedAtMs.is_null())
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
 }
 
 /// Changes the signed-in user's password after checking the current one. Their other sessions
@@ -273,11 +317,8 @@ pub async fn change_password(
     new: String,
     request: &RequestMeta,
 ) -> Result<(), ChangePasswordError> {
-    use crate::backend::entities::login_session;
     use sea_orm::sea_query::Expr;
-    let stored = password_hash(db, &user.id).await?;
-    let bounded = current.chars().count() <= crate::domain::MAX_PASSWORD_CHARS;
-    if !bounded || !auth.passwords.verify(current, stored).await? {
+    if !confirm_password(db, auth, user, current, request).await? {
         audit::record_alone(
             db,
             AuditEvent::new(AuditAction::PasswordChange, Outcome::Failure, request).actor(&user.id).detail("wrong_current_password"),
@@ -294,13 +335,7 @@ pub async fn change_password(
         .filter(app_user::Column::Id.eq(user.id.as_str()))
         .exec(&txn)
         .await?;
-    login_session::Entity::update_many()
-        .col_expr(login_session::Column::RevokedAtMs, Expr::value(now_ms()))
-        .filter(login_session::Column::UserId.eq(user.id.as_str()))
-        .filter(login_session::Column::Id.ne(login_id))
-        .filter(login_session::Column::RevokedAtMs.is_null())
-        .exec(&txn)
-        .await?;
+    revoke_others(&txn, &user.id, login_id).await?;
     audit::record(&txn, AuditEvent::new(AuditAction::PasswordChange, Outcome::Success, request).actor(&user.id)).await?;
     txn.commit().await?;
     Ok(())

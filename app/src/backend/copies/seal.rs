@@ -33,6 +33,9 @@ pub enum SealError {
     Damaged,
 }
 
+/// The prefix of a secret sealed into a text column.
+const SEALED_TEXT: &str = "sealed:";
+
 /// A sealed file as stored.
 #[derive(Debug, Clone)]
 pub struct Sealed {
@@ -97,6 +100,33 @@ impl FileKeys {
         Ok(Sealed { key_id: id.clone(), nonce: nonce.to_vec(), ciphertext })
     }
 
+    /// A key for another purpose (`session-id`, say), derived from the sealing key with
+    /// HMAC-SHA256: the site keeps one secret, and each use gets its own key. Rotating the first
+    /// key changes every derived key.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        use hmac::{Hmac, Mac};
+        let (_, key) = &self.keys[0];
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Seals a short secret into one line of text (for a text column): `sealed:<key id>:<nonce
+    /// hex>:<ciphertext hex>`, bound to `context`.
+    pub fn seal_text(&self, plain: &[u8], context: &str) -> Result<String, SealError> {
+        let sealed = self.seal(plain, context)?;
+        Ok(format!("{SEALED_TEXT}{}:{}:{}", sealed.key_id, hex::encode(&sealed.nonce), hex::encode(&sealed.ciphertext)))
+    }
+
+    /// Opens what [`seal_text`](Self::seal_text) wrote; `None` when the text is not sealed at all
+    /// (a value stored before sealing), an error when it is sealed but cannot be opened.
+    pub fn open_text(&self, text: &str, context: &str) -> Option<Result<Vec<u8>, SealError>> {
+        let rest = text.strip_prefix(SEALED_TEXT)?;
+        let mut parts = rest.splitn(3, ':');
+        let parsed = (|| Some(Sealed { key_id: parts.next()?.to_string(), nonce: hex::decode(parts.next()?).ok()?, ciphertext: hex::decode(parts.next()?).ok()? }))();
+        Some(parsed.ok_or(SealError::Damaged).and_then(|sealed| self.open(&sealed, context)))
+    }
+
     /// Opens a sealed file; fails when the key is unknown, or the file, nonce or context differ
     /// from what was sealed.
     pub fn open(&self, sealed: &Sealed, context: &str) -> Result<Vec<u8>, SealError> {
@@ -122,6 +152,17 @@ mod tests {
 
     const K1: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
     const K2: &str = "HxwdHhscGRoYFxYVFBMSERAPDg0MCwoJCAcGBQQDAgE=";
+
+    #[test]
+    fn secrets_sealed_as_text_open_with_their_context_and_plain_text_is_told_apart() {
+        let k = keys(&format!("a:{K1}"));
+        let text = k.seal_text(b"twenty bytes secret!", "totp/user-1").expect("sealed");
+        assert!(text.starts_with("sealed:a:") && !text.contains("twenty"));
+        assert_eq!(k.open_text(&text, "totp/user-1").map(Result::ok), Some(Some(b"twenty bytes secret!".to_vec())));
+        assert!(k.open_text(&text, "totp/user-2").is_some_and(|r| r.is_err()), "bound to its owner");
+        assert!(k.open_text("JBSWY3DPEHPK3PXP", "totp/user-1").is_none(), "not sealed");
+        assert!(k.open_text("sealed:a:zz", "totp/user-1").is_some_and(|r| r.is_err()), "damaged");
+    }
 
     #[test]
     fn sealed_files_open_with_the_same_context_only() {

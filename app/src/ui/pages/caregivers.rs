@@ -270,7 +270,10 @@ fn representative_item(r: RepresentativeView) -> impl IntoView {
 pub fn RepresentativesPage() -> impl IntoView {
     let mine = Resource::new(|| (), |_| my_representative_requests());
     let query = use_query_map();
-    let error = move || query.read().get("error");
+    // The refusal's messages come from the session (shown once), never from the address.
+    let errors = Resource::new(move || query.read().get("error").is_some(), |refused| async move {
+        if refused { crate::api::caregivers::take_form_errors("representatives".into()).await.unwrap_or_default() } else { Vec::new() }
+    });
     let sent = move || query.read().get("sent").is_some();
     view! {
         <Title text="Act for a patient"/>
@@ -278,12 +281,15 @@ pub fn RepresentativesPage() -> impl IntoView {
             <h1 id=ids::REPRESENTATIVE_HEADING>"Ask to act for a patient"</h1>
             <p>"Parents of children under 18, guardians, holders of a health-care power of attorney and executors can see records and ask for copies. "
                "HIM staff check your documents before access starts; you will get a message either way."</p>
-            {move || error().map(|e| view! {
-                <div id=ids::REPRESENTATIVE_ERROR class="form-error" role="alert">
-                    <p>"Nothing was sent. Please correct:"</p>
-                    <ul>{e.split(" | ").map(|m| view! { <li>{m.to_string()}</li> }).collect_view()}</ul>
-                </div>
-            })}
+            <Suspense fallback=|| ()>{move || Suspend::new(async move {
+                let list = errors.await;
+                (!list.is_empty()).then(|| view! {
+                    <div id=ids::REPRESENTATIVE_ERROR class="form-error" role="alert">
+                        <p>"Nothing was sent. Please correct:"</p>
+                        <ul>{list.into_iter().map(|e| view! { <li>{e.message}</li> }).collect_view()}</ul>
+                    </div>
+                })
+            })}</Suspense>
             {move || sent().then(|| view! { <p id=ids::REPRESENTATIVE_SENT class="notice" role="status">"Sent. HIM staff will check your documents."</p> })}
             <form method="post" action="/representatives/new" enctype="multipart/form-data" class="form">
                 <div class="field">
@@ -361,7 +367,8 @@ pub fn StaffRepresentativesPage() -> impl IntoView {
                                         </div>
                                         <div class="field">
                                             <label for=format!("view-{id}")>"What they may see"</label>
-                                            <select id=format!("view-{id}") name="view">
+                                            <select id=format!("view-{id}") name="view" required=true>
+                                                <option value="" selected=true>"Choose…"</option>
                                                 <option value="full">"The full record (narrowed by the age rules)"</option>
                                                 <option value="limited">"The limited record"</option>
                                             </select>

@@ -29,18 +29,24 @@ pub fn IntakePage() -> impl IntoView {
     let searched = move || search.with(|s| s.name.is_some() || s.mrn.is_some());
     let matches = Resource::new(move || search.get(), |s| async move { if s.name.is_none() && s.mrn.is_none() { Ok(Vec::new()) } else { intake_matches(s).await } });
     let key = Resource::new(|| (), |_| intake_key());
-    let errors = move || get("error").map(|e| e.split(" | ").map(str::to_string).collect::<Vec<_>>());
+    // The refusal's messages come from the session (shown once), never from the address.
+    let errors = Resource::new(move || get("error").is_some(), |refused| async move {
+        if refused { crate::api::caregivers::take_form_errors("intake".into()).await.unwrap_or_default() } else { Vec::new() }
+    });
     view! {
         <Title text="Log a request"/>
         <section class="page" aria-labelledby=ids::INTAKE_HEADING>
             <h1 id=ids::INTAKE_HEADING>"Log a request"</h1>
             <p>"For a request that came by mail, fax, in person, by phone or by email. The clock starts on the day it was received."</p>
-            {move || errors().map(|list| view! {
-                <div id=ids::INTAKE_ERROR class="notice notice--error" role="alert" tabindex="-1">
-                    <p>"The request was not logged. Correct this and send it again:"</p>
-                    <ul>{list.into_iter().map(|e| view! { <li>{e}</li> }).collect_view()}</ul>
-                </div>
-            })}
+            <Suspense fallback=|| ()>{move || Suspend::new(async move {
+                let list = errors.await;
+                (!list.is_empty()).then(|| view! {
+                    <div id=ids::INTAKE_ERROR class="notice notice--error" role="alert" tabindex="-1">
+                        <p>"The request was not logged. Correct this and send it again:"</p>
+                        <ul>{list.into_iter().map(|e| view! { <li>{format!("{}: {}", e.field, e.message)}</li> }).collect_view()}</ul>
+                    </div>
+                })
+            })}</Suspense>
             <IntakeFind kind/>
             {move || (searched() && kind.get().is_some()).then(|| view! { <IntakeRequest kind matches key/> })}
         </section>

@@ -66,6 +66,14 @@ pub fn SetupPage() -> impl IntoView {
             }.into_any()
             />
             <ActionForm action=confirm attr:class="form" attr:novalidate="true">
+                <Suspense fallback=|| ()>{move || Suspend::new(async move {
+                    setup.await.ok().filter(|s| s.replacing).map(|_| view! {
+                        <Field label="Your password, or a code from the app you use now" name="current" id=ids::MFA_SETUP_CURRENT kind="password"
+                            autocomplete="current-password" required=true maxlength=128
+                            hint="You are replacing the authenticator you have: prove it is you first. Your other sign-ins will end."
+                            error=Signal::derive(move || field_error(result.get(), "current"))/>
+                    })
+                })}</Suspense>
                 <Field label="Code from your app" name="code" id=ids::MFA_SETUP_CODE kind="text"
                     autocomplete="one-time-code" required=true maxlength=12
                     error=Signal::derive(move || field_error(result.get(), "code"))/>

@@ -327,8 +327,9 @@ impl AccessContext {
         let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await?;
         let Some(row) = row else { return Err(AppError::NotFound) };
         let own = self.subject().as_deref() == Some(row.patient_id.as_str()) && row.requester_user_id == self.principal.user_id;
+        // Still entitled (a caregiver whose access ended asks for nothing more): read afresh.
+        self.authorize(Action::RequestCopy, Target::Patient(&row.patient_id), AuditAction::ReleaseRequest).await?;
         if !own {
-            self.authorize(Action::RequestCopy, Target::Patient(&row.patient_id), AuditAction::ReleaseRequest).await?;
             return Err(AppError::NotFound);
         }
         let (from, to) = self.check_transition(&row, Event::RequestDenialReview, Actor::Requester).await?;

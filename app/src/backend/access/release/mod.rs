@@ -532,6 +532,9 @@ impl AccessContext {
         let Some(row) = row else { return Err(AppError::NotFound) };
         let own = self.subject().as_deref() == Some(row.patient_id.as_str()) && row.requester_user_id == self.principal.user_id;
         let actor = if own && event == Event::Cancel {
+            // Still entitled: a caregiver whose access ended no longer acts on the patient's
+            // requests, even the ones they made (the grant is read afresh: 404 when it ended).
+            self.authorize(Action::RequestCopy, Target::Patient(&row.patient_id), AuditAction::ReleaseRequest).await?;
             Actor::Requester
         } else if self.principal.roles.contains(&Role::HimStaff) {
             self.authorize(Action::WorkRequests, Target::Site, AuditAction::ReleaseRequest).await?;
