@@ -45,11 +45,24 @@ pub enum Command {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
+    /// The keys of `file_keys`.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Benchmarks (figures for the README, not tests).
     Bench {
         #[command(subcommand)]
         action: BenchAction,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// Seal everything sealed under an older key again under the first key of `file_keys`
+    /// (released files, passcode links, representatives' documents, authenticator secrets), so
+    /// the old key can be dropped. Resumable; audited; exits 1 if a value could not be opened.
+    Reseal,
 }
 
 #[derive(Debug, Subcommand)]
@@ -202,6 +215,17 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
             println!("{}", crate::import::bench(&settings, &file).await?);
             Ok(())
         }
+        Command::Keys { action: KeysAction::Reseal } => {
+            let report = reseal(&settings, true).await?;
+            println!("{}", report.text);
+            if report.unreadable > 0 {
+                return Err(StartupError::Admin(format!(
+                    "{} value(s) could not be opened with any key of file_keys: keep the key that sealed them until they are dealt with",
+                    report.unreadable
+                )));
+            }
+            Ok(())
+        }
         Command::VerifyAudit => {
             let report = verify_audit(&settings).await?;
             println!("{report}");
@@ -273,6 +297,43 @@ pub async fn admin(settings: &Settings, action: AdminAction, password: Option<St
             }
         }
     };
+    db.close_by_ref().await.ok();
+    Ok(report)
+}
+
+/// What `portal keys reseal` did.
+pub struct ResealReport {
+    pub text: String,
+    pub resealed: u64,
+    pub unreadable: u64,
+}
+
+/// `portal keys reseal`: each table in turn, with a progress bar on a terminal (`bars`).
+pub async fn reseal(settings: &Settings, bars: bool) -> Result<ResealReport, StartupError> {
+    use app::backend::access::reseal::SealedTable;
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    let db = database::connect(settings).await?;
+    database::migrate_up(&db).await?;
+    let keys = settings.file_keys();
+    let system = app::backend::access::SystemContext::command_line(db.clone(), settings.site_code.clone());
+    let fail = |e: sea_orm::DbErr| StartupError::Admin(format!("resealing failed (run it again to resume): {e}"));
+    let style = ProgressStyle::with_template("{prefix:>28} [{bar:30}] {pos}/{len}").unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> ");
+    let mut report = ResealReport { text: format!("Sealing under key {}:", keys.current_id()), resealed: 0, unreadable: 0 };
+    for table in SealedTable::ALL {
+        let bar = ProgressBar::new(0).with_style(style.clone()).with_prefix(table.label());
+        if !bars {
+            bar.set_draw_target(ProgressDrawTarget::hidden());
+        }
+        let progress = |done: u64, total: u64| {
+            bar.set_length(total);
+            bar.set_position(done);
+        };
+        let count = system.reseal(&keys, table, &progress).await.map_err(fail)?;
+        bar.finish_and_clear();
+        report.text.push_str(&format!("\n  {}: {} resealed, {} unreadable", table.label(), count.resealed, count.unreadable));
+        report.resealed += count.resealed;
+        report.unreadable += count.unreadable;
+    }
     db.close_by_ref().await.ok();
     Ok(report)
 }

@@ -297,3 +297,50 @@ async fn signing_out_and_in_leaves_nothing_of_the_last_person_in_the_session() {
     let bens = app.call_ok(&shared, "mfa_setup_start", &[]).await["manual_key"].clone();
     assert_ne!(anas, bens, "Ben never sees the authenticator secret Ana was setting up");
 }
+
+const OLD_KEY: &str = "old:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const NEW_KEY: &str = "new:HxwdHhscGRoYFxYVFBMSERAPDg0MCwoJCAcGBQQDAgE=";
+
+#[tokio::test]
+async fn a_key_is_rotated_without_losing_a_file_or_an_authenticator() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let app = spawn_app_with(|s| s.file_keys = Some(OLD_KEY.to_string().into())).await;
+    // A released copy (sealed under the old key) and a staff authenticator (sealed too).
+    let record = app.create_patient("MRN-1", "Lopez", "1984-03-07").await;
+    app.create_user("ana@example.org", &[Role::Patient], Some(&record)).await;
+    app.create_user("sam@example.org", &[Role::HimStaff], None).await;
+    let (ana, sam) = (app.new_client(), app.new_client());
+    app.login_as(&ana, "ana@example.org").await;
+    app.login_as(&sam, "sam@example.org").await;
+    let id = app.call_ok(&ana, "submit_request", &[("scope", "all"), ("pdf", "on")]).await["id"].as_str().expect("id").to_string();
+    for step in ["start_identity_check", "identity_verified"] {
+        app.call_ok(&sam, "advance_request", &[("id", &id), ("step", step), ("note", "ok")]).await;
+    }
+    app.call_ok(&sam, "decide_request", &[("id", &id), ("decision", "approve"), ("note", "ok")]).await;
+    app.call_ok(&sam, "release_copy", &[("id", &id)]).await;
+
+    // The new key goes first; the old one stays until everything is resealed.
+    let mut rotated = app.settings.clone();
+    rotated.file_keys = Some(format!("{NEW_KEY},{OLD_KEY}").into());
+    let report = server::cli::reseal(&rotated, false).await.expect("resealed");
+    assert!(report.resealed >= 2 && report.unreadable == 0, "{}", report.text);
+    let again = server::cli::reseal(&rotated, false).await.expect("nothing left");
+    assert_eq!(again.resealed, 0, "resumable: what is done is skipped");
+    assert_eq!(app.audit("key_reseal", "success").await.len(), 8, "one event per table per run");
+
+    // Only the new key is needed now: every value opens with it alone.
+    let new_only = app::backend::copies::seal::FileKeys::parse(NEW_KEY).expect("key");
+    let backend = app.db.get_database_backend();
+    let files = app.db.query_all_raw(Statement::from_string(backend, "SELECT id, request_id, key_id, nonce, ciphertext FROM release_file")).await.expect("rows");
+    assert!(!files.is_empty());
+    for row in files {
+        let (file, request): (String, String) = (row.try_get("", "id").expect("id"), row.try_get("", "request_id").expect("request"));
+        let sealed = app::backend::copies::seal::Sealed { key_id: row.try_get("", "key_id").expect("key"), nonce: row.try_get("", "nonce").expect("nonce"), ciphertext: row.try_get("", "ciphertext").expect("bytes") };
+        assert!(new_only.open(&sealed, &format!("{file}/{request}")).is_ok(), "{file} opens with the new key alone");
+    }
+    let secrets = app.db.query_all_raw(Statement::from_string(backend, "SELECT id, totp_secret FROM app_user WHERE totp_secret IS NOT NULL")).await.expect("rows");
+    for row in secrets {
+        let (user, secret): (String, String) = (row.try_get("", "id").expect("id"), row.try_get("", "totp_secret").expect("secret"));
+        assert!(new_only.open_text(&secret, &format!("totp/{user}")).is_some_and(|r| r.is_ok()), "the authenticator opens with the new key alone");
+    }
+}

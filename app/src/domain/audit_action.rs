@@ -40,6 +40,9 @@ crate::domain::text_enum! {
         RepresentativeDecide = "representative_decide",
         /// The administrator changes the fee schedule.
         FeeSchedule = "fee_schedule",
+        /// Everything sealed under an older file key was sealed again under the first
+        /// (`portal keys reseal`).
+        KeyReseal = "key_reseal",
     }
 }
 

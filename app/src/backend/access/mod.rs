@@ -25,6 +25,7 @@ mod rows;
 pub use rows::check_entities;
 mod system;
 pub use system::SystemContext;
+pub mod reseal;
 use rows::{band_of, caregiver_grant, grant_scope, in_force, patient_row};
 pub mod release;
 pub use release::{InstantFile, InstantSettings, LinkNotice, MAX_SCANS, ReleaseSettings, normalize_code};
