@@ -254,7 +254,7 @@ pub async fn admin(settings: &Settings, action: AdminAction, password: Option<St
             if disabled.is_empty() {
                 "No demo account can sign in; nothing changed.".to_string()
             } else {
-                format!("Disabled the demo accounts {} (audited); their sessions were ended.", disabled.join(", "))
+                format!("Disabled the demo accounts {} (audited); their sessions were ended. If no administrator is left, make one with `portal admin create-user --role administrator`.", disabled.join(", "))
             }
         }
         AdminAction::CreateUser { email, name, roles, .. } => {

@@ -193,6 +193,10 @@ async fn bad_invitations_are_refused_audited_and_change_nothing() {
     let token = invite(&app, &ana, "carl@example.org", "full", false).await;
     // Someone signed in with another email cannot accept it.
     let eve = signed_in(&app, "eve@example.org", &[], None).await;
+    // Nor learn what the link opens: whose record, what scope, until when.
+    let seen = app.call_ok(&eve, "invitation_preview", &[("token", &token)]).await;
+    assert_eq!((seen["for_you"].clone(), seen["patient_name"].clone(), seen["days"].clone(), seen["expires_on"].clone()), (serde_json::json!(false), serde_json::json!(""), serde_json::json!(0), serde_json::json!("")), "{seen}");
+    assert_eq!(seen["scope"]["view"], "limited", "a fixed placeholder, not the invitation's scope ({seen})");
     let refused = app.call(&eve, "accept_invitation", &[("token", &token)]).await;
     assert_eq!(refused.status(), 422);
     assert!(refused.text().await.expect("body").contains("another email address"));

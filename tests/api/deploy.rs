@@ -344,3 +344,51 @@ async fn a_key_is_rotated_without_losing_a_file_or_an_authenticator() {
         assert!(new_only.open_text(&secret, &format!("totp/{user}")).is_some_and(|r| r.is_ok()), "the authenticator opens with the new key alone");
     }
 }
+
+#[tokio::test]
+async fn requests_sent_at_the_same_moment_each_get_their_own_number() {
+    // On PostgreSQL two requests once read the same highest number, and the second failed (500).
+    let app = spawn_app_with(|_| {}).await;
+    let record = app.create_patient("MRN-1", "Lopez", "1984-03-07").await;
+    app.create_user("ana@example.org", &[Role::Patient], Some(&record)).await;
+    let ana = app.new_client();
+    app.login_as(&ana, "ana@example.org").await;
+    let mut sending = tokio::task::JoinSet::new();
+    for _ in 0..12 {
+        let (client, url) = (ana.clone(), app.url("/api/submit_request"));
+        sending.spawn(async move {
+            let response = client.post(url).header("accept", "application/json").form(&[("scope", "all"), ("pdf", "on")]).send().await.expect("sent");
+            (response.status().as_u16(), response.text().await.expect("body"))
+        });
+    }
+    let mut numbers = Vec::new();
+    while let Some(done) = sending.join_next().await {
+        let (status, body) = done.expect("the task");
+        assert_eq!(status, 200, "{body}");
+        numbers.push(serde_json::from_str::<serde_json::Value>(&body).expect("JSON")["number"].as_str().expect("number").to_string());
+    }
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers.len(), 12, "{numbers:?}");
+}
+
+#[tokio::test]
+async fn two_administrators_demoting_each_other_at_once_leave_one() {
+    use app::backend::auth::users;
+    use app::backend::request::RequestMeta;
+    let app = spawn_app_with(|_| {}).await;
+    let ada = app.create_user("ada@example.org", &[Role::Administrator], None).await;
+    let bob = app.create_user("bob@example.org", &[Role::Administrator], None).await;
+    let request = RequestMeta::command_line();
+    let (first, second) = tokio::join!(
+        users::set_role(&app.db, &ada.id, Role::Administrator, false, Some(&bob.id), &request),
+        users::set_role(&app.db, &bob.id, Role::Administrator, false, Some(&ada.id), &request),
+    );
+    let refused = [&first, &second].iter().filter(|r| r.as_ref().is_err_and(users::is_last_administrator)).count();
+    assert_eq!(refused, 1, "{first:?} {second:?}");
+    assert_eq!(users::count_active_with(&app.db, Role::Administrator).await.expect("count"), 1);
+    // Disabling the last one is refused the same way.
+    let last = if first.is_ok() { &bob } else { &ada };
+    let disabled = users::set_active(&app.db, &last.id, false, None, &request).await;
+    assert!(disabled.as_ref().is_err_and(users::is_last_administrator), "{disabled:?}");
+}

@@ -105,6 +105,12 @@ pub async fn take_created_account() -> Result<Option<CreatedAccount>, AppError> 
     }.await)
 }
 
+/// The portal never ends up with nobody to manage it.
+#[cfg(feature = "ssr")]
+fn last_administrator() -> AppError {
+    AppError::Conflict { message: "This is the last administrator: grant the role to someone else first.".into() }
+}
+
 /// Grants (`grant` = "true") or revokes a staff role. The last active administrator cannot be
 /// demoted, so the portal never ends up with nobody to manage it.
 #[server(prefix = "/api", endpoint = "set_user_role")]
@@ -124,11 +130,11 @@ pub async fn set_user_role(user_id: String, role: String, grant: String) -> Resu
         if !granting && role == Role::Administrator
             && users::count_active_with(&state.db, Role::Administrator).await.map_err(fail("counting administrators failed"))? <= 1
         {
-            return Err(AppError::Conflict { message: "This is the last administrator: grant the role to someone else first.".into() });
+            return Err(last_administrator());
         }
-        users::set_role(&state.db, &user_id, role, granting, Some(&context.principal().user_id), context.request())
-            .await
-            .map_err(fail("changing a role failed"))?;
+        users::set_role(&state.db, &user_id, role, granting, Some(&context.principal().user_id), context.request()).await.map_err(|e| {
+            if users::is_last_administrator(&e) { last_administrator() } else { fail("changing a role failed")(e) }
+        })?;
         leptos_axum::redirect("/admin/users");
         Ok(())
     }.await)
@@ -149,9 +155,9 @@ pub async fn set_user_active(user_id: String, active: String) -> Result<(), AppE
             return Err(AppError::Conflict { message: "You cannot disable your own account.".into() });
         }
         users::find_by_id(&state.db, &user_id).await.map_err(fail("reading a user failed"))?.ok_or(AppError::NotFound)?;
-        users::set_active(&state.db, &user_id, active == "true", Some(&context.principal().user_id), context.request())
-            .await
-            .map_err(fail("changing an account failed"))?;
+        users::set_active(&state.db, &user_id, active == "true", Some(&context.principal().user_id), context.request()).await.map_err(|e| {
+            if users::is_last_administrator(&e) { last_administrator() } else { fail("changing an account failed")(e) }
+        })?;
         leptos_axum::redirect("/admin/users");
         Ok(())
     }.await)

@@ -135,7 +135,7 @@ pub async fn purge(db: &sea_orm::DatabaseConnection) -> Result<Vec<String>, sea_
     let request = RequestMeta::command_line();
     let mut disabled = Vec::new();
     for user in active_users(db).await? {
-        if users::set_active(db, &user.id, false, Some("system:command-line"), &request).await? {
+        if users::disable_from_command_line(db, &user.id, &request).await? {
             disabled.push(user.email);
         }
     }

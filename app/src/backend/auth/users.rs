@@ -233,6 +233,8 @@ pub async fn set_role(
     }
     if granted {
         insert_role(&txn, user_id, role, now_ms()).await?;
+    } else if role == Role::Administrator {
+        keep_an_administrator(&txn, async { user_role::Entity::delete_by_id((user_id.to_string(), role.as_str().to_string())).exec(&txn).await.map(|_| ()) }).await?;
     } else {
         user_role::Entity::delete_by_id((user_id.to_string(), role.as_str().to_string())).exec(&txn).await?;
     }
@@ -397,6 +399,31 @@ pub async fn list(db: &DatabaseConnection, query: &str) -> Result<Vec<User>, DbE
         .collect())
 }
 
+/// The error a role change or a disabling answers when it would leave no active administrator
+/// (see [`keep_an_administrator`]); callers tell it apart with [`is_last_administrator`].
+const LAST_ADMINISTRATOR: &str = "this would leave no active administrator";
+
+pub fn is_last_administrator(error: &DbErr) -> bool {
+    matches!(error, DbErr::Custom(message) if message == LAST_ADMINISTRATOR)
+}
+
+/// Serializes changes that can remove an administrator, then (after the change, in the same
+/// transaction) refuses the one that left none: two administrators demoting or disabling each
+/// other at the same moment cannot both succeed. On PostgreSQL a transaction-scoped advisory lock
+/// orders them (SQLite's write transaction already does); the caller rolls back on the error.
+async fn keep_an_administrator(txn: &sea_orm::DatabaseTransaction, change: impl std::future::Future<Output = Result<(), DbErr>>) -> Result<(), DbErr> {
+    /// The advisory lock's key: any constant the portal uses for nothing else.
+    const ADMINISTRATORS_LOCK: i64 = 0x4164_6d69_6e73;
+    if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({ADMINISTRATORS_LOCK})")).await?;
+    }
+    change.await?;
+    if count_active_with(txn, Role::Administrator).await? == 0 {
+        return Err(DbErr::Custom(LAST_ADMINISTRATOR.into()));
+    }
+    Ok(())
+}
+
 /// How many active accounts hold `role`.
 pub async fn count_active_with(db: &impl ConnectionTrait, role: Role) -> Result<usize, DbErr> {
     let holders = user_role::Entity::find().filter(user_role::Column::Role.eq(role.as_str())).all(db).await?;
@@ -418,16 +445,46 @@ pub async fn set_active(
     actor: Option<&str>,
     request: &RequestMeta,
 ) -> Result<bool, DbErr> {
+    change_active(db, user_id, active, actor, request, true).await
+}
+
+/// Disables an account from the command line (`portal admin purge-demo`), even the last
+/// administrator: the command line is where a new one is made (`portal admin create-user`).
+pub async fn disable_from_command_line(db: &DatabaseConnection, user_id: &str, request: &RequestMeta) -> Result<bool, DbErr> {
+    change_active(db, user_id, false, Some("system:command-line"), request, false).await
+}
+
+async fn change_active(
+    db: &DatabaseConnection,
+    user_id: &str,
+    active: bool,
+    actor: Option<&str>,
+    request: &RequestMeta,
+    keep_administrator: bool,
+) -> Result<bool, DbErr> {
     use sea_orm::sea_query::Expr;
     let status = if active { "active" } else { "disabled" };
     let txn = write_transaction(db).await?;
-    let changed = app_user::Entity::update_many()
-        .col_expr(app_user::Column::Status, Expr::value(status))
-        .filter(app_user::Column::Id.eq(user_id))
-        .filter(app_user::Column::Status.ne(status))
-        .exec(&txn)
+    let disable = async {
+        app_user::Entity::update_many()
+            .col_expr(app_user::Column::Status, Expr::value(status))
+            .filter(app_user::Column::Id.eq(user_id))
+            .filter(app_user::Column::Status.ne(status))
+            .exec(&txn)
+            .await
+    };
+    let changed = if active || !keep_administrator || !roles_of(&txn, user_id).await?.contains(&Role::Administrator) {
+        disable.await?.rows_affected
+    } else {
+        let mut rows = 0;
+        keep_an_administrator(&txn, async {
+            rows = disable.await?.rows_affected;
+            Ok(())
+        })
         .await?;
-    if changed.rows_affected == 0 {
+        rows
+    };
+    if changed == 0 {
         return Ok(false);
     }
     if !active {

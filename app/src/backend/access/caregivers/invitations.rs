@@ -213,9 +213,14 @@ impl AccessContext {
         let Some(inv) = invitation else { return Err(AppError::NotFound) };
         let patient = patient_row::Entity::find_by_id(inv.patient_id.clone()).one(&self.db).await?.ok_or(AppError::NotFound)?;
         let for_you = inv.email.eq_ignore_ascii_case(&email);
+        if !for_you {
+            // Only the invited address learns whose record it is, what it opens and until when:
+            // a forwarded or leaked link tells anyone else nothing.
+            let nothing = crate::domain::caregiver::GrantScope { view: crate::domain::caregiver::ViewScope::Limited, request_copies: false, track_requests: false };
+            return Ok(InvitationPreview { patient_name: String::new(), scope: nothing, days: 0, expires_on: String::new(), for_you });
+        }
         Ok(InvitationPreview {
-            // Only someone the invitation is for learns whose record it is.
-            patient_name: if for_you { full_name(&patient) } else { String::new() },
+            patient_name: full_name(&patient),
             scope: invitation_scope(&inv),
             days: u32::try_from(inv.days).unwrap_or(0),
             expires_on: self.clock.day(inv.expires_at_ms),

@@ -84,8 +84,17 @@ fn beside_name(n: usize, title: &str, content_type: &str) -> String {
     format!("attachments/{n}-{}.{extension}", if stem.is_empty() { "document" } else { &stem })
 }
 
-/// The next request number (R-1001 onward), read in the transaction that inserts it.
+/// The next request number (R-1001 onward), read in the transaction that inserts it. On
+/// PostgreSQL two transactions could read the same maximum and the second insert would fail on
+/// the unique number: a transaction-scoped advisory lock makes them take numbers one after the
+/// other (released at commit). SQLite's write transaction already holds the database.
 pub(super) async fn next_request_number(txn: &sea_orm::DatabaseTransaction) -> Result<i64, AppError> {
+    use sea_orm::ConnectionTrait;
+    /// The advisory lock's key: "R-number", any constant the portal uses for nothing else.
+    const NUMBER_LOCK: i64 = 0x5220_6e75_6d62;
+    if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({NUMBER_LOCK})")).await?;
+    }
     let last: Option<i64> = release_request::Entity::find()
         .select_only()
         .column_as(release_request::Column::Number.max(), "max")
