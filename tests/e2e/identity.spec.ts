@@ -58,9 +58,11 @@ test('a patient signs in, lands on their record and signs out', async ({ page },
   await page.locator(byId(ids.SIGN_OUT)).click();
   await expect(page).toHaveURL(/\/sign-in\?signed_out=1$/);
   await expect(page.locator(byId(ids.SIGNED_IN_AS))).toHaveCount(0);
-  // Signed out means the record is gone too.
+  // Signed out means the record is gone too: the page sends the visitor to sign in (303), and
+  // back to it afterwards.
   await page.goto('/record');
-  await expect(page.getByText('Please sign in to see this page.')).toBeVisible();
+  await expect(page).toHaveURL(/\/sign-in\?next=\/record$/);
+  await expect(page.getByRole('button', { name: 'Sign in', exact: true })).toBeVisible();
 });
 
 test('a wrong password is announced at the form and keeps the person signed out', async ({ page }) => {
