@@ -92,6 +92,7 @@ pub struct Settings {
     pub proxy_limited_from_age: u8,
     pub proxy_adult_from_age: u8,
     pub representative_document_max_bytes: u64,
+    pub upload_bytes_per_day: u64,
     /// The TLS-terminating proxies in front of the portal (CIDR blocks): only their forwarding
     /// headers name the client. A list in TOML, commas in `PORTAL_TRUSTED_PROXIES`.
     #[serde(deserialize_with = "list_or_commas")]
@@ -192,6 +193,7 @@ impl Default for Settings {
             proxy_limited_from_age: 12,
             proxy_adult_from_age: 18,
             representative_document_max_bytes: 10 * 1024 * 1024,
+            upload_bytes_per_day: 50 * 1024 * 1024,
         }
     }
 }
@@ -260,6 +262,7 @@ pub const DOCS: &[SettingDoc] = &[
     SettingDoc { key: "proxy_limited_from_age", default: "12", help: "From this birthday a parent's access is limited: no notes, no sensitive categories (45 CFR 164.502(g)(3); state law varies)." },
     SettingDoc { key: "proxy_adult_from_age", default: "18", help: "From this birthday a parent's access ends, unless the adult patient invites them." },
     SettingDoc { key: "representative_document_max_bytes", default: "10485760", help: "The largest supporting document (PDF, PNG or JPEG) a representative may upload (10 MiB)." },
+    SettingDoc { key: "upload_bytes_per_day", default: "52428800", help: "The most one account may upload in 24 hours (representatives' documents), in bytes (50 MiB); at least representative_document_max_bytes." },
     SettingDoc { key: "trusted_proxies", default: "(none)", help: "The TLS-terminating proxies in front of the portal, as CIDR blocks (10.0.0.0/8, 2001:db8::/32, or one address). Only when the connection comes from one of them is the client read from X-Forwarded-For (or Forwarded): the right-most hop that is not a trusted proxy. Without it, every client behind a proxy looks like the proxy to rate limits, lock-outs and the audit trail." },
     SettingDoc { key: "oidc_providers", default: "(none)", help: "OpenID Connect providers: a list of {id, label, issuer, client_id, client_secret, for_patients}. Register {public_url}/auth/oidc/callback with each." },
 ];
@@ -388,6 +391,9 @@ impl Settings {
         }
         if self.representative_document_max_bytes < 1024 || self.representative_document_max_bytes > 100 * 1024 * 1024 {
             return Err(SettingsError::invalid("representative_document_max_bytes", "use 1024 bytes to 100 MiB"));
+        }
+        if self.upload_bytes_per_day < self.representative_document_max_bytes || self.upload_bytes_per_day > 10 * 1024 * 1024 * 1024 {
+            return Err(SettingsError::invalid("upload_bytes_per_day", "use representative_document_max_bytes to 10 GiB"));
         }
         if !(1..=90).contains(&self.third_party_response_days) {
             return Err(SettingsError::invalid("third_party_response_days", "use 1 to 90 days"));
@@ -607,6 +613,7 @@ impl Settings {
             invitation_days: self.caregiver_invitation_days,
             ages: app::domain::caregiver::AgeThresholds { limited_from: self.proxy_limited_from_age, adult_from: self.proxy_adult_from_age },
             document_max_bytes: self.representative_document_max_bytes,
+            upload_bytes_per_day: self.upload_bytes_per_day,
         }
     }
 
@@ -904,7 +911,7 @@ mod tests {
         toml.push_str("import_max_file_bytes = 1024\nimport_max_string_bytes = 1024\n");
         toml.push_str("request_response_days = 30\nself_copy_fee_cents = 0\nthird_party_copy_fee_cents = 0\nthird_party_response_days = 30\ncopy_fee_cap_cents = 0\n");
         toml.push_str("file_keys = \"k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\nrelease_download_days = 30\nprivacy_contact = \"p\"\norganization_name = \"o\"\norganization_address = \"a\"\nprivacy_contact_phone = \"1\"\ntime_zone = \"America/Chicago\"\n");
-        toml.push_str("caregiver_default_days = 1\ncaregiver_max_days = 1\ncaregiver_invitation_days = 1\nproxy_limited_from_age = 12\nproxy_adult_from_age = 18\nrepresentative_document_max_bytes = 1024\ntrusted_proxies = [\"10.0.0.0/8\"]\n");
+        toml.push_str("caregiver_default_days = 1\ncaregiver_max_days = 1\ncaregiver_invitation_days = 1\nproxy_limited_from_age = 12\nproxy_adult_from_age = 18\nrepresentative_document_max_bytes = 1024\nupload_bytes_per_day = 1024\ntrusted_proxies = [\"10.0.0.0/8\"]\n");
         toml.push_str("oidc_providers = [{ id = \"idp\", label = \"IdP\", issuer = \"https://idp.example\", client_id = \"c\" }]\n");
         let keys: Vec<&str> = toml.lines().filter_map(|l| l.split(" = ").next()).collect();
         let documented: Vec<&str> = DOCS.iter().map(|d| d.key).collect();

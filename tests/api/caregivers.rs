@@ -463,4 +463,39 @@ async fn a_limited_proxy_sees_neither_the_accounting_nor_the_activity_nor_the_pa
     app.call_ok(&ana, "revoke_caregiver", &[("id", &grant)]).await;
     assert_eq!(app.call(&carl, "advance_request", &[("id", &his), ("step", "cancel")]).await.status(), 404);
     assert_eq!(app.call_ok(&ana, "request_detail", &[("id", &his)]).await["status"], "submitted", "nothing changed");
+    // Nor is he told how it goes on.
+    let before = app.call_ok(&carl, "my_notifications", &[]).await.as_array().map(Vec::len);
+    let sam = signed_in(&app, "sam@example.org", &[Role::HimStaff], None).await;
+    app.call_ok(&sam, "advance_request", &[("id", &his), ("step", "start_identity_check"), ("note", "checking")]).await;
+    assert_eq!(app.call_ok(&carl, "my_notifications", &[]).await.as_array().map(Vec::len), before, "no status messages after his access ended");
+    // And no copy goes out to him.
+    app.call_ok(&sam, "advance_request", &[("id", &his), ("step", "identity_verified"), ("note", "ok")]).await;
+    app.call_ok(&sam, "decide_request", &[("id", &his), ("decision", "approve"), ("note", "ok")]).await;
+    let refused = app.call(&sam, "release_copy", &[("id", &his)]).await;
+    assert_eq!(refused.status(), 409);
+    assert!(refused.text().await.expect("body").contains("no longer acts for the patient"));
+}
+
+#[tokio::test]
+async fn one_account_cannot_fill_the_store_with_uploads() {
+    let app = spawn_app_with(|s| {
+        s.representative_document_max_bytes = 16 * 1024;
+        s.upload_bytes_per_day = 40 * 1024;
+    })
+    .await;
+    let mia = signed_in(&app, "mia@example.org", &[], None).await;
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    pdf.resize(15 * 1024, b'x');
+    for _ in 0..2 {
+        assert_eq!(send_representative_request(&app, &mia, "2016-01-01", ("scan.pdf", pdf.clone())).await, "/representatives?sent=1");
+    }
+    // A third 15 KiB document would make 45 KiB in a day: refused, nothing stored.
+    assert_eq!(send_representative_request(&app, &mia, "2016-01-01", ("scan.pdf", pdf.clone())).await, "/representatives?error=1");
+    let errors = app.call_ok(&mia, "take_form_errors", &[("form", "representatives")]).await.to_string();
+    assert!(errors.contains("limit is 1 MB a day") || errors.contains("the limit is"), "{errors}");
+    assert_eq!(count(&app, "representative_document").await, 2);
+    assert_eq!(app.audit("representative_request", "failure").await.iter().filter(|r| r.detail.as_deref() == Some("daily_upload_limit")).count(), 1);
+    // Someone else is not held back by her uploads.
+    let ray = signed_in(&app, "ray@example.org", &[], None).await;
+    assert_eq!(send_representative_request(&app, &ray, "2016-01-01", ("scan.pdf", pdf)).await, "/representatives?sent=1");
 }

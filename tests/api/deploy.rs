@@ -392,3 +392,55 @@ async fn two_administrators_demoting_each_other_at_once_leave_one() {
     let disabled = users::set_active(&app.db, &last.id, false, None, &request).await;
     assert!(disabled.as_ref().is_err_and(users::is_last_administrator), "{disabled:?}");
 }
+
+#[tokio::test]
+async fn arguments_that_do_not_decode_are_a_400_naming_the_argument_and_searches_are_capped() {
+    let app = spawn_app_with(|_| {}).await;
+    let record = app.create_patient("MRN-1", "Lopez", "1984-03-07").await;
+    app.create_user("ana@example.org", &[Role::Patient], Some(&record)).await;
+    app.create_user("sam@example.org", &[Role::HimStaff], None).await;
+    let (ana, sam) = (app.new_client(), app.new_client());
+    app.login_as(&ana, "ana@example.org").await;
+    app.login_as(&sam, "sam@example.org").await;
+    for page in ["abc", "-1", "99999999999"] {
+        let response = app.call(&ana, "record_section", &[("section", "labs"), ("page", page)]).await;
+        assert_eq!(response.status(), 400, "page={page}");
+        let body: serde_json::Value = response.json().await.expect("JSON");
+        assert_eq!((body["kind"].as_str(), body["field"].as_str()), (Some("bad_request"), Some("page")), "page={page}: {body}");
+    }
+    // A missing argument is named too, for anyone (signed in or not).
+    let missing = app.call(&app.new_client(), "record_section", &[]).await;
+    assert_eq!(missing.status(), 400);
+    assert_eq!(missing.json::<serde_json::Value>().await.expect("JSON")["field"], "section");
+    // A search of 200,000 characters is refused by field, not failed by the database.
+    let long = "x".repeat(200_000);
+    let response = app.call(&sam, "request_queue", &[("filter[q]", long.as_str())]).await;
+    assert_eq!(response.status(), 422);
+    assert!(response.text().await.expect("body").contains("\"field\":\"q\""));
+}
+
+#[tokio::test]
+async fn parallel_wrong_passwords_are_tried_exactly_the_thresholds_number_of_times() {
+    let app = spawn_app_with(|s| {
+        s.lockout_threshold = 3;
+        s.auth_rate_limit_per_minute = 1000;
+    })
+    .await;
+    app.create_user("ana@example.org", &[Role::Patient], None).await;
+    let mut guesses = tokio::task::JoinSet::new();
+    for n in 0..20 {
+        let (client, url) = (app.new_client(), app.url("/api/sign_in"));
+        guesses.spawn(async move {
+            let password = format!("wrong password number {n}");
+            client.post(url).header("accept", "application/json").form(&[("email", "ana@example.org"), ("password", password.as_str())]).send().await.expect("sent").status().as_u16()
+        });
+    }
+    let mut statuses = Vec::new();
+    while let Some(status) = guesses.join_next().await {
+        statuses.push(status.expect("task"));
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 3, "exactly three passwords were checked: {statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 17);
+    let checked = app.audit("login", "failure").await.into_iter().filter(|r| r.detail.as_deref() == Some("wrong_password")).count();
+    assert_eq!(checked, 3);
+}

@@ -182,3 +182,35 @@ async fn replacing_an_authenticator_needs_the_password_or_a_current_code_and_end
     assert!(app.me(&laptop).await.is_some());
     assert_eq!(app.me(&phone).await, None, "whoever held the old authenticator is signed out");
 }
+
+#[tokio::test]
+async fn parallel_wrong_codes_are_tried_exactly_the_thresholds_number_of_times() {
+    // The attempt is counted in the transaction that checks it: 40 guesses sent at once cannot
+    // all be checked against the same count (before the fix, each read "0 failures so far").
+    let app = spawn_app_with(|s| {
+        s.lockout_threshold = 5;
+        s.auth_rate_limit_per_minute = 1000;
+    })
+    .await;
+    app.create_user("ana@example.org", &[Role::Patient], None).await;
+    let client = app.new_client();
+    app.login_as(&client, "ana@example.org").await;
+    enable(&app, &client).await;
+    let phone = app.new_client();
+    app.sign_in(&phone, "ana@example.org", PASSWORD).await;
+    let mut guesses = tokio::task::JoinSet::new();
+    for n in 0..40 {
+        let (phone, url) = (phone.clone(), app.url("/api/verify_second_factor"));
+        guesses.spawn(async move {
+            phone.post(url).header("accept", "application/json").form(&[("code", format!("{:06}", 100_000 + n))]).send().await.expect("sent").status().as_u16()
+        });
+    }
+    let mut statuses = Vec::new();
+    while let Some(status) = guesses.join_next().await {
+        statuses.push(status.expect("task"));
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 422).count(), 5, "exactly five were checked: {statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 35);
+    let tried = app.audit("mfa_challenge", "failure").await.into_iter().filter(|r| r.detail.as_deref() == Some("invalid_code")).count();
+    assert_eq!(tried, 5);
+}

@@ -92,3 +92,19 @@ async fn possible_duplicates_are_listed_side_by_side_and_decided() {
     // Decided once: deciding again finds nothing open.
     assert_eq!(app.call(&client, "resolve_duplicate", &[("id", &id), ("decision", "same_person")]).await.status(), 404);
 }
+
+#[tokio::test]
+async fn an_administrator_sees_counts_and_record_numbers_but_not_file_names() {
+    // A file name can be a patient's name ("Marcos_Delagarza_….json"): only its importer and
+    // HIM staff see it.
+    let app = spawn_app().await;
+    let clerk = staff(&app).await;
+    upload(&app, &clerk, "Zandra_OHara.json", std::fs::read(FIXTURE).expect("fixture")).await;
+    app.create_user("root@example.org", &[Role::Administrator], None).await;
+    let admin = app.new_client();
+    app.login_as(&admin, "root@example.org").await;
+    let runs = app.call_ok(&admin, "import_runs", &[]).await;
+    assert!(!runs.to_string().contains("Zandra"), "{runs}");
+    assert!(runs[0]["outcome"].as_str().expect("outcome").contains("resources"), "the counts are still there");
+    assert_eq!(app.call_ok(&clerk, "import_runs", &[]).await[0]["source"], "Zandra_OHara.json");
+}

@@ -90,6 +90,7 @@ async fn run_daily_age_rules(system: &SystemContext, ages: AgeThresholds, today:
     const NAME: &str = "caregiver_age_rules";
     let today_text = today.to_string();
     let existing = job_run::Entity::find_by_id(NAME.to_string()).one(db).await?;
+    let previous = existing.as_ref().map(|row| row.last_run_on.clone());
     let claimed = match existing {
         None => job_run::Entity::insert(job_run::ActiveModel { name: Set(NAME.into()), last_run_on: Set(today_text.clone()), at_ms: Set(now_ms()) })
             .exec_without_returning(db)
@@ -111,7 +112,24 @@ async fn run_daily_age_rules(system: &SystemContext, ages: AgeThresholds, today:
     if !claimed {
         return Ok(None);
     }
-    apply_age_rules(system, ages, today).await.map(Some)
+    match apply_age_rules(system, ages, today).await {
+        Ok(run) => Ok(Some(run)),
+        Err(e) => {
+            // The day was claimed but the rules did not run through: give the claim back so the
+            // next tick (here or on another server) runs them again; each grant's change is its
+            // own transaction and the rules are idempotent. (A server killed mid-run still holds
+            // the day: the fault suite's issue.)
+            let unclaim = job_run::Entity::update_many().filter(job_run::Column::Name.eq(NAME)).filter(job_run::Column::LastRunOn.eq(today_text.as_str()));
+            let given_back = match previous {
+                Some(day) => unclaim.col_expr(job_run::Column::LastRunOn, Expr::value(day)).exec(db).await.map(|_| ()),
+                None => job_run::Entity::delete_many().filter(job_run::Column::Name.eq(NAME)).filter(job_run::Column::LastRunOn.eq(today_text.as_str())).exec(db).await.map(|_| ()),
+            };
+            if let Err(unclaim) = given_back {
+                tracing::warn!(error = %unclaim, "the caregiver rules' day could not be given back; they run again tomorrow");
+            }
+            Err(e)
+        }
+    }
 }
 
 impl SystemContext {

@@ -46,11 +46,14 @@ pub struct CaregiverSettings {
     pub ages: AgeThresholds,
     /// The largest supporting document accepted, in bytes.
     pub document_max_bytes: u64,
+    /// The most one account may upload in 24 hours (representatives' documents), in bytes: the
+    /// store cannot be filled by one account asking again and again.
+    pub upload_bytes_per_day: u64,
 }
 
 impl Default for CaregiverSettings {
     fn default() -> Self {
-        CaregiverSettings { default_days: 365, max_days: 730, invitation_days: 14, ages: AgeThresholds::default(), document_max_bytes: 10 * 1024 * 1024 }
+        CaregiverSettings { default_days: 365, max_days: 730, invitation_days: 14, ages: AgeThresholds::default(), document_max_bytes: 10 * 1024 * 1024, upload_bytes_per_day: 50 * 1024 * 1024 }
     }
 }
 

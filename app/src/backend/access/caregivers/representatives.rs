@@ -32,6 +32,29 @@ pub struct RepresentativeForm {
 pub type Upload = (String, Result<Vec<u8>, String>);
 
 impl AccessContext {
+
+    /// The bytes of documents this account uploaded since `since_ms` (every request of theirs).
+    async fn uploaded_since(&self, since_ms: i64) -> Result<u64, AppError> {
+        let requests: Vec<String> = representative_request::Entity::find()
+            .select_only()
+            .column(representative_request::Column::Id)
+            .filter(representative_request::Column::RequesterUserId.eq(self.principal.user_id.as_str()))
+            .filter(representative_request::Column::CreatedAtMs.gte(since_ms))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        if requests.is_empty() {
+            return Ok(0);
+        }
+        let sizes: Vec<i64> = representative_document::Entity::find()
+            .select_only()
+            .column(representative_document::Column::Size)
+            .filter(representative_document::Column::RequestId.is_in(requests))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(sizes.into_iter().map(|s| u64::try_from(s).unwrap_or(0)).sum())
+    }
     pub(super) async fn representative_view(&self, row: representative_request::Model) -> Result<RepresentativeView, AppError> {
         let requester = app_user::Entity::find_by_id(row.requester_user_id.clone()).one(&self.db).await?.stored("representative_request", "requester_user_id")?;
         let documents = representative_document::Entity::find()
@@ -118,6 +141,19 @@ impl AccessContext {
             audit::record_alone(&self.db, self.event(AuditAction::RepresentativeRequest, Outcome::Failure).detail("invalid_form"))
                 .await?;
             return Err(AppError::Validation { fields });
+        }
+        // At most `upload_bytes_per_day` per account over 24 hours.
+        let sent_today = self.uploaded_since(now_ms() - 24 * 3600 * 1000).await?;
+        let adding: u64 = files.iter().map(|(_, _, b)| b.len() as u64).sum();
+        if sent_today.saturating_add(adding) > settings.upload_bytes_per_day {
+            audit::record_alone(&self.db, self.event(AuditAction::RepresentativeRequest, Outcome::Failure).detail("daily_upload_limit")).await?;
+            let mb = |b: u64| b.div_ceil(1024 * 1024);
+            return Err(AppError::Validation {
+                fields: vec![FieldError::new(
+                    "documents",
+                    format!("You have sent {} MB of documents in the last 24 hours; the limit is {} MB a day. Try again tomorrow, or bring the papers to the records office.", mb(sent_today), mb(settings.upload_bytes_per_day)),
+                )],
+            });
         }
         let Some(kind) = kind else { return Err(AppError::bad_request()) };
         let id = uuid::Uuid::new_v4().to_string();

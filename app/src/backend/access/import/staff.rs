@@ -62,9 +62,13 @@ impl super::super::AccessContext {
                     Some(w) => w.iter().filter_map(Value::as_str).map(str::to_string).collect(),
                     None => Vec::new(),
                 };
+                // A file name or label can hold a patient's name: only who imported it, and HIM
+                // staff (who read records), see it; an administrator sees counts and the record
+                // number.
+                let may_see_label = r.actor_user_id.as_deref() == Some(self.principal.user_id.as_str()) || self.principal.roles.contains(&crate::domain::Role::HimStaff);
                 Ok(crate::domain::ImportRunRow {
                     id: r.id,
-                    source: r.source,
+                    source: if may_see_label { r.source } else { "(file name shown to its importer only)".to_string() },
                     finished: self.clock.seconds(r.finished_at_ms),
                     status: r.status,
                     outcome,

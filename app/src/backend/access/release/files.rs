@@ -458,6 +458,13 @@ impl AccessContext {
             Some(_) => self.representative_of(&row.requester_user_id, &row.patient_id).await?,
             None => None,
         };
+        // A caregiver whose access has ended gets no copy of the patient's record, even one
+        // they asked for while it lasted.
+        if row.on_behalf_of.is_some() && !super::still_entitled(&self.db, &row).await? {
+            let refused = self.event(AuditAction::ReleaseRequest, Outcome::Failure).patient(&row.patient_id).entity("release_request", &row.id).detail("refused: the requester's access to the patient has ended");
+            audit::record_alone(&self.db, refused).await?;
+            return Err(AppError::Conflict { message: "The person who asked no longer acts for the patient (their access ended): cancel this request.".into() });
+        }
         let mut scope = scope;
         if let Some((_, true)) = representative {
             // No notes for a limited representative either (DOMAIN.md, personal representatives).
