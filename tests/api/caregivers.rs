@@ -353,6 +353,15 @@ async fn him_verifies_a_parent_and_the_age_rules_narrow_then_end_the_access_on_t
     sql(&app, "UPDATE job_run SET last_run_on = '2000-01-01'").await;
     assert!(app.system().run_daily_age_rules(ages, today).await.expect("runs").is_some());
     assert!(app.system().run_daily_age_rules(ages, today).await.expect("runs").is_none());
+    // A server that claimed today and died mid-run: nobody runs it while its lease lasts, the
+    // next server takes it over once the lease has passed, and finishes it.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as i64;
+    sql(&app, &format!("UPDATE job_run SET finished_at_ms = NULL, at_ms = {now}")).await;
+    assert!(app.system().run_daily_age_rules(ages, today).await.expect("runs").is_none(), "the other server's lease holds");
+    sql(&app, &format!("UPDATE job_run SET at_ms = {}", now - app::backend::access::DAILY_JOB_LEASE_MS - 1)).await;
+    assert!(app.system().run_daily_age_rules(ages, today).await.expect("runs").is_some(), "taken over after the lease");
+    assert!(app.system().run_daily_age_rules(ages, today).await.expect("runs").is_none(), "and finished: once is enough");
+    assert_eq!(count(&app, "job_run WHERE finished_at_ms IS NOT NULL").await, 1);
     let ended = app.audit("caregiver_revoke", "success").await;
     assert!(ended.iter().any(|r| r.detail.as_deref() == Some("ended: age of majority")), "the job is audited");
 }

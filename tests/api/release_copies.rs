@@ -115,7 +115,11 @@ async fn a_partly_approved_copy_is_released_downloaded_and_passes_the_pdf_checks
     assert_eq!(files.len(), 3, "{files:?}");
     assert!(files.iter().any(|f| f["kind"] == "denial_letter"));
     let pdf_file = files.iter().find(|f| f["kind"] == "pdf").expect("pdf");
-    let response = leon.get(app.url(pdf_file["href"].as_str().expect("href"))).send().await.expect("download");
+    // A GET (a browser's prefetch, a re-download) changes nothing; the download button posts.
+    let href = pdf_file["href"].as_str().expect("href");
+    assert_eq!(leon.get(app.url(href)).send().await.expect("get").status(), 200);
+    assert_eq!(app.call_ok(&leon, "request_detail", &[("id", &id)]).await["status"], "released", "a GET delivers nothing");
+    let response = leon.post(app.url(href)).send().await.expect("download");
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["cache-control"], "no-store");
     assert_eq!(response.headers()["content-type"], "application/pdf");
@@ -431,6 +435,72 @@ async fn each_step_notifies_the_requester_in_the_portal_and_by_mail_without_heal
     for health in ["León", "Lab", "lab", "Glucose", "Ready to download"] {
         assert!(!printed.contains(health), "no health information in mail ({health}): {printed}");
     }
+}
+
+async fn outbox_count(app: &TestApp, condition: &str) -> i64 {
+    let sql = format!("SELECT COUNT(*) FROM notification WHERE {condition}");
+    let row = app.db.query_one_raw(Statement::from_string(app.db.get_database_backend(), sql)).await.expect("query").expect("a row");
+    row.try_get_by_index::<i64>(0).expect("a count")
+}
+
+#[tokio::test]
+async fn mail_that_cannot_be_sent_is_retried_with_back_off_then_given_up_where_him_sees_it() {
+    use app::backend::access::{MAIL_ATTEMPTS, MAIL_LEASE_MS};
+    use app::backend::mail::Mailer;
+    let app = spawn_app().await;
+    let patient = import(&app, LEON).await;
+    let leon = signed_in(&app, "leon@example.org", &[Role::Patient], Some(&patient)).await;
+    let sam = signed_in(&app, "sam@example.org", &[Role::HimStaff], None).await;
+    let id = app.call_ok(&leon, "submit_request", &[("scope", "labs"), ("pdf", "on")]).await["id"].as_str().expect("id").to_string();
+    released(&app, &sam, &id, &[("decision", "approve")]).await;
+    assert_eq!(outbox_count(&app, "emailed_at_ms IS NULL").await, 4);
+    // A relay that refuses every connection: nothing is marked sent (send, then mark).
+    let down = Mailer::new(Some("smtp://127.0.0.1:9"), "Portal <portal@example.org>", false).expect("mailer");
+    let base = "https://portal.example.org";
+    assert_eq!(app.system().send_pending_notifications(&down, base).await.expect("outbox"), 0);
+    assert_eq!(outbox_count(&app, "emailed_at_ms IS NULL AND mail_attempts = 1 AND mail_error IS NOT NULL").await, 4, "tried once, the relay's answer kept");
+    // Back-off: the next round, at once, does not hammer the relay.
+    assert_eq!(app.system().send_pending_notifications(&down, base).await.expect("outbox"), 0);
+    assert_eq!(outbox_count(&app, "mail_attempts = 1").await, 4, "not tried again before its time");
+    // Time passes (each wait moved to now) until the last attempt: given up, never marked sent.
+    for _ in 1..MAIL_ATTEMPTS {
+        app.db.execute_unprepared("UPDATE notification SET mail_next_at_ms = 0 WHERE mail_failed_at_ms IS NULL").await.expect("time passes");
+        app.system().send_pending_notifications(&down, base).await.expect("outbox");
+    }
+    assert_eq!(outbox_count(&app, &format!("mail_failed_at_ms IS NOT NULL AND emailed_at_ms IS NULL AND mail_attempts = {MAIL_ATTEMPTS}")).await, 4);
+    app.db.execute_unprepared("UPDATE notification SET mail_next_at_ms = 0").await.expect("time passes");
+    assert_eq!(app.system().send_pending_notifications(&down, base).await.expect("outbox"), 0);
+    assert_eq!(outbox_count(&app, &format!("mail_attempts > {MAIL_ATTEMPTS}")).await, 0, "a given-up message is not tried again on its own");
+
+    // HIM staff see them, with the address and the request; nobody else does.
+    let listed = app.call_ok(&sam, "undelivered_mail", &[]).await;
+    let listed = listed.as_array().expect("a list").clone();
+    assert_eq!(listed.len(), 4, "{listed:?}");
+    assert_eq!(listed[0]["to"], "leon@example.org");
+    assert_eq!(listed[0]["request_id"], id.as_str());
+    assert_eq!(listed[0]["attempts"], MAIL_ATTEMPTS);
+    assert!(!listed[0]["error"].as_str().unwrap_or_default().is_empty(), "the relay's last answer: {listed:?}");
+    assert!(!app.call(&leon, "undelivered_mail", &[]).await.status().is_success());
+    assert!(!app.call(&leon, "retry_mail", &[("id", listed[0]["id"].as_str().expect("id"))]).await.status().is_success());
+    assert_eq!(app.audit("mail_outbox", "success").await.len(), 1, "the list read is audited");
+
+    // The clerk sends one again once the relay is back: it goes at the next round, once.
+    let sink = portal_tests::Aiosmtpd::start().await;
+    let up = Mailer::new(Some(&sink.url), "Portal <portal@example.org>", false).expect("mailer");
+    app.call_ok(&sam, "retry_mail", &[("id", listed[0]["id"].as_str().expect("id"))]).await;
+    assert_eq!(app.call(&sam, "retry_mail", &[("id", listed[0]["id"].as_str().expect("id"))]).await.status(), 404, "no longer given up");
+    assert_eq!(app.system().send_pending_notifications(&up, base).await.expect("outbox"), 1);
+    assert_eq!(app.call_ok(&sam, "undelivered_mail", &[]).await.as_array().map(Vec::len), Some(3));
+
+    // A message leased by a server that died before marking it waits for the lease, then goes.
+    app.db.execute_unprepared("UPDATE notification SET mail_failed_at_ms = NULL, mail_attempts = 1, mail_next_at_ms = 0").await.expect("reset");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as i64;
+    app.db.execute_unprepared(&format!("UPDATE notification SET mail_next_at_ms = {} WHERE emailed_at_ms IS NULL", now + MAIL_LEASE_MS)).await.expect("leased");
+    assert_eq!(app.system().send_pending_notifications(&up, base).await.expect("outbox"), 0, "held by the other server's lease");
+    app.db.execute_unprepared("UPDATE notification SET mail_next_at_ms = 0 WHERE emailed_at_ms IS NULL").await.expect("the lease passes");
+    assert_eq!(app.system().send_pending_notifications(&up, base).await.expect("outbox"), 3);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(sink.stop().matches("Subject: Your request").count(), 4, "each message reached the relay once");
 }
 
 #[tokio::test]

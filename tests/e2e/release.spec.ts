@@ -67,7 +67,7 @@ test('the patient requests a copy, HIM staff approve it, the patient downloads t
   await noViolations(page, 'the released request page');
   const [download] = await Promise.all([
     page.waitForEvent('download'),
-    page.getByRole('link', { name: /^Download record-R-\d+\.pdf$/ }).click(),
+    page.getByRole('button', { name: /^Download record-R-\d+\.pdf$/ }).click(),
   ]);
   expect(download.suggestedFilename()).toBe(`record-${number}.pdf`);
   const bytes = readFileSync((await download.path())!);

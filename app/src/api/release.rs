@@ -224,6 +224,20 @@ pub async fn my_notifications() -> Result<Vec<crate::domain::release::Notificati
     with_status(async move { access().await?.my_notifications().await }.await)
 }
 
+/// The mail the outbox gave up on (HIM staff), to follow up another way.
+#[server(prefix = "/api", endpoint = "undelivered_mail")]
+pub async fn undelivered_mail() -> Result<Vec<crate::domain::release::UndeliveredMail>, AppError> {
+    use self::ssr::*;
+    with_status(async move { access().await?.undelivered_mail().await }.await)
+}
+
+/// Puts a given-up message back in the outbox (HIM staff).
+#[server(prefix = "/api", endpoint = "retry_mail")]
+pub async fn retry_mail(id: String) -> Result<(), AppError> {
+    use self::ssr::*;
+    with_status(async move { access().await?.retry_mail(&id).await }.await)
+}
+
 /// Marks the signed-in user's messages read.
 #[server(prefix = "/api", endpoint = "mark_notifications_read")]
 pub async fn mark_notifications_read() -> Result<(), AppError> {

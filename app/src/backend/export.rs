@@ -141,6 +141,7 @@ pub async fn document_download(
 
 /// `GET /requests/{id}/files/{kind}`: a released copy (`pdf`, `fhir`) for its requester or HIM
 /// staff. Decrypted on the way out, never cached (`no-store`), audited by the access context.
+/// A GET changes nothing but the download count (RFC 9110 9.2.1: safe methods).
 pub async fn release_file_download(
     State(state): State<AppState>,
     session: Session,
@@ -148,6 +149,22 @@ pub async fn release_file_download(
     headers: HeaderMap,
     axum::extract::Path((id, kind)): axum::extract::Path<(String, String)>,
 ) -> Response {
+    release_file(state, session, peer, headers, id, kind, false).await
+}
+
+/// `POST /requests/{id}/files/{kind}`: the requester's download button. The same file, and the
+/// request's delivery recorded (released, then delivered once its own requester takes it).
+pub async fn release_file_deliver(
+    State(state): State<AppState>,
+    session: Session,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    axum::extract::Path((id, kind)): axum::extract::Path<(String, String)>,
+) -> Response {
+    release_file(state, session, peer, headers, id, kind, true).await
+}
+
+async fn release_file(state: AppState, session: Session, peer: SocketAddr, headers: HeaderMap, id: String, kind: String, deliver: bool) -> Response {
     let scan = kind.strip_prefix("scan-").and_then(|n| n.parse::<usize>().ok()).is_some_and(|n| (1..=super::access::MAX_SCANS).contains(&n));
     if !scan && !matches!(kind.as_str(), "pdf" | "fhir" | "ccda" | "denial_letter" | "authorization" | "extension_letter" | "invoice") {
         return error_response(AppError::NotFound);
@@ -156,7 +173,7 @@ pub async fn release_file_download(
         Ok(c) => c,
         Err(e) => return error_response(e),
     };
-    match context.download_copy(&id, &kind, &state.file_keys).await {
+    match context.download_copy(&id, &kind, &state.file_keys, deliver).await {
         Ok((file_name, content_type, bytes)) => attachment(bytes, &content_type, &file_name),
         Err(e) => error_response(e),
     }

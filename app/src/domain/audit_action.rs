@@ -43,6 +43,8 @@ crate::domain::text_enum! {
         /// Everything sealed under an older file key was sealed again under the first
         /// (`portal keys reseal`).
         KeyReseal = "key_reseal",
+        /// HIM staff list the mail the outbox gave up on, or send one again.
+        MailOutbox = "mail_outbox",
     }
 }
 

@@ -50,6 +50,7 @@ pub const REQUEST_STATUS: &str = "request-status";
 pub const REQUEST_TIMELINE: &str = "request-timeline";
 pub const QUEUE_HEADING: &str = "queue-heading";
 pub const QUEUE_LIST: &str = "queue-list";
+pub const QUEUE_UNDELIVERED: &str = "queue-undelivered";
 pub const REQUEST_FILES: &str = "request-files";
 pub const REVIEW_FORM: &str = "review-form";
 pub const REVIEW_ERROR: &str = "review-error";

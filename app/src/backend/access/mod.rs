@@ -17,7 +17,7 @@
 pub mod activation;
 mod audit_report;
 pub mod caregivers;
-pub use caregivers::{AgeRun, CaregiverSettings, RepresentativeForm};
+pub use caregivers::{AgeRun, CaregiverSettings, DAILY_JOB_LEASE_MS, RepresentativeForm};
 pub mod import;
 mod patients;
 mod record;
@@ -35,6 +35,7 @@ pub use disclosures::ManualDisclosure;
 mod links;
 pub use links::{open_shared_copy, shared_link_mail};
 mod notifications;
+pub use notifications::{MAIL_ATTEMPTS, MAIL_LEASE_MS};
 pub mod segment_rules;
 
 mod verify;

@@ -118,6 +118,19 @@ pub struct NotificationView {
     pub unread: bool,
 }
 
+/// A message the mail outbox gave up on, for HIM staff to follow up another way: the address,
+/// the request it was about, the attempts and the relay's last answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UndeliveredMail {
+    pub id: String,
+    pub to: String,
+    pub request_id: Option<String>,
+    pub request: Option<String>,
+    pub attempts: u32,
+    pub error: String,
+    pub given_up: String,
+}
+
 /// One entry of the accounting of disclosures (45 CFR 164.528(b)(2)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DisclosureRow {

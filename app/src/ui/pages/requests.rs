@@ -4,7 +4,7 @@
 //! due date first. Plain forms posting to server functions: all of it works before hydration.
 
 use crate::api::release::{
-    ClaimRequest, ExtendRequest, MarkNotificationsRead, copy_terms, my_notifications, AdvanceRequest, DecideRequest, ReleaseCopy, RequestDenialReview, ReviewDenial, RevokeAuthorization, SubmitRequest, my_requests, request_detail, request_queue, review_queue,
+    ClaimRequest, ExtendRequest, MarkNotificationsRead, RetryMail, undelivered_mail, copy_terms, my_notifications, AdvanceRequest, DecideRequest, ReleaseCopy, RequestDenialReview, ReviewDenial, RevokeAuthorization, SubmitRequest, my_requests, request_detail, request_queue, review_queue,
 };
 use crate::domain::release::{DenialGround, Part2Element, QueueFilter, Receiver, Segment, Status, WITHHOLD_BASES};
 use crate::domain::{Section, readable_day};
@@ -27,8 +27,8 @@ fn due_text(r: &RequestView) -> String {
     }
 }
 
-/// The released files with their size, pages, SHA-256 and expiry, each a plain download link
-/// (works before hydration; `rel="external"` keeps the router out of it).
+/// The released files with their size, pages, SHA-256 and expiry, each a download button: a
+/// plain form POST (works before hydration) that records the delivery, which a GET never does.
 #[component]
 fn ReleasedFiles(request: RequestView) -> impl IntoView {
     (!request.files.is_empty()).then(|| view! {
@@ -44,7 +44,9 @@ fn ReleasedFiles(request: RequestView) -> impl IntoView {
                             <span>{if f.expired { format!("Expired {}", f.expires) } else { format!("Available until {}", f.expires) }}</span></p>
                         <p class="muted hash">{format!("SHA-256: {}", f.sha256)}</p>
                         {(!f.expired).then(|| view! {
-                            <a class="button" href=f.href.clone() download=f.file_name.clone() rel="external">{format!("Download {}", f.file_name)}</a>
+                            <form method="post" action=f.href.clone()>
+                                <button type="submit" class="button">{format!("Download {}", f.file_name)}</button>
+                            </form>
                         })}
                     </li>
                 }
@@ -310,7 +312,36 @@ pub fn RequestQueuePage() -> impl IntoView {
                     </ul>
                 }.into_any(),
             }/>
+            <UndeliveredMailList/>
         </section>
+    }
+}
+
+/// Mail the outbox gave up on after its retries: the clerk sees to whom and about which
+/// request, phones or writes instead, or sends it again once the address is mended. Shown only
+/// when there is some.
+#[component]
+fn UndeliveredMailList() -> impl IntoView {
+    let retry = ServerAction::<RetryMail>::new();
+    let result = Signal::derive(move || retry.value().get());
+    let mail = Resource::new(move || retry.version().get(), |_| undelivered_mail());
+    view! {
+        <FormError result id="retry-mail-error"/>
+        <Loaded resource=mail view=move |list| (!list.is_empty()).then(|| view! {
+            <h2 id="undelivered-title">{format!("Mail not delivered ({})", list.len())}</h2>
+            <ul id=ids::QUEUE_UNDELIVERED class="items" aria-labelledby="undelivered-title">
+                {list.into_iter().map(|m| view! {
+                    <li class="item">
+                        <p class="item__title">{format!("To {}", m.to)}{m.request_id.clone().zip(m.request.clone()).map(|(id, number)| view! { " · " <A href=format!("/staff/requests/{id}")>{number}</A> })}</p>
+                        <p class="muted">{format!("Given up {} after {} attempts: {}", m.given_up, m.attempts, m.error)}</p>
+                        <ActionForm action=retry attr:class="inline-form">
+                            <input type="hidden" name="id" value=m.id/>
+                            <button type="submit" class="button button--secondary">"Send again"</button>
+                        </ActionForm>
+                    </li>
+                }).collect_view()}
+            </ul>
+        })/>
     }
 }
 

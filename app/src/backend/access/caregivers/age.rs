@@ -83,25 +83,37 @@ async fn apply_age_rules(system: &SystemContext, ages: AgeThresholds, today: Iso
     Ok(run)
 }
 
+/// How long a server holds the day's run before another may take it over: a server killed
+/// mid-run (or a database that went away) leaves the day unfinished, and the next tick after the
+/// lease, here or on another server, runs the rules again (each grant's change is its own
+/// transaction and the rules are idempotent).
+pub const DAILY_JOB_LEASE_MS: i64 = 30 * 60 * 1000;
+
 /// Runs [`apply_age_rules`] at most once per day across every server sharing the database: the
-/// first server to move `job_run` to today runs it. Returns `None` when it had already run.
+/// first server to move `job_run` to today runs it, and marks it finished when done. Returns
+/// `None` when it had already run or another server is running it.
 async fn run_daily_age_rules(system: &SystemContext, ages: AgeThresholds, today: IsoDate) -> Result<Option<AgeRun>, AppError> {
     let db = &system.db;
     const NAME: &str = "caregiver_age_rules";
     let today_text = today.to_string();
     let existing = job_run::Entity::find_by_id(NAME.to_string()).one(db).await?;
-    let previous = existing.as_ref().map(|row| row.last_run_on.clone());
+    let previous = existing.as_ref().map(|row| (row.last_run_on.clone(), row.finished_at_ms));
+    let now = now_ms();
     let claimed = match existing {
-        None => job_run::Entity::insert(job_run::ActiveModel { name: Set(NAME.into()), last_run_on: Set(today_text.clone()), at_ms: Set(now_ms()) })
+        None => job_run::Entity::insert(job_run::ActiveModel { name: Set(NAME.into()), last_run_on: Set(today_text.clone()), at_ms: Set(now), finished_at_ms: Set(None) })
             .exec_without_returning(db)
             .await
             .is_ok(),
-        Some(row) if row.last_run_on < today_text => {
+        // A new day, or today's run left unfinished past its lease: claimed by a conditional
+        // update on what was read, so two servers never both win.
+        Some(row) if row.last_run_on < today_text || (row.last_run_on == today_text && row.finished_at_ms.is_none() && row.at_ms + DAILY_JOB_LEASE_MS <= now) => {
             job_run::Entity::update_many()
                 .col_expr(job_run::Column::LastRunOn, Expr::value(today_text.clone()))
-                .col_expr(job_run::Column::AtMs, Expr::value(now_ms()))
+                .col_expr(job_run::Column::AtMs, Expr::value(now))
+                .col_expr(job_run::Column::FinishedAtMs, Expr::value(Option::<i64>::None))
                 .filter(job_run::Column::Name.eq(NAME))
                 .filter(job_run::Column::LastRunOn.eq(row.last_run_on))
+                .filter(job_run::Column::AtMs.eq(row.at_ms))
                 .exec(db)
                 .await?
                 .rows_affected
@@ -112,20 +124,21 @@ async fn run_daily_age_rules(system: &SystemContext, ages: AgeThresholds, today:
     if !claimed {
         return Ok(None);
     }
+    let mine = || job_run::Entity::update_many().filter(job_run::Column::Name.eq(NAME)).filter(job_run::Column::LastRunOn.eq(today_text.as_str())).filter(job_run::Column::AtMs.eq(now));
     match apply_age_rules(system, ages, today).await {
-        Ok(run) => Ok(Some(run)),
+        Ok(run) => {
+            mine().col_expr(job_run::Column::FinishedAtMs, Expr::value(now_ms())).exec(db).await?;
+            Ok(Some(run))
+        }
         Err(e) => {
             // The day was claimed but the rules did not run through: give the claim back so the
-            // next tick (here or on another server) runs them again; each grant's change is its
-            // own transaction and the rules are idempotent. (A server killed mid-run still holds
-            // the day: the fault suite's issue.)
-            let unclaim = job_run::Entity::update_many().filter(job_run::Column::Name.eq(NAME)).filter(job_run::Column::LastRunOn.eq(today_text.as_str()));
+            // next tick (here or on another server) runs them again.
             let given_back = match previous {
-                Some(day) => unclaim.col_expr(job_run::Column::LastRunOn, Expr::value(day)).exec(db).await.map(|_| ()),
-                None => job_run::Entity::delete_many().filter(job_run::Column::Name.eq(NAME)).filter(job_run::Column::LastRunOn.eq(today_text.as_str())).exec(db).await.map(|_| ()),
+                Some((day, finished)) => mine().col_expr(job_run::Column::LastRunOn, Expr::value(day)).col_expr(job_run::Column::FinishedAtMs, Expr::value(finished)).exec(db).await.map(|_| ()),
+                None => job_run::Entity::delete_many().filter(job_run::Column::Name.eq(NAME)).filter(job_run::Column::AtMs.eq(now)).exec(db).await.map(|_| ()),
             };
             if let Err(unclaim) = given_back {
-                tracing::warn!(error = %unclaim, "the caregiver rules' day could not be given back; they run again tomorrow");
+                tracing::warn!(error = %unclaim, "the caregiver rules' day could not be given back; another server takes it over after the lease");
             }
             Err(e)
         }

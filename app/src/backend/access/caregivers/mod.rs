@@ -10,7 +10,7 @@
 mod age;
 mod invitations;
 mod representatives;
-pub use age::AgeRun;
+pub use age::{AgeRun, DAILY_JOB_LEASE_MS};
 pub use representatives::{RepresentativeForm, Upload, sniff_document};
 
 use super::rows::patient_row;
@@ -91,17 +91,7 @@ fn field(name: &str, message: &str) -> AppError {
 
 /// A message in the portal and the mail outbox (the mail says only that something changed).
 async fn notify_user(conn: &impl ConnectionTrait, user_id: &str, message: String) -> Result<(), AppError> {
-    super::rows::notification::Entity::insert(super::rows::notification::ActiveModel {
-        id: Set(uuid::Uuid::new_v4().to_string()),
-        user_id: Set(user_id.to_string()),
-        request_id: Set(None),
-        message: Set(message.chars().take(500).collect()),
-        created_at_ms: Set(now_ms()),
-        read_at_ms: Set(None),
-        emailed_at_ms: Set(None),
-    })
-    .exec_without_returning(conn)
-    .await?;
+    super::notifications::queue(conn, user_id, None, message.chars().take(500).collect()).await?;
     Ok(())
 }
 

@@ -562,10 +562,11 @@ impl AccessContext {
     }
 
     /// A released file for download: the requester's own, or any for HIM staff; another
-    /// patient's answers 404 and an expired one 410. Audited; the requester's first download
-    /// marks the request delivered.
+    /// patient's answers 404 and an expired one 410. Audited. With `deliver` (the requester's
+    /// download button, a POST) the request moves to delivered; a plain GET (a re-download, a
+    /// link a browser or a mail scanner fetches on its own) never changes the request's state.
     #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
-    pub async fn download_copy(&self, id: &str, kind: &str, keys: &FileKeys) -> Result<(String, String, Vec<u8>), AppError> {
+    pub async fn download_copy(&self, id: &str, kind: &str, keys: &FileKeys, deliver: bool) -> Result<(String, String, Vec<u8>), AppError> {
         let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await?;
         let Some(row) = row else { return Err(AppError::NotFound) };
         let own = self.subject().as_deref() == Some(row.patient_id.as_str()) && row.requester_user_id == self.principal.user_id;
@@ -597,7 +598,7 @@ impl AccessContext {
             .await?;
         // The requester's own copy is delivered when they download it; a copy for someone else
         // is delivered when the recipient opens the link.
-        if own && row.status == Status::Released && row.recipient_kind == RecipientKind::Myself && matches!(kind, "pdf" | "fhir") {
+        if deliver && own && row.status == Status::Released && row.recipient_kind == RecipientKind::Myself && matches!(kind, "pdf" | "fhir") {
             self.move_in(&txn, &row, Status::Released, Status::Delivered, Actor::Requester, Some(format!("{} downloaded", file_label(kind, true)))).await?;
         }
         txn.commit().await?;

@@ -506,17 +506,7 @@ impl AccessContext {
                 if row.channel == release::Channel::Mail { " The extension letter is to be mailed." } else { "" }
             )).await?;
         if !row.channel.logged() {
-        super::rows::notification::Entity::insert(super::rows::notification::ActiveModel {
-            id: Set(uuid::Uuid::new_v4().to_string()),
-            user_id: Set(row.requester_user_id.clone()),
-            request_id: Set(Some(row.id.clone())),
-            message: Set(format!("Your request R-{} has an update: new due date {}. The letter is on the request's page.", row.number, extended.due)),
-            created_at_ms: Set(now_ms()),
-            read_at_ms: Set(None),
-            emailed_at_ms: Set(None),
-        })
-        .exec_without_returning(&txn)
-        .await?;
+        super::notifications::queue(&txn, &row.requester_user_id, Some(&row.id), format!("Your request R-{} has an update: new due date {}. The letter is on the request's page.", row.number, extended.due)).await?;
         }
         audit::record(&txn, self.event(AuditAction::ReleaseRequest, Outcome::Success).patient(&row.patient_id).entity("release_request", id).detail(format!("extended to {}", extended.due)))
             .await?;
@@ -675,17 +665,7 @@ pub(super) async fn notify(txn: &sea_orm::DatabaseTransaction, row: &release_req
     if !still_entitled(txn, row).await? {
         return Ok(());
     }
-    super::rows::notification::Entity::insert(super::rows::notification::ActiveModel {
-        id: Set(uuid::Uuid::new_v4().to_string()),
-        user_id: Set(row.requester_user_id.clone()),
-        request_id: Set(Some(row.id.clone())),
-        message: Set(format!("Your request R-{} has an update: {}.", row.number, to.label())),
-        created_at_ms: Set(now_ms()),
-        read_at_ms: Set(None),
-        emailed_at_ms: Set(None),
-    })
-    .exec_without_returning(txn)
-    .await?;
+    super::notifications::queue(txn, &row.requester_user_id, Some(&row.id), format!("Your request R-{} has an update: {}.", row.number, to.label())).await?;
     Ok(())
 }
 

@@ -125,6 +125,7 @@ pub mod job_run {
         pub name: String,
         pub last_run_on: String,
         pub at_ms: i64,
+        pub finished_at_ms: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -206,6 +206,10 @@ pub mod notification {
         pub created_at_ms: i64,
         pub read_at_ms: Option<i64>,
         pub emailed_at_ms: Option<i64>,
+        pub mail_attempts: i32,
+        pub mail_next_at_ms: Option<i64>,
+        pub mail_failed_at_ms: Option<i64>,
+        pub mail_error: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
