@@ -32,7 +32,7 @@ impl MigrationTrait for Migration {
         for mut column in [integer(Notification::MailAttempts).default(0).to_owned(), big_integer_null(Notification::MailNextAtMs), big_integer_null(Notification::MailFailedAtMs), string_len_null(Notification::MailError, 300)] {
             manager.alter_table(Table::alter().table(Notification::Table).add_column(&mut column).to_owned()).await?;
         }
-        manager.alter_table(Table::alter().table(JobRun::Table).add_column(&mut big_integer_null(JobRun::FinishedAtMs)).to_owned()).await?;
+        manager.alter_table(Table::alter().table(JobRun::Table).add_column(big_integer_null(JobRun::FinishedAtMs)).to_owned()).await?;
         // Runs recorded before this migration finished (the old code marked the day only once).
         manager.get_connection().execute_unprepared("UPDATE job_run SET finished_at_ms = at_ms").await?;
         Ok(())

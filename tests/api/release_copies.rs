@@ -236,6 +236,9 @@ async fn a_denial_comes_with_its_letter_and_a_reviewer_who_took_no_part_decides_
     assert!(pdf_tool("qpdf", &["--check"], &letter).contains("No syntax or stream encoding errors"));
     assert_eq!(app.call_ok(&leon, "request_detail", &[("id", &id)]).await["status"], "denied", "reading the letter delivers nothing");
 
+    // A reviewer reads what they review, nothing else (minimum necessary, 164.514(d)): no
+    // record while no review waits.
+    assert_eq!(app.call(&rita, "record_summary", &[("patient", &patient)]).await.status(), 404, "no review waits yet");
     // The patient asks for a review; the reviewer queue shows it.
     assert_eq!(app.call(&sam, "request_denial_review", &[("id", &id)]).await.status(), 404, "only the requester asks");
     assert_eq!(app.call_ok(&leon, "request_denial_review", &[("id", &id)]).await["status"], "denial_under_review");
@@ -246,8 +249,15 @@ async fn a_denial_comes_with_its_letter_and_a_reviewer_who_took_no_part_decides_
     assert_eq!(own.status(), 409);
     assert!(own.text().await.unwrap_or_default().contains("took no part"));
     assert_eq!(app.call(&leon, "review_denial", &[("id", &id), ("outcome", "overturn")]).await.status(), 404);
+    // While it waits, Rita reads the record she reviews, and the request.
+    app.call_ok(&rita, "record_summary", &[("patient", &patient)]).await;
+    app.call_ok(&rita, "request_detail", &[("id", &id)]).await;
+    let other = app.create_patient("MRN-9", "Other", "1970-01-01").await;
+    assert_eq!(app.call(&rita, "record_summary", &[("patient", &other)]).await.status(), 404, "not another patient's");
     let view = app.call_ok(&rita, "review_denial", &[("id", &id), ("outcome", "overturn"), ("note", "No risk found.")]).await;
     assert_eq!(view["status"], "approved");
+    assert_eq!(app.call(&rita, "record_summary", &[("patient", &patient)]).await.status(), 404, "reviewed: the record is closed to her again");
+    assert_eq!(app.call_ok(&rita, "request_detail", &[("id", &id)]).await["status"], "approved", "what she decided stays in sight");
     assert!(view["timeline"].as_array().expect("timeline").iter().any(|t| t["note"] == "Denial overturned on review: No risk found." && t["who"] == "Reviewer"));
     // Overturned, HIM releases the copy after all.
     assert_eq!(app.call_ok(&sam, "release_copy", &[("id", &id)]).await["status"], "released");

@@ -130,6 +130,15 @@ pub fn proxy_scope(principal: &Principal, patient: &str, grants: &[Grant]) -> Op
     })
 }
 
+/// What ties the person to the target patient beyond their roles, read from the database on
+/// every check: their caregiver grants in force, and whether a denial of that patient's request
+/// is waiting for review (a reviewer reads what they review, nothing else).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Relations {
+    pub grants: Vec<Grant>,
+    pub reviewing: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
     Allow,
@@ -137,15 +146,18 @@ pub enum Decision {
 }
 
 /// Decides one request. Every `Allow` is a rule below; everything else is `Deny`.
-pub fn decide(principal: &Principal, action: Action, target: Target<'_>, grants: &[Grant]) -> Decision {
+pub fn decide(principal: &Principal, action: Action, target: Target<'_>, relations: &Relations) -> Decision {
     use Action::*;
+    let grants = relations.grants.as_slice();
     let staff = principal.has(Role::HimStaff);
-    let reviewer = principal.has(Role::HimReviewer);
+    // 45 CFR 164.514(d) minimum necessary: a licensed reviewer reads a record only while a
+    // denial of that patient's request waits for review (45 CFR 164.524(a)(4)).
+    let reviewer = principal.has(Role::HimReviewer) && relations.reviewing;
     let own = |patient: &str| principal.has(Role::Patient) && principal.patient_id.as_deref() == Some(patient);
     let proxy = |patient: &str| proxy_scope(principal, patient, grants);
     let allowed = match (action, target) {
         // HIM staff read records to verify identity and process releases; reviewers read what
-        // they review.
+        // they review (`reviewer` above is only true while a review waits).
         (ReadPatientRecord, Target::Patient(patient)) => own(patient) || proxy(patient).is_some() || staff || reviewer,
         // A limited proxy sees no notes and no sensitive categories (DOMAIN.md).
         (ReadSensitive, Target::Patient(patient)) => {
@@ -166,7 +178,7 @@ pub fn decide(principal: &Principal, action: Action, target: Target<'_>, grants:
         // upload page shows counts and the record number, not the record.
         (ImportRecords, Target::Site) => staff || principal.has(Role::Administrator),
         (ManageUsers | ReadAuditReport, Target::Site) => principal.has(Role::Administrator),
-        (DecideReviewableDenial, Target::Patient(_)) => principal.has(Role::HimReviewer),
+        (DecideReviewableDenial, Target::Patient(_)) => reviewer,
         _ => false,
     };
     if allowed { Decision::Allow } else { Decision::Deny }
@@ -177,6 +189,11 @@ mod tests {
     use super::*;
     use Action::*;
     use Decision::*;
+
+    /// The policy with caregiver grants only (no review waiting).
+    fn decide(principal: &Principal, action: Action, target: Target<'_>, grants: &[Grant]) -> Decision {
+        super::decide(principal, action, target, &Relations { grants: grants.to_vec(), reviewing: false })
+    }
 
     const OWN: &str = "patient-own";
     const OTHER: &str = "patient-other";
@@ -373,25 +390,35 @@ mod tests {
     #[test]
     fn reviewers_read_and_decide_reviews_only() {
         check(&[Role::HimReviewer], &[], &[
-            (ReadPatientRecord, Allow, Allow, Deny),
+            (ReadPatientRecord, Deny, Deny, Deny),
             (SearchPatients, Deny, Deny, Deny),
             (CreatePatient, Deny, Deny, Deny),
             (IssueActivationCode, Deny, Deny, Deny),
             (VerifyIdentity, Deny, Deny, Deny),
             (ManageUsers, Deny, Deny, Deny),
             (ReadAuditReport, Deny, Deny, Deny),
-            (DecideReviewableDenial, Allow, Allow, Deny),
+            (DecideReviewableDenial, Deny, Deny, Deny),
             (ImportRecords, Deny, Deny, Deny),
             (ReviewDuplicates, Deny, Deny, Deny),
             (RequestCopy, Deny, Deny, Deny),
             (WorkRequests, Deny, Deny, Deny),
-            (ReadSensitive, Allow, Allow, Deny),
-            (TrackRequests, Allow, Allow, Deny),
+            (ReadSensitive, Deny, Deny, Deny),
+            (TrackRequests, Deny, Deny, Deny),
             (ManageCaregivers, Deny, Deny, Deny),
             (VerifyRepresentatives, Deny, Deny, Deny),
             (SetFees, Deny, Deny, Deny),
             (LeadDesk, Deny, Deny, Deny),
         ]);
+        // While a denial of the patient's request waits for review: that record, and deciding.
+        let p = principal(&[Role::HimReviewer]);
+        let reviewing = Relations { grants: Vec::new(), reviewing: true };
+        for action in Action::ALL {
+            let expected = if matches!(action, ReadPatientRecord | ReadSensitive | TrackRequests | DecideReviewableDenial) { Allow } else { Deny };
+            assert_eq!(super::decide(&p, action, Target::Patient(OTHER), &reviewing), expected, "{action:?}");
+            assert_eq!(super::decide(&p, action, Target::Site, &reviewing), Deny, "{action:?} site");
+        }
+        // Staff without the reviewer role never decide a review, whatever waits.
+        assert_eq!(super::decide(&principal(&[Role::HimStaff]), DecideReviewableDenial, Target::Patient(OTHER), &reviewing), Deny);
     }
 
     #[test]

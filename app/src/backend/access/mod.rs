@@ -119,13 +119,13 @@ impl AccessContext {
     async fn authorize(&self, action: Action, target: Target<'_>, audit_as: AuditAction) -> Result<(), AppError> {
         let grants = match target {
             Target::Patient(id) => self.grants_for(id).await?,
-            Target::Site => Vec::new(),
+            Target::Site => policy::Relations::default(),
         };
         self.authorize_with(action, target, audit_as, &grants).await
     }
 
     /// [`Self::authorize`] with the grants already read on this request.
-    async fn authorize_with(&self, action: Action, target: Target<'_>, audit_as: AuditAction, grants: &[policy::Grant]) -> Result<(), AppError> {
+    async fn authorize_with(&self, action: Action, target: Target<'_>, audit_as: AuditAction, grants: &policy::Relations) -> Result<(), AppError> {
         // The door method's span (`#[tracing::instrument]`) carries the action and the patient's
         // record id on every log line it makes: identifiers only, never health information.
         let span = tracing::Span::current();
@@ -161,9 +161,26 @@ impl AccessContext {
         self.acting_for.clone().or_else(|| self.principal.patient_id.clone())
     }
 
-    /// The caregiver's grants in force now for `patient_id`, with the patient's age band today.
-    /// Read from the database on every check: a revocation applies to the very next request.
-    pub(in crate::backend::access) async fn grants_for(&self, patient_id: &str) -> Result<Vec<Grant>, AppError> {
+    /// What ties the signed-in person to `patient_id` (see [`policy::Relations`]): the
+    /// caregiver's grants in force now, with the patient's age band today, and for a reviewer
+    /// whether a denial of the patient's request waits for review. Read from the database on
+    /// every check: a revocation or a decided review applies to the very next request.
+    pub(in crate::backend::access) async fn grants_for(&self, patient_id: &str) -> Result<policy::Relations, AppError> {
+        let reviewing = if self.principal.has(Role::HimReviewer) {
+            use sea_orm::PaginatorTrait;
+            rows::release_request::Entity::find()
+                .filter(rows::release_request::Column::PatientId.eq(patient_id))
+                .filter(rows::release_request::Column::Status.eq(crate::domain::release::Status::DenialUnderReview.as_str()))
+                .count(&self.db)
+                .await?
+                > 0
+        } else {
+            false
+        };
+        Ok(policy::Relations { grants: self.caregiver_grants(patient_id).await?, reviewing })
+    }
+
+    async fn caregiver_grants(&self, patient_id: &str) -> Result<Vec<Grant>, AppError> {
         if !self.principal.has(Role::Caregiver) {
             return Ok(Vec::new());
         }
@@ -193,7 +210,7 @@ impl AccessContext {
     }
 
     /// The same with grants already read on this request.
-    pub(in crate::backend::access) fn allows_with(&self, action: Action, patient_id: &str, grants: &[Grant]) -> bool {
+    pub(in crate::backend::access) fn allows_with(&self, action: Action, patient_id: &str, grants: &policy::Relations) -> bool {
         policy::decide(&self.principal, action, Target::Patient(patient_id), grants) == policy::Decision::Allow
     }
 }

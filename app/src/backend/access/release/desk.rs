@@ -389,7 +389,7 @@ impl AccessContext {
     #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn fee_schedule(&self) -> Result<Vec<FeeScheduleRow>, AppError> {
         // The administrator who sets it, and the clerks who quote it.
-        let setter = crate::backend::policy::decide(&self.principal, Action::SetFees, Target::Site, &[]) == crate::backend::policy::Decision::Allow;
+        let setter = crate::backend::policy::decide(&self.principal, Action::SetFees, Target::Site, &crate::backend::policy::Relations::default()) == crate::backend::policy::Decision::Allow;
         if !setter {
             self.require(Action::WorkRequests, AuditAction::FeeSchedule).await?;
         }

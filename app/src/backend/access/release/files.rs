@@ -391,7 +391,9 @@ impl AccessContext {
         let outcome = if uphold { "Denial upheld on review" } else { "Denial overturned on review" };
         self.move_in(&txn, &row, from, to, Actor::Reviewer, Some(note.map(|n| format!("{outcome}: {n}")).unwrap_or_else(|| outcome.into()))).await?;
         txn.commit().await?;
-        self.copy_request(id).await
+        // Authorized above: decided, the review no longer opens the record to the reviewer.
+        let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await?.ok_or(AppError::NotFound)?;
+        self.request_view(row).await
     }
 
     /// The whole record of a patient laid out as the PDF copy shows it, nothing withheld but

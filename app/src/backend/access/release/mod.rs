@@ -286,6 +286,9 @@ impl AccessContext {
         // others need the right to follow this patient's requests.
         if row.requester_user_id == self.principal.user_id && self.subject().as_deref() == Some(row.patient_id.as_str()) {
             self.authorize(Action::ReadPatientRecord, Target::Patient(&row.patient_id), AuditAction::ReleaseRequest).await?;
+        } else if self.reviewed_by_me(&row).await? {
+            // The reviewer who decided a review keeps sight of that request (what they decided
+            // and why), not of the record: the review no longer waits.
         } else {
             self.authorize(Action::TrackRequests, Target::Patient(&row.patient_id), AuditAction::ReleaseRequest).await?;
             // What the patient asked for themselves (a copy for a clinic, the categories named in
@@ -294,6 +297,27 @@ impl AccessContext {
                 self.authorize(Action::ReadSensitive, Target::Patient(&row.patient_id), AuditAction::ReleaseRequest).await?;
             }
         }
+        self.request_view(row).await
+    }
+
+    /// The signed-in reviewer decided a review of this request.
+    async fn reviewed_by_me(&self, row: &release_request::Model) -> Result<bool, AppError> {
+        use sea_orm::PaginatorTrait;
+        if !self.principal.has(Role::HimReviewer) {
+            return Ok(false);
+        }
+        let decided = super::rows::release_event::Entity::find()
+            .filter(super::rows::release_event::Column::RequestId.eq(row.id.as_str()))
+            .filter(super::rows::release_event::Column::ActorUserId.eq(self.principal.user_id.as_str()))
+            .filter(super::rows::release_event::Column::ActorKind.eq(Actor::Reviewer))
+            .count(&self.db)
+            .await?;
+        Ok(decided > 0)
+    }
+
+    /// The page's view of a request, once the caller was authorized for it (a reviewer's
+    /// answer to the review they just decided, when the record is already closed to them).
+    pub(in crate::backend::access) async fn request_view(&self, row: release_request::Model) -> Result<RequestView, AppError> {
         let events = self.events_of(&row.id).await?;
         let mut view = self.view(row, events)?;
         self.add_release_details(&mut view).await?;
