@@ -65,10 +65,13 @@ pub enum Action {
     SetFees,
     /// Assign and reassign requests to colleagues, and read the desk's dashboard (HIM leads).
     LeadDesk,
+    /// Edit the site's segmentation rules: what marks psychotherapy notes, which programs are
+    /// Part 2 (administrators; every record is re-tagged with the change).
+    SetSegmentRules,
 }
 
 impl Action {
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 19] = [
         Action::ReadPatientRecord,
         Action::SearchPatients,
         Action::CreatePatient,
@@ -87,6 +90,7 @@ impl Action {
         Action::VerifyRepresentatives,
         Action::SetFees,
         Action::LeadDesk,
+        Action::SetSegmentRules,
     ];
 }
 
@@ -169,7 +173,7 @@ pub fn decide(principal: &Principal, action: Action, target: Target<'_>, relatio
         (RequestCopy, Target::Patient(patient)) => own(patient) || proxy(patient).is_some_and(|s| s.request_copies),
         (ManageCaregivers, Target::Patient(patient)) => own(patient),
         (VerifyRepresentatives, Target::Site) => staff,
-        (SetFees, Target::Site) => principal.has(Role::Administrator),
+        (SetFees | SetSegmentRules, Target::Site) => principal.has(Role::Administrator),
         // A lead is HIM staff too: assigning work needs both.
         (LeadDesk, Target::Site) => staff && principal.has(Role::HimLead),
         (WorkRequests, Target::Site) => staff,
@@ -239,6 +243,7 @@ mod tests {
             (ManageCaregivers, Allow, Deny, Deny),
             (VerifyRepresentatives, Deny, Deny, Deny),
             (SetFees, Deny, Deny, Deny),
+            (SetSegmentRules, Deny, Deny, Deny),
             (LeadDesk, Deny, Deny, Deny),
         ]);
     }
@@ -270,6 +275,7 @@ mod tests {
             (ManageCaregivers, Deny, Deny, Deny),
             (VerifyRepresentatives, Deny, Deny, Deny),
             (SetFees, Deny, Deny, Deny),
+            (SetSegmentRules, Deny, Deny, Deny),
             (LeadDesk, Deny, Deny, Deny),
         ]);
         check(&[Role::Caregiver], &[], &[
@@ -290,6 +296,7 @@ mod tests {
             (ManageCaregivers, Deny, Deny, Deny),
             (VerifyRepresentatives, Deny, Deny, Deny),
             (SetFees, Deny, Deny, Deny),
+            (SetSegmentRules, Deny, Deny, Deny),
             (LeadDesk, Deny, Deny, Deny),
         ]);
     }
@@ -383,6 +390,7 @@ mod tests {
             (ManageCaregivers, Deny, Deny, Deny),
             (VerifyRepresentatives, Deny, Deny, Allow),
             (SetFees, Deny, Deny, Deny),
+            (SetSegmentRules, Deny, Deny, Deny),
             (LeadDesk, Deny, Deny, Deny),
         ]);
     }
@@ -407,6 +415,7 @@ mod tests {
             (ManageCaregivers, Deny, Deny, Deny),
             (VerifyRepresentatives, Deny, Deny, Deny),
             (SetFees, Deny, Deny, Deny),
+            (SetSegmentRules, Deny, Deny, Deny),
             (LeadDesk, Deny, Deny, Deny),
         ]);
         // While a denial of the patient's request waits for review: that record, and deciding.
@@ -441,6 +450,7 @@ mod tests {
             (ManageCaregivers, Deny, Deny, Deny),
             (VerifyRepresentatives, Deny, Deny, Deny),
             (SetFees, Deny, Deny, Allow),
+            (SetSegmentRules, Deny, Deny, Allow),
             (LeadDesk, Deny, Deny, Deny),
         ]);
     }
@@ -466,6 +476,7 @@ mod tests {
             (ManageCaregivers, Deny, Deny, Deny),
             (VerifyRepresentatives, Deny, Deny, Deny),
             (SetFees, Deny, Deny, Deny),
+            (SetSegmentRules, Deny, Deny, Deny),
             (LeadDesk, Deny, Deny, Deny),
         ]);
     }

@@ -45,6 +45,8 @@ crate::domain::text_enum! {
         KeyReseal = "key_reseal",
         /// HIM staff list the mail the outbox gave up on, or send one again.
         MailOutbox = "mail_outbox",
+        /// An administrator changes the segmentation rules (records re-tagged with it).
+        SegmentRules = "segment_rules",
     }
 }
 

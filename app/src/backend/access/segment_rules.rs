@@ -168,7 +168,7 @@ impl AccessContext {
     /// The site's segmentation rules (administrators).
     #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn segment_rules(&self) -> Result<Vec<SegmentRuleRow>, AppError> {
-        self.require(Action::SetFees, AuditAction::FeeSchedule).await?;
+        self.require(Action::SetSegmentRules, AuditAction::SegmentRules).await?;
         Ok(segment_rule::Entity::find().order_by_asc(segment_rule::Column::Kind).order_by_asc(segment_rule::Column::CreatedAtMs).all(&self.db).await?.into_iter().map(row_of).collect())
     }
 
@@ -176,7 +176,7 @@ impl AccessContext {
     /// now stand, in the same transaction; audited.
     #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn change_segment_rule(&self, add: Option<&SegmentRuleForm>, remove: Option<&str>) -> Result<Vec<SegmentRuleRow>, AppError> {
-        self.require(Action::SetFees, AuditAction::FeeSchedule).await?;
+        self.require(Action::SetSegmentRules, AuditAction::SegmentRules).await?;
         let added = add.map(|f| f.check()).transpose().map_err(|fields| AppError::Validation { fields })?;
         let txn = write_transaction(&self.db).await?;
         let detail = if let Some(crate::domain::release::segment::CheckedRule { kind, system, code, title_contains, note }) = added {
@@ -203,7 +203,7 @@ impl AccessContext {
             return Err(AppError::bad_request());
         };
         let (notes, part2) = retag(&txn, None).await?;
-        audit::record(&txn, self.event(AuditAction::FeeSchedule, Outcome::Success).entity("segment_rule", "site").detail(format!("{detail}; tagged {notes} note(s), {part2} Part 2 item(s)"))).await?;
+        audit::record(&txn, self.event(AuditAction::SegmentRules, Outcome::Success).entity("segment_rule", "site").detail(format!("{detail}; tagged {notes} note(s), {part2} Part 2 item(s)"))).await?;
         txn.commit().await?;
         self.segment_rules().await
     }
