@@ -167,7 +167,7 @@ impl AccessContext {
         for n in rows {
             let to = app_user::Entity::find_by_id(n.user_id.clone()).one(&self.db).await?.map(|u| u.email).unwrap_or_default();
             let request = match n.request_id.as_deref() {
-                Some(id) => release_request::Entity::find_by_id(id.to_string()).one(&self.db).await?.map(|r| (r.id, super::release::format_number(r.number))),
+                Some(id) => release_request::Entity::find_by_id(id.to_string()).one(&self.db).await?.map(|r| (r.id, crate::domain::release::format_number(r.number))),
                 None => None,
             };
             out.push(crate::domain::release::UndeliveredMail {

@@ -118,6 +118,11 @@ pub struct NotificationView {
     pub unread: bool,
 }
 
+/// A request as people say it: "Request R-1042".
+pub fn format_number(number: i64) -> String {
+    format!("Request R-{number}")
+}
+
 /// A message the mail outbox gave up on, for HIM staff to follow up another way: the address,
 /// the request it was about, the attempts and the relay's last answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

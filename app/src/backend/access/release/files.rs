@@ -462,7 +462,7 @@ impl AccessContext {
         };
         // A caregiver whose access has ended gets no copy of the patient's record, even one
         // they asked for while it lasted.
-        if row.on_behalf_of.is_some() && !super::still_entitled(&self.db, &row).await? {
+        if row.on_behalf_of.is_some() && !still_entitled(&self.db, &row).await? {
             let refused = self.event(AuditAction::ReleaseRequest, Outcome::Failure).patient(&row.patient_id).entity("release_request", &row.id).detail("refused: the requester's access to the patient has ended");
             audit::record_alone(&self.db, refused).await?;
             return Err(AppError::Conflict { message: "The person who asked no longer acts for the patient (their access ended): cancel this request.".into() });
@@ -606,4 +606,28 @@ impl AccessContext {
         txn.commit().await?;
         Ok((file.file_name, file.content_type, bytes))
     }
+}
+
+/// The requester still acts for the request's patient: their own account, or a caregiver with
+/// a grant in force now (not ended, started, not expired).
+pub(super) async fn still_entitled(txn: &impl sea_orm::ConnectionTrait, row: &release_request::Model) -> Result<bool, sea_orm::DbErr> {
+    use super::super::rows::caregiver_grant;
+    use sea_orm::PaginatorTrait;
+    let own = app_user::Entity::find_by_id(row.requester_user_id.clone())
+        .one(txn)
+        .await?
+        .is_some_and(|u| u.patient_id.as_deref() == Some(row.patient_id.as_str()));
+    if own {
+        return Ok(true);
+    }
+    let now = now_ms();
+    let grants = caregiver_grant::Entity::find()
+        .filter(caregiver_grant::Column::UserId.eq(row.requester_user_id.as_str()))
+        .filter(caregiver_grant::Column::PatientId.eq(row.patient_id.as_str()))
+        .filter(caregiver_grant::Column::EndedAtMs.is_null())
+        .filter(caregiver_grant::Column::StartsAtMs.lte(now))
+        .filter(sea_orm::Condition::any().add(caregiver_grant::Column::ExpiresAtMs.is_null()).add(caregiver_grant::Column::ExpiresAtMs.gt(now)))
+        .count(txn)
+        .await?;
+    Ok(grants > 0)
 }

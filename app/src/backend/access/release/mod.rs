@@ -686,37 +686,11 @@ pub(super) async fn record_system_event(txn: &sea_orm::DatabaseTransaction, requ
 /// email. It names the request and its new status only: no health information. A caregiver whose
 /// access to the patient has ended is told nothing more about the patient's requests.
 pub(super) async fn notify(txn: &sea_orm::DatabaseTransaction, row: &release_request::Model, to: Status) -> Result<(), AppError> {
-    if !still_entitled(txn, row).await? {
+    if !files::still_entitled(txn, row).await? {
         return Ok(());
     }
     super::notifications::queue(txn, &row.requester_user_id, Some(&row.id), format!("Your request R-{} has an update: {}.", row.number, to.label())).await?;
     Ok(())
 }
 
-/// The requester still acts for the request's patient: their own account, or a caregiver with
-/// a grant in force now (not ended, started, not expired).
-pub(super) async fn still_entitled(txn: &impl sea_orm::ConnectionTrait, row: &release_request::Model) -> Result<bool, sea_orm::DbErr> {
-    use super::rows::caregiver_grant;
-    use sea_orm::PaginatorTrait;
-    let own = crate::backend::entities::app_user::Entity::find_by_id(row.requester_user_id.clone())
-        .one(txn)
-        .await?
-        .is_some_and(|u| u.patient_id.as_deref() == Some(row.patient_id.as_str()));
-    if own {
-        return Ok(true);
-    }
-    let now = now_ms();
-    let grants = caregiver_grant::Entity::find()
-        .filter(caregiver_grant::Column::UserId.eq(row.requester_user_id.as_str()))
-        .filter(caregiver_grant::Column::PatientId.eq(row.patient_id.as_str()))
-        .filter(caregiver_grant::Column::EndedAtMs.is_null())
-        .filter(caregiver_grant::Column::StartsAtMs.lte(now))
-        .filter(sea_orm::Condition::any().add(caregiver_grant::Column::ExpiresAtMs.is_null()).add(caregiver_grant::Column::ExpiresAtMs.gt(now)))
-        .count(txn)
-        .await?;
-    Ok(grants > 0)
-}
-
-pub(super) fn format_number(number: i64) -> String {
-    format!("Request R-{number}")
-}
+pub(super) use crate::domain::release::format_number;
