@@ -18,7 +18,7 @@ mod m20261202_000007_copy_records;
 mod m20261202_000008_release_desk;
 mod m20261203_000009_segmentation;
 mod m20261203_000010_sealed_secrets;
-mod m20261203_000011_mail_retries;
+mod m20261203_000011_mail_and_addresses;
 
 /// A foreign key as every table here declares one (inside `create_table`, which SQLite needs):
 /// named, from one column to another table's column, with what a delete of the parent does.
@@ -43,7 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000008_release_desk::Migration),
             Box::new(m20261203_000009_segmentation::Migration),
             Box::new(m20261203_000010_sealed_secrets::Migration),
-            Box::new(m20261203_000011_mail_retries::Migration),
+            Box::new(m20261203_000011_mail_and_addresses::Migration),
         ]
     }
 }

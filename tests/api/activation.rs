@@ -4,7 +4,7 @@
 
 use app::backend::entities::one_time_token;
 use app::domain::Role;
-use portal_tests::{TestApp, spawn_app, spawn_app_with};
+use portal_tests::{SmtpSink, TestApp, link_token, spawn_app, spawn_app_with};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
@@ -161,14 +161,31 @@ async fn self_register(app: &TestApp, client: &reqwest::Client, email: &str) -> 
     .await
 }
 
+/// An app that mails through a sink the test reads.
+async fn app_with_mail() -> (TestApp, SmtpSink) {
+    let sink = SmtpSink::start().await;
+    let url = sink.url.clone();
+    (spawn_app_with(move |s| s.smtp_url = Some(url.into())).await, sink)
+}
+
+/// Registers without a letter, then opens the link mailed to the address (the `n`th message):
+/// signed in from there.
+async fn registered(app: &TestApp, sink: &SmtpSink, n: usize, client: &reqwest::Client, email: &str) {
+    let response = self_register(app, client, email).await;
+    assert!(response.status().is_success(), "{}", response.status());
+    assert_eq!(response.headers()["location"], "/register?sent=1");
+    assert_eq!(app.me(client).await, None, "nothing until the link is opened");
+    let token = link_token(&sink.message(n).await, "/verify-email?token=");
+    app.call_ok(client, "verify_email", &[("token", &token)]).await;
+}
+
 #[tokio::test]
 async fn a_self_registered_account_sees_nothing_until_him_staff_verify_and_link_it() {
-    let app = spawn_app().await;
+    let (app, sink) = app_with_mail().await;
     let (_, staff) = scene(&app).await;
     let record = app.create_patient("MRN-9", "Nguyen", "1990-01-01").await;
     let person = app.new_client();
-    let response = self_register(&app, &person, "ben@example.org").await;
-    assert!(response.status().is_success(), "{}", response.status());
+    registered(&app, &sink, 1, &person, "ben@example.org").await;
     assert_eq!(app.me(&person).await.expect("signed in")["roles"], serde_json::json!([]));
     assert_eq!(app.call_ok(&person, "my_record", &[]).await, serde_json::Value::Null, "nothing to see yet");
     assert_eq!(app.call(&person, "patient", &[("id", &record)]).await.status(), 404);
@@ -198,7 +215,7 @@ async fn a_self_registered_account_sees_nothing_until_him_staff_verify_and_link_
 
 #[tokio::test]
 async fn self_registration_input_is_checked() {
-    let app = spawn_app().await;
+    let (app, sink) = app_with_mail().await;
     let person = app.new_client();
     let bad = app
         .call(&person, "self_register", &[("name", ""), ("email", "nope"), ("birth_date", "1990-02-30"), ("phone", "call me"), ("password", "short")])
@@ -206,19 +223,59 @@ async fn self_registration_input_is_checked() {
     assert_eq!(bad.status(), 422);
     let body = bad.text().await.expect("body");
     assert!(body.contains("\"field\":\"email\"") && body.contains("\"field\":\"birth_date\"") && body.contains("\"field\":\"phone\""), "{body}");
+    let first = self_register(&app, &person, "ben@example.org").await;
+    assert!(first.status().is_success());
+    // An address that has an account gets the very same answer (nobody learns who has one);
+    // its owner is told by mail, and nothing is created.
+    let again = self_register(&app, &app.new_client(), "Ben@Example.org").await;
+    assert_eq!((again.status(), again.headers().get("location")), (first.status(), first.headers().get("location")));
+    for _ in 0..100 {
+        if sink.count() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let mail = [sink.message(1).await, sink.message(2).await];
+    let notice = mail.iter().find(|m| m.contains("You already have a patient portal account")).expect("the owner is told");
+    assert!(!notice.contains("/verify-email"), "the note finishes nothing: {notice}");
+    assert_eq!(mail.iter().filter(|m| m.contains("/verify-email?token=")).count(), 1);
+    assert_eq!(app.audit("user_create", "success").await.len(), 1);
+    assert_eq!(app.audit("user_create", "failure").await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_registration_is_finished_only_by_the_link_mailed_to_the_address() {
+    let (app, sink) = app_with_mail().await;
+    let person = app.new_client();
     assert!(self_register(&app, &person, "ben@example.org").await.status().is_success());
-    let again = self_register(&app, &app.new_client(), "ben@example.org").await;
-    assert_eq!(again.status(), 422);
+    let first = link_token(&sink.message(1).await, "/verify-email?token=");
+    // The right password is not enough: the address must be shown to be theirs. A new link goes.
+    let refused = app.sign_in(&person, "ben@example.org", "kettle orbit lantern").await;
+    assert_eq!(refused.status(), 422);
+    assert!(refused.text().await.expect("body").contains("Confirm your email address first"));
+    assert_eq!(app.me(&person).await, None);
+    let second = link_token(&sink.message(2).await, "/verify-email?token=");
+    assert_ne!(first, second);
+    // The newest link replaces the older; each works once.
+    assert_eq!(app.call(&person, "verify_email", &[("token", &first)]).await.status(), 409);
+    app.call_ok(&person, "verify_email", &[("token", &second), ("next", "/account")]).await;
+    assert_eq!(app.me(&person).await.expect("signed in")["email"], "ben@example.org");
+    assert_eq!(app.call(&app.new_client(), "verify_email", &[("token", &second)]).await.status(), 409);
+    assert_eq!(app.audit("email_verify", "success").await.len(), 1);
+    assert_eq!(app.audit("email_verify", "failure").await.len(), 2);
+    // From now on the password signs in.
+    let later = app.new_client();
+    assert_eq!(app.sign_in(&later, "ben@example.org", "kettle orbit lantern").await.status(), 200);
 }
 
 #[tokio::test]
 async fn rule_164_514_h_linking_shows_account_and_record_side_by_side_and_a_mismatch_needs_a_reason() {
-    let app = spawn_app().await;
+    let (app, sink) = app_with_mail().await;
     let (_, staff) = scene(&app).await;
     // The record's birth date is not the one the person registered with.
     app.create_patient("MRN-9", "Nguyen", "1990-01-02").await;
     let person = app.new_client();
-    assert!(self_register(&app, &person, "ben@example.org").await.status().is_success());
+    registered(&app, &sink, 1, &person, "ben@example.org").await;
     let pending = app.call_ok(&staff, "pending_verifications", &[]).await;
     let user_id = pending[0]["user_id"].as_str().expect("id").to_string();
     let preview = app.call_ok(&staff, "link_preview", &[("user_id", &user_id), ("mrn", "mrn-9")]).await;

@@ -7,11 +7,8 @@ use portal_tests::{PASSWORD, SmtpSink, spawn_app_with};
 use sea_orm::sea_query::Expr;
 use sea_orm::EntityTrait;
 
-/// The token from the message's link (undoing quoted-printable line folding, RFC 2045 6.7).
 fn token_in(message: &str) -> String {
-    let message = message.replace("=\n", "").replace("=3D", "=");
-    let start = message.find("/reset-password?token=").expect("a link") + "/reset-password?token=".len();
-    message[start..].chars().take_while(char::is_ascii_hexdigit).collect()
+    portal_tests::link_token(message, "/reset-password?token=")
 }
 
 #[tokio::test]

@@ -302,6 +302,14 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     }
 }
 
+/// The token of the link in a mail that follows `path` (`/reset-password?token=`), undoing
+/// quoted-printable line folding (RFC 2045 6.7).
+pub fn link_token(message: &str, path: &str) -> String {
+    let message = message.replace("=\n", "").replace("=3D", "=");
+    let start = message.find(path).expect("a link") + path.len();
+    message[start..].chars().take_while(char::is_ascii_hexdigit).collect()
+}
+
 /// A minimal SMTP server on 127.0.0.1 that keeps every message it receives, so mail tests go
 /// through the portal's real SMTP client.
 pub struct SmtpSink {

@@ -71,6 +71,7 @@ pub async fn activate_account(#[server(flatten)] form: crate::domain::Activation
             let intent = Intent::Activate { code_hash, birth_date: form.birth_date, name: form.name, email: form.email.as_str().to_string() };
             return crate::api::oidc::server::start(provider, intent).await;
         }
+        let email = form.email.as_str().to_string();
         let redeem = Redeem {
             code_hash: activation::hash_typed(&form.code),
             birth_date: form.birth_date,
@@ -90,6 +91,11 @@ pub async fn activate_account(#[server(flatten)] form: crate::domain::Activation
                 RedeemError::User(e) => e.into_app_error(),
                 RedeemError::Db(e) => internal("activating an account failed", &e),
             })?;
+        // The address was typed, not shown to be read: a link confirms it (the account works
+        // meanwhile; the activation code proved who the person is).
+        crate::backend::auth::addresses::send_link(&state.db, &state.mailer, &state.base_url, &user_id, &email, None)
+            .await
+            .map_err(|e| internal("mailing a confirmation link failed", &e))?;
         let session = PortalSession::current().await?;
         session.cycle_id().await?;
         if state.auth.config.patient_mfa_required {
@@ -110,20 +116,51 @@ pub async fn activate_account(#[server(flatten)] form: crate::domain::Activation
 }
 
 /// Creates an account without an activation code. It sees no health information until HIM staff
-/// verify the person's identity and link their record; the person is signed in meanwhile.
+/// verify the person's identity and link their record. Email-first: every address gets the same
+/// answer (`/register?sent=1`, "we sent you a link"), and the link mailed to it finishes the
+/// account and signs in; an address that already has an account gets a note saying so instead,
+/// so the form tells nobody which addresses have accounts. Someone registering from a caregiver
+/// invitation with the address it was mailed to holds that mail's link already: signed in at once
+/// and back to the invitation.
 #[server(prefix = "/api", endpoint = "self_register")]
 pub async fn self_register(#[server(flatten)] form: crate::domain::RegistrationForm) -> Result<(), AppError> {
-    use crate::backend::auth::login;
+    use crate::backend::audit::{self, AuditAction, AuditEvent, Outcome};
+    use crate::backend::auth::{addresses, login};
     use crate::backend::auth::users::{self, NewUser, UserError};
     use self::ssr::*;
     with_status(async move {
         let state = state()?;
         let request = RequestMeta::current().await;
         let form = form.check().map_err(|fields| AppError::Validation { fields })?;
+        let invited = match form.next.strip_prefix("/caregivers/accept?token=") {
+            Some(token) => crate::backend::access::caregivers::invited_address(&state.db, token)
+                .await
+                .map_err(|e| internal("looking up an invitation failed", &e))?
+                .is_some_and(|address| address.eq_ignore_ascii_case(form.email.as_str())),
+            None => false,
+        };
+        let email = form.email.as_str().to_string();
         let new = NewUser { email: form.email, display_name: form.name, password: Some(form.password), roles: Default::default(), patient_id: None };
-        let user_id = users::self_register(&state.db, &state.auth, new, &form.birth_date, form.phone, &request)
-            .await
-            .map_err(UserError::into_app_error)?;
+        let created = users::self_register(&state.db, &state.auth, new, &form.birth_date, form.phone, invited, &request).await;
+        let user_id = match created {
+            Ok(id) => id,
+            // The invitation's holder already knows the address was invited: say it plainly.
+            Err(UserError::EmailTaken) if invited => return Err(UserError::EmailTaken.into_app_error()),
+            Err(UserError::EmailTaken) => {
+                let refused = AuditEvent::new(AuditAction::UserCreate, Outcome::Failure, &request).detail("self_registration: address already registered");
+                audit::record_alone(&state.db, refused).await.map_err(|e| internal("auditing a registration failed", &e))?;
+                addresses::mail_already_registered(&state.mailer, &state.base_url, &email);
+                leptos_axum::redirect("/register?sent=1");
+                return Ok(());
+            }
+            Err(e) => return Err(e.into_app_error()),
+        };
+        if !invited {
+            let next = (form.next != "/").then_some(form.next.as_str());
+            addresses::send_link(&state.db, &state.mailer, &state.base_url, &user_id, &email, next).await.map_err(|e| internal("mailing a confirmation link failed", &e))?;
+            leptos_axum::redirect("/register?sent=1");
+            return Ok(());
+        }
         let login_id = login::complete(&state.db, &state.auth, &user_id, "registration", &request)
             .await
             .map_err(|e| internal("signing in after registration failed", &e))?;
@@ -131,6 +168,27 @@ pub async fn self_register(#[server(flatten)] form: crate::domain::RegistrationF
         session.cycle_id().await?;
         session.insert(Key::Login, login_id).await?;
         leptos_axum::redirect(&form.next);
+        Ok(())
+    }.await)
+}
+
+/// Opens a confirmation link (the page's button): the address is verified, the account signed
+/// in, and the person goes on to `next` (a page of the portal) or their first page.
+#[server(prefix = "/api", endpoint = "verify_email")]
+pub async fn verify_email(token: String, #[server(default)] next: Option<String>) -> Result<(), AppError> {
+    use crate::backend::auth::addresses;
+    use self::ssr::*;
+    with_status(async move {
+        let state = state()?;
+        let request = RequestMeta::current().await;
+        let user_id = addresses::confirm(&state.db, &token, &request).await.map_err(|e| internal("confirming an address failed", &e))?.ok_or_else(|| AppError::Conflict {
+            message: "This link does not work any more (it works once, for 24 hours). Sign in with your email address and password to have a new one sent.".into(),
+        })?;
+        // Signed in as a password would (the second factor asked for when the account has one).
+        let user = crate::backend::auth::users::find_by_id(&state.db, &user_id).await.map_err(|e| internal("reading an account failed", &e))?.filter(|u| u.active).ok_or(AppError::NotFound)?;
+        let session = PortalSession::current().await?;
+        let to = crate::backend::current::begin_sign_in(&state, &session, &user, "email_link", next.as_deref(), &request).await?;
+        leptos_axum::redirect(&to);
         Ok(())
     }.await)
 }

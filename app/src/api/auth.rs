@@ -79,6 +79,16 @@ pub async fn sign_in(email: String, password: String, next: Option<String>) -> R
             SignInError::Hash(e) => internal("password verification failed", &e),
             SignInError::Db(e) => internal("sign-in failed", &e),
         })?;
+        if !user.email_verified && user.patient_id.is_none() && user.roles.is_empty() {
+            // A registration not finished: only the link mailed to the address finishes it (the
+            // right password alone does not show the address is theirs). A fresh link goes out.
+            crate::backend::auth::addresses::send_link(&state.db, &state.mailer, &state.base_url, &user.id, &user.email, next.as_deref())
+                .await
+                .map_err(|e| internal("mailing a confirmation link failed", &e))?;
+            return Err(AppError::Validation {
+                fields: vec![FieldError { field: "email".into(), message: "Confirm your email address first: open the link we sent to it. We have just sent a new one.".into() }],
+            });
+        }
         let session = PortalSession::current().await?;
         let to = begin_sign_in(&state, &session, &user, "password", next.as_deref(), &request).await?;
         leptos_axum::redirect(&to);

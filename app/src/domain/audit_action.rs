@@ -47,6 +47,8 @@ crate::domain::text_enum! {
         MailOutbox = "mail_outbox",
         /// An administrator changes the segmentation rules (records re-tagged with it).
         SegmentRules = "segment_rules",
+        /// A link mailed to an account's address was opened: the address is the owner's.
+        EmailVerify = "email_verify",
     }
 }
 

@@ -150,6 +150,10 @@ pub const RESET_HEADING: &str = "reset-heading";
 pub const RESET_PASSWORD: &str = "reset-password";
 pub const RESET_ERROR: &str = "reset-error";
 pub const RESET_SUBMIT: &str = "reset-submit";
+pub const REGISTER_SENT: &str = "register-sent";
+pub const VERIFY_EMAIL_HEADING: &str = "verify-email-heading";
+pub const VERIFY_EMAIL_ERROR: &str = "verify-email-error";
+pub const VERIFY_EMAIL_SUBMIT: &str = "verify-email-submit";
 pub const FORGOT_LINK: &str = "forgot-link";
 pub const PASSWORD_RESET_NOTICE: &str = "password-reset-notice";
 
@@ -384,6 +388,11 @@ pub const ALL: &[(&str, &str)] = &[
     ("RESET_PASSWORD", RESET_PASSWORD),
     ("RESET_ERROR", RESET_ERROR),
     ("RESET_SUBMIT", RESET_SUBMIT),
+    ("REGISTER_SENT", REGISTER_SENT),
+    ("VERIFY_EMAIL_HEADING", VERIFY_EMAIL_HEADING),
+    ("VERIFY_EMAIL_ERROR", VERIFY_EMAIL_ERROR),
+    ("VERIFY_EMAIL_SUBMIT", VERIFY_EMAIL_SUBMIT),
+    ("QUEUE_UNDELIVERED", QUEUE_UNDELIVERED),
     ("FORGOT_LINK", FORGOT_LINK),
     ("PASSWORD_RESET_NOTICE", PASSWORD_RESET_NOTICE),
     ("OIDC_OUTCOME", OIDC_OUTCOME),

@@ -22,7 +22,7 @@ use pages::import::{DuplicatesPage, ImportPage};
 use pages::mfa::{RecoveryCodesPage, SetupPage, VerifyPage};
 use pages::record::{DocumentPage, RecordPage, SectionPage, TrendPage, VisitPage};
 use pages::requests::{RequestPage, RequestQueuePage, RequestsPage, ReviewQueuePage, StaffRequestPage};
-use pages::reset::{ForgotPasswordPage, ResetPasswordPage};
+use pages::reset::{ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage};
 use pages::sign_in::SignInPage;
 use pages::users::UsersPage;
 use pages::staff_patients::{PatientPage, PatientsPage};
@@ -93,6 +93,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/register") view=RegisterPage ssr=SsrMode::Async/>
                         <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async/>
                         <Route path=path!("/reset-password") view=ResetPasswordPage ssr=SsrMode::Async/>
+                        <Route path=path!("/verify-email") view=VerifyEmailPage ssr=SsrMode::Async/>
                         <Route path=path!("/staff/verifications") view=VerificationsPage ssr=SsrMode::Async/>
                         <Route path=path!("/staff/import") view=ImportPage ssr=SsrMode::Async/>
                         <Route path=path!("/requests") view=RequestsPage ssr=SsrMode::Async/>

@@ -351,7 +351,8 @@ pub async fn redeem(
     let mut new_user = redeem.new_user;
     new_user.patient_id = Some(patient.id.clone());
     new_user.roles = [crate::domain::Role::Patient].into_iter().collect();
-    let prepared = users::prepare(auth, new_user).await?;
+    // The address was typed by the person: confirmed by the link mailed after activation.
+    let prepared = users::prepare(auth, new_user).await?.unverified();
     let txn = write_transaction(db).await?;
     // Spend the code first, conditionally, so two registrations racing with one code cannot both win.
     let spent = one_time_token::Entity::update_many()

@@ -2,6 +2,7 @@
 //! and the users and roles behind them. Every sign-in, sign-out, time-out and role change is
 //! audited through `backend::audit`.
 
+pub mod addresses;
 pub mod identities;
 pub mod login;
 pub mod mfa;

@@ -19,7 +19,7 @@ pub const PURPOSE: &str = "password_reset";
 /// How long a link works.
 pub const VALID_MS: i64 = 30 * 60_000;
 
-fn hash(token: &str) -> String {
+pub(super) fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.trim().as_bytes()))
 }
 
@@ -127,6 +127,8 @@ pub async fn reset(
         .filter(app_user::Column::Id.eq(user_id.as_str()))
         .exec(&txn)
         .await?;
+    // The link was opened from the mailbox: the address is the owner's.
+    super::addresses::mark_verified(&txn, &user_id).await?;
     super::sessions::revoke_all(&txn, &user_id).await?;
     if let Some(email) = &email {
         super::throttle::record_success(&txn, &super::throttle::Keys::new(email.as_str(), "")).await?;

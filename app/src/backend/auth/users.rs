@@ -24,6 +24,8 @@ pub struct User {
     pub has_password: bool,
     pub mfa_enabled: bool,
     pub roles: BTreeSet<Role>,
+    /// The owner showed they read mail at `email` (see `auth::addresses`).
+    pub email_verified: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +79,7 @@ pub(crate) fn to_user(row: app_user::Model, roles: BTreeSet<Role>) -> User {
         has_password: row.password_hash.is_some(),
         mfa_enabled: row.totp_enabled_at_ms.is_some(),
         roles,
+        email_verified: row.email_verified_at_ms.is_some(),
     }
 }
 
@@ -124,6 +127,15 @@ pub struct PreparedUser {
     password_hash: Option<String>,
     roles: BTreeSet<Role>,
     patient_id: Option<String>,
+    email_verified: bool,
+}
+
+impl PreparedUser {
+    /// An address the person typed for themselves (registration, activation): not verified
+    /// until a link mailed to it is opened. Accounts an administrator creates are vouched for.
+    pub fn unverified(self) -> Self {
+        PreparedUser { email_verified: false, ..self }
+    }
 }
 
 /// Checks the name and the password policy and hashes the password (slow: do it before opening
@@ -137,7 +149,7 @@ pub async fn prepare(auth: &super::Auth, new: NewUser) -> Result<PreparedUser, U
         }
         None => None,
     };
-    Ok(PreparedUser { email: new.email, display_name, password_hash, roles: new.roles, patient_id: new.patient_id })
+    Ok(PreparedUser { email: new.email, display_name, password_hash, roles: new.roles, patient_id: new.patient_id, email_verified: true })
 }
 
 /// Inserts a prepared account and its roles inside `txn`, auditing the creation and each role.
@@ -161,6 +173,7 @@ pub async fn insert(
         totp_enabled_at_ms: Set(None),
         totp_last_step: Set(None),
         created_at_ms: Set(now),
+        email_verified_at_ms: Set(user.email_verified.then_some(now)),
     })
     .exec(txn)
     .await;
@@ -352,12 +365,16 @@ pub async fn self_register(
     new: NewUser,
     birth_date: &crate::domain::IsoDate,
     phone: Option<String>,
+    verified: bool,
     request: &RequestMeta,
 ) -> Result<String, UserError> {
     use crate::backend::entities::identity_claim;
     let new = NewUser { roles: BTreeSet::new(), patient_id: None, ..new };
     let full_name = new.display_name.trim().to_string();
+    // The password is hashed before the address is tried, whether or not it is taken: the
+    // answer takes the same time either way.
     let prepared = prepare(auth, new).await?;
+    let prepared = if verified { prepared } else { prepared.unverified() };
     let txn = write_transaction(db).await?;
     let id = insert(&txn, prepared, None, request).await?;
     identity_claim::Entity::insert(identity_claim::ActiveModel {

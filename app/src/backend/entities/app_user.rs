@@ -20,6 +20,8 @@ pub struct Model {
     /// The last TOTP time step accepted, so a code cannot be replayed (RFC 6238 5.2).
     pub totp_last_step: Option<i64>,
     pub created_at_ms: i64,
+    /// When the person showed they read mail at `email` (a link opened); `None` until then.
+    pub email_verified_at_ms: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -62,6 +62,12 @@ pub fn RegisterPage() -> impl IntoView {
         <section class="page page--narrow" aria-labelledby=ids::REGISTER_HEADING>
             <h1 id=ids::REGISTER_HEADING>"Create your account"</h1>
             <OidcOutcome/>
+            {move || query.read().get("sent").is_some().then(|| view! {
+                <p id=ids::REGISTER_SENT class="notice" role="status">
+                    "Check your email: we sent a link to the address you gave. Open it within 24 hours to "
+                    "finish creating your account. Check your spam folder if it does not arrive."
+                </p>
+            })}
             {move || match invitation() {
                 Some(token) => view! { <InvitedRegistration token next=next()/> }.into_any(),
                 None => view! { <ActivationForm/> <NoLetterRegistration next=next()/> }.into_any(),

@@ -1,5 +1,7 @@
-//! Forgotten password pages: ask for a link, and choose a new password with it.
+//! Pages that open a link mailed to the account's address: choose a new password after asking
+//! for one, and confirm the address that finishes a new account.
 
+use crate::api::activation::VerifyEmail;
 use crate::api::reset::{RequestPasswordReset, ResetPassword};
 use crate::ui::components::form::{Field, FormError, field_error};
 use crate::ui::ids;
@@ -55,6 +57,31 @@ pub fn ResetPasswordPage() -> impl IntoView {
                 <button type="submit" id=ids::RESET_SUBMIT class="button">"Save the new password"</button>
             </ActionForm>
             <p><a href="/forgot-password">"Ask for a new link"</a></p>
+        </section>
+    }
+}
+
+/// `/verify-email?token=…`: the link mailed to a new account's address. A button, not the visit,
+/// confirms it (a mail scanner that fetches links confirms nothing); then the account is signed
+/// in and goes on to where the person was going.
+#[component]
+pub fn VerifyEmailPage() -> impl IntoView {
+    let action = ServerAction::<VerifyEmail>::new();
+    let result = Signal::derive(move || action.value().get());
+    let query = use_query_map();
+    let token = move || query.read().get("token").unwrap_or_default();
+    let next = move || query.read().get("next").unwrap_or_default();
+    view! {
+        <Title text="Confirm your email address"/>
+        <section class="page page--narrow" aria-labelledby=ids::VERIFY_EMAIL_HEADING>
+            <h1 id=ids::VERIFY_EMAIL_HEADING>"Confirm your email address"</h1>
+            <p>"One step left: confirm that this address is yours, and your account is ready."</p>
+            <ActionForm action attr:class="form">
+                <input type="hidden" name="token" prop:value=token/>
+                <input type="hidden" name="next" prop:value=next/>
+                <FormError result id=ids::VERIFY_EMAIL_ERROR/>
+                <button type="submit" id=ids::VERIFY_EMAIL_SUBMIT class="button">"Confirm and sign in"</button>
+            </ActionForm>
         </section>
     }
 }

@@ -257,6 +257,8 @@ impl AccessContext {
         if spent.rows_affected != 1 {
             return Err(field("invitation", "This invitation has already been accepted. Each invitation works once."));
         }
+        // The invitation was mailed to this address and its link is here: the address is theirs.
+        crate::backend::auth::addresses::mark_verified(&txn, &self.principal.user_id).await?;
         let grant_id = uuid::Uuid::new_v4().to_string();
         let patient = patient_row::Entity::find_by_id(inv.patient_id.clone()).one(&txn).await?.ok_or(AppError::NotFound)?;
         let band = band_of(&patient.birth_date, self.ages, self.clock.today());
