@@ -246,8 +246,13 @@ async fn self_registration_input_is_checked() {
 #[tokio::test]
 async fn a_registration_is_finished_only_by_the_link_mailed_to_the_address() {
     let (app, sink) = app_with_mail().await;
+    let (_, staff) = scene(&app).await;
     let person = app.new_client();
     assert!(self_register(&app, &person, "ben@example.org").await.status().is_success());
+    // HIM staff neither see nor link a registration nobody finished from the mailbox.
+    assert_eq!(app.call_ok(&staff, "pending_verifications", &[]).await, serde_json::json!([]));
+    let unfinished = app::backend::auth::users::find_by_email(&app.db, &app::domain::EmailAddress::parse("ben@example.org").expect("address")).await.expect("read").expect("the account");
+    assert_eq!(app.call(&staff, "verify_identity", &[("user_id", &unfinished.id), ("mrn", "MRN-7")]).await.status(), 404);
     let first = link_token(&sink.message(1).await, "/verify-email?token=");
     // The right password is not enough: the address must be shown to be theirs. A new link goes.
     let refused = app.sign_in(&person, "ben@example.org", "kettle orbit lantern").await;
@@ -263,9 +268,10 @@ async fn a_registration_is_finished_only_by_the_link_mailed_to_the_address() {
     assert_eq!(app.call(&app.new_client(), "verify_email", &[("token", &second)]).await.status(), 409);
     assert_eq!(app.audit("email_verify", "success").await.len(), 1);
     assert_eq!(app.audit("email_verify", "failure").await.len(), 2);
-    // From now on the password signs in.
+    // From now on the password signs in, and HIM staff see the registration.
     let later = app.new_client();
     assert_eq!(app.sign_in(&later, "ben@example.org", "kettle orbit lantern").await.status(), 200);
+    assert_eq!(app.call_ok(&staff, "pending_verifications", &[]).await.as_array().map(Vec::len), Some(1));
 }
 
 #[tokio::test]

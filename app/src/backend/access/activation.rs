@@ -81,7 +81,9 @@ impl AccessContext {
             else {
                 continue;
             };
-            if user.patient_id.is_some() || user.status != "active" {
+            // Only registrations finished from the mailbox: the rest may be someone else's
+            // address, and cannot sign in anyway.
+            if user.patient_id.is_some() || user.status != "active" || user.email_verified_at_ms.is_none() {
                 continue;
             }
             out.push(PendingVerification {
@@ -145,6 +147,9 @@ impl AccessContext {
             Some("link refused: a staff account")
         } else if claim.is_none() {
             Some("link refused: no pending identity claim")
+        } else if user.email_verified_at_ms.is_none() {
+            // A registration nobody finished from the mailbox may be someone else's address.
+            Some("link refused: the account's address is not confirmed")
         } else {
             None
         };
