@@ -29,7 +29,7 @@ pub async fn send_link(db: &DatabaseConnection, mailer: &Mailer, base_url: &str,
         .exec(&txn)
         .await?;
     one_time_token::Entity::insert(one_time_token::ActiveModel {
-        token_hash: Set(super::reset::hash(&token)),
+        token_hash: Set(super::token_hash(&token)),
         purpose: Set(PURPOSE.into()),
         user_id: Set(Some(user_id.to_string())),
         patient_id: Set(None),
@@ -86,7 +86,7 @@ pub async fn mark_verified(conn: &impl ConnectionTrait, user_id: &str) -> Result
 /// (to sign it in). Single use, before it expires; audited either way.
 pub async fn confirm(db: &DatabaseConnection, token: &str, request: &RequestMeta) -> Result<Option<String>, DbErr> {
     let now = now_ms();
-    let row = if token.len() <= 128 { one_time_token::Entity::find_by_id(super::reset::hash(token)).filter(one_time_token::Column::Purpose.eq(PURPOSE)).one(db).await? } else { None };
+    let row = if token.len() <= 128 { one_time_token::Entity::find_by_id(super::token_hash(token)).filter(one_time_token::Column::Purpose.eq(PURPOSE)).one(db).await? } else { None };
     let Some((row, user_id)) = row.filter(|r| r.used_at_ms.is_none() && r.expires_at_ms > now).and_then(|r| r.user_id.clone().map(|u| (r, u))) else {
         audit::record_alone(db, AuditEvent::new(AuditAction::EmailVerify, Outcome::Failure, request).detail("invalid_link")).await?;
         return Ok(None);

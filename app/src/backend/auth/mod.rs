@@ -15,6 +15,13 @@ pub mod totp;
 pub mod users;
 
 use password::{HashCost, HashError, Passwords};
+
+/// How a one-time link's token is stored (reset and confirmation links): its SHA-256, so the
+/// table never holds a working link.
+pub(crate) fn token_hash(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(token.trim().as_bytes()))
+}
 use throttle::ThrottlePolicy;
 
 /// Authentication settings, mapped by the server from its `Settings`.

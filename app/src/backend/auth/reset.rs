@@ -13,14 +13,13 @@ use crate::backend::request::RequestMeta;
 use crate::domain::{EmailAddress, PasswordError};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
-use sha2::{Digest, Sha256};
 
 pub const PURPOSE: &str = "password_reset";
 /// How long a link works.
 pub const VALID_MS: i64 = 30 * 60_000;
 
-pub(super) fn hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.trim().as_bytes()))
+fn hash(token: &str) -> String {
+    super::token_hash(token)
 }
 
 /// Starts a reset for `email` if it names an active account with a password: stores the token's
