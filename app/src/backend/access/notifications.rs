@@ -134,7 +134,7 @@ async fn send_pending_notifications(db: &DatabaseConnection, mailer: &crate::bac
                         mark.col_expr(notification::Column::MailNextAtMs, Expr::value(now_ms() + wait)).exec(db).await?;
                     }
                     None => {
-                        tracing::error!(error = %e, attempt, "a notification could not be mailed and was given up; HIM staff see it on the desk");
+                        tracing::error!(error = %e, attempt, "a notification could not be mailed and was given up; HIM staff see it on the request queue");
                         mark.col_expr(notification::Column::MailFailedAtMs, Expr::value(now_ms())).exec(db).await?;
                     }
                 }
