@@ -283,7 +283,7 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
                 // Hashed as it streams: the limit is the largest copy, not memory.
                 .layer(axum::extract::DefaultBodyLimit::max(app::backend::export::VERIFY_MAX_BYTES + 64 * 1024)),
         )
-        .route("/requests/{id}/files/{kind}", get(app::backend::export::release_file_download).post(app::backend::export::release_file_deliver))
+        .route("/requests/{id}/files/{kind}", get(app::backend::export::release_file_download).post(app::backend::export::release_file_download))
         .route("/shared/{token}", axum::routing::post(app::backend::export::shared_open))
         .route("/disclosures.pdf", get(app::backend::export::accounting_pdf))
         .route("/representatives/{id}/documents/{doc}", get(app::backend::export::representative_document))

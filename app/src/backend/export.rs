@@ -139,29 +139,19 @@ pub async fn document_download(
     }
 }
 
-/// `GET /requests/{id}/files/{kind}`: a released copy (`pdf`, `fhir`) for its requester or HIM
-/// staff. Decrypted on the way out, never cached (`no-store`), audited by the access context.
-/// A GET changes nothing but the download count (RFC 9110 9.2.1: safe methods).
+/// `GET` and `POST /requests/{id}/files/{kind}`: a released copy (`pdf`, `fhir`, letters, scans)
+/// for its requester or HIM staff. Decrypted on the way out, never cached (`no-store`), audited
+/// by the access context. A GET changes nothing but the download count (RFC 9110 9.2.1: safe
+/// methods); the page's download button posts, which also records the request's delivery.
 pub async fn release_file_download(
     State(state): State<AppState>,
     session: Session,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: axum::http::Method,
     headers: HeaderMap,
     axum::extract::Path((id, kind)): axum::extract::Path<(String, String)>,
 ) -> Response {
-    release_file(state, session, peer, headers, id, kind, false).await
-}
-
-/// `POST /requests/{id}/files/{kind}`: the requester's download button. The same file, and the
-/// request's delivery recorded (released, then delivered once its own requester takes it).
-pub async fn release_file_deliver(
-    State(state): State<AppState>,
-    session: Session,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    axum::extract::Path((id, kind)): axum::extract::Path<(String, String)>,
-) -> Response {
-    release_file(state, session, peer, headers, id, kind, true).await
+    release_file(state, session, peer, headers, id, kind, method == axum::http::Method::POST).await
 }
 
 async fn release_file(state: AppState, session: Session, peer: SocketAddr, headers: HeaderMap, id: String, kind: String, deliver: bool) -> Response {

@@ -11,7 +11,7 @@ use crate::backend::entities::{app_user, one_time_token};
 use crate::backend::mail::Mailer;
 use crate::backend::request::RequestMeta;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 
 pub const PURPOSE: &str = "email_verify";
 /// How long a confirmation link works.
@@ -20,26 +20,8 @@ pub const VALID_MS: i64 = 24 * 3600 * 1000;
 /// Mails `email` a link that confirms it and finishes the account (then goes to `next`, a page
 /// of the portal). A new link replaces the last one. The mail leaves in the background.
 pub async fn send_link(db: &DatabaseConnection, mailer: &Mailer, base_url: &str, user_id: &str, email: &str, next: Option<&str>) -> Result<(), DbErr> {
-    let token = hex::encode(rand::random::<[u8; 32]>());
-    let now = now_ms();
     let txn = write_transaction(db).await?;
-    one_time_token::Entity::delete_many()
-        .filter(one_time_token::Column::UserId.eq(user_id))
-        .filter(one_time_token::Column::Purpose.eq(PURPOSE))
-        .exec(&txn)
-        .await?;
-    one_time_token::Entity::insert(one_time_token::ActiveModel {
-        token_hash: Set(super::token_hash(&token)),
-        purpose: Set(PURPOSE.into()),
-        user_id: Set(Some(user_id.to_string())),
-        patient_id: Set(None),
-        issued_by: Set(None),
-        created_at_ms: Set(now),
-        expires_at_ms: Set(now + VALID_MS),
-        used_at_ms: Set(None),
-    })
-    .exec(&txn)
-    .await?;
+    let token = super::issue_link_token(&txn, user_id, PURPOSE, VALID_MS).await?;
     txn.commit().await?;
     let next = next.map(|n| format!("&next={}", crate::domain::percent(n))).unwrap_or_default();
     let body = format!(

@@ -22,6 +22,34 @@ pub(crate) fn token_hash(token: &str) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(token.trim().as_bytes()))
 }
+
+/// A new one-time link token for `user_id` and `purpose`, valid `valid_ms`, replacing the last
+/// one of that purpose (one link at a time), written in `txn`. Returns the token for the mail;
+/// only its hash is stored.
+pub(crate) async fn issue_link_token(txn: &impl sea_orm::ConnectionTrait, user_id: &str, purpose: &str, valid_ms: i64) -> Result<String, sea_orm::DbErr> {
+    use crate::backend::entities::one_time_token;
+    use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+    let token = hex::encode(rand::random::<[u8; 32]>());
+    let now = crate::backend::db::now_ms();
+    one_time_token::Entity::delete_many()
+        .filter(one_time_token::Column::UserId.eq(user_id))
+        .filter(one_time_token::Column::Purpose.eq(purpose))
+        .exec(txn)
+        .await?;
+    one_time_token::Entity::insert(one_time_token::ActiveModel {
+        token_hash: Set(token_hash(&token)),
+        purpose: Set(purpose.into()),
+        user_id: Set(Some(user_id.to_string())),
+        patient_id: Set(None),
+        issued_by: Set(None),
+        created_at_ms: Set(now),
+        expires_at_ms: Set(now + valid_ms),
+        used_at_ms: Set(None),
+    })
+    .exec(txn)
+    .await?;
+    Ok(token)
+}
 use throttle::ThrottlePolicy;
 
 /// Authentication settings, mapped by the server from its `Settings`.

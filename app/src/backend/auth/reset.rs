@@ -12,7 +12,7 @@ use crate::backend::mail::Mailer;
 use crate::backend::request::RequestMeta;
 use crate::domain::{EmailAddress, PasswordError};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 
 pub const PURPOSE: &str = "password_reset";
 /// How long a link works.
@@ -36,27 +36,9 @@ pub async fn request(
         audit::record_alone(db, AuditEvent::new(AuditAction::PasswordResetRequest, Outcome::Failure, request).detail("unknown_account")).await?;
         return Ok(());
     };
-    let token = hex::encode(rand::random::<[u8; 32]>());
-    let now = now_ms();
     let txn = write_transaction(db).await?;
     // One link at a time: a new request replaces the old link.
-    one_time_token::Entity::delete_many()
-        .filter(one_time_token::Column::UserId.eq(user.id.as_str()))
-        .filter(one_time_token::Column::Purpose.eq(PURPOSE))
-        .exec(&txn)
-        .await?;
-    one_time_token::Entity::insert(one_time_token::ActiveModel {
-        token_hash: Set(hash(&token)),
-        purpose: Set(PURPOSE.into()),
-        user_id: Set(Some(user.id.clone())),
-        patient_id: Set(None),
-        issued_by: Set(None),
-        created_at_ms: Set(now),
-        expires_at_ms: Set(now + VALID_MS),
-        used_at_ms: Set(None),
-    })
-    .exec(&txn)
-    .await?;
+    let token = super::issue_link_token(&txn, &user.id, PURPOSE, VALID_MS).await?;
     audit::record(&txn, AuditEvent::new(AuditAction::PasswordResetRequest, Outcome::Success, request).actor(&user.id)).await?;
     txn.commit().await?;
     let link = format!("{base_url}/reset-password?token={token}");
