@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: run test setup build size lint e2e test-rust
+.PHONY: run test setup build size lint e2e test-rust test-resilience
 
 # Demo mode: made-up accounts shown on the sign-in page (refused in production and on PostgreSQL).
 run: setup
@@ -30,3 +30,7 @@ test-rust:
 
 e2e: build
 	npx playwright test --config tests/e2e/playwright.config.ts
+
+# The fault-and-attack suite, long checks included (tests/resilience/; `make test` runs the quick ones).
+test-resilience: setup
+	cargo test -p portal-tests --test resilience -- --all

@@ -154,7 +154,17 @@ pub enum MigrateAction {
 /// Entry point for the binary: runs the command and turns any failure into one line on stderr
 /// and exit code 1 (no panic, no backtrace).
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    main_from(std::env::args_os())
+}
+
+/// [`main`] with the arguments given (the first names the program): the fault suite runs the
+/// portal as its own child process this way, so it can kill it with SIGKILL.
+pub fn main_from<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = Cli::parse_from(args);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {

@@ -13,7 +13,9 @@ pub async fn healthz() -> impl IntoResponse {
 }
 
 pub async fn readyz(State(db): State<DatabaseConnection>) -> impl IntoResponse {
-    let database = db.ping().await.is_ok();
+    // A load balancer's check times out after a few seconds: a database that does not answer
+    // within two is reported as failing rather than leaving the check hanging on the pool.
+    let database = matches!(tokio::time::timeout(std::time::Duration::from_secs(2), db.ping()).await, Ok(Ok(())));
     let migrations = database && crate::database::migrations_current(&db).await.unwrap_or(false);
     let ready = database && migrations;
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };

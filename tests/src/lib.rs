@@ -378,6 +378,11 @@ impl SmtpSink {
         panic!("no message number {n} arrived");
     }
 
+    /// Every message so far, in the order they arrived.
+    pub fn messages(&self) -> Vec<String> {
+        self.messages.lock().expect("lock").clone()
+    }
+
     /// How many messages arrived so far.
     pub fn count(&self) -> usize {
         self.messages.lock().expect("lock").len()

@@ -18,6 +18,7 @@ pub async fn submit_request(#[server(flatten)] form: crate::domain::release::Cop
         let state = state()?;
         // 45 CFR 164.524(b)(2): the 30 days count from the day received, the hospital's day.
         let today = state.clock.today();
+        let key = crate::domain::release::idempotency_key(form.idempotency_key.as_deref()).map_err(|e| AppError::Validation { fields: vec![e] })?;
         let (copy, mut third_party) = form.split().ok_or_else(AppError::bad_request)?;
         // The sensitive categories the patient's authorization names (a copy to someone else).
         let named = crate::domain::release::segment::parse_named(&sensitive).map_err(|e| AppError::Validation { fields: vec![e] })?;
@@ -26,7 +27,7 @@ pub async fn submit_request(#[server(flatten)] form: crate::domain::release::Cop
         }
         let checked = copy.check(today);
         let site = site_name(&state);
-        let view = access().await?.submit_request(checked, third_party, today, release_settings(&state, &site)).await?;
+        let view = access().await?.submit_request(checked, third_party, key, today, release_settings(&state, &site)).await?;
         leptos_axum::redirect(&format!("/requests/{}", view.id));
         Ok(view)
     }.await)
@@ -256,6 +257,7 @@ pub async fn copy_terms() -> Result<crate::domain::release::CopyTerms, AppError>
             self_fee: fee_text(fee_cents(RecipientKind::Myself, state.self_copy_fee_cents, state.third_party_copy_fee_cents)),
             third_party_fee: fee_text(fee_cents(RecipientKind::ThirdParty, state.self_copy_fee_cents, state.third_party_copy_fee_cents)),
             response_days: state.request_response_days,
+            request_key: uuid::Uuid::new_v4().to_string(),
         })
     }.await)
 }

@@ -91,20 +91,26 @@ pub async fn take(
     threshold: i32,
     now_ms: i64,
 ) -> Result<Taken, DbErr> {
-    login_throttle::Entity::insert(login_throttle::ActiveModel {
-        key: Set(key.to_string()),
-        failures: Set(0),
-        locked_until_ms: Set(None),
-        updated_at_ms: Set(now_ms),
-    })
-    .on_conflict_do_nothing_on([login_throttle::Column::Key])
-    .exec_without_returning(txn)
-    .await?;
-    let row = login_throttle::Entity::find_by_id(key.to_string())
-        .lock_exclusive()
-        .one(txn)
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound(format!("throttle row {key}")))?;
+    // A successful sign-in deletes the account's row (`record_success`): on PostgreSQL it can
+    // go between this insert (which found it and did nothing) and the locking read, which then
+    // finds nothing. Insert again: each statement sees what committed before it (READ COMMITTED).
+    let mut found = None;
+    for _ in 0..3 {
+        login_throttle::Entity::insert(login_throttle::ActiveModel {
+            key: Set(key.to_string()),
+            failures: Set(0),
+            locked_until_ms: Set(None),
+            updated_at_ms: Set(now_ms),
+        })
+        .on_conflict_do_nothing_on([login_throttle::Column::Key])
+        .exec_without_returning(txn)
+        .await?;
+        found = login_throttle::Entity::find_by_id(key.to_string()).lock_exclusive().one(txn).await?;
+        if found.is_some() {
+            break;
+        }
+    }
+    let row = found.ok_or_else(|| DbErr::RecordNotFound(format!("throttle row {key}")))?;
     if let Some(until) = row.locked_until_ms.filter(|until| *until > now_ms) {
         return Ok(Taken::Locked { ms: until - now_ms });
     }

@@ -32,12 +32,28 @@ pub fn fee_text(cents: u32) -> String {
     if cents == 0 { "Free".into() } else { format!("${}.{:02}", cents / 100, cents % 100) }
 }
 
+/// A form's idempotency key as posted: `None` when absent or blank; up to 64 letters, digits
+/// and dashes (the portal hands out UUIDs), anything else refused on its field.
+pub fn idempotency_key(posted: Option<&str>) -> Result<Option<String>, FieldError> {
+    let key = posted.map(str::trim).unwrap_or_default();
+    if key.is_empty() {
+        return Ok(None);
+    }
+    if key.len() > 64 || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(FieldError::new("idempotency_key", "The form's key is not valid: reload the page and send it again."));
+    }
+    Ok(Some(key.to_string()))
+}
+
 /// The fee schedule and the deadline, as the request form states them before sending.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CopyTerms {
     pub self_fee: String,
     pub third_party_fee: String,
     pub response_days: u32,
+    /// A fresh key for the form's hidden `idempotency_key`: a post retried after its answer was
+    /// lost (a dropped connection, a server restart) files the request once.
+    pub request_key: String,
 }
 
 /// What a copy covers.
@@ -110,6 +126,8 @@ pub struct CopyRequestForm {
     pub ack_revocation: Option<String>,
     pub ack_no_conditioning: Option<String>,
     pub ack_redisclosure: Option<String>,
+    /// The form's one-time key (see [`CopyTerms::request_key`]).
+    pub idempotency_key: Option<String>,
 }
 
 impl CopyRequestForm {

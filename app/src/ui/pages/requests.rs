@@ -135,6 +135,8 @@ pub fn RequestsPage() -> impl IntoView {
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
                         terms.await.ok().map(|t| view! {
+                            // A post retried after a lost answer files the request once.
+                            <input type="hidden" name="idempotency_key" value=t.request_key.clone()/>
                             <p id=ids::REQUEST_FEES class="muted">{format!(
                                 "Fee: {} for a copy to yourself; {} for a copy sent to someone else. We answer within {} days.",
                                 t.self_fee, t.third_party_fee, t.response_days

@@ -124,11 +124,9 @@ impl AccessContext {
     #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn log_request(&self, form: &IntakeForm, uploads: Vec<super::super::caregivers::Upload>, max_scan_bytes: u64, settings: ReleaseSettings<'_>) -> Result<RequestView, AppError> {
         self.require(Action::WorkRequests, AuditAction::ReleaseRequest).await?;
-        let key = form.idempotency_key.as_deref().map(str::trim).filter(|k| !k.is_empty() && k.len() <= 64).map(str::to_string);
-        if let Some(key) = &key
-            && let Some(done) = release_request::Entity::find().filter(release_request::Column::IdempotencyKey.eq(key.as_str())).one(&self.db).await?
-        {
-            return self.copy_request(&done.id).await;
+        let key = crate::domain::release::idempotency_key(form.idempotency_key.as_deref()).map_err(|e| AppError::Validation { fields: vec![e] })?;
+        if let Some(done) = self.filed_with(key.as_deref()).await? {
+            return Ok(done);
         }
         let today = self.clock.today();
         let mut fields = Vec::new();

@@ -132,6 +132,7 @@ impl AccessContext {
         &self,
         request: Result<NewRequest, Vec<crate::error::FieldError>>,
         third_party: Option<AuthorizationForm>,
+        key: Option<String>,
         today: IsoDate,
         settings: ReleaseSettings<'_>,
     ) -> Result<RequestView, AppError> {
@@ -139,6 +140,10 @@ impl AccessContext {
         // allows copies; the request keeps both: the requester and on whose behalf.
         let patient_id = self.subject().ok_or(AppError::NotFound)?;
         self.authorize(Action::RequestCopy, Target::Patient(&patient_id), AuditAction::ReleaseRequest).await?;
+        // A post retried after its answer was lost answers the request it already filed.
+        if let Some(done) = self.filed_with(key.as_deref()).await? {
+            return Ok(done);
+        }
         let signer = self.display_name(&self.principal.user_id).await?;
         let (request, authorization) = match (request, third_party) {
             (Ok(r), None) => (r, None),
@@ -200,7 +205,7 @@ impl AccessContext {
         };
         let formats = [request.formats.pdf.then_some("pdf"), request.formats.fhir.then_some("fhir")].into_iter().flatten().collect::<Vec<_>>().join(",");
         let form = authorization.as_ref().map(|a| &a.form);
-        release_request::Entity::insert(release_request::ActiveModel {
+        let inserted = release_request::Entity::insert(release_request::ActiveModel {
             id: Set(id.clone()),
             number: Set(number),
             patient_id: Set(patient_id.clone()),
@@ -232,10 +237,19 @@ impl AccessContext {
             turnaround_days: Set(None),
             pages: Set(0),
             paid_at_ms: Set(None),
-            idempotency_key: Set(None),
+            idempotency_key: Set(key.clone()),
         })
         .exec_without_returning(&txn)
-        .await?;
+        .await;
+        // The same post twice at once: the second waited on the key's unique index and answers
+        // what the first filed.
+        if let Err(e) = inserted {
+            drop(txn);
+            return match self.filed_with(key.as_deref()).await? {
+                Some(done) if crate::backend::error::is_unique_violation(&e) => Ok(done),
+                _ => Err(e.into()),
+            };
+        }
         release_event::Entity::insert(release_event::ActiveModel {
             id: Set(uuid::Uuid::new_v4().to_string()),
             request_id: Set(id.clone()),
@@ -275,6 +289,19 @@ impl AccessContext {
             .await?;
         txn.commit().await?;
         self.copy_request(&id).await
+    }
+
+    /// The request already filed with this idempotency key by this person, if any. A key
+    /// filed by someone else is refused on its field (keys are random: it is a forged post).
+    pub(super) async fn filed_with(&self, key: Option<&str>) -> Result<Option<RequestView>, AppError> {
+        let Some(key) = key else { return Ok(None) };
+        let Some(row) = release_request::Entity::find().filter(release_request::Column::IdempotencyKey.eq(key)).one(&self.db).await? else {
+            return Ok(None);
+        };
+        if row.requester_user_id != self.principal.user_id && row.logged_by.as_deref() != Some(self.principal.user_id.as_str()) {
+            return Err(AppError::Validation { fields: vec![crate::domain::FieldError::new("idempotency_key", "The form's key is not valid: reload the page and send it again.")] });
+        }
+        self.copy_request(&row.id).await.map(Some)
     }
 
     /// One request with its timeline: the patient's own, or any for HIM staff; else 404.
