@@ -43,6 +43,14 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, StartupE
             path: settings.data_dir.clone(),
             reason: e.to_string(),
         })?;
+        // SQLite needs to write beside the database (its WAL and shared-memory files) and the
+        // portal audits every read: on a read-only disk, say so now rather than fail on the
+        // first page.
+        let probe = settings.data_dir.join(".portal-write-check");
+        std::fs::write(&probe, b"").and_then(|()| std::fs::remove_file(&probe)).map_err(|e| StartupError::DataDirReadOnly {
+            path: settings.data_dir.clone(),
+            reason: e.to_string(),
+        })?;
     }
     if backend == Backend::Sqlite
         && let Some(path) = sqlite_file(&url)
@@ -92,8 +100,16 @@ fn owner_only(path: &std::path::Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path)?;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        match std::fs::metadata(path) {
+            // Already the portal's alone: nothing to write (the file may be on a read-only
+            // disk, where the portal still starts and serves what needs no write).
+            Ok(meta) if meta.permissions().mode() & 0o077 == 0 => {}
+            Ok(_) => std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?,
+            Err(_) => {
+                std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path)?;
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
     }
     #[cfg(not(unix))]
     let _ = path;

@@ -17,6 +17,9 @@ pub enum StartupError {
     #[error("cannot create the data directory {} (setting `data_dir`, PORTAL_DATA_DIR): {reason}", path.display())]
     DataDir { path: PathBuf, reason: String },
 
+    #[error("the data directory {} is read-only (setting `data_dir`, PORTAL_DATA_DIR): {reason}. The portal writes an audit event before it shows anything, so it cannot serve from a read-only disk; make it writable and start again", path.display())]
+    DataDirReadOnly { path: PathBuf, reason: String },
+
     #[error(
         "cannot connect to the {backend} database (setting `database_url`, DATABASE_URL or PORTAL_DATABASE_URL): {reason}"
     )]

@@ -15,6 +15,7 @@
 #![expect(clippy::expect_used, reason = "test code: a failed step should stop the check with its message")]
 
 mod attacks;
+mod disk;
 mod kill;
 mod portal;
 mod postgres;
@@ -43,6 +44,7 @@ fn checks() -> Vec<Check> {
         Check { name: "attacks", quick: true, what: "200 parallel wrong codes and passcodes; two clerks, two administrators at once", run: || Box::pin(attacks::run()) },
         Check { name: "proxy", quick: true, what: "behind a proxy, a locked-out client does not lock out another", run: || Box::pin(proxy::run()) },
         Check { name: "servers", quick: true, what: "two servers, one database: outbox and daily job once; a killed server's work finished", run: || Box::pin(servers::run()) },
+        Check { name: "disk", quick: true, what: "SQLite on a full disk and read-only: clear errors, nothing half-written, recovery", run: || Box::pin(disk::run()) },
         Check { name: "postgres", quick: true, what: "PostgreSQL restarted under load: errors for at most 5 s, then recovery", run: || Box::pin(postgres::run()) },
     ]
 }

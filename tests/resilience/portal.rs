@@ -67,6 +67,30 @@ pub fn run_command(env: &[(String, String)], args: &[&str]) -> (bool, String) {
     (output.status.success(), text)
 }
 
+/// Starts `portal serve` and expects it to refuse: returns what it printed when it exited with
+/// an error within 30 s, `None` when it was still running (then it is killed).
+pub fn refuses_to_start(env: &[(String, String)]) -> Option<String> {
+    let log = std::env::temp_dir().join(format!("portal-refused-{}.log", uuid::Uuid::new_v4().simple()));
+    let out = std::fs::File::create(&log).expect("the log file");
+    let err = out.try_clone().expect("the log file");
+    let mut child = command(env).arg("serve").env("PORTAL_ADDR", format!("127.0.0.1:{}", free_port())).stdout(Stdio::from(out)).stderr(Stdio::from(err)).spawn().expect("the portal runs");
+    let started = Instant::now();
+    let refused = loop {
+        match child.try_wait().expect("its status") {
+            Some(status) => break !status.success(),
+            None if started.elapsed() > Duration::from_secs(30) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break false;
+            }
+            None => std::thread::sleep(Duration::from_millis(50)),
+        }
+    };
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    refused.then_some(text)
+}
+
 impl Portal {
     /// Starts a server on a free port and waits until it answers `/healthz`.
     pub async fn start(env: Vec<(String, String)>) -> Portal {
