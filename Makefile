@@ -32,5 +32,8 @@ e2e: build
 	npx playwright test --config tests/e2e/playwright.config.ts
 
 # The fault-and-attack suite, long checks included (tests/resilience/; `make test` runs the quick ones).
-test-resilience: setup
-	cargo test -p portal-tests --test resilience -- --all
+# The checks run the release server, as deployed (built first).
+test-resilience:
+	scripts/setup.sh --resilience
+	cargo leptos build --release --precompress
+	RESILIENCE_PORTAL_BIN=$(CURDIR)/target/release/portal cargo test -p portal-tests --test resilience -- --all

@@ -48,6 +48,14 @@ if ! python3 -c "import aiosmtpd" 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check aiosmtpd
 fi
 
+# wrk (Debian's package) drives the soak check of the fault suite (make test-resilience).
+if [ "${1:-}" = "--resilience" ] && ! command -v wrk >/dev/null; then
+  step "installing Debian's wrk (load for the soak check)"
+  sudo_cmd=""
+  [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get install -y -qq wrk || { $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq wrk; }
+fi
+
 if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
   step "installing Debian's Chromium for the browser tests"
   sudo_cmd=""

@@ -177,3 +177,32 @@ async fn a_corrupt_stored_status_or_scope_is_an_error_with_a_reference_not_a_def
         assert_eq!(app.call_ok(&ana, "my_requests", &[]).await[0]["status"], "submitted", "{column}");
     }
 }
+
+#[tokio::test]
+async fn a_request_posted_again_with_its_key_is_filed_once() {
+    // A phone that lost the answer posts the form again: the key the form carried files it once.
+    let app = spawn_app().await;
+    let ana = patient(&app, "ana@example.org", "MRN-1").await;
+    let terms = app.call_ok(&ana, "copy_terms", &[]).await;
+    let key = terms["request_key"].as_str().expect("the form's key").to_string();
+    let fields = [("scope", "all"), ("pdf", "on"), ("idempotency_key", key.as_str())];
+    let first = app.call_ok(&ana, "submit_request", &fields).await;
+    let again = app.call_ok(&ana, "submit_request", &fields).await;
+    assert_eq!(first["id"], again["id"], "the same request answers");
+    assert_eq!(app.call_ok(&ana, "my_requests", &[]).await.as_array().map(Vec::len), Some(1));
+    let (one, two) = tokio::join!(
+        app.call(&ana, "submit_request", &[("scope", "labs"), ("pdf", "on"), ("idempotency_key", "5b4f1d9e-0000-4000-8000-000000000001")]),
+        app.call(&ana, "submit_request", &[("scope", "labs"), ("pdf", "on"), ("idempotency_key", "5b4f1d9e-0000-4000-8000-000000000001")]),
+    );
+    assert_eq!((one.status().as_u16(), two.status().as_u16()), (200, 200), "the same post twice at once: both answered");
+    assert_eq!(app.call_ok(&ana, "my_requests", &[]).await.as_array().map(Vec::len), Some(2), "and filed once");
+
+    // Someone else's key, or one the portal never hands out, is refused on its field.
+    let ben = patient(&app, "ben@example.org", "MRN-2").await;
+    for bad in [key.as_str(), "not a key!", &"a".repeat(65)] {
+        let response = app.call(&ben, "submit_request", &[("scope", "all"), ("pdf", "on"), ("idempotency_key", bad)]).await;
+        assert_eq!(response.status(), 422, "{bad}");
+        assert!(response.text().await.expect("body").contains("\"field\":\"idempotency_key\""));
+    }
+    assert_eq!(app.call_ok(&ben, "my_requests", &[]).await, serde_json::json!([]), "nothing filed");
+}

@@ -16,11 +16,13 @@
 
 mod attacks;
 mod disk;
+mod fuzz;
 mod kill;
 mod portal;
 mod postgres;
 mod proxy;
 mod servers;
+mod soak;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -45,7 +47,9 @@ fn checks() -> Vec<Check> {
         Check { name: "proxy", quick: true, what: "behind a proxy, a locked-out client does not lock out another", run: || Box::pin(proxy::run()) },
         Check { name: "servers", quick: true, what: "two servers, one database: outbox and daily job once; a killed server's work finished", run: || Box::pin(servers::run()) },
         Check { name: "disk", quick: true, what: "SQLite on a full disk and read-only: clear errors, nothing half-written, recovery", run: || Box::pin(disk::run()) },
+        Check { name: "fuzz", quick: true, what: "fuzzing the FHIR importer, the settings and server-function arguments (20 s; 30 min with --all)", run: || Box::pin(fuzz::run()) },
         Check { name: "postgres", quick: true, what: "PostgreSQL restarted under load: errors for at most 5 s, then recovery", run: || Box::pin(postgres::run()) },
+        Check { name: "soak", quick: false, what: "10 minutes at 64 connections with wrk: no 5xx, resident memory growth under 10 %", run: || Box::pin(soak::run()) },
     ]
 }
 

@@ -1,6 +1,7 @@
-//! The portal as a child process: started from this executable (`<exe> portal serve`) with the
-//! settings as `PORTAL_*` variables, its output kept in a file, killed with SIGKILL on request
-//! (and when dropped, so a failed check leaves no server behind).
+//! The portal as a child process: started from this executable (`<exe> portal serve`, or the
+//! binary `RESILIENCE_PORTAL_BIN` names) with the settings as `PORTAL_*` variables, its output
+//! kept in a file, killed with SIGKILL on request (and when dropped, so a failed check leaves no
+//! server behind).
 
 use secrecy::ExposeSecret;
 use server::settings::Settings;
@@ -48,9 +49,17 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("address").port()
 }
 
+/// The server to run: `RESILIENCE_PORTAL_BIN` (a built `portal`, such as the release build
+/// `make test-resilience` makes), or this executable as `portal`.
 fn command(env: &[(String, String)]) -> Command {
-    let mut command = Command::new(std::env::current_exe().expect("this executable"));
-    command.arg("portal");
+    let mut command = match std::env::var_os("RESILIENCE_PORTAL_BIN") {
+        Some(bin) => Command::new(bin),
+        None => {
+            let mut own = Command::new(std::env::current_exe().expect("this executable"));
+            own.arg("portal");
+            own
+        }
+    };
     // Only what the check sets: a developer's own PORTAL_* variables stay out.
     for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("PORTAL_") || k == "DATABASE_URL") {
         command.env_remove(key);
@@ -143,6 +152,13 @@ impl Portal {
     /// Everything the server printed so far (its log).
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Resident memory of the server process, in KiB (from /proc).
+    pub fn rss_kib(&self) -> u64 {
+        let pid = self.child.as_ref().map(Child::id).expect("a running server");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse().ok()).unwrap_or(0)
     }
 
     pub fn url(&self, path: &str) -> String {

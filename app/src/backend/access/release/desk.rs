@@ -217,9 +217,14 @@ impl AccessContext {
             turnaround_days: None,
             pages: i32::try_from(intake.pages).unwrap_or(0),
             paid_at_ms: None,
-            idempotency_key: key,
+            idempotency_key: key.clone(),
         };
-        release_request::Entity::insert(sea_orm::IntoActiveModel::into_active_model(row.clone())).exec_without_returning(&txn).await?;
+        // The same post twice at once: the second waited on the key's unique index and answers
+        // what the first logged.
+        if let Err(e) = release_request::Entity::insert(sea_orm::IntoActiveModel::into_active_model(row.clone())).exec_without_returning(&txn).await {
+            drop(txn);
+            return self.filed_meanwhile(e, key.as_deref()).await;
+        }
         release_event::Entity::insert(release_event::ActiveModel {
             id: Set(uuid::Uuid::new_v4().to_string()),
             request_id: Set(id.clone()),

@@ -245,10 +245,7 @@ impl AccessContext {
         // what the first filed.
         if let Err(e) = inserted {
             drop(txn);
-            return match self.filed_with(key.as_deref()).await? {
-                Some(done) if crate::backend::error::is_unique_violation(&e) => Ok(done),
-                _ => Err(e.into()),
-            };
+            return self.filed_meanwhile(e, key.as_deref()).await;
         }
         release_event::Entity::insert(release_event::ActiveModel {
             id: Set(uuid::Uuid::new_v4().to_string()),
@@ -302,6 +299,15 @@ impl AccessContext {
             return Err(AppError::Validation { fields: vec![crate::domain::FieldError::new("idempotency_key", "The form's key is not valid: reload the page and send it again.")] });
         }
         self.copy_request(&row.id).await.map(Some)
+    }
+
+    /// An insert the key's unique index refused: the same post arrived twice at once, and the
+    /// first one's request answers. Any other error stays an error.
+    pub(super) async fn filed_meanwhile(&self, error: sea_orm::DbErr, key: Option<&str>) -> Result<RequestView, AppError> {
+        match self.filed_with(key).await? {
+            Some(done) if crate::backend::error::is_unique_violation(&error) => Ok(done),
+            _ => Err(error.into()),
+        }
     }
 
     /// One request with its timeline: the patient's own, or any for HIM staff; else 404.
