@@ -3,7 +3,8 @@
 //! answers every such failure with HTTP 500. A malformed request is the caller's mistake, not a
 //! fault of the server: this middleware gives those answers their real status (400) and, where
 //! the decoder's message or the submitted form shows which argument was wrong, names it
-//! (`{"kind":"bad_request","field":"page"}`).
+//! (`{"kind":"bad_request","field":"page"}`). A NUL character in an argument, a path or a
+//! query is refused the same way.
 
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
@@ -24,6 +25,10 @@ const KEEP_FORM_BYTES: usize = 64 * 1024;
 const MAX_ERROR_BYTES: usize = 16 * 1024;
 
 pub async fn argument_errors(request: Request, next: Next) -> Response {
+    // A NUL in the path or the query (`/requests/%00`) is no id or filter of the portal's.
+    if request.uri().path_and_query().is_some_and(|p| p.as_str().contains("%00")) {
+        return bad_request(None);
+    }
     if request.method() != Method::POST || !request.uri().path().starts_with("/api/") {
         return next.run(request).await;
     }
@@ -33,7 +38,14 @@ pub async fn argument_errors(request: Request, next: Next) -> Response {
     let (request, form) = if small_form {
         let (parts, body) = request.into_parts();
         match axum::body::to_bytes(body, KEEP_FORM_BYTES).await {
-            Ok(bytes) => (Request::from_parts(parts, Body::from(bytes.clone())), Some(bytes)),
+            Ok(bytes) => {
+                // No text the portal keeps may hold a NUL character (PostgreSQL refuses it in
+                // text, and no form has a use for it): the argument is malformed, not a fault.
+                if let Some(field) = nul_field(&bytes) {
+                    return bad_request(Some(field));
+                }
+                (Request::from_parts(parts, Body::from(bytes.clone())), Some(bytes))
+            }
             Err(_) => return bad_request(None),
         }
     } else {
@@ -64,6 +76,11 @@ pub async fn argument_errors(request: Request, next: Next) -> Response {
 /// value is not a whole number from 0 to 4294967295.
 fn named_field(form: &Bytes) -> Option<String> {
     url::form_urlencoded::parse(form).map(|(key, value)| (field_name(&key), value)).find(|(name, value)| is_number_argument(name) && value.parse::<u32>().is_err()).map(|(name, _)| name)
+}
+
+/// The first argument whose name or value holds a NUL character (`%00`).
+fn nul_field(form: &Bytes) -> Option<String> {
+    url::form_urlencoded::parse(form).find(|(key, value)| key.contains('\0') || value.contains('\0')).map(|(key, _)| field_name(&key.replace('\0', "")))
 }
 
 /// The field a form key stands for: `page` for `page`, `fee_cents` for `form[fee_cents]`,
@@ -98,5 +115,13 @@ mod tests {
         assert_eq!(named_field(&form("page=99999999999")), Some("page".into()));
         assert_eq!(named_field(&form("form%5Bfee_cents%5D=1e3")), Some("fee_cents".into()));
         assert_eq!(named_field(&form("section=abc&page=2")), None, "text arguments are not numbers");
+    }
+
+    #[test]
+    fn an_argument_holding_a_nul_is_named() {
+        let form = |text: &'static str| Bytes::from_static(text.as_bytes());
+        assert_eq!(nul_field(&form("id=%00")), Some("id".into()));
+        assert_eq!(nul_field(&form("section=labs&filter%5Bq%5D=a%00b")), Some("q".into()));
+        assert_eq!(nul_field(&form("section=labs&page=2")), None);
     }
 }

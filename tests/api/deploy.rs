@@ -444,3 +444,24 @@ async fn parallel_wrong_passwords_are_tried_exactly_the_thresholds_number_of_tim
     let checked = app.audit("login", "failure").await.into_iter().filter(|r| r.detail.as_deref() == Some("wrong_password")).count();
     assert_eq!(checked, 3);
 }
+
+#[tokio::test]
+async fn a_nul_character_in_an_argument_or_a_path_is_a_400() {
+    // Found by the fuzzer (tests/resilience/fuzz.rs): PostgreSQL refuses NUL in text, which
+    // answered 500 for `record_document` with `id=%00`.
+    let app = spawn_app_with(|_| {}).await;
+    let record = app.create_patient("MRN-1", "Lopez", "1984-03-07").await;
+    app.create_user("ana@example.org", &[Role::Patient], Some(&record)).await;
+    let ana = app.new_client();
+    app.login_as(&ana, "ana@example.org").await;
+    let response = app.call(&ana, "record_document", &[("id", "\0")]).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(response.json::<serde_json::Value>().await.expect("JSON")["field"], "id");
+    assert_eq!(app.get("/requests/%00").await.status(), 400);
+    // And an "id" of 40,000 characters is no one's (404), audited without it (the fuzzer again:
+    // PostgreSQL's 36-character id columns refused it, 500).
+    let long = "a".repeat(40_000);
+    assert_eq!(app.call(&ana, "switch_person", &[("patient", long.as_str())]).await.status(), 404);
+    let denied = app.audit("caregiver_switch", "denied").await;
+    assert!(denied.last().is_some_and(|r| r.patient_id.is_none() && r.detail.as_deref().is_some_and(|d| d.contains("longer than 36"))), "{denied:?}");
+}

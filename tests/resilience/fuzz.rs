@@ -12,7 +12,8 @@
 //! A panic, a 5xx or a dead server is a crash: the input is written to `fuzz/crashes/` and the
 //! check fails. An input that gives an outcome not seen before (a new error, a new mapped type)
 //! joins the pool; with `FUZZ_SAVE=1` it is also written to the corpus. `FUZZ_SECONDS` sets the
-//! time (default 20 s, 30 minutes with `--all`), `FUZZ_SEED` repeats a run.
+//! time (default 20 s, 30 minutes with `--all`), `FUZZ_SEED` repeats a run, and
+//! `FUZZ_REPLAY=fuzz/crashes/args-…` sends one found input again.
 
 use crate::kill::{LEON, signed_in};
 use crate::portal::{Portal, env_of};
@@ -51,7 +52,9 @@ fn keep(target: &str, ext: &str, input: &[u8], pool: &mut Vec<Vec<u8>>) {
     if pool.len() < 2000 {
         pool.push(input.to_vec());
     }
-    if std::env::var("FUZZ_SAVE").is_ok_and(|v| v == "1") && input.len() <= 32 * 1024 {
+    // At most 200 finds of a target in the corpus: small and varied beats many.
+    let saved = std::fs::read_dir(corpus_dir(target)).map(|d| d.filter(|e| e.as_ref().is_ok_and(|e| e.file_name().to_string_lossy().starts_with("found-"))).count()).unwrap_or(0);
+    if std::env::var("FUZZ_SAVE").is_ok_and(|v| v == "1") && input.len() <= 32 * 1024 && saved < 200 {
         let _ = std::fs::write(corpus_dir(target).join(format!("found-{}.{ext}", &hex::encode(Sha256::digest(input))[..16])), input);
     }
 }
@@ -305,7 +308,12 @@ async fn fuzz_arguments(rng: &mut StdRng, until: Instant) -> (usize, usize) {
     let sam = signed_in(&app, "sam@example.org", &[Role::HimStaff], None).await;
     let anyone = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("a client");
     let portal = Portal::start(env_of(&app.settings)).await;
-    let text = String::from_utf8(seeds("args").concat()).expect("UTF-8 seeds");
+    // FUZZ_REPLAY=fuzz/crashes/args-… sends that input once, unchanged.
+    let replay = std::env::var("FUZZ_REPLAY").ok();
+    let text = match &replay {
+        Some(path) => std::fs::read_to_string(path).expect("the input to replay"),
+        None => String::from_utf8(seeds("args").concat()).expect("UTF-8 seeds"),
+    };
     let calls: Vec<(String, String, String)> = text
         .lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
@@ -318,7 +326,7 @@ async fn fuzz_arguments(rng: &mut StdRng, until: Instant) -> (usize, usize) {
     let mut sent = 0;
     while Instant::now() < until {
         let (who, endpoint, body) = &calls[rng.random_range(0..calls.len())];
-        let body = mutate_form(rng, body);
+        let body = if replay.is_some() { body.clone() } else { mutate_form(rng, body) };
         let client = match who.as_str() {
             "patient" => &leon,
             "staff" => &sam,
@@ -334,14 +342,21 @@ async fn fuzz_arguments(rng: &mut StdRng, until: Instant) -> (usize, usize) {
             .await;
         sent += 1;
         let input = format!("{who}\t{endpoint}\t{body}");
+        let last = replay.is_some();
         match answer {
             Ok(r) if r.status().as_u16() >= 500 => {
                 let status = r.status().as_u16();
                 let text = r.text().await.unwrap_or_default();
-                crashed("args", input.as_bytes(), &format!("{endpoint} answered {status}: {}", text.chars().take(300).collect::<String>()))
+                // The server's own line for it (found by the reference it answered with).
+                let reference = text.split('"').find(|w| w.starts_with("E-")).unwrap_or("none").to_string();
+                let cause = portal.log_text().lines().find(|l| l.contains(&reference)).map(|l| l.chars().rev().take(400).collect::<String>().chars().rev().collect::<String>()).unwrap_or_default();
+                crashed("args", input.as_bytes(), &format!("{endpoint} answered {status}: {} ({cause})", text.chars().take(300).collect::<String>()))
             }
             Ok(_) => {}
             Err(e) => crashed("args", input.as_bytes(), &format!("{endpoint}: no answer ({e}); the server may have died")),
+        }
+        if last {
+            break;
         }
     }
     (sent, endpoints.len())
@@ -354,6 +369,10 @@ pub async fn run() -> String {
     // Two fifths of the time to the importer, two to the arguments, one to the settings.
     let started = Instant::now();
     let share = |fifths: u64| Duration::from_millis(seconds * 1000 * fifths / 5);
+    if std::env::var("FUZZ_REPLAY").is_ok() {
+        let (calls, _) = fuzz_arguments(&mut rng, started + share(5)).await;
+        return format!("replayed {calls} call: no crash");
+    }
     let (fhir, imported, fhir_new) = fuzz_fhir(&mut rng, started + share(2)).await;
     let (settings, settings_new) = tokio::task::block_in_place(|| fuzz_settings(&mut rng, started + share(3)));
     let (calls, endpoints) = fuzz_arguments(&mut rng, started + share(5)).await;

@@ -136,6 +136,19 @@ pub async fn record(txn: &DatabaseTransaction, event: AuditEvent) -> Result<(), 
         .one(txn)
         .await?
         .ok_or_else(|| DbErr::RecordNotFound("audit_head".into()))?;
+    // People and records are named by UUIDs (36 characters, the columns' width). A longer "id"
+    // is something typed into a request: it is not kept as an id (cut short, it could name
+    // someone it does not), and the detail says one was given.
+    let mut event = event;
+    let fits = |v: &Option<String>| v.as_ref().is_none_or(|v| v.chars().count() <= 36);
+    if !(fits(&event.actor) && fits(&event.on_behalf_of) && fits(&event.patient)) {
+        event.detail = Some(format!("{} (an id longer than 36 characters was given; not kept)", event.detail.unwrap_or_default()).trim_start().to_string());
+        for id in [&mut event.actor, &mut event.on_behalf_of, &mut event.patient] {
+            if !fits(id) {
+                *id = None;
+            }
+        }
+    }
     let (entity_type, entity_id) = match event.entity {
         Some((kind, id)) => (Some(kind.to_string()), Some(id)),
         None => (None, None),
