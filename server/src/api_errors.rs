@@ -17,9 +17,10 @@ use app::error::AppError;
 /// The header the framework puts on its error answers (server_fn's `SERVER_FN_ERROR_HEADER`).
 const SERVER_FN_ERROR: &str = "serverfnerror";
 
-/// Server-function forms larger than this are not copied for naming a field (they still get
-/// their 400, unnamed). Every form of the portal is far smaller.
-const KEEP_FORM_BYTES: usize = 64 * 1024;
+/// Server-function forms up to this size are read here first (to refuse a NUL, and to name a
+/// field that did not decode): axum's default body limit, which the framework applies anyway.
+/// A larger form is refused by the framework before any argument is used.
+const KEEP_FORM_BYTES: usize = 2 * 1024 * 1024;
 
 /// Error answers are small JSON; anything larger is left alone.
 const MAX_ERROR_BYTES: usize = 16 * 1024;
