@@ -522,7 +522,9 @@ async fn the_fee_schedule_is_shown_before_sending_and_kept_with_the_request() {
     .await;
     let patient = app.create_patient("MRN-1", "Lopez", "1984-03-07").await;
     let leon = signed_in(&app, "leon@example.org", &[Role::Patient], Some(&patient)).await;
-    let terms = app.call_ok(&leon, "copy_terms", &[]).await;
+    let mut terms = app.call_ok(&leon, "copy_terms", &[]).await;
+    assert_eq!(terms["request_key"].as_str().map(str::len), Some(36), "a fresh key for the form");
+    terms.as_object_mut().expect("an object").remove("request_key");
     assert_eq!(terms, serde_json::json!({ "self_fee": "$5.00", "third_party_fee": "$25.00", "response_days": 30 }));
     assert_eq!(app.call_ok(&leon, "submit_request", &[("scope", "all"), ("pdf", "on")]).await["fee"], "$5.00");
     assert_eq!(app.call_ok(&leon, "submit_request", &third_party_fields(&[])).await["fee"], "$25.00");
