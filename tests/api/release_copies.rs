@@ -5,7 +5,7 @@
 //! "Page X of Y" on every page, the withheld item absent.
 
 use app::domain::Role;
-use portal_tests::{TestApp, spawn_app};
+use portal_tests::{TestApp, spawn_app, third_party_fields};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -276,30 +276,6 @@ async fn a_denial_on_a_ground_without_review_cannot_be_sent_to_review() {
     let refused = app.call(&ana, "request_denial_review", &[("id", &id)]).await;
     assert_eq!(refused.status(), 409);
     assert!(refused.text().await.unwrap_or_default().contains("not reviewable"));
-}
-
-fn third_party_fields<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
-    let mut fields = vec![
-        ("scope", "labs"),
-        ("pdf", "on"),
-        ("recipient", "someone_else"),
-        ("recipient_name", "Dr. Ana Gomez, Harbour Clinic"),
-        ("recipient_address", "ana.gomez@clinic.example"),
-        ("purpose", "At my request: a second opinion"),
-        ("expires_on", "2099-01-01"),
-        ("signature_name", "Test leon@example.org"),
-        ("consent", "on"),
-        ("ack_revocation", "on"),
-        ("ack_no_conditioning", "on"),
-        ("ack_redisclosure", "on"),
-    ];
-    for (k, v) in extra {
-        fields.retain(|(f, _)| f != k);
-        if !v.is_empty() {
-            fields.push((k, v));
-        }
-    }
-    fields
 }
 
 #[tokio::test]

@@ -58,20 +58,7 @@ pub async fn run() -> String {
     assert_eq!(recorded, THRESHOLD as usize, "failures recorded");
 
     // 2. 200 wrong passcodes at once on a copy sent to someone else.
-    let fields = [
-        ("scope", "problems"),
-        ("pdf", "on"),
-        ("recipient", "someone_else"),
-        ("recipient_name", "Dr. Ana Gomez, Harbour Clinic"),
-        ("recipient_address", "ana.gomez@clinic.example"),
-        ("purpose", "At my request: a second opinion"),
-        ("expires_on", "2099-01-01"),
-        ("signature_name", "Test leon@example.org"),
-        ("consent", "on"),
-        ("ack_revocation", "on"),
-        ("ack_no_conditioning", "on"),
-        ("ack_redisclosure", "on"),
-    ];
+    let fields = portal_tests::third_party_fields(&[("scope", "problems")]);
     let id = app.call_ok(&leon, "submit_request", &fields).await["id"].as_str().expect("id").to_string();
     for step in ["start_identity_check", "identity_verified"] {
         app.call_ok(&sam, "advance_request", &[("id", &id), ("step", step)]).await;

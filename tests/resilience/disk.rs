@@ -11,8 +11,7 @@
 
 use crate::portal::{Portal, call, env_of};
 use app::domain::Role;
-use portal_tests::{PASSWORD, TestDatabase};
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use portal_tests::{PASSWORD, TestDatabase, count};
 use std::io::Write;
 use std::path::Path;
 use std::process::Command;
@@ -31,10 +30,6 @@ impl Drop for Mounted {
     }
 }
 
-async fn number(db: &DatabaseConnection, sql: &str) -> i64 {
-    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql.to_string())).await.expect("query").expect("a row");
-    row.try_get_by_index::<i64>(0).expect("a number")
-}
 
 /// Writes a file until the filesystem is full; returns how much it took.
 fn fill(dir: &Path) -> u64 {
@@ -74,15 +69,7 @@ pub async fn run() -> String {
     let system = app::backend::access::SystemContext::command_line(db.clone(), settings.site_code.clone());
     let fixture = std::fs::read(crate::kill::LEON).expect("fixture");
     let patient = system.importer(app::backend::fhir::parse::Limits::default()).import("fixture.json", &fixture, &|_, _| {}).await.expect("imports").patient.expect("a patient").id;
-    let auth = app::backend::auth::Auth::new(settings.auth_config()).expect("hashing parameters");
-    let new = app::backend::auth::users::NewUser {
-        email: app::domain::EmailAddress::parse("leon@example.org").expect("an address"),
-        display_name: "Leon".into(),
-        password: Some(PASSWORD.into()),
-        roles: [Role::Patient].into_iter().collect(),
-        patient_id: Some(patient.clone()),
-    };
-    app::backend::auth::users::create(&db, &auth, new, None, &app::backend::request::RequestMeta::command_line()).await.expect("a user");
+    portal_tests::create_account(&db, &settings, "leon@example.org", &[Role::Patient], Some(&patient)).await;
     let leon = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().expect("a client");
     let (status, body) = call(&leon, &portal, "sign_in", &[("email", "leon@example.org"), ("password", PASSWORD)]).await.expect("answered");
     assert_eq!(status, 200, "sign-in: {body}");
@@ -127,9 +114,9 @@ pub async fn run() -> String {
     // Every attempt is whole (the request, its first timeline step, its audit event) or absent.
     let (mut whole, mut absent) = (0, 0);
     for key in &keys {
-        let requests = number(&db, &format!("SELECT COUNT(*) FROM release_request WHERE idempotency_key = '{key}'")).await;
-        let steps = number(&db, &format!("SELECT COUNT(*) FROM release_event e JOIN release_request r ON r.id = e.request_id WHERE r.idempotency_key = '{key}'")).await;
-        let events = number(&db, &format!("SELECT COUNT(*) FROM audit_event a JOIN release_request r ON r.id = a.entity_id WHERE r.idempotency_key = '{key}' AND a.action = 'release_request'")).await;
+        let requests = count(&db, &format!("SELECT COUNT(*) FROM release_request WHERE idempotency_key = '{key}'")).await;
+        let steps = count(&db, &format!("SELECT COUNT(*) FROM release_event e JOIN release_request r ON r.id = e.request_id WHERE r.idempotency_key = '{key}'")).await;
+        let events = count(&db, &format!("SELECT COUNT(*) FROM audit_event a JOIN release_request r ON r.id = a.entity_id WHERE r.idempotency_key = '{key}' AND a.action = 'release_request'")).await;
         match (requests, steps, events) {
             (1, 1, 1) => whole += 1,
             (0, 0, 0) => absent += 1,

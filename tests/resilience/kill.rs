@@ -6,7 +6,6 @@
 use crate::portal::{Portal, call, env_of, run_command};
 use app::domain::Role;
 use portal_tests::{TestApp, spawn_app_with};
-use sea_orm::{ConnectionTrait, Statement};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -23,11 +22,9 @@ pub async fn signed_in(app: &TestApp, email: &str, roles: &[Role], patient: Opti
     client
 }
 
-/// One number from a query (`SELECT COUNT(*) …`).
+/// One number from a query on the app's database.
 pub async fn count(app: &TestApp, sql: &str) -> i64 {
-    let backend = app.db.get_database_backend();
-    let row = app.db.query_one_raw(Statement::from_string(backend, sql.to_string())).await.expect("query").expect("a row");
-    row.try_get_by_index::<i64>(0).expect("a number")
+    portal_tests::count(&app.db, sql).await
 }
 
 /// A request approved and waiting for its release.

@@ -81,15 +81,7 @@ pub async fn run() -> String {
     settings.auth_rate_limit_per_minute = 100_000;
     let portal = Portal::start(env_of(&settings)).await;
     let db = server::database::connect(&settings).await.expect("the cluster answers");
-    let auth = app::backend::auth::Auth::new(settings.auth_config()).expect("hashing parameters");
-    let new = app::backend::auth::users::NewUser {
-        email: app::domain::EmailAddress::parse("ana@example.org").expect("an address"),
-        display_name: "Ana".into(),
-        password: Some(PASSWORD.into()),
-        roles: [app::domain::Role::Patient].into_iter().collect(),
-        patient_id: None,
-    };
-    app::backend::auth::users::create(&db, &auth, new, None, &app::backend::request::RequestMeta::command_line()).await.expect("a user");
+    portal_tests::create_account(&db, &settings, "ana@example.org", &[app::domain::Role::Patient], None).await;
     db.close().await.ok();
 
     // Eight clients: a signed-in read (the session and the request list) and a sign-in (writes:

@@ -3,10 +3,8 @@
 //! of a send leaves (a leased message) the other sends once the lease has passed.
 
 use crate::portal::{Portal, env_of};
-use app::backend::auth::{Auth, users};
-use app::backend::request::RequestMeta;
-use app::domain::{EmailAddress, Role};
-use portal_tests::{SmtpSink, TestDatabase};
+use app::domain::Role;
+use portal_tests::{SmtpSink, TestDatabase, count};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -15,10 +13,6 @@ const MESSAGES: usize = 40;
 /// The line each server logs when it ran the daily rules.
 const DAILY_RAN: &str = "caregiver age and expiry rules applied";
 
-async fn number(db: &DatabaseConnection, sql: &str) -> i64 {
-    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql.to_string())).await.expect("query").expect("a row");
-    row.try_get_by_index::<i64>(0).expect("a number")
-}
 
 async fn execute(db: &DatabaseConnection, sql: &str) {
     db.execute_raw(Statement::from_string(db.get_database_backend(), sql.to_string())).await.expect("statement");
@@ -66,7 +60,7 @@ fn per_recipient(sink: &SmtpSink) -> (usize, std::collections::BTreeMap<String, 
 /// Polls `sql` (a count) until it gives `expected`, for at most `seconds`.
 async fn wait_until(db: &DatabaseConnection, sql: &str, expected: i64, what: &str, seconds: u64) {
     let started = Instant::now();
-    while number(db, sql).await != expected {
+    while count(db, sql).await != expected {
         assert!(started.elapsed() < Duration::from_secs(seconds), "{what}: not within {seconds} s");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -81,17 +75,9 @@ pub async fn run() -> String {
     // The first server creates the schema; the suite reads the database on its own connection.
     let mut first = Portal::start(env.clone()).await;
     let db = server::database::connect(&settings).await.expect("the database");
-    let auth = Auth::new(settings.auth_config()).expect("hashing parameters");
     let mut users_ids = Vec::new();
     for n in 0..MESSAGES {
-        let new = users::NewUser {
-            email: EmailAddress::parse(&format!("person{n}@example.org")).expect("an address"),
-            display_name: format!("Person {n}"),
-            password: Some(portal_tests::PASSWORD.into()),
-            roles: [Role::Patient].into_iter().collect(),
-            patient_id: None,
-        };
-        users_ids.push(users::create(&db, &auth, new, None, &RequestMeta::command_line()).await.expect("a user").id);
+        users_ids.push(portal_tests::create_account(&db, &settings, &format!("person{n}@example.org"), &[Role::Patient], None).await.id);
     }
 
     // 1. The daily job: both servers start together on a day nobody has run yet.

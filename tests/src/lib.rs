@@ -135,15 +135,7 @@ impl TestApp {
 
     /// Creates an account with `PASSWORD` directly in the database (as `portal admin` would).
     pub async fn create_user(&self, email: &str, roles: &[Role], patient_id: Option<&str>) -> User {
-        let auth = Auth::new(self.settings.auth_config()).expect("hashing parameters");
-        let new = NewUser {
-            email: EmailAddress::parse(email).expect("valid email"),
-            display_name: format!("Test {email}"),
-            password: Some(PASSWORD.to_string()),
-            roles: roles.iter().copied().collect(),
-            patient_id: patient_id.map(str::to_string),
-        };
-        users::create(&self.db, &auth, new, None, &RequestMeta::command_line()).await.expect("user created")
+        create_account(&self.db, &self.settings, email, roles, patient_id).await
     }
 
     /// Creates a patient record and returns its id.
@@ -249,6 +241,52 @@ impl TestApp {
 
 pub mod fake_idp;
 pub mod oidc;
+
+/// One number from a query (`SELECT COUNT(*) …`) on `db`.
+pub async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
+    let row = db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql.to_string())).await.expect("query").expect("a row");
+    row.try_get_by_index::<i64>(0).expect("a number")
+}
+
+/// Creates an account with `PASSWORD` on `db` directly (as `portal admin` would), for checks
+/// that run the server elsewhere.
+pub async fn create_account(db: &DatabaseConnection, settings: &Settings, email: &str, roles: &[Role], patient_id: Option<&str>) -> User {
+    let auth = Auth::new(settings.auth_config()).expect("hashing parameters");
+    let new = NewUser {
+        email: EmailAddress::parse(email).expect("valid email"),
+        display_name: format!("Test {email}"),
+        password: Some(PASSWORD.to_string()),
+        roles: roles.iter().copied().collect(),
+        patient_id: patient_id.map(str::to_string),
+    };
+    users::create(db, &auth, new, None, &RequestMeta::command_line()).await.expect("user created")
+}
+
+/// A copy to someone else with a complete authorization, as the portal form posts it; `extra`
+/// replaces fields (an empty value removes one).
+pub fn third_party_fields<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut fields = vec![
+        ("scope", "labs"),
+        ("pdf", "on"),
+        ("recipient", "someone_else"),
+        ("recipient_name", "Dr. Ana Gomez, Harbour Clinic"),
+        ("recipient_address", "ana.gomez@clinic.example"),
+        ("purpose", "At my request: a second opinion"),
+        ("expires_on", "2099-01-01"),
+        ("signature_name", "Test leon@example.org"),
+        ("consent", "on"),
+        ("ack_revocation", "on"),
+        ("ack_no_conditioning", "on"),
+        ("ack_redisclosure", "on"),
+    ];
+    for (k, v) in extra {
+        fields.retain(|(f, _)| f != k);
+        if !v.is_empty() {
+            fields.push((k, v));
+        }
+    }
+    fields
+}
 
 /// The password every test account gets.
 pub const PASSWORD: &str = "correct horse battery staple";
