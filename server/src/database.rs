@@ -46,11 +46,15 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, StartupE
         // SQLite needs to write beside the database (its WAL and shared-memory files) and the
         // portal audits every read: on a read-only disk, say so now rather than fail on the
         // first page.
-        let probe = settings.data_dir.join(".portal-write-check");
-        std::fs::write(&probe, b"").and_then(|()| std::fs::remove_file(&probe)).map_err(|e| StartupError::DataDirReadOnly {
-            path: settings.data_dir.clone(),
-            reason: e.to_string(),
-        })?;
+        // The probe is named by process: several servers may start on one directory at once,
+        // and one must not remove the file another is checking with.
+        let probe = settings.data_dir.join(format!(".portal-write-check-{}", std::process::id()));
+        std::fs::write(&probe, b"")
+            .and_then(|()| match std::fs::remove_file(&probe) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                other => other,
+            })
+            .map_err(|e| StartupError::DataDirReadOnly { path: settings.data_dir.clone(), reason: e.to_string() })?;
     }
     if backend == Backend::Sqlite
         && let Some(path) = sqlite_file(&url)
