@@ -36,7 +36,8 @@ pub enum Command {
         #[command(subcommand)]
         action: AdminAction,
     },
-    /// Walk the audit trail's hash chain and name the first altered or missing event.
+    /// Check the audit trail: its seals under audit_key, its checkpoints (in the database and the
+    /// checkpoint file) and its guards; name the first altered or missing event.
     VerifyAudit,
     /// Import FHIR R4 files (Bundles, or NDJSON with one resource per line), or folders of them.
     /// Each file is imported whole or not at all; the others go on. Exits 1 if any file failed.
@@ -354,10 +355,12 @@ fn random_password() -> String {
     (0..20).map(|_| ALPHABET[usize::from(rand::random::<u8>()) % ALPHABET.len()] as char).collect()
 }
 
-/// Walks the audit chain.
+/// Checks the audit trail: the seals under `audit_key`, the checkpoints (the newest one in
+/// `audit_checkpoint_file` too) and the triggers, in one snapshot (safe beside a running server).
 pub async fn verify_audit(settings: &Settings) -> Result<app::backend::audit::ChainReport, StartupError> {
     let db = database::connect(settings).await?;
-    let report = app::backend::audit::verify(&db).await.map_err(|e| StartupError::Admin(e.to_string()))?;
+    let sealer = settings.audit_sealer();
+    let report = app::backend::audit::verify(&db, &sealer.key, sealer.checkpoint_file.as_deref()).await.map_err(|e| StartupError::Admin(e.to_string()))?;
     db.close_by_ref().await.ok();
     Ok(report)
 }

@@ -43,6 +43,9 @@ pub enum StartupError {
     #[error("setting `oidc_providers` (PORTAL_OIDC_PROVIDERS) or `public_url`: {0}")]
     Oidc(String),
 
+    #[error("cannot write the audit checkpoint file {} (setting `audit_checkpoint_file`, PORTAL_AUDIT_CHECKPOINT_FILE): {reason}", path.display())]
+    AuditCheckpointFile { path: PathBuf, reason: String },
+
     #[error("the audit trail failed verification (see above)")]
     AuditBroken,
 

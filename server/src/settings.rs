@@ -78,6 +78,10 @@ pub struct Settings {
     pub third_party_response_days: u32,
     pub copy_fee_cap_cents: u32,
     pub file_keys: Option<SecretString>,
+    /// The key that seals the audit trail (never stored in the database).
+    pub audit_key: Option<SecretString>,
+    /// The append-only file outside the database that audit checkpoints also go to.
+    pub audit_checkpoint_file: Option<PathBuf>,
     pub release_download_days: u32,
     pub privacy_contact: String,
     /// The organization, its postal address and the privacy contact's telephone, in every
@@ -181,6 +185,8 @@ impl Default for Settings {
             third_party_response_days: 30,
             copy_fee_cap_cents: 0,
             file_keys: None,
+            audit_key: None,
+            audit_checkpoint_file: None,
             release_download_days: 30,
             privacy_contact: "the Privacy Officer, Health Information Management".to_string(),
             organization_name: None,
@@ -250,6 +256,8 @@ pub const DOCS: &[SettingDoc] = &[
     SettingDoc { key: "third_party_response_days", default: "30", help: "Calendar days to answer a request from someone other than the patient (attorneys, insurers, agencies), counted from the day it was received." },
     SettingDoc { key: "copy_fee_cap_cents", default: "0", help: "The state's cap on a copy fee, in cents (0: no cap). Estimates from the fee schedule stop at it; a typed fee above it is refused." },
     SettingDoc { key: "file_keys", default: "(development key)", help: "Keys that encrypt released files at rest (AES-256-GCM): id:base64 of 32 bytes, several separated by commas; the first seals, all open. Secret: never printed. Required in production." },
+    SettingDoc { key: "audit_key", default: "(development key)", help: "The key that seals the audit trail (HMAC-SHA-256): base64 of 32 random bytes. Kept outside the database, so whoever can write the database cannot rewrite the trail unnoticed. Secret: never printed. Required in production; keep it as long as the trail." },
+    SettingDoc { key: "audit_checkpoint_file", default: "<data_dir>/audit-checkpoints.log", help: "An append-only file outside the database where the audit sealer also writes its signed checkpoints (catches deletion of the newest events). On several servers, each writes its own; point it at storage the database's administrators cannot change." },
     SettingDoc { key: "release_download_days", default: "30", help: "Days a released copy stays downloadable; after that the patient asks again." },
     SettingDoc { key: "privacy_contact", default: "the Privacy Officer, Health Information Management", help: "Who patients complain to, named in denial letters (45 CFR 164.524(d)(2)(iii)): a name or title." },
     SettingDoc { key: "organization_name", default: "(development: \"<site_code> Health Information Management\")", help: "The organization as every cover and letter names it, e.g. \"Springfield General Hospital\". Required in production." },
@@ -417,6 +425,19 @@ impl Settings {
             // The development key is in the source code: anyone could open a released copy.
             None if self.reachable_by_others() => {
                 return Err(SettingsError::invalid("file_keys", "the development key (written in the source code) is refused when public_url is https or addr is not a loopback address: set file_keys (id:base64 of 32 random bytes)"));
+            }
+            None => {}
+        }
+        match &self.audit_key {
+            Some(key) => {
+                app::backend::audit::AuditKey::parse(key.expose_secret()).map_err(|e| SettingsError::invalid("audit_key", &e))?;
+            }
+            None if self.environment == Environment::Production => {
+                return Err(SettingsError::invalid("audit_key", "production needs the key that seals the audit trail (base64 of 32 random bytes), kept outside the database"));
+            }
+            // The development key is in the source code: anyone could reseal an edited trail.
+            None if self.reachable_by_others() => {
+                return Err(SettingsError::invalid("audit_key", "the development key (written in the source code) is refused when public_url is https or addr is not a loopback address: set audit_key (base64 of 32 random bytes)"));
             }
             None => {}
         }
@@ -588,6 +609,15 @@ impl Settings {
             .unwrap_or_else(FileKeys::development)
     }
 
+    /// The audit trail's sealer: the configured key (or the development key: validation refused
+    /// production without one) and where checkpoints go outside the database.
+    pub fn audit_sealer(&self) -> app::backend::audit::Sealer {
+        use app::backend::audit::{AuditKey, Sealer};
+        let key = self.audit_key.as_ref().and_then(|k| AuditKey::parse(k.expose_secret()).ok()).unwrap_or_else(AuditKey::development);
+        let file = self.audit_checkpoint_file.clone().unwrap_or_else(|| self.data_dir.join("audit-checkpoints.log"));
+        Sealer::new(key, Some(file))
+    }
+
     /// The caregiver settings as the backend takes them.
     /// The hospital's clock (checked at start-up: an unknown zone refuses to start).
     /// The organization as letters name it; development fills what is unset with placeholders
@@ -719,6 +749,7 @@ mod tests {
                 "portal.toml",
                 "environment = \"production\"\npublic_url = \"https://portal.example.org\"\n\
                  file_keys = \"k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\n\
+                 audit_key = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\n\
                  organization_name = \"o\"\norganization_address = \"a\"\nprivacy_contact_phone = \"1\"\n\
                  [[oidc_providers]]\nid = \"idp\"\nlabel = \"IdP\"\nissuer = \"http://id.example.org\"\nclient_id = \"c\"\n",
             )?;
@@ -749,6 +780,10 @@ mod tests {
             let err = Settings::load(None).expect_err("the development key").to_string();
             assert!(err.contains("file_keys") && err.contains("PORTAL_FILE_KEYS"), "{err}");
             jail.set_env("PORTAL_FILE_KEYS", "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
+            // The development audit key is in the source code too: anyone could reseal a trail.
+            let err = Settings::load(None).expect_err("the development audit key").to_string();
+            assert!(err.contains("audit_key") && err.contains("PORTAL_AUDIT_KEY"), "{err}");
+            jail.set_env("PORTAL_AUDIT_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
             let err = Settings::load(None).expect_err("mail to the log").to_string();
             assert!(err.contains("smtp_url"), "{err}");
             jail.set_env("PORTAL_SMTP_URL", "smtp://mail.internal:25");
@@ -772,6 +807,7 @@ mod tests {
             environment: Environment::Production,
             public_url: Some("https://portal.example.org".parse().expect("url")),
             file_keys: Some("k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_string().into()),
+            audit_key: Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_string().into()),
             organization_name: Some("o".into()),
             organization_address: Some("a".into()),
             privacy_contact_phone: Some("1".into()),
@@ -860,6 +896,7 @@ mod tests {
             jail.set_env("PORTAL_PUBLIC_URL", "https://portal.example.org");
             // Every letter names the organization, its address and the privacy telephone.
             jail.set_env("PORTAL_FILE_KEYS", "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
+            jail.set_env("PORTAL_AUDIT_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
             for (key, value) in [("PORTAL_ORGANIZATION_NAME", "Springfield General Hospital"), ("PORTAL_ORGANIZATION_ADDRESS", "1 Hospital Drive"), ("PORTAL_PRIVACY_CONTACT_PHONE", "217-555-0100")] {
                 let err = Settings::load(None).expect_err("a letterhead setting missing").to_string();
                 assert!(err.contains(&key["PORTAL_".len()..].to_lowercase()), "{err}");
@@ -870,6 +907,13 @@ mod tests {
             let err = Settings::load(None).expect_err("no file key").to_string();
             assert!(err.contains("file_keys"), "{err}");
             jail.set_env("PORTAL_FILE_KEYS", "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
+            // The audit trail is sealed with a key of the site's own, kept outside the database.
+            jail.set_env("PORTAL_AUDIT_KEY", "");
+            let err = Settings::load(None).expect_err("no audit key").to_string();
+            assert!(err.contains("audit_key"), "{err}");
+            jail.set_env("PORTAL_AUDIT_KEY", "c2hvcnQ=");
+            assert!(Settings::load(None).expect_err("a short audit key").to_string().contains("32 bytes"));
+            jail.set_env("PORTAL_AUDIT_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
             jail.set_env("PORTAL_PUBLIC_URL", "");
             let err = Settings::load(None).expect_err("must fail").to_string();
             assert!(err.contains("public_url"), "{err}");
@@ -910,7 +954,7 @@ mod tests {
         toml.push_str("lockout_max_secs = 1\ndemo = false\n");
         toml.push_str("import_max_file_bytes = 1024\nimport_max_string_bytes = 1024\n");
         toml.push_str("request_response_days = 30\nself_copy_fee_cents = 0\nthird_party_copy_fee_cents = 0\nthird_party_response_days = 30\ncopy_fee_cap_cents = 0\n");
-        toml.push_str("file_keys = \"k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\nrelease_download_days = 30\nprivacy_contact = \"p\"\norganization_name = \"o\"\norganization_address = \"a\"\nprivacy_contact_phone = \"1\"\ntime_zone = \"America/Chicago\"\n");
+        toml.push_str("file_keys = \"k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\naudit_key = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\naudit_checkpoint_file = \"c.log\"\nrelease_download_days = 30\nprivacy_contact = \"p\"\norganization_name = \"o\"\norganization_address = \"a\"\nprivacy_contact_phone = \"1\"\ntime_zone = \"America/Chicago\"\n");
         toml.push_str("caregiver_default_days = 1\ncaregiver_max_days = 1\ncaregiver_invitation_days = 1\nproxy_limited_from_age = 12\nproxy_adult_from_age = 18\nrepresentative_document_max_bytes = 1024\nupload_bytes_per_day = 1024\ntrusted_proxies = [\"10.0.0.0/8\"]\n");
         toml.push_str("oidc_providers = [{ id = \"idp\", label = \"IdP\", issuer = \"https://idp.example\", client_id = \"c\" }]\n");
         let keys: Vec<&str> = toml.lines().filter_map(|l| l.split(" = ").next()).collect();

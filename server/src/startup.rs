@@ -49,6 +49,9 @@ pub struct Application {
 
 /// How often the mail outbox is emptied (request notifications).
 const OUTBOX_INTERVAL: Duration = Duration::from_secs(10);
+/// How often the audit sealer looks for committed events: the window in which a new event is
+/// unsealed (guarded by the triggers only) stays a fraction of a second.
+const AUDIT_SEAL_INTERVAL: Duration = Duration::from_millis(250);
 /// How often a server checks whether today's caregiver age and expiry rules have run (the first
 /// server to claim the day runs them; the check itself is one small query).
 const DAILY_JOB_CHECK: Duration = Duration::from_secs(600);
@@ -70,6 +73,10 @@ impl Application {
             addr: settings.addr,
             reason: e.to_string(),
         })?;
+        // The sealer appends its checkpoints there: find out now, not at the first checkpoint.
+        if let Some(path) = settings.audit_sealer().checkpoint_file {
+            app::backend::audit::open_checkpoint_file(&path).map_err(|e| StartupError::AuditCheckpointFile { path, reason: e.to_string() })?;
+        }
         let auth = Auth::new(settings.auth_config()).map_err(|e| StartupError::PasswordHashing(e.to_string()))?;
         if settings.demo {
             app::backend::demo::ensure(&db, &auth, &settings.file_keys(), &settings.site_code)
@@ -124,6 +131,7 @@ impl Application {
             mailer,
             direct,
             base_url,
+            audit: app::backend::audit::AuditSink::start(db.clone()),
         };
         let router = router(&settings, state);
         Ok(Application { settings, listener, local_addr, db, router, mailer: outbox_mailer, base_url: outbox_base })
@@ -178,6 +186,8 @@ impl Application {
                 }
             })
         };
+        // Chains committed audit events under audit_key; on several servers, one at a time.
+        let sealer = self.settings.audit_sealer().spawn(self.db.clone(), AUDIT_SEAL_INTERVAL);
         let grace = Duration::from_secs(self.settings.shutdown_grace_secs);
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let serve = axum::serve(
@@ -205,6 +215,7 @@ impl Application {
         cleanup.abort();
         outbox.abort();
         daily.abort();
+        sealer.abort();
         self.db.close_by_ref().await.ok();
         result
     }

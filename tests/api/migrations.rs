@@ -11,7 +11,7 @@ use server::cli::{MigrateAction, migrate};
 async fn has_session_table(settings: &server::settings::Settings) -> bool {
     let db = server::database::connect(settings).await.expect("connects");
     let tables = ["tower_session", "patient", "app_user", "user_role", "login_session", "login_throttle",
-        "one_time_token", "external_identity", "identity_claim", "audit_event", "audit_head"];
+        "one_time_token", "external_identity", "identity_claim", "audit_event", "audit_checkpoint"];
     let mut present = Vec::new();
     for table in tables {
         present.push(SchemaManager::new(&db).has_table(table).await.expect("query"));

@@ -29,7 +29,8 @@ pub enum TestBackend {
 /// A fresh, empty database for one test, described as settings.
 pub struct TestDatabase {
     pub backend: TestBackend,
-    /// The SQLite directory, kept alive (and deleted afterwards) with the test.
+    /// The data directory (the SQLite file; the audit checkpoint file on both databases), kept
+    /// alive (and deleted afterwards) with the test.
     dir: Option<tempfile::TempDir>,
     database_url: Option<String>,
     schema: Option<String>,
@@ -49,7 +50,7 @@ impl TestDatabase {
                 admin.close().await.ok();
                 TestDatabase {
                     backend: TestBackend::Postgres,
-                    dir: None,
+                    dir: Some(tempfile::tempdir().expect("temporary directory")),
                     database_url: Some(url),
                     schema: Some(schema),
                 }
@@ -209,6 +210,28 @@ impl TestApp {
         audit_event::Entity::find().order_by_asc(audit_event::Column::Seq).all(&self.db).await.expect("audit rows")
     }
 
+    /// Seals every committed audit event now, with a checkpoint (the server's own sealer also
+    /// runs, every 250 ms), and returns how many are sealed.
+    pub async fn seal_audit(&self) -> i64 {
+        let mut sealer = self.settings.audit_sealer();
+        sealer.checkpoint_ms = 0;
+        loop {
+            // On PostgreSQL the server's sealer may hold the round's lock: then try again.
+            sealer.seal(&self.db).await.expect("sealed");
+            if app::backend::audit::unsealed(&self.db).await.expect("counted") == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        count(&self.db, "SELECT COUNT(*) FROM audit_event WHERE sealed_no IS NOT NULL").await
+    }
+
+    /// `portal verify-audit` on this app's database, key and checkpoint file.
+    pub async fn verify_audit(&self) -> app::backend::audit::ChainReport {
+        let sealer = self.settings.audit_sealer();
+        app::backend::audit::verify(&self.db, &sealer.key, sealer.checkpoint_file.as_deref()).await.expect("verified")
+    }
+
     /// Audit rows with this action and outcome.
     pub async fn audit(&self, action: &str, outcome: &str) -> Vec<audit_event::Model> {
         self.audit_rows().await.into_iter().filter(|r| r.action == action && r.outcome == outcome).collect()
@@ -304,6 +327,7 @@ pub fn production_behind_tls(settings: &mut Settings) {
     settings.environment = server::settings::Environment::Production;
     settings.public_url = Some("https://portal.example.org".parse().expect("a valid URL"));
     settings.file_keys = Some("k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into());
+    settings.audit_key = Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into());
     settings.organization_name = Some("Springfield General Hospital".into());
     settings.organization_address = Some("1 Hospital Drive, Springfield, IL 62701".into());
     settings.privacy_contact_phone = Some("217-555-0100".into());

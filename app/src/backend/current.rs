@@ -67,6 +67,7 @@ pub async fn access() -> Result<AccessContext, AppError> {
 pub async fn access_with(state: &AppState, session: &PortalSession, signed_in: &SignedIn, request: RequestMeta) -> Result<AccessContext, AppError> {
     let acting_for = session.get::<String>(Key::ActingFor).await?;
     Ok(AccessContext::new(state.db.clone(), signed_in, request, state.site_code.clone())
+        .with_audit(state.audit.clone())
         .with_caregivers(acting_for, state.caregivers.ages)
         .with_clock(state.clock.clone()))
 }

@@ -44,6 +44,8 @@ pub struct AppState {
     /// The hospital's time zone: every date and time shown, and the calendar days the legal
     /// clocks count (`time_zone`).
     pub clock: super::clock::SiteClock,
+    /// Group commit of audited reads (`audit::AuditSink`): one transaction for a burst of reads.
+    pub audit: super::audit::AuditSink,
 }
 
 impl AppState {

@@ -38,7 +38,7 @@ pub async fn upload(
         Ok(s) => s,
         Err(e) => return plain(StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::UNAUTHORIZED), e.to_string()),
     };
-    let context = AccessContext::new(state.db.clone(), &signed, request, state.site_code.clone()).with_clock(state.clock.clone());
+    let context = AccessContext::new(state.db.clone(), &signed, request, state.site_code.clone()).with_audit(state.audit.clone()).with_clock(state.clock.clone());
     // Allowed before a byte of the body is read: up to 64 MiB is not buffered for anyone who may
     // not import (refused, audited, 404).
     if let Err(e) = context.require(crate::backend::policy::Action::ImportRecords, crate::backend::audit::AuditAction::RecordImport).await {

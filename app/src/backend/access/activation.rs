@@ -105,7 +105,7 @@ impl AccessContext {
     pub async fn link_preview(&self, user_id: &str, mrn: &str) -> Result<LinkPreview, AppError> {
         let (user, claim, patient) = self.link_parties(user_id, mrn).await?;
         let preview = link_preview_of(&user, claim.as_ref(), &patient, mrn);
-        audit::record_alone(&self.db, self.event(AuditAction::IdentityVerify, Outcome::Success).patient(&patient.id).entity("user", &user.id).detail("compared before linking"))
+        self.audit_alone(self.event(AuditAction::IdentityVerify, Outcome::Success).patient(&patient.id).entity("user", &user.id).detail("compared before linking"))
             .await?;
         Ok(preview)
     }
@@ -154,7 +154,7 @@ impl AccessContext {
             None
         };
         if let Some(detail) = refusal {
-            audit::record_alone(&self.db, self.event(AuditAction::IdentityVerify, Outcome::Failure).patient(&patient.id).entity("user", &user.id).detail(detail)).await?;
+            self.audit_alone(self.event(AuditAction::IdentityVerify, Outcome::Failure).patient(&patient.id).entity("user", &user.id).detail(detail)).await?;
             return Err(AppError::NotFound);
         }
         Ok((user, claim, patient))
@@ -173,7 +173,7 @@ impl AccessContext {
         let reason: Option<String> = reason.map(|r| r.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(500).collect()).filter(|r: &String| !r.is_empty());
         if !preview.differs.is_empty() && reason.is_none() {
             let refused = self.event(AuditAction::IdentityVerify, Outcome::Failure).patient(&patient.id).entity("user", &user.id).detail(format!("link refused: {} differ, no reason", preview.differs.join(" and ")));
-            audit::record_alone(&self.db, refused).await?;
+            self.audit_alone(refused).await?;
             return Err(AppError::Validation {
                 fields: vec![FieldError::new(
                     "reason",

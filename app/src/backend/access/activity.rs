@@ -3,7 +3,7 @@
 
 use super::rows::disclosure;
 use super::AccessContext;
-use crate::backend::audit::{self, AuditAction, Outcome};
+use crate::backend::audit::{AuditAction, Outcome};
 use crate::error::AppError;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
@@ -101,7 +101,7 @@ impl AccessContext {
         rows.reverse();
         let rows: Vec<_> = rows.into_iter().map(|(_, row)| row).collect();
         let event = self.event(AuditAction::PatientRead, Outcome::Success).patient(&patient_id).entity("activity", &patient_id).detail("activity history");
-        audit::record_alone(&self.db, event).await?;
+        self.audit_alone(event).await?;
         Ok(rows)
     }
 }

@@ -116,7 +116,7 @@ impl AccessContext {
         if query.descending {
             rows.reverse();
         }
-        audit::record_alone(&self.db, self.event(action, Outcome::Success).detail(format!("rows={}", rows.len())))
+        self.audit_alone(self.event(action, Outcome::Success).detail(format!("rows={}", rows.len())))
             .await?;
         Ok(rows)
     }

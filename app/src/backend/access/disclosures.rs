@@ -91,7 +91,7 @@ impl AccessContext {
             .all(&self.db)
             .await?;
         let event = self.event(AuditAction::PatientRead, Outcome::Success).patient(&patient_id).entity("accounting", &patient_id).detail("accounting of disclosures");
-        audit::record_alone(&self.db, event).await?;
+        self.audit_alone(event).await?;
         Ok(crate::domain::release::Accounting { from: from.to_string(), to: to.to_string(), entries: rows.into_iter().map(disclosure_row).collect() })
     }
 

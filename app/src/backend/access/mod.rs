@@ -67,6 +67,8 @@ pub struct AccessContext {
     ages: crate::domain::caregiver::AgeThresholds,
     /// The hospital's time zone, for every date shown and every calendar day counted.
     clock: crate::backend::clock::SiteClock,
+    /// Where reads are audited (group commit); `None` writes each in its own transaction.
+    audit: Option<audit::AuditSink>,
 }
 
 impl AccessContext {
@@ -77,7 +79,7 @@ impl AccessContext {
             roles: signed_in.user.roles.clone(),
             patient_id: signed_in.user.patient_id.clone(),
         };
-        AccessContext { db, principal, request, site_code, acting_for: None, ages: Default::default(), clock: Default::default() }
+        AccessContext { db, principal, request, site_code, acting_for: None, ages: Default::default(), clock: Default::default(), audit: None }
     }
 
     /// Acting for another patient (the caregiver's switch, from the session), under the site's
@@ -87,6 +89,21 @@ impl AccessContext {
     pub fn with_clock(mut self, clock: crate::backend::clock::SiteClock) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// Audits reads through the server's group commit.
+    pub fn with_audit(mut self, sink: audit::AuditSink) -> Self {
+        self.audit = Some(sink);
+        self
+    }
+
+    /// Records an event that accompanies no change (a read, a refusal) and returns once it is
+    /// committed: nothing is shown before its audit row exists (164.312(b)).
+    pub(crate) async fn audit_alone(&self, event: AuditEvent) -> Result<(), sea_orm::DbErr> {
+        match &self.audit {
+            Some(sink) => sink.record(event).await,
+            None => audit::record_alone(&self.db, event).await,
+        }
     }
 
     pub fn with_caregivers(mut self, acting_for: Option<String>, ages: crate::domain::caregiver::AgeThresholds) -> Self {
@@ -140,7 +157,7 @@ impl AccessContext {
         if let Target::Patient(id) = target {
             event = event.patient(id);
         }
-        audit::record_alone(&self.db, event).await?;
+        self.audit_alone(event).await?;
         Err(AppError::NotFound)
     }
 

@@ -151,7 +151,7 @@ impl AccessContext {
     #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn undelivered_mail(&self) -> Result<Vec<crate::domain::release::UndeliveredMail>, AppError> {
         use super::rows::{notification, release_request};
-        use crate::backend::audit::{self, AuditAction, Outcome};
+        use crate::backend::audit::{AuditAction, Outcome};
         use crate::backend::entities::app_user;
         use crate::backend::policy::Action;
         use sea_orm::{QueryOrder, QuerySelect};
@@ -180,7 +180,7 @@ impl AccessContext {
                 given_up: n.mail_failed_at_ms.map(|at| self.clock.minutes(at)).unwrap_or_default(),
             });
         }
-        audit::record_alone(&self.db, self.event(AuditAction::MailOutbox, Outcome::Success).detail(format!("listed {} undelivered", out.len()))).await?;
+        self.audit_alone(self.event(AuditAction::MailOutbox, Outcome::Success).detail(format!("listed {} undelivered", out.len()))).await?;
         Ok(out)
     }
 
@@ -189,7 +189,7 @@ impl AccessContext {
     #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn retry_mail(&self, id: &str) -> Result<(), AppError> {
         use super::rows::notification;
-        use crate::backend::audit::{self, AuditAction, Outcome};
+        use crate::backend::audit::{AuditAction, Outcome};
         use crate::backend::policy::Action;
         self.require(Action::WorkRequests, AuditAction::MailOutbox).await?;
         let put_back = notification::Entity::update_many()
@@ -204,7 +204,7 @@ impl AccessContext {
         if put_back.rows_affected != 1 {
             return Err(AppError::NotFound);
         }
-        audit::record_alone(&self.db, self.event(AuditAction::MailOutbox, Outcome::Success).entity("notification", id).detail("retry")).await?;
+        self.audit_alone(self.event(AuditAction::MailOutbox, Outcome::Success).entity("notification", id).detail("retry")).await?;
         Ok(())
     }
 }

@@ -7,7 +7,7 @@ use super::rows::{clinical_document, clinical_item, sensitive_tag};
 use super::rows::patient_row;
 use super::AccessContext;
 use super::patients::to_summary;
-use crate::backend::audit::{self, AuditAction, Outcome};
+use crate::backend::audit::{AuditAction, Outcome};
 use crate::backend::fhir::map::{Coding, trim_number};
 use crate::backend::policy::{Action, Target};
 use crate::domain::{
@@ -187,7 +187,7 @@ impl AccessContext {
 
     async fn audit_read(&self, patient_id: &str, what: &'static str, detail: String) -> Result<(), AppError> {
         let event = self.event(AuditAction::PatientRead, Outcome::Success).patient(patient_id).entity(what, patient_id).detail(detail);
-        audit::record_alone(&self.db, event).await.map_err(AppError::from)
+        self.audit_alone(event).await.map_err(AppError::from)
     }
 
     /// The record is read online by the patient or a caregiver acting for them (not by HIM

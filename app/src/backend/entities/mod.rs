@@ -3,8 +3,8 @@
 //! context. Models never leave `backend`: services map them to domain types.
 
 pub mod app_user;
+pub mod audit_checkpoint;
 pub mod audit_event;
-pub mod audit_head;
 pub mod external_identity;
 pub mod identity_claim;
 pub mod login_session;

@@ -50,7 +50,7 @@ impl AccessContext {
             view.statement.clear();
             reps.push(view);
         }
-        audit::record_alone(&self.db, self.event(AuditAction::PatientRead, Outcome::Success).patient(&patient_id).entity("caregivers", &patient_id))
+        self.audit_alone(self.event(AuditAction::PatientRead, Outcome::Success).patient(&patient_id).entity("caregivers", &patient_id))
             .await?;
         Ok(CaregiversOverview { active, invitations, history, representatives: reps, default_days: settings.default_days, max_days: settings.max_days })
     }
@@ -65,7 +65,7 @@ impl AccessContext {
             Ok(i) => i,
             Err(fields) => {
                 let reason = if fields.iter().any(|f| f.message.contains("your own")) { "self_invitation" } else { "invalid_form" };
-                audit::record_alone(&self.db, self.event(AuditAction::CaregiverInvite, Outcome::Failure).patient(&patient_id).detail(reason))
+                self.audit_alone(self.event(AuditAction::CaregiverInvite, Outcome::Failure).patient(&patient_id).detail(reason))
                     .await?;
                 return Err(AppError::Validation { fields });
             }
@@ -241,7 +241,7 @@ impl AccessContext {
             if let Some(inv) = &invitation {
                 event = event.patient(&inv.patient_id).entity("caregiver_invitation", &inv.id);
             }
-            audit::record_alone(&self.db, event).await?;
+            self.audit_alone(event).await?;
             return Err(field("invitation", message));
         }
         let Some(inv) = invitation else { return Err(AppError::NotFound) };

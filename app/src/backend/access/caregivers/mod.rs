@@ -206,7 +206,7 @@ impl AccessContext {
             .actor(&self.principal.user_id)
             .patient(id)
             .on_behalf_of(id);
-        audit::record_alone(&self.db, event).await?;
+        self.audit_alone(event).await?;
         choice.map(Some).ok_or(AppError::NotFound)
     }
 

@@ -138,7 +138,7 @@ impl AccessContext {
             }
         }
         if !fields.is_empty() {
-            audit::record_alone(&self.db, self.event(AuditAction::RepresentativeRequest, Outcome::Failure).detail("invalid_form"))
+            self.audit_alone(self.event(AuditAction::RepresentativeRequest, Outcome::Failure).detail("invalid_form"))
                 .await?;
             return Err(AppError::Validation { fields });
         }
@@ -146,7 +146,7 @@ impl AccessContext {
         let sent_today = self.uploaded_since(now_ms() - 24 * 3600 * 1000).await?;
         let adding: u64 = files.iter().map(|(_, _, b)| b.len() as u64).sum();
         if sent_today.saturating_add(adding) > settings.upload_bytes_per_day {
-            audit::record_alone(&self.db, self.event(AuditAction::RepresentativeRequest, Outcome::Failure).detail("daily_upload_limit")).await?;
+            self.audit_alone(self.event(AuditAction::RepresentativeRequest, Outcome::Failure).detail("daily_upload_limit")).await?;
             let mb = |b: u64| b.div_ceil(1024 * 1024);
             return Err(AppError::Validation {
                 fields: vec![FieldError::new(
@@ -249,7 +249,7 @@ impl AccessContext {
             .ok_or(AppError::NotFound)?;
         let sealed = Sealed { key_id: doc.key_id.clone(), nonce: doc.nonce.clone(), ciphertext: doc.ciphertext.clone() };
         let bytes = keys.open(&sealed, &format!("representative/{request_id}/{}", doc.id))?;
-        audit::record_alone(&self.db, self.event(AuditAction::RepresentativeDecide, Outcome::Success).entity("representative_document", &doc.id).detail("document opened"))
+        self.audit_alone(self.event(AuditAction::RepresentativeDecide, Outcome::Success).entity("representative_document", &doc.id).detail("document opened"))
             .await?;
         Ok((DocumentLink { id: doc.id, file_name: doc.file_name, content_type: doc.content_type, size: doc.size }, bytes))
     }
@@ -377,7 +377,7 @@ impl AccessContext {
             .limit(200)
             .all(&self.db)
             .await?;
-        audit::record_alone(&self.db, self.event(AuditAction::PatientRead, Outcome::Success).patient(patient_id).entity("caregivers", patient_id))
+        self.audit_alone(self.event(AuditAction::PatientRead, Outcome::Success).patient(patient_id).entity("caregivers", patient_id))
             .await?;
         self.grant_views(rows).await
     }

@@ -116,7 +116,7 @@ impl super::super::AccessContext {
             });
         }
         let event = self.event(AuditAction::PatientRead, Outcome::Success).detail(format!("duplicates_list count={}", out.len()));
-        audit::record_alone(&self.db, event).await?;
+        self.audit_alone(event).await?;
         Ok(out)
     }
 

@@ -102,7 +102,7 @@ impl AccessContext {
                 PatientMatch { patient_id: p.id.clone(), name: name_of(&p), birth_date: p.birth_date.clone(), record_number: p.mrn.clone(), agrees, disagrees }
             })
             .collect();
-        audit::record_alone(&self.db, self.event(AuditAction::PatientSearch, Outcome::Success).detail(format!("release desk intake: {} match(es)", matches.len()))).await?;
+        self.audit_alone(self.event(AuditAction::PatientSearch, Outcome::Success).detail(format!("release desk intake: {} match(es)", matches.len()))).await?;
         Ok(matches)
     }
 
@@ -300,7 +300,7 @@ impl AccessContext {
         if let Some(p) = patient {
             event = event.patient(&p.id);
         }
-        audit::record_alone(&self.db, event).await?;
+        self.audit_alone(event).await?;
         Err(AppError::Validation { fields })
     }
 
@@ -359,7 +359,7 @@ impl AccessContext {
         let missing = row.requester_type.missing(&row.checklist);
         let Some(why) = waiting_for(row.requester_type, &missing) else { return Ok(()) };
         let refused = self.event(AuditAction::ReleaseRequest, Outcome::Failure).patient(&row.patient_id).entity("release_request", &row.id).detail(format!("waiting: {}", missing.iter().map(|i| i.as_str()).collect::<Vec<_>>().join(",")));
-        audit::record_alone(&self.db, refused).await?;
+        self.audit_alone(refused).await?;
         Err(AppError::Validation { fields: vec![FieldError::new("checklist", why)] })
     }
 

@@ -279,7 +279,7 @@ impl AccessContext {
         let row = self.staff_request(id).await?;
         let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
         let refused = self.event(AuditAction::ReleaseRequest, Outcome::Failure).patient(&row.patient_id).entity("release_request", &row.id).detail(format!("refused: decision {}", names.join(",")));
-        audit::record_alone(&self.db, refused).await?;
+        self.audit_alone(refused).await?;
         Err(AppError::Validation { fields })
     }
 
@@ -364,7 +364,7 @@ impl AccessContext {
         let decision = self.latest_decision(&row.id).await?;
         if decision.as_ref().is_some_and(|d| d.decided_by_user_id == self.principal.user_id) {
             let refused = self.event(AuditAction::ReleaseRequest, Outcome::Failure).patient(&row.patient_id).entity("release_request", &row.id).detail("refused: reviewer made the denial");
-            audit::record_alone(&self.db, refused).await?;
+            self.audit_alone(refused).await?;
             return Err(AppError::Conflict { message: "You made this denial: the review must be done by a reviewer who took no part in it (45 CFR 164.524(a)(4)).".into() });
         }
         let event = if uphold { Event::UpholdDenial } else { Event::OverturnDenial };
@@ -405,7 +405,7 @@ impl AccessContext {
         let scope = Scope { sections: Vec::new(), from: None, to: None };
         let content = self.copy_content(patient_id, &scope, &[], false, false, true).await?;
         let event = self.event(AuditAction::PatientRead, Outcome::Success).patient(patient_id).entity("record_copy", patient_id).detail("full record laid out as a copy");
-        audit::record_alone(&self.db, event).await?;
+        self.audit_alone(event).await?;
         let facts = CoverFacts {
             request_number: "preview".into(),
             patient_name: super::super::patients::full_name(&patient),
@@ -464,7 +464,7 @@ impl AccessContext {
         // they asked for while it lasted.
         if row.on_behalf_of.is_some() && !still_entitled(&self.db, &row).await? {
             let refused = self.event(AuditAction::ReleaseRequest, Outcome::Failure).patient(&row.patient_id).entity("release_request", &row.id).detail("refused: the requester's access to the patient has ended");
-            audit::record_alone(&self.db, refused).await?;
+            self.audit_alone(refused).await?;
             return Err(AppError::Conflict { message: "The person who asked no longer acts for the patient (their access ended): cancel this request.".into() });
         }
         let mut scope = scope;
@@ -585,7 +585,7 @@ impl AccessContext {
             .ok_or(AppError::NotFound)?;
         if file.expires_at_ms <= now_ms() {
             let event = self.event(AuditAction::ReleaseRequest, Outcome::Failure).patient(&row.patient_id).entity("release_file", &file.id).detail("download refused: expired");
-            audit::record_alone(&self.db, event).await?;
+            self.audit_alone(event).await?;
             return Err(AppError::Gone { message: format!("{} expired on {}. Ask for a new copy.", file.file_name, self.clock.minutes(file.expires_at_ms)) });
         }
         let sealed = Sealed { key_id: file.key_id.clone(), nonce: file.nonce.clone(), ciphertext: file.ciphertext.clone() };

@@ -109,7 +109,7 @@ impl AccessContext {
         if update.exec(&txn).await?.rows_affected != 1 {
             let refused = self.event(AuditAction::ReleaseRequest, Outcome::Failure).patient(&row.patient_id).entity("release_request", id).detail("assignment refused: changed meanwhile");
             drop(txn);
-            audit::record_alone(&self.db, refused).await?;
+            self.audit_alone(refused).await?;
             return Err(AppError::Conflict { message: format!("{} was just assigned by someone else. Reload to see who has it.", super::format_number(row.number)) });
         }
         let lead = self.display_name(&self.principal.user_id).await?;
@@ -190,7 +190,7 @@ impl AccessContext {
         let by_type: Vec<Bucket<'_>> = counted.iter().map(|(_, kind, days, on_time, count)| Bucket { key: kind, days: *days, on_time: *on_time, count: *count }).collect();
         let months = turnaround_of(&by_month, month_label);
         let types = turnaround_of(&by_type, |k| RequesterType::parse(k).map(|k| k.label().to_string()).unwrap_or_else(|| k.to_string()));
-        audit::record_alone(&self.db, self.event(AuditAction::ReleaseRequest, Outcome::Success).detail("desk dashboard read")).await?;
+        self.audit_alone(self.event(AuditAction::ReleaseRequest, Outcome::Success).detail("desk dashboard read")).await?;
         Ok(Dashboard {
             today: today.to_string(),
             bands: AGE_BANDS.iter().map(|(_, l)| l.to_string()).collect(),

@@ -535,7 +535,7 @@ impl AccessContext {
             Ok(c) => c,
             Err(e) => {
                 let refused = self.event(AuditAction::ReleaseRequest, Outcome::Failure).patient(&row.patient_id).entity("release_request", id).detail(format!("extension refused: {e}"));
-                audit::record_alone(&self.db, refused).await?;
+                self.audit_alone(refused).await?;
                 return Err(AppError::Validation { fields: vec![crate::error::FieldError { field: "new_due".into(), message: e.to_string() }] });
             }
         };
@@ -686,7 +686,7 @@ impl AccessContext {
             Ok(to) => Ok((from, to)),
             Err(e) => {
                 let refused = self.event(AuditAction::ReleaseRequest, Outcome::Failure).patient(&row.patient_id).entity("release_request", &row.id).detail(format!("refused: {e}"));
-                audit::record_alone(&self.db, refused).await?;
+                self.audit_alone(refused).await?;
                 Err(AppError::Conflict { message: format!("{}: {e}.", format_number(row.number)) })
             }
         }

@@ -151,7 +151,7 @@ impl AccessContext {
         let Err(fields) = rules::check_release(receiver_of(row), present, withheld, named, consent, documents_only) else { return Ok(()) };
         let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
         let refused = self.event(AuditAction::ReleaseRequest, Outcome::Failure).patient(&row.patient_id).entity("release_request", &row.id).detail(format!("refused: segmentation {}", names.join(",")));
-        audit::record_alone(&self.db, refused).await?;
+        self.audit_alone(refused).await?;
         Err(AppError::Validation { fields })
     }
 
@@ -188,7 +188,7 @@ impl AccessContext {
         let Some(auth) = self.authorization_of(&row.id).await? else { return Ok(()) };
         let Some(why) = self.authorization_ended(&auth) else { return Ok(()) };
         let refused = self.event(AuditAction::ReleaseRequest, Outcome::Failure).patient(&row.patient_id).entity("release_request", &row.id).detail("refused: authorization ended");
-        audit::record_alone(&self.db, refused).await?;
+        self.audit_alone(refused).await?;
         Err(AppError::Validation { fields: vec![FieldError::new("authorization", format!("{why} Nothing can be released under it."))] })
     }
 

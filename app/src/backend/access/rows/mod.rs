@@ -59,7 +59,7 @@ pub async fn check_entities(db: &impl sea_orm::ConnectionTrait) -> Result<Vec<(&
         segment_rule::Entity,
         app_user::Entity,
         audit_event::Entity,
-        audit_head::Entity,
+        audit_checkpoint::Entity,
         external_identity::Entity,
         identity_claim::Entity,
         login_session::Entity,
