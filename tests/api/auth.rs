@@ -473,3 +473,35 @@ async fn times_are_shown_in_the_hospitals_time_zone_as_a_readable_date() {
     let error = settings.validate().expect_err("refused").to_string();
     assert!(error.contains("PORTAL_TIME_ZONE") || error.contains("time_zone"), "{error}");
 }
+
+/// Scale (issue 21): a page writes neither the sign-in's row nor the cookie session's row unless
+/// its time moved by a minute or more; the idle limit still counts from the last request.
+#[tokio::test]
+async fn pages_write_the_session_rows_at_most_once_a_minute() {
+    let app = spawn_app().await;
+    app.create_user("ana@example.org", &[Role::Patient], None).await;
+    let client = app.new_client();
+    app.login_as(&client, "ana@example.org").await;
+    let rows = || async {
+        let login = login_session::Entity::find().one(&app.db).await.expect("row").expect("a sign-in");
+        let cookie = portal_tests::count(&app.db, "SELECT MAX(expires_at) FROM tower_session").await;
+        (login.last_seen_ms, cookie)
+    };
+    assert!(app.me(&client).await.is_some());
+    let before = rows().await;
+    for _ in 0..5 {
+        assert!(app.me(&client).await.is_some(), "still signed in");
+    }
+    assert_eq!(rows().await, before, "five pages, no session write");
+
+    // Two minutes later (the row backdated), the next page writes the sign-in's time again.
+    idle_for(&app, 2).await;
+    assert!(app.me(&client).await.is_some(), "two minutes idle is within the limit");
+    let after = rows().await.0;
+    assert!(app::backend::db::now_ms() - after < 5_000, "last_seen_ms written again: {after}");
+
+    // Past the idle limit, the sign-in ends as before, whatever this server remembers.
+    idle_for(&app, 31).await;
+    assert_eq!(app.me(&client).await, None);
+    assert_eq!(app.audit("session_timeout", "success").await.len(), 1);
+}

@@ -596,9 +596,12 @@ pub async fn verify(db: &DatabaseConnection, key: &AuditKey, checkpoint_file: Op
         Ok(point) => point.flatten(),
         Err(report) => return Ok(report),
     };
-    let txn = db
-        .begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly))
-        .await?;
+    // One snapshot: REPEATABLE READ on PostgreSQL; on SQLite a read transaction is one already
+    // (WAL: from its first read on).
+    let txn = match db.get_database_backend() {
+        DatabaseBackend::Postgres => db.begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly)).await?,
+        _ => db.begin().await?,
+    };
     let report = verify_in(&txn, key, external).await;
     txn.rollback().await.ok();
     report

@@ -39,7 +39,7 @@ pub async fn signed_in_with(
     let Some(login_id) = session.get::<String>(Key::Login).await? else {
         return Err(AppError::Unauthenticated);
     };
-    match sessions::check(&state.db, &state.auth.config, &login_id, touch, request)
+    match sessions::check(&state.db, &state.auth.config, &state.auth.seen, &login_id, touch, request)
         .await
         .map_err(|e| internal("checking the session failed", &e))?
     {

@@ -42,13 +42,40 @@ pub struct SeaOrmSessionStore {
     /// The key of the stored ids' HMAC: the table holds `HMAC(key, id)`, the cookie the id, so
     /// a copy of the database (a backup, a replica, a read-only SQL hole) opens no session.
     key: [u8; 32],
+    /// Each session's row as this server last read or wrote it (data and expiry), so a save
+    /// that changes nothing but moves the expiry by less than [`EXPIRY_WRITE_SECS`] is skipped.
+    rows: std::sync::Arc<std::sync::Mutex<HashMap<String, (String, i64)>>>,
 }
+
+/// The cookie session's expiry (the absolute sign-in limit, counted from the last request) is
+/// rewritten only when it moves by at least this much: every page used to write its session row
+/// (issue 21). The sign-in's own idle limit is enforced on `login_session`, exactly.
+pub const EXPIRY_WRITE_SECS: i64 = 60;
 
 impl SeaOrmSessionStore {
     /// `key`: `FileKeys::derive(SESSION_ID_PURPOSE)` (the same on every server sharing the
     /// database).
     pub fn new(db: DatabaseConnection, key: [u8; 32]) -> Self {
-        Self { db, key }
+        Self { db, key, rows: Default::default() }
+    }
+
+    fn remember(&self, stored_id: &str, data: &str, expires_at: i64) {
+        let mut rows = self.rows.lock().unwrap_or_else(|e| e.into_inner());
+        // A bound, not a cache policy: forgetting only costs the next save a write.
+        if rows.len() >= 100_000 {
+            rows.clear();
+        }
+        rows.insert(stored_id.to_string(), (data.to_string(), expires_at));
+    }
+
+    fn forget(&self, stored_id: &str) {
+        self.rows.lock().unwrap_or_else(|e| e.into_inner()).remove(stored_id);
+    }
+
+    /// Whether the stored row already says this, up to a small move of its expiry.
+    fn unchanged(&self, stored_id: &str, data: &str, expires_at: i64) -> bool {
+        let rows = self.rows.lock().unwrap_or_else(|e| e.into_inner());
+        rows.get(stored_id).is_some_and(|(d, e)| d == data && (expires_at - e).abs() < EXPIRY_WRITE_SECS)
     }
 
     /// What the table stores for a session id.
@@ -107,7 +134,13 @@ impl SessionStore for SeaOrmSessionStore {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        Entity::insert(row(self.stored_id(&record.id), record)?)
+        let stored_id = self.stored_id(&record.id);
+        let data = serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let expires_at = record.expiry_date.unix_timestamp();
+        if self.unchanged(&stored_id, &data, expires_at) {
+            return Ok(());
+        }
+        Entity::insert(row(stored_id.clone(), record)?)
             .on_conflict(
                 OnConflict::column(Column::Id)
                     .update_columns([Column::Data, Column::ExpiresAt])
@@ -115,8 +148,9 @@ impl SessionStore for SeaOrmSessionStore {
             )
             .exec(&self.db)
             .await
-            .map(|_| ())
-            .map_err(backend)
+            .map_err(backend)?;
+        self.remember(&stored_id, &data, expires_at);
+        Ok(())
     }
 
     async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
@@ -126,6 +160,7 @@ impl SessionStore for SeaOrmSessionStore {
             .await
             .map_err(backend)?;
         let Some(model) = found else { return Ok(None) };
+        self.remember(&model.id, &model.data, model.expires_at);
         let data: HashMap<String, serde_json::Value> = serde_json::from_str(&model.data)
             .map_err(|e| session_store::Error::Decode(e.to_string()))?;
         let expiry_date = OffsetDateTime::from_unix_timestamp(model.expires_at)
@@ -134,6 +169,7 @@ impl SessionStore for SeaOrmSessionStore {
     }
 
     async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
+        self.forget(&self.stored_id(session_id));
         Entity::delete_by_id(self.stored_id(session_id)).exec(&self.db).await.map(|_| ()).map_err(backend)
     }
 }

@@ -91,6 +91,9 @@ impl Default for AuthConfig {
 pub struct Auth {
     pub config: AuthConfig,
     pub passwords: Passwords,
+    /// This server's memory of sign-ins' last activity (written to the database at most once
+    /// a minute: `sessions::LastSeen`).
+    pub seen: sessions::LastSeen,
 }
 
 pub use users::requires_mfa;
@@ -98,6 +101,6 @@ pub use users::requires_mfa;
 impl Auth {
     pub fn new(config: AuthConfig) -> Result<Self, HashError> {
         let passwords = Passwords::new(config.hash_cost)?;
-        Ok(Auth { config, passwords })
+        Ok(Auth { config, passwords, seen: sessions::LastSeen::default() })
     }
 }

@@ -73,35 +73,89 @@ pub async fn start(
     Ok(id)
 }
 
+/// A sign-in's activity is written to its row at most once per this interval: a request that
+/// only moves `last_seen_ms` by less costs no write (issue 21: two writes per page were most of a
+/// page's cost on SQLite).
+pub const TOUCH_WRITE_MS: i64 = 60_000;
+
+/// What this server saw of each sign-in since it last wrote the row: the row's `last_seen_ms` as
+/// the server last read or wrote it, and the real last activity. Kept per server, so the idle
+/// time-out stays exact on the server that served the activity; it is used only while the row
+/// still holds the value it was taken against (another server's write, or an administrator's,
+/// wins).
+#[derive(Debug, Clone, Default)]
+pub struct LastSeen(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, (i64, i64)>>>);
+
+impl LastSeen {
+    fn last_activity(&self, login_id: &str, stored: i64) -> i64 {
+        let seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match seen.get(login_id) {
+            Some((known, real)) if *known == stored => (*real).max(stored),
+            _ => stored,
+        }
+    }
+
+    fn remember(&self, login_id: &str, stored: i64, real: i64) {
+        let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        // Forget sign-ins idle for longer than any limit could be (12 hours), now and then.
+        if seen.len() >= 4096 && seen.len().is_power_of_two() {
+            seen.retain(|_, (_, last)| real - *last < 12 * 3_600_000);
+        }
+        seen.insert(login_id.to_string(), (stored, real));
+    }
+
+    fn forget(&self, login_id: &str) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(login_id);
+    }
+}
+
 /// Checks the login session `login_id` on this request. `touch` counts the request as activity
 /// (a status poll does not). A session past its idle or absolute limit is ended and audited here,
 /// and the reason returned, so the sign-in page can say why.
 pub async fn check(
     db: &DatabaseConnection,
     config: &AuthConfig,
+    seen: &LastSeen,
     login_id: &str,
     touch: bool,
     request: &RequestMeta,
+) -> Result<Result<SignedIn, EndReason>, DbErr> {
+    check_with_slack(db, config, seen, login_id, touch, request, 0).await
+}
+
+/// [`check`], ending an idle session only `slack_ms` after its limit (the background sweep
+/// allows for activity another server saw but has not written yet).
+async fn check_with_slack(
+    db: &DatabaseConnection,
+    config: &AuthConfig,
+    seen: &LastSeen,
+    login_id: &str,
+    touch: bool,
+    request: &RequestMeta,
+    slack_ms: i64,
 ) -> Result<Result<SignedIn, EndReason>, DbErr> {
     let now = now_ms();
     let Some(row) = login_session::Entity::find_by_id(login_id.to_string()).one(db).await? else {
         return Ok(Err(EndReason::Revoked));
     };
     if row.revoked_at_ms.is_some() {
+        seen.forget(login_id);
         return Ok(Err(EndReason::Revoked));
     }
     let Some(user) = users::find_by_id(db, &row.user_id).await?.filter(|u| u.active) else {
         return Ok(Err(EndReason::Revoked));
     };
     let idle = idle_ms(config, &user);
+    let last_activity = seen.last_activity(login_id, row.last_seen_ms);
     let ended = if now >= row.expires_at_ms {
         Some(EndReason::Absolute)
-    } else if now - row.last_seen_ms >= idle {
+    } else if now - last_activity >= idle + slack_ms {
         Some(EndReason::Idle)
     } else {
         None
     };
     if let Some(reason) = ended {
+        seen.forget(login_id);
         let txn = write_transaction(db).await?;
         let revoked = login_session::Entity::update_many()
             .col_expr(login_session::Column::RevokedAtMs, Expr::value(now))
@@ -125,14 +179,19 @@ pub async fn check(
         return Ok(Err(reason));
     }
     let last_seen = if touch {
-        login_session::Entity::update_many()
-            .col_expr(login_session::Column::LastSeenMs, Expr::value(now))
-            .filter(login_session::Column::Id.eq(login_id))
-            .exec(db)
-            .await?;
+        if now - row.last_seen_ms >= TOUCH_WRITE_MS {
+            login_session::Entity::update_many()
+                .col_expr(login_session::Column::LastSeenMs, Expr::value(now))
+                .filter(login_session::Column::Id.eq(login_id))
+                .exec(db)
+                .await?;
+            seen.remember(login_id, now, now);
+        } else {
+            seen.remember(login_id, row.last_seen_ms, now);
+        }
         now
     } else {
-        row.last_seen_ms
+        last_activity
     };
     Ok(Ok(SignedIn {
         login_id: login_id.to_string(),
@@ -265,17 +324,40 @@ pub async fn sweep(db: &DatabaseConnection, config: &AuthConfig) -> Result<u64, 
         .filter(login_session::Column::RevokedAtMs.is_null())
         .filter(
             Condition::any()
-                .add(login_session::Column::LastSeenMs.lt(now - shortest_idle))
+                .add(login_session::Column::LastSeenMs.lt(now - shortest_idle - TOUCH_WRITE_MS))
                 .add(login_session::Column::ExpiresAtMs.lte(now)),
         )
         .all(db)
         .await?;
     let request = RequestMeta::system();
     let mut ended = 0;
+    // This sweep may run on a server that did not serve the sign-in's last requests, whose
+    // activity can be up to TOUCH_WRITE_MS newer than the row: it allows for that (a request
+    // itself is checked exactly by the server that serves it).
+    let seen = LastSeen::default();
     for row in candidates {
-        if check(db, config, &row.id, false, &request).await?.is_err() {
+        if check_with_slack(db, config, &seen, &row.id, false, &request, TOUCH_WRITE_MS).await?.is_err() {
             ended += 1;
         }
     }
     Ok(ended)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LastSeen;
+
+    #[test]
+    fn activity_remembered_between_writes_counts_until_the_row_changes() {
+        let seen = LastSeen::default();
+        assert_eq!(seen.last_activity("a", 1_000), 1_000, "nothing remembered: the row");
+        // A request at 31 s did not write the row (written at 1 s): the idle time counts from 31 s.
+        seen.remember("a", 1_000, 31_000);
+        assert_eq!(seen.last_activity("a", 1_000), 31_000);
+        // Another server (or an administrator) wrote the row since: the row wins.
+        assert_eq!(seen.last_activity("a", 500), 500);
+        assert_eq!(seen.last_activity("a", 90_000), 90_000);
+        seen.forget("a");
+        assert_eq!(seen.last_activity("a", 1_000), 1_000);
+    }
 }
