@@ -258,3 +258,31 @@ async fn an_event_rolls_back_with_the_change_it_describes() {
     assert!(app.audit_rows().await.is_empty());
     assert!(matches!(app.verify_audit().await, ChainReport::Intact { sealed: 0, pending: 0, .. }));
 }
+
+#[tokio::test]
+async fn every_list_of_patients_or_their_requests_is_audited_without_the_searched_name() {
+    let app = spawn_app().await;
+    app.create_user("sam@example.org", &[Role::HimStaff, Role::HimReviewer, Role::Administrator], None).await;
+    let sam = app.new_client();
+    app.login_as(&sam, "sam@example.org").await;
+    app.call_ok(&sam, "request_queue", &[("filter[q]", "Smithson")]).await;
+    for endpoint in ["request_queue", "review_queue", "representative_queue", "pending_verifications", "import_runs"] {
+        app.call_ok(&sam, endpoint, &[]).await;
+    }
+    app.call_ok(&sam, "list_users", &[("q", "sam")]).await;
+    let details: Vec<String> = app.audit("list_read", "success").await.into_iter().map(|r| r.detail.unwrap_or_default()).collect();
+    for expected in [
+        "request_queue; rows=0; searched",
+        "request_queue; rows=0",
+        "review_queue; rows=0",
+        "representative_queue; rows=0",
+        "pending_verifications; rows=0",
+        "import_runs; rows=0",
+        "users; rows=1; searched",
+    ] {
+        assert!(details.iter().any(|d| d == expected), "{expected} in {details:?}");
+    }
+    assert!(details.iter().all(|d| !d.contains("Smithson") && !d.contains("sam")), "never the searched text: {details:?}");
+    let actor = app.audit("list_read", "success").await[0].actor_user_id.clone();
+    assert!(actor.is_some(), "who read it");
+}

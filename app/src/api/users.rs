@@ -49,6 +49,8 @@ pub async fn list_users(q: String) -> Result<Vec<UserRow>, AppError> {
         context.require(Action::ManageUsers, AuditAction::UserCreate).await?;
         let q = crate::domain::search_text("q", Some(&q)).map_err(|e| AppError::Validation { fields: vec![e] })?.unwrap_or_default();
         let rows = users::list(&state()?.db, &q).await.map_err(fail("listing users failed"))?;
+        // Accounts name patients too: the list read is audited like the HIM queues.
+        context.audit_list("users", rows.len(), !q.is_empty()).await?;
         Ok(rows
             .into_iter()
             .map(|u| UserRow {

@@ -49,6 +49,10 @@ crate::domain::text_enum! {
         SegmentRules = "segment_rules",
         /// A link mailed to an account's address was opened: the address is the owner's.
         EmailVerify = "email_verify",
+        /// Staff read a list that shows patients or their requests (the queue, its search, the
+        /// review and representative queues, pending verifications, user lists, import runs);
+        /// the detail names the list and how many rows it showed, never a searched name.
+        ListRead = "list_read",
     }
 }
 

@@ -95,6 +95,7 @@ impl AccessContext {
                 registered: self.clock.minutes(claim.created_at_ms),
             });
         }
+        self.audit_list("pending_verifications", out.len(), false).await?;
         Ok(out)
     }
 

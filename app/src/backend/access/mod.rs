@@ -106,6 +106,15 @@ impl AccessContext {
         }
     }
 
+    /// Audits a list of patient data that was read (HIM queues, user lists, import runs):
+    /// 164.312(b) covers what staff saw in a list as much as a record they opened. `searched`
+    /// says a search term narrowed it (the term itself may be a name: never stored).
+    pub(crate) async fn audit_list(&self, list: &str, rows: usize, searched: bool) -> Result<(), AppError> {
+        let detail = format!("{list}; rows={rows}{}", if searched { "; searched" } else { "" });
+        self.audit_alone(self.event(AuditAction::ListRead, Outcome::Success).detail(detail)).await?;
+        Ok(())
+    }
+
     pub fn with_caregivers(mut self, acting_for: Option<String>, ages: crate::domain::caregiver::AgeThresholds) -> Self {
         self.acting_for = acting_for.filter(|id| self.principal.patient_id.as_deref() != Some(id.as_str()));
         self.ages = ages;

@@ -232,6 +232,7 @@ impl AccessContext {
         for r in rows {
             out.push(self.representative_view(r).await?);
         }
+        self.audit_list("representative_queue", out.len(), false).await?;
         Ok(out)
     }
 

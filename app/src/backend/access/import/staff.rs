@@ -42,6 +42,7 @@ impl super::super::AccessContext {
             .limit(limit)
             .all(&self.db)
             .await?;
+        self.audit_list("import_runs", rows.len(), false).await?;
         rows
             .into_iter()
             .map(|r| {

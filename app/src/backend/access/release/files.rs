@@ -351,6 +351,7 @@ impl AccessContext {
             .limit(500)
             .all(&self.db)
             .await?;
+        self.audit_list("review_queue", rows.len(), false).await?;
         rows.into_iter().map(|r| self.view(r, Vec::new())).collect()
     }
 

@@ -319,7 +319,12 @@ impl AccessContext {
         // others need the right to follow this patient's requests.
         if row.requester_user_id == self.principal.user_id && self.subject().as_deref() == Some(row.patient_id.as_str()) {
             self.authorize(Action::ReadPatientRecord, Target::Patient(&row.patient_id), AuditAction::ReleaseRequest).await?;
-        } else if self.reviewed_by_me(&row).await? {
+            return self.request_view(row).await;
+        }
+        // Someone else's request (staff, a reviewer, a caregiver): the read is audited, with
+        // the patient it is about (164.312(b)).
+        let read = self.event(AuditAction::ReleaseRequest, Outcome::Success).patient(&row.patient_id).entity("release_request", &row.id).detail("viewed");
+        if self.reviewed_by_me(&row).await? {
             // The reviewer who decided a review keeps sight of that request (what they decided
             // and why), not of the record: the review no longer waits.
         } else {
@@ -330,6 +335,7 @@ impl AccessContext {
                 self.authorize(Action::ReadSensitive, Target::Patient(&row.patient_id), AuditAction::ReleaseRequest).await?;
             }
         }
+        self.audit_alone(read).await?;
         self.request_view(row).await
     }
 
@@ -492,6 +498,7 @@ impl AccessContext {
             view.requester = requester;
             out.push(view);
         }
+        self.audit_list("request_queue", out.len(), filter.q.is_some()).await?;
         Ok(out)
     }
 
