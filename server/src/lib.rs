@@ -10,6 +10,7 @@ pub mod database;
 pub mod error;
 pub mod health;
 pub mod import;
+pub mod metrics;
 pub mod proxy;
 pub mod security;
 pub mod settings;

@@ -280,7 +280,17 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
     });
     let leptos_options = state.leptos_options.clone();
 
-    Router::new()
+    // Operational figures, for whoever holds the token (none set: no route at all).
+    let metrics = settings.metrics_token.clone().map(|token| {
+        let token = Arc::new(token);
+        get(move |state, headers| crate::metrics::serve(state, headers, token.clone()))
+    });
+    let router = Router::new();
+    let router = match metrics {
+        Some(handler) => router.route("/metrics", handler),
+        None => router,
+    };
+    router
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/admin/audit.csv", get(app::backend::export::audit_csv))

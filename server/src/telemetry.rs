@@ -69,6 +69,7 @@ pub async fn request_span(mut request: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();
+    crate::metrics::observe(&route, method.as_str(), status, started.elapsed().as_secs_f64());
     span.in_scope(|| {
         let ms = started.elapsed().as_millis() as u64;
         if status >= 500 {

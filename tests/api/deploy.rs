@@ -465,3 +465,46 @@ async fn a_nul_character_in_an_argument_or_a_path_is_a_400() {
     let denied = app.audit("caregiver_switch", "denied").await;
     assert!(denied.last().is_some_and(|r| r.patient_id.is_none() && r.detail.as_deref().is_some_and(|d| d.contains("longer than 36"))), "{denied:?}");
 }
+
+/// Scale (issue 21): `/metrics` answers only with its bearer token, and its labels are route
+/// patterns: the id in a path never appears.
+#[tokio::test]
+async fn metrics_need_their_token_and_name_routes_never_ids() {
+    let token = "metrics-token-for-this-test-0001";
+    let app = spawn_app_with(|s| s.metrics_token = Some(token.to_string().into())).await;
+    app.create_user("ana@example.org", &[Role::Patient], None).await;
+    let ana = app.new_client();
+    app.login_as(&ana, "ana@example.org").await;
+    let id = "4d0c7a52-0000-4000-8000-metricsprobe";
+    assert_eq!(ana.get(app.url(&format!("/requests/{id}"))).send().await.expect("sent").status(), 404);
+    let client = reqwest::Client::new();
+    let metrics = |bearer: Option<&str>| {
+        let mut request = client.get(app.url("/metrics"));
+        if let Some(b) = bearer {
+            request = request.bearer_auth(b);
+        }
+        request.send()
+    };
+    assert_eq!(metrics(None).await.expect("sent").status(), 401);
+    assert_eq!(metrics(Some("metrics-token-for-this-test-0002")).await.expect("sent").status(), 401);
+    let answer = metrics(Some(token)).await.expect("sent");
+    assert_eq!(answer.status(), 200);
+    let text = answer.text().await.expect("text");
+    for name in [
+        "portal_http_requests_total{route=\"/requests/{id}\",method=\"GET\",status=\"404\"}",
+        "portal_http_request_duration_seconds_bucket{route=\"/api/sign_in\"",
+        "portal_db_pool_connections",
+        "portal_audit_queue_depth",
+        "portal_audit_unsealed_events",
+        "portal_audit_sealer_lag_seconds",
+        "portal_mail_outbox_backlog",
+        "portal_sessions_alive 1",
+    ] {
+        assert!(text.contains(name), "{name} in:\n{text}");
+    }
+    assert!(!text.contains(id) && !text.contains("ana@example.org"), "no identifier in a label:\n{text}");
+
+    // Without a token the route does not exist.
+    let plain = spawn_app_with(|_| {}).await;
+    assert_eq!(reqwest::get(plain.url("/metrics")).await.expect("sent").status(), 404);
+}

@@ -53,6 +53,9 @@ crate::domain::text_enum! {
         /// review and representative queues, pending verifications, user lists, import runs);
         /// the detail names the list and how many rows it showed, never a searched name.
         ListRead = "list_read",
+        /// Someone other than the requester (HIM staff, a reviewer, a caregiver) opened a
+        /// request's page.
+        RequestRead = "release_request_read",
     }
 }
 

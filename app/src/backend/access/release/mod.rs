@@ -323,7 +323,7 @@ impl AccessContext {
         }
         // Someone else's request (staff, a reviewer, a caregiver): the read is audited, with
         // the patient it is about (164.312(b)).
-        let read = self.event(AuditAction::ReleaseRequest, Outcome::Success).patient(&row.patient_id).entity("release_request", &row.id).detail("viewed");
+        let read = self.event(AuditAction::RequestRead, Outcome::Success).patient(&row.patient_id).entity("release_request", &row.id);
         if self.reviewed_by_me(&row).await? {
             // The reviewer who decided a review keeps sight of that request (what they decided
             // and why), not of the record: the review no longer waits.
