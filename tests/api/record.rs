@@ -191,3 +191,39 @@ async fn the_record_pages_render_on_the_server_without_javascript() {
     let doc = docs["documents"][0]["id"].as_str().expect("a note").to_string();
     assert!(html(format!("/record/documents/{doc}")).await.contains("id=\"record-note\""));
 }
+
+/// Scale (issue 21): the summary asks the database for each test's latest reading; it shows, for
+/// vital signs and labs, the tests whose latest readings are the newest, one row each, the
+/// latest reading of it.
+#[tokio::test]
+async fn the_summary_shows_the_latest_reading_of_each_test() {
+    let app = spawn_app().await;
+    let (id, client) = leon(&app).await;
+    let summary = app.call_ok(&client, "record_summary", &[]).await;
+    for (section, category, limit) in [("vitals", "vital-signs", 10), ("labs", "laboratory", 12)] {
+        let rows = summary[section].as_array().expect("rows");
+        let keys: Vec<String> = rows
+            .iter()
+            .map(|r| r["codes"][0]["code"].as_str().or(r["display"].as_str()).expect("a code or a name").to_string())
+            .collect();
+        let mut unique = keys.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), keys.len(), "{section}: one row per test: {keys:?}");
+        let from = format!("FROM clinical_item WHERE patient_id = '{id}' AND kind = 'observation' AND category = '{category}'");
+        let distinct = portal_tests::count(&app.db, &format!("SELECT COUNT(DISTINCT COALESCE(code, display)) {from}")).await;
+        assert_eq!(keys.len() as i64, distinct.min(limit), "{section}");
+        // No test left out has a newer latest reading than one shown.
+        let mut oldest_shown = i64::MAX;
+        for key in &keys {
+            let latest = portal_tests::count(&app.db, &format!("SELECT MAX(start_ms) {from} AND COALESCE(code, display) = '{key}'")).await;
+            oldest_shown = oldest_shown.min(latest);
+        }
+        let newer_left_out = portal_tests::count(
+            &app.db,
+            &format!("SELECT COUNT(*) FROM (SELECT COALESCE(code, display) AS k, MAX(start_ms) AS m {from} GROUP BY COALESCE(code, display)) t WHERE t.m > {oldest_shown} AND t.k NOT IN ({})", keys.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ")),
+        )
+        .await;
+        assert_eq!(newer_left_out, 0, "{section}");
+    }
+}

@@ -17,7 +17,8 @@ use crate::domain::{
 use crate::backend::clock::SiteClock;
 use crate::backend::error::BackendError;
 use crate::error::AppError;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select};
 
 /// The date as a list shows it: `2020-01-02`, or `2020-01-02 10:15` when a time was recorded.
 /// A time recorded with its offset is shown in the hospital's zone (a source in another zone
@@ -226,14 +227,42 @@ impl AccessContext {
             .await?;
         let allergies = newest(self.items(&id, &["allergy"], limited), 20).await?;
         let immunizations = newest(self.items(&id, &["immunization"], limited), 5).await?;
-        let latest_per_code = |category: &'static str, limit: usize| {
+        // The latest reading of each test: the database finds each test's newest time (a
+        // reading without a code goes by its name) and returns those rows, a few dozen, instead
+        // of the record's whole history of readings (issue 21: read what the page shows).
+        let latest_per_code = |category: &'static str, limit: u64| {
             let select = self.items(&id, &["observation"], limited).filter(clinical_item::Column::Category.eq(category));
             async move {
-                let rows = newest(select, 400).await?;
+                let key = || Expr::cust("COALESCE(clinical_item.code, clinical_item.display)");
+                let newest_time = || Expr::from(sea_orm::sea_query::Func::max(Expr::col((clinical_item::Entity, clinical_item::Column::StartMs))));
+                let latest: Vec<(String, Option<i64>)> = select
+                    .clone()
+                    .select_only()
+                    .column_as(key(), "k")
+                    .column_as(newest_time(), "m")
+                    .group_by(key())
+                    .order_by(newest_time(), sea_orm::Order::Desc)
+                    .limit(limit)
+                    .into_tuple()
+                    .all(&self.db)
+                    .await?;
+                if latest.is_empty() {
+                    return Ok::<_, sea_orm::DbErr>(Vec::new());
+                }
+                let mut wanted = Condition::any();
+                for (name, at) in latest {
+                    let at = match at {
+                        Some(ms) => clinical_item::Column::StartMs.eq(ms),
+                        None => clinical_item::Column::StartMs.is_null(),
+                    };
+                    let by_code = Condition::all().add(clinical_item::Column::Code.eq(name.clone()));
+                    let by_name = Condition::all().add(clinical_item::Column::Code.is_null()).add(clinical_item::Column::Display.eq(name));
+                    wanted = wanted.add(Condition::all().add(at).add(Condition::any().add(by_code).add(by_name)));
+                }
+                // Two readings of one test at the same instant: the first is shown, as before.
+                let rows = newest(select.filter(wanted), limit * 4).await?;
                 let mut seen = std::collections::HashSet::new();
-                Ok::<_, sea_orm::DbErr>(
-                    rows.into_iter().filter(|r| seen.insert(r.code.clone().unwrap_or_else(|| r.display.clone()))).take(limit).collect::<Vec<_>>(),
-                )
+                Ok(rows.into_iter().filter(|r| seen.insert(r.code.clone().unwrap_or_else(|| r.display.clone()))).take(limit as usize).collect::<Vec<_>>())
             }
         };
         let vitals = latest_per_code("vital-signs", 10).await?;
