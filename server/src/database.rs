@@ -76,7 +76,8 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, StartupE
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5))
-        });
+        })
+        .map_sqlx_sqlite_pool_opts(|pool| pool.after_release(|conn, _| Box::pin(async move { Ok(settled(conn).await) })));
     if backend == Backend::Postgres {
         // Validated at start-up; `prefer` if it somehow does not parse.
         let mode = settings.database_sslmode().parse::<sea_orm::sqlx::postgres::PgSslMode>().unwrap_or(sea_orm::sqlx::postgres::PgSslMode::Prefer);
@@ -89,6 +90,21 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, StartupE
         backend: backend.name(),
         reason: e.to_string(),
     })
+}
+
+/// Whether a SQLite connection given back to the pool is out of every transaction. A COMMIT
+/// that fails (a full disk) leaves SQLite's transaction open, or SQLite rolls it back itself and
+/// the driver's ROLLBACK then fails: either way the driver still counts a transaction, and the
+/// next "transaction" on that connection would only be a savepoint inside it, whose "commit"
+/// writes nothing (found by the fault suite: an acknowledged request that was never stored). Such
+/// a connection is closed, not reused.
+async fn settled(conn: &mut sea_orm::sqlx::SqliteConnection) -> bool {
+    use sea_orm::sqlx::Connection;
+    if !conn.is_in_transaction() {
+        return true;
+    }
+    // A dropped transaction's ROLLBACK is queued on the connection's worker: let it run.
+    conn.ping().await.is_ok() && !conn.is_in_transaction()
 }
 
 /// The file a `sqlite://` URL names (none for an in-memory database).

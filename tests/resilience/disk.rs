@@ -51,6 +51,12 @@ fn refused_with_reference(status: u16, body: &str) -> bool {
     status >= 500 && body.contains("E-")
 }
 
+/// The end of the server's log, for a failure's message.
+fn tail(log: &str) -> &str {
+    let start = log.len().saturating_sub(3000);
+    log.get(start..).or_else(|| log.get(log.char_indices().map(|(i, _)| i).find(|i| *i >= start).unwrap_or(0)..)).unwrap_or(log)
+}
+
 pub async fn run() -> String {
     let root = tempfile::tempdir().expect("a directory");
     let disk = root.path().join("disk");
@@ -86,14 +92,14 @@ pub async fn run() -> String {
         if status == 200 {
             accepted += 1;
         } else {
-            assert!(refused_with_reference(status, &body), "a refused write says so with a reference: {status} {body}");
+            assert!(refused_with_reference(status, &body), "a refused write says so with a reference: {status} {body}\n{}", tail(&portal.log_text()));
             refused += 1;
         }
         let (status, body) = call(&leon, &portal, "record_summary", &[]).await.expect("answered");
         if status == 200 {
             reads_ok += 1;
         } else {
-            assert!(refused_with_reference(status, &body), "a refused read says so with a reference: {status} {body}");
+            assert!(refused_with_reference(status, &body), "a refused read says so with a reference: {status} {body}\n{}", tail(&portal.log_text()));
             reads_refused += 1;
         }
         if refused >= 20 {

@@ -303,11 +303,15 @@ impl AccessContext {
 
     /// An insert the key's unique index refused: the same post arrived twice at once, and the
     /// first one's request answers. Any other error stays an error.
+    /// Any other failure is answered as itself, without reading anything first: after a failed
+    /// commit (a full disk) the connection may still show the insert that did not happen.
     pub(super) async fn filed_meanwhile(&self, error: sea_orm::DbErr, key: Option<&str>) -> Result<RequestView, AppError> {
-        match self.filed_with(key).await? {
-            Some(done) if crate::backend::error::is_unique_violation(&error) => Ok(done),
-            _ => Err(error.into()),
+        if crate::backend::error::is_unique_violation(&error)
+            && let Some(done) = self.filed_with(key).await?
+        {
+            return Ok(done);
         }
+        Err(error.into())
     }
 
     /// One request with its timeline: the patient's own, or any for HIM staff; else 404.
