@@ -4,6 +4,7 @@
 
 pub mod addresses;
 pub mod identities;
+pub mod last_seen;
 pub mod login;
 pub mod mfa;
 pub mod oidc;
@@ -93,7 +94,7 @@ pub struct Auth {
     pub passwords: Passwords,
     /// This server's memory of sign-ins' last activity (written to the database at most once
     /// a minute: `sessions::LastSeen`).
-    pub seen: sessions::LastSeen,
+    pub seen: last_seen::LastSeen,
 }
 
 pub use users::requires_mfa;
@@ -101,6 +102,6 @@ pub use users::requires_mfa;
 impl Auth {
     pub fn new(config: AuthConfig) -> Result<Self, HashError> {
         let passwords = Passwords::new(config.hash_cost)?;
-        Ok(Auth { config, passwords, seen: sessions::LastSeen::default() })
+        Ok(Auth { config, passwords, seen: last_seen::LastSeen::default() })
     }
 }

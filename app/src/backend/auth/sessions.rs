@@ -5,6 +5,7 @@
 //! session (scale-out).
 
 use super::AuthConfig;
+use super::last_seen::LastSeen;
 use super::users::{self, User};
 use crate::backend::audit::{self, AuditAction, AuditEvent, Outcome};
 use crate::backend::db::{now_ms, write_transaction};
@@ -77,37 +78,6 @@ pub async fn start(
 /// only moves `last_seen_ms` by less costs no write (issue 21: two writes per page were most of a
 /// page's cost on SQLite).
 pub const TOUCH_WRITE_MS: i64 = 60_000;
-
-/// What this server saw of each sign-in since it last wrote the row: the row's `last_seen_ms` as
-/// the server last read or wrote it, and the real last activity. Kept per server, so the idle
-/// time-out stays exact on the server that served the activity; it is used only while the row
-/// still holds the value it was taken against (another server's write, or an administrator's,
-/// wins).
-#[derive(Debug, Clone, Default)]
-pub struct LastSeen(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, (i64, i64)>>>);
-
-impl LastSeen {
-    fn last_activity(&self, login_id: &str, stored: i64) -> i64 {
-        let seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        match seen.get(login_id) {
-            Some((known, real)) if *known == stored => (*real).max(stored),
-            _ => stored,
-        }
-    }
-
-    fn remember(&self, login_id: &str, stored: i64, real: i64) {
-        let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        // Forget sign-ins idle for longer than any limit could be (12 hours), now and then.
-        if seen.len() >= 4096 && seen.len().is_power_of_two() {
-            seen.retain(|_, (_, last)| real - *last < 12 * 3_600_000);
-        }
-        seen.insert(login_id.to_string(), (stored, real));
-    }
-
-    fn forget(&self, login_id: &str) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(login_id);
-    }
-}
 
 /// Checks the login session `login_id` on this request. `touch` counts the request as activity
 /// (a status poll does not). A session past its idle or absolute limit is ended and audited here,
@@ -343,21 +313,3 @@ pub async fn sweep(db: &DatabaseConnection, config: &AuthConfig) -> Result<u64, 
     Ok(ended)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::LastSeen;
-
-    #[test]
-    fn activity_remembered_between_writes_counts_until_the_row_changes() {
-        let seen = LastSeen::default();
-        assert_eq!(seen.last_activity("a", 1_000), 1_000, "nothing remembered: the row");
-        // A request at 31 s did not write the row (written at 1 s): the idle time counts from 31 s.
-        seen.remember("a", 1_000, 31_000);
-        assert_eq!(seen.last_activity("a", 1_000), 31_000);
-        // Another server (or an administrator) wrote the row since: the row wins.
-        assert_eq!(seen.last_activity("a", 500), 500);
-        assert_eq!(seen.last_activity("a", 90_000), 90_000);
-        seen.forget("a");
-        assert_eq!(seen.last_activity("a", 1_000), 1_000);
-    }
-}
