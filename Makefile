@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: run test setup build size lint e2e test-rust test-resilience
+.PHONY: run test setup build size lint e2e test-rust test-resilience bench
 
 # Demo mode: made-up accounts shown on the sign-in page (refused in production and on PostgreSQL).
 run: setup
@@ -37,3 +37,14 @@ test-resilience:
 	scripts/setup.sh --resilience
 	cargo leptos build --release --precompress
 	RESILIENCE_PORTAL_BIN=$(CURDIR)/target/release/portal cargo test -p portal-tests --test resilience -- --all
+
+# Benchmarks (figures for the README, never tests): the portal under load beside a bare axum
+# "hello", on the medium and the largest shared record, on SQLite and (with BENCH_DATABASE_URL)
+# PostgreSQL. Installs Debian's wrk first.
+BENCH_LARGEST := tests/fixtures/fhir/synthea/057aa36e-b892-9964-75b9-ffb46b097e34.json
+bench:
+	scripts/setup.sh --resilience
+	cargo leptos build --release --precompress
+	target/release/portal bench http
+	target/release/portal bench http $(BENCH_LARGEST)
+	if [ -n "$$BENCH_DATABASE_URL" ]; then target/release/portal bench http --postgres "$$BENCH_DATABASE_URL"; target/release/portal bench http --postgres "$$BENCH_DATABASE_URL" $(BENCH_LARGEST); fi

@@ -89,6 +89,22 @@ pub enum BenchAction {
         #[arg(long, default_value_t = 1_000_000)]
         requests: u64,
     },
+    /// The portal under load beside a bare axum "hello": wrk drives each endpoint of a fixed mix
+    /// (record summary, a section page, the HIM queue and its search, an audit-report day, a copy
+    /// request), signed in; prints req/s, p50, p99 and the ratio to bare axum. Needs `wrk`.
+    Http {
+        #[arg(value_name = "FILE", default_value = "tests/fixtures/fhir/synthea/ab5537a3-8608-5f56-53f5-d10b00eb4680.json")]
+        file: PathBuf,
+        /// Seconds per endpoint.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 64)]
+        connections: u32,
+        /// Run on this PostgreSQL database (in a fresh schema, dropped afterwards) instead of a
+        /// fresh SQLite file.
+        #[arg(long, value_name = "URL")]
+        postgres: Option<String>,
+    },
     /// Time "Download now" of one patient's whole record, as the patient, in each format:
     /// server time from the access check to the finished file (default: the largest shared fixture).
     Download {
@@ -216,6 +232,10 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
         }
         Command::Bench { action: BenchAction::Desk { requests } } => {
             println!("{}", crate::import::bench_desk(&settings, requests).await?);
+            Ok(())
+        }
+        Command::Bench { action: BenchAction::Http { file, seconds, connections, postgres } } => {
+            println!("{}", crate::bench_http::bench_http(&settings, &file, seconds, connections, postgres.as_deref()).await?);
             Ok(())
         }
         Command::Bench { action: BenchAction::Download { file } } => {

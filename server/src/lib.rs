@@ -5,6 +5,7 @@
 //! the integration tests both use it.
 
 pub mod api_errors;
+pub mod bench_http;
 pub mod cli;
 pub mod database;
 pub mod error;
