@@ -20,6 +20,7 @@ mod m20261203_000009_segmentation;
 mod m20261203_000010_sealed_secrets;
 mod m20261203_000011_mail_and_addresses;
 mod m20261204_000012_audit_seal;
+mod m20261205_000013_scale_indexes;
 
 /// A foreign key as every table here declares one (inside `create_table`, which SQLite needs):
 /// named, from one column to another table's column, with what a delete of the parent does.
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000010_sealed_secrets::Migration),
             Box::new(m20261203_000011_mail_and_addresses::Migration),
             Box::new(m20261204_000012_audit_seal::Migration),
+            Box::new(m20261205_000013_scale_indexes::Migration),
         ]
     }
 }

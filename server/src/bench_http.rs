@@ -21,6 +21,36 @@ pub struct Measured {
     pub p99_ms: f64,
     /// Answers that were neither 2xx nor 3xx.
     pub failed: u64,
+    /// Bytes received per second (headers included).
+    pub bytes_per_sec: f64,
+}
+
+/// How one `portal bench http` runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Run<'a> {
+    pub seconds: u64,
+    pub connections: u32,
+    /// A PostgreSQL URL to run on (a fresh schema in it, dropped afterwards) instead of SQLite.
+    pub postgres: Option<&'a str>,
+    /// Only the endpoints whose name contains this text.
+    pub only: Option<&'a str>,
+}
+
+/// How a wrk size reads (`15.00MB`, `812.50KB`, `100.00B`), in bytes.
+fn bytes(text: &str) -> Option<f64> {
+    let text = text.trim();
+    let (number, scale) = if let Some(n) = text.strip_suffix("GB") {
+        (n, 1024.0 * 1024.0 * 1024.0)
+    } else if let Some(n) = text.strip_suffix("MB") {
+        (n, 1024.0 * 1024.0)
+    } else if let Some(n) = text.strip_suffix("KB") {
+        (n, 1024.0)
+    } else if let Some(n) = text.strip_suffix('B') {
+        (n, 1.0)
+    } else {
+        return None;
+    };
+    number.trim().parse::<f64>().ok().map(|n| n * scale)
 }
 
 /// One endpoint of the mix: who calls it, the method, the path and the form body.
@@ -63,6 +93,8 @@ pub fn parse_wrk(report: &str) -> Option<Measured> {
             measured.p99_ms = millis(rest)?;
         } else if let Some(n) = line.strip_prefix("Non-2xx or 3xx responses:") {
             measured.failed = n.trim().parse().ok()?;
+        } else if let Some(n) = line.strip_prefix("Transfer/sec:") {
+            measured.bytes_per_sec = bytes(n)?;
         }
     }
     seen_rate.then_some(measured)
@@ -120,9 +152,9 @@ async fn bare_axum() -> Result<SocketAddr, StartupError> {
     Ok(addr)
 }
 
-/// `portal bench http`: see the module's note. `postgres`: a PostgreSQL URL to run on (a fresh
-/// schema in it, dropped afterwards) instead of a fresh SQLite file.
-pub async fn bench_http(settings: &Settings, file: &Path, seconds: u64, connections: u32, postgres: Option<&str>) -> Result<String, StartupError> {
+/// `portal bench http`: see the module's note.
+pub async fn bench_http(settings: &Settings, file: &Path, run: Run<'_>) -> Result<String, StartupError> {
+    let Run { seconds, connections, postgres, only } = run;
     use app::backend::auth::{Auth, users};
     use app::domain::{EmailAddress, Role};
     use sea_orm::ConnectionTrait;
@@ -197,7 +229,7 @@ pub async fn bench_http(settings: &Settings, file: &Path, seconds: u64, connecti
     ];
     let ceiling = wrk(&format!("http://{hello}/"), "GET", "", "", seconds, connections, &script)?;
     let mut table = format!(
-        "portal bench http: {} ({} resources), {} s per endpoint, {connections} connections, {}\n\n| endpoint | req/s | p50 | p99 | of bare axum | not 2xx |\n|---|---|---|---|---|---|\n| bare axum \"hello\" (same process) | {:.0} | {:.2} ms | {:.2} ms | 100 % | {} |\n",
+        "portal bench http: {} ({} resources), {} s per endpoint, {connections} connections, {}\n\n| endpoint | req/s | p50 | p99 | of bare axum | not 2xx | bytes per answer |\n|---|---|---|---|---|---|---|\n| bare axum \"hello\" (same process) | {:.0} | {:.2} ms | {:.2} ms | 100 % | {} | {:.0} |\n",
         file.file_name().and_then(|n| n.to_str()).unwrap_or("?"),
         summary.resources,
         seconds,
@@ -206,18 +238,20 @@ pub async fn bench_http(settings: &Settings, file: &Path, seconds: u64, connecti
         ceiling.p50_ms,
         ceiling.p99_ms,
         ceiling.failed,
+        ceiling.bytes_per_sec / ceiling.requests_per_sec.max(1.0),
     );
-    for endpoint in &mix {
+    for endpoint in mix.iter().filter(|e| only.is_none_or(|text| e.name.contains(text))) {
         let cookie = if endpoint.staff { &staff_cookie } else { &patient_cookie };
         let m = wrk(&format!("http://{portal}{}", endpoint.path), endpoint.method, &endpoint.body, cookie, seconds, connections, &script)?;
         table.push_str(&format!(
-            "| {} | {:.0} | {:.2} ms | {:.2} ms | {:.2} % | {} |\n",
+            "| {} | {:.0} | {:.2} ms | {:.2} ms | {:.2} % | {} | {:.0} |\n",
             endpoint.name,
             m.requests_per_sec,
             m.p50_ms,
             m.p99_ms,
             100.0 * m.requests_per_sec / ceiling.requests_per_sec.max(1.0),
-            m.failed
+            m.failed,
+            m.bytes_per_sec / m.requests_per_sec.max(1.0),
         ));
         // The sealer catches up between endpoints, as it would between bursts.
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -249,6 +283,7 @@ mod tests {
         assert!((m.p50_ms - 0.812).abs() < 1e-9);
         assert!((m.p99_ms - 2010.0).abs() < 1e-9);
         assert_eq!(m.failed, 12);
+        assert!((m.bytes_per_sec - 15.0 * 1024.0 * 1024.0).abs() < 1e-6);
         assert!(parse_wrk("nothing").is_none());
     }
 }

@@ -104,6 +104,9 @@ pub enum BenchAction {
         /// fresh SQLite file.
         #[arg(long, value_name = "URL")]
         postgres: Option<String>,
+        /// Only the endpoints whose name contains this text (e.g. `summary`).
+        #[arg(long, value_name = "TEXT")]
+        only: Option<String>,
     },
     /// Time "Download now" of one patient's whole record, as the patient, in each format:
     /// server time from the access check to the finished file (default: the largest shared fixture).
@@ -201,7 +204,13 @@ where
 /// Runs one command.
 pub async fn run(cli: Cli) -> Result<(), StartupError> {
     let settings = Settings::load(cli.config.as_deref())?;
-    telemetry::init(&settings);
+    if matches!(cli.command, Some(Command::Bench { .. })) {
+        // A benchmark measures the portal, not its terminal: warnings only (one line per
+        // request at 10,000 requests a second would be the figure).
+        telemetry::init(&Settings { log_level: "warn".into(), ..settings.clone() });
+    } else {
+        telemetry::init(&settings);
+    }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
         Command::Migrate { action } => migrate(&settings, action).await.map(|report| println!("{report}")),
@@ -234,8 +243,9 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
             println!("{}", crate::import::bench_desk(&settings, requests).await?);
             Ok(())
         }
-        Command::Bench { action: BenchAction::Http { file, seconds, connections, postgres } } => {
-            println!("{}", crate::bench_http::bench_http(&settings, &file, seconds, connections, postgres.as_deref()).await?);
+        Command::Bench { action: BenchAction::Http { file, seconds, connections, postgres, only } } => {
+            let run = crate::bench_http::Run { seconds, connections, postgres: postgres.as_deref(), only: only.as_deref() };
+            println!("{}", crate::bench_http::bench_http(&settings, &file, run).await?);
             Ok(())
         }
         Command::Bench { action: BenchAction::Download { file } } => {

@@ -41,7 +41,9 @@ impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> Layer<S> for DoorTimings {
         let Some(span) = ctx.span(&id) else { return };
         let Some(started) = span.extensions().get::<Instant>().copied() else { return };
         let ms = started.elapsed().as_secs_f64() * 1000.0;
-        tracing::info!(target: "portal::door", door = span.name(), ms = format!("{ms:.1}"), "door");
+        // Debug, not info: the request's own line (status, time) is the access log; a line per
+        // door on every request would double the log and its cost (`log_level = "portal::door=debug,info"`).
+        tracing::debug!(target: "portal::door", door = span.name(), ms = format!("{ms:.1}"), "door");
     }
 }
 

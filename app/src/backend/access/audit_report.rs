@@ -48,7 +48,11 @@ impl AccessContext {
         let events = if impossible {
             Vec::new()
         } else {
+            // Newest by time, then by number: the order of the (time, number) index, so the
+            // database reads the newest `limit` rows and stops, however many the day holds (by
+            // number alone it sorted the whole day on every read: 15 reads a second under load).
             select
+                .order_by_desc(audit_event::Column::OccurredAtMs)
                 .order_by_desc(audit_event::Column::Seq)
                 .limit(limit)
                 .all(&self.db)

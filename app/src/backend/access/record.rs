@@ -18,7 +18,7 @@ use crate::backend::clock::SiteClock;
 use crate::backend::error::BackendError;
 use crate::error::AppError;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select};
 
 /// The date as a list shows it: `2020-01-02`, or `2020-01-02 10:15` when a time was recorded.
 /// A time recorded with its offset is shown in the hospital's zone (a source in another zone
@@ -163,6 +163,57 @@ struct DatedColumns<C> {
     then_by: C,
 }
 
+/// The lists of the summary page, in the order of its one statement's parts.
+#[derive(Clone, Copy)]
+enum SummaryPart {
+    Problems = 0,
+    Medications = 1,
+    Allergies = 2,
+    Immunizations = 3,
+    Vitals = 4,
+    Labs = 5,
+}
+
+/// The column that says which part of the summary a row belongs to.
+const PART: &str = "summary_part";
+
+/// `inner`'s rows labelled with their part: `SELECT *, <part> FROM (inner)` (a part keeps its
+/// own ORDER BY and LIMIT inside a union only as a subquery).
+fn labelled(inner: sea_orm::sea_query::SelectStatement, part: SummaryPart) -> sea_orm::sea_query::SelectStatement {
+    use sea_orm::sea_query::{Alias, Asterisk, Query};
+    let alias = Alias::new(format!("part{}", part as i32));
+    Query::select().column((alias.clone(), Asterisk)).expr_as(Expr::val(part as i32), Alias::new(PART)).from_subquery(inner, alias).to_owned()
+}
+
+/// The newest `limit` rows of `select`.
+fn newest(select: Select<clinical_item::Entity>, part: SummaryPart, limit: u64) -> sea_orm::sea_query::SelectStatement {
+    labelled(select.order_by_desc(clinical_item::Column::StartMs).limit(limit).into_query(), part)
+}
+
+/// The latest reading of each test among `select`'s rows (a reading without a code goes by its
+/// name), the `limit` most recent tests. Two readings of one test at the same instant: one is
+/// shown.
+fn latest_per_test(select: Select<clinical_item::Entity>, part: SummaryPart, limit: u64) -> sea_orm::sea_query::SelectStatement {
+    use sea_orm::Iterable;
+    use sea_orm::sea_query::{Alias, ExprTrait, Order, Query};
+    let ranked = select
+        .into_query()
+        .expr_as(
+            Expr::cust("ROW_NUMBER() OVER (PARTITION BY COALESCE(clinical_item.code, clinical_item.display) ORDER BY clinical_item.start_ms DESC)"),
+            Alias::new("rank_in_test"),
+        )
+        .to_owned();
+    let r = Alias::new("ranked");
+    let latest = Query::select()
+        .columns(clinical_item::Column::iter().map(|c| (r.clone(), c)))
+        .from_subquery(ranked, r.clone())
+        .and_where(Expr::col((r.clone(), Alias::new("rank_in_test"))).eq(1))
+        .order_by((r, clinical_item::Column::StartMs), Order::Desc)
+        .limit(limit)
+        .to_owned();
+    labelled(latest, part)
+}
+
 impl AccessContext {
     /// The patient whose record is read: the one asked for (staff), or the signed-in patient's
     /// own (or the person a caregiver switched to). Asks the policy and checks the record is on
@@ -219,54 +270,37 @@ impl AccessContext {
     pub async fn record_summary(&self, requested: Option<&str>) -> Result<RecordOverview, AppError> {
         let (patient, limited) = self.record_patient(requested).await?;
         let id = patient.id.clone();
-        let newest = |select: Select<clinical_item::Entity>, limit: u64| {
-            select.order_by_desc(clinical_item::Column::StartMs).limit(limit).all(&self.db)
-        };
-        let problems = newest(self.items(&id, &["condition"], limited).filter(clinical_item::Column::Status.eq("active")), 20).await?;
-        let medications = newest(self.items(&id, &["medication_request"], limited).filter(clinical_item::Column::Status.eq("active")), 20)
-            .await?;
-        let allergies = newest(self.items(&id, &["allergy"], limited), 20).await?;
-        let immunizations = newest(self.items(&id, &["immunization"], limited), 5).await?;
-        // The latest reading of each test: the database finds each test's newest time (a
-        // reading without a code goes by its name) and returns those rows, a few dozen, instead
-        // of the record's whole history of readings (issue 21: read what the page shows).
-        let latest_per_code = |category: &'static str, limit: u64| {
-            let select = self.items(&id, &["observation"], limited).filter(clinical_item::Column::Category.eq(category));
-            async move {
-                let key = || Expr::cust("COALESCE(clinical_item.code, clinical_item.display)");
-                let newest_time = || Expr::from(sea_orm::sea_query::Func::max(Expr::col((clinical_item::Entity, clinical_item::Column::StartMs))));
-                let latest: Vec<(String, Option<i64>)> = select
-                    .clone()
-                    .select_only()
-                    .column_as(key(), "k")
-                    .column_as(newest_time(), "m")
-                    .group_by(key())
-                    .order_by(newest_time(), sea_orm::Order::Desc)
-                    .limit(limit)
-                    .into_tuple()
-                    .all(&self.db)
-                    .await?;
-                if latest.is_empty() {
-                    return Ok::<_, sea_orm::DbErr>(Vec::new());
-                }
-                let mut wanted = Condition::any();
-                for (name, at) in latest {
-                    let at = match at {
-                        Some(ms) => clinical_item::Column::StartMs.eq(ms),
-                        None => clinical_item::Column::StartMs.is_null(),
-                    };
-                    let by_code = Condition::all().add(clinical_item::Column::Code.eq(name.clone()));
-                    let by_name = Condition::all().add(clinical_item::Column::Code.is_null()).add(clinical_item::Column::Display.eq(name));
-                    wanted = wanted.add(Condition::all().add(at).add(Condition::any().add(by_code).add(by_name)));
-                }
-                // Two readings of one test at the same instant: the first is shown, as before.
-                let rows = newest(select.filter(wanted), limit * 4).await?;
-                let mut seen = std::collections::HashSet::new();
-                Ok(rows.into_iter().filter(|r| seen.insert(r.code.clone().unwrap_or_else(|| r.display.clone()))).take(limit as usize).collect::<Vec<_>>())
+        // One statement for the whole page (issue 21: every query is a round trip to the
+        // database's worker, and on SQLite every row a hand-over between threads): each part
+        // is the newest few of one list, and for vital signs and lab results the latest reading
+        // of each test (a reading without a code goes by its name), ranked by the database.
+        let parts = [
+            newest(self.items(&id, &["condition"], limited).filter(clinical_item::Column::Status.eq("active")), SummaryPart::Problems, 20),
+            newest(self.items(&id, &["medication_request"], limited).filter(clinical_item::Column::Status.eq("active")), SummaryPart::Medications, 20),
+            newest(self.items(&id, &["allergy"], limited), SummaryPart::Allergies, 20),
+            newest(self.items(&id, &["immunization"], limited), SummaryPart::Immunizations, 5),
+            latest_per_test(self.items(&id, &["observation"], limited).filter(clinical_item::Column::Category.eq("vital-signs")), SummaryPart::Vitals, 10),
+            latest_per_test(self.items(&id, &["observation"], limited).filter(clinical_item::Column::Category.eq("laboratory")), SummaryPart::Labs, 12),
+        ];
+        let [first, rest @ ..] = parts;
+        let mut query = first;
+        for part in rest {
+            query.union(sea_orm::sea_query::UnionType::All, part);
+        }
+        let found = self.db.query_all(&query).await?;
+        let mut lists: [Vec<clinical_item::Model>; 6] = Default::default();
+        for row in found {
+            let part: i32 = row.try_get("", PART)?;
+            let item = <clinical_item::Model as sea_orm::FromQueryResult>::from_query_result(&row, "")?;
+            if let Some(list) = usize::try_from(part).ok().and_then(|p| lists.get_mut(p)) {
+                list.push(item);
             }
-        };
-        let vitals = latest_per_code("vital-signs", 10).await?;
-        let labs = latest_per_code("laboratory", 12).await?;
+        }
+        // A union keeps no order: each list newest first again (undated last).
+        for list in &mut lists {
+            list.sort_by(|a, b| b.start_ms.map_or(i64::MIN, |t| t).cmp(&a.start_ms.map_or(i64::MIN, |t| t)));
+        }
+        let [problems, medications, allergies, immunizations, vitals, labs] = lists;
         self.audit_read(&id, "record", "summary".into()).await?;
         let rows = |v: Vec<clinical_item::Model>| v.into_iter().map(|m| to_row(m, &self.clock)).collect::<Result<Vec<_>, _>>();
         Ok(RecordOverview {

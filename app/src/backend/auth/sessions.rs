@@ -105,16 +105,16 @@ async fn check_with_slack(
     slack_ms: i64,
 ) -> Result<Result<SignedIn, EndReason>, DbErr> {
     let now = now_ms();
-    let Some(row) = login_session::Entity::find_by_id(login_id.to_string()).one(db).await? else {
+    let Some((row, user)) = users::login_with_user(db, login_id).await? else {
         return Ok(Err(EndReason::Revoked));
     };
     if row.revoked_at_ms.is_some() {
         seen.forget(login_id);
         return Ok(Err(EndReason::Revoked));
     }
-    let Some(user) = users::find_by_id(db, &row.user_id).await?.filter(|u| u.active) else {
+    if !user.active {
         return Ok(Err(EndReason::Revoked));
-    };
+    }
     let idle = idle_ms(config, &user);
     let last_activity = seen.last_activity(login_id, row.last_seen_ms);
     let ended = if now >= row.expires_at_ms {
