@@ -162,4 +162,21 @@ mod tests {
         let err = Backend::from_url("mysql://u@h/db").expect_err("unsupported").to_string();
         assert!(err.contains("`mysql`") && err.contains("DATABASE_URL"), "{err}");
     }
+
+    /// The SQLite compiled in carries the options of `.cargo/config.toml` (a build without
+    /// them works but re-prepares every statement with a LIMIT on every run: issue 21).
+    #[tokio::test]
+    async fn sqlite_is_built_with_stable_plans_and_no_global_memory_statistics() {
+        use sea_orm::{ConnectionTrait, Statement};
+        let db = sea_orm::Database::connect("sqlite::memory:").await.expect("in-memory SQLite");
+        for option in ["ENABLE_QPSG", "DEFAULT_MEMSTATUS=0"] {
+            let row = db
+                .query_one_raw(Statement::from_string(db.get_database_backend(), format!("SELECT sqlite_compileoption_used('{option}') AS used")))
+                .await
+                .expect("query")
+                .expect("a row");
+            let used: i64 = row.try_get("", "used").expect("a number");
+            assert_eq!(used, 1, "SQLite was built without SQLITE_{option} (see .cargo/config.toml)");
+        }
+    }
 }
