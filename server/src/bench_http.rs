@@ -34,6 +34,10 @@ pub struct Run<'a> {
     pub postgres: Option<&'a str>,
     /// Only the endpoints whose name contains this text.
     pub only: Option<&'a str>,
+    /// Portal servers sharing the database, each given an equal share of the connections.
+    pub servers: usize,
+    /// Added to every round trip between the servers and PostgreSQL (a proxy in between).
+    pub db_latency_ms: u64,
 }
 
 /// How a wrk size reads (`15.00MB`, `812.50KB`, `100.00B`), in bytes.
@@ -110,19 +114,58 @@ wrk.headers["accept"] = "application/json"
 wrk.headers["content-type"] = "application/x-www-form-urlencoded"
 "#;
 
-/// Runs wrk against `url` for `seconds` with `connections`.
-fn wrk(url: &str, method: &str, body: &str, cookie: &str, seconds: u64, connections: u32, script: &Path) -> Result<Measured, StartupError> {
-    let output = std::process::Command::new("wrk")
-        .args(["-t2", &format!("-c{connections}"), &format!("-d{seconds}s"), "--latency", "-s"])
-        .arg(script)
-        .arg(url)
-        .env("BENCH_METHOD", method)
-        .env("BENCH_BODY", body)
-        .env("BENCH_COOKIE", cookie)
-        .output()
-        .map_err(|e| StartupError::Import(format!("wrk could not be started (install Debian's `wrk`): {e}")))?;
-    let report = String::from_utf8_lossy(&output.stdout);
-    parse_wrk(&report).ok_or_else(|| StartupError::Import(format!("wrk's report could not be read: {report}{}", String::from_utf8_lossy(&output.stderr))))
+/// Runs wrk against each of `urls` at once (one server each) for `seconds`, `connections` shared
+/// among them; requests per second and bytes add up, and the slowest server's p50 and p99 stand.
+fn wrk(urls: &[String], method: &str, body: &str, cookie: &str, seconds: u64, connections: u32, script: &Path) -> Result<Measured, StartupError> {
+    let each = (connections / urls.len().max(1) as u32).max(1);
+    let mut running = Vec::new();
+    for url in urls {
+        let child = std::process::Command::new("wrk")
+            .args(["-t2", &format!("-c{each}"), &format!("-d{seconds}s"), "--latency", "-s"])
+            .arg(script)
+            .arg(url)
+            .env("BENCH_METHOD", method)
+            .env("BENCH_BODY", body)
+            .env("BENCH_COOKIE", cookie)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| StartupError::Import(format!("wrk could not be started (install Debian's `wrk`): {e}")))?;
+        running.push(child);
+    }
+    let mut total = Measured::default();
+    for child in running {
+        let output = child.wait_with_output().map_err(|e| StartupError::Import(format!("wrk: {e}")))?;
+        let report = String::from_utf8_lossy(&output.stdout);
+        let m = parse_wrk(&report)
+            .ok_or_else(|| StartupError::Import(format!("wrk's report could not be read: {report}{}", String::from_utf8_lossy(&output.stderr))))?;
+        total.requests_per_sec += m.requests_per_sec;
+        total.bytes_per_sec += m.bytes_per_sec;
+        total.failed += m.failed;
+        total.p50_ms = total.p50_ms.max(m.p50_ms);
+        total.p99_ms = total.p99_ms.max(m.p99_ms);
+    }
+    Ok(total)
+}
+
+/// `url` with its host and port replaced by `addr` (the latency proxy's).
+fn through(url: &str, addr: SocketAddr) -> Result<String, StartupError> {
+    let mut parsed = url::Url::parse(url).map_err(|e| StartupError::Import(format!("--postgres: {e}")))?;
+    parsed.set_host(Some(&addr.ip().to_string())).map_err(|e| StartupError::Import(format!("--postgres: {e}")))?;
+    parsed.set_port(Some(addr.port())).map_err(|()| StartupError::Import("--postgres: the URL takes no port".into()))?;
+    Ok(parsed.to_string())
+}
+
+/// Where a PostgreSQL URL's server listens.
+async fn database_address(url: &str) -> Result<SocketAddr, StartupError> {
+    let parsed = url::Url::parse(url).map_err(|e| StartupError::Import(format!("--postgres: {e}")))?;
+    let host = parsed.host_str().filter(|h| !h.is_empty()).unwrap_or("127.0.0.1").to_string();
+    let port = parsed.port().unwrap_or(5432);
+    tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .map_err(|e| StartupError::Import(format!("--postgres: {e}")))?
+        .next()
+        .ok_or_else(|| StartupError::Import(format!("--postgres: {host} has no address")))
 }
 
 /// A signed-in cookie for `user_id`, made as a sign-in makes one.
@@ -154,7 +197,11 @@ async fn bare_axum() -> Result<SocketAddr, StartupError> {
 
 /// `portal bench http`: see the module's note.
 pub async fn bench_http(settings: &Settings, file: &Path, run: Run<'_>) -> Result<String, StartupError> {
-    let Run { seconds, connections, postgres, only } = run;
+    let Run { seconds, connections, postgres, only, servers, db_latency_ms } = run;
+    if db_latency_ms > 0 && postgres.is_none() {
+        return Err(StartupError::Import("--db-latency-ms needs --postgres (SQLite is a file, not a server)".into()));
+    }
+    let servers = servers.max(1);
     use app::backend::auth::{Auth, users};
     use app::domain::{EmailAddress, Role};
     use sea_orm::ConnectionTrait;
@@ -200,12 +247,25 @@ pub async fn bench_http(settings: &Settings, file: &Path, run: Run<'_>) -> Resul
     }
     let (patient_cookie, staff_cookie) = (cookies[0].clone(), cookies[1].clone());
 
-    let app = crate::startup::Application::build(fresh.clone()).await?;
-    let portal = app.local_addr();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until_stopped(async move {
-        stopped.await.ok();
-    }));
+    // The servers reach PostgreSQL through the latency proxy when one is asked for (the set-up
+    // above went straight).
+    let mut serving = fresh.clone();
+    if let Some(url) = postgres.filter(|_| db_latency_ms > 0) {
+        let upstream = database_address(url).await?;
+        let proxy = crate::latency_proxy::start(upstream, Duration::from_millis(db_latency_ms)).await.map_err(|e| fail("latency proxy", &e))?;
+        serving.database_url = Some(through(url, proxy)?.into());
+    }
+    let mut portals = Vec::new();
+    let mut running = Vec::new();
+    for _ in 0..servers {
+        let app = crate::startup::Application::build(serving.clone()).await?;
+        portals.push(app.local_addr());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until_stopped(async move {
+            stopped.await.ok();
+        }));
+        running.push((stop, server));
+    }
     let hello = bare_axum().await?;
     let script = dir.join("bench.lua");
     std::fs::write(&script, SCRIPT).map_err(|e| fail("script", &e))?;
@@ -227,13 +287,14 @@ pub async fn bench_http(settings: &Settings, file: &Path, run: Run<'_>) -> Resul
         },
         Endpoint { name: "submit a copy request", staff: false, method: "POST", path: "/api/submit_request", body: "scope=problems&pdf=on".into() },
     ];
-    let ceiling = wrk(&format!("http://{hello}/"), "GET", "", "", seconds, connections, &script)?;
+    let ceiling = wrk(&[format!("http://{hello}/")], "GET", "", "", seconds, connections, &script)?;
     let mut table = format!(
-        "portal bench http: {} ({} resources), {} s per endpoint, {connections} connections, {}\n\n| endpoint | req/s | p50 | p99 | of bare axum | not 2xx | bytes per answer |\n|---|---|---|---|---|---|---|\n| bare axum \"hello\" (same process) | {:.0} | {:.2} ms | {:.2} ms | 100 % | {} | {:.0} |\n",
+        "portal bench http: {} ({} resources), {} s per endpoint, {connections} connections, {}, {servers} server(s){}\n\n| endpoint | req/s | p50 | p99 | of bare axum | not 2xx | bytes per answer |\n|---|---|---|---|---|---|---|\n| bare axum \"hello\" (same process) | {:.0} | {:.2} ms | {:.2} ms | 100 % | {} | {:.0} |\n",
         file.file_name().and_then(|n| n.to_str()).unwrap_or("?"),
         summary.resources,
         seconds,
         if postgres.is_some() { "PostgreSQL" } else { "SQLite" },
+        if db_latency_ms > 0 { format!(", {db_latency_ms} ms added to each database round trip") } else { String::new() },
         ceiling.requests_per_sec,
         ceiling.p50_ms,
         ceiling.p99_ms,
@@ -242,7 +303,8 @@ pub async fn bench_http(settings: &Settings, file: &Path, run: Run<'_>) -> Resul
     );
     for endpoint in mix.iter().filter(|e| only.is_none_or(|text| e.name.contains(text))) {
         let cookie = if endpoint.staff { &staff_cookie } else { &patient_cookie };
-        let m = wrk(&format!("http://{portal}{}", endpoint.path), endpoint.method, &endpoint.body, cookie, seconds, connections, &script)?;
+        let urls: Vec<String> = portals.iter().map(|portal| format!("http://{portal}{}", endpoint.path)).collect();
+        let m = wrk(&urls, endpoint.method, &endpoint.body, cookie, seconds, connections, &script)?;
         table.push_str(&format!(
             "| {} | {:.0} | {:.2} ms | {:.2} ms | {:.2} % | {} | {:.0} |\n",
             endpoint.name,
@@ -258,8 +320,10 @@ pub async fn bench_http(settings: &Settings, file: &Path, run: Run<'_>) -> Resul
     }
     let unsealed = app::backend::audit::unsealed(&db).await.map_err(|e| fail("audit", &e))?;
     table.push_str(&format!("\naudit events left for the sealer at the end: {unsealed}\n"));
-    stop.send(()).ok();
-    server.await.ok();
+    for (stop, server) in running {
+        stop.send(()).ok();
+        server.await.ok();
+    }
     db.close_by_ref().await.ok();
     if let (Some(url), Some(schema)) = (postgres, &schema)
         && let Ok(admin) = sea_orm::Database::connect(url).await

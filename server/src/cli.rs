@@ -107,6 +107,13 @@ pub enum BenchAction {
         /// Only the endpoints whose name contains this text (e.g. `summary`).
         #[arg(long, value_name = "TEXT")]
         only: Option<String>,
+        /// Portal servers in this process sharing the database (the connections split among them).
+        #[arg(long, default_value_t = 1)]
+        servers: usize,
+        /// Milliseconds added to every round trip to PostgreSQL by a proxy in between (what a
+        /// database on another machine costs); needs --postgres.
+        #[arg(long, value_name = "MS", default_value_t = 0)]
+        db_latency_ms: u64,
     },
     /// Time "Download now" of one patient's whole record, as the patient, in each format:
     /// server time from the access check to the finished file (default: the largest shared fixture).
@@ -243,8 +250,8 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
             println!("{}", crate::import::bench_desk(&settings, requests).await?);
             Ok(())
         }
-        Command::Bench { action: BenchAction::Http { file, seconds, connections, postgres, only } } => {
-            let run = crate::bench_http::Run { seconds, connections, postgres: postgres.as_deref(), only: only.as_deref() };
+        Command::Bench { action: BenchAction::Http { file, seconds, connections, postgres, only, servers, db_latency_ms } } => {
+            let run = crate::bench_http::Run { seconds, connections, postgres: postgres.as_deref(), only: only.as_deref(), servers, db_latency_ms };
             println!("{}", crate::bench_http::bench_http(&settings, &file, run).await?);
             Ok(())
         }

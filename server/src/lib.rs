@@ -11,6 +11,7 @@ pub mod database;
 pub mod error;
 pub mod health;
 pub mod import;
+pub mod latency_proxy;
 pub mod metrics;
 pub mod proxy;
 pub mod security;
