@@ -4,6 +4,9 @@
 //! and the command prints requests per second, p50 and p99 per endpoint and the ratio to bare
 //! axum. Figures for the README, never a test.
 //!
+//! `--servers N` starts N portals on the one database (the connections split among them);
+//! `--db-latency-ms` puts [`crate::latency_proxy`] between them and PostgreSQL.
+//!
 //! The sessions are made directly in the database (a sign-in row and its cookie session), as a
 //! sign-in would: staff would otherwise need an authenticator app to get one.
 
