@@ -194,24 +194,27 @@ fn newest(select: Select<clinical_item::Entity>, part: SummaryPart, limit: u64) 
 /// name), the `limit` most recent tests. Two readings of one test at the same instant: one is
 /// shown.
 fn latest_per_test(select: Select<clinical_item::Entity>, part: SummaryPart, limit: u64) -> sea_orm::sea_query::SelectStatement {
-    use sea_orm::Iterable;
     use sea_orm::sea_query::{Alias, ExprTrait, Order, Query};
+    // The ranking sorts only ids and times (the readings' whole rows, codes and all, made the
+    // sort grow with the record: issue 21); the winners' rows are then read by id.
     let ranked = select
-        .into_query()
+        .select_only()
+        .column(clinical_item::Column::ResourceId)
+        .column(clinical_item::Column::StartMs)
         .expr_as(
             Expr::cust("ROW_NUMBER() OVER (PARTITION BY COALESCE(clinical_item.code, clinical_item.display) ORDER BY clinical_item.start_ms DESC)"),
-            Alias::new("rank_in_test"),
+            "rank_in_test",
         )
-        .to_owned();
+        .into_query();
     let r = Alias::new("ranked");
-    let latest = Query::select()
-        .columns(clinical_item::Column::iter().map(|c| (r.clone(), c)))
+    let winners = Query::select()
+        .column((r.clone(), clinical_item::Column::ResourceId))
         .from_subquery(ranked, r.clone())
         .and_where(Expr::col((r.clone(), Alias::new("rank_in_test"))).eq(1))
         .order_by((r, clinical_item::Column::StartMs), Order::Desc)
         .limit(limit)
         .to_owned();
-    labelled(latest, part)
+    labelled(clinical_item::Entity::find().filter(clinical_item::Column::ResourceId.in_subquery(winners)).into_query(), part)
 }
 
 impl AccessContext {
