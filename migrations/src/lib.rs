@@ -21,11 +21,21 @@ mod m20261203_000010_sealed_secrets;
 mod m20261203_000011_mail_and_addresses;
 mod m20261204_000012_audit_seal;
 mod m20261205_000013_scale_indexes;
+mod m20261206_000014_search_indexes;
 
 /// A foreign key as every table here declares one (inside `create_table`, which SQLite needs):
 /// named, from one column to another table's column, with what a delete of the parent does.
 pub(crate) fn fk(name: &str, from: (impl IntoIden, impl IntoIden), to: (impl IntoIden, impl IntoIden), on_delete: ForeignKeyAction) -> ForeignKeyCreateStatement {
     ForeignKey::create().name(name).from(from.0, from.1).to(to.0, to.1).on_delete(on_delete).to_owned()
+}
+
+/// Runs each SQL statement in order (the same text on both databases).
+pub(crate) async fn execute_all(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
+    use sea_orm_migration::sea_orm::ConnectionTrait;
+    for statement in statements {
+        manager.get_connection().execute_unprepared(statement).await?;
+    }
+    Ok(())
 }
 
 /// The list the server applies at start-up and `portal migrate` drives.
@@ -48,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000011_mail_and_addresses::Migration),
             Box::new(m20261204_000012_audit_seal::Migration),
             Box::new(m20261205_000013_scale_indexes::Migration),
+            Box::new(m20261206_000014_search_indexes::Migration),
         ]
     }
 }

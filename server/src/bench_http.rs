@@ -41,6 +41,8 @@ pub struct Run<'a> {
     pub servers: usize,
     /// Added to every round trip between the servers and PostgreSQL (a proxy in between).
     pub db_latency_ms: u64,
+    /// Patients and release requests seeded before measuring (none by default).
+    pub scale: crate::seed::Scale,
 }
 
 /// How a wrk size reads (`15.00MB`, `812.50KB`, `100.00B`), in bytes.
@@ -200,7 +202,7 @@ async fn bare_axum() -> Result<SocketAddr, StartupError> {
 
 /// `portal bench http`: see the module's note.
 pub async fn bench_http(settings: &Settings, file: &Path, run: Run<'_>) -> Result<String, StartupError> {
-    let Run { seconds, connections, postgres, only, servers, db_latency_ms } = run;
+    let Run { seconds, connections, postgres, only, servers, db_latency_ms, scale } = run;
     if db_latency_ms > 0 && postgres.is_none() {
         return Err(StartupError::Import("--db-latency-ms needs --postgres (SQLite is a file, not a server)".into()));
     }
@@ -237,6 +239,8 @@ pub async fn bench_http(settings: &Settings, file: &Path, run: Run<'_>) -> Resul
     let auth = Auth::new(fresh.auth_config()).map_err(|e| fail("hashing", &e))?;
     let request = app::backend::request::RequestMeta::command_line();
     let mut cookies = Vec::new();
+    // The seeded requests are the clerk's (the second account).
+    let mut clerk = String::new();
     for (email, roles, own) in [("patient@bench.invalid", vec![Role::Patient], true), ("clerk@bench.invalid", vec![Role::HimStaff, Role::Administrator], false)] {
         let new = users::NewUser {
             email: EmailAddress::parse(email).map_err(|e| fail("email", &e))?,
@@ -247,8 +251,14 @@ pub async fn bench_http(settings: &Settings, file: &Path, run: Run<'_>) -> Resul
         };
         let user = users::create(&db, &auth, new, None, &request).await.map_err(|e| fail("user", &e))?;
         cookies.push(session_cookie(&db, &fresh, &user.id).await?);
+        clerk = user.id;
     }
     let (patient_cookie, staff_cookie) = (cookies[0].clone(), cookies[1].clone());
+    let seeded = if scale.patients + scale.requests > 0 {
+        Some(crate::seed::seed_from_fixtures(&db, &fresh, Path::new(crate::seed::FIXTURES), &clerk, scale).await?)
+    } else {
+        None
+    };
 
     // The servers reach PostgreSQL through the latency proxy when one is asked for (the set-up
     // above went straight).
@@ -292,9 +302,10 @@ pub async fn bench_http(settings: &Settings, file: &Path, run: Run<'_>) -> Resul
     ];
     let ceiling = wrk(&[format!("http://{hello}/")], "GET", "", "", seconds, connections, &script)?;
     let mut table = format!(
-        "portal bench http: {} ({} resources), {} s per endpoint, {connections} connections, {}, {servers} server(s){}\n\n| endpoint | req/s | p50 | p99 | of bare axum | not 2xx | bytes per answer |\n|---|---|---|---|---|---|---|\n| bare axum \"hello\" (same process) | {:.0} | {:.2} ms | {:.2} ms | 100 % | {} | {:.0} |\n",
+        "portal bench http: {} ({} resources){}, {} s per endpoint, {connections} connections, {}, {servers} server(s){}\n\n| endpoint | req/s | p50 | p99 | of bare axum | not 2xx | bytes per answer |\n|---|---|---|---|---|---|---|\n| bare axum \"hello\" (same process) | {:.0} | {:.2} ms | {:.2} ms | 100 % | {} | {:.0} |\n",
         file.file_name().and_then(|n| n.to_str()).unwrap_or("?"),
         summary.resources,
+        seeded.map(|s| format!(", {} more patients and {} release requests seeded in {:.0} s", s.patients, s.requests, s.seconds)).unwrap_or_default(),
         seconds,
         if postgres.is_some() { "PostgreSQL" } else { "SQLite" },
         if db_latency_ms > 0 { format!(", {db_latency_ms} ms added to each database round trip") } else { String::new() },

@@ -114,6 +114,25 @@ pub enum BenchAction {
         /// database on another machine costs); needs --postgres.
         #[arg(long, value_name = "MS", default_value_t = 0)]
         db_latency_ms: u64,
+        /// Before measuring, seed this many more patients copied from the shared fixtures
+        /// (as `bench seed` does).
+        #[arg(long, default_value_t = 0)]
+        patients: u64,
+        /// Before measuring, seed this many release requests for the seeded patients.
+        #[arg(long, default_value_t = 0)]
+        requests: u64,
+    },
+    /// Build a scale database in the configured database (DATABASE_URL, or the data directory's
+    /// SQLite file): the shared fixtures imported, then this many patients copied from them under
+    /// new ids, names and dates, and this many release requests, with a progress bar.
+    Seed {
+        #[arg(long, default_value_t = 100_000)]
+        patients: u64,
+        #[arg(long, default_value_t = 1_000_000)]
+        requests: u64,
+        /// The FHIR files the patients are copied from.
+        #[arg(long, value_name = "DIR", default_value = crate::seed::FIXTURES)]
+        fixtures: PathBuf,
     },
     /// Time "Download now" of one patient's whole record, as the patient, in each format:
     /// server time from the access check to the finished file (default: the largest shared fixture).
@@ -250,9 +269,14 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
             println!("{}", crate::import::bench_desk(&settings, requests).await?);
             Ok(())
         }
-        Command::Bench { action: BenchAction::Http { file, seconds, connections, postgres, only, servers, db_latency_ms } } => {
-            let run = crate::bench_http::Run { seconds, connections, postgres: postgres.as_deref(), only: only.as_deref(), servers, db_latency_ms };
+        Command::Bench { action: BenchAction::Http { file, seconds, connections, postgres, only, servers, db_latency_ms, patients, requests } } => {
+            let scale = crate::seed::Scale { patients, requests };
+            let run = crate::bench_http::Run { seconds, connections, postgres: postgres.as_deref(), only: only.as_deref(), servers, db_latency_ms, scale };
             println!("{}", crate::bench_http::bench_http(&settings, &file, run).await?);
+            Ok(())
+        }
+        Command::Bench { action: BenchAction::Seed { patients, requests, fixtures } } => {
+            println!("{}", crate::seed::bench_seed(&settings, &fixtures, crate::seed::Scale { patients, requests }).await?);
             Ok(())
         }
         Command::Bench { action: BenchAction::Download { file } } => {

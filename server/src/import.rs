@@ -296,7 +296,6 @@ pub async fn bench_download(settings: &Settings, file: &std::path::Path) -> Resu
 /// requester type), then the HIM lead's dashboard over the last 12 months: best and median of
 /// five after a first run (target: under 200 ms with 1,000,000).
 pub async fn bench_desk(settings: &Settings, requests: u64) -> Result<String, StartupError> {
-    use app::domain::release::{RequesterType, Status};
     use sea_orm::ConnectionTrait;
     use std::time::Instant;
     let fail = |what: &str, e: &dyn std::fmt::Display| StartupError::Import(format!("{what}: {e}"));
@@ -306,58 +305,8 @@ pub async fn bench_desk(settings: &Settings, requests: u64) -> Result<String, St
     let today = fresh.clock().today();
     let user = context.principal().user_id.clone();
     let seeded = Instant::now();
-    // A small deterministic generator: the same database every run.
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = move |below: u64| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state % below.max(1)
-    };
-    let kinds = RequesterType::ALL;
-    let open = [Status::Submitted, Status::IdentityCheck, Status::InReview, Status::Approved];
-    let mut n: u64 = 0;
-    while n < requests {
-        let txn = sea_orm::TransactionTrait::begin(&db).await.map_err(|e| fail("seed", &e))?;
-        for _ in 0..50 {
-            let mut rows = Vec::with_capacity(1000);
-            for _ in 0..1000 {
-                if n >= requests {
-                    break;
-                }
-                let kind = kinds[usize::try_from(next(kinds.len() as u64)).unwrap_or(0)];
-                let is_open = next(100) < 2;
-                let age = if is_open { next(60) } else { 60 + next(5 * 365 - 60) };
-                let received = today.add_days(-i64::try_from(age).unwrap_or(0)).unwrap_or(today);
-                let due = received.add_days(30).unwrap_or(received);
-                // Mostly within a week or two; a tail past the deadline.
-                let took = [next(8), next(15), next(31), next(46)][usize::try_from(next(4)).unwrap_or(0)];
-                let (status, provided, turnaround) = if is_open {
-                    (open[usize::try_from(next(4)).unwrap_or(0)].as_str(), "NULL".to_string(), "NULL".to_string())
-                } else {
-                    let day = received.add_days(i64::try_from(took).unwrap_or(0)).unwrap_or(received);
-                    ("delivered", format!("'{day}'"), took.to_string())
-                };
-                rows.push(format!(
-                    "('{id}', {number}, '{patient}', '{user}', '{status}', '{{\"sections\":[],\"from\":null,\"to\":null}}', 'pdf', 'third_party', 0, '{received}', '{due}', false, 0, 0, 'mail', '{kind}', {provided}, {turnaround})",
-                    id = uuid::Uuid::new_v4(),
-                    number = 1_000_000 + n,
-                    patient = patient_id,
-                    kind = kind.as_str(),
-                ));
-                n += 1;
-            }
-            if rows.is_empty() {
-                break;
-            }
-            let sql = format!(
-                "INSERT INTO release_request (id, number, patient_id, requester_user_id, status, scope, formats, recipient_kind, fee_cents, received_on, due_on, extended, created_at_ms, updated_at_ms, channel, requester_type, provided_on, turnaround_days) VALUES {}",
-                rows.join(",")
-            );
-            txn.execute_unprepared(&sql).await.map_err(|e| fail("seed", &e))?;
-        }
-        txn.commit().await.map_err(|e| fail("seed", &e))?;
-    }
+    let mut generator = crate::seed::Generator::default();
+    crate::seed::insert_requests(&db, &mut generator, requests, today, &[patient_id], &user, &|_| {}).await.map_err(|e| fail("seed", &e))?;
     db.execute_unprepared("ANALYZE").await.map_err(|e| fail("analyze", &e))?;
     let seed_secs = seeded.elapsed().as_secs_f64();
     let mut times = Vec::new();

@@ -15,6 +15,7 @@ pub mod latency_proxy;
 pub mod metrics;
 pub mod proxy;
 pub mod security;
+pub mod seed;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;

@@ -24,6 +24,7 @@ mod release_copies;
 mod release_desk;
 mod reset;
 mod scale_out;
+mod seed;
 mod segmentation;
 mod security_headers;
 mod sessions;

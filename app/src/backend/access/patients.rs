@@ -64,16 +64,9 @@ impl AccessContext {
             });
         }
         // LIKE wildcards typed by the user are matched literally.
-        let mut escaped = String::new();
-        for c in text.to_lowercase().chars() {
-            if matches!(c, '%' | '_' | '!') {
-                escaped.push('!');
-            }
-            escaped.push(c);
-        }
         let mut condition = Condition::any()
             .add(patient_row::Column::Mrn.eq(text.to_ascii_uppercase()))
-            .add(Expr::expr(Func::lower(Expr::col(patient_row::Column::FamilyName))).like(LikeExpr::new(format!("{escaped}%")).escape('!')));
+            .add(patient_row::starts_with(patient_row::Column::FamilyName, text));
         if let Some(date) = birth_date.filter(|d| !d.trim().is_empty()) {
             condition = Condition::all().add(condition).add(patient_row::Column::BirthDate.eq(date.trim()));
         }

@@ -6,7 +6,7 @@
 use crate::api::release::{
     ClaimRequest, ExtendRequest, MarkNotificationsRead, RetryMail, undelivered_mail, copy_terms, my_notifications, AdvanceRequest, DecideRequest, ReleaseCopy, RequestDenialReview, ReviewDenial, RevokeAuthorization, SubmitRequest, my_requests, request_detail, request_queue, review_queue,
 };
-use crate::domain::release::{DenialGround, Part2Element, QueueFilter, Receiver, Segment, Status, WITHHOLD_BASES};
+use crate::domain::release::{DenialGround, Part2Element, QUEUE_PAGE, QueueFilter, Receiver, Segment, Status, WITHHOLD_BASES};
 use crate::domain::{Section, readable_day};
 use crate::domain::release::RequestView;
 use crate::ui::components::form::{FieldMessage, FormError, LoadError, field_error};
@@ -237,8 +237,19 @@ pub fn RequestQueuePage() -> impl IntoView {
     let filter = Memo::new(move |_| {
         let q = query.read();
         let get = |k: &str| q.get(k).filter(|v| !v.is_empty());
-        QueueFilter { status: get("status"), due_within: get("due_within"), overdue: get("overdue"), mine: get("mine"), recipient: get("recipient"), q: get("q") }
+        QueueFilter { status: get("status"), due_within: get("due_within"), overdue: get("overdue"), mine: get("mine"), recipient: get("recipient"), q: get("q"), page: get("page") }
     });
+    // The same filters on another page (a GET address: bookmarkable, works before hydration).
+    let page_link = move |page: u64| {
+        let q = query.read_untracked();
+        let mut pairs: Vec<String> = ["q", "status", "due_within", "recipient", "overdue", "mine"]
+            .into_iter()
+            .filter_map(|k| q.get(k).filter(|v| !v.is_empty()).map(|v| format!("{k}={}", crate::domain::percent(&v))))
+            .collect();
+        pairs.push(format!("page={page}"));
+        format!("/staff/requests?{}", pairs.join("&"))
+    };
+    let page = move || filter.read().page.as_deref().and_then(|p| p.parse::<u64>().ok()).unwrap_or(1).max(1);
     let queue = Resource::new(move || (filter.get(), advance.version().get(), claim.version().get()), |(f, ..)| request_queue(f));
     let value = move |k: &'static str| move || query.read().get(k).unwrap_or_default();
     let checked = move |k: &'static str| move || query.read().get(k).is_some_and(|v| !v.is_empty());
@@ -280,9 +291,15 @@ pub fn RequestQueuePage() -> impl IntoView {
             <FormError result id="queue-error"/>
             <FormError result=claim_result id="claim-error"/>
             <Loaded resource=queue view=move |value| match value {
-                list if list.is_empty() => view! { <p id=ids::QUEUE_LIST class="muted">"No requests match."</p> }.into_any(),
-                list => view! {
-                    <p class="muted" role="status">{format!("{} request(s)", list.len())}</p>
+                list if list.is_empty() => view! {
+                    <p id=ids::QUEUE_LIST class="muted">{if page() > 1 { "No more requests match." } else { "No requests match." }}</p>
+                    {(page() > 1).then(|| view! { <nav class="pager" aria-label="Pages"><a href=page_link(page() - 1) rel="prev">"Previous page"</a></nav> })}
+                }.into_any(),
+                list => { let full = list.len() as u64 == QUEUE_PAGE; view! {
+                    <p class="muted" role="status">{
+                        let first = (page() - 1) * QUEUE_PAGE + 1;
+                        format!("Requests {first}–{} (page {})", first + list.len() as u64 - 1, page())
+                    }</p>
                     <ul id=ids::QUEUE_LIST class="items">
                         {list.into_iter().map(|r| { let (claim_id, step_id) = (r.id.clone(), r.id.clone()); view! {
                             <li class="item">
@@ -312,7 +329,12 @@ pub fn RequestQueuePage() -> impl IntoView {
                             </li>
                         }}).collect_view()}
                     </ul>
-                }.into_any(),
+                    // A full page may have a next one; an empty next page says so and links back.
+                    <nav class="pager" aria-label="Pages">
+                        {(page() > 1).then(|| view! { <a href=page_link(page() - 1) rel="prev">"Previous page"</a> })}
+                        {full.then(|| view! { <a href=page_link(page() + 1) rel="next">"Next page"</a> })}
+                    </nav>
+                }.into_any() },
             }/>
             <UndeliveredMailList/>
         </section>

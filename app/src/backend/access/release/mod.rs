@@ -23,7 +23,7 @@ use crate::backend::error::{BackendError, Stored};
 use crate::domain::release::{self, Actor, AuthorizationForm, Clock, Event, NewRequest, RequestView, Status, TimelineRow};
 use crate::domain::{IsoDate, Role};
 use crate::error::AppError;
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::rows::{JsonText, release_event, release_request};
@@ -418,8 +418,9 @@ impl AccessContext {
     }
 
     /// The HIM queue: open requests, the nearest due date first, filtered (status, due within
-    /// N days, overdue, assigned to me, recipient) and searched (patient name, record number,
-    /// request number or id). Each shows the patient's name and record number and who works it.
+    /// N days, overdue, assigned to me, recipient) and searched (the start of a patient's name or
+    /// record number, a request number or id), a page of [`release::QUEUE_PAGE`] at a time.
+    /// Each shows the patient's name and record number and who works it.
     #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn request_queue(&self, filter: &release::QueueFilter) -> Result<Vec<RequestView>, AppError> {
         self.require(Action::WorkRequests, AuditAction::ReleaseRequest).await?;
@@ -449,17 +450,16 @@ impl AccessContext {
         }
         if let Some(q) = filter.q.as_deref() {
             let number = q.trim_start_matches(['R', 'r']).trim_start_matches('-').parse::<i64>().ok();
-            let like = format!("%{}%", q.to_lowercase().replace(['%', '_'], ""));
+            // The start of a family name, a given name or a record number (an index each:
+            // migration 14), as a clerk types it.
             let patients: Vec<String> = super::rows::patient_row::Entity::find()
                 .select_only()
                 .column(super::rows::patient_row::Column::Id)
                 .filter(super::rows::patient_row::Column::SiteCode.eq(self.site_code.as_str()))
-                .filter(
-                    sea_orm::Condition::any()
-                        .add(Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(super::rows::patient_row::Column::FamilyName))).like(like.clone()))
-                        .add(Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(super::rows::patient_row::Column::GivenNames))).like(like.clone()))
-                        .add(Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(super::rows::patient_row::Column::Mrn))).like(like)),
-                )
+                .filter({
+                    use super::rows::patient_row::{Column, starts_with};
+                    sea_orm::Condition::any().add(starts_with(Column::FamilyName, q)).add(starts_with(Column::GivenNames, q)).add(starts_with(Column::Mrn, q))
+                })
                 .limit(200)
                 .into_tuple()
                 .all(&self.db)
@@ -470,7 +470,13 @@ impl AccessContext {
             }
             select = select.filter(any);
         }
-        let rows = select.order_by_asc(release_request::Column::DueOn).order_by_asc(release_request::Column::Number).limit(500).all(&self.db).await?;
+        let rows = select
+            .order_by_asc(release_request::Column::DueOn)
+            .order_by_asc(release_request::Column::Number)
+            .limit(release::QUEUE_PAGE)
+            .offset((filter.page - 1) * release::QUEUE_PAGE)
+            .all(&self.db)
+            .await?;
         let ids: Vec<String> = rows.iter().map(|r| r.patient_id.clone()).collect();
         let patients = super::rows::patient_row::Entity::find().filter(super::rows::patient_row::Column::Id.is_in(ids)).all(&self.db).await?;
         // The workers' names in one query too (not one per row).
