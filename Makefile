@@ -40,7 +40,8 @@ test-resilience:
 
 # Benchmarks (figures for the README, never tests): the portal under load beside a bare axum
 # "hello", on the medium and the largest shared record, on SQLite and (with BENCH_DATABASE_URL)
-# PostgreSQL, there also with 1 ms added to each database round trip, on one server and on two.
+# PostgreSQL, there also with 1 ms added to each database round trip, on one server and on two;
+# then on a scale database (100,000 patients, 1,000,000 requests seeded first, minutes).
 # Installs Debian's wrk first.
 BENCH_LARGEST := tests/fixtures/fhir/synthea/057aa36e-b892-9964-75b9-ffb46b097e34.json
 bench:
@@ -48,9 +49,11 @@ bench:
 	cargo leptos build --release --precompress
 	target/release/portal bench http
 	target/release/portal bench http $(BENCH_LARGEST)
+	target/release/portal bench http --patients 100000 --requests 1000000
 	if [ -n "$$BENCH_DATABASE_URL" ]; then \
 	  target/release/portal bench http --postgres "$$BENCH_DATABASE_URL"; \
 	  target/release/portal bench http --postgres "$$BENCH_DATABASE_URL" $(BENCH_LARGEST); \
 	  target/release/portal bench http --postgres "$$BENCH_DATABASE_URL" --only summary --db-latency-ms 1; \
 	  target/release/portal bench http --postgres "$$BENCH_DATABASE_URL" --only summary --db-latency-ms 1 --servers 2; \
+	  target/release/portal bench http --postgres "$$BENCH_DATABASE_URL" --patients 100000 --requests 1000000; \
 	fi

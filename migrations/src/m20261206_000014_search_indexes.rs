@@ -4,6 +4,13 @@
 //!
 //! The searches compare `lower(column)` with a range (`>= 'leo' AND < 'lep'`), which both
 //! databases answer from an index on the same expression.
+//!
+//! The HIM queue pages through requests that are not closed or cancelled, nearest due date
+//! first: a partial index holds just those, in that order, so a page reads 50 index entries
+//! where the database otherwise read and sorted every request of the desk's history (its
+//! statistics give the average rows per status, and closed requests are nearly all of them).
+//! The queue query repeats the index's condition word for word (`OPEN_REQUESTS` in the app), as
+//! SQLite needs to use a partial index.
 
 use sea_orm_migration::prelude::*;
 
@@ -14,13 +21,19 @@ const UP: &[&str] = &[
     "CREATE INDEX idx_patient_family_lower ON patient (lower(family_name))",
     "CREATE INDEX idx_patient_given_lower ON patient (lower(given_names))",
     "CREATE INDEX idx_patient_mrn_lower ON patient (lower(mrn))",
+    "CREATE INDEX idx_release_request_open ON release_request (due_on, number) WHERE status NOT IN ('closed', 'cancelled')",
 ];
 
-const DOWN: &[&str] = &["DROP INDEX IF EXISTS idx_patient_family_lower", "DROP INDEX IF EXISTS idx_patient_given_lower", "DROP INDEX IF EXISTS idx_patient_mrn_lower"];
+const DOWN: &[&str] = &[
+    "DROP INDEX IF EXISTS idx_patient_family_lower",
+    "DROP INDEX IF EXISTS idx_patient_given_lower",
+    "DROP INDEX IF EXISTS idx_patient_mrn_lower",
+    "DROP INDEX IF EXISTS idx_release_request_open",
+];
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
-    /// All three or none, on SQLite too.
+    /// All or none, on SQLite too.
     fn use_transaction(&self) -> Option<bool> {
         Some(true)
     }

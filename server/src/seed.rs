@@ -33,7 +33,8 @@ pub struct Seeded {
     pub seconds: f64,
 }
 
-/// The newest items of each kind (conditions, results, medicines…) a new patient copies.
+/// The newest items of each kind (conditions, results, medicines…) a new patient copies; of
+/// claims and explanations of benefit, whose resources are the largest (10 KB each), one.
 const PER_KIND: u32 = 3;
 /// New patients per transaction.
 const BATCH: u64 = 500;
@@ -74,7 +75,8 @@ pub const REQUEST_COLUMNS: &str = "id, number, patient_id, requester_user_id, st
 
 /// One release request as a busy desk has them, as SQL values for [`REQUEST_COLUMNS`]: 98 in 100
 /// provided, 0 to 45 days after receipt (mostly within a week or two; a tail past the deadline),
-/// received over five years; the rest open, received in the last 60 days; every requester type.
+/// received over five years, and closed (delivered only, when provided in the last two weeks);
+/// the rest open, received in the last 60 days; every requester type.
 /// Only generated values go into the text: ids, numbers, dates and fixed words.
 pub fn request_values(g: &mut Generator, number: u64, today: IsoDate, patient: &str, user: &str) -> String {
     use app::domain::release::{RequesterType, Status};
@@ -90,7 +92,9 @@ pub fn request_values(g: &mut Generator, number: u64, today: IsoDate, patient: &
         (g.pick(&open).as_str(), "NULL".to_string(), "NULL".to_string())
     } else {
         let day = received.add_days(i64::try_from(took).unwrap_or(0)).unwrap_or(received);
-        ("delivered", format!("'{day}'"), took.to_string())
+        // Delivered, then closed by the desk; the last two weeks' not closed yet.
+        let status = if day >= today.add_days(-14).unwrap_or(today) { Status::Delivered } else { Status::Closed };
+        (status.as_str(), format!("'{day}'"), took.to_string())
     };
     format!(
         "('{id}', {number}, '{patient}', '{user}', '{status}', '{{\"sections\":[],\"from\":null,\"to\":null}}', 'pdf', 'third_party', 0, '{received}', '{due}', false, 0, 0, 'mail', '{kind}', {provided}, {turnaround})",
@@ -176,7 +180,7 @@ pub async fn seed(db: &DatabaseConnection, templates: &[String], requester: &str
     for id in templates {
         let quoted = quote(id);
         db.execute_unprepared(&format!(
-            "INSERT INTO seed_pick (template_id, resource_id) SELECT {quoted}, resource_id FROM (SELECT resource_id, ROW_NUMBER() OVER (PARTITION BY kind ORDER BY (start_ms IS NULL), start_ms DESC, resource_id) AS n FROM clinical_item WHERE patient_id = {quoted}) ranked WHERE n <= {PER_KIND}"
+            "INSERT INTO seed_pick (template_id, resource_id) SELECT {quoted}, resource_id FROM (SELECT resource_id, kind, ROW_NUMBER() OVER (PARTITION BY kind ORDER BY (start_ms IS NULL), start_ms DESC, resource_id) AS n FROM clinical_item WHERE patient_id = {quoted}) ranked WHERE n <= CASE WHEN kind IN ('claim', 'explanation_of_benefit') THEN 1 ELSE {PER_KIND} END"
         ))
         .await?;
         let row = db.query_one_raw(Statement::from_string(backend, format!("SELECT birth_date FROM patient WHERE id = {quoted}"))).await?;
@@ -354,7 +358,7 @@ mod tests {
         for n in 0..500 {
             let row = request_values(&mut g, n, today, "p", "u");
             assert_eq!(row.matches(", ").count() + 1, REQUEST_COLUMNS.split(", ").count(), "{row}");
-            if row.contains("'delivered'") {
+            if row.contains("'delivered'") || row.contains("'closed'") {
                 let turnaround: u64 = row.trim_end_matches(')').rsplit(", ").next().and_then(|t| t.parse().ok()).expect("turnaround");
                 assert!(turnaround <= 45, "{row}");
             } else {

@@ -60,3 +60,32 @@ async fn seeded_patients_are_whole_records_of_their_own_and_are_found_by_the_sta
     let none = app.call_ok(&staff, "search_patients", &[("q", inside)]).await;
     assert!(none.as_array().expect("list").iter().all(|p| p["family_name"].as_str().is_some_and(|n| n.to_lowercase().starts_with(&inside.to_lowercase()))), "{none}");
 }
+
+/// The queue repeats the condition of the partial index on open requests word for word (SQLite
+/// uses a partial index only then), and after a seeding (statistics gathered: nearly every
+/// request closed) a page of the queue reads that index on SQLite instead of every request.
+#[tokio::test]
+async fn the_queue_pages_from_the_index_of_open_requests() {
+    use app::domain::release::OPEN_REQUESTS;
+    let migration = include_str!("../../migrations/src/m20261206_000014_search_indexes.rs");
+    assert!(migration.contains(&format!("WHERE {OPEN_REQUESTS}\"")), "migration 14 and OPEN_REQUESTS differ");
+    let app = spawn_app().await;
+    if app.db.get_database_backend() != sea_orm::DatabaseBackend::Sqlite {
+        return;
+    }
+    let template = app.import_fhir(include_bytes!("../fixtures/fhir/synthea/8a4c9c04-1524-9f1c-d65b-9b17e4520fef.json")).await;
+    let clerk = app.create_user("sam@example.org", &[Role::HimStaff], None).await;
+    let today = app::domain::IsoDate::parse("2026-12-03").expect("date");
+    seed(&app.db, &[template], &clerk.id, today, Scale { patients: 20, requests: 2000 }, &|_, _| {}).await.expect("seeded");
+    let sql = format!("EXPLAIN QUERY PLAN SELECT id FROM release_request WHERE channel <> 'self_service' AND {OPEN_REQUESTS} ORDER BY due_on, number LIMIT 50");
+    let plan: Vec<String> = app
+        .db
+        .query_all_raw(sea_orm::Statement::from_string(sea_orm::DatabaseBackend::Sqlite, sql))
+        .await
+        .expect("plan")
+        .iter()
+        .map(|row| row.try_get::<String>("", "detail").expect("detail"))
+        .collect();
+    assert!(plan.iter().any(|step| step.contains("idx_release_request_open")), "{plan:?}");
+    assert!(!plan.iter().any(|step| step.contains("TEMP B-TREE")), "{plan:?}");
+}

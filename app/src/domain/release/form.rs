@@ -222,6 +222,11 @@ pub const QUEUE_PAGE: u64 = 50;
 /// The last page the queue goes to (10,000 pages of 50 is more than any desk holds open).
 pub const QUEUE_MAX_PAGE: u64 = 10_000;
 
+/// The SQL condition of a request still in the queue (not closed or cancelled: see
+/// [`Status::is_final`]), word for word the condition of the partial index that pages the queue
+/// (migration 14): SQLite uses a partial index only for a query that repeats its condition.
+pub const OPEN_REQUESTS: &str = "status NOT IN ('closed', 'cancelled')";
+
 /// The HIM queue's filters, checked: what the queue query uses.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QueueQuery {
@@ -373,6 +378,23 @@ impl DisclosureForm {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_open_requests_condition_names_every_final_status_and_no_other() {
+        let finals: Vec<String> = Status::ALL.iter().filter(|s| s.is_final()).map(|s| format!("'{}'", s.as_str())).collect();
+        assert_eq!(OPEN_REQUESTS, format!("status NOT IN ({})", finals.join(", ")));
+    }
+
+    #[test]
+    fn a_queue_page_is_a_number_from_one_to_the_last() {
+        let page = |p: &str| QueueFilter { page: Some(p.into()), ..Default::default() }.check().map(|q| q.page);
+        assert_eq!(QueueFilter::default().check().map(|q| q.page), Ok(1));
+        assert_eq!(page(" 2 "), Ok(2));
+        assert_eq!(page(&QUEUE_MAX_PAGE.to_string()), Ok(QUEUE_MAX_PAGE));
+        for bad in ["0", "-1", "two", "10001"] {
+            assert!(page(bad).is_err_and(|e| e.iter().any(|f| f.field == "page")), "{bad}");
+        }
+    }
+
     use super::*;
 
     fn day(s: &str) -> IsoDate {

@@ -425,12 +425,15 @@ impl AccessContext {
     pub async fn request_queue(&self, filter: &release::QueueFilter) -> Result<Vec<RequestView>, AppError> {
         self.require(Action::WorkRequests, AuditAction::ReleaseRequest).await?;
         let filter = filter.check().map_err(|fields| AppError::Validation { fields })?;
-        let open: Vec<&str> = Status::ALL.iter().filter(|s| !s.is_final()).map(|s| s.as_str()).collect();
         // Desk work only: a copy the patient sent at once is not in the queue.
         let mut select = release_request::Entity::find().filter(release_request::Column::Channel.ne(release::Channel::SelfService.as_str()));
-        match filter.status {
-            Some(status) => select = select.filter(release_request::Column::Status.eq(status.as_str())),
-            None => select = select.filter(release_request::Column::Status.is_in(open)),
+        if let Some(status) = filter.status {
+            select = select.filter(release_request::Column::Status.eq(status.as_str()));
+        }
+        // Open requests (also when one open status is asked for) are paged from the partial
+        // index on them, whose condition this repeats (issue 21).
+        if filter.status.is_none_or(|s| !s.is_final()) {
+            select = select.filter(Expr::cust(release::OPEN_REQUESTS));
         }
         let today = self.clock.today();
         if let Some(days) = filter.due_within {
