@@ -202,6 +202,11 @@ pub async fn seed(db: &DatabaseConnection, templates: &[String], requester: &str
     let base = u32::from_be_bytes(uuid::Uuid::new_v4().as_bytes()[..4].try_into().unwrap_or([0; 4]));
     let shifted = |column: &str| format!("{column} - c.shift_ms");
     let remap = |column: &str| format!("c.prefix || substr({column}, 9)");
+    // A moved date's text is its new day; an undated item keeps its text.
+    let day_text = |which: &str| {
+        let day = day_of_ms(backend, &shifted(&format!("i.{which}_ms")));
+        format!("CASE WHEN i.{which}_ms IS NULL THEN i.{which}_text ELSE {day} END")
+    };
     let copy_statements = [
         "INSERT INTO patient (id, site_code, mrn, family_name, given_names, birth_date, sex, phone, email, deceased_date, created_at_ms) \
          SELECT c.patient_id, p.site_code, c.mrn, c.family, c.given, c.birth_date, p.sex, NULL, NULL, NULL, p.created_at_ms FROM seed_copy c JOIN patient p ON p.id = c.template_id"
@@ -219,9 +224,9 @@ pub async fn seed(db: &DatabaseConnection, templates: &[String], requester: &str
              SELECT {id}, c.patient_id, i.kind, i.display, i.codes, i.code_system, i.code, i.status, i.category, {start_text}, {start}, {end_text}, {end}, {encounter}, {report}, i.value_num, i.value_text, i.unit, i.ref_low, i.ref_high, i.ref_text, i.interpretation \
              FROM seed_copy c JOIN seed_pick s ON s.template_id = c.template_id JOIN clinical_item i ON i.resource_id = s.resource_id",
             id = remap("i.resource_id"),
-            start_text = format!("CASE WHEN i.start_ms IS NULL THEN i.start_text ELSE {} END", day_of_ms(backend, &shifted("i.start_ms"))),
+            start_text = day_text("start"),
             start = shifted("i.start_ms"),
-            end_text = format!("CASE WHEN i.end_ms IS NULL THEN i.end_text ELSE {} END", day_of_ms(backend, &shifted("i.end_ms"))),
+            end_text = day_text("end"),
             end = shifted("i.end_ms"),
             encounter = remap("i.encounter_id"),
             report = remap("i.report_id"),
