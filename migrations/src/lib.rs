@@ -22,6 +22,8 @@ mod m20261203_000011_mail_and_addresses;
 mod m20261204_000012_audit_seal;
 mod m20261205_000013_scale_indexes;
 mod m20261206_000014_search_indexes;
+mod m20261207_000015_latest_readings;
+mod m20261208_000016_smart_apps;
 
 /// A foreign key as every table here declares one (inside `create_table`, which SQLite needs):
 /// named, from one column to another table's column, with what a delete of the parent does.
@@ -59,6 +61,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000012_audit_seal::Migration),
             Box::new(m20261205_000013_scale_indexes::Migration),
             Box::new(m20261206_000014_search_indexes::Migration),
+            Box::new(m20261207_000015_latest_readings::Migration),
+            Box::new(m20261208_000016_smart_apps::Migration),
         ]
     }
 }

@@ -36,6 +36,11 @@ pub enum Command {
         #[command(subcommand)]
         action: AdminAction,
     },
+    /// Register and list the apps patients may connect to the FHIR API (SMART on FHIR).
+    Apps {
+        #[command(subcommand)]
+        action: AppsAction,
+    },
     /// Check the audit trail: its seals under audit_key, its checkpoints (in the database and the
     /// checkpoint file) and its guards; name the first altered or missing event.
     VerifyAudit,
@@ -184,6 +189,24 @@ fn parse_role(input: &str) -> Result<app::domain::Role, String> {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum AppsAction {
+    /// Register an app: prints its client_id (and, for a confidential app, its secret, once).
+    Register {
+        /// Its name as patients see it when they are asked to connect it.
+        #[arg(long)]
+        name: String,
+        /// A redirect URI it will use, exactly (repeat for several): https, or http to localhost.
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+        /// It keeps a secret on its own server (otherwise public: PKCE alone).
+        #[arg(long)]
+        confidential: bool,
+    },
+    /// List the registered apps.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum MigrateAction {
     /// Apply every pending migration.
     Up,
@@ -253,6 +276,7 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
             };
             admin(&settings, action, password).await.map(|report| println!("{report}"))
         }
+        Command::Apps { action } => apps(&settings, action).await.map(|report| println!("{report}")),
         Command::Import { paths } => {
             let report = crate::import::import(&settings, &paths).await?;
             println!("{}", report.text);
@@ -310,6 +334,41 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
 }
 
 /// Runs an account command and returns what to print. `password` is the one read from stdin.
+/// `portal apps`: registers an app (audited) or lists them.
+pub async fn apps(settings: &Settings, action: AppsAction) -> Result<String, StartupError> {
+    use app::backend::smart::apps;
+    let db = database::connect(settings).await?;
+    database::migrate_up(&db).await?;
+    let fail = |e: app::error::AppError| match e {
+        app::error::AppError::Validation { fields } => {
+            StartupError::Admin(fields.iter().map(|f| format!("--{}: {}", f.field.replace('_', "-"), f.message)).collect::<Vec<_>>().join("; "))
+        }
+        other => StartupError::Admin(other.to_string()),
+    };
+    let report = match action {
+        AppsAction::Register { name, redirect_uris, confidential } => {
+            let app = apps::register(&db, &name, &redirect_uris, confidential, None, &app::backend::request::RequestMeta::command_line()).await.map_err(fail)?;
+            match app.secret {
+                Some(secret) => format!("Registered {name} (confidential).\nclient_id: {}\nclient_secret: {secret}\nThe secret is shown only now; only its hash is kept.", app.client_id),
+                None => format!("Registered {name} (public: PKCE alone).\nclient_id: {}", app.client_id),
+            }
+        }
+        AppsAction::List => {
+            let rows = apps::list(&db).await.map_err(fail)?;
+            if rows.is_empty() {
+                "No app is registered.".to_string()
+            } else {
+                rows.iter()
+                    .map(|a| format!("{}  {}  {}{}  {}", a.client_id, a.name, if a.confidential { "confidential" } else { "public" }, if a.disabled { " (disabled)" } else { "" }, a.redirect_uris.join(" ")))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
+        }
+    };
+    db.close_by_ref().await.ok();
+    Ok(report)
+}
+
 pub async fn admin(settings: &Settings, action: AdminAction, password: Option<String>) -> Result<String, StartupError> {
     use app::backend::auth::{Auth, users};
     use app::backend::request::RequestMeta;

@@ -80,11 +80,10 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, StartupE
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
+                // No memory map (`mmap_size`): it measured no gain on the summary benchmark
+                // (issue 21), and an I/O error on a mapped page kills the process (SIGBUS)
+                // where a read returns an error the request can answer with.
                 .busy_timeout(Duration::from_secs(5))
-                // Pages read through a memory map, not copied in by a system call each: every
-                // audited read is followed by a write, after which each connection's own page
-                // cache must be refilled (issue 21).
-                .pragma("mmap_size", "268435456")
         })
         .map_sqlx_sqlite_pool_opts(|pool| pool.after_release(|conn, _| Box::pin(async move { Ok(settled(conn).await) })));
     if backend == Backend::Postgres {

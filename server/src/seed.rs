@@ -262,6 +262,9 @@ pub async fn seed(db: &DatabaseConnection, templates: &[String], requester: &str
         for statement in &copy_statements {
             txn.execute_unprepared(statement).await?;
         }
+        // A copy holds only its template's newest items: its latest readings are its own.
+        let batch = patients.len() - rows.len();
+        app::backend::access::import::mark_latest_readings(&txn, &patients[batch..]).await?;
         txn.execute_unprepared("DELETE FROM seed_copy").await?;
         txn.commit().await?;
         made += rows.len() as u64;
@@ -316,8 +319,12 @@ pub async fn bench_seed(settings: &crate::settings::Settings, fixtures: &std::pa
     use crate::error::StartupError;
     use app::backend::auth::{Auth, users};
     let fail = |what: &str, e: &dyn std::fmt::Display| StartupError::Import(format!("{what}: {e}"));
+    if settings.environment == crate::settings::Environment::Production {
+        return Err(StartupError::Import("bench seed makes up patients and requests: it refuses to run with `environment = \"production\"`".into()));
+    }
     let db = crate::database::connect(settings).await?;
     crate::database::migrate_up(&db).await?;
+    refuse_real_records(&db).await?;
     let auth = Auth::new(settings.auth_config()).map_err(|e| fail("hashing", &e))?;
     let email = format!("seed-{}@bench.invalid", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let new = users::NewUser {
@@ -334,6 +341,25 @@ pub async fn bench_seed(settings: &crate::settings::Settings, fixtures: &std::pa
         "seeded {} patients (about {} clinical items) and {} release requests in {:.1} s",
         seeded.patients, seeded.items, seeded.requests, seeded.seconds
     ))
+}
+
+/// Refuses a database that holds patients and no bench data: made-up patients and requests
+/// must never mix with real ones. An empty database or one seeded before is fine.
+pub async fn refuse_real_records(db: &DatabaseConnection) -> Result<(), crate::error::StartupError> {
+    let backend = db.get_database_backend();
+    let number = |sql: &'static str| async move {
+        let row = db.query_one_raw(Statement::from_string(backend, sql)).await?;
+        row.map(|r| r.try_get_by_index::<i64>(0)).transpose().map(|n| n.unwrap_or(0))
+    };
+    let fail = |e: DbErr| crate::error::StartupError::Import(format!("reading the database: {e}"));
+    let patients = number("SELECT COUNT(*) FROM patient").await.map_err(fail)?;
+    let seeded = number("SELECT COUNT(*) FROM patient_identifier WHERE system = 'urn:portal:bench-seed'").await.map_err(fail)?;
+    if patients > 0 && seeded == 0 {
+        return Err(crate::error::StartupError::Import(format!(
+            "this database holds {patients} patient record(s) and no bench data: bench seed adds made-up patients and runs only on an empty database or one it seeded before (point `data_dir` or `database_url` at a new one)"
+        )));
+    }
+    Ok(())
 }
 
 /// `text` as an SQL string literal.

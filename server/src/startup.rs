@@ -298,6 +298,7 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
         .route("/record/documents/{id}/download", get(app::backend::export::document_download))
         .route("/record/download/file", get(app::backend::export::download_now))
         .route("/record/send", axum::routing::post(app::backend::export::send_now))
+        .route("/oauth/token", axum::routing::post(app::backend::smart::routes::token))
         .route(
             "/verify/file",
             axum::routing::post(app::backend::export::verify_file)

@@ -28,6 +28,7 @@ mod seed;
 mod segmentation;
 mod security_headers;
 mod sessions;
+mod smart;
 mod startup;
 mod upload;
 mod users;

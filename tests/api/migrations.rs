@@ -69,9 +69,10 @@ async fn every_entity_matches_the_migrated_schema() {
     app.login_as(&leon, "leon@example.org").await;
     let download = leon.get(app.url("/record/download/file?format=fhir")).send().await.expect("download");
     assert_eq!(download.status(), 200);
+    app::backend::smart::apps::register(&app.db, "Health Diary", &["http://127.0.0.1:9000/cb".to_string()], true, None, &app::backend::request::RequestMeta::command_line()).await.expect("an app");
     let read = app::backend::access::check_entities(&app.db).await.expect("every entity reads its table");
-    assert_eq!(read.len(), 35, "{read:?}");
-    for table in ["patient", "fhir_resource", "clinical_item", "app_user", "user_role", "audit_event", "import_run", "copy_record", "copy_record_file", "segment_rule"] {
+    assert_eq!(read.len(), 39, "{read:?}");
+    for table in ["patient", "fhir_resource", "clinical_item", "app_user", "user_role", "audit_event", "import_run", "copy_record", "copy_record_file", "segment_rule", "smart_app"] {
         assert!(read.iter().any(|(t, n)| *t == table && *n > 0), "{table} has rows that decode: {read:?}");
     }
 }

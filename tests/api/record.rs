@@ -6,6 +6,7 @@
 use app::backend::fhir::parse::Limits;
 use app::domain::Role;
 use portal_tests::{TestApp, spawn_app};
+use sea_orm::ConnectionTrait;
 use serde_json::Value;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/fhir/synthea");
@@ -226,4 +227,98 @@ async fn the_summary_shows_the_latest_reading_of_each_test() {
         .await;
         assert_eq!(newer_left_out, 0, "{section}");
     }
+}
+
+/// The marks the summary reads (issue 21): one reading of each test marked in every record.
+async fn tests_not_marked_once(app: &TestApp) -> i64 {
+    portal_tests::count(
+        &app.db,
+        "SELECT COUNT(*) FROM (SELECT patient_id, category, COALESCE(code, display) AS k, SUM(CASE WHEN latest_reading THEN 1 ELSE 0 END) AS marked \
+         FROM clinical_item WHERE kind = 'observation' GROUP BY patient_id, category, COALESCE(code, display)) t WHERE t.marked <> 1",
+    )
+    .await
+}
+
+/// The value the summary shows for the lab test with `code`, if it shows that test.
+fn lab_value(summary: &Value, code: &str) -> Option<String> {
+    let rows = summary["labs"].as_array().expect("labs");
+    let row = rows.iter().find(|r| r["codes"].as_array().is_some_and(|c| c.iter().any(|c| c["code"] == code)))?;
+    Some(row["value"].as_str().unwrap_or_default().to_string())
+}
+
+/// Scale (issue 21): each test's latest reading is marked at import, and a newer reading
+/// imported later takes the mark; a viewer whose filters hide the marked reading (here a
+/// psychotherapy tag, which the patient never sees online) gets the latest one they may see,
+/// while staff see the marked one.
+#[tokio::test]
+async fn the_latest_reading_mark_follows_new_readings_and_hidden_ones() {
+    let app = spawn_app().await;
+    let (id, client) = leon(&app).await;
+    assert_eq!(tests_not_marked_once(&app).await, 0);
+    assert!(portal_tests::count(&app.db, "SELECT COUNT(*) FROM clinical_item WHERE latest_reading AND kind <> 'observation'").await == 0);
+
+    // A lab test with two readings or more, and its latest one.
+    let from = format!("FROM clinical_item WHERE patient_id = '{id}' AND kind = 'observation' AND category = 'laboratory'");
+    let code_row = app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            format!("SELECT code, MAX(start_ms) AS newest {from} AND code IS NOT NULL GROUP BY code HAVING COUNT(*) > 1 ORDER BY MAX(start_ms) DESC, code LIMIT 1"),
+        ))
+        .await
+        .expect("query")
+        .expect("a repeated test");
+    let code: String = code_row.try_get("", "code").expect("code");
+    let newest: i64 = code_row.try_get("", "newest").expect("newest");
+    let marked = |app: &TestApp| {
+        let sql = format!("SELECT COUNT(*) {from} AND code = '{code}' AND latest_reading AND start_ms = {newest}");
+        let db = app.db.clone();
+        async move { portal_tests::count(&db, &sql).await }
+    };
+    assert_eq!(marked(&app).await, 1);
+    let before = lab_value(&app.call_ok(&client, "record_summary", &[]).await, &code).expect("the newest test is shown");
+
+    // A newer reading of that test arrives in a later file: it takes the mark, and the summary
+    // shows its value.
+    let bundle = format!(
+        r#"{{"resourceType":"Bundle","type":"collection","entry":[
+            {{"fullUrl":"urn:uuid:{id}","resource":{patient}}},
+            {{"fullUrl":"urn:uuid:5e0c8a4e-0000-4000-8000-000000000021","resource":{{"resourceType":"Observation","id":"5e0c8a4e-0000-4000-8000-000000000021","status":"final",
+              "category":[{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}}]}}],
+              "code":{{"coding":[{{"system":"http://loinc.org","code":"{code}","display":"The same test"}}],"text":"The same test"}},
+              "subject":{{"reference":"urn:uuid:{id}"}},"effectiveDateTime":"2099-01-01T10:00:00Z","valueQuantity":{{"value":4242,"unit":"mg/dL"}}}}}}]}}"#,
+        patient = leon_patient_resource(&app, &id).await,
+    );
+    app.import_fhir(bundle.as_bytes()).await;
+    assert_eq!(tests_not_marked_once(&app).await, 0);
+    assert_eq!(marked(&app).await, 0, "the older reading lost the mark");
+    let summary = app.call_ok(&client, "record_summary", &[]).await;
+    assert!(lab_value(&summary, &code).expect("shown").contains("4242"), "{summary}");
+
+    // The new reading tagged as a psychotherapy note (as a site rule could): the patient's own
+    // view falls back to the reading before it; staff still see the marked one.
+    app.db
+        .execute_unprepared(&format!(
+            "INSERT INTO sensitive_tag (resource_id, category, patient_id) SELECT resource_id, 'psychotherapy_notes', patient_id {from} AND code = '{code}' AND latest_reading"
+        ))
+        .await
+        .expect("tagged");
+    let own = app.call_ok(&client, "record_summary", &[]).await;
+    assert_eq!(lab_value(&own, &code), Some(before), "{own}");
+    let staff = app.new_client();
+    app.create_user("sam@example.org", &[Role::HimStaff], None).await;
+    app.login_as(&staff, "sam@example.org").await;
+    let theirs = app.call_ok(&staff, "record_summary", &[("patient", id.as_str())]).await;
+    assert!(lab_value(&theirs, &code).expect("shown").contains("4242"), "{theirs}");
+}
+
+/// Leon's Patient resource as imported (a later file about him starts with it).
+async fn leon_patient_resource(app: &TestApp, id: &str) -> String {
+    let row = app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(app.db.get_database_backend(), format!("SELECT json FROM fhir_resource WHERE resource_type = 'Patient' AND patient_id = '{id}'")))
+        .await
+        .expect("query")
+        .expect("the patient resource");
+    row.try_get("", "json").expect("json")
 }

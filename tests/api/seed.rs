@@ -31,6 +31,12 @@ async fn seeded_patients_are_whole_records_of_their_own_and_are_found_by_the_sta
     // Moved back in time with the birth date: nothing recorded before birth that was not so.
     assert_eq!(count(&app.db, "SELECT COUNT(*) FROM clinical_item WHERE start_text IS NOT NULL AND start_ms IS NOT NULL AND length(start_text) < 10").await, 0);
     assert_eq!(count(&app.db, "SELECT COUNT(*) FROM release_request r LEFT JOIN patient p ON p.id = r.patient_id WHERE p.id IS NULL").await, 0);
+    // A copy holds its template's newest items only: its own latest readings are marked, one
+    // per test (the summary reads the marks).
+    let unmarked = "SELECT COUNT(*) FROM (SELECT patient_id, category, COALESCE(code, display) AS k, SUM(CASE WHEN latest_reading THEN 1 ELSE 0 END) AS marked \
+                    FROM clinical_item WHERE kind = 'observation' GROUP BY patient_id, category, COALESCE(code, display)) t WHERE t.marked <> 1";
+    assert_eq!(count(&app.db, unmarked).await, 0);
+    assert_eq!(count(&app.db, "SELECT COUNT(*) FROM clinical_item WHERE latest_reading AND kind <> 'observation'").await, 0);
 
     // A seeded patient reads their own record like any other.
     let someone = portal_tests::count(&app.db, "SELECT COUNT(*) FROM patient WHERE mrn LIKE 'S%'").await;
@@ -88,4 +94,50 @@ async fn the_queue_pages_from_the_index_of_open_requests() {
         .collect();
     assert!(plan.iter().any(|step| step.contains("idx_release_request_open")), "{plan:?}");
     assert!(!plan.iter().any(|step| step.contains("TEMP B-TREE")), "{plan:?}");
+}
+
+/// The summary reads each test's latest reading from the partial index of marked readings
+/// (migration 15), whose condition it repeats word for word; on a seeded SQLite database the
+/// plan for those readings uses that index.
+#[tokio::test]
+async fn the_summary_reads_latest_readings_from_their_index() {
+    use app::backend::access::import::LATEST_READING;
+    let migration = include_str!("../../migrations/src/m20261207_000015_latest_readings.rs");
+    assert!(migration.contains(&format!("WHERE {LATEST_READING}\"")), "migration 15 and LATEST_READING differ");
+    let app = spawn_app().await;
+    if app.db.get_database_backend() != sea_orm::DatabaseBackend::Sqlite {
+        return;
+    }
+    let template = app.import_fhir(include_bytes!("../fixtures/fhir/synthea/ab5537a3-8608-5f56-53f5-d10b00eb4680.json")).await;
+    let clerk = app.create_user("sam@example.org", &[Role::HimStaff], None).await;
+    let today = app::domain::IsoDate::parse("2026-12-03").expect("date");
+    seed(&app.db, std::slice::from_ref(&template), &clerk.id, today, Scale { patients: 20, requests: 0 }, &|_, _| {}).await.expect("seeded");
+    let sql = format!(
+        "EXPLAIN QUERY PLAN SELECT resource_id, start_ms FROM clinical_item WHERE patient_id = '{template}' AND kind IN ('observation') AND category = 'laboratory' AND {LATEST_READING}"
+    );
+    let plan: Vec<String> = app
+        .db
+        .query_all_raw(sea_orm::Statement::from_string(sea_orm::DatabaseBackend::Sqlite, sql))
+        .await
+        .expect("plan")
+        .iter()
+        .map(|row| row.try_get::<String>("", "detail").expect("detail"))
+        .collect();
+    assert!(plan.iter().any(|step| step.contains("idx_clinical_item_latest")), "{plan:?}");
+}
+
+/// `portal bench seed` refuses a database holding real patients (made-up records must never
+/// mix with them); an empty database, or one it seeded before, is fine.
+#[tokio::test]
+async fn bench_seed_refuses_a_database_with_real_patients() {
+    use server::seed::refuse_real_records;
+    let app = spawn_app().await;
+    refuse_real_records(&app.db).await.expect("an empty database is fine");
+    let template = app.import_fhir(include_bytes!("../fixtures/fhir/synthea/8a4c9c04-1524-9f1c-d65b-9b17e4520fef.json")).await;
+    let refused = refuse_real_records(&app.db).await.expect_err("a real patient");
+    assert!(refused.to_string().contains("1 patient record(s) and no bench data"), "{refused}");
+    let clerk = app.create_user("sam@example.org", &[Role::HimStaff], None).await;
+    let today = app::domain::IsoDate::parse("2026-12-03").expect("date");
+    seed(&app.db, &[template], &clerk.id, today, Scale { patients: 3, requests: 0 }, &|_, _| {}).await.expect("seeded");
+    refuse_real_records(&app.db).await.expect("a bench database seeded before");
 }

@@ -2,6 +2,7 @@
 //! backend, map errors into [`crate::error::AppError`].
 
 pub mod activation;
+pub mod apps;
 pub mod audit;
 pub mod auth;
 pub mod caregivers;

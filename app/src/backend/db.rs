@@ -28,3 +28,10 @@ pub fn today() -> crate::domain::IsoDate {
     crate::domain::IsoDate::from_parts(now.year().clamp(1850, 9999) as u16, u8::from(now.month()).into(), now.day().into())
         .unwrap_or_else(|_| unreachable!("a calendar date is a valid date"))
 }
+
+/// A statement written with `$1`, `$2`: PostgreSQL's own; SQLite reads the same numbers as `?1`,
+/// `?2`.
+pub fn numbered(backend: sea_orm::DbBackend, sql: &str, values: Vec<sea_orm::Value>) -> sea_orm::Statement {
+    let text = if backend == sea_orm::DbBackend::Sqlite { sql.replace('$', "?") } else { sql.to_string() };
+    sea_orm::Statement::from_sql_and_values(backend, text, values)
+}

@@ -20,5 +20,6 @@ pub mod policy;
 pub mod request;
 pub mod session;
 pub mod session_store;
+pub mod smart;
 pub mod state;
 pub mod upload;

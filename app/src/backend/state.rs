@@ -50,6 +50,11 @@ pub struct AppState {
 
 impl AppState {
     /// The organization as covers and letters name it (`organization_name`).
+    /// The FHIR API's base URL: the `aud` an app names when it asks for access (issue 22).
+    pub fn fhir_base(&self) -> String {
+        format!("{}/fhir/r4", self.base_url.trim_end_matches('/'))
+    }
+
     pub fn site_name(&self) -> String {
         self.letterhead.organization.clone()
     }

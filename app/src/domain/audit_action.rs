@@ -56,6 +56,13 @@ crate::domain::text_enum! {
         /// Someone other than the requester (HIM staff, a reviewer, a caregiver) opened a
         /// request's page.
         RequestRead = "release_request_read",
+        /// An administrator registered an app for the FHIR API (issue 22).
+        AppRegister = "app_register",
+        /// A patient (or a caregiver for them) let an app read the record, or refused it.
+        AppAuthorize = "app_authorize",
+        /// An app's access ended: revoked by the person, or because a code or refresh token was
+        /// used twice.
+        AppRevoke = "app_revoke",
     }
 }
 

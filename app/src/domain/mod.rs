@@ -20,6 +20,7 @@ mod record;
 pub mod release;
 mod role;
 mod sensitive;
+pub mod smart;
 
 pub use account_form::{Activation, ActivationForm, Registration, RegistrationForm, StaffUserForm, check_display_name};
 pub use audit_action::AuditAction;

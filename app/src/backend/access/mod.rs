@@ -15,6 +15,8 @@
 //! `AppError::NotFound`: the answer never reveals that a record exists (HOUSE-STYLE).
 
 pub mod activation;
+mod apps;
+pub use apps::{OAuthError, TokenAnswer, TokenForm, smart_token};
 mod audit_report;
 pub mod caregivers;
 pub use caregivers::{AgeRun, CaregiverSettings, DAILY_JOB_LEASE_MS, RepresentativeForm};

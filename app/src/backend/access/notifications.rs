@@ -163,13 +163,22 @@ impl AccessContext {
             .limit(100)
             .all(&self.db)
             .await?;
+        // Addressees and requests read in one query each, not one per message.
+        let user_ids: Vec<&str> = rows.iter().map(|n| n.user_id.as_str()).collect();
+        let emails: std::collections::HashMap<String, String> =
+            app_user::Entity::find().filter(app_user::Column::Id.is_in(user_ids)).all(&self.db).await?.into_iter().map(|u| (u.id, u.email)).collect();
+        let request_ids: Vec<&str> = rows.iter().filter_map(|n| n.request_id.as_deref()).collect();
+        let numbers: std::collections::HashMap<String, String> = release_request::Entity::find()
+            .filter(release_request::Column::Id.is_in(request_ids))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, crate::domain::release::format_number(r.number)))
+            .collect();
         let mut out = Vec::with_capacity(rows.len());
         for n in rows {
-            let to = app_user::Entity::find_by_id(n.user_id.clone()).one(&self.db).await?.map(|u| u.email).unwrap_or_default();
-            let request = match n.request_id.as_deref() {
-                Some(id) => release_request::Entity::find_by_id(id.to_string()).one(&self.db).await?.map(|r| (r.id, crate::domain::release::format_number(r.number))),
-                None => None,
-            };
+            let to = emails.get(&n.user_id).cloned().unwrap_or_default();
+            let request = n.request_id.as_ref().and_then(|id| numbers.get(id).map(|number| (id.clone(), number.clone())));
             out.push(crate::domain::release::UndeliveredMail {
                 id: n.id,
                 to,

@@ -5,6 +5,7 @@
 
 use super::rows::{clinical_document, clinical_item, sensitive_tag};
 use super::rows::patient_row;
+use super::import::LATEST_READING;
 use super::AccessContext;
 use super::patients::to_summary;
 use crate::backend::audit::{AuditAction, Outcome};
@@ -136,16 +137,22 @@ fn document_list() -> Select<clinical_document::Entity> {
         .expr_as(sea_orm::sea_query::Expr::cust("NULL"), "data")
 }
 
-/// Items with no sensitive tag (a category, or adolescent-confidential) for this patient.
-fn not_sensitive(patient_id: &str) -> sea_orm::Condition {
-    use sea_orm::sea_query::Query;
-    let tagged = Query::select()
+/// The patient's resources with a sensitive tag (a category, or adolescent-confidential).
+fn tagged(patient_id: &str) -> sea_orm::sea_query::SelectStatement {
+    sea_orm::sea_query::Query::select()
         .column(sensitive_tag::Column::ResourceId)
         .from(sensitive_tag::Entity)
         .and_where(sensitive_tag::Column::PatientId.eq(patient_id))
-        .to_owned();
-    sea_orm::Condition::all().add(clinical_item::Column::ResourceId.not_in_subquery(tagged))
+        .to_owned()
 }
+
+/// Items with no sensitive tag for this patient.
+fn not_sensitive(patient_id: &str) -> sea_orm::Condition {
+    sea_orm::Condition::all().add(clinical_item::Column::ResourceId.not_in_subquery(tagged(patient_id)))
+}
+
+/// The column of the patient's row that says whether the viewer's filters hide anything.
+const HIDES: &str = "hides_tagged";
 
 /// The patient's resources tagged as psychotherapy notes (45 CFR 164.524(a)(1)(i)).
 fn psychotherapy_notes(patient_id: &str) -> sea_orm::sea_query::SelectStatement {
@@ -202,7 +209,7 @@ fn latest_per_test(select: Select<clinical_item::Entity>, part: SummaryPart, lim
         .column(clinical_item::Column::ResourceId)
         .column(clinical_item::Column::StartMs)
         .expr_as(
-            Expr::cust("ROW_NUMBER() OVER (PARTITION BY COALESCE(clinical_item.code, clinical_item.display) ORDER BY clinical_item.start_ms DESC)"),
+            Expr::cust("ROW_NUMBER() OVER (PARTITION BY COALESCE(clinical_item.code, clinical_item.display) ORDER BY clinical_item.start_ms DESC NULLS LAST, clinical_item.resource_id)"),
             "rank_in_test",
         )
         .into_query();
@@ -224,6 +231,13 @@ impl AccessContext {
     /// proxy sees no notes, no sensitive categories and nothing marked adolescent-confidential
     /// (45 CFR 164.502(g)(3); DOMAIN.md).
     async fn record_patient(&self, requested: Option<&str>) -> Result<(patient_row::Model, bool), AppError> {
+        let (patient, limited, _) = self.record_patient_asking(requested, false).await?;
+        Ok((patient, limited))
+    }
+
+    /// `record_patient`, and when `ask_hidden`, whether this viewer's filters hide any of the
+    /// record's tagged items (the same query: no extra round trip).
+    async fn record_patient_asking(&self, requested: Option<&str>, ask_hidden: bool) -> Result<(patient_row::Model, bool, bool), AppError> {
         let id = match requested {
             Some(id) => id.to_string(),
             None => self.subject().ok_or(AppError::NotFound)?,
@@ -232,12 +246,17 @@ impl AccessContext {
         let grants = self.grants_for(&id).await?;
         self.authorize_with(Action::ReadPatientRecord, Target::Patient(&id), AuditAction::PatientRead, &grants).await?;
         let limited = !self.allows_with(Action::ReadSensitive, &id, &grants);
-        let patient = patient_row::Entity::find_by_id(id)
-            .filter(patient_row::Column::SiteCode.eq(self.site_code.as_str()))
-            .one(&self.db)
-            .await?
-            .ok_or(AppError::NotFound)?;
-        Ok((patient, limited))
+        let mut find = patient_row::Entity::find_by_id(id.as_str()).filter(patient_row::Column::SiteCode.eq(self.site_code.as_str()));
+        let hiding = if limited { Some(tagged(&id)) } else if self.online(&id) { Some(psychotherapy_notes(&id)) } else { None };
+        let hiding = hiding.filter(|_| ask_hidden);
+        let asked = hiding.is_some();
+        if let Some(tags) = hiding {
+            find = find.expr_as(Expr::exists(tags), HIDES);
+        }
+        let row = self.db.query_one(&find.into_query()).await?.ok_or(AppError::NotFound)?;
+        let patient = <patient_row::Model as sea_orm::FromQueryResult>::from_query_result(&row, "")?;
+        let hides = if asked { row.try_get::<bool>("", HIDES)? } else { false };
+        Ok((patient, limited, hides))
     }
 
     async fn audit_read(&self, patient_id: &str, what: &'static str, detail: String) -> Result<(), AppError> {
@@ -271,8 +290,17 @@ impl AccessContext {
     /// immunizations, and the latest value of each vital sign and lab test.
     #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn record_summary(&self, requested: Option<&str>) -> Result<RecordOverview, AppError> {
-        let (patient, limited) = self.record_patient(requested).await?;
+        let (patient, limited, hides) = self.record_patient_asking(requested, true).await?;
         let id = patient.id.clone();
+        // Each test's latest reading is marked at import (issue 21: ranking every reading on
+        // each view made the page slower the longer the record), and the marked rows are read
+        // from a partial index. The mark is over all readings: when this viewer's filters hide
+        // some of the record (a limited proxy, a psychotherapy note online), the latest one they
+        // may see can be unmarked, so all readings are ranked as before.
+        let readings = |category: &str| {
+            let select = self.items(&id, &["observation"], limited).filter(clinical_item::Column::Category.eq(category));
+            if hides { select } else { select.filter(Expr::cust(LATEST_READING)) }
+        };
         // One statement for the whole page (issue 21: every query is a round trip to the
         // database's worker, and on SQLite every row a hand-over between threads): each part
         // is the newest few of one list, and for vital signs and lab results the latest reading
@@ -282,8 +310,8 @@ impl AccessContext {
             newest(self.items(&id, &["medication_request"], limited).filter(clinical_item::Column::Status.eq("active")), SummaryPart::Medications, 20),
             newest(self.items(&id, &["allergy"], limited), SummaryPart::Allergies, 20),
             newest(self.items(&id, &["immunization"], limited), SummaryPart::Immunizations, 5),
-            latest_per_test(self.items(&id, &["observation"], limited).filter(clinical_item::Column::Category.eq("vital-signs")), SummaryPart::Vitals, 10),
-            latest_per_test(self.items(&id, &["observation"], limited).filter(clinical_item::Column::Category.eq("laboratory")), SummaryPart::Labs, 12),
+            latest_per_test(readings("vital-signs"), SummaryPart::Vitals, 10),
+            latest_per_test(readings("laboratory"), SummaryPart::Labs, 12),
         ];
         let [first, rest @ ..] = parts;
         let mut query = first;

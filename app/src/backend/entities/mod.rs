@@ -10,4 +10,5 @@ pub mod identity_claim;
 pub mod login_session;
 pub mod login_throttle;
 pub mod one_time_token;
+pub mod smart_app;
 pub mod user_role;

@@ -28,7 +28,7 @@ use crate::backend::request::RequestMeta;
 use crate::domain::{Category, Mrn};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
     QueryFilter,
 };
 use serde::{Deserialize, Serialize};
@@ -59,6 +59,39 @@ where
     }
     Ok(())
 }
+/// The condition that picks each test's latest reading, word for word the partial index's
+/// (migration 15, `idx_clinical_item_latest`): SQLite uses a partial index only for a query that
+/// repeats its condition.
+pub const LATEST_READING: &str = "latest_reading = TRUE";
+
+/// Marks each test's newest reading among `patients`' observations, and unmarks the others
+/// (issue 21: the summary then reads the marked rows from an index, where ranking every
+/// reading on each view made its cost grow with the record). A test is its category and code,
+/// or its name when it has none; undated readings rank last; of two at the same instant the
+/// smaller id is marked, so each test has exactly one. The same ranking as migration 15's.
+/// Called after every import that touched the patients, in its transaction.
+pub async fn mark_latest_readings(db: &impl ConnectionTrait, patients: &[String]) -> Result<(), DbErr> {
+    for chunk in patients.chunks(MARKED_PER_STATEMENT) {
+        let list = |first: usize| (first..first + chunk.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "UPDATE clinical_item SET latest_reading = (resource_id IN (\
+               SELECT resource_id FROM (\
+                 SELECT resource_id, ROW_NUMBER() OVER (PARTITION BY patient_id, category, COALESCE(code, display) ORDER BY start_ms DESC NULLS LAST, resource_id) AS n \
+                 FROM clinical_item WHERE kind = 'observation' AND patient_id IN ({ranked})\
+               ) ranked WHERE n = 1)) \
+             WHERE kind = 'observation' AND patient_id IN ({marked})",
+            ranked = list(1),
+            marked = list(1 + chunk.len()),
+        );
+        let values: Vec<sea_orm::Value> = chunk.iter().chain(chunk).map(|id| id.as_str().into()).collect();
+        db.execute_raw(crate::backend::db::numbered(db.get_database_backend(), &sql, values)).await?;
+    }
+    Ok(())
+}
+
+/// Patients per marking statement (each id is bound twice).
+const MARKED_PER_STATEMENT: usize = 500;
+
 /// Unresolved references listed by name in a summary; the rest are counted.
 const LISTED_REFERENCES: usize = 5;
 
@@ -406,6 +439,7 @@ impl Importer<'_> {
                     ref_high: Set(item.ref_high),
                     ref_text: Set(item.ref_text.clone()),
                     interpretation: Set(item.interpretation.as_deref().map(|s| clip(s, 64))),
+                    latest_reading: Set(false),
                 });
             }
             for c in sensitive::security_categories(&p.mapped.security) {
@@ -444,7 +478,7 @@ impl Importer<'_> {
             }
         }
         mark("rows");
-        insert_all(&txn, items, 22).await?;
+        insert_all(&txn, items, 23).await?;
         // Documents in small groups: one attachment may be large.
         while !documents.is_empty() {
             let rest = documents.split_off(std::cmp::min(20, documents.len()));
@@ -457,6 +491,7 @@ impl Importer<'_> {
         // and encounters, old and new, in the same transaction.
         let touched: Vec<String> = owner_of.iter().flatten().cloned().collect::<HashSet<_>>().into_iter().collect();
         if !touched.is_empty() {
+            mark_latest_readings(&txn, &touched).await?;
             let (notes, part2) = super::segment_rules::retag(&txn, Some(&touched)).await?;
             for (category, count) in [(Category::PsychotherapyNotes, notes), (Category::Part2, part2)] {
                 if count > 0 {

@@ -6,7 +6,7 @@
 use super::super::AccessContext;
 use super::super::rows::release_request;
 use crate::backend::audit::{self, AuditAction, Outcome};
-use crate::backend::db::{now_ms, write_transaction};
+use crate::backend::db::{now_ms, numbered as statement, write_transaction};
 use crate::backend::entities::{app_user, user_role};
 use crate::backend::policy::{Action, Target};
 use crate::domain::release::dashboard::{AGE_BANDS, Bucket, OverdueRow, StatusAges, turnaround_of};
@@ -14,19 +14,13 @@ use crate::domain::release::{Colleague, Dashboard, RequestView, RequesterType, S
 use crate::domain::{FieldError, Role};
 use crate::error::AppError;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
 /// The statuses a lead counts as open work: the clock runs, or a denial waits for its reviewer.
 fn open_statuses() -> Vec<Status> {
     let mut open = Status::CLOCK_RUNNING.to_vec();
     open.push(Status::DenialUnderReview);
     open
-}
-
-/// Written with `$1`, `$2`: PostgreSQL's own; SQLite reads the same numbers as `?1`, `?2`.
-fn statement(backend: DbBackend, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
-    let text = if backend == DbBackend::Sqlite { sql.replace('$', "?") } else { sql.to_string() };
-    Statement::from_sql_and_values(backend, text, values)
 }
 
 /// The first day of the month `months - 1` months before today's: the dashboard's period.

@@ -93,6 +93,8 @@ pub mod clinical_item {
         pub ref_high: Option<f64>,
         pub ref_text: Option<String>,
         pub interpretation: Option<String>,
+        /// The newest reading of its test (observations only; see `mark_latest_readings`).
+        pub latest_reading: bool,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -7,11 +7,13 @@ mod clinical;
 mod json_text;
 pub(super) mod patient_row;
 mod release;
+mod smart;
 
 pub(super) use caregivers::*;
 pub(super) use clinical::*;
 pub(crate) use json_text::JsonText;
 pub(super) use release::*;
+pub(super) use smart::*;
 
 /// Reads up to 100 rows of every table behind an entity of the backend (these private ones and
 /// `backend::entities`), decoding each into its model: an entity that names a column the
@@ -32,6 +34,10 @@ pub async fn check_entities(db: &impl sea_orm::ConnectionTrait) -> Result<Vec<(&
     }
     Ok(each!(
         patient_row::Entity,
+        smart_app::Entity,
+        smart_grant::Entity,
+        smart_code::Entity,
+        smart_token::Entity,
         caregiver_grant::Entity,
         caregiver_invitation::Entity,
         representative_request::Entity,

@@ -1,0 +1,393 @@
+//! Apps of the patient's choice through the access context (issue 22, SMART App Launch 2.x
+//! standalone launch): the authorization request checked and shown for consent, the person's
+//! decision turned into a grant and a single-use code, and the token endpoint's exchanges.
+//!
+//! Order of the checks (RFC 6749 4.1.2.1): until the app and its redirect URI are known good,
+//! nothing is sent to that URI (an error page says what is wrong, naming the field); after, a
+//! malformed request goes back to the app as an OAuth error. The grant is for the record on
+//! screen (the patient's own, or the one a caregiver acts for), which the policy must let the
+//! signed-in person read: a caregiver grants an app only what they may see themselves.
+//!
+//! Tokens (RFC 6749 10.4, 10.5; OAuth 2.0 Security BCP 4.13, 4.14): a code is used once, within
+//! five minutes, with the redirect URI and the PKCE verifier it was asked with; a second use
+//! revokes the grant. A refresh token is used once and replaced; a second use (a stolen token
+//! replayed) revokes the whole grant.
+
+use super::AccessContext;
+use super::rows::{patient_row, smart_code, smart_grant, smart_token};
+use crate::backend::audit::{self, AuditAction, AuditEvent, Outcome};
+use crate::backend::db::{now_ms, write_transaction};
+use crate::backend::entities::smart_app;
+use crate::backend::policy::{Action, Target};
+use crate::backend::request::RequestMeta;
+use crate::backend::smart::{is_challenge, new_secret, redirect_registered, secret_hash, verifier_matches};
+use crate::domain::FieldError;
+use crate::domain::smart::{AuthorizeQuery, Consent, ConsentView, Scope, ScopeChoice, ScopeRequest, ScopeSet};
+use crate::error::AppError;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
+
+/// How long a code may wait to be exchanged.
+pub const CODE_MS: i64 = 5 * 60_000;
+/// How long an access token works.
+pub const ACCESS_MS: i64 = 60 * 60_000;
+/// How long a grant with `offline_access` lasts (its refresh tokens with it), unless revoked.
+pub const OFFLINE_MS: i64 = 90 * 24 * 3_600_000;
+/// The longest `state` carried back to the app.
+const MAX_STATE_CHARS: usize = 1_000;
+
+fn invalid(field: &str, message: &str) -> AppError {
+    AppError::Validation { fields: vec![FieldError { field: field.into(), message: message.into() }] }
+}
+
+/// `uri` with `pairs` added to its query (a registered URI, so it parses).
+fn with_query(uri: &str, pairs: &[(&str, &str)]) -> String {
+    match url::Url::parse(uri) {
+        Ok(mut url) => {
+            url.query_pairs_mut().extend_pairs(pairs.iter().filter(|(_, v)| !v.is_empty()));
+            url.to_string()
+        }
+        Err(_) => uri.to_string(),
+    }
+}
+
+/// A checked request: the app, and what it asked for that can be granted.
+struct Checked {
+    app: smart_app::Model,
+    scopes: ScopeRequest,
+}
+
+/// Checks an authorization request. `Err` is an error page (field named); `Ok(Err(url))` sends
+/// the browser back to the app with an OAuth error.
+async fn check(db: &DatabaseConnection, q: &AuthorizeQuery, fhir_base: &str) -> Result<Result<Checked, String>, AppError> {
+    let app = smart_app::Entity::find_by_id(q.client_id.as_str())
+        .one(db)
+        .await?
+        .filter(|a| a.disabled_at_ms.is_none())
+        .ok_or_else(|| invalid("client_id", "no app is registered with this client_id"))?;
+    let registered: Vec<String> = serde_json::from_str(&app.redirect_uris).unwrap_or_default();
+    if !redirect_registered(&q.redirect_uri, registered.iter().map(String::as_str)) {
+        return Err(invalid("redirect_uri", "is not one of the redirect URIs this app registered"));
+    }
+    if q.state.chars().count() > MAX_STATE_CHARS {
+        return Err(invalid("state", "is longer than 1,000 characters"));
+    }
+    let back = |error: &str, description: &str| Ok(Err(with_query(&q.redirect_uri, &[("error", error), ("error_description", description), ("state", &q.state)])));
+    if q.response_type != "code" {
+        return back("unsupported_response_type", "only response_type=code is supported");
+    }
+    if q.code_challenge_method != "S256" || !is_challenge(&q.code_challenge) {
+        return back("invalid_request", "PKCE is required: code_challenge_method=S256 with a code_challenge");
+    }
+    if q.aud.trim_end_matches('/') != fhir_base.trim_end_matches('/') {
+        return back("invalid_request", "aud must be this server's FHIR base URL");
+    }
+    let Some(scopes) = ScopeRequest::parse(&q.scope) else {
+        return back("invalid_scope", "scope is too long");
+    };
+    if !scopes.grantable.reads_data() {
+        return back("invalid_scope", "no scope asked for is one this server grants to read data (patient/<Type>.rs)");
+    }
+    Ok(Ok(Checked { app, scopes }))
+}
+
+impl AccessContext {
+    /// The record an app would read: the one on screen, which the signed-in person must be
+    /// allowed to read (404 otherwise, like any record).
+    async fn app_patient(&self) -> Result<patient_row::Model, AppError> {
+        let id = self.subject().ok_or(AppError::NotFound)?;
+        let grants = self.grants_for(&id).await?;
+        self.authorize_with(Action::ReadPatientRecord, Target::Patient(&id), AuditAction::AppAuthorize, &grants).await?;
+        patient_row::Entity::find_by_id(id)
+            .filter(patient_row::Column::SiteCode.eq(self.site_code.as_str()))
+            .one(&self.db)
+            .await?
+            .ok_or(AppError::NotFound)
+    }
+
+    /// An app's authorization request, checked: what the consent page asks, or where to send
+    /// the browser back.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
+    pub async fn smart_consent(&self, q: &AuthorizeQuery, fhir_base: &str) -> Result<Consent, AppError> {
+        let checked = match check(&self.db, q, fhir_base).await? {
+            Ok(checked) => checked,
+            Err(url) => return Ok(Consent::Redirect(url)),
+        };
+        let patient = self.app_patient().await?;
+        Ok(Consent::Ask(ConsentView {
+            app_name: checked.app.name,
+            patient_name: format!("{} {}", patient.given_names, patient.family_name),
+            scopes: checked.scopes.grantable.iter().map(|s| ScopeChoice { scope: s.to_string(), text: s.plain_language() }).collect(),
+            refused: checked.scopes.refused,
+        }))
+    }
+
+    /// The person's decision: approved, a grant of the ticked scopes (within what the app asked
+    /// for) and a code for the app; denied, `access_denied`. Either way, where the browser goes.
+    /// Audited with the app and the scopes.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
+    pub async fn smart_decide(&self, q: &AuthorizeQuery, fhir_base: &str, approve: bool, ticked: &[String]) -> Result<String, AppError> {
+        let checked = match check(&self.db, q, fhir_base).await? {
+            Ok(checked) => checked,
+            Err(url) => return Ok(url),
+        };
+        let patient = self.app_patient().await?;
+        let event = |outcome: Outcome, detail: String| self.event(AuditAction::AppAuthorize, outcome).patient(patient.id.as_str()).entity("smart_app", checked.app.id.as_str()).detail(detail);
+        if !approve {
+            self.audit_alone(event(Outcome::Denied, "denied by the person".into())).await?;
+            return Ok(with_query(&q.redirect_uri, &[("error", "access_denied"), ("error_description", "the person did not allow it"), ("state", &q.state)]));
+        }
+        let ticked: ScopeSet = ticked.iter().filter_map(|t| Scope::parse(t)).collect();
+        let granted = checked.scopes.grantable.narrowed_to(&ticked);
+        if !granted.reads_data() {
+            return Err(invalid("scopes", "tick at least one kind of data the app may read, or choose Don't allow"));
+        }
+        let now = now_ms();
+        let grant_id = uuid::Uuid::new_v4().to_string();
+        let code = new_secret();
+        let txn = write_transaction(&self.db).await?;
+        smart_grant::Entity::insert(smart_grant::ActiveModel {
+            id: Set(grant_id.clone()),
+            app_id: Set(checked.app.id.clone()),
+            user_id: Set(self.principal.user_id.clone()),
+            patient_id: Set(patient.id.clone()),
+            scopes: Set(granted.to_text()),
+            created_at_ms: Set(now),
+            expires_at_ms: Set(now + if granted.contains(&Scope::OfflineAccess) { OFFLINE_MS } else { ACCESS_MS }),
+            last_used_at_ms: Set(None),
+            revoked_at_ms: Set(None),
+            revoked_reason: Set(None),
+        })
+        .exec_without_returning(&txn)
+        .await?;
+        smart_code::Entity::insert(smart_code::ActiveModel {
+            code_hash: Set(secret_hash(&code)),
+            grant_id: Set(grant_id.clone()),
+            redirect_uri: Set(q.redirect_uri.clone()),
+            challenge: Set(q.code_challenge.clone()),
+            expires_at_ms: Set(now + CODE_MS),
+            used_at_ms: Set(None),
+        })
+        .exec_without_returning(&txn)
+        .await?;
+        audit::record(&txn, event(Outcome::Success, format!("grant={grant_id} scopes={}", granted.to_text()))).await?;
+        txn.commit().await?;
+        Ok(with_query(&q.redirect_uri, &[("code", &code), ("state", &q.state)]))
+    }
+}
+
+/// The token endpoint's form (RFC 6749 4.1.3, 6; SMART App Launch 2.x).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct TokenForm {
+    pub grant_type: String,
+    pub code: String,
+    pub redirect_uri: String,
+    pub code_verifier: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub refresh_token: String,
+    pub scope: String,
+}
+
+/// A token endpoint error (RFC 6749 5.2): its status, code and description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthError {
+    pub status: u16,
+    pub error: &'static str,
+    pub description: String,
+}
+
+impl OAuthError {
+    fn grant(description: &str) -> Self {
+        OAuthError { status: 400, error: "invalid_grant", description: description.into() }
+    }
+}
+
+impl From<sea_orm::DbErr> for OAuthError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        tracing::error!(error = %e, "token endpoint: database");
+        OAuthError { status: 500, error: "server_error", description: "the server could not answer; try again".into() }
+    }
+}
+
+/// What the token endpoint answers (SMART App Launch 2.x: `patient` names the record).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TokenAnswer {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub scope: String,
+    pub patient: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+}
+
+/// Checks the client: the one the grant was made for, and a confidential one proves its secret
+/// (HTTP Basic or the form). A public client's `client_id` may be left out on refresh (the
+/// `fhirclient` library does), as the refresh token is bound to the grant's app.
+async fn client_of(db: &DatabaseConnection, grant: &smart_grant::Model, form: &TokenForm, basic: Option<&(String, String)>, id_required: bool) -> Result<(), OAuthError> {
+    let unknown = || OAuthError { status: 401, error: "invalid_client", description: "the client could not be authenticated".into() };
+    let (given_id, given_secret) = match basic {
+        Some((id, secret)) => (id.as_str(), secret.as_str()),
+        None => (form.client_id.as_str(), form.client_secret.as_str()),
+    };
+    let app = smart_app::Entity::find_by_id(grant.app_id.as_str()).one(db).await?.filter(|a| a.disabled_at_ms.is_none()).ok_or_else(unknown)?;
+    if (id_required || app.confidential || !given_id.is_empty()) && given_id != app.id {
+        return Err(if given_id.is_empty() { unknown() } else { OAuthError::grant("the code or token was issued to another client") });
+    }
+    if app.confidential {
+        let good = app.secret_hash.as_deref().is_some_and(|h| crate::backend::auth::oidc::constant_time_eq(h.as_bytes(), secret_hash(given_secret).as_bytes()));
+        if !good {
+            return Err(unknown());
+        }
+    }
+    Ok(())
+}
+
+/// Revokes a grant and every token of it (a replayed code or refresh token), audited.
+async fn revoke_grant(db: &DatabaseConnection, grant: &smart_grant::Model, reason: &str, request: &RequestMeta) -> Result<(), sea_orm::DbErr> {
+    let txn = write_transaction(db).await?;
+    let now = now_ms();
+    smart_grant::Entity::update_many()
+        .col_expr(smart_grant::Column::RevokedAtMs, Expr::value(now))
+        .col_expr(smart_grant::Column::RevokedReason, Expr::value(reason))
+        .filter(smart_grant::Column::Id.eq(grant.id.as_str()))
+        .filter(smart_grant::Column::RevokedAtMs.is_null())
+        .exec(&txn)
+        .await?;
+    smart_token::Entity::delete_many().filter(smart_token::Column::GrantId.eq(grant.id.as_str())).exec(&txn).await?;
+    let event = AuditEvent::new(AuditAction::AppRevoke, Outcome::Success, request)
+        .actor(grant.user_id.as_str())
+        .patient(grant.patient_id.as_str())
+        .entity("smart_grant", grant.id.as_str())
+        .detail(reason.to_string());
+    audit::record(&txn, event).await?;
+    txn.commit().await
+}
+
+/// New tokens for `grant`: an access token, and a refresh token when it holds `offline_access`.
+async fn issue(txn: &impl ConnectionTrait, grant: &smart_grant::Model, now: i64) -> Result<TokenAnswer, sea_orm::DbErr> {
+    let scopes = ScopeSet::from_text(&grant.scopes);
+    let access = new_secret();
+    let access_expires = (now + ACCESS_MS).min(grant.expires_at_ms);
+    let mut rows = vec![smart_token::ActiveModel {
+        token_hash: Set(secret_hash(&access)),
+        grant_id: Set(grant.id.clone()),
+        kind: Set("access".into()),
+        created_at_ms: Set(now),
+        expires_at_ms: Set(access_expires),
+        used_at_ms: Set(None),
+    }];
+    let refresh = scopes.contains(&Scope::OfflineAccess).then(new_secret);
+    if let Some(refresh) = &refresh {
+        rows.push(smart_token::ActiveModel {
+            token_hash: Set(secret_hash(refresh)),
+            grant_id: Set(grant.id.clone()),
+            kind: Set("refresh".into()),
+            created_at_ms: Set(now),
+            expires_at_ms: Set(grant.expires_at_ms),
+            used_at_ms: Set(None),
+        });
+    }
+    smart_token::Entity::insert_many(rows).exec_without_returning(txn).await?;
+    smart_grant::Entity::update_many()
+        .col_expr(smart_grant::Column::LastUsedAtMs, Expr::value(now))
+        .filter(smart_grant::Column::Id.eq(grant.id.as_str()))
+        .exec(txn)
+        .await?;
+    Ok(TokenAnswer {
+        access_token: access,
+        token_type: "Bearer",
+        expires_in: ((access_expires - now) / 1000).max(0),
+        scope: scopes.to_text(),
+        patient: grant.patient_id.clone(),
+        refresh_token: refresh,
+    })
+}
+
+/// The token endpoint: a code (with its PKCE verifier) or a refresh token exchanged for tokens.
+pub async fn smart_token(db: &DatabaseConnection, form: &TokenForm, basic: Option<(String, String)>, request: &RequestMeta) -> Result<TokenAnswer, OAuthError> {
+    let now = now_ms();
+    match form.grant_type.as_str() {
+        "authorization_code" => {
+            let code = smart_code::Entity::find_by_id(secret_hash(&form.code)).one(db).await?.ok_or_else(|| OAuthError::grant("unknown code"))?;
+            let grant = smart_grant::Entity::find_by_id(code.grant_id.as_str()).one(db).await?.ok_or_else(|| OAuthError::grant("unknown code"))?;
+            client_of(db, &grant, form, basic.as_ref(), true).await?;
+            let txn = db.begin().await?;
+            let used = smart_code::Entity::update_many()
+                .col_expr(smart_code::Column::UsedAtMs, Expr::value(now))
+                .filter(smart_code::Column::CodeHash.eq(code.code_hash.as_str()))
+                .filter(smart_code::Column::UsedAtMs.is_null())
+                .exec(&txn)
+                .await?;
+            if used.rows_affected != 1 {
+                txn.rollback().await?;
+                revoke_grant(db, &grant, "authorization code used twice", request).await?;
+                return Err(OAuthError::grant("the code was already used; the access it gave is revoked"));
+            }
+            // A code is spent by any attempt (RFC 6749 4.1.2): the failures below keep it used.
+            let refused = if code.expires_at_ms <= now || grant.revoked_at_ms.is_some() {
+                Some("the code has expired")
+            } else if code.redirect_uri != form.redirect_uri {
+                Some("redirect_uri differs from the authorization request's")
+            } else if !verifier_matches(&form.code_verifier, &code.challenge) {
+                Some("code_verifier does not match the code_challenge")
+            } else {
+                None
+            };
+            if let Some(why) = refused {
+                txn.commit().await?;
+                return Err(OAuthError::grant(why));
+            }
+            let answer = issue(&txn, &grant, now).await?;
+            txn.commit().await?;
+            Ok(answer)
+        }
+        "refresh_token" => {
+            let token = smart_token::Entity::find_by_id(secret_hash(&form.refresh_token))
+                .one(db)
+                .await?
+                .filter(|t| t.kind == "refresh")
+                .ok_or_else(|| OAuthError::grant("unknown refresh token"))?;
+            let grant = smart_grant::Entity::find_by_id(token.grant_id.as_str()).one(db).await?.ok_or_else(|| OAuthError::grant("unknown refresh token"))?;
+            client_of(db, &grant, form, basic.as_ref(), false).await?;
+            let txn = db.begin().await?;
+            let used = smart_token::Entity::update_many()
+                .col_expr(smart_token::Column::UsedAtMs, Expr::value(now))
+                .filter(smart_token::Column::TokenHash.eq(token.token_hash.as_str()))
+                .filter(smart_token::Column::UsedAtMs.is_null())
+                .exec(&txn)
+                .await?;
+            if used.rows_affected != 1 {
+                txn.rollback().await?;
+                revoke_grant(db, &grant, "refresh token used twice", request).await?;
+                return Err(OAuthError::grant("the refresh token was already used; the access it gave is revoked"));
+            }
+            if token.expires_at_ms <= now || grant.expires_at_ms <= now || grant.revoked_at_ms.is_some() {
+                txn.commit().await?;
+                return Err(OAuthError::grant("the refresh token has expired or was revoked"));
+            }
+            let mut grant = grant;
+            if !form.scope.trim().is_empty() {
+                // A refresh may narrow the grant, never widen it.
+                let asked = ScopeRequest::parse(&form.scope).map(|r| r.grantable).unwrap_or_default();
+                let narrowed = asked.narrowed_to(&ScopeSet::from_text(&grant.scopes));
+                if !narrowed.reads_data() {
+                    return Err(OAuthError { status: 400, error: "invalid_scope", description: "the scope asked for is not within the grant".into() });
+                }
+                grant.scopes = narrowed.to_text();
+                smart_grant::Entity::update_many()
+                    .col_expr(smart_grant::Column::Scopes, Expr::value(grant.scopes.clone()))
+                    .filter(smart_grant::Column::Id.eq(grant.id.as_str()))
+                    .exec(&txn)
+                    .await?;
+            }
+            let answer = issue(&txn, &grant, now).await?;
+            txn.commit().await?;
+            Ok(answer)
+        }
+        "" => Err(OAuthError { status: 400, error: "invalid_request", description: "grant_type is required".into() }),
+        _ => Err(OAuthError { status: 400, error: "unsupported_grant_type", description: "grant_type must be authorization_code or refresh_token".into() }),
+    }
+}

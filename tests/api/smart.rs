@@ -1,0 +1,217 @@
+//! Apps of the patient's choice (issue 22): registering them. An administrator registers an
+//! app from the command line with its name and exact redirect URIs; a confidential app's secret
+//! is printed once and stored only as its hash; bad input names the option; each registration is
+//! audited.
+
+use portal_tests::{count, spawn_app};
+use server::cli::{AppsAction, apps};
+
+#[tokio::test]
+async fn an_administrator_registers_public_and_confidential_apps() {
+    let app = spawn_app().await;
+    let register = |name: &str, uris: &[&str], confidential: bool| AppsAction::Register {
+        name: name.to_string(),
+        redirect_uris: uris.iter().map(|u| u.to_string()).collect(),
+        confidential,
+    };
+    let public = apps(&app.settings, register("Health Diary", &["http://127.0.0.1:9000/cb"], false)).await.expect("registered");
+    assert!(public.contains("client_id: ") && !public.contains("client_secret"), "{public}");
+    let confidential = apps(&app.settings, register("Clinic Coach", &["https://coach.example/cb", "https://coach.example/cb2"], true)).await.expect("registered");
+    let secret = confidential.lines().find_map(|l| l.strip_prefix("client_secret: ")).expect("the secret, once").to_string();
+    assert_eq!(secret.len(), 64);
+    // Only the secret's hash is stored.
+    assert_eq!(count(&app.db, &format!("SELECT COUNT(*) FROM smart_app WHERE secret_hash = '{secret}'")).await, 0);
+    assert_eq!(count(&app.db, "SELECT COUNT(*) FROM smart_app WHERE confidential AND secret_hash IS NOT NULL AND length(secret_hash) = 64").await, 1);
+    assert_eq!(count(&app.db, "SELECT COUNT(*) FROM audit_event WHERE action = 'app_register' AND entity_type = 'smart_app'").await, 2);
+
+    let list = apps(&app.settings, AppsAction::List).await.expect("listed");
+    assert!(list.contains("Health Diary") && list.contains("public") && list.contains("https://coach.example/cb2"), "{list}");
+
+    // Bad input: the option named, nothing written.
+    for (name, uris, field) in [
+        ("", vec!["https://a.example/cb"], "--name"),
+        ("Spy", vec!["http://spy.example/cb"], "--redirect-uri"),
+        ("Spy", vec!["https://spy.example/cb#x"], "--redirect-uri"),
+        ("Spy", vec![], "--redirect-uri"),
+    ] {
+        let refused = apps(&app.settings, register(name, &uris, false)).await.expect_err("refused");
+        assert!(refused.to_string().contains(field), "{refused}");
+    }
+    assert_eq!(count(&app.db, "SELECT COUNT(*) FROM smart_app").await, 2);
+}
+
+const REDIRECT: &str = "http://127.0.0.1:9000/cb";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+/// A public app registered, Leon's record imported and Leon signed in.
+async fn launch_ready(app: &portal_tests::TestApp) -> (String, String, reqwest::Client) {
+    let registered = app::backend::smart::apps::register(&app.db, "Health Diary", &[REDIRECT.to_string()], false, None, &app::backend::request::RequestMeta::command_line()).await.expect("app");
+    let patient = app.import_fhir(include_bytes!("../fixtures/fhir/synthea/ab5537a3-8608-5f56-53f5-d10b00eb4680.json")).await;
+    app.create_user("leon@example.org", &[app::domain::Role::Patient], Some(&patient)).await;
+    let leon = app.new_client();
+    app.login_as(&leon, "leon@example.org").await;
+    (registered.client_id, patient, leon)
+}
+
+/// The authorization request's fields as the consent server functions take them.
+fn authorize_fields<'a>(app: &portal_tests::TestApp, client_id: &'a str, scope: &'a str) -> Vec<(String, String)> {
+    [
+        ("response_type", "code".to_string()),
+        ("client_id", client_id.to_string()),
+        ("redirect_uri", REDIRECT.to_string()),
+        ("scope", scope.to_string()),
+        ("state", "s-42".to_string()),
+        ("aud", app.url("/fhir/r4")),
+        ("code_challenge", CHALLENGE.to_string()),
+        ("code_challenge_method", "S256".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (format!("request[{k}]"), v))
+    .collect()
+}
+
+fn borrowed(fields: &[(String, String)]) -> Vec<(&str, &str)> {
+    fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+/// The query parameter `name` of a redirect URL.
+fn param(url: &str, name: &str) -> Option<String> {
+    let url = url::Url::parse(url).expect("a URL");
+    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+async fn token(app: &portal_tests::TestApp, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
+    let response = reqwest::Client::new().post(app.url("/oauth/token")).form(form).send().await.expect("token request");
+    let status = response.status().as_u16();
+    assert_eq!(response.headers().get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"));
+    (status, response.json().await.expect("JSON"))
+}
+
+/// The standalone launch's authorization server (SMART App Launch 2.x): the consent step shows
+/// the app, the record and each scope in plain language and names what it will not grant; the
+/// person's decision yields a code bound to the redirect URI and the PKCE challenge; the code is
+/// exchanged once for an access token and a rotating refresh token; a reused code or refresh
+/// token revokes the grant; wrong verifiers, redirect URIs and unknown apps are refused.
+#[tokio::test]
+async fn a_patient_lets_an_app_in_with_pkce_and_tokens_rotate_once() {
+    let app = spawn_app().await;
+    let (client_id, patient, leon) = launch_ready(&app).await;
+    let scope = "launch/patient openid fhirUser offline_access patient/Observation.rs patient/Patient.rs user/*.rs";
+    let fields = authorize_fields(&app, &client_id, scope);
+    let consent = app.call_ok(&leon, "app_consent", &borrowed(&fields)).await;
+    let ask = &consent["Ask"];
+    assert_eq!(ask["app_name"], "Health Diary", "{consent}");
+    assert!(ask["patient_name"].as_str().expect("name").contains("León"), "{consent}");
+    let texts = ask["scopes"].to_string();
+    assert!(texts.contains("your test results, vital signs and other observations"), "{texts}");
+    assert_eq!(ask["refused"], serde_json::json!(["user/*.rs"]));
+
+    // Leon unticks his demographics: the grant holds what he ticked, within what was asked.
+    let mut decide = fields.clone();
+    decide.push(("approve".into(), "true".into()));
+    decide.push(("scopes".into(), "launch/patient offline_access patient/Observation.rs patient/Goal.rs".into()));
+    let back = app.call_ok(&leon, "app_decide", &borrowed(&decide)).await;
+    let back = back.as_str().expect("a redirect URL");
+    assert!(back.starts_with(REDIRECT), "{back}");
+    assert_eq!(param(back, "state").as_deref(), Some("s-42"));
+    let code = param(back, "code").expect("a code");
+    assert_eq!(count(&app.db, &format!("SELECT COUNT(*) FROM smart_code WHERE code_hash = '{code}'")).await, 0, "only the code's hash is stored");
+    assert_eq!(count(&app.db, "SELECT COUNT(*) FROM audit_event WHERE action = 'app_authorize' AND outcome = 'success'").await, 1);
+
+    // A wrong verifier spends the code.
+    let exchange = |code: &str, verifier: &str| {
+        vec![("grant_type", "authorization_code".to_string()), ("code", code.to_string()), ("redirect_uri", REDIRECT.to_string()), ("code_verifier", verifier.to_string()), ("client_id", client_id.clone())]
+    };
+    let wrong = exchange(&code, &"x".repeat(43));
+    let (status, body) = token(&app, &wrong.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>()).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
+
+    // A fresh code, exchanged as it should be.
+    let back = app.call_ok(&leon, "app_decide", &borrowed(&decide)).await;
+    let code = param(back.as_str().expect("url"), "code").expect("a code");
+    let right = exchange(&code, VERIFIER);
+    let right: Vec<(&str, &str)> = right.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, tokens) = token(&app, &right).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert_eq!(tokens["patient"], patient.as_str());
+    assert_eq!(tokens["scope"], "patient/Observation.rs offline_access launch/patient");
+    assert!(tokens["expires_in"].as_i64().expect("expiry") > 3000);
+    let refresh = tokens["refresh_token"].as_str().expect("a refresh token").to_string();
+
+    // Used once more, the code revokes what it gave.
+    let (status, body) = token(&app, &right).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
+    let (status, _) = token(&app, &[("grant_type", "refresh_token"), ("refresh_token", refresh.as_str())]).await;
+    assert_eq!(status, 400, "the grant was revoked with its tokens");
+    assert_eq!(count(&app.db, "SELECT COUNT(*) FROM audit_event WHERE action = 'app_revoke'").await, 1);
+
+    // Another launch: refresh rotates, and the old refresh token replayed revokes the grant.
+    let back = app.call_ok(&leon, "app_decide", &borrowed(&decide)).await;
+    let code = param(back.as_str().expect("url"), "code").expect("a code");
+    let third = exchange(&code, VERIFIER);
+    let (_, tokens) = token(&app, &third.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>()).await;
+    let first = tokens["refresh_token"].as_str().expect("refresh").to_string();
+    let (status, renewed) = token(&app, &[("grant_type", "refresh_token"), ("refresh_token", first.as_str())]).await;
+    assert_eq!(status, 200, "{renewed}");
+    let second = renewed["refresh_token"].as_str().expect("a new refresh token").to_string();
+    assert_ne!(first, second);
+    let (status, body) = token(&app, &[("grant_type", "refresh_token"), ("refresh_token", first.as_str())]).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
+    let (status, _) = token(&app, &[("grant_type", "refresh_token"), ("refresh_token", second.as_str())]).await;
+    assert_eq!(status, 400, "the replay revoked the whole grant");
+
+    // Denied: the app hears access_denied.
+    let mut deny = fields.clone();
+    deny.push(("approve".into(), "false".into()));
+    deny.push(("scopes".into(), String::new()));
+    let back = app.call_ok(&leon, "app_decide", &borrowed(&deny)).await;
+    assert_eq!(param(back.as_str().expect("url"), "error").as_deref(), Some("access_denied"));
+}
+
+/// Requests the app must hear about go back to it as OAuth errors; a request whose app or
+/// redirect URI is unknown goes nowhere (the page names the field); the token endpoint refuses
+/// unknown grant types and malformed bodies with OAuth errors.
+#[tokio::test]
+async fn bad_authorization_requests_are_refused_without_an_open_redirect() {
+    let app = spawn_app().await;
+    let (client_id, _, leon) = launch_ready(&app).await;
+    let base = authorize_fields(&app, &client_id, "patient/*.rs");
+    let with = |name: &str, value: &str| {
+        let mut fields = base.clone();
+        if let Some(field) = fields.iter_mut().find(|(k, _)| k == &format!("request[{name}]")) {
+            field.1 = value.to_string();
+        }
+        fields
+    };
+    for (name, value, error) in [
+        ("code_challenge_method", "plain", "invalid_request"),
+        ("code_challenge", "", "invalid_request"),
+        ("response_type", "token", "unsupported_response_type"),
+        ("aud", "https://elsewhere.example/fhir", "invalid_request"),
+        ("scope", "openid user/*.rs", "invalid_scope"),
+    ] {
+        let answer = app.call_ok(&leon, "app_consent", &borrowed(&with(name, value))).await;
+        let url = answer["Redirect"].as_str().unwrap_or_else(|| panic!("{name}: {answer}"));
+        assert!(url.starts_with(REDIRECT), "{url}");
+        assert_eq!(param(url, "error").as_deref(), Some(error), "{name}");
+        assert_eq!(param(url, "state").as_deref(), Some("s-42"));
+    }
+    for (name, value) in [("redirect_uri", "https://attacker.example/cb"), ("redirect_uri", "http://127.0.0.1:9000/cb/"), ("client_id", "nobody")] {
+        let response = app.call(&leon, "app_consent", &borrowed(&with(name, value))).await;
+        assert_eq!(response.status(), 422, "{name}");
+        let body = response.text().await.expect("body");
+        assert!(body.contains(name) && !body.contains("attacker.example/cb?"), "{body}");
+    }
+    // Not signed in: no consent at all.
+    let stranger = app.new_client();
+    assert_eq!(app.call(&stranger, "app_consent", &borrowed(&base)).await.status(), 401);
+
+    let (status, body) = token(&app, &[("grant_type", "password"), ("username", "leon")]).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("unsupported_grant_type")));
+    let (status, body) = token(&app, &[("grant_type", "authorization_code"), ("code", "nope"), ("client_id", client_id.as_str())]).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
+    let response = reqwest::Client::new().post(app.url("/oauth/token")).header("content-type", "application/json").body("{}").send().await.expect("sent");
+    assert_eq!(response.status(), 400);
+}
