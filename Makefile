@@ -50,6 +50,7 @@ bench:
 	target/release/portal bench http
 	target/release/portal bench http $(BENCH_LARGEST)
 	target/release/portal bench http --patients 100000 --requests 1000000
+	target/release/portal bench fhir $(BENCH_LARGEST)
 	if [ -n "$$BENCH_DATABASE_URL" ]; then \
 	  target/release/portal bench http --postgres "$$BENCH_DATABASE_URL"; \
 	  target/release/portal bench http --postgres "$$BENCH_DATABASE_URL" $(BENCH_LARGEST); \

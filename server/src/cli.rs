@@ -145,6 +145,13 @@ pub enum BenchAction {
         #[arg(value_name = "FILE", default_value = "tests/fixtures/fhir/synthea/057aa36e-b892-9964-75b9-ffb46b097e34.json")]
         file: PathBuf,
     },
+    /// Time the FHIR API as an app with `patient/*.rs` reads one patient's record: a search page
+    /// of 50 observations and `Patient/$everything`, server time from the access check to the
+    /// JSON text (default: the largest shared fixture).
+    Fhir {
+        #[arg(value_name = "FILE", default_value = "tests/fixtures/fhir/synthea/057aa36e-b892-9964-75b9-ffb46b097e34.json")]
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -305,6 +312,10 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
         }
         Command::Bench { action: BenchAction::Download { file } } => {
             println!("{}", crate::import::bench_download(&settings, &file).await?);
+            Ok(())
+        }
+        Command::Bench { action: BenchAction::Fhir { file } } => {
+            println!("{}", crate::import::bench_fhir(&settings, &file).await?);
             Ok(())
         }
         Command::Bench { action: BenchAction::Import { file } } => {

@@ -290,6 +290,59 @@ pub async fn bench_download(settings: &Settings, file: &std::path::Path) -> Resu
     Ok(out)
 }
 
+/// `portal bench fhir FILE`: the FHIR API (issue 22) as an app holding `patient/*.rs` for the
+/// patient: a search page of 50 observations (the newest, and the newest laboratory results), and
+/// `Patient/$everything`; the server time from the access check (the policy, the reads, the
+/// reference rewriting and the audit event) to the JSON text, best and median after a first run
+/// (targets: a page of 50 under 20 ms, `$everything` under 300 ms).
+pub async fn bench_fhir(settings: &Settings, file: &std::path::Path) -> Result<String, StartupError> {
+    use app::backend::access::ApiGrant;
+    use app::backend::smart::search;
+    use std::time::Instant;
+    let fail = |what: &str, e: &dyn std::fmt::Display| StartupError::Import(format!("{what}: {e}"));
+    let world = BenchWorld::new(settings, file, &[app::domain::Role::Patient], true).await?;
+    let grant = ApiGrant { app_id: "bench".into(), patient_id: world.patient_id.clone(), scopes: app::domain::smart::ScopeSet::from_text("patient/*.rs") };
+    let base = "https://portal.invalid/fhir/r4";
+    let mut out = format!("file: {} ({} bytes, {} resources)\n", file.display(), world.bytes, world.resources);
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    for (label, query, runs) in [
+        ("Observation, newest 50", "_count=50", 21),
+        ("Observation, laboratory, newest 50", "category=laboratory&_count=50", 21),
+        ("Patient/$everything", "", 6),
+    ] {
+        let mut times = Vec::new();
+        let mut shown = (0, 0, 0);
+        for run in 0..runs {
+            let start = Instant::now();
+            let body = if query.is_empty() {
+                world.context.api_everything(&grant, &world.patient_id, base).await
+            } else {
+                let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+                let parsed = search::parse("Observation", &pairs).map_err(|e| fail("search", &e.0))?;
+                world.context.api_search(&grant, "Observation", &parsed, base, query).await
+            }
+            .map_err(|e| fail("api", &e.message))?;
+            let text = body.to_string();
+            if run > 0 {
+                times.push(start.elapsed());
+            }
+            shown = (body["entry"].as_array().map_or(0, Vec::len), body["total"].as_u64().unwrap_or(0), text.len());
+        }
+        times.sort();
+        out.push_str(&format!(
+            "{label}: {} entries of {} ({} bytes), best {:.1} ms, median {:.1} ms ({} runs after a first)\n",
+            shown.0,
+            shown.1,
+            shown.2,
+            ms(times[0]),
+            ms(times[times.len() / 2]),
+            times.len()
+        ));
+    }
+    world.close().await;
+    Ok(out)
+}
+
 /// `portal bench desk --requests N`: a fresh SQLite database with one patient (the smallest
 /// shared fixture) and N release requests spread over five years as a busy desk has them (98 in
 /// 100 provided, 0 to 45 days after receipt; the rest open, received in the last 60 days; every

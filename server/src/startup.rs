@@ -298,7 +298,7 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
         .route("/record/documents/{id}/download", get(app::backend::export::document_download))
         .route("/record/download/file", get(app::backend::export::download_now))
         .route("/record/send", axum::routing::post(app::backend::export::send_now))
-        .route("/oauth/token", axum::routing::post(app::backend::smart::routes::token))
+        .route("/oauth/authorize/decision", axum::routing::post(app::backend::smart::routes::decide))
         .route(
             "/verify/file",
             axum::routing::post(app::backend::export::verify_file)
@@ -336,11 +336,15 @@ pub fn router(settings: &Settings, state: AppState) -> Router {
             security::provide_request_nonce,
             shell,
         ))
-        .with_state(state)
+        .with_state(state.clone())
         .layer(sessions)
         // Arguments that do not decode are the caller's mistake: 400 naming the field, not 500.
         .layer(axum::middleware::from_fn(crate::api_errors::argument_errors))
         .layer(axum::middleware::from_fn(security::same_origin_writes))
+        // What apps call (the FHIR API, SMART discovery, the token and revocation endpoints):
+        // bearer tokens and client credentials, no cookies, so outside the session and the
+        // same-site check, and open to other origins (a browser app lives on its own site).
+        .merge(app::backend::smart::fhir::routes().with_state(state))
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(security::RateLimit::per_minute(settings.auth_rate_limit_per_minute)),
             security::rate_limit,

@@ -16,7 +16,7 @@ use std::io::Read;
 use std::process::Command;
 
 const LEON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/fhir/synthea/ab5537a3-8608-5f56-53f5-d10b00eb4680.json");
-const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+pub(crate) const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 const CDA_SCHEMA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/cda/schema/infrastructure/cda/CDA_SDTC.xsd");
 
 async fn signed_in(app: &TestApp, email: &str, roles: &[Role], patient: Option<&str>) -> reqwest::Client {
@@ -46,7 +46,7 @@ fn file_ending<'a>(files: &'a BTreeMap<String, Vec<u8>>, suffix: &str) -> &'a [u
     files.iter().find(|(name, _)| name.ends_with(suffix)).map(|(_, b)| b.as_slice()).unwrap_or_else(|| panic!("no {suffix} in {:?}", files.keys()))
 }
 
-fn temp_file(bytes: &[u8], extension: &str) -> std::path::PathBuf {
+pub(crate) fn temp_file(bytes: &[u8], extension: &str) -> std::path::PathBuf {
     let path = std::env::temp_dir().join(format!("portal-test-{}.{extension}", uuid::Uuid::new_v4()));
     std::fs::write(&path, bytes).expect("temp file");
     path

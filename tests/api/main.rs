@@ -29,6 +29,7 @@ mod segmentation;
 mod security_headers;
 mod sessions;
 mod smart;
+mod smart_fhir;
 mod startup;
 mod upload;
 mod users;

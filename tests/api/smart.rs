@@ -40,12 +40,12 @@ async fn an_administrator_registers_public_and_confidential_apps() {
     assert_eq!(count(&app.db, "SELECT COUNT(*) FROM smart_app").await, 2);
 }
 
-const REDIRECT: &str = "http://127.0.0.1:9000/cb";
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+pub const REDIRECT: &str = "http://127.0.0.1:9000/cb";
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 /// A public app registered, Leon's record imported and Leon signed in.
-async fn launch_ready(app: &portal_tests::TestApp) -> (String, String, reqwest::Client) {
+pub async fn launch_ready(app: &portal_tests::TestApp) -> (String, String, reqwest::Client) {
     let registered = app::backend::smart::apps::register(&app.db, "Health Diary", &[REDIRECT.to_string()], false, None, &app::backend::request::RequestMeta::command_line()).await.expect("app");
     let patient = app.import_fhir(include_bytes!("../fixtures/fhir/synthea/ab5537a3-8608-5f56-53f5-d10b00eb4680.json")).await;
     app.create_user("leon@example.org", &[app::domain::Role::Patient], Some(&patient)).await;
@@ -55,7 +55,7 @@ async fn launch_ready(app: &portal_tests::TestApp) -> (String, String, reqwest::
 }
 
 /// The authorization request's fields as the consent server functions take them.
-fn authorize_fields<'a>(app: &portal_tests::TestApp, client_id: &'a str, scope: &'a str) -> Vec<(String, String)> {
+pub fn authorize_fields<'a>(app: &portal_tests::TestApp, client_id: &'a str, scope: &'a str) -> Vec<(String, String)> {
     [
         ("response_type", "code".to_string()),
         ("client_id", client_id.to_string()),
@@ -71,21 +71,35 @@ fn authorize_fields<'a>(app: &portal_tests::TestApp, client_id: &'a str, scope: 
     .collect()
 }
 
-fn borrowed(fields: &[(String, String)]) -> Vec<(&str, &str)> {
+pub fn borrowed(fields: &[(String, String)]) -> Vec<(&str, &str)> {
     fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
 
 /// The query parameter `name` of a redirect URL.
-fn param(url: &str, name: &str) -> Option<String> {
+pub fn param(url: &str, name: &str) -> Option<String> {
     let url = url::Url::parse(url).expect("a URL");
     url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
-async fn token(app: &portal_tests::TestApp, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
+pub async fn token(app: &portal_tests::TestApp, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
     let response = reqwest::Client::new().post(app.url("/oauth/token")).form(form).send().await.expect("token request");
     let status = response.status().as_u16();
     assert_eq!(response.headers().get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"));
     (status, response.json().await.expect("JSON"))
+}
+
+/// A launch carried through: `scope` asked for and all of it allowed, the code exchanged; the
+/// token endpoint's answer.
+pub async fn connect(app: &portal_tests::TestApp, person: &reqwest::Client, client_id: &str, scope: &str) -> serde_json::Value {
+    let mut decide = authorize_fields(app, client_id, scope);
+    decide.push(("approve".into(), "true".into()));
+    decide.push(("scopes".into(), scope.into()));
+    let back = app.call_ok(person, "app_decide", &borrowed(&decide)).await;
+    let code = param(back.as_str().expect("a redirect URL"), "code").expect("a code");
+    let form = [("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", REDIRECT), ("code_verifier", VERIFIER), ("client_id", client_id)];
+    let (status, tokens) = token(app, &form).await;
+    assert_eq!(status, 200, "{tokens}");
+    tokens
 }
 
 /// The standalone launch's authorization server (SMART App Launch 2.x): the consent step shows

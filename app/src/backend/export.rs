@@ -34,7 +34,7 @@ fn attachment(body: impl IntoResponse, content_type: &str, file_name: &str) -> R
 }
 
 /// A 303 to an address the portal built (never one typed by anyone), not cached.
-fn see_other(location: &str) -> Response {
+pub(crate) fn see_other(location: &str) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();
     if let Ok(v) = HeaderValue::from_str(location) {
         response.headers_mut().insert(header::LOCATION, v);
@@ -43,14 +43,14 @@ fn see_other(location: &str) -> Response {
     response
 }
 
-fn error_response(error: AppError) -> Response {
+pub(crate) fn error_response(error: AppError) -> Response {
     let status = StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], error.to_string()).into_response()
 }
 
 /// The signed-in user's access context for a plain route (a download), with a caregiver's
 /// switch read from the session; not signed in answers 401.
-async fn signed_in_context(state: &AppState, session: Session, headers: &HeaderMap, peer: SocketAddr) -> Result<AccessContext, AppError> {
+pub(crate) async fn signed_in_context(state: &AppState, session: Session, headers: &HeaderMap, peer: SocketAddr) -> Result<AccessContext, AppError> {
     let request = RequestMeta::from_parts(headers, Some(peer));
     let session = PortalSession::from(session);
     let signed = signed_in_with(state, &session, &request, true).await?;

@@ -4,6 +4,11 @@
 
 use super::Role;
 
+/// The longest `next` followed: an app's authorization request (`/oauth/authorize?…`, issue 22)
+/// carries its scopes, state and PKCE challenge, and an app asking for each type by name needs
+/// more than a thousand characters; browsers and servers take URLs of 8 KB.
+pub const MAX_NEXT_CHARS: usize = 6_000;
+
 /// A path on this site to return to after sign-in; anything else becomes `/account`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SafeNext(String);
@@ -23,7 +28,7 @@ impl SafeNext {
                 if path.starts_with('/')
                     && !path.starts_with("//")
                     && !path.starts_with("/api/")
-                    && path.len() <= 500
+                    && path.len() <= MAX_NEXT_CHARS
                     && path.chars().all(|c| c.is_ascii_graphic() && c != '\\') =>
             {
                 Some(SafeNext(path.to_string()))

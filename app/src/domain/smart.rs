@@ -140,8 +140,8 @@ impl fmt::Display for Scope {
     }
 }
 
-/// A resource type as the consent page names it.
-fn plain_name(resource: &str) -> &'static str {
+/// A resource type as the consent page and the activity history name it.
+pub fn plain_name(resource: &str) -> &'static str {
     match resource {
         "Patient" => "your name, birth date and contact details",
         "AllergyIntolerance" => "your allergies",
@@ -276,6 +276,40 @@ pub struct AuthorizeQuery {
     pub code_challenge_method: String,
 }
 
+impl AuthorizeQuery {
+    /// The request's parameters, in the order the consent form carries them.
+    pub const FIELDS: [&'static str; 8] = ["response_type", "client_id", "redirect_uri", "scope", "state", "aud", "code_challenge", "code_challenge_method"];
+
+    /// The request read parameter by parameter (a missing one is empty).
+    pub fn from_fields(get: impl Fn(&str) -> String) -> Self {
+        AuthorizeQuery {
+            response_type: get("response_type"),
+            client_id: get("client_id"),
+            redirect_uri: get("redirect_uri"),
+            scope: get("scope"),
+            state: get("state"),
+            aud: get("aud"),
+            code_challenge: get("code_challenge"),
+            code_challenge_method: get("code_challenge_method"),
+        }
+    }
+
+    /// One parameter by its name (one of [`Self::FIELDS`]).
+    pub fn field(&self, name: &str) -> &str {
+        match name {
+            "response_type" => &self.response_type,
+            "client_id" => &self.client_id,
+            "redirect_uri" => &self.redirect_uri,
+            "scope" => &self.scope,
+            "state" => &self.state,
+            "aud" => &self.aud,
+            "code_challenge" => &self.code_challenge,
+            "code_challenge_method" => &self.code_challenge_method,
+            _ => "",
+        }
+    }
+}
+
 /// One scope offered on the consent page: its token (the checkbox's value) and what it means.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScopeChoice {
@@ -299,6 +333,20 @@ pub struct ConsentView {
 pub enum Consent {
     Ask(ConsentView),
     Redirect(String),
+}
+
+/// An app connected to a record, as "who can see my record" lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectedApp {
+    pub grant_id: String,
+    pub app_name: String,
+    /// "You", or the caregiver who connected it.
+    pub connected_by: String,
+    pub since: String,
+    pub until: String,
+    pub last_used: Option<String>,
+    /// What it may read, in plain language.
+    pub can_read: Vec<String>,
 }
 
 #[cfg(test)]

@@ -245,6 +245,17 @@ pub const FEES_HEADING: &str = "fees-heading";
 pub const FEES_ERROR: &str = "fees-error";
 pub const FEES_LIST: &str = "fees-list";
 
+// Apps of the patient's choice (issue 22).
+pub const APP_CONSENT_HEADING: &str = "app-consent-heading";
+pub const APP_CONSENT_WHO: &str = "app-consent-who";
+pub const APP_CONSENT_FORM: &str = "app-consent-form";
+pub const APP_CONSENT_ERROR: &str = "app-consent-error";
+pub const APP_CONSENT_REFUSED: &str = "app-consent-refused";
+pub const APP_CONSENT_ALLOW: &str = "app-consent-allow";
+pub const APP_CONSENT_DENY: &str = "app-consent-deny";
+pub const CONNECTED_APPS: &str = "connected-apps";
+pub const CONNECTED_APPS_NOTICE: &str = "connected-apps-notice";
+
 pub const ALL: &[(&str, &str)] = &[
     ("MAIN", MAIN),
     ("SITE_HEADER", SITE_HEADER),
@@ -483,6 +494,15 @@ pub const ALL: &[(&str, &str)] = &[
     ("FEES_HEADING", FEES_HEADING),
     ("FEES_ERROR", FEES_ERROR),
     ("FEES_LIST", FEES_LIST),
+    ("APP_CONSENT_HEADING", APP_CONSENT_HEADING),
+    ("APP_CONSENT_WHO", APP_CONSENT_WHO),
+    ("APP_CONSENT_FORM", APP_CONSENT_FORM),
+    ("APP_CONSENT_ERROR", APP_CONSENT_ERROR),
+    ("APP_CONSENT_REFUSED", APP_CONSENT_REFUSED),
+    ("APP_CONSENT_ALLOW", APP_CONSENT_ALLOW),
+    ("APP_CONSENT_DENY", APP_CONSENT_DENY),
+    ("CONNECTED_APPS", CONNECTED_APPS),
+    ("CONNECTED_APPS_NOTICE", CONNECTED_APPS_NOTICE),
 ];
 
 #[cfg(test)]

@@ -108,6 +108,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/shared/:token") view=pages::shared::SharedPage ssr=SsrMode::Async/>
                         <Route path=path!("/disclosures") view=pages::disclosures::DisclosuresPage ssr=SsrMode::Async/>
                         <Route path=path!("/verify") view=pages::verify::VerifyPage ssr=SsrMode::Async/>
+                        <Route path=path!("/oauth/authorize") view=pages::apps::AuthorizePage ssr=SsrMode::Async/>
                         <Route path=path!("/staff/patients/:pid/disclosures") view=pages::disclosures::StaffDisclosuresPage ssr=SsrMode::Async/>
                         <Route path=path!("/staff/duplicates") view=DuplicatesPage ssr=SsrMode::Async/>
                         <Route path=path!("/caregivers") view=pages::caregivers::CaregiversPage ssr=SsrMode::Async/>

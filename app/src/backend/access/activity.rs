@@ -28,6 +28,7 @@ impl AccessContext {
             .map(|u| u.id);
         let you = if patient_user.as_deref() == Some(self.principal.user_id.as_str()) { "You" } else { "The patient" };
         let mut caregiver_names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+        let mut app_names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
         let events = audit_event::Entity::find()
             .filter(audit_event::Column::PatientId.eq(patient_id.as_str()))
             .filter(audit_event::Column::Outcome.eq("success"))
@@ -56,6 +57,21 @@ impl AccessContext {
                 _ => you.to_string(),
             };
             let row = match (e.action.as_str(), by_patient || by_caregiver) {
+                // A read through an app the person connected (issue 22): the app named, and who
+                // connected it.
+                ("patient_read", true) if detail.starts_with("app ") => {
+                    let (app_id, what) = detail["app ".len()..].split_once(": ").unwrap_or(("", ""));
+                    let app = match app_names.get(app_id) {
+                        Some(name) => name.clone(),
+                        None => {
+                            let name = crate::backend::entities::smart_app::Entity::find_by_id(app_id).one(&self.db).await?.map_or_else(|| "An app".to_string(), |a| a.name);
+                            app_names.insert(app_id.to_string(), name.clone());
+                            name
+                        }
+                    };
+                    let by = if who == "You" { "you".to_string() } else { who };
+                    Some(("View", format!("{app} (an app connected by {by})"), describe_app_read(what), None))
+                }
                 ("patient_read", true) if detail.starts_with("download now:") => Some(("Download", who, describe_instant(detail), None)),
                 ("patient_read", true) if detail != "accounting of disclosures" => Some(("View", who, describe_read(detail), None)),
                 ("release_request", true) if detail.starts_with("downloaded") => Some(("Download", who, describe_download(detail), None)),
@@ -106,6 +122,16 @@ impl AccessContext {
     }
 }
 
+/// "Observation search" as people read it: "Read your test results, vital signs and other
+/// observations".
+fn describe_app_read(what: &str) -> String {
+    match what.split_whitespace().next() {
+        Some("Patient") if what.contains("$everything") => "Read your whole record".into(),
+        Some(kind) => format!("Read {}", crate::domain::smart::plain_name(kind)),
+        None => "Read your record".into(),
+    }
+}
+
 fn describe_read(detail: &str) -> String {
     if let Some(section) = detail.strip_prefix("section=") {
         let slug = section.split_whitespace().next().unwrap_or_default();
@@ -119,6 +145,9 @@ fn describe_read(detail: &str) -> String {
     }
     if detail == "activity history" {
         return "This activity history".into();
+    }
+    if detail == "connected apps" {
+        return "Your connected apps".into();
     }
     "Your record".into()
 }

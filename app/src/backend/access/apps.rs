@@ -22,7 +22,7 @@ use crate::backend::policy::{Action, Target};
 use crate::backend::request::RequestMeta;
 use crate::backend::smart::{is_challenge, new_secret, redirect_registered, secret_hash, verifier_matches};
 use crate::domain::FieldError;
-use crate::domain::smart::{AuthorizeQuery, Consent, ConsentView, Scope, ScopeChoice, ScopeRequest, ScopeSet};
+use crate::domain::smart::{AuthorizeQuery, Consent, ConnectedApp, ConsentView, Scope, ScopeChoice, ScopeRequest, ScopeSet};
 use crate::error::AppError;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
@@ -188,6 +188,9 @@ pub struct TokenForm {
     pub client_secret: String,
     pub refresh_token: String,
     pub scope: String,
+    /// The revocation endpoint's token (RFC 7009 2.1), and its optional hint.
+    pub token: String,
+    pub token_type_hint: String,
 }
 
 /// A token endpoint error (RFC 6749 5.2): its status, code and description.
@@ -389,5 +392,87 @@ pub async fn smart_token(db: &DatabaseConnection, form: &TokenForm, basic: Optio
         }
         "" => Err(OAuthError { status: 400, error: "invalid_request", description: "grant_type is required".into() }),
         _ => Err(OAuthError { status: 400, error: "unsupported_grant_type", description: "grant_type must be authorization_code or refresh_token".into() }),
+    }
+}
+
+/// The revocation endpoint (RFC 7009): the token's grant is revoked with all its tokens. A
+/// confidential app proves its secret; an unknown token is no error.
+pub async fn smart_revoke(db: &DatabaseConnection, form: &TokenForm, basic: Option<(String, String)>, request: &RequestMeta) -> Result<(), OAuthError> {
+    if form.token.is_empty() {
+        return Err(OAuthError { status: 400, error: "invalid_request", description: "token is required".into() });
+    }
+    let Some(token) = smart_token::Entity::find_by_id(secret_hash(&form.token)).one(db).await? else {
+        return Ok(());
+    };
+    let Some(grant) = smart_grant::Entity::find_by_id(token.grant_id.as_str()).one(db).await? else {
+        return Ok(());
+    };
+    client_of(db, &grant, form, basic.as_ref(), false).await?;
+    if grant.revoked_at_ms.is_none() {
+        revoke_grant(db, &grant, "revoked by the app", request).await?;
+    }
+    Ok(())
+}
+
+impl AccessContext {
+    /// The apps connected to the record on screen (the patient's own, or the one a caregiver
+    /// acts for) and still able to read it: who connected each, what it may read, until when,
+    /// and when it last read. Audited as a read of the record.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
+    pub async fn connected_apps(&self) -> Result<Vec<ConnectedApp>, AppError> {
+        use sea_orm::QueryOrder;
+        let patient = self.app_patient().await?;
+        let now = now_ms();
+        let grants = smart_grant::Entity::find()
+            .filter(smart_grant::Column::PatientId.eq(patient.id.as_str()))
+            .filter(smart_grant::Column::RevokedAtMs.is_null())
+            .filter(smart_grant::Column::ExpiresAtMs.gt(now))
+            .order_by_desc(smart_grant::Column::CreatedAtMs)
+            .all(&self.db)
+            .await?;
+        let mut out = Vec::with_capacity(grants.len());
+        for grant in grants {
+            let Some(app) = smart_app::Entity::find_by_id(grant.app_id.as_str()).one(&self.db).await?.filter(|a| a.disabled_at_ms.is_none()) else {
+                continue;
+            };
+            let by = if grant.user_id == self.principal.user_id { "You".to_string() } else { self.display_name(&grant.user_id).await? };
+            out.push(ConnectedApp {
+                grant_id: grant.id,
+                app_name: app.name,
+                connected_by: by,
+                since: self.clock.minutes(grant.created_at_ms),
+                until: self.clock.minutes(grant.expires_at_ms),
+                last_used: grant.last_used_at_ms.map(|at| self.clock.minutes(at)),
+                can_read: ScopeSet::from_text(&grant.scopes).iter().map(|s| s.plain_language()).collect(),
+            });
+        }
+        let event = self.event(AuditAction::PatientRead, Outcome::Success).patient(patient.id.as_str()).entity("smart_grant", patient.id.as_str()).detail("connected apps".to_string());
+        self.audit_alone(event).await?;
+        Ok(out)
+    }
+
+    /// Disconnects an app from the record on screen: its grant is revoked and its tokens
+    /// deleted, so its very next request fails (401). A grant of another record answers 404.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
+    pub async fn disconnect_app(&self, grant_id: &str) -> Result<(), AppError> {
+        let patient = self.app_patient().await?;
+        let grant = smart_grant::Entity::find_by_id(grant_id)
+            .filter(smart_grant::Column::PatientId.eq(patient.id.as_str()))
+            .filter(smart_grant::Column::RevokedAtMs.is_null())
+            .one(&self.db)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let txn = write_transaction(&self.db).await?;
+        smart_grant::Entity::update_many()
+            .col_expr(smart_grant::Column::RevokedAtMs, Expr::value(now_ms()))
+            .col_expr(smart_grant::Column::RevokedReason, Expr::value("disconnected by the person"))
+            .filter(smart_grant::Column::Id.eq(grant.id.as_str()))
+            .exec(&txn)
+            .await?;
+        smart_token::Entity::delete_many().filter(smart_token::Column::GrantId.eq(grant.id.as_str())).exec(&txn).await?;
+        let event = self.event(AuditAction::AppRevoke, Outcome::Success).patient(patient.id.as_str()).entity("smart_grant", grant.id.as_str()).detail("disconnected by the person".to_string());
+        audit::record(&txn, event).await?;
+        txn.commit().await?;
+        Ok(())
     }
 }

@@ -138,7 +138,7 @@ fn document_list() -> Select<clinical_document::Entity> {
 }
 
 /// The patient's resources with a sensitive tag (a category, or adolescent-confidential).
-fn tagged(patient_id: &str) -> sea_orm::sea_query::SelectStatement {
+pub(super) fn tagged(patient_id: &str) -> sea_orm::sea_query::SelectStatement {
     sea_orm::sea_query::Query::select()
         .column(sensitive_tag::Column::ResourceId)
         .from(sensitive_tag::Entity)
@@ -155,7 +155,7 @@ fn not_sensitive(patient_id: &str) -> sea_orm::Condition {
 const HIDES: &str = "hides_tagged";
 
 /// The patient's resources tagged as psychotherapy notes (45 CFR 164.524(a)(1)(i)).
-fn psychotherapy_notes(patient_id: &str) -> sea_orm::sea_query::SelectStatement {
+pub(super) fn psychotherapy_notes(patient_id: &str) -> sea_orm::sea_query::SelectStatement {
     sea_orm::sea_query::Query::select()
         .column(sensitive_tag::Column::ResourceId)
         .from(sensitive_tag::Entity)

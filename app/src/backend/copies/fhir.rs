@@ -147,7 +147,7 @@ fn is_uuid(s: &str) -> bool {
 }
 
 /// Where a reference points, as written.
-enum Target<'a> {
+pub(crate) enum Target<'a> {
     Local,
     Uuid(&'a str),
     TypeId(&'a str, &'a str),
@@ -155,7 +155,7 @@ enum Target<'a> {
     Unknown,
 }
 
-fn parse_reference(r: &str) -> Target<'_> {
+pub(crate) fn parse_reference(r: &str) -> Target<'_> {
     if r.starts_with('#') {
         return Target::Local;
     }
@@ -210,6 +210,18 @@ impl<'a> Index<'a> {
 
 /// Rewrites every reference inside `value`; returns the pool entries it now points to.
 fn rewrite(value: &mut Value, index: &Index<'_>, included: &HashSet<usize>, urls: &[String], wanted: &mut Vec<usize>) {
+    rewrite_references(value, &mut |target| {
+        let n = index.find(target).filter(|n| included.contains(n) || CONTEXT_TYPES.contains(&index.pool[*n].resource_type.as_str()))?;
+        wanted.push(n);
+        Some(urls[n].clone())
+    });
+}
+
+/// Rewrites every reference inside `value` to what `resolve` names for its target (a contained
+/// `#id` reference is left as it is); a target `resolve` does not know becomes display-only
+/// (with its identifier when it had one), never a dangling link. The copies and the FHIR API
+/// (which names targets `Type/id`) both write references through this.
+pub(crate) fn rewrite_references(value: &mut Value, resolve: &mut dyn FnMut(&Target<'_>) -> Option<String>) {
     match value {
         Value::Object(map) => {
             if let Some(Value::String(reference)) = map.get("reference").cloned() {
@@ -217,23 +229,21 @@ fn rewrite(value: &mut Value, index: &Index<'_>, included: &HashSet<usize>, urls
                 if matches!(target, Target::Local) {
                     return;
                 }
-                let found = index.find(&target).filter(|n| included.contains(n) || CONTEXT_TYPES.contains(&index.pool[*n].resource_type.as_str()));
-                match found {
-                    Some(n) => {
-                        map.insert("reference".into(), Value::String(urls[n].clone()));
-                        wanted.push(n);
+                match resolve(&target) {
+                    Some(url) => {
+                        map.insert("reference".into(), Value::String(url));
                     }
                     None => display_only(map, &target),
                 }
                 return;
             }
             for v in map.values_mut() {
-                rewrite(v, index, included, urls, wanted);
+                rewrite_references(v, resolve);
             }
         }
         Value::Array(items) => {
             for v in items {
-                rewrite(v, index, included, urls, wanted);
+                rewrite_references(v, resolve);
             }
         }
         _ => {}

@@ -4,7 +4,7 @@
 
 use super::pdf::{Block, PdfCopy};
 
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -12,7 +12,9 @@
 //!   that works.
 
 pub mod apps;
+pub mod fhir;
 pub mod routes;
+pub mod search;
 
 use base64::Engine;
 use sha2::{Digest, Sha256};

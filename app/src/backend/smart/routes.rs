@@ -1,8 +1,9 @@
 //! The token endpoint as an axum route (`POST /oauth/token`, RFC 6749 3.2): a form in, JSON
 //! out, never cached (`Cache-Control: no-store`, SMART App Launch 2.x), errors as RFC 6749 5.2
-//! objects. A confidential client may authenticate with HTTP Basic (RFC 6749 2.3.1).
+//! objects. A confidential client may authenticate with HTTP Basic (RFC 6749 2.3.1). Also the
+//! revocation endpoint (`POST /oauth/revoke`, RFC 7009), which takes the same form.
 
-use crate::backend::access::{OAuthError, TokenForm, smart_token};
+use crate::backend::access::{OAuthError, TokenForm, smart_revoke, smart_token};
 use crate::backend::request::RequestMeta;
 use crate::backend::state::AppState;
 use axum::extract::rejection::FormRejection;
@@ -45,4 +46,73 @@ pub async fn token(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo
         Ok(answer) => no_store(StatusCode::OK, serde_json::to_value(&answer).unwrap_or_default()),
         Err(e) => error_response(e),
     }
+}
+
+/// `POST /oauth/revoke` (RFC 7009): the token's whole grant ends (its access and refresh tokens
+/// with it). An unknown or already revoked token is no error (RFC 7009 2.2): the answer is the
+/// same 200, so the endpoint tells nobody which tokens exist.
+pub async fn revoke(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, form: Result<Form<TokenForm>, FormRejection>) -> Response {
+    let Ok(Form(form)) = form else {
+        return error_response(OAuthError { status: 400, error: "invalid_request", description: "the body must be application/x-www-form-urlencoded".into() });
+    };
+    let request = RequestMeta::from_parts(&headers, Some(peer));
+    match smart_revoke(&state.db, &form, basic_credentials(&headers), &request).await {
+        Ok(()) => no_store(StatusCode::OK, serde_json::json!({})),
+        Err(e) => error_response(e),
+    }
+}
+
+/// `POST /oauth/authorize/decision`: the consent page's form (the request's own fields, each
+/// ticked `grant`, and `decision=allow` or `deny`). Sends the browser back to the app with a
+/// code or `access_denied`; with nothing ticked, back to the page, which says so. A plain form
+/// post: it works before any script, and the same-site check guards it like every form.
+pub async fn decide(State(state): State<AppState>, session: tower_sessions::Session, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, body: String) -> Response {
+    use crate::backend::export::{error_response as page_error, see_other, signed_in_context};
+    use crate::domain::smart::AuthorizeQuery;
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes()).into_owned().take(200).collect();
+    let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
+    let query = AuthorizeQuery::from_fields(get);
+    let again = |problem: Option<&str>| {
+        let mut s = url::form_urlencoded::Serializer::new(String::new());
+        for name in AuthorizeQuery::FIELDS {
+            s.append_pair(name, query.field(name));
+        }
+        if let Some(p) = problem {
+            s.append_pair("problem", p);
+        }
+        format!("/oauth/authorize?{}", s.finish())
+    };
+    let context = match signed_in_context(&state, session, &headers, peer).await {
+        Ok(c) => c,
+        Err(crate::error::AppError::Unauthenticated) => return see_other(&format!("/sign-in?next={}", crate::domain::percent(&again(None)))),
+        Err(e) => return page_error(e),
+    };
+    let ticked: Vec<String> = pairs.iter().filter(|(k, _)| k == "grant").map(|(_, v)| v.clone()).collect();
+    match context.smart_decide(&query, &state.fhir_base(), get("decision") == "allow", &ticked).await {
+        Ok(url) => back_to_app(&url),
+        Err(crate::error::AppError::Validation { fields }) if fields.iter().any(|f| f.field == "scopes") => see_other(&again(Some("scopes"))),
+        Err(e) => page_error(e),
+    }
+}
+
+/// The way back to the app after the decision: a page that moves on at once (`refresh`) with
+/// a link. Not a redirect: the portal's `form-action` policy (a form leads only to this site)
+/// would stop a form post redirected to the app's own site.
+fn back_to_app(url: &str) -> Response {
+    let href = crate::backend::copies::html::escape(url);
+    let body = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta http-equiv=\"refresh\" content=\"0;url={href}\">\
+         <title>Returning to the app · Patient portal</title></head>\
+         <body><main><h1>Returning you to the app</h1>\
+         <p><a id=\"back-to-app\" href=\"{href}\">Continue to the app</a></p></main></body></html>"
+    );
+    let mut response = (StatusCode::OK, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // The code is in the address: no other site learns it from this page's links.
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
 }

@@ -139,6 +139,7 @@ pub fn CaregiversPage() -> impl IntoView {
                     </ActionForm>
                 }.into_any()
             }/>
+            <ConnectedApps/>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     sent.await.ok().flatten().map(|sent| view! {
@@ -151,6 +152,49 @@ pub fn CaregiversPage() -> impl IntoView {
                 })}
             </Suspense>
         </section>
+    }
+}
+
+/// The apps connected to the record (issue 22): what each may read, until when, its last read,
+/// and a button that disconnects it (its next request fails).
+#[component]
+fn ConnectedApps() -> impl IntoView {
+    use crate::api::apps::{DisconnectApp, connected_apps};
+    let disconnect = ServerAction::<DisconnectApp>::new();
+    let result = Signal::derive(move || disconnect.value().get());
+    let apps = Resource::new(move || disconnect.version().get(), |_| connected_apps());
+    view! {
+        <h2 id="apps-title">"Apps connected to your record"</h2>
+        <FormError result id=ids::CONNECTED_APPS_NOTICE/>
+        <Loaded resource=apps view=move |list| {
+            if list.is_empty() {
+                return view! { <p class="muted">"No app is connected. An app you choose can ask to read your record; you decide here what it may see."</p> }.into_any();
+            }
+            view! {
+                <ul id=ids::CONNECTED_APPS class="items" aria-labelledby="apps-title">
+                    {list.into_iter().map(|app| {
+                        let label = format!("Disconnect {}", app.app_name);
+                        view! {
+                            <li class="item">
+                                <p class="item__title">{app.app_name.clone()}</p>
+                                <p>{format!("May: {}", app.can_read.join("; "))}</p>
+                                <p class="item__meta muted">{format!(
+                                    "Connected {} by {} · until {} · {}",
+                                    app.since,
+                                    app.connected_by,
+                                    app.until,
+                                    app.last_used.clone().map(|at| format!("last read {at}")).unwrap_or_else(|| "not used yet".into())
+                                )}</p>
+                                <ActionForm action=disconnect attr:class="inline-form">
+                                    <input type="hidden" name="id" value=app.grant_id.clone()/>
+                                    <button type="submit" class="button button--danger" aria-label=label>"Disconnect"</button>
+                                </ActionForm>
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            }.into_any()
+        }/>
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod activation;
+pub mod apps;
 pub mod audit_report;
 pub mod caregivers;
 pub mod desk;

@@ -1,0 +1,268 @@
+//! The FHIR R4 API that SMART tokens open (issue 22): discovery and the CapabilityStatement,
+//! every served type read and searched and valid against the FHIR R4 JSON schema (an independent
+//! validator), US Core searches, paging, `$everything`, scopes (403), other patients' ids and
+//! hidden items (404), missing, expired and revoked tokens (401), bad input named in an
+//! OperationOutcome, and every read audited under the app's name.
+
+use crate::instant_copies::{ROOT, temp_file};
+use crate::smart::{connect, launch_ready};
+use app::domain::smart::RESOURCE_TYPES;
+use portal_tests::{TestApp, count, spawn_app};
+use sea_orm::ConnectionTrait;
+use serde_json::Value;
+use std::collections::HashSet;
+use std::process::Command;
+
+/// `GET /fhir/r4/<path>` with the token; (status, body).
+async fn get(app: &TestApp, token: Option<&str>, path: &str) -> (u16, Value) {
+    let mut request = reqwest::Client::new().get(app.url(&format!("/fhir/r4/{path}")));
+    if let Some(t) = token {
+        request = request.bearer_auth(t);
+    }
+    let response = request.send().await.expect("sent");
+    let status = response.status().as_u16();
+    let kind = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    if status != 200 {
+        assert_eq!(body["resourceType"], "OperationOutcome", "{path}: {status} {body}");
+    }
+    assert!(kind.starts_with("application/fhir+json"), "{path}: {kind}");
+    (status, body)
+}
+
+/// The resources of a searchset.
+fn resources(bundle: &Value) -> Vec<Value> {
+    bundle["entry"].as_array().map(|e| e.iter().map(|x| x["resource"].clone()).collect()).unwrap_or_default()
+}
+
+fn link(bundle: &Value, relation: &str) -> Option<String> {
+    bundle["link"].as_array()?.iter().find(|l| l["relation"] == relation).and_then(|l| l["url"].as_str()).map(str::to_string)
+}
+
+/// Every resource against the FHIR R4 JSON schema, in one run of the validator.
+fn assert_all_valid(values: &[Value]) {
+    let paths: Vec<_> = values.iter().map(|v| temp_file(v.to_string().as_bytes(), "json")).collect();
+    let out = Command::new("node").arg(format!("{ROOT}/tests/tools/validate-fhir.cjs")).args(&paths).current_dir(ROOT).output().expect("node is needed");
+    for p in &paths {
+        std::fs::remove_file(p).ok();
+    }
+    assert!(out.status.success(), "not valid FHIR R4: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}
+
+fn references(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(r) = m.get("reference").and_then(Value::as_str) {
+                out.push(r.to_string());
+            }
+            m.values().for_each(|x| references(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| references(x, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn an_app_reads_and_searches_the_record_it_was_granted() {
+    let app = spawn_app().await;
+    let (client_id, patient, leon) = launch_ready(&app).await;
+
+    // Discovery, without a token, at the FHIR base as SMART asks and at the site's root.
+    for path in ["/fhir/r4/.well-known/smart-configuration", "/.well-known/smart-configuration"] {
+        let config: Value = reqwest::get(app.url(path)).await.expect("sent").json().await.expect("JSON");
+        assert_eq!(config["token_endpoint"], app.url("/oauth/token"));
+        assert_eq!(config["authorization_endpoint"], app.url("/oauth/authorize"));
+        assert_eq!(config["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+        assert!(config["capabilities"].as_array().expect("list").iter().any(|c| c == "launch-standalone"));
+    }
+    let (status, capability) = get(&app, None, "metadata").await;
+    assert_eq!(status, 200);
+    assert_eq!(capability["fhirVersion"], "4.0.1");
+    let observation = capability["rest"][0]["resource"].as_array().expect("types").iter().find(|r| r["type"] == "Observation").expect("Observation").clone();
+    assert!(observation["searchParam"].to_string().contains("\"patient\""), "{observation}");
+
+    let tokens = connect(&app, &leon, &client_id, "launch/patient offline_access patient/*.rs").await;
+    let token = tokens["access_token"].as_str().expect("token").to_string();
+    let t = Some(token.as_str());
+
+    // The patient, under the id the token response named.
+    let (status, me) = get(&app, t, &format!("Patient/{patient}")).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["id"], patient.as_str());
+    let mut all = vec![capability, me];
+
+    // Every type: a search by patient; what is found reads back by id; references point at this
+    // server or are display-only.
+    let mut served_refs = Vec::new();
+    let mut found_types = HashSet::new();
+    for kind in RESOURCE_TYPES {
+        let query = if matches!(kind, "Practitioner" | "Organization" | "Location") { format!("{kind}?_count=5") } else { format!("{kind}?patient={patient}&_count=5") };
+        let (status, bundle) = get(&app, t, &query).await;
+        assert_eq!(status, 200, "{kind}: {bundle}");
+        assert_eq!(bundle["type"], "searchset");
+        for resource in resources(&bundle) {
+            assert_eq!(resource["resourceType"], kind);
+            found_types.insert(kind);
+            references(&resource, &mut served_refs);
+            all.push(resource);
+        }
+        all.push(bundle);
+    }
+    for kind in ["Patient", "Condition", "Observation", "Encounter", "Immunization", "MedicationRequest", "Procedure", "DiagnosticReport", "Practitioner", "Organization"] {
+        assert!(found_types.contains(kind), "the medium record has {kind}");
+    }
+    assert_all_valid(&all);
+    served_refs.sort();
+    served_refs.dedup();
+    for reference in served_refs.iter().take(40) {
+        assert!(!reference.starts_with("urn:uuid:") && !reference.contains('?'), "{reference}");
+        let (status, target) = get(&app, t, reference).await;
+        assert_eq!(status, 200, "{reference} resolves: {target}");
+    }
+
+    // US Core: laboratory observations, paged by `next` links to the end.
+    let (_, first) = get(&app, t, &format!("Observation?patient=Patient/{patient}&category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory&_count=20")).await;
+    let total = first["total"].as_u64().expect("total");
+    assert!(total > 20, "93 lab results in the medium record: {total}");
+    let mut seen = resources(&first).len() as u64;
+    let mut next = link(&first, "next");
+    let mut ids = HashSet::new();
+    while let Some(url) = next {
+        let path = url.strip_prefix(&app.url("/fhir/r4/")).expect("a link on this server").to_string();
+        let (status, page) = get(&app, t, &path).await;
+        assert_eq!(status, 200);
+        for r in resources(&page) {
+            assert!(r["category"].to_string().contains("laboratory"), "{r}");
+            assert!(ids.insert(r["id"].as_str().expect("id").to_string()), "no resource twice");
+        }
+        seen += resources(&page).len() as u64;
+        next = link(&page, "next");
+    }
+    assert_eq!(seen, total);
+
+    // By code and by date: every match has them.
+    let sample = resources(&first).into_iter().next().expect("a lab result");
+    let code = sample["code"]["coding"][0]["code"].as_str().expect("a code").to_string();
+    let (_, by_code) = get(&app, t, &format!("Observation?patient={patient}&code=http://loinc.org|{code}")).await;
+    assert!(!resources(&by_code).is_empty());
+    assert!(resources(&by_code).iter().all(|r| r["code"].to_string().contains(&code)));
+    let (_, dated) = get(&app, t, &format!("Observation?patient={patient}&category=vital-signs&date=ge2015-01-01&date=lt2016-01-01")).await;
+    for r in resources(&dated) {
+        let when = r["effectiveDateTime"].as_str().expect("a date");
+        assert!(when.as_bytes()[..4] == *b"2015", "{when}");
+    }
+    let (_, conditions) = get(&app, t, &format!("Condition?patient={patient}&clinical-status=active")).await;
+    assert!(resources(&conditions).iter().all(|r| r["clinicalStatus"].to_string().contains("active")));
+    let (_, by_id) = get(&app, t, &format!("Observation?_id={}", sample["id"].as_str().expect("id"))).await;
+    assert_eq!(by_id["total"], 1);
+
+    // `_count`: 0 gives the total only; a million is capped.
+    let (_, counted) = get(&app, t, &format!("Observation?patient={patient}&_count=0")).await;
+    assert!(counted["total"].as_u64().expect("total") > 100 && resources(&counted).is_empty());
+    let (_, capped) = get(&app, t, &format!("Observation?patient={patient}&_count=1000000")).await;
+    assert_eq!(resources(&capped).len(), 200);
+
+    // $everything: the patient and every resource of theirs.
+    let (status, everything) = get(&app, t, &format!("Patient/{patient}/$everything")).await;
+    assert_eq!(status, 200);
+    let kinds: HashSet<String> = resources(&everything).iter().filter_map(|r| r["resourceType"].as_str().map(str::to_string)).collect();
+    assert!(kinds.contains("Patient") && kinds.contains("Observation") && kinds.contains("Practitioner"), "{kinds:?}");
+    let served = count(&app.db, &format!("SELECT COUNT(*) FROM fhir_resource WHERE patient_id = '{patient}' AND resource_type IN ('{}')", RESOURCE_TYPES.join("','"))).await;
+    let matched = everything["entry"].as_array().expect("entries").iter().filter(|e| e["search"]["mode"] == "match").count() as i64;
+    assert_eq!(matched, served, "every served resource of the record once");
+
+    // Every read is audited under the app, and the activity history names it.
+    let reads = count(&app.db, "SELECT COUNT(*) FROM audit_event WHERE action = 'patient_read' AND entity_type = 'smart_app'").await;
+    assert!(reads >= 20, "{reads}");
+    let history = app.call_ok(&leon, "my_activity", &[]).await.to_string();
+    assert!(history.contains("Health Diary (an app connected by you)"), "{history}");
+}
+
+#[tokio::test]
+async fn the_api_refuses_what_the_token_does_not_open() {
+    let app = spawn_app().await;
+    let (client_id, patient, leon) = launch_ready(&app).await;
+    let tokens = connect(&app, &leon, &client_id, "patient/Patient.rs patient/Condition.rs offline_access").await;
+    let token = tokens["access_token"].as_str().expect("token").to_string();
+    let t = Some(token.as_str());
+
+    // Scopes: a type not granted is 403; granted ones answer.
+    assert_eq!(get(&app, t, &format!("Observation?patient={patient}")).await.0, 403);
+    assert_eq!(get(&app, t, &format!("Condition?patient={patient}")).await.0, 200);
+
+    // Another patient's record: their ids are 404, as is a search naming them.
+    let other = app.import_fhir(include_bytes!("../fixtures/fhir/synthea/b6f92fa3-b989-fa1b-aad8-aafb1020a5e9.json")).await;
+    let theirs: String = app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(app.db.get_database_backend(), format!("SELECT fhir_id FROM fhir_resource WHERE patient_id = '{other}' AND resource_type = 'Condition'")))
+        .await
+        .expect("query")
+        .expect("a condition")
+        .try_get("", "fhir_id")
+        .expect("id");
+    assert_eq!(get(&app, t, &format!("Condition/{theirs}")).await.0, 404);
+    assert_eq!(get(&app, t, &format!("Patient/{other}")).await.0, 404);
+    assert_eq!(get(&app, t, &format!("Condition?patient={other}")).await.0, 404);
+
+    // A psychotherapy note is never served online (45 CFR 164.524(a)(1)(i)): 404 like absence.
+    let (_, conditions) = get(&app, t, &format!("Condition?patient={patient}")).await;
+    let hidden = resources(&conditions)[0]["id"].as_str().expect("id").to_string();
+    assert_eq!(get(&app, t, &format!("Condition/{hidden}")).await.0, 200);
+    app.db
+        .execute_unprepared(&format!("INSERT INTO sensitive_tag (resource_id, category, patient_id) SELECT id, 'psychotherapy_notes', patient_id FROM fhir_resource WHERE fhir_id = '{hidden}' AND resource_type = 'Condition'"))
+        .await
+        .expect("tagged");
+    assert_eq!(get(&app, t, &format!("Condition/{hidden}")).await.0, 404);
+    let (_, after) = get(&app, t, &format!("Condition?patient={patient}")).await;
+    assert_eq!(after["total"].as_u64(), conditions["total"].as_u64().map(|n| n - 1));
+
+    // Bad input: named in an OperationOutcome.
+    let (status, outcome) = get(&app, t, &format!("Condition?patient={patient}&severity=severe&_sort=date")).await;
+    assert_eq!(status, 400);
+    assert!(outcome.to_string().contains("severity, _sort"), "{outcome}");
+    let (status, outcome) = get(&app, t, "Condition?onset-date=yesterday").await;
+    assert_eq!(status, 400);
+    assert!(outcome.to_string().contains("onset-date"), "{outcome}");
+    assert_eq!(get(&app, t, "Spaceship?patient=x").await.0, 404);
+    assert_eq!(get(&app, t, "Condition/not%20an%20id").await.0, 400);
+    assert_eq!(get(&app, t, "Condition/x/y/z").await.0, 404);
+    let xml = reqwest::Client::new().get(app.url("/fhir/r4/metadata?_format=xml")).send().await.expect("sent");
+    assert_eq!(xml.status(), 406);
+
+    // Tokens: none, unknown, expired.
+    let (status, _) = get(&app, None, &format!("Patient/{patient}")).await;
+    assert_eq!(status, 401);
+    assert_eq!(get(&app, Some("not-a-token"), &format!("Patient/{patient}")).await.0, 401);
+    let second = connect(&app, &leon, &client_id, "patient/Patient.rs").await;
+    let second = second["access_token"].as_str().expect("token").to_string();
+    app.db.execute_unprepared(&format!("UPDATE smart_token SET expires_at_ms = 0 WHERE token_hash = '{}'", sha256_hex(&second))).await.expect("expired");
+    assert_eq!(get(&app, Some(&second), &format!("Patient/{patient}")).await.0, 401);
+
+    // Disconnected from "Who can see my records": the next call fails.
+    let listed = app.call_ok(&leon, "connected_apps", &[]).await;
+    let grants: Vec<String> = listed.as_array().expect("list").iter().map(|a| a["grant_id"].as_str().expect("id").to_string()).collect();
+    assert!(listed.to_string().contains("Health Diary"), "{listed}");
+    for grant in &grants {
+        app.call_ok(&leon, "disconnect_app", &[("id", grant.as_str())]).await;
+    }
+    assert_eq!(get(&app, t, &format!("Patient/{patient}")).await.0, 401);
+    let refresh = tokens["refresh_token"].as_str().expect("refresh");
+    let (status, _) = crate::smart::token(&app, &[("grant_type", "refresh_token"), ("refresh_token", refresh)]).await;
+    assert_eq!(status, 400, "a disconnected app cannot refresh");
+    assert!(count(&app.db, "SELECT COUNT(*) FROM audit_event WHERE action = 'app_revoke'").await >= 1);
+
+    // The app's own revocation (RFC 7009): 200 whatever the token, and the grant ends.
+    let third = connect(&app, &leon, &client_id, "patient/Patient.rs").await;
+    let third = third["access_token"].as_str().expect("token").to_string();
+    assert_eq!(get(&app, Some(&third), &format!("Patient/{patient}")).await.0, 200);
+    for revoked in [third.as_str(), "unknown"] {
+        let response = reqwest::Client::new().post(app.url("/oauth/revoke")).form(&[("token", revoked), ("client_id", client_id.as_str())]).send().await.expect("sent");
+        assert_eq!(response.status(), 200);
+    }
+    assert_eq!(get(&app, Some(&third), &format!("Patient/{patient}")).await.0, 401);
+}
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}
