@@ -140,6 +140,9 @@ struct Candidate {
     category: Option<String>,
 }
 
+/// A candidate as read: row id, FHIR id, and its item's date, codes (JSON) and category.
+type CandidateRow = (String, String, Option<i64>, Option<String>, Option<String>);
+
 /// The criteria answered from the clinical item's columns for each type (the rest, and every
 /// criterion of a type without items, is answered from the resource itself).
 fn indexed(resource_type: &str, name: &str) -> bool {
@@ -210,10 +213,10 @@ fn texts_of(value: &Value, name: &str) -> Vec<String> {
         Some(v) => visit(v),
         None => {}
     }
-    if name == "name" {
-        if let Some(alias) = value.get("alias") {
-            push(alias);
-        }
+    if name == "name"
+        && let Some(alias) = value.get("alias")
+    {
+        push(alias);
     }
     out
 }
@@ -516,7 +519,7 @@ impl AccessContext {
             } else {
                 select.filter(fhir_resource::Column::PatientId.is_null())
             };
-            let rows: Vec<(String, String, Option<i64>, Option<String>, Option<String>)> = select
+            let rows: Vec<CandidateRow> = select
                 .into_tuple()
                 .all(&self.db)
                 .await?;
