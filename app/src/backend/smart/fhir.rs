@@ -166,7 +166,10 @@ async fn unknown_path() -> Response {
 }
 
 /// `GET [base]/metadata`: the CapabilityStatement (no token needed).
-async fn metadata(State(state): State<AppState>) -> Response {
+async fn metadata(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+    if let Err(e) = accepts_json(&headers, &pairs_of(query.as_deref())) {
+        return error(&e);
+    }
     fhir_json(StatusCode::OK, &capability_statement(&state.base_url, &state.fhir_base()))
 }
 
