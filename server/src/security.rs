@@ -165,6 +165,8 @@ pub const RATE_LIMITED_PATHS: &[&str] = &[
     // Anyone may check a copy, without signing in: bounded per address like the rest.
     "/api/verify_copy",
     "/verify/file",
+    // Apps registering themselves (when open_app_registration allows it).
+    "/oauth/register",
 ];
 
 /// The verify page answers a code or a hash in its query (`GET /verify?code=…`): limited too.

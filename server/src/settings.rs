@@ -103,6 +103,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<String>,
     /// The bearer token that opens `/metrics` (none: no metrics route).
     pub metrics_token: Option<SecretString>,
+    /// Apps may register themselves (RFC 7591 dynamic registration at `/oauth/register`).
+    pub open_app_registration: bool,
     pub oidc_providers: Vec<OidcProviderSettings>,
 }
 
@@ -180,6 +182,7 @@ impl Default for Settings {
             oidc_providers: Vec::new(),
             trusted_proxies: Vec::new(),
             metrics_token: None,
+            open_app_registration: false,
             import_max_file_bytes: 64 * 1024 * 1024,
             import_max_string_bytes: 16 * 1024 * 1024,
             request_response_days: 30,
@@ -276,6 +279,7 @@ pub const DOCS: &[SettingDoc] = &[
     SettingDoc { key: "upload_bytes_per_day", default: "52428800", help: "The most one account may upload in 24 hours (representatives' documents), in bytes (50 MiB); at least representative_document_max_bytes." },
     SettingDoc { key: "trusted_proxies", default: "(none)", help: "The TLS-terminating proxies in front of the portal, as CIDR blocks (10.0.0.0/8, 2001:db8::/32, or one address). Only when the connection comes from one of them is the client read from X-Forwarded-For (or Forwarded): the right-most hop that is not a trusted proxy. Without it, every client behind a proxy looks like the proxy to rate limits, lock-outs and the audit trail." },
     SettingDoc { key: "metrics_token", default: "(none: no /metrics)", help: "The bearer token that opens /metrics (Prometheus text: requests and latency by route pattern, database pool, audit queue and sealer lag, mail backlog, sign-ins alive; never a patient identifier). At least 24 characters. Secret: never printed." },
+    SettingDoc { key: "open_app_registration", default: "false", help: "Lets any app register itself for the FHIR API (SMART, RFC 7591 dynamic registration at POST /oauth/register). Off: administrators register apps with `portal apps register`. Either way the patient decides on the consent page what an app may read." },
     SettingDoc { key: "oidc_providers", default: "(none)", help: "OpenID Connect providers: a list of {id, label, issuer, client_id, client_secret, for_patients}. Register {public_url}/auth/oidc/callback with each." },
 ];
 
@@ -962,7 +966,7 @@ mod tests {
         toml.push_str("import_max_file_bytes = 1024\nimport_max_string_bytes = 1024\n");
         toml.push_str("request_response_days = 30\nself_copy_fee_cents = 0\nthird_party_copy_fee_cents = 0\nthird_party_response_days = 30\ncopy_fee_cap_cents = 0\n");
         toml.push_str("file_keys = \"k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\naudit_key = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\naudit_checkpoint_file = \"c.log\"\nrelease_download_days = 30\nprivacy_contact = \"p\"\norganization_name = \"o\"\norganization_address = \"a\"\nprivacy_contact_phone = \"1\"\ntime_zone = \"America/Chicago\"\n");
-        toml.push_str("caregiver_default_days = 1\ncaregiver_max_days = 1\ncaregiver_invitation_days = 1\nproxy_limited_from_age = 12\nproxy_adult_from_age = 18\nrepresentative_document_max_bytes = 1024\nupload_bytes_per_day = 1024\ntrusted_proxies = [\"10.0.0.0/8\"]\nmetrics_token = \"a-long-enough-metrics-token-0000\"\n");
+        toml.push_str("caregiver_default_days = 1\ncaregiver_max_days = 1\ncaregiver_invitation_days = 1\nproxy_limited_from_age = 12\nproxy_adult_from_age = 18\nrepresentative_document_max_bytes = 1024\nupload_bytes_per_day = 1024\ntrusted_proxies = [\"10.0.0.0/8\"]\nmetrics_token = \"a-long-enough-metrics-token-0000\"\nopen_app_registration = false\n");
         toml.push_str("oidc_providers = [{ id = \"idp\", label = \"IdP\", issuer = \"https://idp.example\", client_id = \"c\" }]\n");
         let keys: Vec<&str> = toml.lines().filter_map(|l| l.split(" = ").next()).collect();
         let documented: Vec<&str> = DOCS.iter().map(|d| d.key).collect();

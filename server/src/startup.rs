@@ -110,6 +110,7 @@ impl Application {
         };
         let (outbox_mailer, outbox_base) = (mailer.clone(), base_url.clone());
         let state = AppState {
+            open_app_registration: settings.open_app_registration,
             leptos_options: leptos_options(&settings, local_addr),
             db: db.clone(),
             auth,

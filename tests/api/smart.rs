@@ -229,3 +229,46 @@ async fn bad_authorization_requests_are_refused_without_an_open_redirect() {
     let response = reqwest::Client::new().post(app.url("/oauth/token")).header("content-type", "application/json").body("{}").send().await.expect("sent");
     assert_eq!(response.status(), 400);
 }
+
+/// Dynamic registration (RFC 7591) exists only when the site opens it; then a public or a
+/// confidential app registers itself, bad metadata is refused naming what is wrong, and
+/// discovery points at the endpoint.
+#[tokio::test]
+async fn apps_register_themselves_only_when_the_site_allows_it() {
+    let closed = spawn_app().await;
+    let body = serde_json::json!({ "client_name": "Self Starter", "redirect_uris": [REDIRECT] });
+    let response = reqwest::Client::new().post(closed.url("/oauth/register")).json(&body).send().await.expect("sent");
+    assert_eq!(response.status(), 404);
+    let config: serde_json::Value = reqwest::get(closed.url("/.well-known/smart-configuration")).await.expect("sent").json().await.expect("JSON");
+    assert!(config.get("registration_endpoint").is_none(), "{config}");
+
+    let app = portal_tests::spawn_app_with(|s| s.open_app_registration = true).await;
+    let config: serde_json::Value = reqwest::get(app.url("/fhir/r4/.well-known/smart-configuration")).await.expect("sent").json().await.expect("JSON");
+    assert_eq!(config["registration_endpoint"], app.url("/oauth/register"));
+    let register = |body: serde_json::Value| {
+        let url = app.url("/oauth/register");
+        async move {
+            let response = reqwest::Client::new().post(url).json(&body).send().await.expect("sent");
+            let status = response.status().as_u16();
+            (status, response.json::<serde_json::Value>().await.expect("JSON"))
+        }
+    };
+    let (status, public) = register(body.clone()).await;
+    assert_eq!(status, 201, "{public}");
+    assert_eq!(public["token_endpoint_auth_method"], "none");
+    assert!(public.get("client_secret").is_none());
+    let (status, confidential) = register(serde_json::json!({ "client_name": "Coach", "redirect_uris": ["https://coach.example/cb"], "token_endpoint_auth_method": "client_secret_basic" })).await;
+    assert_eq!(status, 201, "{confidential}");
+    assert_eq!(confidential["client_secret"].as_str().map(str::len), Some(64));
+    for (bad, error) in [
+        (serde_json::json!({ "client_name": "Spy", "redirect_uris": ["http://spy.example/cb"] }), "invalid_redirect_uri"),
+        (serde_json::json!({ "client_name": "", "redirect_uris": [REDIRECT] }), "invalid_client_metadata"),
+        (serde_json::json!({ "client_name": "Spy", "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "private_key_jwt" }), "invalid_client_metadata"),
+        (serde_json::json!(["not", "an", "object"]), "invalid_client_metadata"),
+    ] {
+        let (status, answer) = register(bad).await;
+        assert_eq!((status, answer["error"].as_str()), (400, Some(error)), "{answer}");
+    }
+    assert_eq!(count(&app.db, "SELECT COUNT(*) FROM smart_app").await, 2);
+    assert_eq!(count(&app.db, "SELECT COUNT(*) FROM audit_event WHERE action = 'app_register'").await, 2);
+}

@@ -7,6 +7,8 @@ use sea_orm::DatabaseConnection;
 
 #[derive(Clone, Debug)]
 pub struct AppState {
+    /// Apps may register themselves (`open_app_registration`, RFC 7591).
+    pub open_app_registration: bool,
     pub leptos_options: LeptosOptions,
     /// The one pool, shared by sessions, health checks and (later) every repository.
     pub db: DatabaseConnection,

@@ -43,6 +43,7 @@ pub fn routes() -> Router<AppState> {
         .route("/.well-known/smart-configuration", get(smart_configuration))
         .route("/oauth/token", post(super::routes::token))
         .route("/oauth/revoke", post(super::routes::revoke))
+        .route("/oauth/register", post(super::routes::register))
         .layer(cors)
 }
 
@@ -222,16 +223,16 @@ pub fn capability_statement(site: &str, fhir_base: &str) -> Value {
 
 /// `GET /.well-known/smart-configuration` (SMART App Launch 2.x 2.1): what this server supports.
 async fn smart_configuration(State(state): State<AppState>) -> Response {
-    let mut response = axum::Json(smart_configuration_of(&state.base_url)).into_response();
+    let mut response = axum::Json(smart_configuration_of(&state.base_url, state.open_app_registration)).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=3600"));
     response
 }
 
-pub fn smart_configuration_of(site: &str) -> Value {
+pub fn smart_configuration_of(site: &str, open_registration: bool) -> Value {
     let site = site.trim_end_matches('/');
     let mut scopes: Vec<String> = vec!["openid".into(), "fhirUser".into(), "launch/patient".into(), "offline_access".into(), "patient/*.rs".into(), "patient/*.read".into()];
     scopes.extend(RESOURCE_TYPES.iter().map(|t| format!("patient/{t}.rs")));
-    json!({
+    let mut config = json!({
         "authorization_endpoint": format!("{site}/oauth/authorize"),
         "token_endpoint": format!("{site}/oauth/token"),
         "revocation_endpoint": format!("{site}/oauth/revoke"),
@@ -250,5 +251,9 @@ pub fn smart_configuration_of(site: &str) -> Value {
             "permission-v1",
             "permission-v2",
         ],
-    })
+    });
+    if open_registration {
+        config["registration_endpoint"] = json!(format!("{site}/oauth/register"));
+    }
+    config
 }

@@ -116,3 +116,61 @@ fn back_to_app(url: &str) -> Response {
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     response
 }
+
+/// An app's registration request (RFC 7591 2): what the portal reads of it.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct RegistrationRequest {
+    pub client_name: String,
+    pub redirect_uris: Vec<String>,
+    /// `none` (a public app, PKCE alone) or `client_secret_basic` / `client_secret_post`.
+    pub token_endpoint_auth_method: String,
+}
+
+/// `POST /oauth/register` (RFC 7591 dynamic registration), only when `open_app_registration`
+/// is on (otherwise there is no such endpoint: 404). Registering grants nothing: the patient
+/// still decides on the consent page what the app may read. Rate-limited per address like the
+/// sign-in endpoints, and audited.
+pub async fn register(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, body: Result<axum::Json<RegistrationRequest>, axum::extract::rejection::JsonRejection>) -> Response {
+    let refuse = |error: &str, description: &str| no_store(StatusCode::BAD_REQUEST, serde_json::json!({ "error": error, "error_description": description }));
+    if !state.open_app_registration {
+        return no_store(StatusCode::NOT_FOUND, serde_json::json!({ "error": "not_found", "error_description": "apps are registered by this site's administrators" }));
+    }
+    let Ok(axum::Json(asked)) = body else {
+        return refuse("invalid_client_metadata", "the body must be a JSON object (RFC 7591 2)");
+    };
+    let confidential = match asked.token_endpoint_auth_method.as_str() {
+        "" | "none" => false,
+        "client_secret_basic" | "client_secret_post" => true,
+        _ => return refuse("invalid_client_metadata", "token_endpoint_auth_method must be none, client_secret_basic or client_secret_post"),
+    };
+    let request = RequestMeta::from_parts(&headers, Some(peer));
+    match super::apps::register(&state.db, &asked.client_name, &asked.redirect_uris, confidential, None, &request).await {
+        Ok(registered) => {
+            let mut answer = serde_json::json!({
+                "client_id": registered.client_id,
+                "client_id_issued_at": crate::backend::db::now_ms() / 1000,
+                "client_name": asked.client_name.trim(),
+                "redirect_uris": asked.redirect_uris,
+                "token_endpoint_auth_method": if confidential { "client_secret_basic" } else { "none" },
+                "grant_types": ["authorization_code", "refresh_token"],
+                "response_types": ["code"],
+            });
+            if let Some(secret) = registered.secret {
+                answer["client_secret"] = serde_json::Value::String(secret);
+                answer["client_secret_expires_at"] = serde_json::Value::from(0);
+            }
+            no_store(StatusCode::CREATED, answer)
+        }
+        Err(crate::error::AppError::Validation { fields }) => {
+            let first = fields.into_iter().next();
+            let error = if first.as_ref().is_some_and(|f| f.field == "redirect_uri") { "invalid_redirect_uri" } else { "invalid_client_metadata" };
+            let description = first.map(|f| format!("{}: {}", if f.field == "name" { "client_name" } else { "redirect_uris" }, f.message)).unwrap_or_default();
+            refuse(error, &description)
+        }
+        Err(e) => {
+            tracing::error!(status = e.status_code(), "app registration failed");
+            no_store(StatusCode::INTERNAL_SERVER_ERROR, serde_json::json!({ "error": "server_error" }))
+        }
+    }
+}
