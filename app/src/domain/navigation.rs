@@ -23,7 +23,10 @@ impl SafeNext {
 
     /// `next` when it is a plain path on this site, else nothing.
     pub fn checked(next: Option<&str>) -> Option<Self> {
-        match next {
+        // A space arrives decoded in an app's authorization request carried through sign-in
+        // (its `scope` is space-separated): it is put back as `%20`, never followed raw.
+        let spaced = next.map(|n| if n.starts_with("/oauth/authorize?") { n.replace(' ', "%20") } else { n.to_string() });
+        match spaced.as_deref() {
             Some(path)
                 if path.starts_with('/')
                     && !path.starts_with("//")
@@ -95,6 +98,13 @@ pub fn percent(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_authorization_request_survives_sign_in() {
+        let next = "/oauth/authorize?response_type=code&scope=launch/patient openid patient/*.rs&state=x";
+        assert_eq!(safe_next(Some(next)), "/oauth/authorize?response_type=code&scope=launch/patient%20openid%20patient/*.rs&state=x");
+        assert_eq!(safe_next(Some("/record\n")), "/account");
+    }
 
     #[test]
     fn only_local_paths_are_followed_after_sign_in() {
