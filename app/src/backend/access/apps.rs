@@ -248,25 +248,26 @@ async fn client_of(db: &DatabaseConnection, grant: &smart_grant::Model, form: &T
     Ok(())
 }
 
-/// Revokes a grant and every token of it (a replayed code or refresh token), audited.
-async fn revoke_grant(db: &DatabaseConnection, grant: &smart_grant::Model, reason: &str, request: &RequestMeta) -> Result<(), sea_orm::DbErr> {
+/// Revokes a grant and every token of it, with its audit event, in one transaction: a replayed
+/// code or refresh token, the app's own revocation, or the person disconnecting the app.
+async fn revoke_grant(db: &DatabaseConnection, grant_id: &str, reason: &str, event: AuditEvent) -> Result<(), sea_orm::DbErr> {
     let txn = write_transaction(db).await?;
-    let now = now_ms();
     smart_grant::Entity::update_many()
-        .col_expr(smart_grant::Column::RevokedAtMs, Expr::value(now))
+        .col_expr(smart_grant::Column::RevokedAtMs, Expr::value(now_ms()))
         .col_expr(smart_grant::Column::RevokedReason, Expr::value(reason))
-        .filter(smart_grant::Column::Id.eq(grant.id.as_str()))
+        .filter(smart_grant::Column::Id.eq(grant_id))
         .filter(smart_grant::Column::RevokedAtMs.is_null())
         .exec(&txn)
         .await?;
-    smart_token::Entity::delete_many().filter(smart_token::Column::GrantId.eq(grant.id.as_str())).exec(&txn).await?;
-    let event = AuditEvent::new(AuditAction::AppRevoke, Outcome::Success, request)
-        .actor(grant.user_id.as_str())
-        .patient(grant.patient_id.as_str())
-        .entity("smart_grant", grant.id.as_str())
-        .detail(reason.to_string());
-    audit::record(&txn, event).await?;
+    smart_token::Entity::delete_many().filter(smart_token::Column::GrantId.eq(grant_id)).exec(&txn).await?;
+    audit::record(&txn, event.entity("smart_grant", grant_id).detail(reason.to_string())).await?;
     txn.commit().await
+}
+
+/// The audit event of a revocation the app's own requests caused (no one is signed in: the
+/// grant's person is named).
+fn app_revocation(grant: &smart_grant::Model, request: &RequestMeta) -> AuditEvent {
+    AuditEvent::new(AuditAction::AppRevoke, Outcome::Success, request).actor(grant.user_id.as_str()).patient(grant.patient_id.as_str())
 }
 
 /// New tokens for `grant`: an access token, and a refresh token when it holds `offline_access`.
@@ -326,7 +327,7 @@ pub async fn smart_token(db: &DatabaseConnection, form: &TokenForm, basic: Optio
                 .await?;
             if used.rows_affected != 1 {
                 txn.rollback().await?;
-                revoke_grant(db, &grant, "authorization code used twice", request).await?;
+                revoke_grant(db, &grant.id, "authorization code used twice", app_revocation(&grant, request)).await?;
                 return Err(OAuthError::grant("the code was already used; the access it gave is revoked"));
             }
             // A code is spent by any attempt (RFC 6749 4.1.2): the failures below keep it used.
@@ -364,7 +365,7 @@ pub async fn smart_token(db: &DatabaseConnection, form: &TokenForm, basic: Optio
                 .await?;
             if used.rows_affected != 1 {
                 txn.rollback().await?;
-                revoke_grant(db, &grant, "refresh token used twice", request).await?;
+                revoke_grant(db, &grant.id, "refresh token used twice", app_revocation(&grant, request)).await?;
                 return Err(OAuthError::grant("the refresh token was already used; the access it gave is revoked"));
             }
             if token.expires_at_ms <= now || grant.expires_at_ms <= now || grant.revoked_at_ms.is_some() {
@@ -409,7 +410,7 @@ pub async fn smart_revoke(db: &DatabaseConnection, form: &TokenForm, basic: Opti
     };
     client_of(db, &grant, form, basic.as_ref(), false).await?;
     if grant.revoked_at_ms.is_none() {
-        revoke_grant(db, &grant, "revoked by the app", request).await?;
+        revoke_grant(db, &grant.id, "revoked by the app", app_revocation(&grant, request)).await?;
     }
     Ok(())
 }
@@ -462,17 +463,8 @@ impl AccessContext {
             .one(&self.db)
             .await?
             .ok_or(AppError::NotFound)?;
-        let txn = write_transaction(&self.db).await?;
-        smart_grant::Entity::update_many()
-            .col_expr(smart_grant::Column::RevokedAtMs, Expr::value(now_ms()))
-            .col_expr(smart_grant::Column::RevokedReason, Expr::value("disconnected by the person"))
-            .filter(smart_grant::Column::Id.eq(grant.id.as_str()))
-            .exec(&txn)
-            .await?;
-        smart_token::Entity::delete_many().filter(smart_token::Column::GrantId.eq(grant.id.as_str())).exec(&txn).await?;
-        let event = self.event(AuditAction::AppRevoke, Outcome::Success).patient(patient.id.as_str()).entity("smart_grant", grant.id.as_str()).detail("disconnected by the person".to_string());
-        audit::record(&txn, event).await?;
-        txn.commit().await?;
+        let event = self.event(AuditAction::AppRevoke, Outcome::Success).patient(patient.id.as_str());
+        revoke_grant(&self.db, &grant.id, "disconnected by the person", event).await?;
         Ok(())
     }
 }
