@@ -24,6 +24,7 @@ mod m20261205_000013_scale_indexes;
 mod m20261206_000014_search_indexes;
 mod m20261207_000015_latest_readings;
 mod m20261208_000016_smart_apps;
+mod m20261209_000017_id_token_keys;
 
 /// A foreign key as every table here declares one (inside `create_table`, which SQLite needs):
 /// named, from one column to another table's column, with what a delete of the parent does.
@@ -63,6 +64,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000014_search_indexes::Migration),
             Box::new(m20261207_000015_latest_readings::Migration),
             Box::new(m20261208_000016_smart_apps::Migration),
+            Box::new(m20261209_000017_id_token_keys::Migration),
         ]
     }
 }

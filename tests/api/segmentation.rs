@@ -366,6 +366,62 @@ async fn rule_164_508_b_5_revoked_authorization_stops_release() {
     assert!(app.audit("release_request", "success").await.iter().any(|r| r.detail.as_deref() == Some("authorization revoked")));
 }
 
+/// "Who can see my records" (issue 22) lists the live links and the authorizations in force;
+/// closing a link stops its next opening but leaves the authorization; revoking an
+/// authorization from the list takes it off. Another patient's link answers 404.
+#[tokio::test]
+async fn who_can_see_my_records_lists_live_links_and_authorizations_and_ends_each() {
+    let app = spawn_app().await;
+    let patient = app.import_fhir(&record()).await;
+    let marta = signed_in(&app, "marta@example.org", &[Role::Patient], Some(&patient)).await;
+    let clerk = signed_in(&app, "clerk@example.org", &[Role::HimStaff], None).await;
+    let other = signed_in(&app, "other@example.org", &[Role::Patient], Some(&app.create_patient("MRN-9", "Other", "1990-01-01").await)).await;
+    let overview = app.call_ok(&marta, "caregivers_overview", &[]).await;
+    assert_eq!(overview["links"], json!([]), "{overview}");
+    assert_eq!(overview["authorizations"], json!([]), "{overview}");
+    let unreleased = portal_third_party(&app, &marta, &clerk, "2099-01-01").await;
+    let released = portal_third_party(&app, &marta, &clerk, "2099-01-01").await;
+    app.call_ok(&clerk, "release_copy", &[("id", &released)]).await;
+    assert_eq!(open_link(&app, &marta, &released).await.0, 200);
+
+    let overview = app.call_ok(&marta, "caregivers_overview", &[]).await;
+    let links = overview["links"].as_array().expect("links");
+    assert_eq!(links.len(), 1, "only the released copy has a link: {overview}");
+    assert_eq!(links[0]["request_id"], released.as_str());
+    assert_eq!(links[0]["recipient"], "Dr. Ana Gomez, Harbour Clinic");
+    assert_eq!(links[0]["opened"], 1);
+    let authorizations = overview["authorizations"].as_array().expect("authorizations");
+    let mut listed: Vec<&str> = authorizations.iter().map(|a| a["request_id"].as_str().expect("id")).collect();
+    listed.sort_unstable();
+    let mut expected = vec![released.as_str(), unreleased.as_str()];
+    expected.sort_unstable();
+    assert_eq!(listed, expected, "{overview}");
+    assert!(authorizations.iter().all(|a| a["expires_on"] == "2099-01-01" && a["purpose"] == "At my request: a second opinion"), "{overview}");
+    assert_eq!(app.call_ok(&other, "caregivers_overview", &[]).await["links"], json!([]), "another patient sees none of it");
+
+    // Another patient cannot close it; the patient can, and the next opening is refused.
+    let link = links[0]["id"].as_str().expect("link id").to_string();
+    assert_eq!(app.call(&other, "close_shared_link", &[("id", link.as_str())]).await.status(), 404);
+    assert_eq!(open_link(&app, &marta, &released).await.0, 200, "still open after the refused attempt");
+    app.call_ok(&marta, "close_shared_link", &[("id", link.as_str())]).await;
+    let (status, location) = open_link(&app, &marta, &released).await;
+    assert_eq!(status, 303, "{location}");
+    assert!(location.ends_with("?error=expired"), "{location}");
+    assert_eq!(app.call(&marta, "close_shared_link", &[("id", link.as_str())]).await.status(), 404, "closed once");
+    assert!(app.audit("release_request", "success").await.iter().any(|r| r.detail.as_deref().is_some_and(|d| d.starts_with("shared link closed by the patient"))));
+    let view = app.call_ok(&marta, "request_detail", &[("id", released.as_str())]).await;
+    assert!(view["timeline"].to_string().contains("closed by the patient"), "{view}");
+    let overview = app.call_ok(&marta, "caregivers_overview", &[]).await;
+    assert_eq!(overview["links"], json!([]), "{overview}");
+    assert_eq!(overview["authorizations"].as_array().map(Vec::len), Some(2), "closing a link is not a revocation");
+
+    // Revoking from the list takes the authorization off it.
+    app.call_ok(&marta, "revoke_authorization", &[("id", unreleased.as_str())]).await;
+    let overview = app.call_ok(&marta, "caregivers_overview", &[]).await;
+    let left: Vec<&str> = overview["authorizations"].as_array().expect("authorizations").iter().map(|a| a["request_id"].as_str().expect("id")).collect();
+    assert_eq!(left, vec![released.as_str()], "{overview}");
+}
+
 #[tokio::test]
 async fn segmentation_rules_are_for_administrators_and_bad_ones_name_their_field() {
     let app = spawn_app().await;

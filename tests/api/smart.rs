@@ -43,6 +43,7 @@ async fn an_administrator_registers_public_and_confidential_apps() {
 pub const REDIRECT: &str = "http://127.0.0.1:9000/cb";
 pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+pub const NONCE: &str = "n-0S6_WzA2Mj";
 
 /// A public app registered, Leon's record imported and Leon signed in.
 pub async fn launch_ready(app: &portal_tests::TestApp) -> (String, String, reqwest::Client) {
@@ -65,6 +66,7 @@ pub fn authorize_fields<'a>(app: &portal_tests::TestApp, client_id: &'a str, sco
         ("aud", app.url("/fhir/r4")),
         ("code_challenge", CHALLENGE.to_string()),
         ("code_challenge_method", "S256".to_string()),
+        ("nonce", NONCE.to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (format!("request[{k}]"), v))
@@ -271,4 +273,70 @@ async fn apps_register_themselves_only_when_the_site_allows_it() {
     }
     assert_eq!(count(&app.db, "SELECT COUNT(*) FROM smart_app").await, 2);
     assert_eq!(count(&app.db, "SELECT COUNT(*) FROM audit_event WHERE action = 'app_register'").await, 2);
+}
+
+/// The payload of a compact JWS, as JSON (not verified: the test verifies separately).
+fn jwt_payload(token: &str) -> serde_json::Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("three parts");
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("JSON")
+}
+
+/// `openid fhirUser` (SMART App Launch 2.x, OpenID Connect Core 1.0): the token answer carries
+/// an RS256 ID token that verifies against the published key set with an independent OpenID
+/// Connect library, names the app as audience, echoes the nonce, and whose `fhirUser` is the
+/// patient's own resource, readable with the access token. A refresh brings a new one without
+/// the nonce; without `openid` there is none; a changed byte fails verification. The private
+/// key is stored sealed.
+#[tokio::test]
+async fn openid_fhiruser_brings_an_id_token_that_verifies_and_names_the_patient() {
+    use openidconnect::core::{CoreIdToken, CoreIdTokenVerifier, CoreJsonWebKeySet};
+    use openidconnect::{ClientId, IssuerUrl, Nonce};
+    use std::str::FromStr;
+    let app = spawn_app().await;
+    let (client_id, patient, leon) = launch_ready(&app).await;
+    let discovery: serde_json::Value = reqwest::get(app.url("/fhir/r4/.well-known/openid-configuration")).await.expect("discovery").json().await.expect("JSON");
+    let issuer = app.url("/fhir/r4");
+    assert_eq!(discovery["issuer"], issuer.as_str(), "{discovery}");
+    assert_eq!(discovery["id_token_signing_alg_values_supported"], serde_json::json!(["RS256"]));
+    let smart: serde_json::Value = reqwest::get(app.url("/fhir/r4/.well-known/smart-configuration")).await.expect("smart").json().await.expect("JSON");
+    assert!(smart["capabilities"].as_array().expect("capabilities").iter().any(|c| c == "sso-openid-connect"), "{smart}");
+    assert_eq!(smart["jwks_uri"], discovery["jwks_uri"]);
+
+    let tokens = connect(&app, &leon, &client_id, "launch/patient openid fhirUser offline_access patient/Patient.rs").await;
+    let id_token = tokens["id_token"].as_str().expect("an id_token").to_string();
+    let jwks: CoreJsonWebKeySet = reqwest::get(discovery["jwks_uri"].as_str().expect("jwks_uri")).await.expect("jwks").json().await.expect("a key set");
+    let verifier = CoreIdTokenVerifier::new_public_client(ClientId::new(client_id.clone()), IssuerUrl::new(issuer.clone()).expect("issuer"), jwks);
+    let parsed = CoreIdToken::from_str(&id_token).expect("a JWT");
+    let claims = parsed.claims(&verifier, &Nonce::new(NONCE.to_string())).expect("verifies: signature, issuer, audience, expiry, nonce");
+    assert!(claims.audiences().iter().any(|a| a.as_str() == client_id));
+    assert!(!claims.subject().as_str().is_empty());
+    assert!(parsed.claims(&verifier, &Nonce::new("another".into())).is_err(), "the nonce is checked");
+    let mut tampered = id_token.clone().into_bytes();
+    let at = tampered.len() - 5;
+    tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
+    let tampered = CoreIdToken::from_str(std::str::from_utf8(&tampered).expect("ascii")).expect("still a JWT");
+    assert!(tampered.claims(&verifier, &Nonce::new(NONCE.to_string())).is_err(), "a changed signature fails");
+
+    // fhirUser: the patient's own resource, which the token reads.
+    let payload = jwt_payload(&id_token);
+    let fhir_user = payload["fhirUser"].as_str().expect("fhirUser").to_string();
+    assert_eq!(fhir_user, format!("{issuer}/Patient/{patient}"));
+    let access = tokens["access_token"].as_str().expect("access token");
+    let read = reqwest::Client::new().get(&fhir_user).bearer_auth(access).send().await.expect("read");
+    assert_eq!(read.status(), 200);
+
+    // A refresh: a new ID token for the same person, with no nonce.
+    let refresh = tokens["refresh_token"].as_str().expect("refresh token");
+    let (status, refreshed) = token(&app, &[("grant_type", "refresh_token"), ("refresh_token", refresh)]).await;
+    assert_eq!(status, 200, "{refreshed}");
+    let again = jwt_payload(refreshed["id_token"].as_str().expect("a new id_token"));
+    assert_eq!(again["sub"], payload["sub"]);
+    assert!(again.get("nonce").is_none(), "{again}");
+
+    // Without openid: no ID token. One key, its private half sealed.
+    let plain = connect(&app, &leon, &client_id, "launch/patient patient/Patient.rs").await;
+    assert!(plain.get("id_token").is_none(), "{plain}");
+    assert_eq!(count(&app.db, "SELECT COUNT(*) FROM signing_key").await, 1);
+    assert_eq!(count(&app.db, "SELECT COUNT(*) FROM signing_key WHERE private_sealed LIKE '%PRIVATE KEY%'").await, 0);
 }

@@ -1,6 +1,7 @@
 // Apps of the patient's choice (issue 22), driven by the SMART JavaScript client library (npm
 // `fhirclient`) from a small test app: a standalone launch (discovery, PKCE, the portal's own
-// sign-in, the consent page), reading the patient and their observations, a refresh, then the
+// sign-in, the consent page), reading the patient and their observations, the ID token's
+// fhirUser, a refresh, then the
 // patient disconnects the app on "Who can see my records" and the app's next call fails.
 //
 // The app's pages are served by the browser test itself (`page.route`) under the portal's origin,
@@ -35,7 +36,8 @@ window.app = FHIR.oauth2.ready().then(async (client) => {
   const before = client.state.tokenResponse.access_token;
   await client.refresh();
   const after = client.state.tokenResponse.access_token;
-  const result = { name: patient.name[0].family, observations: (observations.entry || []).length, total: observations.total, refreshed: before !== after };
+  const result = { name: patient.name[0].family, observations: (observations.entry || []).length, total: observations.total, refreshed: before !== after,
+    user: client.getFhirUser(), patientRef: 'Patient/' + client.patient.id };
   document.getElementById('out').textContent = JSON.stringify(result);
   return result;
 }).catch((e) => { document.getElementById('out').textContent = 'error: ' + e.message; });
@@ -85,6 +87,8 @@ test('a patient connects an app with fhirclient, and disconnecting it stops the 
   expect(result.observations).toBeGreaterThan(0);
   expect(result.total).toBeGreaterThan(0);
   expect(typeof result.name).toBe('string');
+  // openid fhirUser: the ID token names the patient's own resource as the user.
+  expect(result.user).toBe(result.patientRef);
 
   // The patient disconnects it on "Who can see my records" (in another tab).
   const portal = await context.newPage();

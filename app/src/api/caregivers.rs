@@ -107,6 +107,13 @@ pub async fn withdraw_invitation(id: String) -> Result<(), AppError> {
     with_status(async move { access().await?.withdraw_invitation(&id).await }.await)
 }
 
+/// The patient closes a live link to a copy sent to someone else: its next opening is refused.
+#[server(prefix = "/api", endpoint = "close_shared_link")]
+pub async fn close_shared_link(id: String) -> Result<(), AppError> {
+    use self::ssr::*;
+    with_status(async move { access().await?.close_shared_link(&id).await }.await)
+}
+
 /// The patient ends a caregiver's access, effective on their next request.
 #[server(prefix = "/api", endpoint = "revoke_caregiver")]
 pub async fn revoke_caregiver(id: String) -> Result<(), AppError> {

@@ -311,8 +311,41 @@ pub struct CaregiversOverview {
     /// Ended grants, newest first (the history).
     pub history: Vec<GrantView>,
     pub representatives: Vec<RepresentativeView>,
+    /// Passcode links to copies sent to someone else that still open (issue 22).
+    pub links: Vec<SharedLinkView>,
+    /// Authorizations the patient signed for copies to third parties, still in force.
+    pub authorizations: Vec<AuthorizationView>,
     pub default_days: u32,
     pub max_days: u32,
+}
+
+/// A live passcode link: a copy someone else can still open (45 CFR 164.524(c)(3) sends and
+/// releases under an authorization). Closing it stops the next opening; it does not revoke
+/// the authorization behind it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedLinkView {
+    pub id: String,
+    pub request_id: String,
+    /// "R-12"
+    pub request: String,
+    pub recipient: String,
+    pub what: String,
+    pub sent: String,
+    pub until: String,
+    pub opened: i32,
+}
+
+/// An authorization in force (45 CFR 164.508): who may receive what, why, until when; the
+/// patient may revoke it (164.508(b)(5)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizationView {
+    pub request_id: String,
+    pub request: String,
+    pub recipient: String,
+    pub what: String,
+    pub purpose: String,
+    pub signed: String,
+    pub expires_on: String,
 }
 
 /// A person the signed-in caregiver may act for.

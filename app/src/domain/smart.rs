@@ -274,11 +274,13 @@ pub struct AuthorizeQuery {
     pub aud: String,
     pub code_challenge: String,
     pub code_challenge_method: String,
+    /// OpenID Connect's `nonce`, echoed in the ID token.
+    pub nonce: String,
 }
 
 impl AuthorizeQuery {
     /// The request's parameters, in the order the consent form carries them.
-    pub const FIELDS: [&'static str; 8] = ["response_type", "client_id", "redirect_uri", "scope", "state", "aud", "code_challenge", "code_challenge_method"];
+    pub const FIELDS: [&'static str; 9] = ["response_type", "client_id", "redirect_uri", "scope", "state", "aud", "code_challenge", "code_challenge_method", "nonce"];
 
     /// The request read parameter by parameter (a missing one is empty).
     pub fn from_fields(get: impl Fn(&str) -> String) -> Self {
@@ -291,6 +293,7 @@ impl AuthorizeQuery {
             aud: get("aud"),
             code_challenge: get("code_challenge"),
             code_challenge_method: get("code_challenge_method"),
+            nonce: get("nonce"),
         }
     }
 
@@ -305,6 +308,7 @@ impl AuthorizeQuery {
             "aud" => &self.aud,
             "code_challenge" => &self.code_challenge,
             "code_challenge_method" => &self.code_challenge_method,
+            "nonce" => &self.nonce,
             _ => "",
         }
     }

@@ -255,6 +255,10 @@ pub const APP_CONSENT_ALLOW: &str = "app-consent-allow";
 pub const APP_CONSENT_DENY: &str = "app-consent-deny";
 pub const CONNECTED_APPS: &str = "connected-apps";
 pub const CONNECTED_APPS_NOTICE: &str = "connected-apps-notice";
+pub const SHARED_LINKS: &str = "shared-links";
+pub const SHARED_LINKS_NOTICE: &str = "shared-links-notice";
+pub const AUTHORIZATIONS: &str = "authorizations-in-force";
+pub const AUTHORIZATIONS_NOTICE: &str = "authorizations-notice";
 
 pub const ALL: &[(&str, &str)] = &[
     ("MAIN", MAIN),
@@ -503,6 +507,10 @@ pub const ALL: &[(&str, &str)] = &[
     ("APP_CONSENT_DENY", APP_CONSENT_DENY),
     ("CONNECTED_APPS", CONNECTED_APPS),
     ("CONNECTED_APPS_NOTICE", CONNECTED_APPS_NOTICE),
+    ("SHARED_LINKS", SHARED_LINKS),
+    ("SHARED_LINKS_NOTICE", SHARED_LINKS_NOTICE),
+    ("AUTHORIZATIONS", AUTHORIZATIONS),
+    ("AUTHORIZATIONS_NOTICE", AUTHORIZATIONS_NOTICE),
 ];
 
 #[cfg(test)]

@@ -17,7 +17,8 @@ use super::AccessContext;
 use super::rows::{patient_row, smart_code, smart_grant, smart_token};
 use crate::backend::audit::{self, AuditAction, AuditEvent, Outcome};
 use crate::backend::db::{now_ms, write_transaction};
-use crate::backend::entities::smart_app;
+use crate::backend::entities::{app_user, smart_app};
+use crate::backend::smart::id_token::{self, IdTokenSigner, IdentityClaims};
 use crate::backend::policy::{Action, Target};
 use crate::backend::request::RequestMeta;
 use crate::backend::smart::{is_challenge, new_secret, redirect_registered, secret_hash, verifier_matches};
@@ -35,6 +36,8 @@ pub const ACCESS_MS: i64 = 60 * 60_000;
 pub const OFFLINE_MS: i64 = 90 * 24 * 3_600_000;
 /// The longest `state` carried back to the app.
 const MAX_STATE_CHARS: usize = 1_000;
+/// The longest OpenID Connect `nonce` kept for the ID token.
+const MAX_NONCE_CHARS: usize = 300;
 
 fn invalid(field: &str, message: &str) -> AppError {
     AppError::Validation { fields: vec![FieldError { field: field.into(), message: message.into() }] }
@@ -71,6 +74,9 @@ async fn check(db: &DatabaseConnection, q: &AuthorizeQuery, fhir_base: &str) -> 
     }
     if q.state.chars().count() > MAX_STATE_CHARS {
         return Err(invalid("state", "is longer than 1,000 characters"));
+    }
+    if q.nonce.chars().count() > MAX_NONCE_CHARS {
+        return Err(invalid("nonce", "is longer than 300 characters"));
     }
     let back = |error: &str, description: &str| Ok(Err(with_query(&q.redirect_uri, &[("error", error), ("error_description", description), ("state", &q.state)])));
     if q.response_type != "code" {
@@ -167,6 +173,7 @@ impl AccessContext {
             challenge: Set(q.code_challenge.clone()),
             expires_at_ms: Set(now + CODE_MS),
             used_at_ms: Set(None),
+            nonce: Set(Some(q.nonce.clone()).filter(|n| !n.is_empty())),
         })
         .exec_without_returning(&txn)
         .await?;
@@ -224,6 +231,9 @@ pub struct TokenAnswer {
     pub patient: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+    /// With `openid`: who signed in (OpenID Connect Core 3.1.3.3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 /// Checks the client: the one the grant was made for, and a confidential one proves its secret
@@ -307,17 +317,40 @@ async fn issue(txn: &impl ConnectionTrait, grant: &smart_grant::Model, now: i64)
         scope: scopes.to_text(),
         patient: grant.patient_id.clone(),
         refresh_token: refresh,
+        id_token: None,
     })
 }
 
+/// The ID token for a grant holding `openid` (made before the token transaction: the first
+/// one stores the site's signing key). `fhirUser` names the Patient resource when the person
+/// who approved is that patient; a caregiver gets none (see `smart::id_token`).
+async fn id_token_for(db: &DatabaseConnection, signer: &IdTokenSigner<'_>, grant: &smart_grant::Model, nonce: Option<&str>) -> Result<Option<String>, OAuthError> {
+    let scopes = ScopeSet::from_text(&grant.scopes);
+    if !scopes.contains(&Scope::OpenId) {
+        return Ok(None);
+    }
+    let person = app_user::Entity::find_by_id(grant.user_id.as_str()).one(db).await?;
+    let is_patient = person.and_then(|p| p.patient_id).is_some_and(|p| p == grant.patient_id);
+    let fhir_user = (scopes.contains(&Scope::FhirUser) && is_patient).then(|| format!("{}/Patient/{}", signer.issuer.trim_end_matches('/'), grant.patient_id));
+    let who = IdentityClaims { client_id: &grant.app_id, subject: &grant.user_id, fhir_user, nonce };
+    match id_token::sign(signer, who).await {
+        Ok(token) => Ok(Some(token)),
+        Err(e) => {
+            tracing::error!(error = %e, "token endpoint: id token");
+            Err(OAuthError { status: 500, error: "server_error", description: "the server could not answer; try again".into() })
+        }
+    }
+}
+
 /// The token endpoint: a code (with its PKCE verifier) or a refresh token exchanged for tokens.
-pub async fn smart_token(db: &DatabaseConnection, form: &TokenForm, basic: Option<(String, String)>, request: &RequestMeta) -> Result<TokenAnswer, OAuthError> {
+pub async fn smart_token(db: &DatabaseConnection, signer: &IdTokenSigner<'_>, form: &TokenForm, basic: Option<(String, String)>, request: &RequestMeta) -> Result<TokenAnswer, OAuthError> {
     let now = now_ms();
     match form.grant_type.as_str() {
         "authorization_code" => {
             let code = smart_code::Entity::find_by_id(secret_hash(&form.code)).one(db).await?.ok_or_else(|| OAuthError::grant("unknown code"))?;
             let grant = smart_grant::Entity::find_by_id(code.grant_id.as_str()).one(db).await?.ok_or_else(|| OAuthError::grant("unknown code"))?;
             client_of(db, &grant, form, basic.as_ref(), true).await?;
+            let id_token = id_token_for(db, signer, &grant, code.nonce.as_deref()).await?;
             let txn = db.begin().await?;
             let used = smart_code::Entity::update_many()
                 .col_expr(smart_code::Column::UsedAtMs, Expr::value(now))
@@ -346,7 +379,7 @@ pub async fn smart_token(db: &DatabaseConnection, form: &TokenForm, basic: Optio
             }
             let answer = issue(&txn, &grant, now).await?;
             txn.commit().await?;
-            Ok(answer)
+            Ok(TokenAnswer { id_token, ..answer })
         }
         "refresh_token" => {
             let token = smart_token::Entity::find_by_id(secret_hash(&form.refresh_token))
@@ -356,6 +389,8 @@ pub async fn smart_token(db: &DatabaseConnection, form: &TokenForm, basic: Optio
                 .ok_or_else(|| OAuthError::grant("unknown refresh token"))?;
             let grant = smart_grant::Entity::find_by_id(token.grant_id.as_str()).one(db).await?.ok_or_else(|| OAuthError::grant("unknown refresh token"))?;
             client_of(db, &grant, form, basic.as_ref(), false).await?;
+            // OpenID Connect Core 12.2: a refreshed ID token carries no nonce.
+            let id_token = id_token_for(db, signer, &grant, None).await?;
             let txn = db.begin().await?;
             let used = smart_token::Entity::update_many()
                 .col_expr(smart_token::Column::UsedAtMs, Expr::value(now))
@@ -389,7 +424,7 @@ pub async fn smart_token(db: &DatabaseConnection, form: &TokenForm, basic: Optio
             }
             let answer = issue(&txn, &grant, now).await?;
             txn.commit().await?;
-            Ok(answer)
+            Ok(TokenAnswer { id_token: id_token.filter(|_| ScopeSet::from_text(&grant.scopes).contains(&Scope::OpenId)), ..answer })
         }
         "" => Err(OAuthError { status: 400, error: "invalid_request", description: "grant_type is required".into() }),
         _ => Err(OAuthError { status: 400, error: "unsupported_grant_type", description: "grant_type must be authorization_code or refresh_token".into() }),

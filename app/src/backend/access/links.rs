@@ -4,8 +4,11 @@
 //! five in a row lock the link for 15 minutes. Every attempt and opening is audited; the first
 //! opening delivers the request.
 
-use super::rows::{release_file, release_link, release_request};
+use super::rows::{release_authorization, release_event, release_file, release_link, release_request};
 use super::AccessContext;
+use crate::backend::policy::{Action, Target};
+use crate::domain::caregiver::{AuthorizationView, SharedLinkView};
+use crate::domain::release::Actor;
 use crate::backend::audit::{self, AuditAction, AuditEvent, Outcome};
 use crate::backend::copies::seal::{FileKeys, Sealed};
 use crate::backend::copies::sha256_hex;
@@ -16,8 +19,8 @@ use crate::backend::error::Stored;
 use crate::error::{AppError, FieldError};
 use base64::Engine;
 use rand::RngCore;
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use super::disclosures::recipient_of;
 
 /// The mail to the recipient of a copy sent to someone else: no health information, no name,
@@ -94,6 +97,116 @@ impl AccessContext {
             expired: link.expires_at_ms <= now_ms(),
             opened: link.opened_count,
         }))
+    }
+}
+
+impl AccessContext {
+    /// What leaves the portal for the patient's record and can still be opened or used: live
+    /// passcode links, and the authorizations in force behind copies to third parties. For
+    /// "Who can see my records" (issue 22); the caller audits the read.
+    pub(super) async fn sharing_of(&self, patient_id: &str) -> Result<(Vec<SharedLinkView>, Vec<AuthorizationView>), AppError> {
+        let now = now_ms();
+        let requests_of_patient = || {
+            Query::select()
+                .column(release_request::Column::Id)
+                .from(release_request::Entity)
+                .and_where(release_request::Column::PatientId.eq(patient_id))
+                .to_owned()
+        };
+        let links = release_link::Entity::find()
+            .filter(release_link::Column::RequestId.in_subquery(requests_of_patient()))
+            .filter(release_link::Column::ExpiresAtMs.gt(now))
+            .order_by_desc(release_link::Column::CreatedAtMs)
+            .limit(100)
+            .all(&self.db)
+            .await?;
+        let authorizations = release_authorization::Entity::find()
+            .filter(release_authorization::Column::RequestId.in_subquery(requests_of_patient()))
+            .filter(release_authorization::Column::RevokedAtMs.is_null())
+            .order_by_desc(release_authorization::Column::SignedAtMs)
+            .limit(100)
+            .all(&self.db)
+            .await?;
+        let wanted: Vec<&str> = links.iter().map(|l| l.request_id.as_str()).chain(authorizations.iter().map(|a| a.request_id.as_str())).collect();
+        let requests: std::collections::HashMap<String, release_request::Model> = release_request::Entity::find()
+            .filter(release_request::Column::Id.is_in(wanted))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|r| (r.id.clone(), r))
+            .collect();
+        let mut shared = Vec::new();
+        for link in links {
+            let Some(row) = requests.get(&link.request_id) else { continue };
+            shared.push(SharedLinkView {
+                id: link.id,
+                request_id: row.id.clone(),
+                request: format!("R-{}", row.number),
+                recipient: recipient_of(row)?.to_string(),
+                what: row.scope.0.describe(),
+                sent: self.clock.minutes(link.created_at_ms),
+                until: self.clock.minutes(link.expires_at_ms),
+                opened: link.opened_count,
+            });
+        }
+        let mut in_force = Vec::new();
+        for auth in authorizations {
+            let Some(row) = requests.get(&auth.request_id) else { continue };
+            // Expired ones are over by themselves: only those a revocation still changes.
+            if self.authorization_ended(&auth).is_some() || row.status == Status::Cancelled {
+                continue;
+            }
+            in_force.push(AuthorizationView {
+                request_id: row.id.clone(),
+                request: format!("R-{}", row.number),
+                recipient: auth.recipient_name,
+                what: auth.description,
+                purpose: auth.purpose,
+                signed: format!("{} by {}", self.clock.minutes(auth.signed_at_ms), auth.signer_name),
+                expires_on: auth.expires_on,
+            });
+        }
+        Ok((shared, in_force))
+    }
+
+    /// The patient closes a live link (its next opening is refused as expired); the copy's
+    /// authorization, if any, stays as it is. Another patient's link, or one already closed,
+    /// answers 404. Audited, and on the request's timeline.
+    #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
+    pub async fn close_shared_link(&self, id: &str) -> Result<(), AppError> {
+        let now = now_ms();
+        let link = release_link::Entity::find_by_id(id.to_string()).one(&self.db).await?.filter(|l| l.expires_at_ms > now).ok_or(AppError::NotFound)?;
+        let row = release_request::Entity::find_by_id(link.request_id.clone()).one(&self.db).await?.ok_or(AppError::NotFound)?;
+        if self.subject().as_deref() != Some(row.patient_id.as_str()) {
+            return Err(AppError::NotFound);
+        }
+        self.authorize(Action::ManageCaregivers, Target::Patient(&row.patient_id), AuditAction::ReleaseRequest).await?;
+        let txn = write_transaction(&self.db).await?;
+        release_link::Entity::update_many()
+            .col_expr(release_link::Column::ExpiresAtMs, Expr::value(now))
+            .filter(release_link::Column::Id.eq(link.id.as_str()))
+            .exec(&txn)
+            .await?;
+        release_event::Entity::insert(release_event::ActiveModel {
+            id: Set(uuid::Uuid::new_v4().to_string()),
+            request_id: Set(row.id.clone()),
+            at_ms: Set(now),
+            actor_user_id: Set(Some(self.principal.user_id.clone())),
+            actor_kind: Set(Actor::Requester),
+            from_status: Set(Some(row.status)),
+            to_status: Set(row.status),
+            note: Set(Some(format!("Link for {} closed by the patient", recipient_of(&row)?))),
+        })
+        .exec_without_returning(&txn)
+        .await?;
+        let event = self
+            .event(AuditAction::ReleaseRequest, Outcome::Success)
+            .patient(&row.patient_id)
+            .entity("release_link", &link.id)
+            .detail(format!("shared link closed by the patient: request R-{}", row.number));
+        audit::record(&txn, event).await?;
+        txn.commit().await?;
+        Ok(())
     }
 }
 

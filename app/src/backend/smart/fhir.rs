@@ -29,6 +29,7 @@ pub fn routes() -> Router<AppState> {
     let fhir = Router::new()
         .route("/metadata", get(metadata))
         .route("/.well-known/smart-configuration", get(smart_configuration))
+        .route("/.well-known/openid-configuration", get(openid_configuration))
         .route("/Patient/{id}/$everything", get(everything))
         .route("/{resource_type}", get(search_type))
         .route("/{resource_type}/{id}", get(read))
@@ -43,6 +44,7 @@ pub fn routes() -> Router<AppState> {
         .route("/.well-known/smart-configuration", get(smart_configuration))
         .route("/oauth/token", post(super::routes::token))
         .route("/oauth/revoke", post(super::routes::revoke))
+        .route("/oauth/jwks", get(super::routes::jwks))
         .route("/oauth/register", post(super::routes::register))
         .layer(cors)
 }
@@ -228,11 +230,26 @@ async fn smart_configuration(State(state): State<AppState>) -> Response {
     response
 }
 
-pub fn smart_configuration_of(site: &str, open_registration: bool) -> Value {
-    let site = site.trim_end_matches('/');
+/// `GET /fhir/r4/.well-known/openid-configuration`: OpenID Connect discovery at the issuer.
+async fn openid_configuration(State(state): State<AppState>) -> Response {
+    let config = super::id_token::openid_configuration(&state.base_url, &json!(scopes_supported()));
+    let mut response = axum::Json(config).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=3600"));
+    response
+}
+
+fn scopes_supported() -> Vec<String> {
     let mut scopes: Vec<String> = vec!["openid".into(), "fhirUser".into(), "launch/patient".into(), "offline_access".into(), "patient/*.rs".into(), "patient/*.read".into()];
     scopes.extend(RESOURCE_TYPES.iter().map(|t| format!("patient/{t}.rs")));
+    scopes
+}
+
+pub fn smart_configuration_of(site: &str, open_registration: bool) -> Value {
+    let site = site.trim_end_matches('/');
+    let scopes = scopes_supported();
     let mut config = json!({
+        "issuer": format!("{site}/fhir/r4"),
+        "jwks_uri": format!("{site}/oauth/jwks"),
         "authorization_endpoint": format!("{site}/oauth/authorize"),
         "token_endpoint": format!("{site}/oauth/token"),
         "revocation_endpoint": format!("{site}/oauth/revoke"),
@@ -246,6 +263,7 @@ pub fn smart_configuration_of(site: &str, open_registration: bool) -> Value {
             "client-public",
             "client-confidential-symmetric",
             "context-standalone-patient",
+            "sso-openid-connect",
             "permission-patient",
             "permission-offline",
             "permission-v1",

@@ -13,6 +13,7 @@
 
 pub mod apps;
 pub mod fhir;
+pub mod id_token;
 pub mod routes;
 pub mod search;
 

@@ -1,7 +1,8 @@
 //! The token endpoint as an axum route (`POST /oauth/token`, RFC 6749 3.2): a form in, JSON
 //! out, never cached (`Cache-Control: no-store`, SMART App Launch 2.x), errors as RFC 6749 5.2
 //! objects. A confidential client may authenticate with HTTP Basic (RFC 6749 2.3.1). Also the
-//! revocation endpoint (`POST /oauth/revoke`, RFC 7009), which takes the same form.
+//! revocation endpoint (`POST /oauth/revoke`, RFC 7009), which takes the same form, and the
+//! key set ID tokens are verified with (`GET /oauth/jwks`).
 
 use crate::backend::access::{OAuthError, TokenForm, smart_revoke, smart_token};
 use crate::backend::request::RequestMeta;
@@ -42,7 +43,8 @@ pub async fn token(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo
         return error_response(OAuthError { status: 400, error: "invalid_request", description: "the body must be application/x-www-form-urlencoded".into() });
     };
     let request = RequestMeta::from_parts(&headers, Some(peer));
-    match smart_token(&state.db, &form, basic_credentials(&headers), &request).await {
+    let signer = crate::backend::smart::id_token::IdTokenSigner { db: &state.db, keys: &state.file_keys, issuer: state.fhir_base() };
+    match smart_token(&state.db, &signer, &form, basic_credentials(&headers), &request).await {
         Ok(answer) => no_store(StatusCode::OK, serde_json::to_value(&answer).unwrap_or_default()),
         Err(e) => error_response(e),
     }
@@ -59,6 +61,22 @@ pub async fn revoke(State(state): State<AppState>, ConnectInfo(peer): ConnectInf
     match smart_revoke(&state.db, &form, basic_credentials(&headers), &request).await {
         Ok(()) => no_store(StatusCode::OK, serde_json::json!({})),
         Err(e) => error_response(e),
+    }
+}
+
+/// `GET /oauth/jwks`: the public keys of ID tokens (RFC 7517), cacheable for a while (a new
+/// key is only made when none exists).
+pub async fn jwks(State(state): State<AppState>) -> Response {
+    match crate::backend::smart::id_token::key_set(&state.db).await {
+        Ok(set) => {
+            let mut response = axum::Json(set).into_response();
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=300"));
+            response
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "jwks: database");
+            error_response(OAuthError { status: 500, error: "server_error", description: "the server could not answer; try again".into() })
+        }
     }
 }
 

@@ -5,10 +5,11 @@
 
 use crate::api::auth::CurrentUser;
 use crate::api::caregivers::{
-    AcceptInvitation, DecideRepresentative, EndCaregiver, patient_caregivers, InviteCaregiver, RevokeCaregiver, SwitchPerson, WithdrawInvitation, acting_state, preview_invitation,
+    AcceptInvitation, CloseSharedLink, DecideRepresentative, EndCaregiver, patient_caregivers, InviteCaregiver, RevokeCaregiver, SwitchPerson, WithdrawInvitation, acting_state, preview_invitation,
     take_sent_invitation, who_can_see, my_representative_requests, representative_queue,
 };
-use crate::domain::caregiver::{GrantKind, GrantView, InvitationView, RepresentativeView};
+use crate::api::release::RevokeAuthorization;
+use crate::domain::caregiver::{AuthorizationView, GrantKind, GrantView, InvitationView, RepresentativeView, SharedLinkView};
 use crate::ui::components::form::{FieldMessage, FormError, LoadError, field_error};
 use crate::ui::ids;
 use crate::ui::components::loaded::Loaded;
@@ -58,16 +59,55 @@ fn invitation_item(i: InvitationView, withdraw: ServerAction<WithdrawInvitation>
     }
 }
 
+fn link_item(l: SharedLinkView, close: ServerAction<CloseSharedLink>) -> impl IntoView {
+    let label = format!("Close the link for {}", l.recipient);
+    view! {
+        <li class="item">
+            <p class="item__title">{l.recipient.clone()}</p>
+            <p>{format!("{} · request {}", l.what, l.request)}</p>
+            <p class="item__meta muted">{format!(
+                "Sent {} · opens until {} · {}",
+                l.sent,
+                l.until,
+                match l.opened { 0 => "not opened yet".to_string(), 1 => "opened once".to_string(), n => format!("opened {n} times") }
+            )}</p>
+            <ActionForm action=close attr:class="inline-form">
+                <input type="hidden" name="id" value=l.id.clone()/>
+                <button type="submit" class="button button--danger" aria-label=label>"Close the link"</button>
+            </ActionForm>
+        </li>
+    }
+}
+
+fn authorization_item(a: AuthorizationView, revoke: ServerAction<RevokeAuthorization>) -> impl IntoView {
+    let label = format!("Revoke the authorization for {}", a.recipient);
+    view! {
+        <li class="item">
+            <p class="item__title">{a.recipient.clone()}</p>
+            <p>{format!("{} · for {}", a.what, a.purpose)}</p>
+            <p class="item__meta muted">{format!("Signed {} · until {} · request {}", a.signed, a.expires_on, a.request)}</p>
+            <ActionForm action=revoke attr:class="inline-form">
+                <input type="hidden" name="id" value=a.request_id.clone()/>
+                <button type="submit" class="button button--danger" aria-label=label>"Revoke"</button>
+            </ActionForm>
+        </li>
+    }
+}
+
 /// The patient's page: who can see their records, and inviting someone.
 #[component]
 pub fn CaregiversPage() -> impl IntoView {
     let invite = ServerAction::<InviteCaregiver>::new();
     let revoke = ServerAction::<RevokeCaregiver>::new();
     let withdraw = ServerAction::<WithdrawInvitation>::new();
+    let close_link = ServerAction::<CloseSharedLink>::new();
+    let revoke_authorization = ServerAction::<RevokeAuthorization>::new();
     let result = Signal::derive(move || invite.value().get());
     let revoke_result = Signal::derive(move || revoke.value().get());
+    let close_result = Signal::derive(move || close_link.value().get());
+    let authorization_result = Signal::derive(move || revoke_authorization.value().get());
     let overview = Resource::new(
-        move || (invite.version().get(), revoke.version().get(), withdraw.version().get()),
+        move || (invite.version().get(), revoke.version().get(), withdraw.version().get(), close_link.version().get(), revoke_authorization.version().get()),
         |_| who_can_see(),
     );
     let error = move |name: &'static str| Signal::derive(move || field_error(result.get(), name));
@@ -108,6 +148,30 @@ pub fn CaregiversPage() -> impl IntoView {
                             }).collect_view()}
                         </ul>
                     })}
+                    <h2 id="links-title">"Links to copies you sent"</h2>
+                    <FormError result=close_result id=ids::SHARED_LINKS_NOTICE/>
+                    {if o.links.is_empty() {
+                        view! { <p class="muted">"No link to a copy can be opened now."</p> }.into_any()
+                    } else {
+                        view! {
+                            <p>"Whoever has the link and its passcode can open these copies until the date shown. Closing a link stops the next opening; what was already opened cannot be called back."</p>
+                            <ul id=ids::SHARED_LINKS class="items" aria-labelledby="links-title">
+                                {o.links.into_iter().map(|l| link_item(l, close_link)).collect_view()}
+                            </ul>
+                        }.into_any()
+                    }}
+                    <h2 id="authorizations-title">"Authorizations you signed"</h2>
+                    <FormError result=authorization_result id=ids::AUTHORIZATIONS_NOTICE/>
+                    {if o.authorizations.is_empty() {
+                        view! { <p class="muted">"No authorization to release your records to someone else is in force."</p> }.into_any()
+                    } else {
+                        view! {
+                            <p>"Each lets us send your records to the one named, for the purpose given, until its date. Revoking one stops anything more going out under it and closes its links (45 CFR 164.508(b)(5))."</p>
+                            <ul id=ids::AUTHORIZATIONS class="items" aria-labelledby="authorizations-title">
+                                {o.authorizations.into_iter().map(|a| authorization_item(a, revoke_authorization)).collect_view()}
+                            </ul>
+                        }.into_any()
+                    }}
                     <h2 id="history-title">"History"</h2>
                     {if o.history.is_empty() {
                         view! { <p class="muted">"No access has ended yet."</p> }.into_any()

@@ -14,7 +14,8 @@ impl AccessContext {
     }
 
     /// "Who can see my records": active caregivers, pending invitations, representatives HIM
-    /// staff decided, and the history of grants. Audited as a read.
+    /// staff decided, live shared links, authorizations in force, and the history of grants
+    /// (connected apps come from their own function). Audited as a read.
     #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn caregivers_overview(&self, settings: &CaregiverSettings) -> Result<CaregiversOverview, AppError> {
         let patient_id = self.manage_target(AuditAction::CaregiverRevoke).await?;
@@ -50,9 +51,10 @@ impl AccessContext {
             view.statement.clear();
             reps.push(view);
         }
+        let (links, authorizations) = self.sharing_of(&patient_id).await?;
         self.audit_alone(self.event(AuditAction::PatientRead, Outcome::Success).patient(&patient_id).entity("caregivers", &patient_id))
             .await?;
-        Ok(CaregiversOverview { active, invitations, history, representatives: reps, default_days: settings.default_days, max_days: settings.max_days })
+        Ok(CaregiversOverview { active, invitations, history, representatives: reps, links, authorizations, default_days: settings.default_days, max_days: settings.max_days })
     }
 
     /// The patient invites someone by email. Only the token's hash is stored; the link comes

@@ -173,7 +173,7 @@ impl AccessContext {
 
     /// Why the authorization no longer allows a release, if it does not: revoked, or past its
     /// expiration date (45 CFR 164.508(b)(2)(i), (b)(5)).
-    pub(super) fn authorization_ended(&self, auth: &release_authorization::Model) -> Option<String> {
+    pub(in crate::backend::access) fn authorization_ended(&self, auth: &release_authorization::Model) -> Option<String> {
         if let Some(at) = auth.revoked_at_ms {
             return Some(format!("The authorization was revoked on {} (45 CFR 164.508(b)(5)).", self.clock.minutes(at)));
         }
@@ -192,11 +192,19 @@ impl AccessContext {
         Err(AppError::Validation { fields: vec![FieldError::new("authorization", format!("{why} Nothing can be released under it."))] })
     }
 
+    /// Whether the signed-in person revokes as the patient's side: the patient themselves, for
+    /// any authorization on their record ("Who can see my records" lists them all), or the
+    /// caregiver who signed it, acting for the patient. Staff revoke as staff.
+    fn may_revoke_as_patient(&self, row: &release_request::Model) -> bool {
+        let for_patient = self.subject().as_deref() == Some(row.patient_id.as_str());
+        for_patient && (self.acting_for.is_none() || row.requester_user_id == self.principal.user_id)
+    }
+
     /// The authorization's state for a request's page, and whether the viewer may revoke it.
     pub(super) async fn add_authorization_state(&self, view: &mut crate::domain::release::RequestView, row: &release_request::Model) -> Result<(), AppError> {
         let Some(auth) = self.authorization_of(&row.id).await? else { return Ok(()) };
         view.authorization_state = self.authorization_ended(&auth);
-        let own = row.requester_user_id == self.principal.user_id && self.subject().as_deref() == Some(row.patient_id.as_str());
+        let own = self.may_revoke_as_patient(row);
         view.can_revoke = view.authorization_state.is_none() && row.status != Status::Cancelled && (own || self.principal.roles.contains(&crate::domain::Role::HimStaff));
         Ok(())
     }
@@ -209,7 +217,7 @@ impl AccessContext {
     #[tracing::instrument(skip_all, fields(action = tracing::field::Empty, patient_id = tracing::field::Empty))]
     pub async fn revoke_authorization(&self, id: &str, note: Option<String>) -> Result<crate::domain::release::RequestView, AppError> {
         let row = release_request::Entity::find_by_id(id.to_string()).one(&self.db).await?.ok_or(AppError::NotFound)?;
-        let own = row.requester_user_id == self.principal.user_id && self.subject().as_deref() == Some(row.patient_id.as_str());
+        let own = self.may_revoke_as_patient(&row);
         if own {
             self.authorize(Action::RequestCopy, Target::Patient(&row.patient_id), AuditAction::ReleaseRequest).await?;
         } else {

@@ -41,6 +41,8 @@ pub mod smart_code {
         pub challenge: String,
         pub expires_at_ms: i64,
         pub used_at_ms: Option<i64>,
+        /// The app's OpenID Connect `nonce`, for the ID token (migration 17).
+        pub nonce: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
