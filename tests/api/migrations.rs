@@ -71,7 +71,7 @@ async fn every_entity_matches_the_migrated_schema() {
     assert_eq!(download.status(), 200);
     app::backend::smart::apps::register(&app.db, "Health Diary", &["http://127.0.0.1:9000/cb".to_string()], true, None, &app::backend::request::RequestMeta::command_line()).await.expect("an app");
     let read = app::backend::access::check_entities(&app.db).await.expect("every entity reads its table");
-    assert_eq!(read.len(), 39, "{read:?}");
+    assert_eq!(read.len(), 40, "{read:?}");
     for table in ["patient", "fhir_resource", "clinical_item", "app_user", "user_role", "audit_event", "import_run", "copy_record", "copy_record_file", "segment_rule", "smart_app"] {
         assert!(read.iter().any(|(t, n)| *t == table && *n > 0), "{table} has rows that decode: {read:?}");
     }

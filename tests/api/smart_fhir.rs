@@ -271,6 +271,82 @@ async fn the_api_refuses_what_the_token_does_not_open() {
     assert_eq!(get(&app, Some(&third), &format!("Patient/{patient}")).await.0, 401);
 }
 
+/// A caregiver with a limited view (45 CFR 164.502(g)(3)) connects an app for the patient they
+/// act for: it reads that patient's record within the caregiver's own view (no sensitive item,
+/// no notes), its ID token has no fhirUser (the caregiver is not the Patient resource), the
+/// patient sees the app on "Who can see my records" as connected by the caregiver and every
+/// read in the activity history, and when the patient ends the caregiver's access the app's
+/// next call is refused with 401.
+#[tokio::test]
+async fn a_limited_proxys_app_reads_only_what_the_proxy_may_see_and_stops_with_the_proxy() {
+    let app = spawn_app().await;
+    let (client_id, patient, leon) = launch_ready(&app).await;
+    // One active problem tagged as mental health: a limited view does not show it.
+    let tagged: String = app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            format!("SELECT r.fhir_id FROM clinical_item c JOIN fhir_resource r ON r.id = c.resource_id WHERE c.patient_id = '{patient}' AND c.kind = 'condition' ORDER BY c.display"),
+        ))
+        .await
+        .expect("query")
+        .expect("a condition")
+        .try_get("", "fhir_id")
+        .expect("id");
+    app.db
+        .execute_unprepared(&format!("INSERT INTO sensitive_tag (resource_id, category, patient_id) SELECT id, 'mental_health', patient_id FROM fhir_resource WHERE fhir_id = '{tagged}' AND resource_type = 'Condition'"))
+        .await
+        .expect("tagged");
+    let sent = app.call_ok(&leon, "invite_caregiver", &[("form[email]", "carl@example.org"), ("form[view]", "limited"), ("form[days]", "30")]).await;
+    let invitation = sent["link"].as_str().expect("link").split("token=").nth(1).expect("token").to_string();
+    app.create_user("carl@example.org", &[], None).await;
+    let carl = app.new_client();
+    app.login_as(&carl, "carl@example.org").await;
+    app.call_ok(&carl, "accept_invitation", &[("token", &invitation)]).await;
+    app.call_ok(&carl, "switch_person", &[("patient", &patient)]).await;
+
+    let tokens = connect(&app, &carl, &client_id, "launch/patient openid fhirUser patient/*.rs").await;
+    assert_eq!(tokens["patient"], patient.as_str(), "the record the caregiver acts for");
+    let payload = tokens["id_token"].as_str().expect("id_token").split('.').nth(1).map(|p| {
+        use base64::Engine;
+        serde_json::from_slice::<Value>(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).expect("base64url")).expect("JSON")
+    });
+    let payload = payload.expect("payload");
+    assert!(payload.get("fhirUser").is_none(), "a caregiver is not the patient: {payload}");
+    let carl_token = tokens["access_token"].as_str().expect("token").to_string();
+    let t = Some(carl_token.as_str());
+    let (status, conditions) = get(&app, t, &format!("Condition?patient={patient}")).await;
+    assert_eq!(status, 200);
+    assert!(!resources(&conditions).iter().any(|c| c["id"] == tagged.as_str()), "the sensitive problem is not listed");
+    assert!(!resources(&conditions).is_empty());
+    assert_eq!(get(&app, t, &format!("Condition/{tagged}")).await.0, 404, "nor read by id");
+    let (status, notes) = get(&app, t, &format!("DocumentReference?patient={patient}")).await;
+    assert_eq!((status, notes["total"].as_u64()), (200, Some(0)), "no notes in a limited view");
+    let (_, everything) = get(&app, t, &format!("Patient/{patient}/$everything")).await;
+    assert!(!resources(&everything).iter().any(|r| r["id"] == tagged.as_str() || r["resourceType"] == "DocumentReference"));
+
+    // The patient's own app sees both.
+    let own = connect(&app, &leon, &client_id, "patient/*.rs").await;
+    let own = own["access_token"].as_str().expect("token").to_string();
+    assert_eq!(get(&app, Some(&own), &format!("Condition/{tagged}")).await.0, 200);
+    let (_, own_notes) = get(&app, Some(&own), &format!("DocumentReference?patient={patient}")).await;
+    assert!(own_notes["total"].as_u64().unwrap_or(0) > 0);
+
+    // Leon sees who connected it, and the reads, under the app's name.
+    let listed = app.call_ok(&leon, "connected_apps", &[]).await;
+    assert!(listed.as_array().expect("list").iter().any(|a| a["connected_by"].as_str().is_some_and(|b| b.contains("carl"))), "{listed}");
+    let activity = app.call_ok(&leon, "my_activity", &[]).await;
+    assert!(activity.to_string().contains("Health Diary"), "{activity}");
+
+    // Leon ends Carl's access: Carl's app stops with it.
+    let grant = app.call_ok(&leon, "caregivers_overview", &[]).await["active"][0]["id"].as_str().expect("a grant").to_string();
+    app.call_ok(&leon, "revoke_caregiver", &[("id", grant.as_str())]).await;
+    assert_eq!(get(&app, t, &format!("Patient/{patient}")).await.0, 401);
+    assert_eq!(get(&app, Some(&own), &format!("Patient/{patient}")).await.0, 200, "the patient's own app goes on");
+    let listed = app.call_ok(&leon, "connected_apps", &[]).await;
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "only Leon's own app is still connected: {listed}");
+}
+
 fn sha256_hex(text: &str) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(text.as_bytes()))

@@ -14,7 +14,7 @@
 //! replayed) revokes the whole grant.
 
 use super::AccessContext;
-use super::rows::{patient_row, smart_code, smart_grant, smart_token};
+use super::rows::{caregiver_grant, in_force, patient_row, smart_code, smart_grant, smart_token};
 use crate::backend::audit::{self, AuditAction, AuditEvent, Outcome};
 use crate::backend::db::{now_ms, write_transaction};
 use crate::backend::entities::{app_user, smart_app};
@@ -466,8 +466,19 @@ impl AccessContext {
             .order_by_desc(smart_grant::Column::CreatedAtMs)
             .all(&self.db)
             .await?;
+        // An app a caregiver connected reads only while the caregiver's own access lasts (the
+        // API refuses it after): it is not listed once that access has ended.
+        let may_read: std::collections::HashSet<String> = caregiver_grant::Entity::find()
+            .filter(caregiver_grant::Column::PatientId.eq(patient.id.as_str()))
+            .filter(in_force(now))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|g| g.user_id)
+            .chain(app_user::Entity::find().filter(app_user::Column::PatientId.eq(patient.id.as_str())).all(&self.db).await?.into_iter().map(|u| u.id))
+            .collect();
         let mut out = Vec::with_capacity(grants.len());
-        for grant in grants {
+        for grant in grants.into_iter().filter(|g| may_read.contains(&g.user_id)) {
             let Some(app) = smart_app::Entity::find_by_id(grant.app_id.as_str()).one(&self.db).await?.filter(|a| a.disabled_at_ms.is_none()) else {
                 continue;
             };

@@ -122,6 +122,12 @@ pub async fn api_context(state: &AppState, token: &str, request: RequestMeta) ->
         audit: Some(state.audit.clone()),
     }
     .with_caregivers(Some(grant.patient_id.clone()), state.caregivers.ages);
+    // A caregiver's app reads within the caregiver's grant (45 CFR 164.502(g)): when that
+    // ends (revoked, expired, the age rules), the token stops opening anything, like a
+    // disconnected app's (401, not a 403 the app would take for a missing scope).
+    if context.principal.patient_id.as_deref() != Some(grant.patient_id.as_str()) && context.grants_for(&grant.patient_id).await?.grants.is_empty() {
+        return Err(ApiError::unauthorized());
+    }
     Ok((context, ApiGrant { app_id: grant.app_id, patient_id: grant.patient_id, scopes: ScopeSet::from_text(&grant.scopes) }))
 }
 

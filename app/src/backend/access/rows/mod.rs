@@ -38,6 +38,7 @@ pub async fn check_entities(db: &impl sea_orm::ConnectionTrait) -> Result<Vec<(&
         smart_grant::Entity,
         smart_code::Entity,
         smart_token::Entity,
+        crate::backend::smart::id_token::signing_key::Entity,
         caregiver_grant::Entity,
         caregiver_invitation::Entity,
         representative_request::Entity,
