@@ -73,6 +73,20 @@ pub fn authorize_fields<'a>(app: &portal_tests::TestApp, client_id: &'a str, sco
     .collect()
 }
 
+/// The consent form posted as the page posts it (`POST /oauth/authorize/decision`, the request's
+/// own fields, each ticked `grant`, `decision`): where the answer page sends the browser back.
+pub async fn decide(app: &portal_tests::TestApp, person: &reqwest::Client, fields: &[(String, String)], approve: bool, ticked: &str) -> String {
+    let mut form: Vec<(String, String)> = fields.iter().map(|(k, v)| (k.trim_start_matches("request[").trim_end_matches(']').to_string(), v.clone())).collect();
+    form.push(("decision".into(), if approve { "allow" } else { "deny" }.into()));
+    form.extend(ticked.split_whitespace().map(|s| ("grant".to_string(), s.to_string())));
+    let origin = app.url("");
+    let response = person.post(app.url("/oauth/authorize/decision")).header("origin", origin.trim_end_matches('/')).form(&form).send().await.expect("decision");
+    assert_eq!(response.status(), 200);
+    let page = response.text().await.expect("page");
+    let href = page.split("id=\"back-to-app\" href=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap_or_else(|| panic!("a link back to the app: {page}"));
+    href.replace("&amp;", "&")
+}
+
 pub fn borrowed(fields: &[(String, String)]) -> Vec<(&str, &str)> {
     fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
@@ -93,11 +107,8 @@ pub async fn token(app: &portal_tests::TestApp, form: &[(&str, &str)]) -> (u16, 
 /// A launch carried through: `scope` asked for and all of it allowed, the code exchanged; the
 /// token endpoint's answer.
 pub async fn connect(app: &portal_tests::TestApp, person: &reqwest::Client, client_id: &str, scope: &str) -> serde_json::Value {
-    let mut decide = authorize_fields(app, client_id, scope);
-    decide.push(("approve".into(), "true".into()));
-    decide.push(("scopes".into(), scope.into()));
-    let back = app.call_ok(person, "app_decide", &borrowed(&decide)).await;
-    let code = param(back.as_str().expect("a redirect URL"), "code").expect("a code");
+    let back = decide(app, person, &authorize_fields(app, client_id, scope), true, scope).await;
+    let code = param(&back, "code").expect("a code");
     let form = [("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", REDIRECT), ("code_verifier", VERIFIER), ("client_id", client_id)];
     let (status, tokens) = token(app, &form).await;
     assert_eq!(status, 200, "{tokens}");
@@ -124,14 +135,11 @@ async fn a_patient_lets_an_app_in_with_pkce_and_tokens_rotate_once() {
     assert_eq!(ask["refused"], serde_json::json!(["user/*.rs"]));
 
     // Leon unticks his demographics: the grant holds what he ticked, within what was asked.
-    let mut decide = fields.clone();
-    decide.push(("approve".into(), "true".into()));
-    decide.push(("scopes".into(), "launch/patient offline_access patient/Observation.rs patient/Goal.rs".into()));
-    let back = app.call_ok(&leon, "app_decide", &borrowed(&decide)).await;
-    let back = back.as_str().expect("a redirect URL");
+    let ticked = "launch/patient offline_access patient/Observation.rs patient/Goal.rs";
+    let back = decide(&app, &leon, &fields, true, ticked).await;
     assert!(back.starts_with(REDIRECT), "{back}");
-    assert_eq!(param(back, "state").as_deref(), Some("s-42"));
-    let code = param(back, "code").expect("a code");
+    assert_eq!(param(&back, "state").as_deref(), Some("s-42"));
+    let code = param(&back, "code").expect("a code");
     assert_eq!(count(&app.db, &format!("SELECT COUNT(*) FROM smart_code WHERE code_hash = '{code}'")).await, 0, "only the code's hash is stored");
     assert_eq!(count(&app.db, "SELECT COUNT(*) FROM audit_event WHERE action = 'app_authorize' AND outcome = 'success'").await, 1);
 
@@ -144,8 +152,8 @@ async fn a_patient_lets_an_app_in_with_pkce_and_tokens_rotate_once() {
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
 
     // A fresh code, exchanged as it should be.
-    let back = app.call_ok(&leon, "app_decide", &borrowed(&decide)).await;
-    let code = param(back.as_str().expect("url"), "code").expect("a code");
+    let back = decide(&app, &leon, &fields, true, ticked).await;
+    let code = param(&back, "code").expect("a code");
     let right = exchange(&code, VERIFIER);
     let right: Vec<(&str, &str)> = right.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let (status, tokens) = token(&app, &right).await;
@@ -164,8 +172,8 @@ async fn a_patient_lets_an_app_in_with_pkce_and_tokens_rotate_once() {
     assert_eq!(count(&app.db, "SELECT COUNT(*) FROM audit_event WHERE action = 'app_revoke'").await, 1);
 
     // Another launch: refresh rotates, and the old refresh token replayed revokes the grant.
-    let back = app.call_ok(&leon, "app_decide", &borrowed(&decide)).await;
-    let code = param(back.as_str().expect("url"), "code").expect("a code");
+    let back = decide(&app, &leon, &fields, true, ticked).await;
+    let code = param(&back, "code").expect("a code");
     let third = exchange(&code, VERIFIER);
     let (_, tokens) = token(&app, &third.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>()).await;
     let first = tokens["refresh_token"].as_str().expect("refresh").to_string();
@@ -179,11 +187,8 @@ async fn a_patient_lets_an_app_in_with_pkce_and_tokens_rotate_once() {
     assert_eq!(status, 400, "the replay revoked the whole grant");
 
     // Denied: the app hears access_denied.
-    let mut deny = fields.clone();
-    deny.push(("approve".into(), "false".into()));
-    deny.push(("scopes".into(), String::new()));
-    let back = app.call_ok(&leon, "app_decide", &borrowed(&deny)).await;
-    assert_eq!(param(back.as_str().expect("url"), "error").as_deref(), Some("access_denied"));
+    let back = decide(&app, &leon, &fields, false, "").await;
+    assert_eq!(param(&back, "error").as_deref(), Some("access_denied"));
 }
 
 /// Requests the app must hear about go back to it as OAuth errors; a request whose app or

@@ -347,6 +347,61 @@ async fn a_limited_proxys_app_reads_only_what_the_proxy_may_see_and_stops_with_t
     assert_eq!(listed.as_array().map(Vec::len), Some(1), "only Leon's own app is still connected: {listed}");
 }
 
+/// A granular scope (SMART 2, US Core's category scopes): a token for vital signs only reads
+/// vital signs everywhere: searches (indexed and in-memory paths), reads by id (a lab result is
+/// 404) and `$everything`; the consent page says so in plain language; other types are 403.
+#[tokio::test]
+async fn a_granular_scope_reads_only_its_category() {
+    use crate::smart::{authorize_fields, borrowed};
+    let app = spawn_app().await;
+    let (client_id, patient, leon) = launch_ready(&app).await;
+    let vitals = "patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|vital-signs";
+    let scope = format!("launch/patient patient/Patient.rs {vitals}");
+    let consent = app.call_ok(&leon, "app_consent", &borrowed(&authorize_fields(&app, &client_id, &scope))).await;
+    assert!(consent.to_string().contains("other observations, only vital signs"), "{consent}");
+    assert_eq!(consent["Ask"]["refused"], serde_json::json!([]), "{consent}");
+    let tokens = connect(&app, &leon, &client_id, &scope).await;
+    assert!(tokens["scope"].as_str().is_some_and(|s| s.contains(vitals)), "{tokens}");
+    let token = tokens["access_token"].as_str().expect("token").to_string();
+    let t = Some(token.as_str());
+    let in_db = |category: &str| format!("SELECT COUNT(*) FROM clinical_item WHERE patient_id = '{patient}' AND kind = 'observation' AND category = '{category}'");
+    let (vital_count, lab_count) = (count(&app.db, &in_db("vital-signs")).await, count(&app.db, &in_db("laboratory")).await);
+    assert!(vital_count > 0 && lab_count > 0, "the fixture has both");
+
+    let (status, page) = get(&app, t, &format!("Observation?patient={patient}&_count=200")).await;
+    assert_eq!(status, 200);
+    assert_eq!(page["total"].as_i64(), Some(vital_count));
+    let first_codes = |r: &Value| r["category"][0]["coding"][0]["code"].as_str().unwrap_or_default().to_string();
+    assert!(resources(&page).iter().all(|r| first_codes(r) == "vital-signs"), "only vital signs");
+    assert_eq!(get(&app, t, &format!("Observation?patient={patient}&category=laboratory")).await.1["total"], 0);
+    // The in-memory path (a code) is narrowed too.
+    let vital = resources(&page)[0].clone();
+    let code = vital["code"]["coding"][0]["code"].as_str().expect("a code").to_string();
+    let (_, by_code) = get(&app, t, &format!("Observation?patient={patient}&code={code}")).await;
+    assert!(by_code["total"].as_u64().unwrap_or(0) >= 1);
+    assert!(resources(&by_code).iter().all(|r| first_codes(r) == "vital-signs"));
+    // Read by id: a vital sign answers, a lab result is 404 like an absent one.
+    assert_eq!(get(&app, t, &format!("Observation/{}", vital["id"].as_str().expect("id"))).await.0, 200);
+    let lab: String = app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            format!("SELECT r.fhir_id FROM clinical_item c JOIN fhir_resource r ON r.id = c.resource_id WHERE c.patient_id = '{patient}' AND c.category = 'laboratory'"),
+        ))
+        .await
+        .expect("query")
+        .expect("a lab result")
+        .try_get("", "fhir_id")
+        .expect("id");
+    assert_eq!(get(&app, t, &format!("Observation/{lab}")).await.0, 404);
+    // $everything: the patient and the vital signs, nothing else.
+    let (_, everything) = get(&app, t, &format!("Patient/{patient}/$everything")).await;
+    let observations: Vec<Value> = resources(&everything).into_iter().filter(|r| r["resourceType"] == "Observation").collect();
+    assert_eq!(observations.len() as i64, vital_count);
+    assert!(observations.iter().all(|r| first_codes(r) == "vital-signs"));
+    assert_eq!(get(&app, t, &format!("Condition?patient={patient}")).await.0, 403);
+}
+
 fn sha256_hex(text: &str) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(text.as_bytes()))

@@ -61,7 +61,7 @@ test('download now from the record, then verify the copy', async ({ page }) => {
   await noViolations(page, 'a verified copy');
 });
 
-test('send now from the download page: the passcode to pass on is shown at once', async ({ page }) => {
+test('send now from the download page: the passcode to pass on is shown at once', async ({ page }, testInfo) => {
   await page.goto('/sign-in?next=/record/download');
   await waitForHydration(page);
   await page.getByLabel('Email address').fill(PATIENT.email);
@@ -77,9 +77,18 @@ test('send now from the download page: the passcode to pass on is shown at once'
   await expect(page.locator(byId(ids.DOWNLOAD_EMAIL))).toHaveAttribute('aria-invalid', 'true');
   await noViolations(page, 'the send form with an error');
 
-  await page.locator(byId(ids.DOWNLOAD_EMAIL)).fill('doctor@clinic.example');
+  const doctor = `doctor-${testInfo.project.name.toLowerCase().replace(/[^a-z0-9]+/g, '-')}-${Date.now().toString(36)}@clinic.example`;
+  await page.locator(byId(ids.DOWNLOAD_EMAIL)).fill(doctor);
   await page.locator(byId(ids.SEND_SUBMIT)).click();
   await expect(page).toHaveURL(/\/requests\/[0-9a-f-]+$/);
-  await expect(page.locator(byId(ids.REQUEST_SHARE))).toContainText('doctor@clinic.example');
+  await expect(page.locator(byId(ids.REQUEST_SHARE))).toContainText(doctor);
   await noViolations(page, 'the sent copy');
+
+  // "Who can see my records" lists the live link; closing it takes it off the list.
+  await page.goto('/caregivers');
+  await waitForHydration(page);
+  await expect(page.locator(byId(ids.SHARED_LINKS))).toContainText(doctor);
+  await noViolations(page, 'who can see my records, with a live link');
+  await page.getByRole('button', { name: `Close the link for ${doctor}` }).click();
+  await expect(page.getByRole('button', { name: `Close the link for ${doctor}` })).toHaveCount(0);
 });

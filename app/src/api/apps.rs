@@ -1,7 +1,8 @@
 //! Apps of the patient's choice (issue 22): the consent step of a SMART standalone launch. The
 //! authorization request is checked and shown (which app, whose record, what it may read, in
-//! plain language), and the person's decision sends the browser back to the app with a code or
-//! `access_denied`. The access context decides and audits.
+//! plain language); the person's decision is the page's plain form, posted to
+//! `/oauth/authorize/decision` (`backend::smart::routes::decide`). The access context decides
+//! and audits.
 
 use crate::domain::smart::{AuthorizeQuery, Consent};
 use crate::error::AppError;
@@ -16,17 +17,6 @@ pub async fn app_consent(request: AuthorizeQuery) -> Result<Consent, AppError> {
     with_status(async move {
         let base = state()?.fhir_base();
         access().await?.smart_consent(&request, &base).await
-    }.await)
-}
-
-/// The person's decision (`scopes`: the ticked ones, space-separated): where the browser goes.
-#[server(prefix = "/api", endpoint = "app_decide")]
-pub async fn app_decide(request: AuthorizeQuery, approve: bool, scopes: String) -> Result<String, AppError> {
-    use self::ssr::*;
-    with_status(async move {
-        let base = state()?.fhir_base();
-        let ticked: Vec<String> = scopes.split_whitespace().map(str::to_string).collect();
-        access().await?.smart_decide(&request, &base, approve, &ticked).await
     }.await)
 }
 

@@ -7,11 +7,15 @@
 //!   `r` (read by id) and `s` (search) are granted, and a scope with neither is refused;
 //! - `openid`, `fhirUser`, `offline_access` and `launch/patient`.
 //!
+//! - granular scopes (SMART 2 "finer-grained resource constraints", the ones US Core names):
+//!   `patient/<Type>.rs?category=<code or system|code>` for Observation, Condition,
+//!   DiagnosticReport and DocumentReference; the app then reads only that type's resources whose
+//!   (first) category has that code, everywhere (search, read by id, `$everything`).
+//!
 //! Anything else is refused and listed as such: `user/` and `system/` scopes (the app acts for one
 //! patient, the one who signs in or the one a caregiver acts for), write permissions, types the
-//! API does not serve, and granular scopes with a query (`patient/Observation.rs?category=…`,
-//! optional in SMART 2 and not supported: granting the whole type instead would grant more than
-//! was asked). A refused scope is never silently widened.
+//! API does not serve, and granular scopes with any other query. A refused scope is never
+//! silently widened.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -44,8 +48,9 @@ pub const MAX_SCOPE_CHARS: usize = 4_000;
 /// One scope the portal can grant.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Scope {
-    /// Read and/or search the patient's resources of one type (`None`: every type served).
-    Patient { resource: Option<String>, read: bool, search: bool },
+    /// Read and/or search the patient's resources of one type (`None`: every type served),
+    /// only those of one category when `category` is set (the token as the app wrote it).
+    Patient { resource: Option<String>, read: bool, search: bool, category: Option<String> },
     /// `openid`: the app learns who signed in.
     OpenId,
     /// `fhirUser`: the app learns the FHIR resource of who signed in.
@@ -76,6 +81,10 @@ impl Scope {
             _ => {}
         }
         let rest = token.strip_prefix("patient/")?;
+        let (rest, query) = match rest.split_once('?') {
+            Some((rest, query)) => (rest, Some(query)),
+            None => (rest, None),
+        };
         let (resource, permissions) = rest.split_once('.')?;
         let resource = match resource {
             "*" => None,
@@ -98,20 +107,35 @@ impl Scope {
         if !read && !search {
             return None;
         }
-        Some(Scope::Patient { resource, read, search })
+        let category = match query {
+            None => None,
+            Some(query) => {
+                let value = query.strip_prefix("category=")?;
+                let code = category_code(value);
+                let categorised = resource.as_deref().is_some_and(|r| CATEGORISED_TYPES.contains(&r));
+                if !categorised || code.is_empty() || value.contains(['&', '=', ',', '?']) || value.matches('|').count() > 1 {
+                    return None;
+                }
+                Some(value.to_string())
+            }
+        };
+        Some(Scope::Patient { resource, read, search, category })
     }
 
     /// What the patient reads on the consent page.
     pub fn plain_language(&self) -> String {
         match self {
-            Scope::Patient { resource, read, search } => {
+            Scope::Patient { resource, read, search, category } => {
                 let what = resource.as_deref().map_or("your whole record: every kind of data below", plain_name);
                 let how = match (read, search) {
                     (true, true) => "Read and search",
                     (true, false) => "Read, one item at a time,",
                     _ => "Search",
                 };
-                format!("{how} {what}")
+                match category {
+                    Some(category) => format!("{how} {what}, only {}", plain_category(category_code(category))),
+                    None => format!("{how} {what}"),
+                }
             }
             Scope::OpenId => "Know who signed in (your name and email in this portal)".into(),
             Scope::FhirUser => "Know which person in the record signed in".into(),
@@ -124,13 +148,17 @@ impl Scope {
 impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Scope::Patient { resource, read, search } => {
+            Scope::Patient { resource, read, search, category } => {
                 let permissions = match (read, search) {
                     (true, true) => "rs",
                     (true, false) => "r",
                     _ => "s",
                 };
-                write!(f, "patient/{}.{permissions}", resource.as_deref().unwrap_or("*"))
+                write!(f, "patient/{}.{permissions}", resource.as_deref().unwrap_or("*"))?;
+                match category {
+                    Some(category) => write!(f, "?category={category}"),
+                    None => Ok(()),
+                }
             }
             Scope::OpenId => f.write_str("openid"),
             Scope::FhirUser => f.write_str("fhirUser"),
@@ -138,6 +166,43 @@ impl fmt::Display for Scope {
             Scope::LaunchPatient => f.write_str("launch/patient"),
         }
     }
+}
+
+/// The types a granular scope may narrow by category (those whose category the index keeps).
+pub const CATEGORISED_TYPES: [&str; 4] = ["Observation", "Condition", "DiagnosticReport", "DocumentReference"];
+
+/// The code of a category token (`system|code` or `code`).
+pub fn category_code(token: &str) -> &str {
+    token.rsplit('|').next().unwrap_or(token)
+}
+
+/// A category as the consent page names it (US Core's categories; others by their code).
+fn plain_category(code: &str) -> String {
+    match code {
+        "laboratory" => "lab results".into(),
+        "vital-signs" => "vital signs".into(),
+        "social-history" => "social history (smoking, living situation)".into(),
+        "imaging" => "imaging results".into(),
+        "survey" => "questionnaire answers".into(),
+        "exam" => "examination findings".into(),
+        "procedure" => "procedure results".into(),
+        "therapy" => "therapy records".into(),
+        "activity" => "activity records".into(),
+        "problem-list-item" => "your problem list".into(),
+        "encounter-diagnosis" => "diagnoses made at visits".into(),
+        "health-concern" => "health concerns".into(),
+        "clinical-note" => "clinical notes".into(),
+        other => format!("those of the kind \"{other}\""),
+    }
+}
+
+/// What a set of scopes lets an app see of one type for one interaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TypeAccess {
+    None,
+    All,
+    /// Only resources whose category has one of these codes.
+    Categories(Vec<String>),
 }
 
 /// A resource type as the consent page and the activity history name it.
@@ -229,24 +294,45 @@ impl ScopeSet {
     }
 
     /// Whether `scope` is within this set (a type's scope is within `patient/*` with the same
-    /// permissions or more).
+    /// permissions or more; a category's within its type's, or the same category's).
     fn covers(&self, scope: &Scope) -> bool {
         match scope {
-            Scope::Patient { resource, read, search } => self.scopes.iter().any(|held| match held {
-                Scope::Patient { resource: r, read: hr, search: hs } => (r.is_none() || r == resource) && (*hr || !read) && (*hs || !search),
+            Scope::Patient { resource, read, search, category } => self.scopes.iter().any(|held| match held {
+                Scope::Patient { resource: r, read: hr, search: hs, category: hc } => {
+                    (r.is_none() || r == resource) && (*hr || !read) && (*hs || !search) && (hc.is_none() || hc == category)
+                }
                 _ => false,
             }),
             other => self.scopes.contains(other),
         }
     }
 
-    /// Whether the set lets an app do `interaction` on `resource_type`.
-    pub fn allows(&self, resource_type: &str, interaction: Interaction) -> bool {
+    /// What the set lets an app see of `resource_type` for `interaction`: all of it, only some
+    /// categories (granular scopes), or nothing.
+    pub fn access(&self, resource_type: &str, interaction: Interaction) -> TypeAccess {
         let (read, search) = match interaction {
             Interaction::Read => (true, false),
             Interaction::Search => (false, true),
         };
-        self.covers(&Scope::Patient { resource: Some(resource_type.to_string()), read, search })
+        if self.covers(&Scope::Patient { resource: Some(resource_type.to_string()), read, search, category: None }) {
+            return TypeAccess::All;
+        }
+        let mut codes: Vec<String> = self
+            .scopes
+            .iter()
+            .filter_map(|held| match held {
+                Scope::Patient { resource: Some(r), read: hr, search: hs, category: Some(c) } if r == resource_type && (*hr || !read) && (*hs || !search) => Some(category_code(c).to_string()),
+                _ => None,
+            })
+            .collect();
+        codes.sort();
+        codes.dedup();
+        if codes.is_empty() { TypeAccess::None } else { TypeAccess::Categories(codes) }
+    }
+
+    /// Whether the set lets an app do `interaction` on some or all of `resource_type`.
+    pub fn allows(&self, resource_type: &str, interaction: Interaction) -> bool {
+        self.access(resource_type, interaction) != TypeAccess::None
     }
 
     /// Whether any data may be read at all (a grant without a `patient/` scope reads nothing).
@@ -363,14 +449,50 @@ mod tests {
 
     #[test]
     fn v2_and_v1_patient_scopes_grant_read_and_search_only() {
-        assert_eq!(Scope::parse("patient/Observation.rs"), Some(Scope::Patient { resource: Some("Observation".into()), read: true, search: true }));
+        assert_eq!(Scope::parse("patient/Observation.rs"), Some(Scope::Patient { resource: Some("Observation".into()), read: true, search: true, category: None }));
         assert_eq!(Scope::parse("patient/Observation.read"), Scope::parse("patient/Observation.rs"));
-        assert_eq!(Scope::parse("patient/*.cruds"), Some(Scope::Patient { resource: None, read: true, search: true }));
-        assert_eq!(Scope::parse("patient/Condition.r"), Some(Scope::Patient { resource: Some("Condition".into()), read: true, search: false }));
+        assert_eq!(Scope::parse("patient/*.cruds"), Some(Scope::Patient { resource: None, read: true, search: true, category: None }));
+        assert_eq!(Scope::parse("patient/Condition.r"), Some(Scope::Patient { resource: Some("Condition".into()), read: true, search: false, category: None }));
         assert_eq!(Scope::parse("patient/Condition.s").map(|s| s.to_string()), Some("patient/Condition.s".into()));
-        for refused in ["patient/Observation.write", "patient/Observation.cud", "patient/Observation.sr", "patient/Observation.rr", "patient/Observation.", "user/Observation.rs", "system/*.rs", "patient/Claim.rs", "patient/Observation.rs?category=laboratory", "launch", "profile"] {
+        for refused in [
+            "patient/Observation.write",
+            "patient/Observation.cud",
+            "patient/Observation.sr",
+            "patient/Observation.rr",
+            "patient/Observation.",
+            "user/Observation.rs",
+            "system/*.rs",
+            "patient/Claim.rs",
+            "patient/Observation.rs?code=1234-5",
+            "patient/Observation.rs?category=laboratory&code=1",
+            "patient/Observation.rs?category=",
+            "patient/Observation.rs?category=a|b|c",
+            "patient/*.rs?category=laboratory",
+            "patient/Immunization.rs?category=laboratory",
+            "launch",
+            "profile",
+        ] {
             assert_eq!(Scope::parse(refused), None, "{refused}");
         }
+    }
+
+    #[test]
+    fn granular_scopes_narrow_a_type_to_its_categories() {
+        let lab = "patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory";
+        let scope = Scope::parse(lab).expect("granular");
+        assert_eq!(scope.to_string(), lab);
+        assert_eq!(scope.plain_language(), "Read and search your test results, vital signs and other observations, only lab results");
+        let granted = set(&format!("{lab} patient/Condition.rs?category=problem-list-item patient/Observation.rs?category=vital-signs"));
+        assert_eq!(granted.access("Observation", Interaction::Search), TypeAccess::Categories(vec!["laboratory".into(), "vital-signs".into()]));
+        assert_eq!(granted.access("Condition", Interaction::Read), TypeAccess::Categories(vec!["problem-list-item".into()]));
+        assert_eq!(granted.access("Procedure", Interaction::Read), TypeAccess::None);
+        assert!(granted.allows("Observation", Interaction::Read) && !granted.allows("Goal", Interaction::Read));
+        // The whole type covers its categories; a category never covers the whole type.
+        let whole = set("patient/Observation.rs");
+        assert_eq!(set(lab).narrowed_to(&whole).to_text(), lab);
+        assert_eq!(whole.narrowed_to(&set(lab)).to_text(), "");
+        assert_eq!(set(&format!("{lab} patient/Observation.rs")).access("Observation", Interaction::Search), TypeAccess::All);
+        assert_eq!(ScopeSet::from_text(&granted.to_text()), granted);
     }
 
     #[test]
@@ -408,7 +530,7 @@ mod tests {
     #[test]
     fn every_scope_reads_in_plain_language() {
         for resource in RESOURCE_TYPES {
-            let scope = Scope::Patient { resource: Some(resource.to_string()), read: true, search: true };
+            let scope = Scope::Patient { resource: Some(resource.to_string()), read: true, search: true, category: None };
             assert!(!scope.plain_language().contains("another kind"), "{resource}");
         }
         assert_eq!(Scope::parse("patient/Observation.rs").map(|s| s.plain_language()).as_deref(), Some("Read and search your test results, vital signs and other observations"));

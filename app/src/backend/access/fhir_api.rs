@@ -22,10 +22,10 @@ use crate::backend::db::now_ms;
 use crate::backend::entities::smart_app;
 use crate::backend::policy::{self, Action, Principal};
 use crate::backend::request::RequestMeta;
-use crate::backend::smart::search::{Criterion, Search, Token, in_patient_compartment, starts_a_word};
+use crate::backend::smart::search::{Criterion, DatePrefix, Search, Token, in_patient_compartment, starts_a_word};
 use crate::backend::smart::secret_hash;
 use crate::backend::state::AppState;
-use crate::domain::smart::{Interaction, RESOURCE_TYPES, ScopeSet};
+use crate::domain::smart::{Interaction, RESOURCE_TYPES, ScopeSet, TypeAccess};
 use crate::error::AppError;
 use sea_orm::sea_query::{Expr, JoinType, SelectStatement};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -278,6 +278,36 @@ fn meets_indexed(c: &Candidate, criterion: &Criterion) -> bool {
     }
 }
 
+/// An indexed criterion as a condition on the item's columns, when SQL says exactly what
+/// [`meets_indexed`] does (a missing date or category matches nothing either way); `None` for
+/// codes, which sit in the item's JSON list and are matched in memory.
+fn indexed_condition(criterion: &Criterion) -> Option<sea_orm::Condition> {
+    let start = || clinical_item::Column::StartMs;
+    let all = sea_orm::Condition::all();
+    match criterion {
+        Criterion::Date(_, d) => Some(match d.prefix {
+            DatePrefix::Eq => all.add(start().gte(d.low_ms)).add(start().lt(d.high_ms)),
+            DatePrefix::Gt => all.add(start().gte(d.high_ms)),
+            DatePrefix::Ge => all.add(start().gte(d.low_ms)),
+            DatePrefix::Lt => all.add(start().lt(d.low_ms)),
+            DatePrefix::Le => all.add(start().lt(d.high_ms)),
+        }),
+        Criterion::Token(name, tokens) if !matches!(*name, "code" | "type") => Some(all.add(clinical_item::Column::Category.is_in(tokens.iter().map(|t| t.code.clone())))),
+        _ => None,
+    }
+}
+
+/// A read by id narrowed to the categories a granular scope allows (a resource of another
+/// category answers 404 like an absent one).
+fn of_categories(select: sea_orm::Select<fhir_resource::Entity>, access: &TypeAccess) -> sea_orm::Select<fhir_resource::Entity> {
+    match access {
+        TypeAccess::Categories(codes) => select
+            .join(JoinType::InnerJoin, fhir_resource::Entity::belongs_to(clinical_item::Entity).from(fhir_resource::Column::Id).to(clinical_item::Column::ResourceId).into())
+            .filter(clinical_item::Column::Category.is_in(codes.iter().cloned())),
+        _ => select,
+    }
+}
+
 /// The resource ids hidden from this person (see the module notes), as subqueries.
 fn hidden(patient_id: &str, limited: bool) -> Vec<SelectStatement> {
     if limited {
@@ -433,7 +463,9 @@ impl AccessContext {
                 }
             }
         }
-        let served = |kind: &str| RESOURCE_TYPES.contains(&kind) && grant.scopes.allows(kind, Interaction::Read);
+        // A type the grant reads only some categories of is referred to display-only: the
+        // target may be of another category, which the app could not read.
+        let served = |kind: &str| RESOURCE_TYPES.contains(&kind) && grant.scopes.access(kind, Interaction::Read) == TypeAccess::All;
         for value in values.iter_mut() {
             rewrite_references(value, &mut |target| {
                 let (kind, id) = match target {
@@ -470,6 +502,7 @@ impl AccessContext {
                 .column(fhir_resource::Column::Json)
                 .filter(fhir_resource::Column::ResourceType.eq(resource_type))
                 .filter(fhir_resource::Column::FhirId.eq(id));
+            let select = of_categories(select, &grant.scopes.access(resource_type, Interaction::Read));
             let select = if in_patient_compartment(resource_type) {
                 visible(select.filter(fhir_resource::Column::PatientId.eq(reading.patient.id.as_str())), &reading)
             } else {
@@ -502,58 +535,35 @@ impl AccessContext {
             Criterion::Token(name, _) | Criterion::Date(name, _) => indexed(resource_type, name),
             _ => false,
         });
-        let matches: Vec<(String, Option<Value>)> = if resource_type == "Patient" {
-            let value = self.api_patient_resource(&reading).await?;
-            if other.iter().all(|c| meets(&value, c)) { vec![(reading.patient.id.clone(), Some(value))] } else { Vec::new() }
-        } else {
-            let mut select = fhir_resource::Entity::find()
-                .select_only()
-                .column(fhir_resource::Column::Id)
-                .column(fhir_resource::Column::FhirId)
-                .column(clinical_item::Column::StartMs)
-                .column_as(Expr::col((clinical_item::Entity, clinical_item::Column::Codes)), "codes")
-                .column(clinical_item::Column::Category)
-                .join(JoinType::LeftJoin, fhir_resource::Entity::belongs_to(clinical_item::Entity).from(fhir_resource::Column::Id).to(clinical_item::Column::ResourceId).into())
-                .filter(fhir_resource::Column::ResourceType.eq(resource_type));
-            for criterion in &search.criteria {
-                if let Criterion::Id(ids) = criterion {
-                    select = select.filter(fhir_resource::Column::FhirId.is_in(ids.iter().cloned()));
-                }
+        // Every criterion said in SQL (the usual app query: newest observations of a category,
+        // in a date range): the database sorts, counts and pages, and only the page is read.
+        let needs_json = other.iter().any(|c| !matches!(c, Criterion::Patient(_) | Criterion::Id(_)));
+        let in_sql: Option<Vec<sea_orm::Condition>> = if resource_type == "Patient" || needs_json { None } else { indexed_criteria.iter().map(|c| indexed_condition(c)).collect() };
+        let (total, start, page): (usize, usize, Vec<(String, Option<Value>)>) = if let Some(conditions) = in_sql {
+            let mut select = self.api_candidates(&reading, grant, resource_type, search).select_only().column(fhir_resource::Column::Id);
+            for condition in conditions {
+                select = select.filter(condition);
             }
-            select = if in_patient_compartment(resource_type) {
-                visible(select.filter(fhir_resource::Column::PatientId.eq(reading.patient.id.as_str())), &reading)
-            } else {
-                select.filter(fhir_resource::Column::PatientId.is_null())
-            };
-            let rows: Vec<CandidateRow> = select
+            let total = usize::try_from(sea_orm::PaginatorTrait::count(select.clone(), &self.db).await?).unwrap_or(usize::MAX);
+            let start = usize::try_from(search.offset).unwrap_or(usize::MAX).min(total);
+            let ids: Vec<String> = select
+                .order_by_with_nulls(clinical_item::Column::StartMs, sea_orm::Order::Desc, sea_orm::sea_query::NullOrdering::Last)
+                .order_by_asc(fhir_resource::Column::FhirId)
+                .limit(search.count)
+                .offset(u64::try_from(start).unwrap_or(u64::MAX))
                 .into_tuple()
                 .all(&self.db)
                 .await?;
-            let mut candidates: Vec<Candidate> = rows
-                .into_iter()
-                .map(|(id, fhir_id, start_ms, codes, category)| Candidate { id, fhir_id, start_ms, codes, category })
-                .filter(|c| indexed_criteria.iter().all(|k| meets_indexed(c, k)))
-                .collect();
-            // Newest first; undated last (SQLite and PostgreSQL sort NULLs apart).
-            candidates.sort_by(|a, b| b.start_ms.is_some().cmp(&a.start_ms.is_some()).then(b.start_ms.cmp(&a.start_ms)).then(a.fhir_id.cmp(&b.fhir_id)));
-            let needs_json = other.iter().any(|c| !matches!(c, Criterion::Patient(_) | Criterion::Id(_)));
-            if needs_json {
-                let ids: Vec<String> = candidates.iter().map(|c| c.id.clone()).collect();
-                let mut parsed = self.api_json(&ids).await?;
-                candidates
-                    .into_iter()
-                    .filter_map(|c| parsed.remove(&c.id).map(|v| (c.id, v)))
-                    .filter(|(_, v)| other.iter().all(|c| meets(v, c)))
-                    .map(|(id, v)| (id, Some(v)))
-                    .collect()
-            } else {
-                candidates.into_iter().map(|c| (c.id, None)).collect()
-            }
+            (total, start, ids.into_iter().map(|id| (id, None)).collect())
+        } else {
+            let matches = self.api_matches(&reading, grant, resource_type, search, &indexed_criteria, &other).await?;
+            let total = matches.len();
+            let start = usize::try_from(search.offset).unwrap_or(usize::MAX).min(total);
+            let end = start.saturating_add(usize::try_from(search.count).unwrap_or(usize::MAX)).min(total);
+            (total, start, matches[start..end].to_vec())
         };
-        let total = matches.len();
-        let start = usize::try_from(search.offset).unwrap_or(usize::MAX).min(total);
-        let end = start.saturating_add(usize::try_from(search.count).unwrap_or(usize::MAX)).min(total);
-        let page = &matches[start..end];
+        let end = start + page.len();
+        let page = &page[..];
         let missing: Vec<String> = page.iter().filter(|(_, v)| v.is_none()).map(|(id, _)| id.clone()).collect();
         let mut fetched = if missing.is_empty() { HashMap::new() } else { self.api_json(&missing).await? };
         let mut values: Vec<Value> = page.iter().filter_map(|(id, v)| v.clone().or_else(|| fetched.remove(id))).collect();
@@ -576,6 +586,66 @@ impl AccessContext {
         }
         self.api_audit(grant, format!("{resource_type} search")).await?;
         Ok(searchset(total, links, values.into_iter().map(|v| (v, "match")).collect(), base))
+    }
+
+    /// The rows a search starts from: the type's resources of the record (or the directory's),
+    /// those hidden from this person left out, `_id` applied, joined to their items.
+    fn api_candidates(&self, reading: &Reading, grant: &ApiGrant, resource_type: &str, search: &Search) -> sea_orm::Select<fhir_resource::Entity> {
+        let mut select = fhir_resource::Entity::find()
+            .join(JoinType::LeftJoin, fhir_resource::Entity::belongs_to(clinical_item::Entity).from(fhir_resource::Column::Id).to(clinical_item::Column::ResourceId).into())
+            .filter(fhir_resource::Column::ResourceType.eq(resource_type));
+        if let TypeAccess::Categories(codes) = grant.scopes.access(resource_type, Interaction::Search) {
+            select = select.filter(clinical_item::Column::Category.is_in(codes));
+        }
+        for criterion in &search.criteria {
+            if let Criterion::Id(ids) = criterion {
+                select = select.filter(fhir_resource::Column::FhirId.is_in(ids.iter().cloned()));
+            }
+        }
+        if in_patient_compartment(resource_type) {
+            visible(select.filter(fhir_resource::Column::PatientId.eq(reading.patient.id.as_str())), reading)
+        } else {
+            select.filter(fhir_resource::Column::PatientId.is_null())
+        }
+    }
+
+    /// Every match of a search with criteria SQL cannot say (codes in the item's list, strings
+    /// and tokens inside the resource), newest first: the index columns first, then the JSON.
+    async fn api_matches(&self, reading: &Reading, grant: &ApiGrant, resource_type: &str, search: &Search, indexed_criteria: &[&Criterion], other: &[&Criterion]) -> Result<Vec<(String, Option<Value>)>, ApiError> {
+        if resource_type == "Patient" {
+            let value = self.api_patient_resource(reading).await?;
+            return Ok(if other.iter().all(|c| meets(&value, c)) { vec![(reading.patient.id.clone(), Some(value))] } else { Vec::new() });
+        }
+        let rows: Vec<CandidateRow> = self
+            .api_candidates(reading, grant, resource_type, search)
+            .select_only()
+            .column(fhir_resource::Column::Id)
+            .column(fhir_resource::Column::FhirId)
+            .column(clinical_item::Column::StartMs)
+            .column_as(Expr::col((clinical_item::Entity, clinical_item::Column::Codes)), "codes")
+            .column(clinical_item::Column::Category)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let mut candidates: Vec<Candidate> = rows
+            .into_iter()
+            .map(|(id, fhir_id, start_ms, codes, category)| Candidate { id, fhir_id, start_ms, codes, category })
+            .filter(|c| indexed_criteria.iter().all(|k| meets_indexed(c, k)))
+            .collect();
+        // Newest first; undated last (SQLite and PostgreSQL sort NULLs apart).
+        candidates.sort_by(|a, b| b.start_ms.is_some().cmp(&a.start_ms.is_some()).then(b.start_ms.cmp(&a.start_ms)).then(a.fhir_id.cmp(&b.fhir_id)));
+        let needs_json = other.iter().any(|c| !matches!(c, Criterion::Patient(_) | Criterion::Id(_)));
+        if !needs_json {
+            return Ok(candidates.into_iter().map(|c| (c.id, None)).collect());
+        }
+        let ids: Vec<String> = candidates.iter().map(|c| c.id.clone()).collect();
+        let mut parsed = self.api_json(&ids).await?;
+        Ok(candidates
+            .into_iter()
+            .filter_map(|c| parsed.remove(&c.id).map(|v| (c.id, v)))
+            .filter(|(_, v)| other.iter().all(|c| meets(v, c)))
+            .map(|(id, v)| (id, Some(v)))
+            .collect())
     }
 
     /// Stored resources by row id, parsed (one that no longer parses is left out).
@@ -610,11 +680,22 @@ impl AccessContext {
         if grant.scopes.allows("Patient", Interaction::Search) {
             values.push(self.api_patient_resource(&reading).await?);
         }
+        // Each type as the grant reads it: whole, or only some categories (granular scopes).
+        let mut of_types = sea_orm::Condition::any();
+        for kind in &types {
+            let mut this = sea_orm::Condition::all().add(fhir_resource::Column::ResourceType.eq(*kind));
+            if let TypeAccess::Categories(codes) = grant.scopes.access(kind, Interaction::Search) {
+                this = this.add(clinical_item::Column::Category.is_in(codes));
+            }
+            of_types = of_types.add(this);
+        }
         let select = fhir_resource::Entity::find()
             .select_only()
             .column(fhir_resource::Column::Json)
+            .join(JoinType::LeftJoin, fhir_resource::Entity::belongs_to(clinical_item::Entity).from(fhir_resource::Column::Id).to(clinical_item::Column::ResourceId).into())
             .filter(fhir_resource::Column::PatientId.eq(reading.patient.id.as_str()))
             .filter(fhir_resource::Column::ResourceType.is_in(types.iter().copied()))
+            .filter(of_types)
             .order_by_asc(fhir_resource::Column::ResourceType)
             .order_by_asc(fhir_resource::Column::FhirId);
         let rows: Vec<String> = visible(select, &reading).into_tuple().all(&self.db).await?;
