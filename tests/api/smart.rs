@@ -345,3 +345,43 @@ async fn openid_fhiruser_brings_an_id_token_that_verifies_and_names_the_patient(
     assert_eq!(count(&app.db, "SELECT COUNT(*) FROM signing_key").await, 1);
     assert_eq!(count(&app.db, "SELECT COUNT(*) FROM signing_key WHERE private_sealed LIKE '%PRIVATE KEY%'").await, 0);
 }
+
+/// An app's authorization request carried through sign-in arrives whole: its percent-encoded
+/// spaces and bars (`scope`), slashes (`redirect_uri`) and pluses come back exactly as the app
+/// sent them, through the consent page's redirect to sign-in, the sign-in page's hidden field,
+/// and the sign-in's own redirect (no decoding twice on the way).
+#[tokio::test]
+async fn an_authorization_request_survives_sign_in_byte_for_byte() {
+    let app = spawn_app().await;
+    let (client_id, _, _) = launch_ready(&app).await;
+    let aud = app.url("/fhir/r4");
+    let encode = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>().replace('+', "%20");
+    let query = [
+        ("response_type", "code"),
+        ("client_id", client_id.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("scope", "launch/patient openid patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory"),
+        ("state", "a+b c%d"),
+        ("aud", aud.as_str()),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+    ]
+    .iter()
+    .map(|(k, v)| format!("{k}={}", encode(v)))
+    .collect::<Vec<_>>()
+    .join("&");
+    let asked = format!("/oauth/authorize?{query}");
+    let browser = app.new_client();
+    let to_sign_in = browser.get(app.url(&asked)).send().await.expect("consent page");
+    assert_eq!(to_sign_in.status(), 303);
+    let location = to_sign_in.headers()["location"].to_str().expect("location").to_string();
+    assert!(location.starts_with("/sign-in?next="), "{location}");
+    let page = browser.get(app.url(&location)).send().await.expect("sign-in page").text().await.expect("html");
+    let hidden = page.split("name=\"next\" value=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("the hidden next field");
+    let next = hidden.replace("&amp;", "&").replace("&#x27;", "'").replace("&quot;", "\"");
+    assert_eq!(next, asked, "the sign-in page carries the request as the app sent it");
+    app.create_user("ines@example.org", &[app::domain::Role::Patient], None).await;
+    let signed_in = app.call(&browser, "sign_in", &[("email", "ines@example.org"), ("password", portal_tests::PASSWORD), ("next", next.as_str())]).await;
+    let back = signed_in.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    assert_eq!(back, asked, "signed in, back to the request byte for byte");
+}

@@ -29,7 +29,7 @@ pub use date::{DateError, IsoDate, format_utc_minutes, format_utc_seconds, reada
 pub use email::{EmailAddress, EmailError, MAX_EMAIL_LEN};
 pub use error_ref::{ErrorRef, ErrorRefParseError};
 pub use field_error::{FieldError, MAX_SEARCH_CHARS, search_text};
-pub use navigation::{SafeNext, after_sign_in, landing_page, percent, safe_next};
+pub use navigation::{SafeNext, after_sign_in, landing_page, percent, query_pairs, safe_next};
 pub use import::{DuplicateDecision, DuplicatePair, ImportRunRow};
 pub use password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, PasswordError, check_length};
 pub use patient::{ActivationLetter, LinkFacts, LinkPreview, Mrn, PendingVerification, link_differences, NewPatient, PatientForm, PatientSummary, Sex};

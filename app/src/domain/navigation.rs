@@ -23,10 +23,7 @@ impl SafeNext {
 
     /// `next` when it is a plain path on this site, else nothing.
     pub fn checked(next: Option<&str>) -> Option<Self> {
-        // A space arrives decoded in an app's authorization request carried through sign-in
-        // (its `scope` is space-separated): it is put back as `%20`, never followed raw.
-        let spaced = next.map(|n| if n.starts_with("/oauth/authorize?") { n.replace(' ', "%20") } else { n.to_string() });
-        match spaced.as_deref() {
+        match next {
             Some(path)
                 if path.starts_with('/')
                     && !path.starts_with("//")
@@ -84,6 +81,40 @@ pub fn after_sign_in(next: Option<&str>, roles: impl IntoIterator<Item = Role>) 
     }
 }
 
+/// A raw query string (`a=1&b=x%20y`, with or without its `?`) read as
+/// `application/x-www-form-urlencoded`: `+` is a space, `%XX` a byte, each value decoded once
+/// (invalid UTF-8 replaced; a `%` not followed by two hex digits kept). For pages, through
+/// `ui::query` (leptos_router decodes twice).
+pub fn query_pairs(search: &str) -> Vec<(String, String)> {
+    fn decode(text: &str) -> String {
+        let bytes = text.as_bytes();
+        let hex = |i: usize| bytes.get(i).and_then(|b| (*b as char).to_digit(16));
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            match (bytes[i], hex(i + 1), hex(i + 2)) {
+                (b'+', _, _) => out.push(b' '),
+                (b'%', Some(high), Some(low)) => {
+                    out.push(u8::try_from(high * 16 + low).unwrap_or(b'?'));
+                    i += 2;
+                }
+                (b, _, _) => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    search
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) => (decode(k), decode(v)),
+            None => (decode(pair), String::new()),
+        })
+        .collect()
+}
+
 /// Percent-encodes a path for a query string.
 pub fn percent(value: &str) -> String {
     value
@@ -100,9 +131,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_query_is_decoded_once() {
+        let pairs = query_pairs("?next=%2Foauth%2Fauthorize%3Fscope%3Da%2520b%26state%3Dx%252By&q=a+b&flag&bad=%zz%4&utf=%C3%A9");
+        assert_eq!(
+            pairs,
+            vec![
+                ("next".to_string(), "/oauth/authorize?scope=a%20b&state=x%2By".to_string()),
+                ("q".to_string(), "a b".to_string()),
+                ("flag".to_string(), String::new()),
+                ("bad".to_string(), "%zz%4".to_string()),
+                ("utf".to_string(), "é".to_string()),
+            ]
+        );
+        assert!(query_pairs("").is_empty());
+    }
+
+    #[test]
     fn an_authorization_request_survives_sign_in() {
-        let next = "/oauth/authorize?response_type=code&scope=launch/patient openid patient/*.rs&state=x";
-        assert_eq!(safe_next(Some(next)), "/oauth/authorize?response_type=code&scope=launch/patient%20openid%20patient/*.rs&state=x");
+        // Kept byte for byte (the page reads it decoded once: `ui::query`).
+        let next = "/oauth/authorize?response_type=code&scope=launch%2Fpatient%20openid%20patient%2F*.rs&state=a%2Bb";
+        assert_eq!(safe_next(Some(next)), next);
+        // A raw space is never followed (it would be a header value's end, or a decoding bug).
+        assert_eq!(safe_next(Some("/oauth/authorize?scope=a b")), "/account");
         assert_eq!(safe_next(Some("/record\n")), "/account");
     }
 

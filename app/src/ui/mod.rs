@@ -9,6 +9,7 @@
 pub mod components;
 pub mod ids;
 pub mod pages;
+pub mod query;
 
 use components::layout::{HydrationMarker, SiteFooter, SiteHeader, SkipLink};
 use leptos::prelude::*;

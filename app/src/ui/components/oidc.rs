@@ -7,7 +7,7 @@ use crate::api::oidc::{OidcSignIn, ProviderInfo, oidc_providers, outcome_message
 use crate::ui::components::form::FormError;
 use crate::ui::ids;
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
+use crate::ui::query::use_query_decoded;
 
 /// The configured providers, loaded once per page.
 pub fn providers_resource() -> Resource<Vec<ProviderInfo>> {
@@ -18,7 +18,7 @@ pub fn providers_resource() -> Resource<Vec<ProviderInfo>> {
 /// anything else an alert (announced at once by screen readers).
 #[component]
 pub fn OidcOutcome() -> impl IntoView {
-    let query = use_query_map();
+    let query = use_query_decoded();
     move || {
         let code = query.read().get("oidc")?;
         let message = outcome_message(&code)?;

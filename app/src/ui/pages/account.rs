@@ -11,7 +11,7 @@ use crate::ui::ids;
 use crate::ui::components::loaded::Loaded;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_query_map;
+use crate::ui::query::use_query_decoded;
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
@@ -20,7 +20,7 @@ pub fn AccountPage() -> impl IntoView {
     let everywhere = ServerAction::<SignOutEverywhere>::new();
     let change = ServerAction::<ChangePassword>::new();
     let sessions = Resource::new(move || end_one.version().get(), |_| my_sessions());
-    let query = use_query_map();
+    let query = use_query_decoded();
     let changed = move || query.read().get("password").as_deref() == Some("changed") || matches!(change.value().get(), Some(Ok(())));
     let change_result = Signal::derive(move || change.value().get());
     let mfa = Resource::new(|| (), |_| mfa_status());

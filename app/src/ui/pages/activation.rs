@@ -52,7 +52,7 @@ pub fn ActivationLetterPage() -> impl IntoView {
 
 #[component]
 pub fn RegisterPage() -> impl IntoView {
-    let query = leptos_router::hooks::use_query_map();
+    let query = crate::ui::query::use_query_decoded();
     let next = move || query.read().get("next").unwrap_or_default();
     // Someone who opened a caregiver's invitation and has no account yet: only the form they
     // need, with the address the invitation went to (issue 15: no activation code, no wait).

@@ -15,7 +15,7 @@ use crate::ui::components::form::LoadError;
 use crate::ui::ids;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_query_map;
+use crate::ui::query::use_query_decoded;
 
 /// Sets the page's status (and where it sends the browser), rendered on the server.
 fn answer_with(status: u16, location: Option<&str>) {
@@ -78,7 +78,7 @@ fn refused_request(fields: Vec<crate::domain::FieldError>) -> AnyView {
 
 #[component]
 pub fn AuthorizePage() -> impl IntoView {
-    let query = use_query_map();
+    let query = use_query_decoded();
     let (request, problem) = query.with_untracked(|q| (AuthorizeQuery::from_fields(|name| q.get(name).unwrap_or_default()), q.get("problem").as_deref() == Some("scopes")));
     let asked = request.clone();
     let consent = Resource::new(|| (), move |_| app_consent(asked.clone()));

@@ -10,7 +10,7 @@ use crate::ui::components::loaded::Loaded;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Form;
-use leptos_router::hooks::use_query_map;
+use crate::ui::query::use_query_decoded;
 
 fn query_string(form: &AuditReportForm) -> String {
     let enc = crate::domain::percent;
@@ -28,7 +28,7 @@ fn query_string(form: &AuditReportForm) -> String {
 
 #[component]
 pub fn AuditReportPage() -> impl IntoView {
-    let query = use_query_map();
+    let query = use_query_decoded();
     let form = Memo::new(move |_| {
         let q = query.read();
         let get = |k: &str| q.get(k).unwrap_or_default();

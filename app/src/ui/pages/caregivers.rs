@@ -16,7 +16,7 @@ use crate::ui::components::loaded::Loaded;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
-use leptos_router::hooks::use_query_map;
+use crate::ui::query::use_query_decoded;
 
 fn grant_item(g: GrantView, revoke: Option<ServerAction<RevokeCaregiver>>) -> impl IntoView {
     let scope = g.effective.unwrap_or(g.scope).describe();
@@ -265,7 +265,7 @@ fn ConnectedApps() -> impl IntoView {
 /// Accepting an invitation (`/caregivers/accept?token=`): sign in first, then accept.
 #[component]
 pub fn AcceptInvitationPage() -> impl IntoView {
-    let query = use_query_map();
+    let query = use_query_decoded();
     let token = Memo::new(move |_| query.read().get("token").unwrap_or_default());
     let accept = ServerAction::<AcceptInvitation>::new();
     let result = Signal::derive(move || accept.value().get());
@@ -318,7 +318,7 @@ pub fn PeoplePage() -> impl IntoView {
     let switch = ServerAction::<SwitchPerson>::new();
     let result = Signal::derive(move || switch.value().get());
     let people = Resource::new(move || switch.version().get(), |_| acting_state());
-    let query = use_query_map();
+    let query = use_query_decoded();
     let accepted = move || query.read().get("accepted").is_some();
     view! {
         <Title text="People I help"/>
@@ -377,7 +377,7 @@ fn representative_item(r: RepresentativeView) -> impl IntoView {
 #[component]
 pub fn RepresentativesPage() -> impl IntoView {
     let mine = Resource::new(|| (), |_| my_representative_requests());
-    let query = use_query_map();
+    let query = use_query_decoded();
     // The refusal's messages come from the session (shown once), never from the address.
     let errors = Resource::new(move || query.read().get("error").is_some(), |refused| async move {
         if refused { crate::api::caregivers::take_form_errors("representatives".into()).await.unwrap_or_default() } else { Vec::new() }

@@ -16,13 +16,13 @@ use crate::ui::ids;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
-use leptos_router::hooks::use_query_map;
+use crate::ui::query::use_query_decoded;
 
 /// `/staff/intake`: step one names the requester type and searches the patient (a GET form);
 /// step two, once both are given, is the request itself, posted with its scans.
 #[component]
 pub fn IntakePage() -> impl IntoView {
-    let query = use_query_map();
+    let query = use_query_decoded();
     let get = move |k: &str| query.read().get(k).filter(|v| !v.trim().is_empty());
     let kind = Memo::new(move |_| get("requester_type").and_then(|k| RequesterType::parse(&k)));
     let search = Memo::new(move |_| PatientSearch { name: get("name"), birth_date: get("birth_date"), mrn: get("mrn") });
@@ -178,7 +178,7 @@ fn IntakeMatchList(matches: Resource<Result<Vec<PatientMatch>, AppError>>) -> im
 /// Step one: who asks, and the patient as the paper names them (a GET form).
 #[component]
 fn IntakeFind(kind: Memo<Option<RequesterType>>) -> impl IntoView {
-    let query = use_query_map();
+    let query = use_query_decoded();
     let value = move |k: &'static str| move || query.read().get(k).unwrap_or_default();
     view! {
             <h2 id="intake-find-title">"1. Who is asking, and for which patient"</h2>

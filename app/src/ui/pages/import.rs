@@ -10,12 +10,12 @@ use crate::ui::components::loaded::Loaded;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
-use leptos_router::hooks::use_query_map;
+use crate::ui::query::use_query_decoded;
 
 #[component]
 pub fn ImportPage() -> impl IntoView {
     let runs = Resource::new(|| (), |_| import_runs());
-    let query = use_query_map();
+    let query = use_query_decoded();
     let just_done = move || query.read().get("done").is_some();
     view! {
         <Title text="Import records"/>

@@ -8,12 +8,12 @@ use crate::ui::ids;
 use crate::ui::components::loaded::Loaded;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_query_map;
+use crate::ui::query::use_query_decoded;
 
 #[component]
 pub fn VerifyPage() -> impl IntoView {
     let action = ServerAction::<VerifySecondFactor>::new();
-    let query = use_query_map();
+    let query = use_query_decoded();
     let next = move || query.read().get("next").unwrap_or_default();
     let result = Signal::derive(move || action.value().get());
     view! {

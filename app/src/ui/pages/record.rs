@@ -12,7 +12,8 @@ use crate::ui::ids;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use crate::ui::query::use_query_decoded;
+use leptos_router::hooks::use_params_map;
 
 /// The staff member's patient id from the address, or `None` on the patient's own pages.
 fn patient_param() -> Memo<Option<String>> {
@@ -208,7 +209,7 @@ pub fn RecordPage() -> impl IntoView {
 pub fn SectionPage() -> impl IntoView {
     let pid = patient_param();
     let params = use_params_map();
-    let query = use_query_map();
+    let query = use_query_decoded();
     let section = Memo::new(move |_| params.read().get("section").and_then(|s| Section::parse(&s)));
     let filter = Memo::new(move |_| {
         let q = query.read();

@@ -15,7 +15,8 @@ use crate::ui::components::loaded::Loaded;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use crate::ui::query::use_query_decoded;
+use leptos_router::hooks::use_params_map;
 
 fn due_text(r: &RequestView) -> String {
     if r.overdue {
@@ -229,7 +230,7 @@ pub fn RequestPage() -> impl IntoView {
 /// The steps HIM staff may take from each status (the domain decides; refused ones say why).
 #[component]
 pub fn RequestQueuePage() -> impl IntoView {
-    let query = use_query_map();
+    let query = use_query_decoded();
     let advance = ServerAction::<AdvanceRequest>::new();
     let claim = ServerAction::<ClaimRequest>::new();
     let result = Signal::derive(move || advance.value().get());

@@ -7,13 +7,13 @@ use crate::ui::components::form::{Field, FormError, field_error};
 use crate::ui::ids;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_query_map;
+use crate::ui::query::use_query_decoded;
 
 #[component]
 pub fn ForgotPasswordPage() -> impl IntoView {
     let action = ServerAction::<RequestPasswordReset>::new();
     let result = Signal::derive(move || action.value().get());
-    let query = use_query_map();
+    let query = use_query_decoded();
     let sent = move || query.read().get("sent").is_some() || matches!(action.value().get(), Some(Ok(())));
     view! {
         <Title text="Forgot your password"/>
@@ -41,7 +41,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
 pub fn ResetPasswordPage() -> impl IntoView {
     let action = ServerAction::<ResetPassword>::new();
     let result = Signal::derive(move || action.value().get());
-    let query = use_query_map();
+    let query = use_query_decoded();
     let token = move || query.read().get("token").unwrap_or_default();
     view! {
         <Title text="Choose a new password"/>
@@ -68,7 +68,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
 pub fn VerifyEmailPage() -> impl IntoView {
     let action = ServerAction::<VerifyEmail>::new();
     let result = Signal::derive(move || action.value().get());
-    let query = use_query_map();
+    let query = use_query_decoded();
     let token = move || query.read().get("token").unwrap_or_default();
     let next = move || query.read().get("next").unwrap_or_default();
     view! {

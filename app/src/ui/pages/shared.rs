@@ -6,7 +6,8 @@
 use crate::ui::ids;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use crate::ui::query::use_query_decoded;
+use leptos_router::hooks::use_params_map;
 
 fn message(code: &str) -> Option<String> {
     if let Some(left) = code.strip_prefix("wrong-") {
@@ -35,7 +36,7 @@ fn message(code: &str) -> Option<String> {
 #[component]
 pub fn SharedPage() -> impl IntoView {
     let params = use_params_map();
-    let query = use_query_map();
+    let query = use_query_decoded();
     let token = move || params.read().get("token").unwrap_or_default();
     let error = move || query.read().get("error").and_then(|c| message(&c));
     view! {

@@ -9,11 +9,11 @@ use crate::ui::components::oidc::{OidcOutcome, OidcSignInButtons};
 use crate::ui::ids;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_query_map;
+use crate::ui::query::use_query_decoded;
 
 #[component]
 pub fn SignInPage() -> impl IntoView {
-    let query = use_query_map();
+    let query = use_query_decoded();
     let next = move || query.read().get("next").unwrap_or_default();
     let reason = Resource::new(|| (), |_| signed_out_reason());
     let demo = Resource::new(|| (), |_| demo_credentials());

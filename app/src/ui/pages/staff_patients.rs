@@ -9,11 +9,12 @@ use crate::ui::ids;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::{A, Form};
-use leptos_router::hooks::{use_params_map, use_query_map};
+use crate::ui::query::use_query_decoded;
+use leptos_router::hooks::use_params_map;
 
 #[component]
 pub fn PatientsPage() -> impl IntoView {
-    let query = use_query_map();
+    let query = use_query_decoded();
     let terms = move || {
         let q = query.read();
         (q.get("q").unwrap_or_default(), q.get("birth_date").unwrap_or_default())

@@ -8,11 +8,11 @@ use crate::ui::components::loaded::Loaded;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Form;
-use leptos_router::hooks::use_query_map;
+use crate::ui::query::use_query_decoded;
 
 #[component]
 pub fn UsersPage() -> impl IntoView {
-    let query = use_query_map();
+    let query = use_query_decoded();
     let q = move || query.read().get("q").unwrap_or_default();
     let create = ServerAction::<CreateStaffUser>::new();
     let set_role = ServerAction::<SetUserRole>::new();

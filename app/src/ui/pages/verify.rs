@@ -10,7 +10,7 @@ use crate::ui::components::loaded::Loaded;
 use crate::ui::ids;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_query_map;
+use crate::ui::query::use_query_decoded;
 
 fn size_text(bytes: i64) -> String {
     match bytes {
@@ -57,7 +57,7 @@ fn outcome_view(outcome: VerifyOutcome) -> impl IntoView {
 
 #[component]
 pub fn VerifyPage() -> impl IntoView {
-    let query = use_query_map();
+    let query = use_query_decoded();
     let (code, sha256, error) = query.with_untracked(|q| (q.get("code"), q.get("sha256"), q.get("error")));
     let typed = code.clone().unwrap_or_default();
     let outcome = Resource::new(|| (), move |_| verify_copy(code.clone(), sha256.clone()));
