@@ -390,6 +390,7 @@ async fn who_can_see_my_records_lists_live_links_and_authorizations_and_ends_eac
     assert_eq!(links[0]["request_id"], released.as_str());
     assert_eq!(links[0]["recipient"], "Dr. Ana Gomez, Harbour Clinic");
     assert_eq!(links[0]["opened"], 1);
+    assert!(links[0]["last_opened"].is_string(), "{overview}");
     let authorizations = overview["authorizations"].as_array().expect("authorizations");
     let mut listed: Vec<&str> = authorizations.iter().map(|a| a["request_id"].as_str().expect("id")).collect();
     listed.sort_unstable();
@@ -397,6 +398,8 @@ async fn who_can_see_my_records_lists_live_links_and_authorizations_and_ends_eac
     expected.sort_unstable();
     assert_eq!(listed, expected, "{overview}");
     assert!(authorizations.iter().all(|a| a["expires_on"] == "2099-01-01" && a["purpose"] == "At my request: a second opinion"), "{overview}");
+    let sent = |id: &str| authorizations.iter().find(|a| a["request_id"] == id).map(|a| a["last_sent"].clone()).expect("listed");
+    assert!(sent(&released).is_string() && sent(&unreleased).is_null(), "the last sending under each: {overview}");
     assert_eq!(app.call_ok(&other, "caregivers_overview", &[]).await["links"], json!([]), "another patient sees none of it");
 
     // Another patient cannot close it; the patient can, and the next opening is refused.

@@ -338,8 +338,11 @@ async fn a_limited_proxys_app_reads_only_what_the_proxy_may_see_and_stops_with_t
     let activity = app.call_ok(&leon, "my_activity", &[]).await;
     assert!(activity.to_string().contains("Health Diary"), "{activity}");
 
-    // Leon ends Carl's access: Carl's app stops with it.
-    let grant = app.call_ok(&leon, "caregivers_overview", &[]).await["active"][0]["id"].as_str().expect("a grant").to_string();
+    // Leon ends Carl's access: Carl's app stops with it. Before, the list says when Carl (here
+    // through his app) last used the record.
+    let overview = app.call_ok(&leon, "caregivers_overview", &[]).await;
+    assert!(overview["active"][0]["last_used"].is_string(), "{overview}");
+    let grant = overview["active"][0]["id"].as_str().expect("a grant").to_string();
     app.call_ok(&leon, "revoke_caregiver", &[("id", grant.as_str())]).await;
     assert_eq!(get(&app, t, &format!("Patient/{patient}")).await.0, 401);
     assert_eq!(get(&app, Some(&own), &format!("Patient/{patient}")).await.0, 200, "the patient's own app goes on");

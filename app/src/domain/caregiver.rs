@@ -242,6 +242,9 @@ pub struct GrantView {
     pub status: String,
     pub active: bool,
     pub ended_on: Option<String>,
+    /// When the caregiver last acted on the record ("Who can see my records" only).
+    #[serde(default)]
+    pub last_used: Option<String>,
 }
 
 /// An invitation the patient sent.
@@ -333,6 +336,7 @@ pub struct SharedLinkView {
     pub sent: String,
     pub until: String,
     pub opened: i32,
+    pub last_opened: Option<String>,
 }
 
 /// An authorization in force (45 CFR 164.508): who may receive what, why, until when; the
@@ -346,6 +350,8 @@ pub struct AuthorizationView {
     pub purpose: String,
     pub signed: String,
     pub expires_on: String,
+    /// The day a copy last went out under it.
+    pub last_sent: Option<String>,
 }
 
 /// A person the signed-in caregiver may act for.

@@ -4,7 +4,8 @@
 //! five in a row lock the link for 15 minutes. Every attempt and opening is audited; the first
 //! opening delivers the request.
 
-use super::rows::{release_authorization, release_event, release_file, release_link, release_request};
+use super::rows::{disclosure, release_authorization, release_event, release_file, release_link, release_request};
+use crate::backend::entities::audit_event;
 use super::AccessContext;
 use crate::backend::policy::{Action, Target};
 use crate::domain::caregiver::{AuthorizationView, SharedLinkView};
@@ -138,6 +139,13 @@ impl AccessContext {
         let mut shared = Vec::new();
         for link in links {
             let Some(row) = requests.get(&link.request_id) else { continue };
+            let opened = sea_orm::Condition::all()
+                .add(audit_event::Column::PatientId.eq(patient_id))
+                .add(audit_event::Column::EntityType.eq("release_link"))
+                .add(audit_event::Column::EntityId.eq(link.id.as_str()))
+                .add(audit_event::Column::Outcome.eq("success"))
+                .add(audit_event::Column::Detail.starts_with("shared link opened"));
+            let last_opened = if link.opened_count > 0 { self.last_audited(opened).await? } else { None };
             shared.push(SharedLinkView {
                 id: link.id,
                 request_id: row.id.clone(),
@@ -147,6 +155,7 @@ impl AccessContext {
                 sent: self.clock.minutes(link.created_at_ms),
                 until: self.clock.minutes(link.expires_at_ms),
                 opened: link.opened_count,
+                last_opened: last_opened.map(|at| self.clock.minutes(at)),
             });
         }
         let mut in_force = Vec::new();
@@ -156,6 +165,16 @@ impl AccessContext {
             if self.authorization_ended(&auth).is_some() || row.status == Status::Cancelled {
                 continue;
             }
+            // The day a copy last went out under it (the accounting keeps each; a revocation's
+            // entry is not a sending).
+            let last_sent: Option<Option<String>> = disclosure::Entity::find()
+                .select_only()
+                .column_as(Expr::col(disclosure::Column::DisclosedOn).max(), "on")
+                .filter(disclosure::Column::RequestId.eq(row.id.as_str()))
+                .filter(disclosure::Column::Kind.ne("revocation"))
+                .into_tuple()
+                .one(&self.db)
+                .await?;
             in_force.push(AuthorizationView {
                 request_id: row.id.clone(),
                 request: format!("R-{}", row.number),
@@ -164,6 +183,7 @@ impl AccessContext {
                 purpose: auth.purpose,
                 signed: format!("{} by {}", self.clock.minutes(auth.signed_at_ms), auth.signer_name),
                 expires_on: auth.expires_on,
+                last_sent: last_sent.flatten(),
             });
         }
         Ok((shared, in_force))

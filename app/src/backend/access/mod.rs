@@ -103,6 +103,21 @@ impl AccessContext {
 
     /// Records an event that accompanies no change (a read, a refusal) and returns once it is
     /// committed: nothing is shown before its audit row exists (164.312(b)).
+    /// When the newest audit event matching `condition` happened (a last use, a last opening).
+    pub(in crate::backend::access) async fn last_audited(&self, condition: sea_orm::Condition) -> Result<Option<i64>, sea_orm::DbErr> {
+        use crate::backend::entities::audit_event;
+        use sea_orm::sea_query::ExprTrait;
+        use sea_orm::{EntityTrait, QueryFilter, QuerySelect};
+        let at: Option<Option<i64>> = audit_event::Entity::find()
+            .select_only()
+            .column_as(sea_orm::sea_query::Expr::col(audit_event::Column::OccurredAtMs).max(), "at")
+            .filter(condition)
+            .into_tuple()
+            .one(&self.db)
+            .await?;
+        Ok(at.flatten())
+    }
+
     pub(crate) async fn audit_alone(&self, event: AuditEvent) -> Result<(), sea_orm::DbErr> {
         match &self.audit {
             Some(sink) => sink.record(event).await,

@@ -29,6 +29,7 @@ fn grant_item(g: GrantView, revoke: Option<ServerAction<RevokeCaregiver>>) -> im
             <p class="item__meta muted">
                 {format!("From {} · {} · granted by {}", g.starts_on, g.expires_on.clone().map(|e| format!("until {e}")).unwrap_or_else(|| "no end date".into()), g.granted_by)}
             </p>
+            {g.active.then(|| view! { <p class="item__meta muted">{g.last_used.clone().map(|at| format!("Last used the record {at}")).unwrap_or_else(|| "Has not used the record yet".into())}</p> })}
             {(!g.active).then(|| view! { <p class="muted">{format!("{}{}", g.status, g.ended_on.clone().map(|d| format!(" ({d})")).unwrap_or_default())}</p> })}
             {revoke.filter(|_| g.active).map(|action| view! {
                 <ActionForm action=action attr:class="inline-form">
@@ -69,7 +70,12 @@ fn link_item(l: SharedLinkView, close: ServerAction<CloseSharedLink>) -> impl In
                 "Sent {} · opens until {} · {}",
                 l.sent,
                 l.until,
-                match l.opened { 0 => "not opened yet".to_string(), 1 => "opened once".to_string(), n => format!("opened {n} times") }
+                match (l.opened, l.last_opened.clone()) {
+                    (0, _) => "not opened yet".to_string(),
+                    (1, Some(at)) => format!("opened once, {at}"),
+                    (n, Some(at)) => format!("opened {n} times, last {at}"),
+                    (n, None) => format!("opened {n} times"),
+                }
             )}</p>
             <ActionForm action=close attr:class="inline-form">
                 <input type="hidden" name="id" value=l.id.clone()/>
@@ -85,7 +91,13 @@ fn authorization_item(a: AuthorizationView, revoke: ServerAction<RevokeAuthoriza
         <li class="item">
             <p class="item__title">{a.recipient.clone()}</p>
             <p>{format!("{} · for {}", a.what, a.purpose)}</p>
-            <p class="item__meta muted">{format!("Signed {} · until {} · request {}", a.signed, a.expires_on, a.request)}</p>
+            <p class="item__meta muted">{format!(
+                "Signed {} · until {} · request {} · {}",
+                a.signed,
+                a.expires_on,
+                a.request,
+                a.last_sent.clone().map(|on| format!("last sent {on}")).unwrap_or_else(|| "nothing sent yet".into())
+            )}</p>
             <ActionForm action=revoke attr:class="inline-form">
                 <input type="hidden" name="id" value=a.request_id.clone()/>
                 <button type="submit" class="button button--danger" aria-label=label>"Revoke"</button>

@@ -26,7 +26,18 @@ impl AccessContext {
             .all(&self.db)
             .await?;
         let views = self.grant_views(grants).await?;
-        let (active, history): (Vec<GrantView>, Vec<GrantView>) = views.into_iter().partition(|g| g.active);
+        let (mut active, history): (Vec<GrantView>, Vec<GrantView>) = views.into_iter().partition(|g| g.active);
+        // Each caregiver's last action on the record, from the audit trail (what they did is in
+        // the activity history).
+        for view in &mut active {
+            let Some(grant) = caregiver_grant::Entity::find_by_id(view.id.as_str()).one(&self.db).await? else { continue };
+            let by_them = sea_orm::Condition::all()
+                .add(crate::backend::entities::audit_event::Column::ActorUserId.eq(grant.user_id.as_str()))
+                .add(crate::backend::entities::audit_event::Column::PatientId.eq(patient_id.as_str()))
+                .add(crate::backend::entities::audit_event::Column::OnBehalfOf.eq(patient_id.as_str()))
+                .add(crate::backend::entities::audit_event::Column::Outcome.eq("success"));
+            view.last_used = self.last_audited(by_them).await?.map(|at| self.clock.minutes(at));
+        }
         let now = now_ms();
         let invitations = caregiver_invitation::Entity::find()
             .filter(caregiver_invitation::Column::PatientId.eq(patient_id.as_str()))

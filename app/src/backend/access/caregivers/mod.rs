@@ -238,6 +238,7 @@ impl AccessContext {
             status,
             active,
             ended_on: row.ended_at_ms.or(row.expires_at_ms.filter(|e| *e <= now)).map(|ms| self.clock.day(ms)),
+            last_used: None,
         })
     }
 
