@@ -338,6 +338,12 @@ async fn openid_fhiruser_brings_an_id_token_that_verifies_and_names_the_patient(
     let again = jwt_payload(refreshed["id_token"].as_str().expect("a new id_token"));
     assert_eq!(again["sub"], payload["sub"]);
     assert!(again.get("nonce").is_none(), "{again}");
+    // A refresh that drops fhirUser gets an ID token without it.
+    let next = refreshed["refresh_token"].as_str().expect("a new refresh token");
+    let (status, narrowed) = token(&app, &[("grant_type", "refresh_token"), ("refresh_token", next), ("scope", "openid offline_access patient/Patient.rs")]).await;
+    assert_eq!(status, 200, "{narrowed}");
+    let narrowed_payload = jwt_payload(narrowed["id_token"].as_str().expect("an id_token"));
+    assert!(narrowed_payload.get("fhirUser").is_none(), "{narrowed_payload}");
 
     // Without openid: no ID token. One key, its private half sealed.
     let plain = connect(&app, &leon, &client_id, "launch/patient patient/Patient.rs").await;

@@ -338,13 +338,25 @@ async fn a_limited_proxys_app_reads_only_what_the_proxy_may_see_and_stops_with_t
     let activity = app.call_ok(&leon, "my_activity", &[]).await;
     assert!(activity.to_string().contains("Health Diary"), "{activity}");
 
-    // Leon ends Carl's access: Carl's app stops with it. Before, the list says when Carl (here
-    // through his app) last used the record.
+    // The list says when Carl (here through his app) last used the record.
     let overview = app.call_ok(&leon, "caregivers_overview", &[]).await;
     assert!(overview["active"][0]["last_used"].is_string(), "{overview}");
     let grant = overview["active"][0]["id"].as_str().expect("a grant").to_string();
+
+    // Carl's access runs out (its end date passes): his app gets 401 at once, the refusal is
+    // audited, and the patient no longer sees it among connected apps.
+    app.db.execute_unprepared(&format!("UPDATE caregiver_grant SET expires_at_ms = 1 WHERE id = '{grant}'")).await.expect("expired");
+    assert_eq!(get(&app, t, &format!("Patient/{patient}")).await.0, 401);
+    assert!(app.audit("patient_read", "denied").await.iter().any(|r| r.detail.as_deref().is_some_and(|d| d.ends_with("the caregiver's access has ended"))));
+    assert_eq!(app.call_ok(&leon, "connected_apps", &[]).await.as_array().map(Vec::len), Some(1));
+    app.db.execute_unprepared(&format!("UPDATE caregiver_grant SET expires_at_ms = NULL WHERE id = '{grant}'")).await.expect("back in force");
+    assert_eq!(get(&app, t, &format!("Patient/{patient}")).await.0, 200, "in force again: the app reads again");
+
+    // Leon revokes Carl's access: Carl's app grant is revoked with it (it cannot wake up again).
     app.call_ok(&leon, "revoke_caregiver", &[("id", grant.as_str())]).await;
     assert_eq!(get(&app, t, &format!("Patient/{patient}")).await.0, 401);
+    let ended = "SELECT COUNT(*) FROM smart_grant g JOIN app_user u ON u.id = g.user_id WHERE u.email = 'carl@example.org' AND g.revoked_at_ms IS NOT NULL";
+    assert_eq!(count(&app.db, ended).await, 1, "the caregiver's app grant ended with the access");
     assert_eq!(get(&app, Some(&own), &format!("Patient/{patient}")).await.0, 200, "the patient's own app goes on");
     let listed = app.call_ok(&leon, "connected_apps", &[]).await;
     assert_eq!(listed.as_array().map(Vec::len), Some(1), "only Leon's own app is still connected: {listed}");
@@ -383,6 +395,21 @@ async fn a_granular_scope_reads_only_its_category() {
     let (_, by_code) = get(&app, t, &format!("Observation?patient={patient}&code={code}")).await;
     assert!(by_code["total"].as_u64().unwrap_or(0) >= 1);
     assert!(resources(&by_code).iter().all(|r| first_codes(r) == "vital-signs"));
+    // A lab result's own code finds nothing through a vital-signs grant (the in-memory path).
+    let lab_json: String = app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            format!("SELECT r.json FROM clinical_item c JOIN fhir_resource r ON r.id = c.resource_id WHERE c.patient_id = '{patient}' AND c.category = 'laboratory'"),
+        ))
+        .await
+        .expect("query")
+        .expect("a lab result")
+        .try_get("", "json")
+        .expect("json");
+    let lab_value: Value = serde_json::from_str(&lab_json).expect("JSON");
+    let lab_code = lab_value["code"]["coding"][0]["code"].as_str().expect("a lab code").to_string();
+    assert_eq!(get(&app, t, &format!("Observation?patient={patient}&code={lab_code}")).await.1["total"], 0, "no lab result through a vital-signs grant");
     // Read by id: a vital sign answers, a lab result is 404 like an absent one.
     assert_eq!(get(&app, t, &format!("Observation/{}", vital["id"].as_str().expect("id"))).await.0, 200);
     let lab: String = app
@@ -403,6 +430,27 @@ async fn a_granular_scope_reads_only_its_category() {
     assert_eq!(observations.len() as i64, vital_count);
     assert!(observations.iter().all(|r| first_codes(r) == "vital-signs"));
     assert_eq!(get(&app, t, &format!("Condition?patient={patient}")).await.0, 403);
+}
+
+/// The database's page (criteria all said in SQL) and the in-memory ranking (a criterion read
+/// from the resource) agree: the same matches, in the same order, with the same total.
+#[tokio::test]
+async fn the_sql_and_in_memory_search_paths_agree() {
+    let app = spawn_app().await;
+    let (client_id, patient, leon) = launch_ready(&app).await;
+    let tokens = connect(&app, &leon, &client_id, "patient/*.rs").await;
+    let token = tokens["access_token"].as_str().expect("token").to_string();
+    let t = Some(token.as_str());
+    // Every status there is: the same set, but read from each resource.
+    let any_status = "status=registered,preliminary,final,amended,corrected,cancelled,entered-in-error,unknown";
+    for criteria in ["_count=200", "_count=200&category=laboratory", "_count=200&date=ge2015-01-01&category=vital-signs", "_count=7&_offset=14"] {
+        let (_, sql) = get(&app, t, &format!("Observation?patient={patient}&{criteria}")).await;
+        let (_, memory) = get(&app, t, &format!("Observation?patient={patient}&{criteria}&{any_status}")).await;
+        let ids = |b: &Value| resources(b).iter().map(|r| r["id"].as_str().unwrap_or_default().to_string()).collect::<Vec<_>>();
+        assert!(sql["total"].as_u64().unwrap_or(0) > 0, "{criteria}");
+        assert_eq!(sql["total"], memory["total"], "{criteria}");
+        assert_eq!(ids(&sql), ids(&memory), "{criteria}");
+    }
 }
 
 fn sha256_hex(text: &str) -> String {

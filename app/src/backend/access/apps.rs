@@ -274,6 +274,32 @@ async fn revoke_grant(db: &DatabaseConnection, grant_id: &str, reason: &str, eve
     txn.commit().await
 }
 
+/// Disconnects every app `user_id` connected to `patient_id`'s record, inside the caller's
+/// transaction (a caregiver's access ending: their apps end with it, 45 CFR 164.502(g), rather
+/// than waking up again if the caregiver is invited back). Returns how many.
+pub(super) async fn end_apps_of(txn: &sea_orm::DatabaseTransaction, user_id: &str, patient_id: &str, reason: &str) -> Result<u64, sea_orm::DbErr> {
+    let grants: Vec<String> = smart_grant::Entity::find()
+        .filter(smart_grant::Column::UserId.eq(user_id))
+        .filter(smart_grant::Column::PatientId.eq(patient_id))
+        .filter(smart_grant::Column::RevokedAtMs.is_null())
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|g| g.id)
+        .collect();
+    if grants.is_empty() {
+        return Ok(0);
+    }
+    smart_grant::Entity::update_many()
+        .col_expr(smart_grant::Column::RevokedAtMs, Expr::value(now_ms()))
+        .col_expr(smart_grant::Column::RevokedReason, Expr::value(reason.chars().take(200).collect::<String>()))
+        .filter(smart_grant::Column::Id.is_in(grants.iter().cloned()))
+        .exec(txn)
+        .await?;
+    smart_token::Entity::delete_many().filter(smart_token::Column::GrantId.is_in(grants.iter().cloned())).exec(txn).await?;
+    Ok(u64::try_from(grants.len()).unwrap_or(u64::MAX))
+}
+
 /// The audit event of a revocation the app's own requests caused (no one is signed in: the
 /// grant's person is named).
 fn app_revocation(grant: &smart_grant::Model, request: &RequestMeta) -> AuditEvent {
@@ -389,7 +415,21 @@ pub async fn smart_token(db: &DatabaseConnection, signer: &IdTokenSigner<'_>, fo
                 .ok_or_else(|| OAuthError::grant("unknown refresh token"))?;
             let grant = smart_grant::Entity::find_by_id(token.grant_id.as_str()).one(db).await?.ok_or_else(|| OAuthError::grant("unknown refresh token"))?;
             client_of(db, &grant, form, basic.as_ref(), false).await?;
-            // OpenID Connect Core 12.2: a refreshed ID token carries no nonce.
+            // A refresh may narrow the grant, never widen it (worked out here, stored below).
+            let narrowed = (!form.scope.trim().is_empty()).then(|| {
+                let asked = ScopeRequest::parse(&form.scope).map(|r| r.grantable).unwrap_or_default();
+                asked.narrowed_to(&ScopeSet::from_text(&grant.scopes))
+            });
+            if narrowed.as_ref().is_some_and(|n| !n.reads_data()) {
+                return Err(OAuthError { status: 400, error: "invalid_scope", description: "the scope asked for is not within the grant".into() });
+            }
+            let mut grant = grant;
+            let narrowing = narrowed.map(|n| n.to_text());
+            if let Some(scopes) = &narrowing {
+                grant.scopes = scopes.clone();
+            }
+            // OpenID Connect Core 12.2: a refreshed ID token carries no nonce; it says what the
+            // narrowed grant holds (no fhirUser once that is dropped).
             let id_token = id_token_for(db, signer, &grant, None).await?;
             let txn = db.begin().await?;
             let used = smart_token::Entity::update_many()
@@ -407,15 +447,7 @@ pub async fn smart_token(db: &DatabaseConnection, signer: &IdTokenSigner<'_>, fo
                 txn.commit().await?;
                 return Err(OAuthError::grant("the refresh token has expired or was revoked"));
             }
-            let mut grant = grant;
-            if !form.scope.trim().is_empty() {
-                // A refresh may narrow the grant, never widen it.
-                let asked = ScopeRequest::parse(&form.scope).map(|r| r.grantable).unwrap_or_default();
-                let narrowed = asked.narrowed_to(&ScopeSet::from_text(&grant.scopes));
-                if !narrowed.reads_data() {
-                    return Err(OAuthError { status: 400, error: "invalid_scope", description: "the scope asked for is not within the grant".into() });
-                }
-                grant.scopes = narrowed.to_text();
+            if narrowing.is_some() {
                 smart_grant::Entity::update_many()
                     .col_expr(smart_grant::Column::Scopes, Expr::value(grant.scopes.clone()))
                     .filter(smart_grant::Column::Id.eq(grant.id.as_str()))
@@ -424,7 +456,7 @@ pub async fn smart_token(db: &DatabaseConnection, signer: &IdTokenSigner<'_>, fo
             }
             let answer = issue(&txn, &grant, now).await?;
             txn.commit().await?;
-            Ok(TokenAnswer { id_token: id_token.filter(|_| ScopeSet::from_text(&grant.scopes).contains(&Scope::OpenId)), ..answer })
+            Ok(TokenAnswer { id_token, ..answer })
         }
         "" => Err(OAuthError { status: 400, error: "invalid_request", description: "grant_type is required".into() }),
         _ => Err(OAuthError { status: 400, error: "unsupported_grant_type", description: "grant_type must be authorization_code or refresh_token".into() }),

@@ -103,13 +103,6 @@ pub async fn api_context(state: &AppState, token: &str, request: RequestMeta) ->
         .ok_or_else(ApiError::unauthorized)?;
     smart_app::Entity::find_by_id(grant.app_id.as_str()).one(db).await?.filter(|a| a.disabled_at_ms.is_none()).ok_or_else(ApiError::unauthorized)?;
     let user = crate::backend::auth::users::find_by_id(db, &grant.user_id).await?.filter(|u| u.active).ok_or_else(ApiError::unauthorized)?;
-    if grant.last_used_at_ms.is_none_or(|at| now - at >= LAST_USED_EVERY_MS) {
-        smart_grant::Entity::update_many()
-            .col_expr(smart_grant::Column::LastUsedAtMs, Expr::value(now))
-            .filter(smart_grant::Column::Id.eq(grant.id.as_str()))
-            .exec(db)
-            .await?;
-    }
     let principal = Principal { user_id: user.id, roles: user.roles, patient_id: user.patient_id };
     let context = AccessContext {
         db: db.clone(),
@@ -122,11 +115,28 @@ pub async fn api_context(state: &AppState, token: &str, request: RequestMeta) ->
         audit: Some(state.audit.clone()),
     }
     .with_caregivers(Some(grant.patient_id.clone()), state.caregivers.ages);
-    // A caregiver's app reads within the caregiver's grant (45 CFR 164.502(g)): when that
-    // ends (revoked, expired, the age rules), the token stops opening anything, like a
-    // disconnected app's (401, not a 403 the app would take for a missing scope).
-    if context.principal.patient_id.as_deref() != Some(grant.patient_id.as_str()) && context.grants_for(&grant.patient_id).await?.grants.is_empty() {
-        return Err(ApiError::unauthorized());
+    // A caregiver's app reads within the caregiver's access (45 CFR 164.502(g)): when that ends
+    // (revoked, expired, narrowed away by the age rules), the token stops opening anything, like
+    // a disconnected app's (401, not a 403 the app would take for a missing scope). Audited as
+    // a refused read, and not counted as a use.
+    if context.principal.patient_id.as_deref() != Some(grant.patient_id.as_str()) {
+        let relations = context.grants_for(&grant.patient_id).await?;
+        if !context.allows_with(Action::ReadPatientRecord, &grant.patient_id, &relations) {
+            let refused = context
+                .event(AuditAction::PatientRead, Outcome::Denied)
+                .patient(grant.patient_id.as_str())
+                .entity("smart_app", grant.app_id.as_str())
+                .detail(format!("app {}: the caregiver's access has ended", grant.app_id));
+            context.audit_alone(refused).await?;
+            return Err(ApiError::unauthorized());
+        }
+    }
+    if grant.last_used_at_ms.is_none_or(|at| now - at >= LAST_USED_EVERY_MS) {
+        smart_grant::Entity::update_many()
+            .col_expr(smart_grant::Column::LastUsedAtMs, Expr::value(now))
+            .filter(smart_grant::Column::Id.eq(grant.id.as_str()))
+            .exec(db)
+            .await?;
     }
     Ok((context, ApiGrant { app_id: grant.app_id, patient_id: grant.patient_id, scopes: ScopeSet::from_text(&grant.scopes) }))
 }
@@ -140,14 +150,13 @@ struct Reading {
 /// One candidate of a search: its row, and what the index columns say of it.
 struct Candidate {
     id: String,
-    fhir_id: String,
     start_ms: Option<i64>,
     codes: Option<String>,
     category: Option<String>,
 }
 
-/// A candidate as read: row id, FHIR id, and its item's date, codes (JSON) and category.
-type CandidateRow = (String, String, Option<i64>, Option<String>, Option<String>);
+/// A candidate as read: row id, and its item's date, codes (JSON) and category.
+type CandidateRow = (String, Option<i64>, Option<String>, Option<String>);
 
 /// The criteria answered from the clinical item's columns for each type (the rest, and every
 /// criterion of a type without items, is answered from the resource itself).
@@ -548,7 +557,7 @@ impl AccessContext {
             let start = usize::try_from(search.offset).unwrap_or(usize::MAX).min(total);
             let ids: Vec<String> = select
                 .order_by_with_nulls(clinical_item::Column::StartMs, sea_orm::Order::Desc, sea_orm::sea_query::NullOrdering::Last)
-                .order_by_asc(fhir_resource::Column::FhirId)
+                .order_by_asc(fhir_resource::Column::Id)
                 .limit(search.count)
                 .offset(u64::try_from(start).unwrap_or(u64::MAX))
                 .into_tuple()
@@ -620,7 +629,6 @@ impl AccessContext {
             .api_candidates(reading, grant, resource_type, search)
             .select_only()
             .column(fhir_resource::Column::Id)
-            .column(fhir_resource::Column::FhirId)
             .column(clinical_item::Column::StartMs)
             .column_as(Expr::col((clinical_item::Entity, clinical_item::Column::Codes)), "codes")
             .column(clinical_item::Column::Category)
@@ -629,11 +637,13 @@ impl AccessContext {
             .await?;
         let mut candidates: Vec<Candidate> = rows
             .into_iter()
-            .map(|(id, fhir_id, start_ms, codes, category)| Candidate { id, fhir_id, start_ms, codes, category })
+            .map(|(id, start_ms, codes, category)| Candidate { id, start_ms, codes, category })
             .filter(|c| indexed_criteria.iter().all(|k| meets_indexed(c, k)))
             .collect();
         // Newest first; undated last (SQLite and PostgreSQL sort NULLs apart).
-        candidates.sort_by(|a, b| b.start_ms.is_some().cmp(&a.start_ms.is_some()).then(b.start_ms.cmp(&a.start_ms)).then(a.fhir_id.cmp(&b.fhir_id)));
+        // Ties by row id, as the SQL path does (row ids are UUIDs: the same order under any
+        // collation, where a FHIR id's hyphens may not be).
+        candidates.sort_by(|a, b| b.start_ms.is_some().cmp(&a.start_ms.is_some()).then(b.start_ms.cmp(&a.start_ms)).then(a.id.cmp(&b.id)));
         let needs_json = other.iter().any(|c| !matches!(c, Criterion::Patient(_) | Criterion::Id(_)));
         if !needs_json {
             return Ok(candidates.into_iter().map(|c| (c.id, None)).collect());

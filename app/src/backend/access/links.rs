@@ -6,6 +6,7 @@
 
 use super::rows::{disclosure, release_authorization, release_event, release_file, release_link, release_request};
 use crate::backend::entities::audit_event;
+use std::collections::HashSet;
 use super::AccessContext;
 use crate::backend::policy::{Action, Target};
 use crate::domain::caregiver::{AuthorizationView, SharedLinkView};
@@ -136,8 +137,17 @@ impl AccessContext {
             .into_iter()
             .map(|r| (r.id.clone(), r))
             .collect();
+        // A link whose authorization was revoked or has expired no longer opens: not listed.
+        let ended: HashSet<String> = release_authorization::Entity::find()
+            .filter(release_authorization::Column::RequestId.is_in(links.iter().map(|l| l.request_id.clone())))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .filter(|auth| self.authorization_ended(auth).is_some())
+            .map(|auth| auth.request_id)
+            .collect();
         let mut shared = Vec::new();
-        for link in links {
+        for link in links.into_iter().filter(|l| !ended.contains(&l.request_id)) {
             let Some(row) = requests.get(&link.request_id) else { continue };
             let opened = sea_orm::Condition::all()
                 .add(audit_event::Column::PatientId.eq(patient_id))
@@ -198,6 +208,8 @@ impl AccessContext {
         let link = release_link::Entity::find_by_id(id.to_string()).one(&self.db).await?.filter(|l| l.expires_at_ms > now).ok_or(AppError::NotFound)?;
         let row = release_request::Entity::find_by_id(link.request_id.clone()).one(&self.db).await?.ok_or(AppError::NotFound)?;
         if self.subject().as_deref() != Some(row.patient_id.as_str()) {
+            let refused = self.event(AuditAction::ReleaseRequest, Outcome::Denied).entity("release_link", &link.id).detail("close shared link: not the viewer's");
+            self.audit_alone(refused).await?;
             return Err(AppError::NotFound);
         }
         self.authorize(Action::ManageCaregivers, Target::Patient(&row.patient_id), AuditAction::ReleaseRequest).await?;
@@ -280,6 +292,12 @@ pub async fn open_shared_copy(
     // counted one after another, so exactly LINK_MAX_FAILURES are tried before the lock.
     let guard = write_transaction(db).await?;
     let link = release_link::Entity::find_by_id(link.id.clone()).lock_exclusive().one(&guard).await?.ok_or(AppError::NotFound)?;
+    // Closed (or revoked) while this opening waited for the row: refused like any expired link.
+    if link.expires_at_ms <= now {
+        audit::record(&guard, patient_failed("expired")).await?;
+        guard.commit().await?;
+        return Err(AppError::Gone { message: "This link has expired. Ask the person who sent it for a new copy.".into() });
+    }
     if link.locked_until_ms > now {
         audit::record(&guard, patient_failed("locked")).await?;
         guard.commit().await?;

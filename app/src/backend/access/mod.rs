@@ -101,8 +101,6 @@ impl AccessContext {
         self
     }
 
-    /// Records an event that accompanies no change (a read, a refusal) and returns once it is
-    /// committed: nothing is shown before its audit row exists (164.312(b)).
     /// When the newest audit event matching `condition` happened (a last use, a last opening).
     pub(in crate::backend::access) async fn last_audited(&self, condition: sea_orm::Condition) -> Result<Option<i64>, sea_orm::DbErr> {
         use crate::backend::entities::audit_event;
@@ -118,6 +116,8 @@ impl AccessContext {
         Ok(at.flatten())
     }
 
+    /// Records an event that accompanies no change (a read, a refusal) and returns once it is
+    /// committed: nothing is shown before its audit row exists (164.312(b)).
     pub(crate) async fn audit_alone(&self, event: AuditEvent) -> Result<(), sea_orm::DbErr> {
         match &self.audit {
             Some(sink) => sink.record(event).await,

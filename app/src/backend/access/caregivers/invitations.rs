@@ -159,6 +159,8 @@ impl AccessContext {
         if done.rows_affected != 1 {
             return Err(AppError::Conflict { message: "This access has already ended.".into() });
         }
+        // The apps the caregiver connected for this patient end with the access.
+        let apps = super::super::apps::end_apps_of(&txn, &row.user_id, &row.patient_id, "the caregiver's access ended").await?;
         notify_user(&txn, &row.user_id, "Your access to a person's record in the portal has ended.".into()).await?;
         // Ended by HIM: the patient is told too (they did not do it themselves).
         if let Some(account) = patient_account(&txn, &row.patient_id).await?.filter(|a| a.id != self.principal.user_id) {
@@ -166,7 +168,7 @@ impl AccessContext {
         }
         audit::record(
             &txn,
-            self.event(AuditAction::CaregiverRevoke, Outcome::Success).patient(&row.patient_id).entity("caregiver_grant", grant_id).detail(format!("user={}", row.user_id)),
+            self.event(AuditAction::CaregiverRevoke, Outcome::Success).patient(&row.patient_id).entity("caregiver_grant", grant_id).detail(format!("user={} apps_disconnected={apps}", row.user_id)),
         )
         .await?;
         txn.commit().await?;
