@@ -506,9 +506,18 @@ async fn an_attached_scanned_pdf_becomes_pages_of_the_copy_and_a_damaged_one_is_
     let leon = signed_in(&app, "leon@example.org", &[Role::Patient], Some(&patient)).await;
     let response = download(&app, &leon, "range=dates&from=2020-05-01&to=2020-07-01&part=some&section=documents&format=pdf").await;
     assert_eq!(response.status(), 200);
+    // Written to a spool as it was made and streamed from it: its length is said up front.
+    let length: usize = response.headers()["content-length"].to_str().expect("length").parse().expect("a number");
     let pdf = response.bytes().await.expect("bytes").to_vec();
+    assert_eq!(pdf.len(), length);
     let text = pdf_text(&pdf);
     assert!(text.contains("SCANNED-PAGE-ALPHA") && text.contains("SCANNED-PAGE-BETA"), "the scanned document's pages are in the copy");
+    // The rendered copy stays as it was, its attachments added as an incremental update, and
+    // the hash kept for /verify is the streamed file's.
+    assert_eq!(pdf.windows(9).filter(|w| w == b"startxref").count(), 2, "one update after the rendered file");
+    let anyone = app.new_client();
+    let html = check_file(&app, &anyone, pdf.clone()).await;
+    assert!(html.contains("Genuine: this portal produced this copy."), "{html}");
     let pages: Vec<&str> = text.split('\u{c}').filter(|p| !p.trim().is_empty()).collect();
     for (n, page) in pages.iter().enumerate() {
         assert!(page.contains("Lucas404 León820"), "the name on page {} of {}", n + 1, pages.len());

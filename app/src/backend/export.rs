@@ -308,7 +308,7 @@ pub async fn download_now(
     let site = state.site_name();
     let settings = super::access::InstantSettings { site: &site, site_code: &state.site_code, base_url: &state.base_url };
     match context.download_now(&copy, settings).await {
-        Ok(file) => attachment(file.bytes, file.content_type, &file.file_name),
+        Ok(file) => attachment(file.body, file.content_type, &file.file_name),
         Err(AppError::Validation { .. }) => back_to_download_form(&pairs, false),
         Err(e) => error_response(e),
     }

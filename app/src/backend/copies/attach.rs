@@ -12,10 +12,13 @@
 //!   included" with the reason; a sound file the PDF cannot show safely (a TIFF, a PNG with
 //!   transparency) travels beside the PDF in a download's `.zip`, and the cover says so. The
 //!   rest of the copy is always made.
-//! - One attachment is read at a time (the caller fetches it, places it, drops it).
+//! - One attachment is read at a time (the caller fetches it, places it, drops it), and what
+//!   is placed is written out at once as an incremental update of the rendered file, so a
+//!   copy with a hundred scanned pages never holds more than one of them.
 
 use super::pdf::Slot;
 use lopdf::{Dictionary, Document, Object, ObjectId, Stream};
+use std::io::Write;
 
 /// The most decompressed content one attached page may have (a bomb stops here).
 const MAX_PAGE_CONTENT: usize = 32 * 1024 * 1024;
@@ -224,11 +227,25 @@ pub fn inspect(declared: &str, bytes: &[u8]) -> Result<usize, Refusal> {
     }
 }
 
-/// The copy being completed: the rendered PDF, loaded once, with attachments placed in turn.
-pub struct Placer {
-    document: Document,
+/// The copy being completed, written as it goes: the rendered PDF first, unchanged, then each
+/// attachment's objects as it is placed, as one incremental update (PDF 32000 7.5.6: new
+/// objects, the changed pages, and a cross-reference section pointing back to the rendered
+/// file's). Only one attachment is in memory at a time; nothing placed is kept once written.
+pub struct Placer<W: Write> {
+    out: W,
+    /// Bytes written so far: the offsets of the cross-reference section.
+    at: u64,
+    /// The rendered copy, parsed for its pages (its own text, never an attachment).
+    base: Document,
     pages: Vec<ObjectId>,
+    /// Where the rendered file's cross-reference section starts (the update's `/Prev`).
+    previous: usize,
+    next_id: u32,
+    /// The objects written, with their offsets.
+    written: Vec<(u32, u64)>,
     placed: usize,
+    /// A write that failed: the output is unusable.
+    failed: Option<String>,
 }
 
 /// A page attribute, from the page or the nearest ancestor that has it (PDF 32000 7.7.3.4).
@@ -248,28 +265,164 @@ fn number(o: &Object) -> Option<f32> {
     o.as_float().ok().or_else(|| o.as_i64().ok().map(|i| i as f32))
 }
 
-impl Placer {
-    pub fn open(rendered: &[u8]) -> Result<Placer, String> {
-        let document = Document::load_mem(rendered).map_err(|e| format!("reading the rendered copy: {e}"))?;
-        let pages = document.get_pages().into_values().collect();
-        Ok(Placer { document, pages, placed: 0 })
+/// The objects `root` refers to, directly or not, in the attached file: what a page's
+/// resources need (fonts, images, colour spaces). Never its pages, page tree or catalog (a
+/// reference to one is left dangling, which a reader takes as null), so nothing else of the
+/// file comes along.
+fn needed(document: &Document, root: &Object) -> Vec<ObjectId> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut stack = Vec::new();
+    let refs = |object: &Object, stack: &mut Vec<ObjectId>| {
+        let mut pending = vec![object];
+        while let Some(o) = pending.pop() {
+            match o {
+                Object::Reference(id) => stack.push(*id),
+                Object::Array(items) => pending.extend(items.iter()),
+                Object::Dictionary(d) => pending.extend(d.iter().filter(|(k, _)| k.as_slice() != b"Parent").map(|(_, v)| v)),
+                Object::Stream(s) => pending.extend(s.dict.iter().filter(|(k, _)| k.as_slice() != b"Parent").map(|(_, v)| v)),
+                _ => {}
+            }
+        }
+    };
+    refs(root, &mut stack);
+    while let Some(id) = stack.pop() {
+        if seen.contains(&id) {
+            continue;
+        }
+        let Ok(object) = document.get_object(id) else { continue };
+        let kind = object.as_dict().ok().or_else(|| object.as_stream().ok().map(|s| &s.dict)).and_then(|d| d.get(b"Type").ok()).and_then(|t| t.as_name().ok());
+        if matches!(kind, Some(b"Page" | b"Pages" | b"Catalog")) {
+            continue;
+        }
+        seen.insert(id);
+        refs(object, &mut stack);
+    }
+    seen.into_iter().collect()
+}
+
+/// An object as PDF syntax (PDF 32000 7.3; lopdf keeps its writer to itself).
+fn serialize(out: &mut Vec<u8>, object: &Object) {
+    match object {
+        Object::Null => out.extend_from_slice(b"null"),
+        Object::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Object::Integer(i) => out.extend_from_slice(i.to_string().as_bytes()),
+        // Rust prints floats without an exponent, as PDF needs.
+        Object::Real(r) => out.extend_from_slice(if r.is_finite() { r.to_string() } else { "0".into() }.as_bytes()),
+        Object::Name(name) => {
+            out.push(b'/');
+            for &b in name {
+                if (0x21..=0x7e).contains(&b) && !b"()<>[]{}/%#".contains(&b) {
+                    out.push(b);
+                } else {
+                    out.extend_from_slice(format!("#{b:02X}").as_bytes());
+                }
+            }
+        }
+        Object::String(text, lopdf::StringFormat::Hexadecimal) => {
+            out.push(b'<');
+            out.extend_from_slice(hex::encode(text).as_bytes());
+            out.push(b'>');
+        }
+        Object::String(text, _) => {
+            out.push(b'(');
+            for &b in text {
+                match b {
+                    b'(' | b')' | b'\\' => out.extend_from_slice(&[b'\\', b]),
+                    b'\r' => out.extend_from_slice(b"\\r"),
+                    _ => out.push(b),
+                }
+            }
+            out.push(b')');
+        }
+        Object::Array(items) => {
+            out.push(b'[');
+            for (n, item) in items.iter().enumerate() {
+                if n > 0 {
+                    out.push(b' ');
+                }
+                serialize(out, item);
+            }
+            out.push(b']');
+        }
+        Object::Dictionary(d) => serialize_dictionary(out, d),
+        Object::Stream(stream) => {
+            serialize_dictionary(out, &stream.dict);
+            out.extend_from_slice(b"\nstream\n");
+            out.extend_from_slice(&stream.content);
+            out.extend_from_slice(b"\nendstream");
+        }
+        Object::Reference((id, generation)) => out.extend_from_slice(format!("{id} {generation} R").as_bytes()),
+    }
+}
+
+fn serialize_dictionary(out: &mut Vec<u8>, d: &Dictionary) {
+    out.extend_from_slice(b"<<");
+    for (key, value) in d.iter() {
+        serialize(out, &Object::Name(key.clone()));
+        out.push(b' ');
+        serialize(out, value);
+        out.push(b' ');
+    }
+    out.extend_from_slice(b">>");
+}
+
+impl<W: Write> Placer<W> {
+    /// Starts the copy: writes the rendered file to `out` as it is.
+    pub fn open(rendered: &[u8], mut out: W) -> Result<Placer<W>, String> {
+        let base = Document::load_mem(rendered).map_err(|e| format!("reading the rendered copy: {e}"))?;
+        let pages = base.get_pages().into_values().collect();
+        out.write_all(rendered).map_err(|e| format!("writing the copy: {e}"))?;
+        let mut at = rendered.len() as u64;
+        if !rendered.ends_with(b"\n") {
+            out.write_all(b"\n").map_err(|e| format!("writing the copy: {e}"))?;
+            at += 1;
+        }
+        let (previous, next_id) = (base.xref_start, base.max_id + 1);
+        Ok(Placer { out, at, base, pages, previous, next_id, written: Vec::new(), placed: 0, failed: None })
+    }
+
+    fn new_id(&mut self) -> ObjectId {
+        self.next_id += 1;
+        (self.next_id - 1, 0)
+    }
+
+    /// Writes one object of the update under `id`.
+    fn write(&mut self, id: ObjectId, object: &Object) -> Result<(), String> {
+        let mut text = format!("{} {} obj\n", id.0, id.1).into_bytes();
+        if let Object::Stream(stream) = object {
+            // Said here, whatever the source file said (its length may have been a reference).
+            let mut stream = stream.clone();
+            stream.dict.set("Length", stream.content.len() as i64);
+            serialize(&mut text, &Object::Stream(stream));
+        } else {
+            serialize(&mut text, object);
+        }
+        text.extend_from_slice(b"\nendobj\n");
+        if let Err(e) = self.out.write_all(&text) {
+            let e = format!("writing the copy: {e}");
+            self.failed = Some(e.clone());
+            return Err(e);
+        }
+        self.written.push((id.0, self.at));
+        self.at += text.len() as u64;
+        Ok(())
     }
 
     /// Draws `object` (an XObject of `width` × `height` units, its origin at `origin`) centred
-    /// and scaled to fit in the slot.
+    /// and scaled to fit in the slot: the page is written again with the XObject in its
+    /// resources and one more content stream.
     fn draw(&mut self, slot: &Slot, object: ObjectId, width: f32, height: f32, origin: (f32, f32)) -> Result<(), String> {
         let page = *self.pages.get(slot.page).ok_or("a slot outside the copy")?;
         self.placed += 1;
         let name = format!("Att{}", self.placed);
         // The page's resources, made its own, with the XObject added.
-        let resources = match inherited(&self.document, page, b"Resources") {
-            Some(Object::Reference(id)) => self.document.get_dictionary(id).cloned().unwrap_or_default(),
+        let mut resources = match inherited(&self.base, page, b"Resources") {
+            Some(Object::Reference(id)) => self.base.get_dictionary(id).cloned().unwrap_or_default(),
             Some(Object::Dictionary(d)) => d,
             _ => Dictionary::new(),
         };
-        let mut resources = resources;
         let mut xobjects = match resources.get(b"XObject") {
-            Ok(Object::Reference(id)) => self.document.get_dictionary(*id).cloned().unwrap_or_default(),
+            Ok(Object::Reference(id)) => self.base.get_dictionary(*id).cloned().unwrap_or_default(),
             Ok(Object::Dictionary(d)) => d.clone(),
             _ => Dictionary::new(),
         };
@@ -279,8 +432,10 @@ impl Placer {
         let scale = (w / width.max(1.0)).min(h / height.max(1.0));
         let (dx, dy) = (x + (w - width * scale) / 2.0 - origin.0 * scale, y + (h - height * scale) / 2.0 - origin.1 * scale);
         let ops = format!("q {scale:.5} 0 0 {scale:.5} {dx:.3} {dy:.3} cm /{name} Do Q\n");
-        let stream = self.document.add_object(Stream::new(Dictionary::new(), ops.into_bytes()));
-        let contents = match self.document.get_dictionary(page).ok().and_then(|d| d.get(b"Contents").ok().cloned()) {
+        let stream = self.new_id();
+        self.write(stream, &Object::Stream(Stream::new(Dictionary::new(), ops.into_bytes())))?;
+        let dictionary = self.base.get_dictionary_mut(page).map_err(|e| e.to_string())?;
+        let contents = match dictionary.get(b"Contents").ok().cloned() {
             Some(Object::Array(mut list)) => {
                 list.push(Object::Reference(stream));
                 list
@@ -288,14 +443,15 @@ impl Placer {
             Some(other @ Object::Reference(_)) => vec![other, Object::Reference(stream)],
             _ => vec![Object::Reference(stream)],
         };
-        let dictionary = self.document.get_dictionary_mut(page).map_err(|e| e.to_string())?;
         dictionary.set("Resources", resources);
         dictionary.set("Contents", contents);
-        Ok(())
+        let updated = Object::Dictionary(dictionary.clone());
+        self.write(page, &updated)
     }
 
-    /// Places one attachment in its slots (one per page, in order). The caller checked it with
-    /// `inspect`; a failure here leaves the copy without it (the slots stay with their title).
+    /// Places one attachment in its slots (one per page, in order) and writes it out. The
+    /// caller checked it with `inspect`; a failure here leaves the copy without it (the slots
+    /// stay with their title).
     pub fn place(&mut self, declared: &str, bytes: &[u8], slots: &[Slot]) -> Result<(), String> {
         match Kind::declared(declared).filter(|k| Kind::sniffed(bytes) == Some(*k)) {
             Some(Kind::Pdf) => self.place_pdf(bytes, slots),
@@ -303,7 +459,8 @@ impl Placer {
                 let image = if kind == Kind::Jpeg { jpeg(bytes) } else { png(bytes) }.map_err(|r| r.reason().to_string())?;
                 let slot = slots.first().ok_or("no room reserved")?;
                 let (width, height) = (image.width as f32, image.height as f32);
-                let id = self.document.add_object(Stream::new(image.dictionary, image.data).with_compression(false));
+                let id = self.new_id();
+                self.write(id, &Object::Stream(Stream::new(image.dictionary, image.data).with_compression(false)))?;
                 // An image XObject is drawn in a 1 × 1 square: scale it to its own size first.
                 let form = {
                     let mut d = Dictionary::new();
@@ -317,8 +474,9 @@ impl Placer {
                     d.set("Resources", res);
                     Stream::new(d, format!("q {width} 0 0 {height} 0 0 cm /Im Do Q\n").into_bytes())
                 };
-                let form = self.document.add_object(form);
-                self.draw(slot, form, width, height, (0.0, 0.0))
+                let form_id = self.new_id();
+                self.write(form_id, &Object::Stream(form))?;
+                self.draw(slot, form_id, width, height, (0.0, 0.0))
             }
             None => Err("it is not what its type says".into()),
         }
@@ -326,9 +484,12 @@ impl Placer {
 
     fn place_pdf(&mut self, bytes: &[u8], slots: &[Slot]) -> Result<(), String> {
         let mut other = load_pdf(bytes).map_err(|r| r.reason().to_string())?;
-        other.renumber_objects_with(self.document.max_id + 1);
+        other.renumber_objects_with(self.next_id);
+        self.next_id = self.next_id.max(other.objects.keys().map(|id| id.0 + 1).max().unwrap_or(0));
         let pages: Vec<ObjectId> = other.get_pages().into_values().collect();
-        let mut forms = Vec::with_capacity(slots.len());
+        // Each page becomes a form: its content, its resources and what they need. An object
+        // two pages share is written once.
+        let mut done = std::collections::HashSet::new();
         for slot in slots {
             let page = *pages.get(slot.page_within).ok_or("fewer pages than counted")?;
             let content = other.get_page_content_with_limit(page, MAX_PAGE_CONTENT).map_err(|_| "a page is too large to include")?;
@@ -345,29 +506,67 @@ impl Placer {
             d.set("Subtype", Object::Name(b"Form".to_vec()));
             d.set("BBox", media.iter().map(|v| Object::Real(*v)).collect::<Vec<_>>());
             if let Some(resources) = inherited(&other, page, b"Resources") {
+                for id in needed(&other, &resources) {
+                    if done.insert(id)
+                        && let Ok(object) = other.get_object(id)
+                    {
+                        self.write(id, object)?;
+                    }
+                }
                 d.set("Resources", resources);
             }
-            forms.push((slot, Stream::new(d, content), media));
-        }
-        // The attached file's objects join the copy (its own page tree and catalog stay
-        // unreferenced and are pruned when the copy is saved).
-        self.document.max_id = self.document.max_id.max(other.max_id);
-        self.document.objects.extend(std::mem::take(&mut other.objects));
-        for (slot, mut form, media) in forms {
+            let mut form = Stream::new(d, content);
             form.compress().ok();
-            let id = self.document.add_object(form);
-            self.draw(slot, id, media[2] - media[0], media[3] - media[1], (media[0], media[1]))?;
+            let form_id = self.new_id();
+            self.write(form_id, &Object::Stream(form))?;
+            self.draw(slot, form_id, media[2] - media[0], media[3] - media[1], (media[0], media[1]))?;
         }
         Ok(())
     }
 
-    /// The completed copy.
-    pub fn finish(mut self) -> Result<Vec<u8>, String> {
-        self.document.prune_objects();
-        self.document.compress();
-        let mut out = Vec::new();
-        self.document.save_to(&mut out).map_err(|e| format!("saving the copy: {e}"))?;
-        Ok(out)
+    /// Ends the update (its cross-reference section and trailer) and gives the output back.
+    /// A failed write (the disk, not an attachment) fails the whole copy.
+    pub fn finish(mut self) -> Result<W, String> {
+        if self.written.is_empty() && self.failed.is_none() {
+            return Ok(self.out);
+        }
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
+        // A page written twice is listed once, at its last place.
+        let mut entries = std::mem::take(&mut self.written);
+        entries.sort_unstable_by_key(|(id, offset)| (*id, std::cmp::Reverse(*offset)));
+        entries.dedup_by_key(|(id, _)| *id);
+        // Subsections of consecutive object numbers (PDF 32000 7.5.4); entries of 20 bytes.
+        let mut text = String::from("xref\n");
+        let mut n = 0;
+        while n < entries.len() {
+            let mut end = n + 1;
+            while end < entries.len() && entries[end].0 == entries[end - 1].0 + 1 {
+                end += 1;
+            }
+            text.push_str(&format!("{} {}\n", entries[n].0, end - n));
+            for (_, offset) in &entries[n..end] {
+                text.push_str(&format!("{offset:010} 00000 n\r\n"));
+            }
+            n = end;
+        }
+        let mut trailer = Dictionary::new();
+        for key in [b"Root".as_slice(), b"Info", b"ID"] {
+            if let Ok(value) = self.base.trailer.get(key) {
+                trailer.set(key, value.clone());
+            }
+        }
+        let size = self.next_id.max(self.base.max_id + 1).max(entries.last().map_or(0, |e| e.0 + 1));
+        trailer.set("Size", i64::from(size));
+        trailer.set("Prev", self.previous as i64);
+        let mut tail = text.into_bytes();
+        tail.extend_from_slice(b"trailer\n");
+        serialize(&mut tail, &Object::Dictionary(trailer));
+        tail.extend_from_slice(format!("\nstartxref\n{}\n%%EOF\n", self.at).as_bytes());
+        self.out.write_all(&tail).map_err(|e| format!("writing the copy: {e}"))?;
+        self.out.flush().map_err(|e| format!("writing the copy: {e}"))?;
+        Ok(self.out)
     }
 }
 
@@ -382,5 +581,53 @@ mod tests {
         assert!(matches!(refused("application/pdf", b"%PDF-1.4 garbage"), Refusal::Broken(r) if r.contains("damaged")));
         assert!(matches!(refused("image/tiff", b"II*\0"), Refusal::Unplaceable(r) if r.contains("cannot show")), "sound but not placeable: it can travel beside");
         assert!(matches!(refused("image/png", b"\x89PNG\r\n\x1a\n"), Refusal::Broken(r) if r.contains("damaged")));
+    }
+
+    fn rendered(attachments: Vec<(String, usize)>) -> super::super::pdf::Rendered {
+        use super::super::pdf::{Block, PdfCopy, render};
+        let copy = PdfCopy { title: "Copy".into(), header: "Patient".into(), created_unix: 1_700_000_000, cover: vec![Block::Paragraph("COVER".into())], attachments, ..Default::default() };
+        render(&copy, &|_, _| {}).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn attachments_are_appended_as_an_update_that_keeps_the_rendered_file_and_resolves() {
+        // The scan: a two-page PDF of the renderer's own (its fonts are its resources).
+        let scan = rendered(vec![("inner".into(), 1)]).bytes;
+        let scan_pages = inspect("application/pdf", &scan).unwrap_or_else(|r| panic!("{r:?}"));
+        let copy = rendered(vec![("Scan".into(), scan_pages)]);
+        let mut placer = Placer::open(&copy.bytes, Vec::new()).unwrap_or_else(|e| panic!("{e}"));
+        placer.place("application/pdf", &scan, &copy.slots).unwrap_or_else(|e| panic!("{e}"));
+        let out = placer.finish().unwrap_or_else(|e| panic!("{e}"));
+        assert!(out.starts_with(&copy.bytes), "the rendered file is written first, unchanged");
+        assert!(out.len() < copy.bytes.len() + 2 * scan.len(), "only what the scan's pages need is written");
+        let document = Document::load_mem(&out).unwrap_or_else(|e| panic!("{e}"));
+        let pages: Vec<ObjectId> = document.get_pages().into_values().collect();
+        assert_eq!(pages.len(), copy.pages, "no page added or lost");
+        for slot in &copy.slots {
+            let page = document.get_dictionary(pages[slot.page]).unwrap_or_else(|e| panic!("{e}"));
+            let resources = page.get(b"Resources").and_then(Object::as_dict).unwrap_or_else(|e| panic!("{e}"));
+            let xobjects = resources.get(b"XObject").and_then(Object::as_dict).unwrap_or_else(|e| panic!("{e}"));
+            let form = xobjects.iter().find(|(k, _)| k.starts_with(b"Att")).and_then(|(_, v)| v.as_reference().ok()).unwrap_or_else(|| panic!("the page draws its scan"));
+            let form = document.get_object(form).and_then(Object::as_stream).unwrap_or_else(|e| panic!("{e}"));
+            // Every object the form's resources need is in the file.
+            for id in needed(&document, form.dict.get(b"Resources").unwrap_or_else(|e| panic!("{e}"))) {
+                assert!(document.get_object(id).is_ok(), "{id:?} resolves");
+            }
+            let dictionary = |o: &Object| match o {
+                Object::Reference(id) => document.get_dictionary(*id).ok().cloned(),
+                other => other.as_dict().ok().cloned(),
+            };
+            let fonts = form.dict.get(b"Resources").ok().and_then(dictionary).and_then(|r| r.get(b"Font").ok().and_then(dictionary)).map(|f| f.len()).unwrap_or(0);
+            assert!(fonts > 0, "the scan's fonts came with it");
+            let contents = page.get(b"Contents").and_then(Object::as_array).map(Vec::len).unwrap_or(0);
+            assert_eq!(contents, 2, "the page's own content, then the drawing of the scan");
+        }
+    }
+
+    #[test]
+    fn nothing_placed_leaves_the_rendered_file_as_it_was() {
+        let copy = rendered(Vec::new());
+        let out = Placer::open(&copy.bytes, Vec::new()).and_then(Placer::finish).unwrap_or_else(|e| panic!("{e}"));
+        assert!(out.starts_with(&copy.bytes) && out.len() <= copy.bytes.len() + 1, "at most a line end added");
     }
 }

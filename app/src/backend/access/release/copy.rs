@@ -8,7 +8,7 @@ use super::super::AccessContext;
 use super::super::record::to_row;
 use super::super::rows::{clinical_document, clinical_item, copy_record, copy_record_file, fhir_resource, patient_row, release_request, resource_identifier, sensitive_tag};
 use crate::backend::copies::fhir::{self as fhir_copy, PoolResource, ProvenanceFacts};
-use crate::backend::copies::package::{CopyFile, Manifest, ManifestExclusion};
+use crate::backend::copies::package::{Body, CopyFile, Manifest, ManifestExclusion};
 use crate::backend::copies::{self, CoverFacts, ccda};
 use crate::backend::db::now_ms;
 use crate::backend::fhir::sensitive::Category;
@@ -52,10 +52,10 @@ fn documents_without_data() -> sea_orm::Select<clinical_document::Entity> {
         .expr_as(sea_orm::sea_query::Expr::cust("NULL"), "data")
 }
 
-impl From<crate::backend::copies::package::CopyFile> for Produced {
+impl Produced {
     /// A file of a copy, stored as a release file of its kind.
-    fn from(f: crate::backend::copies::package::CopyFile) -> Self {
-        Produced {
+    pub(in crate::backend::access) fn of(f: CopyFile) -> Result<Produced, AppError> {
+        Ok(Produced {
             kind: match f.content_type {
                 "application/pdf" => "pdf",
                 "application/fhir+json" => "fhir",
@@ -64,9 +64,16 @@ impl From<crate::backend::copies::package::CopyFile> for Produced {
             file_name: f.name,
             content_type: f.content_type,
             pages: f.pages.and_then(|p| i32::try_from(p).ok()),
-            bytes: f.bytes,
-        }
+            bytes: f.body.into_bytes().map_err(|e| placing_failed(e.to_string()))?,
+        })
     }
+}
+
+/// A copy that could not be written (a disk or a thread, never an attachment: those are
+/// listed on the cover): logged, and nothing is changed.
+fn placing_failed(e: String) -> AppError {
+    tracing::error!(error = %e, "writing a copy failed");
+    AppError::Unavailable { message: "Making the copy failed. Nothing was changed; try again.".into() }
 }
 
 /// The name an attachment travels under beside the PDF: `attachments/2-scan-of-letter.tiff`.
@@ -178,8 +185,9 @@ pub(super) struct CopyJob<'a> {
     pub(super) psychotherapy_allowed: bool,
     /// For a release to someone else: the rule it goes under (the cover says so).
     pub(super) released_under: Option<String>,
-    /// Attachments the PDF cannot show may travel beside it (a download's `.zip`).
-    pub(super) beside_allowed: bool,
+    /// A download: attachments the PDF cannot show may travel beside it (in the `.zip`), and a
+    /// PDF with scanned pages is written to a spool on disk and streamed from it.
+    pub(super) download: bool,
     pub(super) file_prefix: String,
     pub(super) settings: InstantSettings<'a>,
 }
@@ -264,14 +272,14 @@ fn render_copy(job: RenderJob) -> Result<(Vec<CopyFile>, Manifest, Vec<copies::p
     let mut slots = Vec::new();
     if let Some(rendered) = pdf? {
         slots = rendered.slots;
-        files.push(CopyFile { name: format!("{file_prefix}.pdf"), content_type: "application/pdf", bytes: rendered.bytes, pages: Some(rendered.pages) });
+        files.push(CopyFile { name: format!("{file_prefix}.pdf"), content_type: "application/pdf", body: Body::Memory(rendered.bytes), pages: Some(rendered.pages) });
     }
     if formats.fhir {
-        files.push(CopyFile { name: format!("{file_prefix}.fhir.json"), content_type: "application/fhir+json", bytes: bundle.json.into_bytes(), pages: None });
+        files.push(CopyFile { name: format!("{file_prefix}.fhir.json"), content_type: "application/fhir+json", body: Body::Memory(bundle.json.into_bytes()), pages: None });
     }
     if let Some(text) = ccda_text {
         let text = text.map_err(|_| "building the C-CDA stopped".to_string())?;
-        files.push(CopyFile { name: format!("{file_prefix}.ccda.xml"), content_type: "application/xml", bytes: text.into_bytes(), pages: None });
+        files.push(CopyFile { name: format!("{file_prefix}.ccda.xml"), content_type: "application/xml", body: Body::Memory(text.into_bytes()), pages: None });
     }
     Ok((files, manifest, slots))
 }
@@ -463,7 +471,7 @@ impl AccessContext {
     /// self-contained FHIR Bundle and the C-CDA asked for on a blocking thread (never on the
     /// async runtime), and lists everything in the manifest. Stores nothing.
     pub(super) async fn make_copy(&self, job: CopyJob<'_>) -> Result<MadeCopy, AppError> {
-        let CopyJob { patient, scope, withheld, no_notes, formats, requester, recipient, released_by, request_number, psychotherapy_allowed, released_under, beside_allowed, file_prefix, settings } = job;
+        let CopyJob { patient, scope, withheld, no_notes, formats, requester, recipient, released_by, request_number, psychotherapy_allowed, released_under, download, file_prefix, settings } = job;
         let mut content = self.copy_content(&patient.id, &scope, &withheld, psychotherapy_allowed, true, formats.pdf || formats.ccda).await?;
         let (pool, primary) = self.fhir_pool(&mut content).await?;
         let now = now_ms();
@@ -528,10 +536,12 @@ impl AccessContext {
                         attachments.push((doc.title.clone(), pages));
                         attached.push((doc.id.clone(), doc.content_type.clone()));
                     }
-                    Err(copies::attach::Refusal::Unplaceable(reason)) if beside_allowed => {
+                    Err(copies::attach::Refusal::Unplaceable(reason)) if download => {
                         let name = beside_name(beside.len() + 1, &doc.title, &doc.content_type);
                         cover.attachment_notes.push((doc.id.clone(), format!("It cannot be shown in this PDF ({reason}); it is in the download beside it, as {name}.")));
-                        beside.push(CopyFile { name, content_type: "application/octet-stream", bytes, pages: None });
+                        // On disk at once: a download holds one attachment at a time.
+                        let body = tokio::task::spawn_blocking(move || Body::spooled(&bytes)).await.map_err(|e| placing_failed(e.to_string()))?.map_err(|e| placing_failed(e.to_string()))?;
+                        beside.push(CopyFile { name, content_type: "application/octet-stream", body, pages: None });
                     }
                     Err(refusal) => {
                         let reason = refusal.reason();
@@ -565,7 +575,8 @@ impl AccessContext {
         if !attached.is_empty()
             && let Some(pdf) = files.iter_mut().find(|f| f.content_type == "application/pdf")
         {
-            pdf.bytes = self.place_attachments(std::mem::take(&mut pdf.bytes), &attached, slots).await?;
+            let rendered = std::mem::replace(&mut pdf.body, Body::Memory(Vec::new())).into_bytes().map_err(|e| placing_failed(e.to_string()))?;
+            pdf.body = self.place_attachments(rendered, &attached, slots, download).await?;
         }
         let manifest = manifest.with_files(files.iter().chain(&beside));
         Ok(MadeCopy { files, beside, manifest, code })
@@ -585,13 +596,22 @@ impl AccessContext {
     }
 
     /// Places each attachment's pages in the slots the renderer reserved, reading one
-    /// attachment at a time; the placing is CPU work, on a blocking thread.
-    async fn place_attachments(&self, pdf: Vec<u8>, attached: &[(String, String)], slots: Vec<copies::pdf::Slot>) -> Result<Vec<u8>, AppError> {
-        let stopped = |e: String| {
-            tracing::error!(error = %e, "placing the attachments of a copy failed");
-            AppError::Unavailable { message: "Making the copy failed. Nothing was changed; try again.".into() }
-        };
-        let mut placer = tokio::task::spawn_blocking(move || copies::attach::Placer::open(&pdf)).await.map_err(|e| stopped(e.to_string()))?.map_err(stopped)?;
+    /// attachment at a time and writing it out before the next (the placing is CPU work, on a
+    /// blocking thread). A download's copy goes to a spool on disk, so a record with a hundred
+    /// scanned pages is never held whole; a stored copy (an HIM release) is kept in memory.
+    async fn place_attachments(&self, pdf: Vec<u8>, attached: &[(String, String)], slots: Vec<copies::pdf::Slot>, spool: bool) -> Result<Body, AppError> {
+        if spool {
+            let out = tokio::task::spawn_blocking(copies::package::Spooler::new).await.map_err(|e| placing_failed(e.to_string()))?.map_err(|e| placing_failed(e.to_string()))?;
+            let out = self.place_into(pdf, attached, slots, out).await?;
+            tokio::task::spawn_blocking(move || out.finish()).await.map_err(|e| placing_failed(e.to_string()))?.map(Body::Spooled).map_err(|e| placing_failed(e.to_string()))
+        } else {
+            let capacity = pdf.len() * 2;
+            self.place_into(pdf, attached, slots, Vec::with_capacity(capacity)).await.map(Body::Memory)
+        }
+    }
+
+    async fn place_into<W: std::io::Write + Send + 'static>(&self, pdf: Vec<u8>, attached: &[(String, String)], slots: Vec<copies::pdf::Slot>, out: W) -> Result<W, AppError> {
+        let mut placer = tokio::task::spawn_blocking(move || copies::attach::Placer::open(&pdf, out)).await.map_err(|e| placing_failed(e.to_string()))?.map_err(placing_failed)?;
         for (n, (document_id, declared)) in attached.iter().enumerate() {
             let Some(bytes) = self.document_data(document_id).await? else { continue };
             let mine: Vec<copies::pdf::Slot> = slots.iter().filter(|s| s.attachment == n).copied().collect();
@@ -604,9 +624,9 @@ impl AccessContext {
                 placer
             })
             .await
-            .map_err(|e| stopped(e.to_string()))?;
+            .map_err(|e| placing_failed(e.to_string()))?;
         }
-        tokio::task::spawn_blocking(move || placer.finish()).await.map_err(|e| stopped(e.to_string()))?.map_err(stopped)
+        tokio::task::spawn_blocking(move || placer.finish()).await.map_err(|e| placing_failed(e.to_string()))?.map_err(placing_failed)
     }
 
     /// Stores the record `/verify` answers from, in the caller's transaction; returns its id.

@@ -521,15 +521,15 @@ impl AccessContext {
                     _ if row.requester_type.is_access() => Some("45 CFR 164.508 (the patient's signed authorization)".into()),
                     _ => Some(row.requester_type.citation().into()),
                 },
-                beside_allowed: false,
+                download: false,
                 file_prefix: format!("record-{number}"),
                 settings: super::copy::InstantSettings { site: site_name, site_code: settings.site_code, base_url: settings.base_url },
             })
             .await?;
         let now = now_ms();
         let manifest_json = made.manifest.to_json();
-        let hashes: Vec<(String, String, usize)> = made.files.iter().map(|f| (f.name.clone(), sha256_hex(&f.bytes), f.bytes.len())).collect();
-        let produced: Vec<Produced> = made.files.into_iter().map(Produced::from).collect();
+        let hashes: Vec<(String, String, usize)> = made.files.iter().map(|f| (f.name.clone(), f.body.sha256(), f.body.len())).collect();
+        let produced = made.files.into_iter().map(Produced::of).collect::<Result<Vec<Produced>, AppError>>()?;
         let expires = now + i64::from(download_days) * DAY_MS;
         let txn = write_transaction(&self.db).await?;
         let hashes_text = self.store_files(&txn, &row.id, produced, expires, keys).await?;

@@ -30,11 +30,12 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
 
 /// The download: one file, or a `.zip` of several with the manifest.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct InstantFile {
     pub file_name: String,
     pub content_type: &'static str,
-    pub bytes: Vec<u8>,
+    /// In memory, or spooled on disk and streamed (a copy with scanned pages).
+    pub body: copies::package::Body,
 }
 
 
@@ -63,12 +64,19 @@ impl AccessContext {
         let email = copy.email.clone().ok_or_else(|| AppError::Validation { fields: vec![crate::error::FieldError::new("email", "Enter the email address to send the copy to.")] })?;
         let (patient, scope, made) = self.make_instant(copy, Action::RequestCopy, Some(format!("{} (sent at the patient's direction)", email.as_str())), InstantSettings { site: settings.site, site_code: settings.site_code, base_url: settings.base_url }).await?;
         let manifest_json = made.manifest.to_json();
-        let hashes: Vec<(String, String, usize)> = made.files.iter().map(|f| (f.name.clone(), copies::sha256_hex(&f.bytes), f.bytes.len())).collect();
+        let hashes: Vec<(String, String, usize)> = made.files.iter().map(|f| (f.name.clone(), f.body.sha256(), f.body.len())).collect();
         let direct = match (copy.direct, relay) {
             (false, _) => false,
             (true, None) => return Err(AppError::Validation { fields: vec![crate::error::FieldError::new("via", "This hospital has no Direct relay: send it by email instead.")] }),
             (true, Some(relay)) => {
-                let mut files: Vec<(String, &'static str, Vec<u8>)> = made.files.iter().map(|f| (f.name.clone(), f.content_type, f.bytes.clone())).collect();
+                let mut files = Vec::with_capacity(made.files.len() + 1);
+                for f in &made.files {
+                    let bytes = f.body.to_vec().map_err(|e| {
+                        tracing::error!(error = %e, "reading a copy to send failed");
+                        AppError::Unavailable { message: "Making the copy failed. Nothing was sent; try again.".into() }
+                    })?;
+                    files.push((f.name.clone(), f.content_type, bytes));
+                }
                 files.push(("manifest.json".into(), "application/json", manifest_json.clone()));
                 let body = format!(
                     "Health records sent through the {} patient portal at the patient's direction (45 CFR 164.524(c)(3)). \
@@ -82,7 +90,7 @@ impl AccessContext {
                 true
             }
         };
-        let produced: Vec<super::copy::Produced> = if direct { Vec::new() } else { made.files.into_iter().map(super::copy::Produced::from).collect() };
+        let produced: Vec<super::copy::Produced> = if direct { Vec::new() } else { made.files.into_iter().map(super::copy::Produced::of).collect::<Result<_, AppError>>()? };
         let status = if direct { crate::domain::release::Status::Delivered } else { crate::domain::release::Status::Released };
         let now = now_ms();
         let today = self.clock.today();
@@ -186,7 +194,7 @@ impl AccessContext {
                 request_number: None,
                 psychotherapy_allowed: false,
                 released_under: None,
-                beside_allowed: downloading,
+                download: downloading,
                 file_prefix: format!("health-record-{}", self.clock.today()),
                 settings,
             })
@@ -251,21 +259,26 @@ impl AccessContext {
         let manifest_json = made.manifest.to_json();
         let (download, mut hashes) = if made.files.len() == 1 && made.beside.is_empty() {
             let file = made.files.into_iter().next().ok_or_else(AppError::bad_request)?;
-            let hashes = vec![(file.name.clone(), copies::sha256_hex(&file.bytes), file.bytes.len())];
-            (InstantFile { file_name: file.name, content_type: file.content_type, bytes: file.bytes }, hashes)
+            let hashes = vec![(file.name.clone(), file.body.sha256(), file.body.len())];
+            (InstantFile { file_name: file.name, content_type: file.content_type, body: file.body }, hashes)
         } else {
             let mut all = made.files;
             all.extend(made.beside);
-            all.push(CopyFile { name: "manifest.json".into(), content_type: "application/json", bytes: manifest_json.clone(), pages: None });
-            let hashes: Vec<(String, String, usize)> = all.iter().map(|f| (f.name.clone(), copies::sha256_hex(&f.bytes), f.bytes.len())).collect();
-            let zipped = copies::package::zip(&all).map_err(|e| {
-                tracing::error!(error = %e, "zipping an instant copy failed");
-                AppError::Unavailable { message: "Making the copy failed. Nothing was downloaded; try again.".into() }
-            })?;
-            (InstantFile { file_name: format!("health-record-{stamp}.zip"), content_type: "application/zip", bytes: zipped }, hashes)
+            all.push(CopyFile { name: "manifest.json".into(), content_type: "application/json", body: copies::package::Body::Memory(manifest_json.clone()), pages: None });
+            let hashes: Vec<(String, String, usize)> = all.iter().map(|f| (f.name.clone(), f.body.sha256(), f.body.len())).collect();
+            // Zipping reads spooled files from disk: blocking work.
+            let zipped = tokio::task::spawn_blocking(move || copies::package::zip(&mut all))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|z| z.map_err(|e| e.to_string()))
+                .map_err(|e| {
+                    tracing::error!(error = %e, "zipping an instant copy failed");
+                    AppError::Unavailable { message: "Making the copy failed. Nothing was downloaded; try again.".into() }
+                })?;
+            (InstantFile { file_name: format!("health-record-{stamp}.zip"), content_type: "application/zip", body: zipped }, hashes)
         };
         if download.content_type == "application/zip" {
-            hashes.push((download.file_name.clone(), copies::sha256_hex(&download.bytes), download.bytes.len()));
+            hashes.push((download.file_name.clone(), download.body.sha256(), download.body.len()));
         }
         let txn = write_transaction(&self.db).await?;
         let record_id = self
