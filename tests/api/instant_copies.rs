@@ -593,7 +593,10 @@ async fn a_sound_file_the_pdf_cannot_show_travels_beside_it_in_the_download() {
     let app = spawn_app().await;
     let mut bundle: Value = serde_json::from_slice(&std::fs::read(LEON).expect("fixture")).expect("JSON");
     let patient_ref = bundle["entry"].as_array().expect("entries").iter().find(|e| e["resource"]["resourceType"] == "Patient").expect("patient")["fullUrl"].as_str().expect("url").to_string();
-    let tiff = b"II*\0\x08\0\0\0 a scanned page as TIFF".to_vec();
+    // Large enough (with its base64) that the copy's pool does not hold it with the others: the
+    // FHIR copy reads it when it writes its entry.
+    let mut tiff = b"II*\0\x08\0\0\0 a scanned page as TIFF".to_vec();
+    tiff.extend((0..300_000u32).map(|n| (n % 251) as u8));
     bundle["entry"].as_array_mut().expect("entries").push(serde_json::json!({
         "fullUrl": "urn:uuid:a1b2c3d4-0000-4000-8000-000000000003",
         "resource": {"resourceType": "DocumentReference", "id": "a1b2c3d4-0000-4000-8000-000000000003", "status": "current", "subject": {"reference": patient_ref},
@@ -603,7 +606,7 @@ async fn a_sound_file_the_pdf_cannot_show_travels_beside_it_in_the_download() {
     }));
     let patient = app.import_fhir(&serde_json::to_vec(&bundle).expect("JSON")).await;
     let leon = signed_in(&app, "leon@example.org", &[Role::Patient], Some(&patient)).await;
-    let response = download(&app, &leon, "range=dates&from=2020-05-01&to=2020-07-01&part=some&section=documents&format=pdf").await;
+    let response = download(&app, &leon, "range=dates&from=2020-05-01&to=2020-07-01&part=some&section=documents&format=pdf&format=fhir").await;
     assert_eq!(response.headers()["content-type"], "application/zip", "a PDF with a file beside it comes as a .zip");
     let files = unzip(&response.bytes().await.expect("bytes"));
     let (name, bytes) = files.iter().find(|(n, _)| n.starts_with("attachments/")).expect("the TIFF beside the PDF");
@@ -613,4 +616,9 @@ async fn a_sound_file_the_pdf_cannot_show_travels_beside_it_in_the_download() {
     assert!(text.contains("beside it"), "the PDF says where it is");
     let manifest: Value = serde_json::from_slice(file_ending(&files, "manifest.json")).expect("manifest");
     assert!(manifest["files"].as_array().expect("files").iter().any(|f| f["name"] == name.as_str() && f["sha256"] == sha256(bytes)), "listed with its hash");
+    // The FHIR copy carries the scan itself, read when its entry was written.
+    let bundle: Value = serde_json::from_slice(file_ending(&files, ".fhir.json")).expect("bundle");
+    let scan = bundle["entry"].as_array().expect("entries").iter().find(|e| e["resource"]["id"] == "a1b2c3d4-0000-4000-8000-000000000003").expect("the scan's entry");
+    assert_eq!(scan["resource"]["content"][0]["attachment"]["data"], base64::engine::general_purpose::STANDARD.encode(&tiff));
+    assert!(manifest["files"].as_array().expect("files").iter().any(|f| f["name"].as_str().is_some_and(|n| n.ends_with(".fhir.json")) && f["sha256"] == sha256(file_ending(&files, ".fhir.json"))));
 }

@@ -21,12 +21,16 @@ use std::collections::{HashMap, HashSet, VecDeque};
 const CONTEXT_TYPES: &[&str] = &["Patient", "Practitioner", "PractitionerRole", "Organization", "Location", "Encounter", "Medication"];
 
 /// A stored resource the copy may use, as its JSON text: parsed only when it goes into the
-/// Bundle, one at a time, so a whole record never sits in memory as parsed values.
+/// Bundle, one at a time, so a whole record never sits in memory as parsed values. A large one
+/// (a scanned document carried as base64) is not held at all: `json` is `None` and the writer
+/// asks for it by `row` when it reaches it, so a record with a hundred scans holds one.
 #[derive(Debug, Clone)]
 pub struct PoolResource {
     pub resource_type: String,
     pub id: String,
-    pub json: String,
+    /// The stored row it comes from.
+    pub row: String,
+    pub json: Option<String>,
     /// Its business identifiers (system, value), for conditional references (read for the
     /// directory resources: practitioners, organizations, locations).
     pub identifiers: Vec<(String, String)>,
@@ -54,12 +58,9 @@ pub struct ManifestItem {
     pub sha256: String,
 }
 
-/// The Bundle's text and the items it carries.
-#[derive(Debug, Clone)]
-pub struct BuiltBundle {
-    pub json: String,
-    pub items: Vec<ManifestItem>,
-}
+/// The largest resource text a copy's pool holds with the others; a larger one is read when
+/// its entry is written (`PoolResource::json`).
+pub const POOL_HOLDS: usize = 256 * 1024;
 
 /// JSON with object keys sorted and no whitespace: the form the manifest's hashes are taken of,
 /// so anyone can recompute them from the Bundle whatever their JSON library's key order.
@@ -267,8 +268,16 @@ fn display_only(map: &mut Map<String, Value>, target: &Target<'_>) {
 }
 
 /// The self-contained Bundle of the `primary` pool entries (the items released), with what they
-/// refer to, and its Provenance. Each entry is parsed, rewritten, written and hashed in turn.
-pub fn self_contained_bundle(pool: &[PoolResource], primary: &[usize], facts: &ProvenanceFacts) -> BuiltBundle {
+/// refer to, and its Provenance, written to `out` (none when only the manifest's items are
+/// wanted); returns the items. Each entry is parsed, rewritten, written and hashed in turn; a
+/// resource the pool does not hold is asked of `fetch` then, and dropped once written.
+pub fn self_contained_bundle(
+    pool: &[PoolResource],
+    primary: &[usize],
+    facts: &ProvenanceFacts,
+    fetch: &dyn Fn(&PoolResource) -> std::io::Result<Option<String>>,
+    mut out: Option<&mut dyn std::io::Write>,
+) -> std::io::Result<Vec<ManifestItem>> {
     let index = Index::new(pool);
     let urls: Vec<String> = pool
         .iter()
@@ -279,15 +288,23 @@ pub fn self_contained_bundle(pool: &[PoolResource], primary: &[usize], facts: &P
     let mut queue: VecDeque<usize> = primary.iter().copied().collect();
     let mut queued: HashSet<usize> = included.clone();
     let mut items = Vec::with_capacity(primary.len());
-    let mut out = String::with_capacity(pool.iter().map(|r| r.json.len()).sum::<usize>() + 1024);
-    out.push_str("{\"resourceType\":\"Bundle\",\"id\":");
-    write_string(&facts.bundle_id, &mut out);
-    out.push_str(",\"type\":\"collection\",\"timestamp\":");
-    write_string(&facts.timestamp, &mut out);
-    out.push_str(",\"entry\":[");
+    // One entry's text at a time.
+    let mut text = String::with_capacity(64 * 1024);
+    text.push_str("{\"resourceType\":\"Bundle\",\"id\":");
+    write_string(&facts.bundle_id, &mut text);
+    text.push_str(",\"type\":\"collection\",\"timestamp\":");
+    write_string(&facts.timestamp, &mut text);
+    text.push_str(",\"entry\":[");
     while let Some(n) = queue.pop_front() {
         // Stored resources were parsed at import; one that no longer parses is left out.
-        let Ok(mut value) = serde_json::from_str::<Value>(&pool[n].json) else { continue };
+        let parsed = match &pool[n].json {
+            Some(json) => serde_json::from_str::<Value>(json),
+            None => match fetch(&pool[n])? {
+                Some(json) => serde_json::from_str::<Value>(&json),
+                None => continue,
+            },
+        };
+        let Ok(mut value) = parsed else { continue };
         let mut wanted = Vec::new();
         rewrite(&mut value, &index, &included, &urls, &mut wanted);
         for w in wanted {
@@ -297,21 +314,29 @@ pub fn self_contained_bundle(pool: &[PoolResource], primary: &[usize], facts: &P
             }
         }
         if !order.is_empty() {
-            out.push(',');
+            text.push(',');
         }
         order.push(n);
-        out.push_str("{\"fullUrl\":");
-        write_string(&urls[n], &mut out);
-        out.push_str(",\"resource\":");
-        let start = out.len();
-        write_canonical(&value, &mut out);
+        text.push_str("{\"fullUrl\":");
+        write_string(&urls[n], &mut text);
+        text.push_str(",\"resource\":");
+        let start = text.len();
+        write_canonical(&value, &mut text);
         items.push(ManifestItem {
             resource_type: pool[n].resource_type.clone(),
             id: pool[n].id.clone(),
             date: resource_date(&value),
-            sha256: super::sha256_hex(&out.as_bytes()[start..]),
+            sha256: super::sha256_hex(&text.as_bytes()[start..]),
         });
-        out.push('}');
+        text.push('}');
+        drop(value);
+        if let Some(out) = out.as_mut() {
+            out.write_all(text.as_bytes())?;
+        }
+        text.clear();
+        if text.capacity() > 1024 * 1024 {
+            text.shrink_to(64 * 1024);
+        }
     }
     let provenance_id = uuid::Uuid::new_v4().to_string();
     let targets: Vec<Value> = order.iter().map(|n| json!({ "reference": urls[*n] })).collect();
@@ -333,14 +358,18 @@ pub fn self_contained_bundle(pool: &[PoolResource], primary: &[usize], facts: &P
         ]
     });
     if !order.is_empty() {
-        out.push(',');
+        text.push(',');
     }
-    out.push_str("{\"fullUrl\":");
-    write_string(&format!("urn:uuid:{provenance_id}"), &mut out);
-    out.push_str(",\"resource\":");
-    write_canonical(&provenance, &mut out);
-    out.push_str("}]}");
-    BuiltBundle { json: out, items }
+    text.push_str("{\"fullUrl\":");
+    write_string(&format!("urn:uuid:{provenance_id}"), &mut text);
+    text.push_str(",\"resource\":");
+    write_canonical(&provenance, &mut text);
+    text.push_str("}]}");
+    if let Some(out) = out.as_mut() {
+        out.write_all(text.as_bytes())?;
+        out.flush()?;
+    }
+    Ok(items)
 }
 
 /// The `reference` strings in a resource's JSON text, found without parsing it (a quote inside
@@ -425,7 +454,7 @@ mod tests {
 
     fn res(kind: &str, id: &str, value: Value) -> PoolResource {
         let identifiers = identifiers_of(&value);
-        PoolResource { resource_type: kind.into(), id: id.into(), json: value.to_string(), identifiers }
+        PoolResource { resource_type: kind.into(), id: id.into(), row: format!("row-{id}"), json: Some(value.to_string()), identifiers }
     }
 
     fn facts() -> ProvenanceFacts {
@@ -465,8 +494,9 @@ mod tests {
                 "encounter":{"reference":format!("urn:uuid:{encounter}")},"hasMember":[{"reference":"Observation/withheld"}],"effectiveDateTime":"2020-01-02"})),
             res("Organization", "org-7", json!({"resourceType":"Organization","id":"org-7","identifier":[{"system":"urn:org","value":"7"}]})),
         ];
-        let built = self_contained_bundle(&pool, &[0, 2], &facts());
-        let bundle: Value = serde_json::from_str(&built.json).unwrap_or_default();
+        let mut json = Vec::new();
+        let items = self_contained_bundle(&pool, &[0, 2], &facts(), &|_| Ok(None), Some(&mut json)).unwrap_or_default();
+        let bundle: Value = serde_json::from_slice(&json).unwrap_or_default();
         assert_eq!(bundle["type"], "collection");
         assert!(dangling(&bundle).is_empty(), "{:?}", dangling(&bundle));
         let types: Vec<&str> = bundle["entry"].as_array().into_iter().flatten().filter_map(|e| e["resource"]["resourceType"].as_str()).collect();
@@ -476,9 +506,35 @@ mod tests {
         assert_eq!(encounter_entry["participant"][0]["individual"]["display"], "Dr. Who");
         assert_eq!(bundle["entry"][1]["resource"]["hasMember"][0]["display"], "Not part of this copy");
         let obs = &bundle["entry"][1]["resource"];
-        assert_eq!(built.items[1].sha256, super::super::sha256_hex(canonical_json(obs).as_bytes()));
-        assert_eq!(built.items[1].date.as_deref(), Some("2020-01-02"));
-        assert_eq!(built.items.len(), 4, "the provenance is not a released item");
+        assert_eq!(items[1].sha256, super::super::sha256_hex(canonical_json(obs).as_bytes()));
+        assert_eq!(items[1].date.as_deref(), Some("2020-01-02"));
+        assert_eq!(items.len(), 4, "the provenance is not a released item");
+        // Without an output, the same items: the manifest of a copy without the FHIR file (a
+        // resource whose id is not a UUID gets a new one each time, and so its referrers' hashes).
+        let alone = self_contained_bundle(&pool, &[0, 2], &facts(), &|_| Ok(None), None).unwrap_or_default();
+        assert_eq!(alone.iter().map(|i| (&i.resource_type, &i.id)).collect::<Vec<_>>(), items.iter().map(|i| (&i.resource_type, &i.id)).collect::<Vec<_>>());
+        assert_eq!(alone[1].sha256, items[1].sha256);
+    }
+
+    #[test]
+    fn a_resource_the_pool_does_not_hold_is_fetched_when_its_entry_is_written() {
+        let patient = "11111111-1111-1111-1111-111111111111";
+        let scan = json!({"resourceType":"DocumentReference","id":"doc-1","subject":{"reference":format!("urn:uuid:{patient}")},"content":[{"attachment":{"contentType":"application/pdf","data":"JVBERi0="}}]});
+        let mut held = res("DocumentReference", "doc-1", scan.clone());
+        held.json = None;
+        let pool = vec![res("Patient", patient, json!({"resourceType":"Patient","id":patient})), held];
+        let asked = std::cell::Cell::new(0);
+        let fetch = |r: &PoolResource| {
+            asked.set(asked.get() + 1);
+            Ok((r.row == "row-doc-1").then(|| scan.to_string()))
+        };
+        let mut json = Vec::new();
+        let items = self_contained_bundle(&pool, &[0, 1], &facts(), &fetch, Some(&mut json)).unwrap_or_default();
+        assert_eq!(asked.get(), 1, "read once, when written");
+        let bundle: Value = serde_json::from_slice(&json).unwrap_or_default();
+        assert_eq!(bundle["entry"][1]["resource"]["content"][0]["attachment"]["data"], "JVBERi0=");
+        assert_eq!(items.len(), 2);
+        assert!(dangling(&bundle).is_empty());
     }
 
     #[test]

@@ -28,8 +28,9 @@ pub(super) struct Content {
     pub(super) items: Vec<(Section, Vec<clinical_item::Model>)>,
     pub(super) documents: Option<Vec<(DocumentRow, Option<String>)>>,
     /// With FHIR: every resource of the patient not withheld (what references may pull in), as
-    /// (stored id, type, FHIR id, JSON), and the stored ids of those released.
-    pub(super) pool: Vec<(String, String, String, String)>,
+    /// (stored id, type, FHIR id, JSON unless it is too large to hold with the others), and the
+    /// stored ids of those released.
+    pub(super) pool: Vec<(String, String, String, Option<String>)>,
     pub(super) released: HashSet<String>,
     pub(super) part2: bool,
 }
@@ -228,12 +229,29 @@ struct RenderJob {
     file_prefix: String,
     /// The attachments to place after the sections: (title, pages).
     attachments: Vec<(String, usize)>,
+    /// Reads a resource the pool does not hold (a large one) when the Bundle reaches it.
+    fetch: StoredJson,
+    /// A download: the FHIR file is written to a spool (streamed from disk).
+    download: bool,
+}
+
+/// Reads one stored resource's JSON from a blocking thread (the Bundle is written on one).
+struct StoredJson {
+    db: sea_orm::DatabaseConnection,
+    runtime: tokio::runtime::Handle,
+}
+
+impl StoredJson {
+    fn json(&self, resource: &PoolResource) -> std::io::Result<Option<String>> {
+        let query = fhir_resource::Entity::find_by_id(resource.row.clone()).select_only().column(fhir_resource::Column::Json).into_tuple::<String>().one(&self.db);
+        self.runtime.block_on(query).map_err(std::io::Error::other)
+    }
 }
 
 /// Renders the files of a copy and completes its manifest (items; the files' hashes are added
 /// when the files are final). Also returns where the attachments' pages go in the PDF.
 fn render_copy(job: RenderJob) -> Result<(Vec<CopyFile>, Manifest, Vec<copies::pdf::Slot>), String> {
-    let RenderJob { pool, primary, facts, mut cover, content, cda, formats, mut manifest, file_prefix, attachments } = job;
+    let RenderJob { pool, primary, facts, mut cover, content, cda, formats, mut manifest, file_prefix, attachments, fetch, download } = job;
     // The cover counts what was released; the Bundle and the manifest also carry what those
     // items refer to (their visits, practitioners, organizations, places).
     let mut counts: Vec<(String, usize)> = Vec::new();
@@ -253,8 +271,26 @@ fn render_copy(job: RenderJob) -> Result<(Vec<CopyFile>, Manifest, Vec<copies::p
     ];
     // The Bundle (which the manifest needs whatever the formats) and the C-CDA are built beside
     // the PDF, on a second thread: the machine's cores work on one copy at once.
+    // The Bundle is written as it is made: to a spool for a download, in memory for a copy that
+    // is stored, nowhere when only the manifest's items are wanted.
+    let write_bundle = || -> std::io::Result<(Vec<fhir_copy::ManifestItem>, Option<Body>)> {
+        let fetch = |r: &PoolResource| fetch.json(r);
+        match (formats.fhir, download) {
+            (false, _) => Ok((fhir_copy::self_contained_bundle(&pool, &primary, &facts, &fetch, None)?, None)),
+            (true, true) => {
+                let mut spooler = copies::package::Spooler::new()?;
+                let items = fhir_copy::self_contained_bundle(&pool, &primary, &facts, &fetch, Some(&mut spooler))?;
+                Ok((items, Some(Body::Spooled(spooler.finish()?))))
+            }
+            (true, false) => {
+                let mut bytes = Vec::with_capacity(1024 * 1024);
+                let items = fhir_copy::self_contained_bundle(&pool, &primary, &facts, &fetch, Some(&mut bytes))?;
+                Ok((items, Some(Body::Memory(bytes))))
+            }
+        }
+    };
     let (bundle, ccda_text, pdf) = std::thread::scope(|scope| {
-        let bundle = scope.spawn(|| fhir_copy::self_contained_bundle(&pool, &primary, &facts));
+        let bundle = scope.spawn(write_bundle);
         let ccda_text = cda.map(|cda| scope.spawn(move || ccda::document(&cda)));
         let pdf = formats
             .pdf
@@ -266,16 +302,16 @@ fn render_copy(job: RenderJob) -> Result<(Vec<CopyFile>, Manifest, Vec<copies::p
             .transpose();
         (bundle.join(), ccda_text.map(|t| t.join()), pdf)
     });
-    let bundle = bundle.map_err(|_| "building the FHIR copy stopped".to_string())?;
-    manifest.items = bundle.items;
+    let (items, bundle) = bundle.map_err(|_| "building the FHIR copy stopped".to_string())?.map_err(|e| format!("writing the FHIR copy: {e}"))?;
+    manifest.items = items;
     let mut files = Vec::new();
     let mut slots = Vec::new();
     if let Some(rendered) = pdf? {
         slots = rendered.slots;
         files.push(CopyFile { name: format!("{file_prefix}.pdf"), content_type: "application/pdf", body: Body::Memory(rendered.bytes), pages: Some(rendered.pages) });
     }
-    if formats.fhir {
-        files.push(CopyFile { name: format!("{file_prefix}.fhir.json"), content_type: "application/fhir+json", body: Body::Memory(bundle.json.into_bytes()), pages: None });
+    if let Some(body) = bundle {
+        files.push(CopyFile { name: format!("{file_prefix}.fhir.json"), content_type: "application/fhir+json", body, pages: None });
     }
     if let Some(text) = ccda_text {
         let text = text.map_err(|_| "building the C-CDA stopped".to_string())?;
@@ -385,9 +421,12 @@ impl AccessContext {
         if fhir {
             // The whole record without dates: every stored resource of the patient but the
             // withheld ones. Otherwise the Patient and the resources the PDF shows.
-            let rows: Vec<(String, String, String, String)> = fhir_resource::Entity::find()
+            // A large resource (a scan carried as base64) is left out of the pool and read when
+            // its entry is written: a record with a hundred scans never holds them all.
+            let rows: Vec<(String, String, String, Option<String>)> = fhir_resource::Entity::find()
                 .select_only()
-                .columns([fhir_resource::Column::Id, fhir_resource::Column::ResourceType, fhir_resource::Column::FhirId, fhir_resource::Column::Json])
+                .columns([fhir_resource::Column::Id, fhir_resource::Column::ResourceType, fhir_resource::Column::FhirId])
+                .expr(sea_orm::sea_query::Expr::cust(format!("CASE WHEN LENGTH(json) > {} THEN NULL ELSE json END", fhir_copy::POOL_HOLDS)))
                 .filter(fhir_resource::Column::PatientId.eq(patient_id))
                 .order_by_asc(fhir_resource::Column::ImportedAtMs)
                 .order_by_asc(fhir_resource::Column::Id)
@@ -407,7 +446,14 @@ impl AccessContext {
         let mut conditional = HashSet::new();
         let mut typed = HashSet::new();
         for r in pool {
-            fhir_copy::directory_wants(&r.json, &mut conditional, &mut typed);
+            match &r.json {
+                Some(json) => fhir_copy::directory_wants(json, &mut conditional, &mut typed),
+                None => {
+                    // Read alone, looked through and dropped.
+                    let json: Option<String> = fhir_resource::Entity::find_by_id(r.row.clone()).select_only().column(fhir_resource::Column::Json).into_tuple().one(&self.db).await?;
+                    fhir_copy::directory_wants(json.as_deref().unwrap_or_default(), &mut conditional, &mut typed);
+                }
+            }
         }
         let held: HashSet<&str> = pool.iter().map(|r| r.id.as_str()).collect();
         let mut ids: HashSet<String> = HashSet::new();
@@ -443,7 +489,7 @@ impl AccessContext {
             .filter(|r| seen.insert(r.id.clone()))
             .filter_map(|r| {
                 let value: serde_json::Value = serde_json::from_str(&r.json).ok()?;
-                Some(PoolResource { resource_type: r.resource_type, id: r.fhir_id, identifiers: fhir_copy::identifiers_of(&value), json: r.json })
+                Some(PoolResource { resource_type: r.resource_type, id: r.fhir_id, row: r.id, identifiers: fhir_copy::identifiers_of(&value), json: Some(r.json) })
             })
             .collect())
     }
@@ -460,7 +506,7 @@ impl AccessContext {
             if content.released.contains(&id) {
                 primary.push(pool.len());
             }
-            pool.push(PoolResource { resource_type: kind, id: fhir_id, identifiers: Vec::new(), json });
+            pool.push(PoolResource { resource_type: kind, id: fhir_id, row: id, identifiers: Vec::new(), json });
         }
         let directory = self.directory_for(&pool).await?;
         pool.extend(directory);
@@ -551,6 +597,7 @@ impl AccessContext {
                 }
             }
         }
+        let fetch = StoredJson { db: self.db.clone(), runtime: tokio::runtime::Handle::current() };
         let facts = ProvenanceFacts { bundle_id: uuid::Uuid::new_v4().to_string(), timestamp: fhir_copy::instant(now), portal: format!("{} patient portal", settings.site), asked_by: requester };
         let manifest = Manifest {
             code: code.clone(),
@@ -562,7 +609,7 @@ impl AccessContext {
             files: Vec::new(),
         };
         // Rendering is CPU work: a blocking thread keeps the runtime serving everyone else.
-        let (mut files, manifest, slots) = tokio::task::spawn_blocking(move || render_copy(RenderJob { pool, primary, facts, cover, content, cda, formats, manifest, file_prefix, attachments }))
+        let (mut files, manifest, slots) = tokio::task::spawn_blocking(move || render_copy(RenderJob { pool, primary, facts, cover, content, cda, formats, manifest, file_prefix, attachments, fetch, download }))
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "the copy's rendering thread stopped");
