@@ -116,6 +116,30 @@ impl AccessContext {
         Ok(at.flatten())
     }
 
+    /// When each of `users` last acted successfully on the patient's record on the patient's
+    /// behalf, from the audit trail (caregivers' last use on "Who can see my records").
+    pub(in crate::backend::access) async fn last_acted_for(&self, patient_id: &str, users: Vec<String>) -> Result<std::collections::HashMap<String, i64>, sea_orm::DbErr> {
+        use crate::backend::entities::audit_event::{Column, Entity};
+        use sea_orm::sea_query::ExprTrait;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+        if users.is_empty() {
+            return Ok(std::collections::HashMap::new());
+        }
+        let rows: Vec<(Option<String>, Option<i64>)> = Entity::find()
+            .select_only()
+            .column(Column::ActorUserId)
+            .column_as(sea_orm::sea_query::Expr::col(Column::OccurredAtMs).max(), "at")
+            .filter(Column::ActorUserId.is_in(users))
+            .filter(Column::PatientId.eq(patient_id))
+            .filter(Column::OnBehalfOf.eq(patient_id))
+            .filter(Column::Outcome.eq("success"))
+            .group_by(Column::ActorUserId)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().filter_map(|(user, at)| Some((user?, at?))).collect())
+    }
+
     /// Records an event that accompanies no change (a read, a refusal) and returns once it is
     /// committed: nothing is shown before its audit row exists (164.312(b)).
     pub(crate) async fn audit_alone(&self, event: AuditEvent) -> Result<(), sea_orm::DbErr> {

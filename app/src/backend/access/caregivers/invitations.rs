@@ -25,18 +25,15 @@ impl AccessContext {
             .limit(200)
             .all(&self.db)
             .await?;
+        let users: std::collections::HashMap<String, String> = grants.iter().map(|g| (g.id.clone(), g.user_id.clone())).collect();
         let views = self.grant_views(grants).await?;
         let (mut active, history): (Vec<GrantView>, Vec<GrantView>) = views.into_iter().partition(|g| g.active);
-        // Each caregiver's last action on the record, from the audit trail (what they did is in
-        // the activity history).
+        // Each active caregiver's last action on the record, from the audit trail (what they did
+        // is in the activity history): one grouped query.
+        let acting: Vec<String> = active.iter().filter_map(|v| users.get(&v.id).cloned()).collect();
+        let last = self.last_acted_for(&patient_id, acting).await?;
         for view in &mut active {
-            let Some(grant) = caregiver_grant::Entity::find_by_id(view.id.as_str()).one(&self.db).await? else { continue };
-            let by_them = sea_orm::Condition::all()
-                .add(crate::backend::entities::audit_event::Column::ActorUserId.eq(grant.user_id.as_str()))
-                .add(crate::backend::entities::audit_event::Column::PatientId.eq(patient_id.as_str()))
-                .add(crate::backend::entities::audit_event::Column::OnBehalfOf.eq(patient_id.as_str()))
-                .add(crate::backend::entities::audit_event::Column::Outcome.eq("success"));
-            view.last_used = self.last_audited(by_them).await?.map(|at| self.clock.minutes(at));
+            view.last_used = users.get(&view.id).and_then(|user| last.get(user)).map(|at| self.clock.minutes(*at));
         }
         let now = now_ms();
         let invitations = caregiver_invitation::Entity::find()
