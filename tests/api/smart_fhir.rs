@@ -362,6 +362,40 @@ async fn a_limited_proxys_app_reads_only_what_the_proxy_may_see_and_stops_with_t
     assert_eq!(listed.as_array().map(Vec::len), Some(1), "only Leon's own app is still connected: {listed}");
 }
 
+/// A caregiver's access can end by its date (or the age rules) with no event that would end
+/// their apps: the next token exchange does it. The refresh is refused (`invalid_grant`), the
+/// grant is revoked with its tokens and audited, and it does not wake up when the access is
+/// renewed (45 CFR 164.502(g)).
+#[tokio::test]
+async fn a_caregiver_whose_access_ran_out_gets_no_new_token_and_the_app_stays_disconnected() {
+    let app = spawn_app().await;
+    let (client_id, patient, leon) = launch_ready(&app).await;
+    let sent = app.call_ok(&leon, "invite_caregiver", &[("form[email]", "carl@example.org"), ("form[view]", "limited"), ("form[days]", "30")]).await;
+    let invitation = sent["link"].as_str().expect("link").split("token=").nth(1).expect("token").to_string();
+    app.create_user("carl@example.org", &[], None).await;
+    let carl = app.new_client();
+    app.login_as(&carl, "carl@example.org").await;
+    app.call_ok(&carl, "accept_invitation", &[("token", &invitation)]).await;
+    app.call_ok(&carl, "switch_person", &[("patient", &patient)]).await;
+    let tokens = connect(&app, &carl, &client_id, "launch/patient offline_access patient/*.rs").await;
+    let refresh = tokens["refresh_token"].as_str().expect("a refresh token").to_string();
+    let access = tokens["access_token"].as_str().expect("token").to_string();
+    let grant = app.call_ok(&leon, "caregivers_overview", &[]).await["active"][0]["id"].as_str().expect("a grant").to_string();
+
+    app.db.execute_unprepared(&format!("UPDATE caregiver_grant SET expires_at_ms = 1 WHERE id = '{grant}'")).await.expect("expired");
+    let (status, refused) = crate::smart::token(&app, &[("grant_type", "refresh_token"), ("refresh_token", refresh.as_str()), ("client_id", client_id.as_str())]).await;
+    assert_eq!((status, refused["error"].as_str()), (400, Some("invalid_grant")), "{refused}");
+    let revoked = "SELECT COUNT(*) FROM smart_grant g JOIN app_user u ON u.id = g.user_id WHERE u.email = 'carl@example.org' AND g.revoked_at_ms IS NOT NULL AND g.revoked_reason LIKE '%access to the record has ended%'";
+    assert_eq!(count(&app.db, revoked).await, 1, "the app's grant is revoked");
+    assert!(app.audit("app_revoke", "success").await.iter().any(|r| r.detail.as_deref().is_some_and(|d| d.contains("access to the record has ended"))));
+
+    // Renewed access does not bring the app back: its tokens are gone.
+    app.db.execute_unprepared(&format!("UPDATE caregiver_grant SET expires_at_ms = NULL WHERE id = '{grant}'")).await.expect("back in force");
+    let (status, _) = crate::smart::token(&app, &[("grant_type", "refresh_token"), ("refresh_token", refresh.as_str()), ("client_id", client_id.as_str())]).await;
+    assert_eq!(status, 400);
+    assert_eq!(get(&app, Some(&access), &format!("Patient/{patient}")).await.0, 401);
+}
+
 /// A granular scope (SMART 2, US Core's category scopes): a token for vital signs only reads
 /// vital signs everywhere: searches (indexed and in-memory paths), reads by id (a lab result is
 /// 404) and `$everything`; the consent page says so in plain language; other types are 403.

@@ -300,6 +300,12 @@ pub(super) async fn end_apps_of(txn: &sea_orm::DatabaseTransaction, user_id: &st
     Ok(u64::try_from(grants.len()).unwrap_or(u64::MAX))
 }
 
+/// Revokes a grant whose person's access to the record has ended (a caregiver's, by its date
+/// or the age rules), with its tokens and audit event.
+pub(super) async fn end_grant_of_ended_access(db: &DatabaseConnection, grant: &smart_grant::Model, request: &RequestMeta) -> Result<(), sea_orm::DbErr> {
+    revoke_grant(db, &grant.id, "the caregiver's access to the record has ended", app_revocation(grant, request)).await
+}
+
 /// The audit event of a revocation the app's own requests caused (no one is signed in: the
 /// grant's person is named).
 fn app_revocation(grant: &smart_grant::Model, request: &RequestMeta) -> AuditEvent {

@@ -103,33 +103,13 @@ pub async fn api_context(state: &AppState, token: &str, request: RequestMeta) ->
         .ok_or_else(ApiError::unauthorized)?;
     smart_app::Entity::find_by_id(grant.app_id.as_str()).one(db).await?.filter(|a| a.disabled_at_ms.is_none()).ok_or_else(ApiError::unauthorized)?;
     let user = crate::backend::auth::users::find_by_id(db, &grant.user_id).await?.filter(|u| u.active).ok_or_else(ApiError::unauthorized)?;
-    let principal = Principal { user_id: user.id, roles: user.roles, patient_id: user.patient_id };
-    let context = AccessContext {
-        db: db.clone(),
-        principal,
-        request,
-        site_code: state.site_code.clone(),
-        acting_for: None,
-        ages: Default::default(),
-        clock: state.clock.clone(),
-        audit: Some(state.audit.clone()),
-    }
-    .with_caregivers(Some(grant.patient_id.clone()), state.caregivers.ages);
+    let context = holder_context(state, user, &grant, request);
     // A caregiver's app reads within the caregiver's access (45 CFR 164.502(g)): when that ends
     // (revoked, expired, narrowed away by the age rules), the token stops opening anything, like
     // a disconnected app's (401, not a 403 the app would take for a missing scope). Audited as
     // a refused read, and not counted as a use.
-    if context.principal.patient_id.as_deref() != Some(grant.patient_id.as_str()) {
-        let relations = context.grants_for(&grant.patient_id).await?;
-        if !context.allows_with(Action::ReadPatientRecord, &grant.patient_id, &relations) {
-            let refused = context
-                .event(AuditAction::PatientRead, Outcome::Denied)
-                .patient(grant.patient_id.as_str())
-                .entity("smart_app", grant.app_id.as_str())
-                .detail(format!("app {}: the caregiver's access has ended", grant.app_id));
-            context.audit_alone(refused).await?;
-            return Err(ApiError::unauthorized());
-        }
+    if !holder_may_read(&context, &grant).await? {
+        return Err(ApiError::unauthorized());
     }
     if grant.last_used_at_ms.is_none_or(|at| now - at >= LAST_USED_EVERY_MS) {
         smart_grant::Entity::update_many()
@@ -139,6 +119,70 @@ pub async fn api_context(state: &AppState, token: &str, request: RequestMeta) ->
             .await?;
     }
     Ok((context, ApiGrant { app_id: grant.app_id, patient_id: grant.patient_id, scopes: ScopeSet::from_text(&grant.scopes) }))
+}
+
+/// The person behind a grant, as an access context acting for the grant's patient.
+fn holder_context(state: &AppState, user: crate::backend::auth::users::User, grant: &smart_grant::Model, request: RequestMeta) -> AccessContext {
+    let principal = Principal { user_id: user.id, roles: user.roles, patient_id: user.patient_id };
+    AccessContext {
+        db: state.db.clone(),
+        principal,
+        request,
+        site_code: state.site_code.clone(),
+        acting_for: None,
+        ages: Default::default(),
+        clock: state.clock.clone(),
+        audit: Some(state.audit.clone()),
+    }
+    .with_caregivers(Some(grant.patient_id.clone()), state.caregivers.ages)
+}
+
+/// Whether the person behind a grant may still read its patient's record: the patient always;
+/// a caregiver only while the policy lets them (a refusal is audited as a denied read).
+async fn holder_may_read(context: &AccessContext, grant: &smart_grant::Model) -> Result<bool, AppError> {
+    if context.principal.patient_id.as_deref() == Some(grant.patient_id.as_str()) {
+        return Ok(true);
+    }
+    let relations = context.grants_for(&grant.patient_id).await?;
+    if context.allows_with(Action::ReadPatientRecord, &grant.patient_id, &relations) {
+        return Ok(true);
+    }
+    let refused = context
+        .event(AuditAction::PatientRead, Outcome::Denied)
+        .patient(grant.patient_id.as_str())
+        .entity("smart_app", grant.app_id.as_str())
+        .detail(format!("app {}: the caregiver's access has ended", grant.app_id));
+    context.audit_alone(refused).await?;
+    Ok(false)
+}
+
+/// Before the token endpoint issues tokens for a code or a refresh token: the grant's person
+/// must still be allowed to read the record. A caregiver's access can end by its date or by the
+/// age rules, with no event that revokes their apps (45 CFR 164.502(g)); the first exchange after
+/// that revokes the grant (audited) and is refused, so no token is issued that would only be
+/// refused. `Ok(true)` for a code or token this does not know (the endpoint answers those).
+pub async fn token_holder_may_read(state: &AppState, grant_type: &str, secret: &str, request: &RequestMeta) -> Result<bool, AppError> {
+    use super::rows::smart_code;
+    let grant_id = match grant_type {
+        "refresh_token" => smart_token::Entity::find_by_id(secret_hash(secret)).one(&state.db).await?.filter(|t| t.kind == "refresh").map(|t| t.grant_id),
+        "authorization_code" => smart_code::Entity::find_by_id(secret_hash(secret)).one(&state.db).await?.map(|c| c.grant_id),
+        _ => None,
+    };
+    let Some(grant) = (match grant_id {
+        Some(id) => smart_grant::Entity::find_by_id(id).one(&state.db).await?.filter(|g| g.revoked_at_ms.is_none()),
+        None => None,
+    }) else {
+        return Ok(true);
+    };
+    let Some(user) = crate::backend::auth::users::find_by_id(&state.db, &grant.user_id).await?.filter(|u| u.active) else {
+        return Ok(true);
+    };
+    let context = holder_context(state, user, &grant, request.clone());
+    if holder_may_read(&context, &grant).await? {
+        return Ok(true);
+    }
+    super::apps::end_grant_of_ended_access(&state.db, &grant, request).await?;
+    Ok(false)
 }
 
 /// The record an API request reads, and what of it is hidden from this person.
