@@ -144,6 +144,10 @@ pub enum BenchAction {
     Download {
         #[arg(value_name = "FILE", default_value = "tests/fixtures/fhir/synthea/057aa36e-b892-9964-75b9-ffb46b097e34.json")]
         file: PathBuf,
+        /// Only one part: a format, or the PDF of the record with scanned pages (for a heap
+        /// profile of one download: `scripts/heap_download.py`).
+        #[arg(long, value_parser = ["pdf", "fhir", "ccda", "zip", "scanned"])]
+        only: Option<String>,
     },
     /// Time the FHIR API as an app with `patient/*.rs` reads one patient's record: a search page
     /// of 50 observations and `Patient/$everything`, server time from the access check to the
@@ -310,8 +314,8 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
             println!("{}", crate::seed::bench_seed(&settings, &fixtures, crate::seed::Scale { patients, requests }).await?);
             Ok(())
         }
-        Command::Bench { action: BenchAction::Download { file } } => {
-            println!("{}", crate::import::bench_download(&settings, &file).await?);
+        Command::Bench { action: BenchAction::Download { file, only } } => {
+            println!("{}", crate::import::bench_download(&settings, &file, only.as_deref()).await?);
             Ok(())
         }
         Command::Bench { action: BenchAction::Fhir { file } } => {

@@ -478,7 +478,7 @@ fn scanned_pdf() -> Vec<u8> {
         sections: vec![PdfSection { title: "Second".into(), blocks: vec![Block::Paragraph("SCANNED-PAGE-BETA".into())] }],
         ..Default::default()
     };
-    render(&copy, &|_, _| {}).expect("renders").bytes
+    render(copy, &|_, _| {}).expect("renders").bytes
 }
 
 #[tokio::test]

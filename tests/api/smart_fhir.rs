@@ -13,6 +13,19 @@ use serde_json::Value;
 use std::collections::HashSet;
 use std::process::Command;
 
+/// Carl, signed in, who accepted Leon's invitation to the limited view (30 days) and now acts
+/// for Leon's record.
+async fn limited_caregiver(app: &TestApp, leon: &reqwest::Client, patient: &str) -> reqwest::Client {
+    let sent = app.call_ok(leon, "invite_caregiver", &[("form[email]", "carl@example.org"), ("form[view]", "limited"), ("form[days]", "30")]).await;
+    let invitation = sent["link"].as_str().expect("link").split("token=").nth(1).expect("token").to_string();
+    app.create_user("carl@example.org", &[], None).await;
+    let carl = app.new_client();
+    app.login_as(&carl, "carl@example.org").await;
+    app.call_ok(&carl, "accept_invitation", &[("token", &invitation)]).await;
+    app.call_ok(&carl, "switch_person", &[("patient", patient)]).await;
+    carl
+}
+
 /// `GET /fhir/r4/<path>` with the token; (status, body).
 async fn get(app: &TestApp, token: Option<&str>, path: &str) -> (u16, Value) {
     let mut request = reqwest::Client::new().get(app.url(&format!("/fhir/r4/{path}")));
@@ -297,13 +310,7 @@ async fn a_limited_proxys_app_reads_only_what_the_proxy_may_see_and_stops_with_t
         .execute_unprepared(&format!("INSERT INTO sensitive_tag (resource_id, category, patient_id) SELECT id, 'mental_health', patient_id FROM fhir_resource WHERE fhir_id = '{tagged}' AND resource_type = 'Condition'"))
         .await
         .expect("tagged");
-    let sent = app.call_ok(&leon, "invite_caregiver", &[("form[email]", "carl@example.org"), ("form[view]", "limited"), ("form[days]", "30")]).await;
-    let invitation = sent["link"].as_str().expect("link").split("token=").nth(1).expect("token").to_string();
-    app.create_user("carl@example.org", &[], None).await;
-    let carl = app.new_client();
-    app.login_as(&carl, "carl@example.org").await;
-    app.call_ok(&carl, "accept_invitation", &[("token", &invitation)]).await;
-    app.call_ok(&carl, "switch_person", &[("patient", &patient)]).await;
+    let carl = limited_caregiver(&app, &leon, &patient).await;
 
     let tokens = connect(&app, &carl, &client_id, "launch/patient openid fhirUser patient/*.rs").await;
     assert_eq!(tokens["patient"], patient.as_str(), "the record the caregiver acts for");
@@ -370,13 +377,7 @@ async fn a_limited_proxys_app_reads_only_what_the_proxy_may_see_and_stops_with_t
 async fn a_caregiver_whose_access_ran_out_gets_no_new_token_and_the_app_stays_disconnected() {
     let app = spawn_app().await;
     let (client_id, patient, leon) = launch_ready(&app).await;
-    let sent = app.call_ok(&leon, "invite_caregiver", &[("form[email]", "carl@example.org"), ("form[view]", "limited"), ("form[days]", "30")]).await;
-    let invitation = sent["link"].as_str().expect("link").split("token=").nth(1).expect("token").to_string();
-    app.create_user("carl@example.org", &[], None).await;
-    let carl = app.new_client();
-    app.login_as(&carl, "carl@example.org").await;
-    app.call_ok(&carl, "accept_invitation", &[("token", &invitation)]).await;
-    app.call_ok(&carl, "switch_person", &[("patient", &patient)]).await;
+    let carl = limited_caregiver(&app, &leon, &patient).await;
     let tokens = connect(&app, &carl, &client_id, "launch/patient offline_access patient/*.rs").await;
     let refresh = tokens["refresh_token"].as_str().expect("a refresh token").to_string();
     let access = tokens["access_token"].as_str().expect("token").to_string();

@@ -236,7 +236,7 @@ pub async fn accounting_pdf(
     let site = state.site_name();
     let name = format!("{} {}", patient.given_names, patient.family_name);
     let document = super::copies::accounting_document(&site, (&name, &patient.birth_date, &patient.mrn), &accounting, super::db::now_ms() / 1000);
-    let rendered = match tokio::task::spawn_blocking(move || super::copies::pdf::render(&document, &|_, _| {})).await {
+    let rendered = match tokio::task::spawn_blocking(move || super::copies::pdf::render(document, &|_, _| {})).await {
         Ok(Ok(r)) => r,
         _ => return error_response(AppError::Unavailable { message: "The accounting could not be produced just now. Try again.".into() }),
     };

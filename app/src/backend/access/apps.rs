@@ -374,14 +374,38 @@ async fn id_token_for(db: &DatabaseConnection, signer: &IdTokenSigner<'_>, grant
     }
 }
 
+/// Whether the grant's person may still read its patient's record, asked by the token endpoint
+/// once the client is authenticated (`access::grant_holder_may_read`).
+async fn holder_still_reads(may_read: impl AsyncFnOnce(&smart_grant::Model) -> Result<bool, AppError>, grant: &smart_grant::Model) -> Result<(), OAuthError> {
+    match may_read(grant).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(OAuthError::grant("the access this app was given has ended")),
+        Err(e) => {
+            tracing::error!(error = %e, "token endpoint: checking the grant's person");
+            Err(OAuthError { status: 500, error: "server_error", description: "the server could not answer; try again".into() })
+        }
+    }
+}
+
 /// The token endpoint: a code (with its PKCE verifier) or a refresh token exchanged for tokens.
-pub async fn smart_token(db: &DatabaseConnection, signer: &IdTokenSigner<'_>, form: &TokenForm, basic: Option<(String, String)>, request: &RequestMeta) -> Result<TokenAnswer, OAuthError> {
+/// `may_read` is asked, once the grant is known and the client authenticated, whether the
+/// grant's person may still read the record (a caregiver's access can end by its date or the age
+/// rules): if not, nothing is issued.
+pub async fn smart_token(
+    db: &DatabaseConnection,
+    signer: &IdTokenSigner<'_>,
+    form: &TokenForm,
+    basic: Option<(String, String)>,
+    request: &RequestMeta,
+    may_read: impl AsyncFnOnce(&smart_grant::Model) -> Result<bool, AppError>,
+) -> Result<TokenAnswer, OAuthError> {
     let now = now_ms();
     match form.grant_type.as_str() {
         "authorization_code" => {
             let code = smart_code::Entity::find_by_id(secret_hash(&form.code)).one(db).await?.ok_or_else(|| OAuthError::grant("unknown code"))?;
             let grant = smart_grant::Entity::find_by_id(code.grant_id.as_str()).one(db).await?.ok_or_else(|| OAuthError::grant("unknown code"))?;
             client_of(db, &grant, form, basic.as_ref(), true).await?;
+            holder_still_reads(may_read, &grant).await?;
             let id_token = id_token_for(db, signer, &grant, code.nonce.as_deref()).await?;
             let txn = db.begin().await?;
             let used = smart_code::Entity::update_many()
@@ -421,6 +445,7 @@ pub async fn smart_token(db: &DatabaseConnection, signer: &IdTokenSigner<'_>, fo
                 .ok_or_else(|| OAuthError::grant("unknown refresh token"))?;
             let grant = smart_grant::Entity::find_by_id(token.grant_id.as_str()).one(db).await?.ok_or_else(|| OAuthError::grant("unknown refresh token"))?;
             client_of(db, &grant, form, basic.as_ref(), false).await?;
+            holder_still_reads(may_read, &grant).await?;
             // A refresh may narrow the grant, never widen it (worked out here, stored below).
             let narrowed = (!form.scope.trim().is_empty()).then(|| {
                 let asked = ScopeRequest::parse(&form.scope).map(|r| r.grantable).unwrap_or_default();

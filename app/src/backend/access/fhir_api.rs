@@ -147,41 +147,28 @@ async fn holder_may_read(context: &AccessContext, grant: &smart_grant::Model) ->
     if context.allows_with(Action::ReadPatientRecord, &grant.patient_id, &relations) {
         return Ok(true);
     }
-    let refused = context
-        .event(AuditAction::PatientRead, Outcome::Denied)
-        .patient(grant.patient_id.as_str())
-        .entity("smart_app", grant.app_id.as_str())
-        .detail(format!("app {}: the caregiver's access has ended", grant.app_id));
-    context.audit_alone(refused).await?;
+    context.audit_app_read(Outcome::Denied, &grant.patient_id, &grant.app_id, "the caregiver's access has ended").await?;
     Ok(false)
 }
 
-/// Before the token endpoint issues tokens for a code or a refresh token: the grant's person
-/// must still be allowed to read the record. A caregiver's access can end by its date or by the
-/// age rules, with no event that revokes their apps (45 CFR 164.502(g)); the first exchange after
-/// that revokes the grant (audited) and is refused, so no token is issued that would only be
-/// refused. `Ok(true)` for a code or token this does not know (the endpoint answers those).
-pub async fn token_holder_may_read(state: &AppState, grant_type: &str, secret: &str, request: &RequestMeta) -> Result<bool, AppError> {
-    use super::rows::smart_code;
-    let grant_id = match grant_type {
-        "refresh_token" => smart_token::Entity::find_by_id(secret_hash(secret)).one(&state.db).await?.filter(|t| t.kind == "refresh").map(|t| t.grant_id),
-        "authorization_code" => smart_code::Entity::find_by_id(secret_hash(secret)).one(&state.db).await?.map(|c| c.grant_id),
-        _ => None,
-    };
-    let Some(grant) = (match grant_id {
-        Some(id) => smart_grant::Entity::find_by_id(id).one(&state.db).await?.filter(|g| g.revoked_at_ms.is_none()),
-        None => None,
-    }) else {
+/// Before the token endpoint issues tokens for a code or a refresh token (it asks once it holds
+/// the grant and has authenticated the client): the grant's person must still be allowed to read
+/// the record. A caregiver's access can end by its date or by the age rules, with no event that
+/// revokes their apps (45 CFR 164.502(g)); the first exchange after that revokes the grant
+/// (audited) and is refused, so no token is issued that would only be refused. `Ok(true)` for a
+/// grant already revoked or a person no longer active (the endpoint answers those).
+pub async fn grant_holder_may_read(state: &AppState, grant: &smart_grant::Model, request: &RequestMeta) -> Result<bool, AppError> {
+    if grant.revoked_at_ms.is_some() {
         return Ok(true);
-    };
+    }
     let Some(user) = crate::backend::auth::users::find_by_id(&state.db, &grant.user_id).await?.filter(|u| u.active) else {
         return Ok(true);
     };
-    let context = holder_context(state, user, &grant, request.clone());
-    if holder_may_read(&context, &grant).await? {
+    let context = holder_context(state, user, grant, request.clone());
+    if holder_may_read(&context, grant).await? {
         return Ok(true);
     }
-    super::apps::end_grant_of_ended_access(&state.db, &grant, request).await?;
+    super::apps::end_grant_of_ended_access(&state.db, grant, request).await?;
     Ok(false)
 }
 
@@ -421,11 +408,13 @@ impl AccessContext {
 
     /// Audits one API request: a read of the record by the person, through the app.
     async fn api_audit(&self, grant: &ApiGrant, what: String) -> Result<(), ApiError> {
-        let event = self
-            .event(AuditAction::PatientRead, Outcome::Success)
-            .patient(grant.patient_id.as_str())
-            .entity("smart_app", grant.app_id.as_str())
-            .detail(format!("app {}: {what}", grant.app_id));
+        self.audit_app_read(Outcome::Success, &grant.patient_id, &grant.app_id, &what).await?;
+        Ok(())
+    }
+
+    /// An app's read of a record (or its refusal) in the audit trail, under the app's name.
+    async fn audit_app_read(&self, outcome: Outcome, patient_id: &str, app_id: &str, what: &str) -> Result<(), AppError> {
+        let event = self.event(AuditAction::PatientRead, outcome).patient(patient_id).entity("smart_app", app_id).detail(format!("app {app_id}: {what}"));
         self.audit_alone(event).await?;
         Ok(())
     }

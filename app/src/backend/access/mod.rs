@@ -18,7 +18,7 @@ pub mod activation;
 mod apps;
 pub use apps::{OAuthError, TokenAnswer, TokenForm, smart_revoke, smart_token};
 mod fhir_api;
-pub use fhir_api::{ApiError, ApiGrant, api_context, operation_outcome, token_holder_may_read};
+pub use fhir_api::{ApiError, ApiGrant, api_context, operation_outcome, grant_holder_may_read};
 mod audit_report;
 pub mod caregivers;
 pub use caregivers::{AgeRun, CaregiverSettings, DAILY_JOB_LEASE_MS, RepresentativeForm};

@@ -386,25 +386,31 @@ impl<W: Write> Placer<W> {
         (self.next_id - 1, 0)
     }
 
-    /// Writes one object of the update under `id`.
+    /// Writes one object of the update under `id`. A stream's content goes to the output as it
+    /// is, never copied: a scanned page is held once.
     fn write(&mut self, id: ObjectId, object: &Object) -> Result<(), String> {
-        let mut text = format!("{} {} obj\n", id.0, id.1).into_bytes();
-        if let Object::Stream(stream) = object {
-            // Said here, whatever the source file said (its length may have been a reference).
-            let mut stream = stream.clone();
-            stream.dict.set("Length", stream.content.len() as i64);
-            serialize(&mut text, &Object::Stream(stream));
-        } else {
-            serialize(&mut text, object);
-        }
-        text.extend_from_slice(b"\nendobj\n");
-        if let Err(e) = self.out.write_all(&text) {
+        let mut head = format!("{} {} obj\n", id.0, id.1).into_bytes();
+        let (content, tail): (&[u8], &[u8]) = match object {
+            Object::Stream(stream) => {
+                // Said here, whatever the source file said (its length may have been a reference).
+                let mut dict = stream.dict.clone();
+                dict.set("Length", stream.content.len() as i64);
+                serialize_dictionary(&mut head, &dict);
+                head.extend_from_slice(b"\nstream\n");
+                (&stream.content, b"\nendstream\nendobj\n")
+            }
+            other => {
+                serialize(&mut head, other);
+                (&[], b"\nendobj\n")
+            }
+        };
+        if let Err(e) = self.out.write_all(&head).and_then(|()| self.out.write_all(content)).and_then(|()| self.out.write_all(tail)) {
             let e = format!("writing the copy: {e}");
             self.failed = Some(e.clone());
             return Err(e);
         }
         self.written.push((id.0, self.at));
-        self.at += text.len() as u64;
+        self.at += (head.len() + content.len() + tail.len()) as u64;
         Ok(())
     }
 
@@ -586,7 +592,7 @@ mod tests {
     fn rendered(attachments: Vec<(String, usize)>) -> super::super::pdf::Rendered {
         use super::super::pdf::{Block, PdfCopy, render};
         let copy = PdfCopy { title: "Copy".into(), header: "Patient".into(), created_unix: 1_700_000_000, cover: vec![Block::Paragraph("COVER".into())], attachments, ..Default::default() };
-        render(&copy, &|_, _| {}).unwrap_or_else(|e| panic!("{e}"))
+        render(copy, &|_, _| {}).unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]

@@ -20,17 +20,21 @@ use std::collections::{HashMap, HashSet, VecDeque};
 /// Resource types pulled into a copy because an included item refers to them.
 const CONTEXT_TYPES: &[&str] = &["Patient", "Practitioner", "PractitionerRole", "Organization", "Location", "Encounter", "Medication"];
 
-/// A stored resource the copy may use, as its JSON text: parsed only when it goes into the
-/// Bundle, one at a time, so a whole record never sits in memory as parsed values. A large one
-/// (a scanned document carried as base64) is not held at all: `json` is `None` and the writer
-/// asks for it by `row` when it reaches it, so a record with a hundred scans holds one.
+/// A stored resource the copy may use. Its JSON text is parsed only when it goes into the
+/// Bundle, one at a time, so a whole record never sits in memory as parsed values; a stored
+/// resource's text is not even held (`json` is `None`): the writer reads it by `row`, a slice of
+/// the queue at a time (`BATCH`), when it reaches it, and a large one (a scanned document
+/// carried as base64) alone, so a record with a hundred scans holds one.
 #[derive(Debug, Clone)]
 pub struct PoolResource {
     pub resource_type: String,
     pub id: String,
     /// The stored row it comes from.
     pub row: String,
+    /// The text when the caller holds it (directory resources, tests); `None`: read by `row`.
     pub json: Option<String>,
+    /// The text's length in bytes, so reads are sliced by size as well as by count.
+    pub size: usize,
     /// Its business identifiers (system, value), for conditional references (read for the
     /// directory resources: practitioners, organizations, locations).
     pub identifiers: Vec<(String, String)>,
@@ -58,9 +62,21 @@ pub struct ManifestItem {
     pub sha256: String,
 }
 
-/// The largest resource text a copy's pool holds with the others; a larger one is read when
-/// its entry is written (`PoolResource::json`).
-pub const POOL_HOLDS: usize = 256 * 1024;
+/// How many stored resources one read of the writer brings at most, and how many bytes of text:
+/// the record is read in slices as the Bundle is written, never held whole; a resource larger
+/// than `BATCH_BYTES` is read alone.
+const BATCH: usize = 128;
+const BATCH_BYTES: usize = 1024 * 1024;
+
+/// Whether a slice of `count` texts and `bytes` bytes is full before one more of `size` bytes
+/// (a slice always takes its first text, however large).
+pub fn slice_full(count: usize, bytes: usize, size: usize) -> bool {
+    count > 0 && (count >= BATCH || bytes + size > BATCH_BYTES)
+}
+
+/// Reads the texts of stored resources (those the pool does not hold), in the order asked; a
+/// resource no longer stored is `None`.
+pub type ReadJson<'a> = dyn Fn(&[&PoolResource]) -> std::io::Result<Vec<Option<String>>> + 'a;
 
 /// JSON with object keys sorted and no whitespace: the form the manifest's hashes are taken of,
 /// so anyone can recompute them from the Bundle whatever their JSON library's key order.
@@ -269,15 +285,10 @@ fn display_only(map: &mut Map<String, Value>, target: &Target<'_>) {
 
 /// The self-contained Bundle of the `primary` pool entries (the items released), with what they
 /// refer to, and its Provenance, written to `out` (none when only the manifest's items are
-/// wanted); returns the items. Each entry is parsed, rewritten, written and hashed in turn; a
-/// resource the pool does not hold is asked of `fetch` then, and dropped once written.
-pub fn self_contained_bundle(
-    pool: &[PoolResource],
-    primary: &[usize],
-    facts: &ProvenanceFacts,
-    fetch: &dyn Fn(&PoolResource) -> std::io::Result<Option<String>>,
-    mut out: Option<&mut dyn std::io::Write>,
-) -> std::io::Result<Vec<ManifestItem>> {
+/// wanted); returns the items. Each entry is parsed, rewritten, written and hashed in turn; the
+/// texts the pool does not hold are asked of `read` a slice of the queue at a time, and dropped
+/// once written.
+pub fn self_contained_bundle(pool: &[PoolResource], primary: &[usize], facts: &ProvenanceFacts, read: &ReadJson<'_>, mut out: Option<&mut dyn std::io::Write>) -> std::io::Result<Vec<ManifestItem>> {
     let index = Index::new(pool);
     let urls: Vec<String> = pool
         .iter()
@@ -295,77 +306,110 @@ pub fn self_contained_bundle(
     text.push_str(",\"type\":\"collection\",\"timestamp\":");
     write_string(&facts.timestamp, &mut text);
     text.push_str(",\"entry\":[");
-    while let Some(n) = queue.pop_front() {
-        // Stored resources were parsed at import; one that no longer parses is left out.
-        let parsed = match &pool[n].json {
-            Some(json) => serde_json::from_str::<Value>(json),
-            None => match fetch(&pool[n])? {
-                Some(json) => serde_json::from_str::<Value>(&json),
-                None => continue,
-            },
-        };
-        let Ok(mut value) = parsed else { continue };
-        let mut wanted = Vec::new();
-        rewrite(&mut value, &index, &included, &urls, &mut wanted);
-        for w in wanted {
-            if queued.insert(w) {
-                included.insert(w);
-                queue.push_back(w);
+    while !queue.is_empty() {
+        // The next slice of the queue, its stored texts read in one go. Entries it pulls in go
+        // to the back of the queue, so the Bundle's order is the queue's, slice or not.
+        let (mut batch, mut bytes) = (Vec::new(), 0);
+        while let Some(&n) = queue.front() {
+            let size = if pool[n].json.is_some() { 0 } else { pool[n].size };
+            if slice_full(batch.len(), bytes, size) {
+                break;
+            }
+            queue.pop_front();
+            batch.push(n);
+            bytes += size;
+        }
+        let unread: Vec<&PoolResource> = batch.iter().map(|n| &pool[*n]).filter(|r| r.json.is_none()).collect();
+        let mut texts = if unread.is_empty() { Vec::new() } else { read(&unread)? }.into_iter();
+        for n in batch {
+            // Stored resources were parsed at import; one that no longer parses is left out.
+            let parsed = match &pool[n].json {
+                Some(json) => serde_json::from_str::<Value>(json),
+                None => match texts.next().flatten() {
+                    Some(json) => serde_json::from_str::<Value>(&json),
+                    None => continue,
+                },
+            };
+            let Ok(mut value) = parsed else { continue };
+            let mut wanted = Vec::new();
+            rewrite(&mut value, &index, &included, &urls, &mut wanted);
+            for w in wanted {
+                if queued.insert(w) {
+                    included.insert(w);
+                    queue.push_back(w);
+                }
+            }
+            if !order.is_empty() {
+                text.push(',');
+            }
+            order.push(n);
+            text.push_str("{\"fullUrl\":");
+            write_string(&urls[n], &mut text);
+            text.push_str(",\"resource\":");
+            let start = text.len();
+            write_canonical(&value, &mut text);
+            items.push(ManifestItem {
+                resource_type: pool[n].resource_type.clone(),
+                id: pool[n].id.clone(),
+                date: resource_date(&value),
+                sha256: super::sha256_hex(&text.as_bytes()[start..]),
+            });
+            text.push('}');
+            drop(value);
+            if let Some(out) = out.as_mut() {
+                out.write_all(text.as_bytes())?;
+            }
+            text.clear();
+            if text.capacity() > 1024 * 1024 {
+                text.shrink_to(64 * 1024);
             }
         }
+    }
+    if let Some(out) = out {
+        let provenance_id = uuid::Uuid::new_v4().to_string();
+        let provenance = json!({
+            "resourceType": "Provenance",
+            "id": provenance_id,
+            "recorded": facts.timestamp,
+            "activity": { "text": "Copy made at the patient's request (45 CFR 164.524)" },
+            "agent": [
+                {
+                    "type": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type", "code": "assembler", "display": "Assembler" }] },
+                    "who": { "display": facts.portal }
+                },
+                {
+                    "type": { "text": "Asked for the copy" },
+                    "who": { "display": facts.asked_by }
+                }
+            ]
+        });
         if !order.is_empty() {
             text.push(',');
         }
-        order.push(n);
         text.push_str("{\"fullUrl\":");
-        write_string(&urls[n], &mut text);
+        write_string(&format!("urn:uuid:{provenance_id}"), &mut text);
         text.push_str(",\"resource\":");
-        let start = text.len();
-        write_canonical(&value, &mut text);
-        items.push(ManifestItem {
-            resource_type: pool[n].resource_type.clone(),
-            id: pool[n].id.clone(),
-            date: resource_date(&value),
-            sha256: super::sha256_hex(&text.as_bytes()[start..]),
-        });
-        text.push('}');
-        drop(value);
-        if let Some(out) = out.as_mut() {
-            out.write_all(text.as_bytes())?;
+        // Canonical, as every entry: "target" sorts after the other keys, so it is written last,
+        // one reference at a time (a record's thousands of targets are never a parsed value).
+        write_canonical(&provenance, &mut text);
+        text.pop();
+        text.push_str(",\"target\":[");
+        if order.is_empty() {
+            text.push_str("{\"display\":\"An empty copy\"}");
         }
-        text.clear();
-        if text.capacity() > 1024 * 1024 {
-            text.shrink_to(64 * 1024);
-        }
-    }
-    let provenance_id = uuid::Uuid::new_v4().to_string();
-    let targets: Vec<Value> = order.iter().map(|n| json!({ "reference": urls[*n] })).collect();
-    let provenance = json!({
-        "resourceType": "Provenance",
-        "id": provenance_id,
-        "target": if targets.is_empty() { vec![json!({ "display": "An empty copy" })] } else { targets },
-        "recorded": facts.timestamp,
-        "activity": { "text": "Copy made at the patient's request (45 CFR 164.524)" },
-        "agent": [
-            {
-                "type": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type", "code": "assembler", "display": "Assembler" }] },
-                "who": { "display": facts.portal }
-            },
-            {
-                "type": { "text": "Asked for the copy" },
-                "who": { "display": facts.asked_by }
+        for (i, n) in order.iter().enumerate() {
+            if i > 0 {
+                text.push(',');
             }
-        ]
-    });
-    if !order.is_empty() {
-        text.push(',');
-    }
-    text.push_str("{\"fullUrl\":");
-    write_string(&format!("urn:uuid:{provenance_id}"), &mut text);
-    text.push_str(",\"resource\":");
-    write_canonical(&provenance, &mut text);
-    text.push_str("}]}");
-    if let Some(out) = out.as_mut() {
+            text.push_str("{\"reference\":");
+            write_string(&urls[*n], &mut text);
+            text.push('}');
+            if text.len() > 64 * 1024 {
+                out.write_all(text.as_bytes())?;
+                text.clear();
+            }
+        }
+        text.push_str("]}}]}");
         out.write_all(text.as_bytes())?;
         out.flush()?;
     }
@@ -454,7 +498,13 @@ mod tests {
 
     fn res(kind: &str, id: &str, value: Value) -> PoolResource {
         let identifiers = identifiers_of(&value);
-        PoolResource { resource_type: kind.into(), id: id.into(), row: format!("row-{id}"), json: Some(value.to_string()), identifiers }
+        let json = value.to_string();
+        PoolResource { resource_type: kind.into(), id: id.into(), row: format!("row-{id}"), size: json.len(), json: Some(json), identifiers }
+    }
+
+    /// A pool that holds every text: nothing is read.
+    fn none_read(_: &[&PoolResource]) -> std::io::Result<Vec<Option<String>>> {
+        Ok(Vec::new())
     }
 
     fn facts() -> ProvenanceFacts {
@@ -495,7 +545,7 @@ mod tests {
             res("Organization", "org-7", json!({"resourceType":"Organization","id":"org-7","identifier":[{"system":"urn:org","value":"7"}]})),
         ];
         let mut json = Vec::new();
-        let items = self_contained_bundle(&pool, &[0, 2], &facts(), &|_| Ok(None), Some(&mut json)).unwrap_or_default();
+        let items = self_contained_bundle(&pool, &[0, 2], &facts(), &none_read, Some(&mut json)).unwrap_or_default();
         let bundle: Value = serde_json::from_slice(&json).unwrap_or_default();
         assert_eq!(bundle["type"], "collection");
         assert!(dangling(&bundle).is_empty(), "{:?}", dangling(&bundle));
@@ -509,31 +559,48 @@ mod tests {
         assert_eq!(items[1].sha256, super::super::sha256_hex(canonical_json(obs).as_bytes()));
         assert_eq!(items[1].date.as_deref(), Some("2020-01-02"));
         assert_eq!(items.len(), 4, "the provenance is not a released item");
+        // The Provenance names every entry, and is written in canonical form like the others.
+        let provenance = &bundle["entry"][4]["resource"];
+        assert_eq!(provenance["target"].as_array().map(Vec::len), Some(4));
+        assert!(String::from_utf8_lossy(&json).contains(&canonical_json(provenance)));
         // Without an output, the same items: the manifest of a copy without the FHIR file (a
         // resource whose id is not a UUID gets a new one each time, and so its referrers' hashes).
-        let alone = self_contained_bundle(&pool, &[0, 2], &facts(), &|_| Ok(None), None).unwrap_or_default();
+        let alone = self_contained_bundle(&pool, &[0, 2], &facts(), &none_read, None).unwrap_or_default();
         assert_eq!(alone.iter().map(|i| (&i.resource_type, &i.id)).collect::<Vec<_>>(), items.iter().map(|i| (&i.resource_type, &i.id)).collect::<Vec<_>>());
         assert_eq!(alone[1].sha256, items[1].sha256);
     }
 
     #[test]
-    fn a_resource_the_pool_does_not_hold_is_fetched_when_its_entry_is_written() {
+    fn stored_texts_are_read_a_slice_at_a_time_and_a_large_one_alone() {
         let patient = "11111111-1111-1111-1111-111111111111";
         let scan = json!({"resourceType":"DocumentReference","id":"doc-1","subject":{"reference":format!("urn:uuid:{patient}")},"content":[{"attachment":{"contentType":"application/pdf","data":"JVBERi0="}}]});
-        let mut held = res("DocumentReference", "doc-1", scan.clone());
-        held.json = None;
-        let pool = vec![res("Patient", patient, json!({"resourceType":"Patient","id":patient})), held];
-        let asked = std::cell::Cell::new(0);
-        let fetch = |r: &PoolResource| {
-            asked.set(asked.get() + 1);
-            Ok((r.row == "row-doc-1").then(|| scan.to_string()))
+        let stored = |id: &str| json!({"resourceType":"Observation","id":id,"subject":{"reference":format!("urn:uuid:{patient}")}});
+        let unheld = |mut r: PoolResource, size: usize| {
+            r.json = None;
+            r.size = size;
+            r
         };
+        let mut pool = vec![res("Patient", patient, json!({"resourceType":"Patient","id":patient}))];
+        pool.extend((0..300).map(|n| unheld(res("Observation", &format!("obs-{n}"), stored(&format!("obs-{n}"))), 100)));
+        pool.insert(150, unheld(res("DocumentReference", "doc-1", scan.clone()), BATCH_BYTES + 1));
+        let reads = std::cell::RefCell::new(Vec::new());
+        let read = |rows: &[&PoolResource]| {
+            reads.borrow_mut().push(rows.iter().map(|r| r.row.clone()).collect::<Vec<_>>());
+            Ok(rows.iter().map(|r| if r.row == "row-doc-1" { Some(scan.to_string()) } else { r.row.strip_prefix("row-").map(|id| stored(id).to_string()) }).collect())
+        };
+        let primary: Vec<usize> = (0..pool.len()).collect();
         let mut json = Vec::new();
-        let items = self_contained_bundle(&pool, &[0, 1], &facts(), &fetch, Some(&mut json)).unwrap_or_default();
-        assert_eq!(asked.get(), 1, "read once, when written");
+        let items = self_contained_bundle(&pool, &primary, &facts(), &read, Some(&mut json)).unwrap_or_default();
+        let reads = reads.into_inner();
+        assert!(reads.iter().all(|r| r.len() <= BATCH), "never more than a slice at once");
+        assert!(reads.contains(&vec!["row-doc-1".to_string()]), "the large one is read alone: {:?}", reads.iter().map(Vec::len).collect::<Vec<_>>());
+        assert_eq!(reads.iter().map(Vec::len).sum::<usize>(), 301, "each stored text read once");
         let bundle: Value = serde_json::from_slice(&json).unwrap_or_default();
-        assert_eq!(bundle["entry"][1]["resource"]["content"][0]["attachment"]["data"], "JVBERi0=");
-        assert_eq!(items.len(), 2);
+        let ids: Vec<&str> = bundle["entry"].as_array().into_iter().flatten().filter_map(|e| e["resource"]["id"].as_str()).collect();
+        let expected: Vec<&str> = pool.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(&ids[..pool.len()], &expected[..], "the Bundle keeps the pool's order");
+        assert_eq!(bundle["entry"][150]["resource"]["content"][0]["attachment"]["data"], "JVBERi0=");
+        assert_eq!(items.len(), 302);
         assert!(dangling(&bundle).is_empty());
     }
 

@@ -256,7 +256,7 @@ mod tests {
         // Only Mac Roman characters: the subset must still carry a Unicode cmap.
         let facts = CoverFacts { request_number: "R-1".into(), patient_name: "Lucas León · José Núñez".into(), birth_date: "1969-01-05".into(), created_unix: 1_700_000_000, ..Default::default() };
         let copy = record_copy(&facts, &[], None, false);
-        let rendered = pdf::render(&copy, &|_, _| {}).unwrap_or_else(|e| panic!("{e}"));
+        let rendered = pdf::render(copy, &|_, _| {}).unwrap_or_else(|e| panic!("{e}"));
         assert!(rendered.bytes.len() < 60_000, "the fonts are subset: {} bytes", rendered.bytes.len());
         let Ok(out) = std::process::Command::new("pdftotext").arg("-").arg("-").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().and_then(|mut child| {
             use std::io::Write;
@@ -290,7 +290,7 @@ mod tests {
             trend_code: None,
         }];
         let copy = record_copy(&facts, &[(Section::Problems, rows)], Some(&[]), true);
-        let rendered = pdf::render(&copy, &|_, _| {}).unwrap_or_else(|e| panic!("{e}"));
+        let rendered = pdf::render(copy, &|_, _| {}).unwrap_or_else(|e| panic!("{e}"));
         assert!(rendered.bytes.starts_with(b"%PDF-"));
         assert_eq!(rendered.pages, 4, "cover, contents, problems, documents");
         if let Ok(path) = std::env::var("PORTAL_PDF_DUMP") {

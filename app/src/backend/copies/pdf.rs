@@ -464,21 +464,24 @@ fn toc_pages(fonts: &Fonts, bottom: f32, entries: &[(String, String)]) -> Vec<Pa
     flow.pages
 }
 
-/// Renders the document. `progress(done, total)` is called as sections are laid out.
-pub fn render(copy: &PdfCopy, progress: &dyn Fn(usize, usize)) -> Result<Rendered, PdfError> {
+/// Renders the document (taken, so each section's text is let go once it is laid out).
+/// `progress(done, total)` is called as sections are laid out.
+pub fn render(mut copy: PdfCopy, progress: &dyn Fn(usize, usize)) -> Result<Rendered, PdfError> {
     let fonts = fonts()?;
-    let (notice, part2, footer_h) = footer_lines(fonts, copy);
+    let (notice, part2, footer_h) = footer_lines(fonts, &copy);
     let bottom = footer_h;
 
     // First pass: the sections, each from a new page, numbered from 0.
     let mut body = Flow::new(fonts, bottom);
     body.pages.clear();
-    let mut starts = Vec::with_capacity(copy.sections.len());
-    let total = copy.sections.len();
-    for (n, section) in copy.sections.iter().enumerate() {
+    let sections = std::mem::take(&mut copy.sections);
+    let titles: Vec<String> = sections.iter().map(|s| s.title.clone()).collect();
+    let mut starts = Vec::with_capacity(sections.len());
+    let total = sections.len();
+    for (n, section) in sections.into_iter().enumerate() {
         body.new_page();
         starts.push(body.pages.len() - 1);
-        body.block(&Block::Title(section.title.clone()));
+        body.block(&Block::Title(section.title));
         for block in &section.blocks {
             body.block(block);
         }
@@ -492,13 +495,13 @@ pub fn render(copy: &PdfCopy, progress: &dyn Fn(usize, usize)) -> Result<Rendere
     let cover_pages = cover.pages;
 
     // The contents' length does not depend on the numbers, so lay it out once to count its pages.
-    let toc = if copy.sections.is_empty() {
+    let toc = if titles.is_empty() {
         Vec::new()
     } else {
-        let draft: Vec<(String, usize)> = copy.sections.iter().map(|s| (s.title.clone(), 9999)).collect();
+        let draft: Vec<(String, usize)> = titles.iter().map(|t| (t.clone(), 9999)).collect();
         let toc_len = toc_pages(fonts, bottom, &toc_blocks(&draft)).len();
         let first = cover_pages.len() + toc_len + 1;
-        let entries: Vec<(String, usize)> = copy.sections.iter().zip(&starts).map(|(s, start)| (s.title.clone(), first + start)).collect();
+        let entries: Vec<(String, usize)> = titles.iter().zip(&starts).map(|(t, start)| (t.clone(), first + start)).collect();
         toc_pages(fonts, bottom, &toc_blocks(&entries))
     };
     let front = cover_pages.len() + toc.len();
@@ -633,8 +636,8 @@ pub fn render(copy: &PdfCopy, progress: &dyn Fn(usize, usize)) -> Result<Rendere
         }
         out.push(PdfPage::new(Mm(PAGE_W * 25.4 / 72.0), Mm(PAGE_H * 25.4 / 72.0), ops));
     }
-    for (section, start) in copy.sections.iter().zip(&starts) {
-        doc.add_bookmark(&section.title, front + start + 1);
+    for (title, start) in titles.iter().zip(&starts) {
+        doc.add_bookmark(title, front + start + 1);
     }
     doc.with_pages(out);
     let bytes = doc.save(&PdfSaveOptions { optimize: true, subset_fonts: true, secure: true, image_optimization: None }, &mut Vec::new());

@@ -43,18 +43,10 @@ pub async fn token(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo
         return error_response(OAuthError { status: 400, error: "invalid_request", description: "the body must be application/x-www-form-urlencoded".into() });
     };
     let request = RequestMeta::from_parts(&headers, Some(peer));
-    // A caregiver whose access ended since the app was connected gets no new token.
-    let secret = if form.grant_type == "refresh_token" { form.refresh_token.as_str() } else { form.code.as_str() };
-    match crate::backend::access::token_holder_may_read(&state, &form.grant_type, secret, &request).await {
-        Ok(true) => {}
-        Ok(false) => return error_response(OAuthError { status: 400, error: "invalid_grant", description: "the access this app was given has ended".into() }),
-        Err(e) => {
-            tracing::error!(error = %e, "token endpoint: checking the grant's person");
-            return error_response(OAuthError { status: 500, error: "server_error", description: "the server could not answer; try again".into() });
-        }
-    }
     let signer = crate::backend::smart::id_token::IdTokenSigner { db: &state.db, keys: &state.file_keys, issuer: state.fhir_base() };
-    match smart_token(&state.db, &signer, &form, basic_credentials(&headers), &request).await {
+    // A caregiver whose access ended since the app was connected gets no new token.
+    let may_read = async |grant: &_| crate::backend::access::grant_holder_may_read(&state, grant, &request).await;
+    match smart_token(&state.db, &signer, &form, basic_credentials(&headers), &request, may_read).await {
         Ok(answer) => no_store(StatusCode::OK, serde_json::to_value(&answer).unwrap_or_default()),
         Err(e) => error_response(e),
     }

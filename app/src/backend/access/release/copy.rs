@@ -24,15 +24,27 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 /// What the access context read for a copy, before rendering.
 pub(super) struct Content {
     pub(super) sections: Vec<(Section, Vec<ItemRow>)>,
-    /// The same items as stored (raw dates, numbers and codes), for the C-CDA.
+    /// The same items as stored (raw dates, numbers and codes), for the C-CDA (`Rows::Stored`
+    /// only: a PDF alone does not hold them twice).
     pub(super) items: Vec<(Section, Vec<clinical_item::Model>)>,
     pub(super) documents: Option<Vec<(DocumentRow, Option<String>)>>,
     /// With FHIR: every resource of the patient not withheld (what references may pull in), as
-    /// (stored id, type, FHIR id, JSON unless it is too large to hold with the others), and the
-    /// stored ids of those released.
-    pub(super) pool: Vec<(String, String, String, Option<String>)>,
+    /// (stored id, type, FHIR id, length of its JSON; the text itself is read as the Bundle is
+    /// written), and the stored ids of those released.
+    pub(super) pool: Vec<(String, String, String, i64)>,
     pub(super) released: HashSet<String>,
     pub(super) part2: bool,
+}
+
+/// What a copy needs of the clinical items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Rows {
+    /// Only which resources a dated or partial scope releases (a FHIR copy).
+    Ids,
+    /// The rows as the PDF shows them.
+    Shown,
+    /// Those, and the rows as stored, for the C-CDA.
+    Stored,
 }
 
 /// A released file being stored.
@@ -229,23 +241,36 @@ struct RenderJob {
     file_prefix: String,
     /// The attachments to place after the sections: (title, pages).
     attachments: Vec<(String, usize)>,
-    /// Reads a resource the pool does not hold (a large one) when the Bundle reaches it.
+    /// Reads the stored resources' texts as the Bundle reaches them.
     fetch: StoredJson,
     /// A download: the FHIR file is written to a spool (streamed from disk).
     download: bool,
 }
 
-/// Reads one stored resource's JSON from a blocking thread (the Bundle is written on one).
+/// Reads stored resources' JSON from a blocking thread (the Bundle is written on one), a slice
+/// of the Bundle at a time.
 struct StoredJson {
     db: sea_orm::DatabaseConnection,
     runtime: tokio::runtime::Handle,
 }
 
 impl StoredJson {
-    fn json(&self, resource: &PoolResource) -> std::io::Result<Option<String>> {
-        let query = fhir_resource::Entity::find_by_id(resource.row.clone()).select_only().column(fhir_resource::Column::Json).into_tuple::<String>().one(&self.db);
-        self.runtime.block_on(query).map_err(std::io::Error::other)
+    fn json(&self, resources: &[&PoolResource]) -> std::io::Result<Vec<Option<String>>> {
+        self.runtime.block_on(stored_texts(&self.db, resources)).map_err(std::io::Error::other)
     }
+}
+
+/// The stored JSON of a slice of the pool, in its order (`None`: no longer stored).
+async fn stored_texts(db: &sea_orm::DatabaseConnection, resources: &[&PoolResource]) -> Result<Vec<Option<String>>, sea_orm::DbErr> {
+    let rows: Vec<(String, String)> = fhir_resource::Entity::find()
+        .select_only()
+        .columns([fhir_resource::Column::Id, fhir_resource::Column::Json])
+        .filter(fhir_resource::Column::Id.is_in(resources.iter().map(|r| r.row.clone())))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut found: std::collections::HashMap<String, String> = rows.into_iter().collect();
+    Ok(resources.iter().map(|r| found.remove(&r.row)).collect())
 }
 
 /// Renders the files of a copy and completes its manifest (items; the files' hashes are added
@@ -274,7 +299,7 @@ fn render_copy(job: RenderJob) -> Result<(Vec<CopyFile>, Manifest, Vec<copies::p
     // The Bundle is written as it is made: to a spool for a download, in memory for a copy that
     // is stored, nowhere when only the manifest's items are wanted.
     let write_bundle = || -> std::io::Result<(Vec<fhir_copy::ManifestItem>, Option<Body>)> {
-        let fetch = |r: &PoolResource| fetch.json(r);
+        let fetch = |r: &[&PoolResource]| fetch.json(r);
         match (formats.fhir, download) {
             (false, _) => Ok((fhir_copy::self_contained_bundle(&pool, &primary, &facts, &fetch, None)?, None)),
             (true, true) => {
@@ -289,17 +314,18 @@ fn render_copy(job: RenderJob) -> Result<(Vec<CopyFile>, Manifest, Vec<copies::p
             }
         }
     };
+    // The PDF's text laid out from the rows, which are let go before rendering (the C-CDA has
+    // its own): a copy holds its record once at a time, not in three forms.
+    let pdf_copy = formats.pdf.then(|| {
+        let mut pdf = copies::record_copy(&cover, &content.sections, content.documents.as_deref(), content.part2);
+        pdf.attachments = attachments;
+        pdf
+    });
+    drop(content);
     let (bundle, ccda_text, pdf) = std::thread::scope(|scope| {
         let bundle = scope.spawn(write_bundle);
         let ccda_text = cda.map(|cda| scope.spawn(move || ccda::document(&cda)));
-        let pdf = formats
-            .pdf
-            .then(|| {
-                let mut pdf = copies::record_copy(&cover, &content.sections, content.documents.as_deref(), content.part2);
-                pdf.attachments = attachments;
-                copies::pdf::render(&pdf, &|_, _| {}).map_err(|e| e.to_string())
-            })
-            .transpose();
+        let pdf = pdf_copy.map(|pdf| copies::pdf::render(pdf, &|_, _| {}).map_err(|e| e.to_string())).transpose();
         (bundle.join(), ccda_text.map(|t| t.join()), pdf)
     });
     let (items, bundle) = bundle.map_err(|_| "building the FHIR copy stopped".to_string())?.map_err(|e| format!("writing the FHIR copy: {e}"))?;
@@ -323,9 +349,8 @@ fn render_copy(job: RenderJob) -> Result<(Vec<CopyFile>, Manifest, Vec<copies::p
 impl AccessContext {
     /// Reads what a copy contains: the scope's sections and date range, without the resources
     /// tagged with a withheld category.
-    /// `need_rows`: the items are needed as such (for the PDF or the C-CDA), not only to know which
-    /// resources a dated or partial scope releases; a whole-record FHIR copy skips reading them.
-    pub(super) async fn copy_content(&self, patient_id: &str, scope: &Scope, withheld: &[Withheld], psychotherapy_allowed: bool, fhir: bool, need_rows: bool) -> Result<Content, AppError> {
+    /// `rows`: what the copy needs of the items (a whole-record FHIR copy skips reading them).
+    pub(super) async fn copy_content(&self, patient_id: &str, scope: &Scope, withheld: &[Withheld], psychotherapy_allowed: bool, fhir: bool, rows: Rows) -> Result<Content, AppError> {
         // Psychotherapy notes are left out of every copy but one checked to carry them alone.
         let always = (!psychotherapy_allowed).then_some(Category::PsychotherapyNotes.as_str());
         let withheld_categories: HashSet<&str> = withheld.iter().map(|w| w.category.as_str()).chain(always).collect();
@@ -344,7 +369,7 @@ impl AccessContext {
         let until_ms = scope.to.map(|d| d.start_ms() + DAY_MS);
         let whole = scope.sections.is_empty();
         let everything = whole && from_ms.is_none() && until_ms.is_none();
-        let wanted: Vec<Section> = if !need_rows && everything {
+        let wanted: Vec<Section> = if rows == Rows::Ids && everything {
             Vec::new()
         } else if whole {
             Section::ALL.to_vec()
@@ -367,17 +392,22 @@ impl AccessContext {
             if let Some(u) = until_ms {
                 select = select.filter(clinical_item::Column::StartMs.lt(u));
             }
-            let rows = select
+            let found = select
                 .order_by_desc(clinical_item::Column::StartMs)
                 .order_by_asc(clinical_item::Column::Display)
                 .all(&self.db)
                 .await
                 ?;
-            let kept: Vec<clinical_item::Model> = rows.into_iter().filter(|r| !skip.contains(&r.resource_id)).collect();
+            let kept: Vec<clinical_item::Model> = found.into_iter().filter(|r| !skip.contains(&r.resource_id)).collect();
             included.extend(kept.iter().map(|r| r.resource_id.clone()));
-            let rows: Vec<ItemRow> = kept.iter().cloned().map(|r| to_row(r, &self.clock)).collect::<Result<_, _>>()?;
-            sections.push((section, rows));
-            items.push((section, kept));
+            if rows == Rows::Stored {
+                let shown: Vec<ItemRow> = kept.iter().cloned().map(|r| to_row(r, &self.clock)).collect::<Result<_, _>>()?;
+                sections.push((section, shown));
+                items.push((section, kept));
+            } else {
+                let shown: Vec<ItemRow> = kept.into_iter().map(|r| to_row(r, &self.clock)).collect::<Result<_, _>>()?;
+                sections.push((section, shown));
+            }
         }
         let documents = if wanted.contains(&Section::Documents) {
             // Without the attachments' bytes: they are read one at a time when placed.
@@ -421,12 +451,14 @@ impl AccessContext {
         if fhir {
             // The whole record without dates: every stored resource of the patient but the
             // withheld ones. Otherwise the Patient and the resources the PDF shows.
-            // A large resource (a scan carried as base64) is left out of the pool and read when
-            // its entry is written: a record with a hundred scans never holds them all.
-            let rows: Vec<(String, String, String, Option<String>)> = fhir_resource::Entity::find()
+            // Without their texts: the Bundle's writer reads them a slice at a time (a large one,
+            // a scan carried as base64, alone), so a record is never held whole.
+            let rows: Vec<(String, String, String, i64)> = fhir_resource::Entity::find()
                 .select_only()
                 .columns([fhir_resource::Column::Id, fhir_resource::Column::ResourceType, fhir_resource::Column::FhirId])
-                .expr(sea_orm::sea_query::Expr::cust(format!("CASE WHEN LENGTH(json) > {} THEN NULL ELSE json END", fhir_copy::POOL_HOLDS)))
+                // OCTET_LENGTH: bytes, and SQLite answers it from the record header without
+                // reading the text (LENGTH counts characters, reading every one).
+                .expr(sea_orm::sea_query::Expr::cust("CAST(OCTET_LENGTH(json) AS BIGINT)"))
                 .filter(fhir_resource::Column::PatientId.eq(patient_id))
                 .order_by_asc(fhir_resource::Column::ImportedAtMs)
                 .order_by_asc(fhir_resource::Column::Id)
@@ -445,14 +477,28 @@ impl AccessContext {
     async fn directory_for(&self, pool: &[PoolResource]) -> Result<Vec<PoolResource>, AppError> {
         let mut conditional = HashSet::new();
         let mut typed = HashSet::new();
+        // The stored texts a slice at a time (a large one alone), looked through and dropped.
+        let mut slices: Vec<Vec<&PoolResource>> = vec![Vec::new()];
+        let mut bytes = 0;
         for r in pool {
             match &r.json {
                 Some(json) => fhir_copy::directory_wants(json, &mut conditional, &mut typed),
                 None => {
-                    // Read alone, looked through and dropped.
-                    let json: Option<String> = fhir_resource::Entity::find_by_id(r.row.clone()).select_only().column(fhir_resource::Column::Json).into_tuple().one(&self.db).await?;
-                    fhir_copy::directory_wants(json.as_deref().unwrap_or_default(), &mut conditional, &mut typed);
+                    let slice = slices.last_mut().filter(|s| !fhir_copy::slice_full(s.len(), bytes, r.size));
+                    match slice {
+                        Some(slice) => slice.push(r),
+                        None => {
+                            slices.push(vec![r]);
+                            bytes = 0;
+                        }
+                    }
+                    bytes += r.size;
                 }
+            }
+        }
+        for slice in slices.iter().filter(|s| !s.is_empty()) {
+            for json in stored_texts(&self.db, slice).await?.into_iter().flatten() {
+                fhir_copy::directory_wants(&json, &mut conditional, &mut typed);
             }
         }
         let held: HashSet<&str> = pool.iter().map(|r| r.id.as_str()).collect();
@@ -489,24 +535,24 @@ impl AccessContext {
             .filter(|r| seen.insert(r.id.clone()))
             .filter_map(|r| {
                 let value: serde_json::Value = serde_json::from_str(&r.json).ok()?;
-                Some(PoolResource { resource_type: r.resource_type, id: r.fhir_id, row: r.id, identifiers: fhir_copy::identifiers_of(&value), json: Some(r.json) })
+                Some(PoolResource { resource_type: r.resource_type, id: r.fhir_id, row: r.id, identifiers: fhir_copy::identifiers_of(&value), size: r.json.len(), json: Some(r.json) })
             })
             .collect())
     }
 
     /// The patient's pool of resources for the FHIR copy (parsed) and which are released.
     async fn fhir_pool(&self, content: &mut Content) -> Result<(Vec<PoolResource>, Vec<usize>), AppError> {
-        // The JSON texts move into the pool (not copied); each is parsed only when it goes into
-        // the Bundle. The patient's own resources are found by id; conditional references
-        // (by identifier) are to directory resources, read next.
+        // The pool names the stored resources; their texts are read a slice at a time when the
+        // Bundle is written, and each is parsed only then. The patient's own resources are found
+        // by id; conditional references (by identifier) are to directory resources, read next.
         let stored = std::mem::take(&mut content.pool);
         let mut pool = Vec::with_capacity(stored.len());
         let mut primary = Vec::new();
-        for (id, kind, fhir_id, json) in stored {
+        for (id, kind, fhir_id, size) in stored {
             if content.released.contains(&id) {
                 primary.push(pool.len());
             }
-            pool.push(PoolResource { resource_type: kind, id: fhir_id, row: id, identifiers: Vec::new(), json });
+            pool.push(PoolResource { resource_type: kind, id: fhir_id, row: id, identifiers: Vec::new(), json: None, size: usize::try_from(size).unwrap_or(0) });
         }
         let directory = self.directory_for(&pool).await?;
         pool.extend(directory);
@@ -518,7 +564,14 @@ impl AccessContext {
     /// async runtime), and lists everything in the manifest. Stores nothing.
     pub(super) async fn make_copy(&self, job: CopyJob<'_>) -> Result<MadeCopy, AppError> {
         let CopyJob { patient, scope, withheld, no_notes, formats, requester, recipient, released_by, request_number, psychotherapy_allowed, released_under, download, file_prefix, settings } = job;
-        let mut content = self.copy_content(&patient.id, &scope, &withheld, psychotherapy_allowed, true, formats.pdf || formats.ccda).await?;
+        let rows = if formats.ccda {
+            Rows::Stored
+        } else if formats.pdf {
+            Rows::Shown
+        } else {
+            Rows::Ids
+        };
+        let mut content = self.copy_content(&patient.id, &scope, &withheld, psychotherapy_allowed, true, rows).await?;
         let (pool, primary) = self.fhir_pool(&mut content).await?;
         let now = now_ms();
         let code = new_code();

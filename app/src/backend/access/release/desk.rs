@@ -273,7 +273,7 @@ impl AccessContext {
         };
         let facts = self.desk_facts(&patient, row, addressee, row.requester_address.clone(), settings);
         let (due, why) = (new_due.to_string(), reason.to_string());
-        let rendered = tokio::task::spawn_blocking(move || copies::pdf::render(&copies::desk::extension_letter(&facts, &due, &why), &|_, _| {})).await??;
+        let rendered = tokio::task::spawn_blocking(move || copies::pdf::render(copies::desk::extension_letter(&facts, &due, &why), &|_, _| {})).await??;
         Ok(Produced { kind: "extension_letter", file_name: format!("extension-letter-R-{}.pdf", row.number), content_type: "application/pdf", pages: i32::try_from(rendered.pages).ok(), bytes: rendered.bytes })
     }
 
@@ -319,7 +319,7 @@ impl AccessContext {
             ),
         };
         let total = fee_text(fee);
-        let rendered = tokio::task::spawn_blocking(move || copies::pdf::render(&copies::desk::invoice(&facts, &lines, &total, &rule), &|_, _| {})).await??;
+        let rendered = tokio::task::spawn_blocking(move || copies::pdf::render(copies::desk::invoice(&facts, &lines, &total, &rule), &|_, _| {})).await??;
         Ok(Produced { kind: "invoice", file_name: format!("invoice-R-{}.pdf", row.number), content_type: "application/pdf", pages: i32::try_from(rendered.pages).ok(), bytes: rendered.bytes })
     }
 

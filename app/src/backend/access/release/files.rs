@@ -235,7 +235,7 @@ impl AccessContext {
                 parts: parts.iter().map(|(c, g)| (c.label().to_string(), *g)).collect(),
                 created_unix: now_ms() / 1000,
             };
-            let rendered = tokio::task::spawn_blocking(move || copies::pdf::render(&copies::denial_letter(&facts), &|_, _| {}))
+            let rendered = tokio::task::spawn_blocking(move || copies::pdf::render(copies::denial_letter(&facts), &|_, _| {}))
                 .await??;
             Some(Produced {
                 kind: "denial_letter",
@@ -404,7 +404,7 @@ impl AccessContext {
         self.authorize(Action::WorkRequests, Target::Site, AuditAction::PatientRead).await?;
         let patient = patient_row::Entity::find_by_id(patient_id.to_string()).one(&self.db).await?.ok_or(AppError::NotFound)?;
         let scope = Scope { sections: Vec::new(), from: None, to: None };
-        let content = self.copy_content(patient_id, &scope, &[], false, false, true).await?;
+        let content = self.copy_content(patient_id, &scope, &[], false, false, super::copy::Rows::Shown).await?;
         let event = self.event(AuditAction::PatientRead, Outcome::Success).patient(patient_id).entity("record_copy", patient_id).detail("full record laid out as a copy");
         self.audit_alone(event).await?;
         let facts = CoverFacts {

@@ -197,7 +197,7 @@ impl AccessContext {
                     representative_authority: a.form.representative_authority.clone(),
                     created_unix: now / 1000,
                 };
-                let rendered = tokio::task::spawn_blocking(move || copies::pdf::render(&copies::authorization_form(&facts), &|_, _| {}))
+                let rendered = tokio::task::spawn_blocking(move || copies::pdf::render(copies::authorization_form(&facts), &|_, _| {}))
                     .await??;
                 Some(Produced { kind: "authorization", file_name: format!("authorization-R-{number}.pdf"), content_type: "application/pdf", pages: i32::try_from(rendered.pages).ok(), bytes: rendered.bytes })
             }
