@@ -105,8 +105,16 @@ def replay(recording):
 
 
 def main():
+    import shutil
+
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     formats = sys.argv[1:] or ["pdf"]
+    unknown = [f for f in formats if f not in ("pdf", "fhir", "ccda", "zip", "scanned")]
+    if unknown:
+        sys.exit(f"unknown part {unknown[0]!r}: choose among pdf, fhir, ccda, zip, scanned")
+    for tool, package in (("heaptrack", "heaptrack"), ("zstdcat", "zstd")):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} is needed: apt-get install {package}")
     binary = build(root)
     work = tempfile.mkdtemp(prefix="portal-heaptrack-")
     for fmt in formats:

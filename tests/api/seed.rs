@@ -7,6 +7,16 @@ use portal_tests::{count, spawn_app};
 use sea_orm::ConnectionTrait;
 use server::seed::{Scale, seed};
 
+/// SQLite's plan for a query, step by step (`EXPLAIN QUERY PLAN`'s details).
+async fn sqlite_plan(db: &sea_orm::DatabaseConnection, sql: String) -> Vec<String> {
+    db.query_all_raw(sea_orm::Statement::from_string(sea_orm::DatabaseBackend::Sqlite, sql))
+        .await
+        .expect("plan")
+        .iter()
+        .map(|row| row.try_get::<String>("", "detail").expect("detail"))
+        .collect()
+}
+
 #[tokio::test]
 async fn seeded_patients_are_whole_records_of_their_own_and_are_found_by_the_start_of_a_name() {
     let app = spawn_app().await;
@@ -84,14 +94,7 @@ async fn the_queue_pages_from_the_index_of_open_requests() {
     let today = app::domain::IsoDate::parse("2026-12-03").expect("date");
     seed(&app.db, &[template], &clerk.id, today, Scale { patients: 20, requests: 2000 }, &|_, _| {}).await.expect("seeded");
     let sql = format!("EXPLAIN QUERY PLAN SELECT id FROM release_request WHERE channel <> 'self_service' AND {OPEN_REQUESTS} ORDER BY due_on, number LIMIT 50");
-    let plan: Vec<String> = app
-        .db
-        .query_all_raw(sea_orm::Statement::from_string(sea_orm::DatabaseBackend::Sqlite, sql))
-        .await
-        .expect("plan")
-        .iter()
-        .map(|row| row.try_get::<String>("", "detail").expect("detail"))
-        .collect();
+    let plan = sqlite_plan(&app.db, sql).await;
     assert!(plan.iter().any(|step| step.contains("idx_release_request_open")), "{plan:?}");
     assert!(!plan.iter().any(|step| step.contains("TEMP B-TREE")), "{plan:?}");
 }
@@ -115,14 +118,7 @@ async fn the_summary_reads_latest_readings_from_their_index() {
     let sql = format!(
         "EXPLAIN QUERY PLAN SELECT resource_id, start_ms FROM clinical_item WHERE patient_id = '{template}' AND kind IN ('observation') AND category = 'laboratory' AND {LATEST_READING}"
     );
-    let plan: Vec<String> = app
-        .db
-        .query_all_raw(sea_orm::Statement::from_string(sea_orm::DatabaseBackend::Sqlite, sql))
-        .await
-        .expect("plan")
-        .iter()
-        .map(|row| row.try_get::<String>("", "detail").expect("detail"))
-        .collect();
+    let plan = sqlite_plan(&app.db, sql).await;
     assert!(plan.iter().any(|step| step.contains("idx_clinical_item_latest")), "{plan:?}");
 }
 

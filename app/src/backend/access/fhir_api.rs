@@ -189,6 +189,12 @@ struct Candidate {
 /// A candidate as read: row id, and its item's date, codes (JSON) and category.
 type CandidateRow = (String, Option<i64>, Option<String>, Option<String>);
 
+/// Whether criteria the index columns do not answer need the resource itself (the patient and
+/// the ids are in every candidate query).
+fn needs_json(other: &[&Criterion]) -> bool {
+    other.iter().any(|c| !matches!(c, Criterion::Patient(_) | Criterion::Id(_)))
+}
+
 /// The criteria answered from the clinical item's columns for each type (the rest, and every
 /// criterion of a type without items, is answered from the resource itself).
 fn indexed(resource_type: &str, name: &str) -> bool {
@@ -579,8 +585,7 @@ impl AccessContext {
         });
         // Every criterion said in SQL (the usual app query: newest observations of a category,
         // in a date range): the database sorts, counts and pages, and only the page is read.
-        let needs_json = other.iter().any(|c| !matches!(c, Criterion::Patient(_) | Criterion::Id(_)));
-        let in_sql: Option<Vec<sea_orm::Condition>> = if resource_type == "Patient" || needs_json { None } else { indexed_criteria.iter().map(|c| indexed_condition(c)).collect() };
+        let in_sql: Option<Vec<sea_orm::Condition>> = if resource_type == "Patient" || needs_json(&other) { None } else { indexed_criteria.iter().map(|c| indexed_condition(c)).collect() };
         let (total, start, page): (usize, usize, Vec<(String, Option<Value>)>) = if let Some(conditions) = in_sql {
             let mut select = self.api_candidates(&reading, grant, resource_type, search).select_only().column(fhir_resource::Column::Id);
             for condition in conditions {
@@ -677,8 +682,7 @@ impl AccessContext {
         // Ties by row id, as the SQL path does (row ids are UUIDs: the same order under any
         // collation, where a FHIR id's hyphens may not be).
         candidates.sort_by(|a, b| b.start_ms.is_some().cmp(&a.start_ms.is_some()).then(b.start_ms.cmp(&a.start_ms)).then(a.id.cmp(&b.id)));
-        let needs_json = other.iter().any(|c| !matches!(c, Criterion::Patient(_) | Criterion::Id(_)));
-        if !needs_json {
+        if !needs_json(other) {
             return Ok(candidates.into_iter().map(|c| (c.id, None)).collect());
         }
         let ids: Vec<String> = candidates.iter().map(|c| c.id.clone()).collect();
