@@ -265,6 +265,11 @@ async fn rule_164_524_d_2_iii_letter_names_contact_and_phone() {
 
 /// A copy of the labs for Dr. Gomez, on an authorization signed in the portal, approved.
 async fn portal_third_party(app: &TestApp, patient_client: &reqwest::Client, clerk: &reqwest::Client, expires_on: &str) -> String {
+    signed_third_party(app, patient_client, "Test marta@example.org", clerk, expires_on).await
+}
+
+/// The same, signed by `signer` (the name on the account of whoever files it).
+async fn signed_third_party(app: &TestApp, client: &reqwest::Client, signer: &str, clerk: &reqwest::Client, expires_on: &str) -> String {
     let fields = [
         ("scope", "labs"),
         ("pdf", "on"),
@@ -273,13 +278,13 @@ async fn portal_third_party(app: &TestApp, patient_client: &reqwest::Client, cle
         ("recipient_address", "ana.gomez@clinic.example"),
         ("purpose", "At my request: a second opinion"),
         ("expires_on", expires_on),
-        ("signature_name", "Test marta@example.org"),
+        ("signature_name", signer),
         ("consent", "on"),
         ("ack_revocation", "on"),
         ("ack_no_conditioning", "on"),
         ("ack_redisclosure", "on"),
     ];
-    let id = app.call_ok(patient_client, "submit_request", &fields).await["id"].as_str().expect("id").to_string();
+    let id = app.call_ok(client, "submit_request", &fields).await["id"].as_str().expect("id").to_string();
     for step in ["start_identity_check", "identity_verified"] {
         app.call_ok(clerk, "advance_request", &[("id", &id), ("step", step)]).await;
     }
@@ -328,6 +333,43 @@ async fn rule_164_508_b_2_expired_authorization_blocks_release() {
     assert_eq!(status, 303);
     assert!(location.ends_with("?error=expired"), "{location}");
     assert!(app.audit("release_request", "failure").await.iter().any(|r| r.detail.as_deref() == Some("shared link: authorization expired")));
+}
+
+/// A caregiver acting for the patient revokes the authorizations they signed, and the timeline
+/// names them; never one the patient signed. The patient revokes any on her record, the
+/// caregiver's included (45 CFR 164.508(b)(5)).
+#[tokio::test]
+async fn a_caregiver_revokes_the_authorizations_they_signed_and_no_others() {
+    let app = spawn_app().await;
+    let patient = app.import_fhir(&record()).await;
+    let marta = signed_in(&app, "marta@example.org", &[Role::Patient], Some(&patient)).await;
+    let clerk = signed_in(&app, "clerk@example.org", &[Role::HimStaff], None).await;
+    let sent = app
+        .call_ok(&marta, "invite_caregiver", &[("form[email]", "carl@example.org"), ("form[view]", "full"), ("form[days]", "30"), ("form[track_requests]", "true"), ("form[request_copies]", "true")])
+        .await;
+    let invitation = sent["link"].as_str().expect("link").split("token=").nth(1).expect("token").to_string();
+    let carl = signed_in(&app, "carl@example.org", &[], None).await;
+    app.call_ok(&carl, "accept_invitation", &[("token", &invitation)]).await;
+    app.call_ok(&carl, "switch_person", &[("patient", &patient)]).await;
+    let martas = portal_third_party(&app, &marta, &clerk, "2099-01-01").await;
+    let carls = signed_third_party(&app, &carl, "Test carl@example.org", &clerk, "2099-01-01").await;
+    let carls_second = signed_third_party(&app, &carl, "Test carl@example.org", &clerk, "2099-01-01").await;
+
+    // Marta's authorization is not Carl's to revoke: refused, and it stands.
+    let refused = app.call(&carl, "revoke_authorization", &[("id", martas.as_str())]).await.status().as_u16();
+    assert!(refused == 403 || refused == 404, "{refused}");
+    let view = app.call_ok(&marta, "request_detail", &[("id", &martas)]).await;
+    assert!(view["authorization_state"].is_null() && view["can_revoke"] == true, "{view}");
+
+    // His own: offered to him, revoked, and the timeline says he did it.
+    assert_eq!(app.call_ok(&carl, "request_detail", &[("id", &carls)]).await["can_revoke"], true);
+    let view = app.call_ok(&carl, "revoke_authorization", &[("id", carls.as_str())]).await;
+    assert_eq!(view["status"], "cancelled", "{view}");
+    assert!(view["timeline"].to_string().contains("Authorization revoked by Test carl@example.org (caregiver)"), "{}", view["timeline"]);
+
+    // Marta revokes the other one Carl signed.
+    let view = app.call_ok(&marta, "revoke_authorization", &[("id", carls_second.as_str())]).await;
+    assert!(view["timeline"].to_string().contains("Authorization revoked by the patient"), "{}", view["timeline"]);
 }
 
 #[tokio::test]

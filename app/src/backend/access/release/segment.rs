@@ -229,7 +229,13 @@ impl AccessContext {
         }
         let note = note.map(|n| n.trim().chars().take(500).collect::<String>()).filter(|n| !n.is_empty());
         let now = now_ms();
-        let who = if own { "the patient".to_string() } else { format!("HIM staff ({})", self.display_name(&self.principal.user_id).await?) };
+        let who = match (own, &self.acting_for) {
+            (true, None) => "the patient".to_string(),
+            // The caregiver who signed it, for the patient: named, so the timeline and the
+            // accounting say who acted.
+            (true, Some(_)) => format!("{} (caregiver)", self.display_name(&self.principal.user_id).await?),
+            (false, _) => format!("HIM staff ({})", self.display_name(&self.principal.user_id).await?),
+        };
         let txn = write_transaction(&self.db).await?;
         release_authorization::Entity::update_many()
             .col_expr(release_authorization::Column::RevokedAtMs, Expr::value(now))
